@@ -1,0 +1,12 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/**
+ * Custom search attributes every runbook sets, so the Web UI can list "all break-glass runs for
+ * incident 4711 that are awaiting approval". The stack registers them on the dev server.
+ */
+export const RunbookNameKey = defineSearchAttributeKey('RunbookName', SearchAttributeType.KEYWORD);
+export const IncidentIdKey = defineSearchAttributeKey('IncidentId', SearchAttributeType.KEYWORD);
+export const RunbookStepKey = defineSearchAttributeKey('RunbookStep', SearchAttributeType.KEYWORD);
+export const RunbookOutcomeKey = defineSearchAttributeKey('RunbookOutcome', SearchAttributeType.KEYWORD);
+
+export const RUNBOOK_SEARCH_ATTRIBUTES = [RunbookNameKey, IncidentIdKey, RunbookStepKey, RunbookOutcomeKey] as const;

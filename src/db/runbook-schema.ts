@@ -1,0 +1,57 @@
+import type { Pool } from 'pg';
+
+/**
+ * The runbooks' own bookkeeping, in the target database so that a side effect and its ledger
+ * entry commit in one transaction:
+ * - runbook_ledger: one row per executed mutating step; a retried activity finds it and returns
+ *   the first result instead of writing again.
+ * - runbook_notices: every notice handed to the notifier, keyed by delivery key (sent once).
+ */
+export const RUNBOOK_DDL = `
+CREATE TABLE IF NOT EXISTS runbook_ledger (
+  ledger_key    text        PRIMARY KEY,
+  runbook       text        NOT NULL,
+  step          text        NOT NULL,
+  incident_id   text        NOT NULL,
+  workflow_id   text        NOT NULL,
+  run_id        text        NOT NULL,
+  plan_hash     text        NOT NULL,
+  requested_by  text        NOT NULL,
+  approver      text        NOT NULL,
+  approval_line text        NOT NULL,
+  rationale     text        NOT NULL,
+  statements    jsonb       NOT NULL,
+  result        jsonb       NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS runbook_notices (
+  delivery_key  text        PRIMARY KEY,
+  runbook       text        NOT NULL,
+  incident_id   text        NOT NULL,
+  workflow_id   text        NOT NULL,
+  kind          text        NOT NULL,
+  severity      text        NOT NULL,
+  audience      text        NOT NULL,
+  subject       text        NOT NULL,
+  body          text        NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now()
+);
+`;
+
+/** Idempotent: safe to run at every worker start. */
+export async function ensureRunbookTables(pool: Pool): Promise<void> {
+  // Serialise concurrent worker starts: CREATE TABLE IF NOT EXISTS can race on the catalog.
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('durable-runbooks-schema'))");
+    await client.query(RUNBOOK_DDL);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,63 @@
+import { Runtime, DefaultLogger } from '@temporalio/worker';
+import { Pool } from 'pg';
+import { DatabaseNoticeLog } from '../activities/notify';
+import { ensureRunbookTables } from '../db/runbook-schema';
+import { loadWorkerConfig, redactUrl } from './config';
+import { connectWorker, loadTemporalTarget } from './connection';
+import { ConfigurationError } from './errors';
+import { loadPolicyFile } from './policy';
+import { createRunbookWorker } from './worker';
+
+/**
+ * Worker entry point: validate config and policy (fail fast, readable), check the database,
+ * create the runbooks' own tables, connect to Temporal, serve the `runbooks` task queue.
+ */
+async function main(): Promise<void> {
+  const logger = new DefaultLogger((process.env.RUNBOOKS_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO');
+  Runtime.install({ logger });
+
+  const config = loadWorkerConfig(process.env);
+  const { policy, canonicalPayload, file } = loadPolicyFile(config.policyFile);
+  if (policy.testOnlyShortDurations) {
+    logger.warn('POLICY ALLOWS TEST-ONLY SHORT DURATIONS: never use this policy for a real incident', { policyFile: file });
+  }
+  const target = loadTemporalTarget();
+
+  const db = new Pool({ connectionString: config.databaseUrl, max: 10, connectionTimeoutMillis: 10_000 });
+  try {
+    await db.query('SELECT 1');
+  } catch (error) {
+    throw new ConfigurationError(`Cannot reach the target database ${redactUrl(config.databaseUrl)}: ${(error as Error).message}`);
+  }
+  await ensureRunbookTables(db);
+
+  const connection = await connectWorker(target);
+  const worker = await createRunbookWorker({
+    connection,
+    namespace: target.namespace,
+    taskQueue: config.taskQueue,
+    deps: { db, policy, canonicalPayload, notifier: new DatabaseNoticeLog(db) },
+  });
+  logger.info('runbooks worker started', {
+    temporal: target.address,
+    namespace: target.namespace,
+    taskQueue: config.taskQueue,
+    database: redactUrl(config.databaseUrl),
+    policyFile: file,
+  });
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    await db.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigurationError) {
+    process.stderr.write(`runbooks worker: ${error.message}\n`);
+  } else {
+    process.stderr.write(`runbooks worker failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,25 @@
+import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import { WORKFLOWS_PATH } from './paths';
+
+export interface RunbookWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** A prebuilt bundle (tests bundle once per file); otherwise the worker bundles at start. */
+  workflowBundle?: WorkflowBundle;
+  identity?: string;
+}
+
+/** The one place a runbook worker is assembled: workflows + activities built from injected deps. */
+export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities(options.deps),
+    ...(options.identity ? { identity: options.identity } : {}),
+  });
+}

@@ -1,0 +1,57 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+
+/**
+ * Named activity-option presets. Every activity is bounded: a mutating activity is idempotent
+ * (ledger) but still gets a finite retry budget, after which the run escalates to a human.
+ */
+
+/** Error types that mean "retrying cannot help". */
+export const NON_RETRYABLE_ERROR_TYPES = ['InvalidInput', 'PolicyInvalid', 'ConfigurationError'];
+
+/** Reads the policy the worker loaded at start. */
+export const policyRead: ActivityOptions = {
+  startToCloseTimeout: '10s',
+  retry: { maximumAttempts: 3, initialInterval: '1s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+};
+
+/** Read-only database work: inspection, planning, verification, reconciliation checks. */
+export const databaseRead: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: {
+    maximumAttempts: 6,
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '15s',
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
+};
+
+/**
+ * The one transaction that changes the target. Idempotent through the ledger, so a retry after a
+ * commit returns the first result; ~4 minutes of retries before the run escalates.
+ */
+export const databaseWrite: ActivityOptions = {
+  startToCloseTimeout: '60s',
+  retry: {
+    maximumAttempts: 10,
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
+};
+
+/**
+ * Notices. Short and bounded: a channel that is down must never hold up a gate or a deadline;
+ * the run records the failed delivery and carries on.
+ */
+export const notification: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: {
+    maximumAttempts: 4,
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '20s',
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
+};

@@ -1,0 +1,248 @@
+import { condition, setHandler } from '@temporalio/workflow';
+import type { z } from 'zod';
+import { formatDuration, utcIso } from '../../common/duration';
+import { normalizeHandle, sameHandle } from '../../common/identity';
+import { describeIssues } from '../../common/validation';
+import {
+  abortPayloadSchema,
+  abortSignal,
+  approvePayloadSchema,
+  approveSignal,
+  rejectPayloadSchema,
+  rejectSignal,
+} from './messages';
+import type { Notices } from './notices';
+import type { RefusalReason, RunRecord } from './run-record';
+
+/**
+ * The approval gate and the pause-and-think timer shared by every gated runbook.
+ *
+ * Rules (PRODUCT.md, seed 000 gating ritual):
+ * - only roster approvers count; the requester cannot approve their own run unless the policy
+ *   marks the runbook sole-operator;
+ * - an approval names the plan it approves (planHash); any other hash is refused as stale;
+ * - every refused attempt is recorded and announced;
+ * - the pause runs from the approval instant; an abort during it ends the run, nothing executed.
+ */
+
+export interface GateRoster {
+  approvers: string[];
+  soleOperator: boolean;
+}
+
+export type GateDecision =
+  | { kind: 'approved'; approver: string; atMs: number; rationale?: string }
+  | { kind: 'rejected'; approver: string; atMs: number; reason: string }
+  | { kind: 'expired'; atMs: number }
+  | { kind: 'aborted'; by: string; atMs: number; reason: string };
+
+export interface AbortRequest {
+  by: string;
+  reason: string;
+  atMs: number;
+}
+
+export type PauseOutcome = { kind: 'elapsed'; atMs: number } | { kind: 'aborted'; abort: AbortRequest };
+
+interface OpenGate {
+  planHash: string;
+  deadlineMs: number;
+}
+
+export class RunControls {
+  private roster?: GateRoster;
+  private gate?: OpenGate;
+  private decision?: GateDecision;
+  private abortRequest?: AbortRequest;
+  /** Set once the first side effect has started: an abort can no longer stop it. */
+  private pointOfNoReturn?: string;
+
+  constructor(
+    private readonly record: RunRecord<unknown>,
+    private readonly notices: Notices,
+    private readonly requestedBy: string,
+  ) {
+    setHandler(approveSignal, (payload) => this.onApprove(payload));
+    setHandler(rejectSignal, (payload) => this.onReject(payload));
+    setHandler(abortSignal, (payload) => this.onAbort(payload));
+  }
+
+  /** Who may approve, once the policy is loaded. Signals before this are refused as too early. */
+  configure(roster: GateRoster): void {
+    this.roster = roster;
+  }
+
+  get aborted(): AbortRequest | undefined {
+    return this.abortRequest;
+  }
+
+  /**
+   * Opens the gate for `planHash` and waits for a decision until `timeoutMs` after now.
+   * An abort while waiting also ends the wait.
+   */
+  async awaitDecision(planHash: string, timeoutMs: number): Promise<GateDecision> {
+    const deadlineMs = Date.now() + timeoutMs;
+    this.gate = { planHash, deadlineMs };
+    this.record.setDeadline('approval', deadlineMs);
+    const decided = await condition(
+      () => this.decision !== undefined || this.abortRequest !== undefined,
+      Math.max(deadlineMs - Date.now(), 1),
+      { summary: `approval gate: expires ${utcIso(deadlineMs)}` },
+    );
+    if (this.decision) {
+      this.record.resolveDeadline('approval', 'met');
+      return this.decision;
+    }
+    if (this.abortRequest) {
+      this.record.resolveDeadline('approval', 'cancelled');
+      this.decision = { kind: 'aborted', ...this.abortRequest };
+      return this.decision;
+    }
+    if (!decided) {
+      this.record.resolveDeadline('approval', 'missed');
+      this.decision = { kind: 'expired', atMs: Date.now() };
+    }
+    return this.decision!;
+  }
+
+  /**
+   * Pause-and-think: a durable timer until `untilMs` (approval instant + policy pause).
+   * Returns early only for an abort.
+   */
+  async pauseUntil(untilMs: number): Promise<PauseOutcome> {
+    this.record.setDeadline('pause_and_think', untilMs);
+    const remaining = untilMs - Date.now();
+    if (remaining > 0 && !this.abortRequest) {
+      await condition(() => this.abortRequest !== undefined, remaining, {
+        summary: `pause-and-think until ${utcIso(untilMs)} (${formatDuration(remaining)})`,
+      });
+    }
+    if (this.abortRequest) {
+      this.record.resolveDeadline('pause_and_think', 'cancelled');
+      return { kind: 'aborted', abort: this.abortRequest };
+    }
+    this.record.resolveDeadline('pause_and_think', 'met');
+    return { kind: 'elapsed', atMs: Date.now() };
+  }
+
+  /** From here on an abort is refused: the side effect is under way. */
+  passPointOfNoReturn(what: string): void {
+    this.pointOfNoReturn = what;
+  }
+
+  private onApprove(raw: unknown): void {
+    const parsed = approvePayloadSchema.safeParse(raw);
+    if (!parsed.success) return this.refuse('approve', raw, 'invalid_payload', issues(parsed.error, 'approve payload'));
+    const { approver, planHash, rationale } = parsed.data;
+    if (!this.gate || !this.roster) {
+      return this.refuse('approve', raw, 'gate_not_open', 'no plan is awaiting approval yet');
+    }
+    if (this.decision) {
+      return this.refuse('approve', raw, 'already_decided', `the gate is already closed (${this.decision.kind})`);
+    }
+    if (!this.roster.approvers.some((member) => sameHandle(member, approver))) {
+      return this.refuse(
+        'approve',
+        raw,
+        'not_on_roster',
+        `@${normalizeHandle(approver)} is not an approver for this runbook (roster: ${this.rosterText()})`,
+      );
+    }
+    if (sameHandle(approver, this.requestedBy) && !this.roster.soleOperator) {
+      return this.refuse(
+        'approve',
+        raw,
+        'self_approval',
+        `@${normalizeHandle(approver)} requested this run and cannot approve it (the policy does not mark this runbook sole-operator)`,
+      );
+    }
+    if (planHash !== this.gate.planHash) {
+      return this.refuse(
+        'approve',
+        raw,
+        'stale_plan',
+        `planHash ${planHash.slice(0, 12)}… is not the current plan ${this.gate.planHash.slice(0, 12)}…; read the status again`,
+      );
+    }
+    const atMs = Date.now();
+    this.decision = { kind: 'approved', approver: `@${normalizeHandle(approver)}`, atMs, ...(rationale ? { rationale } : {}) };
+    this.record.event('approved', `approved plan ${planHash}`, this.decision.approver);
+  }
+
+  private onReject(raw: unknown): void {
+    const parsed = rejectPayloadSchema.safeParse(raw);
+    if (!parsed.success) return this.refuse('reject', raw, 'invalid_payload', issues(parsed.error, 'reject payload'));
+    const { approver, reason } = parsed.data;
+    if (!this.gate || !this.roster) {
+      return this.refuse('reject', raw, 'gate_not_open', 'no plan is awaiting approval yet');
+    }
+    if (this.decision) {
+      return this.refuse('reject', raw, 'already_decided', `the gate is already closed (${this.decision.kind})`);
+    }
+    const mayReject =
+      this.roster.approvers.some((member) => sameHandle(member, approver)) || sameHandle(approver, this.requestedBy);
+    if (!mayReject) {
+      return this.refuse(
+        'reject',
+        raw,
+        'not_on_roster',
+        `@${normalizeHandle(approver)} may not reject: only the approvers (${this.rosterText()}) or the requester can`,
+      );
+    }
+    this.decision = { kind: 'rejected', approver: `@${normalizeHandle(approver)}`, atMs: Date.now(), reason };
+    this.record.event('rejected', `rejected: ${reason}`, this.decision.approver);
+  }
+
+  private onAbort(raw: unknown): void {
+    const parsed = abortPayloadSchema.safeParse(raw);
+    if (!parsed.success) return this.refuse('abort', raw, 'invalid_payload', issues(parsed.error, 'abort payload'));
+    const { by, reason } = parsed.data;
+    if (this.pointOfNoReturn) {
+      return this.refuse('abort', raw, 'too_late', `${this.pointOfNoReturn} has already started; abort has no effect`);
+    }
+    if (this.abortRequest) {
+      return this.refuse('abort', raw, 'already_decided', `already aborted by ${this.abortRequest.by}`);
+    }
+    const mayAbort =
+      sameHandle(by, this.requestedBy) || (this.roster?.approvers ?? []).some((member) => sameHandle(member, by));
+    if (!mayAbort) {
+      return this.refuse(
+        'abort',
+        raw,
+        'not_authorized',
+        `@${normalizeHandle(by)} may not abort: only the requester (@${normalizeHandle(this.requestedBy)}) or the approvers (${this.rosterText()}) can`,
+      );
+    }
+    this.abortRequest = { by: `@${normalizeHandle(by)}`, reason, atMs: Date.now() };
+    this.record.event('aborted', `abort requested: ${reason}`, this.abortRequest.by);
+  }
+
+  private refuse(signal: string, raw: unknown, reason: RefusalReason, detail: string): void {
+    const by = personIn(raw);
+    const attempt = this.record.refused({ signal, reason, detail, ...(by ? { by } : {}) });
+    this.notices.send({
+      kind: 'refused_attempt',
+      severity: 'warning',
+      audience: 'incident_commander',
+      subject: `[${this.record.status.runbook} ${this.record.status.incidentId}] ${signal} refused (${reason})`,
+      body: `${attempt.at} ${signal} by ${by ?? '(unnamed)'} refused: ${detail}`,
+    });
+  }
+
+  private rosterText(): string {
+    return (this.roster?.approvers ?? []).map((member) => `@${normalizeHandle(member)}`).join(', ');
+  }
+}
+
+function issues(error: z.ZodError, subject: string): string {
+  return describeIssues(error, subject).split('\n').map((line) => line.trim()).join(' ');
+}
+
+/** Best-effort name of who sent a (possibly malformed) signal, for the refusal record. */
+function personIn(raw: unknown): string | undefined {
+  if (raw && typeof raw === 'object') {
+    const candidate = (raw as Record<string, unknown>).approver ?? (raw as Record<string, unknown>).by;
+    if (typeof candidate === 'string' && candidate.trim()) return `@${normalizeHandle(candidate).slice(0, 100)}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,20 @@
+import { ApplicationFailure } from '@temporalio/workflow';
+import type { z } from 'zod';
+import { badFields, describeIssues } from '../../common/validation';
+
+/**
+ * Parses a workflow's input before anything else happens. A bad input fails the run at once,
+ * non-retryably, with a message naming every bad field (shown in the Web UI as the failure).
+ */
+export function parseWorkflowInput<S extends z.ZodType>(schema: S, raw: unknown, subject: string): z.output<S> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw ApplicationFailure.create({
+      message: describeIssues(parsed.error, subject),
+      type: 'InvalidInput',
+      nonRetryable: true,
+      details: [{ badFields: badFields(parsed.error) }],
+    });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,45 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { z } from 'zod';
+import { handleSchema } from '../../common/identity';
+import type { RunbookStatus } from './run-record';
+
+/**
+ * Signals every gated runbook understands. Signals carry no trusted sender identity: the person
+ * is named inside the single JSON argument (what the Web UI sends) and the workflow decides
+ * whether it counts. Payloads are parsed with zod; a malformed one is refused and recorded.
+ */
+
+const handle = handleSchema;
+
+export const approvePayloadSchema = z
+  .object({
+    approver: handle,
+    planHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash shown in the status'),
+    rationale: z.string().trim().min(1).max(1_000).optional(),
+  })
+  .strict();
+
+export const rejectPayloadSchema = z
+  .object({
+    approver: handle,
+    reason: z.string().trim().min(1, 'a rejection needs a reason').max(1_000),
+  })
+  .strict();
+
+export const abortPayloadSchema = z
+  .object({
+    by: handle,
+    reason: z.string().trim().min(1, 'an abort needs a reason').max(1_000),
+  })
+  .strict();
+
+export type ApprovePayload = z.input<typeof approvePayloadSchema>;
+export type RejectPayload = z.input<typeof rejectPayloadSchema>;
+export type AbortPayload = z.input<typeof abortPayloadSchema>;
+
+export const approveSignal = defineSignal<[ApprovePayload]>('approve');
+export const rejectSignal = defineSignal<[RejectPayload]>('reject');
+export const abortSignal = defineSignal<[AbortPayload]>('abort');
+
+/** The whole run as the incident commander needs to see it: step, gate, deadlines, what ran. */
+export const statusQuery = defineQuery<RunbookStatus>('status');

@@ -1,0 +1,219 @@
+import { setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { utcIso } from '../../common/duration';
+import { IncidentIdKey, RunbookNameKey, RunbookOutcomeKey, RunbookStepKey } from '../../common/search-attributes';
+
+/**
+ * The run's own audit trail: every step with UTC start/end, every refused attempt, deadline,
+ * notice and non-conformity. The `status` query returns it as is; the result is built from it.
+ * Only deterministic workflow APIs are used here (workflow time, upserts).
+ */
+
+export interface StepRecord {
+  name: string;
+  startedAt: string;
+  endedAt?: string;
+  durationMs?: number;
+  note?: string;
+}
+
+export interface AuditEvent {
+  at: string;
+  kind: string;
+  message: string;
+  by?: string;
+}
+
+export type RefusalReason =
+  | 'invalid_payload'
+  | 'gate_not_open'
+  | 'already_decided'
+  | 'not_on_roster'
+  | 'self_approval'
+  | 'stale_plan'
+  | 'not_authorized'
+  | 'too_late';
+
+export interface RefusedAttempt {
+  at: string;
+  signal: string;
+  by?: string;
+  reason: RefusalReason;
+  detail: string;
+}
+
+export type DeadlineState = 'pending' | 'met' | 'missed' | 'cancelled';
+
+export interface DeadlineRecord {
+  name: string;
+  dueAt: string;
+  state: DeadlineState;
+  resolvedAt?: string;
+}
+
+export interface NoticeRecord {
+  kind: string;
+  subject: string;
+  deliveryKey: string;
+  requestedAt: string;
+  state: 'sending' | 'delivered' | 'failed';
+  channels?: string[];
+  error?: string;
+}
+
+export interface Finding {
+  code: string;
+  message: string;
+  at: string;
+}
+
+export interface RunbookStatus<Detail = unknown> {
+  runbook: string;
+  incidentId: string;
+  workflowId: string;
+  runId: string;
+  startedAt: string;
+  /** The step the run is in now (also the `RunbookStep` search attribute). */
+  step: string;
+  /** Set when the run has ended (also the `RunbookOutcome` search attribute). */
+  outcome?: string;
+  /** One line for a tired human: what is happening and what is expected of them. */
+  currentDetails: string;
+  steps: StepRecord[];
+  deadlines: DeadlineRecord[];
+  refusedAttempts: RefusedAttempt[];
+  notices: NoticeRecord[];
+  /** Breaches of the runbook's obligations (the run is "non-conforming"). */
+  nonConformities: Finding[];
+  /** Things the incident commander must look at (e.g. CONFLICT > 0) that are not breaches. */
+  flags: Finding[];
+  events: AuditEvent[];
+  detail: Detail;
+}
+
+export class RunRecord<Detail> {
+  readonly status: RunbookStatus<Detail>;
+  private openStepStartedMs?: number;
+
+  constructor(runbook: string, incidentId: string, detail: Detail) {
+    const info = workflowInfo();
+    this.status = {
+      runbook,
+      incidentId,
+      workflowId: info.workflowId,
+      runId: info.runId,
+      startedAt: utcIso(Date.now()),
+      step: 'starting',
+      currentDetails: 'starting',
+      steps: [],
+      deadlines: [],
+      refusedAttempts: [],
+      notices: [],
+      nonConformities: [],
+      flags: [],
+      events: [],
+      detail,
+    };
+    upsertSearchAttributes([
+      { key: RunbookNameKey, value: runbook },
+      { key: IncidentIdKey, value: incidentId },
+    ]);
+  }
+
+  get now(): number {
+    return Date.now();
+  }
+
+  /** Closes the current step (if any) and opens `name`; the step shows in the UI search attribute. */
+  enterStep(name: string, details: string): void {
+    this.closeStep();
+    const now = Date.now();
+    this.openStepStartedMs = now;
+    this.status.step = name;
+    this.status.steps.push({ name, startedAt: utcIso(now) });
+    upsertSearchAttributes([{ key: RunbookStepKey, value: name }]);
+    this.describe(details);
+  }
+
+  /** Updates the one-line "what is happening" shown in the status and the Web UI. */
+  describe(details: string): void {
+    this.status.currentDetails = details;
+    setCurrentDetails(details);
+  }
+
+  noteStep(note: string): void {
+    const current = this.status.steps.at(-1);
+    if (current && current.endedAt === undefined) current.note = note;
+  }
+
+  event(kind: string, message: string, by?: string): void {
+    this.status.events.push({ at: utcIso(Date.now()), kind, message, ...(by ? { by } : {}) });
+  }
+
+  refused(attempt: Omit<RefusedAttempt, 'at'>): RefusedAttempt {
+    const recorded = { at: utcIso(Date.now()), ...attempt };
+    this.status.refusedAttempts.push(recorded);
+    this.event('refused', `${attempt.signal} refused (${attempt.reason}): ${attempt.detail}`, attempt.by);
+    return recorded;
+  }
+
+  setDeadline(name: string, dueMs: number): void {
+    const existing = this.status.deadlines.find((d) => d.name === name);
+    if (existing) {
+      existing.dueAt = utcIso(dueMs);
+      existing.state = 'pending';
+      delete existing.resolvedAt;
+    } else {
+      this.status.deadlines.push({ name, dueAt: utcIso(dueMs), state: 'pending' });
+    }
+  }
+
+  resolveDeadline(name: string, state: Exclude<DeadlineState, 'pending'>): void {
+    const deadline = this.status.deadlines.find((d) => d.name === name);
+    if (deadline && deadline.state === 'pending') {
+      deadline.state = state;
+      deadline.resolvedAt = utcIso(Date.now());
+    }
+  }
+
+  nonConformity(code: string, message: string): void {
+    this.status.nonConformities.push({ code, message, at: utcIso(Date.now()) });
+    this.event('non_conformity', message);
+  }
+
+  flag(code: string, message: string): void {
+    this.status.flags.push({ code, message, at: utcIso(Date.now()) });
+    this.event('flag', message);
+  }
+
+  /** Ends the run's record: closes the step, sets the outcome search attribute and memo. */
+  finish(outcome: string, summary: string): void {
+    this.closeStep();
+    this.status.step = 'done';
+    this.status.outcome = outcome;
+    upsertSearchAttributes([
+      { key: RunbookStepKey, value: 'done' },
+      { key: RunbookOutcomeKey, value: outcome },
+    ]);
+    upsertMemo({ summary });
+    this.describe(`done: ${outcome}: ${summary}`);
+  }
+
+  setMemoSummary(summary: string): void {
+    upsertMemo({ summary });
+  }
+
+  /** Per-step wall clock, for the result. */
+  stepDurations(): StepRecord[] {
+    return this.status.steps.map((step) => ({ ...step }));
+  }
+
+  private closeStep(): void {
+    const current = this.status.steps.at(-1);
+    if (current && current.endedAt === undefined && this.openStepStartedMs !== undefined) {
+      const now = Date.now();
+      current.endedAt = utcIso(now);
+      current.durationMs = now - this.openStepStartedMs;
+    }
+    this.openStepStartedMs = undefined;
+  }
+}

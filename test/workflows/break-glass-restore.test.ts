@@ -1,0 +1,429 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowBundle } from '@temporalio/worker';
+import { DatabaseNoticeLog } from '../../src/activities/notify';
+import type { LoadedPolicy } from '../../src/worker/policy';
+import { REPO_ROOT } from '../../src/worker/paths';
+import { createRunbookWorker } from '../../src/worker/worker';
+import { breakGlassRestore } from '../../src/workflows';
+import {
+  abortSignal,
+  approveSignal,
+  checkReconciliationSignal,
+  postMortemFiledSignal,
+  rejectSignal,
+  type BreakGlassRestoreInput,
+  type BreakGlassRestoreResult,
+} from '../../src/workflows/break-glass-restore/definitions';
+import { createTestDatabase, type TestDatabase } from '../fixtures/database';
+import { historyEvents, scheduledActivities, signals } from '../fixtures/history';
+import { defaultPolicy, withRestorePolicy } from '../fixtures/policy';
+import { startTimeSkipping, uniqueId, workflowBundle, type TimeSkippingHarness } from '../fixtures/temporal';
+import { atStep, waitForStatus } from '../fixtures/wait';
+
+/**
+ * Procedure A's workflow logic on the time-skipping test server, with the shipped default policy's
+ * real durations (2 min pause, 60 min approval and reconciliation, 24 h post-mortem), real
+ * activities and a real Postgres.
+ */
+
+let harness: TimeSkippingHarness;
+let db: TestDatabase;
+let bundle: WorkflowBundle;
+
+const MINUTE = 60_000;
+
+before(async () => {
+  [harness, db, bundle] = await Promise.all([startTimeSkipping(), createTestDatabase(), workflowBundle()]);
+});
+
+after(async () => {
+  await harness?.teardown();
+  await db?.drop();
+});
+
+beforeEach(async () => {
+  await db.reset();
+});
+
+type Handle = WorkflowHandle<typeof breakGlassRestore>;
+
+async function withWorker<T>(policy: LoadedPolicy, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = uniqueId('tq');
+  const worker = await createRunbookWorker({
+    connection: harness.env.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    workflowBundle: bundle,
+    deps: {
+      db: db.pool,
+      policy: policy.policy,
+      canonicalPayload: policy.canonicalPayload,
+      notifier: new DatabaseNoticeLog(db.pool),
+    },
+  });
+  return worker.runUntil(fn(taskQueue));
+}
+
+function input(overrides: Partial<BreakGlassRestoreInput> = {}): BreakGlassRestoreInput {
+  return {
+    incidentId: uniqueId('INC'),
+    targetHistoryId: 5,
+    requestedBy: '@alice',
+    rationale: 'LGB 5M learning rate set to 0.0 by a Console typo; restoring the previous snapshot',
+    ...overrides,
+  };
+}
+
+function start(taskQueue: string, args: BreakGlassRestoreInput): Promise<Handle> {
+  return harness.env.client.workflow.start(breakGlassRestore, {
+    taskQueue,
+    workflowId: `break-glass-restore-${args.incidentId}`,
+    args: [args],
+  });
+}
+
+async function planHashAtGate(handle: Handle): Promise<string> {
+  const status = await waitForStatus(handle, atStep('awaiting_approval'), 'the approval gate');
+  return status.detail.plan!.planHash;
+}
+
+/** The operator's reconciling Console write (gating ritual gate 2). */
+async function consoleWrite(incidentId: string): Promise<number> {
+  const inserted = await db.pool.query<{ id: string }>(
+    `INSERT INTO ftf_config_history (base_env, version, locked_by, changed_by, change_reason, tags)
+     SELECT base_env, version || '-console', locked_by, 'console:alice', $1, '["console"]'::jsonb
+     FROM ftf_config WHERE id = 1 RETURNING id`,
+    [`break-glass-${incidentId}`],
+  );
+  return Number(inserted.rows[0]!.id);
+}
+
+async function breakGlassRows(incidentId: string): Promise<number> {
+  const rows = await db.pool.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM ftf_config_history WHERE changed_by = $1 AND tags ? 'break-glass'",
+    [`break-glass-${incidentId}`],
+  );
+  return rows.rows[0]!.n;
+}
+
+async function liveVersion(): Promise<string> {
+  const rows = await db.pool.query<{ version: string }>('SELECT version FROM ftf_config WHERE id = 1');
+  return rows.rows[0]!.version;
+}
+
+describe('breakGlassRestore (time-skipping, default policy)', () => {
+  test('happy path: SQL waits 2 min after approval, restore verified, reconciliation in time, post-mortem filed', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      const args = input();
+      const handle = await start(taskQueue, args);
+      const planHash = await planHashAtGate(handle);
+      await handle.signal(approveSignal, { approver: '@dococeven', planHash, rationale: "typo 0.0 -> 0.07; it's urgent; -- sweep restarts" });
+
+      const paused = await waitForStatus(handle, atStep('pause_and_think'), 'the pause');
+      assert.ok(paused.detail.executesAt, 'the status shows when the SQL executes');
+      assert.equal(await breakGlassRows(args.incidentId), 0, 'nothing executes before the pause ends');
+
+      await harness.env.sleep(3 * MINUTE);
+      await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
+      const reconcileId = await consoleWrite(args.incidentId);
+      await handle.signal(checkReconciliationSignal, {});
+      await waitForStatus(handle, (s) => s.detail.reconciliation?.state === 'found_in_time', 'the reconciling write');
+      await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153#comment-9' });
+      const result: BreakGlassRestoreResult = await handle.result();
+
+      assert.equal(result.outcome, 'restored');
+      assert.equal(result.conforming, true);
+      assert.deepEqual(result.nonConformities, []);
+      assert.equal(result.approval?.approver, '@dococeven');
+      assert.match(
+        result.approval!.line,
+        new RegExp(
+          `^event=break_glass_approval incident_id=${args.incidentId} story=CVN-N001-EE-S17 rationale='typo 0.0 -> 0.07; it''s urgent; -- sweep restarts' approver=@dococeven approval_ts=\\d{4}-\\d\\d-\\d\\dT`,
+        ),
+      );
+
+      // The restore activity started no earlier than approval + 2 minutes (history timestamps).
+      const events = await historyEvents(handle);
+      const approval = signals(events).find((s) => s.name === 'approve')!;
+      const restore = scheduledActivities(events).find((a) => a.type === 'executeRestore')!;
+      assert.ok(restore.atMs - approval.atMs >= 2 * MINUTE, `restore scheduled ${restore.atMs - approval.atMs} ms after approval`);
+      assert.ok(restore.atMs >= Date.parse(result.approval!.approvedAt) + 2 * MINUTE, 'pause measured from the approval instant');
+
+      // Exactly one restore, with the seed's row contents.
+      assert.equal(result.execution?.status, 'restored');
+      assert.equal(await breakGlassRows(args.incidentId), 1);
+      assert.deepEqual(result.idsCreated.historyRowIds.length, 1);
+      assert.equal(await liveVersion(), `2026.10.30-1_restored_${args.incidentId}`);
+      assert.equal(result.verification?.ok, true);
+      assert.equal(result.verification?.canonical.total, 455);
+      assert.equal(result.reconciliation?.state, 'found_in_time');
+      assert.equal(result.reconciliation?.write?.id, reconcileId);
+      assert.equal(result.postMortem?.state, 'filed');
+      assert.equal(result.postMortem?.filedBy, '@alice');
+
+      // The post-mortem draft is the seed's template filled from the record.
+      const draft = result.postMortem!.draft;
+      assert.match(draft, new RegExp(`## Break-glass post-mortem — incident ${args.incidentId}`));
+      assert.ok(draft.includes(result.approval!.line));
+      assert.ok(draft.includes("INSERT INTO ftf_config_history (base_env, version, locked_by, changed_by, change_reason, parent_id, diff, tags)"));
+      assert.ok(draft.includes(`$1 = 5, $2 = '${args.incidentId}'`));
+      assert.ok(draft.includes(`ftf_config_history.id created : ${result.idsCreated.historyRowIds[0]}`));
+      assert.ok(draft.includes(`ftf_config_history.id=${reconcileId}`));
+      for (const step of ['inspect_and_plan', 'awaiting_approval', 'pause_and_think', 'execute', 'verify']) {
+        assert.ok(result.steps.some((s) => s.name === step && s.durationMs !== undefined), `step ${step} timed`);
+      }
+
+      // Notices were recorded, once each.
+      const notices = await db.pool.query<{ kind: string }>(
+        'SELECT kind FROM runbook_notices WHERE incident_id = $1 ORDER BY created_at',
+        [args.incidentId],
+      );
+      const kinds = notices.rows.map((r) => r.kind);
+      for (const kind of ['approval_request', 'pause_started', 'restore_done', 'post_mortem_draft']) {
+        assert.equal(kinds.filter((k) => k === kind).length, 1, `${kind} recorded once`);
+      }
+
+      if (process.env.RECORD_HISTORIES) {
+        const history = await handle.fetchHistory();
+        writeFileSync(
+          path.join(REPO_ROOT, 'test', 'replay', 'histories', 'break-glass-restore-happy-path.json'),
+          JSON.stringify(history, null, 2),
+        );
+      }
+    });
+  });
+
+  test('abort during the pause: the run ends and nothing is executed', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      const args = input();
+      const handle = await start(taskQueue, args);
+      const planHash = await planHashAtGate(handle);
+      await handle.signal(approveSignal, { approver: '@dococeven', planHash });
+      await waitForStatus(handle, atStep('pause_and_think'), 'the pause');
+      await harness.env.sleep(MINUTE);
+      await handle.signal(abortSignal, { by: '@alice', reason: 'wrong snapshot: the typo is in 15M, not 5M' });
+      const result = await handle.result();
+
+      assert.equal(result.outcome, 'aborted');
+      assert.equal(result.execution, undefined);
+      assert.equal(await breakGlassRows(args.incidentId), 0);
+      assert.equal(await liveVersion(), '2026.11.23-1');
+      const activities = scheduledActivities(await historyEvents(handle)).map((a) => a.type);
+      assert.ok(!activities.includes('executeRestore'), 'the restore activity was never scheduled');
+    });
+  });
+
+  test('reject ends the run with nothing executed', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      const args = input();
+      const handle = await start(taskQueue, args);
+      await planHashAtGate(handle);
+      await handle.signal(rejectSignal, { approver: '@dococeven', reason: 'use the Console: it is back up' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'rejected');
+      assert.match(result.message, /use the Console/);
+      assert.equal(await breakGlassRows(args.incidentId), 0);
+    });
+  });
+
+  test('non-roster, self, stale-plan and malformed approvals are refused, recorded and announced', async () => {
+    const policy = withRestorePolicy(defaultPolicy(), { approvers: ['@dococeven', '@oncall-lead'], soleOperator: false });
+    await withWorker(policy, async (taskQueue) => {
+      const args = input({ requestedBy: '@dococeven' });
+      const handle = await start(taskQueue, args);
+      const planHash = await planHashAtGate(handle);
+      const stale = planHash.replace(/^./, planHash.startsWith('0') ? '1' : '0');
+
+      await handle.signal(approveSignal, { approver: '@mallory', planHash });
+      await handle.signal(approveSignal, { approver: '@DocOceven', planHash });
+      await handle.signal(approveSignal, { approver: '@oncall-lead', planHash: stale });
+      await handle.signal(approveSignal, { approver: '@oncall-lead' } as never);
+      const refused = await waitForStatus(handle, (s) => s.refusedAttempts.length === 4, 'four refusals');
+      assert.deepEqual(
+        refused.refusedAttempts.map((a) => [a.reason, a.by]),
+        [
+          ['not_on_roster', '@mallory'],
+          ['self_approval', '@dococeven'],
+          ['stale_plan', '@oncall-lead'],
+          ['invalid_payload', '@oncall-lead'],
+        ],
+      );
+      assert.match(refused.refusedAttempts[3]!.detail, /planHash/);
+      assert.equal(refused.step, 'awaiting_approval', 'refusals do not open the gate');
+
+      await handle.signal(approveSignal, { approver: '@oncall-lead', planHash });
+      await waitForStatus(handle, atStep('pause_and_think'), 'the pause after a valid approval');
+      await handle.signal(abortSignal, { by: '@mallory', reason: 'not mine to stop' });
+      await handle.signal(abortSignal, { by: '@dococeven', reason: 'test over' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'aborted');
+      assert.deepEqual(
+        result.refusedAttempts.map((a) => a.reason),
+        ['not_on_roster', 'self_approval', 'stale_plan', 'invalid_payload', 'not_authorized'],
+      );
+      const announced = await db.pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM runbook_notices WHERE incident_id = $1 AND kind = 'refused_attempt'",
+        [args.incidentId],
+      );
+      assert.equal(announced.rows[0]!.n, 5);
+    });
+  });
+
+  test('sole-operator policy: the requester may approve their own run', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      const args = input({ requestedBy: 'dococeven' });
+      const handle = await start(taskQueue, args);
+      const planHash = await planHashAtGate(handle);
+      await handle.signal(approveSignal, { approver: '@dococeven', planHash });
+      const paused = await waitForStatus(handle, atStep('pause_and_think'), 'the pause');
+      assert.equal(paused.refusedAttempts.length, 0);
+      assert.equal(paused.detail.approval?.approver, '@dococeven');
+      await handle.signal(abortSignal, { by: '@dococeven', reason: 'test over' });
+      assert.equal((await handle.result()).outcome, 'aborted');
+    });
+  });
+
+  test('no decision within the approval timeout: approval_expired, nothing executed', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      const args = input();
+      const handle = await start(taskQueue, args);
+      await planHashAtGate(handle);
+      const result = await handle.result();
+      assert.equal(result.outcome, 'approval_expired');
+      const gate = result.deadlines.find((d) => d.name === 'approval')!;
+      assert.equal(gate.state, 'missed');
+      const opened = result.steps.find((s) => s.name === 'awaiting_approval')!;
+      assert.equal(Date.parse(gate.dueAt) - Date.parse(opened.startedAt), 60 * MINUTE);
+      assert.equal(await breakGlassRows(args.incidentId), 0);
+    });
+  });
+
+  test('reconciliation missed at 60 min, then a late write is recorded as late', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      const args = input();
+      const handle = await start(taskQueue, args);
+      await handle.signal(approveSignal, { approver: '@dococeven', planHash: await planHashAtGate(handle) });
+      await harness.env.sleep(3 * MINUTE);
+      await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
+      await harness.env.sleep(61 * MINUTE);
+      const missed = await waitForStatus(handle, (s) => s.detail.reconciliation?.state === 'missed', 'the missed deadline');
+      assert.deepEqual(missed.nonConformities.map((n) => n.code), ['reconciliation_missed']);
+
+      const lateId = await consoleWrite(args.incidentId);
+      await handle.signal(checkReconciliationSignal, {});
+      await waitForStatus(handle, (s) => s.detail.reconciliation?.state === 'late', 'the late write');
+      await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153#comment-10' });
+      const result = await handle.result();
+
+      assert.equal(result.outcome, 'restored_non_conforming');
+      assert.equal(result.conforming, false);
+      assert.equal(result.reconciliation?.state, 'late');
+      assert.equal(result.reconciliation?.write?.id, lateId);
+      assert.deepEqual(result.nonConformities.map((n) => n.code), ['reconciliation_missed']);
+      assert.match(result.postMortem!.draft, /LATE/);
+      const escalations = await db.pool.query<{ kind: string; severity: string }>(
+        "SELECT kind, severity FROM runbook_notices WHERE incident_id = $1 AND kind IN ('reconciliation_missed', 'reconciliation_late')",
+        [args.incidentId],
+      );
+      assert.deepEqual(escalations.rows.map((r) => r.kind).sort(), ['reconciliation_late', 'reconciliation_missed']);
+    });
+  });
+
+  test('post-mortem not filed within 24 h: non-conforming, escalated', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      const args = input();
+      const handle = await start(taskQueue, args);
+      await handle.signal(approveSignal, { approver: '@dococeven', planHash: await planHashAtGate(handle) });
+      await harness.env.sleep(3 * MINUTE);
+      await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
+      await consoleWrite(args.incidentId);
+      const result = await handle.result();
+
+      assert.equal(result.reconciliation?.state, 'found_in_time', 'the regular poll finds the write');
+      assert.equal(result.postMortem?.state, 'missed');
+      assert.equal(result.outcome, 'restored_non_conforming');
+      assert.deepEqual(result.nonConformities.map((n) => n.code), ['post_mortem_missed']);
+      const due = result.deadlines.find((d) => d.name === 'post_mortem')!;
+      const executed = result.steps.find((s) => s.name === 'execute')!;
+      assert.ok(Math.abs(Date.parse(due.dueAt) - Date.parse(executed.endedAt!) - 24 * 60 * MINUTE) < MINUTE);
+    });
+  });
+
+  test('live row changed during the pause: plan_stale, nothing written', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      const args = input();
+      const handle = await start(taskQueue, args);
+      await handle.signal(approveSignal, { approver: '@dococeven', planHash: await planHashAtGate(handle) });
+      await waitForStatus(handle, atStep('pause_and_think'), 'the pause');
+      await db.pool.query("UPDATE ftf_config SET version = version || '-hotfix', updated_at = now(), updated_by = 'console:bob' WHERE id = 1");
+      const result = await handle.result();
+      assert.equal(result.outcome, 'plan_stale');
+      assert.match(result.message, /changed after the plan was made/);
+      assert.equal(await breakGlassRows(args.incidentId), 0);
+      assert.equal(await liveVersion(), '2026.11.23-1-hotfix');
+    });
+  });
+
+  test('dry run returns the plan and changes nothing', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      const args = input({ dryRun: true });
+      const result = await harness.env.client.workflow.execute(breakGlassRestore, {
+        taskQueue,
+        workflowId: `break-glass-restore-${args.incidentId}`,
+        args: [args],
+      });
+      assert.equal(result.outcome, 'dry_run');
+      assert.equal(result.plan?.diff.changed, 1);
+      assert.deepEqual(result.plan?.diff.changes[0], {
+        key: 'CVN_HPO_LGB_5M_LEARNING_RATE',
+        kind: 'changed',
+        from: '0.0',
+        to: '0.07',
+      });
+      assert.equal(result.plan?.recentHistory.length, 6);
+      assert.match(result.plan!.planHash, /^[0-9a-f]{64}$/);
+      assert.equal(await liveVersion(), '2026.11.23-1');
+    });
+  });
+
+  test('unknown target id: refused at planning with the id named', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      const args = input({ targetHistoryId: 4242 });
+      const result = await harness.env.client.workflow.execute(breakGlassRestore, {
+        taskQueue,
+        workflowId: `break-glass-restore-${args.incidentId}`,
+        args: [args],
+      });
+      assert.equal(result.outcome, 'target_not_found');
+      assert.match(result.message, /ftf_config_history\.id=4242 does not exist/);
+    });
+  });
+
+  test('a bad input fails the run at once, naming every bad field, before any activity', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      const workflowId = uniqueId('bad-input');
+      const handle = await harness.env.client.workflow.start(breakGlassRestore, {
+        taskQueue,
+        workflowId,
+        args: [{ incidentId: "42'; DROP TABLE ftf_config;--", targetHistoryId: -3, requestedBy: '', rationale: '', pause: '1s' } as never],
+      });
+      await assert.rejects(handle.result(), (error: unknown) => {
+        assert.ok(error instanceof WorkflowFailedError);
+        const cause = error.cause;
+        assert.ok(cause instanceof ApplicationFailure);
+        assert.equal(cause.type, 'InvalidInput');
+        assert.equal(cause.nonRetryable, true);
+        for (const field of ['incidentId', 'targetHistoryId', 'requestedBy', 'rationale', 'pause']) {
+          assert.match(cause.message, new RegExp(`${field}`), `names ${field}`);
+        }
+        return true;
+      });
+      assert.deepEqual(scheduledActivities(await historyEvents(handle)), []);
+    });
+  });
+});
