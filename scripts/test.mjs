@@ -1,0 +1,63 @@
+// The whole test suite: setup, type-aware lint, then every test file under node's test runner,
+// against real servers. One embedded Postgres is shared by all files (each file makes its own
+// database); Temporal servers are started per file. DATABASE_URL selects a real Postgres instead.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fail, ROOT, setup, SetupError } from './bootstrap.mjs';
+
+function testFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return testFiles(full);
+    return entry.name.endsWith('.test.js') ? [full] : [];
+  });
+}
+
+async function main() {
+  setup();
+
+  process.stdout.write('• lint (eslint, prettier)\n');
+  const eslint = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  if (eslint.status !== 0) throw new SetupError('eslint found problems (see above).');
+  const prettier = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--check', '--log-level', 'warn', '.'],
+    { cwd: ROOT, stdio: 'inherit' },
+  );
+  if (prettier.status !== 0) throw new SetupError('prettier: files are not formatted (run npm run format).');
+
+  const require = createRequire(import.meta.url);
+  const servers = require(path.join(ROOT, 'dist', 'src', 'local', 'servers.js'));
+  const env = { ...process.env };
+  let postgres;
+  if (!process.env.DATABASE_URL) {
+    process.stdout.write('• starting the shared embedded Postgres for the tests\n');
+    postgres = await servers.startPostgres({
+      dataDir: servers.postgresDataDir(path.join(servers.scratchDir('runbooks-test-pg'), 'data')),
+      ephemeral: true,
+    });
+    env.RUNBOOKS_TEST_PG_URL = postgres.url;
+  }
+
+  const files = testFiles(path.join(ROOT, 'dist', 'test')).sort();
+  process.stdout.write(`• running ${files.length} test files\n`);
+  let status = 1;
+  try {
+    const result = spawnSync(
+      process.execPath,
+      ['--test', '--test-concurrency=1', '--test-timeout=300000', '--test-reporter=spec', ...files],
+      { cwd: ROOT, stdio: 'inherit', env },
+    );
+    status = result.status ?? 1;
+  } finally {
+    await postgres?.stop();
+  }
+  process.exit(status);
+}
+
+main().catch(fail);

@@ -1,0 +1,177 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Pool } from 'pg';
+import { ensureRunbookTables } from '../db/runbook-schema';
+import { isPortFree, postgresDataDir, startDevServer, startPostgres, type RunningServer } from '../local/servers';
+import { DEFAULT_POLICY_FILE, DEFAULT_TASK_QUEUE, redactUrl } from '../worker/config';
+import { ConfigurationError } from '../worker/errors';
+import { REPO_ROOT } from '../worker/paths';
+import { loadPolicyFile } from '../worker/policy';
+import { ensureDemoTarget } from './demo-data';
+
+/**
+ * The local stack, left running until Ctrl-C:
+ * - Temporal dev server on 127.0.0.1:7233 with the Web UI on :8233, state in .stack/temporal.sqlite
+ *   (a restart keeps the runs), the runbooks' search attributes registered;
+ * - embedded Postgres (data in .stack/postgres) with the demo target, unless DATABASE_URL is set;
+ * - the worker on task queue "runbooks" with the shipped policy (or RUNBOOKS_POLICY_FILE).
+ */
+
+const STACK_DIR = path.join(REPO_ROOT, '.stack');
+const TEMPORAL_PORT = Number(process.env.STACK_TEMPORAL_PORT ?? 7233);
+const UI_PORT = Number(process.env.STACK_UI_PORT ?? 8233);
+const PG_PORT = Number(process.env.STACK_PG_PORT ?? 55432);
+const DATABASE = 'champollion';
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function requireFreePort(port: number, what: string, variable: string): Promise<void> {
+  if (!(await isPortFree(port))) {
+    throw new ConfigurationError(
+      `port ${port} (${what}) is already in use on 127.0.0.1: is the stack already running? ` +
+        `Stop it, or choose another port with ${variable}.`,
+    );
+  }
+}
+
+async function startTargetDatabase(stopList: RunningServer[]): Promise<string> {
+  const external = process.env.DATABASE_URL;
+  let url: string;
+  if (external) {
+    url = external;
+    say(`• Postgres: using DATABASE_URL ${redactUrl(url)}`);
+  } else {
+    await requireFreePort(PG_PORT, 'Postgres', 'STACK_PG_PORT');
+    const dataDir = postgresDataDir(path.join(STACK_DIR, 'postgres'));
+    say(`• Postgres: embedded, data in ${dataDir}, 127.0.0.1:${PG_PORT}`);
+    const pg = await startPostgres({ dataDir, port: PG_PORT });
+    stopList.push(pg);
+    const admin = new Pool({ connectionString: pg.url, max: 1 });
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${DATABASE}`);
+    await admin.end();
+    url = pg.urlFor(DATABASE);
+  }
+  const db = new Pool({ connectionString: url, max: 2 });
+  try {
+    const target = await ensureDemoTarget(db);
+    await ensureRunbookTables(db);
+    say(
+      target.seeded
+        ? `  demo target created: ${target.historyRows} history rows, live version ${target.liveVersion}`
+        : `  target present: ${target.historyRows} history rows, live version ${target.liveVersion ?? '(no live row)'}`,
+    );
+  } finally {
+    await db.end();
+  }
+  return url;
+}
+
+function startWorker(databaseUrl: string, temporalAddress: string, policyFile: string): ChildProcess {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'worker', 'main.js')], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_NAMESPACE: 'default',
+      RUNBOOKS_TASK_QUEUE: DEFAULT_TASK_QUEUE,
+      RUNBOOKS_POLICY_FILE: policyFile,
+    },
+  });
+  return child;
+}
+
+function banner(uiUrl: string, temporalAddress: string, policyFile: string): void {
+  const policy = loadPolicyFile(policyFile).policy.runbooks.breakGlassRestore;
+  const approver = policy.approvers[0] ?? '@dococeven';
+  const input = {
+    incidentId: 'INC-4711',
+    targetHistoryId: 5,
+    requestedBy: approver,
+    rationale: 'LGB 5M learning rate set to 0.0 by a Console typo; restoring the previous snapshot',
+  };
+  say(`
+────────────────────────────────────────────────────────────────────────────
+ Durable Runbooks local stack is up.
+
+ Temporal Web UI:   ${uiUrl}
+ Temporal server:   ${temporalAddress}  (namespace default, task queue ${DEFAULT_TASK_QUEUE})
+
+ Start Procedure A (break-glass restore) from the Web UI:
+   Workflows → Start Workflow
+     Workflow ID:    break-glass-restore-INC-4711
+     Task Queue:     ${DEFAULT_TASK_QUEUE}
+     Workflow Type:  breakGlassRestore
+     Input (JSON):   ${JSON.stringify(input)}
+ …or from a terminal:
+   npm run cli -- start-restore --incident INC-4711 --target 5 --requested-by ${approver} --rationale "LGB 5M learning rate 0.0 typo"
+
+ Read the plan and its planHash (UI: the run → Queries → status):
+   npm run cli -- status --incident INC-4711
+ Approve (UI: Send a Signal → approve, input {"approver":"${approver}","planHash":"<planHash>"}):
+   npm run cli -- approve --incident INC-4711 --approver ${approver} --plan-hash <planHash>
+ The SQL runs ${Math.round(policy.pause / 1000)} s after the approval; "abort" {"by","reason"} stops it until then.
+ Then: reconcile with a Console write carrying change_reason='break-glass-INC-4711' within
+ ${Math.round(policy.reconciliationDeadline / 60000)} min, and send "postMortemFiled" {"by","link"} within ${Math.round(policy.postMortemDeadline / 3600000)} h.
+
+ Ctrl-C stops everything; runs and data persist in .stack/.
+────────────────────────────────────────────────────────────────────────────`);
+}
+
+async function main(): Promise<void> {
+  mkdirSync(STACK_DIR, { recursive: true });
+  const policyFile = path.resolve(process.env.RUNBOOKS_POLICY_FILE ?? DEFAULT_POLICY_FILE);
+  loadPolicyFile(policyFile); // fail fast on a bad policy, before starting anything
+  const stopList: RunningServer[] = [];
+  let worker: ChildProcess | undefined;
+  let stopping = false;
+
+  const shutdown = async (code: number): Promise<never> => {
+    stopping = true;
+    say('\n• stopping the stack');
+    if (worker && worker.exitCode === null) {
+      const exited = new Promise((resolve) => worker!.once('exit', resolve));
+      worker.kill('SIGINT');
+      await exited;
+    }
+    for (const server of stopList.reverse()) await server.stop().catch(() => undefined);
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void shutdown(0));
+  process.once('SIGTERM', () => void shutdown(0));
+
+  try {
+    await requireFreePort(TEMPORAL_PORT, 'Temporal frontend', 'STACK_TEMPORAL_PORT');
+    await requireFreePort(UI_PORT, 'Temporal Web UI', 'STACK_UI_PORT');
+    const databaseUrl = await startTargetDatabase(stopList);
+    say(`• Temporal dev server: 127.0.0.1:${TEMPORAL_PORT}, Web UI :${UI_PORT}, state in .stack/temporal.sqlite`);
+    const temporal = await startDevServer({
+      port: TEMPORAL_PORT,
+      uiPort: UI_PORT,
+      dbFile: path.join(STACK_DIR, 'temporal.sqlite'),
+    });
+    stopList.push(temporal);
+    say('• worker: task queue runbooks');
+    const launch = (): void => {
+      worker = startWorker(databaseUrl, temporal.address, policyFile);
+      worker.once('exit', (code, signal) => {
+        if (stopping) return;
+        say(`! worker exited (${code ?? signal}); restarting in 3 s`);
+        setTimeout(launch, 3_000);
+      });
+    };
+    launch();
+    banner(temporal.uiUrl ?? `http://127.0.0.1:${UI_PORT}`, temporal.address, policyFile);
+  } catch (error) {
+    if (error instanceof ConfigurationError) process.stderr.write(`stack: ${error.message}\n`);
+    else process.stderr.write(`stack failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    await shutdown(1);
+  }
+}
+
+void main();
