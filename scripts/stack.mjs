@@ -9,9 +9,13 @@ try {
 } catch (error) {
   fail(error);
 }
-const stack = spawn(process.execPath, [path.join(ROOT, 'dist', 'src', 'stack', 'main.js'), ...process.argv.slice(2)], {
-  cwd: ROOT,
-  stdio: 'inherit',
-});
+const stack = spawn(
+  process.execPath,
+  [path.join(ROOT, 'dist', 'src', 'stack', 'main.js'), ...process.argv.slice(2)],
+  {
+    cwd: ROOT,
+    stdio: 'inherit',
+  },
+);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => stack.kill(signal));
 stack.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -19,14 +19,24 @@ async function main() {
   setup();
 
   process.stdout.write('• lint (eslint, prettier)\n');
-  const eslint = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
+  const eslint = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
   if (eslint.status !== 0) throw new SetupError('eslint found problems (see above).');
   const prettier = spawnSync(
     process.execPath,
-    [path.join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--check', '--log-level', 'warn', '.'],
+    [
+      path.join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'),
+      '--check',
+      '--log-level',
+      'warn',
+      '.',
+    ],
     { cwd: ROOT, stdio: 'inherit' },
   );
   if (prettier.status !== 0) throw new SetupError('prettier: files are not formatted (run npm run format).');

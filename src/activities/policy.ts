@@ -14,16 +14,15 @@ export interface RunbookPolicySnapshot<K extends RunbookName> {
 
 export function createPolicyActivities(deps: { policy: Policy }) {
   return {
-    // eslint-disable-next-line @typescript-eslint/require-await -- activities are async by contract
-    async loadRunbookPolicy<K extends RunbookName>(input: { runbook: K }): Promise<RunbookPolicySnapshot<K>> {
+    loadRunbookPolicy: <K extends RunbookName>(input: { runbook: K }): Promise<RunbookPolicySnapshot<K>> => {
       const { policy } = deps;
-      return {
+      return Promise.resolve({
         story: policy.story,
         seedingChangeReason: policy.seedingChangeReason,
         postMortemTarget: policy.postMortemTarget,
         testOnlyShortDurations: policy.testOnlyShortDurations,
         runbook: policy.runbooks[input.runbook],
-      };
+      });
     },
   };
 }

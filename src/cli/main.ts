@@ -69,7 +69,8 @@ function validate<S extends z.ZodType>(schema: S, value: unknown, subject: strin
 
 function workflowIdOf(values: Values): string {
   if (values['workflow-id']) return values['workflow-id'];
-  if (values.incident) return breakGlassRestoreWorkflowId(validate(incidentIdSchema, values.incident, '--incident'));
+  if (values.incident)
+    return breakGlassRestoreWorkflowId(validate(incidentIdSchema, values.incident, '--incident'));
   throw new UsageError('name the run: --incident <id> (or --workflow-id <id>)');
 }
 
@@ -93,9 +94,14 @@ function printStatus(status: BreakGlassRestoreStatus): void {
   }
   if (status.detail.approval) lines.push(`approval:  ${status.detail.approval.line}`);
   if (status.detail.executesAt) lines.push(`executes:  ${status.detail.executesAt}`);
-  for (const deadline of status.deadlines) lines.push(`deadline:  ${deadline.name} ${deadline.dueAt} (${deadline.state})`);
-  for (const refused of status.refusedAttempts) lines.push(`refused:   ${refused.at} ${refused.signal} by ${refused.by ?? '?'}: ${refused.reason}: ${refused.detail}`);
-  for (const finding of status.nonConformities) lines.push(`NON-CONFORMING: ${finding.code}: ${finding.message}`);
+  for (const deadline of status.deadlines)
+    lines.push(`deadline:  ${deadline.name} ${deadline.dueAt} (${deadline.state})`);
+  for (const refused of status.refusedAttempts)
+    lines.push(
+      `refused:   ${refused.at} ${refused.signal} by ${refused.by ?? '?'}: ${refused.reason}: ${refused.detail}`,
+    );
+  for (const finding of status.nonConformities)
+    lines.push(`NON-CONFORMING: ${finding.code}: ${finding.message}`);
   for (const finding of status.flags) lines.push(`FLAG:      ${finding.code}: ${finding.message}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -114,13 +120,27 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  const known = ['start-restore', 'status', 'approve', 'reject', 'abort', 'check-reconciliation', 'post-mortem-filed', 'result'];
+  const known = [
+    'start-restore',
+    'status',
+    'approve',
+    'reject',
+    'abort',
+    'check-reconciliation',
+    'post-mortem-filed',
+    'result',
+  ];
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
 
   // Validate before connecting: a typo never reaches Temporal.
   let startInput: BreakGlassRestoreInput | undefined;
   if (command === 'start-restore') {
-    const target = values.target === undefined ? undefined : /^\d+$/.test(values.target) ? Number(values.target) : values.target;
+    const target =
+      values.target === undefined
+        ? undefined
+        : /^\d+$/.test(values.target)
+          ? Number(values.target)
+          : values.target;
     startInput = validate(
       breakGlassRestoreInputSchema,
       {
@@ -145,7 +165,9 @@ async function main(argv: string[]): Promise<void> {
         await client.workflow.start(BREAK_GLASS_RESTORE, { taskQueue, workflowId, args: [startInput] });
       } catch (error) {
         if (error instanceof WorkflowExecutionAlreadyStartedError) {
-          throw new UsageError(`a break-glass restore for incident ${startInput.incidentId} already exists (${workflowId}); see: npm run cli -- status --incident ${startInput.incidentId}`);
+          throw new UsageError(
+            `a break-glass restore for incident ${startInput.incidentId} already exists (${workflowId}); see: npm run cli -- status --incident ${startInput.incidentId}`,
+          );
         }
         throw error;
       }
@@ -163,7 +185,11 @@ async function main(argv: string[]): Promise<void> {
       case 'approve':
         await handle.signal(approveSignal, {
           approver: validate(handleSchema, values.approver, '--approver'),
-          planHash: validate(z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash from "status"'), values['plan-hash'], '--plan-hash'),
+          planHash: validate(
+            z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash from "status"'),
+            values['plan-hash'],
+            '--plan-hash',
+          ),
           ...(values.rationale ? { rationale: values.rationale } : {}),
         });
         break;
@@ -192,9 +218,12 @@ async function main(argv: string[]): Promise<void> {
         process.stdout.write(`${JSON.stringify(await handle.result(), null, 2)}\n`);
         return;
     }
-    process.stdout.write(`sent "${command}" to ${handle.workflowId}; the decision is in: npm run cli -- status --workflow-id ${handle.workflowId}\n`);
+    process.stdout.write(
+      `sent "${command}" to ${handle.workflowId}; the decision is in: npm run cli -- status --workflow-id ${handle.workflowId}\n`,
+    );
   } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw new UsageError(`no such run: ${error.workflowId ?? ''}`);
+    if (error instanceof WorkflowNotFoundError)
+      throw new UsageError(`no such run: ${error.workflowId ?? ''}`);
     throw error;
   } finally {
     await connection.close();

@@ -18,4 +18,7 @@ export const handleSchema = z
   .trim()
   .min(1, 'must name a person')
   .max(100, 'must be at most 100 characters')
-  .regex(/^@?[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a handle like "@dococeven" (letters, digits, ".", "_", "-")');
+  .regex(
+    /^@?[A-Za-z0-9][A-Za-z0-9._-]*$/,
+    'must be a handle like "@dococeven" (letters, digits, ".", "_", "-")',
+  );

@@ -16,18 +16,22 @@ export const SEED_LIMITS = {
 
 const handle = z
   .string()
-  .regex(/^@?[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a handle like "@dococeven" (letters, digits, ".", "_", "-")');
+  .regex(
+    /^@?[A-Za-z0-9][A-Za-z0-9._-]*$/,
+    'must be a handle like "@dococeven" (letters, digits, ".", "_", "-")',
+  );
 
-const duration = z
-  .string()
-  .transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === undefined || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `must be a positive duration like "90s", "2m", "24h" (got "${text}")` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a positive duration like "90s", "2m", "24h" (got "${text}")`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const gatePolicy = {
   /** Handles whose approval counts. */
@@ -82,7 +86,11 @@ export const policySchema = z
     const restore = policy.runbooks.breakGlassRestore;
     const path = ['runbooks', 'breakGlassRestore'];
     if (restore.pause < SEED_LIMITS.pauseFloorMs) {
-      ctx.addIssue({ code: 'custom', path: [...path, 'pause'], message: 'must be at least 2m (seed 000 pause-and-think gate)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'pause'],
+        message: 'must be at least 2m (seed 000 pause-and-think gate)',
+      });
     }
     if (restore.reconciliationDeadline > SEED_LIMITS.reconciliationDeadlineMaxMs) {
       ctx.addIssue({

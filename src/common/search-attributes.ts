@@ -9,4 +9,9 @@ export const IncidentIdKey = defineSearchAttributeKey('IncidentId', SearchAttrib
 export const RunbookStepKey = defineSearchAttributeKey('RunbookStep', SearchAttributeType.KEYWORD);
 export const RunbookOutcomeKey = defineSearchAttributeKey('RunbookOutcome', SearchAttributeType.KEYWORD);
 
-export const RUNBOOK_SEARCH_ATTRIBUTES = [RunbookNameKey, IncidentIdKey, RunbookStepKey, RunbookOutcomeKey] as const;
+export const RUNBOOK_SEARCH_ATTRIBUTES = [
+  RunbookNameKey,
+  IncidentIdKey,
+  RunbookStepKey,
+  RunbookOutcomeKey,
+] as const;

@@ -15,5 +15,9 @@ export function describeIssues(error: z.ZodError, subject: string): string {
 
 /** The names of the bad fields, for structured error details. */
 export function badFields(error: z.ZodError): string[] {
-  return [...new Set(error.issues.map((issue) => (issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)')))];
+  return [
+    ...new Set(
+      error.issues.map((issue) => (issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)')),
+    ),
+  ];
 }

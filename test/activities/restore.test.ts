@@ -13,6 +13,22 @@ import { defaultPolicy } from '../fixtures/policy';
 
 /** Procedure A's SQL on a real PostgreSQL: the transaction, its guards, the ledger, verification. */
 
+interface LiveRow {
+  version: string;
+  updated_by: string;
+  base_env: Record<string, string>;
+}
+
+interface HistoryRow {
+  version: string;
+  changed_by: string;
+  change_reason: string;
+  parent_id: string;
+  diff: unknown;
+  tags: unknown;
+  base_env: Record<string, string>;
+}
+
 let db: TestDatabase;
 let activities: RunbookActivities;
 const policy = defaultPolicy();
@@ -131,26 +147,30 @@ describe('executeRestore', () => {
     if (outcome.status !== 'restored') return;
     assert.equal(outcome.replayed, false);
 
-    const live = await db.pool.query('SELECT * FROM ftf_config WHERE id = 1');
-    const target = await db.pool.query('SELECT * FROM ftf_config_history WHERE id = 5');
-    assert.equal(live.rows[0].version, `${DEMO_HISTORY[4]!.version}_restored_INC-4711`);
-    assert.equal(live.rows[0].updated_by, 'break-glass-INC-4711');
-    assert.deepEqual(live.rows[0].base_env, target.rows[0].base_env);
+    const live = await db.pool.query<LiveRow>('SELECT * FROM ftf_config WHERE id = 1');
+    const target = await db.pool.query<HistoryRow>('SELECT * FROM ftf_config_history WHERE id = 5');
+    assert.equal(live.rows[0]!.version, `${DEMO_HISTORY[4]!.version}_restored_INC-4711`);
+    assert.equal(live.rows[0]!.updated_by, 'break-glass-INC-4711');
+    assert.deepEqual(live.rows[0]!.base_env, target.rows[0]!.base_env);
 
-    const history = await db.pool.query('SELECT * FROM ftf_config_history WHERE id = $1', [outcome.historyId]);
-    const row = history.rows[0];
+    const history = await db.pool.query<HistoryRow>('SELECT * FROM ftf_config_history WHERE id = $1', [
+      outcome.historyId,
+    ]);
+    const row = history.rows[0]!;
     assert.equal(row.version, `${DEMO_HISTORY[4]!.version}_restored_INC-4711`);
     assert.equal(row.changed_by, 'break-glass-INC-4711');
     assert.equal(row.change_reason, 'break-glass restore from id=5, incident=INC-4711');
     assert.equal(Number(row.parent_id), 5);
     assert.deepEqual(row.diff, { restored_from: 5 });
     assert.deepEqual(row.tags, ['break-glass', 'adr-90', 'INC-4711']);
-    assert.deepEqual(row.base_env, target.rows[0].base_env);
+    assert.deepEqual(row.base_env, target.rows[0]!.base_env);
 
-    const ledger = await db.pool.query('SELECT * FROM runbook_ledger');
+    const ledger = await db.pool.query<{ plan_hash: string; result: { historyId: number } }>(
+      'SELECT * FROM runbook_ledger',
+    );
     assert.equal(ledger.rowCount, 1);
-    assert.equal(ledger.rows[0].plan_hash, p.planHash);
-    assert.equal(ledger.rows[0].result.historyId, outcome.historyId);
+    assert.equal(ledger.rows[0]!.plan_hash, p.planHash);
+    assert.equal(ledger.rows[0]!.result.historyId, outcome.historyId);
   });
 
   test('run twice with the same ledger key (a retry after the commit): one history row, the first result', async () => {
@@ -172,7 +192,10 @@ describe('executeRestore', () => {
       run(activities.executeRestore, executeInput(p)),
       run(activities.executeRestore, executeInput(p)),
     ]);
-    assert.deepEqual(outcomes.map((o) => o.status), ['restored', 'restored', 'restored']);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['restored', 'restored', 'restored'],
+    );
     assert.equal(outcomes.filter((o) => o.status === 'restored' && !o.replayed).length, 1);
     assert.equal(await count("SELECT 1 FROM ftf_config_history WHERE changed_by = 'break-glass-INC-8'"), 1);
   });
@@ -180,14 +203,19 @@ describe('executeRestore', () => {
   test('another run (different ledger key) after a restore is refused as plan_stale', async () => {
     const p = await plan('INC-9', 5);
     await run(activities.executeRestore, executeInput(p));
-    const other = await run(activities.executeRestore, executeInput(p, { ledgerKey: 'another-run/execute-restore' }));
+    const other = await run(
+      activities.executeRestore,
+      executeInput(p, { ledgerKey: 'another-run/execute-restore' }),
+    );
     assert.equal(other.status, 'plan_stale');
     assert.equal(await count("SELECT 1 FROM ftf_config_history WHERE changed_by = 'break-glass-INC-9'"), 1);
   });
 
   test('live row changed after planning: plan_stale, nothing written', async () => {
     const p = await plan('INC-10', 5);
-    await db.pool.query("UPDATE ftf_config SET base_env = base_env || '{\"CVN_HPO_CB_1M_DEPTH\": \"9\"}'::jsonb WHERE id = 1");
+    await db.pool.query(
+      'UPDATE ftf_config SET base_env = base_env || \'{"CVN_HPO_CB_1M_DEPTH": "9"}\'::jsonb WHERE id = 1',
+    );
     const before = await snapshot();
     const outcome = await run(activities.executeRestore, executeInput(p));
     assert.equal(outcome.status, 'plan_stale');
@@ -217,7 +245,9 @@ describe('executeRestore', () => {
     const rationale = `it's "urgent"; the sweep restarts -- now; DROP TABLE runbook_ledger; --`;
     const outcome = await run(activities.executeRestore, executeInput(p, { rationale }));
     assert.equal(outcome.status, 'restored');
-    const live = await db.pool.query<{ value: string }>("SELECT base_env->>'CVN_HPO_XGB_1H_OBJECTIVE' AS value FROM ftf_config WHERE id = 1");
+    const live = await db.pool.query<{ value: string }>(
+      "SELECT base_env->>'CVN_HPO_XGB_1H_OBJECTIVE' AS value FROM ftf_config WHERE id = 1",
+    );
     assert.equal(live.rows[0]!.value, nasty);
     const ledger = await db.pool.query<{ rationale: string }>('SELECT rationale FROM runbook_ledger');
     assert.equal(ledger.rows[0]!.rationale, rationale);
@@ -319,16 +349,25 @@ describe('verifyRestore and findReconcilingWrite', () => {
     const p = await plan('INC-23', 5);
     const outcome = await run(activities.executeRestore, executeInput(p));
     const restoreId = (outcome as { historyId: number }).historyId;
-    const none = await run(activities.findReconcilingWrite, { incidentId: 'INC-23', afterHistoryId: restoreId });
+    const none = await run(activities.findReconcilingWrite, {
+      incidentId: 'INC-23',
+      afterHistoryId: restoreId,
+    });
     assert.equal(none.found, false);
     await db.pool.query(
       `INSERT INTO ftf_config_history (base_env, version, changed_by, change_reason) VALUES ('{}', 'x', 'console:a', 'break-glass-INC-233')`,
     );
-    assert.equal((await run(activities.findReconcilingWrite, { incidentId: 'INC-23', afterHistoryId: restoreId })).found, false);
+    assert.equal(
+      (await run(activities.findReconcilingWrite, { incidentId: 'INC-23', afterHistoryId: restoreId })).found,
+      false,
+    );
     const inserted = await db.pool.query<{ id: string }>(
       `INSERT INTO ftf_config_history (base_env, version, changed_by, change_reason) VALUES ('{}', 'y', 'console:a', 'break-glass-INC-23') RETURNING id`,
     );
-    const found = await run(activities.findReconcilingWrite, { incidentId: 'INC-23', afterHistoryId: restoreId });
+    const found = await run(activities.findReconcilingWrite, {
+      incidentId: 'INC-23',
+      afterHistoryId: restoreId,
+    });
     assert.equal(found.found, true);
     assert.equal((found as { id: number }).id, Number(inserted.rows[0]!.id));
   });

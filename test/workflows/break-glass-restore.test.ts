@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { DatabaseNoticeLog } from '../../src/activities/notify';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { REPO_ROOT } from '../../src/worker/paths';
 import { createRunbookWorker } from '../../src/worker/worker';
 import { breakGlassRestore } from '../../src/workflows';
 import {
@@ -20,7 +17,7 @@ import {
   type BreakGlassRestoreResult,
 } from '../../src/workflows/break-glass-restore/definitions';
 import { createTestDatabase, type TestDatabase } from '../fixtures/database';
-import { historyEvents, scheduledActivities, signals } from '../fixtures/history';
+import { historyEvents, recordHistory, scheduledActivities, signals } from '../fixtures/history';
 import { defaultPolicy, withRestorePolicy } from '../fixtures/policy';
 import { startTimeSkipping, uniqueId, workflowBundle, type TimeSkippingHarness } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
@@ -122,7 +119,11 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       const args = input();
       const handle = await start(taskQueue, args);
       const planHash = await planHashAtGate(handle);
-      await handle.signal(approveSignal, { approver: '@dococeven', planHash, rationale: "typo 0.0 -> 0.07; it's urgent; -- sweep restarts" });
+      await handle.signal(approveSignal, {
+        approver: '@dococeven',
+        planHash,
+        rationale: "typo 0.0 -> 0.07; it's urgent; -- sweep restarts",
+      });
 
       const paused = await waitForStatus(handle, atStep('pause_and_think'), 'the pause');
       assert.ok(paused.detail.executesAt, 'the status shows when the SQL executes');
@@ -132,8 +133,15 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
       const reconcileId = await consoleWrite(args.incidentId);
       await handle.signal(checkReconciliationSignal, {});
-      await waitForStatus(handle, (s) => s.detail.reconciliation?.state === 'found_in_time', 'the reconciling write');
-      await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153#comment-9' });
+      await waitForStatus(
+        handle,
+        (s) => s.detail.reconciliation?.state === 'found_in_time',
+        'the reconciling write',
+      );
+      await handle.signal(postMortemFiledSignal, {
+        by: '@alice',
+        link: 'https://op.example/wp/153#comment-9',
+      });
       const result: BreakGlassRestoreResult = await handle.result();
 
       assert.equal(result.outcome, 'restored');
@@ -141,7 +149,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       assert.deepEqual(result.nonConformities, []);
       assert.equal(result.approval?.approver, '@dococeven');
       assert.match(
-        result.approval!.line,
+        result.approval.line,
         new RegExp(
           `^event=break_glass_approval incident_id=${args.incidentId} story=CVN-N001-EE-S17 rationale='typo 0.0 -> 0.07; it''s urgent; -- sweep restarts' approver=@dococeven approval_ts=\\d{4}-\\d\\d-\\d\\dT`,
         ),
@@ -151,8 +159,14 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       const events = await historyEvents(handle);
       const approval = signals(events).find((s) => s.name === 'approve')!;
       const restore = scheduledActivities(events).find((a) => a.type === 'executeRestore')!;
-      assert.ok(restore.atMs - approval.atMs >= 2 * MINUTE, `restore scheduled ${restore.atMs - approval.atMs} ms after approval`);
-      assert.ok(restore.atMs >= Date.parse(result.approval!.approvedAt) + 2 * MINUTE, 'pause measured from the approval instant');
+      assert.ok(
+        restore.atMs - approval.atMs >= 2 * MINUTE,
+        `restore scheduled ${restore.atMs - approval.atMs} ms after approval`,
+      );
+      assert.ok(
+        restore.atMs >= Date.parse(result.approval.approvedAt) + 2 * MINUTE,
+        'pause measured from the approval instant',
+      );
 
       // Exactly one restore, with the seed's row contents.
       assert.equal(result.execution?.status, 'restored');
@@ -167,15 +181,22 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       assert.equal(result.postMortem?.filedBy, '@alice');
 
       // The post-mortem draft is the seed's template filled from the record.
-      const draft = result.postMortem!.draft;
+      const draft = result.postMortem.draft;
       assert.match(draft, new RegExp(`## Break-glass post-mortem — incident ${args.incidentId}`));
-      assert.ok(draft.includes(result.approval!.line));
-      assert.ok(draft.includes("INSERT INTO ftf_config_history (base_env, version, locked_by, changed_by, change_reason, parent_id, diff, tags)"));
+      assert.ok(draft.includes(result.approval.line));
+      assert.ok(
+        draft.includes(
+          'INSERT INTO ftf_config_history (base_env, version, locked_by, changed_by, change_reason, parent_id, diff, tags)',
+        ),
+      );
       assert.ok(draft.includes(`$1 = 5, $2 = '${args.incidentId}'`));
       assert.ok(draft.includes(`ftf_config_history.id created : ${result.idsCreated.historyRowIds[0]}`));
       assert.ok(draft.includes(`ftf_config_history.id=${reconcileId}`));
       for (const step of ['inspect_and_plan', 'awaiting_approval', 'pause_and_think', 'execute', 'verify']) {
-        assert.ok(result.steps.some((s) => s.name === step && s.durationMs !== undefined), `step ${step} timed`);
+        assert.ok(
+          result.steps.some((s) => s.name === step && s.durationMs !== undefined),
+          `step ${step} timed`,
+        );
       }
 
       // Notices were recorded, once each.
@@ -188,13 +209,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
         assert.equal(kinds.filter((k) => k === kind).length, 1, `${kind} recorded once`);
       }
 
-      if (process.env.RECORD_HISTORIES) {
-        const history = await handle.fetchHistory();
-        writeFileSync(
-          path.join(REPO_ROOT, 'test', 'replay', 'histories', 'break-glass-restore-happy-path.json'),
-          JSON.stringify(history, null, 2),
-        );
-      }
+      await recordHistory(handle, 'break-glass-restore-time-skipping');
     });
   });
 
@@ -206,7 +221,10 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       await handle.signal(approveSignal, { approver: '@dococeven', planHash });
       await waitForStatus(handle, atStep('pause_and_think'), 'the pause');
       await harness.env.sleep(MINUTE);
-      await handle.signal(abortSignal, { by: '@alice', reason: 'wrong snapshot: the typo is in 15M, not 5M' });
+      await handle.signal(abortSignal, {
+        by: '@alice',
+        reason: 'wrong snapshot: the typo is in 15M, not 5M',
+      });
       const result = await handle.result();
 
       assert.equal(result.outcome, 'aborted');
@@ -232,7 +250,10 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
   });
 
   test('non-roster, self, stale-plan and malformed approvals are refused, recorded and announced', async () => {
-    const policy = withRestorePolicy(defaultPolicy(), { approvers: ['@dococeven', '@oncall-lead'], soleOperator: false });
+    const policy = withRestorePolicy(defaultPolicy(), {
+      approvers: ['@dococeven', '@oncall-lead'],
+      soleOperator: false,
+    });
     await withWorker(policy, async (taskQueue) => {
       const args = input({ requestedBy: '@dococeven' });
       const handle = await start(taskQueue, args);
@@ -262,6 +283,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       await handle.signal(abortSignal, { by: '@dococeven', reason: 'test over' });
       const result = await handle.result();
       assert.equal(result.outcome, 'aborted');
+      await recordHistory(handle, 'break-glass-restore-refusals-then-abort');
       assert.deepEqual(
         result.refusedAttempts.map((a) => a.reason),
         ['not_on_roster', 'self_approval', 'stale_plan', 'invalid_payload', 'not_authorized'],
@@ -311,26 +333,43 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       await harness.env.sleep(3 * MINUTE);
       await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
       await harness.env.sleep(61 * MINUTE);
-      const missed = await waitForStatus(handle, (s) => s.detail.reconciliation?.state === 'missed', 'the missed deadline');
-      assert.deepEqual(missed.nonConformities.map((n) => n.code), ['reconciliation_missed']);
+      const missed = await waitForStatus(
+        handle,
+        (s) => s.detail.reconciliation?.state === 'missed',
+        'the missed deadline',
+      );
+      assert.deepEqual(
+        missed.nonConformities.map((n) => n.code),
+        ['reconciliation_missed'],
+      );
 
       const lateId = await consoleWrite(args.incidentId);
       await handle.signal(checkReconciliationSignal, {});
       await waitForStatus(handle, (s) => s.detail.reconciliation?.state === 'late', 'the late write');
-      await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153#comment-10' });
+      await handle.signal(postMortemFiledSignal, {
+        by: '@alice',
+        link: 'https://op.example/wp/153#comment-10',
+      });
       const result = await handle.result();
 
       assert.equal(result.outcome, 'restored_non_conforming');
       assert.equal(result.conforming, false);
       assert.equal(result.reconciliation?.state, 'late');
       assert.equal(result.reconciliation?.write?.id, lateId);
-      assert.deepEqual(result.nonConformities.map((n) => n.code), ['reconciliation_missed']);
+      assert.deepEqual(
+        result.nonConformities.map((n) => n.code),
+        ['reconciliation_missed'],
+      );
       assert.match(result.postMortem!.draft, /LATE/);
+      await recordHistory(handle, 'break-glass-restore-late-reconciliation');
       const escalations = await db.pool.query<{ kind: string; severity: string }>(
         "SELECT kind, severity FROM runbook_notices WHERE incident_id = $1 AND kind IN ('reconciliation_missed', 'reconciliation_late')",
         [args.incidentId],
       );
-      assert.deepEqual(escalations.rows.map((r) => r.kind).sort(), ['reconciliation_late', 'reconciliation_missed']);
+      assert.deepEqual(escalations.rows.map((r) => r.kind).sort(), [
+        'reconciliation_late',
+        'reconciliation_missed',
+      ]);
     });
   });
 
@@ -347,7 +386,10 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       assert.equal(result.reconciliation?.state, 'found_in_time', 'the regular poll finds the write');
       assert.equal(result.postMortem?.state, 'missed');
       assert.equal(result.outcome, 'restored_non_conforming');
-      assert.deepEqual(result.nonConformities.map((n) => n.code), ['post_mortem_missed']);
+      assert.deepEqual(
+        result.nonConformities.map((n) => n.code),
+        ['post_mortem_missed'],
+      );
       const due = result.deadlines.find((d) => d.name === 'post_mortem')!;
       const executed = result.steps.find((s) => s.name === 'execute')!;
       assert.ok(Math.abs(Date.parse(due.dueAt) - Date.parse(executed.endedAt!) - 24 * 60 * MINUTE) < MINUTE);
@@ -360,7 +402,9 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       const handle = await start(taskQueue, args);
       await handle.signal(approveSignal, { approver: '@dococeven', planHash: await planHashAtGate(handle) });
       await waitForStatus(handle, atStep('pause_and_think'), 'the pause');
-      await db.pool.query("UPDATE ftf_config SET version = version || '-hotfix', updated_at = now(), updated_by = 'console:bob' WHERE id = 1");
+      await db.pool.query(
+        "UPDATE ftf_config SET version = version || '-hotfix', updated_at = now(), updated_by = 'console:bob' WHERE id = 1",
+      );
       const result = await handle.result();
       assert.equal(result.outcome, 'plan_stale');
       assert.match(result.message, /changed after the plan was made/);
@@ -386,7 +430,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
         to: '0.07',
       });
       assert.equal(result.plan?.recentHistory.length, 6);
-      assert.match(result.plan!.planHash, /^[0-9a-f]{64}$/);
+      assert.match(result.plan.planHash, /^[0-9a-f]{64}$/);
       assert.equal(await liveVersion(), '2026.11.23-1');
     });
   });
@@ -410,7 +454,15 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       const handle = await harness.env.client.workflow.start(breakGlassRestore, {
         taskQueue,
         workflowId,
-        args: [{ incidentId: "42'; DROP TABLE ftf_config;--", targetHistoryId: -3, requestedBy: '', rationale: '', pause: '1s' } as never],
+        args: [
+          {
+            incidentId: "42'; DROP TABLE ftf_config;--",
+            targetHistoryId: -3,
+            requestedBy: '',
+            rationale: '',
+            pause: '1s',
+          } as never,
+        ],
       });
       await assert.rejects(handle.result(), (error: unknown) => {
         assert.ok(error instanceof WorkflowFailedError);

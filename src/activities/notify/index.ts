@@ -23,7 +23,7 @@ const noticeSchema = z
 export function createNotifyActivities(deps: { notifier: Notifier }) {
   return {
     /** Delivers one notice; a retry with the same delivery key is reported as a duplicate, not resent. */
-    async notify(raw: Notice): Promise<NoticeReceipt> {
+    notify: async (raw: Notice): Promise<NoticeReceipt> => {
       const notice = parseInput(noticeSchema, raw, 'notice');
       const receipt = await deps.notifier.deliver(notice);
       log.info('notice delivered', {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 
-
 /**
  * Break-glass SQL against `ftf_config` / `ftf_config_history` (seed 000). Every statement uses
  * bound parameters; the texts below are what the post-mortem quotes verbatim.
@@ -103,13 +102,21 @@ LIMIT 1`;
 export function restoreStatements(incidentId: string, targetHistoryId: number): SqlStatement[] {
   return [
     { label: 'lock the live row and re-check it against the plan', sql: LOCK_LIVE_ROW_SQL, params: [] },
-    { label: 'assert the target history id exists', sql: ASSERT_TARGET_EXISTS_SQL, params: [targetHistoryId] },
+    {
+      label: 'assert the target history id exists',
+      sql: ASSERT_TARGET_EXISTS_SQL,
+      params: [targetHistoryId],
+    },
     {
       label: 'upsert the live row from the target snapshot',
       sql: UPSERT_LIVE_FROM_HISTORY_SQL,
       params: [targetHistoryId, incidentId],
     },
-    { label: 'append the break-glass history row', sql: APPEND_RESTORE_HISTORY_SQL, params: [targetHistoryId, incidentId] },
+    {
+      label: 'append the break-glass history row',
+      sql: APPEND_RESTORE_HISTORY_SQL,
+      params: [targetHistoryId, incidentId],
+    },
   ];
 }
 
@@ -259,4 +266,3 @@ export function compareWithCanonical(
     newKeys,
   };
 }
-

@@ -103,7 +103,8 @@ export async function planRestore(pool: Pool, raw: unknown): Promise<PlanRestore
   if (!live) {
     return {
       status: 'live_row_missing',
-      message: 'ftf_config row id=1 is missing: Procedure A cannot restore it; use Procedure D (rebootstrap).',
+      message:
+        'ftf_config row id=1 is missing: Procedure A cannot restore it; use Procedure D (rebootstrap).',
       recentHistory,
     };
   }
@@ -139,7 +140,11 @@ export async function planRestore(pool: Pool, raw: unknown): Promise<PlanRestore
       live: { ...liveState, keyCount: Object.keys(liveEnv).length },
       recentHistory,
       diff,
-      samples: SAMPLE_KEYS.map((key) => ({ key, current: liveEnv[key] ?? null, target: targetRow.base_env[key] ?? null })),
+      samples: SAMPLE_KEYS.map((key) => ({
+        key,
+        current: liveEnv[key] ?? null,
+        target: targetRow.base_env[key] ?? null,
+      })),
       statements,
       expectedVersion,
       planHash: sha256Hex(canonicalJson(hashed)),
@@ -184,7 +189,13 @@ export interface RestoreCommitted {
 
 export type ExecuteRestoreOutcome =
   | RestoreCommitted
-  | { status: 'plan_stale'; message: string; expectedFingerprint: string; actualFingerprint: string; live: LiveRowState }
+  | {
+      status: 'plan_stale';
+      message: string;
+      expectedFingerprint: string;
+      actualFingerprint: string;
+      live: LiveRowState;
+    }
   | { status: 'target_not_found'; message: string }
   | { status: 'live_row_missing'; message: string };
 
@@ -227,7 +238,8 @@ export async function executeRestore(pool: Pool, raw: unknown): Promise<ExecuteR
       await client.query('ROLLBACK');
       return {
         status: 'live_row_missing',
-        message: 'ftf_config row id=1 disappeared after the plan was approved; nothing was written. Use Procedure D.',
+        message:
+          'ftf_config row id=1 disappeared after the plan was approved; nothing was written. Use Procedure D.',
       };
     }
     if (liveRow.fingerprint !== input.expectedFingerprint) {
@@ -367,7 +379,8 @@ export async function verifyRestore(
   else {
     if (liveRow.version !== input.expectedVersion)
       liveProblems.push(`version is ${liveRow.version}, expected ${input.expectedVersion}`);
-    if (liveRow.updated_by !== actor) liveProblems.push(`updated_by is ${liveRow.updated_by}, expected ${actor}`);
+    if (liveRow.updated_by !== actor)
+      liveProblems.push(`updated_by is ${liveRow.updated_by}, expected ${actor}`);
     if (liveRow.matches_target !== true) liveProblems.push('base_env differs from the target snapshot');
   }
 
@@ -383,8 +396,11 @@ export async function verifyRestore(
   if (!historyRow) historyProblems.push('no history row is tagged break-glass');
   else {
     if (toId(historyRow.id) !== input.restoreHistoryId)
-      historyProblems.push(`newest break-glass row is id=${historyRow.id}, expected id=${input.restoreHistoryId}`);
-    if (historyRow.changed_by !== actor) historyProblems.push(`changed_by is ${historyRow.changed_by}, expected ${actor}`);
+      historyProblems.push(
+        `newest break-glass row is id=${historyRow.id}, expected id=${input.restoreHistoryId}`,
+      );
+    if (historyRow.changed_by !== actor)
+      historyProblems.push(`changed_by is ${historyRow.changed_by}, expected ${actor}`);
     const tags = Array.isArray(historyRow.tags) ? (historyRow.tags as unknown[]) : [];
     for (const tag of ['break-glass', 'adr-90', input.incidentId]) {
       if (!tags.includes(tag)) historyProblems.push(`tag "${tag}" missing`);

@@ -9,7 +9,14 @@ import type {
   RestorePlan,
   RestoreVerification,
 } from '../../activities';
-import type { DeadlineRecord, Finding, NoticeRecord, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
+import type {
+  DeadlineRecord,
+  Finding,
+  NoticeRecord,
+  RefusedAttempt,
+  RunbookStatus,
+  StepRecord,
+} from '../shared/run-record';
 
 export { abortSignal, approveSignal, rejectSignal, statusQuery } from '../shared/messages';
 export type { AbortPayload, ApprovePayload, RejectPayload } from '../shared/messages';
@@ -44,7 +51,11 @@ export type BreakGlassRestoreInput = z.input<typeof breakGlassRestoreInputSchema
 export const postMortemFiledPayloadSchema = z
   .object({
     by: handleSchema,
-    link: z.string().trim().min(1, 'must link the filed post-mortem (e.g. the OP wp#153 comment URL)').max(2_000),
+    link: z
+      .string()
+      .trim()
+      .min(1, 'must link the filed post-mortem (e.g. the OP wp#153 comment URL)')
+      .max(2_000),
   })
   .strict();
 export type PostMortemFiledPayload = z.input<typeof postMortemFiledPayloadSchema>;

@@ -58,7 +58,10 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
   });
   setHandler(postMortemFiledSignal, (raw) => onPostMortemFiled(raw));
 
-  const finish = async (outcome: BreakGlassRestoreOutcome, message: string): Promise<BreakGlassRestoreResult> => {
+  const finish = async (
+    outcome: BreakGlassRestoreOutcome,
+    message: string,
+  ): Promise<BreakGlassRestoreResult> => {
     record.finish(outcome, message);
     await notices.settle();
     return buildResult(outcome, message);
@@ -71,7 +74,10 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
   controls.configure({ approvers: policy.approvers, soleOperator: policy.soleOperator });
 
   // 2. Inspect & plan.
-  record.enterStep('inspect_and_plan', `inspecting history and planning the restore of id ${input.targetHistoryId}`);
+  record.enterStep(
+    'inspect_and_plan',
+    `inspecting history and planning the restore of id ${input.targetHistoryId}`,
+  );
   const planned = await planRestore({ incidentId: input.incidentId, targetHistoryId: input.targetHistoryId });
   if (planned.status !== 'ready') {
     notices.send({
@@ -131,10 +137,16 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
       subject: `${tag} approval expired`,
       body: `No decision within ${formatDuration(policy.approvalTimeout)}; nothing was executed. Start a new run if still needed.`,
     });
-    return finish('approval_expired', `no approval within ${formatDuration(policy.approvalTimeout)}; nothing was executed`);
+    return finish(
+      'approval_expired',
+      `no approval within ${formatDuration(policy.approvalTimeout)}; nothing was executed`,
+    );
   }
   if (decision.kind === 'aborted') {
-    return finish('aborted', `aborted by ${decision.by} before approval: ${decision.reason}; nothing was executed`);
+    return finish(
+      'aborted',
+      `aborted by ${decision.by} before approval: ${decision.reason}; nothing was executed`,
+    );
   }
   const approvalTs = utcIso(decision.atMs);
   detail.approval = {
@@ -174,7 +186,10 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
       subject: `${tag} aborted by ${paused.abort.by} during the pause`,
       body: `${paused.abort.reason}\nNothing was executed.`,
     });
-    return finish('aborted', `aborted by ${paused.abort.by} during the pause: ${paused.abort.reason}; nothing was executed`);
+    return finish(
+      'aborted',
+      `aborted by ${paused.abort.by} during the pause: ${paused.abort.reason}; nothing was executed`,
+    );
   }
 
   // 5. Execute: one transaction, re-checked against the approved plan, ledgered.
@@ -210,7 +225,12 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
     });
     record.finish('execution_failed', message);
     await notices.settle();
-    throw ApplicationFailure.create({ message, type: 'ExecutionFailed', nonRetryable: true, details: [buildResult('execution_failed', message)] });
+    throw ApplicationFailure.create({
+      message,
+      type: 'ExecutionFailed',
+      nonRetryable: true,
+      details: [buildResult('execution_failed', message)],
+    });
   }
   detail.execution = executed;
   if (executed.status !== 'restored') {
@@ -225,10 +245,16 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
   }
   const execution: RestoreCommitted = executed;
   const executedAtMs = Date.now();
-  record.event('executed', `restore committed: history row id=${execution.historyId}, live version ${execution.liveVersion}`);
+  record.event(
+    'executed',
+    `restore committed: history row id=${execution.historyId}, live version ${execution.liveVersion}`,
+  );
 
   // 6. Verify (seed step 4).
-  record.enterStep('verify', 'verifying the live row, the break-glass history row and the canonical comparison');
+  record.enterStep(
+    'verify',
+    'verifying the live row, the break-glass history row and the canonical comparison',
+  );
   const verification = await verifyRestore({
     incidentId: input.incidentId,
     targetHistoryId: input.targetHistoryId,
@@ -270,7 +296,11 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
   // 7 & 8. Reconciliation and post-mortem obligations, watched side by side.
   const reconciliationDueMs = executedAtMs + policy.reconciliationDeadline;
   const postMortemDueMs = executedAtMs + policy.postMortemDeadline;
-  const reconciliation: ReconciliationRecord = { state: 'pending', dueAt: utcIso(reconciliationDueMs), checks: 0 };
+  const reconciliation: ReconciliationRecord = {
+    state: 'pending',
+    dueAt: utcIso(reconciliationDueMs),
+    checks: 0,
+  };
   detail.reconciliation = reconciliation;
   detail.postMortem = { state: 'awaiting', dueAt: utcIso(postMortemDueMs), draft: '' };
   record.setDeadline('reconciliation', reconciliationDueMs);
@@ -293,7 +323,9 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
   return finish(
     conforming ? 'restored' : 'restored_non_conforming',
     `restored history id ${plan.target.id} as history row ${execution.historyId}` +
-      (conforming ? '; all obligations met' : `; non-conforming: ${record.status.nonConformities.map((n) => n.code).join(', ')}`),
+      (conforming
+        ? '; all obligations met'
+        : `; non-conforming: ${record.status.nonConformities.map((n) => n.code).join(', ')}`),
   );
 
   // -------------------------------------------------------------------------------------------
@@ -302,9 +334,15 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
     reconciliation.checks += 1;
     let write;
     try {
-      write = await findReconcilingWrite({ incidentId: input.incidentId, afterHistoryId: execution.historyId });
+      write = await findReconcilingWrite({
+        incidentId: input.incidentId,
+        afterHistoryId: execution.historyId,
+      });
     } catch (error) {
-      record.event('reconciliation_check_failed', `could not check for the reconciling write: ${describe(error)}`);
+      record.event(
+        'reconciliation_check_failed',
+        `could not check for the reconciling write: ${describe(error)}`,
+      );
       return false;
     }
     reconciliation.lastCheckedAt = write.checkedAt;
@@ -324,11 +362,17 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
         if (inTime) {
           reconciliation.state = 'found_in_time';
           record.resolveDeadline('reconciliation', 'met');
-          record.event('reconciled', `reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`);
+          record.event(
+            'reconciled',
+            `reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`,
+          );
         } else {
           markReconciliationMissed();
           reconciliation.state = 'late';
-          record.event('reconciled_late', `late reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`);
+          record.event(
+            'reconciled_late',
+            `late reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`,
+          );
         }
         return afterReconciliation();
       }
@@ -345,12 +389,17 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
     afterReconciliation();
     while (Date.now() < postMortemDueMs) {
       const wait = Math.max(Math.min(policy.lateReconciliationPollInterval, postMortemDueMs - Date.now()), 1);
-      await condition(() => reconciliationCheckRequested, wait, { summary: 'reconciliation: watching for a late write' });
+      await condition(() => reconciliationCheckRequested, wait, {
+        summary: 'reconciliation: watching for a late write',
+      });
       reconciliationCheckRequested = false;
       if (await checkReconciliation()) {
         const write = reconciliation.write!;
         reconciliation.state = 'late';
-        record.event('reconciled_late', `late reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`);
+        record.event(
+          'reconciled_late',
+          `late reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`,
+        );
         notices.send({
           kind: 'reconciliation_late',
           severity: 'warning',
@@ -383,17 +432,27 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
   function afterReconciliation(): void {
     refreshPostMortemDraft();
     if (detail.postMortem?.state === 'awaiting') {
-      record.enterStep('awaiting_post_mortem', `post-mortem due ${detail.postMortem.dueAt}; send "postMortemFiled" {"by","link"}`);
+      record.enterStep(
+        'awaiting_post_mortem',
+        `post-mortem due ${detail.postMortem.dueAt}; send "postMortemFiled" {"by","link"}`,
+      );
     } else if (reconciliation.state === 'missed') {
-      record.enterStep('watching_late_reconciliation', `reconciliation missed; still watching for a late write until ${utcIso(postMortemDueMs)}`);
+      record.enterStep(
+        'watching_late_reconciliation',
+        `reconciliation missed; still watching for a late write until ${utcIso(postMortemDueMs)}`,
+      );
     }
   }
 
   async function watchPostMortem(): Promise<void> {
     const postMortem = detail.postMortem!;
-    const filed = await condition(() => postMortem.state === 'filed', Math.max(postMortemDueMs - Date.now(), 1), {
-      summary: `post-mortem due ${postMortem.dueAt}`,
-    });
+    const filed = await condition(
+      () => postMortem.state === 'filed',
+      Math.max(postMortemDueMs - Date.now(), 1),
+      {
+        summary: `post-mortem due ${postMortem.dueAt}`,
+      },
+    );
     if (filed) {
       record.resolveDeadline('post_mortem', 'met');
       return;
@@ -417,18 +476,31 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
       record.refused({
         signal: 'postMortemFiled',
         reason: 'invalid_payload',
-        detail: describeIssues(parsed.error, 'postMortemFiled payload').split('\n').map((l) => l.trim()).join(' '),
+        detail: describeIssues(parsed.error, 'postMortemFiled payload')
+          .split('\n')
+          .map((l) => l.trim())
+          .join(' '),
       });
       return;
     }
     const by = `@${normalizeHandle(parsed.data.by)}`;
     const postMortem = detail.postMortem;
     if (!postMortem) {
-      record.refused({ signal: 'postMortemFiled', by, reason: 'gate_not_open', detail: 'nothing has been executed yet' });
+      record.refused({
+        signal: 'postMortemFiled',
+        by,
+        reason: 'gate_not_open',
+        detail: 'nothing has been executed yet',
+      });
       return;
     }
     if (postMortem.state !== 'awaiting') {
-      record.refused({ signal: 'postMortemFiled', by, reason: 'already_decided', detail: `post-mortem is already ${postMortem.state}` });
+      record.refused({
+        signal: 'postMortemFiled',
+        by,
+        reason: 'already_decided',
+        detail: `post-mortem is already ${postMortem.state}`,
+      });
       return;
     }
     postMortem.state = 'filed';

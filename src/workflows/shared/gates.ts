@@ -132,13 +132,19 @@ export class RunControls {
 
   private onApprove(raw: unknown): void {
     const parsed = approvePayloadSchema.safeParse(raw);
-    if (!parsed.success) return this.refuse('approve', raw, 'invalid_payload', issues(parsed.error, 'approve payload'));
+    if (!parsed.success)
+      return this.refuse('approve', raw, 'invalid_payload', issues(parsed.error, 'approve payload'));
     const { approver, planHash, rationale } = parsed.data;
     if (!this.gate || !this.roster) {
       return this.refuse('approve', raw, 'gate_not_open', 'no plan is awaiting approval yet');
     }
     if (this.decision) {
-      return this.refuse('approve', raw, 'already_decided', `the gate is already closed (${this.decision.kind})`);
+      return this.refuse(
+        'approve',
+        raw,
+        'already_decided',
+        `the gate is already closed (${this.decision.kind})`,
+      );
     }
     if (!this.roster.approvers.some((member) => sameHandle(member, approver))) {
       return this.refuse(
@@ -165,22 +171,34 @@ export class RunControls {
       );
     }
     const atMs = Date.now();
-    this.decision = { kind: 'approved', approver: `@${normalizeHandle(approver)}`, atMs, ...(rationale ? { rationale } : {}) };
+    this.decision = {
+      kind: 'approved',
+      approver: `@${normalizeHandle(approver)}`,
+      atMs,
+      ...(rationale ? { rationale } : {}),
+    };
     this.record.event('approved', `approved plan ${planHash}`, this.decision.approver);
   }
 
   private onReject(raw: unknown): void {
     const parsed = rejectPayloadSchema.safeParse(raw);
-    if (!parsed.success) return this.refuse('reject', raw, 'invalid_payload', issues(parsed.error, 'reject payload'));
+    if (!parsed.success)
+      return this.refuse('reject', raw, 'invalid_payload', issues(parsed.error, 'reject payload'));
     const { approver, reason } = parsed.data;
     if (!this.gate || !this.roster) {
       return this.refuse('reject', raw, 'gate_not_open', 'no plan is awaiting approval yet');
     }
     if (this.decision) {
-      return this.refuse('reject', raw, 'already_decided', `the gate is already closed (${this.decision.kind})`);
+      return this.refuse(
+        'reject',
+        raw,
+        'already_decided',
+        `the gate is already closed (${this.decision.kind})`,
+      );
     }
     const mayReject =
-      this.roster.approvers.some((member) => sameHandle(member, approver)) || sameHandle(approver, this.requestedBy);
+      this.roster.approvers.some((member) => sameHandle(member, approver)) ||
+      sameHandle(approver, this.requestedBy);
     if (!mayReject) {
       return this.refuse(
         'reject',
@@ -195,16 +213,23 @@ export class RunControls {
 
   private onAbort(raw: unknown): void {
     const parsed = abortPayloadSchema.safeParse(raw);
-    if (!parsed.success) return this.refuse('abort', raw, 'invalid_payload', issues(parsed.error, 'abort payload'));
+    if (!parsed.success)
+      return this.refuse('abort', raw, 'invalid_payload', issues(parsed.error, 'abort payload'));
     const { by, reason } = parsed.data;
     if (this.pointOfNoReturn) {
-      return this.refuse('abort', raw, 'too_late', `${this.pointOfNoReturn} has already started; abort has no effect`);
+      return this.refuse(
+        'abort',
+        raw,
+        'too_late',
+        `${this.pointOfNoReturn} has already started; abort has no effect`,
+      );
     }
     if (this.abortRequest) {
       return this.refuse('abort', raw, 'already_decided', `already aborted by ${this.abortRequest.by}`);
     }
     const mayAbort =
-      sameHandle(by, this.requestedBy) || (this.roster?.approvers ?? []).some((member) => sameHandle(member, by));
+      sameHandle(by, this.requestedBy) ||
+      (this.roster?.approvers ?? []).some((member) => sameHandle(member, by));
     if (!mayAbort) {
       return this.refuse(
         'abort',
@@ -235,14 +260,18 @@ export class RunControls {
 }
 
 function issues(error: z.ZodError, subject: string): string {
-  return describeIssues(error, subject).split('\n').map((line) => line.trim()).join(' ');
+  return describeIssues(error, subject)
+    .split('\n')
+    .map((line) => line.trim())
+    .join(' ');
 }
 
 /** Best-effort name of who sent a (possibly malformed) signal, for the refusal record. */
 function personIn(raw: unknown): string | undefined {
   if (raw && typeof raw === 'object') {
     const candidate = (raw as Record<string, unknown>).approver ?? (raw as Record<string, unknown>).by;
-    if (typeof candidate === 'string' && candidate.trim()) return `@${normalizeHandle(candidate).slice(0, 100)}`;
+    if (typeof candidate === 'string' && candidate.trim())
+      return `@${normalizeHandle(candidate).slice(0, 100)}`;
   }
   return undefined;
 }

@@ -6,7 +6,11 @@ import { badFields, describeIssues } from '../../common/validation';
  * Parses a workflow's input before anything else happens. A bad input fails the run at once,
  * non-retryably, with a message naming every bad field (shown in the Web UI as the failure).
  */
-export function parseWorkflowInput<S extends z.ZodType>(schema: S, raw: unknown, subject: string): z.output<S> {
+export function parseWorkflowInput<S extends z.ZodType>(
+  schema: S,
+  raw: unknown,
+  subject: string,
+): z.output<S> {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     throw ApplicationFailure.create({

@@ -29,15 +29,16 @@ export class Notices {
     const { workflowId, runId } = workflowInfo();
     this.sequence += 1;
     const deliveryKey = `${workflowId}/${runId}/notice-${this.sequence}-${draft.kind}`;
-    const entry = this.record.status.notices[
-      this.record.status.notices.push({
-        kind: draft.kind,
-        subject: draft.subject,
-        deliveryKey,
-        requestedAt: new Date(Date.now()).toISOString(),
-        state: 'sending',
-      }) - 1
-    ]!;
+    const entry =
+      this.record.status.notices[
+        this.record.status.notices.push({
+          kind: draft.kind,
+          subject: draft.subject,
+          deliveryKey,
+          requestedAt: new Date(Date.now()).toISOString(),
+          state: 'sending',
+        }) - 1
+      ]!;
     const delivery = notify({
       deliveryKey,
       runbook: this.record.status.runbook,
@@ -52,7 +53,10 @@ export class Notices {
       (error: unknown) => {
         entry.state = 'failed';
         entry.error = describeFailure(error);
-        this.record.event('notice_failed', `notice "${draft.subject}" could not be delivered: ${entry.error}`);
+        this.record.event(
+          'notice_failed',
+          `notice "${draft.subject}" could not be delivered: ${entry.error}`,
+        );
       },
     );
     this.pending.push(delivery);

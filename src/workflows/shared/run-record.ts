@@ -1,6 +1,11 @@
 import { setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { utcIso } from '../../common/duration';
-import { IncidentIdKey, RunbookNameKey, RunbookOutcomeKey, RunbookStepKey } from '../../common/search-attributes';
+import {
+  IncidentIdKey,
+  RunbookNameKey,
+  RunbookOutcomeKey,
+  RunbookStepKey,
+} from '../../common/search-attributes';
 
 /**
  * The run's own audit trail: every step with UTC start/end, every refused attempt, deadline,

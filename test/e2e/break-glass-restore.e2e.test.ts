@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowBundle } from '@temporalio/worker';
+import { DatabaseNoticeLog } from '../../src/activities/notify';
+import {
+  IncidentIdKey,
+  RunbookNameKey,
+  RunbookOutcomeKey,
+  RunbookStepKey,
+} from '../../src/common/search-attributes';
+import { scratchDir } from '../../src/local/servers';
+import { createRunbookWorker } from '../../src/worker/worker';
+import { breakGlassRestore } from '../../src/workflows';
+import {
+  approveSignal,
+  checkReconciliationSignal,
+  postMortemFiledSignal,
+  type BreakGlassRestoreInput,
+} from '../../src/workflows/break-glass-restore/definitions';
+import { createTestDatabase, type TestDatabase } from '../fixtures/database';
+import { recordHistory } from '../fixtures/history';
+import { shortTestPolicy, TEST_POLICY_FILE } from '../fixtures/policy';
+import { spawnNode, writePolicy } from '../fixtures/processes';
+import { startDev, uniqueId, workflowBundle, type DevServerHarness } from '../fixtures/temporal';
+import { atStep, waitForStatus } from '../fixtures/wait';
+
+/**
+ * End to end on the Temporal CLI dev server against real Postgres, with the short test policy
+ * (3 s pause, 20 s reconciliation, 40 s post-mortem; flagged test-only).
+ */
+
+let dev: DevServerHarness;
+let db: TestDatabase;
+let bundle: WorkflowBundle;
+const tmp = scratchDir('runbooks-e2e');
+
+before(async () => {
+  [dev, db, bundle] = await Promise.all([startDev(), createTestDatabase(), workflowBundle()]);
+});
+
+after(async () => {
+  await dev?.teardown();
+  await db?.drop();
+});
+
+type Handle = WorkflowHandle<typeof breakGlassRestore>;
+
+function input(requestedBy = '@alice'): BreakGlassRestoreInput {
+  return {
+    incidentId: uniqueId('INC'),
+    targetHistoryId: 5,
+    requestedBy,
+    rationale: "LGB 5M learning rate 0.0 (typo); restoring v5 -- it's urgent; sweep 14 restarts",
+  };
+}
+
+async function breakGlassRows(incidentId: string): Promise<number> {
+  const rows = await db.pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM ftf_config_history WHERE changed_by = $1',
+    [`break-glass-${incidentId}`],
+  );
+  return rows.rows[0]!.n;
+}
+
+async function approve(handle: Handle): Promise<void> {
+  const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the approval gate');
+  await handle.signal(approveSignal, { approver: '@oncall-lead', planHash: gate.detail.plan!.planHash });
+}
+
+/** Reconcile and file the post-mortem the way the humans would, then return the result. */
+async function completeObligations(handle: Handle, incidentId: string) {
+  await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait', 60_000);
+  await db.pool.query(
+    `INSERT INTO ftf_config_history (base_env, version, locked_by, changed_by, change_reason, tags)
+     SELECT base_env, version || '-console', locked_by, 'console:alice', $1, '["console"]'::jsonb FROM ftf_config WHERE id = 1`,
+    [`break-glass-${incidentId}`],
+  );
+  await handle.signal(checkReconciliationSignal, {});
+  await waitForStatus(
+    handle,
+    (s) => s.detail.reconciliation?.state === 'found_in_time',
+    'the reconciliation',
+  );
+  await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153#c1' });
+  return handle.result();
+}
+
+describe('breakGlassRestore end to end on the dev server', () => {
+  test('started through the client, approved by signal, runs to completion against Postgres', async () => {
+    await db.reset();
+    const policy = shortTestPolicy();
+    const taskQueue = uniqueId('runbooks-e2e');
+    const worker = await createRunbookWorker({
+      connection: dev.env.nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      workflowBundle: bundle,
+      deps: {
+        db: db.pool,
+        policy: policy.policy,
+        canonicalPayload: policy.canonicalPayload,
+        notifier: new DatabaseNoticeLog(db.pool),
+      },
+    });
+    await worker.runUntil(async () => {
+      const args = input();
+      const handle = await dev.env.client.workflow.start(breakGlassRestore, {
+        taskQueue,
+        workflowId: `break-glass-restore-${args.incidentId}`,
+        args: [args],
+      });
+      await approve(handle);
+      const result = await completeObligations(handle, args.incidentId);
+
+      assert.equal(result.outcome, 'restored');
+      assert.equal(result.conforming, true);
+      assert.equal(await breakGlassRows(args.incidentId), 1);
+      const live = await db.pool.query<{ version: string; updated_by: string }>(
+        'SELECT version, updated_by FROM ftf_config WHERE id = 1',
+      );
+      assert.equal(live.rows[0]!.version, `2026.10.30-1_restored_${args.incidentId}`);
+      assert.equal(live.rows[0]!.updated_by, `break-glass-${args.incidentId}`);
+      const ledger = await db.pool.query<{ rationale: string; approval_line: string }>(
+        'SELECT rationale, approval_line FROM runbook_ledger WHERE incident_id = $1',
+        [args.incidentId],
+      );
+      assert.equal(ledger.rowCount, 1);
+      assert.equal(ledger.rows[0]!.rationale, args.rationale);
+      assert.equal(ledger.rows[0]!.approval_line, result.approval!.line);
+
+      // Visible in the UI: search attributes and the memo summary.
+      const description = await handle.describe();
+      assert.equal(description.typedSearchAttributes.get(RunbookNameKey), 'breakGlassRestore');
+      assert.equal(description.typedSearchAttributes.get(IncidentIdKey), args.incidentId);
+      assert.equal(description.typedSearchAttributes.get(RunbookStepKey), 'done');
+      assert.equal(description.typedSearchAttributes.get(RunbookOutcomeKey), 'restored');
+      assert.match(String(description.memo?.summary), /restored history id 5/);
+
+      // …and findable by them (visibility is eventually consistent).
+      let listed: string[] = [];
+      for (let attempt = 0; attempt < 50 && listed.length === 0; attempt += 1) {
+        listed = [];
+        for await (const execution of dev.env.client.workflow.list({
+          query: `RunbookName = 'breakGlassRestore' AND IncidentId = '${args.incidentId}' AND RunbookOutcome = 'restored'`,
+        })) {
+          listed.push(execution.workflowId);
+        }
+        if (listed.length === 0) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.deepEqual(listed, [`break-glass-restore-${args.incidentId}`]);
+
+      await recordHistory(handle, 'break-glass-restore-dev-server');
+    });
+  });
+
+  test('durability: kill -9 the worker process during the pause; a new worker finishes with exactly one restore', async () => {
+    await db.reset();
+    const policyFile = writePolicy(
+      path.join(tmp, 'durability-policy.json'),
+      JSON.parse(readFileSync(TEST_POLICY_FILE, 'utf8')),
+      {
+        pause: '15s',
+      },
+    );
+    const taskQueue = uniqueId('runbooks-kill');
+    const env = {
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: dev.server.address,
+      TEMPORAL_NAMESPACE: 'default',
+      RUNBOOKS_TASK_QUEUE: taskQueue,
+      RUNBOOKS_POLICY_FILE: policyFile,
+    };
+    const first = spawnNode('dist/src/worker/main.js', [], env);
+    await first.waitFor(/runbooks worker started/);
+
+    const args = input();
+    const handle = await dev.env.client.workflow.start(breakGlassRestore, {
+      taskQueue,
+      workflowId: `break-glass-restore-${args.incidentId}`,
+      args: [args],
+    });
+    await approve(handle);
+    await waitForStatus(handle, atStep('pause_and_think'), 'the pause');
+
+    first.child.kill('SIGKILL');
+    assert.equal(await first.exited(), null, 'killed by a signal, not a clean exit');
+    assert.equal(await breakGlassRows(args.incidentId), 0, 'nothing executed before the kill');
+
+    const second = spawnNode('dist/src/worker/main.js', [], env);
+    try {
+      await second.waitFor(/runbooks worker started/);
+      const result = await completeObligations(handle, args.incidentId);
+      assert.equal(result.outcome, 'restored');
+      assert.equal(await breakGlassRows(args.incidentId), 1, 'exactly one restore');
+      const ledger = await db.pool.query('SELECT 1 FROM runbook_ledger WHERE incident_id = $1', [
+        args.incidentId,
+      ]);
+      assert.equal(ledger.rowCount, 1);
+      const executeSteps = result.steps.filter((s) => s.name === 'execute');
+      assert.equal(executeSteps.length, 1);
+      assert.ok(
+        Date.parse(executeSteps[0]!.startedAt) >= Date.parse(result.approval!.approvedAt) + 15_000,
+        'the pause survived the kill',
+      );
+    } finally {
+      second.child.kill('SIGINT');
+      await second.exited();
+    }
+  });
+});
