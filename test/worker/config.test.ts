@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import type { PolicyFile } from '../../src/common/policy-schema';
+import { scratchDir } from '../../src/local/servers';
+import { loadWorkerConfig, redactUrl } from '../../src/worker/config';
+import { ConfigurationError } from '../../src/worker/errors';
+import { REPO_ROOT } from '../../src/worker/paths';
+import { loadPolicyFile } from '../../src/worker/policy';
+import { spawnNode } from '../fixtures/processes';
+
+/** The worker refuses to start on a bad environment or policy, saying exactly what is wrong. */
+
+const tmp = scratchDir('runbooks-config');
+const shipped = JSON.parse(
+  readFileSync(path.join(REPO_ROOT, 'policy', 'default-policy.json'), 'utf8'),
+) as PolicyFile;
+
+function policyWith(mutate: (policy: PolicyFile) => void): string {
+  const policy = structuredClone(shipped);
+  policy.canonicalPayloadPath = path.join(REPO_ROOT, 'policy', 'canonical-base-env.json');
+  mutate(policy);
+  const file = path.join(tmp, `policy-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, JSON.stringify(policy));
+  return file;
+}
+
+describe('policy file', () => {
+  test('the shipped policy has the seed values', () => {
+    const { policy, canonicalPayload } = loadPolicyFile(
+      path.join(REPO_ROOT, 'policy', 'default-policy.json'),
+    );
+    const restore = policy.runbooks.breakGlassRestore;
+    assert.equal(restore.pause, 2 * 60_000);
+    assert.equal(restore.reconciliationDeadline, 60 * 60_000);
+    assert.equal(restore.postMortemDeadline, 24 * 3_600_000);
+    assert.equal(policy.testOnlyShortDurations, false);
+    assert.equal(Object.keys(canonicalPayload).length, 455);
+  });
+
+  test('a policy that loosens the seed is refused unless marked test-only, naming each field', () => {
+    const file = policyWith((p) => {
+      p.runbooks.breakGlassRestore.pause = '30s';
+      p.runbooks.breakGlassRestore.reconciliationDeadline = '2h';
+      p.runbooks.breakGlassRestore.postMortemDeadline = '3d';
+    });
+    assert.throws(
+      () => loadPolicyFile(file),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigurationError);
+        assert.match(error.message, /runbooks\.breakGlassRestore\.pause: must be at least 2m/);
+        assert.match(
+          error.message,
+          /runbooks\.breakGlassRestore\.reconciliationDeadline: must be at most 60m/,
+        );
+        assert.match(error.message, /runbooks\.breakGlassRestore\.postMortemDeadline: must be at most 24h/);
+        return true;
+      },
+    );
+    const testOnly = policyWith((p) => {
+      p.testOnlyShortDurations = true;
+      p.runbooks.breakGlassRestore.pause = '3s';
+    });
+    assert.equal(loadPolicyFile(testOnly).policy.runbooks.breakGlassRestore.pause, 3_000);
+  });
+
+  test('typos, bad durations, empty rosters and bad handles are reported together', () => {
+    const file = policyWith((p) => {
+      p.runbooks.breakGlassRestore.approvers = [];
+      p.runbooks.breakGlassRestore.pause = 'two minutes';
+      (p.runbooks.breakGlassRestore as Record<string, unknown>).soleOperater = true;
+      p.story = '';
+    });
+    assert.throws(
+      () => loadPolicyFile(file),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigurationError);
+        for (const expected of [
+          /approvers: needs at least one approver/,
+          /pause: must be a positive duration/,
+          /soleOperater/,
+          /story/,
+        ]) {
+          assert.match(error.message, expected);
+        }
+        return true;
+      },
+    );
+  });
+
+  test('a missing or malformed canonical payload is refused', () => {
+    const missing = policyWith((p) => {
+      p.canonicalPayloadPath = './nope.json';
+    });
+    assert.throws(() => loadPolicyFile(missing), /Cannot read the canonical payload/);
+    const bad = path.join(tmp, 'bad-payload.json');
+    writeFileSync(bad, JSON.stringify({ 'lower-case': 1, OK_KEY: { nested: true } }));
+    const badPayload = policyWith((p) => {
+      p.canonicalPayloadPath = bad;
+    });
+    assert.throws(() => loadPolicyFile(badPayload), /Canonical payload .* is invalid/);
+  });
+});
+
+describe('worker environment', () => {
+  test('DATABASE_URL is required and must be a postgres URL', () => {
+    assert.throws(() => loadWorkerConfig({}), /DATABASE_URL: /);
+    assert.throws(() => loadWorkerConfig({ DATABASE_URL: 'mysql://x' }), /DATABASE_URL: must be a postgres/);
+    const config = loadWorkerConfig({ DATABASE_URL: 'postgres://u:p@h/db' });
+    assert.equal(config.taskQueue, 'runbooks');
+    assert.equal(
+      redactUrl('postgres://user:s3cret@db.internal:5432/champollion'),
+      'postgres://user:***@db.internal:5432/champollion',
+    );
+  });
+
+  test('the worker process exits 1 with a readable message and no stack trace', async () => {
+    const noDb = spawnNode('dist/src/worker/main.js', [], { DATABASE_URL: undefined });
+    assert.equal(await noDb.exited(), 1);
+    assert.match(noDb.output(), /runbooks worker: Worker environment is invalid:\n\s+DATABASE_URL:/);
+    assert.doesNotMatch(noDb.output(), /\n\s+at /, 'no stack trace');
+
+    const badPolicy = policyWith((p) => {
+      p.runbooks.breakGlassRestore.pause = '1s';
+    });
+    const withBadPolicy = spawnNode('dist/src/worker/main.js', [], {
+      DATABASE_URL: 'postgres://u:secret-password@127.0.0.1:1/db',
+      RUNBOOKS_POLICY_FILE: badPolicy,
+    });
+    assert.equal(await withBadPolicy.exited(), 1);
+    assert.match(withBadPolicy.output(), /pause: must be at least 2m/);
+    assert.doesNotMatch(withBadPolicy.output(), /\n\s+at /);
+
+    const unreachable = spawnNode('dist/src/worker/main.js', [], {
+      DATABASE_URL: 'postgres://u:secret-password@127.0.0.1:1/db',
+    });
+    assert.equal(await unreachable.exited(), 1);
+    assert.match(
+      unreachable.output(),
+      /Cannot reach the target database postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/db/,
+    );
+    assert.doesNotMatch(unreachable.output(), /secret-password/, 'the password is never printed');
+  });
+});
