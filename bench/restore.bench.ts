@@ -4,7 +4,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { createActivities } from '../src/activities';
-import { DatabaseNoticeLog } from '../src/activities/notify';
+import { resolveChannels } from '../src/activities/channels';
 import type { RestorePlan } from '../src/activities/sql/restore';
 import { RUNBOOK_DDL } from '../src/db/runbook-schema';
 import { postgresDataDir, scratchDir, startPostgres } from '../src/local/servers';
@@ -43,7 +43,10 @@ async function timed<T>(samples: number[], fn: () => Promise<T>): Promise<T> {
 
 async function main(): Promise<void> {
   const policy = loadPolicyFile(DEFAULT_POLICY_FILE);
-  const pg = await startPostgres({ dataDir: postgresDataDir(path.join(scratchDir('runbooks-bench'), 'data')), ephemeral: true });
+  const pg = await startPostgres({
+    dataDir: postgresDataDir(path.join(scratchDir('runbooks-bench'), 'data')),
+    ephemeral: true,
+  });
   const db = new Pool({ connectionString: pg.url, max: 8 });
   db.on('error', () => undefined);
   try {
@@ -53,11 +56,12 @@ async function main(): Promise<void> {
       db,
       policy: policy.policy,
       canonicalPayload: policy.canonicalPayload,
-      notifier: new DatabaseNoticeLog(db),
+      channels: resolveChannels(policy.policy.notifications, {}),
     });
     const mock = new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') });
     const env = {
-      run: <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => mock.run(fn, ...args),
+      run: <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
+        mock.run(fn, ...args),
     };
 
     const plans: number[] = [];
@@ -67,7 +71,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < ITERATIONS; i += 1) {
       const incidentId = `BENCH-${i}`;
       const target = (i % 5) + 1;
-      const planned = await timed(plans, () => env.run(activities.planRestore, { incidentId, targetHistoryId: target }));
+      const planned = await timed(plans, () =>
+        env.run(activities.planRestore, { incidentId, targetHistoryId: target }),
+      );
       if (planned.status !== 'ready') throw new Error(`plan failed: ${planned.status}`);
       const plan: RestorePlan = planned.plan;
       const input = {
@@ -112,7 +118,12 @@ async function main(): Promise<void> {
       namespace: 'default',
       taskQueue: 'bench',
       workflowBundle: bundle,
-      deps: { db, policy: policy.policy, canonicalPayload: policy.canonicalPayload, notifier: new DatabaseNoticeLog(db) },
+      deps: {
+        db,
+        policy: policy.policy,
+        canonicalPayload: policy.canonicalPayload,
+        channels: resolveChannels(policy.policy.notifications, {}),
+      },
     });
     const runs: number[] = [];
     const rssBefore = process.memoryUsage().rss;
@@ -128,23 +139,31 @@ async function main(): Promise<void> {
           let planHash: string | undefined;
           while (!planHash) {
             const status = await handle.query(statusQuery).catch(() => undefined);
-            if (status?.step === 'awaiting_approval') planHash = (status.detail as { plan?: RestorePlan }).plan?.planHash;
+            if (status?.step === 'awaiting_approval')
+              planHash = (status.detail as { plan?: RestorePlan }).plan?.planHash;
             else await new Promise((resolve) => setTimeout(resolve, 20));
           }
           await handle.signal(approveSignal, { approver: '@dococeven', planHash });
           await harness.env.sleep(3 * 60_000);
           await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153' });
           const result = await handle.result();
-          if (result.outcome !== 'restored_non_conforming') throw new Error(`unexpected outcome ${result.outcome}`);
+          if (result.outcome !== 'restored_non_conforming')
+            throw new Error(`unexpected outcome ${result.outcome}`);
         });
       }
     });
     const rssAfter = process.memoryUsage().rss;
     await harness.teardown();
-    console.log(`Full Procedure A runs on the time-skipping server (2 min pause, 60 min reconciliation watch, 24 h window)`);
-    console.log(`  workflow bundle                ${bundleMs.toFixed(0)} ms, ${(bundle.code.length / 1024 / 1024).toFixed(2)} MiB`);
+    console.log(
+      `Full Procedure A runs on the time-skipping server (2 min pause, 60 min reconciliation watch, 24 h window)`,
+    );
+    console.log(
+      `  workflow bundle                ${bundleMs.toFixed(0)} ms, ${(bundle.code.length / 1024 / 1024).toFixed(2)} MiB`,
+    );
     console.log(`  wall clock per run             ${summary(runs)}`);
-    console.log(`  process RSS                    ${(rssBefore / 1024 / 1024).toFixed(0)} MiB before, ${(rssAfter / 1024 / 1024).toFixed(0)} MiB after ${RUNS} runs`);
+    console.log(
+      `  process RSS                    ${(rssBefore / 1024 / 1024).toFixed(0)} MiB before, ${(rssAfter / 1024 / 1024).toFixed(0)} MiB after ${RUNS} runs`,
+    );
   } finally {
     await db.end();
     await pg.stop();

@@ -8,5 +8,8 @@ try {
 } catch (error) {
   fail(error);
 }
-const result = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'bench', 'restore.bench.js')], { cwd: ROOT, stdio: 'inherit' });
+const result = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'bench', 'restore.bench.js')], {
+  cwd: ROOT,
+  stdio: 'inherit',
+});
 process.exit(result.status ?? 1);

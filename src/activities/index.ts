@@ -1,17 +1,20 @@
 import type { Pool } from 'pg';
 import type { Policy } from '../common/policy-schema';
-import { createNotifyActivities, type Notifier } from './notify';
+import type { ChannelRegistry } from './channels';
+import { createNotifyActivities } from './notify';
 import { createPolicyActivities } from './policy';
 import { createSqlActivities } from './sql';
+import { createTrackerActivities } from './trackers';
 
 /** Everything the activities touch, injected so tests can pass real or fake dependencies. */
 export interface ActivityDeps {
-  /** The target database (ftf_config, ledger, notices). */
+  /** The target database (ftf_config, ledger, notices, deliveries). */
   db: Pool;
   policy: Policy;
   /** The canonical `base_env` (the policy's canonical payload file). */
   canonicalPayload: Record<string, unknown>;
-  notifier: Notifier;
+  /** The policy's channels with their secrets from the worker's environment. */
+  channels: ChannelRegistry;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -19,9 +22,12 @@ export function createActivities(deps: ActivityDeps) {
     ...createPolicyActivities(deps),
     ...createSqlActivities(deps),
     ...createNotifyActivities(deps),
+    ...createTrackerActivities(deps),
   };
 }
 
 export type RunbookActivities = ReturnType<typeof createActivities>;
-export type { RunbookPolicySnapshot } from './policy';
+export type { NoticeRouting, RunbookPolicySnapshot } from './policy';
+export type { NoticeDelivery } from './notify';
 export type * from './sql';
+export type * from './trackers';

@@ -1,4 +1,12 @@
-import type { Policy, RunbookName } from '../common/policy-schema';
+import type { NoticeChannelType, Policy, RunbookName } from '../common/policy-schema';
+import { NOTICE_CHANNEL_TYPES } from '../common/policy-schema';
+
+/** Where each notice kind goes: channel names and types only (no URLs, no secrets). */
+export interface NoticeRouting {
+  routes: Record<string, string[]>;
+  fallback?: string;
+  channelTypes: Record<string, NoticeChannelType>;
+}
 
 /**
  * What a workflow reads from the worker's policy at its start. The snapshot lands in the run's
@@ -8,8 +16,23 @@ export interface RunbookPolicySnapshot<K extends RunbookName> {
   story: string;
   seedingChangeReason: string;
   postMortemTarget: string;
+  postMortemComment?: Policy['postMortemComment'];
   testOnlyShortDurations: boolean;
+  notifications: NoticeRouting;
   runbook: Policy['runbooks'][K];
+}
+
+export function noticeRouting(policy: Policy): NoticeRouting {
+  const channelTypes: Record<string, NoticeChannelType> = {};
+  for (const [name, channel] of Object.entries(policy.notifications.channels)) {
+    if ((NOTICE_CHANNEL_TYPES as readonly string[]).includes(channel.type))
+      channelTypes[name] = channel.type as NoticeChannelType;
+  }
+  return {
+    routes: policy.notifications.routes,
+    ...(policy.notifications.fallback ? { fallback: policy.notifications.fallback } : {}),
+    channelTypes,
+  };
 }
 
 export function createPolicyActivities(deps: { policy: Policy }) {
@@ -20,7 +43,9 @@ export function createPolicyActivities(deps: { policy: Policy }) {
         story: policy.story,
         seedingChangeReason: policy.seedingChangeReason,
         postMortemTarget: policy.postMortemTarget,
+        ...(policy.postMortemComment ? { postMortemComment: policy.postMortemComment } : {}),
         testOnlyShortDurations: policy.testOnlyShortDurations,
+        notifications: noticeRouting(policy),
         runbook: policy.runbooks[input.runbook],
       });
     },

@@ -5,7 +5,9 @@ import type { Pool } from 'pg';
  * entry commit in one transaction:
  * - runbook_ledger: one row per executed mutating step; a retried activity finds it and returns
  *   the first result instead of writing again.
- * - runbook_notices: every notice handed to the notifier, keyed by delivery key (sent once).
+ * - runbook_notices: every notice routed to the "log" channel, keyed by delivery key.
+ * - runbook_deliveries: per (delivery key, channel), recorded before sending and marked delivered
+ *   after, so a retried delivery to a channel without its own idempotency is not sent twice.
  */
 export const RUNBOOK_DDL = `
 CREATE TABLE IF NOT EXISTS runbook_ledger (
@@ -36,6 +38,17 @@ CREATE TABLE IF NOT EXISTS runbook_notices (
   subject       text        NOT NULL,
   body          text        NOT NULL,
   created_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS runbook_deliveries (
+  delivery_key     text        NOT NULL,
+  channel          text        NOT NULL,
+  state            text        NOT NULL CHECK (state IN ('sending', 'delivered')),
+  attempts         integer     NOT NULL DEFAULT 1,
+  receipt          jsonb,
+  first_attempt_at timestamptz NOT NULL DEFAULT now(),
+  delivered_at     timestamptz,
+  PRIMARY KEY (delivery_key, channel)
 );
 `;
 

@@ -1,6 +1,6 @@
 import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { Pool } from 'pg';
-import { DatabaseNoticeLog } from '../activities/notify';
+import { resolveChannels } from '../activities/channels';
 import { ensureRunbookTables } from '../db/runbook-schema';
 import { loadWorkerConfig, redactUrl } from './config';
 import { connectWorker, loadTemporalTarget } from './connection';
@@ -23,6 +23,7 @@ async function main(): Promise<void> {
       policyFile: file,
     });
   }
+  const channels = resolveChannels(policy.notifications, process.env);
   const target = loadTemporalTarget();
 
   const db = new Pool({ connectionString: config.databaseUrl, max: 10, connectionTimeoutMillis: 10_000 });
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
     connection,
     namespace: target.namespace,
     taskQueue: config.taskQueue,
-    deps: { db, policy, canonicalPayload, notifier: new DatabaseNoticeLog(db) },
+    deps: { db, policy, canonicalPayload, channels },
   });
   logger.info('runbooks worker started', {
     temporal: target.address,
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     taskQueue: config.taskQueue,
     database: redactUrl(config.databaseUrl),
     policyFile: file,
+    channels: channels.names(),
   });
   try {
     await worker.run();

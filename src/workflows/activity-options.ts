@@ -6,7 +6,12 @@ import type { ActivityOptions } from '@temporalio/workflow';
  */
 
 /** Error types that mean "retrying cannot help". */
-export const NON_RETRYABLE_ERROR_TYPES = ['InvalidInput', 'PolicyInvalid', 'ConfigurationError'];
+export const NON_RETRYABLE_ERROR_TYPES = [
+  'InvalidInput',
+  'PolicyInvalid',
+  'ConfigurationError',
+  'ChannelRejected',
+];
 
 /** Reads the policy the worker loaded at start. */
 export const policyRead: ActivityOptions = {
@@ -42,16 +47,18 @@ export const databaseWrite: ActivityOptions = {
 };
 
 /**
- * Notices. Short and bounded: a channel that is down must never hold up a gate or a deadline;
- * the run records the failed delivery and carries on.
+ * Notices and tracker calls: one HTTP/SMTP attempt per activity attempt, bounded. 429/5xx retry
+ * (Retry-After honoured through nextRetryDelay), other 4xx fail at once (ChannelRejected). A
+ * channel that is down never holds up a gate or a deadline: the run records the failed delivery,
+ * tries the fallback channel and carries on.
  */
 export const notification: ActivityOptions = {
   startToCloseTimeout: '30s',
   retry: {
-    maximumAttempts: 4,
+    maximumAttempts: 5,
     initialInterval: '2s',
     backoffCoefficient: 2,
-    maximumInterval: '20s',
+    maximumInterval: '30s',
     nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
   },
 };

@@ -5,11 +5,10 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createActivities, type RunbookActivities } from '../../src/activities';
-import { DatabaseNoticeLog } from '../../src/activities/notify';
 import type { ExecuteRestoreInput, RestorePlan } from '../../src/activities/sql/restore';
 import { canonicalBaseEnv, DEMO_HISTORY } from '../../src/stack/demo-data';
 import { createTestDatabase, type TestDatabase } from '../fixtures/database';
-import { defaultPolicy } from '../fixtures/policy';
+import { activityDeps, defaultPolicy } from '../fixtures/policy';
 
 /** Procedure A's SQL on a real PostgreSQL: the transaction, its guards, the ledger, verification. */
 
@@ -35,12 +34,7 @@ const policy = defaultPolicy();
 
 before(async () => {
   db = await createTestDatabase();
-  activities = createActivities({
-    db: db.pool,
-    policy: policy.policy,
-    canonicalPayload: policy.canonicalPayload,
-    notifier: new DatabaseNoticeLog(db.pool),
-  });
+  activities = createActivities(activityDeps(policy, db.pool));
 });
 
 after(async () => {
@@ -266,12 +260,7 @@ describe('executeRestore', () => {
         throw new Error('SQL must not run');
       },
     } as unknown as Pool;
-    const guarded = createActivities({
-      db: tripwire,
-      policy: policy.policy,
-      canonicalPayload: policy.canonicalPayload,
-      notifier: new DatabaseNoticeLog(tripwire),
-    });
+    const guarded = createActivities(activityDeps(policy, tripwire));
     const p = await plan('INC-13', 5);
     for (const incidentId of ["1'; DROP TABLE ftf_config; --", 'INC 42', 'INC/42', '', 'a'.repeat(65)]) {
       for (const call of [
@@ -386,8 +375,8 @@ describe('notify', () => {
       subject: 'approve?',
       body: "it's urgent; -- really",
     };
-    const first = await run(activities.notify, notice);
-    const second = await run(activities.notify, notice);
+    const first = await run(activities.notifyLog, { channel: 'log', notice });
+    const second = await run(activities.notifyLog, { channel: 'log', notice });
     assert.equal(first.duplicate, false);
     assert.equal(second.duplicate, true);
     assert.equal(await count("SELECT 1 FROM runbook_notices WHERE incident_id = 'INC-30'"), 1);

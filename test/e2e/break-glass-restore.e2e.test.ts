@@ -4,7 +4,6 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { WorkflowBundle } from '@temporalio/worker';
-import { DatabaseNoticeLog } from '../../src/activities/notify';
 import {
   IncidentIdKey,
   RunbookNameKey,
@@ -20,9 +19,10 @@ import {
   postMortemFiledSignal,
   type BreakGlassRestoreInput,
 } from '../../src/workflows/break-glass-restore/definitions';
+import { channelSecrets, policyWithChannels, startSinks } from '../fixtures/channels';
 import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { recordHistory } from '../fixtures/history';
-import { shortTestPolicy, TEST_POLICY_FILE } from '../fixtures/policy';
+import { activityDeps, shortTestPolicy, TEST_POLICY_FILE } from '../fixtures/policy';
 import { spawnNode, writePolicy } from '../fixtures/processes';
 import { startDev, uniqueId, workflowBundle, type DevServerHarness } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
@@ -98,12 +98,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
       namespace: 'default',
       taskQueue,
       workflowBundle: bundle,
-      deps: {
-        db: db.pool,
-        policy: policy.policy,
-        canonicalPayload: policy.canonicalPayload,
-        notifier: new DatabaseNoticeLog(db.pool),
-      },
+      deps: activityDeps(policy, db.pool),
     });
     await worker.runUntil(async () => {
       const args = input();
@@ -154,6 +149,57 @@ describe('breakGlassRestore end to end on the dev server', () => {
 
       await recordHistory(handle, 'break-glass-restore-dev-server');
     });
+  });
+
+  test('channels in real time: a Slack 429 is retried after its Retry-After, a 451 from the mail relay after the backoff', async () => {
+    await db.reset();
+    const sinks = await startSinks(tmp);
+    try {
+      const policy = policyWithChannels(tmp, sinks, { base: 'short' });
+      const taskQueue = uniqueId('runbooks-channels');
+      const worker = await createRunbookWorker({
+        connection: dev.env.nativeConnection,
+        namespace: 'default',
+        taskQueue,
+        workflowBundle: bundle,
+        deps: activityDeps(policy, db.pool, channelSecrets(sinks)),
+      });
+      // Approval request: Slack says 429 (retry after 2 s); the email relay fails once with 451.
+      sinks.slack.respondNext({ status: 429, headers: { 'Retry-After': '2' }, body: 'rate_limited' });
+      sinks.smtp.rejectNext(451);
+      await worker.runUntil(async () => {
+        const args = input();
+        const handle = await dev.env.client.workflow.start(breakGlassRestore, {
+          taskQueue,
+          workflowId: `break-glass-restore-${args.incidentId}`,
+          args: [args],
+        });
+        const gate = await waitForStatus(
+          handle,
+          (s) => s.notices.some((n) => n.kind === 'approval_request' && n.state === 'delivered'),
+          'the approval request delivered',
+          60_000,
+        );
+        const slackAttempts = sinks.slack.requests.filter((r) =>
+          (r.json as { text: string }).text.includes('approval requested'),
+        );
+        assert.equal(slackAttempts.length, 2);
+        const waited = slackAttempts[1]!.at - slackAttempts[0]!.at;
+        assert.ok(waited >= 2_000, `Slack retried after ${waited} ms (Retry-After: 2)`);
+        assert.equal(
+          sinks.smtp.messages.filter((m) => m.subject.includes('approval requested')).length,
+          1,
+          'email delivered once after the 451',
+        );
+        await handle.signal(approveSignal, {
+          approver: '@oncall-lead',
+          planHash: gate.detail.plan!.planHash,
+        });
+        await handle.terminate('test over');
+      });
+    } finally {
+      await sinks.stop();
+    }
   });
 
   test('durability: kill -9 the worker process during the pause; a new worker finishes with exactly one restore', async () => {

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { PolicyFile } from '../../src/common/policy-schema';
+import { resolveChannels } from '../../src/activities/channels';
 import { scratchDir } from '../../src/local/servers';
 import { loadWorkerConfig, redactUrl } from '../../src/worker/config';
 import { ConfigurationError } from '../../src/worker/errors';
@@ -100,6 +101,37 @@ describe('policy file', () => {
       p.canonicalPayloadPath = bad;
     });
     assert.throws(() => loadPolicyFile(badPayload), /Canonical payload .* is invalid/);
+  });
+});
+
+describe('example production policy', () => {
+  test('validates, and names every secret it needs from the environment', () => {
+    const loaded = loadPolicyFile(path.join(REPO_ROOT, 'policy', 'example-production-policy.json'));
+    assert.throws(
+      () => resolveChannels(loaded.policy.notifications, {}),
+      /SLACK_OPS_CVN_WEBHOOK_URL[\s\S]*PAGERDUTY_ROUTING_KEY[\s\S]*SMTP_PASSWORD/,
+    );
+    const env = Object.fromEntries(
+      [
+        'SLACK_OPS_CVN_WEBHOOK_URL',
+        'PAGERDUTY_ROUTING_KEY',
+        'SMTP_USER',
+        'SMTP_PASSWORD',
+        'STATUSPAGE_API_KEY',
+        'GITHUB_TOKEN',
+        'OPENPROJECT_API_KEY',
+      ].map((name) => [name, `value-of-${name}`]),
+    );
+    const channels = resolveChannels(loaded.policy.notifications, env);
+    assert.deepEqual(channels.names().sort(), [
+      'email-oncall',
+      'github',
+      'log',
+      'openproject',
+      'pagerduty',
+      'slack-ops-cvn',
+      'statuspage',
+    ]);
   });
 });
 

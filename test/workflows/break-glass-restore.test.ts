@@ -3,7 +3,6 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundle } from '@temporalio/worker';
-import { DatabaseNoticeLog } from '../../src/activities/notify';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { createRunbookWorker } from '../../src/worker/worker';
 import { breakGlassRestore } from '../../src/workflows';
@@ -18,7 +17,7 @@ import {
 } from '../../src/workflows/break-glass-restore/definitions';
 import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { historyEvents, recordHistory, scheduledActivities, signals } from '../fixtures/history';
-import { defaultPolicy, withRestorePolicy } from '../fixtures/policy';
+import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
 import { startTimeSkipping, uniqueId, workflowBundle, type TimeSkippingHarness } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
@@ -56,12 +55,7 @@ async function withWorker<T>(policy: LoadedPolicy, fn: (taskQueue: string) => Pr
     namespace: 'default',
     taskQueue,
     workflowBundle: bundle,
-    deps: {
-      db: db.pool,
-      policy: policy.policy,
-      canonicalPayload: policy.canonicalPayload,
-      notifier: new DatabaseNoticeLog(db.pool),
-    },
+    deps: activityDeps(policy, db.pool),
   });
   return worker.runUntil(fn(taskQueue));
 }

@@ -1,10 +1,21 @@
 import { log } from '@temporalio/activity';
+import type { Pool } from 'pg';
 import { z } from 'zod';
 import type { Notice, NoticeReceipt } from '../../common/notice';
+import type { ChannelRegistry } from '../channels';
 import { parseInput } from '../validation';
-import type { Notifier } from './notifier';
-
-export { DatabaseNoticeLog, type Notifier } from './notifier';
+import { beginDelivery, completeDelivery } from './delivery-ledger';
+import { sendEmail } from './email';
+import { recordNotice } from './log';
+import { sendPagerDuty } from './pagerduty';
+import { sendSlack } from './slack';
+import {
+  statusPageUpdateSchema,
+  updateStatusPage,
+  type StatusPageReceipt,
+  type StatusPageUpdate,
+} from './statuspage';
+import { sendWebhook } from './webhook';
 
 const noticeSchema = z
   .object({
@@ -17,23 +28,95 @@ const noticeSchema = z
     audience: z.enum(['approvers', 'incident_commander', 'escalation']),
     subject: z.string().min(1),
     body: z.string(),
+    details: z.array(z.object({ label: z.string(), value: z.string() }).strict()).optional(),
+    code: z.array(z.object({ label: z.string(), text: z.string() }).strict()).optional(),
+    recipients: z.array(z.string()).optional(),
+    page: z
+      .object({ action: z.enum(['trigger', 'acknowledge', 'resolve']), dedupKey: z.string().min(1).max(255) })
+      .strict()
+      .optional(),
   })
   .strict();
 
-export function createNotifyActivities(deps: { notifier: Notifier }) {
+const deliverySchema = z.object({ channel: z.string().min(1), notice: noticeSchema }).strict();
+
+/** What a notice activity is given: the channel's name (never its URL or key) and the notice. */
+export interface NoticeDelivery {
+  channel: string;
+  notice: Notice;
+}
+
+export interface NotifyDeps {
+  db: Pool;
+  channels: ChannelRegistry;
+}
+
+/**
+ * One activity per channel type, so the Web UI shows "notifySlack", "notifyPagerDuty", … Each makes
+ * one delivery attempt; Temporal retries (the `notification` preset) with Retry-After honoured.
+ */
+export function createNotifyActivities(deps: NotifyDeps) {
+  const secrets = deps.channels.secretValues;
+
+  /** Sends at most once per (delivery key, channel): a retry after a recorded success is a no-op. */
+  async function once(
+    channel: string,
+    notice: Notice,
+    send: () => Promise<NoticeReceipt>,
+  ): Promise<NoticeReceipt> {
+    const started = await beginDelivery<NoticeReceipt>(deps.db, notice.deliveryKey, channel);
+    if (started.state === 'delivered') return { ...started.receipt, duplicate: true };
+    const receipt = await send();
+    await completeDelivery(deps.db, notice.deliveryKey, channel, receipt);
+    return receipt;
+  }
+
+  function delivered(receipt: NoticeReceipt, notice: Notice): NoticeReceipt {
+    log.info('notice delivered', {
+      channel: receipt.channel,
+      kind: notice.kind,
+      deliveryKey: notice.deliveryKey,
+      duplicate: receipt.duplicate,
+    });
+    return receipt;
+  }
+
   return {
-    /** Delivers one notice; a retry with the same delivery key is reported as a duplicate, not resent. */
-    notify: async (raw: Notice): Promise<NoticeReceipt> => {
-      const notice = parseInput(noticeSchema, raw, 'notice');
-      const receipt = await deps.notifier.deliver(notice);
-      log.info('notice delivered', {
-        deliveryKey: notice.deliveryKey,
-        kind: notice.kind,
-        severity: notice.severity,
-        channels: receipt.channels,
-        duplicate: receipt.duplicate,
-      });
-      return receipt;
+    notifyLog: async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
+      const { channel, notice } = parseInput(deliverySchema, raw, 'notice delivery');
+      deps.channels.get(channel, 'log');
+      return delivered(await recordNotice(deps.db, channel, notice), notice);
+    },
+    notifySlack: async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
+      const { channel, notice } = parseInput(deliverySchema, raw, 'notice delivery');
+      const slack = deps.channels.get(channel, 'slack');
+      return delivered(await once(channel, notice, () => sendSlack(slack, notice, secrets)), notice);
+    },
+    notifyPagerDuty: async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
+      const { channel, notice } = parseInput(deliverySchema, raw, 'notice delivery');
+      // PagerDuty deduplicates by dedup_key itself: a retried event never pages twice.
+      return delivered(await sendPagerDuty(deps.channels.get(channel, 'pagerduty'), notice, secrets), notice);
+    },
+    notifyEmail: async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
+      const { channel, notice } = parseInput(deliverySchema, raw, 'notice delivery');
+      const email = deps.channels.get(channel, 'email');
+      return delivered(
+        await once(channel, notice, () => sendEmail(email, notice, deps.channels.directory, secrets)),
+        notice,
+      );
+    },
+    notifyWebhook: async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
+      const { channel, notice } = parseInput(deliverySchema, raw, 'notice delivery');
+      const webhook = deps.channels.get(channel, 'webhook');
+      return delivered(await once(channel, notice, () => sendWebhook(webhook, notice, secrets)), notice);
+    },
+    /** Create / update / resolve the incident on the status page (idempotent per incident key). */
+    updateStatusPage: async (raw: StatusPageUpdate): Promise<StatusPageReceipt> => {
+      const update = parseInput(statusPageUpdateSchema, raw, 'status page update');
+      return updateStatusPage(deps.db, deps.channels.get(update.channel, 'statuspage'), update, secrets);
     },
   };
 }
+
+export { recordNotice } from './log';
+export type { StatusPageReceipt, StatusPageUpdate } from './statuspage';

@@ -9,10 +9,10 @@ import type {
   RestorePlan,
   RestoreVerification,
 } from '../../activities';
+import type { NoticeRecord } from '../shared/notices';
 import type {
   DeadlineRecord,
   Finding,
-  NoticeRecord,
   RefusedAttempt,
   RunbookStatus,
   StepRecord,
@@ -100,10 +100,20 @@ export interface ReconciliationRecord {
   seenAt?: string;
 }
 
+export interface PostMortemComment {
+  channel: string;
+  target: string;
+  state: 'posting' | 'posted' | 'failed';
+  url?: string;
+  error?: string;
+}
+
 export interface PostMortemRecord {
   state: 'awaiting' | 'filed' | 'missed';
   dueAt: string;
   draft: string;
+  /** The draft posted on the tracker (policy `postMortemComment`). */
+  comment?: PostMortemComment;
   filedBy?: string;
   link?: string;
   filedAt?: string;

@@ -4,7 +4,7 @@ import { renderApprovalLine } from '../../common/break-glass';
 import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle } from '../../common/identity';
 import { describeIssues } from '../../common/validation';
-import { databaseRead, databaseWrite, policyRead } from '../activity-options';
+import { databaseRead, databaseWrite, notification, policyRead } from '../activity-options';
 import { RunControls } from '../shared/gates';
 import { parseWorkflowInput } from '../shared/input';
 import { statusQuery } from '../shared/messages';
@@ -20,6 +20,7 @@ import {
   type BreakGlassRestoreInput,
   type BreakGlassRestoreOutcome,
   type BreakGlassRestoreResult,
+  type PostMortemComment,
   type ReconciliationRecord,
   type RestoreCommitted,
 } from './definitions';
@@ -28,6 +29,7 @@ import { renderPostMortem } from './post-mortem';
 const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 const { planRestore, verifyRestore, findReconcilingWrite } = proxyActivities<RunbookActivities>(databaseRead);
 const { executeRestore } = proxyActivities<RunbookActivities>(databaseWrite);
+const { commentOnWorkPackage, commentOnGitHubIssue } = proxyActivities<RunbookActivities>(notification);
 
 /**
  * Break-glass Procedure A: inspect & plan → approval gate → pause-and-think → one restore
@@ -72,6 +74,11 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
   const snapshot = await loadRunbookPolicy({ runbook: 'breakGlassRestore' });
   const policy = snapshot.runbook;
   controls.configure({ approvers: policy.approvers, soleOperator: policy.soleOperator });
+  notices.configure(snapshot.notifications);
+  const page = (topic: string, action: 'trigger' | 'resolve' = 'trigger') => ({
+    action,
+    dedupKey: `${record.status.workflowId}/${topic}`,
+  });
 
   // 2. Inspect & plan.
   record.enterStep(
@@ -111,12 +118,34 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
     'awaiting_approval',
     `awaiting approval of planHash ${plan.planHash.slice(0, 12)}… by ${policy.approvers.join(', ')} — expires in ${formatDuration(policy.approvalTimeout)}`,
   );
+  const approvalDueAt = utcIso(Date.now() + policy.approvalTimeout);
   notices.send({
     kind: 'approval_request',
     severity: 'warning',
     audience: 'approvers',
+    recipients: policy.approvers,
     subject: `${tag} approval requested by ${requestedBy}: ${planSummary}`,
     body: approvalRequestBody(plan.planHash, planSummary, snapshot, detail.approvalLineTemplate),
+    details: [
+      { label: 'Target', value: `history id ${plan.target.id} (version ${plan.target.version})` },
+      { label: 'Live now', value: `version ${plan.live.version}` },
+      { label: 'Changed keys', value: String(plan.diff.changed + plan.diff.added + plan.diff.removed) },
+      { label: 'Requested by', value: requestedBy },
+      { label: 'Approve by', value: approvalDueAt },
+      { label: 'Pause after approval', value: formatDuration(policy.pause) },
+    ],
+    code: [
+      { label: 'planHash', text: plan.planHash },
+      { label: 'Approval line (recorded at approval)', text: detail.approvalLineTemplate },
+      {
+        label: `Approve: signal "approve" to ${record.status.workflowId}`,
+        text: JSON.stringify({ approver: '@you', planHash: plan.planHash }),
+      },
+      {
+        label: 'or from a terminal',
+        text: `npm run cli -- approve --workflow-id ${record.status.workflowId} --approver @you --plan-hash ${plan.planHash}`,
+      },
+    ],
   });
   const decision = await controls.awaitDecision(plan.planHash, policy.approvalTimeout);
   if (decision.kind === 'rejected') {
@@ -171,6 +200,11 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
     `approved by ${decision.approver}; SQL executes at ${detail.executesAt} unless aborted (signal "abort")`,
   );
   notices.send({
+    details: [
+      { label: 'Approved by', value: decision.approver },
+      { label: 'SQL executes at (UTC)', value: detail.executesAt },
+    ],
+    code: [{ label: 'Approval line', text: detail.approval.line }],
     kind: 'pause_started',
     severity: 'warning',
     audience: 'incident_commander',
@@ -220,6 +254,7 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
       kind: 'execution_failed',
       severity: 'critical',
       audience: 'escalation',
+      page: page('execute'),
       subject: `${tag} restore FAILED`,
       body: message,
     });
@@ -270,6 +305,7 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
       kind: 'verification_failed',
       severity: 'critical',
       audience: 'incident_commander',
+      page: page('verify'),
       subject: `${tag} restore verification FAILED`,
       body: problems,
     });
@@ -404,6 +440,7 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
           kind: 'reconciliation_late',
           severity: 'warning',
           audience: 'incident_commander',
+          page: page('reconciliation', 'resolve'),
           subject: `${tag} reconciling write arrived late (id ${write.id})`,
           body: `Due ${reconciliation.dueAt}; written ${write.changedAt} by ${write.changedBy}. The run stays non-conforming.`,
         });
@@ -424,6 +461,7 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
       kind: 'reconciliation_missed',
       severity: 'critical',
       audience: 'escalation',
+      page: page('reconciliation'),
       subject: `${tag} ESCALATION: reconciling Console write missed`,
       body: message,
     });
@@ -431,6 +469,7 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
 
   function afterReconciliation(): void {
     refreshPostMortemDraft();
+    postPostMortemDraft();
     if (detail.postMortem?.state === 'awaiting') {
       record.enterStep(
         'awaiting_post_mortem',
@@ -442,6 +481,57 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
         `reconciliation missed; still watching for a late write until ${utcIso(postMortemDueMs)}`,
       );
     }
+  }
+
+  /** Posts the draft as a comment on the configured work package / issue (once, idempotent). */
+  function postPostMortemDraft(): void {
+    const target = snapshot.postMortemComment;
+    const postMortem = detail.postMortem;
+    if (!target || !postMortem || postMortem.comment) return;
+    const deliveryKey = `${record.status.workflowId}/${record.status.runId}/post-mortem-draft`;
+    const where =
+      'workPackageId' in target ? `work package #${target.workPackageId}` : `issue #${target.issueNumber}`;
+    const comment: PostMortemComment = { channel: target.channel, target: where, state: 'posting' };
+    postMortem.comment = comment;
+    const posting =
+      'workPackageId' in target
+        ? commentOnWorkPackage({
+            channel: target.channel,
+            workPackageId: target.workPackageId,
+            markdown: postMortem.draft,
+            deliveryKey,
+          }).then(() => undefined)
+        : commentOnGitHubIssue({
+            channel: target.channel,
+            issueNumber: target.issueNumber,
+            body: postMortem.draft,
+            deliveryKey,
+          }).then((receipt) => {
+            comment.url = receipt.url;
+          });
+    notices.track(
+      posting.then(
+        () => {
+          comment.state = 'posted';
+          record.event('post_mortem_draft_posted', `post-mortem draft posted on ${target.channel} ${where}`);
+        },
+        (error: unknown) => {
+          comment.state = 'failed';
+          comment.error = describe(error);
+          record.event(
+            'post_mortem_draft_failed',
+            `post-mortem draft not posted on ${target.channel} ${where}: ${comment.error}`,
+          );
+          notices.send({
+            kind: 'post_mortem_draft_failed',
+            severity: 'warning',
+            audience: 'incident_commander',
+            subject: `${tag} could not post the post-mortem draft on ${where}`,
+            body: `${comment.error}\nThe draft is in the run's status (detail.postMortem.draft); file it by hand.`,
+          });
+        },
+      ),
+    );
   }
 
   async function watchPostMortem(): Promise<void> {
@@ -465,6 +555,7 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
       kind: 'post_mortem_missed',
       severity: 'critical',
       audience: 'escalation',
+      page: page('post-mortem'),
       subject: `${tag} ESCALATION: post-mortem missed`,
       body: message,
     });

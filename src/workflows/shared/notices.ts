@@ -1,10 +1,27 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { NoticeAudience, NoticeSeverity } from '../../common/notice';
-import type { RunbookActivities } from '../../activities';
+import type {
+  NoticeCode,
+  NoticeDetail,
+  NoticeAudience,
+  NoticePage,
+  NoticeReceipt,
+  NoticeSeverity,
+} from '../../common/notice';
+import type { NoticeChannelType } from '../../common/policy-schema';
+import type { NoticeDelivery, NoticeRouting, RunbookActivities } from '../../activities';
 import { notification } from '../activity-options';
 import type { RunRecord } from './run-record';
 
-const { notify } = proxyActivities<RunbookActivities>(notification);
+const { notifyLog, notifySlack, notifyPagerDuty, notifyEmail, notifyWebhook } =
+  proxyActivities<RunbookActivities>(notification);
+
+const SENDERS: Record<NoticeChannelType, (delivery: NoticeDelivery) => Promise<NoticeReceipt>> = {
+  log: notifyLog,
+  slack: notifySlack,
+  pagerduty: notifyPagerDuty,
+  email: notifyEmail,
+  webhook: notifyWebhook,
+};
 
 export interface NoticeDraft {
   kind: string;
@@ -12,62 +29,145 @@ export interface NoticeDraft {
   audience: NoticeAudience;
   subject: string;
   body: string;
+  details?: NoticeDetail[];
+  code?: NoticeCode[];
+  recipients?: string[];
+  page?: NoticePage;
+}
+
+export interface ChannelDelivery {
+  channel: string;
+  state: 'sending' | 'delivered' | 'failed';
+  /** Sent because another channel of the route failed. */
+  fallback: boolean;
+  duplicate?: boolean;
+  error?: string;
+}
+
+/** The record of one notice in the status and the result. */
+export interface NoticeRecord {
+  kind: string;
+  subject: string;
+  deliveryKey: string;
+  requestedAt: string;
+  state: 'sending' | 'delivered' | 'partial' | 'failed';
+  deliveries: ChannelDelivery[];
 }
 
 /**
- * Sends notices without ever blocking the runbook: each notice is its own bounded activity whose
- * outcome (delivered / failed) is recorded in the status; deadlines and gates do not wait for it.
- * `settle()` is awaited once before the run returns so every outcome is in the result.
+ * Sends notices without ever blocking the runbook. Each notice goes to the channels its kind is
+ * routed to (policy), each delivery its own bounded activity; a failed delivery is recorded and
+ * the notice is also sent to the policy's fallback channel. Deadlines and gates never wait for a
+ * notice; `settle()` is awaited once before the run returns so every outcome is in the result.
  */
 export class Notices {
-  private readonly pending: Promise<void>[] = [];
+  private readonly pending: Promise<unknown>[] = [];
+  private readonly queued: (() => void)[] = [];
+  private routing?: NoticeRouting;
   private sequence = 0;
 
   constructor(private readonly record: RunRecord<unknown>) {}
+
+  /** Routing arrives with the policy; notices sent before that wait for it. */
+  configure(routing: NoticeRouting): void {
+    this.routing = routing;
+    for (const dispatch of this.queued.splice(0)) dispatch();
+  }
 
   send(draft: NoticeDraft): void {
     const { workflowId, runId } = workflowInfo();
     this.sequence += 1;
     const deliveryKey = `${workflowId}/${runId}/notice-${this.sequence}-${draft.kind}`;
-    const entry =
-      this.record.status.notices[
-        this.record.status.notices.push({
-          kind: draft.kind,
-          subject: draft.subject,
-          deliveryKey,
-          requestedAt: new Date(Date.now()).toISOString(),
-          state: 'sending',
-        }) - 1
-      ]!;
-    const delivery = notify({
+    const entry: NoticeRecord = {
+      kind: draft.kind,
+      subject: draft.subject,
+      deliveryKey,
+      requestedAt: new Date(Date.now()).toISOString(),
+      state: 'sending',
+      deliveries: [],
+    };
+    this.record.status.notices.push(entry);
+    const notice = {
       deliveryKey,
       runbook: this.record.status.runbook,
       incidentId: this.record.status.incidentId,
       workflowId,
       ...draft,
-    }).then(
-      (receipt) => {
-        entry.state = 'delivered';
-        entry.channels = receipt.channels;
-      },
-      (error: unknown) => {
-        entry.state = 'failed';
-        entry.error = describeFailure(error);
-        this.record.event(
-          'notice_failed',
-          `notice "${draft.subject}" could not be delivered: ${entry.error}`,
-        );
-      },
-    );
-    this.pending.push(delivery);
+    };
+    const dispatch = (): void => {
+      const routing = this.routing!;
+      const route = routing.routes[draft.kind] ?? routing.routes.default ?? [];
+      for (const channel of route) this.deliver(entry, notice, channel, false);
+      if (route.length === 0) entry.state = 'failed';
+    };
+    if (this.routing) dispatch();
+    else this.queued.push(dispatch);
   }
 
+  /** Keeps a side task (e.g. a tracker comment) in the set awaited by `settle()`. */
+  track(promise: Promise<unknown>): void {
+    this.pending.push(promise);
+  }
+
+  /** Waits for every delivery, including fallbacks started by failures along the way. */
   async settle(): Promise<void> {
-    await Promise.all(this.pending);
+    while (this.pending.length > 0) {
+      await Promise.allSettled(this.pending.splice(0));
+    }
+  }
+
+  private deliver(
+    entry: NoticeRecord,
+    notice: NoticeDelivery['notice'],
+    channel: string,
+    fallback: boolean,
+  ): void {
+    const delivery: ChannelDelivery = { channel, state: 'sending', fallback };
+    entry.deliveries.push(delivery);
+    const type = this.routing?.channelTypes[channel];
+    const send = type ? SENDERS[type] : undefined;
+    if (!send) {
+      this.failed(entry, notice, delivery, `channel "${channel}" is not a notice channel in the policy`);
+      return;
+    }
+    this.pending.push(
+      send({ channel, notice }).then(
+        (receipt) => {
+          delivery.state = 'delivered';
+          delivery.duplicate = receipt.duplicate;
+          this.summarise(entry);
+        },
+        (error: unknown) => this.failed(entry, notice, delivery, describeFailure(error)),
+      ),
+    );
+  }
+
+  private failed(
+    entry: NoticeRecord,
+    notice: NoticeDelivery['notice'],
+    delivery: ChannelDelivery,
+    error: string,
+  ): void {
+    delivery.state = 'failed';
+    delivery.error = error;
+    this.record.event('notice_failed', `"${entry.subject}" not delivered on ${delivery.channel}: ${error}`);
+    const fallback = this.routing?.fallback;
+    if (fallback && !entry.deliveries.some((d) => d.channel === fallback)) {
+      this.deliver(entry, notice, fallback, true);
+    }
+    this.summarise(entry);
+  }
+
+  private summarise(entry: NoticeRecord): void {
+    const states = entry.deliveries.map((d) => d.state);
+    if (states.includes('sending')) entry.state = 'sending';
+    else if (states.every((s) => s === 'delivered')) entry.state = 'delivered';
+    else if (states.includes('delivered')) entry.state = 'partial';
+    else entry.state = 'failed';
   }
 }
 
-function describeFailure(error: unknown): string {
+export function describeFailure(error: unknown): string {
   if (error instanceof Error) {
     const cause = (error as Error & { cause?: unknown }).cause;
     return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;

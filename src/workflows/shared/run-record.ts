@@ -6,6 +6,7 @@ import {
   RunbookOutcomeKey,
   RunbookStepKey,
 } from '../../common/search-attributes';
+import type { NoticeRecord } from './notices';
 
 /**
  * The run's own audit trail: every step with UTC start/end, every refused attempt, deadline,
@@ -53,16 +54,6 @@ export interface DeadlineRecord {
   dueAt: string;
   state: DeadlineState;
   resolvedAt?: string;
-}
-
-export interface NoticeRecord {
-  kind: string;
-  subject: string;
-  deliveryKey: string;
-  requestedAt: string;
-  state: 'sending' | 'delivered' | 'failed';
-  channels?: string[];
-  error?: string;
 }
 
 export interface Finding {

@@ -1,0 +1,113 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { redact } from './channels';
+
+/**
+ * One HTTP call to an external API, classified for Temporal's retries:
+ * - 2xx: returned;
+ * - 429 and 5xx, timeouts and connection errors: a retryable `ChannelUnavailable` failure, with
+ *   `nextRetryDelay` from Retry-After when the server sent one (capped);
+ * - any other 4xx: a non-retryable `ChannelRejected` failure naming the channel, the status and
+ *   the response text.
+ * Every message is scrubbed of the worker's secrets.
+ */
+
+export const MAX_RETRY_AFTER_MS = 120_000;
+
+export interface ApiRequest {
+  /** Channel name, for messages: "slack-incidents", "github", … */
+  channel: string;
+  /** What the call does, for messages: "POST message", "create issue", … */
+  operation: string;
+  url: string;
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT';
+  headers?: Record<string, string>;
+  body?: unknown;
+  timeoutMs: number;
+  secrets: readonly string[];
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP date; undefined when absent or invalid. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const trimmed = header.trim();
+  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1_000, MAX_RETRY_AFTER_MS);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.min(Math.max(date - now, 0), MAX_RETRY_AFTER_MS);
+}
+
+export async function callApi(request: ApiRequest): Promise<ApiResponse> {
+  const scrub = (text: string): string => redact(text, request.secrets);
+  let response: Response;
+  try {
+    response = await fetch(request.url, {
+      method: request.method,
+      headers: {
+        ...(request.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        ...request.headers,
+      },
+      ...(request.body !== undefined
+        ? { body: typeof request.body === 'string' ? request.body : JSON.stringify(request.body) }
+        : {}),
+      signal: AbortSignal.timeout(request.timeoutMs),
+      redirect: 'error',
+    });
+  } catch (error) {
+    const reason =
+      error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
+        ? `no response within ${request.timeoutMs} ms`
+        : `connection failed: ${describeNetworkError(error)}`;
+    throw ApplicationFailure.create({
+      type: 'ChannelUnavailable',
+      message: scrub(`${request.channel}: ${request.operation}: ${reason}`),
+    });
+  }
+  const text = await response.text().catch(() => '');
+  if (response.ok) return { status: response.status, headers: response.headers, text };
+
+  const excerpt = scrub(text.replace(/\s+/g, ' ').trim().slice(0, 500)) || '(empty body)';
+  const message = scrub(
+    `${request.channel}: ${request.operation}: HTTP ${response.status} ${response.statusText}: ${excerpt}`,
+  );
+  if (response.status === 429 || response.status >= 500) {
+    const delay = retryAfterMs(response.headers.get('retry-after'));
+    throw ApplicationFailure.create({
+      type: 'ChannelUnavailable',
+      message,
+      details: [{ status: response.status }],
+      ...(delay !== undefined ? { nextRetryDelay: delay } : {}),
+    });
+  }
+  throw ApplicationFailure.create({
+    type: 'ChannelRejected',
+    message,
+    nonRetryable: true,
+    details: [{ status: response.status }],
+  });
+}
+
+function describeNetworkError(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+    return cause?.code ?? cause?.message ?? error.message;
+  }
+  return String(error);
+}
+
+export function parseJson<T>(response: ApiResponse, request: Pick<ApiRequest, 'channel' | 'operation'>): T {
+  try {
+    return JSON.parse(response.text) as T;
+  } catch {
+    throw ApplicationFailure.create({
+      type: 'ChannelRejected',
+      nonRetryable: true,
+      message: `${request.channel}: ${request.operation}: HTTP ${response.status} but the body is not JSON`,
+    });
+  }
+}

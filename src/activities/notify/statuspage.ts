@@ -1,0 +1,119 @@
+import type { Pool } from 'pg';
+import { z } from 'zod';
+import type { ResolvedChannel } from '../channels';
+import { callApi, parseJson } from '../http';
+import { completeDelivery, deliveredReceipt } from './delivery-ledger';
+
+/**
+ * Statuspage-style REST API (https://api.statuspage.io/v1): create, update and resolve an incident
+ * on a page. Creation is idempotent: the incident name carries a marker, the unresolved incidents
+ * are checked for it first, and the created id is kept in the delivery ledger.
+ */
+
+export const statusPageUpdateSchema = z
+  .object({
+    channel: z.string().min(1),
+    /** Stable per run and topic, e.g. "<workflowId>/status-page". */
+    incidentKey: z.string().min(1).max(300),
+    action: z.enum(['create', 'update', 'resolve']),
+    name: z.string().min(1).max(200),
+    status: z.enum(['investigating', 'identified', 'monitoring', 'resolved']),
+    body: z.string().min(1).max(5_000),
+  })
+  .strict();
+export type StatusPageUpdate = z.input<typeof statusPageUpdateSchema>;
+
+export interface StatusPageReceipt {
+  incidentId: string;
+  status: string;
+  url?: string;
+  created: boolean;
+}
+
+interface StatusPageIncident {
+  id: string;
+  name: string;
+  status: string;
+  shortlink?: string;
+}
+
+function marker(incidentKey: string): string {
+  // Short and stable; shown at the end of the incident name.
+  let hash = 0;
+  for (const char of incidentKey) hash = (Math.imul(hash, 31) + char.charCodeAt(0)) >>> 0;
+  return `[rb-${hash.toString(36)}]`;
+}
+
+export async function updateStatusPage(
+  db: Pool,
+  channel: ResolvedChannel<'statuspage'>,
+  update: z.output<typeof statusPageUpdateSchema>,
+  secrets: readonly string[],
+): Promise<StatusPageReceipt> {
+  const base = `${channel.config.baseUrl.replace(/\/$/, '')}/pages/${channel.config.pageId}`;
+  const headers = { Authorization: `OAuth ${channel.secrets.apiKey}`, Accept: 'application/json' };
+  const common = { channel: channel.name, timeoutMs: channel.config.timeout, secrets, headers };
+  const tag = marker(update.incidentKey);
+  const ledgerKey = `${update.incidentKey}/statuspage-incident`;
+
+  let incidentId = (await deliveredReceipt<StatusPageReceipt>(db, ledgerKey, channel.name))?.incidentId;
+  if (!incidentId) {
+    const listed = await callApi({
+      ...common,
+      operation: 'list unresolved incidents',
+      url: `${base}/incidents/unresolved`,
+      method: 'GET',
+    });
+    const open = parseJson<StatusPageIncident[]>(listed, {
+      channel: channel.name,
+      operation: 'list unresolved incidents',
+    });
+    incidentId = open.find((incident) => incident.name.includes(tag))?.id;
+  }
+
+  if (!incidentId) {
+    // No incident yet (also for an update/resolve that arrives first): create it in the requested state.
+    const operation = 'create incident';
+    const created = await callApi({
+      ...common,
+      operation,
+      url: `${base}/incidents`,
+      method: 'POST',
+      body: { incident: { name: `${update.name} ${tag}`, status: update.status, body: update.body } },
+    });
+    const incident = parseJson<StatusPageIncident>(created, { channel: channel.name, operation });
+    const receipt: StatusPageReceipt = {
+      incidentId: incident.id,
+      status: incident.status,
+      created: true,
+      ...(incident.shortlink ? { url: incident.shortlink } : {}),
+    };
+    await db.query(
+      `INSERT INTO runbook_deliveries (delivery_key, channel, state, receipt, delivered_at) VALUES ($1, $2, 'delivered', $3::jsonb, now())
+       ON CONFLICT (delivery_key, channel) DO NOTHING`,
+      [ledgerKey, channel.name, JSON.stringify(receipt)],
+    );
+    return receipt;
+  }
+
+  const operation = `${update.action} incident`;
+  const patched = await callApi({
+    ...common,
+    operation,
+    url: `${base}/incidents/${encodeURIComponent(incidentId)}`,
+    method: 'PATCH',
+    body: { incident: { status: update.status, body: update.body } },
+  });
+  const incident = parseJson<StatusPageIncident>(patched, { channel: channel.name, operation });
+  await completeDelivery(db, ledgerKey, channel.name, {
+    incidentId: incident.id,
+    status: incident.status,
+    created: false,
+  });
+  return {
+    incidentId: incident.id,
+    status: incident.status,
+    created: false,
+    ...(incident.shortlink ? { url: incident.shortlink } : {}),
+  };
+}

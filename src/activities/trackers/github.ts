@@ -1,0 +1,209 @@
+import type { Pool } from 'pg';
+import type { ResolvedChannel } from '../channels';
+import { callApi, parseJson, type ApiRequest } from '../http';
+import { deliveredReceipt } from '../notify/delivery-ledger';
+
+/**
+ * GitHub REST (api.github.com or GitHub Enterprise): create an issue with labels, search issues by
+ * label and text, comment. Creation and comments are idempotent: the body carries a hidden marker
+ * with the delivery key and the issue list (consistent, unlike the search index) is checked for it
+ * before creating.
+ */
+
+export interface GitHubIssue {
+  number: number;
+  title: string;
+  state: string;
+  url: string;
+  labels: string[];
+}
+
+export interface GitHubIssueReceipt {
+  number: number;
+  url: string;
+  created: boolean;
+}
+
+export interface GitHubCommentReceipt {
+  id: number;
+  url: string;
+  created: boolean;
+}
+
+interface RawIssue {
+  number: number;
+  title: string;
+  state: string;
+  html_url: string;
+  body?: string | null;
+  labels?: ({ name?: string } | string)[];
+  pull_request?: unknown;
+}
+
+export function deliveryMarker(deliveryKey: string): string {
+  return `<!-- durable-runbooks:delivery=${deliveryKey} -->`;
+}
+
+function request(channel: ResolvedChannel<'github'>, secrets: readonly string[]) {
+  return (
+    operation: string,
+    method: ApiRequest['method'],
+    pathAndQuery: string,
+    body?: unknown,
+  ): Promise<{ text: string; status: number; headers: Headers }> =>
+    callApi({
+      channel: channel.name,
+      operation,
+      url: `${channel.config.apiUrl.replace(/\/$/, '')}${pathAndQuery}`,
+      method,
+      headers: {
+        Accept: 'application/vnd.github+json',
+        Authorization: `Bearer ${channel.secrets.token}`,
+        'X-GitHub-Api-Version': '2022-11-28',
+        'User-Agent': 'durable-runbooks',
+      },
+      ...(body !== undefined ? { body } : {}),
+      timeoutMs: channel.config.timeout,
+      secrets,
+    });
+}
+
+function toIssue(raw: RawIssue): GitHubIssue {
+  return {
+    number: raw.number,
+    title: raw.title,
+    state: raw.state,
+    url: raw.html_url,
+    labels: (raw.labels ?? []).map((label) => (typeof label === 'string' ? label : (label.name ?? ''))),
+  };
+}
+
+/** Issues (not pull requests) of the repository with all `labels` whose title or body contains `text`. */
+export async function searchIssues(
+  channel: ResolvedChannel<'github'>,
+  query: { labels: string[]; text?: string; state?: 'open' | 'closed' | 'all' },
+  secrets: readonly string[],
+): Promise<GitHubIssue[]> {
+  const terms = [
+    `repo:${channel.config.repository}`,
+    'is:issue',
+    ...query.labels.map((label) => `label:"${label.replace(/"/g, '')}"`),
+    ...(query.state && query.state !== 'all' ? [`state:${query.state}`] : []),
+    ...(query.text ? [`"${query.text.replace(/"/g, '')}"`] : []),
+  ];
+  const operation = 'search issues';
+  const response = await request(channel, secrets)(
+    operation,
+    'GET',
+    `/search/issues?q=${encodeURIComponent(terms.join(' '))}&per_page=100`,
+  );
+  const found = parseJson<{ items: RawIssue[] }>(response, { channel: channel.name, operation });
+  return found.items.filter((item) => !item.pull_request).map(toIssue);
+}
+
+/** The issue carrying `marker`, looked up in the repository's issue list (newest first, by label). */
+async function findIssueWithMarker(
+  channel: ResolvedChannel<'github'>,
+  labels: string[],
+  marker: string,
+  secrets: readonly string[],
+): Promise<RawIssue | undefined> {
+  const operation = 'list issues';
+  const labelQuery = labels.length ? `&labels=${encodeURIComponent(labels.join(','))}` : '';
+  const response = await request(channel, secrets)(
+    operation,
+    'GET',
+    `/repos/${channel.config.repository}/issues?state=all&sort=created&direction=desc&per_page=100${labelQuery}`,
+  );
+  return parseJson<RawIssue[]>(response, { channel: channel.name, operation }).find((issue) =>
+    issue.body?.includes(marker),
+  );
+}
+
+export async function createIssue(
+  db: Pool,
+  channel: ResolvedChannel<'github'>,
+  input: { title: string; body: string; labels: string[]; deliveryKey: string },
+  secrets: readonly string[],
+): Promise<GitHubIssueReceipt> {
+  const recorded = await deliveredReceipt<GitHubIssueReceipt>(db, input.deliveryKey, channel.name);
+  if (recorded) return { ...recorded, created: false };
+  const marker = deliveryMarker(input.deliveryKey);
+  const existing = await findIssueWithMarker(channel, input.labels, marker, secrets);
+  let receipt: GitHubIssueReceipt;
+  if (existing) {
+    receipt = { number: existing.number, url: existing.html_url, created: false };
+  } else {
+    const operation = 'create issue';
+    const response = await request(channel, secrets)(
+      operation,
+      'POST',
+      `/repos/${channel.config.repository}/issues`,
+      {
+        title: input.title,
+        body: `${input.body}\n\n${marker}`,
+        labels: input.labels,
+      },
+    );
+    const created = parseJson<RawIssue>(response, { channel: channel.name, operation });
+    receipt = { number: created.number, url: created.html_url, created: true };
+  }
+  await recordReceipt(db, input.deliveryKey, channel.name, receipt);
+  return receipt;
+}
+
+export async function commentOnIssue(
+  db: Pool,
+  channel: ResolvedChannel<'github'>,
+  input: { issueNumber: number; body: string; deliveryKey: string },
+  secrets: readonly string[],
+): Promise<GitHubCommentReceipt> {
+  const recorded = await deliveredReceipt<GitHubCommentReceipt>(db, input.deliveryKey, channel.name);
+  if (recorded) return { ...recorded, created: false };
+  const marker = deliveryMarker(input.deliveryKey);
+  const call = request(channel, secrets);
+  const listOperation = 'list issue comments';
+  const listed = await call(
+    listOperation,
+    'GET',
+    `/repos/${channel.config.repository}/issues/${input.issueNumber}/comments?per_page=100`,
+  );
+  const existing = parseJson<{ id: number; html_url: string; body?: string }[]>(listed, {
+    channel: channel.name,
+    operation: listOperation,
+  }).find((comment) => comment.body?.includes(marker));
+  let receipt: GitHubCommentReceipt;
+  if (existing) {
+    receipt = { id: existing.id, url: existing.html_url, created: false };
+  } else {
+    const operation = 'comment on issue';
+    const response = await call(
+      operation,
+      'POST',
+      `/repos/${channel.config.repository}/issues/${input.issueNumber}/comments`,
+      {
+        body: `${input.body}\n\n${marker}`,
+      },
+    );
+    const created = parseJson<{ id: number; html_url: string }>(response, {
+      channel: channel.name,
+      operation,
+    });
+    receipt = { id: created.id, url: created.html_url, created: true };
+  }
+  await recordReceipt(db, input.deliveryKey, channel.name, receipt);
+  return receipt;
+}
+
+export async function recordReceipt(
+  db: Pool,
+  deliveryKey: string,
+  channel: string,
+  receipt: unknown,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO runbook_deliveries (delivery_key, channel, state, receipt, delivered_at) VALUES ($1, $2, 'delivered', $3::jsonb, now())
+     ON CONFLICT (delivery_key, channel) DO UPDATE SET state = 'delivered', receipt = EXCLUDED.receipt, delivered_at = now()`,
+    [deliveryKey, channel, JSON.stringify(receipt)],
+  );
+}
