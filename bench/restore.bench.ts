@@ -57,6 +57,7 @@ async function main(): Promise<void> {
       policy: policy.policy,
       canonicalPayload: policy.canonicalPayload,
       channels: resolveChannels(policy.policy.notifications, {}),
+      drillLogDirectory: policy.drillLogDirectory,
     });
     const mock = new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') });
     const env = {
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
         policy: policy.policy,
         canonicalPayload: policy.canonicalPayload,
         channels: resolveChannels(policy.policy.notifications, {}),
+        drillLogDirectory: policy.drillLogDirectory,
       },
     });
     const runs: number[] = [];

@@ -1,8 +1,11 @@
 import type { Pool } from 'pg';
 import type { Policy } from '../common/policy-schema';
 import type { ChannelRegistry } from './channels';
+import { createDrillLogActivities } from './drill-log';
+import { createKubectlActivities } from './kubectl';
 import { createNotifyActivities } from './notify';
 import { createPolicyActivities } from './policy';
+import { createProbeActivities } from './probes';
 import { createSqlActivities } from './sql';
 import { createTrackerActivities } from './trackers';
 
@@ -10,11 +13,15 @@ import { createTrackerActivities } from './trackers';
 export interface ActivityDeps {
   /** The target database (ftf_config, ledger, notices, deliveries). */
   db: Pool;
+  /** The staging copy the drill runs against (STAGING_DATABASE_URL); optional. */
+  stagingDb?: Pool;
   policy: Policy;
   /** The canonical `base_env` (the policy's canonical payload file). */
   canonicalPayload: Record<string, unknown>;
   /** The policy's channels with their secrets from the worker's environment. */
   channels: ChannelRegistry;
+  /** Where drill logs are written (the policy's drill logDirectory, resolved). */
+  drillLogDirectory: string;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -23,11 +30,17 @@ export function createActivities(deps: ActivityDeps) {
     ...createSqlActivities(deps),
     ...createNotifyActivities(deps),
     ...createTrackerActivities(deps),
+    ...createKubectlActivities({ console: deps.policy.console }),
+    ...createProbeActivities({ console: deps.policy.console }),
+    ...createDrillLogActivities(deps),
   };
 }
 
 export type RunbookActivities = ReturnType<typeof createActivities>;
 export type { NoticeRouting, RunbookPolicySnapshot } from './policy';
 export type { NoticeDelivery } from './notify';
+export type { PodReadiness } from './kubectl';
+export type { HttpProbe } from './probes';
+export type { DrillLogWritten } from './drill-log';
 export type * from './sql';
 export type * from './trackers';

@@ -32,3 +32,24 @@ export function renderApprovalLine(args: {
     `rationale='${rationale}' approver=${args.approver} approval_ts=${args.approvalTs}`
   );
 }
+
+/** Seed 000 rule 4: the key parts are enum-constrained. */
+export const MODELS = ['XGB', 'LGB', 'CB'] as const;
+export const TIMEFRAMES = ['1M', '5M', '15M', '30M', '1H'] as const;
+
+export const hpoKeyFields = {
+  model: z.enum(MODELS, { error: 'must be one of XGB, LGB, CB (seed 000 rule 4)' }),
+  timeframe: z.enum(TIMEFRAMES, { error: 'must be one of 1M, 5M, 15M, 30M, 1H (seed 000 rule 4)' }),
+  param: z
+    .string()
+    .min(1, 'is required')
+    .max(64)
+    .regex(/^[A-Z_]+$/, 'must match ^[A-Z_]+$ (seed 000 rule 4)'),
+};
+
+export function hpoKeyOf(parts: { model: string; timeframe: string; param: string }): string {
+  return `CVN_HPO_${parts.model}_${parts.timeframe}_${parts.param}`;
+}
+
+/** Seed 000 rule 1: what a numeric value looks like. */
+export const NUMERIC_VALUE = /^-?[0-9]+(\.[0-9]+)?$/;

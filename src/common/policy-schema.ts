@@ -44,17 +44,61 @@ const gatePolicy = {
   approvalTimeout: duration,
 };
 
-export const breakGlassRestorePolicySchema = z
+const obligations = {
+  /** The reconciling Console write must appear within this time (after the restore / Console recovery). */
+  reconciliationDeadline: duration,
+  /** How often the workflow looks for the reconciling write inside the deadline. */
+  reconciliationPollInterval: duration,
+  /** After a missed deadline, how often it keeps looking so a late write is still recorded. */
+  lateReconciliationPollInterval: duration,
+  /** The post-mortem must be marked filed within this time after the SQL committed. */
+  postMortemDeadline: duration,
+};
+
+/** Procedure A: restore from history. */
+export const breakGlassRestorePolicySchema = z.object({ ...gatePolicy, ...obligations }).strict();
+
+/** Procedure B: urgent single-key edit while the Console is down. */
+export const breakGlassConsoleEditPolicySchema = z
   .object({
     ...gatePolicy,
-    /** The reconciling Console write must appear within this time after the restore commits. */
-    reconciliationDeadline: duration,
-    /** How often the workflow looks for the reconciling write inside the deadline. */
-    reconciliationPollInterval: duration,
-    /** After a missed deadline, how often it keeps looking so a late write is still recorded. */
-    lateReconciliationPollInterval: duration,
-    /** The post-mortem must be marked filed within this time after the restore commits. */
-    postMortemDeadline: duration,
+    ...obligations,
+    /** How often to probe the Console while waiting for it to come back (before reconciliation). */
+    consoleProbeInterval: duration,
+    /** The Console must be back within this time after the edit; past it, escalate. */
+    consoleRecoveryTimeout: duration,
+  })
+  .strict();
+
+/** Procedure D: re-bootstrap a missing live row. */
+export const breakGlassRebootstrapPolicySchema = z.object({ ...gatePolicy, ...obligations }).strict();
+
+/** The 30-day drill: Procedure A on the staging copy, sentinel row, N versions back. */
+export const breakGlassDrillPolicySchema = z
+  .object({
+    ...gatePolicy,
+    sentinelRowId: z.number().int().positive().prefault(999),
+    versionsBack: z.number().int().min(1).max(20).prefault(3),
+    /** SLO: detected → restore verified. */
+    slo: duration.prefault('10m'),
+    /** Over this, the runbook "needs tightening" (seed: 15 min). */
+    tightenAbove: duration.prefault('15m'),
+    /** Folder for YYYY-MM-DD-drill.md, relative to the policy file. */
+    logDirectory: z.string().min(1),
+  })
+  .strict();
+
+/** Where Procedure B looks to decide whether break-glass is justified. */
+export const consoleSchema = z
+  .object({
+    /** The Console's URL, probed like `curl -sf`: a status below 400 means up. */
+    url: z.url({ protocol: /^https?$/ }),
+    kubeContext: z.string().regex(/^[A-Za-z0-9._@:/-]{1,253}$/, 'must be a kubeconfig context name'),
+    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name'),
+    podSelector: z
+      .string()
+      .regex(/^[A-Za-z0-9._/-]+(==?|!=)[A-Za-z0-9._-]*(,[A-Za-z0-9._/-]+(==?|!=)[A-Za-z0-9._-]*)*$/, 'must be a label selector like "app=console"'),
+    probeTimeout: duration.prefault('5s'),
   })
   .strict();
 
@@ -231,9 +275,13 @@ export const policySchema = z
       ])
       .optional(),
     notifications: notificationsSchema.prefault(DEFAULT_NOTIFICATIONS),
+    console: consoleSchema,
     runbooks: z
       .object({
         breakGlassRestore: breakGlassRestorePolicySchema,
+        breakGlassConsoleEdit: breakGlassConsoleEditPolicySchema,
+        breakGlassRebootstrap: breakGlassRebootstrapPolicySchema,
+        breakGlassDrill: breakGlassDrillPolicySchema,
       })
       .strict(),
   })
@@ -251,28 +299,26 @@ export const policySchema = z
       }
     }
     if (policy.testOnlyShortDurations) return;
-    const restore = policy.runbooks.breakGlassRestore;
-    const path = ['runbooks', 'breakGlassRestore'];
-    if (restore.pause < SEED_LIMITS.pauseFloorMs) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [...path, 'pause'],
-        message: 'must be at least 2m (seed 000 pause-and-think gate)',
-      });
-    }
-    if (restore.reconciliationDeadline > SEED_LIMITS.reconciliationDeadlineMaxMs) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [...path, 'reconciliationDeadline'],
-        message: 'must be at most 60m (seed 000: reconciling Console write within 1h)',
-      });
-    }
-    if (restore.postMortemDeadline > SEED_LIMITS.postMortemDeadlineMaxMs) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [...path, 'postMortemDeadline'],
-        message: 'must be at most 24h (seed 000: post-mortem within 24 hours)',
-      });
+    // The seed's gating ritual holds for every break-glass procedure, drills included.
+    for (const [name, runbook] of Object.entries(policy.runbooks)) {
+      const path = ['runbooks', name];
+      if (runbook.pause < SEED_LIMITS.pauseFloorMs) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'pause'], message: 'must be at least 2m (seed 000 pause-and-think gate)' });
+      }
+      if ('reconciliationDeadline' in runbook && runbook.reconciliationDeadline > SEED_LIMITS.reconciliationDeadlineMaxMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'reconciliationDeadline'],
+          message: 'must be at most 60m (seed 000: reconciling Console write within 1h)',
+        });
+      }
+      if ('postMortemDeadline' in runbook && runbook.postMortemDeadline > SEED_LIMITS.postMortemDeadlineMaxMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'postMortemDeadline'],
+          message: 'must be at most 24h (seed 000: post-mortem within 24 hours)',
+        });
+      }
     }
   });
 
@@ -281,6 +327,12 @@ export type PolicyFile = z.input<typeof policySchema>;
 /** The validated policy (durations in milliseconds). */
 export type Policy = z.output<typeof policySchema>;
 export type BreakGlassRestorePolicy = z.output<typeof breakGlassRestorePolicySchema>;
+export type BreakGlassConsoleEditPolicy = z.output<typeof breakGlassConsoleEditPolicySchema>;
+export type BreakGlassRebootstrapPolicy = z.output<typeof breakGlassRebootstrapPolicySchema>;
+export type BreakGlassDrillPolicy = z.output<typeof breakGlassDrillPolicySchema>;
+/** Gate and obligation durations every break-glass procedure with a SQL write shares. */
+export type BreakGlassObligationsPolicy = BreakGlassRestorePolicy;
+export type ConsolePolicy = z.output<typeof consoleSchema>;
 export type RunbookName = keyof Policy['runbooks'];
 export type ChannelConfig = z.output<typeof channelSchema>;
 export type ChannelType = ChannelConfig['type'];

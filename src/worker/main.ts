@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   Runtime.install({ logger });
 
   const config = loadWorkerConfig(process.env);
-  const { policy, canonicalPayload, file } = loadPolicyFile(config.policyFile);
+  const { policy, canonicalPayload, file, drillLogDirectory } = loadPolicyFile(config.policyFile);
   if (policy.testOnlyShortDurations) {
     logger.warn('POLICY ALLOWS TEST-ONLY SHORT DURATIONS: never use this policy for a real incident', {
       policyFile: file,
@@ -38,19 +38,33 @@ async function main(): Promise<void> {
     );
   }
   await ensureRunbookTables(db);
+  let stagingDb: Pool | undefined;
+  if (config.stagingDatabaseUrl) {
+    stagingDb = new Pool({ connectionString: config.stagingDatabaseUrl, max: 4, connectionTimeoutMillis: 10_000 });
+    stagingDb.on('error', (error) => logger.warn('staging database connection lost', { error: error.message }));
+    try {
+      await stagingDb.query('SELECT 1');
+    } catch (error) {
+      throw new ConfigurationError(
+        `Cannot reach the staging database ${redactUrl(config.stagingDatabaseUrl)}: ${(error as Error).message}`,
+      );
+    }
+    await ensureRunbookTables(stagingDb);
+  }
 
   const connection = await connectWorker(target);
   const worker = await createRunbookWorker({
     connection,
     namespace: target.namespace,
     taskQueue: config.taskQueue,
-    deps: { db, policy, canonicalPayload, channels },
+    deps: { db, ...(stagingDb ? { stagingDb } : {}), policy, canonicalPayload, channels, drillLogDirectory },
   });
   logger.info('runbooks worker started', {
     temporal: target.address,
     namespace: target.namespace,
     taskQueue: config.taskQueue,
     database: redactUrl(config.databaseUrl),
+    staging: config.stagingDatabaseUrl ? redactUrl(config.stagingDatabaseUrl) : 'none (the drill needs STAGING_DATABASE_URL)',
     policyFile: file,
     channels: channels.names(),
   });
@@ -59,6 +73,7 @@ async function main(): Promise<void> {
   } finally {
     await connection.close();
     await db.end();
+    await stagingDb?.end();
   }
 }
 

@@ -10,6 +10,8 @@ export interface LoadedPolicy {
   /** The canonical `base_env` the verification step compares against. */
   canonicalPayload: Record<string, string | number | boolean>;
   file: string;
+  /** The drill's log folder, resolved against the policy file's folder. */
+  drillLogDirectory: string;
 }
 
 const canonicalPayloadSchema = z.record(
@@ -43,5 +45,10 @@ export function loadPolicyFile(file: string): LoadedPolicy {
   if (!payload.success) {
     throw new ConfigurationError(describeIssues(payload.error, `Canonical payload ${payloadFile}`));
   }
-  return { policy, canonicalPayload: payload.data, file };
+  return {
+    policy,
+    canonicalPayload: payload.data,
+    file,
+    drillLogDirectory: path.resolve(path.dirname(file), policy.runbooks.breakGlassDrill.logDirectory),
+  };
 }

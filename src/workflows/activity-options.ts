@@ -62,3 +62,18 @@ export const notification: ActivityOptions = {
     nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
   },
 };
+
+/**
+ * Read-only looks at the outside world (kubectl get, HTTP probes): quick and few retries, because
+ * the runbook decides on what it saw and a stale answer is worse than a clear "could not tell".
+ */
+export const probe: ActivityOptions = {
+  startToCloseTimeout: '60s',
+  retry: {
+    maximumAttempts: 3,
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '10s',
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES, 'KubectlMissing', 'KubectlRejected'],
+  },
+};

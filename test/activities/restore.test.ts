@@ -105,7 +105,7 @@ describe('planRestore', () => {
     for (const statement of p.statements) {
       assert.doesNotMatch(statement.sql, /INC-4711/, 'the incident id is bound, never inlined');
     }
-    assert.deepEqual(p.statements[2]!.params, [3, 'INC-4711']);
+    assert.deepEqual(p.statements[2]!.params, [3, 'INC-4711', 1], 'target id, incident id, live row id');
     assert.deepEqual(
       p.samples.map((s) => s.key),
       ['CVN_HPO_LGB_5M_LEARNING_RATE', 'CVN_HPO_XGB_5M_N_ESTIMATORS'],

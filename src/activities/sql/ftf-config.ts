@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
+import { z } from 'zod';
 
 /**
  * Break-glass SQL against `ftf_config` / `ftf_config_history` (seed 000). Every statement uses
@@ -55,13 +56,14 @@ FROM ftf_config_history
 ORDER BY changed_at DESC, id DESC
 LIMIT 20`;
 
-const FINGERPRINT_EXPR = `encode(sha256(convert_to(jsonb_build_array(version, locked_by, updated_by, extract(epoch FROM updated_at)::text, base_env)::text, 'UTF8')), 'hex')`;
+/** sha256 over the whole live row: any write (even a no-op version bump) changes it. */
+export const FINGERPRINT_EXPR = `encode(sha256(convert_to(jsonb_build_array(version, locked_by, updated_by, extract(epoch FROM updated_at)::text, base_env)::text, 'UTF8')), 'hex')`;
 
 export const READ_LIVE_ROW_SQL = `SELECT version, locked_by, updated_by, updated_at, base_env, ${FINGERPRINT_EXPR} AS fingerprint
-FROM ftf_config WHERE id = 1`;
+FROM ftf_config WHERE id = $1::int`;
 
 export const LOCK_LIVE_ROW_SQL = `SELECT version, locked_by, updated_by, updated_at, ${FINGERPRINT_EXPR} AS fingerprint
-FROM ftf_config WHERE id = 1
+FROM ftf_config WHERE id = $1::int
 FOR UPDATE`;
 
 export const READ_HISTORY_ROW_SQL = `SELECT id, version, locked_by, changed_by, change_reason, parent_id, tags, changed_at, base_env
@@ -70,7 +72,7 @@ FROM ftf_config_history WHERE id = $1::bigint`;
 export const ASSERT_TARGET_EXISTS_SQL = `SELECT count(*)::int AS n FROM ftf_config_history WHERE id = $1::bigint`;
 
 export const UPSERT_LIVE_FROM_HISTORY_SQL = `INSERT INTO ftf_config (id, base_env, version, locked_by, updated_at, updated_by)
-SELECT 1, base_env, version || '_restored_' || $2::text, locked_by, NOW(), 'break-glass-' || $2::text
+SELECT $3::int, base_env, version || '_restored_' || $2::text, locked_by, NOW(), 'break-glass-' || $2::text
 FROM ftf_config_history WHERE id = $1::bigint
 ON CONFLICT (id) DO UPDATE SET
   base_env = EXCLUDED.base_env,
@@ -99,9 +101,9 @@ ORDER BY id
 LIMIT 1`;
 
 /** The statements Procedure A executes, with their bound parameters, in order. */
-export function restoreStatements(incidentId: string, targetHistoryId: number): SqlStatement[] {
+export function restoreStatements(incidentId: string, targetHistoryId: number, liveRowId: number): SqlStatement[] {
   return [
-    { label: 'lock the live row and re-check it against the plan', sql: LOCK_LIVE_ROW_SQL, params: [] },
+    { label: 'lock the live row and re-check it against the plan', sql: LOCK_LIVE_ROW_SQL, params: [liveRowId] },
     {
       label: 'assert the target history id exists',
       sql: ASSERT_TARGET_EXISTS_SQL,
@@ -110,7 +112,7 @@ export function restoreStatements(incidentId: string, targetHistoryId: number): 
     {
       label: 'upsert the live row from the target snapshot',
       sql: UPSERT_LIVE_FROM_HISTORY_SQL,
-      params: [targetHistoryId, incidentId],
+      params: [targetHistoryId, incidentId, liveRowId],
     },
     {
       label: 'append the break-glass history row',
@@ -119,6 +121,16 @@ export function restoreStatements(incidentId: string, targetHistoryId: number): 
     },
   ];
 }
+
+// ---------------------------------------------------------------------------------------------
+// Which database and which live row (the drill works on a sentinel row of the staging copy)
+
+export const liveTargetFields = {
+  database: z.enum(['target', 'staging']).default('target'),
+  liveRowId: z.number().int().positive().max(2_147_483_647).default(1),
+};
+
+export type Database = z.output<typeof liveTargetFields.database>;
 
 // ---------------------------------------------------------------------------------------------
 // Row mapping
@@ -166,6 +178,13 @@ function toLiveState(row: LiveDbRow): LiveRowState {
   };
 }
 
+/** Locks the live row and returns its state (with fingerprint), or undefined when it is absent. */
+export async function lockLiveRow(db: PoolClient, liveRowId: number): Promise<LiveRowState | undefined> {
+  const result = await db.query<LiveDbRow>(LOCK_LIVE_ROW_SQL, [liveRowId]);
+  const row = result.rows[0];
+  return row ? toLiveState(row) : undefined;
+}
+
 export async function readRecentHistory(db: Pool | PoolClient): Promise<HistoryRowSummary[]> {
   const result = await db.query<HistoryDbRow>(RECENT_HISTORY_SQL);
   return result.rows.map(toHistorySummary);
@@ -173,8 +192,9 @@ export async function readRecentHistory(db: Pool | PoolClient): Promise<HistoryR
 
 export async function readLiveRow(
   db: Pool | PoolClient,
+  liveRowId: number,
 ): Promise<(LiveRowState & { baseEnv: Record<string, unknown> }) | undefined> {
-  const result = await db.query<LiveDbRow & { base_env: Record<string, unknown> }>(READ_LIVE_ROW_SQL);
+  const result = await db.query<LiveDbRow & { base_env: Record<string, unknown> }>(READ_LIVE_ROW_SQL, [liveRowId]);
   const row = result.rows[0];
   return row ? { ...toLiveState(row), baseEnv: row.base_env } : undefined;
 }

@@ -1,4 +1,30 @@
 import type { Pool } from 'pg';
+import { ConfigurationError } from '../../worker/errors';
+import {
+  executeConsoleEdit,
+  planConsoleEdit,
+  verifyConsoleEdit,
+  type ConsoleEditVerification,
+  type ExecuteConsoleEditInput,
+  type ExecuteConsoleEditOutcome,
+  type PlanConsoleEditInput,
+  type PlanConsoleEditOutcome,
+  type VerifyConsoleEditInput,
+} from './console-edit';
+import { prepareDrill, type PrepareDrillInput, type PrepareDrillOutcome } from './drill';
+import type { Database } from './ftf-config';
+import { findPreClobber, type FindPreClobberInput, type PreClobberOutcome } from './overwrite';
+import {
+  executeRebootstrap,
+  planRebootstrap,
+  verifyRebootstrap,
+  type ExecuteRebootstrapInput,
+  type ExecuteRebootstrapOutcome,
+  type PlanRebootstrapInput,
+  type PlanRebootstrapOutcome,
+  type RebootstrapVerification,
+  type VerifyRebootstrapInput,
+} from './rebootstrap';
 import {
   executeRestore,
   findReconcilingWrite,
@@ -14,21 +40,56 @@ import {
   type VerifyRestoreInput,
 } from './restore';
 
-export function createSqlActivities(deps: { db: Pool; canonicalPayload: Record<string, unknown> }) {
+export interface SqlDeps {
+  /** The production target. */
+  db: Pool;
+  /** The staging copy (the drill); absent when the worker has no STAGING_DATABASE_URL. */
+  stagingDb?: Pool;
+  canonicalPayload: Record<string, unknown>;
+}
+
+export function createSqlActivities(deps: SqlDeps) {
+  const poolFor = (database: Database): Pool => {
+    if (database === 'target') return deps.db;
+    if (!deps.stagingDb) {
+      throw new ConfigurationError('this worker has no staging database: set STAGING_DATABASE_URL to run the drill');
+    }
+    return deps.stagingDb;
+  };
+  const canonical = deps.canonicalPayload;
   return {
     /** Procedure A step 1: recent history, target snapshot, key-by-key diff, statements, fingerprint. */
-    planRestore: (input: PlanRestoreInput): Promise<PlanRestoreOutcome> => planRestore(deps.db, input),
+    planRestore: (input: PlanRestoreInput): Promise<PlanRestoreOutcome> => planRestore(poolFor, input),
     /** Procedure A step 3: the one restore transaction (fingerprint-guarded, ledgered). */
-    executeRestore: (input: ExecuteRestoreInput): Promise<ExecuteRestoreOutcome> =>
-      executeRestore(deps.db, input),
+    executeRestore: (input: ExecuteRestoreInput): Promise<ExecuteRestoreOutcome> => executeRestore(poolFor, input),
     /** Procedure A step 4: live row, tagged history row, canonical NEW/EQUAL/CONFLICT. */
-    verifyRestore: (input: VerifyRestoreInput): Promise<RestoreVerification> =>
-      verifyRestore(deps.db, deps.canonicalPayload, input),
+    verifyRestore: (input: VerifyRestoreInput): Promise<RestoreVerification> => verifyRestore(poolFor, canonical, input),
     /** Gating ritual gate 2: the reconciling Console write carrying change_reason = break-glass-<incident>. */
-    findReconcilingWrite: (input: FindReconcilingWriteInput): Promise<ReconcilingWrite> =>
-      findReconcilingWrite(deps.db, input),
+    findReconcilingWrite: (input: FindReconcilingWriteInput): Promise<ReconcilingWrite> => findReconcilingWrite(poolFor, input),
+    /** Procedure B: the key, its current value, the statements. */
+    planConsoleEdit: (input: PlanConsoleEditInput): Promise<PlanConsoleEditOutcome> => planConsoleEdit(poolFor, input),
+    /** Procedure B: jsonb_set on an existing key only, history row, ledger. */
+    executeConsoleEdit: (input: ExecuteConsoleEditInput): Promise<ExecuteConsoleEditOutcome> => executeConsoleEdit(poolFor, input),
+    /** Procedure B: the key's value and the tagged history row. */
+    verifyConsoleEdit: (input: VerifyConsoleEditInput): Promise<ConsoleEditVerification> => verifyConsoleEdit(poolFor, input),
+    /** Procedure C: the pre-clobber history id and why. */
+    findPreClobber: (input: FindPreClobberInput): Promise<PreClobberOutcome> => findPreClobber(poolFor, input),
+    /** Procedure D: precondition (row absent) and the source snapshot (or the canonical payload). */
+    planRebootstrap: (input: PlanRebootstrapInput): Promise<PlanRebootstrapOutcome> => planRebootstrap(poolFor, canonical, input),
+    /** Procedure D: insert unless a concurrent insert won, history row, ledger. */
+    executeRebootstrap: (input: ExecuteRebootstrapInput): Promise<ExecuteRebootstrapOutcome> =>
+      executeRebootstrap(poolFor, canonical, input),
+    /** Procedure D: the live row, the history row, the canonical comparison. */
+    verifyRebootstrap: (input: VerifyRebootstrapInput): Promise<RebootstrapVerification> =>
+      verifyRebootstrap(poolFor, canonical, input),
+    /** Drill: the sentinel row on staging and the snapshot N versions back. */
+    prepareDrill: (input: PrepareDrillInput): Promise<PrepareDrillOutcome> => prepareDrill(poolFor, input),
   };
 }
 
 export type * from './restore';
 export type * from './ftf-config';
+export type * from './console-edit';
+export type * from './rebootstrap';
+export type * from './overwrite';
+export type * from './drill';

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { z } from 'zod';
 import { breakGlassActor, historyIdSchema, incidentIdSchema } from '../../common/break-glass';
 import { parseInput } from '../validation';
@@ -9,7 +9,8 @@ import {
   compareWithCanonical,
   diffBaseEnv,
   FIND_RECONCILING_WRITE_SQL,
-  LOCK_LIVE_ROW_SQL,
+  liveTargetFields,
+  lockLiveRow,
   NEWEST_BREAK_GLASS_ROW_SQL,
   READ_HISTORY_ROW_SQL,
   readLiveRow,
@@ -20,21 +21,25 @@ import {
   UPSERT_LIVE_FROM_HISTORY_SQL,
   type BaseEnvDiff,
   type CanonicalComparison,
+  type Database,
   type HistoryRowSummary,
   type LiveRowState,
   type SqlStatement,
 } from './ftf-config';
+import { inTransaction, insertLedger, lockAndReadLedger, Rollback } from './ledger';
 
 /**
  * Procedure A (seed 000): inspect & plan, the one restore transaction, verification and the
- * reconciliation check. Each function takes the target pool; the activities wrap them.
+ * reconciliation check. Each function takes the database chooser; the activities wrap them.
  */
+
+export type PoolFor = (database: Database) => Pool;
 
 // ---------------------------------------------------------------------------------------------
 // Plan
 
 export const planRestoreInputSchema = z
-  .object({ incidentId: incidentIdSchema, targetHistoryId: historyIdSchema })
+  .object({ incidentId: incidentIdSchema, targetHistoryId: historyIdSchema, ...liveTargetFields })
   .strict();
 export type PlanRestoreInput = z.input<typeof planRestoreInputSchema>;
 
@@ -55,6 +60,8 @@ export const SAMPLE_KEYS = ['CVN_HPO_LGB_5M_LEARNING_RATE', 'CVN_HPO_XGB_5M_N_ES
 export interface RestorePlan {
   incidentId: string;
   targetHistoryId: number;
+  database: Database;
+  liveRowId: number;
   target: RestoreTarget;
   live: LiveRowState & { keyCount: number };
   recentHistory: HistoryRowSummary[];
@@ -85,8 +92,9 @@ interface HistoryFullRow {
   base_env: Record<string, unknown>;
 }
 
-export async function planRestore(pool: Pool, raw: unknown): Promise<PlanRestoreOutcome> {
+export async function planRestore(poolFor: PoolFor, raw: unknown): Promise<PlanRestoreOutcome> {
   const input = parseInput(planRestoreInputSchema, raw, 'planRestore input');
+  const pool = poolFor(input.database);
   const recentHistory = await readRecentHistory(pool);
   const targetResult = await pool.query<HistoryFullRow>(READ_HISTORY_ROW_SQL, [input.targetHistoryId]);
   const targetRow = targetResult.rows[0];
@@ -99,12 +107,11 @@ export async function planRestore(pool: Pool, raw: unknown): Promise<PlanRestore
       recentHistory,
     };
   }
-  const live = await readLiveRow(pool);
+  const live = await readLiveRow(pool, input.liveRowId);
   if (!live) {
     return {
       status: 'live_row_missing',
-      message:
-        'ftf_config row id=1 is missing: Procedure A cannot restore it; use Procedure D (rebootstrap).',
+      message: `ftf_config row id=${input.liveRowId} is missing: Procedure A cannot restore it; use Procedure D (rebootstrap).`,
       recentHistory,
     };
   }
@@ -120,11 +127,13 @@ export async function planRestore(pool: Pool, raw: unknown): Promise<PlanRestore
   };
   const { baseEnv: liveEnv, ...liveState } = live;
   const diff = diffBaseEnv(liveEnv, targetRow.base_env);
-  const statements = restoreStatements(input.incidentId, input.targetHistoryId);
+  const statements = restoreStatements(input.incidentId, input.targetHistoryId, input.liveRowId);
   const expectedVersion = `${targetRow.version}_restored_${input.incidentId}`;
   const hashed = {
     runbook: 'breakGlassRestore',
     incidentId: input.incidentId,
+    database: input.database,
+    liveRowId: input.liveRowId,
     targetHistoryId: input.targetHistoryId,
     targetVersion: target.version,
     targetBaseEnvHash: sha256Hex(canonicalJson(targetRow.base_env)),
@@ -136,15 +145,13 @@ export async function planRestore(pool: Pool, raw: unknown): Promise<PlanRestore
     plan: {
       incidentId: input.incidentId,
       targetHistoryId: input.targetHistoryId,
+      database: input.database,
+      liveRowId: input.liveRowId,
       target,
       live: { ...liveState, keyCount: Object.keys(liveEnv).length },
       recentHistory,
       diff,
-      samples: SAMPLE_KEYS.map((key) => ({
-        key,
-        current: liveEnv[key] ?? null,
-        target: targetRow.base_env[key] ?? null,
-      })),
+      samples: SAMPLE_KEYS.map((key) => ({ key, current: liveEnv[key] ?? null, target: targetRow.base_env[key] ?? null })),
       statements,
       expectedVersion,
       planHash: sha256Hex(canonicalJson(hashed)),
@@ -158,25 +165,28 @@ export async function planRestore(pool: Pool, raw: unknown): Promise<PlanRestore
 
 const handleSchema = z.string().min(1).max(100);
 
+/** What every mutating break-glass activity carries besides its own fields. */
+export const approvedWriteFields = {
+  ledgerKey: z.string().min(1).max(300),
+  incidentId: incidentIdSchema,
+  expectedFingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'must be the fingerprint from the plan'),
+  planHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be the planHash'),
+  workflowId: z.string().min(1),
+  runId: z.string().min(1),
+  requestedBy: handleSchema,
+  approver: handleSchema,
+  approvalLine: z.string().min(1),
+  rationale: z.string().min(1).max(1_000),
+  ...liveTargetFields,
+};
+
 export const executeRestoreInputSchema = z
-  .object({
-    ledgerKey: z.string().min(1).max(300),
-    incidentId: incidentIdSchema,
-    targetHistoryId: historyIdSchema,
-    expectedFingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'must be the live-row fingerprint from the plan'),
-    planHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be the planHash'),
-    workflowId: z.string().min(1),
-    runId: z.string().min(1),
-    requestedBy: handleSchema,
-    approver: handleSchema,
-    approvalLine: z.string().min(1),
-    rationale: z.string().min(1).max(1_000),
-  })
+  .object({ ...approvedWriteFields, targetHistoryId: historyIdSchema })
   .strict();
 export type ExecuteRestoreInput = z.input<typeof executeRestoreInputSchema>;
 
-export interface RestoreCommitted {
-  status: 'restored';
+/** A committed break-glass write, as every procedure's execute step returns it. */
+export interface CommittedWrite {
   ledgerKey: string;
   historyId: number;
   historyChangedAt: string;
@@ -187,136 +197,86 @@ export interface RestoreCommitted {
   replayed: boolean;
 }
 
+export interface RestoreCommitted extends CommittedWrite {
+  status: 'restored';
+}
+
+export type StaleRefusal = {
+  status: 'plan_stale';
+  message: string;
+  expectedFingerprint: string;
+  actualFingerprint: string;
+  live: LiveRowState;
+};
+
 export type ExecuteRestoreOutcome =
   | RestoreCommitted
-  | {
-      status: 'plan_stale';
-      message: string;
-      expectedFingerprint: string;
-      actualFingerprint: string;
-      live: LiveRowState;
-    }
+  | StaleRefusal
   | { status: 'target_not_found'; message: string }
   | { status: 'live_row_missing'; message: string };
 
-export const LEDGER_LOCK_SQL = 'SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))';
-export const LEDGER_LOOKUP_SQL = 'SELECT result FROM runbook_ledger WHERE ledger_key = $1::text';
-export const LEDGER_INSERT_SQL = `INSERT INTO runbook_ledger
-  (ledger_key, runbook, step, incident_id, workflow_id, run_id, plan_hash, requested_by, approver, approval_line, rationale, statements, result)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb)`;
-
-/**
- * Looks up the ledger under a transaction-scoped advisory lock on the key, so two concurrent
- * attempts of the same step serialise and the second sees the first's committed entry.
- */
-export async function lockAndReadLedger<T>(client: PoolClient, ledgerKey: string): Promise<T | undefined> {
-  await client.query(LEDGER_LOCK_SQL, [ledgerKey]);
-  const prior = await client.query<{ result: T }>(LEDGER_LOOKUP_SQL, [ledgerKey]);
-  return prior.rows[0]?.result;
+export function staleRefusal(live: LiveRowState, expectedFingerprint: string, liveRowId: number): StaleRefusal {
+  return {
+    status: 'plan_stale',
+    message:
+      `ftf_config id=${liveRowId} changed after the plan was made (now version ${live.version}, updated by ${live.updatedBy} ` +
+      `at ${live.updatedAt}); nothing was written. Start a new run to re-plan against the current state.`,
+    expectedFingerprint,
+    actualFingerprint: live.fingerprint,
+    live,
+  };
 }
 
-export async function executeRestore(pool: Pool, raw: unknown): Promise<ExecuteRestoreOutcome> {
+export async function executeRestore(poolFor: PoolFor, raw: unknown): Promise<ExecuteRestoreOutcome> {
   const input = parseInput(executeRestoreInputSchema, raw, 'executeRestore input');
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction<ExecuteRestoreOutcome>(poolFor(input.database), async (client) => {
     const prior = await lockAndReadLedger<RestoreCommitted>(client, input.ledgerKey);
-    if (prior) {
-      await client.query('ROLLBACK');
-      return { ...prior, replayed: true };
-    }
+    if (prior) return new Rollback({ ...prior, replayed: true });
 
-    const liveResult = await client.query<{
-      version: string;
-      locked_by: string | null;
-      updated_by: string;
-      updated_at: Date;
-      fingerprint: string;
-    }>(LOCK_LIVE_ROW_SQL);
-    const liveRow = liveResult.rows[0];
-    if (!liveRow) {
-      await client.query('ROLLBACK');
-      return {
+    const live = await lockLiveRow(client, input.liveRowId);
+    if (!live) {
+      return new Rollback({
         status: 'live_row_missing',
-        message:
-          'ftf_config row id=1 disappeared after the plan was approved; nothing was written. Use Procedure D.',
-      };
+        message: `ftf_config row id=${input.liveRowId} disappeared after the plan was approved; nothing was written. Use Procedure D.`,
+      });
     }
-    if (liveRow.fingerprint !== input.expectedFingerprint) {
-      await client.query('ROLLBACK');
-      const live: LiveRowState = {
-        version: liveRow.version,
-        lockedBy: liveRow.locked_by,
-        updatedAt: liveRow.updated_at.toISOString(),
-        updatedBy: liveRow.updated_by,
-        fingerprint: liveRow.fingerprint,
-      };
-      return {
-        status: 'plan_stale',
-        message:
-          `ftf_config id=1 changed after the plan was made (now version ${live.version}, updated by ${live.updatedBy} ` +
-          `at ${live.updatedAt}); nothing was written. Start a new run to re-plan against the current state.`,
-        expectedFingerprint: input.expectedFingerprint,
-        actualFingerprint: live.fingerprint,
-        live,
-      };
+    if (live.fingerprint !== input.expectedFingerprint) {
+      return new Rollback(staleRefusal(live, input.expectedFingerprint, input.liveRowId));
     }
-
     const exists = await client.query<{ n: number }>(ASSERT_TARGET_EXISTS_SQL, [input.targetHistoryId]);
     if ((exists.rows[0]?.n ?? 0) === 0) {
-      await client.query('ROLLBACK');
-      return {
+      return new Rollback({
         status: 'target_not_found',
         message:
           `Procedure A aborted: ftf_config_history.id=${input.targetHistoryId} does not exist. ` +
           'Nothing was written and no history row was added. Verify the id from the plan, then start again.',
-      };
+      });
     }
 
-    await client.query(UPSERT_LIVE_FROM_HISTORY_SQL, [input.targetHistoryId, input.incidentId]);
+    await client.query(UPSERT_LIVE_FROM_HISTORY_SQL, [input.targetHistoryId, input.incidentId, input.liveRowId]);
     const appended = await client.query<{ id: string; changed_at: Date }>(APPEND_RESTORE_HISTORY_SQL, [
       input.targetHistoryId,
       input.incidentId,
     ]);
     const historyRow = appended.rows[0];
     if (!historyRow) throw new Error('the history insert returned no row');
-    const versionResult = await client.query<{ version: string; now: Date }>(
-      'SELECT version, now() AS now FROM ftf_config WHERE id = 1',
-    );
-    const statements = restoreStatements(input.incidentId, input.targetHistoryId);
+    const after = await client.query<{ version: string; now: Date }>('SELECT version, now() AS now FROM ftf_config WHERE id = $1::int', [
+      input.liveRowId,
+    ]);
+    const statements = restoreStatements(input.incidentId, input.targetHistoryId, input.liveRowId);
     const committed: RestoreCommitted = {
       status: 'restored',
       ledgerKey: input.ledgerKey,
       historyId: toId(historyRow.id),
       historyChangedAt: historyRow.changed_at.toISOString(),
-      liveVersion: versionResult.rows[0]?.version ?? '',
-      committedAt: (versionResult.rows[0]?.now ?? new Date()).toISOString(),
+      liveVersion: after.rows[0]?.version ?? '',
+      committedAt: (after.rows[0]?.now ?? new Date()).toISOString(),
       statements,
       replayed: false,
     };
-    await client.query(LEDGER_INSERT_SQL, [
-      input.ledgerKey,
-      'breakGlassRestore',
-      'execute_restore',
-      input.incidentId,
-      input.workflowId,
-      input.runId,
-      input.planHash,
-      input.requestedBy,
-      input.approver,
-      input.approvalLine,
-      input.rationale,
-      JSON.stringify(statements),
-      JSON.stringify(committed),
-    ]);
-    await client.query('COMMIT');
+    await insertLedger(client, { ...input, runbook: 'breakGlassRestore', step: 'execute_restore', statements, result: committed });
     return committed;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,9 +288,19 @@ export const verifyRestoreInputSchema = z
     targetHistoryId: historyIdSchema,
     restoreHistoryId: historyIdSchema,
     expectedVersion: z.string().min(1),
+    ...liveTargetFields,
   })
   .strict();
 export type VerifyRestoreInput = z.input<typeof verifyRestoreInputSchema>;
+
+export interface HistoryRowCheck {
+  ok: boolean;
+  id: number | null;
+  version: string | null;
+  changedBy: string | null;
+  changeReason: string | null;
+  problems: string[];
+}
 
 export interface RestoreVerification {
   ok: boolean;
@@ -342,23 +312,47 @@ export interface RestoreVerification {
     matchesTargetSnapshot: boolean;
     problems: string[];
   };
-  historyRow: {
-    ok: boolean;
-    id: number | null;
-    version: string | null;
-    changedBy: string | null;
-    changeReason: string | null;
-    problems: string[];
-  };
+  historyRow: HistoryRowCheck;
   canonical: CanonicalComparison;
 }
 
-export async function verifyRestore(
+/** Seed step 4.2: the newest break-glass-tagged history row is ours, with the expected tags. */
+export async function checkBreakGlassHistoryRow(
   pool: Pool,
+  input: { incidentId: string; historyId: number; tags: string[] },
+): Promise<HistoryRowCheck> {
+  const newest = await pool.query<{ id: string; version: string; changed_by: string; change_reason: string | null; tags: unknown }>(
+    NEWEST_BREAK_GLASS_ROW_SQL,
+  );
+  const row = newest.rows[0];
+  const actor = breakGlassActor(input.incidentId);
+  const problems: string[] = [];
+  if (!row) problems.push('no history row is tagged break-glass');
+  else {
+    if (toId(row.id) !== input.historyId) problems.push(`newest break-glass row is id=${row.id}, expected id=${input.historyId}`);
+    if (row.changed_by !== actor) problems.push(`changed_by is ${row.changed_by}, expected ${actor}`);
+    const tags = Array.isArray(row.tags) ? (row.tags as unknown[]) : [];
+    for (const tag of input.tags) {
+      if (!tags.includes(tag)) problems.push(`tag "${tag}" missing`);
+    }
+  }
+  return {
+    ok: problems.length === 0,
+    id: row ? toId(row.id) : null,
+    version: row?.version ?? null,
+    changedBy: row?.changed_by ?? null,
+    changeReason: row?.change_reason ?? null,
+    problems,
+  };
+}
+
+export async function verifyRestore(
+  poolFor: PoolFor,
   canonicalPayload: Record<string, unknown>,
   raw: unknown,
 ): Promise<RestoreVerification> {
   const input = parseInput(verifyRestoreInputSchema, raw, 'verifyRestore input');
+  const pool = poolFor(input.database);
   const actor = breakGlassActor(input.incidentId);
 
   const live = await pool.query<{
@@ -370,48 +364,28 @@ export async function verifyRestore(
   }>(
     `SELECT version, updated_at, updated_by, base_env,
             base_env = (SELECT base_env FROM ftf_config_history WHERE id = $1::bigint) AS matches_target
-     FROM ftf_config WHERE id = 1`,
-    [input.targetHistoryId],
+     FROM ftf_config WHERE id = $2::int`,
+    [input.targetHistoryId, input.liveRowId],
   );
   const liveRow = live.rows[0];
   const liveProblems: string[] = [];
-  if (!liveRow) liveProblems.push('ftf_config id=1 is missing');
+  if (!liveRow) liveProblems.push(`ftf_config id=${input.liveRowId} is missing`);
   else {
     if (liveRow.version !== input.expectedVersion)
       liveProblems.push(`version is ${liveRow.version}, expected ${input.expectedVersion}`);
-    if (liveRow.updated_by !== actor)
-      liveProblems.push(`updated_by is ${liveRow.updated_by}, expected ${actor}`);
+    if (liveRow.updated_by !== actor) liveProblems.push(`updated_by is ${liveRow.updated_by}, expected ${actor}`);
     if (liveRow.matches_target !== true) liveProblems.push('base_env differs from the target snapshot');
   }
 
-  const newest = await pool.query<{
-    id: string;
-    version: string;
-    changed_by: string;
-    change_reason: string | null;
-    tags: unknown;
-  }>(NEWEST_BREAK_GLASS_ROW_SQL);
-  const historyRow = newest.rows[0];
-  const historyProblems: string[] = [];
-  if (!historyRow) historyProblems.push('no history row is tagged break-glass');
-  else {
-    if (toId(historyRow.id) !== input.restoreHistoryId)
-      historyProblems.push(
-        `newest break-glass row is id=${historyRow.id}, expected id=${input.restoreHistoryId}`,
-      );
-    if (historyRow.changed_by !== actor)
-      historyProblems.push(`changed_by is ${historyRow.changed_by}, expected ${actor}`);
-    const tags = Array.isArray(historyRow.tags) ? (historyRow.tags as unknown[]) : [];
-    for (const tag of ['break-glass', 'adr-90', input.incidentId]) {
-      if (!tags.includes(tag)) historyProblems.push(`tag "${tag}" missing`);
-    }
-  }
-
+  const historyRow = await checkBreakGlassHistoryRow(pool, {
+    incidentId: input.incidentId,
+    historyId: input.restoreHistoryId,
+    tags: ['break-glass', 'adr-90', input.incidentId],
+  });
   const canonical = compareWithCanonical(liveRow?.base_env ?? {}, canonicalPayload);
   const liveOk = liveProblems.length === 0;
-  const historyOk = historyProblems.length === 0;
   return {
-    ok: liveOk && historyOk,
+    ok: liveOk && historyRow.ok,
     liveRow: {
       ok: liveOk,
       version: liveRow?.version ?? null,
@@ -420,14 +394,7 @@ export async function verifyRestore(
       matchesTargetSnapshot: liveRow?.matches_target === true,
       problems: liveProblems,
     },
-    historyRow: {
-      ok: historyOk,
-      id: historyRow ? toId(historyRow.id) : null,
-      version: historyRow?.version ?? null,
-      changedBy: historyRow?.changed_by ?? null,
-      changeReason: historyRow?.change_reason ?? null,
-      problems: historyProblems,
-    },
+    historyRow,
     canonical,
   };
 }
@@ -436,7 +403,7 @@ export async function verifyRestore(
 // Reconciliation (gating ritual, gate 2)
 
 export const findReconcilingWriteInputSchema = z
-  .object({ incidentId: incidentIdSchema, afterHistoryId: historyIdSchema })
+  .object({ incidentId: incidentIdSchema, afterHistoryId: historyIdSchema, database: liveTargetFields.database })
   .strict();
 export type FindReconcilingWriteInput = z.input<typeof findReconcilingWriteInputSchema>;
 
@@ -444,9 +411,9 @@ export type ReconcilingWrite =
   | { found: false; checkedAt: string }
   | { found: true; checkedAt: string; id: number; version: string; changedBy: string; changedAt: string };
 
-export async function findReconcilingWrite(pool: Pool, raw: unknown): Promise<ReconcilingWrite> {
+export async function findReconcilingWrite(poolFor: PoolFor, raw: unknown): Promise<ReconcilingWrite> {
   const input = parseInput(findReconcilingWriteInputSchema, raw, 'findReconcilingWrite input');
-  const result = await pool.query<{ id: string; version: string; changed_by: string; changed_at: Date }>(
+  const result = await poolFor(input.database).query<{ id: string; version: string; changed_by: string; changed_at: Date }>(
     FIND_RECONCILING_WRITE_SQL,
     [input.afterHistoryId, input.incidentId],
   );

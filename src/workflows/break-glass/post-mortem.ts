@@ -1,21 +1,23 @@
-import type { SqlStatement } from '../../activities';
+import type { CommittedWrite, SqlStatement } from '../../activities';
 import type { StepRecord } from '../shared/run-record';
-import type { ApprovalRecord, ReconciliationRecord, RestoreCommitted } from './definitions';
-import type { RestoreVerification } from '../../activities';
+import type { ApprovalRecord, ConsoleRecoveryRecord, ReconciliationRecord } from './definitions';
 
 /**
  * Seed 000's post-mortem entry template, filled from the run's own record. What only a human can
  * say (what broke, follow-ups, ADR-90 impact) is left as marked placeholders.
  */
 export interface PostMortemFacts {
+  procedure: 'A' | 'B' | 'D';
   incidentId: string;
   workflowId: string;
   runId: string;
   rationale: string;
-  targetHistoryId: number;
   approval: ApprovalRecord;
-  execution: RestoreCommitted;
-  verification?: RestoreVerification;
+  write: CommittedWrite;
+  /** One line: what the SQL changed. */
+  whatChanged: string;
+  verificationLines: string[];
+  consoleRecovery?: ConsoleRecoveryRecord;
   reconciliation?: ReconciliationRecord;
   steps: StepRecord[];
   postMortemTarget: string;
@@ -49,27 +51,30 @@ function reconciliationLine(reconciliation: ReconciliationRecord | undefined): s
   }
 }
 
+function consoleLine(recovery: ConsoleRecoveryRecord | undefined): string[] {
+  if (!recovery) return [];
+  const text =
+    recovery.state === 'recovered'
+      ? `back up at ${recovery.recoveredAt} (${recovery.probes} probes)`
+      : recovery.state === 'waiting'
+        ? `still down (${recovery.probes} probes; must be back by ${recovery.dueAt})`
+        : `NOT back by ${recovery.dueAt} (${recovery.probes} probes) — escalated`;
+  return [`- Console recovery : ${text}`];
+}
+
 export function renderPostMortem(facts: PostMortemFacts): string {
-  const { execution, verification } = facts;
+  const { write } = facts;
   const stepLines = facts.steps.map(
     (step) =>
       `- ${step.name}: ${step.startedAt} → ${step.endedAt ?? '(in progress)'}${
         step.durationMs !== undefined ? ` (${Math.round(step.durationMs / 1000)} s)` : ''
       }`,
   );
-  const verificationLines = verification
-    ? [
-        `- Live row: ${verification.liveRow.ok ? 'OK' : `NOT OK (${verification.liveRow.problems.join('; ')})`} — version ${verification.liveRow.version}`,
-        `- Break-glass history row: ${verification.historyRow.ok ? 'OK' : `NOT OK (${verification.historyRow.problems.join('; ')})`}`,
-        `- Canonical payload comparison: NEW ${verification.canonical.new} / EQUAL ${verification.canonical.equal} / CONFLICT ${verification.canonical.conflict}` +
-          (verification.canonical.conflict > 0 ? ' — CONFLICT > 0 flagged to the IC' : ''),
-      ]
-    : ['- Verification: not run'];
   return [
     `## Break-glass post-mortem — incident ${facts.incidentId}`,
     '',
-    `**When** : ${execution.committedAt}`,
-    '**Procedure** : A (per `documentation/runbooks/break-glass-hyperparams.md`)',
+    `**When** : ${write.committedAt}`,
+    `**Procedure** : ${facts.procedure} (per \`documentation/runbooks/break-glass-hyperparams.md\`)`,
     `**Approver** : ${facts.approval.approver}`,
     `**Rationale** : ${facts.rationale}`,
     '',
@@ -77,13 +82,14 @@ export function renderPostMortem(facts: PostMortemFacts): string {
     `- Approval message : \`${facts.approval.line}\` (recorded by Temporal workflow ${facts.workflowId}, run ${facts.runId})`,
     '- SQL executed :',
     '```sql',
-    renderStatements(execution.statements),
+    renderStatements(write.statements),
     '```',
-    `- ftf_config_history.id created : ${execution.historyId} (restored from id=${facts.targetHistoryId}; live version now ${execution.liveVersion}; ledger ${execution.ledgerKey})`,
+    `- ftf_config_history.id created : ${write.historyId} (${facts.whatChanged}; live version now ${write.liveVersion}; ledger ${write.ledgerKey})`,
+    ...consoleLine(facts.consoleRecovery),
     `- Reconciling Console write : ${reconciliationLine(facts.reconciliation)}`,
     '',
     '### What broke / what worked',
-    ...verificationLines,
+    ...facts.verificationLines,
     'Per-step UTC times:',
     ...stepLines,
     '- <fact, no judgement: what broke>',
@@ -95,6 +101,6 @@ export function renderPostMortem(facts: PostMortemFacts): string {
     '### ADR-90 transition window impact',
     'Is this incident a signal that we need to **accelerate Epic CCP wp#149 delivery** ? <yes/no, brief justification>.',
     '',
-    `_File as a comment on ${facts.postMortemTarget} within 24 h of ${execution.committedAt}, then send \`postMortemFiled\` {"by","link"}._`,
+    `_File as a comment on ${facts.postMortemTarget} within 24 h of ${write.committedAt}, then send \`postMortemFiled\` {"by","link"}._`,
   ].join('\n');
 }

@@ -1,0 +1,125 @@
+import { defineSignal } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { CommittedWrite, HttpProbe, ReconcilingWrite } from '../../activities';
+import { handleSchema } from '../../common/identity';
+import type { NoticeRecord } from '../shared/notices';
+import type { DeadlineRecord, Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
+
+/** What every break-glass procedure (A, B, D, drill) shares: signals, records, result fields. */
+
+export const postMortemFiledPayloadSchema = z
+  .object({
+    by: handleSchema,
+    link: z.string().trim().min(1, 'must link the filed post-mortem (e.g. the OP wp#153 comment URL)').max(2_000),
+  })
+  .strict();
+export type PostMortemFiledPayload = z.input<typeof postMortemFiledPayloadSchema>;
+
+/** Marks the post-mortem as filed (gating ritual gate 3). */
+export const postMortemFiledSignal = defineSignal<[PostMortemFiledPayload]>('postMortemFiled');
+
+/** Asks the workflow to look for the reconciling Console write now instead of at the next poll. */
+export const checkReconciliationSignal = defineSignal<[unknown?]>('checkReconciliation');
+
+export interface ApprovalRecord {
+  approver: string;
+  approvedAt: string;
+  planHash: string;
+  rationale: string;
+  /** The seed's `event=break_glass_approval …` line. */
+  line: string;
+}
+
+export interface ReconciliationRecord {
+  state: 'pending' | 'found_in_time' | 'missed' | 'late';
+  dueAt: string;
+  checks: number;
+  lastCheckedAt?: string;
+  write?: Extract<ReconcilingWrite, { found: true }>;
+  /** Workflow time at which the write was seen. */
+  seenAt?: string;
+}
+
+/** Procedure B: the Console must come back before the reconciling write can be made. */
+export interface ConsoleRecoveryRecord {
+  state: 'waiting' | 'recovered' | 'not_recovered';
+  dueAt: string;
+  probes: number;
+  lastProbe?: HttpProbe;
+  recoveredAt?: string;
+}
+
+export interface PostMortemComment {
+  channel: string;
+  target: string;
+  state: 'posting' | 'posted' | 'failed';
+  url?: string;
+  error?: string;
+}
+
+export interface PostMortemRecord {
+  state: 'awaiting' | 'filed' | 'missed';
+  dueAt: string;
+  draft: string;
+  /** The draft posted on the tracker (policy `postMortemComment`). */
+  comment?: PostMortemComment;
+  filedBy?: string;
+  link?: string;
+  filedAt?: string;
+}
+
+/** Status detail fields the shared flow fills in, typed by each procedure's plan/execute/verify. */
+export interface BreakGlassDetail<Plan, Execution, Verification> {
+  requestedBy: string;
+  rationale: string;
+  dryRun: boolean;
+  plan?: Plan;
+  /** Approval-request template (approver and timestamp filled in when someone approves). */
+  approvalLineTemplate?: string;
+  approval?: ApprovalRecord;
+  /** When the SQL will run (approval + pause), UTC. */
+  executesAt?: string;
+  execution?: Execution;
+  verification?: Verification;
+  consoleRecovery?: ConsoleRecoveryRecord;
+  reconciliation?: ReconciliationRecord;
+  postMortem?: PostMortemRecord;
+}
+
+/** Result fields every break-glass procedure returns. */
+export interface BreakGlassResultBase<Plan, Execution, Verification> {
+  outcome: string;
+  /** False when any obligation of the gating ritual was breached. */
+  conforming: boolean;
+  message: string;
+  incidentId: string;
+  workflowId: string;
+  runId: string;
+  requestedBy: string;
+  plan?: Plan;
+  approval?: ApprovalRecord;
+  execution?: Execution;
+  verification?: Verification;
+  consoleRecovery?: ConsoleRecoveryRecord;
+  reconciliation?: ReconciliationRecord;
+  postMortem?: PostMortemRecord;
+  idsCreated: { historyRowIds: number[]; ledgerKeys: string[] };
+  steps: StepRecord[];
+  deadlines: DeadlineRecord[];
+  refusedAttempts: RefusedAttempt[];
+  nonConformities: Finding[];
+  flags: Finding[];
+  notices: NoticeRecord[];
+}
+
+export type BreakGlassStatus<Plan, Execution, Verification, Extra = object> = RunbookStatus<
+  BreakGlassDetail<Plan, Execution, Verification> & Extra
+>;
+
+/** The committed write inside an execution outcome, if it is one. */
+export function committedWrite(execution: unknown): CommittedWrite | undefined {
+  if (execution && typeof execution === 'object' && 'historyId' in execution && 'ledgerKey' in execution) {
+    return execution as CommittedWrite;
+  }
+  return undefined;
+}
