@@ -29,7 +29,8 @@ export function createDrillLogActivities(deps: { drillLogDirectory: string }) {
       for (let n = 1; n < 100; n += 1) {
         const file = path.join(deps.drillLogDirectory, `${input.date}-drill${n === 1 ? '' : `-${n}`}.md`);
         if (existsSync(file)) {
-          if (readFileSync(file, 'utf8').includes(marker)) return Promise.resolve({ path: file, written: false });
+          if (readFileSync(file, 'utf8').includes(marker))
+            return Promise.resolve({ path: file, written: false });
           continue;
         }
         writeFileSync(file, `${input.markdown.trimEnd()}\n\n${marker}\n`, { flag: 'wx' });

@@ -94,10 +94,15 @@ export const consoleSchema = z
     /** The Console's URL, probed like `curl -sf`: a status below 400 means up. */
     url: z.url({ protocol: /^https?$/ }),
     kubeContext: z.string().regex(/^[A-Za-z0-9._@:/-]{1,253}$/, 'must be a kubeconfig context name'),
-    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name'),
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name'),
     podSelector: z
       .string()
-      .regex(/^[A-Za-z0-9._/-]+(==?|!=)[A-Za-z0-9._-]*(,[A-Za-z0-9._/-]+(==?|!=)[A-Za-z0-9._-]*)*$/, 'must be a label selector like "app=console"'),
+      .regex(
+        /^[A-Za-z0-9._/-]+(==?|!=)[A-Za-z0-9._-]*(,[A-Za-z0-9._/-]+(==?|!=)[A-Za-z0-9._-]*)*$/,
+        'must be a label selector like "app=console"',
+      ),
     probeTimeout: duration.prefault('5s'),
   })
   .strict();
@@ -303,16 +308,26 @@ export const policySchema = z
     for (const [name, runbook] of Object.entries(policy.runbooks)) {
       const path = ['runbooks', name];
       if (runbook.pause < SEED_LIMITS.pauseFloorMs) {
-        ctx.addIssue({ code: 'custom', path: [...path, 'pause'], message: 'must be at least 2m (seed 000 pause-and-think gate)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'pause'],
+          message: 'must be at least 2m (seed 000 pause-and-think gate)',
+        });
       }
-      if ('reconciliationDeadline' in runbook && runbook.reconciliationDeadline > SEED_LIMITS.reconciliationDeadlineMaxMs) {
+      if (
+        'reconciliationDeadline' in runbook &&
+        runbook.reconciliationDeadline > SEED_LIMITS.reconciliationDeadlineMaxMs
+      ) {
         ctx.addIssue({
           code: 'custom',
           path: [...path, 'reconciliationDeadline'],
           message: 'must be at most 60m (seed 000: reconciling Console write within 1h)',
         });
       }
-      if ('postMortemDeadline' in runbook && runbook.postMortemDeadline > SEED_LIMITS.postMortemDeadlineMaxMs) {
+      if (
+        'postMortemDeadline' in runbook &&
+        runbook.postMortemDeadline > SEED_LIMITS.postMortemDeadlineMaxMs
+      ) {
         ctx.addIssue({
           code: 'custom',
           path: [...path, 'postMortemDeadline'],

@@ -40,8 +40,14 @@ async function main(): Promise<void> {
   await ensureRunbookTables(db);
   let stagingDb: Pool | undefined;
   if (config.stagingDatabaseUrl) {
-    stagingDb = new Pool({ connectionString: config.stagingDatabaseUrl, max: 4, connectionTimeoutMillis: 10_000 });
-    stagingDb.on('error', (error) => logger.warn('staging database connection lost', { error: error.message }));
+    stagingDb = new Pool({
+      connectionString: config.stagingDatabaseUrl,
+      max: 4,
+      connectionTimeoutMillis: 10_000,
+    });
+    stagingDb.on('error', (error) =>
+      logger.warn('staging database connection lost', { error: error.message }),
+    );
     try {
       await stagingDb.query('SELECT 1');
     } catch (error) {
@@ -64,7 +70,9 @@ async function main(): Promise<void> {
     namespace: target.namespace,
     taskQueue: config.taskQueue,
     database: redactUrl(config.databaseUrl),
-    staging: config.stagingDatabaseUrl ? redactUrl(config.stagingDatabaseUrl) : 'none (the drill needs STAGING_DATABASE_URL)',
+    staging: config.stagingDatabaseUrl
+      ? redactUrl(config.stagingDatabaseUrl)
+      : 'none (the drill needs STAGING_DATABASE_URL)',
     policyFile: file,
     channels: channels.names(),
   });

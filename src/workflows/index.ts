@@ -3,3 +3,7 @@
  * it exports workflow functions only (definitions live beside each workflow).
  */
 export { breakGlassRestore } from './break-glass-restore/workflow';
+export { breakGlassConsoleEdit } from './break-glass-console-edit/workflow';
+export { breakGlassOverwriteRecovery } from './break-glass-overwrite-recovery/workflow';
+export { breakGlassRebootstrap } from './break-glass-rebootstrap/workflow';
+export { breakGlassDrill } from './break-glass-drill/workflow';

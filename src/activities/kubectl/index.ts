@@ -2,7 +2,8 @@ import type { ConsolePolicy } from '../../common/policy-schema';
 import { runKubectl } from './kubectl';
 
 /** Seed 000 Procedure B step 1: the Ready *condition* of each pod (not the phase). */
-export const READY_JSONPATH = '{range .items[*]}{.metadata.name}{"="}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}';
+export const READY_JSONPATH =
+  '{range .items[*]}{.metadata.name}{"="}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}';
 
 export interface PodReadiness {
   /** The exact command run, for the evidence. */
@@ -30,7 +31,12 @@ export function createKubectlActivities(deps: { console: ConsolePolicy; timeoutM
           const [name = '', condition = ''] = line.split('=');
           return { name, condition, ready: condition === 'True' };
         });
-      return { command: result.argv.join(' '), pods, anyReady: pods.some((pod) => pod.ready), checkedAt: new Date().toISOString() };
+      return {
+        command: result.argv.join(' '),
+        pods,
+        anyReady: pods.some((pod) => pod.ready),
+        checkedAt: new Date().toISOString(),
+      };
     },
   };
 }

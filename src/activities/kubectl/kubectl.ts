@@ -27,9 +27,14 @@ export function isKubernetesName(value: string): boolean {
 }
 
 /** Errors that another attempt cannot fix. */
-const PERMANENT = /\b(NotFound|Forbidden|Unauthorized|forbidden|not found|unknown (command|flag|shorthand)|invalid|error: context .* does not exist)\b/;
+const PERMANENT =
+  /\b(NotFound|Forbidden|Unauthorized|forbidden|not found|unknown (command|flag|shorthand)|invalid|error: context .* does not exist)\b/;
 
-export function runKubectl(target: KubectlTarget, args: string[], options: { timeoutMs: number }): Promise<KubectlResult> {
+export function runKubectl(
+  target: KubectlTarget,
+  args: string[],
+  options: { timeoutMs: number },
+): Promise<KubectlResult> {
   if (!CONTEXT.test(target.context) || !K8S_NAME.test(target.namespace)) {
     return Promise.reject(
       ApplicationFailure.create({
@@ -43,31 +48,41 @@ export function runKubectl(target: KubectlTarget, args: string[], options: { tim
   const argv = ['--context', target.context, '--namespace', target.namespace, ...args];
   const display = `kubectl ${argv.join(' ')}`;
   return new Promise((resolve, reject) => {
-    execFile(binary, argv, { timeout: options.timeoutMs, maxBuffer: 32 * 1024 * 1024, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
-      if (!error) return resolve({ argv: ['kubectl', ...argv], stdout, stderr });
-      const failure = error as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
-      if (failure.code === 'ENOENT') {
-        return reject(
+    execFile(
+      binary,
+      argv,
+      { timeout: options.timeoutMs, maxBuffer: 32 * 1024 * 1024, killSignal: 'SIGKILL' },
+      (error, stdout, stderr) => {
+        if (!error) return resolve({ argv: ['kubectl', ...argv], stdout, stderr });
+        const failure = error as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
+        if (failure.code === 'ENOENT') {
+          return reject(
+            ApplicationFailure.create({
+              type: 'KubectlMissing',
+              nonRetryable: true,
+              message: `kubectl is not installed or not on PATH of the worker (tried "${binary}"); install kubectl and configure the "${target.context}" context`,
+            }),
+          );
+        }
+        if (failure.killed) {
+          return reject(
+            ApplicationFailure.create({
+              type: 'KubectlTimeout',
+              message: `${display}: no answer within ${options.timeoutMs} ms`,
+            }),
+          );
+        }
+        const detail = stderr.trim().split('\n').slice(-5).join(' | ') || `exit code ${String(failure.code)}`;
+        const permanent = PERMANENT.test(stderr);
+        reject(
           ApplicationFailure.create({
-            type: 'KubectlMissing',
-            nonRetryable: true,
-            message: `kubectl is not installed or not on PATH of the worker (tried "${binary}"); install kubectl and configure the "${target.context}" context`,
+            type: permanent ? 'KubectlRejected' : 'KubectlFailed',
+            nonRetryable: permanent,
+            message: `${display}: ${detail}`,
+            details: [{ exitCode: failure.code ?? null }],
           }),
         );
-      }
-      if (failure.killed) {
-        return reject(ApplicationFailure.create({ type: 'KubectlTimeout', message: `${display}: no answer within ${options.timeoutMs} ms` }));
-      }
-      const detail = stderr.trim().split('\n').slice(-5).join(' | ') || `exit code ${String(failure.code)}`;
-      const permanent = PERMANENT.test(stderr);
-      reject(
-        ApplicationFailure.create({
-          type: permanent ? 'KubectlRejected' : 'KubectlFailed',
-          nonRetryable: permanent,
-          message: `${display}: ${detail}`,
-          details: [{ exitCode: failure.code ?? null }],
-        }),
-      );
-    });
+      },
+    );
   });
 }

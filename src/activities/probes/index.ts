@@ -13,15 +13,31 @@ export interface HttpProbe {
 export async function probeHttp(url: string, timeoutMs: number): Promise<HttpProbe> {
   const started = Date.now();
   try {
-    const response = await fetch(url, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(url, {
+      method: 'GET',
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     await response.body?.cancel();
-    return { url, up: response.status < 400, status: response.status, elapsedMs: Date.now() - started, checkedAt: new Date().toISOString() };
+    return {
+      url,
+      up: response.status < 400,
+      status: response.status,
+      elapsedMs: Date.now() - started,
+      checkedAt: new Date().toISOString(),
+    };
   } catch (error) {
     const reason =
       error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
         ? `no response within ${timeoutMs} ms`
         : ((error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message);
-    return { url, up: false, error: reason, elapsedMs: Date.now() - started, checkedAt: new Date().toISOString() };
+    return {
+      url,
+      up: false,
+      error: reason,
+      elapsedMs: Date.now() - started,
+      checkedAt: new Date().toISOString(),
+    };
   }
 }
 

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { breakGlassActor, hpoKeyFields, hpoKeyOf, incidentIdSchema, NUMERIC_VALUE } from '../../common/break-glass';
+import {
+  breakGlassActor,
+  hpoKeyFields,
+  hpoKeyOf,
+  incidentIdSchema,
+  NUMERIC_VALUE,
+} from '../../common/break-glass';
 import { parseInput } from '../validation';
 import {
   canonicalJson,
@@ -50,11 +56,28 @@ SELECT base_env, version, locked_by, 'break-glass-' || $1::text,
 FROM ftf_config WHERE id = $4::int
 RETURNING id, changed_at`;
 
-export function consoleEditStatements(incidentId: string, key: string, newValue: string, liveRowId: number): SqlStatement[] {
+export function consoleEditStatements(
+  incidentId: string,
+  key: string,
+  newValue: string,
+  liveRowId: number,
+): SqlStatement[] {
   return [
-    { label: 'lock the live row and re-check it against the plan', sql: LOCK_LIVE_ROW_SQL, params: [liveRowId] },
-    { label: 'set the key (existing key only)', sql: UPDATE_KEY_SQL, params: [key, newValue, incidentId, liveRowId] },
-    { label: 'append the break-glass history row', sql: APPEND_EDIT_HISTORY_SQL, params: [incidentId, key, newValue, liveRowId] },
+    {
+      label: 'lock the live row and re-check it against the plan',
+      sql: LOCK_LIVE_ROW_SQL,
+      params: [liveRowId],
+    },
+    {
+      label: 'set the key (existing key only)',
+      sql: UPDATE_KEY_SQL,
+      params: [key, newValue, incidentId, liveRowId],
+    },
+    {
+      label: 'append the break-glass history row',
+      sql: APPEND_EDIT_HISTORY_SQL,
+      params: [incidentId, key, newValue, liveRowId],
+    },
   ];
 }
 
@@ -62,7 +85,12 @@ export function consoleEditStatements(incidentId: string, key: string, newValue:
 // Plan
 
 export const planConsoleEditInputSchema = z
-  .object({ incidentId: incidentIdSchema, ...hpoKeyFields, newValue: z.string().max(10_000), ...liveTargetFields })
+  .object({
+    incidentId: incidentIdSchema,
+    ...hpoKeyFields,
+    newValue: z.string().max(10_000),
+    ...liveTargetFields,
+  })
   .strict();
 export type PlanConsoleEditInput = z.input<typeof planConsoleEditInputSchema>;
 
@@ -104,7 +132,10 @@ export async function planConsoleEdit(poolFor: PoolFor, raw: unknown): Promise<P
   }>(READ_KEY_SQL, [input.liveRowId, key]);
   const row = result.rows[0];
   if (!row) {
-    return { status: 'live_row_missing', message: `ftf_config row id=${input.liveRowId} is missing: use Procedure D (rebootstrap).` };
+    return {
+      status: 'live_row_missing',
+      message: `ftf_config row id=${input.liveRowId} is missing: use Procedure D (rebootstrap).`,
+    };
   }
   if (!row.present) {
     return {
@@ -112,7 +143,8 @@ export async function planConsoleEdit(poolFor: PoolFor, raw: unknown): Promise<P
       message: `${key} does not exist in ftf_config.base_env: Procedure B only edits an existing key (check MODEL / TF / PARAM). Nothing was changed.`,
     };
   }
-  const numericKey = row.current_type === 'number' || (row.current_value !== null && NUMERIC_VALUE.test(row.current_value));
+  const numericKey =
+    row.current_type === 'number' || (row.current_value !== null && NUMERIC_VALUE.test(row.current_value));
   if (numericKey && !NUMERIC_VALUE.test(input.newValue)) {
     return {
       status: 'invalid_value',
@@ -120,7 +152,10 @@ export async function planConsoleEdit(poolFor: PoolFor, raw: unknown): Promise<P
     };
   }
   if (row.current_value === input.newValue && row.current_type === 'string') {
-    return { status: 'unchanged', message: `${key} is already ${JSON.stringify(input.newValue)}: nothing to do.` };
+    return {
+      status: 'unchanged',
+      message: `${key} is already ${JSON.stringify(input.newValue)}: nothing to do.`,
+    };
   }
   const live: LiveRowState = {
     version: row.version,
@@ -143,7 +178,13 @@ export async function planConsoleEdit(poolFor: PoolFor, raw: unknown): Promise<P
       statements,
       expectedVersion: `${row.version}_breakglass_${input.incidentId}`,
       planHash: sha256Hex(
-        canonicalJson({ runbook: 'breakGlassConsoleEdit', key, newValue: input.newValue, liveFingerprint: live.fingerprint, statements }),
+        canonicalJson({
+          runbook: 'breakGlassConsoleEdit',
+          key,
+          newValue: input.newValue,
+          liveFingerprint: live.fingerprint,
+          statements,
+        }),
       ),
       plannedAt: new Date().toISOString(),
       database: input.database,
@@ -179,12 +220,20 @@ export async function executeConsoleEdit(poolFor: PoolFor, raw: unknown): Promis
     if (prior) return new Rollback({ ...prior, replayed: true });
     const live = await lockLiveRow(client, input.liveRowId);
     if (!live) {
-      return new Rollback({ status: 'live_row_missing', message: `ftf_config row id=${input.liveRowId} is missing; nothing was written.` });
+      return new Rollback({
+        status: 'live_row_missing',
+        message: `ftf_config row id=${input.liveRowId} is missing; nothing was written.`,
+      });
     }
     if (live.fingerprint !== input.expectedFingerprint) {
       return new Rollback(staleRefusal(live, input.expectedFingerprint, input.liveRowId));
     }
-    const updated = await client.query(UPDATE_KEY_SQL, [key, input.newValue, input.incidentId, input.liveRowId]);
+    const updated = await client.query(UPDATE_KEY_SQL, [
+      key,
+      input.newValue,
+      input.incidentId,
+      input.liveRowId,
+    ]);
     if (updated.rowCount !== 1) {
       return new Rollback({
         status: 'key_not_found',
@@ -201,9 +250,10 @@ export async function executeConsoleEdit(poolFor: PoolFor, raw: unknown): Promis
     ]);
     const historyRow = appended.rows[0];
     if (!historyRow) throw new Error('the history insert returned no row');
-    const after = await client.query<{ version: string; now: Date }>('SELECT version, now() AS now FROM ftf_config WHERE id = $1::int', [
-      input.liveRowId,
-    ]);
+    const after = await client.query<{ version: string; now: Date }>(
+      'SELECT version, now() AS now FROM ftf_config WHERE id = $1::int',
+      [input.liveRowId],
+    );
     const statements = consoleEditStatements(input.incidentId, key, input.newValue, input.liveRowId);
     const committed: ConsoleEditCommitted = {
       status: 'edited',
@@ -216,7 +266,13 @@ export async function executeConsoleEdit(poolFor: PoolFor, raw: unknown): Promis
       statements,
       replayed: false,
     };
-    await insertLedger(client, { ...input, runbook: 'breakGlassConsoleEdit', step: 'execute_console_edit', statements, result: committed });
+    await insertLedger(client, {
+      ...input,
+      runbook: 'breakGlassConsoleEdit',
+      step: 'execute_console_edit',
+      statements,
+      result: committed,
+    });
     return committed;
   });
 }
@@ -256,9 +312,12 @@ export async function verifyConsoleEdit(poolFor: PoolFor, raw: unknown): Promise
   const problems: string[] = [];
   if (!row) problems.push(`ftf_config id=${input.liveRowId} is missing`);
   else {
-    if (row.value !== input.newValue) problems.push(`${key} is ${JSON.stringify(row.value)}, expected ${JSON.stringify(input.newValue)}`);
-    if (row.version !== input.expectedVersion) problems.push(`version is ${row.version}, expected ${input.expectedVersion}`);
-    if (row.updated_by !== breakGlassActor(input.incidentId)) problems.push(`updated_by is ${row.updated_by}`);
+    if (row.value !== input.newValue)
+      problems.push(`${key} is ${JSON.stringify(row.value)}, expected ${JSON.stringify(input.newValue)}`);
+    if (row.version !== input.expectedVersion)
+      problems.push(`version is ${row.version}, expected ${input.expectedVersion}`);
+    if (row.updated_by !== breakGlassActor(input.incidentId))
+      problems.push(`updated_by is ${row.updated_by}`);
   }
   const historyRow = await checkBreakGlassHistoryRow(pool, {
     incidentId: input.incidentId,
@@ -269,7 +328,12 @@ export async function verifyConsoleEdit(poolFor: PoolFor, raw: unknown): Promise
     ok: problems.length === 0 && historyRow.ok,
     key,
     value: row?.value ?? null,
-    liveRow: { ok: problems.length === 0, version: row?.version ?? null, updatedBy: row?.updated_by ?? null, problems },
+    liveRow: {
+      ok: problems.length === 0,
+      version: row?.version ?? null,
+      updatedBy: row?.updated_by ?? null,
+      problems,
+    },
     historyRow,
   };
 }

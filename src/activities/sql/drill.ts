@@ -32,10 +32,13 @@ export async function prepareDrill(poolFor: PoolFor, raw: unknown): Promise<Prep
   const created = await staging.query(ENSURE_SENTINEL_SQL, [input.sentinelRowId]);
   const counted = await staging.query<{ n: number }>('SELECT count(*)::int AS n FROM ftf_config_history');
   const historyRows = counted.rows[0]?.n ?? 0;
-  const target = await staging.query<{ id: string; version: string; changed_by: string; change_reason: string | null; changed_at: Date }>(
-    VERSIONS_BACK_SQL,
-    [input.versionsBack],
-  );
+  const target = await staging.query<{
+    id: string;
+    version: string;
+    changed_by: string;
+    change_reason: string | null;
+    changed_at: Date;
+  }>(VERSIONS_BACK_SQL, [input.versionsBack]);
   const row = target.rows[0];
   if (!row) {
     return {
@@ -44,5 +47,10 @@ export async function prepareDrill(poolFor: PoolFor, raw: unknown): Promise<Prep
       historyRows,
     };
   }
-  return { status: 'ready', sentinelCreated: (created.rowCount ?? 0) > 0, target: toHistorySummary(row), historyRows };
+  return {
+    status: 'ready',
+    sentinelCreated: (created.rowCount ?? 0) > 0,
+    target: toHistorySummary(row),
+    historyRows,
+  };
 }

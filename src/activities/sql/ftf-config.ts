@@ -101,9 +101,17 @@ ORDER BY id
 LIMIT 1`;
 
 /** The statements Procedure A executes, with their bound parameters, in order. */
-export function restoreStatements(incidentId: string, targetHistoryId: number, liveRowId: number): SqlStatement[] {
+export function restoreStatements(
+  incidentId: string,
+  targetHistoryId: number,
+  liveRowId: number,
+): SqlStatement[] {
   return [
-    { label: 'lock the live row and re-check it against the plan', sql: LOCK_LIVE_ROW_SQL, params: [liveRowId] },
+    {
+      label: 'lock the live row and re-check it against the plan',
+      sql: LOCK_LIVE_ROW_SQL,
+      params: [liveRowId],
+    },
     {
       label: 'assert the target history id exists',
       sql: ASSERT_TARGET_EXISTS_SQL,
@@ -194,7 +202,9 @@ export async function readLiveRow(
   db: Pool | PoolClient,
   liveRowId: number,
 ): Promise<(LiveRowState & { baseEnv: Record<string, unknown> }) | undefined> {
-  const result = await db.query<LiveDbRow & { base_env: Record<string, unknown> }>(READ_LIVE_ROW_SQL, [liveRowId]);
+  const result = await db.query<LiveDbRow & { base_env: Record<string, unknown> }>(READ_LIVE_ROW_SQL, [
+    liveRowId,
+  ]);
   const row = result.rows[0];
   return row ? { ...toLiveState(row), baseEnv: row.base_env } : undefined;
 }

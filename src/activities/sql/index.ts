@@ -52,7 +52,9 @@ export function createSqlActivities(deps: SqlDeps) {
   const poolFor = (database: Database): Pool => {
     if (database === 'target') return deps.db;
     if (!deps.stagingDb) {
-      throw new ConfigurationError('this worker has no staging database: set STAGING_DATABASE_URL to run the drill');
+      throw new ConfigurationError(
+        'this worker has no staging database: set STAGING_DATABASE_URL to run the drill',
+      );
     }
     return deps.stagingDb;
   };
@@ -61,21 +63,29 @@ export function createSqlActivities(deps: SqlDeps) {
     /** Procedure A step 1: recent history, target snapshot, key-by-key diff, statements, fingerprint. */
     planRestore: (input: PlanRestoreInput): Promise<PlanRestoreOutcome> => planRestore(poolFor, input),
     /** Procedure A step 3: the one restore transaction (fingerprint-guarded, ledgered). */
-    executeRestore: (input: ExecuteRestoreInput): Promise<ExecuteRestoreOutcome> => executeRestore(poolFor, input),
+    executeRestore: (input: ExecuteRestoreInput): Promise<ExecuteRestoreOutcome> =>
+      executeRestore(poolFor, input),
     /** Procedure A step 4: live row, tagged history row, canonical NEW/EQUAL/CONFLICT. */
-    verifyRestore: (input: VerifyRestoreInput): Promise<RestoreVerification> => verifyRestore(poolFor, canonical, input),
+    verifyRestore: (input: VerifyRestoreInput): Promise<RestoreVerification> =>
+      verifyRestore(poolFor, canonical, input),
     /** Gating ritual gate 2: the reconciling Console write carrying change_reason = break-glass-<incident>. */
-    findReconcilingWrite: (input: FindReconcilingWriteInput): Promise<ReconcilingWrite> => findReconcilingWrite(poolFor, input),
+    findReconcilingWrite: (input: FindReconcilingWriteInput): Promise<ReconcilingWrite> =>
+      findReconcilingWrite(poolFor, input),
     /** Procedure B: the key, its current value, the statements. */
-    planConsoleEdit: (input: PlanConsoleEditInput): Promise<PlanConsoleEditOutcome> => planConsoleEdit(poolFor, input),
+    planConsoleEdit: (input: PlanConsoleEditInput): Promise<PlanConsoleEditOutcome> =>
+      planConsoleEdit(poolFor, input),
     /** Procedure B: jsonb_set on an existing key only, history row, ledger. */
-    executeConsoleEdit: (input: ExecuteConsoleEditInput): Promise<ExecuteConsoleEditOutcome> => executeConsoleEdit(poolFor, input),
+    executeConsoleEdit: (input: ExecuteConsoleEditInput): Promise<ExecuteConsoleEditOutcome> =>
+      executeConsoleEdit(poolFor, input),
     /** Procedure B: the key's value and the tagged history row. */
-    verifyConsoleEdit: (input: VerifyConsoleEditInput): Promise<ConsoleEditVerification> => verifyConsoleEdit(poolFor, input),
+    verifyConsoleEdit: (input: VerifyConsoleEditInput): Promise<ConsoleEditVerification> =>
+      verifyConsoleEdit(poolFor, input),
     /** Procedure C: the pre-clobber history id and why. */
-    findPreClobber: (input: FindPreClobberInput): Promise<PreClobberOutcome> => findPreClobber(poolFor, input),
+    findPreClobber: (input: FindPreClobberInput): Promise<PreClobberOutcome> =>
+      findPreClobber(poolFor, input),
     /** Procedure D: precondition (row absent) and the source snapshot (or the canonical payload). */
-    planRebootstrap: (input: PlanRebootstrapInput): Promise<PlanRebootstrapOutcome> => planRebootstrap(poolFor, canonical, input),
+    planRebootstrap: (input: PlanRebootstrapInput): Promise<PlanRebootstrapOutcome> =>
+      planRebootstrap(poolFor, canonical, input),
     /** Procedure D: insert unless a concurrent insert won, history row, ledger. */
     executeRebootstrap: (input: ExecuteRebootstrapInput): Promise<ExecuteRebootstrapOutcome> =>
       executeRebootstrap(poolFor, canonical, input),

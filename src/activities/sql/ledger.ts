@@ -63,7 +63,10 @@ export class Rollback<T> {
 }
 
 /** Runs `work` in one transaction on its own connection; a throw or a `Rollback` rolls back. */
-export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T | Rollback<T>>): Promise<T> {
+export async function inTransaction<T>(
+  pool: Pool,
+  work: (client: PoolClient) => Promise<T | Rollback<T>>,
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

@@ -20,7 +20,11 @@ WHERE (changed_at, id) < ($2::timestamptz, $3::bigint)
 ORDER BY changed_at DESC, id DESC LIMIT 1`;
 
 export const findPreClobberInputSchema = z
-  .object({ incidentId: incidentIdSchema, seedingChangeReason: z.string().min(1), database: liveTargetFields.database })
+  .object({
+    incidentId: incidentIdSchema,
+    seedingChangeReason: z.string().min(1),
+    database: liveTargetFields.database,
+  })
   .strict();
 export type FindPreClobberInput = z.input<typeof findPreClobberInputSchema>;
 
@@ -32,10 +36,13 @@ export type PreClobberOutcome =
 export async function findPreClobber(poolFor: PoolFor, raw: unknown): Promise<PreClobberOutcome> {
   const input = parseInput(findPreClobberInputSchema, raw, 'findPreClobber input');
   const pool = poolFor(input.database);
-  const seeding = await pool.query<{ id: string; version: string; changed_by: string; change_reason: string | null; changed_at: Date }>(
-    NEWEST_SEEDING_ROW_SQL,
-    [input.seedingChangeReason],
-  );
+  const seeding = await pool.query<{
+    id: string;
+    version: string;
+    changed_by: string;
+    change_reason: string | null;
+    changed_at: Date;
+  }>(NEWEST_SEEDING_ROW_SQL, [input.seedingChangeReason]);
   const seedingRow = seeding.rows[0];
   if (!seedingRow) {
     return {
@@ -44,10 +51,13 @@ export async function findPreClobber(poolFor: PoolFor, raw: unknown): Promise<Pr
     };
   }
   const clobber = toHistorySummary(seedingRow);
-  const candidateResult = await pool.query<{ id: string; version: string; changed_by: string; change_reason: string | null; changed_at: Date }>(
-    PRE_CLOBBER_CANDIDATE_SQL,
-    [input.seedingChangeReason, seedingRow.changed_at, seedingRow.id],
-  );
+  const candidateResult = await pool.query<{
+    id: string;
+    version: string;
+    changed_by: string;
+    change_reason: string | null;
+    changed_at: Date;
+  }>(PRE_CLOBBER_CANDIDATE_SQL, [input.seedingChangeReason, seedingRow.changed_at, seedingRow.id]);
   const candidateRow = candidateResult.rows[0];
   if (!candidateRow) {
     return {

@@ -1,9 +1,23 @@
 import { z } from 'zod';
 import { breakGlassActor, incidentIdSchema } from '../../common/break-glass';
 import { parseInput } from '../validation';
-import { canonicalJson, compareWithCanonical, liveTargetFields, sha256Hex, toId, type CanonicalComparison, type SqlStatement } from './ftf-config';
+import {
+  canonicalJson,
+  compareWithCanonical,
+  liveTargetFields,
+  sha256Hex,
+  toId,
+  type CanonicalComparison,
+  type SqlStatement,
+} from './ftf-config';
 import { inTransaction, insertLedger, lockAndReadLedger, Rollback } from './ledger';
-import { approvedWriteFields, checkBreakGlassHistoryRow, type CommittedWrite, type HistoryRowCheck, type PoolFor } from './restore';
+import {
+  approvedWriteFields,
+  checkBreakGlassHistoryRow,
+  type CommittedWrite,
+  type HistoryRowCheck,
+  type PoolFor,
+} from './restore';
 
 /**
  * Procedure D (seed 000): the live row is missing. Re-bootstrap it from the newest history
@@ -58,7 +72,9 @@ export type PlanRebootstrapOutcome =
   | { status: 'ready'; plan: RebootstrapPlan }
   | { status: 'row_exists'; message: string; newestHistoryId: number | null };
 
-export const planRebootstrapInputSchema = z.object({ incidentId: incidentIdSchema, ...liveTargetFields }).strict();
+export const planRebootstrapInputSchema = z
+  .object({ incidentId: incidentIdSchema, ...liveTargetFields })
+  .strict();
 export type PlanRebootstrapInput = z.input<typeof planRebootstrapInputSchema>;
 
 function fingerprintOf(newestHistoryId: number | null): string {
@@ -77,17 +93,37 @@ type StatementSource =
   | { kind: 'history'; historyId: number }
   | { kind: 'canonical'; keyCount: number; payloadHash: string; version: string };
 
-export function rebootstrapStatements(incidentId: string, liveRowId: number, source: StatementSource): SqlStatement[] {
+export function rebootstrapStatements(
+  incidentId: string,
+  liveRowId: number,
+  source: StatementSource,
+): SqlStatement[] {
   if (source.kind === 'history') {
     return [
-      { label: 'insert the live row from the newest history snapshot (a concurrent insert wins)', sql: INSERT_LIVE_FROM_HISTORY_SQL, params: [source.historyId, incidentId, liveRowId] },
-      { label: 'append the rebootstrap history row', sql: APPEND_REBOOTSTRAP_HISTORY_SQL, params: [incidentId, liveRowId] },
+      {
+        label: 'insert the live row from the newest history snapshot (a concurrent insert wins)',
+        sql: INSERT_LIVE_FROM_HISTORY_SQL,
+        params: [source.historyId, incidentId, liveRowId],
+      },
+      {
+        label: 'append the rebootstrap history row',
+        sql: APPEND_REBOOTSTRAP_HISTORY_SQL,
+        params: [incidentId, liveRowId],
+      },
     ];
   }
   const payload = describePayload(source.payloadHash, source.keyCount);
   return [
-    { label: 'insert the live row from the canonical payload', sql: INSERT_LIVE_CANONICAL_SQL, params: [liveRowId, payload, source.version, CANONICAL_SEED_ACTOR] },
-    { label: 'append the canonical seed history row', sql: APPEND_CANONICAL_HISTORY_SQL, params: [payload, source.version, CANONICAL_SEED_ACTOR, '<policy seedingChangeReason>'] },
+    {
+      label: 'insert the live row from the canonical payload',
+      sql: INSERT_LIVE_CANONICAL_SQL,
+      params: [liveRowId, payload, source.version, CANONICAL_SEED_ACTOR],
+    },
+    {
+      label: 'append the canonical seed history row',
+      sql: APPEND_CANONICAL_HISTORY_SQL,
+      params: [payload, source.version, CANONICAL_SEED_ACTOR, '<policy seedingChangeReason>'],
+    },
   ];
 }
 
@@ -98,7 +134,9 @@ export async function planRebootstrap(
 ): Promise<PlanRebootstrapOutcome> {
   const input = parseInput(planRebootstrapInputSchema, raw, 'planRebootstrap input');
   const pool = poolFor(input.database);
-  const newest = await pool.query<{ id: string; version: string; changed_by: string; changed_at: Date }>(NEWEST_HISTORY_SQL);
+  const newest = await pool.query<{ id: string; version: string; changed_by: string; changed_at: Date }>(
+    NEWEST_HISTORY_SQL,
+  );
   const newestRow = newest.rows[0];
   const exists = await pool.query('SELECT 1 FROM ftf_config WHERE id = $1::int', [input.liveRowId]);
   if ((exists.rowCount ?? 0) > 0) {
@@ -106,12 +144,20 @@ export async function planRebootstrap(
       status: 'row_exists',
       message:
         `ftf_config row id=${input.liveRowId} exists: ROW_EXISTS_USE_PROCEDURE_A_NOT_D. Procedure D is refused; ` +
-        (newestRow ? `to restore, run Procedure A (newest history id is ${newestRow.id}).` : 'the history is empty.'),
+        (newestRow
+          ? `to restore, run Procedure A (newest history id is ${newestRow.id}).`
+          : 'the history is empty.'),
       newestHistoryId: newestRow ? toId(newestRow.id) : null,
     };
   }
   const source: RebootstrapSource = newestRow
-    ? { kind: 'history', historyId: toId(newestRow.id), version: newestRow.version, changedBy: newestRow.changed_by, changedAt: newestRow.changed_at.toISOString() }
+    ? {
+        kind: 'history',
+        historyId: toId(newestRow.id),
+        version: newestRow.version,
+        changedBy: newestRow.changed_by,
+        changedAt: newestRow.changed_at.toISOString(),
+      }
     : {
         kind: 'canonical',
         keyCount: Object.keys(canonicalPayload).length,
@@ -129,7 +175,9 @@ export async function planRebootstrap(
       source,
       statements,
       expectedFingerprint,
-      planHash: sha256Hex(canonicalJson({ runbook: 'breakGlassRebootstrap', source, expectedFingerprint, statements })),
+      planHash: sha256Hex(
+        canonicalJson({ runbook: 'breakGlassRebootstrap', source, expectedFingerprint, statements }),
+      ),
       plannedAt: new Date().toISOString(),
     },
   };
@@ -180,25 +228,49 @@ export async function executeRebootstrap(
     let source: StatementSource;
     let historyRow: { id: string; changed_at: Date } | undefined;
     if (newestId !== null) {
-      const inserted = await client.query(INSERT_LIVE_FROM_HISTORY_SQL, [newestId, input.incidentId, input.liveRowId]);
+      const inserted = await client.query(INSERT_LIVE_FROM_HISTORY_SQL, [
+        newestId,
+        input.incidentId,
+        input.liveRowId,
+      ]);
       if (inserted.rowCount !== 1) return new Rollback(rowExists);
-      historyRow = (await client.query<{ id: string; changed_at: Date }>(APPEND_REBOOTSTRAP_HISTORY_SQL, [input.incidentId, input.liveRowId]))
-        .rows[0];
+      historyRow = (
+        await client.query<{ id: string; changed_at: Date }>(APPEND_REBOOTSTRAP_HISTORY_SQL, [
+          input.incidentId,
+          input.liveRowId,
+        ])
+      ).rows[0];
       source = { kind: 'history', historyId: newestId };
     } else {
       const payload = JSON.stringify(canonicalPayload);
       const version = canonicalVersion(input.incidentId);
-      const inserted = await client.query(INSERT_LIVE_CANONICAL_SQL, [input.liveRowId, payload, version, CANONICAL_SEED_ACTOR]);
+      const inserted = await client.query(INSERT_LIVE_CANONICAL_SQL, [
+        input.liveRowId,
+        payload,
+        version,
+        CANONICAL_SEED_ACTOR,
+      ]);
       if (inserted.rowCount !== 1) return new Rollback(rowExists);
       historyRow = (
-        await client.query<{ id: string; changed_at: Date }>(APPEND_CANONICAL_HISTORY_SQL, [payload, version, CANONICAL_SEED_ACTOR, input.seedingChangeReason])
+        await client.query<{ id: string; changed_at: Date }>(APPEND_CANONICAL_HISTORY_SQL, [
+          payload,
+          version,
+          CANONICAL_SEED_ACTOR,
+          input.seedingChangeReason,
+        ])
       ).rows[0];
-      source = { kind: 'canonical', keyCount: Object.keys(canonicalPayload).length, payloadHash: sha256Hex(canonicalJson(canonicalPayload)), version };
+      source = {
+        kind: 'canonical',
+        keyCount: Object.keys(canonicalPayload).length,
+        payloadHash: sha256Hex(canonicalJson(canonicalPayload)),
+        version,
+      };
     }
     if (!historyRow) throw new Error('the history insert returned no row');
-    const after = await client.query<{ version: string; now: Date }>('SELECT version, now() AS now FROM ftf_config WHERE id = $1::int', [
-      input.liveRowId,
-    ]);
+    const after = await client.query<{ version: string; now: Date }>(
+      'SELECT version, now() AS now FROM ftf_config WHERE id = $1::int',
+      [input.liveRowId],
+    );
     const statements = rebootstrapStatements(input.incidentId, input.liveRowId, source);
     const committed: RebootstrapCommitted = {
       status: source.kind === 'history' ? 'rebootstrapped' : 'canonical_seeded',
@@ -211,7 +283,13 @@ export async function executeRebootstrap(
       statements,
       replayed: false,
     };
-    await insertLedger(client, { ...input, runbook: 'breakGlassRebootstrap', step: 'execute_rebootstrap', statements, result: committed });
+    await insertLedger(client, {
+      ...input,
+      runbook: 'breakGlassRebootstrap',
+      step: 'execute_rebootstrap',
+      statements,
+      result: committed,
+    });
     return committed;
   });
 }
@@ -244,7 +322,12 @@ export async function verifyRebootstrap(
 ): Promise<RebootstrapVerification> {
   const input = parseInput(verifyRebootstrapInputSchema, raw, 'verifyRebootstrap input');
   const pool = poolFor(input.database);
-  const live = await pool.query<{ version: string; updated_by: string; base_env: Record<string, unknown>; matches: boolean | null }>(
+  const live = await pool.query<{
+    version: string;
+    updated_by: string;
+    base_env: Record<string, unknown>;
+    matches: boolean | null;
+  }>(
     `SELECT version, updated_by, base_env,
             base_env = (SELECT base_env FROM ftf_config_history WHERE id = $2::bigint) AS matches
      FROM ftf_config WHERE id = $1::int`,
@@ -255,8 +338,10 @@ export async function verifyRebootstrap(
   if (!row) problems.push(`ftf_config id=${input.liveRowId} is still missing`);
   else {
     if (row.matches !== true) problems.push('base_env differs from the source snapshot');
-    const expectedActor = input.source === 'history' ? breakGlassActor(input.incidentId) : CANONICAL_SEED_ACTOR;
-    if (row.updated_by !== expectedActor) problems.push(`updated_by is ${row.updated_by}, expected ${expectedActor}`);
+    const expectedActor =
+      input.source === 'history' ? breakGlassActor(input.incidentId) : CANONICAL_SEED_ACTOR;
+    if (row.updated_by !== expectedActor)
+      problems.push(`updated_by is ${row.updated_by}, expected ${expectedActor}`);
   }
   const historyRow =
     input.source === 'history'
@@ -266,15 +351,27 @@ export async function verifyRebootstrap(
           tags: ['break-glass', 'rebootstrap', 'adr-90', input.incidentId],
         })
       : await (async () => {
-          const seeded = await pool.query<{ tags: unknown }>('SELECT tags FROM ftf_config_history WHERE id = $1::bigint', [input.historyId]);
+          const seeded = await pool.query<{ tags: unknown }>(
+            'SELECT tags FROM ftf_config_history WHERE id = $1::bigint',
+            [input.historyId],
+          );
           const tags = (seeded.rows[0]?.tags ?? []) as unknown[];
-          const rowProblems = seeded.rows[0] ? (tags.includes('break-glass') ? ['the canonical seed row must not be tagged break-glass'] : []) : ['history row missing'];
+          const rowProblems = seeded.rows[0]
+            ? tags.includes('break-glass')
+              ? ['the canonical seed row must not be tagged break-glass']
+              : []
+            : ['history row missing'];
           return { ok: rowProblems.length === 0, id: input.historyId, problems: rowProblems };
         })();
   const canonical = compareWithCanonical(row?.base_env ?? {}, canonicalPayload);
   return {
     ok: problems.length === 0 && historyRow.ok,
-    liveRow: { ok: problems.length === 0, version: row?.version ?? null, updatedBy: row?.updated_by ?? null, problems },
+    liveRow: {
+      ok: problems.length === 0,
+      version: row?.version ?? null,
+      updatedBy: row?.updated_by ?? null,
+      problems,
+    },
     historyRow,
     canonical,
   };

@@ -151,7 +151,11 @@ export async function planRestore(poolFor: PoolFor, raw: unknown): Promise<PlanR
       live: { ...liveState, keyCount: Object.keys(liveEnv).length },
       recentHistory,
       diff,
-      samples: SAMPLE_KEYS.map((key) => ({ key, current: liveEnv[key] ?? null, target: targetRow.base_env[key] ?? null })),
+      samples: SAMPLE_KEYS.map((key) => ({
+        key,
+        current: liveEnv[key] ?? null,
+        target: targetRow.base_env[key] ?? null,
+      })),
       statements,
       expectedVersion,
       planHash: sha256Hex(canonicalJson(hashed)),
@@ -215,7 +219,11 @@ export type ExecuteRestoreOutcome =
   | { status: 'target_not_found'; message: string }
   | { status: 'live_row_missing'; message: string };
 
-export function staleRefusal(live: LiveRowState, expectedFingerprint: string, liveRowId: number): StaleRefusal {
+export function staleRefusal(
+  live: LiveRowState,
+  expectedFingerprint: string,
+  liveRowId: number,
+): StaleRefusal {
   return {
     status: 'plan_stale',
     message:
@@ -253,16 +261,21 @@ export async function executeRestore(poolFor: PoolFor, raw: unknown): Promise<Ex
       });
     }
 
-    await client.query(UPSERT_LIVE_FROM_HISTORY_SQL, [input.targetHistoryId, input.incidentId, input.liveRowId]);
+    await client.query(UPSERT_LIVE_FROM_HISTORY_SQL, [
+      input.targetHistoryId,
+      input.incidentId,
+      input.liveRowId,
+    ]);
     const appended = await client.query<{ id: string; changed_at: Date }>(APPEND_RESTORE_HISTORY_SQL, [
       input.targetHistoryId,
       input.incidentId,
     ]);
     const historyRow = appended.rows[0];
     if (!historyRow) throw new Error('the history insert returned no row');
-    const after = await client.query<{ version: string; now: Date }>('SELECT version, now() AS now FROM ftf_config WHERE id = $1::int', [
-      input.liveRowId,
-    ]);
+    const after = await client.query<{ version: string; now: Date }>(
+      'SELECT version, now() AS now FROM ftf_config WHERE id = $1::int',
+      [input.liveRowId],
+    );
     const statements = restoreStatements(input.incidentId, input.targetHistoryId, input.liveRowId);
     const committed: RestoreCommitted = {
       status: 'restored',
@@ -274,7 +287,13 @@ export async function executeRestore(poolFor: PoolFor, raw: unknown): Promise<Ex
       statements,
       replayed: false,
     };
-    await insertLedger(client, { ...input, runbook: 'breakGlassRestore', step: 'execute_restore', statements, result: committed });
+    await insertLedger(client, {
+      ...input,
+      runbook: 'breakGlassRestore',
+      step: 'execute_restore',
+      statements,
+      result: committed,
+    });
     return committed;
   });
 }
@@ -321,15 +340,20 @@ export async function checkBreakGlassHistoryRow(
   pool: Pool,
   input: { incidentId: string; historyId: number; tags: string[] },
 ): Promise<HistoryRowCheck> {
-  const newest = await pool.query<{ id: string; version: string; changed_by: string; change_reason: string | null; tags: unknown }>(
-    NEWEST_BREAK_GLASS_ROW_SQL,
-  );
+  const newest = await pool.query<{
+    id: string;
+    version: string;
+    changed_by: string;
+    change_reason: string | null;
+    tags: unknown;
+  }>(NEWEST_BREAK_GLASS_ROW_SQL);
   const row = newest.rows[0];
   const actor = breakGlassActor(input.incidentId);
   const problems: string[] = [];
   if (!row) problems.push('no history row is tagged break-glass');
   else {
-    if (toId(row.id) !== input.historyId) problems.push(`newest break-glass row is id=${row.id}, expected id=${input.historyId}`);
+    if (toId(row.id) !== input.historyId)
+      problems.push(`newest break-glass row is id=${row.id}, expected id=${input.historyId}`);
     if (row.changed_by !== actor) problems.push(`changed_by is ${row.changed_by}, expected ${actor}`);
     const tags = Array.isArray(row.tags) ? (row.tags as unknown[]) : [];
     for (const tag of input.tags) {
@@ -373,7 +397,8 @@ export async function verifyRestore(
   else {
     if (liveRow.version !== input.expectedVersion)
       liveProblems.push(`version is ${liveRow.version}, expected ${input.expectedVersion}`);
-    if (liveRow.updated_by !== actor) liveProblems.push(`updated_by is ${liveRow.updated_by}, expected ${actor}`);
+    if (liveRow.updated_by !== actor)
+      liveProblems.push(`updated_by is ${liveRow.updated_by}, expected ${actor}`);
     if (liveRow.matches_target !== true) liveProblems.push('base_env differs from the target snapshot');
   }
 
@@ -403,7 +428,11 @@ export async function verifyRestore(
 // Reconciliation (gating ritual, gate 2)
 
 export const findReconcilingWriteInputSchema = z
-  .object({ incidentId: incidentIdSchema, afterHistoryId: historyIdSchema, database: liveTargetFields.database })
+  .object({
+    incidentId: incidentIdSchema,
+    afterHistoryId: historyIdSchema,
+    database: liveTargetFields.database,
+  })
   .strict();
 export type FindReconcilingWriteInput = z.input<typeof findReconcilingWriteInputSchema>;
 
@@ -413,10 +442,12 @@ export type ReconcilingWrite =
 
 export async function findReconcilingWrite(poolFor: PoolFor, raw: unknown): Promise<ReconcilingWrite> {
   const input = parseInput(findReconcilingWriteInputSchema, raw, 'findReconcilingWrite input');
-  const result = await poolFor(input.database).query<{ id: string; version: string; changed_by: string; changed_at: Date }>(
-    FIND_RECONCILING_WRITE_SQL,
-    [input.afterHistoryId, input.incidentId],
-  );
+  const result = await poolFor(input.database).query<{
+    id: string;
+    version: string;
+    changed_by: string;
+    changed_at: Date;
+  }>(FIND_RECONCILING_WRITE_SQL, [input.afterHistoryId, input.incidentId]);
   const checkedAt = new Date().toISOString();
   const row = result.rows[0];
   if (!row) return { found: false, checkedAt };

@@ -56,13 +56,21 @@ export type BreakGlassRestoreOutcome =
   | 'restored_non_conforming'
   | 'execution_failed';
 
-export type BreakGlassRestoreDetail = BreakGlassDetail<RestorePlan, ExecuteRestoreOutcome, RestoreVerification> & {
+export type BreakGlassRestoreDetail = BreakGlassDetail<
+  RestorePlan,
+  ExecuteRestoreOutcome,
+  RestoreVerification
+> & {
   targetHistoryId: number;
 };
 
 export type BreakGlassRestoreStatus = RunbookStatus<BreakGlassRestoreDetail>;
 
-export interface BreakGlassRestoreResult extends BreakGlassResultBase<RestorePlan, ExecuteRestoreOutcome, RestoreVerification> {
+export interface BreakGlassRestoreResult extends BreakGlassResultBase<
+  RestorePlan,
+  ExecuteRestoreOutcome,
+  RestoreVerification
+> {
   runbook: typeof BREAK_GLASS_RESTORE;
   outcome: BreakGlassRestoreOutcome;
   targetHistoryId: number;

@@ -1,11 +1,12 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { RestoreVerification, RunbookActivities } from '../../activities';
+import type { RunbookActivities } from '../../activities';
 import { databaseRead, databaseWrite } from '../activity-options';
 import { committedWrite } from '../break-glass/definitions';
 import { approvalLineTemplate, runApprovedWrite, type BreakGlassContext } from '../break-glass/flow';
 import { renderPostMortem } from '../break-glass/post-mortem';
 import { beginBreakGlass, loadPolicy, resultBase } from '../break-glass/start';
 import { parseWorkflowInput } from '../shared/input';
+import { restoreVerificationLines, summariseRestoreVerification } from './verification';
 import {
   BREAK_GLASS_RESTORE,
   breakGlassRestoreInputSchema,
@@ -17,26 +18,6 @@ import {
 
 const { planRestore, verifyRestore } = proxyActivities<RunbookActivities>(databaseRead);
 const { executeRestore } = proxyActivities<RunbookActivities>(databaseWrite);
-
-export function restoreVerificationLines(verification: RestoreVerification | undefined): string[] {
-  if (!verification) return ['- Verification: not run'];
-  return [
-    `- Live row: ${verification.liveRow.ok ? 'OK' : `NOT OK (${verification.liveRow.problems.join('; ')})`} — version ${verification.liveRow.version}`,
-    `- Break-glass history row: ${verification.historyRow.ok ? 'OK' : `NOT OK (${verification.historyRow.problems.join('; ')})`}`,
-    `- Canonical payload comparison: NEW ${verification.canonical.new} / EQUAL ${verification.canonical.equal} / CONFLICT ${verification.canonical.conflict}` +
-      (verification.canonical.conflict > 0 ? ' — CONFLICT > 0 flagged to the IC' : ''),
-  ];
-}
-
-export function summariseRestoreVerification(verification: RestoreVerification) {
-  const { canonical } = verification;
-  return {
-    ok: verification.ok,
-    problems: [...verification.liveRow.problems, ...verification.historyRow.problems],
-    counts: `NEW ${canonical.new} / EQUAL ${canonical.equal} / CONFLICT ${canonical.conflict}`,
-    conflicts: { count: canonical.conflict, keys: canonical.conflictKeys },
-  };
-}
 
 /**
  * Break-glass Procedure A: inspect & plan → approval gate → pause-and-think → one restore
@@ -56,9 +37,17 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
 
   const result = (outcome: BreakGlassRestoreOutcome, message: string): BreakGlassRestoreResult => {
     if (detail.postMortem) detail.postMortem.draft = draft();
-    return { ...resultBase(record, input.incidentId, outcome, message), runbook: BREAK_GLASS_RESTORE, outcome, targetHistoryId: input.targetHistoryId };
+    return {
+      ...resultBase(record, input.incidentId, outcome, message),
+      runbook: BREAK_GLASS_RESTORE,
+      outcome,
+      targetHistoryId: input.targetHistoryId,
+    };
   };
-  const finish = async (outcome: BreakGlassRestoreOutcome, message: string): Promise<BreakGlassRestoreResult> => {
+  const finish = async (
+    outcome: BreakGlassRestoreOutcome,
+    message: string,
+  ): Promise<BreakGlassRestoreResult> => {
     record.finish(outcome, message);
     await notices.settle();
     return result(outcome, message);
@@ -68,7 +57,10 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
   const policy = snapshot.runbook;
 
   // Inspect & plan.
-  record.enterStep('inspect_and_plan', `inspecting history and planning the restore of id ${input.targetHistoryId}`);
+  record.enterStep(
+    'inspect_and_plan',
+    `inspecting history and planning the restore of id ${input.targetHistoryId}`,
+  );
   const planned = await planRestore({ incidentId: input.incidentId, targetHistoryId: input.targetHistoryId });
   if (planned.status !== 'ready') {
     notices.send({
@@ -93,7 +85,7 @@ export async function breakGlassRestore(rawInput: BreakGlassRestoreInput): Promi
     rationale: input.rationale,
     tag,
     story: snapshot.story,
-    record: record as BreakGlassContext['record'],
+    record: record,
     notices,
     controls,
     gate: policy,

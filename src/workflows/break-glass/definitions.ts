@@ -3,14 +3,24 @@ import { z } from 'zod';
 import type { CommittedWrite, HttpProbe, ReconcilingWrite } from '../../activities';
 import { handleSchema } from '../../common/identity';
 import type { NoticeRecord } from '../shared/notices';
-import type { DeadlineRecord, Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
+import type {
+  DeadlineRecord,
+  Finding,
+  RefusedAttempt,
+  RunbookStatus,
+  StepRecord,
+} from '../shared/run-record';
 
 /** What every break-glass procedure (A, B, D, drill) shares: signals, records, result fields. */
 
 export const postMortemFiledPayloadSchema = z
   .object({
     by: handleSchema,
-    link: z.string().trim().min(1, 'must link the filed post-mortem (e.g. the OP wp#153 comment URL)').max(2_000),
+    link: z
+      .string()
+      .trim()
+      .min(1, 'must link the filed post-mortem (e.g. the OP wp#153 comment URL)')
+      .max(2_000),
   })
   .strict();
 export type PostMortemFiledPayload = z.input<typeof postMortemFiledPayloadSchema>;

@@ -70,7 +70,10 @@ export interface ApprovedWriteSpec<Execution, Verification> {
     message(write: CommittedWrite): string;
   };
   /** Reconciliation and post-mortem; omitted for a drill. */
-  obligations?: Omit<ObligationsOptions, 'record' | 'notices' | 'incidentId' | 'tag' | 'executedAtMs' | 'afterHistoryId' | 'page'> & {
+  obligations?: Omit<
+    ObligationsOptions,
+    'record' | 'notices' | 'incidentId' | 'tag' | 'executedAtMs' | 'afterHistoryId' | 'page'
+  > & {
     signals: ObligationSignals;
   };
 }
@@ -132,18 +135,38 @@ export async function runApprovedWrite<Execution, Verification>(
       `After approval the SQL runs no earlier than ${formatDuration(gate.pause)} later (pause-and-think); "abort" {"by","reason"} stops it.`,
       `Approval line that will be recorded: ${lineTemplate}`,
     ].join('\n'),
-    details: [...spec.planDetails, { label: 'Requested by', value: ctx.requestedBy }, { label: 'Approve by', value: approvalDueAt }, { label: 'Pause after approval', value: formatDuration(gate.pause) }],
+    details: [
+      ...spec.planDetails,
+      { label: 'Requested by', value: ctx.requestedBy },
+      { label: 'Approve by', value: approvalDueAt },
+      { label: 'Pause after approval', value: formatDuration(gate.pause) },
+    ],
     code: [
       { label: 'planHash', text: spec.planHash },
       { label: 'Approval line (recorded at approval)', text: lineTemplate },
-      { label: `Approve: signal "approve" to ${workflowId}`, text: JSON.stringify({ approver: '@you', planHash: spec.planHash }) },
-      { label: 'or from a terminal', text: `npm run cli -- approve --workflow-id ${workflowId} --approver @you --plan-hash ${spec.planHash}` },
+      {
+        label: `Approve: signal "approve" to ${workflowId}`,
+        text: JSON.stringify({ approver: '@you', planHash: spec.planHash }),
+      },
+      {
+        label: 'or from a terminal',
+        text: `npm run cli -- approve --workflow-id ${workflowId} --approver @you --plan-hash ${spec.planHash}`,
+      },
     ],
   });
   const decision = await controls.awaitDecision(spec.planHash, gate.approvalTimeout);
   if (decision.kind === 'rejected') {
-    notices.send({ kind: 'rejected', severity: 'info', audience: 'incident_commander', subject: `${tag} rejected by ${decision.approver}`, body: decision.reason });
-    return { outcome: 'rejected', message: `rejected by ${decision.approver}: ${decision.reason}; nothing was executed` };
+    notices.send({
+      kind: 'rejected',
+      severity: 'info',
+      audience: 'incident_commander',
+      subject: `${tag} rejected by ${decision.approver}`,
+      body: decision.reason,
+    });
+    return {
+      outcome: 'rejected',
+      message: `rejected by ${decision.approver}: ${decision.reason}; nothing was executed`,
+    };
   }
   if (decision.kind === 'expired') {
     notices.send({
@@ -153,10 +176,16 @@ export async function runApprovedWrite<Execution, Verification>(
       subject: `${tag} approval expired`,
       body: `No decision within ${formatDuration(gate.approvalTimeout)}; nothing was executed. Start a new run if still needed.`,
     });
-    return { outcome: 'approval_expired', message: `no approval within ${formatDuration(gate.approvalTimeout)}; nothing was executed` };
+    return {
+      outcome: 'approval_expired',
+      message: `no approval within ${formatDuration(gate.approvalTimeout)}; nothing was executed`,
+    };
   }
   if (decision.kind === 'aborted') {
-    return { outcome: 'aborted', message: `aborted by ${decision.by} before approval: ${decision.reason}; nothing was executed` };
+    return {
+      outcome: 'aborted',
+      message: `aborted by ${decision.by} before approval: ${decision.reason}; nothing was executed`,
+    };
   }
   const approvalTs = utcIso(decision.atMs);
   const rationale = decision.rationale ?? ctx.rationale;
@@ -165,7 +194,13 @@ export async function runApprovedWrite<Execution, Verification>(
     approvedAt: approvalTs,
     planHash: spec.planHash,
     rationale,
-    line: renderApprovalLine({ incidentId: ctx.incidentId, story: ctx.story, rationale, approver: decision.approver, approvalTs }),
+    line: renderApprovalLine({
+      incidentId: ctx.incidentId,
+      story: ctx.story,
+      rationale,
+      approver: decision.approver,
+      approvalTs,
+    }),
   };
   detail.approval = approval;
 
@@ -173,7 +208,10 @@ export async function runApprovedWrite<Execution, Verification>(
   const executesAtMs = decision.atMs + gate.pause;
   const executesAt = utcIso(executesAtMs);
   detail.executesAt = executesAt;
-  record.enterStep('pause_and_think', `approved by ${decision.approver}; SQL executes at ${executesAt} unless aborted (signal "abort")`);
+  record.enterStep(
+    'pause_and_think',
+    `approved by ${decision.approver}; SQL executes at ${executesAt} unless aborted (signal "abort")`,
+  );
   notices.send({
     details: [
       { label: 'Approved by', value: decision.approver },
@@ -195,7 +233,10 @@ export async function runApprovedWrite<Execution, Verification>(
       subject: `${tag} aborted by ${paused.abort.by} during the pause`,
       body: `${paused.abort.reason}\nNothing was executed.`,
     });
-    return { outcome: 'aborted', message: `aborted by ${paused.abort.by} during the pause: ${paused.abort.reason}; nothing was executed` };
+    return {
+      outcome: 'aborted',
+      message: `aborted by ${paused.abort.by} during the pause: ${paused.abort.reason}; nothing was executed`,
+    };
   }
 
   // The one transaction, re-checked against the approved plan and ledgered.
@@ -219,16 +260,34 @@ export async function runApprovedWrite<Execution, Verification>(
       `the break-glass transaction failed after its retries: ${describeFailure(error)}. Whether it committed is recorded in ` +
       `runbook_ledger under key ${ledgerKey}; check it before retrying.`;
     record.nonConformity('execution_failed', message);
-    notices.send({ kind: 'execution_failed', severity: 'critical', audience: 'escalation', page: page('execute'), subject: `${tag} transaction FAILED`, body: message });
+    notices.send({
+      kind: 'execution_failed',
+      severity: 'critical',
+      audience: 'escalation',
+      page: page('execute'),
+      subject: `${tag} transaction FAILED`,
+      body: message,
+    });
     record.finish('execution_failed', message);
     await notices.settle();
-    throw ApplicationFailure.create({ message, type: 'ExecutionFailed', nonRetryable: true, details: [ctx.resultFor('execution_failed', message)] });
+    throw ApplicationFailure.create({
+      message,
+      type: 'ExecutionFailed',
+      nonRetryable: true,
+      details: [ctx.resultFor('execution_failed', message)],
+    });
   }
   detail.execution = execution;
   const write = committedWrite(execution);
   if (!write) {
     const refusal = execution as { status: string; message: string };
-    notices.send({ kind: refusal.status, severity: 'warning', audience: 'incident_commander', subject: `${tag} refused: ${refusal.status}`, body: refusal.message });
+    notices.send({
+      kind: refusal.status,
+      severity: 'warning',
+      audience: 'incident_commander',
+      subject: `${tag} refused: ${refusal.status}`,
+      body: refusal.message,
+    });
     return { outcome: refusal.status, message: refusal.message };
   }
   const executedAtMs = Date.now();
@@ -290,7 +349,9 @@ export async function runApprovedWrite<Execution, Verification>(
     outcome: conforming ? spec.done.outcome : spec.done.nonConformingOutcome,
     message:
       spec.done.message(write) +
-      (conforming ? '; all obligations met' : `; non-conforming: ${record.status.nonConformities.map((n) => n.code).join(', ')}`),
+      (conforming
+        ? '; all obligations met'
+        : `; non-conforming: ${record.status.nonConformities.map((n) => n.code).join(', ')}`),
     write,
     executedAtMs,
   };

@@ -56,11 +56,21 @@ export class ObligationSignals {
     const by = `@${normalizeHandle(parsed.data.by)}`;
     const postMortem = this.record.status.detail.postMortem;
     if (!postMortem) {
-      this.record.refused({ signal: 'postMortemFiled', by, reason: 'gate_not_open', detail: 'nothing has been executed yet' });
+      this.record.refused({
+        signal: 'postMortemFiled',
+        by,
+        reason: 'gate_not_open',
+        detail: 'nothing has been executed yet',
+      });
       return;
     }
     if (postMortem.state !== 'awaiting') {
-      this.record.refused({ signal: 'postMortemFiled', by, reason: 'already_decided', detail: `post-mortem is already ${postMortem.state}` });
+      this.record.refused({
+        signal: 'postMortemFiled',
+        by,
+        reason: 'already_decided',
+        detail: `post-mortem is already ${postMortem.state}`,
+      });
       return;
     }
     postMortem.state = 'filed';
@@ -68,7 +78,8 @@ export class ObligationSignals {
     postMortem.link = parsed.data.link;
     postMortem.filedAt = utcIso(Date.now());
     this.record.event('post_mortem_filed', `post-mortem filed: ${parsed.data.link}`, by);
-    if (this.record.status.step === 'awaiting_post_mortem') this.record.describe('post-mortem filed; finishing');
+    if (this.record.status.step === 'awaiting_post_mortem')
+      this.record.describe('post-mortem filed; finishing');
   }
 }
 
@@ -107,7 +118,9 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
   detail.postMortem = { state: 'awaiting', dueAt: utcIso(postMortemDueMs), draft: '' };
   const reconciliation = detail.reconciliation;
   const postMortem = detail.postMortem;
-  const consoleDueMs = options.consoleRecovery ? options.executedAtMs + options.consoleRecovery.timeout : undefined;
+  const consoleDueMs = options.consoleRecovery
+    ? options.executedAtMs + options.consoleRecovery.timeout
+    : undefined;
   if (consoleDueMs !== undefined) {
     detail.consoleRecovery = { state: 'waiting', dueAt: utcIso(consoleDueMs), probes: 0 };
     record.setDeadline('console_recovery', consoleDueMs);
@@ -117,7 +130,10 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
   record.setDeadline('post_mortem', postMortemDueMs);
   refreshDraft();
   if (consoleDueMs !== undefined) {
-    record.enterStep('awaiting_console_recovery', `probing the Console until it is back (by ${utcIso(consoleDueMs)}); post-mortem due ${postMortem.dueAt}`);
+    record.enterStep(
+      'awaiting_console_recovery',
+      `probing the Console until it is back (by ${utcIso(consoleDueMs)}); post-mortem due ${postMortem.dueAt}`,
+    );
   } else {
     record.enterStep(
       'awaiting_reconciliation',
@@ -154,12 +170,17 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
         recovery.state = 'recovered';
         recovery.recoveredAt = utcIso(Date.now());
         record.resolveDeadline('console_recovery', 'met');
-        record.event('console_recovered', `the Console answers again (HTTP ${recovery.lastProbe?.status ?? '?'})`);
+        record.event(
+          'console_recovered',
+          `the Console answers again (HTTP ${recovery.lastProbe?.status ?? '?'})`,
+        );
         return true;
       }
       if (Date.now() >= consoleDueMs!) break;
       const wait = Math.max(Math.min(options.consoleRecovery!.probeInterval, consoleDueMs! - Date.now()), 1);
-      await condition(() => signals.checkRequested, wait, { summary: `Console probe (must be back by ${recovery.dueAt})` });
+      await condition(() => signals.checkRequested, wait, {
+        summary: `Console probe (must be back by ${recovery.dueAt})`,
+      });
       signals.checkRequested = false;
     }
     recovery.state = 'not_recovered';
@@ -183,9 +204,16 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
     reconciliation.checks += 1;
     let write;
     try {
-      write = await findReconcilingWrite({ incidentId, afterHistoryId: options.afterHistoryId, database: options.database });
+      write = await findReconcilingWrite({
+        incidentId,
+        afterHistoryId: options.afterHistoryId,
+        database: options.database,
+      });
     } catch (error) {
-      record.event('reconciliation_check_failed', `could not check for the reconciling write: ${describeFailure(error)}`);
+      record.event(
+        'reconciliation_check_failed',
+        `could not check for the reconciling write: ${describeFailure(error)}`,
+      );
       return false;
     }
     reconciliation.lastCheckedAt = write.checkedAt;
@@ -223,17 +251,25 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
         if (inTime) {
           reconciliation.state = 'found_in_time';
           record.resolveDeadline('reconciliation', 'met');
-          record.event('reconciled', `reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`);
+          record.event(
+            'reconciled',
+            `reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`,
+          );
         } else {
           markMissed();
           reconciliation.state = 'late';
-          record.event('reconciled_late', `late reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`);
+          record.event(
+            'reconciled_late',
+            `late reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`,
+          );
         }
         return afterReconciliation();
       }
       if (atDeadline) break;
       const wait = Math.max(Math.min(policy.reconciliationPollInterval, reconciliationDueMs - Date.now()), 1);
-      await condition(() => signals.checkRequested, wait, { summary: `reconciliation: next check (deadline ${reconciliation.dueAt})` });
+      await condition(() => signals.checkRequested, wait, {
+        summary: `reconciliation: next check (deadline ${reconciliation.dueAt})`,
+      });
       signals.checkRequested = false;
     }
     markMissed();
@@ -245,12 +281,17 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
   async function watchLate(): Promise<void> {
     while (Date.now() < postMortemDueMs) {
       const wait = Math.max(Math.min(policy.lateReconciliationPollInterval, postMortemDueMs - Date.now()), 1);
-      await condition(() => signals.checkRequested, wait, { summary: 'reconciliation: watching for a late write' });
+      await condition(() => signals.checkRequested, wait, {
+        summary: 'reconciliation: watching for a late write',
+      });
       signals.checkRequested = false;
       if (await check()) {
         const write = reconciliation.write!;
         reconciliation.state = 'late';
-        record.event('reconciled_late', `late reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`);
+        record.event(
+          'reconciled_late',
+          `late reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`,
+        );
         notices.send({
           kind: 'reconciliation_late',
           severity: 'warning',
@@ -286,9 +327,15 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
     refreshDraft();
     postDraft();
     if (postMortem.state === 'awaiting') {
-      record.enterStep('awaiting_post_mortem', `post-mortem due ${postMortem.dueAt}; send "postMortemFiled" {"by","link"}`);
+      record.enterStep(
+        'awaiting_post_mortem',
+        `post-mortem due ${postMortem.dueAt}; send "postMortemFiled" {"by","link"}`,
+      );
     } else if (reconciliation.state === 'missed') {
-      record.enterStep('watching_late_reconciliation', `reconciliation missed; still watching for a late write until ${utcIso(postMortemDueMs)}`);
+      record.enterStep(
+        'watching_late_reconciliation',
+        `reconciliation missed; still watching for a late write until ${utcIso(postMortemDueMs)}`,
+      );
     }
   }
 
@@ -297,19 +344,26 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
     const target = options.postMortemComment;
     if (!target || postMortem.comment) return;
     const deliveryKey = `${record.status.workflowId}/${record.status.runId}/post-mortem-draft`;
-    const where = 'workPackageId' in target ? `work package #${target.workPackageId}` : `issue #${target.issueNumber}`;
+    const where =
+      'workPackageId' in target ? `work package #${target.workPackageId}` : `issue #${target.issueNumber}`;
     const comment: PostMortemComment = { channel: target.channel, target: where, state: 'posting' };
     postMortem.comment = comment;
     const posting =
       'workPackageId' in target
-        ? commentOnWorkPackage({ channel: target.channel, workPackageId: target.workPackageId, markdown: postMortem.draft, deliveryKey }).then(
-            () => undefined,
-          )
-        : commentOnGitHubIssue({ channel: target.channel, issueNumber: target.issueNumber, body: postMortem.draft, deliveryKey }).then(
-            (receipt) => {
-              comment.url = receipt.url;
-            },
-          );
+        ? commentOnWorkPackage({
+            channel: target.channel,
+            workPackageId: target.workPackageId,
+            markdown: postMortem.draft,
+            deliveryKey,
+          }).then(() => undefined)
+        : commentOnGitHubIssue({
+            channel: target.channel,
+            issueNumber: target.issueNumber,
+            body: postMortem.draft,
+            deliveryKey,
+          }).then((receipt) => {
+            comment.url = receipt.url;
+          });
     notices.track(
       posting.then(
         () => {
@@ -319,7 +373,10 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
         (error: unknown) => {
           comment.state = 'failed';
           comment.error = describeFailure(error);
-          record.event('post_mortem_draft_failed', `post-mortem draft not posted on ${target.channel} ${where}: ${comment.error}`);
+          record.event(
+            'post_mortem_draft_failed',
+            `post-mortem draft not posted on ${target.channel} ${where}: ${comment.error}`,
+          );
           notices.send({
             kind: 'post_mortem_draft_failed',
             severity: 'warning',
@@ -333,9 +390,13 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
   }
 
   async function watchPostMortem(): Promise<void> {
-    const filed = await condition(() => postMortem.state === 'filed', Math.max(postMortemDueMs - Date.now(), 1), {
-      summary: `post-mortem due ${postMortem.dueAt}`,
-    });
+    const filed = await condition(
+      () => postMortem.state === 'filed',
+      Math.max(postMortemDueMs - Date.now(), 1),
+      {
+        summary: `post-mortem due ${postMortem.dueAt}`,
+      },
+    );
     if (filed) {
       record.resolveDeadline('post_mortem', 'met');
       return;

@@ -25,12 +25,17 @@ export function beginBreakGlass<Detail extends BreakGlassDetail<unknown, unknown
   memo: string;
 }) {
   const requestedBy = `@${normalizeHandle(args.requestedBy)}`;
-  const record = new RunRecord<Detail>(args.runbook, args.incidentId, { ...args.detail, requestedBy } as Detail);
+  const record = new RunRecord<Detail>(args.runbook, args.incidentId, {
+    ...args.detail,
+    requestedBy,
+  } as Detail);
   setHandler(statusQuery, () => record.status);
   const notices = new Notices(record);
   const controls = new RunControls(record, notices, requestedBy);
   record.setMemoSummary(args.memo);
-  const signals = new ObligationSignals(record as unknown as RunRecord<BreakGlassDetail<unknown, unknown, unknown>>);
+  const signals = new ObligationSignals(
+    record,
+  );
   return { requestedBy, record, notices, controls, signals };
 }
 
@@ -40,7 +45,10 @@ export async function loadPolicy<K extends RunbookName>(
 ): Promise<RunbookPolicySnapshot<K>> {
   parts.record.enterStep('load_policy', 'reading the worker policy');
   const snapshot = await loadRunbookPolicy({ runbook });
-  parts.controls.configure({ approvers: snapshot.runbook.approvers, soleOperator: snapshot.runbook.soleOperator });
+  parts.controls.configure({
+    approvers: snapshot.runbook.approvers,
+    soleOperator: snapshot.runbook.soleOperator,
+  });
   parts.notices.configure(snapshot.notifications);
   return snapshot;
 }

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import type {
+  ConsoleEditPlan,
+  ConsoleEditVerification,
+  ExecuteConsoleEditOutcome,
+  HttpProbe,
+  PodReadiness,
+} from '../../activities';
+import { hpoKeyFields, incidentIdSchema } from '../../common/break-glass';
+import { handleSchema } from '../../common/identity';
+import type { BreakGlassDetail, BreakGlassResultBase } from '../break-glass/definitions';
+import { rationaleSchema } from '../break-glass-restore/definitions';
+import type { RunbookStatus } from '../shared/run-record';
+
+export { abortSignal, approveSignal, rejectSignal, statusQuery } from '../shared/messages';
+export { checkReconciliationSignal, postMortemFiledSignal } from '../break-glass/definitions';
+
+/** Break-glass Procedure B (seed 000): Console UI down, urgent single-key edit. */
+export const BREAK_GLASS_CONSOLE_EDIT = 'breakGlassConsoleEdit';
+
+export function breakGlassConsoleEditWorkflowId(incidentId: string): string {
+  return `break-glass-console-edit-${incidentId}`;
+}
+
+export const breakGlassConsoleEditInputSchema = z
+  .object({
+    incidentId: incidentIdSchema,
+    ...hpoKeyFields,
+    /** Stored verbatim as a JSON string (bound parameter); numeric keys need a numeric value. */
+    newValue: z.string({ error: 'is required (a string, e.g. "0.07")' }).min(1, 'is required').max(10_000),
+    requestedBy: handleSchema,
+    rationale: rationaleSchema,
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+
+export type BreakGlassConsoleEditInput = z.input<typeof breakGlassConsoleEditInputSchema>;
+
+/** Step 1 of the seed: is break-glass justified? Both checks and the verdict, with evidence. */
+export interface Justification {
+  verdict: 'justified' | 'console_up' | 'ingress_dns' | 'cannot_verify';
+  reason: string;
+  pods?: PodReadiness;
+  podsError?: string;
+  http: HttpProbe;
+}
+
+export type BreakGlassConsoleEditOutcome =
+  | 'dry_run'
+  | 'not_justified_console_up'
+  | 'not_justified_ingress'
+  | 'not_justified_unverified'
+  | 'key_not_found'
+  | 'invalid_value'
+  | 'unchanged'
+  | 'live_row_missing'
+  | 'rejected'
+  | 'approval_expired'
+  | 'aborted'
+  | 'plan_stale'
+  | 'edited'
+  | 'edited_non_conforming'
+  | 'execution_failed';
+
+export type BreakGlassConsoleEditDetail = BreakGlassDetail<
+  ConsoleEditPlan,
+  ExecuteConsoleEditOutcome,
+  ConsoleEditVerification
+> & {
+  key: string;
+  justification?: Justification;
+};
+
+export type BreakGlassConsoleEditStatus = RunbookStatus<BreakGlassConsoleEditDetail>;
+
+export interface BreakGlassConsoleEditResult extends BreakGlassResultBase<
+  ConsoleEditPlan,
+  ExecuteConsoleEditOutcome,
+  ConsoleEditVerification
+> {
+  runbook: typeof BREAK_GLASS_CONSOLE_EDIT;
+  outcome: BreakGlassConsoleEditOutcome;
+  key: string;
+  justification?: Justification;
+}

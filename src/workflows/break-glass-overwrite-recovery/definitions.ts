@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import type { PreClobberOutcome } from '../../activities';
+import { incidentIdSchema } from '../../common/break-glass';
+import { handleSchema } from '../../common/identity';
+import { rationaleSchema, type BreakGlassRestoreResult } from '../break-glass-restore/definitions';
+import type { RunbookStatus, StepRecord } from '../shared/run-record';
+
+export { statusQuery } from '../shared/messages';
+
+/** Break-glass Procedure C (seed 000): recovery after a `--force-overwrite` accident. */
+export const BREAK_GLASS_OVERWRITE_RECOVERY = 'breakGlassOverwriteRecovery';
+
+export function breakGlassOverwriteRecoveryWorkflowId(incidentId: string): string {
+  return `break-glass-overwrite-recovery-${incidentId}`;
+}
+
+export const breakGlassOverwriteRecoveryInputSchema = z
+  .object({
+    incidentId: incidentIdSchema,
+    requestedBy: handleSchema,
+    rationale: rationaleSchema,
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+
+export type BreakGlassOverwriteRecoveryInput = z.input<typeof breakGlassOverwriteRecoveryInputSchema>;
+
+export interface BreakGlassOverwriteRecoveryDetail {
+  requestedBy: string;
+  rationale: string;
+  dryRun: boolean;
+  /** The candidate and why (the plan), or why there is none. */
+  preClobber?: PreClobberOutcome;
+  /** The Procedure A run that restores the candidate (approve it there). */
+  child?: {
+    workflowId: string;
+    runId?: string;
+    state: 'running' | 'completed' | 'failed' | 'not_started';
+    error?: string;
+  };
+}
+
+export type BreakGlassOverwriteRecoveryStatus = RunbookStatus<BreakGlassOverwriteRecoveryDetail>;
+
+export interface BreakGlassOverwriteRecoveryResult {
+  runbook: typeof BREAK_GLASS_OVERWRITE_RECOVERY;
+  /** `no_seeding_row` / `no_candidate`, or Procedure A's outcome. */
+  outcome: string;
+  message: string;
+  incidentId: string;
+  workflowId: string;
+  preClobber: PreClobberOutcome;
+  procedureA?: BreakGlassRestoreResult;
+  steps: StepRecord[];
+}

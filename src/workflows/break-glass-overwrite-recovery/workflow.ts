@@ -1,0 +1,143 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ParentClosePolicy, proxyActivities, setHandler, startChild } from '@temporalio/workflow';
+import type { RunbookActivities } from '../../activities';
+import { normalizeHandle } from '../../common/identity';
+import { databaseRead, policyRead } from '../activity-options';
+import { breakGlassRestoreWorkflowId } from '../break-glass-restore/definitions';
+import { breakGlassRestore } from '../break-glass-restore/workflow';
+import { parseWorkflowInput } from '../shared/input';
+import { statusQuery } from '../shared/messages';
+import { describeFailure, Notices } from '../shared/notices';
+import { RunRecord } from '../shared/run-record';
+import {
+  BREAK_GLASS_OVERWRITE_RECOVERY,
+  breakGlassOverwriteRecoveryInputSchema,
+  type BreakGlassOverwriteRecoveryDetail,
+  type BreakGlassOverwriteRecoveryInput,
+  type BreakGlassOverwriteRecoveryResult,
+} from './definitions';
+
+const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
+const { findPreClobber } = proxyActivities<RunbookActivities>(databaseRead);
+
+/**
+ * Break-glass Procedure C: find the pre-clobber history id (the newest row before the newest
+ * seeding write whose change_reason is not the seeding reason), show it and why, then run
+ * Procedure A on it as a child workflow — with A's own gate, pause and obligations.
+ */
+export async function breakGlassOverwriteRecovery(
+  rawInput: BreakGlassOverwriteRecoveryInput,
+): Promise<BreakGlassOverwriteRecoveryResult> {
+  const input = parseWorkflowInput(
+    breakGlassOverwriteRecoveryInputSchema,
+    rawInput,
+    'breakGlassOverwriteRecovery input',
+  );
+  const requestedBy = `@${normalizeHandle(input.requestedBy)}`;
+  const record = new RunRecord<BreakGlassOverwriteRecoveryDetail>(
+    BREAK_GLASS_OVERWRITE_RECOVERY,
+    input.incidentId,
+    {
+      requestedBy,
+      rationale: input.rationale,
+      dryRun: input.dryRun,
+    },
+  );
+  setHandler(statusQuery, () => record.status);
+  const notices = new Notices(record);
+  record.setMemoSummary(`Procedure C: recover from a --force-overwrite for incident ${input.incidentId}`);
+  const detail = record.status.detail;
+  const tag = `[break-glass C ${input.incidentId}]`;
+
+  record.enterStep('load_policy', 'reading the worker policy');
+  const snapshot = await loadRunbookPolicy({ runbook: 'breakGlassRestore' });
+  notices.configure(snapshot.notifications);
+
+  record.enterStep(
+    'find_pre_clobber',
+    `looking for the newest row before the newest '${snapshot.seedingChangeReason}' write`,
+  );
+  const preClobber = await findPreClobber({
+    incidentId: input.incidentId,
+    seedingChangeReason: snapshot.seedingChangeReason,
+  });
+  detail.preClobber = preClobber;
+  record.noteStep(preClobber.explanation);
+  const finish = async (
+    outcome: string,
+    message: string,
+    procedureA?: BreakGlassOverwriteRecoveryResult['procedureA'],
+  ) => {
+    record.finish(outcome, message);
+    await notices.settle();
+    return {
+      runbook: BREAK_GLASS_OVERWRITE_RECOVERY,
+      outcome,
+      message,
+      incidentId: input.incidentId,
+      workflowId: record.status.workflowId,
+      preClobber,
+      ...(procedureA ? { procedureA } : {}),
+      steps: record.stepDurations(),
+    } satisfies BreakGlassOverwriteRecoveryResult;
+  };
+  if (preClobber.status !== 'candidate') {
+    notices.send({
+      kind: preClobber.status,
+      severity: 'warning',
+      audience: 'incident_commander',
+      subject: `${tag} nothing to recover`,
+      body: preClobber.explanation,
+    });
+    return finish(preClobber.status, preClobber.explanation);
+  }
+
+  // Procedure A on the candidate, as a child with the documented id; approvals go to the child.
+  const childId = breakGlassRestoreWorkflowId(input.incidentId);
+  detail.child = { workflowId: childId, state: 'not_started' };
+  record.enterStep(
+    'restore_via_procedure_a',
+    `Procedure A on history id ${preClobber.candidate.id} runs as ${childId}: read its status and approve it there`,
+  );
+  let child;
+  try {
+    child = await startChild(breakGlassRestore, {
+      workflowId: childId,
+      args: [
+        {
+          incidentId: input.incidentId,
+          targetHistoryId: preClobber.candidate.id,
+          requestedBy,
+          rationale: `${input.rationale} (Procedure C: pre-clobber id ${preClobber.candidate.id})`,
+          dryRun: input.dryRun,
+        },
+      ],
+      // A's reconciliation and post-mortem obligations must outlive this wrapper if it is stopped.
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+      detail.child.state = 'failed';
+      detail.child.error = `${childId} is already running for this incident`;
+      return finish(
+        'procedure_a_already_running',
+        `${childId} is already running: follow it instead (candidate id ${preClobber.candidate.id})`,
+      );
+    }
+    throw error;
+  }
+  detail.child = { workflowId: childId, runId: child.firstExecutionRunId, state: 'running' };
+  try {
+    const procedureA = await child.result();
+    detail.child.state = 'completed';
+    return finish(
+      procedureA.outcome,
+      `Procedure A on pre-clobber id ${preClobber.candidate.id}: ${procedureA.message}`,
+      procedureA,
+    );
+  } catch (error) {
+    detail.child.state = 'failed';
+    detail.child.error = describeFailure(error);
+    return finish('procedure_a_failed', `Procedure A (${childId}) failed: ${detail.child.error}`);
+  }
+}

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import type { ExecuteRebootstrapOutcome, RebootstrapPlan, RebootstrapVerification } from '../../activities';
+import { incidentIdSchema } from '../../common/break-glass';
+import { handleSchema } from '../../common/identity';
+import type { BreakGlassDetail, BreakGlassResultBase } from '../break-glass/definitions';
+import { rationaleSchema } from '../break-glass-restore/definitions';
+import type { RunbookStatus } from '../shared/run-record';
+
+export { abortSignal, approveSignal, rejectSignal, statusQuery } from '../shared/messages';
+export { checkReconciliationSignal, postMortemFiledSignal } from '../break-glass/definitions';
+
+/** Break-glass Procedure D (seed 000): the live row is missing entirely. */
+export const BREAK_GLASS_REBOOTSTRAP = 'breakGlassRebootstrap';
+
+export function breakGlassRebootstrapWorkflowId(incidentId: string): string {
+  return `break-glass-rebootstrap-${incidentId}`;
+}
+
+export const breakGlassRebootstrapInputSchema = z
+  .object({
+    incidentId: incidentIdSchema,
+    requestedBy: handleSchema,
+    rationale: rationaleSchema,
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+
+export type BreakGlassRebootstrapInput = z.input<typeof breakGlassRebootstrapInputSchema>;
+
+export type BreakGlassRebootstrapOutcome =
+  | 'dry_run'
+  | 'row_exists'
+  | 'rejected'
+  | 'approval_expired'
+  | 'aborted'
+  | 'plan_stale'
+  | 'rebootstrapped'
+  | 'rebootstrapped_non_conforming'
+  | 'canonical_seeded'
+  | 'execution_failed';
+
+export type BreakGlassRebootstrapDetail = BreakGlassDetail<
+  RebootstrapPlan,
+  ExecuteRebootstrapOutcome,
+  RebootstrapVerification
+> & {
+  /** When refused because the row exists: the newest history id an IC would restore with Procedure A. */
+  newestHistoryId?: number | null;
+};
+
+export type BreakGlassRebootstrapStatus = RunbookStatus<BreakGlassRebootstrapDetail>;
+
+export interface BreakGlassRebootstrapResult extends BreakGlassResultBase<
+  RebootstrapPlan,
+  ExecuteRebootstrapOutcome,
+  RebootstrapVerification
+> {
+  runbook: typeof BREAK_GLASS_REBOOTSTRAP;
+  outcome: BreakGlassRebootstrapOutcome;
+  newestHistoryId?: number | null;
+}

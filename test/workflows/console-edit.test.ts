@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowBundle } from '@temporalio/worker';
+import { scratchDir } from '../../src/local/servers';
+import type { LoadedPolicy } from '../../src/worker/policy';
+import { createRunbookWorker } from '../../src/worker/worker';
+import { breakGlassConsoleEdit } from '../../src/workflows';
+import {
+  approveSignal,
+  checkReconciliationSignal,
+  postMortemFiledSignal,
+  type BreakGlassConsoleEditInput,
+  type BreakGlassConsoleEditStatus,
+} from '../../src/workflows/break-glass-console-edit/definitions';
+import { createTestDatabase, type TestDatabase } from '../fixtures/database';
+import { recordHistory } from '../fixtures/history';
+import { consoleCluster, FakeCluster } from '../fixtures/kubectl';
+import { activityDeps, writeTestPolicy } from '../fixtures/policy';
+import { HttpSink } from '../fixtures/sinks/http-sink';
+import { startTimeSkipping, uniqueId, workflowBundle, type TimeSkippingHarness } from '../fixtures/temporal';
+import { atStep, waitForStatus } from '../fixtures/wait';
+
+/**
+ * Procedure B on the time-skipping server with the shipped durations (2 min pause, 60 min
+ * reconciliation, 12 h Console recovery bound, 24 h post-mortem), the fake kubectl on PATH and a
+ * local HTTP server standing in for the Console.
+ */
+
+const MINUTE = 60_000;
+const tmp = scratchDir('runbooks-console-edit');
+let harness: TimeSkippingHarness;
+let db: TestDatabase;
+let bundle: WorkflowBundle;
+let consoleSite: HttpSink;
+let policy: LoadedPolicy;
+
+before(async () => {
+  [harness, db, bundle, consoleSite] = await Promise.all([
+    startTimeSkipping(),
+    createTestDatabase(),
+    workflowBundle(),
+    HttpSink.start(() => ({ status: 200, body: '<html>Console</html>' })),
+  ]);
+  policy = writeTestPolicy(tmp, (p) => {
+    p.console = { url: `${consoleSite.url}/`, kubeContext: 'test-cluster', namespace: 'cvntrade', podSelector: 'app=console', probeTimeout: '2s' };
+  });
+});
+
+after(async () => {
+  await harness?.teardown();
+  await consoleSite?.stop();
+  await db?.drop();
+});
+
+let cluster: FakeCluster;
+beforeEach(async () => {
+  await db.reset();
+  consoleSite.reset();
+  cluster = FakeCluster.create(tmp, consoleCluster(0));
+  cluster.install();
+});
+
+type Handle = WorkflowHandle<typeof breakGlassConsoleEdit>;
+
+async function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = uniqueId('tq-b');
+  const worker = await createRunbookWorker({
+    connection: harness.env.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    workflowBundle: bundle,
+    deps: activityDeps(policy, db.pool),
+  });
+  return worker.runUntil(fn(taskQueue));
+}
+
+function input(overrides: Partial<BreakGlassConsoleEditInput> = {}): BreakGlassConsoleEditInput {
+  return {
+    incidentId: uniqueId('INC'),
+    model: 'LGB',
+    timeframe: '5M',
+    param: 'LEARNING_RATE',
+    newValue: '0.07',
+    requestedBy: '@alice',
+    rationale: 'Console down, LGB 5M sweep restarts within the hour with learning rate 0.0',
+    ...overrides,
+  };
+}
+
+function start(taskQueue: string, args: BreakGlassConsoleEditInput): Promise<Handle> {
+  return harness.env.client.workflow.start(breakGlassConsoleEdit, {
+    taskQueue,
+    workflowId: `break-glass-console-edit-${args.incidentId}`,
+    args: [args],
+  });
+}
+
+async function breakGlassRows(incidentId: string): Promise<number> {
+  const rows = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ftf_config_history WHERE changed_by = $1', [
+    `break-glass-${incidentId}`,
+  ]);
+  return rows.rows[0]!.n;
+}
+
+describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
+  test('no Console pod Ready and HTTP down: justified; edit, wait for the Console, reconcile, post-mortem', async () => {
+    consoleSite.down({ status: 503, body: 'upstream connect error' });
+    await withWorker(async (taskQueue) => {
+      const args = input({ newValue: '0.07' });
+      const handle = await start(taskQueue, args);
+      const gate = await waitForStatus<BreakGlassConsoleEditStatus>(handle, atStep('awaiting_approval'), 'the approval gate');
+      assert.equal(gate.detail.justification?.verdict, 'justified');
+      assert.deepEqual(gate.detail.plan && [gate.detail.plan.key, gate.detail.plan.currentValue, gate.detail.plan.newValue], [
+        'CVN_HPO_LGB_5M_LEARNING_RATE',
+        '0.0',
+        '0.07',
+      ]);
+      await handle.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan!.planHash });
+      await harness.env.sleep(3 * MINUTE);
+      const waiting = await waitForStatus<BreakGlassConsoleEditStatus>(handle, atStep('awaiting_console_recovery'), 'the Console wait');
+      assert.equal(waiting.detail.consoleRecovery?.state, 'waiting');
+      assert.equal(await breakGlassRows(args.incidentId), 1);
+
+      // The Console comes back after 40 minutes; the reconciliation window opens then.
+      await harness.env.sleep(40 * MINUTE);
+      consoleSite.restore();
+      await handle.signal(checkReconciliationSignal, {});
+      await waitForStatus<BreakGlassConsoleEditStatus>(handle, atStep('awaiting_reconciliation'), 'the reconciliation window');
+      await db.pool.query(
+        `INSERT INTO ftf_config_history (base_env, version, changed_by, change_reason) SELECT base_env, version || '-c', 'console:alice', $1 FROM ftf_config WHERE id = 1`,
+        [`break-glass-${args.incidentId}`],
+      );
+      await handle.signal(checkReconciliationSignal, {});
+      await waitForStatus<BreakGlassConsoleEditStatus>(handle, (s) => s.detail.reconciliation?.state === 'found_in_time', 'the reconciling write');
+      await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153#c7' });
+      const result = await handle.result();
+
+      assert.equal(result.outcome, 'edited');
+      assert.equal(result.conforming, true);
+      assert.equal(result.consoleRecovery?.state, 'recovered');
+      const recoveredAt = Date.parse(result.consoleRecovery!.recoveredAt!);
+      assert.ok(Date.parse(result.reconciliation!.dueAt) - recoveredAt === 60 * MINUTE, 'the 60 min window runs from the Console coming back');
+      const live = await db.pool.query<{ value: string; version: string }>(
+        "SELECT base_env->>'CVN_HPO_LGB_5M_LEARNING_RATE' AS value, version FROM ftf_config WHERE id = 1",
+      );
+      assert.equal(live.rows[0]!.value, '0.07');
+      assert.equal(live.rows[0]!.version, `2026.11.23-1_breakglass_${args.incidentId}`);
+      const history = await db.pool.query<{ diff: unknown; tags: unknown; change_reason: string }>(
+        'SELECT diff, tags, change_reason FROM ftf_config_history WHERE id = $1',
+        [result.idsCreated.historyRowIds[0]],
+      );
+      assert.deepEqual(history.rows[0]!.diff, { key: 'CVN_HPO_LGB_5M_LEARNING_RATE', to: '0.07' });
+      assert.deepEqual(history.rows[0]!.tags, ['break-glass', 'console-outage', 'adr-90', args.incidentId]);
+      assert.match(result.postMortem!.draft, /\*\*Procedure\*\* : B/);
+      assert.match(result.postMortem!.draft, /Console recovery : back up at/);
+      assert.ok(cluster.calls().some((argv) => argv.join(' ').includes('get pods -l app=console -o jsonpath=')));
+      await recordHistory(handle, 'break-glass-console-edit');
+    });
+  });
+
+  test('pods Ready but HTTP down: "ingress/DNS issue, escalate to platform", nothing written', async () => {
+    cluster.write(consoleCluster(1));
+    consoleSite.down({ status: 502, body: 'bad gateway' });
+    await withWorker(async (taskQueue) => {
+      const args = input();
+      const result = await (await start(taskQueue, args)).result();
+      assert.equal(result.outcome, 'not_justified_ingress');
+      assert.match(result.message, /ingress\/DNS issue, escalate to platform, no break-glass/);
+      assert.equal(result.justification?.pods?.anyReady, true);
+      assert.equal(result.justification?.http.status, 502);
+      assert.equal(await breakGlassRows(args.incidentId), 0);
+    });
+  });
+
+  test('HTTP up: "Console is up: use the Console", nothing written', async () => {
+    await withWorker(async (taskQueue) => {
+      const args = input();
+      const result = await (await start(taskQueue, args)).result();
+      assert.equal(result.outcome, 'not_justified_console_up');
+      assert.match(result.message, /Console is up \(HTTP 200\): use the Console/);
+      assert.equal(result.justification?.http.up, true);
+      assert.equal(await breakGlassRows(args.incidentId), 0);
+    });
+  });
+
+  test('pod readiness cannot be read (kubectl fails): not justified, with the evidence', async () => {
+    consoleSite.down({ status: 503 });
+    cluster.scriptNext({ verb: 'get', stderr: 'error: You must be logged in to the server (Unauthorized)', exitCode: 1 });
+    await withWorker(async (taskQueue) => {
+      const result = await (await start(taskQueue, input())).result();
+      assert.equal(result.outcome, 'not_justified_unverified');
+      assert.match(result.justification!.podsError!, /Unauthorized/);
+    });
+  });
+
+  test('a key that does not exist: refused before the gate, the key named, no history row', async () => {
+    consoleSite.down({ status: 503 });
+    await withWorker(async (taskQueue) => {
+      const args = input({ param: 'LEARNING_RATE_TYPO' });
+      const result = await (await start(taskQueue, args)).result();
+      assert.equal(result.outcome, 'key_not_found');
+      assert.match(result.message, /CVN_HPO_LGB_5M_LEARNING_RATE_TYPO does not exist/);
+      assert.equal(await breakGlassRows(args.incidentId), 0);
+    });
+  });
+
+  test('a non-numeric value for a numeric key is refused; bad MODEL / TF / PARAM fail the input', async () => {
+    consoleSite.down({ status: 503 });
+    await withWorker(async (taskQueue) => {
+      const result = await (await start(taskQueue, input({ newValue: "0.07'; --" }))).result();
+      assert.equal(result.outcome, 'invalid_value');
+      const bad = await harness.env.client.workflow.start(breakGlassConsoleEdit, {
+        taskQueue,
+        workflowId: uniqueId('bad-b'),
+        args: [input({ model: 'RF' as never, timeframe: '2H' as never, param: 'learning-rate' })],
+      });
+      await assert.rejects(bad.result(), (error: Error & { cause?: { message?: string } }) => {
+        for (const field of ['model', 'timeframe', 'param']) assert.match(error.cause!.message!, new RegExp(field));
+        return true;
+      });
+    });
+  });
+
+  test('the Console never comes back within the policy bound: escalation, non-conforming', async () => {
+    consoleSite.down({ status: 503 });
+    await withWorker(async (taskQueue) => {
+      const args = input();
+      const handle = await start(taskQueue, args);
+      const gate = await waitForStatus<BreakGlassConsoleEditStatus>(handle, atStep('awaiting_approval'), 'the approval gate');
+      await handle.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan!.planHash });
+      await harness.env.sleep(3 * MINUTE);
+      await waitForStatus<BreakGlassConsoleEditStatus>(handle, atStep('awaiting_console_recovery'), 'the Console wait');
+      await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153#c8' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'edited_non_conforming');
+      assert.equal(result.consoleRecovery?.state, 'not_recovered');
+      assert.deepEqual(result.nonConformities.map((n) => n.code), ['console_not_recovered']);
+      assert.ok(result.notices.some((n) => n.kind === 'console_not_recovered'));
+      const due = Date.parse(result.consoleRecovery!.dueAt) - Date.parse(result.steps.find((s) => s.name === 'execute')!.endedAt!);
+      assert.ok(Math.abs(due - 12 * 60 * MINUTE) < MINUTE, 'bounded by the policy (12 h)');
+    });
+  });
+});
