@@ -30,6 +30,7 @@ const TEMPORAL_PORT = Number(process.env.STACK_TEMPORAL_PORT ?? 7233);
 const UI_PORT = Number(process.env.STACK_UI_PORT ?? 8233);
 const PG_PORT = Number(process.env.STACK_PG_PORT ?? 55432);
 const DATABASE = 'champollion';
+const STAGING_DATABASE = 'champollion_staging';
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -44,46 +45,60 @@ async function requireFreePort(port: number, what: string, variable: string): Pr
   }
 }
 
-async function startTargetDatabase(stopList: RunningServer[]): Promise<string> {
-  const external = process.env.DATABASE_URL;
-  let url: string;
-  if (external) {
-    url = external;
-    say(`• Postgres: using DATABASE_URL ${redactUrl(url)}`);
-  } else {
-    await requireFreePort(PG_PORT, 'Postgres', 'STACK_PG_PORT');
-    const dataDir = postgresDataDir(path.join(STACK_DIR, 'postgres'));
-    say(`• Postgres: embedded, data in ${dataDir}, 127.0.0.1:${PG_PORT}`);
-    const pg = await startPostgres({ dataDir, port: PG_PORT, detached: true });
-    stopList.push(pg);
-    const admin = new Pool({ connectionString: pg.url, max: 1 });
-    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
-    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${DATABASE}`);
-    await admin.end();
-    url = pg.urlFor(DATABASE);
-  }
+interface Databases {
+  target: string;
+  staging?: string;
+}
+
+async function prepareDatabase(url: string, label: string): Promise<void> {
   const db = new Pool({ connectionString: url, max: 2 });
   try {
     const target = await ensureDemoTarget(db);
     await ensureRunbookTables(db);
     say(
       target.seeded
-        ? `  demo target created: ${target.historyRows} history rows, live version ${target.liveVersion}`
-        : `  target present: ${target.historyRows} history rows, live version ${target.liveVersion ?? '(no live row)'}`,
+        ? `  ${label}: demo target created: ${target.historyRows} history rows, live version ${target.liveVersion}`
+        : `  ${label}: target present: ${target.historyRows} history rows, live version ${target.liveVersion ?? '(no live row)'}`,
     );
   } finally {
     await db.end();
   }
-  return url;
 }
 
-function startWorker(databaseUrl: string, temporalAddress: string, policyFile: string): ChildProcess {
+async function startDatabases(stopList: RunningServer[]): Promise<Databases> {
+  const external = process.env.DATABASE_URL;
+  if (external) {
+    say(`• Postgres: using DATABASE_URL ${redactUrl(external)}`);
+    await prepareDatabase(external, 'target');
+    const staging = process.env.STAGING_DATABASE_URL;
+    if (staging) await prepareDatabase(staging, 'staging');
+    else say('  no STAGING_DATABASE_URL: the drill is unavailable');
+    return { target: external, ...(staging ? { staging } : {}) };
+  }
+  await requireFreePort(PG_PORT, 'Postgres', 'STACK_PG_PORT');
+  const dataDir = postgresDataDir(path.join(STACK_DIR, 'postgres'));
+  say(`• Postgres: embedded, data in ${dataDir}, 127.0.0.1:${PG_PORT}`);
+  const pg = await startPostgres({ dataDir, port: PG_PORT, detached: true });
+  stopList.push(pg);
+  const admin = new Pool({ connectionString: pg.url, max: 1 });
+  for (const name of [DATABASE, STAGING_DATABASE]) {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${name}`);
+  }
+  await admin.end();
+  await prepareDatabase(pg.urlFor(DATABASE), DATABASE);
+  await prepareDatabase(pg.urlFor(STAGING_DATABASE), `${STAGING_DATABASE} (drill)`);
+  return { target: pg.urlFor(DATABASE), staging: pg.urlFor(STAGING_DATABASE) };
+}
+
+function startWorker(databases: Databases, temporalAddress: string, policyFile: string): ChildProcess {
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'worker', 'main.js')], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
     env: {
       ...process.env,
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: databases.target,
+      ...(databases.staging ? { STAGING_DATABASE_URL: databases.staging } : {}),
       TEMPORAL_ADDRESS: temporalAddress,
       TEMPORAL_NAMESPACE: 'default',
       RUNBOOKS_TASK_QUEUE: DEFAULT_TASK_QUEUE,
@@ -155,7 +170,7 @@ async function main(): Promise<void> {
   try {
     await requireFreePort(TEMPORAL_PORT, 'Temporal frontend', 'STACK_TEMPORAL_PORT');
     await requireFreePort(UI_PORT, 'Temporal Web UI', 'STACK_UI_PORT');
-    const databaseUrl = await startTargetDatabase(stopList);
+    const databases = await startDatabases(stopList);
     say(
       `• Temporal dev server: 127.0.0.1:${TEMPORAL_PORT}, Web UI :${UI_PORT}, state in .stack/temporal.sqlite`,
     );
@@ -168,7 +183,7 @@ async function main(): Promise<void> {
     stopList.push(temporal);
     say('• worker: task queue runbooks');
     const launch = (): void => {
-      worker = startWorker(databaseUrl, temporal.address, policyFile);
+      worker = startWorker(databases, temporal.address, policyFile);
       worker.once('exit', (code, signal) => {
         if (stopping) return;
         say(`! worker exited (${code ?? signal}); restarting in 3 s`);

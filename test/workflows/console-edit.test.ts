@@ -43,7 +43,13 @@ before(async () => {
     HttpSink.start(() => ({ status: 200, body: '<html>Console</html>' })),
   ]);
   policy = writeTestPolicy(tmp, (p) => {
-    p.console = { url: `${consoleSite.url}/`, kubeContext: 'test-cluster', namespace: 'cvntrade', podSelector: 'app=console', probeTimeout: '2s' };
+    p.console = {
+      url: `${consoleSite.url}/`,
+      kubeContext: 'test-cluster',
+      namespace: 'cvntrade',
+      podSelector: 'app=console',
+      probeTimeout: '2s',
+    };
   });
 });
 
@@ -97,9 +103,10 @@ function start(taskQueue: string, args: BreakGlassConsoleEditInput): Promise<Han
 }
 
 async function breakGlassRows(incidentId: string): Promise<number> {
-  const rows = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ftf_config_history WHERE changed_by = $1', [
-    `break-glass-${incidentId}`,
-  ]);
+  const rows = await db.pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM ftf_config_history WHERE changed_by = $1',
+    [`break-glass-${incidentId}`],
+  );
   return rows.rows[0]!.n;
 }
 
@@ -109,16 +116,23 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
     await withWorker(async (taskQueue) => {
       const args = input({ newValue: '0.07' });
       const handle = await start(taskQueue, args);
-      const gate = await waitForStatus<BreakGlassConsoleEditStatus>(handle, atStep('awaiting_approval'), 'the approval gate');
+      const gate = await waitForStatus<BreakGlassConsoleEditStatus>(
+        handle,
+        atStep('awaiting_approval'),
+        'the approval gate',
+      );
       assert.equal(gate.detail.justification?.verdict, 'justified');
-      assert.deepEqual(gate.detail.plan && [gate.detail.plan.key, gate.detail.plan.currentValue, gate.detail.plan.newValue], [
-        'CVN_HPO_LGB_5M_LEARNING_RATE',
-        '0.0',
-        '0.07',
-      ]);
+      assert.deepEqual(
+        gate.detail.plan && [gate.detail.plan.key, gate.detail.plan.currentValue, gate.detail.plan.newValue],
+        ['CVN_HPO_LGB_5M_LEARNING_RATE', '0.0', '0.07'],
+      );
       await handle.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan!.planHash });
       await harness.env.sleep(3 * MINUTE);
-      const waiting = await waitForStatus<BreakGlassConsoleEditStatus>(handle, atStep('awaiting_console_recovery'), 'the Console wait');
+      const waiting = await waitForStatus<BreakGlassConsoleEditStatus>(
+        handle,
+        atStep('awaiting_console_recovery'),
+        'the Console wait',
+      );
       assert.equal(waiting.detail.consoleRecovery?.state, 'waiting');
       assert.equal(await breakGlassRows(args.incidentId), 1);
 
@@ -126,21 +140,32 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
       await harness.env.sleep(40 * MINUTE);
       consoleSite.restore();
       await handle.signal(checkReconciliationSignal, {});
-      await waitForStatus<BreakGlassConsoleEditStatus>(handle, atStep('awaiting_reconciliation'), 'the reconciliation window');
+      await waitForStatus<BreakGlassConsoleEditStatus>(
+        handle,
+        atStep('awaiting_reconciliation'),
+        'the reconciliation window',
+      );
       await db.pool.query(
         `INSERT INTO ftf_config_history (base_env, version, changed_by, change_reason) SELECT base_env, version || '-c', 'console:alice', $1 FROM ftf_config WHERE id = 1`,
         [`break-glass-${args.incidentId}`],
       );
       await handle.signal(checkReconciliationSignal, {});
-      await waitForStatus<BreakGlassConsoleEditStatus>(handle, (s) => s.detail.reconciliation?.state === 'found_in_time', 'the reconciling write');
+      await waitForStatus<BreakGlassConsoleEditStatus>(
+        handle,
+        (s) => s.detail.reconciliation?.state === 'found_in_time',
+        'the reconciling write',
+      );
       await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153#c7' });
       const result = await handle.result();
 
       assert.equal(result.outcome, 'edited');
       assert.equal(result.conforming, true);
       assert.equal(result.consoleRecovery?.state, 'recovered');
-      const recoveredAt = Date.parse(result.consoleRecovery!.recoveredAt!);
-      assert.ok(Date.parse(result.reconciliation!.dueAt) - recoveredAt === 60 * MINUTE, 'the 60 min window runs from the Console coming back');
+      const recoveredAt = Date.parse(result.consoleRecovery.recoveredAt!);
+      assert.ok(
+        Date.parse(result.reconciliation!.dueAt) - recoveredAt === 60 * MINUTE,
+        'the 60 min window runs from the Console coming back',
+      );
       const live = await db.pool.query<{ value: string; version: string }>(
         "SELECT base_env->>'CVN_HPO_LGB_5M_LEARNING_RATE' AS value, version FROM ftf_config WHERE id = 1",
       );
@@ -154,7 +179,9 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
       assert.deepEqual(history.rows[0]!.tags, ['break-glass', 'console-outage', 'adr-90', args.incidentId]);
       assert.match(result.postMortem!.draft, /\*\*Procedure\*\* : B/);
       assert.match(result.postMortem!.draft, /Console recovery : back up at/);
-      assert.ok(cluster.calls().some((argv) => argv.join(' ').includes('get pods -l app=console -o jsonpath=')));
+      assert.ok(
+        cluster.calls().some((argv) => argv.join(' ').includes('get pods -l app=console -o jsonpath=')),
+      );
       await recordHistory(handle, 'break-glass-console-edit');
     });
   });
@@ -186,7 +213,11 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
 
   test('pod readiness cannot be read (kubectl fails): not justified, with the evidence', async () => {
     consoleSite.down({ status: 503 });
-    cluster.scriptNext({ verb: 'get', stderr: 'error: You must be logged in to the server (Unauthorized)', exitCode: 1 });
+    cluster.scriptNext({
+      verb: 'get',
+      stderr: 'error: You must be logged in to the server (Unauthorized)',
+      exitCode: 1,
+    });
     await withWorker(async (taskQueue) => {
       const result = await (await start(taskQueue, input())).result();
       assert.equal(result.outcome, 'not_justified_unverified');
@@ -216,7 +247,8 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
         args: [input({ model: 'RF' as never, timeframe: '2H' as never, param: 'learning-rate' })],
       });
       await assert.rejects(bad.result(), (error: Error & { cause?: { message?: string } }) => {
-        for (const field of ['model', 'timeframe', 'param']) assert.match(error.cause!.message!, new RegExp(field));
+        for (const field of ['model', 'timeframe', 'param'])
+          assert.match(error.cause!.message!, new RegExp(field));
         return true;
       });
     });
@@ -227,17 +259,30 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
     await withWorker(async (taskQueue) => {
       const args = input();
       const handle = await start(taskQueue, args);
-      const gate = await waitForStatus<BreakGlassConsoleEditStatus>(handle, atStep('awaiting_approval'), 'the approval gate');
+      const gate = await waitForStatus<BreakGlassConsoleEditStatus>(
+        handle,
+        atStep('awaiting_approval'),
+        'the approval gate',
+      );
       await handle.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan!.planHash });
       await harness.env.sleep(3 * MINUTE);
-      await waitForStatus<BreakGlassConsoleEditStatus>(handle, atStep('awaiting_console_recovery'), 'the Console wait');
+      await waitForStatus<BreakGlassConsoleEditStatus>(
+        handle,
+        atStep('awaiting_console_recovery'),
+        'the Console wait',
+      );
       await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153#c8' });
       const result = await handle.result();
       assert.equal(result.outcome, 'edited_non_conforming');
       assert.equal(result.consoleRecovery?.state, 'not_recovered');
-      assert.deepEqual(result.nonConformities.map((n) => n.code), ['console_not_recovered']);
+      assert.deepEqual(
+        result.nonConformities.map((n) => n.code),
+        ['console_not_recovered'],
+      );
       assert.ok(result.notices.some((n) => n.kind === 'console_not_recovered'));
-      const due = Date.parse(result.consoleRecovery!.dueAt) - Date.parse(result.steps.find((s) => s.name === 'execute')!.endedAt!);
+      const due =
+        Date.parse(result.consoleRecovery.dueAt) -
+        Date.parse(result.steps.find((s) => s.name === 'execute')!.endedAt!);
       assert.ok(Math.abs(due - 12 * 60 * MINUTE) < MINUTE, 'bounded by the policy (12 h)');
     });
   });

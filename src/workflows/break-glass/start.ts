@@ -33,9 +33,7 @@ export function beginBreakGlass<Detail extends BreakGlassDetail<unknown, unknown
   const notices = new Notices(record);
   const controls = new RunControls(record, notices, requestedBy);
   record.setMemoSummary(args.memo);
-  const signals = new ObligationSignals(
-    record,
-  );
+  const signals = new ObligationSignals(record);
   return { requestedBy, record, notices, controls, signals };
 }
 

@@ -9,7 +9,7 @@ import { REPO_ROOT } from '../../src/worker/paths';
 import { workflowBundle } from '../fixtures/temporal';
 
 /**
- * Replays recorded histories of full runs against today's workflow code: a change that would
+ * Replays recorded histories of full runs of every workflow against today's code: a change that would
  * break runs in flight (non-determinism) fails here. Re-record with `RECORD_HISTORIES=1 npm test`
  * only when a change is deliberately incompatible (and then version it with patched()).
  */
@@ -25,9 +25,23 @@ const files = readdirSync(HISTORIES)
   .filter((name) => name.endsWith('.json'))
   .sort();
 
-describe('replay of recorded breakGlassRestore histories', () => {
-  test('there are recorded histories to replay', () => {
-    assert.ok(files.length >= 1, 'no histories in test/replay/histories');
+describe('replay of recorded histories (every workflow)', () => {
+  test('there is a recorded history of every workflow', () => {
+    const types = new Set(
+      files.map((file) => {
+        const history = historyFromJSON(JSON.parse(readFileSync(path.join(HISTORIES, file), 'utf8')));
+        return history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
+      }),
+    );
+    for (const workflow of [
+      'breakGlassRestore',
+      'breakGlassConsoleEdit',
+      'breakGlassOverwriteRecovery',
+      'breakGlassRebootstrap',
+      'breakGlassDrill',
+    ]) {
+      assert.ok(types.has(workflow), `no recorded history of ${workflow} in test/replay/histories`);
+    }
   });
 
   for (const file of files) {

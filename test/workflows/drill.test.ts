@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import type { WorkflowBundle } from '@temporalio/worker';
+import { scratchDir } from '../../src/local/servers';
+import type { LoadedPolicy } from '../../src/worker/policy';
+import { createRunbookWorker } from '../../src/worker/worker';
+import { breakGlassDrill } from '../../src/workflows';
+import { approveSignal, type BreakGlassDrillStatus } from '../../src/workflows/break-glass-drill/definitions';
+import { createTestDatabase, type TestDatabase } from '../fixtures/database';
+import { activityDeps, writeTestPolicy } from '../fixtures/policy';
+import { startTimeSkipping, uniqueId, workflowBundle, type TimeSkippingHarness } from '../fixtures/temporal';
+import { atStep, waitForStatus } from '../fixtures/wait';
+
+/** The drill's SLO verdicts with the shipped durations (2 min pause, 10 / 15 min thresholds). */
+
+const MINUTE = 60_000;
+const tmp = scratchDir('runbooks-drill-wf');
+let harness: TimeSkippingHarness;
+let target: TestDatabase;
+let staging: TestDatabase;
+let bundle: WorkflowBundle;
+let policy: LoadedPolicy;
+
+before(async () => {
+  [harness, target, staging, bundle] = await Promise.all([
+    startTimeSkipping(),
+    createTestDatabase(),
+    createTestDatabase(),
+    workflowBundle(),
+  ]);
+  policy = writeTestPolicy(tmp, () => undefined);
+});
+
+after(async () => {
+  await harness?.teardown();
+  await staging?.drop();
+  await target?.drop();
+});
+
+beforeEach(async () => {
+  await staging.reset();
+});
+
+async function drill(approveAfterMs: number) {
+  const taskQueue = uniqueId('tq-drill');
+  const worker = await createRunbookWorker({
+    connection: harness.env.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    workflowBundle: bundle,
+    deps: activityDeps(policy, target.pool, {}, { stagingDb: staging.pool }),
+  });
+  return worker.runUntil(async () => {
+    const handle = await harness.env.client.workflow.start(breakGlassDrill, {
+      taskQueue,
+      workflowId: uniqueId('drill'),
+      args: [{}],
+    });
+    const gate = await waitForStatus<BreakGlassDrillStatus>(
+      handle,
+      atStep('awaiting_approval'),
+      'the drill gate',
+    );
+    if (approveAfterMs > 0) await harness.env.sleep(approveAfterMs);
+    await handle.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan!.planHash });
+    return handle.result();
+  });
+}
+
+describe('breakGlassDrill SLO (time-skipping)', () => {
+  test('approved at once: within the 10 min SLO (2 min pause included)', async () => {
+    const result = await drill(0);
+    assert.equal(result.outcome, 'drill_within_slo');
+    assert.ok(result.slo!.elapsedMs >= 2 * MINUTE && result.slo!.elapsedMs < 10 * MINUTE);
+  });
+
+  test('approved after 11 min: over the SLO, not yet "needs tightening"', async () => {
+    const result = await drill(11 * MINUTE);
+    assert.equal(result.outcome, 'drill_over_slo');
+    assert.equal(result.slo?.verdict, 'over_slo');
+  });
+
+  test('over 15 min: the result says the runbook needs tightening, a notice goes out, the log says so', async () => {
+    const result = await drill(16 * MINUTE);
+    assert.equal(result.outcome, 'drill_needs_tightening');
+    assert.ok(
+      result.flags.some((f) => f.code === 'drill_needs_tightening' && /needs tightening/.test(f.message)),
+    );
+    assert.ok(result.notices.some((n) => n.kind === 'drill_needs_tightening'));
+    assert.ok(result.logPath && existsSync(result.logPath));
+    assert.match(
+      readFileSync(result.logPath, 'utf8'),
+      /drill_needs_tightening: .* the runbook needs tightening/,
+    );
+  });
+});
