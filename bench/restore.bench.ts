@@ -4,7 +4,6 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { createActivities } from '../src/activities';
-import { resolveChannels } from '../src/activities/channels';
 import type { RestorePlan } from '../src/activities/sql/restore';
 import { RUNBOOK_DDL } from '../src/db/runbook-schema';
 import { postgresDataDir, scratchDir, startPostgres } from '../src/local/servers';
@@ -15,6 +14,7 @@ import { createRunbookWorker } from '../src/worker/worker';
 import { breakGlassRestore } from '../src/workflows';
 import { approveSignal, postMortemFiledSignal } from '../src/workflows/break-glass-restore/definitions';
 import { statusQuery } from '../src/workflows/shared/messages';
+import { activityDeps } from '../test/fixtures/policy';
 import { startTimeSkipping, workflowBundle } from '../test/fixtures/temporal';
 
 /**
@@ -52,13 +52,7 @@ async function main(): Promise<void> {
   try {
     await ensureDemoTarget(db);
     await db.query(RUNBOOK_DDL);
-    const activities = createActivities({
-      db,
-      policy: policy.policy,
-      canonicalPayload: policy.canonicalPayload,
-      channels: resolveChannels(policy.policy.notifications, {}),
-      drillLogDirectory: policy.drillLogDirectory,
-    });
+    const activities = createActivities(activityDeps(policy, db));
     const mock = new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') });
     const env = {
       run: <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
@@ -119,13 +113,7 @@ async function main(): Promise<void> {
       namespace: 'default',
       taskQueue: 'bench',
       workflowBundle: bundle,
-      deps: {
-        db,
-        policy: policy.policy,
-        canonicalPayload: policy.canonicalPayload,
-        channels: resolveChannels(policy.policy.notifications, {}),
-        drillLogDirectory: policy.drillLogDirectory,
-      },
+      deps: activityDeps(policy, db),
     });
     const runs: number[] = [];
     const rssBefore = process.memoryUsage().rss;

@@ -3,6 +3,8 @@ import type { Policy } from '../common/policy-schema';
 import type { ChannelRegistry } from './channels';
 import { createDrillLogActivities } from './drill-log';
 import { createKubectlActivities } from './kubectl';
+import { createOrchestratorActivities } from './kubectl/orchestrator';
+import { createMetricsActivities } from './metrics';
 import { createNotifyActivities } from './notify';
 import { createPolicyActivities } from './policy';
 import { createProbeActivities } from './probes';
@@ -22,6 +24,8 @@ export interface ActivityDeps {
   channels: ChannelRegistry;
   /** Where drill logs are written (the policy's drill logDirectory, resolved). */
   drillLogDirectory: string;
+  /** Where rollback backups (manifests, pg_dump) are written (the policy's backupDirectory, resolved). */
+  backupDirectory: string;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -33,6 +37,12 @@ export function createActivities(deps: ActivityDeps) {
     ...createKubectlActivities({ console: deps.policy.console }),
     ...createProbeActivities({ console: deps.policy.console }),
     ...createDrillLogActivities(deps),
+    ...createOrchestratorActivities({
+      orchestrator: deps.policy.orchestrator,
+      rollback: deps.policy.runbooks.rollbackToPilot,
+      backupDirectory: deps.backupDirectory,
+    }),
+    ...createMetricsActivities({ prometheus: deps.policy.prometheus }),
   };
 }
 
@@ -42,5 +52,7 @@ export type { NoticeDelivery } from './notify';
 export type { PodReadiness } from './kubectl';
 export type { HttpProbe } from './probes';
 export type { DrillLogWritten } from './drill-log';
+export type { MutationResult } from './kubectl/orchestrator';
+export type { IncidentMetrics, RepoAnalysis } from './metrics';
 export type * from './sql';
 export type * from './trackers';

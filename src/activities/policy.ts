@@ -19,6 +19,8 @@ export interface RunbookPolicySnapshot<K extends RunbookName> {
   postMortemComment?: Policy['postMortemComment'];
   testOnlyShortDurations: boolean;
   notifications: NoticeRouting;
+  /** The orchestrator deployment (names only; used by RB-LAUNCH-002). */
+  orchestrator: Pick<Policy['orchestrator'], 'pilotRepo' | 'pilotReplicas' | 'deployment' | 'namespace'>;
   runbook: Policy['runbooks'][K];
 }
 
@@ -46,6 +48,12 @@ export function createPolicyActivities(deps: { policy: Policy }) {
         ...(policy.postMortemComment ? { postMortemComment: policy.postMortemComment } : {}),
         testOnlyShortDurations: policy.testOnlyShortDurations,
         notifications: noticeRouting(policy),
+        orchestrator: {
+          pilotRepo: policy.orchestrator.pilotRepo,
+          pilotReplicas: policy.orchestrator.pilotReplicas,
+          deployment: policy.orchestrator.deployment,
+          namespace: policy.orchestrator.namespace,
+        },
         runbook: policy.runbooks[input.runbook],
       });
     },

@@ -107,17 +107,6 @@ export const consoleSchema = z
   })
   .strict();
 
-// ---------------------------------------------------------------------------------------------
-// Notification channels and trackers. Secrets are never in the policy: it names the environment
-// variable that holds each one, and the worker reads it at start.
-
-const envName = z
-  .string()
-  .regex(
-    /^[A-Z_][A-Z0-9_]*$/,
-    'must be the NAME of an environment variable holding the secret, not the secret',
-  );
-
 /** https, or plain http to a loopback address (local sinks and tunnels only). */
 const endpointUrl = z.string().refine((value) => {
   try {
@@ -128,6 +117,178 @@ const endpointUrl = z.string().refine((value) => {
     return false;
   }
 }, 'must be an https:// URL (plain http only to 127.0.0.1/localhost)');
+
+// ---------------------------------------------------------------------------------------------
+// RB-LAUNCH-002 (seed 002): the orchestrator deployment, its metrics, rollback and re-enablement
+
+/** RFC 1123 label: what Kubernetes accepts as a namespace, deployment or (here) repo name. */
+export const kubernetesName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
+    'must be a Kubernetes name (lower-case letters, digits, "-", at most 63)',
+  );
+
+const kubeContext = z.string().regex(/^[A-Za-z0-9._@:/-]{1,253}$/, 'must be a kubeconfig context name');
+
+/** The deployment the rollback acts on (seed 002: flowengine in production). */
+export const orchestratorSchema = z
+  .object({
+    kubeContext,
+    namespace: kubernetesName,
+    deployment: kubernetesName,
+    container: kubernetesName,
+    /** The env var holding the comma-separated repo allowlist. */
+    allowlistEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/),
+    configMap: kubernetesName,
+    /** Key of the configmap listing the expanded repos (space-separated). */
+    expandedReposKey: z.string().regex(/^[-._a-zA-Z0-9]+$/),
+    pilotRepo: kubernetesName,
+    pilotReplicas: z.number().int().min(1),
+    podSelector: z.string().regex(/^[A-Za-z0-9._/-]+=[A-Za-z0-9._-]+(,[A-Za-z0-9._/-]+=[A-Za-z0-9._-]+)*$/),
+    monitoringNamespace: kubernetesName,
+    /** PrometheusRule of a repo: `<repo><suffix>` (seed: "-alerts"). */
+    alertRuleSuffix: z
+      .string()
+      .regex(/^[-a-z0-9]*$/)
+      .prefault('-alerts'),
+    logTail: z.number().int().min(10).max(10_000).prefault(100),
+    kubectlTimeout: duration.prefault('30s'),
+  })
+  .strict();
+
+/** Prometheus HTTP API; each query may use $REPOS (a|b|c) and $WINDOW (e.g. 30m). */
+export const prometheusSchema = z
+  .object({
+    url: endpointUrl,
+    timeout: duration.prefault('10s'),
+    queries: z
+      .object({
+        failuresByRepo: z.string().min(1),
+        failureRate: z.string().min(1),
+        successRate: z.string().min(1),
+        p95LatencySeconds: z.string().min(1),
+        errorRate: z.string().min(1),
+        recurrence: z.string().min(1),
+      })
+      .strict(),
+  })
+  .strict();
+
+export const rollbackToPilotPolicySchema = z
+  .object({
+    /** Who may confirm a P2 rollback after the triage hold, besides the incident commander. */
+    confirmers: z.array(handle).default([]),
+    triageHold: duration.prefault('30m'),
+    confirmationTimeout: duration.prefault('30m'),
+    rolloutTimeout: duration.prefault('120s'),
+    scaleTimeout: duration.prefault('180s'),
+    /** A pod with this many restarts (or CrashLoopBackOff) means crash loop: restart with the pilot config. */
+    crashLoopRestarts: z.number().int().min(1).prefault(3),
+    postgres: z
+      .object({
+        deployment: kubernetesName,
+        user: z.string().regex(/^[a-z_][a-z0-9_]*$/),
+        database: z.string().regex(/^[a-z_][a-z0-9_]*$/),
+        /** Seed 002: the G5 schema the pilot runs on. */
+        pilotSchemaVersion: z.string().regex(/^\d{8}_\d{3}$/),
+        rollbackSqlFile: z
+          .string()
+          .regex(/^\/[A-Za-z0-9._/-]+$/, 'must be an absolute path inside the postgres pod'),
+        /** Where pg_dump backups are written (worker side, relative to the policy file). */
+        backupDirectory: z.string().min(1),
+      })
+      .strict(),
+    /** The configured test flow on the pilot repo and its success criteria (seed step 5). */
+    pilotVerification: z
+      .object({
+        command: z.array(z.string().min(1)).min(1),
+        timeout: duration.prefault('5m'),
+        maxDurationSeconds: z.number().positive().prefault(120),
+        /** A regular expression the output must match (e.g. "5/5 passed"). */
+        successPattern: z.string().min(1).optional(),
+      })
+      .strict(),
+    /** Health endpoints checked from inside the deployment (seed step 6): each must answer status "healthy". */
+    healthChecks: z
+      .array(z.object({ name: z.string().min(1), url: z.url({ protocol: /^https?$/ }) }).strict())
+      .default([]),
+    decision: z
+      .object({
+        crashLoopMinutes: z.number().positive().prefault(15),
+        dailySpendLimitUsd: z.number().positive().prefault(200),
+        massFailureRepos: z.number().int().positive().prefault(10),
+        confirmationMinRepos: z.number().int().positive().prefault(3),
+        intermittentFailureRate: z.number().min(0).max(1).prefault(0.05),
+        killRateFloor: z.number().min(0).max(1).prefault(0.6),
+        killRateRepoShare: z.number().min(0).max(1).prefault(0.5),
+        p95SloSeconds: z.number().positive().prefault(150),
+        p95SloHours: z.number().positive().prefault(2),
+        cascadingRepos: z.number().int().positive().prefault(3),
+      })
+      .strict()
+      .prefault({}),
+    rcaDeadline: duration.prefault('24h'),
+    targets: z
+      .object({ execution: duration.prefault('10m'), total: duration.prefault('30m') })
+      .strict()
+      .prefault({}),
+    /** Who is paged on each failure branch. */
+    escalation: z.object({ engineeringTl: handle, dba: handle }).strict(),
+    statusPage: z
+      .object({ channel: z.string().min(1), service: z.string().min(1) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const phasedReenablementPolicySchema = z
+  .object({
+    /** Who approves moving past the canary to phase 2. */
+    approvers: gatePolicy.approvers,
+    soleOperator: gatePolicy.soleOperator,
+    approvalTimeout: duration.prefault('24h'),
+    canaryHold: duration.prefault('4h'),
+    phase2Hold: duration.prefault('24h'),
+    /** Each day's batch in phase 3 (1–2 repos) holds this long. */
+    batchHold: duration.prefault('24h'),
+    reposPerDay: z.number().int().min(1).max(2).prefault(2),
+    analysisInterval: duration.prefault('30m'),
+    rolloutTimeout: duration.prefault('120s'),
+    /** Overrides in the input must stay within these bounds. */
+    holdBounds: z
+      .object({ min: duration.prefault('1h'), max: duration.prefault('72h') })
+      .strict()
+      .prefault({}),
+    successRateMin: z.number().min(0).max(1).prefault(0.99),
+    p95MaxSeconds: z.number().positive().prefault(120),
+    /** Seed 003: hold 10–15 min on the exit targets before declaring recovery. */
+    watchForGreen: duration.prefault('15m'),
+    watchInterval: duration.prefault('1m'),
+    exitTargets: z
+      .object({
+        errorRateMax: z.number().min(0).max(1).prefault(0.005),
+        p95BaselineSeconds: z.number().positive(),
+        p95MaxIncrease: z.number().min(0).max(1).prefault(0.15),
+      })
+      .strict(),
+  })
+  .strict()
+  .refine((p) => p.watchForGreen >= 10 * 60_000 && p.watchForGreen <= 15 * 60_000, {
+    message: 'must be between 10m and 15m (seed 003: "Hold ten to fifteen minutes")',
+    path: ['watchForGreen'],
+  });
+
+// ---------------------------------------------------------------------------------------------
+// Notification channels and trackers. Secrets are never in the policy: it names the environment
+// variable that holds each one, and the worker reads it at start.
+
+const envName = z
+  .string()
+  .regex(
+    /^[A-Z_][A-Z0-9_]*$/,
+    'must be the NAME of an environment variable holding the secret, not the secret',
+  );
 
 const timeout = duration.prefault('10s');
 
@@ -281,12 +442,16 @@ export const policySchema = z
       .optional(),
     notifications: notificationsSchema.prefault(DEFAULT_NOTIFICATIONS),
     console: consoleSchema,
+    orchestrator: orchestratorSchema,
+    prometheus: prometheusSchema,
     runbooks: z
       .object({
         breakGlassRestore: breakGlassRestorePolicySchema,
         breakGlassConsoleEdit: breakGlassConsoleEditPolicySchema,
         breakGlassRebootstrap: breakGlassRebootstrapPolicySchema,
         breakGlassDrill: breakGlassDrillPolicySchema,
+        rollbackToPilot: rollbackToPilotPolicySchema,
+        phasedReenablement: phasedReenablementPolicySchema,
       })
       .strict(),
   })
@@ -305,7 +470,13 @@ export const policySchema = z
     }
     if (policy.testOnlyShortDurations) return;
     // The seed's gating ritual holds for every break-glass procedure, drills included.
-    for (const [name, runbook] of Object.entries(policy.runbooks)) {
+    const breakGlass = {
+      breakGlassRestore: policy.runbooks.breakGlassRestore,
+      breakGlassConsoleEdit: policy.runbooks.breakGlassConsoleEdit,
+      breakGlassRebootstrap: policy.runbooks.breakGlassRebootstrap,
+      breakGlassDrill: policy.runbooks.breakGlassDrill,
+    };
+    for (const [name, runbook] of Object.entries(breakGlass)) {
       const path = ['runbooks', name];
       if (runbook.pause < SEED_LIMITS.pauseFloorMs) {
         ctx.addIssue({
@@ -348,7 +519,13 @@ export type BreakGlassDrillPolicy = z.output<typeof breakGlassDrillPolicySchema>
 /** Gate and obligation durations every break-glass procedure with a SQL write shares. */
 export type BreakGlassObligationsPolicy = BreakGlassRestorePolicy;
 export type ConsolePolicy = z.output<typeof consoleSchema>;
+export type OrchestratorPolicy = z.output<typeof orchestratorSchema>;
+export type PrometheusPolicy = z.output<typeof prometheusSchema>;
+export type RollbackToPilotPolicy = z.output<typeof rollbackToPilotPolicySchema>;
+export type PhasedReenablementPolicy = z.output<typeof phasedReenablementPolicySchema>;
 export type RunbookName = keyof Policy['runbooks'];
+export type BreakGlassRunbookName =
+  'breakGlassRestore' | 'breakGlassConsoleEdit' | 'breakGlassRebootstrap' | 'breakGlassDrill';
 export type ChannelConfig = z.output<typeof channelSchema>;
 export type ChannelType = ChannelConfig['type'];
 export type NoticeChannelType = (typeof NOTICE_CHANNEL_TYPES)[number];

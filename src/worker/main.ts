@@ -17,7 +17,9 @@ async function main(): Promise<void> {
   Runtime.install({ logger });
 
   const config = loadWorkerConfig(process.env);
-  const { policy, canonicalPayload, file, drillLogDirectory } = loadPolicyFile(config.policyFile);
+  const { policy, canonicalPayload, file, drillLogDirectory, backupDirectory } = loadPolicyFile(
+    config.policyFile,
+  );
   if (policy.testOnlyShortDurations) {
     logger.warn('POLICY ALLOWS TEST-ONLY SHORT DURATIONS: never use this policy for a real incident', {
       policyFile: file,
@@ -63,7 +65,15 @@ async function main(): Promise<void> {
     connection,
     namespace: target.namespace,
     taskQueue: config.taskQueue,
-    deps: { db, ...(stagingDb ? { stagingDb } : {}), policy, canonicalPayload, channels, drillLogDirectory },
+    deps: {
+      db,
+      ...(stagingDb ? { stagingDb } : {}),
+      policy,
+      canonicalPayload,
+      channels,
+      drillLogDirectory,
+      backupDirectory,
+    },
   });
   logger.info('runbooks worker started', {
     temporal: target.address,

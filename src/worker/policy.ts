@@ -12,6 +12,8 @@ export interface LoadedPolicy {
   file: string;
   /** The drill's log folder, resolved against the policy file's folder. */
   drillLogDirectory: string;
+  /** The rollback's backup folder, resolved against the policy file's folder. */
+  backupDirectory: string;
 }
 
 const canonicalPayloadSchema = z.record(
@@ -50,5 +52,9 @@ export function loadPolicyFile(file: string): LoadedPolicy {
     canonicalPayload: payload.data,
     file,
     drillLogDirectory: path.resolve(path.dirname(file), policy.runbooks.breakGlassDrill.logDirectory),
+    backupDirectory: path.resolve(
+      path.dirname(file),
+      policy.runbooks.rollbackToPilot.postgres.backupDirectory,
+    ),
   };
 }

@@ -77,3 +77,58 @@ export const probe: ActivityOptions = {
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES, 'KubectlMissing', 'KubectlRejected'],
   },
 };
+
+/** kubectl reads of the orchestrator (get, logs, exec psql/curl): bounded, a few retries. */
+export const kubectlRead: ActivityOptions = {
+  startToCloseTimeout: '2m',
+  retry: {
+    maximumAttempts: 4,
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '20s',
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES, 'KubectlMissing', 'KubectlRejected'],
+  },
+};
+
+/**
+ * kubectl mutations (set env, scale, patch): check-then-act, so a retry after a success changes
+ * nothing; `rollout status` waits up to its own timeout inside, hence the longer bound.
+ */
+export const kubectlMutation: ActivityOptions = {
+  startToCloseTimeout: '10m',
+  retry: {
+    maximumAttempts: 5,
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES, 'KubectlMissing', 'KubectlRejected'],
+  },
+};
+
+/**
+ * Long work that must notice a dead worker quickly (pg_dump, the pilot test flow): heartbeats,
+ * so a retry starts within the heartbeat timeout instead of the whole start-to-close.
+ */
+export const longRunning: ActivityOptions = {
+  startToCloseTimeout: '60m',
+  heartbeatTimeout: '30s',
+  retry: {
+    maximumAttempts: 3,
+    initialInterval: '5s',
+    backoffCoefficient: 2,
+    maximumInterval: '1m',
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES, 'KubectlMissing', 'KubectlRejected'],
+  },
+};
+
+/** Prometheus instant queries. */
+export const metricsQuery: ActivityOptions = {
+  startToCloseTimeout: '1m',
+  retry: {
+    maximumAttempts: 4,
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '20s',
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
+};

@@ -7,3 +7,5 @@ export { breakGlassConsoleEdit } from './break-glass-console-edit/workflow';
 export { breakGlassOverwriteRecovery } from './break-glass-overwrite-recovery/workflow';
 export { breakGlassRebootstrap } from './break-glass-rebootstrap/workflow';
 export { breakGlassDrill } from './break-glass-drill/workflow';
+export { rollbackToPilot } from './rollback-to-pilot/workflow';
+export { phasedReenablement } from './phased-reenablement/workflow';

@@ -28,7 +28,7 @@ export function isKubernetesName(value: string): boolean {
 
 /** Errors that another attempt cannot fix. */
 const PERMANENT =
-  /\b(NotFound|Forbidden|Unauthorized|forbidden|not found|unknown (command|flag|shorthand)|invalid|error: context .* does not exist)\b/;
+  /\b(NotFound|Forbidden|Unauthorized|forbidden|not found|unknown (command|flag|shorthand)|invalid|error: context .* does not exist|doesn't have a resource type)\b/;
 
 export function runKubectl(
   target: KubectlTarget,

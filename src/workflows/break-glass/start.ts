@@ -1,7 +1,7 @@
 import { proxyActivities, setHandler } from '@temporalio/workflow';
 import type { RunbookActivities, RunbookPolicySnapshot } from '../../activities';
 import { normalizeHandle } from '../../common/identity';
-import type { RunbookName } from '../../common/policy-schema';
+import type { BreakGlassRunbookName } from '../../common/policy-schema';
 import { policyRead } from '../activity-options';
 import { RunControls } from '../shared/gates';
 import { statusQuery } from '../shared/messages';
@@ -18,7 +18,7 @@ const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
  * first await so no early signal is lost; then the policy, read through an activity.
  */
 export function beginBreakGlass<Detail extends BreakGlassDetail<unknown, unknown, unknown>>(args: {
-  runbook: RunbookName;
+  runbook: BreakGlassRunbookName;
   incidentId: string;
   requestedBy: string;
   detail: Omit<Detail, 'requestedBy'>;
@@ -37,7 +37,7 @@ export function beginBreakGlass<Detail extends BreakGlassDetail<unknown, unknown
   return { requestedBy, record, notices, controls, signals };
 }
 
-export async function loadPolicy<K extends RunbookName>(
+export async function loadPolicy<K extends BreakGlassRunbookName>(
   runbook: K,
   parts: { record: RunRecord<unknown>; controls: RunControls; notices: Notices },
 ): Promise<RunbookPolicySnapshot<K>> {

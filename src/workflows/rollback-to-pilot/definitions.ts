@@ -1,0 +1,143 @@
+import { defineSignal } from '@temporalio/workflow';
+import { z } from 'zod';
+import { incidentIdSchema } from '../../common/break-glass';
+import { handleSchema } from '../../common/identity';
+import { kubernetesName } from '../../common/policy-schema';
+import type { NoticeRecord } from '../shared/notices';
+import type {
+  DeadlineRecord,
+  Finding,
+  RefusedAttempt,
+  RunbookStatus,
+  StepRecord,
+} from '../shared/run-record';
+import type { Decision } from './decision';
+
+export { statusQuery } from '../shared/messages';
+
+/** RB-LAUNCH-002 (seed 002): roll the orchestrator back to the pilot repo. */
+export const ROLLBACK_TO_PILOT = 'rollbackToPilot';
+
+export function rollbackToPilotWorkflowId(incidentId: string): string {
+  return `rollback-to-pilot-${incidentId}`;
+}
+
+export const severitySchema = z.enum(['P1', 'P2', 'P3', 'P4']);
+export type Severity = z.output<typeof severitySchema>;
+
+/** What the incident commander knows that the metrics do not show. All optional. */
+export const rollbackFactsSchema = z
+  .object({
+    crashLoopMinutes: z.number().min(0).optional(),
+    databaseCorruption: z.boolean().optional(),
+    securityBreach: z.boolean().optional(),
+    dailySpendUsd: z.number().min(0).optional(),
+    failingRepos: z.array(kubernetesName).max(500).optional(),
+    failureRate: z.number().min(0).max(1).optional(),
+    lowKillRateRepoShare: z.number().min(0).max(1).optional(),
+    p95Sustained: z
+      .object({ seconds: z.number().positive(), hours: z.number().positive() })
+      .strict()
+      .optional(),
+    allProvidersRateLimited: z.boolean().optional(),
+    sameRootCauseRepos: z.number().int().min(0).optional(),
+    userError: z.boolean().optional(),
+  })
+  .strict();
+export type RollbackFacts = z.output<typeof rollbackFactsSchema>;
+
+export const rollbackToPilotInputSchema = z
+  .object({
+    incidentId: incidentIdSchema,
+    severity: severitySchema,
+    reason: z.string().trim().min(1, 'is required: a brief description').max(500),
+    incidentCommander: handleSchema,
+    affectedRepos: z.array(kubernetesName).max(500).default([]),
+    facts: rollbackFactsSchema.default({}),
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+export type RollbackToPilotInput = z.input<typeof rollbackToPilotInputSchema>;
+
+export const confirmRollbackPayloadSchema = z
+  .object({ by: handleSchema, decision: z.enum(['go', 'cancel']), note: z.string().max(1_000).optional() })
+  .strict();
+export type ConfirmRollbackPayload = z.input<typeof confirmRollbackPayloadSchema>;
+/** The IC's confirmation after the P2 triage hold. */
+export const confirmRollbackSignal = defineSignal<[ConfirmRollbackPayload]>('confirmRollback');
+
+export const rcaFiledPayloadSchema = z
+  .object({ by: handleSchema, link: z.string().trim().min(1).max(2_000) })
+  .strict();
+export type RcaFiledPayload = z.input<typeof rcaFiledPayloadSchema>;
+/** The root cause analysis is filed (due within 24 h). */
+export const rcaFiledSignal = defineSignal<[RcaFiledPayload]>('rcaFiled');
+
+export type RollbackOutcome =
+  | 'no_go'
+  | 'cancelled'
+  | 'confirmation_expired'
+  | 'dry_run'
+  | 'rolled_back'
+  | 'rolled_back_with_warnings'
+  | 'escalated_rollout'
+  | 'escalated_schema'
+  | 'rollback_failed';
+
+export interface StepEvidence {
+  step: string;
+  ok: boolean;
+  detail: unknown;
+}
+
+export interface TargetCheck {
+  targetMs: number;
+  actualMs: number | null;
+  met: boolean | null;
+}
+
+export interface RollbackDetail {
+  incidentCommander: string;
+  severity: Severity;
+  reason: string;
+  affectedRepos: string[];
+  dryRun: boolean;
+  decision?: Decision;
+  confirmation?: { by: string; decision: 'go' | 'cancel'; at: string; note?: string };
+  evidence: StepEvidence[];
+  backups?: {
+    manifests?: unknown;
+    database?: { state: 'running' | 'done' | 'failed'; path?: string; error?: string; sha256?: string };
+  };
+  plan?: unknown;
+  targets?: { execution: TargetCheck; total: TargetCheck };
+  rca?: {
+    state: 'awaiting' | 'filed' | 'missed';
+    dueAt: string;
+    by?: string;
+    link?: string;
+    filedAt?: string;
+  };
+}
+
+export type RollbackStatus = RunbookStatus<RollbackDetail>;
+
+export interface RollbackResult {
+  runbook: typeof ROLLBACK_TO_PILOT;
+  outcome: RollbackOutcome;
+  message: string;
+  incidentId: string;
+  workflowId: string;
+  decision?: Decision;
+  evidence: StepEvidence[];
+  backups?: RollbackDetail['backups'];
+  plan?: unknown;
+  targets?: RollbackDetail['targets'];
+  rca?: RollbackDetail['rca'];
+  steps: StepRecord[];
+  deadlines: DeadlineRecord[];
+  refusedAttempts: RefusedAttempt[];
+  nonConformities: Finding[];
+  flags: Finding[];
+  notices: NoticeRecord[];
+}

@@ -1,0 +1,249 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createActivities, type RunbookActivities } from '../../src/activities';
+import { scratchDir } from '../../src/local/servers';
+import { createTestDatabase, type TestDatabase } from '../fixtures/database';
+import { FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
+import { activityDeps, rollbackPolicy } from '../fixtures/policy';
+import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
+
+/** The kubectl layer against the fake kubectl on PATH, and the metrics layer against a local Prometheus. */
+
+const tmp = scratchDir('runbooks-orchestrator');
+const blocksState = path.join(tmp, 'blocks.json');
+let db: TestDatabase;
+let prometheus: PrometheusSink;
+let activities: RunbookActivities;
+let cluster: FakeCluster;
+const quiet = new DefaultLogger('WARN');
+
+before(async () => {
+  [db, prometheus] = await Promise.all([createTestDatabase(), prometheusSink()]);
+  activities = createActivities(activityDeps(rollbackPolicy(tmp, prometheus.url), db.pool));
+  process.env.FAKE_BLOCKS_STATE = blocksState;
+});
+
+after(async () => {
+  await prometheus?.stop();
+  await db?.drop();
+});
+
+beforeEach(() => {
+  cluster = FakeCluster.create(tmp, orchestratorCluster());
+  cluster.install();
+  writeFileSync(blocksState, JSON.stringify({ mode: 'pass' }));
+  prometheus.sink.reset();
+});
+
+function run<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
+  return new MockActivityEnvironment({}, { logger: quiet }).run(fn, ...args);
+}
+
+function failure(type: string, nonRetryable: boolean, pattern?: RegExp) {
+  return (error: unknown): boolean => {
+    assert.ok(error instanceof ApplicationFailure, String(error));
+    assert.equal(error.type, type, error.message);
+    assert.equal(error.nonRetryable, nonRetryable, error.message);
+    if (pattern) assert.match(error.message, pattern);
+    return true;
+  };
+}
+
+describe('kubectl layer', () => {
+  test('every call names the policy context and namespace explicitly', async () => {
+    await run(activities.readAllowlist);
+    const argv = cluster.calls()[0]!;
+    assert.deepEqual(argv.slice(0, 4), ['--context', 'orchestrator-test', '--namespace', 'production']);
+  });
+
+  test('set env is check-then-act: one mutation however often it runs; dry-run changes nothing', async () => {
+    const dry = await run(activities.setAllowlist, { repos: ['compliance-service'], dryRun: true });
+    assert.equal(dry.changed, true);
+    assert.ok(dry.command.includes('--dry-run=server'));
+    assert.equal((await run(activities.readAllowlist)).length, 7, 'the dry run changed nothing');
+    const first = await run(activities.setAllowlist, { repos: ['compliance-service'] });
+    const second = await run(activities.setAllowlist, { repos: ['compliance-service'] });
+    assert.deepEqual([first.changed, second.changed], [true, false]);
+    assert.deepEqual(first.after, ['compliance-service']);
+    assert.equal(mutations(cluster).length, 1);
+  });
+
+  test('scale, restart (fixed restartedAt), alert patch and schema revert happen once each', async () => {
+    const restartedAt = '2026-11-24T02:10:00.000Z';
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      await run(activities.scaleDeployment, { replicas: 3 });
+      await run(activities.restartDeployment, { restartedAt });
+      await run(activities.disableAlertRule, { repo: 'inventory-mgmt' });
+      await run(activities.revertSchema, {});
+    }
+    const verbs = mutations(cluster).map((argv) => argv[4]);
+    assert.deepEqual(verbs, ['scale', 'patch', 'patch', 'exec']);
+    const state = cluster.read();
+    assert.equal(state.namespaces.production!.deployments!.flowengine!.replicas, 3);
+    assert.equal(state.namespaces.production!.postgres!.schemaVersion, '20251104_001');
+    assert.equal(
+      (
+        state.namespaces.monitoring!.prometheusrules!['inventory-mgmt-alerts'] as {
+          groups: { rules: { enabled: boolean }[] }[];
+        }
+      ).groups[0]!.rules[0]!.enabled,
+      false,
+    );
+    const revert = await run(activities.revertSchema, {});
+    assert.deepEqual([revert.ran, revert.before, revert.ok], [false, '20251104_001', true]);
+  });
+
+  test("a failing rollback SQL is reported (not thrown), with psql's error", async () => {
+    cluster.write(orchestratorCluster({ rollbackError: 'relation "task_v2" does not exist' }));
+    const revert = await run(activities.revertSchema, {});
+    assert.equal(revert.ok, false);
+    assert.match(revert.error!, /relation "task_v2" does not exist/);
+    assert.equal(revert.after, '20251120_003');
+  });
+
+  test('rollout status: a stuck rollout is an answer (ok: false), not an error', async () => {
+    cluster.write(orchestratorCluster({ rolloutStuck: true }));
+    const status = await run(activities.rolloutStatus, { timeoutMs: 2_000 });
+    assert.equal(status.ok, false);
+    assert.match(status.output, /timed out waiting for the condition/);
+  });
+
+  test('logs (ERROR / CRITICAL counted), pods (crash loop), expanded repos, health checks', async () => {
+    const logs = await run(activities.readDeploymentLogs);
+    assert.deepEqual([logs.errors, logs.critical], [2, 1]);
+    assert.ok(logs.command.includes('logs deployment/flowengine --tail=100'));
+    cluster.write(orchestratorCluster({ crashLoop: true, unhealthy: true }));
+    const pods = await run(activities.deploymentPods);
+    assert.equal(pods.crashLoop, true);
+    assert.equal(pods.ready, 0);
+    assert.equal((await run(activities.readExpandedRepos)).length, 6);
+    const health = await run(activities.healthChecks);
+    assert.equal(health.ok, false);
+    assert.equal(health.checks.find((c) => c.name === 'database')?.status, 'degraded');
+  });
+
+  test('backups: manifests as YAML files, pg_dump gzipped in its own activity and reused on retry', async () => {
+    const manifests = await run(activities.backupManifests, { backupKey: 'INC-1-20261124T021000Z' });
+    assert.deepEqual(
+      manifests.map((m) => m.kind),
+      ['deployment', 'configmap'],
+    );
+    assert.match(readFileSync(manifests[0]!.path, 'utf8'), /kind: "Deployment"/);
+    const dump = await run(activities.backupDatabase, { backupKey: 'INC-1-20261124T021000Z' });
+    assert.match(gunzipSync(readFileSync(dump.path)).toString('utf8'), /PostgreSQL database dump/);
+    const again = await run(activities.backupDatabase, { backupKey: 'INC-1-20261124T021000Z' });
+    assert.equal(again.reused, true);
+    assert.equal(cluster.calls().filter((argv) => argv.includes('pg_dump')).length, 1);
+  });
+
+  test('names that are not Kubernetes names are refused before any kubectl call', async () => {
+    for (const call of [
+      () => run(activities.setAllowlist, { repos: ['compliance-service', 'Bad_Repo;rm -rf /'] }),
+      () => run(activities.disableAlertRule, { repo: '../kube-system' }),
+      () => run(activities.backupManifests, { backupKey: 'x/../../etc' }),
+    ]) {
+      await assert.rejects(call(), failure('InvalidInput', true));
+    }
+    assert.equal(cluster.calls().length, 0);
+  });
+
+  test('failures: unreachable API retryable, Forbidden not, a hang hits the timeout', async () => {
+    cluster.scriptNext({
+      stderr: 'Unable to connect to the server: dial tcp 10.0.0.1:443: i/o timeout',
+      exitCode: 1,
+    });
+    await assert.rejects(run(activities.readAllowlist), failure('KubectlFailed', false, /Unable to connect/));
+    cluster.scriptNext({
+      stderr: 'Error from server (Forbidden): deployments.apps "flowengine" is forbidden',
+      exitCode: 1,
+    });
+    await assert.rejects(run(activities.readAllowlist), failure('KubectlRejected', true, /Forbidden/));
+    cluster.scriptNext({ hang: true });
+    const started = Date.now();
+    await assert.rejects(
+      run(activities.readAllowlist),
+      failure('KubectlTimeout', false, /no answer within 5000 ms/),
+    );
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  test('the pilot test flow: pass, fail, and the success criteria', async () => {
+    const pass = await run(activities.runPilotVerification);
+    assert.equal(pass.ok, true, pass.reasons.join());
+    writeFileSync(blocksState, JSON.stringify({ mode: 'fail' }));
+    const fail = await run(activities.runPilotVerification);
+    assert.equal(fail.ok, false);
+    assert.deepEqual(fail.reasons.slice(0, 2), [
+      'exit code 1',
+      'output does not match /Quality Gates: 5\\/5 passed/'.replace('\\/', '/'),
+    ]);
+  });
+});
+
+describe('metrics layer (Prometheus HTTP API)', () => {
+  test('failures by repo and the failure rate; the repo analysis', async () => {
+    prometheus.values.failures_by_repo = {
+      'inventory-mgmt': 7,
+      'customer-analytics': 4,
+      'compliance-service': 0,
+    };
+    prometheus.values.failure_rate = 0.18;
+    const incident = await run(activities.incidentMetrics, { window: '30m' });
+    assert.deepEqual(incident.failingRepos, ['inventory-mgmt', 'customer-analytics']);
+    assert.equal(incident.failureRate, 0.18);
+    prometheus.values.success_rate = (repos) => (repos.includes('risk-engine') ? 0.95 : 0.998);
+    const analysis = await run(activities.analyzeRepos, {
+      repos: ['compliance-service', 'risk-engine'],
+      window: '30m',
+    });
+    assert.equal(analysis.successRate, 0.95);
+    assert.equal(analysis.p95LatencySeconds, 80);
+    const request = prometheus.sink.requests.find((r) => r.query.get('query')?.startsWith('success_rate'))!;
+    assert.equal(
+      request.query.get('query'),
+      'success_rate{repos="compliance-service|risk-engine",window="30m"}',
+    );
+  });
+
+  test('no data is null (inconclusive), not zero', async () => {
+    prometheus.values.success_rate = null;
+    const analysis = await run(activities.analyzeRepos, { repos: ['compliance-service'], window: '30m' });
+    assert.equal(analysis.successRate, null);
+  });
+
+  test("5xx retryable, a bad query not (with Prometheus' reason), a hang times out; bad repo names never sent", async () => {
+    // Scripted for the failures-by-repo query only: the two queries run in parallel.
+    const failuresQuery = (request: { query: URLSearchParams }) =>
+      (request.query.get('query') ?? '').startsWith('failures_by_repo');
+    prometheus.sink.respondNextWhen(failuresQuery, { status: 503, body: 'Service Unavailable' });
+    await assert.rejects(
+      run(activities.incidentMetrics, { window: '30m' }),
+      failure('ChannelUnavailable', false, /prometheus: query failuresByRepo: HTTP 503/),
+    );
+    prometheus.sink.respondNextWhen(failuresQuery, {
+      status: 400,
+      body: { status: 'error', errorType: 'bad_data', error: 'parse error' },
+    });
+    await assert.rejects(
+      run(activities.incidentMetrics, { window: '30m' }),
+      failure('ChannelRejected', true, /bad_data.*parse error/),
+    );
+    prometheus.sink.respondNextWhen(failuresQuery, 'hang');
+    await assert.rejects(
+      run(activities.incidentMetrics, { window: '30m' }),
+      failure('ChannelUnavailable', false, /no response within 2000 ms/),
+    );
+    const before = prometheus.sink.requests.length;
+    await assert.rejects(
+      run(activities.analyzeRepos, { repos: ['a"}) or vector(1'], window: '30m' }),
+      failure('InvalidInput', true),
+    );
+    assert.equal(prometheus.sink.requests.length, before);
+  });
+});
