@@ -16,6 +16,8 @@ export default tseslint.config(
       '.test-tmp/**',
       'scripts/**',
       '.ci/**',
+      // Plain-JS test doubles run as executables (fake blocks CLI, fake kubectl).
+      'test/fixtures/fake-blocks.js',
     ],
   },
   js.configs.recommended,
