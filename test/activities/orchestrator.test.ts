@@ -142,6 +142,17 @@ describe('kubectl layer', () => {
     assert.equal(cluster.calls().filter((argv) => argv.includes('pg_dump')).length, 1);
   });
 
+  test('backupDatabase settles when the dump ends before the kubectl process exits', async () => {
+    // Regression: the promise used to wait for the file's close inside the child's close, which never
+    // came when the file closed first; the activity then hung until its heartbeat timeout.
+    const state = cluster.read();
+    state.namespaces.production!.postgres!.dumpLingerMs = 400;
+    cluster.write(state);
+    const dump = await run(activities.backupDatabase, { backupKey: 'INC-2-20261124T021000Z' });
+    assert.equal(dump.reused, false);
+    assert.match(gunzipSync(readFileSync(dump.path)).toString('utf8'), /dump complete/);
+  });
+
   test('names that are not Kubernetes names are refused before any kubectl call', async () => {
     for (const call of [
       () => run(activities.setAllowlist, { repos: ['compliance-service', 'Bad_Repo;rm -rf /'] }),

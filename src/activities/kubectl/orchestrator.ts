@@ -10,6 +10,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -208,36 +209,31 @@ export function createOrchestratorActivities(deps: OrchestratorDeps) {
       ];
       const partial = `${file}.partial`;
       const hash = createHash('sha256');
-      await new Promise<void>((resolve, reject) => {
-        // spawn (argument array, no shell) rather than execFile: the dump is streamed, not buffered.
-        const child = spawn(process.env.KUBECTL ?? 'kubectl', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-        const gzip = createGzip();
-        const out = createWriteStream(partial);
-        let stderr = '';
-        const beat = setInterval(() => heartbeat({ bytes: out.bytesWritten }), 5_000);
-        child.stdout.on('data', (chunk: Buffer) => hash.update(chunk));
-        child.stdout.pipe(gzip).pipe(out);
-        child.stderr.on('data', (chunk: Buffer) => {
-          stderr += chunk.toString('utf8');
-        });
-        child.on('error', (error) => {
-          clearInterval(beat);
-          reject(error);
-        });
-        child.on('close', (code) => {
-          clearInterval(beat);
-          out.on('close', () =>
-            code === 0
-              ? resolve()
-              : reject(
-                  ApplicationFailure.create({
-                    type: 'BackupFailed',
-                    message: `pg_dump failed (exit ${code}): ${stderr.trim().slice(-500)}`,
-                  }),
-                ),
-          );
-        });
+      // spawn (argument array, no shell) rather than execFile: the dump is streamed, not buffered.
+      const child = spawn(process.env.KUBECTL ?? 'kubectl', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString('utf8');
       });
+      child.stdout.on('data', (chunk: Buffer) => hash.update(chunk));
+      // The exit and the end of the file are awaited independently: either can come first.
+      const exited = new Promise<number | null>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', resolve);
+      });
+      const out = createWriteStream(partial);
+      const beat = setInterval(() => heartbeat({ bytes: out.bytesWritten }), 5_000);
+      let code: number | null;
+      try {
+        [code] = await Promise.all([exited, pipeline(child.stdout, createGzip(), out)]);
+      } finally {
+        clearInterval(beat);
+      }
+      if (code !== 0)
+        throw ApplicationFailure.create({
+          type: 'BackupFailed',
+          message: `pg_dump failed (exit ${code}): ${stderr.trim().slice(-500)}`,
+        });
       renameSync(partial, file);
       const sha256 = hash.digest('hex');
       writeFileSync(done, `${sha256}\n`);

@@ -1,0 +1,319 @@
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowBundle } from '@temporalio/worker';
+import { scratchDir } from '../../src/local/servers';
+import type { LoadedPolicy } from '../../src/worker/policy';
+import { createRunbookWorker } from '../../src/worker/worker';
+import { rollbackToPilot } from '../../src/workflows';
+import {
+  confirmRollbackSignal,
+  rcaFiledSignal,
+  type RollbackStatus,
+  type RollbackToPilotInput,
+} from '../../src/workflows/rollback-to-pilot/definitions';
+import { createTestDatabase, type TestDatabase } from '../fixtures/database';
+import { historyEvents, recordHistory, scheduledActivities } from '../fixtures/history';
+import { EXPANDED_REPOS, FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
+import { activityDeps, rollbackPolicy } from '../fixtures/policy';
+import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
+import { startTimeSkipping, uniqueId, workflowBundle, type TimeSkippingHarness } from '../fixtures/temporal';
+import { atStep, waitForStatus } from '../fixtures/wait';
+
+/**
+ * RB-LAUNCH-002 on the time-skipping server with the policy's real durations (30 min triage,
+ * 30 min confirmation, 24 h RCA), the fake kubectl, a local Prometheus and a fake test flow.
+ */
+
+const MINUTE = 60_000;
+const tmp = scratchDir('runbooks-rollback');
+const blocksState = path.join(tmp, 'blocks.json');
+let harness: TimeSkippingHarness;
+let db: TestDatabase;
+let bundle: WorkflowBundle;
+let prometheus: PrometheusSink;
+let policy: LoadedPolicy;
+let cluster: FakeCluster;
+
+before(async () => {
+  [harness, db, bundle, prometheus] = await Promise.all([
+    startTimeSkipping(),
+    createTestDatabase(),
+    workflowBundle(),
+    prometheusSink(),
+  ]);
+  policy = rollbackPolicy(tmp, prometheus.url);
+  process.env.FAKE_BLOCKS_STATE = blocksState;
+});
+
+after(async () => {
+  await harness?.teardown();
+  await prometheus?.stop();
+  await db?.drop();
+});
+
+const TWELVE_FAILING = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`repo-${i}`, 5]));
+
+beforeEach(() => {
+  cluster = FakeCluster.create(tmp, orchestratorCluster());
+  cluster.install();
+  writeFileSync(blocksState, JSON.stringify({ mode: 'pass' }));
+  prometheus.values.failures_by_repo = TWELVE_FAILING;
+  prometheus.values.failure_rate = 0.31;
+});
+
+type Handle = WorkflowHandle<typeof rollbackToPilot>;
+
+async function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = uniqueId('tq-rollback');
+  const worker = await createRunbookWorker({
+    connection: harness.env.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    workflowBundle: bundle,
+    deps: activityDeps(policy, db.pool),
+  });
+  return worker.runUntil(fn(taskQueue));
+}
+
+function input(overrides: Partial<RollbackToPilotInput> = {}): RollbackToPilotInput {
+  return {
+    incidentId: uniqueId('INC'),
+    severity: 'P1',
+    reason: 'mass ModelTimeout failures across expanded repos',
+    incidentCommander: '@sre-lead',
+    affectedRepos: EXPANDED_REPOS,
+    ...overrides,
+  };
+}
+
+function start(taskQueue: string, args: RollbackToPilotInput): Promise<Handle> {
+  return harness.env.client.workflow.start(rollbackToPilot, {
+    taskQueue,
+    workflowId: `rollback-to-pilot-${args.incidentId}`,
+    args: [args],
+  });
+}
+
+async function runToRca(handle: Handle) {
+  await waitForStatus<RollbackStatus>(handle, atStep('awaiting_rca'), 'the RCA wait', 60_000);
+  await handle.signal(rcaFiledSignal, { by: '@sre-lead', link: 'https://wiki.example/rca/INC' });
+  return handle.result();
+}
+
+function verbs(): string[] {
+  return mutations(cluster).map(
+    (argv) => `${argv[4]}${argv[5] === 'prometheusrule' ? ' prometheusrule' : ''}`,
+  );
+}
+
+describe('rollbackToPilot (time-skipping)', () => {
+  test('P1 mass failure: steps 1–8 verified, backups kept, every mutation exactly once, RCA filed', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input());
+      const result = await runToRca(handle);
+
+      assert.equal(result.outcome, 'rolled_back', result.message);
+      assert.equal(result.decision?.level, 'P1');
+      assert.match(result.decision!.reasons.join(), /mass concurrent failures: 12 repos failing/);
+      const state = cluster.read().namespaces;
+      const flowengine = state.production!.deployments!.flowengine!;
+      assert.equal(flowengine.env!.REPO_ALLOWLIST, 'compliance-service');
+      assert.equal(flowengine.replicas, 3);
+      assert.equal(state.production!.postgres!.schemaVersion, '20251104_001');
+      for (const repo of EXPANDED_REPOS) {
+        const rule = state.monitoring!.prometheusrules![`${repo}-alerts`] as {
+          groups: { rules: { enabled: boolean }[] }[];
+        };
+        assert.equal(rule.groups[0]!.rules[0]!.enabled, false, `${repo} alerts silenced`);
+      }
+      assert.deepEqual(
+        verbs().sort(),
+        ['exec', 'scale', 'set', ...EXPANDED_REPOS.map(() => 'patch prometheusrule')].sort(),
+      );
+      for (const step of [
+        'restrict_allowlist',
+        'rollout_status',
+        'scale_down',
+        'revert_schema',
+        'silence_alerts',
+        'verify_pilot',
+        'health_checks',
+      ]) {
+        assert.equal(result.evidence.find((e) => e.step === step)?.ok, true, `${step} verified`);
+      }
+      assert.equal(result.backups?.database?.state, 'done');
+      assert.ok(existsSync(result.backups!.database!.path!));
+      assert.equal(result.targets?.execution.met, true);
+      assert.equal(result.targets?.total.met, true);
+      assert.equal(result.rca?.state, 'filed');
+      const kinds = result.notices.map((n) => n.kind);
+      for (const kind of ['rollback_started', 'rollback_page', 'rollback_complete'])
+        assert.ok(kinds.includes(kind), kind);
+      await recordHistory(handle, 'rollback-to-pilot');
+    });
+  });
+
+  test('crash loop: restarted once with the pilot config', async () => {
+    cluster.write(orchestratorCluster({ crashLoop: true, replicas: 3 }));
+    await withWorker(async (taskQueue) => {
+      const result = await runToRca(await start(taskQueue, input({ facts: { crashLoopMinutes: 22 } })));
+      assert.equal(result.outcome, 'rolled_back');
+      assert.ok(result.evidence.some((e) => e.step === 'restart_crash_loop' && e.ok));
+      assert.deepEqual(
+        verbs().filter((v) => v === 'patch'),
+        ['patch'],
+        'one restart',
+      );
+      assert.ok(!verbs().includes('scale'), 'replicas already at the pilot baseline');
+    });
+  });
+
+  test('P2: 30-min triage hold, then the IC confirms; nothing changes before the hold ends', async () => {
+    prometheus.values.failures_by_repo = { a: 3, b: 2, c: 1, d: 1 };
+    await withWorker(async (taskQueue) => {
+      const args = input({ severity: 'P2', facts: { allProvidersRateLimited: true } });
+      const handle = await start(taskQueue, args);
+      await waitForStatus<RollbackStatus>(handle, atStep('triage_hold'), 'the triage hold');
+      await handle.signal(confirmRollbackSignal, { by: '@mallory', decision: 'go' });
+      await handle.signal(confirmRollbackSignal, {
+        by: '@sre-lead',
+        decision: 'go',
+        note: 'quota raise denied',
+      });
+      await harness.env.sleep(31 * MINUTE);
+      const result = await runToRca(handle);
+      // The 30-min triage counts towards the seed's "total < 30 min": honestly reported as missed.
+      assert.equal(result.outcome, 'rolled_back_with_warnings');
+      assert.deepEqual(
+        result.flags.map((f) => f.code),
+        ['target_total_missed'],
+      );
+      assert.equal(result.targets?.execution.met, true);
+      assert.equal(result.decision?.level, 'P2');
+      assert.deepEqual(
+        result.refusedAttempts.map((r) => r.reason),
+        ['not_authorized'],
+      );
+      const events = await historyEvents(handle);
+      const startedMs = Date.parse(result.steps[0]!.startedAt);
+      const firstChange = scheduledActivities(events).find((a) => a.type === 'setAllowlist')!;
+      assert.ok(firstChange.atMs - startedMs >= 30 * MINUTE, 'no change before the 30-min triage hold ends');
+    });
+  });
+
+  test('P2 cancelled by the IC, or never confirmed: nothing is rolled back', async () => {
+    prometheus.values.failures_by_repo = { a: 3, b: 2, c: 1, d: 1 };
+    await withWorker(async (taskQueue) => {
+      const cancelled = await start(
+        taskQueue,
+        input({ severity: 'P2', facts: { allProvidersRateLimited: true } }),
+      );
+      await waitForStatus<RollbackStatus>(cancelled, atStep('triage_hold'), 'the triage hold');
+      await cancelled.signal(confirmRollbackSignal, {
+        by: '@sre-lead',
+        decision: 'cancel',
+        note: 'provider recovered',
+      });
+      assert.equal((await cancelled.result()).outcome, 'cancelled');
+      const expired = await (
+        await start(taskQueue, input({ severity: 'P2', facts: { allProvidersRateLimited: true } }))
+      ).result();
+      assert.equal(expired.outcome, 'confirmation_expired');
+      assert.ok(expired.notices.some((n) => n.kind === 'rollback_confirmation_expired'));
+      assert.deepEqual(verbs(), []);
+    });
+  });
+
+  test('NO-GO: single repo (isolate it), intermittent errors, P3 — refused with the reason, nothing changed', async () => {
+    await withWorker(async (taskQueue) => {
+      prometheus.values.failures_by_repo = { 'inventory-mgmt': 9 };
+      const single = await (await start(taskQueue, input({ severity: 'P2' }))).result();
+      assert.equal(single.outcome, 'no_go');
+      assert.match(
+        single.message,
+        /single repo failing \(inventory-mgmt\).*isolate the repo instead \(RB-CORE-001/,
+      );
+      prometheus.values.failures_by_repo = { a: 1, b: 1 };
+      prometheus.values.failure_rate = 0.02;
+      const intermittent = await (await start(taskQueue, input({ severity: 'P2' }))).result();
+      assert.match(intermittent.message, /intermittent errors: 2\.0 % failure rate/);
+      const p3 = await (await start(taskQueue, input({ severity: 'P3' }))).result();
+      assert.match(p3.message, /P3 incident: non-critical/);
+      assert.deepEqual(verbs(), []);
+    });
+  });
+
+  test('rollout stuck after the allowlist change: escalated to the Engineering TL, rollback stops', async () => {
+    cluster.write(orchestratorCluster({ rolloutStuck: true }));
+    await withWorker(async (taskQueue) => {
+      const result = await (await start(taskQueue, input())).result();
+      assert.equal(result.outcome, 'escalated_rollout');
+      assert.match(result.message, /escalated to @eng-tl/);
+      const page = result.notices.find((n) => n.kind === 'rollback_rollout_stuck')!;
+      assert.match(page.subject, /escalate to Engineering TL/);
+      assert.deepEqual(verbs(), ['set'], 'nothing after the stuck rollout');
+    });
+  });
+
+  test('schema rollback fails: restore path from the backup, DBA escalated', async () => {
+    cluster.write(orchestratorCluster({ rollbackError: 'relation "task_v2" does not exist' }));
+    await withWorker(async (taskQueue) => {
+      const result = await (await start(taskQueue, input())).result();
+      assert.equal(result.outcome, 'escalated_schema');
+      assert.match(
+        result.message,
+        /relation "task_v2" does not exist.*restore from .*taskdb_pre_rollback_.*escalated to @dba/,
+      );
+      assert.ok(result.notices.some((n) => n.kind === 'rollback_schema_failed'));
+    });
+  });
+
+  test('pilot verification fails: "CRITICAL: rollback failed" to the TL and the IC', async () => {
+    writeFileSync(blocksState, JSON.stringify({ mode: 'fail' }));
+    await withWorker(async (taskQueue) => {
+      const result = await (await start(taskQueue, input())).result();
+      assert.equal(result.outcome, 'rollback_failed');
+      assert.match(result.message, /^CRITICAL: rollback failed/);
+      const page = result.notices.find((n) => n.kind === 'rollback_failed')!;
+      assert.match(page.subject, /CRITICAL: rollback failed/);
+    });
+  });
+
+  test('degraded health after the rollback and a missed RCA: completed with warnings, escalated', async () => {
+    cluster.write(orchestratorCluster({ unhealthy: true }));
+    await withWorker(async (taskQueue) => {
+      const result = await (await start(taskQueue, input())).result();
+      assert.equal(result.outcome, 'rolled_back_with_warnings');
+      assert.deepEqual(
+        result.flags.map((f) => f.code),
+        ['health_degraded'],
+      );
+      assert.deepEqual(
+        result.nonConformities.map((n) => n.code),
+        ['rca_missed'],
+      );
+      assert.ok(result.notices.some((n) => n.kind === 'rollback_rca_missed'));
+    });
+  });
+
+  test('dry run: the plan with server-side dry runs, no change, no notice to stakeholders', async () => {
+    await withWorker(async (taskQueue) => {
+      const result = await (await start(taskQueue, input({ dryRun: true }))).result();
+      assert.equal(result.outcome, 'dry_run');
+      const plan = result.plan as {
+        allowlist: { next: string[] };
+        replicas: { next: number };
+        alerts: unknown[];
+      };
+      assert.deepEqual(plan.allowlist.next, ['compliance-service']);
+      assert.equal(plan.replicas.next, 3);
+      assert.equal(plan.alerts.length, EXPANDED_REPOS.length);
+      assert.deepEqual(verbs(), []);
+      assert.ok(cluster.calls().some((argv) => argv.includes('--dry-run=server')));
+      assert.ok(!result.notices.some((n) => n.kind === 'rollback_started'));
+    });
+  });
+});
