@@ -117,7 +117,7 @@ describe('rollbackToPilot (time-skipping)', () => {
 
       assert.equal(result.outcome, 'rolled_back', result.message);
       assert.equal(result.decision?.level, 'P1');
-      assert.match(result.decision!.reasons.join(), /mass concurrent failures: 12 repos failing/);
+      assert.match(result.decision.reasons.join(), /mass concurrent failures: 12 repos failing/);
       const state = cluster.read().namespaces;
       const flowengine = state.production!.deployments!.flowengine!;
       assert.equal(flowengine.env!.REPO_ALLOWLIST, 'compliance-service');
@@ -145,7 +145,7 @@ describe('rollbackToPilot (time-skipping)', () => {
         assert.equal(result.evidence.find((e) => e.step === step)?.ok, true, `${step} verified`);
       }
       assert.equal(result.backups?.database?.state, 'done');
-      assert.ok(existsSync(result.backups!.database!.path!));
+      assert.ok(existsSync(result.backups.database.path!));
       assert.equal(result.targets?.execution.met, true);
       assert.equal(result.targets?.total.met, true);
       assert.equal(result.rca?.state, 'filed');
