@@ -82,6 +82,8 @@ export interface ReenablementDetail {
   lastGood: string[];
   pending: string[];
   nextAction?: { what: string; at: string };
+  /** The allowlist change awaiting approval (approve with this planHash). */
+  plan?: { current: string[]; next: string[]; planHash: string };
   paused?: { by: string; reason: string; since: string; kind: 'manual' | 'inconclusive' };
   holds: Record<string, number>;
   analyses: AnalysisRecord[];

@@ -30,6 +30,8 @@ const { analyzeRepos } = proxyActivities<RunbookActivities>(metricsQuery);
 const k8s = proxyActivities<RunbookActivities>(kubectlRead);
 const mutate = proxyActivities<RunbookActivities>(kubectlMutation);
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 /** Keep the status small: the last analyses only (the count is kept). */
 const ANALYSES_KEPT = 30;
 
@@ -232,6 +234,7 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
     await mutate.setAllowlist({ repos: target });
     await mutate.rolloutStatus({ timeoutMs: rolloutTimeout }).catch(() => undefined);
     detail.reposLive = await k8s.readAllowlist();
+    detail.lastGood = target;
     notices.send({
       kind: 'reenablement_rolled_back',
       severity: 'critical',
@@ -388,6 +391,7 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
   // Approval before phase 2.
   const phase2Set = [...canarySet, ...input.phase2Repos];
   const plan = await k8s.planAllowlistChange({ repos: phase2Set });
+  detail.plan = { current: plan.current, next: plan.next, planHash: plan.planHash };
   record.enterStep(
     'awaiting_approval',
     `canary held ${formatDuration(holds.canaryHold)}: approve phase 2 (+${input.phase2Repos.join(', ')}), planHash ${plan.planHash.slice(0, 12)}…`,
@@ -414,15 +418,31 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
       `no approval for phase 2 within ${formatDuration(policy.approvalTimeout)}; the allowlist stays ${detail.reposLive.join(',')}`,
     );
   if (decision.kind === 'aborted') return abortRun();
+  delete detail.plan;
 
   // Phase 2: three more repos, 24 h.
   const phase2 = await phase('phase2', 'phase_2', phase2Set, holds.phase2Hold);
   if (phase2) return phase2;
 
   // Phase 3: the rest, 1–2 repos a day, each batch with its own hold.
+  // A batch never starts less than a day after the previous one, whatever the batch hold.
   let live = phase2Set;
+  let previousBatchStartMs: number | undefined;
   for (let index = 0; index < input.remainingRepos.length; index += policy.reposPerDay) {
     const batch = input.remainingRepos.slice(index, index + policy.reposPerDay);
+    if (previousBatchStartMs !== undefined && Date.now() < previousBatchStartMs + DAY_MS) {
+      const nextStartMs = previousBatchStartMs + DAY_MS;
+      detail.nextAction = {
+        what: `enable ${batch.join(', ')} (at most ${policy.reposPerDay} repos a day)`,
+        at: utcIso(nextStartMs),
+      };
+      record.describe(`pacing: next batch (${batch.join(', ')}) at ${utcIso(nextStartMs)}`);
+      await condition(() => controls.aborted !== undefined, nextStartMs - Date.now(), {
+        summary: `phase 3 pacing until ${utcIso(nextStartMs)}`,
+      });
+      if (controls.aborted) return abortRun();
+    }
+    previousBatchStartMs = Date.now();
     live = [...live, ...batch];
     const result = await phase(
       'phase3',

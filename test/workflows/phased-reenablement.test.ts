@@ -1,0 +1,350 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowBundle } from '@temporalio/worker';
+import { scratchDir } from '../../src/local/servers';
+import type { LoadedPolicy } from '../../src/worker/policy';
+import { createRunbookWorker } from '../../src/worker/worker';
+import { phasedReenablement } from '../../src/workflows';
+import {
+  abortSignal,
+  approveSignal,
+  pauseSignal,
+  rejectSignal,
+  resumeSignal,
+  statusQuery,
+  type PhasedReenablementInput,
+  type ReenablementStatus,
+} from '../../src/workflows/phased-reenablement/definitions';
+import { createTestDatabase, type TestDatabase } from '../fixtures/database';
+import { historyEvents, recordHistory, scheduledActivities } from '../fixtures/history';
+import { FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
+import { activityDeps, rollbackPolicy } from '../fixtures/policy';
+import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
+import { startTimeSkipping, uniqueId, workflowBundle, type TimeSkippingHarness } from '../fixtures/temporal';
+import { atStep, waitForStatus } from '../fixtures/wait';
+
+/**
+ * Phased re-enablement (seed 002 §3, seed 003 "watch for green") on the time-skipping server with
+ * the policy's real holds: canary 4 h, phase 2 24 h, phase 3 24 h per batch of at most 2 repos,
+ * analysis every 30 min, watch for green 15 min. The fake kubectl holds the allowlist; a local
+ * Prometheus answers the analyses.
+ */
+
+const HOUR = 3_600_000;
+const PILOT = 'compliance-service';
+const CANARY = 'inventory-mgmt';
+const PHASE2 = ['customer-analytics', 'financial-reporting', 'risk-engine'];
+const REMAINING = ['billing-core', 'ledger-sync', 'search-indexer'];
+
+const tmp = scratchDir('runbooks-reenablement');
+let harness: TimeSkippingHarness;
+let db: TestDatabase;
+let bundle: WorkflowBundle;
+let prometheus: PrometheusSink;
+let policy: LoadedPolicy;
+let cluster: FakeCluster;
+
+before(async () => {
+  [harness, db, bundle, prometheus] = await Promise.all([
+    startTimeSkipping(),
+    createTestDatabase(),
+    workflowBundle(),
+    prometheusSink(),
+  ]);
+  policy = rollbackPolicy(tmp, prometheus.url);
+});
+
+after(async () => {
+  await harness?.teardown();
+  await prometheus?.stop();
+  await db?.drop();
+});
+
+beforeEach(() => {
+  cluster = FakeCluster.create(tmp, orchestratorCluster({ allowlist: [PILOT], replicas: 3 }));
+  cluster.install();
+  Object.assign(prometheus.values, {
+    success_rate: 0.997,
+    p95_latency_seconds: 80,
+    error_rate: 0.001,
+    recurrence: 0,
+  });
+});
+
+type Handle = WorkflowHandle<typeof phasedReenablement>;
+
+async function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = uniqueId('tq-reenable');
+  const worker = await createRunbookWorker({
+    connection: harness.env.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    workflowBundle: bundle,
+    deps: activityDeps(policy, db.pool),
+  });
+  return worker.runUntil(fn(taskQueue));
+}
+
+function input(overrides: Partial<PhasedReenablementInput> = {}): PhasedReenablementInput {
+  return {
+    incidentId: uniqueId('INC'),
+    requestedBy: '@sre-lead',
+    pilotRepo: PILOT,
+    canaryRepo: CANARY,
+    phase2Repos: PHASE2,
+    remainingRepos: REMAINING,
+    ...overrides,
+  };
+}
+
+function start(taskQueue: string, args: PhasedReenablementInput): Promise<Handle> {
+  return harness.env.client.workflow.start(phasedReenablement, {
+    taskQueue,
+    workflowId: `phased-reenablement-${args.incidentId}`,
+    args: [args],
+  });
+}
+
+function allowlist(): string[] {
+  return cluster.read().namespaces.production!.deployments!.flowengine!.env!.REPO_ALLOWLIST!.split(',');
+}
+
+function allowlistChanges(): string[] {
+  return mutations(cluster)
+    .filter((argv) => argv[4] === 'set')
+    .map((argv) => argv.find((arg) => arg.startsWith('REPO_ALLOWLIST='))!.slice('REPO_ALLOWLIST='.length));
+}
+
+/** Queries do not advance time-skipping time: sleep through the canary hold first. */
+async function approvePhase2(handle: Handle, approver = '@eng-tl'): Promise<ReenablementStatus> {
+  await harness.env.sleep(4 * HOUR + 5 * 60_000);
+  const status = await waitForStatus<ReenablementStatus>(
+    handle,
+    atStep('awaiting_approval'),
+    'the phase 2 approval',
+    60_000,
+  );
+  await handle.signal(approveSignal, { approver, planHash: status.detail.plan!.planHash });
+  return status;
+}
+
+describe('phasedReenablement (time-skipping)', () => {
+  test('canary 4 h → approval → +3 repos 24 h → 2 repos a day → watch for green → recovered', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input());
+      const atGate = await approvePhase2(handle);
+      assert.equal(atGate.detail.phase, 'canary');
+      assert.deepEqual(atGate.detail.reposLive, [PILOT, CANARY]);
+      assert.deepEqual(atGate.detail.plan!.next, [PILOT, CANARY, ...PHASE2]);
+      assert.equal(atGate.detail.nextAction?.what, 'approval of phase 2');
+      assert.match(atGate.detail.nextAction!.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+      const result = await handle.result();
+      assert.equal(result.outcome, 'recovered', result.message);
+      assert.deepEqual(allowlist(), [PILOT, CANARY, ...PHASE2, ...REMAINING]);
+      // One allowlist change per phase, nothing repeated.
+      assert.deepEqual(allowlistChanges(), [
+        [PILOT, CANARY].join(','),
+        [PILOT, CANARY, ...PHASE2].join(','),
+        [PILOT, CANARY, ...PHASE2, 'billing-core', 'ledger-sync'].join(','),
+        [PILOT, CANARY, ...PHASE2, ...REMAINING].join(','),
+      ]);
+      assert.deepEqual(
+        result.phasesCompleted.map((p) => [p.phase, p.repos.join(',')]),
+        [
+          ['canary', CANARY],
+          ['phase2', PHASE2.join(',')],
+          ['phase3', 'billing-core,ledger-sync'],
+          ['phase3', 'search-indexer'],
+        ],
+      );
+      // The holds are real: the next change never comes before the previous hold ended.
+      const changes = scheduledActivities(await historyEvents(handle)).filter(
+        (a) => a.type === 'setAllowlist',
+      );
+      assert.equal(changes.length, 4);
+      const gaps = changes.slice(1).map((change, i) => change.atMs - changes[i]!.atMs);
+      assert.ok(gaps[0]! >= 4 * HOUR, `canary held ${gaps[0]! / HOUR} h`);
+      assert.ok(gaps[1]! >= 24 * HOUR, `phase 2 held ${gaps[1]! / HOUR} h`);
+      assert.ok(gaps[2]! >= 24 * HOUR, `first batch held ${gaps[2]! / HOUR} h`);
+      // Analysis every 30 min through every hold: 4 h + 3 × 24 h ≥ 150 analyses, plus watch for green.
+      assert.ok(result.analysisCount >= 150, `${result.analysisCount} analyses`);
+      assert.ok(result.analyses.every((a) => a.verdict === 'pass'));
+      assert.ok(result.analyses.length <= 30, 'only the latest analyses are kept in the status');
+      assert.equal(result.analyses.at(-1)!.phase, 'watch_for_green');
+      assert.ok(result.notices.some((n) => n.kind === 'reenablement_recovered'));
+      await recordHistory(handle, 'phased-reenablement');
+    });
+  });
+
+  test('a failing analysis in phase 2 puts the allowlist back to the canary set at once and pages', async () => {
+    prometheus.values.success_rate = (repos) => (repos.includes('risk-engine') ? 0.93 : 0.998);
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input());
+      await approvePhase2(handle);
+      const result = await handle.result();
+      assert.equal(result.outcome, 'rolled_back');
+      assert.match(result.message, /phase_2 failed \(success rate 93\.00 % < 99 %\)/);
+      assert.deepEqual(allowlist(), [PILOT, CANARY]);
+      assert.deepEqual(result.lastGood, [PILOT, CANARY]);
+      assert.deepEqual(allowlistChanges().at(-1), [PILOT, CANARY].join(','));
+      const page = result.notices.find((n) => n.kind === 'reenablement_rolled_back')!;
+      assert.match(page.subject, /rolled back to compliance-service,inventory-mgmt/);
+      // The first analysis of phase 2 failed: no 24 h wait before acting.
+      const events = scheduledActivities(await historyEvents(handle)).filter(
+        (a) => a.type === 'setAllowlist',
+      );
+      assert.ok(events.at(-1)!.atMs - events.at(-2)!.atMs < HOUR);
+    });
+  });
+
+  test('inconclusive analysis (no data) pauses for a human; only the requester or an approver resumes', async () => {
+    prometheus.values.p95_latency_seconds = null;
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input({ remainingRepos: [] }));
+      const paused = await waitForStatus<ReenablementStatus>(
+        handle,
+        (s) => s.detail.paused?.kind === 'inconclusive',
+        'the inconclusive pause',
+      );
+      assert.match(paused.detail.paused!.reason, /no data for p95LatencySeconds/);
+      assert.ok(paused.notices.some((n) => n.kind === 'reenablement_inconclusive'));
+      await harness.env.sleep(6 * HOUR);
+      let status = (await handle.query(statusQuery)) as ReenablementStatus;
+      assert.equal(status.detail.paused?.kind, 'inconclusive', 'still paused 6 h later');
+      assert.equal(status.step, 'phase_1_canary');
+
+      await handle.signal(resumeSignal, { by: '@mallory' });
+      prometheus.values.p95_latency_seconds = 85;
+      await handle.signal(resumeSignal, { by: '@sre-lead', reason: 'Prometheus scrape fixed' });
+      status = await approvePhase2(handle);
+      assert.equal(status.detail.paused, undefined);
+      const result = await handle.result();
+      assert.equal(result.outcome, 'recovered', result.message);
+      assert.deepEqual(
+        result.refusedAttempts.map((r) => [r.signal, r.by, r.reason]),
+        [['resume', '@mallory', 'not_authorized']],
+      );
+    });
+  });
+
+  test('manual pause holds progression after the hold; resume; then a rejected phase 2 changes nothing more', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input());
+      await waitForStatus<ReenablementStatus>(handle, atStep('phase_1_canary'), 'the canary hold');
+      await handle.signal(pauseSignal, { by: '@eng-tl', reason: 'customer demo in progress' });
+      await harness.env.sleep(7 * HOUR);
+      let status = (await handle.query(statusQuery)) as ReenablementStatus;
+      assert.equal(status.step, 'phase_1_canary', 'the hold ended but the pause holds progression');
+      assert.equal(status.detail.paused?.by, '@eng-tl');
+      assert.equal(status.deadlines.find((d) => d.name === 'hold_phase_1_canary')?.state, 'met');
+
+      await handle.signal(resumeSignal, { by: '@eng-tl' });
+      await harness.env.sleep(60_000);
+      status = await waitForStatus<ReenablementStatus>(handle, atStep('awaiting_approval'), 'the approval');
+      await handle.signal(rejectSignal, { approver: '@eng-tl', reason: 'wait for the provider fix' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'rejected');
+      assert.deepEqual(allowlist(), [PILOT, CANARY]);
+      assert.equal(allowlistChanges().length, 1);
+    });
+  });
+
+  test('abort during the phase 2 hold ends the run; the allowlist stays as it is', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input());
+      await approvePhase2(handle);
+      await waitForStatus<ReenablementStatus>(handle, atStep('phase_2'), 'the phase 2 hold');
+      await harness.env.sleep(3 * HOUR);
+      await handle.signal(abortSignal, { by: '@sre-lead', reason: 'new incident, freeze changes' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'aborted');
+      assert.match(result.message, /aborted by @sre-lead: new incident, freeze changes/);
+      assert.deepEqual(allowlist(), [PILOT, CANARY, ...PHASE2]);
+      assert.equal(allowlistChanges().length, 2);
+    });
+  });
+
+  test('exit targets missed while watching for green: the last phase is rolled back', async () => {
+    prometheus.values.error_rate = (repos) => (repos.length > 2 ? 0.012 : 0.001);
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input({ remainingRepos: [] }));
+      await approvePhase2(handle);
+      const result = await handle.result();
+      assert.equal(result.outcome, 'watch_for_green_failed');
+      assert.match(result.message, /error rate 1\.20 % ≥ 0\.5 %/);
+      assert.deepEqual(allowlist(), [PILOT, CANARY]);
+    });
+  });
+
+  test('pacing: with a 2 h batch hold, still at most 2 repos a day', async () => {
+    const remaining = ['billing-core', 'ledger-sync', 'search-indexer', 'audit-trail', 'notify-hub'];
+    await withWorker(async (taskQueue) => {
+      const handle = await start(
+        taskQueue,
+        input({ remainingRepos: remaining, holdOverrides: { phase2Hold: '1h', batchHold: '2h' } }),
+      );
+      await approvePhase2(handle);
+      const result = await handle.result();
+      assert.equal(result.outcome, 'recovered', result.message);
+      const changes = scheduledActivities(await historyEvents(handle)).filter(
+        (a) => a.type === 'setAllowlist',
+      );
+      const batches = changes.slice(2);
+      assert.equal(batches.length, 3, '5 repos in batches of 2, 2, 1');
+      for (let i = 1; i < batches.length; i++) {
+        const gap = batches[i]!.atMs - batches[i - 1]!.atMs;
+        assert.ok(
+          gap >= 24 * HOUR && gap < 25 * HOUR,
+          `batch ${i + 1} ${gap / HOUR} h after the previous one`,
+        );
+      }
+      assert.deepEqual(allowlist(), [PILOT, CANARY, ...PHASE2, ...remaining]);
+    });
+  });
+
+  test('hold overrides: within the policy bounds used, outside refused; bad input names each field', async () => {
+    await withWorker(async (taskQueue) => {
+      const outside = await (
+        await start(taskQueue, input({ holdOverrides: { canaryHold: '30m', phase2Hold: '96h' } }))
+      ).result();
+      assert.equal(outside.outcome, 'invalid_input');
+      assert.match(outside.message, /holdOverrides\.canaryHold 30m is outside 1h–3d/);
+      assert.match(outside.message, /holdOverrides\.phase2Hold 96h is outside/);
+      assert.deepEqual(allowlistChanges(), []);
+
+      const shorter = await start(taskQueue, input({ holdOverrides: { canaryHold: '2h' } }));
+      await harness.env.sleep(2 * HOUR + 60_000);
+      const status = await waitForStatus<ReenablementStatus>(
+        shorter,
+        atStep('awaiting_approval'),
+        'the approval',
+      );
+      assert.equal(status.detail.holds.canaryHold, 2 * HOUR);
+      const changes = scheduledActivities(await historyEvents(shorter));
+      const setAt = changes.find((a) => a.type === 'setAllowlist')!.atMs;
+      const planAt = changes.find((a) => a.type === 'planAllowlistChange')!.atMs;
+      assert.ok(planAt - setAt >= 2 * HOUR && planAt - setAt < 3 * HOUR);
+      await shorter.signal(abortSignal, { by: '@sre-lead', reason: 'test over' });
+      assert.equal((await shorter.result()).outcome, 'aborted');
+
+      const bad = await start(taskQueue, {
+        ...input(),
+        canaryRepo: 'Bad_Repo',
+        phase2Repos: [],
+        requestedBy: 'not a handle!',
+      } as PhasedReenablementInput);
+      const error = await bad.result().then(
+        () => assert.fail('bad input must fail the run'),
+        (failure: unknown) => failure,
+      );
+      assert.ok(error instanceof WorkflowFailedError);
+      assert.ok(error.cause instanceof ApplicationFailure);
+      assert.equal(error.cause.type, 'InvalidInput');
+      for (const field of ['canaryRepo', 'phase2Repos', 'requestedBy'])
+        assert.match(error.cause.message, new RegExp(field), `names ${field}`);
+    });
+  });
+});
