@@ -139,7 +139,7 @@ describe('phasedReenablement (time-skipping)', () => {
       assert.deepEqual(atGate.detail.reposLive, [PILOT, CANARY]);
       assert.deepEqual(atGate.detail.plan!.next, [PILOT, CANARY, ...PHASE2]);
       assert.equal(atGate.detail.nextAction?.what, 'approval of phase 2');
-      assert.match(atGate.detail.nextAction!.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.match(atGate.detail.nextAction.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
       const result = await handle.result();
       assert.equal(result.outcome, 'recovered', result.message);
@@ -335,7 +335,7 @@ describe('phasedReenablement (time-skipping)', () => {
         canaryRepo: 'Bad_Repo',
         phase2Repos: [],
         requestedBy: 'not a handle!',
-      } as PhasedReenablementInput);
+      });
       const error = await bad.result().then(
         () => assert.fail('bad input must fail the run'),
         (failure: unknown) => failure,
