@@ -39,6 +39,8 @@ describe('replay of recorded histories (every workflow)', () => {
       'breakGlassOverwriteRecovery',
       'breakGlassRebootstrap',
       'breakGlassDrill',
+      'rollbackToPilot',
+      'phasedReenablement',
     ]) {
       assert.ok(types.has(workflow), `no recorded history of ${workflow} in test/replay/histories`);
     }

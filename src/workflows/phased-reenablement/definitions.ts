@@ -32,7 +32,14 @@ export const phasedReenablementInputSchema = z
     pilotRepo: kubernetesName,
     canaryRepo: kubernetesName,
     phase2Repos: z.array(kubernetesName).min(1).max(5),
-    remainingRepos: z.array(kubernetesName).max(500).default([]),
+    /**
+     * At most 40 (20 days at 2 a day, ~15k history events with analyses every 30 min): a run does not
+     * continue-as-new, so the rest go in a follow-up run started from the last good set.
+     */
+    remainingRepos: z
+      .array(kubernetesName)
+      .max(40, 'at most 40 repos per run: start a follow-up run for the rest')
+      .default([]),
     /** Within the policy's holdBounds. */
     holdOverrides: z
       .object({ canaryHold: holdText, phase2Hold: holdText, batchHold: holdText })
