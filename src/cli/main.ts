@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
@@ -38,6 +39,20 @@ import {
   rejectSignal,
   statusQuery,
 } from '../workflows/break-glass-restore/definitions';
+import {
+  PHASED_REENABLEMENT,
+  pauseSignal,
+  phasedReenablementInputSchema,
+  phasedReenablementWorkflowId,
+  resumeSignal,
+} from '../workflows/phased-reenablement/definitions';
+import {
+  confirmRollbackSignal,
+  rcaFiledSignal,
+  ROLLBACK_TO_PILOT,
+  rollbackToPilotInputSchema,
+  rollbackToPilotWorkflowId,
+} from '../workflows/rollback-to-pilot/definitions';
 import type { RunbookStatus } from '../workflows/shared/run-record';
 import { ensureDrillSchedule } from './schedule';
 
@@ -58,7 +73,17 @@ Start a break-glass procedure (seed 000):
   start-drill              the drill on the staging copy now [--requested-by <@handle>]
   schedule-drill           create (or fix) the Schedule running the drill every 30 days
 
-Follow and drive a run (--procedure A|B|C|D picks the run for an incident; default A):
+Rollback to pilot scope (RB-LAUNCH-002) and phased re-enablement:
+  start-rollback           --incident <id> --severity P1|P2|P3|P4 --reason "..." --ic <@handle>
+                           [--repos a,b,c] [--facts '<json>' | --facts @facts.json] [--dry-run]
+  confirm-rollback         --incident <id> --by <@handle> --decision go|cancel [--note "..."]   (P2 after the triage hold)
+  rca-filed                --incident <id> --by <@handle> --link <url>
+  start-reenablement       --incident <id> --requested-by <@handle> --pilot <repo> --canary <repo> --phase2 a,b,c
+                           [--remaining d,e,...] [--canary-hold 4h] [--phase2-hold 24h] [--batch-hold 24h]
+  pause | resume           --incident <id> --by <@handle> [--reason "..."]                      (re-enablement)
+
+Follow and drive a run (--procedure A|B|C|D|rollback|reenablement picks the run for an incident;
+default A, or the runbook the command belongs to):
   status               --incident <id> [--procedure X] | --workflow-id <id>
   approve              --incident <id> --approver <@handle> --plan-hash <hash> [--rationale "..."]
   reject               --incident <id> --approver <@handle> --reason "..."
@@ -89,12 +114,26 @@ const options = {
   timeframe: { type: 'string' },
   param: { type: 'string' },
   value: { type: 'string' },
+  severity: { type: 'string' },
+  ic: { type: 'string' },
+  repos: { type: 'string' },
+  facts: { type: 'string' },
+  decision: { type: 'string' },
+  note: { type: 'string' },
+  pilot: { type: 'string' },
+  canary: { type: 'string' },
+  phase2: { type: 'string' },
+  remaining: { type: 'string' },
+  'canary-hold': { type: 'string' },
+  'phase2-hold': { type: 'string' },
+  'batch-hold': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
 
 function validate<S extends z.ZodType>(schema: S, value: unknown, subject: string): z.output<S> {
+  if (value === undefined && subject.startsWith('--')) throw new UsageError(`${subject} is required`);
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new UsageError(describeIssues(parsed.error, subject));
   return parsed.data;
@@ -105,17 +144,60 @@ const WORKFLOW_ID_FOR: Record<string, (incidentId: string) => string> = {
   B: breakGlassConsoleEditWorkflowId,
   C: breakGlassOverwriteRecoveryWorkflowId,
   D: breakGlassRebootstrapWorkflowId,
+  ROLLBACK: rollbackToPilotWorkflowId,
+  REENABLEMENT: phasedReenablementWorkflowId,
 };
 
-function workflowIdOf(values: Values): string {
+/** The runbook a command's signal belongs to, when it belongs to one. */
+const DEFAULT_PROCEDURE: Record<string, string> = {
+  'confirm-rollback': 'ROLLBACK',
+  'rca-filed': 'ROLLBACK',
+  pause: 'REENABLEMENT',
+  resume: 'REENABLEMENT',
+};
+
+function workflowIdOf(values: Values, command: string): string {
   if (values['workflow-id']) return values['workflow-id'];
   if (values.incident) {
-    const procedure = (values.procedure ?? 'A').toUpperCase();
+    const procedure = (values.procedure ?? DEFAULT_PROCEDURE[command] ?? 'A').toUpperCase();
     const idFor = WORKFLOW_ID_FOR[procedure];
-    if (!idFor) throw new UsageError(`--procedure must be A, B, C or D (got "${values.procedure}")`);
+    if (!idFor)
+      throw new UsageError(
+        `--procedure must be A, B, C, D, rollback or reenablement (got "${values.procedure}")`,
+      );
     return idFor(validate(incidentIdSchema, values.incident, '--incident'));
   }
-  throw new UsageError('name the run: --incident <id> [--procedure A|B|C|D] (or --workflow-id <id>)');
+  throw new UsageError(
+    'name the run: --incident <id> [--procedure A|B|C|D|rollback|reenablement] (or --workflow-id <id>)',
+  );
+}
+
+/** "a,b , c" → ["a","b","c"]; undefined stays undefined (the schema's default applies). */
+function list(value: string | undefined): string[] | undefined {
+  return value === undefined
+    ? undefined
+    : value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
+}
+
+/** --facts '{"crashLoopMinutes": 20}' or --facts @file.json */
+function facts(value: string | undefined): unknown {
+  if (value === undefined) return undefined;
+  let text = value;
+  if (value.startsWith('@')) {
+    try {
+      text = readFileSync(value.slice(1), 'utf8');
+    } catch (error) {
+      throw new UsageError(`--facts: cannot read ${value.slice(1)}: ${(error as Error).message}`);
+    }
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new UsageError(`--facts: not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 interface StartRequest {
@@ -199,6 +281,59 @@ function startRequest(command: string, values: Values): StartRequest | undefined
         procedure: 'D',
       };
     }
+    case 'start-rollback': {
+      const input = validate(
+        rollbackToPilotInputSchema,
+        {
+          incidentId: values.incident,
+          severity: values.severity,
+          reason: values.reason,
+          incidentCommander: values.ic,
+          affectedRepos: list(values.repos),
+          facts: facts(values.facts),
+          dryRun: values['dry-run'] ?? false,
+        },
+        'start-rollback options (--incident, --severity, --reason, --ic, --repos, --facts)',
+      );
+      return {
+        workflowType: ROLLBACK_TO_PILOT,
+        workflowId: rollbackToPilotWorkflowId(input.incidentId),
+        args: [input],
+        incidentId: input.incidentId,
+        procedure: 'rollback',
+      };
+    }
+    case 'start-reenablement': {
+      const holdOverrides = Object.fromEntries(
+        (
+          [
+            ['canaryHold', values['canary-hold']],
+            ['phase2Hold', values['phase2-hold']],
+            ['batchHold', values['batch-hold']],
+          ] as const
+        ).filter(([, hold]) => hold !== undefined),
+      );
+      const input = validate(
+        phasedReenablementInputSchema,
+        {
+          incidentId: values.incident,
+          requestedBy: values['requested-by'],
+          pilotRepo: values.pilot,
+          canaryRepo: values.canary,
+          phase2Repos: list(values.phase2),
+          remainingRepos: list(values.remaining),
+          holdOverrides,
+        },
+        'start-reenablement options (--pilot, --canary, --phase2, --remaining, --*-hold)',
+      );
+      return {
+        workflowType: PHASED_REENABLEMENT,
+        workflowId: phasedReenablementWorkflowId(input.incidentId),
+        args: [input],
+        incidentId: input.incidentId,
+        procedure: 'reenablement',
+      };
+    }
     case 'start-drill': {
       const input = validate(
         breakGlassDrillInputSchema,
@@ -216,8 +351,71 @@ function startRequest(command: string, values: Values): StartRequest | undefined
   }
 }
 
+interface SignalRequest {
+  name: string;
+  payload: unknown;
+}
+
+const text = (subject: string, value: string | undefined): string =>
+  validate(z.string().trim().min(1, 'is required'), value, subject);
+
+/** The signal a command sends, its payload validated the way the workflow will. */
+function signalRequest(command: string, values: Values): SignalRequest | undefined {
+  const by = (): string => validate(handleSchema, values.by, '--by');
+  switch (command) {
+    case 'approve':
+      return {
+        name: approveSignal.name,
+        payload: {
+          approver: validate(handleSchema, values.approver, '--approver'),
+          planHash: validate(
+            z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash from "status"'),
+            values['plan-hash'],
+            '--plan-hash',
+          ),
+          ...(values.rationale ? { rationale: values.rationale } : {}),
+        },
+      };
+    case 'reject':
+      return {
+        name: rejectSignal.name,
+        payload: {
+          approver: validate(handleSchema, values.approver, '--approver'),
+          reason: text('--reason', values.reason),
+        },
+      };
+    case 'abort':
+      return { name: abortSignal.name, payload: { by: by(), reason: text('--reason', values.reason) } };
+    case 'check-reconciliation':
+      return { name: checkReconciliationSignal.name, payload: {} };
+    case 'post-mortem-filed':
+      return { name: postMortemFiledSignal.name, payload: { by: by(), link: text('--link', values.link) } };
+    case 'rca-filed':
+      return { name: rcaFiledSignal.name, payload: { by: by(), link: text('--link', values.link) } };
+    case 'confirm-rollback':
+      return {
+        name: confirmRollbackSignal.name,
+        payload: {
+          by: by(),
+          decision: validate(z.enum(['go', 'cancel']), values.decision, '--decision'),
+          ...(values.note ? { note: values.note } : {}),
+        },
+      };
+    case 'pause':
+    case 'resume':
+      return {
+        name: command === 'pause' ? pauseSignal.name : resumeSignal.name,
+        payload: { by: by(), ...(values.reason ? { reason: values.reason } : {}) },
+      };
+    default:
+      return undefined;
+  }
+}
+
 interface AnyPlan {
   planHash?: string;
+  current?: string[];
+  next?: string[];
   target?: { id: number; version: string };
   live?: { version: string };
   diff?: {
@@ -258,7 +456,16 @@ function printStatus(status: RunbookStatus<Record<string, unknown>>): void {
       `plan:      re-bootstrap from ${plan.source.kind === 'history' ? `history id ${plan.source.historyId}` : `the canonical payload (${plan.source.keyCount} keys)`}`,
     );
   }
+  if (plan?.next && plan.current)
+    lines.push(`plan:      allowlist ${plan.current.join(',')} -> ${plan.next.join(',')}`);
   if (plan?.planHash) lines.push(`planHash:  ${plan.planHash}`);
+  if (typeof detail.phase === 'string' && Array.isArray(detail.reposLive))
+    lines.push(`phase:     ${detail.phase}; live: ${(detail.reposLive as string[]).join(',')}`);
+  const next = detail.nextAction as { what: string; at: string } | undefined;
+  if (next) lines.push(`next:      ${next.what} at ${next.at}`);
+  const paused = detail.paused as { by: string; reason: string; since: string } | undefined;
+  if (paused)
+    lines.push(`PAUSED:    since ${paused.since} by ${paused.by}: ${paused.reason} (send "resume")`);
   const approval = detail.approval as { line?: string } | undefined;
   if (approval?.line) lines.push(`approval:  ${approval.line}`);
   if (typeof detail.executesAt === 'string') lines.push(`executes:  ${detail.executesAt}`);
@@ -296,6 +503,17 @@ async function main(argv: string[]): Promise<void> {
 
   const known = [
     'start-restore',
+    'start-console-edit',
+    'start-overwrite-recovery',
+    'start-rebootstrap',
+    'start-drill',
+    'schedule-drill',
+    'start-rollback',
+    'confirm-rollback',
+    'rca-filed',
+    'start-reenablement',
+    'pause',
+    'resume',
     'status',
     'approve',
     'reject',
@@ -308,6 +526,8 @@ async function main(argv: string[]): Promise<void> {
 
   // Validate before connecting: a typo never reaches Temporal.
   const start = startRequest(command, values);
+  const signal = signalRequest(command, values);
+  const workflowId = start || command === 'schedule-drill' ? undefined : workflowIdOf(values, command);
 
   const target = loadTemporalTarget();
   const connection = await connectClient(target);
@@ -347,49 +567,18 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
 
-    const handle = client.workflow.getHandle(workflowIdOf(values));
-    switch (command) {
-      case 'status':
-        printStatus((await handle.query(statusQuery)) as RunbookStatus<Record<string, unknown>>);
-        return;
-      case 'approve':
-        await handle.signal(approveSignal, {
-          approver: validate(handleSchema, values.approver, '--approver'),
-          planHash: validate(
-            z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash from "status"'),
-            values['plan-hash'],
-            '--plan-hash',
-          ),
-          ...(values.rationale ? { rationale: values.rationale } : {}),
-        });
-        break;
-      case 'reject':
-        await handle.signal(rejectSignal, {
-          approver: validate(handleSchema, values.approver, '--approver'),
-          reason: validate(z.string().min(1, 'is required'), values.reason, '--reason'),
-        });
-        break;
-      case 'abort':
-        await handle.signal(abortSignal, {
-          by: validate(handleSchema, values.by, '--by'),
-          reason: validate(z.string().min(1, 'is required'), values.reason, '--reason'),
-        });
-        break;
-      case 'check-reconciliation':
-        await handle.signal(checkReconciliationSignal, {});
-        break;
-      case 'post-mortem-filed':
-        await handle.signal(postMortemFiledSignal, {
-          by: validate(handleSchema, values.by, '--by'),
-          link: validate(z.string().min(1, 'is required'), values.link, '--link'),
-        });
-        break;
-      case 'result':
-        process.stdout.write(`${JSON.stringify(await handle.result(), null, 2)}\n`);
-        return;
+    const handle = client.workflow.getHandle(workflowId!);
+    if (command === 'status') {
+      printStatus((await handle.query(statusQuery)) as RunbookStatus<Record<string, unknown>>);
+      return;
     }
+    if (command === 'result') {
+      process.stdout.write(`${JSON.stringify(await handle.result(), null, 2)}\n`);
+      return;
+    }
+    await handle.signal(signal!.name, signal!.payload);
     process.stdout.write(
-      `sent "${command}" to ${handle.workflowId}; the decision is in: npm run cli -- status --workflow-id ${handle.workflowId}\n`,
+      `sent "${signal!.name}" to ${handle.workflowId}; the decision is in: npm run cli -- status --workflow-id ${handle.workflowId}\n`,
     );
   } catch (error) {
     if (error instanceof WorkflowNotFoundError)

@@ -81,6 +81,8 @@ export const probe: ActivityOptions = {
 /** kubectl reads of the orchestrator (get, logs, exec psql/curl): bounded, a few retries. */
 export const kubectlRead: ActivityOptions = {
   startToCloseTimeout: '2m',
+  /** kubectl calls heartbeat every 5 s: a dead worker is noticed in 30 s. */
+  heartbeatTimeout: '30s',
   retry: {
     maximumAttempts: 4,
     initialInterval: '2s',
@@ -96,6 +98,8 @@ export const kubectlRead: ActivityOptions = {
  */
 export const kubectlMutation: ActivityOptions = {
   startToCloseTimeout: '10m',
+  /** kubectl calls heartbeat every 5 s: a worker killed mid-mutation is retried after 30 s, not 10 min. */
+  heartbeatTimeout: '30s',
   retry: {
     maximumAttempts: 5,
     initialInterval: '2s',

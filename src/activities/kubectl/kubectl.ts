@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 
 /**
@@ -30,6 +31,16 @@ export function isKubernetesName(value: string): boolean {
 const PERMANENT =
   /\b(NotFound|Forbidden|Unauthorized|forbidden|not found|unknown (command|flag|shorthand)|invalid|error: context .* does not exist|doesn't have a resource type)\b/;
 
+const HEARTBEAT_EVERY_MS = 5_000;
+
+function heartbeatIfInActivity(): void {
+  try {
+    Context.current().heartbeat();
+  } catch {
+    // not in an activity (a unit test or the CLI): nothing to report to
+  }
+}
+
 export function runKubectl(
   target: KubectlTarget,
   args: string[],
@@ -47,12 +58,16 @@ export function runKubectl(
   const binary = process.env.KUBECTL ?? 'kubectl';
   const argv = ['--context', target.context, '--namespace', target.namespace, ...args];
   const display = `kubectl ${argv.join(' ')}`;
+  // Heartbeat while kubectl runs, so a worker that dies mid-call is noticed within the heartbeat
+  // timeout and the (check-then-act) activity is retried elsewhere, not after its start-to-close.
+  const beat = setInterval(heartbeatIfInActivity, HEARTBEAT_EVERY_MS);
   return new Promise((resolve, reject) => {
     execFile(
       binary,
       argv,
       { timeout: options.timeoutMs, maxBuffer: 32 * 1024 * 1024, killSignal: 'SIGKILL' },
       (error, stdout, stderr) => {
+        clearInterval(beat);
         if (!error) return resolve({ argv: ['kubectl', ...argv], stdout, stderr });
         const failure = error as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
         if (failure.code === 'ENOENT') {

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { spawnNode } from '../fixtures/processes';
+
+/**
+ * The CLI refuses bad options before connecting to Temporal: the address below has nothing
+ * listening, so any answer other than the validation message would be a connection error.
+ */
+const env = { TEMPORAL_ADDRESS: '127.0.0.1:1', TEMPORAL_NAMESPACE: 'default' };
+
+async function cli(...args: string[]): Promise<{ code: number | null; output: string }> {
+  const run = spawnNode('dist/src/cli/main.js', args, env);
+  const code = await run.exited();
+  return { code, output: run.output() };
+}
+
+describe('CLI validation (no server needed)', () => {
+  test('every start command is known and names each bad field', async () => {
+    const cases: [string[], RegExp[]][] = [
+      [
+        ['start-console-edit', '--incident', 'INC-1', '--model', 'BAD'],
+        [/model: must be one of XGB/, /newValue/],
+      ],
+      [
+        ['start-overwrite-recovery', '--incident', 'INC-1'],
+        [/requestedBy/, /rationale/],
+      ],
+      [['start-rebootstrap', '--incident', 'bad id!'], [/incidentId/]],
+      [
+        [
+          'start-rollback',
+          '--incident',
+          'INC-1',
+          '--severity',
+          'P9',
+          '--ic',
+          'no body',
+          '--facts',
+          '{"crashLoopMinutes":"x"}',
+        ],
+        [/severity/, /reason/, /incidentCommander/, /facts\.crashLoopMinutes/],
+      ],
+      [['start-rollback', '--incident', 'INC-1', '--facts', '{not json'], [/--facts: not valid JSON/]],
+      [
+        [
+          'start-reenablement',
+          '--incident',
+          'INC-1',
+          '--requested-by',
+          '@a',
+          '--pilot',
+          'p',
+          '--canary',
+          'Bad_Repo',
+          '--canary-hold',
+          'soon',
+        ],
+        [/canaryRepo/, /phase2Repos/, /holdOverrides\.canaryHold: must be a duration/],
+      ],
+    ];
+    for (const [args, patterns] of cases) {
+      const { code, output } = await cli(...args);
+      assert.equal(code, 1, output);
+      assert.doesNotMatch(output, /unknown command|ECONNREFUSED|connect/i, output);
+      for (const pattern of patterns) assert.match(output, pattern, `${args[0]}: ${output}`);
+    }
+  });
+
+  test('signals: each missing or bad option is named; the runbook is picked by the command', async () => {
+    assert.match((await cli('pause', '--incident', 'INC-1')).output, /--by is required/);
+    assert.match(
+      (await cli('confirm-rollback', '--incident', 'INC-1', '--by', '@ic', '--decision', 'maybe')).output,
+      /--decision is invalid/,
+    );
+    assert.match((await cli('rca-filed', '--incident', 'INC-1', '--by', '@ic')).output, /--link is required/);
+    assert.match(
+      (await cli('status', '--incident', 'INC-1', '--procedure', 'Z')).output,
+      /--procedure must be A, B, C, D, rollback or reenablement/,
+    );
+    const unknown = await cli('start-everything');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.output, /unknown command "start-everything"/);
+    const help = await cli('--help');
+    assert.equal(help.code, 0);
+    for (const command of ['start-rollback', 'confirm-rollback', 'rca-filed', 'start-reenablement', 'pause'])
+      assert.match(help.output, new RegExp(command));
+  });
+});
