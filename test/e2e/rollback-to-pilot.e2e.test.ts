@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { scratchDir } from '../../src/local/servers';
+import {
+  rollbackToPilotWorkflowId,
+  type RollbackResult,
+  type RollbackStatus,
+} from '../../src/workflows/rollback-to-pilot/definitions';
+import { createTestDatabase, type TestDatabase } from '../fixtures/database';
+import { historyEvents } from '../fixtures/history';
+import {
+  EXPANDED_REPOS,
+  FAKE_KUBECTL_DIR,
+  FakeCluster,
+  mutations,
+  orchestratorCluster,
+} from '../fixtures/kubectl';
+import { rollbackPolicy } from '../fixtures/policy';
+import { spawnNode, type ChildHandle } from '../fixtures/processes';
+import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
+import { startDev, uniqueId, type DevServerHarness } from '../fixtures/temporal';
+import { atStep, waitForStatus } from '../fixtures/wait';
+
+/**
+ * RB-LAUNCH-002 end to end on the dev server: started and finished through the CLI, the worker as
+ * its own process (the real entry point) against the fake cluster, killed with SIGKILL while a
+ * mutation has taken effect but kubectl has not answered yet. A new worker must finish the
+ * rollback with every mutation done exactly once.
+ */
+
+let dev: DevServerHarness;
+let db: TestDatabase;
+let prometheus: PrometheusSink;
+const tmp = scratchDir('runbooks-rollback-e2e');
+const running: ChildHandle[] = [];
+
+before(async () => {
+  [dev, db, prometheus] = await Promise.all([startDev(), createTestDatabase(), prometheusSink()]);
+  prometheus.values.failures_by_repo = Object.fromEntries(
+    Array.from({ length: 12 }, (_, i) => [`repo-${i}`, 5]),
+  );
+  prometheus.values.failure_rate = 0.34;
+});
+
+after(async () => {
+  for (const child of running) child.child.kill('SIGKILL');
+  await dev?.teardown();
+  await prometheus?.stop();
+  await db?.drop();
+});
+
+async function until(predicate: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('rollbackToPilot end to end on the dev server', () => {
+  test('kill -9 the worker mid-mutation: a new worker completes it, each mutation exactly once', async () => {
+    const cluster = FakeCluster.create(tmp, orchestratorCluster());
+    // The scale-down takes effect, then kubectl sits silent: the worker dies in that window.
+    cluster.scriptNext({ verb: 'scale', applyThenHangMs: 20_000 });
+    const blocks = path.join(tmp, 'blocks.json');
+    writeFileSync(blocks, JSON.stringify({ mode: 'pass' }));
+    const policy = rollbackPolicy(tmp, prometheus.url);
+    const taskQueue = uniqueId('runbooks-rollback-e2e');
+    const env = {
+      PATH: `${FAKE_KUBECTL_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
+      FAKE_KUBECTL_STATE: cluster.file,
+      FAKE_BLOCKS_STATE: blocks,
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: dev.server.address,
+      TEMPORAL_NAMESPACE: 'default',
+      RUNBOOKS_TASK_QUEUE: taskQueue,
+      RUNBOOKS_POLICY_FILE: policy.file,
+    };
+    const cli = async (...args: string[]): Promise<string> => {
+      const run = spawnNode('dist/src/cli/main.js', args, env);
+      assert.equal(await run.exited(), 0, run.output());
+      return run.output();
+    };
+
+    const first = spawnNode('dist/src/worker/main.js', [], env);
+    running.push(first);
+    await first.waitFor(/runbooks worker started/);
+    const incident = uniqueId('INC');
+    await cli(
+      'start-rollback',
+      '--incident',
+      incident,
+      '--severity',
+      'P1',
+      '--reason',
+      'mass ModelTimeout failures after the Phase 6 expansion',
+      '--ic',
+      '@sre-lead',
+      '--repos',
+      EXPANDED_REPOS.join(','),
+    );
+
+    const scaled = (): boolean =>
+      cluster.read().namespaces.production!.deployments!.flowengine!.replicas === 3;
+    await until(scaled, 'the scale-down to take effect').catch((error: Error) => {
+      const calls = cluster.calls().map((argv) => argv.slice(4).join(' '));
+      throw new Error(
+        `${error.message}\nworker:\n${first.output().slice(-3000)}\nkubectl calls:\n${calls.join('\n')}`,
+      );
+    });
+    first.child.kill('SIGKILL');
+    assert.equal(await first.exited(), null, 'killed by a signal');
+
+    const second = spawnNode('dist/src/worker/main.js', [], env);
+    running.push(second);
+    try {
+      await second.waitFor(/runbooks worker started/);
+      const handle = dev.env.client.workflow.getHandle(rollbackToPilotWorkflowId(incident));
+      await waitForStatus<RollbackStatus>(handle, atStep('awaiting_rca'), 'the RCA wait', 120_000);
+      await cli(
+        'rca-filed',
+        '--incident',
+        incident,
+        '--by',
+        '@sre-lead',
+        '--link',
+        'https://wiki.example/rca/1',
+      );
+      const result = JSON.parse(
+        await cli('result', '--incident', incident, '--procedure', 'rollback'),
+      ) as RollbackResult;
+
+      assert.equal(result.outcome, 'rolled_back', result.message);
+      const state = cluster.read().namespaces;
+      const flowengine = state.production!.deployments!.flowengine!;
+      assert.equal(flowengine.env!.REPO_ALLOWLIST, 'compliance-service');
+      assert.equal(flowengine.replicas, 3);
+      assert.equal(state.production!.postgres!.schemaVersion, '20251104_001');
+      for (const repo of EXPANDED_REPOS) {
+        const rule = state.monitoring!.prometheusrules![`${repo}-alerts`] as {
+          groups: { rules: { enabled: boolean }[] }[];
+        };
+        assert.equal(rule.groups[0]!.rules[0]!.enabled, false, `${repo} alerts silenced`);
+      }
+      // Exactly once each, although the scale activity ran on two workers.
+      const verbs = mutations(cluster).map(
+        (argv) => `${argv[4]}${argv[5] === 'prometheusrule' ? ' prometheusrule' : ''}`,
+      );
+      assert.deepEqual(
+        verbs.sort(),
+        ['exec', 'scale', 'set', ...EXPANDED_REPOS.map(() => 'patch prometheusrule')].sort(),
+      );
+      // …and the scale activity did run twice: the first attempt died with the worker.
+      const events = await historyEvents(handle);
+      const scheduled = events.find(
+        (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'scaleDeployment',
+      )!;
+      const started = events.find(
+        (event) =>
+          event.activityTaskStartedEventAttributes?.scheduledEventId?.toString() ===
+          scheduled.eventId?.toString(),
+      );
+      assert.ok((started?.activityTaskStartedEventAttributes?.attempt ?? 0) >= 2, 'retried after the kill');
+      assert.equal(result.evidence.find((e) => e.step === 'scale_down')?.ok, true);
+      assert.equal(result.backups?.database?.state, 'done');
+      assert.equal(result.rca?.state, 'filed');
+      assert.equal(result.targets?.execution.met, true, 'under 10 min despite the crash');
+    } finally {
+      second.child.kill('SIGINT');
+      await second.exited();
+    }
+  });
+});
