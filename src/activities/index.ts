@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { Policy } from '../common/policy-schema';
 import type { ChannelRegistry } from './channels';
+import { createCommandActivities } from './commands';
 import { createDrillLogActivities } from './drill-log';
 import { createKubectlActivities } from './kubectl';
 import { createOrchestratorActivities } from './kubectl/orchestrator';
@@ -43,6 +44,7 @@ export function createActivities(deps: ActivityDeps) {
       backupDirectory: deps.backupDirectory,
     }),
     ...createMetricsActivities({ prometheus: deps.policy.prometheus }),
+    ...createCommandActivities({ db: deps.db, backstop: deps.policy.runbooks.backstop }),
   };
 }
 
@@ -52,6 +54,7 @@ export type { NoticeDelivery } from './notify';
 export type { PodReadiness } from './kubectl';
 export type { HttpProbe } from './probes';
 export type { DrillLogWritten } from './drill-log';
+export type { CommandRun } from './commands';
 export type { MutationResult } from './kubectl/orchestrator';
 export type { IncidentMetrics, RepoAnalysis } from './metrics';
 export type * from './sql';

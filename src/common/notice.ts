@@ -5,7 +5,8 @@
  */
 export type NoticeSeverity = 'info' | 'warning' | 'critical';
 
-export type NoticeAudience = 'approvers' | 'incident_commander' | 'escalation';
+/** owner: the DRI of a story (the backstop program). */
+export type NoticeAudience = 'approvers' | 'incident_commander' | 'escalation' | 'owner';
 
 export interface NoticeDetail {
   label: string;

@@ -188,11 +188,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Ru
  * test awaits a result or calls env.sleep().
  */
 export async function startTestServer(
-  options: { port?: number; startTimeoutMs?: number } = {},
+  options: { port?: number; startTimeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<RunningServer> {
   requireTool(TEMPORAL_TEST_SERVER, 'The Temporal test server');
   const port = options.port ?? (await freePort());
-  const child = spawn(TEMPORAL_TEST_SERVER, [String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(TEMPORAL_TEST_SERVER, [String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
+  });
   track(child);
   const output = captureOutput(child);
   const address = `127.0.0.1:${port}`;

@@ -136,3 +136,12 @@ export const metricsQuery: ActivityOptions = {
     nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
   },
 };
+
+/**
+ * A local command with consequences (the backstop's revert): one attempt. A run cut short by a lost
+ * worker is reported for a human to check, never started a second time.
+ */
+export const commandOnce: ActivityOptions = {
+  startToCloseTimeout: '15m',
+  retry: { maximumAttempts: 1 },
+};

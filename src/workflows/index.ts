@@ -9,3 +9,4 @@ export { breakGlassRebootstrap } from './break-glass-rebootstrap/workflow';
 export { breakGlassDrill } from './break-glass-drill/workflow';
 export { rollbackToPilot } from './rollback-to-pilot/workflow';
 export { phasedReenablement } from './phased-reenablement/workflow';
+export { backstopProgram } from './backstop-program/workflow';

@@ -25,7 +25,7 @@ const noticeSchema = z
     workflowId: z.string().min(1),
     kind: z.string().min(1),
     severity: z.enum(['info', 'warning', 'critical']),
-    audience: z.enum(['approvers', 'incident_commander', 'escalation']),
+    audience: z.enum(['approvers', 'incident_commander', 'escalation', 'owner']),
     subject: z.string().min(1),
     body: z.string(),
     details: z.array(z.object({ label: z.string(), value: z.string() }).strict()).optional(),

@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { ConsolePolicy } from '../../common/policy-schema';
+import { parseInput } from '../validation';
 
 /** `curl -sf <url>`: up when the server answers with a status below 400; anything else is down. */
 export interface HttpProbe {
@@ -41,8 +43,21 @@ export async function probeHttp(url: string, timeoutMs: number): Promise<HttpPro
   }
 }
 
+const probeUrlSchema = z
+  .object({ url: z.url({ protocol: /^https?$/ }), timeoutMs: z.number().int().positive().max(120_000) })
+  .strict();
+
 export function createProbeActivities(deps: { console: ConsolePolicy }) {
   return {
+    /**
+     * One GET of `url` (seed 001's Console restore probe). Never throws and never retried: an
+     * unreachable endpoint, a 5xx or an auth failure all mean "not live" (the inaccessibility is
+     * the evidence).
+     */
+    probeUrl: (raw: { url: string; timeoutMs: number }): Promise<HttpProbe> => {
+      const input = parseInput(probeUrlSchema, raw, 'probeUrl input');
+      return probeHttp(input.url, input.timeoutMs);
+    },
     /** The Console's HTTP probe (never throws: "down" is an observation, not a failure). */
     probeConsole: (): Promise<HttpProbe> => probeHttp(deps.console.url, deps.console.probeTimeout),
   };

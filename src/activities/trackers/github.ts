@@ -81,11 +81,11 @@ function toIssue(raw: RawIssue): GitHubIssue {
 /** Issues (not pull requests) of the repository with all `labels` whose title or body contains `text`. */
 export async function searchIssues(
   channel: ResolvedChannel<'github'>,
-  query: { labels: string[]; text?: string; state?: 'open' | 'closed' | 'all' },
+  query: { labels: string[]; text?: string; state?: 'open' | 'closed' | 'all'; repository?: string },
   secrets: readonly string[],
 ): Promise<GitHubIssue[]> {
   const terms = [
-    `repo:${channel.config.repository}`,
+    `repo:${query.repository ?? channel.config.repository}`,
     'is:issue',
     ...query.labels.map((label) => `label:"${label.replace(/"/g, '')}"`),
     ...(query.state && query.state !== 'all' ? [`state:${query.state}`] : []),
@@ -107,13 +107,14 @@ async function findIssueWithMarker(
   labels: string[],
   marker: string,
   secrets: readonly string[],
+  repository: string,
 ): Promise<RawIssue | undefined> {
   const operation = 'list issues';
   const labelQuery = labels.length ? `&labels=${encodeURIComponent(labels.join(','))}` : '';
   const response = await request(channel, secrets)(
     operation,
     'GET',
-    `/repos/${channel.config.repository}/issues?state=all&sort=created&direction=desc&per_page=100${labelQuery}`,
+    `/repos/${repository}/issues?state=all&sort=created&direction=desc&per_page=100${labelQuery}`,
   );
   return parseJson<RawIssue[]>(response, { channel: channel.name, operation }).find((issue) =>
     issue.body?.includes(marker),
@@ -123,28 +124,24 @@ async function findIssueWithMarker(
 export async function createIssue(
   db: Pool,
   channel: ResolvedChannel<'github'>,
-  input: { title: string; body: string; labels: string[]; deliveryKey: string },
+  input: { title: string; body: string; labels: string[]; deliveryKey: string; repository?: string },
   secrets: readonly string[],
 ): Promise<GitHubIssueReceipt> {
+  const repository = input.repository ?? channel.config.repository;
   const recorded = await deliveredReceipt<GitHubIssueReceipt>(db, input.deliveryKey, channel.name);
   if (recorded) return { ...recorded, created: false };
   const marker = deliveryMarker(input.deliveryKey);
-  const existing = await findIssueWithMarker(channel, input.labels, marker, secrets);
+  const existing = await findIssueWithMarker(channel, input.labels, marker, secrets, repository);
   let receipt: GitHubIssueReceipt;
   if (existing) {
     receipt = { number: existing.number, url: existing.html_url, created: false };
   } else {
     const operation = 'create issue';
-    const response = await request(channel, secrets)(
-      operation,
-      'POST',
-      `/repos/${channel.config.repository}/issues`,
-      {
-        title: input.title,
-        body: `${input.body}\n\n${marker}`,
-        labels: input.labels,
-      },
-    );
+    const response = await request(channel, secrets)(operation, 'POST', `/repos/${repository}/issues`, {
+      title: input.title,
+      body: `${input.body}\n\n${marker}`,
+      labels: input.labels,
+    });
     const created = parseJson<RawIssue>(response, { channel: channel.name, operation });
     receipt = { number: created.number, url: created.html_url, created: true };
   }

@@ -21,6 +21,11 @@ import {
 const channel = z.string().min(1);
 const deliveryKey = z.string().min(1).max(400);
 const label = z.string().min(1).max(50);
+/** Overrides the channel's repository (same token). */
+const repository = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be "owner/repo"')
+  .optional();
 
 const createIssueSchema = z
   .object({
@@ -29,6 +34,7 @@ const createIssueSchema = z
     body: z.string().max(60_000),
     labels: z.array(label).max(10),
     deliveryKey,
+    repository,
   })
   .strict();
 const searchIssuesSchema = z
@@ -37,6 +43,7 @@ const searchIssuesSchema = z
     labels: z.array(label).max(10),
     text: z.string().max(200).optional(),
     state: z.enum(['open', 'closed', 'all']).optional(),
+    repository,
   })
   .strict();
 const commentOnIssueSchema = z

@@ -37,7 +37,8 @@ export type RefusalReason =
   | 'self_approval'
   | 'stale_plan'
   | 'not_authorized'
-  | 'too_late';
+  | 'too_late'
+  | 'waiver_already_used';
 
 export interface RefusedAttempt {
   at: string;

@@ -1,0 +1,77 @@
+import { execFile } from 'node:child_process';
+import type { Pool } from 'pg';
+import { z } from 'zod';
+import type { BackstopPolicy } from '../../common/policy-schema';
+import { deliveredReceipt } from '../notify/delivery-ledger';
+import { recordReceipt } from '../trackers/github';
+import { parseInput } from '../validation';
+
+/** Local commands the policy names (the backstop's revert command). */
+
+export interface CommandRun {
+  argv: string[];
+  exitCode: number | null;
+  ok: boolean;
+  stdoutTail: string;
+  stderrTail: string;
+  durationMs: number;
+  /** True when the ledger already had this run (a retry after it completed). */
+  replayed: boolean;
+}
+
+const runRevertSchema = z
+  .object({
+    story: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
+    sha: z.string().regex(/^[0-9a-f]{7,40}$/),
+    deliveryKey: z.string().min(1).max(400),
+  })
+  .strict();
+
+const tail = (text: string): string => text.trim().split('\n').slice(-20).join('\n').slice(-4_000);
+
+export function createCommandActivities(deps: { db: Pool; backstop: BackstopPolicy }) {
+  return {
+    /**
+     * Runs the policy's revert command once per delivery key, with execFile and an argument array
+     * ({story} and {sha} substituted as whole arguments' parts, never through a shell). A completed
+     * run is recorded in the delivery ledger, so a retry returns it instead of running it again.
+     * The workflow schedules it with a single attempt: a run cut short is reported, not repeated.
+     */
+    runRevertCommand: async (raw: {
+      story: string;
+      sha: string;
+      deliveryKey: string;
+    }): Promise<CommandRun> => {
+      const input = parseInput(runRevertSchema, raw, 'runRevertCommand input');
+      const configured = deps.backstop.revertCommand;
+      if (!configured) throw new Error('no revert command configured');
+      const recorded = await deliveredReceipt<CommandRun>(deps.db, input.deliveryKey, 'revert-command');
+      if (recorded) return { ...recorded, replayed: true };
+      const argv = configured.command.map((arg) =>
+        arg.replaceAll('{story}', input.story).replaceAll('{sha}', input.sha),
+      );
+      const started = Date.now();
+      const run = await new Promise<CommandRun>((resolve) => {
+        execFile(
+          argv[0]!,
+          argv.slice(1),
+          { timeout: configured.timeout, maxBuffer: 8 * 1024 * 1024, killSignal: 'SIGKILL' },
+          (error, stdout, stderr) => {
+            const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+            resolve({
+              argv,
+              exitCode: code,
+              ok: !error,
+              stdoutTail: tail(stdout),
+              stderrTail: tail(error && !stderr ? error.message : stderr),
+              durationMs: Date.now() - started,
+              replayed: false,
+            });
+          },
+        );
+      });
+      await recordReceipt(deps.db, input.deliveryKey, 'revert-command', run);
+      return run;
+    },
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Seed 001 §6.bis date rule: T+N = the merge day at 00:00:00Z + N × 24 h. The hour of the merge
+ * does not count, nor does anyone's time zone; a check at or after that instant has reached T+N.
+ */
+
+export const DAY_MS = 24 * 60 * 60 * 1000;
+export const CHECKPOINT_DAYS = [30, 60, 90, 120] as const;
+export type CheckpointDays = (typeof CHECKPOINT_DAYS)[number];
+export type CheckpointName = `T+${CheckpointDays}`;
+
+export function mergeDayStartMs(mergedAtMs: number): number {
+  return Math.floor(mergedAtMs / DAY_MS) * DAY_MS;
+}
+
+export function checkpointInstantMs(mergedAtMs: number, days: number): number {
+  return mergeDayStartMs(mergedAtMs) + days * DAY_MS;
+}
+
+export function checkpointSchedule(
+  mergedAtMs: number,
+): { name: CheckpointName; days: CheckpointDays; atMs: number }[] {
+  return CHECKPOINT_DAYS.map((days) => ({
+    name: `T+${days}`,
+    days,
+    atMs: checkpointInstantMs(mergedAtMs, days),
+  }));
+}
+
+/** True when `nowMs` is at or after T+`days` (the seed: 2026-08-10T00:00:01Z has reached T+90). */
+export function hasReached(nowMs: number, mergedAtMs: number, days: number): boolean {
+  return nowMs >= checkpointInstantMs(mergedAtMs, days);
+}

@@ -1,0 +1,133 @@
+import { defineSignal } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { GitHubIssue, HttpProbe, WorkPackage } from '../../activities';
+import type { CheckpointName } from '../../common/backstop';
+import { handleSchema } from '../../common/identity';
+import type { NoticeRecord } from '../shared/notices';
+import type { Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
+
+export { statusQuery } from '../shared/messages';
+
+/** Seed 001 §6.bis: the T+30/60/90/120 backstop of one story, as one durable program. */
+export const BACKSTOP_PROGRAM = 'backstopProgram';
+
+export const storyIdSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9._-]{1,100}$/,
+    'must be a story id like "CVN-N001-EE-S17" (letters, digits, ".", "_", "-")',
+  );
+
+export function backstopWorkflowId(storyId: string): string {
+  return `backstop-${storyId}`;
+}
+
+export const backstopInputSchema = z
+  .object({
+    storyId: storyIdSchema,
+    mergeSha: z.string().regex(/^[0-9a-f]{7,40}$/, 'must be a git SHA (7–40 lower-case hex)'),
+    /** UTC ISO 8601 with "Z" (e.g. 2026-05-12T00:00:00Z): the day of it counts, not the hour. */
+    mergedAt: z.iso.datetime({
+      message: 'must be a UTC ISO timestamp ending in "Z", e.g. 2026-05-12T00:00:00Z',
+    }),
+    dri: handleSchema,
+    openProject: z
+      .object({
+        epicId: z.number().int().positive(),
+        storyWorkPackageId: z.number().int().positive(),
+      })
+      .strict(),
+    github: z
+      .object({
+        repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be "owner/repo"'),
+        gateFailureLabel: z.string().min(1).max(50).default('gate-failure'),
+        /** Text the gate-failure search looks for (default: the story id). */
+        search: z.string().min(1).max(200).optional(),
+      })
+      .strict(),
+    consoleRestoreProbeUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
+  })
+  .strict();
+export type BackstopInput = z.input<typeof backstopInputSchema>;
+
+export const decisionPayloadSchema = z
+  .object({
+    by: handleSchema,
+    /** self_review answers the T+60 yellow flag; waiver / revert / park answer the T+90 escalation. */
+    decision: z.enum(['self_review', 'waiver', 'revert', 'park']),
+    rationale: z.string().trim().min(1, 'a decision needs its rationale').max(4_000),
+  })
+  .strict();
+export type DecisionPayload = z.input<typeof decisionPayloadSchema>;
+export const recordDecisionSignal = defineSignal<[DecisionPayload]>('recordDecision');
+
+export interface CheckpointEvidence {
+  checkpoint: CheckpointName;
+  /** When the checkpoint was due and when it was evaluated (UTC). */
+  dueAt: string;
+  evaluatedAt: string;
+  epic?: WorkPackage & { checkedAt: string };
+  children?: (WorkPackage & { checkedAt: string })[];
+  gateFailureIssues?: GitHubIssue[];
+  gateFailureCheckedAt?: string;
+  probe?: HttpProbe;
+  shipped: boolean;
+  verdict: string;
+  /** What could not be read (the checkpoint is read again later). */
+  unavailable?: string[];
+}
+
+export interface DecisionRecord {
+  by: string;
+  decision: DecisionPayload['decision'];
+  rationale: string;
+  at: string;
+  checkpoint: CheckpointName;
+  recordedOn?: number;
+}
+
+export interface CheckpointState {
+  name: CheckpointName;
+  at: string;
+  state: 'pending' | 'evaluated' | 'not_needed';
+  verdict?: string;
+}
+
+export interface BackstopDetail {
+  storyId: string;
+  mergeSha: string;
+  mergedAt: string;
+  mergeDay: string;
+  dri: string;
+  checkpoints: CheckpointState[];
+  next?: { checkpoint: CheckpointName; at: string };
+  evidence: CheckpointEvidence[];
+  awaiting?: {
+    kind: 'self_review' | 't90_decision';
+    since: string;
+    escalations: number;
+    nextEscalationAt?: string;
+  };
+  decisions: DecisionRecord[];
+  waiver?: { by: string; at: string; until: string };
+  gateFailureIssue?: { number: number; url: string };
+  revertIssue?: { number: number; url: string };
+  revertCommand?: { ok: boolean; exitCode: number | null; detail: string };
+}
+
+export type BackstopStatus = RunbookStatus<BackstopDetail>;
+
+export type BackstopOutcome = 'shipped' | 'reverted' | 'reverted_mandatory' | 'parked';
+
+export interface BackstopResult {
+  runbook: typeof BACKSTOP_PROGRAM;
+  outcome: BackstopOutcome;
+  message: string;
+  storyId: string;
+  workflowId: string;
+  detail: BackstopDetail;
+  steps: StepRecord[];
+  refusedAttempts: RefusedAttempt[];
+  flags: Finding[];
+  notices: NoticeRecord[];
+}
