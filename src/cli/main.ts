@@ -53,6 +53,12 @@ import {
   rollbackToPilotInputSchema,
   rollbackToPilotWorkflowId,
 } from '../workflows/rollback-to-pilot/definitions';
+import {
+  BACKSTOP_PROGRAM,
+  backstopInputSchema,
+  backstopWorkflowId,
+  recordDecisionSignal,
+} from '../workflows/backstop-program/definitions';
 import type { RunbookStatus } from '../workflows/shared/run-record';
 import { ensureDrillSchedule } from './schedule';
 
@@ -81,6 +87,13 @@ Rollback to pilot scope (RB-LAUNCH-002) and phased re-enablement:
   start-reenablement       --incident <id> --requested-by <@handle> --pilot <repo> --canary <repo> --phase2 a,b,c
                            [--remaining d,e,...] [--canary-hold 4h] [--phase2-hold 24h] [--batch-hold 24h]
   pause | resume           --incident <id> --by <@handle> [--reason "..."]                      (re-enablement)
+
+Backstop T+30/60/90/120 of a merged story (seed 001 §6.bis):
+  backstop start <program.json>   start the program (JSON: storyId, mergeSha, mergedAt, dri, openProject, github,
+                                  consoleRestoreProbeUrl); one program per story (id backstop-<story>)
+  backstop list                   programs, with their step
+  backstop decide --story <id> --by <@handle> --decision self_review|waiver|revert|park --rationale "..."
+  status --workflow-id backstop-<story>
 
 Follow and drive a run (--procedure A|B|C|D|rollback|reenablement picks the run for an incident;
 default A, or the runbook the command belongs to):
@@ -127,6 +140,7 @@ const options = {
   'canary-hold': { type: 'string' },
   'phase2-hold': { type: 'string' },
   'batch-hold': { type: 'string' },
+  story: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -522,6 +536,7 @@ async function main(argv: string[]): Promise<void> {
     'post-mortem-filed',
     'result',
   ];
+  if (command === 'backstop') return backstop(positionals.slice(1), values);
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
 
   // Validate before connecting: a typo never reaches Temporal.
@@ -583,6 +598,89 @@ async function main(argv: string[]): Promise<void> {
   } catch (error) {
     if (error instanceof WorkflowNotFoundError)
       throw new UsageError(`no such run: ${error.workflowId ?? ''}`);
+    throw error;
+  } finally {
+    await connection.close();
+  }
+}
+
+async function backstop(args: string[], values: Values): Promise<void> {
+  const sub = args[0];
+  let start: { workflowId: string; input: unknown } | undefined;
+  let decision: { workflowId: string; payload: unknown } | undefined;
+  if (sub === 'start') {
+    if (!args[1]) throw new UsageError('backstop start <program.json>');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(args[1], 'utf8')) as unknown;
+    } catch (error) {
+      throw new UsageError(`${args[1]}: ${(error as Error).message}`);
+    }
+    const input = validate(backstopInputSchema, raw, args[1]);
+    start = { workflowId: backstopWorkflowId(input.storyId), input };
+  } else if (sub === 'decide') {
+    const story = validate(
+      z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be a story id'),
+      values.story,
+      '--story',
+    );
+    decision = {
+      workflowId: backstopWorkflowId(story),
+      payload: {
+        by: validate(handleSchema, values.by, '--by'),
+        decision: validate(
+          z.enum(['self_review', 'waiver', 'revert', 'park']),
+          values.decision,
+          '--decision',
+        ),
+        rationale: text('--rationale', values.rationale),
+      },
+    };
+  } else if (sub !== 'list')
+    throw new UsageError('backstop start <file> | backstop list | backstop decide …');
+
+  const target = loadTemporalTarget();
+  const connection = await connectClient(target);
+  const client = new Client({ connection, namespace: target.namespace });
+  const taskQueue = process.env.RUNBOOKS_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
+  try {
+    if (start) {
+      try {
+        await client.workflow.start(BACKSTOP_PROGRAM, {
+          taskQueue,
+          workflowId: start.workflowId,
+          args: [start.input],
+        });
+      } catch (error) {
+        if (error instanceof WorkflowExecutionAlreadyStartedError)
+          throw new UsageError(`${start.workflowId} is already running (one program per story)`);
+        throw error;
+      }
+      process.stdout.write(
+        `started ${start.workflowId}\nnext: npm run cli -- status --workflow-id ${start.workflowId}\n`,
+      );
+      return;
+    }
+    if (decision) {
+      await client.workflow
+        .getHandle(decision.workflowId)
+        .signal(recordDecisionSignal, decision.payload as never);
+      process.stdout.write(
+        `sent "recordDecision" to ${decision.workflowId}; see: npm run cli -- status --workflow-id ${decision.workflowId}\n`,
+      );
+      return;
+    }
+    const lines: string[] = [];
+    for await (const execution of client.workflow.list({ query: `WorkflowType = '${BACKSTOP_PROGRAM}'` })) {
+      const step = execution.searchAttributes?.RunbookStep?.[0];
+      lines.push(
+        `${execution.workflowId}  ${execution.status.name}  started ${execution.startTime.toISOString()}${step ? `  step ${String(step)}` : ''}`,
+      );
+    }
+    process.stdout.write(lines.length ? `${lines.join('\n')}\n` : 'no backstop programs\n');
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError)
+      throw new UsageError(`no such program: ${error.workflowId ?? ''}`);
     throw error;
   } finally {
     await connection.close();

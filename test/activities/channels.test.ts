@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { freePort } from '../../src/local/servers';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -442,6 +443,57 @@ describe('OpenProject API v3', () => {
     await assert.rejects(
       run(activities.getWorkPackage, { channel: 'openproject', id: 999 }),
       failure('ChannelRejected', (e) => assert.match(e.message, /HTTP 404/)),
+    );
+  });
+});
+
+describe('backstop reads (seed 001 §6.bis)', () => {
+  test('OpenProject 503 on the children query is retryable; the gate-failure search honours the repository', async () => {
+    sinks.openProject.respondNext({ status: 503, body: 'Service Unavailable' });
+    await assert.rejects(
+      run(activities.listChildWorkPackages, { channel: 'openproject', parentId: 149 }),
+      failure('ChannelUnavailable', (e) =>
+        assert.match(e.message, /list children of work package 149: HTTP 503/),
+      ),
+    );
+    const found = await run(activities.searchGitHubIssues, {
+      channel: 'github',
+      repository: GITHUB_REPOSITORY,
+      labels: ['gate-failure'],
+      text: 'CVN-N001-EE-S17',
+      state: 'all',
+    });
+    assert.deepEqual(found, []);
+    const q = sinks.gitHub.requests.at(-1)!.query.get('q')!;
+    assert.match(q, new RegExp(`repo:${GITHUB_REPOSITORY} is:issue label:"gate-failure" "CVN-N001-EE-S17"`));
+    await assert.rejects(
+      run(activities.searchGitHubIssues, { channel: 'github', repository: 'not a repo', labels: ['x'] }),
+      failure('InvalidInput', (e) => assert.match(e.message, /repository/)),
+    );
+  });
+
+  test('the Console restore probe: live on 200; 5xx, refused connection and a hang are "not live", never thrown', async () => {
+    sinks.webhook.respondNext({ status: 200, body: 'ok' });
+    const live = await run(activities.probeUrl, { url: `${sinks.webhook.url}/config`, timeoutMs: 2_000 });
+    assert.equal(live.up, true);
+    sinks.webhook.respondNext({ status: 502, body: 'Bad Gateway' });
+    const down = await run(activities.probeUrl, { url: `${sinks.webhook.url}/config`, timeoutMs: 2_000 });
+    assert.deepEqual([down.up, down.status], [false, 502]);
+    const closedPort = await freePort(); // nothing listens there
+    const refused = await run(activities.probeUrl, {
+      url: `http://127.0.0.1:${closedPort}/config`,
+      timeoutMs: 2_000,
+    });
+    assert.equal(refused.up, false);
+    assert.equal(refused.error, 'ECONNREFUSED');
+    sinks.webhook.respondNext('hang');
+    const hung = await run(activities.probeUrl, { url: `${sinks.webhook.url}/config`, timeoutMs: 300 });
+    assert.equal(hung.up, false);
+    assert.match(hung.error!, /no response within 300 ms/);
+    assert.match(hung.checkedAt, /Z$/);
+    await assert.rejects(
+      run(activities.probeUrl, { url: 'file:///etc/passwd', timeoutMs: 1_000 }),
+      failure('InvalidInput'),
     );
   });
 });

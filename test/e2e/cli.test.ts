@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
+import { scratchDir } from '../../src/local/servers';
 import { spawnNode } from '../fixtures/processes';
 
 /**
@@ -76,6 +79,19 @@ describe('CLI validation (no server needed)', () => {
     assert.match(
       (await cli('status', '--incident', 'INC-1', '--procedure', 'Z')).output,
       /--procedure must be A, B, C, D, rollback or reenablement/,
+    );
+    const file = path.join(scratchDir('runbooks-cli'), 'program.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ storyId: 'CVN-N001-EE-S17', mergeSha: 'xyz', mergedAt: '2026-05-12 00:00' }),
+    );
+    const backstop = await cli('backstop', 'start', file);
+    assert.equal(backstop.code, 1);
+    for (const field of ['mergeSha', 'mergedAt', 'dri', 'openProject', 'github', 'consoleRestoreProbeUrl'])
+      assert.match(backstop.output, new RegExp(field), backstop.output);
+    assert.match(
+      (await cli('backstop', 'decide', '--story', 'S17', '--by', '@a', '--decision', 'extend')).output,
+      /--decision is invalid/,
     );
     const unknown = await cli('start-everything');
     assert.equal(unknown.code, 1);

@@ -41,6 +41,7 @@ describe('replay of recorded histories (every workflow)', () => {
       'breakGlassDrill',
       'rollbackToPilot',
       'phasedReenablement',
+      'backstopProgram',
     ]) {
       assert.ok(types.has(workflow), `no recorded history of ${workflow} in test/replay/histories`);
     }

@@ -12,6 +12,14 @@ export interface HttpProbe {
   checkedAt: string;
 }
 
+/** "fetch failed" says nothing: name the network error (ECONNREFUSED, ENOTFOUND, …) under it. */
+function connectionFailure(error: Error): string {
+  const cause = (
+    error as Error & { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }
+  ).cause;
+  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? error.message;
+}
+
 export async function probeHttp(url: string, timeoutMs: number): Promise<HttpProbe> {
   const started = Date.now();
   try {
@@ -32,7 +40,7 @@ export async function probeHttp(url: string, timeoutMs: number): Promise<HttpPro
     const reason =
       error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
         ? `no response within ${timeoutMs} ms`
-        : ((error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message);
+        : connectionFailure(error as Error);
     return {
       url,
       up: false,

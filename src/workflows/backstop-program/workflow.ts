@@ -87,12 +87,13 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
         reason: 'not_authorized',
         detail: `only the DRI ${dri}${deciders.length ? ` or ${deciders.join(', ')}` : ''} decides`,
       });
-    if (decision === 'waiver' && detail.waiver)
+    const earlierWaiver = detail.decisions.find((d) => d.decision === 'waiver');
+    if (decision === 'waiver' && earlierWaiver)
       return void record.refused({
         signal: 'recordDecision',
         by,
         reason: 'waiver_already_used',
-        detail: `the waiver is single-use: granted by ${detail.waiver.by} at ${detail.waiver.at}`,
+        detail: `the waiver is single-use: granted by ${earlierWaiver.by} at ${earlierWaiver.at}`,
       });
     const wanted = detail.awaiting?.kind;
     const fits =

@@ -1,0 +1,443 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowBundle } from '@temporalio/worker';
+import { checkpointSchedule, DAY_MS, hasReached } from '../../src/common/backstop';
+import { freePort, scratchDir } from '../../src/local/servers';
+import type { LoadedPolicy } from '../../src/worker/policy';
+import { createRunbookWorker } from '../../src/worker/worker';
+import { backstopProgram } from '../../src/workflows';
+import {
+  backstopWorkflowId,
+  recordDecisionSignal,
+  statusQuery,
+  type BackstopInput,
+  type BackstopStatus,
+} from '../../src/workflows/backstop-program/definitions';
+import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../fixtures/channels';
+import { createTestDatabase, type TestDatabase } from '../fixtures/database';
+import { recordHistory } from '../fixtures/history';
+import { activityDeps } from '../fixtures/policy';
+import { GITHUB_REPOSITORY } from '../fixtures/sinks/apis';
+import { HttpSink } from '../fixtures/sinks/http-sink';
+import {
+  fakeClockEnv,
+  startTimeSkipping,
+  uniqueId,
+  workflowBundle,
+  type TimeSkippingHarness,
+} from '../fixtures/temporal';
+import { waitForStatus } from '../fixtures/wait';
+
+/**
+ * Seed 001 §6.bis on the time-skipping server, whose clock starts on the seed's merge day
+ * (2026-05-12, via libfaketime) and skips through the 120 days in seconds. OpenProject, GitHub,
+ * PagerDuty and the Console restore probe are local servers.
+ */
+
+const HOUR = 3_600_000;
+const SEED_MERGE = '2026-05-12T00:00:00Z';
+const tmp = scratchDir('runbooks-backstop');
+const revertLog = path.join(tmp, 'reverts.log');
+let harness: TimeSkippingHarness;
+let db: TestDatabase;
+let bundle: WorkflowBundle;
+let sinks: Sinks;
+let probe: HttpSink;
+let probeStatus = 503;
+let policy: LoadedPolicy;
+
+before(async () => {
+  [harness, db, bundle, sinks, probe] = await Promise.all([
+    startTimeSkipping({ serverEnv: fakeClockEnv('2026-05-12T09:30:00Z') }),
+    createTestDatabase(),
+    workflowBundle(),
+    startSinks(tmp),
+    HttpSink.start(() => ({
+      status: probeStatus,
+      body: probeStatus === 200 ? 'Restore version N' : 'unavailable',
+    })),
+  ]);
+  policy = policyWithChannels(tmp, sinks, {
+    overrides: (file) => {
+      const escalation = ['log', 'pagerduty', 'slack-incidents'];
+      for (const kind of [
+        'backstop_t90_escalation',
+        'backstop_t90_reescalation',
+        'backstop_revert',
+        'backstop_mandatory_revert',
+      ])
+        file.notifications!.routes[kind] = escalation;
+      file.runbooks.backstop = {
+        decisionWindow: '48h',
+        revertCommand: {
+          command: [
+            process.execPath,
+            '-e',
+            "require('fs').appendFileSync(process.argv[1], process.argv[2] + '\\n')",
+            revertLog,
+            'revert {story} {sha}',
+          ],
+          timeout: '30s',
+        },
+      };
+    },
+  });
+});
+
+after(async () => {
+  await harness?.teardown();
+  await sinks?.stop();
+  await probe?.stop();
+  await db?.drop();
+});
+
+beforeEach(() => {
+  sinks.reset();
+  probeStatus = 503;
+  const wps = sinks.openProject.workPackages;
+  for (const id of [...wps.keys()]) if (id !== 153) wps.delete(id);
+  delete wps.get(153)!.parentId; // the story's own work package is not one of the Epic's children
+  wps.set(149, { id: 149, subject: 'Epic CCP', status: 'New', comments: [] });
+});
+
+type Handle = WorkflowHandle<typeof backstopProgram>;
+
+async function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = uniqueId('tq-backstop');
+  const worker = await createRunbookWorker({
+    connection: harness.env.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    workflowBundle: bundle,
+    deps: activityDeps(policy, db.pool, channelSecrets(sinks)),
+  });
+  return worker.runUntil(fn(taskQueue));
+}
+
+function input(mergedAt: string, overrides: Partial<BackstopInput> = {}): BackstopInput {
+  return {
+    storyId: uniqueId('CVN-S17'),
+    mergeSha: '0b0a9c7f',
+    mergedAt,
+    dri: '@dococeven',
+    openProject: { epicId: 149, storyWorkPackageId: 153 },
+    github: { repository: GITHUB_REPOSITORY, gateFailureLabel: 'gate-failure' },
+    consoleRestoreProbeUrl: `${probe.url}/config/history/restore`,
+    ...overrides,
+  };
+}
+
+function start(taskQueue: string, args: BackstopInput): Promise<Handle> {
+  return harness.env.client.workflow.start(backstopProgram, {
+    taskQueue,
+    workflowId: backstopWorkflowId(args.storyId),
+    args: [args],
+  });
+}
+
+/** Advances the server clock to `iso` (durable timers up to then fire on the way). */
+async function skipTo(iso: string): Promise<void> {
+  const now = await harness.env.currentTimeMs();
+  const target = Date.parse(iso);
+  assert.ok(target > now, `cannot go back to ${iso} (now ${new Date(now).toISOString()})`);
+  await harness.env.sleep(target - now);
+}
+
+async function status(handle: Handle): Promise<BackstopStatus> {
+  return (await handle.query(statusQuery)) as BackstopStatus;
+}
+
+function stepStart(s: { steps: { name: string; startedAt: string }[] }, name: string): string | undefined {
+  return s.steps.find((step) => step.name === name)?.startedAt;
+}
+
+/** The check ran at `iso` or within the following second (the timer's instant plus task processing). */
+function firedAt(
+  s: { steps: { name: string; startedAt: string }[] },
+  name: string,
+  iso: string,
+  withinMs = 1_000,
+): void {
+  const started = stepStart(s, name);
+  assert.ok(started, `${name} ran`);
+  const delta = Date.parse(started) - Date.parse(iso);
+  assert.ok(delta >= 0 && delta < withinMs, `${name} started at ${started}, due ${iso}`);
+}
+
+const child = (id: number, status: string) => ({
+  id,
+  subject: `child ${id}`,
+  status,
+  parentId: 149,
+  comments: [],
+});
+
+describe('date rule (seed 001)', () => {
+  test('T+N = merge day 00:00Z + N × 24 h; the hour of the merge does not count', () => {
+    assert.deepEqual(
+      checkpointSchedule(Date.parse(SEED_MERGE)).map((cp) => [cp.name, new Date(cp.atMs).toISOString()]),
+      [
+        ['T+30', '2026-06-11T00:00:00.000Z'],
+        ['T+60', '2026-07-11T00:00:00.000Z'],
+        ['T+90', '2026-08-10T00:00:00.000Z'],
+        ['T+120', '2026-09-09T00:00:00.000Z'],
+      ],
+    );
+    const late = checkpointSchedule(Date.parse('2026-05-12T23:59:59.999Z'));
+    assert.equal(new Date(late[2]!.atMs).toISOString(), '2026-08-10T00:00:00.000Z');
+    assert.ok(hasReached(Date.parse('2026-08-10T00:00:01Z'), Date.parse(SEED_MERGE), 90));
+    assert.ok(hasReached(Date.parse('2026-08-10T00:00:00Z'), Date.parse(SEED_MERGE), 90));
+    assert.ok(!hasReached(Date.parse('2026-08-09T23:59:59.999Z'), Date.parse(SEED_MERGE), 90));
+  });
+});
+
+describe('backstopProgram (time-skipping, seed calendar)', () => {
+  test('merge 2026-05-12: T+30 action, T+60 yellow flag, T+90 escalations, waiver once, T+120 mandatory revert', async () => {
+    await withWorker(async (taskQueue) => {
+      const args = input(SEED_MERGE);
+      const handle = await start(taskQueue, args);
+      let s = await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.next?.checkpoint === 'T+30',
+        'the T+30 wait',
+      );
+      assert.equal(s.detail.next!.at, '2026-06-11T00:00:00.000Z');
+
+      // T+30: the epic is still New with no children.
+      await skipTo('2026-06-11T06:00:00Z');
+      s = await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.next?.checkpoint === 'T+60',
+        'T+30 evaluated',
+      );
+      firedAt(s, 'check_T+30', '2026-06-11T00:00:00.000Z');
+      assert.match(s.detail.checkpoints[0]!.verdict!, /^action: epic New, 0 children/);
+      for (const id of [149, 153])
+        assert.ok(
+          sinks.openProject.workPackages
+            .get(id)!
+            .comments.some((c) => c.includes('Dedicate the next sprint slot')),
+          `wp#${id}`,
+        );
+      assert.ok(s.notices.some((n) => n.kind === 'backstop_t30'));
+      assert.equal(s.detail.evidence[0]!.epic!.checkedAt.endsWith('Z'), true);
+
+      // T+60: children opened, none past In progress → yellow flag and a self-review request.
+      sinks.openProject.workPackages.get(149)!.status = 'In progress';
+      sinks.openProject.workPackages.set(160, child(160, 'In progress'));
+      await skipTo('2026-07-11T06:00:00Z');
+      s = await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.awaiting?.kind === 'self_review',
+        'the T+60 yellow flag',
+      );
+      firedAt(s, 'check_T+60', '2026-07-11T00:00:00.000Z');
+      await handle.signal(recordDecisionSignal, {
+        by: '@mallory',
+        decision: 'self_review',
+        rationale: 'fine',
+      });
+      await handle.signal(recordDecisionSignal, {
+        by: '@dococeven',
+        decision: 'waiver',
+        rationale: 'too early',
+      });
+      await handle.signal(recordDecisionSignal, {
+        by: '@dococeven',
+        decision: 'self_review',
+        rationale: 'break-glass-only rollback still acceptable for 30 days',
+      });
+      s = await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.decisions[0]?.recordedOn === 153,
+        'the self-review recorded',
+      );
+      assert.ok(
+        sinks.openProject.workPackages
+          .get(153)!
+          .comments.some((c) => c.includes('T+60 decision') && c.includes('still acceptable')),
+      );
+      assert.deepEqual(
+        s.refusedAttempts.map((r) => [r.by, r.reason]),
+        [
+          ['@mallory', 'not_authorized'],
+          ['@dococeven', 'gate_not_open'],
+        ],
+      );
+
+      // T+90: not shipped (probe unreachable) → [gate-failure] issue, page, repeated escalation on silence.
+      await skipTo('2026-08-10T00:00:01Z');
+      s = await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.awaiting?.kind === 't90_decision',
+        'the T+90 escalation',
+      );
+      firedAt(s, 'check_T+90', '2026-08-10T00:00:00.000Z');
+      assert.equal(s.detail.evidence.at(-1)!.probe!.up, false);
+      await skipTo('2026-08-14T02:00:00Z'); // 98 h of silence: two more escalations (every 48 h)
+      s = await status(handle);
+      assert.equal(s.detail.awaiting?.escalations, 2);
+      assert.match(s.detail.awaiting.nextEscalationAt!, /^2026-08-16T00:00:0\d/);
+      await handle.signal(recordDecisionSignal, {
+        by: '@dococeven',
+        decision: 'waiver',
+        rationale: 'children land within 30 days; risk accepted',
+      });
+      await handle.signal(recordDecisionSignal, { by: '@dococeven', decision: 'waiver', rationale: 'again' });
+      s = await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.waiver !== undefined && x.detail.next?.checkpoint === 'T+120',
+        'the waiver',
+      );
+      assert.equal(s.refusedAttempts.at(-1)!.reason, 'waiver_already_used');
+
+      // T+120: still not shipped → mandatory revert.
+      const result = await handle.result();
+      assert.equal(result.outcome, 'reverted_mandatory', result.message);
+      firedAt(result, 'check_T+120', '2026-09-09T00:00:00.000Z');
+      const gateFailures = sinks.gitHub.issues.filter((i) => i.title.startsWith('[gate-failure]'));
+      assert.equal(gateFailures.length, 1, 'the [gate-failure] issue opened once');
+      assert.deepEqual(gateFailures[0]!.labels, ['gate-failure']);
+      assert.ok(
+        sinks.gitHub.issues.some((i) => i.title.startsWith('[revert]') && i.title.includes('mandatory')),
+      );
+      assert.equal(
+        readFileSync(revertLog, 'utf8')
+          .split('\n')
+          .filter((line) => line.includes(args.storyId)).length,
+        1,
+        'revert command once',
+      );
+      assert.ok(readFileSync(revertLog, 'utf8').includes(`revert ${args.storyId} 0b0a9c7f`));
+      const pages = [...sinks.pagerDuty.alerts.keys()];
+      assert.equal(
+        pages.filter((key) => key.includes('t90-escalation')).length,
+        3,
+        'T+90 page + 2 re-escalations',
+      );
+      assert.ok(pages.some((key) => key.endsWith('/revert')));
+      for (const e of result.detail.evidence) {
+        assert.match(e.dueAt, /Z$/);
+        assert.match(e.evaluatedAt, /Z$/);
+      }
+      await recordHistory(handle, 'backstop-program');
+    });
+  });
+});
+
+describe('backstopProgram (time-skipping, relative calendar)', () => {
+  test('a program started at T+90 + 1 s (merge late in a UTC day) sees T+90 as reached', async () => {
+    await withWorker(async (taskQueue) => {
+      const now = await harness.env.currentTimeMs();
+      const nextDay = Math.floor(now / DAY_MS) * DAY_MS + DAY_MS;
+      await harness.env.sleep(nextDay + 1_000 - now);
+      const mergedAt = new Date(nextDay - 90 * DAY_MS + 23 * HOUR + 59 * 60_000).toISOString(); // 23:59Z
+      sinks.openProject.workPackages.get(149)!.status = 'In progress';
+      sinks.openProject.workPackages.set(161, child(161, 'Developed'));
+      const handle = await start(taskQueue, input(mergedAt));
+      const s = await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.awaiting?.kind === 't90_decision',
+        'T+90',
+      );
+      assert.equal(s.detail.checkpoints[2]!.at, new Date(nextDay).toISOString());
+      // Evaluated at once (after T+30 and T+60, also overdue), not a day later.
+      firedAt(s, 'check_T+90', new Date(nextDay + 1_000).toISOString(), 60_000);
+      assert.equal(s.detail.checkpoints[2]!.state, 'evaluated');
+      assert.match(s.detail.checkpoints[1]!.verdict!, /on track: wp#161 Developed/);
+      await handle.signal(recordDecisionSignal, {
+        by: '@dococeven',
+        decision: 'park',
+        rationale: 'sweeps parked until the epic ships',
+      });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'parked');
+      assert.equal(result.detail.checkpoints[3]!.state, 'not_needed');
+    });
+  });
+
+  test('early exit: a Closed child and the restore probe live at T+30 → shipped, nothing more scheduled', async () => {
+    await withWorker(async (taskQueue) => {
+      const now = await harness.env.currentTimeMs();
+      sinks.openProject.workPackages.get(149)!.status = 'In progress';
+      sinks.openProject.workPackages.set(162, child(162, 'Closed'));
+      probeStatus = 200;
+      const handle = await start(taskQueue, input(new Date(now - 2 * DAY_MS).toISOString()));
+      const result = await handle.result();
+      assert.equal(result.outcome, 'shipped');
+      assert.equal(result.detail.evidence.length, 1);
+      assert.equal(result.detail.evidence[0]!.checkpoint, 'T+30');
+      assert.deepEqual(
+        result.detail.checkpoints.map((cp) => cp.state),
+        ['evaluated', 'not_needed', 'not_needed', 'not_needed'],
+      );
+      assert.equal(sinks.gitHub.issues.length, 0);
+    });
+  });
+
+  test('a Closed child but the probe unreachable is not shipped; a gate-failure issue before T+90 is an anomaly; revert decided at T+90', async () => {
+    await withWorker(async (taskQueue) => {
+      const now = await harness.env.currentTimeMs();
+      sinks.openProject.workPackages.get(149)!.status = 'In progress';
+      sinks.openProject.workPackages.set(163, child(163, 'Closed'));
+      const storyId = uniqueId('CVN-S18');
+      sinks.gitHub.issues.push({
+        number: 1,
+        title: `[gate-failure] ${storyId} opened by hand`,
+        body: '',
+        labels: ['gate-failure'],
+        state: 'open',
+        comments: [],
+      });
+      const args = input(new Date(now - 10 * DAY_MS).toISOString(), {
+        storyId,
+        consoleRestoreProbeUrl: `http://127.0.0.1:${await freePort()}/unreachable`, // nothing listens
+      });
+      const handle = await start(taskQueue, args);
+      await harness.env.sleep(85 * DAY_MS);
+      const s = await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.awaiting?.kind === 't90_decision',
+        'T+90',
+      );
+      assert.ok(s.detail.evidence.every((e) => e.probe?.up === false && !e.shipped));
+      assert.ok(s.flags.some((f) => f.code === 'gate_failure_before_t90'));
+      assert.ok(s.notices.some((n) => n.kind === 'backstop_anomaly'));
+      await handle.signal(recordDecisionSignal, {
+        by: '@dococeven',
+        decision: 'revert',
+        rationale: 'close the gap by reverting PR #904',
+      });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'reverted');
+      assert.ok(result.detail.revertCommand?.ok);
+      assert.equal(sinks.gitHub.issues.filter((i) => i.title.startsWith('[revert]')).length, 1);
+    });
+  });
+
+  test('bad input names each field', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await harness.env.client.workflow.start(backstopProgram, {
+        taskQueue,
+        workflowId: uniqueId('backstop-bad'),
+        args: [
+          {
+            ...input('2026-05-12 00:00'),
+            mergeSha: 'zz',
+            dri: 'no body',
+            github: { repository: 'nope' },
+          },
+        ],
+      });
+      const error = await handle.result().then(
+        () => assert.fail('must fail'),
+        (failure: unknown) => failure as Error & { cause?: Error },
+      );
+      for (const field of ['mergedAt', 'mergeSha', 'dri', 'github.repository'])
+        assert.match(error.cause!.message, new RegExp(field.replace('.', '\\.')));
+    });
+  });
+});
