@@ -2,7 +2,7 @@
 // against real servers. One embedded Postgres is shared by all files (each file makes its own
 // database); Temporal servers are started per file. DATABASE_URL selects a real Postgres instead.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fail, ROOT, setup, SetupError } from './bootstrap.mjs';
@@ -15,16 +15,9 @@ function testFiles(dir) {
   });
 }
 
-const LIBFAKETIME = [
-  '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1',
-  '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1',
-  '/usr/lib/faketime/libfaketimeMT.so.1',
-  '/usr/local/lib/faketime/libfaketimeMT.so.1',
-];
-
 /** The backstop tests run the test server on the seed's calendar (2026-05-12) through libfaketime. */
-function requireLibfaketime() {
-  if (LIBFAKETIME.some((file) => existsSync(file))) return;
+function requireLibfaketime(servers) {
+  if (servers.findLibfaketime()) return;
   throw new SetupError(
     "libfaketime is missing (the backstop tests start the Temporal test server on the seed's 2026-05-12 calendar).\n" +
       '  Install it: sudo apt-get install faketime   (.ci/run does this on CI)',
@@ -33,7 +26,6 @@ function requireLibfaketime() {
 
 async function main() {
   setup();
-  requireLibfaketime();
 
   process.stdout.write('• lint (eslint, prettier)\n');
   const eslint = spawnSync(
@@ -60,6 +52,7 @@ async function main() {
 
   const require = createRequire(import.meta.url);
   const servers = require(path.join(ROOT, 'dist', 'src', 'local', 'servers.js'));
+  requireLibfaketime(servers);
   const env = { ...process.env };
   let postgres;
   if (!process.env.DATABASE_URL) {

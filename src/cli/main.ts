@@ -53,6 +53,7 @@ import {
   rollbackToPilotInputSchema,
   rollbackToPilotWorkflowId,
 } from '../workflows/rollback-to-pilot/definitions';
+import { storyIdSchema } from '../common/backstop';
 import {
   BACKSTOP_PROGRAM,
   backstopInputSchema,
@@ -516,6 +517,7 @@ async function main(argv: string[]): Promise<void> {
   }
 
   const known = [
+    'backstop',
     'start-restore',
     'start-console-edit',
     'start-overwrite-recovery',
@@ -536,19 +538,25 @@ async function main(argv: string[]): Promise<void> {
     'post-mortem-filed',
     'result',
   ];
-  if (command === 'backstop') return backstop(positionals.slice(1), values);
+  const isBackstop = command === 'backstop';
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
 
   // Validate before connecting: a typo never reaches Temporal.
-  const start = startRequest(command, values);
-  const signal = signalRequest(command, values);
-  const workflowId = start || command === 'schedule-drill' ? undefined : workflowIdOf(values, command);
+  const backstop = isBackstop ? backstopRequest(positionals.slice(1), values) : undefined;
+  const start = backstop ? backstop.start : startRequest(command, values);
+  const signal = backstop ? backstop.signal : signalRequest(command, values);
+  const workflowId = backstop
+    ? backstop.workflowId
+    : start || command === 'schedule-drill'
+      ? undefined
+      : workflowIdOf(values, command);
 
   const target = loadTemporalTarget();
   const connection = await connectClient(target);
   const client = new Client({ connection, namespace: target.namespace });
   const taskQueue = process.env.RUNBOOKS_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
   try {
+    if (isBackstop && !start && !signal) return await listBackstops(client);
     if (command === 'schedule-drill') {
       const state = await ensureDrillSchedule(client, taskQueue);
       process.stdout.write(
@@ -604,10 +612,13 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-async function backstop(args: string[], values: Values): Promise<void> {
+/** `backstop start <file> | list | decide …` as the same start / signal requests as the other commands. */
+function backstopRequest(
+  args: string[],
+  values: Values,
+): { start?: StartRequest; signal?: SignalRequest; workflowId?: string } {
   const sub = args[0];
-  let start: { workflowId: string; input: unknown } | undefined;
-  let decision: { workflowId: string; payload: unknown } | undefined;
+  if (sub === 'list') return {};
   if (sub === 'start') {
     if (!args[1]) throw new UsageError('backstop start <program.json>');
     let raw: unknown;
@@ -617,74 +628,40 @@ async function backstop(args: string[], values: Values): Promise<void> {
       throw new UsageError(`${args[1]}: ${(error as Error).message}`);
     }
     const input = validate(backstopInputSchema, raw, args[1]);
-    start = { workflowId: backstopWorkflowId(input.storyId), input };
-  } else if (sub === 'decide') {
-    const story = validate(
-      z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be a story id'),
-      values.story,
-      '--story',
-    );
-    decision = {
+    return {
+      start: { workflowType: BACKSTOP_PROGRAM, workflowId: backstopWorkflowId(input.storyId), args: [input] },
+    };
+  }
+  if (sub === 'decide') {
+    const story = validate(storyIdSchema, values.story, '--story');
+    return {
       workflowId: backstopWorkflowId(story),
-      payload: {
-        by: validate(handleSchema, values.by, '--by'),
-        decision: validate(
-          z.enum(['self_review', 'waiver', 'revert', 'park']),
-          values.decision,
-          '--decision',
-        ),
-        rationale: text('--rationale', values.rationale),
+      signal: {
+        name: recordDecisionSignal.name,
+        payload: {
+          by: validate(handleSchema, values.by, '--by'),
+          decision: validate(
+            z.enum(['self_review', 'waiver', 'revert', 'park']),
+            values.decision,
+            '--decision',
+          ),
+          rationale: text('--rationale', values.rationale),
+        },
       },
     };
-  } else if (sub !== 'list')
-    throw new UsageError('backstop start <file> | backstop list | backstop decide …');
-
-  const target = loadTemporalTarget();
-  const connection = await connectClient(target);
-  const client = new Client({ connection, namespace: target.namespace });
-  const taskQueue = process.env.RUNBOOKS_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
-  try {
-    if (start) {
-      try {
-        await client.workflow.start(BACKSTOP_PROGRAM, {
-          taskQueue,
-          workflowId: start.workflowId,
-          args: [start.input],
-        });
-      } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError)
-          throw new UsageError(`${start.workflowId} is already running (one program per story)`);
-        throw error;
-      }
-      process.stdout.write(
-        `started ${start.workflowId}\nnext: npm run cli -- status --workflow-id ${start.workflowId}\n`,
-      );
-      return;
-    }
-    if (decision) {
-      await client.workflow
-        .getHandle(decision.workflowId)
-        .signal(recordDecisionSignal, decision.payload as never);
-      process.stdout.write(
-        `sent "recordDecision" to ${decision.workflowId}; see: npm run cli -- status --workflow-id ${decision.workflowId}\n`,
-      );
-      return;
-    }
-    const lines: string[] = [];
-    for await (const execution of client.workflow.list({ query: `WorkflowType = '${BACKSTOP_PROGRAM}'` })) {
-      const step = execution.searchAttributes?.RunbookStep?.[0];
-      lines.push(
-        `${execution.workflowId}  ${execution.status.name}  started ${execution.startTime.toISOString()}${step ? `  step ${String(step)}` : ''}`,
-      );
-    }
-    process.stdout.write(lines.length ? `${lines.join('\n')}\n` : 'no backstop programs\n');
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError)
-      throw new UsageError(`no such program: ${error.workflowId ?? ''}`);
-    throw error;
-  } finally {
-    await connection.close();
   }
+  throw new UsageError('backstop start <file> | backstop list | backstop decide …');
+}
+
+async function listBackstops(client: Client): Promise<void> {
+  const lines: string[] = [];
+  for await (const execution of client.workflow.list({ query: `WorkflowType = '${BACKSTOP_PROGRAM}'` })) {
+    const step = execution.searchAttributes?.RunbookStep?.[0];
+    lines.push(
+      `${execution.workflowId}  ${execution.status.name}  started ${execution.startTime.toISOString()}${step ? `  step ${String(step)}` : ''}`,
+    );
+  }
+  process.stdout.write(lines.length ? `${lines.join('\n')}\n` : 'no backstop programs\n');
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

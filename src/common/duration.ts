@@ -3,6 +3,7 @@
  * Kept free of Node built-ins so workflow code can use it too.
  */
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+export const DAY_MS = UNIT_MS.d;
 const DURATION_PATTERN = /^(\d+)(ms|s|m|h|d)$/;
 
 export function parseDuration(text: string): number | undefined {

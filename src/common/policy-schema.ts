@@ -341,11 +341,15 @@ const statusPageChannel = z
     timeout,
   })
   .strict();
+/** A GitHub repository, "owner/repo". */
+export const repositorySchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be "owner/repo"');
 const gitHubChannel = z
   .object({
     type: z.literal('github'),
     apiUrl: endpointUrl.default('https://api.github.com'),
-    repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be "owner/repo"'),
+    repository: repositorySchema,
     tokenEnv: envName,
     timeout,
   })

@@ -13,6 +13,14 @@ export function describeIssues(error: z.ZodError, subject: string): string {
   return `${subject} is invalid:\n${lines.join('\n')}`;
 }
 
+/** describeIssues on one line, for refusal records and log lines. */
+export function describeIssuesInline(error: z.ZodError, subject: string): string {
+  return describeIssues(error, subject)
+    .split('\n')
+    .map((line) => line.trim())
+    .join(' ');
+}
+
 /** The names of the bad fields, for structured error details. */
 export function badFields(error: z.ZodError): string[] {
   return [

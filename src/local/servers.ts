@@ -182,6 +182,18 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Ru
   };
 }
 
+const LIBFAKETIME_CANDIDATES = [
+  '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1',
+  '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1',
+  '/usr/lib/faketime/libfaketimeMT.so.1',
+  '/usr/local/lib/faketime/libfaketimeMT.so.1',
+];
+
+/** libfaketime (Debian "faketime"), which starts a test server's clock on a chosen date; undefined if missing. */
+export function findLibfaketime(): string | undefined {
+  return LIBFAKETIME_CANDIDATES.find((candidate) => existsSync(candidate));
+}
+
 /**
  * Temporal's time-skipping test server (the native build of the Java test server). Started without
  * --enable-time-skipping: time is locked like a real server's and the SDK unlocks it only while a

@@ -7,7 +7,6 @@ import type { WorkflowBundle } from '@temporalio/worker';
 import { checkpointSchedule, DAY_MS, hasReached } from '../../src/common/backstop';
 import { freePort, scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { createRunbookWorker } from '../../src/worker/worker';
 import { backstopProgram } from '../../src/workflows';
 import {
   backstopWorkflowId,
@@ -26,6 +25,7 @@ import {
   fakeClockEnv,
   startTimeSkipping,
   uniqueId,
+  withRunbookWorker,
   workflowBundle,
   type TimeSkippingHarness,
 } from '../fixtures/temporal';
@@ -105,16 +105,14 @@ beforeEach(() => {
 
 type Handle = WorkflowHandle<typeof backstopProgram>;
 
-async function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = uniqueId('tq-backstop');
-  const worker = await createRunbookWorker({
-    connection: harness.env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    workflowBundle: bundle,
-    deps: activityDeps(policy, db.pool, channelSecrets(sinks)),
-  });
-  return worker.runUntil(fn(taskQueue));
+function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  return withRunbookWorker(
+    harness.env,
+    bundle,
+    activityDeps(policy, db.pool, channelSecrets(sinks)),
+    fn,
+    'tq-backstop',
+  );
 }
 
 function input(mergedAt: string, overrides: Partial<BackstopInput> = {}): BackstopInput {

@@ -4,7 +4,6 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundle } from '@temporalio/worker';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { createRunbookWorker } from '../../src/worker/worker';
 import { breakGlassRestore } from '../../src/workflows';
 import {
   abortSignal,
@@ -18,7 +17,13 @@ import {
 import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { historyEvents, recordHistory, scheduledActivities, signals } from '../fixtures/history';
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
-import { startTimeSkipping, uniqueId, workflowBundle, type TimeSkippingHarness } from '../fixtures/temporal';
+import {
+  startTimeSkipping,
+  uniqueId,
+  withRunbookWorker,
+  workflowBundle,
+  type TimeSkippingHarness,
+} from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -48,16 +53,8 @@ beforeEach(async () => {
 
 type Handle = WorkflowHandle<typeof breakGlassRestore>;
 
-async function withWorker<T>(policy: LoadedPolicy, fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = uniqueId('tq');
-  const worker = await createRunbookWorker({
-    connection: harness.env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    workflowBundle: bundle,
-    deps: activityDeps(policy, db.pool),
-  });
-  return worker.runUntil(fn(taskQueue));
+function withWorker<T>(policy: LoadedPolicy, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  return withRunbookWorker(harness.env, bundle, activityDeps(policy, db.pool), fn, 'tq');
 }
 
 function input(overrides: Partial<BreakGlassRestoreInput> = {}): BreakGlassRestoreInput {

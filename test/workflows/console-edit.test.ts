@@ -4,7 +4,6 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { createRunbookWorker } from '../../src/worker/worker';
 import { breakGlassConsoleEdit } from '../../src/workflows';
 import {
   approveSignal,
@@ -18,7 +17,13 @@ import { recordHistory } from '../fixtures/history';
 import { consoleCluster, FakeCluster } from '../fixtures/kubectl';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
 import { HttpSink } from '../fixtures/sinks/http-sink';
-import { startTimeSkipping, uniqueId, workflowBundle, type TimeSkippingHarness } from '../fixtures/temporal';
+import {
+  startTimeSkipping,
+  uniqueId,
+  withRunbookWorker,
+  workflowBundle,
+  type TimeSkippingHarness,
+} from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -69,16 +74,8 @@ beforeEach(async () => {
 
 type Handle = WorkflowHandle<typeof breakGlassConsoleEdit>;
 
-async function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = uniqueId('tq-b');
-  const worker = await createRunbookWorker({
-    connection: harness.env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    workflowBundle: bundle,
-    deps: activityDeps(policy, db.pool),
-  });
-  return worker.runUntil(fn(taskQueue));
+function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  return withRunbookWorker(harness.env, bundle, activityDeps(policy, db.pool), fn, 'tq-b');
 }
 
 function input(overrides: Partial<BreakGlassConsoleEditInput> = {}): BreakGlassConsoleEditInput {

@@ -4,7 +4,6 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { createRunbookWorker } from '../../src/worker/worker';
 import { breakGlassRestore } from '../../src/workflows';
 import {
   approveSignal,
@@ -26,6 +25,7 @@ import {
   capturedLogs,
   startTimeSkipping,
   uniqueId,
+  withRunbookWorker,
   workflowBundle,
   type TimeSkippingHarness,
 } from '../fixtures/temporal';
@@ -63,16 +63,14 @@ beforeEach(async () => {
   await db.reset();
 });
 
-async function withWorker<T>(policy: LoadedPolicy, fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = uniqueId('tq-notify');
-  const worker = await createRunbookWorker({
-    connection: harness.env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    workflowBundle: bundle,
-    deps: activityDeps(policy, db.pool, channelSecrets(sinks)),
-  });
-  return worker.runUntil(fn(taskQueue));
+function withWorker<T>(policy: LoadedPolicy, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  return withRunbookWorker(
+    harness.env,
+    bundle,
+    activityDeps(policy, db.pool, channelSecrets(sinks)),
+    fn,
+    'tq-notify',
+  );
 }
 
 async function startAndApprove(

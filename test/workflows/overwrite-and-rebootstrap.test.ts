@@ -4,7 +4,6 @@ import type { WorkflowBundle } from '@temporalio/worker';
 import { scratchDir } from '../../src/local/servers';
 import { canonicalBaseEnv } from '../../src/stack/demo-data';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { createRunbookWorker } from '../../src/worker/worker';
 import { breakGlassOverwriteRecovery, breakGlassRebootstrap } from '../../src/workflows';
 import {
   approveSignal,
@@ -17,7 +16,13 @@ import type { BreakGlassRebootstrapStatus } from '../../src/workflows/break-glas
 import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { recordHistory } from '../fixtures/history';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
-import { startTimeSkipping, uniqueId, workflowBundle, type TimeSkippingHarness } from '../fixtures/temporal';
+import {
+  startTimeSkipping,
+  uniqueId,
+  withRunbookWorker,
+  workflowBundle,
+  type TimeSkippingHarness,
+} from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /** Procedures C and D on the time-skipping server with the shipped durations and real Postgres. */
@@ -44,16 +49,8 @@ beforeEach(async () => {
   await db.reset();
 });
 
-async function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = uniqueId('tq-cd');
-  const worker = await createRunbookWorker({
-    connection: harness.env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    workflowBundle: bundle,
-    deps: activityDeps(policy, db.pool),
-  });
-  return worker.runUntil(fn(taskQueue));
+function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  return withRunbookWorker(harness.env, bundle, activityDeps(policy, db.pool), fn, 'tq-cd');
 }
 
 const who = { requestedBy: '@alice', rationale: 'a --force-overwrite clobbered the operator-tuned values' };

@@ -5,7 +5,6 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { createRunbookWorker } from '../../src/worker/worker';
 import { phasedReenablement } from '../../src/workflows';
 import {
   abortSignal,
@@ -22,7 +21,13 @@ import { historyEvents, recordHistory, scheduledActivities } from '../fixtures/h
 import { FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
-import { startTimeSkipping, uniqueId, workflowBundle, type TimeSkippingHarness } from '../fixtures/temporal';
+import {
+  startTimeSkipping,
+  uniqueId,
+  withRunbookWorker,
+  workflowBundle,
+  type TimeSkippingHarness,
+} from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -75,16 +80,8 @@ beforeEach(() => {
 
 type Handle = WorkflowHandle<typeof phasedReenablement>;
 
-async function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = uniqueId('tq-reenable');
-  const worker = await createRunbookWorker({
-    connection: harness.env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    workflowBundle: bundle,
-    deps: activityDeps(policy, db.pool),
-  });
-  return worker.runUntil(fn(taskQueue));
+function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  return withRunbookWorker(harness.env, bundle, activityDeps(policy, db.pool), fn, 'tq-reenable');
 }
 
 function input(overrides: Partial<PhasedReenablementInput> = {}): PhasedReenablementInput {

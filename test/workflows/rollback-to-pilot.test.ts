@@ -6,7 +6,6 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { createRunbookWorker } from '../../src/worker/worker';
 import { rollbackToPilot } from '../../src/workflows';
 import {
   confirmRollbackSignal,
@@ -19,7 +18,13 @@ import { historyEvents, recordHistory, scheduledActivities } from '../fixtures/h
 import { EXPANDED_REPOS, FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
-import { startTimeSkipping, uniqueId, workflowBundle, type TimeSkippingHarness } from '../fixtures/temporal';
+import {
+  startTimeSkipping,
+  uniqueId,
+  withRunbookWorker,
+  workflowBundle,
+  type TimeSkippingHarness,
+} from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -66,16 +71,8 @@ beforeEach(() => {
 
 type Handle = WorkflowHandle<typeof rollbackToPilot>;
 
-async function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = uniqueId('tq-rollback');
-  const worker = await createRunbookWorker({
-    connection: harness.env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    workflowBundle: bundle,
-    deps: activityDeps(policy, db.pool),
-  });
-  return worker.runUntil(fn(taskQueue));
+function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  return withRunbookWorker(harness.env, bundle, activityDeps(policy, db.pool), fn, 'tq-rollback');
 }
 
 function input(overrides: Partial<RollbackToPilotInput> = {}): RollbackToPilotInput {

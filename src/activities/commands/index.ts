@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import type { Pool } from 'pg';
 import { z } from 'zod';
+import { storyIdSchema } from '../../common/backstop';
 import type { BackstopPolicy } from '../../common/policy-schema';
 import { deliveredReceipt } from '../notify/delivery-ledger';
 import { recordReceipt } from '../trackers/github';
@@ -21,7 +22,7 @@ export interface CommandRun {
 
 const runRevertSchema = z
   .object({
-    story: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
+    story: storyIdSchema,
     sha: z.string().regex(/^[0-9a-f]{7,40}$/),
     deliveryKey: z.string().min(1).max(400),
   })

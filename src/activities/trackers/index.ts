@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { z } from 'zod';
+import { repositorySchema } from '../../common/policy-schema';
 import type { ChannelRegistry } from '../channels';
 import { parseInput } from '../validation';
 import {
@@ -22,10 +23,7 @@ const channel = z.string().min(1);
 const deliveryKey = z.string().min(1).max(400);
 const label = z.string().min(1).max(50);
 /** Overrides the channel's repository (same token). */
-const repository = z
-  .string()
-  .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be "owner/repo"')
-  .optional();
+const repository = repositorySchema.optional();
 
 const createIssueSchema = z
   .object({

@@ -1,7 +1,8 @@
 import { defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { GitHubIssue, HttpProbe, WorkPackage } from '../../activities';
-import type { CheckpointName } from '../../common/backstop';
+import { storyIdSchema, type CheckpointName } from '../../common/backstop';
+import { repositorySchema } from '../../common/policy-schema';
 import { handleSchema } from '../../common/identity';
 import type { NoticeRecord } from '../shared/notices';
 import type { Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
@@ -11,12 +12,7 @@ export { statusQuery } from '../shared/messages';
 /** Seed 001 §6.bis: the T+30/60/90/120 backstop of one story, as one durable program. */
 export const BACKSTOP_PROGRAM = 'backstopProgram';
 
-export const storyIdSchema = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9._-]{1,100}$/,
-    'must be a story id like "CVN-N001-EE-S17" (letters, digits, ".", "_", "-")',
-  );
+export { storyIdSchema };
 
 export function backstopWorkflowId(storyId: string): string {
   return `backstop-${storyId}`;
@@ -39,7 +35,7 @@ export const backstopInputSchema = z
       .strict(),
     github: z
       .object({
-        repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be "owner/repo"'),
+        repository: repositorySchema,
         gateFailureLabel: z.string().min(1).max(50).default('gate-failure'),
         /** Text the gate-failure search looks for (default: the story id). */
         search: z.string().min(1).max(200).optional(),

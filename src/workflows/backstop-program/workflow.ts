@@ -9,7 +9,7 @@ import type { GitHubIssue, RunbookActivities, WorkPackage } from '../../activiti
 import { checkpointSchedule, DAY_MS, mergeDayStartMs, type CheckpointName } from '../../common/backstop';
 import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle, sameHandle } from '../../common/identity';
-import { describeIssues } from '../../common/validation';
+import { describeIssuesInline } from '../../common/validation';
 import { commandOnce, notification, policyRead, probe } from '../activity-options';
 import { parseWorkflowInput } from '../shared/input';
 import { statusQuery } from '../shared/messages';
@@ -76,7 +76,7 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
       return void record.refused({
         signal: 'recordDecision',
         reason: 'invalid_payload',
-        detail: describeIssues(parsed.error, 'recordDecision payload').replace(/\n\s*/g, ' '),
+        detail: describeIssuesInline(parsed.error, 'recordDecision payload'),
       });
     const by = `@${normalizeHandle(parsed.data.by)}`;
     const { decision, rationale } = parsed.data;

@@ -3,7 +3,7 @@ import type { Database, RunbookActivities } from '../../activities';
 import type { NoticePage } from '../../common/notice';
 import { utcIso } from '../../common/duration';
 import { normalizeHandle } from '../../common/identity';
-import { describeIssues } from '../../common/validation';
+import { describeIssuesInline } from '../../common/validation';
 import { databaseRead, notification, probe } from '../activity-options';
 import { describeFailure, type Notices } from '../shared/notices';
 import type { RunRecord } from '../shared/run-record';
@@ -46,10 +46,7 @@ export class ObligationSignals {
       this.record.refused({
         signal: 'postMortemFiled',
         reason: 'invalid_payload',
-        detail: describeIssues(parsed.error, 'postMortemFiled payload')
-          .split('\n')
-          .map((line) => line.trim())
-          .join(' '),
+        detail: describeIssuesInline(parsed.error, 'postMortemFiled payload'),
       });
       return;
     }

@@ -1,9 +1,9 @@
 import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { RepoAnalysis, RunbookActivities } from '../../activities';
-import { formatDuration, parseDuration, utcIso } from '../../common/duration';
+import { DAY_MS, formatDuration, parseDuration, utcIso } from '../../common/duration';
 import { normalizeHandle, sameHandle } from '../../common/identity';
 import type { PhasedReenablementPolicy } from '../../common/policy-schema';
-import { describeIssues } from '../../common/validation';
+import { describeIssuesInline } from '../../common/validation';
 import { kubectlMutation, kubectlRead, metricsQuery, policyRead } from '../activity-options';
 import { RunControls } from '../shared/gates';
 import { parseWorkflowInput } from '../shared/input';
@@ -29,8 +29,6 @@ const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 const { analyzeRepos } = proxyActivities<RunbookActivities>(metricsQuery);
 const k8s = proxyActivities<RunbookActivities>(kubectlRead);
 const mutate = proxyActivities<RunbookActivities>(kubectlMutation);
-
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Keep the status small: the last analyses only (the count is kept). */
 const ANALYSES_KEPT = 30;
@@ -110,7 +108,7 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
       return void record.refused({
         signal: 'pause',
         reason: 'invalid_payload',
-        detail: oneLine(describeIssues(parsed.error, 'pause payload')),
+        detail: describeIssuesInline(parsed.error, 'pause payload'),
       });
     const by = `@${normalizeHandle(parsed.data.by)}`;
     if (!mayControl(by))
@@ -129,7 +127,7 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
       return void record.refused({
         signal: 'resume',
         reason: 'invalid_payload',
-        detail: oneLine(describeIssues(parsed.error, 'resume payload')),
+        detail: describeIssuesInline(parsed.error, 'resume payload'),
       });
     const by = `@${normalizeHandle(parsed.data.by)}`;
     if (!mayControl(by))
@@ -492,11 +490,4 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
 
 function windowFor(intervalMs: number): string {
   return `${Math.max(1, Math.round(intervalMs / 60_000))}m`;
-}
-
-function oneLine(text: string): string {
-  return text
-    .split('\n')
-    .map((line) => line.trim())
-    .join(' ');
 }

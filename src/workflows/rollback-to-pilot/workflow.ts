@@ -2,7 +2,7 @@ import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle, sameHandle } from '../../common/identity';
-import { describeIssues } from '../../common/validation';
+import { describeIssuesInline } from '../../common/validation';
 import {
   kubectlMutation,
   kubectlRead,
@@ -71,7 +71,7 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
       record.refused({
         signal: 'confirmRollback',
         reason: 'invalid_payload',
-        detail: oneLine(describeIssues(parsed.error, 'confirmRollback payload')),
+        detail: describeIssuesInline(parsed.error, 'confirmRollback payload'),
       });
       return;
     }
@@ -114,7 +114,7 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
       record.refused({
         signal: 'rcaFiled',
         reason: 'invalid_payload',
-        detail: oneLine(describeIssues(parsed.error, 'rcaFiled payload')),
+        detail: describeIssuesInline(parsed.error, 'rcaFiled payload'),
       });
       return;
     }
@@ -571,11 +571,4 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
         ? ''
         : `; warnings: ${[...record.status.flags, ...record.status.nonConformities].map((f) => f.code).join(', ')}`),
   );
-}
-
-function oneLine(text: string): string {
-  return text
-    .split('\n')
-    .map((line) => line.trim())
-    .join(' ');
 }

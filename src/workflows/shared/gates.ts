@@ -1,8 +1,7 @@
 import { condition, setHandler } from '@temporalio/workflow';
-import type { z } from 'zod';
 import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle, sameHandle } from '../../common/identity';
-import { describeIssues } from '../../common/validation';
+import { describeIssuesInline } from '../../common/validation';
 import {
   abortPayloadSchema,
   abortSignal,
@@ -133,7 +132,12 @@ export class RunControls {
   private onApprove(raw: unknown): void {
     const parsed = approvePayloadSchema.safeParse(raw);
     if (!parsed.success)
-      return this.refuse('approve', raw, 'invalid_payload', issues(parsed.error, 'approve payload'));
+      return this.refuse(
+        'approve',
+        raw,
+        'invalid_payload',
+        describeIssuesInline(parsed.error, 'approve payload'),
+      );
     const { approver, planHash, rationale } = parsed.data;
     if (!this.gate || !this.roster) {
       return this.refuse('approve', raw, 'gate_not_open', 'no plan is awaiting approval yet');
@@ -183,7 +187,12 @@ export class RunControls {
   private onReject(raw: unknown): void {
     const parsed = rejectPayloadSchema.safeParse(raw);
     if (!parsed.success)
-      return this.refuse('reject', raw, 'invalid_payload', issues(parsed.error, 'reject payload'));
+      return this.refuse(
+        'reject',
+        raw,
+        'invalid_payload',
+        describeIssuesInline(parsed.error, 'reject payload'),
+      );
     const { approver, reason } = parsed.data;
     if (!this.gate || !this.roster) {
       return this.refuse('reject', raw, 'gate_not_open', 'no plan is awaiting approval yet');
@@ -214,7 +223,12 @@ export class RunControls {
   private onAbort(raw: unknown): void {
     const parsed = abortPayloadSchema.safeParse(raw);
     if (!parsed.success)
-      return this.refuse('abort', raw, 'invalid_payload', issues(parsed.error, 'abort payload'));
+      return this.refuse(
+        'abort',
+        raw,
+        'invalid_payload',
+        describeIssuesInline(parsed.error, 'abort payload'),
+      );
     const { by, reason } = parsed.data;
     if (this.pointOfNoReturn) {
       return this.refuse(
@@ -257,13 +271,6 @@ export class RunControls {
   private rosterText(): string {
     return (this.roster?.approvers ?? []).map((member) => `@${normalizeHandle(member)}`).join(', ');
   }
-}
-
-function issues(error: z.ZodError, subject: string): string {
-  return describeIssues(error, subject)
-    .split('\n')
-    .map((line) => line.trim())
-    .join(' ');
 }
 
 /** Best-effort name of who sent a (possibly malformed) signal, for the refusal record. */
