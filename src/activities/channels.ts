@@ -1,5 +1,5 @@
-import type { ChannelConfig, ChannelType, NotificationsPolicy } from '../common/policy-schema';
-import { ConfigurationError } from '../worker/errors';
+import type { ChannelConfig, ChannelType, NotificationsPolicy } from '../common/policy';
+import { ConfigurationError } from '../common/errors';
 
 /**
  * The policy's channels with their secrets read from the worker's environment. Only the worker

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { Policy } from '../common/policy-schema';
+import type { Policy } from '../common/policy';
 import type { ChannelRegistry } from './channels';
 import { createCommandActivities } from './commands';
 import { createDrillLogActivities } from './drill-log';

@@ -1,5 +1,5 @@
-import type { NoticeChannelType, Policy, RunbookName } from '../common/policy-schema';
-import { NOTICE_CHANNEL_TYPES } from '../common/policy-schema';
+import type { NoticeChannelType, Policy, RunbookName } from '../common/policy';
+import { NOTICE_CHANNEL_TYPES } from '../common/policy';
 
 /** Where each notice kind goes: channel names and types only (no URLs, no secrets). */
 export interface NoticeRouting {

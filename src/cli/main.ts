@@ -7,7 +7,7 @@ import { handleSchema } from '../common/identity';
 import { describeIssues } from '../common/validation';
 import { DEFAULT_TASK_QUEUE } from '../worker/config';
 import { connectClient, loadTemporalTarget } from '../worker/connection';
-import { ConfigurationError } from '../worker/errors';
+import { ConfigurationError } from '../common/errors';
 import {
   BREAK_GLASS_CONSOLE_EDIT,
   breakGlassConsoleEditInputSchema,
@@ -53,7 +53,7 @@ import {
   rollbackToPilotInputSchema,
   rollbackToPilotWorkflowId,
 } from '../workflows/rollback-to-pilot/definitions';
-import { storyIdSchema } from '../common/backstop';
+import { storyIdSchema } from '../common/names';
 import {
   BACKSTOP_PROGRAM,
   backstopInputSchema,

@@ -3,17 +3,10 @@
  * does not count, nor does anyone's time zone; a check at or after that instant has reached T+N.
  */
 
-import { z } from 'zod';
 import { DAY_MS } from './duration';
 
 export { DAY_MS };
 
-export const storyIdSchema = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9._-]{1,100}$/,
-    'must be a story id like "CVN-N001-EE-S17" (letters, digits, ".", "_", "-")',
-  );
 export const CHECKPOINT_DAYS = [30, 60, 90, 120] as const;
 export type CheckpointDays = (typeof CHECKPOINT_DAYS)[number];
 export type CheckpointName = `T+${CheckpointDays}`;

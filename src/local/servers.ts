@@ -7,9 +7,9 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { RUNBOOK_SEARCH_ATTRIBUTES } from '../common/search-attributes';
-import { ConfigurationError } from '../worker/errors';
+import { ConfigurationError } from '../common/errors';
 import { ensureRunbookSearchAttributes } from './search-attributes';
-import { TEMPORAL_CLI, TEMPORAL_TEST_SERVER } from '../worker/paths';
+import { TEMPORAL_CLI, TEMPORAL_TEST_SERVER } from './paths';
 
 /**
  * Starts the real servers the local stack and the tests use: the Temporal CLI dev server, the

@@ -12,8 +12,8 @@ import {
   type RunningServer,
 } from '../local/servers';
 import { DEFAULT_POLICY_FILE, DEFAULT_TASK_QUEUE, redactUrl } from '../worker/config';
-import { ConfigurationError } from '../worker/errors';
-import { REPO_ROOT } from '../worker/paths';
+import { ConfigurationError } from '../common/errors';
+import { REPO_ROOT } from '../local/paths';
 import { loadPolicyFile } from '../worker/policy';
 import { ensureDemoTarget } from './demo-data';
 

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { describeIssues } from '../common/validation';
-import { ConfigurationError } from './errors';
-import { REPO_ROOT } from './paths';
+import { ConfigurationError } from '../common/errors';
+import { REPO_ROOT } from '../local/paths';
 
 export const DEFAULT_POLICY_FILE = path.join(REPO_ROOT, 'policy', 'default-policy.json');
 export const DEFAULT_TASK_QUEUE = 'runbooks';

@@ -1,7 +1,7 @@
 import { Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
-import { ConfigurationError } from './errors';
+import { ConfigurationError } from '../common/errors';
 
 /**
  * The Temporal connection from Temporal's standard environment configuration: TEMPORAL_ADDRESS,

@@ -4,7 +4,7 @@ import { resolveChannels } from '../activities/channels';
 import { ensureRunbookTables } from '../db/runbook-schema';
 import { loadWorkerConfig, redactUrl } from './config';
 import { connectWorker, loadTemporalTarget } from './connection';
-import { ConfigurationError } from './errors';
+import { ConfigurationError } from '../common/errors';
 import { loadPolicyFile } from './policy';
 import { createRunbookWorker } from './worker';
 

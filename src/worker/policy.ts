@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { policySchema, type Policy } from '../common/policy-schema';
+import { policySchema, type Policy } from '../common/policy';
 import { describeIssues } from '../common/validation';
-import { ConfigurationError } from './errors';
+import { ConfigurationError } from '../common/errors';
 
 export interface LoadedPolicy {
   policy: Policy;

@@ -8,7 +8,7 @@ import { createActivities, type RunbookActivities } from '../../src/activities';
 import { resolveChannels } from '../../src/activities/channels';
 import type { Notice } from '../../src/common/notice';
 import { scratchDir } from '../../src/local/servers';
-import { ConfigurationError } from '../../src/worker/errors';
+import { ConfigurationError } from '../../src/common/errors';
 import {
   channelSecrets,
   policyWithChannels,

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import type { PolicyFile } from '../../src/common/policy-schema';
+import type { PolicyFile } from '../../src/common/policy';
 import { resolveChannels } from '../../src/activities/channels';
 import { scratchDir } from '../../src/local/servers';
 import { loadWorkerConfig, redactUrl } from '../../src/worker/config';
-import { ConfigurationError } from '../../src/worker/errors';
-import { REPO_ROOT } from '../../src/worker/paths';
+import { ConfigurationError } from '../../src/common/errors';
+import { REPO_ROOT } from '../../src/local/paths';
 import { loadPolicyFile } from '../../src/worker/policy';
 import { spawnNode } from '../fixtures/processes';
 

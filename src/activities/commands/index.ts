@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process';
 import type { Pool } from 'pg';
 import { z } from 'zod';
-import { storyIdSchema } from '../../common/backstop';
-import type { BackstopPolicy } from '../../common/policy-schema';
-import { deliveredReceipt } from '../notify/delivery-ledger';
-import { recordReceipt } from '../trackers/github';
+import { storyIdSchema } from '../../common/names';
+import type { BackstopPolicy } from '../../common/policy';
+import { deliveredReceipt, recordReceipt } from '../delivery-ledger';
 import { parseInput } from '../validation';
 
 /** Local commands the policy names (the backstop's revert command). */

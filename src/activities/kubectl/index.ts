@@ -1,4 +1,4 @@
-import type { ConsolePolicy } from '../../common/policy-schema';
+import type { ConsolePolicy } from '../../common/policy';
 import { runKubectl } from './kubectl';
 
 /** Seed 000 Procedure B step 1: the Ready *condition* of each pod (not the phase). */

@@ -15,11 +15,8 @@ import { createGzip } from 'node:zlib';
 import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import {
-  kubernetesName,
-  type OrchestratorPolicy,
-  type RollbackToPilotPolicy,
-} from '../../common/policy-schema';
+import { kubernetesName } from '../../common/names';
+import type { OrchestratorPolicy, RollbackToPilotPolicy } from '../../common/policy';
 import { parseInput } from '../validation';
 import { runKubectl, type KubectlTarget } from './kubectl';
 

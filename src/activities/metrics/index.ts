@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { kubernetesName, type PrometheusPolicy } from '../../common/policy-schema';
+import { kubernetesName } from '../../common/names';
+import type { PrometheusPolicy } from '../../common/policy';
 import { callApi, parseJson } from '../http';
 import { parseInput } from '../validation';
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Notice, NoticeReceipt } from '../../common/notice';
 import type { ChannelRegistry } from '../channels';
 import { parseInput } from '../validation';
-import { beginDelivery, completeDelivery } from './delivery-ledger';
+import { beginDelivery, completeDelivery } from '../delivery-ledger';
 import { sendEmail } from './email';
 import { recordNotice } from './log';
 import { sendPagerDuty } from './pagerduty';

@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import { z } from 'zod';
 import type { ResolvedChannel } from '../channels';
 import { callApi, parseJson } from '../http';
-import { completeDelivery, deliveredReceipt } from './delivery-ledger';
+import { completeDelivery, deliveredReceipt, recordReceipt } from '../delivery-ledger';
 
 /**
  * Statuspage-style REST API (https://api.statuspage.io/v1): create, update and resolve an incident
@@ -88,11 +88,7 @@ export async function updateStatusPage(
       created: true,
       ...(incident.shortlink ? { url: incident.shortlink } : {}),
     };
-    await db.query(
-      `INSERT INTO runbook_deliveries (delivery_key, channel, state, receipt, delivered_at) VALUES ($1, $2, 'delivered', $3::jsonb, now())
-       ON CONFLICT (delivery_key, channel) DO NOTHING`,
-      [ledgerKey, channel.name, JSON.stringify(receipt)],
-    );
+    await recordReceipt(db, ledgerKey, channel.name, receipt);
     return receipt;
   }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ConsolePolicy } from '../../common/policy-schema';
+import type { ConsolePolicy } from '../../common/policy';
 import { parseInput } from '../validation';
 
 /** `curl -sf <url>`: up when the server answers with a status below 400; anything else is down. */

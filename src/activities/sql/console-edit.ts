@@ -14,20 +14,12 @@ import {
   LOCK_LIVE_ROW_SQL,
   lockLiveRow,
   sha256Hex,
-  toId,
   type LiveRowState,
+  type PoolFor,
   type SqlStatement,
 } from './ftf-config';
-import { inTransaction, insertLedger, lockAndReadLedger, Rollback } from './ledger';
-import {
-  approvedWriteFields,
-  checkBreakGlassHistoryRow,
-  staleRefusal,
-  type CommittedWrite,
-  type HistoryRowCheck,
-  type PoolFor,
-  type StaleRefusal,
-} from './restore';
+import { checkBreakGlassHistoryRow, staleRefusal, type HistoryRowCheck, type StaleRefusal } from './checks';
+import { approvedWriteFields, ledgeredWrite, Rollback, type CommittedWrite } from './ledger';
 
 /**
  * Procedure B (seed 000): an urgent single-key edit while the Console is down. `jsonb_set` with
@@ -215,13 +207,15 @@ export type ExecuteConsoleEditOutcome =
 export async function executeConsoleEdit(poolFor: PoolFor, raw: unknown): Promise<ExecuteConsoleEditOutcome> {
   const input = parseInput(executeConsoleEditInputSchema, raw, 'executeConsoleEdit input');
   const key = hpoKeyOf(input);
-  return inTransaction<ExecuteConsoleEditOutcome>(poolFor(input.database), async (client) => {
-    const prior = await lockAndReadLedger<ConsoleEditCommitted>(client, input.ledgerKey);
-    if (prior) return new Rollback({ ...prior, replayed: true });
+  const ledger = { ...input, runbook: 'breakGlassConsoleEdit', step: 'execute_console_edit' };
+  return ledgeredWrite<
+    Omit<ConsoleEditCommitted, keyof CommittedWrite>,
+    Exclude<ExecuteConsoleEditOutcome, ConsoleEditCommitted>
+  >(poolFor(input.database), ledger, async (client) => {
     const live = await lockLiveRow(client, input.liveRowId);
     if (!live) {
       return new Rollback({
-        status: 'live_row_missing',
+        status: 'live_row_missing' as const,
         message: `ftf_config row id=${input.liveRowId} is missing; nothing was written.`,
       });
     }
@@ -236,7 +230,7 @@ export async function executeConsoleEdit(poolFor: PoolFor, raw: unknown): Promis
     ]);
     if (updated.rowCount !== 1) {
       return new Rollback({
-        status: 'key_not_found',
+        status: 'key_not_found' as const,
         message:
           `Procedure B aborted: UPDATE matched 0 rows (${key} not found in base_env of ftf_config id=${input.liveRowId}). ` +
           'Rolled back; no history row was written. Verify the key spelling.',
@@ -248,32 +242,11 @@ export async function executeConsoleEdit(poolFor: PoolFor, raw: unknown): Promis
       input.newValue,
       input.liveRowId,
     ]);
-    const historyRow = appended.rows[0];
-    if (!historyRow) throw new Error('the history insert returned no row');
-    const after = await client.query<{ version: string; now: Date }>(
-      'SELECT version, now() AS now FROM ftf_config WHERE id = $1::int',
-      [input.liveRowId],
-    );
-    const statements = consoleEditStatements(input.incidentId, key, input.newValue, input.liveRowId);
-    const committed: ConsoleEditCommitted = {
-      status: 'edited',
-      key,
-      ledgerKey: input.ledgerKey,
-      historyId: toId(historyRow.id),
-      historyChangedAt: historyRow.changed_at.toISOString(),
-      liveVersion: after.rows[0]?.version ?? '',
-      committedAt: (after.rows[0]?.now ?? new Date()).toISOString(),
-      statements,
-      replayed: false,
+    return {
+      historyRow: appended.rows[0],
+      statements: consoleEditStatements(input.incidentId, key, input.newValue, input.liveRowId),
+      fields: { status: 'edited' as const, key },
     };
-    await insertLedger(client, {
-      ...input,
-      runbook: 'breakGlassConsoleEdit',
-      step: 'execute_console_edit',
-      statements,
-      result: committed,
-    });
-    return committed;
   });
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseInput } from '../validation';
 import { toHistorySummary, type HistoryRowSummary } from './ftf-config';
-import type { PoolFor } from './restore';
+import type { PoolFor } from './ftf-config';
 
 /**
  * The 30-day drill (seed 000): Procedure A against the staging copy, on a sentinel live row

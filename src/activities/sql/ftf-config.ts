@@ -140,6 +140,9 @@ export const liveTargetFields = {
 
 export type Database = z.output<typeof liveTargetFields.database>;
 
+/** Chooses the pool of a database (the worker's target, or the staging copy for the drill). */
+export type PoolFor = (database: Database) => Pool;
+
 // ---------------------------------------------------------------------------------------------
 // Row mapping
 

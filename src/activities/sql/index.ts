@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { ConfigurationError } from '../../worker/errors';
+import { ConfigurationError } from '../../common/errors';
 import {
   executeConsoleEdit,
   planConsoleEdit,
@@ -103,3 +103,5 @@ export type * from './console-edit';
 export type * from './rebootstrap';
 export type * from './overwrite';
 export type * from './drill';
+export type * from './checks';
+export type { CommittedWrite } from './ledger';

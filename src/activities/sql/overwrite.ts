@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { incidentIdSchema } from '../../common/break-glass';
 import { parseInput } from '../validation';
 import { liveTargetFields, toHistorySummary, type HistoryRowSummary } from './ftf-config';
-import type { PoolFor } from './restore';
+import type { PoolFor } from './ftf-config';
 
 /**
  * Procedure C (seed 000): after a `--force-overwrite` accident, the pre-clobber snapshot is the

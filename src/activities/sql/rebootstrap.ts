@@ -8,16 +8,11 @@ import {
   sha256Hex,
   toId,
   type CanonicalComparison,
+  type PoolFor,
   type SqlStatement,
 } from './ftf-config';
-import { inTransaction, insertLedger, lockAndReadLedger, Rollback } from './ledger';
-import {
-  approvedWriteFields,
-  checkBreakGlassHistoryRow,
-  type CommittedWrite,
-  type HistoryRowCheck,
-  type PoolFor,
-} from './restore';
+import { checkBreakGlassHistoryRow, type HistoryRowCheck } from './checks';
+import { approvedWriteFields, ledgeredWrite, Rollback, type CommittedWrite } from './ledger';
 
 /**
  * Procedure D (seed 000): the live row is missing. Re-bootstrap it from the newest history
@@ -207,24 +202,25 @@ export async function executeRebootstrap(
   raw: unknown,
 ): Promise<ExecuteRebootstrapOutcome> {
   const input = parseInput(executeRebootstrapInputSchema, raw, 'executeRebootstrap input');
-  return inTransaction<ExecuteRebootstrapOutcome>(poolFor(input.database), async (client) => {
-    const prior = await lockAndReadLedger<RebootstrapCommitted>(client, input.ledgerKey);
-    if (prior) return new Rollback({ ...prior, replayed: true });
-
+  const ledger = { ...input, runbook: 'breakGlassRebootstrap', step: 'execute_rebootstrap' };
+  return ledgeredWrite<
+    Omit<RebootstrapCommitted, keyof CommittedWrite>,
+    Exclude<ExecuteRebootstrapOutcome, RebootstrapCommitted>
+  >(poolFor(input.database), ledger, async (client) => {
     const newest = await client.query<{ id: string }>(NEWEST_HISTORY_SQL);
     const newestId = newest.rows[0] ? toId(newest.rows[0].id) : null;
     if (fingerprintOf(newestId) !== input.expectedFingerprint) {
       return new Rollback({
-        status: 'plan_stale',
+        status: 'plan_stale' as const,
         message: `ftf_config_history changed after the plan was made (newest id now ${newestId ?? 'none'}); nothing was written. Start a new run.`,
       });
     }
-    const rowExists = {
+    const rowExists = new Rollback({
       status: 'row_exists' as const,
       message:
         `rebootstrap aborted: ftf_config(id=${input.liveRowId}) was already present (a concurrent insert won the race). ` +
         'Rolled back; no history row was written. Use Procedure A instead.',
-    };
+    });
     let source: StatementSource;
     let historyRow: { id: string; changed_at: Date } | undefined;
     if (newestId !== null) {
@@ -233,7 +229,7 @@ export async function executeRebootstrap(
         input.incidentId,
         input.liveRowId,
       ]);
-      if (inserted.rowCount !== 1) return new Rollback(rowExists);
+      if (inserted.rowCount !== 1) return rowExists;
       historyRow = (
         await client.query<{ id: string; changed_at: Date }>(APPEND_REBOOTSTRAP_HISTORY_SQL, [
           input.incidentId,
@@ -250,7 +246,7 @@ export async function executeRebootstrap(
         version,
         CANONICAL_SEED_ACTOR,
       ]);
-      if (inserted.rowCount !== 1) return new Rollback(rowExists);
+      if (inserted.rowCount !== 1) return rowExists;
       historyRow = (
         await client.query<{ id: string; changed_at: Date }>(APPEND_CANONICAL_HISTORY_SQL, [
           payload,
@@ -266,31 +262,14 @@ export async function executeRebootstrap(
         version,
       };
     }
-    if (!historyRow) throw new Error('the history insert returned no row');
-    const after = await client.query<{ version: string; now: Date }>(
-      'SELECT version, now() AS now FROM ftf_config WHERE id = $1::int',
-      [input.liveRowId],
-    );
-    const statements = rebootstrapStatements(input.incidentId, input.liveRowId, source);
-    const committed: RebootstrapCommitted = {
-      status: source.kind === 'history' ? 'rebootstrapped' : 'canonical_seeded',
-      source: source.kind,
-      ledgerKey: input.ledgerKey,
-      historyId: toId(historyRow.id),
-      historyChangedAt: historyRow.changed_at.toISOString(),
-      liveVersion: after.rows[0]?.version ?? '',
-      committedAt: (after.rows[0]?.now ?? new Date()).toISOString(),
-      statements,
-      replayed: false,
+    return {
+      historyRow,
+      statements: rebootstrapStatements(input.incidentId, input.liveRowId, source),
+      fields: {
+        status: source.kind === 'history' ? ('rebootstrapped' as const) : ('canonical_seeded' as const),
+        source: source.kind,
+      },
     };
-    await insertLedger(client, {
-      ...input,
-      runbook: 'breakGlassRebootstrap',
-      step: 'execute_rebootstrap',
-      statements,
-      result: committed,
-    });
-    return committed;
   });
 }
 

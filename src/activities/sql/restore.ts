@@ -1,4 +1,3 @@
-import type { Pool } from 'pg';
 import { z } from 'zod';
 import { breakGlassActor, historyIdSchema, incidentIdSchema } from '../../common/break-glass';
 import { parseInput } from '../validation';
@@ -11,7 +10,6 @@ import {
   FIND_RECONCILING_WRITE_SQL,
   liveTargetFields,
   lockLiveRow,
-  NEWEST_BREAK_GLASS_ROW_SQL,
   READ_HISTORY_ROW_SQL,
   readLiveRow,
   readRecentHistory,
@@ -24,16 +22,16 @@ import {
   type Database,
   type HistoryRowSummary,
   type LiveRowState,
+  type PoolFor,
   type SqlStatement,
 } from './ftf-config';
-import { inTransaction, insertLedger, lockAndReadLedger, Rollback } from './ledger';
+import { checkBreakGlassHistoryRow, staleRefusal, type HistoryRowCheck, type StaleRefusal } from './checks';
+import { approvedWriteFields, ledgeredWrite, Rollback, type CommittedWrite } from './ledger';
 
 /**
  * Procedure A (seed 000): inspect & plan, the one restore transaction, verification and the
  * reconciliation check. Each function takes the database chooser; the activities wrap them.
  */
-
-export type PoolFor = (database: Database) => Pool;
 
 // ---------------------------------------------------------------------------------------------
 // Plan
@@ -167,51 +165,14 @@ export async function planRestore(poolFor: PoolFor, raw: unknown): Promise<PlanR
 // ---------------------------------------------------------------------------------------------
 // Execute: one transaction, guarded by the plan's fingerprint and the idempotency ledger
 
-const handleSchema = z.string().min(1).max(100);
-
-/** What every mutating break-glass activity carries besides its own fields. */
-export const approvedWriteFields = {
-  ledgerKey: z.string().min(1).max(300),
-  incidentId: incidentIdSchema,
-  expectedFingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'must be the fingerprint from the plan'),
-  planHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be the planHash'),
-  workflowId: z.string().min(1),
-  runId: z.string().min(1),
-  requestedBy: handleSchema,
-  approver: handleSchema,
-  approvalLine: z.string().min(1),
-  rationale: z.string().min(1).max(1_000),
-  ...liveTargetFields,
-};
-
 export const executeRestoreInputSchema = z
   .object({ ...approvedWriteFields, targetHistoryId: historyIdSchema })
   .strict();
 export type ExecuteRestoreInput = z.input<typeof executeRestoreInputSchema>;
 
-/** A committed break-glass write, as every procedure's execute step returns it. */
-export interface CommittedWrite {
-  ledgerKey: string;
-  historyId: number;
-  historyChangedAt: string;
-  liveVersion: string;
-  committedAt: string;
-  statements: SqlStatement[];
-  /** True when this call found the ledger entry of an earlier, committed attempt. */
-  replayed: boolean;
-}
-
 export interface RestoreCommitted extends CommittedWrite {
   status: 'restored';
 }
-
-export type StaleRefusal = {
-  status: 'plan_stale';
-  message: string;
-  expectedFingerprint: string;
-  actualFingerprint: string;
-  live: LiveRowState;
-};
 
 export type ExecuteRestoreOutcome =
   | RestoreCommitted
@@ -219,32 +180,17 @@ export type ExecuteRestoreOutcome =
   | { status: 'target_not_found'; message: string }
   | { status: 'live_row_missing'; message: string };
 
-export function staleRefusal(
-  live: LiveRowState,
-  expectedFingerprint: string,
-  liveRowId: number,
-): StaleRefusal {
-  return {
-    status: 'plan_stale',
-    message:
-      `ftf_config id=${liveRowId} changed after the plan was made (now version ${live.version}, updated by ${live.updatedBy} ` +
-      `at ${live.updatedAt}); nothing was written. Start a new run to re-plan against the current state.`,
-    expectedFingerprint,
-    actualFingerprint: live.fingerprint,
-    live,
-  };
-}
-
 export async function executeRestore(poolFor: PoolFor, raw: unknown): Promise<ExecuteRestoreOutcome> {
   const input = parseInput(executeRestoreInputSchema, raw, 'executeRestore input');
-  return inTransaction<ExecuteRestoreOutcome>(poolFor(input.database), async (client) => {
-    const prior = await lockAndReadLedger<RestoreCommitted>(client, input.ledgerKey);
-    if (prior) return new Rollback({ ...prior, replayed: true });
-
+  const ledger = { ...input, runbook: 'breakGlassRestore', step: 'execute_restore' };
+  return ledgeredWrite<
+    Omit<RestoreCommitted, keyof CommittedWrite>,
+    Exclude<ExecuteRestoreOutcome, RestoreCommitted>
+  >(poolFor(input.database), ledger, async (client) => {
     const live = await lockLiveRow(client, input.liveRowId);
     if (!live) {
       return new Rollback({
-        status: 'live_row_missing',
+        status: 'live_row_missing' as const,
         message: `ftf_config row id=${input.liveRowId} disappeared after the plan was approved; nothing was written. Use Procedure D.`,
       });
     }
@@ -254,13 +200,12 @@ export async function executeRestore(poolFor: PoolFor, raw: unknown): Promise<Ex
     const exists = await client.query<{ n: number }>(ASSERT_TARGET_EXISTS_SQL, [input.targetHistoryId]);
     if ((exists.rows[0]?.n ?? 0) === 0) {
       return new Rollback({
-        status: 'target_not_found',
+        status: 'target_not_found' as const,
         message:
           `Procedure A aborted: ftf_config_history.id=${input.targetHistoryId} does not exist. ` +
           'Nothing was written and no history row was added. Verify the id from the plan, then start again.',
       });
     }
-
     await client.query(UPSERT_LIVE_FROM_HISTORY_SQL, [
       input.targetHistoryId,
       input.incidentId,
@@ -270,31 +215,11 @@ export async function executeRestore(poolFor: PoolFor, raw: unknown): Promise<Ex
       input.targetHistoryId,
       input.incidentId,
     ]);
-    const historyRow = appended.rows[0];
-    if (!historyRow) throw new Error('the history insert returned no row');
-    const after = await client.query<{ version: string; now: Date }>(
-      'SELECT version, now() AS now FROM ftf_config WHERE id = $1::int',
-      [input.liveRowId],
-    );
-    const statements = restoreStatements(input.incidentId, input.targetHistoryId, input.liveRowId);
-    const committed: RestoreCommitted = {
-      status: 'restored',
-      ledgerKey: input.ledgerKey,
-      historyId: toId(historyRow.id),
-      historyChangedAt: historyRow.changed_at.toISOString(),
-      liveVersion: after.rows[0]?.version ?? '',
-      committedAt: (after.rows[0]?.now ?? new Date()).toISOString(),
-      statements,
-      replayed: false,
+    return {
+      historyRow: appended.rows[0],
+      statements: restoreStatements(input.incidentId, input.targetHistoryId, input.liveRowId),
+      fields: { status: 'restored' as const },
     };
-    await insertLedger(client, {
-      ...input,
-      runbook: 'breakGlassRestore',
-      step: 'execute_restore',
-      statements,
-      result: committed,
-    });
-    return committed;
   });
 }
 
@@ -312,15 +237,6 @@ export const verifyRestoreInputSchema = z
   .strict();
 export type VerifyRestoreInput = z.input<typeof verifyRestoreInputSchema>;
 
-export interface HistoryRowCheck {
-  ok: boolean;
-  id: number | null;
-  version: string | null;
-  changedBy: string | null;
-  changeReason: string | null;
-  problems: string[];
-}
-
 export interface RestoreVerification {
   ok: boolean;
   liveRow: {
@@ -333,41 +249,6 @@ export interface RestoreVerification {
   };
   historyRow: HistoryRowCheck;
   canonical: CanonicalComparison;
-}
-
-/** Seed step 4.2: the newest break-glass-tagged history row is ours, with the expected tags. */
-export async function checkBreakGlassHistoryRow(
-  pool: Pool,
-  input: { incidentId: string; historyId: number; tags: string[] },
-): Promise<HistoryRowCheck> {
-  const newest = await pool.query<{
-    id: string;
-    version: string;
-    changed_by: string;
-    change_reason: string | null;
-    tags: unknown;
-  }>(NEWEST_BREAK_GLASS_ROW_SQL);
-  const row = newest.rows[0];
-  const actor = breakGlassActor(input.incidentId);
-  const problems: string[] = [];
-  if (!row) problems.push('no history row is tagged break-glass');
-  else {
-    if (toId(row.id) !== input.historyId)
-      problems.push(`newest break-glass row is id=${row.id}, expected id=${input.historyId}`);
-    if (row.changed_by !== actor) problems.push(`changed_by is ${row.changed_by}, expected ${actor}`);
-    const tags = Array.isArray(row.tags) ? (row.tags as unknown[]) : [];
-    for (const tag of input.tags) {
-      if (!tags.includes(tag)) problems.push(`tag "${tag}" missing`);
-    }
-  }
-  return {
-    ok: problems.length === 0,
-    id: row ? toId(row.id) : null,
-    version: row?.version ?? null,
-    changedBy: row?.changed_by ?? null,
-    changeReason: row?.change_reason ?? null,
-    problems,
-  };
 }
 
 export async function verifyRestore(

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { ResolvedChannel } from '../channels';
 import { callApi, parseJson, type ApiRequest } from '../http';
-import { deliveredReceipt } from '../notify/delivery-ledger';
+import { deliveredReceipt, recordReceipt } from '../delivery-ledger';
 
 /**
  * GitHub REST (api.github.com or GitHub Enterprise): create an issue with labels, search issues by
@@ -190,17 +190,4 @@ export async function commentOnIssue(
   }
   await recordReceipt(db, input.deliveryKey, channel.name, receipt);
   return receipt;
-}
-
-export async function recordReceipt(
-  db: Pool,
-  deliveryKey: string,
-  channel: string,
-  receipt: unknown,
-): Promise<void> {
-  await db.query(
-    `INSERT INTO runbook_deliveries (delivery_key, channel, state, receipt, delivered_at) VALUES ($1, $2, 'delivered', $3::jsonb, now())
-     ON CONFLICT (delivery_key, channel) DO UPDATE SET state = 'delivered', receipt = EXCLUDED.receipt, delivered_at = now()`,
-    [deliveryKey, channel, JSON.stringify(receipt)],
-  );
 }

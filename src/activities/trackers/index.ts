@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { z } from 'zod';
-import { repositorySchema } from '../../common/policy-schema';
+import { repositorySchema } from '../../common/names';
 import type { ChannelRegistry } from '../channels';
 import { parseInput } from '../validation';
 import {

@@ -1,8 +1,8 @@
 import type { Pool } from 'pg';
 import type { ResolvedChannel } from '../channels';
 import { callApi, parseJson, type ApiRequest } from '../http';
-import { deliveredReceipt } from '../notify/delivery-ledger';
-import { deliveryMarker, recordReceipt } from './github';
+import { deliveredReceipt, recordReceipt } from '../delivery-ledger';
+import { deliveryMarker } from './github';
 
 /**
  * OpenProject API v3 (HAL+JSON, API key as basic auth "apikey:<key>"): read a work package and its

@@ -1,8 +1,8 @@
 import { defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { GitHubIssue, HttpProbe, WorkPackage } from '../../activities';
-import { storyIdSchema, type CheckpointName } from '../../common/backstop';
-import { repositorySchema } from '../../common/policy-schema';
+import type { CheckpointName } from '../../common/backstop';
+import { repositorySchema, storyIdSchema } from '../../common/names';
 import { handleSchema } from '../../common/identity';
 import type { NoticeRecord } from '../shared/notices';
 import type { Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';

@@ -1,7 +1,7 @@
 import { proxyActivities, setHandler } from '@temporalio/workflow';
 import type { RunbookActivities, RunbookPolicySnapshot } from '../../activities';
 import { normalizeHandle } from '../../common/identity';
-import type { BreakGlassRunbookName } from '../../common/policy-schema';
+import type { BreakGlassRunbookName } from '../../common/policy';
 import { policyRead } from '../activity-options';
 import { RunControls } from '../shared/gates';
 import { statusQuery } from '../shared/messages';

@@ -4,7 +4,7 @@ import type { RepoAnalysis } from '../../activities';
 import { incidentIdSchema } from '../../common/break-glass';
 import { parseDuration } from '../../common/duration';
 import { handleSchema } from '../../common/identity';
-import { kubernetesName } from '../../common/policy-schema';
+import { kubernetesName } from '../../common/names';
 import type { NoticeRecord } from '../shared/notices';
 import type {
   DeadlineRecord,

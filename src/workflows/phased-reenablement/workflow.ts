@@ -2,7 +2,7 @@ import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { RepoAnalysis, RunbookActivities } from '../../activities';
 import { DAY_MS, formatDuration, parseDuration, utcIso } from '../../common/duration';
 import { normalizeHandle, sameHandle } from '../../common/identity';
-import type { PhasedReenablementPolicy } from '../../common/policy-schema';
+import type { PhasedReenablementPolicy } from '../../common/policy';
 import { describeIssuesInline } from '../../common/validation';
 import { kubectlMutation, kubectlRead, metricsQuery, policyRead } from '../activity-options';
 import { RunControls } from '../shared/gates';

@@ -1,5 +1,5 @@
 import type { IncidentMetrics } from '../../activities';
-import type { RollbackToPilotPolicy } from '../../common/policy-schema';
+import type { RollbackToPilotPolicy } from '../../common/policy';
 import type { RollbackFacts, Severity } from './definitions';
 
 /**

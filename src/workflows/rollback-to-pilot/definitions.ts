@@ -2,7 +2,7 @@ import { defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
 import { incidentIdSchema } from '../../common/break-glass';
 import { handleSchema } from '../../common/identity';
-import { kubernetesName } from '../../common/policy-schema';
+import { kubernetesName } from '../../common/names';
 import type { NoticeRecord } from '../shared/notices';
 import type {
   DeadlineRecord,

@@ -7,7 +7,7 @@ import type {
   NoticeReceipt,
   NoticeSeverity,
 } from '../../common/notice';
-import type { NoticeChannelType } from '../../common/policy-schema';
+import type { NoticeChannelType } from '../../common/policy';
 import type { NoticeDelivery, NoticeRouting, RunbookActivities } from '../../activities';
 import { notification } from '../activity-options';
 import type { RunRecord } from './run-record';

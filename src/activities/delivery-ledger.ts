@@ -1,10 +1,15 @@
 import type { Pool } from 'pg';
 
 /**
+ * The one ledger of outward deliveries (`runbook_deliveries`, keyed by delivery key and channel),
+ * shared by notices, trackers, the status page and commands.
+ *
  * Deliveries that have no idempotency key at the receiving end (Slack webhooks, email, generic
- * webhooks): the delivery key is recorded before sending and marked delivered after success, so a
- * retried activity after a successful send returns the first receipt instead of sending again.
- * (A crash between the send and the mark can still resend once: at-least-once, never lost.)
+ * webhooks) use begin → complete: the key is recorded before sending and marked delivered after
+ * success, so a retried activity after a successful send returns the first receipt instead of
+ * sending again (a crash between the send and the mark can still resend once: at-least-once,
+ * never lost). Trackers that can also check remotely (a marker in the issue or comment) look up
+ * `deliveredReceipt` first and `recordReceipt` after.
  */
 
 export type DeliveryStart<R> = { state: 'new' } | { state: 'delivered'; receipt: R };
@@ -50,4 +55,18 @@ export async function deliveredReceipt<R>(
     [deliveryKey, channel],
   );
   return result.rows[0]?.receipt;
+}
+
+/** Records a delivery as done with its receipt (creating the entry if the send had none). */
+export async function recordReceipt(
+  db: Pool,
+  deliveryKey: string,
+  channel: string,
+  receipt: unknown,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO runbook_deliveries (delivery_key, channel, state, receipt, delivered_at) VALUES ($1, $2, 'delivered', $3::jsonb, now())
+     ON CONFLICT (delivery_key, channel) DO UPDATE SET state = 'delivered', receipt = EXCLUDED.receipt, delivered_at = now()`,
+    [deliveryKey, channel, JSON.stringify(receipt)],
+  );
 }

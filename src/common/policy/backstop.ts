@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { channelName, policyHandle } from '../names';
+import { duration } from './fields';
+
+/** Seed 001 §6.bis: the T+30/60/90/120 backstop program of a story. */
+export const backstopPolicySchema = z
+  .object({
+    /** The OpenProject and GitHub channels (notifications.channels) the checks read and write. */
+    openProjectChannel: channelName.default('openproject'),
+    gitHubChannel: channelName.default('github'),
+    /** Besides the story's DRI, who may record a decision. */
+    deciders: z.array(policyHandle).default([]),
+    /** How long the T+90 decision may stay open before the DRI is escalated to again (and again). */
+    decisionWindow: duration.prefault('48h'),
+    /** The Console restore probe: one GET, no retry through another route (seed 001). */
+    probeTimeout: duration.prefault('10s'),
+    /** How long a checkpoint whose evidence cannot be read waits before reading again. */
+    evidenceRetryInterval: duration.prefault('1h'),
+    /** OpenProject status names (seed 001). */
+    newStatus: z.string().min(1).default('New'),
+    pastInProgress: z
+      .array(z.string().min(1))
+      .min(1)
+      .default(['Developed', 'In testing', 'Tested', 'Closed']),
+    shippedStatus: z.string().min(1).default('Closed'),
+    /** Run on a revert (argument array, no shell; {story} and {sha} are substituted). Optional. */
+    revertCommand: z
+      .object({ command: z.array(z.string().min(1)).min(1), timeout: duration.prefault('10m') })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type BackstopPolicy = z.output<typeof backstopPolicySchema>;

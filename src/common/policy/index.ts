@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { channelName } from '../names';
+import { backstopPolicySchema } from './backstop';
+import { breakGlassPolicies, checkBreakGlassFloors, consoleSchema } from './break-glass';
+import { DEFAULT_NOTIFICATIONS, notificationsSchema } from './notifications';
+import { orchestratorSchema, prometheusSchema } from './orchestrator';
+import { phasedReenablementPolicySchema } from './reenablement';
+import { rollbackToPilotPolicySchema } from './rollback';
+
+/**
+ * The policy file: who may approve, how long the safety pauses and deadlines are, what the
+ * target is called. It lives with the worker (validated at start), never in workflow input, so
+ * an incident commander cannot shorten a safety pause from the UI. Each runbook's section is
+ * defined beside its siblings in this folder and composed here.
+ */
+export const policySchema = z
+  .object({
+    policyVersion: z.literal(1),
+    /**
+     * Allows durations below the seed's floors. For the dev-server end-to-end tests only;
+     * the worker logs a warning when it is on.
+     */
+    testOnlyShortDurations: z.boolean().default(false),
+    /** Story the break-glass approval line names (seed 000: CVN-N001-EE-S17). */
+    story: z.string().min(1),
+    /** `change_reason` of the canonical seeding writes (seed 000, Procedure C). */
+    seedingChangeReason: z.string().min(1),
+    /** JSON object of the canonical (legacy bundle) `base_env`, relative to the policy file. */
+    canonicalPayloadPath: z.string().min(1),
+    /** Where the post-mortem is filed (seed 000: a comment on OP wp#153). */
+    postMortemTarget: z.string().min(1),
+    /** Post the post-mortem draft as a comment there: a work package (OpenProject) or an issue (GitHub). */
+    postMortemComment: z
+      .union([
+        z.object({ channel: channelName, workPackageId: z.number().int().positive() }).strict(),
+        z.object({ channel: channelName, issueNumber: z.number().int().positive() }).strict(),
+      ])
+      .optional(),
+    notifications: notificationsSchema.prefault(DEFAULT_NOTIFICATIONS),
+    console: consoleSchema,
+    orchestrator: orchestratorSchema,
+    prometheus: prometheusSchema,
+    runbooks: z
+      .object({
+        ...breakGlassPolicies,
+        rollbackToPilot: rollbackToPilotPolicySchema,
+        phasedReenablement: phasedReenablementPolicySchema,
+        backstop: backstopPolicySchema.prefault({}),
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((policy, ctx) => {
+    if (policy.postMortemComment) {
+      const channel = policy.notifications.channels[policy.postMortemComment.channel];
+      const wanted = 'workPackageId' in policy.postMortemComment ? 'openproject' : 'github';
+      if (channel?.type !== wanted) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['postMortemComment', 'channel'],
+          message: `must name a ${wanted} channel defined in notifications.channels`,
+        });
+      }
+    }
+    if (!policy.testOnlyShortDurations) checkBreakGlassFloors(policy.runbooks, ctx);
+  });
+
+/** The policy file as written (durations as text). */
+export type PolicyFile = z.input<typeof policySchema>;
+/** The validated policy (durations in milliseconds). */
+export type Policy = z.output<typeof policySchema>;
+export type RunbookName = keyof Policy['runbooks'];
+
+export { SEED_LIMITS } from './break-glass';
+export type { BreakGlassRestorePolicy, BreakGlassRunbookName, ConsolePolicy } from './break-glass';
+export type { OrchestratorPolicy, PrometheusPolicy } from './orchestrator';
+export type { RollbackToPilotPolicy } from './rollback';
+export type { PhasedReenablementPolicy } from './reenablement';
+export type { BackstopPolicy } from './backstop';
+export { NOTICE_CHANNEL_TYPES } from './notifications';
+export type { ChannelConfig, ChannelType, NoticeChannelType, NotificationsPolicy } from './notifications';

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { kubernetesName, policyHandle } from '../names';
+import { duration } from './fields';
+
+/** RB-LAUNCH-002 (seed 002): rollback to pilot scope. */
+export const rollbackToPilotPolicySchema = z
+  .object({
+    /** Who may confirm a P2 rollback after the triage hold, besides the incident commander. */
+    confirmers: z.array(policyHandle).default([]),
+    triageHold: duration.prefault('30m'),
+    confirmationTimeout: duration.prefault('30m'),
+    rolloutTimeout: duration.prefault('120s'),
+    scaleTimeout: duration.prefault('180s'),
+    /** A pod with this many restarts (or CrashLoopBackOff) means crash loop: restart with the pilot config. */
+    crashLoopRestarts: z.number().int().min(1).prefault(3),
+    postgres: z
+      .object({
+        deployment: kubernetesName,
+        user: z.string().regex(/^[a-z_][a-z0-9_]*$/),
+        database: z.string().regex(/^[a-z_][a-z0-9_]*$/),
+        /** Seed 002: the G5 schema the pilot runs on. */
+        pilotSchemaVersion: z.string().regex(/^\d{8}_\d{3}$/),
+        rollbackSqlFile: z
+          .string()
+          .regex(/^\/[A-Za-z0-9._/-]+$/, 'must be an absolute path inside the postgres pod'),
+        /** Where pg_dump backups are written (worker side, relative to the policy file). */
+        backupDirectory: z.string().min(1),
+      })
+      .strict(),
+    /** The configured test flow on the pilot repo and its success criteria (seed step 5). */
+    pilotVerification: z
+      .object({
+        command: z.array(z.string().min(1)).min(1),
+        timeout: duration.prefault('5m'),
+        maxDurationSeconds: z.number().positive().prefault(120),
+        /** A regular expression the output must match (e.g. "5/5 passed"). */
+        successPattern: z.string().min(1).optional(),
+      })
+      .strict(),
+    /** Health endpoints checked from inside the deployment (seed step 6): each must answer status "healthy". */
+    healthChecks: z
+      .array(z.object({ name: z.string().min(1), url: z.url({ protocol: /^https?$/ }) }).strict())
+      .default([]),
+    decision: z
+      .object({
+        crashLoopMinutes: z.number().positive().prefault(15),
+        dailySpendLimitUsd: z.number().positive().prefault(200),
+        massFailureRepos: z.number().int().positive().prefault(10),
+        confirmationMinRepos: z.number().int().positive().prefault(3),
+        intermittentFailureRate: z.number().min(0).max(1).prefault(0.05),
+        killRateFloor: z.number().min(0).max(1).prefault(0.6),
+        killRateRepoShare: z.number().min(0).max(1).prefault(0.5),
+        p95SloSeconds: z.number().positive().prefault(150),
+        p95SloHours: z.number().positive().prefault(2),
+        cascadingRepos: z.number().int().positive().prefault(3),
+      })
+      .strict()
+      .prefault({}),
+    rcaDeadline: duration.prefault('24h'),
+    targets: z
+      .object({ execution: duration.prefault('10m'), total: duration.prefault('30m') })
+      .strict()
+      .prefault({}),
+    /** Who is paged on each failure branch. */
+    escalation: z.object({ engineeringTl: policyHandle, dba: policyHandle }).strict(),
+    statusPage: z
+      .object({ channel: z.string().min(1), service: z.string().min(1) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type RollbackToPilotPolicy = z.output<typeof rollbackToPilotPolicySchema>;
