@@ -19,6 +19,12 @@ export const policyRead: ActivityOptions = {
   retry: { maximumAttempts: 3, initialInterval: '1s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 };
 
+/** A small file the worker writes on its own disk (the drill log): quick, a few retries. */
+export const localFileWrite: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 3, initialInterval: '1s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+};
+
 /** Read-only database work: inspection, planning, verification, reconciliation checks. */
 export const databaseRead: ActivityOptions = {
   startToCloseTimeout: '30s',

@@ -8,12 +8,15 @@ import type {
 } from '../../activities';
 import { hpoKeyFields, incidentIdSchema } from '../../common/break-glass';
 import { handleSchema } from '../../common/identity';
-import type { BreakGlassDetail, BreakGlassResultBase } from '../break-glass/definitions';
-import { rationaleSchema } from '../break-glass-restore/definitions';
+import {
+  rationaleSchema,
+  type BreakGlassDetail,
+  type BreakGlassResultBase,
+} from '../shared/break-glass/definitions';
 import type { RunbookStatus } from '../shared/run-record';
 
 export { abortSignal, approveSignal, rejectSignal, statusQuery } from '../shared/messages';
-export { checkReconciliationSignal, postMortemFiledSignal } from '../break-glass/definitions';
+export { checkReconciliationSignal, postMortemFiledSignal } from '../shared/break-glass/definitions';
 
 /** Break-glass Procedure B (seed 000): Console UI down, urgent single-key edit. */
 export const BREAK_GLASS_CONSOLE_EDIT = 'breakGlassConsoleEdit';

@@ -6,7 +6,7 @@ import type {
   RestoreVerification,
 } from '../../activities';
 import { handleSchema } from '../../common/identity';
-import type { BreakGlassDetail } from '../break-glass/definitions';
+import type { BreakGlassDetail } from '../shared/break-glass/definitions';
 import type { NoticeRecord } from '../shared/notices';
 import type { Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
 

@@ -1,8 +1,13 @@
 import { z } from 'zod';
-import type { PreClobberOutcome } from '../../activities';
+import type {
+  ExecuteRestoreOutcome,
+  PreClobberOutcome,
+  RestorePlan,
+  RestoreVerification,
+} from '../../activities';
 import { incidentIdSchema } from '../../common/break-glass';
 import { handleSchema } from '../../common/identity';
-import { rationaleSchema, type BreakGlassRestoreResult } from '../break-glass-restore/definitions';
+import { rationaleSchema, type BreakGlassResultBase } from '../shared/break-glass/definitions';
 import type { RunbookStatus, StepRecord } from '../shared/run-record';
 
 export { statusQuery } from '../shared/messages';
@@ -50,6 +55,10 @@ export interface BreakGlassOverwriteRecoveryResult {
   incidentId: string;
   workflowId: string;
   preClobber: PreClobberOutcome;
-  procedureA?: BreakGlassRestoreResult;
+  /** The result of the Procedure A child (breakGlassRestore) that restored the candidate. */
+  procedureA?: BreakGlassResultBase<RestorePlan, ExecuteRestoreOutcome, RestoreVerification> & {
+    runbook: 'breakGlassRestore';
+    targetHistoryId: number;
+  };
   steps: StepRecord[];
 }

@@ -1,14 +1,12 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ParentClosePolicy, proxyActivities, setHandler, startChild } from '@temporalio/workflow';
+import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
-import { normalizeHandle } from '../../common/identity';
-import { databaseRead, policyRead } from '../activity-options';
+import { databaseRead } from '../activity-options';
 import { breakGlassRestoreWorkflowId } from '../break-glass-restore/definitions';
 import { breakGlassRestore } from '../break-glass-restore/workflow';
 import { parseWorkflowInput } from '../shared/input';
-import { statusQuery } from '../shared/messages';
-import { describeFailure, Notices } from '../shared/notices';
-import { RunRecord } from '../shared/run-record';
+import { openBreakGlassRun } from '../shared/break-glass/procedure';
+import { describeFailure } from '../shared/notices';
 import {
   BREAK_GLASS_OVERWRITE_RECOVERY,
   breakGlassOverwriteRecoveryInputSchema,
@@ -17,7 +15,6 @@ import {
   type BreakGlassOverwriteRecoveryResult,
 } from './definitions';
 
-const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 const { findPreClobber } = proxyActivities<RunbookActivities>(databaseRead);
 
 /**
@@ -33,25 +30,19 @@ export async function breakGlassOverwriteRecovery(
     rawInput,
     'breakGlassOverwriteRecovery input',
   );
-  const requestedBy = `@${normalizeHandle(input.requestedBy)}`;
-  const record = new RunRecord<BreakGlassOverwriteRecoveryDetail>(
-    BREAK_GLASS_OVERWRITE_RECOVERY,
-    input.incidentId,
-    {
-      requestedBy,
-      rationale: input.rationale,
-      dryRun: input.dryRun,
-    },
-  );
-  setHandler(statusQuery, () => record.status);
-  const notices = new Notices(record);
-  record.setMemoSummary(`Procedure C: recover from a --force-overwrite for incident ${input.incidentId}`);
-  const detail = record.status.detail;
-  const tag = `[break-glass C ${input.incidentId}]`;
-
-  record.enterStep('load_policy', 'reading the worker policy');
-  const snapshot = await loadRunbookPolicy({ runbook: 'breakGlassRestore' });
-  notices.configure(snapshot.notifications);
+  const { opening, record, notices, detail, snapshot } = await openBreakGlassRun<
+    'breakGlassRestore',
+    BreakGlassOverwriteRecoveryDetail
+  >(BREAK_GLASS_OVERWRITE_RECOVERY, 'breakGlassRestore', {
+    incidentId: input.incidentId,
+    requestedBy: input.requestedBy,
+    rationale: input.rationale,
+    dryRun: input.dryRun,
+    tag: `[break-glass C ${input.incidentId}]`,
+    memo: `Procedure C: recover from a --force-overwrite for incident ${input.incidentId}`,
+    detail: { rationale: input.rationale, dryRun: input.dryRun },
+  });
+  const { requestedBy, tag } = opening;
 
   record.enterStep(
     'find_pre_clobber',

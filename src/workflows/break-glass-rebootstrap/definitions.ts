@@ -2,12 +2,15 @@ import { z } from 'zod';
 import type { ExecuteRebootstrapOutcome, RebootstrapPlan, RebootstrapVerification } from '../../activities';
 import { incidentIdSchema } from '../../common/break-glass';
 import { handleSchema } from '../../common/identity';
-import type { BreakGlassDetail, BreakGlassResultBase } from '../break-glass/definitions';
-import { rationaleSchema } from '../break-glass-restore/definitions';
+import {
+  rationaleSchema,
+  type BreakGlassDetail,
+  type BreakGlassResultBase,
+} from '../shared/break-glass/definitions';
 import type { RunbookStatus } from '../shared/run-record';
 
 export { abortSignal, approveSignal, rejectSignal, statusQuery } from '../shared/messages';
-export { checkReconciliationSignal, postMortemFiledSignal } from '../break-glass/definitions';
+export { checkReconciliationSignal, postMortemFiledSignal } from '../shared/break-glass/definitions';
 
 /** Break-glass Procedure D (seed 000): the live row is missing entirely. */
 export const BREAK_GLASS_REBOOTSTRAP = 'breakGlassRebootstrap';

@@ -2,7 +2,11 @@ import { z } from 'zod';
 import type { ExecuteRestoreOutcome, RestorePlan, RestoreVerification } from '../../activities';
 import { historyIdSchema, incidentIdSchema } from '../../common/break-glass';
 import { handleSchema } from '../../common/identity';
-import type { BreakGlassDetail, BreakGlassResultBase } from '../break-glass/definitions';
+import {
+  rationaleSchema,
+  type BreakGlassDetail,
+  type BreakGlassResultBase,
+} from '../shared/break-glass/definitions';
 import type { RunbookStatus } from '../shared/run-record';
 
 export { abortSignal, approveSignal, rejectSignal, statusQuery } from '../shared/messages';
@@ -16,7 +20,7 @@ export {
   type PostMortemFiledPayload,
   type PostMortemRecord,
   type ReconciliationRecord,
-} from '../break-glass/definitions';
+} from '../shared/break-glass/definitions';
 
 /** Break-glass Procedure A (seed 000): restore `ftf_config` from `ftf_config_history`. */
 export const BREAK_GLASS_RESTORE = 'breakGlassRestore';
@@ -25,12 +29,6 @@ export const BREAK_GLASS_RESTORE = 'breakGlassRestore';
 export function breakGlassRestoreWorkflowId(incidentId: string): string {
   return `break-glass-restore-${incidentId}`;
 }
-
-export const rationaleSchema = z
-  .string({ error: 'is required: one sentence on what is broken and why the Console cannot fix it' })
-  .trim()
-  .min(1, 'is required: one sentence on what is broken and why the Console cannot fix it')
-  .max(500, 'must be one sentence (at most 500 characters)');
 
 export const breakGlassRestoreInputSchema = z
   .object({

@@ -1,12 +1,12 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { CommittedWrite } from '../../activities';
-import { renderApprovalLine } from '../../common/break-glass';
-import { formatDuration, utcIso } from '../../common/duration';
-import type { NoticeDetail, NoticePage } from '../../common/notice';
-import type { RunControls } from '../shared/gates';
-import { describeFailure, type Notices } from '../shared/notices';
-import type { RunRecord } from '../shared/run-record';
-import { committedWrite, type BreakGlassDetail } from './definitions';
+import type { CommittedWrite } from '../../../activities';
+import { renderApprovalLine } from '../../../common/break-glass';
+import { formatDuration, utcIso } from '../../../common/duration';
+import type { NoticeDetail, NoticePage } from '../../../common/notice';
+import type { GateDecision, RunControls } from '../gates';
+import { describeFailure, type Notices } from '../notices';
+import type { RunRecord } from '../run-record';
+import { committedWrite, type ApprovalRecord, type BreakGlassDetail } from './definitions';
 import { watchObligations, type ObligationSignals, type ObligationsOptions } from './obligations';
 
 /**
@@ -69,7 +69,7 @@ export interface ApprovedWriteSpec<Execution, Verification> {
     notice: { kind: string; label: string };
     message(write: CommittedWrite): string;
   };
-  /** Reconciliation and post-mortem; omitted for a drill. */
+  /** Reconciliation and post-mortem; omitted for a drill and for D's canonical seed path. */
   obligations?: Omit<
     ObligationsOptions,
     'record' | 'notices' | 'incidentId' | 'tag' | 'executedAtMs' | 'afterHistoryId' | 'page'
@@ -84,6 +84,8 @@ export interface FlowEnd {
   write?: CommittedWrite;
   executedAtMs?: number;
 }
+
+type Approved = Extract<GateDecision, { kind: 'approved' }>;
 
 export function pageFor(record: RunRecord<AnyDetail>) {
   return (topic: string, action: NoticePage['action'] = 'trigger'): NoticePage => ({
@@ -106,18 +108,58 @@ export async function runApprovedWrite<Execution, Verification>(
   ctx: BreakGlassContext,
   spec: ApprovedWriteSpec<Execution, Verification>,
 ): Promise<FlowEnd> {
-  const { record, notices, controls, gate, tag } = ctx;
-  const detail = record.status.detail;
-  const page = pageFor(record);
-  const lineTemplate = (detail.approvalLineTemplate ??= approvalLineTemplate(ctx));
+  requestApproval(ctx, spec);
+  const decision = await ctx.controls.awaitDecision(spec.planHash, ctx.gate.approvalTimeout);
+  if (decision.kind !== 'approved') return closedWithoutApproval(ctx, decision);
+  const approval = recordApproval(ctx, spec, decision);
+  const aborted = await pauseAndThink(ctx, decision, approval);
+  if (aborted) return aborted;
+  const execution = await executeOnce(ctx, spec, decision, approval);
+  const write = committedWrite(execution);
+  if (!write) return refusedByTheTransaction(ctx, execution);
+  const executedAtMs = Date.now();
+  ctx.record.event(
+    'executed',
+    `committed: history row id=${write.historyId}, live version ${write.liveVersion}`,
+  );
+  const summary = await verify(ctx, spec, write);
+  announceDone(ctx, spec, write, summary);
+  if (spec.obligations) {
+    await watchObligations({
+      ...spec.obligations,
+      record: ctx.record,
+      notices: ctx.notices,
+      incidentId: ctx.incidentId,
+      tag: ctx.tag,
+      executedAtMs,
+      afterHistoryId: write.historyId,
+      page: pageFor(ctx.record),
+    });
+  }
+  const conforming = ctx.record.status.nonConformities.length === 0;
+  return {
+    outcome: conforming ? spec.done.outcome : spec.done.nonConformingOutcome,
+    message:
+      spec.done.message(write) +
+      (conforming
+        ? '; all obligations met'
+        : `; non-conforming: ${ctx.record.status.nonConformities.map((n) => n.code).join(', ')}`),
+    write,
+    executedAtMs,
+  };
+}
 
-  // Approval gate.
+/** Opens the gate: the step, and the approval request to the roster with everything needed to decide. */
+function requestApproval<E, V>(ctx: BreakGlassContext, spec: ApprovedWriteSpec<E, V>): void {
+  const { record, notices, gate, tag } = ctx;
+  const lineTemplate = (record.status.detail.approvalLineTemplate ??= approvalLineTemplate(ctx));
   record.enterStep(
     'awaiting_approval',
     `awaiting approval of planHash ${spec.planHash.slice(0, 12)}… by ${gate.approvers.join(', ')} — expires in ${formatDuration(gate.approvalTimeout)}`,
   );
   const approvalDueAt = utcIso(Date.now() + gate.approvalTimeout);
   const workflowId = record.status.workflowId;
+  const cliLine = `npm run cli -- approve --workflow-id ${workflowId} --approver @you --plan-hash ${spec.planHash}`;
   notices.send({
     kind: 'approval_request',
     severity: 'warning',
@@ -130,7 +172,7 @@ export async function runApprovedWrite<Execution, Verification>(
       `planHash: ${spec.planHash}`,
       `Approvers: ${gate.approvers.join(', ')}${gate.soleOperator ? ' (sole operator)' : ''}; the request expires in ${formatDuration(gate.approvalTimeout)}.`,
       `Approve: signal "approve" to workflow ${workflowId} with {"approver":"@you","planHash":"${spec.planHash}"}`,
-      `  CLI: npm run cli -- approve --workflow-id ${workflowId} --approver @you --plan-hash ${spec.planHash}`,
+      `  CLI: ${cliLine}`,
       `Reject: signal "reject" with {"approver":"@you","reason":"…"}`,
       `After approval the SQL runs no earlier than ${formatDuration(gate.pause)} later (pause-and-think); "abort" {"by","reason"} stops it.`,
       `Approval line that will be recorded: ${lineTemplate}`,
@@ -148,13 +190,17 @@ export async function runApprovedWrite<Execution, Verification>(
         label: `Approve: signal "approve" to ${workflowId}`,
         text: JSON.stringify({ approver: '@you', planHash: spec.planHash }),
       },
-      {
-        label: 'or from a terminal',
-        text: `npm run cli -- approve --workflow-id ${workflowId} --approver @you --plan-hash ${spec.planHash}`,
-      },
+      { label: 'or from a terminal', text: cliLine },
     ],
   });
-  const decision = await controls.awaitDecision(spec.planHash, gate.approvalTimeout);
+}
+
+/** Rejected, expired or aborted at the gate: nothing was executed. */
+function closedWithoutApproval(
+  ctx: BreakGlassContext,
+  decision: Exclude<GateDecision, { kind: 'approved' }>,
+): FlowEnd {
+  const { notices, tag, gate } = ctx;
   if (decision.kind === 'rejected') {
     notices.send({
       kind: 'rejected',
@@ -181,15 +227,21 @@ export async function runApprovedWrite<Execution, Verification>(
       message: `no approval within ${formatDuration(gate.approvalTimeout)}; nothing was executed`,
     };
   }
-  if (decision.kind === 'aborted') {
-    return {
-      outcome: 'aborted',
-      message: `aborted by ${decision.by} before approval: ${decision.reason}; nothing was executed`,
-    };
-  }
+  return {
+    outcome: 'aborted',
+    message: `aborted by ${decision.by} before approval: ${decision.reason}; nothing was executed`,
+  };
+}
+
+/** The seed's approval line, with the approver and the approval instant filled in. */
+function recordApproval<E, V>(
+  ctx: BreakGlassContext,
+  spec: ApprovedWriteSpec<E, V>,
+  decision: Approved,
+): ApprovalRecord {
   const approvalTs = utcIso(decision.atMs);
   const rationale = decision.rationale ?? ctx.rationale;
-  const approval = {
+  const approval: ApprovalRecord = {
     approver: decision.approver,
     approvedAt: approvalTs,
     planHash: spec.planHash,
@@ -202,12 +254,20 @@ export async function runApprovedWrite<Execution, Verification>(
       approvalTs,
     }),
   };
-  detail.approval = approval;
+  ctx.record.status.detail.approval = approval;
+  return approval;
+}
 
-  // Pause-and-think, measured from the approval instant.
-  const executesAtMs = decision.atMs + gate.pause;
+/** Pause-and-think, measured from the approval instant. Returns the end of the run on an abort. */
+async function pauseAndThink(
+  ctx: BreakGlassContext,
+  decision: Approved,
+  approval: ApprovalRecord,
+): Promise<FlowEnd | undefined> {
+  const { record, notices, controls, tag } = ctx;
+  const executesAtMs = decision.atMs + ctx.gate.pause;
   const executesAt = utcIso(executesAtMs);
-  detail.executesAt = executesAt;
+  record.status.detail.executesAt = executesAt;
   record.enterStep(
     'pause_and_think',
     `approved by ${decision.approver}; SQL executes at ${executesAt} unless aborted (signal "abort")`,
@@ -225,25 +285,33 @@ export async function runApprovedWrite<Execution, Verification>(
     body: `${approval.line}\nThe transaction runs at ${executesAt} (UTC). Send "abort" {"by","reason"} before then to stop it.`,
   });
   const paused = await controls.pauseUntil(executesAtMs);
-  if (paused.kind === 'aborted') {
-    notices.send({
-      kind: 'aborted',
-      severity: 'info',
-      audience: 'incident_commander',
-      subject: `${tag} aborted by ${paused.abort.by} during the pause`,
-      body: `${paused.abort.reason}\nNothing was executed.`,
-    });
-    return {
-      outcome: 'aborted',
-      message: `aborted by ${paused.abort.by} during the pause: ${paused.abort.reason}; nothing was executed`,
-    };
-  }
+  if (paused.kind !== 'aborted') return undefined;
+  notices.send({
+    kind: 'aborted',
+    severity: 'info',
+    audience: 'incident_commander',
+    subject: `${tag} aborted by ${paused.abort.by} during the pause`,
+    body: `${paused.abort.reason}\nNothing was executed.`,
+  });
+  return {
+    outcome: 'aborted',
+    message: `aborted by ${paused.abort.by} during the pause: ${paused.abort.reason}; nothing was executed`,
+  };
+}
 
-  // The one transaction, re-checked against the approved plan and ledgered.
+/** The one transaction, re-checked against the approved plan and ledgered. */
+async function executeOnce<E, V>(
+  ctx: BreakGlassContext,
+  spec: ApprovedWriteSpec<E, V>,
+  decision: Approved,
+  approval: ApprovalRecord,
+): Promise<E> {
+  const { record, notices, controls, tag } = ctx;
   controls.passPointOfNoReturn('the break-glass transaction');
   record.enterStep('execute', `executing: ${spec.planSummary}`);
+  const workflowId = record.status.workflowId;
   const ledgerKey = `${workflowId}/${record.status.runId}/execute`;
-  let execution: Execution;
+  let execution: E;
   try {
     execution = await spec.execute({
       ledgerKey,
@@ -253,7 +321,7 @@ export async function runApprovedWrite<Execution, Verification>(
       requestedBy: ctx.requestedBy,
       approver: decision.approver,
       approvalLine: approval.line,
-      rationale,
+      rationale: approval.rationale,
     });
   } catch (error) {
     const message =
@@ -264,7 +332,7 @@ export async function runApprovedWrite<Execution, Verification>(
       kind: 'execution_failed',
       severity: 'critical',
       audience: 'escalation',
-      page: page('execute'),
+      page: pageFor(record)('execute'),
       subject: `${tag} transaction FAILED`,
       body: message,
     });
@@ -277,26 +345,33 @@ export async function runApprovedWrite<Execution, Verification>(
       details: [ctx.resultFor('execution_failed', message)],
     });
   }
-  detail.execution = execution;
-  const write = committedWrite(execution);
-  if (!write) {
-    const refusal = execution as { status: string; message: string };
-    notices.send({
-      kind: refusal.status,
-      severity: 'warning',
-      audience: 'incident_commander',
-      subject: `${tag} refused: ${refusal.status}`,
-      body: refusal.message,
-    });
-    return { outcome: refusal.status, message: refusal.message };
-  }
-  const executedAtMs = Date.now();
-  record.event('executed', `committed: history row id=${write.historyId}, live version ${write.liveVersion}`);
+  record.status.detail.execution = execution;
+  return execution;
+}
 
-  // Verify.
+/** The transaction refused (plan stale, target gone, …): nothing was written. */
+function refusedByTheTransaction(ctx: BreakGlassContext, execution: unknown): FlowEnd {
+  const refusal = execution as { status: string; message: string };
+  ctx.notices.send({
+    kind: refusal.status,
+    severity: 'warning',
+    audience: 'incident_commander',
+    subject: `${ctx.tag} refused: ${refusal.status}`,
+    body: refusal.message,
+  });
+  return { outcome: refusal.status, message: refusal.message };
+}
+
+/** Verification of the committed write; problems and canonical conflicts are flagged to the IC. */
+async function verify<E, V>(
+  ctx: BreakGlassContext,
+  spec: ApprovedWriteSpec<E, V>,
+  write: CommittedWrite,
+): Promise<VerificationSummary> {
+  const { record, notices, tag } = ctx;
   record.enterStep('verify', 'verifying the live row and the break-glass history row');
   const verification = await spec.verify(write);
-  detail.verification = verification;
+  record.status.detail.verification = verification;
   const summary = spec.summarise(verification);
   if (!summary.ok) {
     const problems = summary.problems.join('; ');
@@ -305,7 +380,7 @@ export async function runApprovedWrite<Execution, Verification>(
       kind: 'verification_failed',
       severity: 'critical',
       audience: 'incident_commander',
-      page: page('verify'),
+      page: pageFor(record)('verify'),
       subject: `${tag} verification FAILED`,
       body: problems,
     });
@@ -317,42 +392,28 @@ export async function runApprovedWrite<Execution, Verification>(
         `${summary.conflicts.count > 10 ? ', …' : ''}): intended if restoring an operator-tuned snapshot, otherwise the wrong id — pause and verify`,
     );
   }
-  notices.send({
+  return summary;
+}
+
+/** The "done" notice: what was written, how it verified, and what is owed next. */
+function announceDone<E, V>(
+  ctx: BreakGlassContext,
+  spec: ApprovedWriteSpec<E, V>,
+  write: CommittedWrite,
+  summary: VerificationSummary,
+): void {
+  const obligations = spec.obligations;
+  ctx.notices.send({
     kind: spec.done.notice.kind,
     severity: summary.ok && !summary.conflicts?.count ? 'info' : 'warning',
     audience: 'incident_commander',
-    subject: `${tag} ${spec.done.notice.label}: history id ${write.historyId}${summary.counts ? `, ${summary.counts}` : ''}`,
+    subject: `${ctx.tag} ${spec.done.notice.label}: history id ${write.historyId}${summary.counts ? `, ${summary.counts}` : ''}`,
     body:
       `Live version ${write.liveVersion}. Verification: ${summary.ok ? 'OK' : `NOT OK (${summary.problems.join('; ')})`}` +
       `${summary.counts ? `, canonical ${summary.counts}` : ''}.` +
-      (spec.obligations
-        ? `\nNow: a Console write with change_reason='break-glass-${ctx.incidentId}' within ${formatDuration(spec.obligations.policy.reconciliationDeadline)}` +
-          `${spec.obligations.consoleRecovery ? ' of the Console coming back' : ''}, and the post-mortem within ${formatDuration(spec.obligations.policy.postMortemDeadline)}.`
+      (obligations
+        ? `\nNow: a Console write with change_reason='break-glass-${ctx.incidentId}' within ${formatDuration(obligations.policy.reconciliationDeadline)}` +
+          `${obligations.consoleRecovery ? ' of the Console coming back' : ''}, and the post-mortem within ${formatDuration(obligations.policy.postMortemDeadline)}.`
         : ''),
   });
-
-  // Obligations: reconciliation and post-mortem, watched side by side.
-  if (spec.obligations) {
-    await watchObligations({
-      ...spec.obligations,
-      record,
-      notices,
-      incidentId: ctx.incidentId,
-      tag,
-      executedAtMs,
-      afterHistoryId: write.historyId,
-      page,
-    });
-  }
-  const conforming = record.status.nonConformities.length === 0;
-  return {
-    outcome: conforming ? spec.done.outcome : spec.done.nonConformingOutcome,
-    message:
-      spec.done.message(write) +
-      (conforming
-        ? '; all obligations met'
-        : `; non-conforming: ${record.status.nonConformities.map((n) => n.code).join(', ')}`),
-    write,
-    executedAtMs,
-  };
 }

@@ -1,5 +1,5 @@
-import type { CommittedWrite, SqlStatement } from '../../activities';
-import type { StepRecord } from '../shared/run-record';
+import type { CommittedWrite, SqlStatement } from '../../../activities';
+import type { StepRecord } from '../run-record';
 import type { ApprovalRecord, ConsoleRecoveryRecord, ReconciliationRecord } from './definitions';
 
 /**

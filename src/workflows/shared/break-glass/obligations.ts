@@ -1,18 +1,20 @@
 import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { Database, RunbookActivities } from '../../activities';
-import type { NoticePage } from '../../common/notice';
-import { utcIso } from '../../common/duration';
-import { normalizeHandle } from '../../common/identity';
-import { describeIssuesInline } from '../../common/validation';
-import { databaseRead, notification, probe } from '../activity-options';
-import { describeFailure, type Notices } from '../shared/notices';
-import type { RunRecord } from '../shared/run-record';
+import type { Database, RunbookActivities } from '../../../activities';
+import type { NoticePage } from '../../../common/notice';
+import { utcIso } from '../../../common/duration';
+import { normalizeHandle } from '../../../common/identity';
+import { describeIssuesInline } from '../../../common/validation';
+import { databaseRead, notification, probe } from '../../activity-options';
+import { describeFailure, type Notices } from '../notices';
+import type { RunRecord } from '../run-record';
 import {
   checkReconciliationSignal,
   postMortemFiledPayloadSchema,
   postMortemFiledSignal,
   type BreakGlassDetail,
   type PostMortemComment,
+  type PostMortemRecord,
+  type ReconciliationRecord,
 } from './definitions';
 
 const { findReconcilingWrite } = proxyActivities<RunbookActivities>(databaseRead);
@@ -106,54 +108,83 @@ export interface ObligationsOptions {
   page: (topic: string, action?: NoticePage['action']) => NoticePage;
 }
 
+/** Watches both obligations side by side until each is met, missed or (reconciliation) late. */
 export async function watchObligations(options: ObligationsOptions): Promise<void> {
-  const { record, notices, signals, incidentId, tag, policy } = options;
-  const detail = record.status.detail;
-  const postMortemDueMs = options.executedAtMs + policy.postMortemDeadline;
-  let reconciliationDueMs = options.executedAtMs + policy.reconciliationDeadline;
-  detail.reconciliation = { state: 'pending', dueAt: utcIso(reconciliationDueMs), checks: 0 };
-  detail.postMortem = { state: 'awaiting', dueAt: utcIso(postMortemDueMs), draft: '' };
-  const reconciliation = detail.reconciliation;
-  const postMortem = detail.postMortem;
-  const consoleDueMs = options.consoleRecovery
-    ? options.executedAtMs + options.consoleRecovery.timeout
-    : undefined;
-  if (consoleDueMs !== undefined) {
-    detail.consoleRecovery = { state: 'waiting', dueAt: utcIso(consoleDueMs), probes: 0 };
-    record.setDeadline('console_recovery', consoleDueMs);
-  } else {
-    record.setDeadline('reconciliation', reconciliationDueMs);
-  }
-  record.setDeadline('post_mortem', postMortemDueMs);
-  refreshDraft();
-  if (consoleDueMs !== undefined) {
-    record.enterStep(
-      'awaiting_console_recovery',
-      `probing the Console until it is back (by ${utcIso(consoleDueMs)}); post-mortem due ${postMortem.dueAt}`,
-    );
-  } else {
-    record.enterStep(
-      'awaiting_reconciliation',
-      `waiting for a Console write with change_reason='break-glass-${incidentId}' by ${reconciliation.dueAt}; post-mortem due ${postMortem.dueAt}`,
-    );
-  }
-  notices.send({
-    kind: 'post_mortem_draft',
-    severity: 'info',
-    audience: 'incident_commander',
-    subject: `${tag} post-mortem draft ready (due ${postMortem.dueAt})`,
-    body: postMortem.draft,
-  });
-  await Promise.all([watchReconciliation(), watchPostMortem()]);
+  await new ObligationWatch(options).run();
+}
 
-  // -------------------------------------------------------------------------------------------
+class ObligationWatch {
+  private readonly detail: AnyDetail;
+  private readonly reconciliation: ReconciliationRecord;
+  private readonly postMortem: PostMortemRecord;
+  private readonly postMortemDueMs: number;
+  private readonly consoleDueMs: number | undefined;
+  private reconciliationDueMs: number;
 
-  function refreshDraft(): void {
-    postMortem.draft = options.renderDraft();
+  constructor(private readonly options: ObligationsOptions) {
+    const { record, policy, executedAtMs } = options;
+    this.detail = record.status.detail;
+    this.postMortemDueMs = executedAtMs + policy.postMortemDeadline;
+    this.reconciliationDueMs = executedAtMs + policy.reconciliationDeadline;
+    this.reconciliation = { state: 'pending', dueAt: utcIso(this.reconciliationDueMs), checks: 0 };
+    this.postMortem = { state: 'awaiting', dueAt: utcIso(this.postMortemDueMs), draft: '' };
+    this.detail.reconciliation = this.reconciliation;
+    this.detail.postMortem = this.postMortem;
+    this.consoleDueMs = options.consoleRecovery ? executedAtMs + options.consoleRecovery.timeout : undefined;
   }
 
-  async function waitForConsole(): Promise<boolean> {
-    const recovery = detail.consoleRecovery!;
+  async run(): Promise<void> {
+    this.open();
+    await Promise.all([this.watchReconciliation(), this.watchPostMortem()]);
+  }
+
+  /** Deadlines, the first step, and the post-mortem draft to the IC. */
+  private open(): void {
+    const { record, notices, incidentId, tag } = this.options;
+    if (this.consoleDueMs !== undefined) {
+      this.detail.consoleRecovery = { state: 'waiting', dueAt: utcIso(this.consoleDueMs), probes: 0 };
+      record.setDeadline('console_recovery', this.consoleDueMs);
+    } else {
+      record.setDeadline('reconciliation', this.reconciliationDueMs);
+    }
+    record.setDeadline('post_mortem', this.postMortemDueMs);
+    this.refreshDraft();
+    if (this.consoleDueMs !== undefined) {
+      record.enterStep(
+        'awaiting_console_recovery',
+        `probing the Console until it is back (by ${utcIso(this.consoleDueMs)}); post-mortem due ${this.postMortem.dueAt}`,
+      );
+    } else {
+      record.enterStep(
+        'awaiting_reconciliation',
+        `waiting for a Console write with change_reason='break-glass-${incidentId}' by ${this.reconciliation.dueAt}; post-mortem due ${this.postMortem.dueAt}`,
+      );
+    }
+    notices.send({
+      kind: 'post_mortem_draft',
+      severity: 'info',
+      audience: 'incident_commander',
+      subject: `${tag} post-mortem draft ready (due ${this.postMortem.dueAt})`,
+      body: this.postMortem.draft,
+    });
+  }
+
+  private refreshDraft(): void {
+    this.postMortem.draft = this.options.renderDraft();
+  }
+
+  /** Waits for a check request or `ms`, whichever comes first, then clears the request. */
+  private async nap(ms: number, summary: string): Promise<void> {
+    const { signals } = this.options;
+    await condition(() => signals.checkRequested, Math.max(ms, 1), { summary });
+    signals.checkRequested = false;
+  }
+
+  /** Procedure B: probe until the Console answers again, or escalate at its deadline. */
+  private async waitForConsole(): Promise<boolean> {
+    const { record, notices, incidentId, tag } = this.options;
+    const recovery = this.detail.consoleRecovery!;
+    const dueMs = this.consoleDueMs!;
     for (;;) {
       recovery.probes += 1;
       let up = false;
@@ -173,12 +204,11 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
         );
         return true;
       }
-      if (Date.now() >= consoleDueMs!) break;
-      const wait = Math.max(Math.min(options.consoleRecovery!.probeInterval, consoleDueMs! - Date.now()), 1);
-      await condition(() => signals.checkRequested, wait, {
-        summary: `Console probe (must be back by ${recovery.dueAt})`,
-      });
-      signals.checkRequested = false;
+      if (Date.now() >= dueMs) break;
+      await this.nap(
+        Math.min(this.options.consoleRecovery!.probeInterval, dueMs - Date.now()),
+        `Console probe (must be back by ${recovery.dueAt})`,
+      );
     }
     recovery.state = 'not_recovered';
     record.resolveDeadline('console_recovery', 'missed');
@@ -190,21 +220,23 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
       kind: 'console_not_recovered',
       severity: 'critical',
       audience: 'escalation',
-      page: options.page('console'),
+      page: this.options.page('console'),
       subject: `${tag} ESCALATION: Console still down, reconciliation impossible`,
       body: message,
     });
     return false;
   }
 
-  async function check(): Promise<boolean> {
-    reconciliation.checks += 1;
+  /** One look at the history table for the reconciling write. */
+  private async check(): Promise<boolean> {
+    const { record, incidentId } = this.options;
+    this.reconciliation.checks += 1;
     let write;
     try {
       write = await findReconcilingWrite({
         incidentId,
-        afterHistoryId: options.afterHistoryId,
-        database: options.database,
+        afterHistoryId: this.options.afterHistoryId,
+        database: this.options.database,
       });
     } catch (error) {
       record.event(
@@ -213,78 +245,88 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
       );
       return false;
     }
-    reconciliation.lastCheckedAt = write.checkedAt;
+    this.reconciliation.lastCheckedAt = write.checkedAt;
     if (!write.found) return false;
-    reconciliation.write = write;
-    reconciliation.seenAt = utcIso(Date.now());
+    this.reconciliation.write = write;
+    this.reconciliation.seenAt = utcIso(Date.now());
     return true;
   }
 
-  async function watchReconciliation(): Promise<void> {
-    if (consoleDueMs !== undefined) {
-      const recovered = await waitForConsole();
-      if (recovered) {
-        reconciliationDueMs = Date.now() + policy.reconciliationDeadline;
-        reconciliation.dueAt = utcIso(reconciliationDueMs);
-        record.setDeadline('reconciliation', reconciliationDueMs);
-        record.enterStep(
-          'awaiting_reconciliation',
-          `Console is back: waiting for a Console write with change_reason='break-glass-${incidentId}' by ${reconciliation.dueAt}`,
-        );
-      } else {
-        reconciliation.dueAt = detail.consoleRecovery!.dueAt;
-        reconciliation.state = 'missed';
-        refreshDraft();
-        afterReconciliation();
-        return watchLate();
-      }
+  private async watchReconciliation(): Promise<void> {
+    if (this.consoleDueMs !== undefined && !(await this.consoleBack())) return this.watchLate();
+    if (await this.pollUntilDeadline()) return this.afterReconciliation();
+    this.markMissed();
+    this.afterReconciliation();
+    return this.watchLate();
+  }
+
+  /** Procedure B: the reconciliation window opens when the Console is back. */
+  private async consoleBack(): Promise<boolean> {
+    const { record, incidentId, policy } = this.options;
+    if (await this.waitForConsole()) {
+      this.reconciliationDueMs = Date.now() + policy.reconciliationDeadline;
+      this.reconciliation.dueAt = utcIso(this.reconciliationDueMs);
+      record.setDeadline('reconciliation', this.reconciliationDueMs);
+      record.enterStep(
+        'awaiting_reconciliation',
+        `Console is back: waiting for a Console write with change_reason='break-glass-${incidentId}' by ${this.reconciliation.dueAt}`,
+      );
+      return true;
     }
-    // Inside the window: poll, or check at once when asked; one last check at the deadline.
+    this.reconciliation.dueAt = this.detail.consoleRecovery!.dueAt;
+    this.reconciliation.state = 'missed';
+    this.refreshDraft();
+    this.afterReconciliation();
+    return false;
+  }
+
+  /**
+   * Inside the window: poll, or check at once when asked; one last check at the deadline.
+   * True when the write was seen (in time, or at the deadline check but written late).
+   */
+  private async pollUntilDeadline(): Promise<boolean> {
+    const { record, policy } = this.options;
     for (;;) {
-      const atDeadline = Date.now() >= reconciliationDueMs;
-      if (await check()) {
-        const write = reconciliation.write!;
-        const inTime = !atDeadline || Date.parse(write.changedAt) <= reconciliationDueMs;
+      const atDeadline = Date.now() >= this.reconciliationDueMs;
+      if (await this.check()) {
+        const write = this.reconciliation.write!;
+        const inTime = !atDeadline || Date.parse(write.changedAt) <= this.reconciliationDueMs;
         if (inTime) {
-          reconciliation.state = 'found_in_time';
+          this.reconciliation.state = 'found_in_time';
           record.resolveDeadline('reconciliation', 'met');
           record.event(
             'reconciled',
             `reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`,
           );
         } else {
-          markMissed();
-          reconciliation.state = 'late';
+          this.markMissed();
+          this.reconciliation.state = 'late';
           record.event(
             'reconciled_late',
             `late reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`,
           );
         }
-        return afterReconciliation();
+        return true;
       }
-      if (atDeadline) break;
-      const wait = Math.max(Math.min(policy.reconciliationPollInterval, reconciliationDueMs - Date.now()), 1);
-      await condition(() => signals.checkRequested, wait, {
-        summary: `reconciliation: next check (deadline ${reconciliation.dueAt})`,
-      });
-      signals.checkRequested = false;
+      if (atDeadline) return false;
+      await this.nap(
+        Math.min(policy.reconciliationPollInterval, this.reconciliationDueMs - Date.now()),
+        `reconciliation: next check (deadline ${this.reconciliation.dueAt})`,
+      );
     }
-    markMissed();
-    afterReconciliation();
-    return watchLate();
   }
 
   /** After a miss, keep looking until the post-mortem window closes so a late write is recorded. */
-  async function watchLate(): Promise<void> {
-    while (Date.now() < postMortemDueMs) {
-      const wait = Math.max(Math.min(policy.lateReconciliationPollInterval, postMortemDueMs - Date.now()), 1);
-      await condition(() => signals.checkRequested, wait, {
-        summary: 'reconciliation: watching for a late write',
-      });
-      signals.checkRequested = false;
-      if (await check()) {
-        const write = reconciliation.write!;
-        reconciliation.state = 'late';
+  private async watchLate(): Promise<void> {
+    const { record, notices, policy, tag } = this.options;
+    while (Date.now() < this.postMortemDueMs) {
+      await this.nap(
+        Math.min(policy.lateReconciliationPollInterval, this.postMortemDueMs - Date.now()),
+        'reconciliation: watching for a late write',
+      );
+      if (await this.check()) {
+        const write = this.reconciliation.write!;
+        this.reconciliation.state = 'late';
         record.event(
           'reconciled_late',
           `late reconciling write id=${write.id} by ${write.changedBy} at ${write.changedAt}`,
@@ -293,52 +335,56 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
           kind: 'reconciliation_late',
           severity: 'warning',
           audience: 'incident_commander',
-          page: options.page('reconciliation', 'resolve'),
+          page: this.options.page('reconciliation', 'resolve'),
           subject: `${tag} reconciling write arrived late (id ${write.id})`,
-          body: `Due ${reconciliation.dueAt}; written ${write.changedAt} by ${write.changedBy}. The run stays non-conforming.`,
+          body: `Due ${this.reconciliation.dueAt}; written ${write.changedAt} by ${write.changedBy}. The run stays non-conforming.`,
         });
-        refreshDraft();
+        this.refreshDraft();
         return;
       }
     }
   }
 
-  function markMissed(): void {
-    reconciliation.state = 'missed';
+  private markMissed(): void {
+    const { record, notices, incidentId, tag } = this.options;
+    this.reconciliation.state = 'missed';
     record.resolveDeadline('reconciliation', 'missed');
     const message =
-      `no Console write with change_reason='break-glass-${incidentId}' appeared by ${reconciliation.dueAt} ` +
+      `no Console write with change_reason='break-glass-${incidentId}' appeared by ${this.reconciliation.dueAt} ` +
       '(seed 000 gate 2): non-conforme ADR-68 + ADR-82, raise at the next pr_review committee';
     record.nonConformity('reconciliation_missed', message);
     notices.send({
       kind: 'reconciliation_missed',
       severity: 'critical',
       audience: 'escalation',
-      page: options.page('reconciliation'),
+      page: this.options.page('reconciliation'),
       subject: `${tag} ESCALATION: reconciling Console write missed`,
       body: message,
     });
   }
 
-  function afterReconciliation(): void {
-    refreshDraft();
-    postDraft();
-    if (postMortem.state === 'awaiting') {
+  private afterReconciliation(): void {
+    const { record } = this.options;
+    this.refreshDraft();
+    this.postDraft();
+    if (this.postMortem.state === 'awaiting') {
       record.enterStep(
         'awaiting_post_mortem',
-        `post-mortem due ${postMortem.dueAt}; send "postMortemFiled" {"by","link"}`,
+        `post-mortem due ${this.postMortem.dueAt}; send "postMortemFiled" {"by","link"}`,
       );
-    } else if (reconciliation.state === 'missed') {
+    } else if (this.reconciliation.state === 'missed') {
       record.enterStep(
         'watching_late_reconciliation',
-        `reconciliation missed; still watching for a late write until ${utcIso(postMortemDueMs)}`,
+        `reconciliation missed; still watching for a late write until ${utcIso(this.postMortemDueMs)}`,
       );
     }
   }
 
   /** Posts the draft as a comment on the configured work package / issue (once, idempotent). */
-  function postDraft(): void {
-    const target = options.postMortemComment;
+  private postDraft(): void {
+    const { record, notices, tag } = this.options;
+    const target = this.options.postMortemComment;
+    const postMortem = this.postMortem;
     if (!target || postMortem.comment) return;
     const deliveryKey = `${record.status.workflowId}/${record.status.runId}/post-mortem-draft`;
     const where =
@@ -386,13 +432,13 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
     );
   }
 
-  async function watchPostMortem(): Promise<void> {
+  private async watchPostMortem(): Promise<void> {
+    const { record, notices, tag } = this.options;
+    const postMortem = this.postMortem;
     const filed = await condition(
       () => postMortem.state === 'filed',
-      Math.max(postMortemDueMs - Date.now(), 1),
-      {
-        summary: `post-mortem due ${postMortem.dueAt}`,
-      },
+      Math.max(this.postMortemDueMs - Date.now(), 1),
+      { summary: `post-mortem due ${postMortem.dueAt}` },
     );
     if (filed) {
       record.resolveDeadline('post_mortem', 'met');
@@ -406,7 +452,7 @@ export async function watchObligations(options: ObligationsOptions): Promise<voi
       kind: 'post_mortem_missed',
       severity: 'critical',
       audience: 'escalation',
-      page: options.page('post-mortem'),
+      page: this.options.page('post-mortem'),
       subject: `${tag} ESCALATION: post-mortem missed`,
       body: message,
     });

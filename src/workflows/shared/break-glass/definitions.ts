@@ -1,17 +1,18 @@
 import { defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { CommittedWrite, HttpProbe, ReconcilingWrite } from '../../activities';
-import { handleSchema } from '../../common/identity';
-import type { NoticeRecord } from '../shared/notices';
-import type {
-  DeadlineRecord,
-  Finding,
-  RefusedAttempt,
-  RunbookStatus,
-  StepRecord,
-} from '../shared/run-record';
+import type { CommittedWrite, HttpProbe, ReconcilingWrite } from '../../../activities';
+import { handleSchema } from '../../../common/identity';
+import type { NoticeRecord } from '../notices';
+import type { DeadlineRecord, Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../run-record';
 
 /** What every break-glass procedure (A, B, D, drill) shares: signals, records, result fields. */
+
+/** Seed 000: every break-glass run names what is broken and why the Console cannot fix it. */
+export const rationaleSchema = z
+  .string({ error: 'is required: one sentence on what is broken and why the Console cannot fix it' })
+  .trim()
+  .min(1, 'is required: one sentence on what is broken and why the Console cannot fix it')
+  .max(500, 'must be one sentence (at most 500 characters)');
 
 export const postMortemFiledPayloadSchema = z
   .object({

@@ -1,0 +1,317 @@
+import { proxyActivities, setHandler } from '@temporalio/workflow';
+import type { z } from 'zod';
+import type { RunbookActivities, RunbookPolicySnapshot } from '../../../activities';
+import type { BreakGlassRunbookName } from '../../../common/policy';
+import { normalizeHandle } from '../../../common/identity';
+import { policyRead } from '../../activity-options';
+import { RunControls } from '../gates';
+import { parseWorkflowInput } from '../input';
+import { statusQuery } from '../messages';
+import { Notices } from '../notices';
+import { RunRecord } from '../run-record';
+import { committedWrite, type BreakGlassDetail, type BreakGlassResultBase } from './definitions';
+import {
+  approvalLineTemplate,
+  runApprovedWrite,
+  type ApprovedWriteSpec,
+  type BreakGlassContext,
+  type FlowEnd,
+} from './flow';
+import { ObligationSignals } from './obligations';
+import { renderPostMortem, type PostMortemFacts } from './post-mortem';
+
+const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
+
+/**
+ * A break-glass procedure is its parts: how a run opens, what it does before the gate (inspect and
+ * plan), the write it asks approval for, and what its result adds. `defineBreakGlassProcedure`
+ * assembles them into the workflow every procedure shares (seed 000 gating ritual): record, gate
+ * and obligation signals installed before the first await → the policy → the plan → dry run or
+ * gate → pause → the one transaction → verify → obligations → result.
+ */
+
+type AnyDetail = BreakGlassDetail<unknown, unknown, unknown>;
+type ExecutionOf<D extends AnyDetail> = NonNullable<D['execution']>;
+type VerificationOf<D extends AnyDetail> = NonNullable<D['verification']>;
+
+/** How a run ends: its outcome and a one-line message. */
+export interface ProcedureEnd {
+  outcome: string;
+  message: string;
+}
+
+/** Who and what a run is about, from its validated input. */
+export interface ProcedureOpening<Detail> {
+  incidentId: string;
+  requestedBy: string;
+  rationale: string;
+  dryRun: boolean;
+  /** "[break-glass A INC-42]": prefix of every notice subject. */
+  tag: string;
+  memo: string;
+  detail: Omit<Detail, 'requestedBy'>;
+}
+
+/** Everything a procedure's parts may use during one run. */
+export interface ProcedureRun<Input, Detail extends AnyDetail, K extends BreakGlassRunbookName> {
+  input: Input;
+  opening: ProcedureOpening<Detail> & { requestedBy: string };
+  record: RunRecord<Detail>;
+  detail: Detail;
+  notices: Notices;
+  controls: RunControls;
+  signals: ObligationSignals;
+  snapshot: RunbookPolicySnapshot<K>;
+  policy: RunbookPolicySnapshot<K>['runbook'];
+}
+
+/** The write a plan asks approval for (the gate, the transaction, its verification and obligations). */
+export type PlannedWrite<Plan, Execution, Verification> = Omit<
+  ApprovedWriteSpec<Execution, Verification>,
+  'obligations'
+> & {
+  plan: Plan;
+  /**
+   * Reconciliation and post-mortem (seed 000 gates 2 and 3); omitted for the drill and D's
+   * canonical seed path. B waits for the Console to come back first.
+   */
+  obligations?: { consoleRecovery?: { probeInterval: number; timeout: number } };
+};
+
+export interface BreakGlassProcedure<
+  K extends BreakGlassRunbookName,
+  Schema extends z.ZodType,
+  Detail extends AnyDetail,
+  Result,
+> {
+  runbook: K;
+  inputSchema: Schema;
+  open(input: z.output<Schema>): ProcedureOpening<Detail>;
+  /** Everything before the gate: checks, inspection and the plan; or the end of the run. */
+  plan(
+    run: ProcedureRun<z.output<Schema>, Detail, K>,
+  ): Promise<PlannedWrite<Detail['plan'], ExecutionOf<Detail>, VerificationOf<Detail>> | ProcedureEnd>;
+  /** The post-mortem draft's procedure-specific lines (A, B, D; the drill has none). */
+  postMortem?: (
+    run: ProcedureRun<z.output<Schema>, Detail, K>,
+  ) => Pick<PostMortemFacts, 'procedure' | 'rationale' | 'whatChanged' | 'verificationLines'>;
+  /** After the write (the drill measures its SLO). */
+  conclude?(run: ProcedureRun<z.output<Schema>, Detail, K>, end: FlowEnd): ProcedureEnd;
+  /** Just before the run ends (the drill writes its log). */
+  beforeFinish?(run: ProcedureRun<z.output<Schema>, Detail, K>, end: ProcedureEnd): Promise<void>;
+  result(run: ProcedureRun<z.output<Schema>, Detail, K>, end: ProcedureEnd): Result;
+}
+
+/**
+ * `defineBreakGlassProcedure<Detail>()({ runbook, inputSchema, open, plan, postMortem, result })`:
+ * the status detail type is named, everything else is inferred from the parts.
+ */
+export function defineBreakGlassProcedure<Detail extends AnyDetail>() {
+  return <K extends BreakGlassRunbookName, Schema extends z.ZodType, Result>(
+    procedure: BreakGlassProcedure<K, Schema, Detail, Result>,
+  ): ((rawInput?: z.input<Schema>) => Promise<Result>) => assemble(procedure);
+}
+
+function assemble<
+  K extends BreakGlassRunbookName,
+  Schema extends z.ZodType,
+  Detail extends AnyDetail,
+  Result,
+>(
+  procedure: BreakGlassProcedure<K, Schema, Detail, Result>,
+): (rawInput?: z.input<Schema>) => Promise<Result> {
+  const workflow = async (rawInput?: z.input<Schema>): Promise<Result> => {
+    const input = parseWorkflowInput(procedure.inputSchema, rawInput, `${procedure.runbook} input`);
+    const opened = await openBreakGlassRun(procedure.runbook, procedure.runbook, procedure.open(input));
+    const run: ProcedureRun<z.output<Schema>, Detail, K> = { ...opened, input };
+    const finish = async (end: ProcedureEnd): Promise<Result> => {
+      await procedure.beforeFinish?.(run, end);
+      run.record.finish(end.outcome, end.message);
+      await run.notices.settle();
+      return resultOf(procedure, run, end);
+    };
+
+    const planned = await procedure.plan(run);
+    if (!('planHash' in planned)) return finish(planned);
+    run.detail.plan = planned.plan;
+    run.record.noteStep(planned.planSummary);
+    const ctx = gateContext(procedure, run);
+    run.detail.approvalLineTemplate = approvalLineTemplate(ctx);
+    if (run.opening.dryRun) {
+      return finish({
+        outcome: 'dry_run',
+        message: `dry run: ${planned.planSummary}; planHash ${planned.planHash}; nothing was changed`,
+      });
+    }
+    const end = await runApprovedWrite(ctx, withObligations(procedure, run, planned));
+    return finish(procedure.conclude ? procedure.conclude(run, end) : end);
+  };
+  // The workflow type is the function's name (clients and child workflows start it by name).
+  Object.defineProperty(workflow, 'name', { value: procedure.runbook });
+  return workflow;
+}
+
+/**
+ * The opening every break-glass workflow shares (C's included): the run record (search attributes,
+ * memo, status query), notices, the gate's signal handlers and the obligation signals, all
+ * installed before the first await so no early signal is lost; then the policy section of
+ * `policyOf`, read through an activity.
+ */
+export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail extends AnyDetail>(
+  runbook: string,
+  policyOf: K,
+  opening: ProcedureOpening<Detail>,
+): Promise<Omit<ProcedureRun<never, Detail, K>, 'input'>> {
+  const requestedBy = `@${normalizeHandle(opening.requestedBy)}`;
+  const record = new RunRecord<Detail>(runbook, opening.incidentId, {
+    ...opening.detail,
+    requestedBy,
+  } as Detail);
+  setHandler(statusQuery, () => record.status);
+  const notices = new Notices(record);
+  const controls = new RunControls(record, notices, requestedBy);
+  record.setMemoSummary(opening.memo);
+  const signals = new ObligationSignals(record);
+
+  record.enterStep('load_policy', 'reading the worker policy');
+  const snapshot = await loadRunbookPolicy({ runbook: policyOf });
+  controls.configure({ approvers: snapshot.runbook.approvers, soleOperator: snapshot.runbook.soleOperator });
+  notices.configure(snapshot.notifications);
+  return {
+    opening: { ...opening, requestedBy },
+    record,
+    detail: record.status.detail,
+    notices,
+    controls,
+    signals,
+    snapshot,
+    policy: snapshot.runbook,
+  };
+}
+
+function gateContext<
+  K extends BreakGlassRunbookName,
+  Schema extends z.ZodType,
+  Detail extends AnyDetail,
+  Result,
+>(
+  procedure: BreakGlassProcedure<K, Schema, Detail, Result>,
+  run: ProcedureRun<z.output<Schema>, Detail, K>,
+): BreakGlassContext {
+  return {
+    runbook: procedure.runbook,
+    incidentId: run.opening.incidentId,
+    requestedBy: run.opening.requestedBy,
+    rationale: run.opening.rationale,
+    tag: run.opening.tag,
+    story: run.snapshot.story,
+    record: run.record,
+    notices: run.notices,
+    controls: run.controls,
+    gate: run.policy,
+    resultFor: (outcome, message) => resultOf(procedure, run, { outcome, message }),
+  };
+}
+
+/** The planned write with the policy's obligations and the procedure's post-mortem draft attached. */
+function withObligations<
+  K extends BreakGlassRunbookName,
+  Schema extends z.ZodType,
+  Detail extends AnyDetail,
+  Result,
+>(
+  procedure: BreakGlassProcedure<K, Schema, Detail, Result>,
+  run: ProcedureRun<z.output<Schema>, Detail, K>,
+  planned: PlannedWrite<Detail['plan'], ExecutionOf<Detail>, VerificationOf<Detail>>,
+): ApprovedWriteSpec<ExecutionOf<Detail>, VerificationOf<Detail>> {
+  const { obligations, plan: _plan, ...write } = planned;
+  if (!obligations || !('reconciliationDeadline' in run.policy)) return write;
+  return {
+    ...write,
+    obligations: {
+      signals: run.signals,
+      database: 'target',
+      policy: run.policy,
+      ...(obligations.consoleRecovery ? { consoleRecovery: obligations.consoleRecovery } : {}),
+      ...(run.snapshot.postMortemComment ? { postMortemComment: run.snapshot.postMortemComment } : {}),
+      renderDraft: () => postMortemDraft(procedure, run),
+    },
+  };
+}
+
+/** Seed 000's post-mortem template filled from the run's record; empty until something was written. */
+function postMortemDraft<
+  K extends BreakGlassRunbookName,
+  Schema extends z.ZodType,
+  Detail extends AnyDetail,
+  Result,
+>(
+  procedure: BreakGlassProcedure<K, Schema, Detail, Result>,
+  run: ProcedureRun<z.output<Schema>, Detail, K>,
+): string {
+  const { detail, record } = run;
+  const write = committedWrite(detail.execution);
+  if (!procedure.postMortem || !write || !detail.approval) return '';
+  return renderPostMortem({
+    ...procedure.postMortem(run),
+    incidentId: run.opening.incidentId,
+    workflowId: record.status.workflowId,
+    runId: record.status.runId,
+    approval: detail.approval,
+    write,
+    ...(detail.consoleRecovery ? { consoleRecovery: detail.consoleRecovery } : {}),
+    ...(detail.reconciliation ? { reconciliation: detail.reconciliation } : {}),
+    steps: record.stepDurations(),
+    postMortemTarget: run.snapshot.postMortemTarget,
+  });
+}
+
+function resultOf<
+  K extends BreakGlassRunbookName,
+  Schema extends z.ZodType,
+  Detail extends AnyDetail,
+  Result,
+>(
+  procedure: BreakGlassProcedure<K, Schema, Detail, Result>,
+  run: ProcedureRun<z.output<Schema>, Detail, K>,
+  end: ProcedureEnd,
+): Result {
+  if (run.detail.postMortem) run.detail.postMortem.draft = postMortemDraft(procedure, run);
+  return procedure.result(run, end);
+}
+
+/** The result fields every break-glass procedure that writes returns, from its record. */
+export function breakGlassResultBase<Plan, Execution, Verification>(
+  run: {
+    record: RunRecord<BreakGlassDetail<Plan, Execution, Verification>>;
+    opening: { incidentId: string };
+  },
+  end: ProcedureEnd,
+): BreakGlassResultBase<Plan, Execution, Verification> {
+  const { record } = run;
+  const detail = record.status.detail;
+  const write = committedWrite(detail.execution);
+  return {
+    outcome: end.outcome,
+    conforming: record.status.nonConformities.length === 0,
+    message: end.message,
+    incidentId: run.opening.incidentId,
+    workflowId: record.status.workflowId,
+    runId: record.status.runId,
+    requestedBy: detail.requestedBy,
+    ...(detail.plan !== undefined ? { plan: detail.plan } : {}),
+    ...(detail.approval ? { approval: detail.approval } : {}),
+    ...(detail.execution !== undefined ? { execution: detail.execution } : {}),
+    ...(detail.verification !== undefined ? { verification: detail.verification } : {}),
+    ...(detail.consoleRecovery ? { consoleRecovery: detail.consoleRecovery } : {}),
+    ...(detail.reconciliation ? { reconciliation: detail.reconciliation } : {}),
+    ...(detail.postMortem ? { postMortem: detail.postMortem } : {}),
+    idsCreated: { historyRowIds: write ? [write.historyId] : [], ledgerKeys: write ? [write.ledgerKey] : [] },
+    steps: record.stepDurations(),
+    deadlines: record.status.deadlines,
+    refusedAttempts: record.status.refusedAttempts,
+    nonConformities: record.status.nonConformities,
+    flags: record.status.flags,
+    notices: record.status.notices,
+  };
+}
