@@ -1,25 +1,16 @@
-import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, proxyActivities } from '@temporalio/workflow';
 import type { Database, RunbookActivities } from '../../../activities';
 import type { NoticePage } from '../../../common/notice';
 import { utcIso } from '../../../common/duration';
-import { normalizeHandle } from '../../../common/identity';
-import { describeIssuesInline } from '../../../common/validation';
-import { databaseRead, notification, probe } from '../../activity-options';
+import { databaseRead, probe } from '../../activity-options';
 import { describeFailure, type Notices } from '../notices';
 import type { RunRecord } from '../run-record';
-import {
-  checkReconciliationSignal,
-  postMortemFiledPayloadSchema,
-  postMortemFiledSignal,
-  type BreakGlassDetail,
-  type PostMortemComment,
-  type PostMortemRecord,
-  type ReconciliationRecord,
-} from './definitions';
+import type { ObligationSignals } from './obligation-signals';
+import { postDraftComment } from './post-mortem-comment';
+import type { BreakGlassDetail, PostMortemRecord, ReconciliationRecord } from './definitions';
 
 const { findReconcilingWrite } = proxyActivities<RunbookActivities>(databaseRead);
 const { probeConsole } = proxyActivities<RunbookActivities>(probe);
-const { commentOnWorkPackage, commentOnGitHubIssue } = proxyActivities<RunbookActivities>(notification);
 
 /**
  * The gating ritual's obligations after a break-glass write (seed 000):
@@ -30,57 +21,6 @@ const { commentOnWorkPackage, commentOnGitHubIssue } = proxyActivities<RunbookAc
  */
 
 type AnyDetail = BreakGlassDetail<unknown, unknown, unknown>;
-
-/** Installed at workflow start, so an early or stray signal is refused and recorded. */
-export class ObligationSignals {
-  checkRequested = false;
-
-  constructor(private readonly record: RunRecord<AnyDetail>) {
-    setHandler(checkReconciliationSignal, () => {
-      this.checkRequested = true;
-    });
-    setHandler(postMortemFiledSignal, (raw) => this.onPostMortemFiled(raw));
-  }
-
-  private onPostMortemFiled(raw: unknown): void {
-    const parsed = postMortemFiledPayloadSchema.safeParse(raw);
-    if (!parsed.success) {
-      this.record.refused({
-        signal: 'postMortemFiled',
-        reason: 'invalid_payload',
-        detail: describeIssuesInline(parsed.error, 'postMortemFiled payload'),
-      });
-      return;
-    }
-    const by = `@${normalizeHandle(parsed.data.by)}`;
-    const postMortem = this.record.status.detail.postMortem;
-    if (!postMortem) {
-      this.record.refused({
-        signal: 'postMortemFiled',
-        by,
-        reason: 'gate_not_open',
-        detail: 'nothing has been executed yet',
-      });
-      return;
-    }
-    if (postMortem.state !== 'awaiting') {
-      this.record.refused({
-        signal: 'postMortemFiled',
-        by,
-        reason: 'already_decided',
-        detail: `post-mortem is already ${postMortem.state}`,
-      });
-      return;
-    }
-    postMortem.state = 'filed';
-    postMortem.filedBy = by;
-    postMortem.link = parsed.data.link;
-    postMortem.filedAt = utcIso(Date.now());
-    this.record.event('post_mortem_filed', `post-mortem filed: ${parsed.data.link}`, by);
-    if (this.record.status.step === 'awaiting_post_mortem')
-      this.record.describe('post-mortem filed; finishing');
-  }
-}
 
 export interface ObligationPolicy {
   reconciliationDeadline: number;
@@ -382,54 +322,9 @@ class ObligationWatch {
 
   /** Posts the draft as a comment on the configured work package / issue (once, idempotent). */
   private postDraft(): void {
-    const { record, notices, tag } = this.options;
-    const target = this.options.postMortemComment;
-    const postMortem = this.postMortem;
-    if (!target || postMortem.comment) return;
-    const deliveryKey = `${record.status.workflowId}/${record.status.runId}/post-mortem-draft`;
-    const where =
-      'workPackageId' in target ? `work package #${target.workPackageId}` : `issue #${target.issueNumber}`;
-    const comment: PostMortemComment = { channel: target.channel, target: where, state: 'posting' };
-    postMortem.comment = comment;
-    const posting =
-      'workPackageId' in target
-        ? commentOnWorkPackage({
-            channel: target.channel,
-            workPackageId: target.workPackageId,
-            markdown: postMortem.draft,
-            deliveryKey,
-          }).then(() => undefined)
-        : commentOnGitHubIssue({
-            channel: target.channel,
-            issueNumber: target.issueNumber,
-            body: postMortem.draft,
-            deliveryKey,
-          }).then((receipt) => {
-            comment.url = receipt.url;
-          });
-    notices.track(
-      posting.then(
-        () => {
-          comment.state = 'posted';
-          record.event('post_mortem_draft_posted', `post-mortem draft posted on ${target.channel} ${where}`);
-        },
-        (error: unknown) => {
-          comment.state = 'failed';
-          comment.error = describeFailure(error);
-          record.event(
-            'post_mortem_draft_failed',
-            `post-mortem draft not posted on ${target.channel} ${where}: ${comment.error}`,
-          );
-          notices.send({
-            kind: 'post_mortem_draft_failed',
-            severity: 'warning',
-            audience: 'incident_commander',
-            subject: `${tag} could not post the post-mortem draft on ${where}`,
-            body: `${comment.error}\nThe draft is in the run's status (detail.postMortem.draft); file it by hand.`,
-          });
-        },
-      ),
-    );
+    const { record, notices, tag, postMortemComment } = this.options;
+    if (postMortemComment)
+      postDraftComment({ record, notices, tag, target: postMortemComment, postMortem: this.postMortem });
   }
 
   private async watchPostMortem(): Promise<void> {

@@ -12,12 +12,12 @@ import { RunRecord } from '../run-record';
 import { committedWrite, type BreakGlassDetail, type BreakGlassResultBase } from './definitions';
 import {
   approvalLineTemplate,
-  runApprovedWrite,
   type ApprovedWriteSpec,
   type BreakGlassContext,
   type FlowEnd,
-} from './flow';
-import { ObligationSignals } from './obligations';
+} from './context';
+import { runApprovedWrite } from './flow';
+import { ObligationSignals } from './obligation-signals';
 import { renderPostMortem, type PostMortemFacts } from './post-mortem';
 
 const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);

@@ -1,5 +1,5 @@
 import type { RestoreVerification } from '../../../activities';
-import type { VerificationSummary } from './flow';
+import type { VerificationSummary } from './context';
 
 /** How a restore's verification reads in the post-mortem and in the flow (A and the drill). */
 export function restoreVerificationLines(verification: RestoreVerification | undefined): string[] {
