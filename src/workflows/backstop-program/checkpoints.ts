@@ -1,0 +1,156 @@
+import { condition, proxyActivities } from '@temporalio/workflow';
+import type { RunbookActivities } from '../../activities';
+import { DAY_MS } from '../../common/backstop';
+import { formatDuration, utcIso } from '../../common/duration';
+import { notification } from '../activity-options';
+import { describeFailure } from '../shared/notices';
+import type { BackstopResult, CheckpointEvidence, CheckpointState, DecisionRecord } from './definitions';
+import { revert } from './outcomes';
+import type { BackstopRun } from './run';
+
+const trackers = proxyActivities<RunbookActivities>(notification);
+
+/** Seed 001: "the waiver is single-use", 30 days (T+90 → T+120). */
+const WAIVER_MS = 30 * DAY_MS;
+
+/** What each checkpoint does when the Epic has not shipped (seed 001 §6.bis). */
+
+/** T+30: Epic still New or childless → notice to the DRI and a decision request on the trackers. */
+export async function atT30(
+  run: BackstopRun,
+  evidence: CheckpointEvidence,
+  state: CheckpointState,
+): Promise<void> {
+  const { input, notices, dri, tag, policy } = run;
+  const children = evidence.children ?? [];
+  const epicNew = evidence.epic?.status === policy.newStatus;
+  if (epicNew || children.length === 0) {
+    evidence.verdict =
+      state.verdict = `action: epic ${evidence.epic?.status ?? '?'}, ${children.length} children`;
+    const ask = `T+30 (${state.at}): Epic wp#${input.openProject.epicId} is ${evidence.epic?.status ?? 'unknown'} with ${children.length} children. Dedicate the next sprint slot to opening the epic's children and plan_review the first deliverable (Console UI restore-from-history); log the decision here.`;
+    notices.send({
+      kind: 'backstop_t30',
+      severity: 'warning',
+      audience: 'owner',
+      recipients: [dri],
+      subject: `${tag} T+30: open the Epic's children (next sprint slot)`,
+      body: ask,
+    });
+    await run.comment('t30', `**Backstop ${input.storyId} — decision request.** ${ask}`, true);
+  } else
+    evidence.verdict = state.verdict = `on track: epic ${evidence.epic?.status}, ${children.length} children`;
+}
+
+/** T+60: no child past In progress → yellow flag and a self-review request. */
+export async function atT60(
+  run: BackstopRun,
+  evidence: CheckpointEvidence,
+  state: CheckpointState,
+): Promise<void> {
+  const { input, detail, notices, dri, tag, policy } = run;
+  const children = evidence.children ?? [];
+  const moving = children.filter((child) => policy.pastInProgress.includes(child.status));
+  if (!moving.length) {
+    evidence.verdict = state.verdict = 'yellow flag: no child past In progress';
+    detail.awaiting = { kind: 'self_review', since: utcIso(Date.now()), escalations: 0 };
+    const ask = `T+60 (${state.at}): yellow flag, 30-day risk runway left. No child of Epic wp#${input.openProject.epicId} is past In progress (${children.map((c) => `wp#${c.id} ${c.status}`).join(', ') || 'no children'}). Schedule the self-review: is break-glass-only rollback still acceptable? Record the outcome: signal "recordDecision" {"by","decision":"self_review","rationale"}.`;
+    notices.send({
+      kind: 'backstop_t60_yellow',
+      severity: 'warning',
+      audience: 'owner',
+      recipients: [dri],
+      subject: `${tag} T+60 yellow flag: self-review due`,
+      body: ask,
+    });
+    await run.comment('t60', `**Backstop ${input.storyId} — yellow flag.** ${ask}`);
+  } else
+    evidence.verdict = state.verdict = `on track: ${moving.map((c) => `wp#${c.id} ${c.status}`).join(', ')}`;
+}
+
+/**
+ * T+90 not shipped: the [gate-failure] issue (once), the DRI paged, and a decision demanded —
+ * re-escalated every decision window until it comes (silence is not an outcome). A waiver returns
+ * undefined (the program sleeps to T+120); revert and park end the program.
+ */
+export async function atT90(
+  run: BackstopRun,
+  evidence: CheckpointEvidence,
+  state: CheckpointState,
+): Promise<BackstopResult | undefined> {
+  const { input, record, detail, notices, dri, tag, policy, workflowId } = run;
+  const deciders = run.deciders;
+  const gh = policy.gitHubChannel;
+  const children = evidence.children ?? [];
+  evidence.verdict = state.verdict = 'not shipped: hard escalation';
+  if (detail.awaiting?.kind === 'self_review') {
+    record.flag('self_review_missing', 'the T+60 self-review outcome was never recorded');
+  }
+  try {
+    const issue = await trackers.createGitHubIssue({
+      channel: gh,
+      repository: input.github.repository,
+      title: `[gate-failure] ${input.storyId}: Epic wp#${input.openProject.epicId} not shipped at T+90`,
+      body: `T+90 (${state.at}) reached without the Epic shipped.\n\nEvidence (UTC): ${JSON.stringify(
+        {
+          epic: evidence.epic?.status,
+          children: children.map((c) => [c.id, c.status]),
+          probe: evidence.probe,
+        },
+        null,
+        1,
+      )}\n\nDecision required from ${dri}: waiver (30 days, single-use), revert, or park. Silent extension is not an outcome.`,
+      labels: [input.github.gateFailureLabel],
+      deliveryKey: `${workflowId}/gate-failure-issue`,
+    });
+    detail.gateFailureIssue = { number: issue.number, url: issue.url };
+  } catch (error) {
+    record.flag(
+      'gate_failure_issue_failed',
+      `could not open the [gate-failure] issue: ${describeFailure(error)}`,
+    );
+  }
+  detail.awaiting = { kind: 't90_decision', since: utcIso(Date.now()), escalations: 0 };
+  record.enterStep('awaiting_decision', `T+90 not shipped: ${dri} must decide waiver, revert or park`);
+  let decision: DecisionRecord | undefined;
+  for (;;) {
+    const pageKey = `${workflowId}/t90-escalation-${detail.awaiting.escalations}`;
+    notices.send({
+      kind: detail.awaiting.escalations === 0 ? 'backstop_t90_escalation' : 'backstop_t90_reescalation',
+      severity: 'critical',
+      audience: 'owner',
+      recipients: [dri, ...deciders],
+      page: { action: 'trigger', dedupKey: pageKey },
+      subject: `${tag} T+90 gate failure${detail.awaiting.escalations ? ` — still no decision (escalation ${detail.awaiting.escalations + 1})` : ''}: waiver, revert or park`,
+      body: `Epic wp#${input.openProject.epicId} not shipped at ${state.at}. Issue: ${detail.gateFailureIssue?.url ?? '(not opened)'}.\nSignal "recordDecision" {"by":"${dri}","decision":"waiver|revert|park","rationale":"..."}`,
+    });
+    const nextAt = Date.now() + policy.decisionWindow;
+    detail.awaiting.nextEscalationAt = utcIso(nextAt);
+    await condition(() => detail.decisions.some((d) => d.checkpoint === 'T+90'), policy.decisionWindow, {
+      summary: `T+90 decision or re-escalation at ${utcIso(nextAt)}`,
+    });
+    decision = detail.decisions.find((d) => d.checkpoint === 'T+90');
+    if (decision) break;
+    detail.awaiting.escalations += 1;
+    record.event(
+      'escalated',
+      `no T+90 decision after ${formatDuration(policy.decisionWindow)}: escalation ${detail.awaiting.escalations + 1}`,
+    );
+  }
+  delete detail.awaiting;
+  await run.recordDecisions();
+  if (decision.decision === 'revert')
+    return revert(run, `decided by ${decision.by} at ${decision.at}: ${decision.rationale}`, false);
+  if (decision.decision === 'park') {
+    await run.comment(
+      'park',
+      `**Backstop ${input.storyId}: parked** by ${decision.by} at ${decision.at}: new harness factor sweeps parked until Epic wp#${input.openProject.epicId} ships.`,
+    );
+    return run.finish('parked', `parked by ${decision.by}: ${decision.rationale}`);
+  }
+  const untilMs = Math.max(Date.parse(decision.at) + WAIVER_MS, run.schedule[3]!.atMs);
+  detail.waiver = { by: decision.by, at: decision.at, until: utcIso(untilMs) };
+  await run.comment(
+    'waiver',
+    `**Backstop ${input.storyId}: 30-day waiver** (single-use) granted by ${decision.by} at ${decision.at}, risk accepted: ${decision.rationale}. T+120 (${detail.checkpoints[3]!.at}) is the cap: not shipped by then means mandatory revert.`,
+  );
+}

@@ -1,0 +1,202 @@
+import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { z } from 'zod';
+import type { RunbookActivities, RunbookPolicySnapshot } from '../../activities';
+import { checkpointSchedule, mergeDayStartMs, type CheckpointName } from '../../common/backstop';
+import { utcIso } from '../../common/duration';
+import { normalizeHandle, sameHandle } from '../../common/identity';
+import { describeIssuesInline } from '../../common/validation';
+import { notification } from '../activity-options';
+import { statusQuery } from '../shared/messages';
+import { describeFailure, Notices } from '../shared/notices';
+import { RunRecord } from '../shared/run-record';
+import {
+  BACKSTOP_PROGRAM,
+  decisionPayloadSchema,
+  recordDecisionSignal,
+  type backstopInputSchema,
+  type BackstopDetail,
+  type BackstopOutcome,
+  type BackstopResult,
+  type DecisionRecord,
+} from './definitions';
+
+const trackers = proxyActivities<RunbookActivities>(notification);
+
+type ParsedInput = z.output<typeof backstopInputSchema>;
+type Policy = RunbookPolicySnapshot<'backstop'>['runbook'];
+
+/**
+ * One backstop program: its record, notices and the decision message (accepted only while a
+ * decision is asked for, only from the DRI or the policy's deciders), installed before the first
+ * await; and what every checkpoint does: comment on the trackers, write decisions down, sleep.
+ */
+export class BackstopRun {
+  readonly record: RunRecord<BackstopDetail>;
+  readonly detail: BackstopDetail;
+  readonly notices: Notices;
+  readonly dri: string;
+  readonly tag: string;
+  readonly workflowId: string;
+  /** Text the gate-failure search looks for. */
+  readonly search: string;
+  readonly schedule: ReturnType<typeof checkpointSchedule>;
+  /** Decisions received and not yet written on the story's work package. */
+  private readonly inbox: DecisionRecord[] = [];
+  private deciderList: string[] = [];
+  private policyValue?: Policy;
+
+  constructor(readonly input: ParsedInput) {
+    const mergedAtMs = Date.parse(input.mergedAt);
+    this.dri = `@${normalizeHandle(input.dri)}`;
+    this.schedule = checkpointSchedule(mergedAtMs);
+    this.record = new RunRecord<BackstopDetail>(BACKSTOP_PROGRAM, input.storyId, {
+      storyId: input.storyId,
+      mergeSha: input.mergeSha,
+      mergedAt: utcIso(mergedAtMs),
+      mergeDay: utcIso(mergeDayStartMs(mergedAtMs)),
+      dri: this.dri,
+      checkpoints: this.schedule.map((cp) => ({ name: cp.name, at: utcIso(cp.atMs), state: 'pending' })),
+      evidence: [],
+      decisions: [],
+    });
+    setHandler(statusQuery, () => this.record.status);
+    this.detail = this.record.status.detail;
+    this.notices = new Notices(this.record);
+    this.workflowId = workflowInfo().workflowId;
+    this.tag = `[backstop ${input.storyId}]`;
+    this.search = input.github.search ?? input.storyId;
+    this.record.setMemoSummary(
+      `Backstop of ${input.storyId} (merge ${input.mergeSha.slice(0, 7)} on ${this.detail.mergeDay.slice(0, 10)}): T+90 ${this.detail.checkpoints[2]!.at}`,
+    );
+    setHandler(recordDecisionSignal, (raw) => this.onDecision(raw));
+  }
+
+  get policy(): Policy {
+    return this.policyValue!;
+  }
+
+  /** Besides the DRI, who may record a decision. */
+  get deciders(): string[] {
+    return this.deciderList;
+  }
+
+  configure(snapshot: RunbookPolicySnapshot<'backstop'>): void {
+    this.policyValue = snapshot.runbook;
+    this.deciderList = snapshot.runbook.deciders;
+    this.notices.configure(snapshot.notifications);
+  }
+
+  /** Comments on the story's work package (and the epic's when asked), once per key. */
+  async comment(key: string, markdown: string, alsoEpic = false): Promise<void> {
+    const { openProject } = this.input;
+    const targets = [openProject.storyWorkPackageId, ...(alsoEpic ? [openProject.epicId] : [])];
+    for (const workPackageId of targets) {
+      try {
+        await trackers.commentOnWorkPackage({
+          channel: this.policy.openProjectChannel,
+          workPackageId,
+          markdown,
+          deliveryKey: `${this.workflowId}/${key}/wp-${workPackageId}`,
+        });
+      } catch (error) {
+        this.record.flag(
+          'comment_failed',
+          `could not comment on wp#${workPackageId}: ${describeFailure(error)}`,
+        );
+      }
+    }
+  }
+
+  /** Writes the decisions received so far on the story's work package (the seed's "log decision in wp#…"). */
+  async recordDecisions(): Promise<void> {
+    while (this.inbox.length) {
+      const entry = this.inbox.shift()!;
+      await this.comment(
+        `decision-${this.detail.decisions.indexOf(entry)}`,
+        `**${entry.checkpoint} decision (${this.input.storyId}): ${entry.decision}** by ${entry.by} at ${entry.at}\n\n${entry.rationale}`,
+      );
+      entry.recordedOn = this.input.openProject.storyWorkPackageId;
+    }
+  }
+
+  /** Sleeps until `atMs` on a durable timer, writing down decisions as they come. */
+  async sleepUntil(atMs: number, what: string): Promise<void> {
+    while (Date.now() < atMs) {
+      await condition(() => this.inbox.length > 0, atMs - Date.now(), {
+        summary: `${what} at ${utcIso(atMs)}`,
+      });
+      await this.recordDecisions();
+    }
+  }
+
+  async finish(outcome: BackstopOutcome, message: string): Promise<BackstopResult> {
+    const { record, detail } = this;
+    await this.recordDecisions();
+    delete detail.next;
+    for (const cp of detail.checkpoints) if (cp.state === 'pending') cp.state = 'not_needed';
+    record.finish(outcome, message);
+    await this.notices.settle();
+    return {
+      runbook: BACKSTOP_PROGRAM,
+      outcome,
+      message,
+      storyId: this.input.storyId,
+      workflowId: this.workflowId,
+      detail,
+      steps: record.stepDurations(),
+      refusedAttempts: record.status.refusedAttempts,
+      flags: record.status.flags,
+      notices: record.status.notices,
+    };
+  }
+
+  /** Decisions: only while one is asked for, only from the DRI or the policy's deciders. */
+  private onDecision(raw: unknown): void {
+    const { record, detail, dri } = this;
+    const deciders = this.deciderList;
+    const parsed = decisionPayloadSchema.safeParse(raw);
+    if (!parsed.success)
+      return void record.refused({
+        signal: 'recordDecision',
+        reason: 'invalid_payload',
+        detail: describeIssuesInline(parsed.error, 'recordDecision payload'),
+      });
+    const by = `@${normalizeHandle(parsed.data.by)}`;
+    const { decision, rationale } = parsed.data;
+    if (!sameHandle(by, dri) && !deciders.some((who) => sameHandle(who, by)))
+      return void record.refused({
+        signal: 'recordDecision',
+        by,
+        reason: 'not_authorized',
+        detail: `only the DRI ${dri}${deciders.length ? ` or ${deciders.join(', ')}` : ''} decides`,
+      });
+    const earlierWaiver = detail.decisions.find((d) => d.decision === 'waiver');
+    if (decision === 'waiver' && earlierWaiver)
+      return void record.refused({
+        signal: 'recordDecision',
+        by,
+        reason: 'waiver_already_used',
+        detail: `the waiver is single-use: granted by ${earlierWaiver.by} at ${earlierWaiver.at}`,
+      });
+    const wanted = detail.awaiting?.kind;
+    const fits =
+      wanted === 'self_review'
+        ? decision === 'self_review'
+        : wanted === 't90_decision' && decision !== 'self_review';
+    if (!fits)
+      return void record.refused({
+        signal: 'recordDecision',
+        by,
+        reason: 'gate_not_open',
+        detail: wanted
+          ? `a ${wanted === 'self_review' ? '"self_review"' : 'waiver, revert or park'} decision is expected now`
+          : 'no decision is asked for now',
+      });
+    const checkpoint: CheckpointName = wanted === 'self_review' ? 'T+60' : 'T+90';
+    const entry: DecisionRecord = { by, decision, rationale, at: utcIso(Date.now()), checkpoint };
+    detail.decisions.push(entry);
+    this.inbox.push(entry);
+    if (decision === 'self_review') delete detail.awaiting;
+    record.event('decision', `${decision}: ${rationale}`, by);
+  }
+}
