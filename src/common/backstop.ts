@@ -28,8 +28,3 @@ export function checkpointSchedule(
     atMs: checkpointInstantMs(mergedAtMs, days),
   }));
 }
-
-/** True when `nowMs` is at or after T+`days` (the seed: 2026-08-10T00:00:01Z has reached T+90). */
-export function hasReached(nowMs: number, mergedAtMs: number, days: number): boolean {
-  return nowMs >= checkpointInstantMs(mergedAtMs, days);
-}

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { WorkflowBundle } from '@temporalio/worker';
-import { checkpointSchedule, DAY_MS, hasReached } from '../../src/common/backstop';
+import { checkpointInstantMs, checkpointSchedule, DAY_MS } from '../../src/common/backstop';
 import { freePort, scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { backstopProgram } from '../../src/workflows';
@@ -186,9 +186,11 @@ describe('date rule (seed 001)', () => {
     );
     const late = checkpointSchedule(Date.parse('2026-05-12T23:59:59.999Z'));
     assert.equal(new Date(late[2]!.atMs).toISOString(), '2026-08-10T00:00:00.000Z');
-    assert.ok(hasReached(Date.parse('2026-08-10T00:00:01Z'), Date.parse(SEED_MERGE), 90));
-    assert.ok(hasReached(Date.parse('2026-08-10T00:00:00Z'), Date.parse(SEED_MERGE), 90));
-    assert.ok(!hasReached(Date.parse('2026-08-09T23:59:59.999Z'), Date.parse(SEED_MERGE), 90));
+    // The seed: 2026-08-10T00:00:01Z has reached T+90; a millisecond before midnight has not.
+    const t90 = checkpointInstantMs(Date.parse(SEED_MERGE), 90);
+    assert.ok(Date.parse('2026-08-10T00:00:01Z') >= t90);
+    assert.ok(Date.parse('2026-08-10T00:00:00Z') >= t90);
+    assert.ok(Date.parse('2026-08-09T23:59:59.999Z') < t90);
   });
 });
 

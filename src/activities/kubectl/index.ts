@@ -41,4 +41,4 @@ export function createKubectlActivities(deps: { console: ConsolePolicy; timeoutM
   };
 }
 
-export { isKubernetesName, runKubectl, type KubectlResult, type KubectlTarget } from './kubectl';
+export { runKubectl, type KubectlResult, type KubectlTarget } from './kubectl';

@@ -22,11 +22,6 @@ export interface KubectlResult {
 const K8S_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const CONTEXT = /^[A-Za-z0-9._@:/-]{1,253}$/;
 
-/** Kubernetes names (namespaces, deployments, …): RFC 1123 labels. */
-export function isKubernetesName(value: string): boolean {
-  return K8S_NAME.test(value);
-}
-
 /** Errors that another attempt cannot fix. */
 const PERMANENT =
   /\b(NotFound|Forbidden|Unauthorized|forbidden|not found|unknown (command|flag|shorthand)|invalid|error: context .* does not exist|doesn't have a resource type)\b/;

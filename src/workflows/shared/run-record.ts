@@ -116,10 +116,6 @@ export class RunRecord<Detail> {
     ]);
   }
 
-  get now(): number {
-    return Date.now();
-  }
-
   /** Closes the current step (if any) and opens `name`; the step shows in the UI search attribute. */
   enterStep(name: string, details: string): void {
     this.closeStep();

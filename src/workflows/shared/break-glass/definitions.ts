@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { CommittedWrite, HttpProbe, ReconcilingWrite } from '../../../activities';
 import { handleSchema } from '../../../common/identity';
 import type { NoticeRecord } from '../notices';
-import type { DeadlineRecord, Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../run-record';
+import type { DeadlineRecord, Finding, RefusedAttempt, StepRecord } from '../run-record';
 
 /** What every break-glass procedure (A, B, D, drill) shares: signals, records, result fields. */
 
@@ -122,10 +122,6 @@ export interface BreakGlassResultBase<Plan, Execution, Verification> {
   flags: Finding[];
   notices: NoticeRecord[];
 }
-
-export type BreakGlassStatus<Plan, Execution, Verification, Extra = object> = RunbookStatus<
-  BreakGlassDetail<Plan, Execution, Verification> & Extra
->;
 
 /** The committed write inside an execution outcome, if it is one. */
 export function committedWrite(execution: unknown): CommittedWrite | undefined {

@@ -1,0 +1,60 @@
+import { spawn } from 'node:child_process';
+import { heartbeat } from '@temporalio/activity';
+import { joinArgv, type OrchestratorCluster } from './cluster';
+
+/** Seed 002 step 5: the configured test flow on the pilot repo (a local command, argument array, no shell). */
+export function createPilotVerification(cluster: OrchestratorCluster) {
+  const { rollback } = cluster;
+  return {
+    /** Seed 002 step 5: the configured test flow on the pilot repo and its success criteria. */
+    runPilotVerification: async () => {
+      const { command, timeout, maxDurationSeconds, successPattern } = rollback.pilotVerification;
+      const [binary, ...args] = command;
+      const started = Date.now();
+      const outcome = await new Promise<{
+        code: number | null;
+        output: string;
+        timedOut: boolean;
+        spawnError?: string;
+      }>((resolve) => {
+        const child = spawn(binary!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let output = '';
+        let timedOut = false;
+        const timer = setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGKILL');
+        }, timeout);
+        const beat = setInterval(() => heartbeat(), 5_000);
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+        child.on('error', (error) => {
+          clearTimeout(timer);
+          clearInterval(beat);
+          resolve({ code: null, output, timedOut, spawnError: error.message });
+        });
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          clearInterval(beat);
+          resolve({ code, output, timedOut });
+        });
+      });
+      const durationSeconds = (Date.now() - started) / 1000;
+      const reasons: string[] = [];
+      if (outcome.spawnError) reasons.push(`could not run ${binary}: ${outcome.spawnError}`);
+      if (outcome.timedOut) reasons.push(`no result within ${Math.round(timeout / 1000)} s`);
+      else if (outcome.code !== 0 && !outcome.spawnError) reasons.push(`exit code ${outcome.code}`);
+      if (durationSeconds > maxDurationSeconds)
+        reasons.push(`took ${durationSeconds.toFixed(1)} s (> ${maxDurationSeconds} s)`);
+      if (successPattern && !new RegExp(successPattern).test(outcome.output))
+        reasons.push(`output does not match /${successPattern}/`);
+      return {
+        ok: reasons.length === 0,
+        command: joinArgv(command),
+        exitCode: outcome.code,
+        durationSeconds,
+        reasons,
+        outputTail: outcome.output.split('\n').slice(-15).join('\n'),
+      };
+    },
+  };
+}
