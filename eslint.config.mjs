@@ -10,6 +10,8 @@ export default tseslint.config(
     ignores: [
       'eslint.config.mjs',
       'dist/**',
+      'dist.next/**',
+      'dist.old-*/**',
       'node_modules/**',
       '.tools/**',
       '.stack/**',

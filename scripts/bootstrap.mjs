@@ -3,7 +3,16 @@
 // Plain Node built-ins only: this runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -109,16 +118,57 @@ export function ensureTools() {
   writeFileSync(TOOLS_MARKER, `${wanted}\n`);
 }
 
+const BUILD_INPUTS = ['src', 'test', 'bench'];
+const BUILD_FILES = ['tsconfig.json', 'package-lock.json'];
+const BUILD_STAMP = path.join(ROOT, 'dist', '.build-inputs.sha256');
+
+function hashTree(hash, dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) hashTree(hash, full);
+    else if (entry.isFile()) hash.update(`${path.relative(ROOT, full)}\0`).update(readFileSync(full));
+  }
+}
+
+/** A fingerprint of everything the TypeScript build reads. */
+function buildInputsHash() {
+  const hash = createHash('sha256');
+  for (const dir of BUILD_INPUTS) if (existsSync(path.join(ROOT, dir))) hashTree(hash, path.join(ROOT, dir));
+  for (const file of BUILD_FILES) hash.update(`${file}\0`).update(readFileSync(path.join(ROOT, file)));
+  return hash.digest('hex');
+}
+
+/**
+ * Compiles TypeScript into dist/, unless nothing it reads changed since the last build. A build goes
+ * to a fresh dist.next/ (a deleted source leaves no stale JavaScript behind) that then replaces
+ * dist/ in one rename: a stack or CLI running from the previous build is never left without one.
+ */
 export function build() {
+  const wanted = buildInputsHash();
+  if (existsSync(BUILD_STAMP) && readFileSync(BUILD_STAMP, 'utf8').trim() === wanted) {
+    step('TypeScript build is up to date (dist/)');
+    return;
+  }
   step('compiling TypeScript');
-  // A clean output directory: a deleted source or test file must not survive as stale JavaScript.
-  rmSync(path.join(ROOT, 'dist'), { recursive: true, force: true });
+  const next = path.join(ROOT, 'dist.next');
+  rmSync(next, { recursive: true, force: true });
   const result = run(process.execPath, [
     path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
     '-p',
     ROOT,
+    '--outDir',
+    next,
   ]);
-  if (result.status !== 0) throw new SetupError('TypeScript compilation failed (see the errors above).');
+  if (result.status !== 0) {
+    rmSync(next, { recursive: true, force: true });
+    throw new SetupError('TypeScript compilation failed (see the errors above).');
+  }
+  writeFileSync(path.join(next, '.build-inputs.sha256'), `${wanted}\n`);
+  const dist = path.join(ROOT, 'dist');
+  const old = path.join(ROOT, `dist.old-${process.pid}`);
+  if (existsSync(dist)) renameSync(dist, old);
+  renameSync(next, dist);
+  rmSync(old, { recursive: true, force: true });
 }
 
 export function setup() {

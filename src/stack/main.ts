@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { ensureRunbookTables } from '../db/runbook-schema';
@@ -15,6 +15,7 @@ import { DEFAULT_POLICY_FILE, DEFAULT_TASK_QUEUE, redactUrl } from '../worker/co
 import { ConfigurationError } from '../common/errors';
 import { REPO_ROOT } from '../local/paths';
 import { loadPolicyFile } from '../worker/policy';
+import { stackConnectionFile, type StackConnection } from '../local/stack-connection';
 import { ensureDemoTarget } from './demo-data';
 
 /**
@@ -29,6 +30,8 @@ const STACK_DIR = path.resolve(process.env.RUNBOOKS_STACK_DIR ?? path.join(REPO_
 const TEMPORAL_PORT = Number(process.env.STACK_TEMPORAL_PORT ?? 7233);
 const UI_PORT = Number(process.env.STACK_UI_PORT ?? 8233);
 const PG_PORT = Number(process.env.STACK_PG_PORT ?? 55432);
+const DRILL_LOG_DIR = path.join(STACK_DIR, 'drill-logs');
+const BACKUP_DIR = path.join(STACK_DIR, 'backups');
 const DATABASE = 'champollion';
 const STAGING_DATABASE = 'champollion_staging';
 
@@ -103,9 +106,18 @@ function startWorker(databases: Databases, temporalAddress: string, policyFile: 
       TEMPORAL_NAMESPACE: 'default',
       RUNBOOKS_TASK_QUEUE: DEFAULT_TASK_QUEUE,
       RUNBOOKS_POLICY_FILE: policyFile,
+      // Drill logs and rollback backups stay in the stack's state folder, out of the working tree.
+      RUNBOOKS_DRILL_LOG_DIR: DRILL_LOG_DIR,
+      RUNBOOKS_BACKUP_DIR: BACKUP_DIR,
     },
   });
   return child;
+}
+
+/** A Web UI link that opens the Start Workflow form with the id, task queue and type filled in. */
+function startLink(uiUrl: string, workflowId: string, workflowType: string): string {
+  const query = new URLSearchParams({ workflowId, taskQueue: DEFAULT_TASK_QUEUE, workflowType });
+  return `${uiUrl}/namespaces/default/workflows/start-workflow?${query.toString()}`;
 }
 
 function banner(uiUrl: string, temporalAddress: string, policyFile: string): void {
@@ -117,18 +129,22 @@ function banner(uiUrl: string, temporalAddress: string, policyFile: string): voi
     requestedBy: approver,
     rationale: 'LGB 5M learning rate set to 0.0 by a Console typo; restoring the previous snapshot',
   };
+  const defaultAddress = temporalAddress === '127.0.0.1:7233';
   say(`
 ────────────────────────────────────────────────────────────────────────────
  Durable Runbooks local stack is up.
 
  Temporal Web UI:   ${uiUrl}
  Temporal server:   ${temporalAddress}  (namespace default, task queue ${DEFAULT_TASK_QUEUE})
+ The CLI finds this stack by itself (${path.relative(REPO_ROOT, stackConnectionFile())})${
+   defaultAddress
+     ? ''
+     : `;
+ other Temporal tools: TEMPORAL_ADDRESS=${temporalAddress}`
+ }.
 
- Start Procedure A (break-glass restore) from the Web UI:
-   Workflows → Start Workflow
-     Workflow ID:    break-glass-restore-INC-4711
-     Task Queue:     ${DEFAULT_TASK_QUEUE}
-     Workflow Type:  breakGlassRestore
+ Start Procedure A (break-glass restore) from the Web UI, form prefilled:
+   ${startLink(uiUrl, 'break-glass-restore-INC-4711', 'breakGlassRestore')}
      Input (JSON):   ${JSON.stringify(input)}
  …or from a terminal:
    npm run cli -- start-restore --incident INC-4711 --target 5 --requested-by ${approver} --rationale "LGB 5M learning rate 0.0 typo"
@@ -141,7 +157,13 @@ function banner(uiUrl: string, temporalAddress: string, policyFile: string): voi
  Then: reconcile with a Console write carrying change_reason='break-glass-INC-4711' within
  ${Math.round(policy.reconciliationDeadline / 60000)} min, and send "postMortemFiled" {"by","link"} within ${Math.round(policy.postMortemDeadline / 3600000)} h.
 
- Ctrl-C stops everything; runs and data persist in .stack/.
+ Other runbooks, forms prefilled (put your incident id in the workflow id and the input):
+   rollback to pilot:   ${startLink(uiUrl, 'rollback-to-pilot-INC-4711', 'rollbackToPilot')}
+   re-enablement:       ${startLink(uiUrl, 'phased-reenablement-INC-4711', 'phasedReenablement')}
+   all runs:            npm run cli -- list   (or --open, --runbook, --step, --outcome)
+
+ Drill logs: ${path.relative(REPO_ROOT, DRILL_LOG_DIR)}/   rollback backups: ${path.relative(REPO_ROOT, BACKUP_DIR)}/
+ Ctrl-C stops everything; runs and data persist in ${path.relative(REPO_ROOT, STACK_DIR) || STACK_DIR}/.
 ────────────────────────────────────────────────────────────────────────────`);
 }
 
@@ -162,6 +184,7 @@ async function main(): Promise<void> {
       await exited;
     }
     for (const server of stopList.reverse()) await server.stop().catch(() => undefined);
+    rmSync(stackConnectionFile(), { force: true });
     process.exit(code);
   };
   process.once('SIGINT', () => void shutdown(0));
@@ -181,6 +204,13 @@ async function main(): Promise<void> {
       detached: true,
     });
     stopList.push(temporal);
+    const connection: StackConnection = {
+      address: temporal.address,
+      namespace: 'default',
+      ...(temporal.uiUrl ? { uiUrl: temporal.uiUrl } : {}),
+      pid: process.pid,
+    };
+    writeFileSync(stackConnectionFile(), `${JSON.stringify(connection, null, 2)}\n`);
     say('• worker: task queue runbooks');
     const launch = (): void => {
       worker = startWorker(databases, temporal.address, policyFile);

@@ -21,6 +21,9 @@ const workerEnvSchema = z.object({
   STAGING_DATABASE_URL: postgresUrl.optional(),
   RUNBOOKS_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
   RUNBOOKS_POLICY_FILE: z.string().min(1).default(DEFAULT_POLICY_FILE),
+  /** Where drill logs and rollback backups go, instead of the policy's folders (the local stack's state folder). */
+  RUNBOOKS_DRILL_LOG_DIR: z.string().min(1).optional(),
+  RUNBOOKS_BACKUP_DIR: z.string().min(1).optional(),
 });
 
 export interface WorkerConfig {
@@ -28,6 +31,8 @@ export interface WorkerConfig {
   stagingDatabaseUrl?: string;
   taskQueue: string;
   policyFile: string;
+  drillLogDirectory?: string;
+  backupDirectory?: string;
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
@@ -44,6 +49,12 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     ...(parsed.data.STAGING_DATABASE_URL ? { stagingDatabaseUrl: parsed.data.STAGING_DATABASE_URL } : {}),
     taskQueue: parsed.data.RUNBOOKS_TASK_QUEUE,
     policyFile: path.resolve(parsed.data.RUNBOOKS_POLICY_FILE),
+    ...(parsed.data.RUNBOOKS_DRILL_LOG_DIR
+      ? { drillLogDirectory: path.resolve(parsed.data.RUNBOOKS_DRILL_LOG_DIR) }
+      : {}),
+    ...(parsed.data.RUNBOOKS_BACKUP_DIR
+      ? { backupDirectory: path.resolve(parsed.data.RUNBOOKS_BACKUP_DIR) }
+      : {}),
   };
 }
 

@@ -17,9 +17,10 @@ async function main(): Promise<void> {
   Runtime.install({ logger });
 
   const config = loadWorkerConfig(process.env);
-  const { policy, canonicalPayload, file, drillLogDirectory, backupDirectory } = loadPolicyFile(
-    config.policyFile,
-  );
+  const loaded = loadPolicyFile(config.policyFile);
+  const { policy, canonicalPayload, file } = loaded;
+  const drillLogDirectory = config.drillLogDirectory ?? loaded.drillLogDirectory;
+  const backupDirectory = config.backupDirectory ?? loaded.backupDirectory;
   if (policy.testOnlyShortDurations) {
     logger.warn('POLICY ALLOWS TEST-ONLY SHORT DURATIONS: never use this policy for a real incident', {
       policyFile: file,
@@ -84,6 +85,8 @@ async function main(): Promise<void> {
       ? redactUrl(config.stagingDatabaseUrl)
       : 'none (the drill needs STAGING_DATABASE_URL)',
     policyFile: file,
+    drillLogDirectory,
+    backupDirectory,
     channels: channels.names(),
   });
   try {

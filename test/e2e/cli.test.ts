@@ -22,13 +22,13 @@ describe('CLI validation (no server needed)', () => {
     const cases: [string[], RegExp[]][] = [
       [
         ['start-console-edit', '--incident', 'INC-1', '--model', 'BAD'],
-        [/model: must be one of XGB/, /newValue/],
+        [/--model \(model\): must be one of XGB/, /--value \(newValue\)/],
       ],
       [
         ['start-overwrite-recovery', '--incident', 'INC-1'],
-        [/requestedBy/, /rationale/],
+        [/--requested-by \(requestedBy\)/, /--rationale \(rationale\)/],
       ],
-      [['start-rebootstrap', '--incident', 'bad id!'], [/incidentId/]],
+      [['start-rebootstrap', '--incident', 'bad id!'], [/--incident \(incidentId\)/]],
       [
         [
           'start-rollback',
@@ -41,7 +41,12 @@ describe('CLI validation (no server needed)', () => {
           '--facts',
           '{"crashLoopMinutes":"x"}',
         ],
-        [/severity/, /reason/, /incidentCommander/, /facts\.crashLoopMinutes/],
+        [
+          /--severity \(severity\)/,
+          /--reason \(reason\)/,
+          /--ic \(incidentCommander\)/,
+          /--facts crashLoopMinutes \(facts\.crashLoopMinutes\)/,
+        ],
       ],
       [['start-rollback', '--incident', 'INC-1', '--facts', '{not json'], [/--facts: not valid JSON/]],
       [
@@ -58,7 +63,11 @@ describe('CLI validation (no server needed)', () => {
           '--canary-hold',
           'soon',
         ],
-        [/canaryRepo/, /phase2Repos/, /holdOverrides\.canaryHold: must be a duration/],
+        [
+          /--canary \(canaryRepo\)/,
+          /--phase2 \(phase2Repos\)/,
+          /--canary-hold \(holdOverrides\.canaryHold\): must be a duration/,
+        ],
       ],
     ];
     for (const [args, patterns] of cases) {

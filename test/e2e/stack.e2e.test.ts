@@ -37,14 +37,38 @@ describe('the local stack (npm run stack)', () => {
     await stack.waitFor(/Durable Runbooks local stack is up/, 120_000);
     assert.match(stack.output(), /demo target created: 6 history rows, live version 2026\.11\.23-1/);
     assert.match(stack.output(), new RegExp(`Temporal Web UI: +http://127\\.0\\.0\\.1:${uiPort}`));
-    assert.match(stack.output(), /Workflow Type: +breakGlassRestore/);
+    // The banner links to the UI's Start Workflow form with the id, queue and type filled in.
+    assert.match(
+      stack.output(),
+      new RegExp(
+        `http://127\\.0\\.0\\.1:${uiPort}/namespaces/default/workflows/start-workflow\\?workflowId=break-glass-restore-INC-4711&taskQueue=runbooks&workflowType=breakGlassRestore`,
+      ),
+    );
+    assert.match(stack.output(), /Drill logs: .*drill-logs/);
+    assert.ok(existsSync(path.join(stackDir, 'connection.json')), 'the stack says where it listens');
+
+    // A second stack on the same ports stops at once, before building anything.
+    const second = spawnNode('scripts/stack.mjs', [], stackEnv);
+    assert.equal(await second.exited(), 1, second.output());
+    assert.match(
+      second.output(),
+      new RegExp(`port ${temporalPort} \\(Temporal frontend\\) is already in use`),
+    );
+    assert.doesNotMatch(second.output(), /compiling TypeScript|npm ci/);
 
     const settings = (await (await fetch(`http://127.0.0.1:${uiPort}/api/v1/settings`)).json()) as {
       StartWorkflowDisabled: boolean;
     };
     assert.equal(settings.StartWorkflowDisabled, false, 'starting workflows from the UI is enabled');
 
-    const cliEnv = { TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`, TEMPORAL_NAMESPACE: 'default' };
+    // No TEMPORAL_ADDRESS: the CLI finds the stack through its connection file, whatever its ports.
+    const cliEnv = {
+      TEMPORAL_ADDRESS: undefined,
+      TEMPORAL_NAMESPACE: undefined,
+      TEMPORAL_PROFILE: undefined,
+      TEMPORAL_CONFIG_FILE: undefined,
+      RUNBOOKS_STACK_DIR: stackDir,
+    };
     const start = spawnNode(
       'dist/src/cli/main.js',
       [
@@ -67,10 +91,21 @@ describe('the local stack (npm run stack)', () => {
     const parsed = JSON.parse(result.output()) as { outcome: string; plan: { diff: { changed: number } } };
     assert.equal(parsed.outcome, 'dry_run');
     assert.equal(parsed.plan.diff.changed, 1);
+    const listed = spawnNode('dist/src/cli/main.js', ['list', '--incident', 'INC-SMOKE', '--json'], cliEnv);
+    assert.equal(await listed.exited(), 0, listed.output());
+    const runs = JSON.parse(listed.output()) as { workflowId: string; runbook: string; outcome?: string }[];
+    assert.deepEqual(
+      runs.map((run) => [run.workflowId, run.runbook, run.outcome]),
+      [['break-glass-restore-INC-SMOKE', 'breakGlassRestore', 'dry_run']],
+    );
 
     stack.child.kill('SIGINT');
     assert.equal(await stack.exited(), 0, stack.output());
     assert.ok(existsSync(path.join(stackDir, 'temporal.sqlite')));
+    assert.ok(
+      !existsSync(path.join(stackDir, 'connection.json')),
+      'a stopped stack leaves no address behind',
+    );
 
     // Restart: the run is still there (persistent SQLite), the demo target is not re-seeded.
     const again = spawnNode('dist/src/stack/main.js', [], stackEnv);

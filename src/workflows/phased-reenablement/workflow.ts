@@ -144,6 +144,7 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
     );
   if (decision.kind === 'aborted') return run.abortRun();
   delete detail.plan;
+  delete detail.nextAction; // approved: phase 2 starts now, nothing is awaited
 
   // Phase 2: three more repos, 24 h.
   const phase2 = await phase('phase2', 'phase_2', phase2Set, holds.phase2Hold);

@@ -1,0 +1,86 @@
+import { handleSchema } from '../../common/identity';
+import {
+  PHASED_REENABLEMENT,
+  pauseSignal,
+  phasedReenablementInputSchema,
+  phasedReenablementWorkflowId,
+  resumeSignal,
+} from '../../workflows/phased-reenablement/definitions';
+import { list, validateFlag, validateOptions, type Values } from '../args';
+import type { Command } from '../command';
+import { runRef } from '../runs';
+import { sendSignal, startRun } from './helpers';
+
+/** Phased re-enablement (seeds 002 and 003). */
+
+const GROUP = 'Rollback to pilot scope (RB-LAUNCH-002) and phased re-enablement';
+
+function control(values: Values) {
+  return {
+    by: validateFlag(handleSchema, values.by, '--by'),
+    ...(values.reason ? { reason: values.reason } : {}),
+  };
+}
+
+export const reenablementCommands: Command[] = [
+  {
+    name: 'start-reenablement',
+    group: GROUP,
+    usage:
+      '--incident <id> --requested-by <@handle> --pilot <repo> --canary <repo> --phase2 a,b,c\n' +
+      '                           [--remaining d,e,...] [--canary-hold 4h] [--phase2-hold 24h] [--batch-hold 24h]',
+    prepare(values) {
+      const holdOverrides = Object.fromEntries(
+        (
+          [
+            ['canaryHold', values['canary-hold']],
+            ['phase2Hold', values['phase2-hold']],
+            ['batchHold', values['batch-hold']],
+          ] as const
+        ).filter(([, hold]) => hold !== undefined),
+      );
+      const input = validateOptions(
+        phasedReenablementInputSchema,
+        {
+          incidentId: values.incident,
+          requestedBy: values['requested-by'],
+          pilotRepo: values.pilot,
+          canaryRepo: values.canary,
+          phase2Repos: list(values.phase2),
+          remainingRepos: list(values.remaining),
+          holdOverrides,
+        },
+        'start-reenablement',
+        {
+          incidentId: '--incident',
+          requestedBy: '--requested-by',
+          pilotRepo: '--pilot',
+          canaryRepo: '--canary',
+          phase2Repos: '--phase2',
+          remainingRepos: '--remaining',
+          'holdOverrides.canaryHold': '--canary-hold',
+          'holdOverrides.phase2Hold': '--phase2-hold',
+          'holdOverrides.batchHold': '--batch-hold',
+        },
+      );
+      return startRun({
+        workflowType: PHASED_REENABLEMENT,
+        workflowId: phasedReenablementWorkflowId(input.incidentId),
+        args: [input],
+        follow: `--incident ${input.incidentId} --procedure reenablement`,
+      });
+    },
+  },
+  {
+    name: 'pause',
+    group: GROUP,
+    usage: '--incident <id> --by <@handle> [--reason "..."]                      (re-enablement)',
+    prepare: (values) => sendSignal(runRef(values, 'reenablement'), pauseSignal.name, control(values)),
+  },
+  {
+    name: 'resume',
+    group: GROUP,
+    usage: '--incident <id> --by <@handle> [--reason "..."]                      (re-enablement)',
+    prepare: (values) => sendSignal(runRef(values, 'reenablement'), resumeSignal.name, control(values)),
+  },
+];

@@ -1,0 +1,182 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { z } from 'zod';
+import { incidentIdSchema } from '../../common/break-glass';
+import { handleSchema } from '../../common/identity';
+import {
+  IncidentIdKey,
+  RunbookNameKey,
+  RunbookOutcomeKey,
+  RunbookStepKey,
+} from '../../common/search-attributes';
+import { abortSignal, approveSignal, rejectSignal, statusQuery } from '../../workflows/shared/messages';
+import type { RunbookStatus } from '../../workflows/shared/run-record';
+import { requiredText, UsageError, validateFlag, type Values } from '../args';
+import type { Command, Prepared } from '../command';
+import { renderStatus } from '../status';
+import { resolveRun, runRef } from '../runs';
+import { printed, sendSignal } from './helpers';
+
+/** Commands on any run: status, result, the gate's decisions, and the list of runs. */
+
+const GROUP = 'Follow and drive a run';
+const RUNBOOKS = [
+  'breakGlassRestore',
+  'breakGlassConsoleEdit',
+  'breakGlassOverwriteRecovery',
+  'breakGlassRebootstrap',
+  'breakGlassDrill',
+  'rollbackToPilot',
+  'phasedReenablement',
+  'backstopProgram',
+] as const;
+const keyword = z
+  .string()
+  .regex(/^[A-Za-z0-9_+.-]{1,100}$/, 'must be a step or outcome name (letters, digits, _ + . -)');
+
+/** Runs found through the search attributes (newest first). */
+export function listRuns(filter: {
+  runbook?: string;
+  step?: string;
+  outcome?: string;
+  incidentId?: string;
+  open?: boolean;
+  limit?: number;
+  empty?: string;
+}): Prepared {
+  // Every value was validated against a closed pattern, so quoting it is safe.
+  const clauses = [
+    filter.runbook ? `${RunbookNameKey.name} = '${filter.runbook}'` : `${RunbookNameKey.name} IS NOT NULL`,
+    ...(filter.step ? [`${RunbookStepKey.name} = '${filter.step}'`] : []),
+    ...(filter.outcome ? [`${RunbookOutcomeKey.name} = '${filter.outcome}'`] : []),
+    ...(filter.incidentId ? [`${IncidentIdKey.name} = '${filter.incidentId}'`] : []),
+    ...(filter.open ? [`ExecutionStatus = 'Running'`] : []),
+  ];
+  const query = clauses.join(' AND ');
+  const limit = filter.limit ?? 50;
+  return async ({ client }) => {
+    const runs = [];
+    for await (const execution of client.workflow.list({ query })) {
+      const attribute = (name: string): string | undefined => {
+        const value = execution.searchAttributes?.[name]?.[0];
+        return value === undefined ? undefined : String(value);
+      };
+      runs.push({
+        workflowId: execution.workflowId,
+        runbook: attribute(RunbookNameKey.name) ?? execution.type,
+        incidentId: attribute(IncidentIdKey.name),
+        step: attribute(RunbookStepKey.name),
+        outcome: attribute(RunbookOutcomeKey.name),
+        status: execution.status.name,
+        startedAt: execution.startTime.toISOString(),
+      });
+      if (runs.length >= limit) break;
+    }
+    const text = runs.length
+      ? runs
+          .map(
+            (run) =>
+              `${run.workflowId}  ${run.status}  ${run.runbook}  step ${run.step ?? '?'}${run.outcome ? `  outcome ${run.outcome}` : ''}  started ${run.startedAt}`,
+          )
+          .join('\n')
+      : (filter.empty ?? `no runs match: ${query}`);
+    return printed(runs, text);
+  };
+}
+
+function status(values: Values): Prepared {
+  const ref = runRef(values);
+  return async ({ client }) => {
+    const workflowId = await resolveRun(client, ref);
+    try {
+      const answer = (await client.workflow.getHandle(workflowId).query(statusQuery)) as RunbookStatus<
+        Record<string, unknown>
+      >;
+      return printed(answer, renderStatus(answer));
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw new UsageError(`no such run: ${workflowId}`);
+      throw error;
+    }
+  };
+}
+
+export const runCommands: Command[] = [
+  {
+    name: 'status',
+    group: GROUP,
+    usage: '--incident <id> [--procedure X] | --workflow-id <id>',
+    prepare: status,
+  },
+  {
+    name: 'list',
+    group: GROUP,
+    usage: '[--runbook <type>] [--step <step>] [--outcome <outcome>] [--incident <id>] [--open] [--limit 50]',
+    prepare(values) {
+      const runbook =
+        values.runbook === undefined
+          ? undefined
+          : validateFlag(z.enum(RUNBOOKS), values.runbook, '--runbook');
+      return listRuns({
+        ...(runbook ? { runbook } : {}),
+        ...(values.step !== undefined ? { step: validateFlag(keyword, values.step, '--step') } : {}),
+        ...(values.outcome !== undefined
+          ? { outcome: validateFlag(keyword, values.outcome, '--outcome') }
+          : {}),
+        ...(values.incident !== undefined
+          ? { incidentId: validateFlag(incidentIdSchema, values.incident, '--incident') }
+          : {}),
+        ...(values.open ? { open: true } : {}),
+        ...(values.limit !== undefined
+          ? { limit: validateFlag(z.coerce.number().int().min(1).max(1_000), values.limit, '--limit') }
+          : {}),
+      });
+    },
+  },
+  {
+    name: 'approve',
+    group: GROUP,
+    usage: '--incident <id> --approver <@handle> --plan-hash <hash> [--rationale "..."]',
+    prepare: (values) =>
+      sendSignal(runRef(values), approveSignal.name, {
+        approver: validateFlag(handleSchema, values.approver, '--approver'),
+        planHash: validateFlag(
+          z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash from "status"'),
+          values['plan-hash'],
+          '--plan-hash',
+        ),
+        ...(values.rationale ? { rationale: values.rationale } : {}),
+      }),
+  },
+  {
+    name: 'reject',
+    group: GROUP,
+    usage: '--incident <id> --approver <@handle> --reason "..."',
+    prepare: (values) =>
+      sendSignal(runRef(values), rejectSignal.name, {
+        approver: validateFlag(handleSchema, values.approver, '--approver'),
+        reason: requiredText('--reason', values.reason),
+      }),
+  },
+  {
+    name: 'abort',
+    group: GROUP,
+    usage: '--incident <id> --by <@handle> --reason "..."',
+    prepare: (values) =>
+      sendSignal(runRef(values), abortSignal.name, {
+        by: validateFlag(handleSchema, values.by, '--by'),
+        reason: requiredText('--reason', values.reason),
+      }),
+  },
+  {
+    name: 'result',
+    group: GROUP,
+    usage: '--incident <id>          (waits for the run to finish, prints the result JSON)',
+    prepare(values) {
+      const ref = runRef(values);
+      return async ({ client }) => {
+        const workflowId = await resolveRun(client, ref);
+        const result: unknown = await client.workflow.getHandle(workflowId).result();
+        return printed(result, JSON.stringify(result, null, 2));
+      };
+    },
+  },
+];

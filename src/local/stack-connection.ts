@@ -1,0 +1,23 @@
+import path from 'node:path';
+import { REPO_ROOT } from './paths';
+
+/** Where `npm run stack` writes the address of the stack it runs, for the CLI to find. */
+export function stackConnectionFile(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(path.resolve(env.RUNBOOKS_STACK_DIR ?? path.join(REPO_ROOT, '.stack')), 'connection.json');
+}
+
+export interface StackConnection {
+  address: string;
+  namespace: string;
+  uiUrl?: string;
+  pid: number;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,177 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { RUNBOOK_SEARCH_ATTRIBUTES } from '../common/search-attributes';
+import { TEMPORAL_CLI, TEMPORAL_TEST_SERVER } from './paths';
+import { captureOutput, freePort, requireTool, stopChild, track, type RunningServer } from './processes';
+import { ensureRunbookSearchAttributes } from './search-attributes';
+
+/**
+ * The Temporal CLI dev server and the time-skipping test server, started by us (rather than
+ * through the SDK's 5-second ephemeral-server helper) and waited for with a generous timeout.
+ */
+
+/** Waits until a Temporal frontend answers, or the child dies, or the timeout passes. */
+async function waitForTemporal(
+  address: string,
+  child: ChildProcess,
+  output: () => string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `Temporal server exited (${child.exitCode ?? child.signalCode}) while starting:\n${output()}`,
+      );
+    }
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (error) {
+      lastError = error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  throw new Error(
+    `Temporal server at ${address} did not answer within ${timeoutMs} ms: ${String(lastError)}\n${output()}`,
+  );
+}
+
+export interface DevServerOptions {
+  /** Own process group: a terminal Ctrl-C reaches only the stack, which stops things in order. */
+  detached?: boolean;
+  port?: number;
+  uiPort?: number;
+  /** SQLite file for persistence; omitted = in-memory. */
+  dbFile?: string;
+  headless?: boolean;
+  log?: (line: string) => void;
+  startTimeoutMs?: number;
+}
+
+export interface RunningDevServer extends RunningServer {
+  readonly uiUrl?: string;
+}
+
+/** The Temporal CLI dev server with the runbooks' search attributes registered. */
+export async function startDevServer(options: DevServerOptions = {}): Promise<RunningDevServer> {
+  requireTool(TEMPORAL_CLI, 'The Temporal CLI');
+  const port = options.port ?? (await freePort());
+  const uiPort = options.headless ? undefined : (options.uiPort ?? (await freePort()));
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--http-port',
+    String(await freePort()),
+    '--metrics-port',
+    String(await freePort()),
+    '--log-level',
+    'warn',
+    ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
+    ...(uiPort ? ['--ui-port', String(uiPort), '--ui-disable-news-fetch'] : ['--headless']),
+    ...RUNBOOK_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+  ];
+  const child = spawn(TEMPORAL_CLI, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
+  track(child);
+  const output = captureOutput(child, options.log);
+  const address = `127.0.0.1:${port}`;
+  try {
+    await waitForTemporal(address, child, output, options.startTimeoutMs ?? 60_000);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return {
+    address,
+    ...(uiPort ? { uiUrl: `http://127.0.0.1:${uiPort}` } : {}),
+    stop: () => stopChild(child),
+  };
+}
+
+const LIBFAKETIME_CANDIDATES = [
+  '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1',
+  '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1',
+  '/usr/lib/faketime/libfaketimeMT.so.1',
+  '/usr/local/lib/faketime/libfaketimeMT.so.1',
+];
+
+/** libfaketime (Debian "faketime"), which starts a test server's clock on a chosen date; undefined if missing. */
+export function findLibfaketime(): string | undefined {
+  return LIBFAKETIME_CANDIDATES.find((candidate) => existsSync(candidate));
+}
+
+/**
+ * Temporal's time-skipping test server (the native build of the Java test server). Started without
+ * --enable-time-skipping: time is locked like a real server's and the SDK unlocks it only while a
+ * test awaits a result or calls env.sleep().
+ */
+export async function startTestServer(
+  options: { port?: number; startTimeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<RunningServer> {
+  requireTool(TEMPORAL_TEST_SERVER, 'The Temporal test server');
+  const port = options.port ?? (await freePort());
+  const child = spawn(TEMPORAL_TEST_SERVER, [String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
+  });
+  track(child);
+  const output = captureOutput(child);
+  const address = `127.0.0.1:${port}`;
+  try {
+    await waitForTemporal(address, child, output, options.startTimeoutMs ?? 60_000);
+    // The test server knows no custom search attributes until told; the workflows set them.
+    const connection = await Connection.connect({ address });
+    try {
+      await ensureRunbookSearchAttributes(connection, 'default');
+    } finally {
+      await connection.close();
+    }
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return { address, stop: () => stopChild(child) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embedded PostgreSQL
+
+/** Waits until a worker polls `taskQueue` for workflow tasks (so the banner is printed when it can serve). */
+export async function waitForWorker(
+  address: string,
+  namespace: string,
+  taskQueue: string,
+  timeoutMs = 60_000,
+): Promise<boolean> {
+  const connection = await Connection.connect({ address });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const described = await connection.workflowService.describeTaskQueue({
+        namespace,
+        taskQueue: { name: taskQueue },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      });
+      if ((described.pollers ?? []).length > 0) return true;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    return false;
+  } finally {
+    await connection.close();
+  }
+}
