@@ -5,6 +5,39 @@ import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = builtinModules.flatMap((name) => [name, `node:${name}`]);
 
+/** Import patterns that reach into the given rooms of src/. */
+function rooms(names, why) {
+  return names.map((name) => ({ group: [`**/${name}`, `**/${name}/**`], message: `${why} (not ${name}/).` }));
+}
+
+/**
+ * Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O libraries,
+ * activities imported for their types only, nothing worker-side.
+ */
+function workflowImports(extraPatterns = []) {
+  return {
+    paths: [
+      ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node built-ins.' })),
+      { name: 'pg', message: 'Workflow code must not do I/O: use an activity.' },
+      { name: '@temporalio/activity', message: 'Workflow code must not import the activity API.' },
+      { name: '@temporalio/client', message: 'Workflow code must not import the client.' },
+      { name: '@temporalio/worker', message: 'Workflow code must not import the worker.' },
+    ],
+    patterns: [
+      {
+        group: ['**/activities', '**/activities/**'],
+        allowTypeImports: true,
+        message: 'Import activities as types only (import type) and call them through proxyActivities.',
+      },
+      ...rooms(
+        ['worker', 'cli', 'stack', 'local', 'db'],
+        'Workflow code must not import worker-side modules',
+      ),
+      ...extraPatterns,
+    ],
+  };
+}
+
 export default tseslint.config(
   {
     ignores: [
@@ -45,32 +78,88 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  // Rooms and the way imports run between them (docs/architecture.md): workflows → common (and
+  // activities as types); activities → common; local → common; db → nothing of ours; the worker,
+  // the CLI and the stack may use everything.
   {
-    // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O libraries,
-    // and activities are imported for their types only.
     files: ['src/workflows/**/*.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', workflowImports()] },
+  },
+  {
+    // A runbook's messages and input are its own: shared schemas live in workflows/shared/.
+    files: ['src/workflows/*/definitions.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        workflowImports([
+          {
+            regex: '^\\.\\./(?!shared/|\\.\\./)',
+            message:
+              "A runbook's definitions.ts imports no other runbook's folder: move what they share to workflows/shared/.",
+          },
+        ]),
+      ],
+    },
+  },
+  {
+    files: ['src/common/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           paths: [
-            ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node built-ins.' })),
-            { name: 'pg', message: 'Workflow code must not do I/O: use an activity.' },
-            { name: '@temporalio/activity', message: 'Workflow code must not import the activity API.' },
-            { name: '@temporalio/client', message: 'Workflow code must not import the client.' },
-            { name: '@temporalio/worker', message: 'Workflow code must not import the worker.' },
+            ...nodeBuiltins.map((name) => ({
+              name,
+              message: 'common/ is used by workflow code: no Node built-ins.',
+            })),
+            { name: 'pg', message: 'common/ does no I/O.' },
           ],
-          patterns: [
-            {
-              group: ['**/activities', '**/activities/**'],
-              allowTypeImports: true,
-              message: 'Import activities as types only (import type) and call them through proxyActivities.',
-            },
-            {
-              group: ['**/worker/**', '**/cli/**', '**/stack/**'],
-              message: 'Workflow code must not import worker-side modules.',
-            },
-          ],
+          patterns: rooms(
+            ['activities', 'workflows', 'worker', 'cli', 'stack', 'local', 'db'],
+            'common/ depends on nothing of ours',
+          ),
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/activities/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: rooms(
+            ['workflows', 'worker', 'cli', 'stack', 'local'],
+            'activities depend on common/ and db/ only',
+          ),
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/local/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: rooms(
+            ['activities', 'workflows', 'worker', 'cli', 'stack'],
+            'local/ (server launchers) depends on common/ only',
+          ),
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/db/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: rooms(
+            ['activities', 'workflows', 'worker', 'cli', 'stack', 'local', 'common'],
+            'db/ holds DDL only',
+          ),
         },
       ],
     },
