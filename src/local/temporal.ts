@@ -3,9 +3,8 @@ import { existsSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { RUNBOOK_SEARCH_ATTRIBUTES } from '../common/search-attributes';
-import { TEMPORAL_CLI, TEMPORAL_TEST_SERVER } from './paths';
+import { TEMPORAL_CLI } from './paths';
 import { captureOutput, freePort, requireTool, stopChild, track, type RunningServer } from './processes';
-import { ensureRunbookSearchAttributes } from './search-attributes';
 
 /**
  * The Temporal CLI dev server and the time-skipping test server, started by us (rather than
@@ -113,39 +112,6 @@ const LIBFAKETIME_CANDIDATES = [
 /** libfaketime (Debian "faketime"), which starts a test server's clock on a chosen date; undefined if missing. */
 export function findLibfaketime(): string | undefined {
   return LIBFAKETIME_CANDIDATES.find((candidate) => existsSync(candidate));
-}
-
-/**
- * Temporal's time-skipping test server (the native build of the Java test server). Started without
- * --enable-time-skipping: time is locked like a real server's and the SDK unlocks it only while a
- * test awaits a result or calls env.sleep().
- */
-export async function startTestServer(
-  options: { port?: number; startTimeoutMs?: number; env?: Record<string, string> } = {},
-): Promise<RunningServer> {
-  requireTool(TEMPORAL_TEST_SERVER, 'The Temporal test server');
-  const port = options.port ?? (await freePort());
-  const child = spawn(TEMPORAL_TEST_SERVER, [String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
-  });
-  track(child);
-  const output = captureOutput(child);
-  const address = `127.0.0.1:${port}`;
-  try {
-    await waitForTemporal(address, child, output, options.startTimeoutMs ?? 60_000);
-    // The test server knows no custom search attributes until told; the workflows set them.
-    const connection = await Connection.connect({ address });
-    try {
-      await ensureRunbookSearchAttributes(connection, 'default');
-    } finally {
-      await connection.close();
-    }
-  } catch (error) {
-    await stopChild(child);
-    throw error;
-  }
-  return { address, stop: () => stopChild(child) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { WorkflowBundle } from '@temporalio/worker';
 import {
   IncidentIdKey,
   RunbookNameKey,
@@ -20,11 +19,11 @@ import {
   type BreakGlassRestoreInput,
 } from '../../src/workflows/break-glass-restore/definitions';
 import { channelSecrets, policyWithChannels, startSinks } from '../fixtures/channels';
-import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { recordHistory } from '../fixtures/history';
 import { activityDeps, shortTestPolicy, TEST_POLICY_FILE } from '../fixtures/policy';
 import { spawnNode, writePolicy } from '../fixtures/processes';
-import { startDev, uniqueId, workflowBundle, type DevServerHarness } from '../fixtures/temporal';
+import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -32,19 +31,8 @@ import { atStep, waitForStatus } from '../fixtures/wait';
  * (3 s pause, 20 s reconciliation, 40 s post-mortem; flagged test-only).
  */
 
-let dev: DevServerHarness;
-let db: TestDatabase;
-let bundle: WorkflowBundle;
+const suite = workflowSuite({ server: 'dev', resetDatabase: false });
 const tmp = scratchDir('runbooks-e2e');
-
-before(async () => {
-  [dev, db, bundle] = await Promise.all([startDev(), createTestDatabase(), workflowBundle()]);
-});
-
-after(async () => {
-  await dev?.teardown();
-  await db?.drop();
-});
 
 type Handle = WorkflowHandle<typeof breakGlassRestore>;
 
@@ -58,7 +46,7 @@ function input(requestedBy = '@alice'): BreakGlassRestoreInput {
 }
 
 async function breakGlassRows(incidentId: string): Promise<number> {
-  const rows = await db.pool.query<{ n: number }>(
+  const rows = await suite.db.pool.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM ftf_config_history WHERE changed_by = $1',
     [`break-glass-${incidentId}`],
   );
@@ -73,7 +61,7 @@ async function approve(handle: Handle): Promise<void> {
 /** Reconcile and file the post-mortem the way the humans would, then return the result. */
 async function completeObligations(handle: Handle, incidentId: string) {
   await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait', 60_000);
-  await db.pool.query(
+  await suite.db.pool.query(
     `INSERT INTO ftf_config_history (base_env, version, locked_by, changed_by, change_reason, tags)
      SELECT base_env, version || '-console', locked_by, 'console:alice', $1, '["console"]'::jsonb FROM ftf_config WHERE id = 1`,
     [`break-glass-${incidentId}`],
@@ -90,19 +78,19 @@ async function completeObligations(handle: Handle, incidentId: string) {
 
 describe('breakGlassRestore end to end on the dev server', () => {
   test('started through the client, approved by signal, runs to completion against Postgres', async () => {
-    await db.reset();
+    await suite.db.reset();
     const policy = shortTestPolicy();
     const taskQueue = uniqueId('runbooks-e2e');
     const worker = await createRunbookWorker({
-      connection: dev.env.nativeConnection,
+      connection: suite.env.nativeConnection,
       namespace: 'default',
       taskQueue,
-      workflowBundle: bundle,
-      deps: activityDeps(policy, db.pool),
+      workflowBundle: suite.bundle,
+      deps: activityDeps(policy, suite.db.pool),
     });
     await worker.runUntil(async () => {
       const args = input();
-      const handle = await dev.env.client.workflow.start(breakGlassRestore, {
+      const handle = await suite.env.client.workflow.start(breakGlassRestore, {
         taskQueue,
         workflowId: `break-glass-restore-${args.incidentId}`,
         args: [args],
@@ -113,12 +101,12 @@ describe('breakGlassRestore end to end on the dev server', () => {
       assert.equal(result.outcome, 'restored');
       assert.equal(result.conforming, true);
       assert.equal(await breakGlassRows(args.incidentId), 1);
-      const live = await db.pool.query<{ version: string; updated_by: string }>(
+      const live = await suite.db.pool.query<{ version: string; updated_by: string }>(
         'SELECT version, updated_by FROM ftf_config WHERE id = 1',
       );
       assert.equal(live.rows[0]!.version, `2026.10.30-1_restored_${args.incidentId}`);
       assert.equal(live.rows[0]!.updated_by, `break-glass-${args.incidentId}`);
-      const ledger = await db.pool.query<{ rationale: string; approval_line: string }>(
+      const ledger = await suite.db.pool.query<{ rationale: string; approval_line: string }>(
         'SELECT rationale, approval_line FROM runbook_ledger WHERE incident_id = $1',
         [args.incidentId],
       );
@@ -138,7 +126,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
       let listed: string[] = [];
       for (let attempt = 0; attempt < 50 && listed.length === 0; attempt += 1) {
         listed = [];
-        for await (const execution of dev.env.client.workflow.list({
+        for await (const execution of suite.env.client.workflow.list({
           query: `RunbookName = 'breakGlassRestore' AND IncidentId = '${args.incidentId}' AND RunbookOutcome = 'restored'`,
         })) {
           listed.push(execution.workflowId);
@@ -152,24 +140,24 @@ describe('breakGlassRestore end to end on the dev server', () => {
   });
 
   test('channels in real time: a Slack 429 is retried after its Retry-After, a 451 from the mail relay after the backoff', async () => {
-    await db.reset();
+    await suite.db.reset();
     const sinks = await startSinks(tmp);
     try {
       const policy = policyWithChannels(tmp, sinks, { base: 'short' });
       const taskQueue = uniqueId('runbooks-channels');
       const worker = await createRunbookWorker({
-        connection: dev.env.nativeConnection,
+        connection: suite.env.nativeConnection,
         namespace: 'default',
         taskQueue,
-        workflowBundle: bundle,
-        deps: activityDeps(policy, db.pool, channelSecrets(sinks)),
+        workflowBundle: suite.bundle,
+        deps: activityDeps(policy, suite.db.pool, channelSecrets(sinks)),
       });
       // Approval request: Slack says 429 (retry after 2 s); the email relay fails once with 451.
       sinks.slack.respondNext({ status: 429, headers: { 'Retry-After': '2' }, body: 'rate_limited' });
       sinks.smtp.rejectNext(451);
       await worker.runUntil(async () => {
         const args = input();
-        const handle = await dev.env.client.workflow.start(breakGlassRestore, {
+        const handle = await suite.env.client.workflow.start(breakGlassRestore, {
           taskQueue,
           workflowId: `break-glass-restore-${args.incidentId}`,
           args: [args],
@@ -203,7 +191,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
   });
 
   test('durability: kill -9 the worker process during the pause; a new worker finishes with exactly one restore', async () => {
-    await db.reset();
+    await suite.db.reset();
     const policyFile = writePolicy(
       path.join(tmp, 'durability-policy.json'),
       JSON.parse(readFileSync(TEST_POLICY_FILE, 'utf8')),
@@ -213,8 +201,8 @@ describe('breakGlassRestore end to end on the dev server', () => {
     );
     const taskQueue = uniqueId('runbooks-kill');
     const env = {
-      DATABASE_URL: db.url,
-      TEMPORAL_ADDRESS: dev.server.address,
+      DATABASE_URL: suite.db.url,
+      TEMPORAL_ADDRESS: suite.devServer.address,
       TEMPORAL_NAMESPACE: 'default',
       RUNBOOKS_TASK_QUEUE: taskQueue,
       RUNBOOKS_POLICY_FILE: policyFile,
@@ -223,7 +211,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
     await first.waitFor(/runbooks worker started/);
 
     const args = input();
-    const handle = await dev.env.client.workflow.start(breakGlassRestore, {
+    const handle = await suite.env.client.workflow.start(breakGlassRestore, {
       taskQueue,
       workflowId: `break-glass-restore-${args.incidentId}`,
       args: [args],
@@ -241,7 +229,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
       const result = await completeObligations(handle, args.incidentId);
       assert.equal(result.outcome, 'restored');
       assert.equal(await breakGlassRows(args.incidentId), 1, 'exactly one restore');
-      const ledger = await db.pool.query('SELECT 1 FROM runbook_ledger WHERE incident_id = $1', [
+      const ledger = await suite.db.pool.query('SELECT 1 FROM runbook_ledger WHERE incident_id = $1', [
         args.incidentId,
       ]);
       assert.equal(ledger.rowCount, 1);

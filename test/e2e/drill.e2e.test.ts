@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { WorkflowBundle } from '@temporalio/worker';
 import { DRILL_INTERVAL_MS, ensureDrillSchedule } from '../../src/cli/schedule';
 import { scratchDir } from '../../src/local/servers';
 import { createRunbookWorker } from '../../src/worker/worker';
@@ -15,7 +14,8 @@ import {
 import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { recordHistory } from '../fixtures/history';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
-import { startDev, uniqueId, workflowBundle, type DevServerHarness } from '../fixtures/temporal';
+import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -25,24 +25,16 @@ import { atStep, waitForStatus } from '../fixtures/wait';
  */
 
 const tmp = scratchDir('runbooks-drill');
-let dev: DevServerHarness;
-let target: TestDatabase;
+// The suite's database is the target; the drill works on a second one, the staging copy.
+const suite = workflowSuite({ server: 'dev', resetDatabase: false });
 let staging: TestDatabase;
-let bundle: WorkflowBundle;
 
 before(async () => {
-  [dev, target, staging, bundle] = await Promise.all([
-    startDev(),
-    createTestDatabase(),
-    createTestDatabase(),
-    workflowBundle(),
-  ]);
+  staging = await createTestDatabase();
 });
 
 after(async () => {
-  await dev?.teardown();
   await staging?.drop();
-  await target?.drop();
 });
 
 describe('breakGlassDrill and its Schedule (dev server)', () => {
@@ -50,14 +42,14 @@ describe('breakGlassDrill and its Schedule (dev server)', () => {
     const policy = writeTestPolicy(tmp, () => undefined, 'short');
     const taskQueue = uniqueId('runbooks-drill');
     const worker = await createRunbookWorker({
-      connection: dev.env.nativeConnection,
+      connection: suite.env.nativeConnection,
       namespace: 'default',
       taskQueue,
-      workflowBundle: bundle,
-      deps: activityDeps(policy, target.pool, {}, { stagingDb: staging.pool }),
+      workflowBundle: suite.bundle,
+      deps: activityDeps(policy, suite.db.pool, {}, { stagingDb: staging.pool }),
     });
     await worker.runUntil(async () => {
-      const handle = await dev.env.client.workflow.start(breakGlassDrill, {
+      const handle = await suite.env.client.workflow.start(breakGlassDrill, {
         taskQueue,
         workflowId: uniqueId('break-glass-drill'),
         args: [{ requestedBy: '@break-glass-drill' }],
@@ -80,9 +72,9 @@ describe('breakGlassDrill and its Schedule (dev server)', () => {
         'SELECT version, updated_by FROM ftf_config WHERE id = 999',
       );
       assert.equal(sentinel.rows[0]!.version, `2026.07.21-1_restored_${result.drillIncidentId}`);
-      const production = await target.pool.query('SELECT 1 FROM ftf_config WHERE id = 999');
+      const production = await suite.db.pool.query('SELECT 1 FROM ftf_config WHERE id = 999');
       assert.equal(production.rowCount, 0, 'production is untouched');
-      const liveProduction = await target.pool.query<{ version: string }>(
+      const liveProduction = await suite.db.pool.query<{ version: string }>(
         'SELECT version FROM ftf_config WHERE id = 1',
       );
       assert.equal(liveProduction.rows[0]!.version, '2026.11.23-1');
@@ -122,7 +114,7 @@ describe('breakGlassDrill and its Schedule (dev server)', () => {
   });
 
   test('the Schedule is created once (idempotent), runs every 30 days, and can be triggered', async () => {
-    const client = dev.env.client;
+    const client = suite.env.client;
     const taskQueue = uniqueId('runbooks-schedule');
     assert.equal(await ensureDrillSchedule(client, taskQueue), 'created');
     assert.equal(await ensureDrillSchedule(client, taskQueue), 'unchanged');

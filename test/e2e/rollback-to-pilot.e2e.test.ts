@@ -8,7 +8,6 @@ import {
   type RollbackResult,
   type RollbackStatus,
 } from '../../src/workflows/rollback-to-pilot/definitions';
-import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { historyEvents } from '../fixtures/history';
 import {
   EXPANDED_REPOS,
@@ -20,7 +19,8 @@ import {
 import { rollbackPolicy } from '../fixtures/policy';
 import { spawnNode, type ChildHandle } from '../fixtures/processes';
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
-import { startDev, uniqueId, type DevServerHarness } from '../fixtures/temporal';
+import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -30,14 +30,13 @@ import { atStep, waitForStatus } from '../fixtures/wait';
  * rollback with every mutation done exactly once.
  */
 
-let dev: DevServerHarness;
-let db: TestDatabase;
+const suite = workflowSuite({ server: 'dev', resetDatabase: false });
 let prometheus: PrometheusSink;
 const tmp = scratchDir('runbooks-rollback-e2e');
 const running: ChildHandle[] = [];
 
 before(async () => {
-  [dev, db, prometheus] = await Promise.all([startDev(), createTestDatabase(), prometheusSink()]);
+  prometheus = await prometheusSink();
   prometheus.values.failures_by_repo = Object.fromEntries(
     Array.from({ length: 12 }, (_, i) => [`repo-${i}`, 5]),
   );
@@ -46,9 +45,7 @@ before(async () => {
 
 after(async () => {
   for (const child of running) child.child.kill('SIGKILL');
-  await dev?.teardown();
   await prometheus?.stop();
-  await db?.drop();
 });
 
 async function until(predicate: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
@@ -72,8 +69,8 @@ describe('rollbackToPilot end to end on the dev server', () => {
       PATH: `${FAKE_KUBECTL_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
       FAKE_KUBECTL_STATE: cluster.file,
       FAKE_BLOCKS_STATE: blocks,
-      DATABASE_URL: db.url,
-      TEMPORAL_ADDRESS: dev.server.address,
+      DATABASE_URL: suite.db.url,
+      TEMPORAL_ADDRESS: suite.devServer.address,
       TEMPORAL_NAMESPACE: 'default',
       RUNBOOKS_TASK_QUEUE: taskQueue,
       RUNBOOKS_POLICY_FILE: policy.file,
@@ -117,7 +114,7 @@ describe('rollbackToPilot end to end on the dev server', () => {
     running.push(second);
     try {
       await second.waitFor(/runbooks worker started/);
-      const handle = dev.env.client.workflow.getHandle(rollbackToPilotWorkflowId(incident));
+      const handle = suite.env.client.workflow.getHandle(rollbackToPilotWorkflowId(incident));
       await waitForStatus<RollbackStatus>(handle, atStep('awaiting_rca'), 'the RCA wait', 120_000);
       await cli(
         'rca-filed',

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { WorkflowBundle } from '@temporalio/worker';
 import { checkpointInstantMs, checkpointSchedule, DAY_MS } from '../../src/common/backstop';
 import { freePort, scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
@@ -16,19 +15,12 @@ import {
   type BackstopStatus,
 } from '../../src/workflows/backstop-program/definitions';
 import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../fixtures/channels';
-import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { recordHistory } from '../fixtures/history';
 import { activityDeps } from '../fixtures/policy';
 import { GITHUB_REPOSITORY } from '../fixtures/sinks/apis';
 import { HttpSink } from '../fixtures/sinks/http-sink';
-import {
-  fakeClockEnv,
-  startTimeSkipping,
-  uniqueId,
-  withRunbookWorker,
-  workflowBundle,
-  type TimeSkippingHarness,
-} from '../fixtures/temporal';
+import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
 import { waitForStatus } from '../fixtures/wait';
 
 /**
@@ -41,19 +33,19 @@ const HOUR = 3_600_000;
 const SEED_MERGE = '2026-05-12T00:00:00Z';
 const tmp = scratchDir('runbooks-backstop');
 const revertLog = path.join(tmp, 'reverts.log');
-let harness: TimeSkippingHarness;
-let db: TestDatabase;
-let bundle: WorkflowBundle;
+const suite = workflowSuite({
+  server: 'time-skipping',
+  clockStart: '2026-05-12T09:30:00Z',
+  queuePrefix: 'tq-backstop',
+  resetDatabase: false,
+});
 let sinks: Sinks;
 let probe: HttpSink;
 let probeStatus = 503;
 let policy: LoadedPolicy;
 
 before(async () => {
-  [harness, db, bundle, sinks, probe] = await Promise.all([
-    startTimeSkipping({ serverEnv: fakeClockEnv('2026-05-12T09:30:00Z') }),
-    createTestDatabase(),
-    workflowBundle(),
+  [sinks, probe] = await Promise.all([
     startSinks(tmp),
     HttpSink.start(() => ({
       status: probeStatus,
@@ -88,10 +80,8 @@ before(async () => {
 });
 
 after(async () => {
-  await harness?.teardown();
   await sinks?.stop();
   await probe?.stop();
-  await db?.drop();
 });
 
 beforeEach(() => {
@@ -106,13 +96,7 @@ beforeEach(() => {
 type Handle = WorkflowHandle<typeof backstopProgram>;
 
 function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  return withRunbookWorker(
-    harness.env,
-    bundle,
-    activityDeps(policy, db.pool, channelSecrets(sinks)),
-    fn,
-    'tq-backstop',
-  );
+  return suite.withWorker(activityDeps(policy, suite.db.pool, channelSecrets(sinks)), fn);
 }
 
 function input(mergedAt: string, overrides: Partial<BackstopInput> = {}): BackstopInput {
@@ -129,7 +113,7 @@ function input(mergedAt: string, overrides: Partial<BackstopInput> = {}): Backst
 }
 
 function start(taskQueue: string, args: BackstopInput): Promise<Handle> {
-  return harness.env.client.workflow.start(backstopProgram, {
+  return suite.env.client.workflow.start(backstopProgram, {
     taskQueue,
     workflowId: backstopWorkflowId(args.storyId),
     args: [args],
@@ -138,10 +122,10 @@ function start(taskQueue: string, args: BackstopInput): Promise<Handle> {
 
 /** Advances the server clock to `iso` (durable timers up to then fire on the way). */
 async function skipTo(iso: string): Promise<void> {
-  const now = await harness.env.currentTimeMs();
+  const now = await suite.env.currentTimeMs();
   const target = Date.parse(iso);
   assert.ok(target > now, `cannot go back to ${iso} (now ${new Date(now).toISOString()})`);
-  await harness.env.sleep(target - now);
+  await suite.env.sleep(target - now);
 }
 
 async function status(handle: Handle): Promise<BackstopStatus> {
@@ -331,9 +315,9 @@ describe('backstopProgram (time-skipping, seed calendar)', () => {
 describe('backstopProgram (time-skipping, relative calendar)', () => {
   test('a program started at T+90 + 1 s (merge late in a UTC day) sees T+90 as reached', async () => {
     await withWorker(async (taskQueue) => {
-      const now = await harness.env.currentTimeMs();
+      const now = await suite.env.currentTimeMs();
       const nextDay = Math.floor(now / DAY_MS) * DAY_MS + DAY_MS;
-      await harness.env.sleep(nextDay + 1_000 - now);
+      await suite.env.sleep(nextDay + 1_000 - now);
       const mergedAt = new Date(nextDay - 90 * DAY_MS + 23 * HOUR + 59 * 60_000).toISOString(); // 23:59Z
       sinks.openProject.workPackages.get(149)!.status = 'In progress';
       sinks.openProject.workPackages.set(161, child(161, 'Developed'));
@@ -361,7 +345,7 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
 
   test('early exit: a Closed child and the restore probe live at T+30 → shipped, nothing more scheduled', async () => {
     await withWorker(async (taskQueue) => {
-      const now = await harness.env.currentTimeMs();
+      const now = await suite.env.currentTimeMs();
       sinks.openProject.workPackages.get(149)!.status = 'In progress';
       sinks.openProject.workPackages.set(162, child(162, 'Closed'));
       probeStatus = 200;
@@ -380,7 +364,7 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
 
   test('a Closed child but the probe unreachable is not shipped; a gate-failure issue before T+90 is an anomaly; revert decided at T+90', async () => {
     await withWorker(async (taskQueue) => {
-      const now = await harness.env.currentTimeMs();
+      const now = await suite.env.currentTimeMs();
       sinks.openProject.workPackages.get(149)!.status = 'In progress';
       sinks.openProject.workPackages.set(163, child(163, 'Closed'));
       const storyId = uniqueId('CVN-S18');
@@ -397,7 +381,7 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         consoleRestoreProbeUrl: `http://127.0.0.1:${await freePort()}/unreachable`, // nothing listens
       });
       const handle = await start(taskQueue, args);
-      await harness.env.sleep(85 * DAY_MS);
+      await suite.env.sleep(85 * DAY_MS);
       const s = await waitForStatus<BackstopStatus>(
         handle,
         (x) => x.detail.awaiting?.kind === 't90_decision',
@@ -420,7 +404,7 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
 
   test('bad input names each field', async () => {
     await withWorker(async (taskQueue) => {
-      const handle = await harness.env.client.workflow.start(backstopProgram, {
+      const handle = await suite.env.client.workflow.start(backstopProgram, {
         taskQueue,
         workflowId: uniqueId('backstop-bad'),
         args: [

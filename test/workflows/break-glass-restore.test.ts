@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { WorkflowBundle } from '@temporalio/worker';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { breakGlassRestore } from '../../src/workflows';
 import {
@@ -14,16 +13,10 @@ import {
   type BreakGlassRestoreInput,
   type BreakGlassRestoreResult,
 } from '../../src/workflows/break-glass-restore/definitions';
-import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { historyEvents, recordHistory, scheduledActivities, signals } from '../fixtures/history';
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
-import {
-  startTimeSkipping,
-  uniqueId,
-  withRunbookWorker,
-  workflowBundle,
-  type TimeSkippingHarness,
-} from '../fixtures/temporal';
+import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -32,29 +25,13 @@ import { atStep, waitForStatus } from '../fixtures/wait';
  * activities and a real Postgres.
  */
 
-let harness: TimeSkippingHarness;
-let db: TestDatabase;
-let bundle: WorkflowBundle;
-
+const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq' });
 const MINUTE = 60_000;
-
-before(async () => {
-  [harness, db, bundle] = await Promise.all([startTimeSkipping(), createTestDatabase(), workflowBundle()]);
-});
-
-after(async () => {
-  await harness?.teardown();
-  await db?.drop();
-});
-
-beforeEach(async () => {
-  await db.reset();
-});
 
 type Handle = WorkflowHandle<typeof breakGlassRestore>;
 
 function withWorker<T>(policy: LoadedPolicy, fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  return withRunbookWorker(harness.env, bundle, activityDeps(policy, db.pool), fn, 'tq');
+  return suite.withWorker(activityDeps(policy, suite.db.pool), fn);
 }
 
 function input(overrides: Partial<BreakGlassRestoreInput> = {}): BreakGlassRestoreInput {
@@ -68,7 +45,7 @@ function input(overrides: Partial<BreakGlassRestoreInput> = {}): BreakGlassResto
 }
 
 function start(taskQueue: string, args: BreakGlassRestoreInput): Promise<Handle> {
-  return harness.env.client.workflow.start(breakGlassRestore, {
+  return suite.env.client.workflow.start(breakGlassRestore, {
     taskQueue,
     workflowId: `break-glass-restore-${args.incidentId}`,
     args: [args],
@@ -82,7 +59,7 @@ async function planHashAtGate(handle: Handle): Promise<string> {
 
 /** The operator's reconciling Console write (gating ritual gate 2). */
 async function consoleWrite(incidentId: string): Promise<number> {
-  const inserted = await db.pool.query<{ id: string }>(
+  const inserted = await suite.db.pool.query<{ id: string }>(
     `INSERT INTO ftf_config_history (base_env, version, locked_by, changed_by, change_reason, tags)
      SELECT base_env, version || '-console', locked_by, 'console:alice', $1, '["console"]'::jsonb
      FROM ftf_config WHERE id = 1 RETURNING id`,
@@ -92,7 +69,7 @@ async function consoleWrite(incidentId: string): Promise<number> {
 }
 
 async function breakGlassRows(incidentId: string): Promise<number> {
-  const rows = await db.pool.query<{ n: number }>(
+  const rows = await suite.db.pool.query<{ n: number }>(
     "SELECT count(*)::int AS n FROM ftf_config_history WHERE changed_by = $1 AND tags ? 'break-glass'",
     [`break-glass-${incidentId}`],
   );
@@ -100,7 +77,7 @@ async function breakGlassRows(incidentId: string): Promise<number> {
 }
 
 async function liveVersion(): Promise<string> {
-  const rows = await db.pool.query<{ version: string }>('SELECT version FROM ftf_config WHERE id = 1');
+  const rows = await suite.db.pool.query<{ version: string }>('SELECT version FROM ftf_config WHERE id = 1');
   return rows.rows[0]!.version;
 }
 
@@ -120,7 +97,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       assert.ok(paused.detail.executesAt, 'the status shows when the SQL executes');
       assert.equal(await breakGlassRows(args.incidentId), 0, 'nothing executes before the pause ends');
 
-      await harness.env.sleep(3 * MINUTE);
+      await suite.env.sleep(3 * MINUTE);
       await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
       const reconcileId = await consoleWrite(args.incidentId);
       await handle.signal(checkReconciliationSignal, {});
@@ -191,7 +168,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       }
 
       // Notices were recorded, once each.
-      const notices = await db.pool.query<{ kind: string }>(
+      const notices = await suite.db.pool.query<{ kind: string }>(
         'SELECT kind FROM runbook_notices WHERE incident_id = $1 ORDER BY created_at',
         [args.incidentId],
       );
@@ -211,7 +188,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       const planHash = await planHashAtGate(handle);
       await handle.signal(approveSignal, { approver: '@dococeven', planHash });
       await waitForStatus(handle, atStep('pause_and_think'), 'the pause');
-      await harness.env.sleep(MINUTE);
+      await suite.env.sleep(MINUTE);
       await handle.signal(abortSignal, {
         by: '@alice',
         reason: 'wrong snapshot: the typo is in 15M, not 5M',
@@ -279,7 +256,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
         result.refusedAttempts.map((a) => a.reason),
         ['not_on_roster', 'self_approval', 'stale_plan', 'invalid_payload', 'not_authorized'],
       );
-      const announced = await db.pool.query<{ n: number }>(
+      const announced = await suite.db.pool.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM runbook_notices WHERE incident_id = $1 AND kind = 'refused_attempt'",
         [args.incidentId],
       );
@@ -321,9 +298,9 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       const args = input();
       const handle = await start(taskQueue, args);
       await handle.signal(approveSignal, { approver: '@dococeven', planHash: await planHashAtGate(handle) });
-      await harness.env.sleep(3 * MINUTE);
+      await suite.env.sleep(3 * MINUTE);
       await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
-      await harness.env.sleep(61 * MINUTE);
+      await suite.env.sleep(61 * MINUTE);
       const missed = await waitForStatus(
         handle,
         (s) => s.detail.reconciliation?.state === 'missed',
@@ -353,7 +330,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       );
       assert.match(result.postMortem!.draft, /LATE/);
       await recordHistory(handle, 'break-glass-restore-late-reconciliation');
-      const escalations = await db.pool.query<{ kind: string; severity: string }>(
+      const escalations = await suite.db.pool.query<{ kind: string; severity: string }>(
         "SELECT kind, severity FROM runbook_notices WHERE incident_id = $1 AND kind IN ('reconciliation_missed', 'reconciliation_late')",
         [args.incidentId],
       );
@@ -369,7 +346,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       const args = input();
       const handle = await start(taskQueue, args);
       await handle.signal(approveSignal, { approver: '@dococeven', planHash: await planHashAtGate(handle) });
-      await harness.env.sleep(3 * MINUTE);
+      await suite.env.sleep(3 * MINUTE);
       await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
       await consoleWrite(args.incidentId);
       const result = await handle.result();
@@ -393,7 +370,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       const handle = await start(taskQueue, args);
       await handle.signal(approveSignal, { approver: '@dococeven', planHash: await planHashAtGate(handle) });
       await waitForStatus(handle, atStep('pause_and_think'), 'the pause');
-      await db.pool.query(
+      await suite.db.pool.query(
         "UPDATE ftf_config SET version = version || '-hotfix', updated_at = now(), updated_by = 'console:bob' WHERE id = 1",
       );
       const result = await handle.result();
@@ -407,7 +384,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
   test('dry run returns the plan and changes nothing', async () => {
     await withWorker(defaultPolicy(), async (taskQueue) => {
       const args = input({ dryRun: true });
-      const result = await harness.env.client.workflow.execute(breakGlassRestore, {
+      const result = await suite.env.client.workflow.execute(breakGlassRestore, {
         taskQueue,
         workflowId: `break-glass-restore-${args.incidentId}`,
         args: [args],
@@ -429,7 +406,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
   test('unknown target id: refused at planning with the id named', async () => {
     await withWorker(defaultPolicy(), async (taskQueue) => {
       const args = input({ targetHistoryId: 4242 });
-      const result = await harness.env.client.workflow.execute(breakGlassRestore, {
+      const result = await suite.env.client.workflow.execute(breakGlassRestore, {
         taskQueue,
         workflowId: `break-glass-restore-${args.incidentId}`,
         args: [args],
@@ -442,7 +419,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
   test('a bad input fails the run at once, naming every bad field, before any activity', async () => {
     await withWorker(defaultPolicy(), async (taskQueue) => {
       const workflowId = uniqueId('bad-input');
-      const handle = await harness.env.client.workflow.start(breakGlassRestore, {
+      const handle = await suite.env.client.workflow.start(breakGlassRestore, {
         taskQueue,
         workflowId,
         args: [

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { WorkflowBundle } from '@temporalio/worker';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { breakGlassConsoleEdit } from '../../src/workflows';
@@ -12,18 +11,12 @@ import {
   type BreakGlassConsoleEditInput,
   type BreakGlassConsoleEditStatus,
 } from '../../src/workflows/break-glass-console-edit/definitions';
-import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { recordHistory } from '../fixtures/history';
 import { consoleCluster, FakeCluster } from '../fixtures/kubectl';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
 import { HttpSink } from '../fixtures/sinks/http-sink';
-import {
-  startTimeSkipping,
-  uniqueId,
-  withRunbookWorker,
-  workflowBundle,
-  type TimeSkippingHarness,
-} from '../fixtures/temporal';
+import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -34,19 +27,12 @@ import { atStep, waitForStatus } from '../fixtures/wait';
 
 const MINUTE = 60_000;
 const tmp = scratchDir('runbooks-console-edit');
-let harness: TimeSkippingHarness;
-let db: TestDatabase;
-let bundle: WorkflowBundle;
+const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq-b' });
 let consoleSite: HttpSink;
 let policy: LoadedPolicy;
 
 before(async () => {
-  [harness, db, bundle, consoleSite] = await Promise.all([
-    startTimeSkipping(),
-    createTestDatabase(),
-    workflowBundle(),
-    HttpSink.start(() => ({ status: 200, body: '<html>Console</html>' })),
-  ]);
+  consoleSite = await HttpSink.start(() => ({ status: 200, body: '<html>Console</html>' }));
   policy = writeTestPolicy(tmp, (p) => {
     p.console = {
       url: `${consoleSite.url}/`,
@@ -59,14 +45,11 @@ before(async () => {
 });
 
 after(async () => {
-  await harness?.teardown();
   await consoleSite?.stop();
-  await db?.drop();
 });
 
 let cluster: FakeCluster;
-beforeEach(async () => {
-  await db.reset();
+beforeEach(() => {
   consoleSite.reset();
   cluster = FakeCluster.create(tmp, consoleCluster(0));
   cluster.install();
@@ -75,7 +58,7 @@ beforeEach(async () => {
 type Handle = WorkflowHandle<typeof breakGlassConsoleEdit>;
 
 function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  return withRunbookWorker(harness.env, bundle, activityDeps(policy, db.pool), fn, 'tq-b');
+  return suite.withWorker(activityDeps(policy, suite.db.pool), fn);
 }
 
 function input(overrides: Partial<BreakGlassConsoleEditInput> = {}): BreakGlassConsoleEditInput {
@@ -92,7 +75,7 @@ function input(overrides: Partial<BreakGlassConsoleEditInput> = {}): BreakGlassC
 }
 
 function start(taskQueue: string, args: BreakGlassConsoleEditInput): Promise<Handle> {
-  return harness.env.client.workflow.start(breakGlassConsoleEdit, {
+  return suite.env.client.workflow.start(breakGlassConsoleEdit, {
     taskQueue,
     workflowId: `break-glass-console-edit-${args.incidentId}`,
     args: [args],
@@ -100,7 +83,7 @@ function start(taskQueue: string, args: BreakGlassConsoleEditInput): Promise<Han
 }
 
 async function breakGlassRows(incidentId: string): Promise<number> {
-  const rows = await db.pool.query<{ n: number }>(
+  const rows = await suite.db.pool.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM ftf_config_history WHERE changed_by = $1',
     [`break-glass-${incidentId}`],
   );
@@ -124,7 +107,7 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
         ['CVN_HPO_LGB_5M_LEARNING_RATE', '0.0', '0.07'],
       );
       await handle.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan!.planHash });
-      await harness.env.sleep(3 * MINUTE);
+      await suite.env.sleep(3 * MINUTE);
       const waiting = await waitForStatus<BreakGlassConsoleEditStatus>(
         handle,
         atStep('awaiting_console_recovery'),
@@ -134,7 +117,7 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
       assert.equal(await breakGlassRows(args.incidentId), 1);
 
       // The Console comes back after 40 minutes; the reconciliation window opens then.
-      await harness.env.sleep(40 * MINUTE);
+      await suite.env.sleep(40 * MINUTE);
       consoleSite.restore();
       await handle.signal(checkReconciliationSignal, {});
       await waitForStatus<BreakGlassConsoleEditStatus>(
@@ -142,7 +125,7 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
         atStep('awaiting_reconciliation'),
         'the reconciliation window',
       );
-      await db.pool.query(
+      await suite.db.pool.query(
         `INSERT INTO ftf_config_history (base_env, version, changed_by, change_reason) SELECT base_env, version || '-c', 'console:alice', $1 FROM ftf_config WHERE id = 1`,
         [`break-glass-${args.incidentId}`],
       );
@@ -163,12 +146,12 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
         Date.parse(result.reconciliation!.dueAt) - recoveredAt === 60 * MINUTE,
         'the 60 min window runs from the Console coming back',
       );
-      const live = await db.pool.query<{ value: string; version: string }>(
+      const live = await suite.db.pool.query<{ value: string; version: string }>(
         "SELECT base_env->>'CVN_HPO_LGB_5M_LEARNING_RATE' AS value, version FROM ftf_config WHERE id = 1",
       );
       assert.equal(live.rows[0]!.value, '0.07');
       assert.equal(live.rows[0]!.version, `2026.11.23-1_breakglass_${args.incidentId}`);
-      const history = await db.pool.query<{ diff: unknown; tags: unknown; change_reason: string }>(
+      const history = await suite.db.pool.query<{ diff: unknown; tags: unknown; change_reason: string }>(
         'SELECT diff, tags, change_reason FROM ftf_config_history WHERE id = $1',
         [result.idsCreated.historyRowIds[0]],
       );
@@ -238,7 +221,7 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
     await withWorker(async (taskQueue) => {
       const result = await (await start(taskQueue, input({ newValue: "0.07'; --" }))).result();
       assert.equal(result.outcome, 'invalid_value');
-      const bad = await harness.env.client.workflow.start(breakGlassConsoleEdit, {
+      const bad = await suite.env.client.workflow.start(breakGlassConsoleEdit, {
         taskQueue,
         workflowId: uniqueId('bad-b'),
         args: [input({ model: 'RF' as never, timeframe: '2H' as never, param: 'learning-rate' })],
@@ -262,7 +245,7 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
         'the approval gate',
       );
       await handle.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan!.planHash });
-      await harness.env.sleep(3 * MINUTE);
+      await suite.env.sleep(3 * MINUTE);
       await waitForStatus<BreakGlassConsoleEditStatus>(
         handle,
         atStep('awaiting_console_recovery'),

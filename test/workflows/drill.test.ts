@@ -1,71 +1,57 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { WorkflowBundle } from '@temporalio/worker';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { createRunbookWorker } from '../../src/worker/worker';
 import { breakGlassDrill } from '../../src/workflows';
 import { approveSignal, type BreakGlassDrillStatus } from '../../src/workflows/break-glass-drill/definitions';
 import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
-import { startTimeSkipping, uniqueId, workflowBundle, type TimeSkippingHarness } from '../fixtures/temporal';
+import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /** The drill's SLO verdicts with the shipped durations (2 min pause, 10 / 15 min thresholds). */
 
 const MINUTE = 60_000;
 const tmp = scratchDir('runbooks-drill-wf');
-let harness: TimeSkippingHarness;
-let target: TestDatabase;
+// The suite's database is the target; the drill works on a second one, the staging copy.
+const suite = workflowSuite({ server: 'time-skipping', resetDatabase: false });
 let staging: TestDatabase;
-let bundle: WorkflowBundle;
 let policy: LoadedPolicy;
 
 before(async () => {
-  [harness, target, staging, bundle] = await Promise.all([
-    startTimeSkipping(),
-    createTestDatabase(),
-    createTestDatabase(),
-    workflowBundle(),
-  ]);
+  staging = await createTestDatabase();
   policy = writeTestPolicy(tmp, () => undefined);
 });
 
 after(async () => {
-  await harness?.teardown();
   await staging?.drop();
-  await target?.drop();
 });
 
 beforeEach(async () => {
   await staging.reset();
 });
 
-async function drill(approveAfterMs: number) {
-  const taskQueue = uniqueId('tq-drill');
-  const worker = await createRunbookWorker({
-    connection: harness.env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    workflowBundle: bundle,
-    deps: activityDeps(policy, target.pool, {}, { stagingDb: staging.pool }),
-  });
-  return worker.runUntil(async () => {
-    const handle = await harness.env.client.workflow.start(breakGlassDrill, {
-      taskQueue,
-      workflowId: uniqueId('drill'),
-      args: [{}],
-    });
-    const gate = await waitForStatus<BreakGlassDrillStatus>(
-      handle,
-      atStep('awaiting_approval'),
-      'the drill gate',
-    );
-    if (approveAfterMs > 0) await harness.env.sleep(approveAfterMs);
-    await handle.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan!.planHash });
-    return handle.result();
-  });
+function drill(approveAfterMs: number) {
+  return suite.withWorker(
+    activityDeps(policy, suite.db.pool, {}, { stagingDb: staging.pool }),
+    async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(breakGlassDrill, {
+        taskQueue,
+        workflowId: uniqueId('drill'),
+        args: [{}],
+      });
+      const gate = await waitForStatus<BreakGlassDrillStatus>(
+        handle,
+        atStep('awaiting_approval'),
+        'the drill gate',
+      );
+      if (approveAfterMs > 0) await suite.env.sleep(approveAfterMs);
+      await handle.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan!.planHash });
+      return handle.result();
+    },
+  );
 }
 
 describe('breakGlassDrill SLO (time-skipping)', () => {

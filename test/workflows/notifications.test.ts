@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { WorkflowBundle } from '@temporalio/worker';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { breakGlassRestore } from '../../src/workflows';
@@ -18,17 +17,10 @@ import {
   startSinks,
   type Sinks,
 } from '../fixtures/channels';
-import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { historyText, recordHistory } from '../fixtures/history';
 import { activityDeps } from '../fixtures/policy';
-import {
-  capturedLogs,
-  startTimeSkipping,
-  uniqueId,
-  withRunbookWorker,
-  workflowBundle,
-  type TimeSkippingHarness,
-} from '../fixtures/temporal';
+import { workflowSuite } from '../fixtures/suite';
+import { capturedLogs, uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -38,46 +30,30 @@ import { atStep, waitForStatus } from '../fixtures/wait';
 
 const MINUTE = 60_000;
 const tmp = scratchDir('runbooks-notify-wf');
-let harness: TimeSkippingHarness;
-let db: TestDatabase;
-let bundle: WorkflowBundle;
+const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq-notify' });
 let sinks: Sinks;
 
 before(async () => {
-  [harness, db, bundle, sinks] = await Promise.all([
-    startTimeSkipping(),
-    createTestDatabase(),
-    workflowBundle(),
-    startSinks(tmp),
-  ]);
+  sinks = await startSinks(tmp);
 });
 
 after(async () => {
-  await harness?.teardown();
   await sinks?.stop();
-  await db?.drop();
 });
 
-beforeEach(async () => {
+beforeEach(() => {
   sinks.reset();
-  await db.reset();
 });
 
 function withWorker<T>(policy: LoadedPolicy, fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  return withRunbookWorker(
-    harness.env,
-    bundle,
-    activityDeps(policy, db.pool, channelSecrets(sinks)),
-    fn,
-    'tq-notify',
-  );
+  return suite.withWorker(activityDeps(policy, suite.db.pool, channelSecrets(sinks)), fn);
 }
 
 async function startAndApprove(
   taskQueue: string,
   incidentId: string,
 ): Promise<WorkflowHandle<typeof breakGlassRestore>> {
-  const handle = await harness.env.client.workflow.start(breakGlassRestore, {
+  const handle = await suite.env.client.workflow.start(breakGlassRestore, {
     taskQueue,
     workflowId: `break-glass-restore-${incidentId}`,
     args: [
@@ -99,15 +75,15 @@ describe('Procedure A notifications over real protocols', () => {
     await withWorker(policy, async (taskQueue) => {
       const incidentId = uniqueId('INC');
       const handle = await startAndApprove(taskQueue, incidentId);
-      await harness.env.sleep(3 * MINUTE);
+      await suite.env.sleep(3 * MINUTE);
       await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
-      await harness.env.sleep(61 * MINUTE); // no reconciling write: escalation
+      await suite.env.sleep(61 * MINUTE); // no reconciling write: escalation
       await waitForStatus(
         handle,
         (s) => s.detail.postMortem?.comment?.state === 'posted',
         'the post-mortem draft comment',
       );
-      await db.pool.query(
+      await suite.db.pool.query(
         `INSERT INTO ftf_config_history (base_env, version, changed_by, change_reason) SELECT base_env, 'late', 'console:alice', $1 FROM ftf_config WHERE id = 1`,
         [`break-glass-${incidentId}`],
       );
@@ -175,9 +151,9 @@ describe('Procedure A notifications over real protocols', () => {
     await withWorker(policy, async (taskQueue) => {
       const incidentId = uniqueId('INC');
       const handle = await startAndApprove(taskQueue, incidentId);
-      await harness.env.sleep(3 * MINUTE);
+      await suite.env.sleep(3 * MINUTE);
       await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
-      await db.pool.query(
+      await suite.db.pool.query(
         `INSERT INTO ftf_config_history (base_env, version, changed_by, change_reason) SELECT base_env, 'c', 'console:alice', $1 FROM ftf_config WHERE id = 1`,
         [`break-glass-${incidentId}`],
       );

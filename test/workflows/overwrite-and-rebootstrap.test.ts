@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import type { WorkflowBundle } from '@temporalio/worker';
+import { before, describe, test } from 'node:test';
 import { scratchDir } from '../../src/local/servers';
 import { canonicalBaseEnv } from '../../src/stack/demo-data';
 import type { LoadedPolicy } from '../../src/worker/policy';
@@ -13,16 +12,10 @@ import {
 } from '../../src/workflows/break-glass-restore/definitions';
 import type { BreakGlassOverwriteRecoveryStatus } from '../../src/workflows/break-glass-overwrite-recovery/definitions';
 import type { BreakGlassRebootstrapStatus } from '../../src/workflows/break-glass-rebootstrap/definitions';
-import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { recordHistory } from '../fixtures/history';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
-import {
-  startTimeSkipping,
-  uniqueId,
-  withRunbookWorker,
-  workflowBundle,
-  type TimeSkippingHarness,
-} from '../fixtures/temporal';
+import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /** Procedures C and D on the time-skipping server with the shipped durations and real Postgres. */
@@ -30,44 +23,51 @@ import { atStep, waitForStatus } from '../fixtures/wait';
 const MINUTE = 60_000;
 const SEEDING = 'ADR-90 seeding (CVN-N001-EE-S17 PR-1)';
 const tmp = scratchDir('runbooks-c-d');
-let harness: TimeSkippingHarness;
-let db: TestDatabase;
-let bundle: WorkflowBundle;
+const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq-cd' });
 let policy: LoadedPolicy;
 
-before(async () => {
-  [harness, db, bundle] = await Promise.all([startTimeSkipping(), createTestDatabase(), workflowBundle()]);
+before(() => {
   policy = writeTestPolicy(tmp, () => undefined);
 });
 
-after(async () => {
-  await harness?.teardown();
-  await db?.drop();
-});
-
-beforeEach(async () => {
-  await db.reset();
-});
-
 function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  return withRunbookWorker(harness.env, bundle, activityDeps(policy, db.pool), fn, 'tq-cd');
+  return suite.withWorker(activityDeps(policy, suite.db.pool), fn);
 }
 
 const who = { requestedBy: '@alice', rationale: 'a --force-overwrite clobbered the operator-tuned values' };
 
+/** Starts Procedure D and waits until its approval gate is open. */
+async function rebootstrapAtTheGate(taskQueue: string) {
+  const incidentId = uniqueId('INC');
+  const handle = await suite.env.client.workflow.start(breakGlassRebootstrap, {
+    taskQueue,
+    workflowId: `break-glass-rebootstrap-${incidentId}`,
+    args: [{ incidentId, ...who }],
+  });
+  const gate = await waitForStatus<BreakGlassRebootstrapStatus>(
+    handle,
+    atStep('awaiting_approval'),
+    'the gate',
+  );
+  return { incidentId, handle, gate };
+}
+
 async function count(sql: string, params: unknown[] = []): Promise<number> {
-  const rows = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${sql}) AS q`, params);
+  const rows = await suite.db.pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (${sql}) AS q`,
+    params,
+  );
   return rows.rows[0]!.n;
 }
 
 /** A `seed_hyperparams_console.py --apply --force-overwrite` accident after the demo history. */
 async function forceOverwrite(): Promise<number> {
   const canonical = JSON.stringify(canonicalBaseEnv());
-  await db.pool.query(
+  await suite.db.pool.query(
     `UPDATE ftf_config SET base_env = $1::jsonb, version = 'seed-forced', updated_by = 'seed_hyperparams_console.py', updated_at = now() WHERE id = 1`,
     [canonical],
   );
-  const row = await db.pool.query<{ id: string }>(
+  const row = await suite.db.pool.query<{ id: string }>(
     `INSERT INTO ftf_config_history (base_env, version, changed_by, change_reason, tags) VALUES ($1::jsonb, 'seed-forced', 'seed_hyperparams_console.py', $2, '["seed"]') RETURNING id`,
     [canonical, SEEDING],
   );
@@ -79,7 +79,7 @@ describe('breakGlassOverwriteRecovery (Procedure C)', () => {
     const clobberId = await forceOverwrite();
     await withWorker(async (taskQueue) => {
       const incidentId = uniqueId('INC');
-      const handle = await harness.env.client.workflow.start(breakGlassOverwriteRecovery, {
+      const handle = await suite.env.client.workflow.start(breakGlassOverwriteRecovery, {
         taskQueue,
         workflowId: `break-glass-overwrite-recovery-${incidentId}`,
         args: [{ incidentId, ...who }],
@@ -97,7 +97,7 @@ describe('breakGlassOverwriteRecovery (Procedure C)', () => {
       assert.match(preClobber.explanation, new RegExp(`id=${clobberId}.*the pre-clobber snapshot`));
 
       // Procedure A runs as break-glass-restore-<incident>, with its own gate and obligations.
-      const child = harness.env.client.workflow.getHandle(`break-glass-restore-${incidentId}`);
+      const child = suite.env.client.workflow.getHandle(`break-glass-restore-${incidentId}`);
       const gate = await waitForStatus<BreakGlassRestoreStatus>(
         child,
         atStep('awaiting_approval'),
@@ -105,13 +105,13 @@ describe('breakGlassOverwriteRecovery (Procedure C)', () => {
       );
       assert.equal(gate.detail.plan?.targetHistoryId, 6);
       await child.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan.planHash });
-      await harness.env.sleep(3 * MINUTE);
+      await suite.env.sleep(3 * MINUTE);
       await waitForStatus<BreakGlassRestoreStatus>(
         child,
         atStep('awaiting_reconciliation'),
         'the child reconciliation',
       );
-      await db.pool.query(
+      await suite.db.pool.query(
         `INSERT INTO ftf_config_history (base_env, version, changed_by, change_reason) SELECT base_env, 'c', 'console:alice', $1 FROM ftf_config WHERE id = 1`,
         [`break-glass-${incidentId}`],
       );
@@ -122,7 +122,9 @@ describe('breakGlassOverwriteRecovery (Procedure C)', () => {
       assert.equal(result.outcome, 'restored');
       assert.equal(result.procedureA?.targetHistoryId, 6);
       assert.equal(result.procedureA?.conforming, true);
-      const live = await db.pool.query<{ version: string }>('SELECT version FROM ftf_config WHERE id = 1');
+      const live = await suite.db.pool.query<{ version: string }>(
+        'SELECT version FROM ftf_config WHERE id = 1',
+      );
       assert.equal(live.rows[0]!.version, `2026.11.23-1_restored_${incidentId}`);
       await recordHistory(handle, 'break-glass-overwrite-recovery');
     });
@@ -131,7 +133,7 @@ describe('breakGlassOverwriteRecovery (Procedure C)', () => {
   test('no earlier non-seeding row, or no seeding row at all: ends with the explanation, nothing started', async () => {
     await withWorker(async (taskQueue) => {
       // Demo history: the only seeding row is the first one, nothing before it.
-      const none = await harness.env.client.workflow.execute(breakGlassOverwriteRecovery, {
+      const none = await suite.env.client.workflow.execute(breakGlassOverwriteRecovery, {
         taskQueue,
         workflowId: uniqueId('c-none'),
         args: [{ incidentId: uniqueId('INC'), ...who }],
@@ -140,11 +142,11 @@ describe('breakGlassOverwriteRecovery (Procedure C)', () => {
       assert.match(none.message, /no earlier row has another change_reason/);
       assert.equal(none.procedureA, undefined);
 
-      await db.pool.query(
+      await suite.db.pool.query(
         "UPDATE ftf_config_history SET change_reason = 'initial import' WHERE change_reason = $1",
         [SEEDING],
       );
-      const noSeeding = await harness.env.client.workflow.execute(breakGlassOverwriteRecovery, {
+      const noSeeding = await suite.env.client.workflow.execute(breakGlassOverwriteRecovery, {
         taskQueue,
         workflowId: uniqueId('c-noseed'),
         args: [{ incidentId: uniqueId('INC'), ...who }],
@@ -157,7 +159,7 @@ describe('breakGlassOverwriteRecovery (Procedure C)', () => {
 describe('breakGlassRebootstrap (Procedure D)', () => {
   test('the live row exists: refused, "use Procedure A", the newest history id named', async () => {
     await withWorker(async (taskQueue) => {
-      const result = await harness.env.client.workflow.execute(breakGlassRebootstrap, {
+      const result = await suite.env.client.workflow.execute(breakGlassRebootstrap, {
         taskQueue,
         workflowId: uniqueId('d-exists'),
         args: [{ incidentId: uniqueId('INC'), ...who }],
@@ -170,22 +172,12 @@ describe('breakGlassRebootstrap (Procedure D)', () => {
   });
 
   test('the live row missing: re-bootstrapped from the newest snapshot after the gate, tagged rebootstrap', async () => {
-    await db.pool.query('DELETE FROM ftf_config WHERE id = 1');
+    await suite.db.pool.query('DELETE FROM ftf_config WHERE id = 1');
     await withWorker(async (taskQueue) => {
-      const incidentId = uniqueId('INC');
-      const handle = await harness.env.client.workflow.start(breakGlassRebootstrap, {
-        taskQueue,
-        workflowId: `break-glass-rebootstrap-${incidentId}`,
-        args: [{ incidentId, ...who }],
-      });
-      const gate = await waitForStatus<BreakGlassRebootstrapStatus>(
-        handle,
-        atStep('awaiting_approval'),
-        'the gate',
-      );
+      const { incidentId, handle, gate } = await rebootstrapAtTheGate(taskQueue);
       assert.equal(gate.detail.plan?.source.kind, 'history');
       await handle.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan.planHash });
-      await harness.env.sleep(3 * MINUTE);
+      await suite.env.sleep(3 * MINUTE);
       await waitForStatus<BreakGlassRebootstrapStatus>(
         handle,
         atStep('awaiting_reconciliation'),
@@ -199,11 +191,11 @@ describe('breakGlassRebootstrap (Procedure D)', () => {
         result.nonConformities.map((n) => n.code),
         ['reconciliation_missed'],
       );
-      const live = await db.pool.query<{ version: string; updated_by: string }>(
+      const live = await suite.db.pool.query<{ version: string; updated_by: string }>(
         'SELECT version, updated_by FROM ftf_config WHERE id = 1',
       );
       assert.equal(live.rows[0]!.version, `2026.11.23-1_rebootstrap_${incidentId}`);
-      const history = await db.pool.query<{ tags: unknown; diff: unknown; change_reason: string }>(
+      const history = await suite.db.pool.query<{ tags: unknown; diff: unknown; change_reason: string }>(
         'SELECT tags, diff, change_reason FROM ftf_config_history WHERE id = $1',
         [result.idsCreated.historyRowIds[0]],
       );
@@ -219,22 +211,12 @@ describe('breakGlassRebootstrap (Procedure D)', () => {
   });
 
   test('the race: a concurrent insert between the precondition and the transaction wins; no history row', async () => {
-    await db.pool.query('DELETE FROM ftf_config WHERE id = 1');
+    await suite.db.pool.query('DELETE FROM ftf_config WHERE id = 1');
     await withWorker(async (taskQueue) => {
-      const incidentId = uniqueId('INC');
-      const handle = await harness.env.client.workflow.start(breakGlassRebootstrap, {
-        taskQueue,
-        workflowId: `break-glass-rebootstrap-${incidentId}`,
-        args: [{ incidentId, ...who }],
-      });
-      const gate = await waitForStatus<BreakGlassRebootstrapStatus>(
-        handle,
-        atStep('awaiting_approval'),
-        'the gate',
-      );
+      const { incidentId, handle, gate } = await rebootstrapAtTheGate(taskQueue);
       await handle.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan!.planHash });
       // Another operator re-creates the row during the pause.
-      await db.pool.query(
+      await suite.db.pool.query(
         `INSERT INTO ftf_config (id, base_env, version, updated_by) SELECT 1, base_env, version, 'console:bob' FROM ftf_config_history WHERE id = 6`,
       );
       const before = await count('SELECT 1 FROM ftf_config_history');
@@ -243,7 +225,7 @@ describe('breakGlassRebootstrap (Procedure D)', () => {
       assert.match(result.message, /concurrent insert won the race.*Use Procedure A/);
       assert.equal(await count('SELECT 1 FROM ftf_config_history'), before, 'no history row written');
       assert.equal(await count('SELECT 1 FROM runbook_ledger WHERE incident_id = $1', [incidentId]), 0);
-      const live = await db.pool.query<{ updated_by: string }>(
+      const live = await suite.db.pool.query<{ updated_by: string }>(
         'SELECT updated_by FROM ftf_config WHERE id = 1',
       );
       assert.equal(live.rows[0]!.updated_by, 'console:bob');
@@ -251,26 +233,16 @@ describe('breakGlassRebootstrap (Procedure D)', () => {
   });
 
   test('empty history: the canonical seed path after the same gate, a normal (not break-glass) write', async () => {
-    await db.pool.query('DELETE FROM ftf_config; DELETE FROM ftf_config_history;');
+    await suite.db.pool.query('DELETE FROM ftf_config; DELETE FROM ftf_config_history;');
     await withWorker(async (taskQueue) => {
-      const incidentId = uniqueId('INC');
-      const handle = await harness.env.client.workflow.start(breakGlassRebootstrap, {
-        taskQueue,
-        workflowId: `break-glass-rebootstrap-${incidentId}`,
-        args: [{ incidentId, ...who }],
-      });
-      const gate = await waitForStatus<BreakGlassRebootstrapStatus>(
-        handle,
-        atStep('awaiting_approval'),
-        'the gate',
-      );
+      const { handle, gate } = await rebootstrapAtTheGate(taskQueue);
       assert.equal(gate.detail.plan?.source.kind, 'canonical');
       await handle.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan.planHash });
       const result = await handle.result();
       assert.equal(result.outcome, 'canonical_seeded');
       assert.equal(result.reconciliation, undefined, 'no break-glass obligations on the canonical seed path');
       assert.equal(result.verification?.canonical.equal, 455);
-      const history = await db.pool.query<{ tags: unknown; change_reason: string; changed_by: string }>(
+      const history = await suite.db.pool.query<{ tags: unknown; change_reason: string; changed_by: string }>(
         'SELECT tags, change_reason, changed_by FROM ftf_config_history',
       );
       assert.equal(history.rowCount, 1);

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { WorkflowBundle } from '@temporalio/worker';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { phasedReenablement } from '../../src/workflows';
@@ -16,18 +15,12 @@ import {
   type PhasedReenablementInput,
   type ReenablementStatus,
 } from '../../src/workflows/phased-reenablement/definitions';
-import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { historyEvents, recordHistory, scheduledActivities } from '../fixtures/history';
 import { FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
-import {
-  startTimeSkipping,
-  uniqueId,
-  withRunbookWorker,
-  workflowBundle,
-  type TimeSkippingHarness,
-} from '../fixtures/temporal';
+import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -44,27 +37,18 @@ const PHASE2 = ['customer-analytics', 'financial-reporting', 'risk-engine'];
 const REMAINING = ['billing-core', 'ledger-sync', 'search-indexer'];
 
 const tmp = scratchDir('runbooks-reenablement');
-let harness: TimeSkippingHarness;
-let db: TestDatabase;
-let bundle: WorkflowBundle;
+const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq-reenable', resetDatabase: false });
 let prometheus: PrometheusSink;
 let policy: LoadedPolicy;
 let cluster: FakeCluster;
 
 before(async () => {
-  [harness, db, bundle, prometheus] = await Promise.all([
-    startTimeSkipping(),
-    createTestDatabase(),
-    workflowBundle(),
-    prometheusSink(),
-  ]);
+  prometheus = await prometheusSink();
   policy = rollbackPolicy(tmp, prometheus.url);
 });
 
 after(async () => {
-  await harness?.teardown();
   await prometheus?.stop();
-  await db?.drop();
 });
 
 beforeEach(() => {
@@ -81,7 +65,7 @@ beforeEach(() => {
 type Handle = WorkflowHandle<typeof phasedReenablement>;
 
 function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  return withRunbookWorker(harness.env, bundle, activityDeps(policy, db.pool), fn, 'tq-reenable');
+  return suite.withWorker(activityDeps(policy, suite.db.pool), fn);
 }
 
 function input(overrides: Partial<PhasedReenablementInput> = {}): PhasedReenablementInput {
@@ -97,7 +81,7 @@ function input(overrides: Partial<PhasedReenablementInput> = {}): PhasedReenable
 }
 
 function start(taskQueue: string, args: PhasedReenablementInput): Promise<Handle> {
-  return harness.env.client.workflow.start(phasedReenablement, {
+  return suite.env.client.workflow.start(phasedReenablement, {
     taskQueue,
     workflowId: `phased-reenablement-${args.incidentId}`,
     args: [args],
@@ -116,7 +100,7 @@ function allowlistChanges(): string[] {
 
 /** Queries do not advance time-skipping time: sleep through the canary hold first. */
 async function approvePhase2(handle: Handle, approver = '@eng-tl'): Promise<ReenablementStatus> {
-  await harness.env.sleep(4 * HOUR + 5 * 60_000);
+  await suite.env.sleep(4 * HOUR + 5 * 60_000);
   const status = await waitForStatus<ReenablementStatus>(
     handle,
     atStep('awaiting_approval'),
@@ -208,7 +192,7 @@ describe('phasedReenablement (time-skipping)', () => {
       );
       assert.match(paused.detail.paused!.reason, /no data for p95LatencySeconds/);
       assert.ok(paused.notices.some((n) => n.kind === 'reenablement_inconclusive'));
-      await harness.env.sleep(6 * HOUR);
+      await suite.env.sleep(6 * HOUR);
       let status = (await handle.query(statusQuery)) as ReenablementStatus;
       assert.equal(status.detail.paused?.kind, 'inconclusive', 'still paused 6 h later');
       assert.equal(status.step, 'phase_1_canary');
@@ -232,14 +216,14 @@ describe('phasedReenablement (time-skipping)', () => {
       const handle = await start(taskQueue, input());
       await waitForStatus<ReenablementStatus>(handle, atStep('phase_1_canary'), 'the canary hold');
       await handle.signal(pauseSignal, { by: '@eng-tl', reason: 'customer demo in progress' });
-      await harness.env.sleep(7 * HOUR);
+      await suite.env.sleep(7 * HOUR);
       let status = (await handle.query(statusQuery)) as ReenablementStatus;
       assert.equal(status.step, 'phase_1_canary', 'the hold ended but the pause holds progression');
       assert.equal(status.detail.paused?.by, '@eng-tl');
       assert.equal(status.deadlines.find((d) => d.name === 'hold_phase_1_canary')?.state, 'met');
 
       await handle.signal(resumeSignal, { by: '@eng-tl' });
-      await harness.env.sleep(60_000);
+      await suite.env.sleep(60_000);
       status = await waitForStatus<ReenablementStatus>(handle, atStep('awaiting_approval'), 'the approval');
       await handle.signal(rejectSignal, { approver: '@eng-tl', reason: 'wait for the provider fix' });
       const result = await handle.result();
@@ -254,7 +238,7 @@ describe('phasedReenablement (time-skipping)', () => {
       const handle = await start(taskQueue, input());
       await approvePhase2(handle);
       await waitForStatus<ReenablementStatus>(handle, atStep('phase_2'), 'the phase 2 hold');
-      await harness.env.sleep(3 * HOUR);
+      await suite.env.sleep(3 * HOUR);
       await handle.signal(abortSignal, { by: '@sre-lead', reason: 'new incident, freeze changes' });
       const result = await handle.result();
       assert.equal(result.outcome, 'aborted');
@@ -313,7 +297,7 @@ describe('phasedReenablement (time-skipping)', () => {
       assert.deepEqual(allowlistChanges(), []);
 
       const shorter = await start(taskQueue, input({ holdOverrides: { canaryHold: '2h' } }));
-      await harness.env.sleep(2 * HOUR + 60_000);
+      await suite.env.sleep(2 * HOUR + 60_000);
       const status = await waitForStatus<ReenablementStatus>(
         shorter,
         atStep('awaiting_approval'),

@@ -3,7 +3,6 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { WorkflowBundle } from '@temporalio/worker';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { rollbackToPilot } from '../../src/workflows';
@@ -13,18 +12,12 @@ import {
   type RollbackStatus,
   type RollbackToPilotInput,
 } from '../../src/workflows/rollback-to-pilot/definitions';
-import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import { historyEvents, recordHistory, scheduledActivities } from '../fixtures/history';
 import { EXPANDED_REPOS, FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
-import {
-  startTimeSkipping,
-  uniqueId,
-  withRunbookWorker,
-  workflowBundle,
-  type TimeSkippingHarness,
-} from '../fixtures/temporal';
+import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -35,28 +28,19 @@ import { atStep, waitForStatus } from '../fixtures/wait';
 const MINUTE = 60_000;
 const tmp = scratchDir('runbooks-rollback');
 const blocksState = path.join(tmp, 'blocks.json');
-let harness: TimeSkippingHarness;
-let db: TestDatabase;
-let bundle: WorkflowBundle;
+const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq-rollback', resetDatabase: false });
 let prometheus: PrometheusSink;
 let policy: LoadedPolicy;
 let cluster: FakeCluster;
 
 before(async () => {
-  [harness, db, bundle, prometheus] = await Promise.all([
-    startTimeSkipping(),
-    createTestDatabase(),
-    workflowBundle(),
-    prometheusSink(),
-  ]);
+  prometheus = await prometheusSink();
   policy = rollbackPolicy(tmp, prometheus.url);
   process.env.FAKE_BLOCKS_STATE = blocksState;
 });
 
 after(async () => {
-  await harness?.teardown();
   await prometheus?.stop();
-  await db?.drop();
 });
 
 const TWELVE_FAILING = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`repo-${i}`, 5]));
@@ -72,7 +56,7 @@ beforeEach(() => {
 type Handle = WorkflowHandle<typeof rollbackToPilot>;
 
 function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  return withRunbookWorker(harness.env, bundle, activityDeps(policy, db.pool), fn, 'tq-rollback');
+  return suite.withWorker(activityDeps(policy, suite.db.pool), fn);
 }
 
 function input(overrides: Partial<RollbackToPilotInput> = {}): RollbackToPilotInput {
@@ -87,7 +71,7 @@ function input(overrides: Partial<RollbackToPilotInput> = {}): RollbackToPilotIn
 }
 
 function start(taskQueue: string, args: RollbackToPilotInput): Promise<Handle> {
-  return harness.env.client.workflow.start(rollbackToPilot, {
+  return suite.env.client.workflow.start(rollbackToPilot, {
     taskQueue,
     workflowId: `rollback-to-pilot-${args.incidentId}`,
     args: [args],
@@ -180,7 +164,7 @@ describe('rollbackToPilot (time-skipping)', () => {
         decision: 'go',
         note: 'quota raise denied',
       });
-      await harness.env.sleep(31 * MINUTE);
+      await suite.env.sleep(31 * MINUTE);
       const result = await runToRca(handle);
       // The 30-min triage counts towards the seed's "total < 30 min": honestly reported as missed.
       assert.equal(result.outcome, 'rolled_back_with_warnings');
