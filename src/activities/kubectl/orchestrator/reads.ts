@@ -7,106 +7,110 @@ import { joinArgv, type OrchestratorCluster } from './cluster';
 
 const repoList = z.array(kubernetesName).min(1).max(500);
 
-/** Read-only looks at the orchestrator (seed 002): logs, allowlist, replicas, pods, schema, expanded repos. */
-export function createOrchestratorReads(cluster: OrchestratorCluster) {
-  const { orchestrator, rollback, kubectl, deployment, readAllowlist, readReplicas, readSchemaVersion } =
-    cluster;
+/** Seed 002 pre-rollback 1: `kubectl logs deployment/<d> --tail=N`, ERROR / CRITICAL lines counted. */
+async function readDeploymentLogs(cluster: OrchestratorCluster): Promise<{
+  command: string;
+  lines: number;
+  errors: number;
+  critical: number;
+  sample: string[];
+}> {
+  const { orchestrator, kubectl, deployment } = cluster;
+  const result = await kubectl(['logs', deployment, `--tail=${orchestrator.logTail}`]);
+  const lines = result.stdout.split('\n').filter(Boolean);
+  const matching = lines.filter((line) => /\b(ERROR|CRITICAL)\b/.test(line));
   return {
-    /** Seed 002 pre-rollback 1: `kubectl logs deployment/<d> --tail=N`, ERROR / CRITICAL lines counted. */
-    readDeploymentLogs: async (): Promise<{
-      command: string;
-      lines: number;
-      errors: number;
-      critical: number;
-      sample: string[];
-    }> => {
-      const result = await kubectl(['logs', deployment, `--tail=${orchestrator.logTail}`]);
-      const lines = result.stdout.split('\n').filter(Boolean);
-      const matching = lines.filter((line) => /\b(ERROR|CRITICAL)\b/.test(line));
-      return {
-        command: joinArgv(result.argv),
-        lines: lines.length,
-        errors: matching.filter((line) => /\bERROR\b/.test(line)).length,
-        critical: matching.filter((line) => /\bCRITICAL\b/.test(line)).length,
-        sample: matching.slice(-10),
-      };
-    },
-    readAllowlist: async (): Promise<string[]> => readAllowlist(),
-    /** The allowlist change an approver agrees to: current → next, and a hash binding the approval to it. */
-    planAllowlistChange: async (raw: { repos: string[] }) => {
-      const input = parseInput(z.object({ repos: repoList }).strict(), raw, 'planAllowlistChange input');
-      const current = await readAllowlist();
-      const planHash = createHash('sha256')
-        .update(
-          JSON.stringify({
-            deployment: orchestrator.deployment,
-            env: orchestrator.allowlistEnv,
-            current,
-            next: input.repos,
-          }),
-        )
-        .digest('hex');
-      return {
+    command: joinArgv(result.argv),
+    lines: lines.length,
+    errors: matching.filter((line) => /\bERROR\b/.test(line)).length,
+    critical: matching.filter((line) => /\bCRITICAL\b/.test(line)).length,
+    sample: matching.slice(-10),
+  };
+}
+
+/** The allowlist change an approver agrees to: current → next, and a hash binding the approval to it. */
+async function planAllowlistChange(cluster: OrchestratorCluster, raw: { repos: string[] }) {
+  const { orchestrator, readAllowlist } = cluster;
+  const input = parseInput(z.object({ repos: repoList }).strict(), raw, 'planAllowlistChange input');
+  const current = await readAllowlist();
+  const planHash = createHash('sha256')
+    .update(
+      JSON.stringify({
+        deployment: orchestrator.deployment,
+        env: orchestrator.allowlistEnv,
         current,
         next: input.repos,
-        added: input.repos.filter((repo) => !current.includes(repo)),
-        planHash,
+      }),
+    )
+    .digest('hex');
+  return {
+    current,
+    next: input.repos,
+    added: input.repos.filter((repo) => !current.includes(repo)),
+    planHash,
+  };
+}
+
+/** Pods of the deployment: Ready, restarts, CrashLoopBackOff. */
+async function deploymentPods(cluster: OrchestratorCluster) {
+  const { orchestrator, rollback, kubectl } = cluster;
+  const result = await kubectl(['get', 'pods', '-l', orchestrator.podSelector, '-o', 'json']);
+  const list = JSON.parse(result.stdout) as {
+    items: {
+      metadata: { name: string };
+      status?: {
+        conditions?: { type: string; status: string }[];
+        containerStatuses?: { restartCount?: number; state?: { waiting?: { reason?: string } } }[];
       };
-    },
-    getReplicas: async (): Promise<number> => readReplicas(),
-    /** Pods of the deployment: Ready, restarts, CrashLoopBackOff. */
-    deploymentPods: async () => {
-      const result = await kubectl(['get', 'pods', '-l', orchestrator.podSelector, '-o', 'json']);
-      const list = JSON.parse(result.stdout) as {
-        items: {
-          metadata: { name: string };
-          status?: {
-            conditions?: { type: string; status: string }[];
-            containerStatuses?: { restartCount?: number; state?: { waiting?: { reason?: string } } }[];
-          };
-        }[];
-      };
-      const pods = list.items.map((item) => {
-        const statuses = item.status?.containerStatuses ?? [];
-        return {
-          name: item.metadata.name,
-          ready: item.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
-          restarts: statuses.reduce((sum, s) => sum + (s.restartCount ?? 0), 0),
-          waitingReason: statuses.map((s) => s.state?.waiting?.reason).find(Boolean) ?? null,
-        };
-      });
-      const crashLooping = pods.filter(
-        (pod) => pod.waitingReason === 'CrashLoopBackOff' || pod.restarts >= rollback.crashLoopRestarts,
-      );
-      return {
-        pods,
-        ready: pods.filter((p) => p.ready).length,
-        crashLoop: crashLooping.length > 0,
-        crashLooping: crashLooping.map((p) => p.name),
-      };
-    },
+    }[];
+  };
+  const pods = list.items.map((item) => {
+    const statuses = item.status?.containerStatuses ?? [];
+    return {
+      name: item.metadata.name,
+      ready: item.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+      restarts: statuses.reduce((sum, s) => sum + (s.restartCount ?? 0), 0),
+      waitingReason: statuses.map((s) => s.state?.waiting?.reason).find(Boolean) ?? null,
+    };
+  });
+  const crashLooping = pods.filter(
+    (pod) => pod.waitingReason === 'CrashLoopBackOff' || pod.restarts >= rollback.crashLoopRestarts,
+  );
+  return {
+    pods,
+    ready: pods.filter((p) => p.ready).length,
+    crashLoop: crashLooping.length > 0,
+    crashLooping: crashLooping.map((p) => p.name),
+  };
+}
+
+/** Seed 002 step 4: the expanded repos listed in the configmap. */
+async function readExpandedRepos(cluster: OrchestratorCluster): Promise<string[]> {
+  const { orchestrator, kubectl } = cluster;
+  const key = orchestrator.expandedReposKey.replace(/\./g, '\\.');
+  const result = await kubectl(['get', 'configmap', orchestrator.configMap, '-o', `jsonpath={.data.${key}}`]);
+  const repos = result.stdout.split(/[\s,]+/).filter(Boolean);
+  const invalid = repos.filter((repo) => !kubernetesName.safeParse(repo).success);
+  if (invalid.length > 0) {
+    throw ApplicationFailure.create({
+      type: 'InvalidInput',
+      nonRetryable: true,
+      message: `configmap ${orchestrator.configMap} lists repos that are not valid Kubernetes names: ${invalid.join(', ')}`,
+    });
+  }
+  return repos;
+}
+
+/** Read-only looks at the orchestrator (seed 002): logs, allowlist, replicas, pods, schema, expanded repos. */
+export function createOrchestratorReads(cluster: OrchestratorCluster) {
+  return {
+    readDeploymentLogs: () => readDeploymentLogs(cluster),
+    readAllowlist: (): Promise<string[]> => cluster.readAllowlist(),
+    planAllowlistChange: (raw: { repos: string[] }) => planAllowlistChange(cluster, raw),
+    getReplicas: (): Promise<number> => cluster.readReplicas(),
+    deploymentPods: () => deploymentPods(cluster),
     /** Seed 002 step 3: the schema version, from inside the postgres pod. */
-    readSchemaVersion: async (): Promise<string> => readSchemaVersion(),
-    /** Seed 002 step 4: the expanded repos listed in the configmap. */
-    readExpandedRepos: async (): Promise<string[]> => {
-      const key = orchestrator.expandedReposKey.replace(/\./g, '\\.');
-      const result = await kubectl([
-        'get',
-        'configmap',
-        orchestrator.configMap,
-        '-o',
-        `jsonpath={.data.${key}}`,
-      ]);
-      const repos = result.stdout.split(/[\s,]+/).filter(Boolean);
-      const invalid = repos.filter((repo) => !kubernetesName.safeParse(repo).success);
-      if (invalid.length > 0) {
-        throw ApplicationFailure.create({
-          type: 'InvalidInput',
-          nonRetryable: true,
-          message: `configmap ${orchestrator.configMap} lists repos that are not valid Kubernetes names: ${invalid.join(', ')}`,
-        });
-      }
-      return repos;
-    },
+    readSchemaVersion: (): Promise<string> => cluster.readSchemaVersion(),
+    readExpandedRepos: () => readExpandedRepos(cluster),
   };
 }

@@ -1,0 +1,175 @@
+import { condition, proxyActivities } from '@temporalio/workflow';
+import type { RunbookActivities } from '../../activities';
+import { DAY_MS, formatDuration, utcIso } from '../../common/duration';
+import { kubectlRead } from '../activity-options';
+import type { Phase, ReenablementResult } from './definitions';
+import { judgeGreen, judgeHold } from './judge';
+import type { ReenablementRun } from './run';
+
+const k8s = proxyActivities<RunbookActivities>(kubectlRead);
+
+/** The phases of seed 002 §3 and seed 003's watch for green, each ending the run or handing on. */
+
+/** One phase: apply the set, hold, and either record it as the last good set or roll back. */
+export async function runPhase(
+  run: ReenablementRun,
+  name: Phase,
+  label: string,
+  repos: string[],
+  holdMs: number,
+): Promise<ReenablementResult | undefined> {
+  const { record, detail, notices, requestedBy, tag, policy } = run;
+  detail.phase = name;
+  const added = repos.filter((repo) => !detail.lastGood.includes(repo));
+  record.enterStep(
+    label,
+    `${label}: enabling ${added.join(', ')}; hold ${formatDuration(holdMs)} with analysis every ${formatDuration(policy.analysisInterval)}`,
+  );
+  notices.send({
+    kind: 'reenablement_phase',
+    severity: 'info',
+    audience: 'incident_commander',
+    recipients: [requestedBy],
+    subject: `${tag} ${label}: enabling ${added.join(', ')}`,
+    body: `Allowlist → ${repos.join(',')}. Hold ${formatDuration(holdMs)}.`,
+  });
+  if (!(await run.apply(repos))) {
+    await run.rollBack(`${label}: the allowlist change did not roll out`);
+    return run.finish(
+      'rollout_failed',
+      `${label}: the rollout did not complete; allowlist back to ${run.goodSets.at(-1)!.join(',')}`,
+    );
+  }
+  const ended = await run.hold(name, label, holdMs, repos, judgeHold, policy.analysisInterval);
+  if (ended.kind === 'aborted') return run.abortRun();
+  if (ended.kind === 'failed') {
+    await run.rollBack(`${label} failed its analysis: ${ended.reasons.join('; ')}`);
+    return run.finish(
+      'rolled_back',
+      `${label} failed (${ended.reasons.join('; ')}); allowlist back to the last good set ${run.goodSets.at(-1)!.join(',')}`,
+    );
+  }
+  run.goodSets.push(repos);
+  detail.lastGood = repos;
+  detail.pending = detail.pending.filter((repo) => !repos.includes(repo));
+  detail.phasesCompleted.push({ phase: name, repos: added, at: utcIso(Date.now()) });
+  return undefined;
+}
+
+/** The canary held: the approvers agree to phase 2's allowlist, bound to its planHash. */
+export async function approvePhase2(
+  run: ReenablementRun,
+  phase2Set: string[],
+  canaryHoldMs: number,
+): Promise<ReenablementResult | undefined> {
+  const { record, detail, notices, controls, tag, policy, input } = run;
+  const plan = await k8s.planAllowlistChange({ repos: phase2Set });
+  detail.plan = { current: plan.current, next: plan.next, planHash: plan.planHash };
+  record.enterStep(
+    'awaiting_approval',
+    `canary held ${formatDuration(canaryHoldMs)}: approve phase 2 (+${input.phase2Repos.join(', ')}), planHash ${plan.planHash.slice(0, 12)}…`,
+  );
+  detail.nextAction = { what: 'approval of phase 2', at: utcIso(Date.now() + policy.approvalTimeout) };
+  notices.send({
+    kind: 'approval_request',
+    severity: 'warning',
+    audience: 'approvers',
+    recipients: policy.approvers,
+    subject: `${tag} canary ${input.canaryRepo} held: approve phase 2 (+${input.phase2Repos.join(', ')})`,
+    body: `Next allowlist: ${phase2Set.join(',')}\nApprove: signal "approve" {"approver":"@you","planHash":"${plan.planHash}"}`,
+    code: [{ label: 'planHash', text: plan.planHash }],
+  });
+  const decision = await controls.awaitDecision(plan.planHash, policy.approvalTimeout);
+  if (decision.kind === 'rejected')
+    return run.finish(
+      'rejected',
+      `phase 2 rejected by ${decision.approver}: ${decision.reason}; the allowlist stays ${detail.reposLive.join(',')}`,
+    );
+  if (decision.kind === 'expired')
+    return run.finish(
+      'approval_expired',
+      `no approval for phase 2 within ${formatDuration(policy.approvalTimeout)}; the allowlist stays ${detail.reposLive.join(',')}`,
+    );
+  if (decision.kind === 'aborted') return run.abortRun();
+  delete detail.plan;
+  delete detail.nextAction; // approved: phase 2 starts now, nothing is awaited
+  return undefined;
+}
+
+/**
+ * Phase 3: the rest, 1–2 repos a day, each batch with its own hold. A batch never starts less
+ * than a day after the previous one, whatever the batch hold. Returns the live set, or the end.
+ */
+export async function enableRemaining(
+  run: ReenablementRun,
+  live: string[],
+  batchHoldMs: number,
+): Promise<{ live: string[] } | { end: ReenablementResult }> {
+  const { record, detail, controls, policy, input } = run;
+  let previousBatchStartMs: number | undefined;
+  for (let index = 0; index < input.remainingRepos.length; index += policy.reposPerDay) {
+    const batch = input.remainingRepos.slice(index, index + policy.reposPerDay);
+    if (previousBatchStartMs !== undefined && Date.now() < previousBatchStartMs + DAY_MS) {
+      const nextStartMs = previousBatchStartMs + DAY_MS;
+      detail.nextAction = {
+        what: `enable ${batch.join(', ')} (at most ${policy.reposPerDay} repos a day)`,
+        at: utcIso(nextStartMs),
+      };
+      record.describe(`pacing: next batch (${batch.join(', ')}) at ${utcIso(nextStartMs)}`);
+      await condition(() => controls.aborted !== undefined, nextStartMs - Date.now(), {
+        summary: `phase 3 pacing until ${utcIso(nextStartMs)}`,
+      });
+      if (controls.aborted) return { end: await run.abortRun() };
+    }
+    previousBatchStartMs = Date.now();
+    live = [...live, ...batch];
+    const ended = await runPhase(
+      run,
+      'phase3',
+      `phase_3_batch_${index / policy.reposPerDay + 1}`,
+      live,
+      batchHoldMs,
+    );
+    if (ended) return { end: ended };
+  }
+  return { live };
+}
+
+/** Seed 003: hold on the exit targets before declaring recovery; a miss rolls the last batch back. */
+export async function watchForGreen(run: ReenablementRun, live: string[]): Promise<ReenablementResult> {
+  const { record, detail, notices, requestedBy, tag, policy } = run;
+  detail.phase = 'watch_for_green';
+  record.enterStep(
+    'watch_for_green',
+    `holding ${formatDuration(policy.watchForGreen)} on the exit targets (error rate < ${policy.exitTargets.errorRateMax * 100} %, p95 ≤ baseline + ${policy.exitTargets.p95MaxIncrease * 100} %)`,
+  );
+  const green = await run.hold(
+    'watch_for_green',
+    'watch_for_green',
+    policy.watchForGreen,
+    live,
+    judgeGreen,
+    policy.watchInterval,
+  );
+  if (green.kind === 'aborted') return run.abortRun();
+  if (green.kind === 'failed') {
+    run.goodSets.pop(); // the last batch is not good after all
+    await run.rollBack(`exit targets not met while watching for green: ${green.reasons.join('; ')}`);
+    return run.finish(
+      'watch_for_green_failed',
+      `exit targets not met (${green.reasons.join('; ')}); allowlist back to ${run.goodSets.at(-1)!.join(',')}`,
+    );
+  }
+  notices.send({
+    kind: 'reenablement_recovered',
+    severity: 'info',
+    audience: 'incident_commander',
+    recipients: [requestedBy],
+    subject: `${tag} recovered: all ${live.length} repos re-enabled, exit targets green`,
+    body: `Allowlist: ${live.join(',')}`,
+  });
+  return run.finish(
+    'recovered',
+    `all repos re-enabled (${live.length}) and green for ${formatDuration(policy.watchForGreen)}`,
+  );
+}
