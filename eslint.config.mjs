@@ -1,6 +1,7 @@
 // ESLint 9 flat config: type-aware rules everywhere, and a determinism fence around workflow code.
 import { builtinModules } from 'node:module';
 import js from '@eslint/js';
+import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = builtinModules.flatMap((name) => [name, `node:${name}`]);
@@ -163,6 +164,17 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // Imports run one way: no module reaches itself again through its imports.
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [importX.createNodeResolver({ extensions: ['.ts', '.js'] })],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
   {
     // Files that do one thing, functions that read without scrolling.
