@@ -58,9 +58,9 @@ const probeUrlSchema = z
 export function createProbeActivities(deps: { console: ConsolePolicy }) {
   return {
     /**
-     * One GET of `url` (seed 001's Console restore probe). Never throws and never retried: an
-     * unreachable endpoint, a 5xx or an auth failure all mean "not live" (the inaccessibility is
-     * the evidence).
+     * One GET of `url` (seed 001's Console restore probe), redirects not followed. Never throws and
+     * never retried: no answer, or any status of 400 and above (a 401/403 auth failure, a 5xx), is
+     * "not live"; any status below 400 counts as live, a 3xx redirect included.
      */
     probeUrl: (raw: { url: string; timeoutMs: number }): Promise<HttpProbe> => {
       const input = parseInput(probeUrlSchema, raw, 'probeUrl input');

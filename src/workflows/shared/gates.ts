@@ -16,7 +16,7 @@ import type { RefusalReason, RunRecord } from './run-record';
 /**
  * The approval gate and the pause-and-think timer shared by every gated runbook.
  *
- * Rules (PRODUCT.md, seed 000 gating ritual):
+ * Rules (seed 000, the break-glass gating ritual):
  * - only roster approvers count; the requester cannot approve their own run unless the policy
  *   marks the runbook sole-operator;
  * - an approval names the plan it approves (planHash); any other hash is refused as stale;
