@@ -64,7 +64,12 @@ async function main() {
     env.RUNBOOKS_TEST_PG_URL = postgres.url;
   }
 
-  const files = testFiles(path.join(ROOT, 'dist', 'test')).sort();
+  // `npm test -- workflows/backstop e2e/cli`: only the files whose path contains a fragment.
+  const fragments = process.argv.slice(2);
+  const files = testFiles(path.join(ROOT, 'dist', 'test'))
+    .filter((file) => fragments.length === 0 || fragments.some((fragment) => file.includes(fragment)))
+    .sort();
+  if (files.length === 0) throw new SetupError(`no test file matches ${fragments.join(', ')}`);
   process.stdout.write(`• running ${files.length} test files\n`);
   let status = 1;
   try {

@@ -121,6 +121,13 @@ describe('phasedReenablement (time-skipping)', () => {
       assert.deepEqual(atGate.detail.plan!.next, [PILOT, CANARY, ...PHASE2]);
       assert.equal(atGate.detail.nextAction?.what, 'approval of phase 2');
       assert.match(atGate.detail.nextAction.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      // Once approved, the status no longer says an approval is awaited.
+      const approved = await waitForStatus<ReenablementStatus>(
+        handle,
+        atStep('phase_2'),
+        'phase 2 under way',
+      );
+      assert.notEqual(approved.detail.nextAction?.what, 'approval of phase 2');
 
       const result = await handle.result();
       assert.equal(result.outcome, 'recovered', result.message);
