@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { OrchestratorPolicy, RollbackToPilotPolicy } from '../../../common/policy';
-import { runKubectl, type KubectlTarget } from '../kubectl';
+import { runKubectl, type KubectlResult, type KubectlTarget } from '../kubectl';
 
 /**
  * The orchestrator deployment of RB-LAUNCH-002 (seed 002) as kubectl sees it: every call names the
@@ -28,6 +28,37 @@ export function joinArgv(argv: string[]): string {
   return argv
     .map((arg) => (/^[A-Za-z0-9_./:=,@-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`))
     .join(' ');
+}
+
+/** What check-then-act needs: the command, the state before, and whether it is already as wanted. */
+export interface CheckThenAct<T> {
+  argv: string[];
+  before: T;
+  unchanged: boolean;
+  dryRun: boolean;
+  readAfter: () => Promise<T> | T;
+  target?: KubectlTarget;
+}
+
+/**
+ * Check-then-act: runs `argv` only when the state is not already what is wanted, so a retry after
+ * a success changes nothing; the record says what ran (or would have run).
+ */
+async function checkThenAct<T>(
+  kubectl: (args: string[], options?: { target?: KubectlTarget }) => Promise<KubectlResult>,
+  step: CheckThenAct<T>,
+): Promise<MutationResult> {
+  const { argv, before, dryRun } = step;
+  if (step.unchanged)
+    return { command: joinArgv(['kubectl', ...argv]), changed: false, dryRun, before, after: before };
+  const result = await kubectl(argv, step.target ? { target: step.target } : {});
+  return {
+    command: joinArgv(result.argv),
+    changed: true,
+    dryRun,
+    before,
+    after: dryRun ? before : await step.readAfter(),
+  };
 }
 
 export type OrchestratorCluster = ReturnType<typeof orchestratorCluster>;
@@ -59,9 +90,10 @@ export function orchestratorCluster(deps: OrchestratorDeps) {
     return Number(result.stdout.trim());
   }
 
-  async function readSchemaVersion(): Promise<string> {
+  /** `kubectl exec deployment/<postgres> -- psql -U <user> -d <db> <args>`: TaskDB from inside its pod. */
+  function psqlArgv(args: string[]): string[] {
     const { postgres } = rollback;
-    const result = await kubectl([
+    return [
       'exec',
       `deployment/${postgres.deployment}`,
       '--',
@@ -70,9 +102,14 @@ export function orchestratorCluster(deps: OrchestratorDeps) {
       postgres.user,
       '-d',
       postgres.database,
-      '-tAc',
-      'SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 1;',
-    ]);
+      ...args,
+    ];
+  }
+
+  async function readSchemaVersion(): Promise<string> {
+    const result = await kubectl(
+      psqlArgv(['-tAc', 'SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 1;']),
+    );
     return result.stdout.trim();
   }
 
@@ -97,6 +134,7 @@ export function orchestratorCluster(deps: OrchestratorDeps) {
   return {
     orchestrator,
     rollback,
+    checkThenAct: (step: CheckThenAct<unknown>) => checkThenAct(kubectl, step),
     target,
     monitoring,
     timeoutMs,
@@ -106,6 +144,7 @@ export function orchestratorCluster(deps: OrchestratorDeps) {
     readAllowlist,
     readReplicas,
     readSchemaVersion,
+    psqlArgv,
     ruleName,
     alertRuleEnabled,
   };

@@ -2,7 +2,6 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { kubernetesName } from '../../../common/names';
 import { parseInput } from '../../validation';
-import { runKubectl } from '../kubectl';
 import { joinArgv, type MutationResult, type OrchestratorCluster } from './cluster';
 
 const repoList = z.array(kubernetesName).min(1).max(500);
@@ -13,7 +12,7 @@ async function setAllowlist(
   cluster: OrchestratorCluster,
   raw: { repos: string[]; dryRun?: boolean },
 ): Promise<MutationResult> {
-  const { orchestrator, kubectl, deployment, dryRunFlag, readAllowlist } = cluster;
+  const { orchestrator, deployment, dryRunFlag, readAllowlist, checkThenAct } = cluster;
   const input = parseInput(z.object({ repos: repoList, dryRun }).strict(), raw, 'setAllowlist input');
   const before = await readAllowlist();
   const value = input.repos.join(',');
@@ -26,23 +25,13 @@ async function setAllowlist(
     `${orchestrator.allowlistEnv}=${value}`,
     ...dryRunFlag(input.dryRun),
   ];
-  if (before.join(',') === value) {
-    return {
-      command: joinArgv(['kubectl', ...argv]),
-      changed: false,
-      dryRun: input.dryRun,
-      before,
-      after: before,
-    };
-  }
-  const result = await kubectl(argv);
-  return {
-    command: joinArgv(result.argv),
-    changed: true,
-    dryRun: input.dryRun,
+  return checkThenAct({
+    argv,
     before,
-    after: input.dryRun ? before : await readAllowlist(),
-  };
+    unchanged: before.join(',') === value,
+    dryRun: input.dryRun,
+    readAfter: readAllowlist,
+  });
 }
 
 /** `kubectl rollout status deployment/<d> --timeout=Ns`: a timeout is an answer (ok: false), not an error. */
@@ -83,7 +72,7 @@ async function scaleDeployment(
   cluster: OrchestratorCluster,
   raw: { replicas: number; dryRun?: boolean },
 ): Promise<MutationResult> {
-  const { kubectl, deployment, dryRunFlag, readReplicas } = cluster;
+  const { deployment, dryRunFlag, readReplicas, checkThenAct } = cluster;
   const input = parseInput(
     z.object({ replicas: z.number().int().min(0).max(1_000), dryRun }).strict(),
     raw,
@@ -91,22 +80,13 @@ async function scaleDeployment(
   );
   const before = await readReplicas();
   const argv = ['scale', deployment, `--replicas=${input.replicas}`, ...dryRunFlag(input.dryRun)];
-  if (before === input.replicas)
-    return {
-      command: joinArgv(['kubectl', ...argv]),
-      changed: false,
-      dryRun: input.dryRun,
-      before,
-      after: before,
-    };
-  const result = await kubectl(argv);
-  return {
-    command: joinArgv(result.argv),
-    changed: true,
-    dryRun: input.dryRun,
+  return checkThenAct({
+    argv,
     before,
-    after: input.dryRun ? before : await readReplicas(),
-  };
+    unchanged: before === input.replicas,
+    dryRun: input.dryRun,
+    readAfter: readReplicas,
+  });
 }
 
 /**
@@ -118,7 +98,7 @@ async function restartDeployment(
   cluster: OrchestratorCluster,
   raw: { restartedAt: string; dryRun?: boolean },
 ): Promise<MutationResult> {
-  const { kubectl, deployment, dryRunFlag } = cluster;
+  const { kubectl, deployment, dryRunFlag, checkThenAct } = cluster;
   const input = parseInput(
     z.object({ restartedAt: z.iso.datetime(), dryRun }).strict(),
     raw,
@@ -136,27 +116,18 @@ async function restartDeployment(
     spec: { template: { metadata: { annotations: { [annotation]: input.restartedAt } } } },
   });
   const argv = ['patch', deployment, '--type=merge', '-p', patch, ...dryRunFlag(input.dryRun)];
-  if (before === input.restartedAt)
-    return {
-      command: joinArgv(['kubectl', ...argv]),
-      changed: false,
-      dryRun: input.dryRun,
-      before,
-      after: before,
-    };
-  const result = await kubectl(argv);
-  return {
-    command: joinArgv(result.argv),
-    changed: true,
-    dryRun: input.dryRun,
+  return checkThenAct({
+    argv,
     before,
-    after: input.dryRun ? before : input.restartedAt,
-  };
+    unchanged: before === input.restartedAt,
+    dryRun: input.dryRun,
+    readAfter: () => input.restartedAt,
+  });
 }
 
 /** Seed 002 step 3: run the rollback SQL only if the schema is newer than the pilot's; verify after. */
 async function revertSchema(cluster: OrchestratorCluster, raw: { dryRun?: boolean }) {
-  const { orchestrator, rollback, kubectl, readSchemaVersion } = cluster;
+  const { orchestrator, rollback, kubectl, readSchemaVersion, psqlArgv } = cluster;
   const input = parseInput(z.object({ dryRun }).strict(), raw, 'revertSchema input');
   const { postgres } = rollback;
   const before = await readSchemaVersion();
@@ -171,18 +142,7 @@ async function revertSchema(cluster: OrchestratorCluster, raw: { dryRun?: boolea
       error: null as string | null,
     };
   }
-  const argv = [
-    'exec',
-    `deployment/${postgres.deployment}`,
-    '--',
-    'psql',
-    '-U',
-    postgres.user,
-    '-d',
-    postgres.database,
-    '-v',
-    'ON_ERROR_STOP=1',
-  ];
+  const argv = psqlArgv(['-v', 'ON_ERROR_STOP=1']);
   const command = joinArgv([
     'kubectl',
     '--context',
@@ -241,7 +201,7 @@ async function disableAlertRule(
     dryRun?: boolean;
   },
 ): Promise<MutationResult & { missing: boolean }> {
-  const { monitoring, timeoutMs, dryRunFlag, ruleName, alertRuleEnabled } = cluster;
+  const { monitoring, dryRunFlag, ruleName, alertRuleEnabled, checkThenAct } = cluster;
   const input = parseInput(
     z.object({ repo: kubernetesName, dryRun }).strict(),
     raw,
@@ -258,33 +218,16 @@ async function disableAlertRule(
     ...dryRunFlag(input.dryRun),
   ];
   const before = await alertRuleEnabled(input.repo);
-  if (before === null)
-    return {
-      command: joinArgv(['kubectl', ...argv]),
-      changed: false,
-      dryRun: input.dryRun,
-      before,
-      after: null,
-      missing: true,
-    };
-  if (before === false)
-    return {
-      command: joinArgv(['kubectl', ...argv]),
-      changed: false,
-      dryRun: input.dryRun,
-      before,
-      after: false,
-      missing: false,
-    };
-  const result = await runKubectl(monitoring, argv, { timeoutMs });
-  return {
-    command: joinArgv(result.argv),
-    changed: true,
-    dryRun: input.dryRun,
+  const result = await checkThenAct({
+    argv,
     before,
-    after: input.dryRun ? before : await alertRuleEnabled(input.repo),
-    missing: false,
-  };
+    // A missing rule has nothing to disable; a disabled one is already as wanted.
+    unchanged: before !== true,
+    dryRun: input.dryRun,
+    readAfter: () => alertRuleEnabled(input.repo),
+    target: monitoring,
+  });
+  return { ...result, missing: before === null };
 }
 
 /**

@@ -33,6 +33,11 @@ const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 type AnyDetail = BreakGlassDetail<unknown, unknown, unknown>;
 type ExecutionOf<D extends AnyDetail> = NonNullable<D['execution']>;
 type VerificationOf<D extends AnyDetail> = NonNullable<D['verification']>;
+type Run<K extends BreakGlassRunbookName, Schema extends z.ZodType, Detail extends AnyDetail> = ProcedureRun<
+  z.output<Schema>,
+  Detail,
+  K
+>;
 
 /** How a run ends: its outcome and a one-line message. */
 export interface ProcedureEnd {
@@ -109,46 +114,110 @@ export interface BreakGlassProcedure<
 export function defineBreakGlassProcedure<Detail extends AnyDetail>() {
   return <K extends BreakGlassRunbookName, Schema extends z.ZodType, Result>(
     procedure: BreakGlassProcedure<K, Schema, Detail, Result>,
-  ): ((rawInput?: z.input<Schema>) => Promise<Result>) => assemble(procedure);
+  ): ((rawInput?: z.input<Schema>) => Promise<Result>) => {
+    const { workflow } = new AssembledProcedure(procedure);
+    // The workflow type is the function's name (clients and child workflows start it by name).
+    Object.defineProperty(workflow, 'name', { value: procedure.runbook });
+    return workflow;
+  };
 }
 
-function assemble<
+/** One procedure's parts assembled into its workflow (the type parameters named once). */
+class AssembledProcedure<
   K extends BreakGlassRunbookName,
   Schema extends z.ZodType,
   Detail extends AnyDetail,
   Result,
->(
-  procedure: BreakGlassProcedure<K, Schema, Detail, Result>,
-): (rawInput?: z.input<Schema>) => Promise<Result> {
-  const workflow = async (rawInput?: z.input<Schema>): Promise<Result> => {
+> {
+  constructor(private readonly procedure: BreakGlassProcedure<K, Schema, Detail, Result>) {}
+
+  readonly workflow = async (rawInput?: z.input<Schema>): Promise<Result> => {
+    const { procedure } = this;
     const input = parseWorkflowInput(procedure.inputSchema, rawInput, `${procedure.runbook} input`);
     const opened = await openBreakGlassRun(procedure.runbook, procedure.runbook, procedure.open(input));
-    const run: ProcedureRun<z.output<Schema>, Detail, K> = { ...opened, input };
-    const finish = async (end: ProcedureEnd): Promise<Result> => {
-      await procedure.beforeFinish?.(run, end);
-      run.record.finish(end.outcome, end.message);
-      await run.notices.settle();
-      return resultOf(procedure, run, end);
-    };
-
+    const run: Run<K, Schema, Detail> = { ...opened, input };
     const planned = await procedure.plan(run);
-    if (!('planHash' in planned)) return finish(planned);
+    if (!('planHash' in planned)) return this.finish(run, planned);
     run.detail.plan = planned.plan;
     run.record.noteStep(planned.planSummary);
-    const ctx = gateContext(procedure, run);
+    const ctx = this.gateContext(run);
     run.detail.approvalLineTemplate = approvalLineTemplate(ctx);
     if (run.opening.dryRun) {
-      return finish({
+      return this.finish(run, {
         outcome: 'dry_run',
         message: `dry run: ${planned.planSummary}; planHash ${planned.planHash}; nothing was changed`,
       });
     }
-    const end = await runApprovedWrite(ctx, withObligations(procedure, run, planned));
-    return finish(procedure.conclude ? procedure.conclude(run, end) : end);
+    const end = await runApprovedWrite(ctx, this.withObligations(run, planned));
+    return this.finish(run, procedure.conclude ? procedure.conclude(run, end) : end);
   };
-  // The workflow type is the function's name (clients and child workflows start it by name).
-  Object.defineProperty(workflow, 'name', { value: procedure.runbook });
-  return workflow;
+
+  private async finish(run: Run<K, Schema, Detail>, end: ProcedureEnd): Promise<Result> {
+    await this.procedure.beforeFinish?.(run, end);
+    run.record.finish(end.outcome, end.message);
+    await run.notices.settle();
+    return this.resultOf(run, end);
+  }
+
+  private gateContext(run: Run<K, Schema, Detail>): BreakGlassContext {
+    return {
+      runbook: this.procedure.runbook,
+      incidentId: run.opening.incidentId,
+      requestedBy: run.opening.requestedBy,
+      rationale: run.opening.rationale,
+      tag: run.opening.tag,
+      story: run.snapshot.story,
+      record: run.record,
+      notices: run.notices,
+      controls: run.controls,
+      gate: run.policy,
+      resultFor: (outcome, message) => this.resultOf(run, { outcome, message }),
+    };
+  }
+
+  /** The planned write with the policy's obligations and the procedure's post-mortem draft attached. */
+  private withObligations(
+    run: Run<K, Schema, Detail>,
+    planned: PlannedWrite<Detail['plan'], ExecutionOf<Detail>, VerificationOf<Detail>>,
+  ): ApprovedWriteSpec<ExecutionOf<Detail>, VerificationOf<Detail>> {
+    const { obligations, plan: _plan, ...write } = planned;
+    if (!obligations || !('reconciliationDeadline' in run.policy)) return write;
+    return {
+      ...write,
+      obligations: {
+        signals: run.signals,
+        database: 'target',
+        policy: run.policy,
+        ...(obligations.consoleRecovery ? { consoleRecovery: obligations.consoleRecovery } : {}),
+        ...(run.snapshot.postMortemComment ? { postMortemComment: run.snapshot.postMortemComment } : {}),
+        renderDraft: () => this.postMortemDraft(run),
+      },
+    };
+  }
+
+  /** Seed 000's post-mortem template filled from the run's record; empty until something was written. */
+  private postMortemDraft(run: Run<K, Schema, Detail>): string {
+    const { detail, record } = run;
+    const write = committedWrite(detail.execution);
+    if (!this.procedure.postMortem || !write || !detail.approval) return '';
+    return renderPostMortem({
+      ...this.procedure.postMortem(run),
+      incidentId: run.opening.incidentId,
+      workflowId: record.status.workflowId,
+      runId: record.status.runId,
+      approval: detail.approval,
+      write,
+      ...(detail.consoleRecovery ? { consoleRecovery: detail.consoleRecovery } : {}),
+      ...(detail.reconciliation ? { reconciliation: detail.reconciliation } : {}),
+      steps: record.stepDurations(),
+      postMortemTarget: run.snapshot.postMortemTarget,
+    });
+  }
+
+  private resultOf(run: Run<K, Schema, Detail>, end: ProcedureEnd): Result {
+    if (run.detail.postMortem) run.detail.postMortem.draft = this.postMortemDraft(run);
+    return this.procedure.result(run, end);
+  }
 }
 
 /**
@@ -187,97 +256,6 @@ export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail 
     snapshot,
     policy: snapshot.runbook,
   };
-}
-
-function gateContext<
-  K extends BreakGlassRunbookName,
-  Schema extends z.ZodType,
-  Detail extends AnyDetail,
-  Result,
->(
-  procedure: BreakGlassProcedure<K, Schema, Detail, Result>,
-  run: ProcedureRun<z.output<Schema>, Detail, K>,
-): BreakGlassContext {
-  return {
-    runbook: procedure.runbook,
-    incidentId: run.opening.incidentId,
-    requestedBy: run.opening.requestedBy,
-    rationale: run.opening.rationale,
-    tag: run.opening.tag,
-    story: run.snapshot.story,
-    record: run.record,
-    notices: run.notices,
-    controls: run.controls,
-    gate: run.policy,
-    resultFor: (outcome, message) => resultOf(procedure, run, { outcome, message }),
-  };
-}
-
-/** The planned write with the policy's obligations and the procedure's post-mortem draft attached. */
-function withObligations<
-  K extends BreakGlassRunbookName,
-  Schema extends z.ZodType,
-  Detail extends AnyDetail,
-  Result,
->(
-  procedure: BreakGlassProcedure<K, Schema, Detail, Result>,
-  run: ProcedureRun<z.output<Schema>, Detail, K>,
-  planned: PlannedWrite<Detail['plan'], ExecutionOf<Detail>, VerificationOf<Detail>>,
-): ApprovedWriteSpec<ExecutionOf<Detail>, VerificationOf<Detail>> {
-  const { obligations, plan: _plan, ...write } = planned;
-  if (!obligations || !('reconciliationDeadline' in run.policy)) return write;
-  return {
-    ...write,
-    obligations: {
-      signals: run.signals,
-      database: 'target',
-      policy: run.policy,
-      ...(obligations.consoleRecovery ? { consoleRecovery: obligations.consoleRecovery } : {}),
-      ...(run.snapshot.postMortemComment ? { postMortemComment: run.snapshot.postMortemComment } : {}),
-      renderDraft: () => postMortemDraft(procedure, run),
-    },
-  };
-}
-
-/** Seed 000's post-mortem template filled from the run's record; empty until something was written. */
-function postMortemDraft<
-  K extends BreakGlassRunbookName,
-  Schema extends z.ZodType,
-  Detail extends AnyDetail,
-  Result,
->(
-  procedure: BreakGlassProcedure<K, Schema, Detail, Result>,
-  run: ProcedureRun<z.output<Schema>, Detail, K>,
-): string {
-  const { detail, record } = run;
-  const write = committedWrite(detail.execution);
-  if (!procedure.postMortem || !write || !detail.approval) return '';
-  return renderPostMortem({
-    ...procedure.postMortem(run),
-    incidentId: run.opening.incidentId,
-    workflowId: record.status.workflowId,
-    runId: record.status.runId,
-    approval: detail.approval,
-    write,
-    ...(detail.consoleRecovery ? { consoleRecovery: detail.consoleRecovery } : {}),
-    ...(detail.reconciliation ? { reconciliation: detail.reconciliation } : {}),
-    steps: record.stepDurations(),
-    postMortemTarget: run.snapshot.postMortemTarget,
-  });
-}
-
-function resultOf<
-  K extends BreakGlassRunbookName,
-  Schema extends z.ZodType,
-  Detail extends AnyDetail,
-  Result,
->(
-  procedure: BreakGlassProcedure<K, Schema, Detail, Result>,
-  run: ProcedureRun<z.output<Schema>, Detail, K>,
-  end: ProcedureEnd,
-): Result {
-  if (run.detail.postMortem) run.detail.postMortem.draft = postMortemDraft(procedure, run);
-  return procedure.result(run, end);
 }
 
 /** The result fields every break-glass procedure that writes returns, from its record. */
