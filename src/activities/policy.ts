@@ -1,10 +1,12 @@
 import type { NoticeChannelType, Policy, RunbookName } from '../common/policy';
-import { NOTICE_CHANNEL_TYPES } from '../common/policy';
+import { NOTICE_CHANNEL_TYPES, pagingChannels } from '../common/policy';
 
 /** Where each notice kind goes: channel names and types only (no URLs, no secrets). */
 export interface NoticeRouting {
   routes: Record<string, string[]>;
   fallback?: string;
+  /** Channels every paging notice goes to as well (absent from snapshots recorded before it existed). */
+  paging?: string[];
   channelTypes: Record<string, NoticeChannelType>;
 }
 
@@ -19,6 +21,8 @@ export interface RunbookPolicySnapshot<K extends RunbookName> {
   postMortemComment?: Policy['postMortemComment'];
   testOnlyShortDurations: boolean;
   notifications: NoticeRouting;
+  /** Absent from snapshots recorded before it existed: use DEFAULT_FAIL_SAFE then. */
+  failSafe?: Policy['failSafe'];
   /** The orchestrator deployment (names only; used by RB-LAUNCH-002). */
   orchestrator: Pick<Policy['orchestrator'], 'pilotRepo' | 'pilotReplicas' | 'deployment' | 'namespace'>;
   runbook: Policy['runbooks'][K];
@@ -33,6 +37,7 @@ export function noticeRouting(policy: Policy): NoticeRouting {
   return {
     routes: policy.notifications.routes,
     ...(policy.notifications.fallback ? { fallback: policy.notifications.fallback } : {}),
+    paging: pagingChannels(policy.notifications),
     channelTypes,
   };
 }
@@ -48,6 +53,7 @@ export function createPolicyActivities(deps: { policy: Policy }) {
         ...(policy.postMortemComment ? { postMortemComment: policy.postMortemComment } : {}),
         testOnlyShortDurations: policy.testOnlyShortDurations,
         notifications: noticeRouting(policy),
+        failSafe: policy.failSafe,
         orchestrator: {
           pilotRepo: policy.orchestrator.pilotRepo,
           pilotReplicas: policy.orchestrator.pilotReplicas,

@@ -5,6 +5,86 @@
  */
 export type NoticeSeverity = 'info' | 'warning' | 'critical';
 
+/**
+ * Kinds of notices that page someone: they reach the policy's paging channels whatever their route
+ * (a policy with a pager that one of them could not reach is refused at worker start).
+ */
+export const PAGING_NOTICE_KINDS = [
+  'needs_human',
+  'needs_human_repage',
+  'needs_human_resolved',
+  'safe_state_failed',
+  'execution_failed',
+  'verification_failed',
+  'reconciliation_missed',
+  'reconciliation_late',
+  'post_mortem_missed',
+  'console_not_recovered',
+  'rollback_page',
+  'rollback_confirmation_expired',
+  'rollback_rollout_stuck',
+  'rollback_restart_failed',
+  'rollback_schema_failed',
+  'rollback_failed',
+  'rollback_rca_missed',
+  'reenablement_rolled_back',
+  'backstop_t90_escalation',
+  'backstop_t90_reescalation',
+  'backstop_revert',
+  'backstop_mandatory_revert',
+] as const;
+
+/** Every kind of notice a runbook sends (a route in the policy names one of these, or "default"). */
+export const NOTICE_KINDS = [
+  ...PAGING_NOTICE_KINDS,
+  // gate and pause
+  'approval_request',
+  'refused_attempt',
+  'refused_attempts_summary',
+  'rejected',
+  'approval_expired',
+  'pause_started',
+  'aborted',
+  // break-glass plans, transactions and obligations
+  'not_justified',
+  'target_not_found',
+  'live_row_missing',
+  'key_not_found',
+  'invalid_value',
+  'unchanged',
+  'row_exists',
+  'plan_stale',
+  'no_seeding_row',
+  'no_candidate',
+  'restore_done',
+  'edit_done',
+  'rebootstrap_done',
+  'canonical_seed_done',
+  'drill_restore_done',
+  'drill_needs_tightening',
+  'canonical_conflict',
+  'post_mortem_draft',
+  'post_mortem_draft_failed',
+  // rollback to pilot and re-enablement
+  'rollback_no_go',
+  'rollback_triage',
+  'rollback_started',
+  'rollback_invalid_repos',
+  'rollback_health_degraded',
+  'rollback_complete',
+  'reenablement_phase',
+  'reenablement_inconclusive',
+  'reenablement_recovered',
+  // backstop
+  'backstop_t30',
+  'backstop_t60_yellow',
+  'backstop_anomaly',
+  'backstop_shipped',
+  'backstop_evidence_unavailable',
+] as const;
+
+export type NoticeKind = (typeof NOTICE_KINDS)[number];
+
 /** owner: the DRI of a story (the backstop program). */
 export type NoticeAudience = 'approvers' | 'incident_commander' | 'escalation' | 'owner';
 
@@ -30,6 +110,7 @@ export interface Notice {
   runbook: string;
   incidentId: string;
   workflowId: string;
+  /** A NoticeKind when sent by the current code (the delivery side accepts any, for older runs). */
   kind: string;
   severity: NoticeSeverity;
   audience: NoticeAudience;

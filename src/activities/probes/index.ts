@@ -2,7 +2,10 @@ import { z } from 'zod';
 import type { ConsolePolicy } from '../../common/policy';
 import { parseInput } from '../validation';
 
-/** `curl -sf <url>`: up when the server answers with a status below 400; anything else is down. */
+/**
+ * One GET, redirects not followed: up only on a 2xx. A redirect (to an SSO login page, say), an auth
+ * failure, a 5xx or no answer all mean down (seed 001: an inaccessible Console is "not live").
+ */
 export interface HttpProbe {
   url: string;
   up: boolean;
@@ -31,7 +34,7 @@ export async function probeHttp(url: string, timeoutMs: number): Promise<HttpPro
     await response.body?.cancel();
     return {
       url,
-      up: response.status < 400,
+      up: response.status >= 200 && response.status < 300,
       status: response.status,
       elapsedMs: Date.now() - started,
       checkedAt: new Date().toISOString(),
@@ -59,8 +62,7 @@ export function createProbeActivities(deps: { console: ConsolePolicy }) {
   return {
     /**
      * One GET of `url` (seed 001's Console restore probe), redirects not followed. Never throws and
-     * never retried: no answer, or any status of 400 and above (a 401/403 auth failure, a 5xx), is
-     * "not live"; any status below 400 counts as live, a 3xx redirect included.
+     * never retried: only a 2xx is live; a redirect, an auth failure, a 5xx or no answer is not.
      */
     probeUrl: (raw: { url: string; timeoutMs: number }): Promise<HttpProbe> => {
       const input = parseInput(probeUrlSchema, raw, 'probeUrl input');

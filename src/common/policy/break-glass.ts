@@ -69,7 +69,7 @@ export const breakGlassDrillPolicySchema = z
 /** Where Procedure B looks to decide whether break-glass is justified. */
 export const consoleSchema = z
   .object({
-    /** The Console's URL, probed like `curl -sf`: a status below 400 means up. */
+    /** The Console's URL: up only when a GET (redirects not followed) answers 2xx. */
     url: z.url({ protocol: /^https?$/ }),
     kubeContext: kubeContextName,
     namespace: z

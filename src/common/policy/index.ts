@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { channelName } from '../names';
 import { backstopPolicySchema } from './backstop';
 import { breakGlassPolicies, checkBreakGlassFloors, consoleSchema } from './break-glass';
+import { failSafePolicySchema } from './fail-safe';
 import { DEFAULT_NOTIFICATIONS, notificationsSchema } from './notifications';
 import { orchestratorSchema, prometheusSchema } from './orchestrator';
 import { phasedReenablementPolicySchema } from './reenablement';
@@ -37,6 +38,8 @@ export const policySchema = z
       ])
       .optional(),
     notifications: notificationsSchema.prefault(DEFAULT_NOTIFICATIONS),
+    /** When a step fails for good: re-page interval and the safe-state retry backoff. */
+    failSafe: failSafePolicySchema.prefault({}),
     console: consoleSchema,
     orchestrator: orchestratorSchema,
     prometheus: prometheusSchema,
@@ -77,5 +80,6 @@ export type { OrchestratorPolicy, PrometheusPolicy } from './orchestrator';
 export type { RollbackToPilotPolicy } from './rollback';
 export type { PhasedReenablementPolicy } from './reenablement';
 export type { BackstopPolicy } from './backstop';
-export { NOTICE_CHANNEL_TYPES } from './notifications';
+export { DEFAULT_FAIL_SAFE, type FailSafePolicy } from './fail-safe';
+export { NOTICE_CHANNEL_TYPES, pagingChannels } from './notifications';
 export type { ChannelConfig, ChannelType, NoticeChannelType, NotificationsPolicy } from './notifications';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NOTICE_KINDS, PAGING_NOTICE_KINDS } from '../notice';
 import { channelName, envName, repositorySchema } from '../names';
 import { callTimeout as timeout, endpointUrl } from './fields';
 
@@ -96,6 +97,11 @@ export const notificationsSchema = z
     }),
     /** Where a notice goes when every channel of its route failed. */
     fallback: channelName.optional(),
+    /**
+     * The channels that page: every notice that pages goes there as well as to its route. Default:
+     * every pagerduty channel of the policy.
+     */
+    paging: z.array(channelName).optional(),
     /** Handle → email address, for notices addressed to people (approval requests go to the roster). */
     directory: z.record(z.string().regex(/^@?[A-Za-z0-9][A-Za-z0-9._-]*$/), z.email()).default({}),
   })
@@ -120,6 +126,24 @@ export const notificationsSchema = z
         }
       });
     }
+    for (const kind of Object.keys(notifications.routes)) {
+      if (kind !== 'default' && !(NOTICE_KINDS as readonly string[]).includes(kind)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', kind],
+          message: `"${kind}" is not a notice kind (a typo?); the kinds are listed in src/common/notice.ts`,
+        });
+      }
+    }
+    (notifications.paging ?? []).forEach((name, index) => {
+      if (!isNoticeChannel(known[name]))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['paging', index],
+          message: `"${name}" is not a defined notice channel`,
+        });
+    });
+    checkPagersReachable(notifications, ctx);
     if (notifications.fallback && !isNoticeChannel(known[notifications.fallback])) {
       ctx.addIssue({
         code: 'custom',
@@ -128,6 +152,45 @@ export const notificationsSchema = z
       });
     }
   });
+
+/** The channels that page: the policy's `paging`, or every pagerduty channel. */
+export function pagingChannels(notifications: {
+  channels: Record<string, { type: string }>;
+  paging?: string[] | undefined;
+}): string[] {
+  return (
+    notifications.paging ??
+    Object.entries(notifications.channels)
+      .filter(([, channel]) => channel.type === 'pagerduty')
+      .map(([name]) => name)
+  );
+}
+
+/** With a pager in the policy, every kind of notice that pages must be able to reach one. */
+function checkPagersReachable(
+  notifications: {
+    channels: Record<string, { type: string }>;
+    routes: Record<string, string[]>;
+    paging?: string[] | undefined;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const pagers = Object.entries(notifications.channels)
+    .filter(([, channel]) => channel.type === 'pagerduty')
+    .map(([name]) => name);
+  if (pagers.length === 0) return;
+  const paging = pagingChannels(notifications);
+  const unreachable = PAGING_NOTICE_KINDS.filter((kind) => {
+    const route = notifications.routes[kind] ?? notifications.routes.default ?? [];
+    return ![...route, ...paging].some((name) => pagers.includes(name));
+  });
+  if (unreachable.length > 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['paging'],
+      message: `the policy has a pager (${pagers.join(', ')}) that these escalations cannot reach: ${unreachable.join(', ')}; list it in "paging" (or in their routes)`,
+    });
+}
 
 export const DEFAULT_NOTIFICATIONS = {
   channels: { log: { type: 'log' as const } },

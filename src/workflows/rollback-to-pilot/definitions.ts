@@ -74,6 +74,7 @@ export type RcaFiledPayload = z.input<typeof rcaFiledPayloadSchema>;
 export const rcaFiledSignal = defineSignal<[RcaFiledPayload]>('rcaFiled');
 
 export type RollbackOutcome =
+  | 'aborted'
   | 'no_go'
   | 'cancelled'
   | 'confirmation_expired'

@@ -2,6 +2,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { kubectlMutation, kubectlRead } from '../activity-options';
 import type { RollbackRun } from './run';
+import { validRepos } from './steps';
 
 const k8s = proxyActivities<RunbookActivities>(kubectlRead);
 const mutate = proxyActivities<RunbookActivities>(kubectlMutation);
@@ -20,6 +21,7 @@ export async function planRollback(run: RollbackRun): Promise<unknown> {
     await k8s.readSchemaVersion(),
     await k8s.readExpandedRepos(),
   ];
+  const validExpanded = validRepos(run, expanded);
   return {
     allowlist: {
       current: allowlist,
@@ -35,7 +37,7 @@ export async function planRollback(run: RollbackRun): Promise<unknown> {
           : null,
     },
     schema: { current: schema, revert: await mutate.revertSchema({ dryRun: true }) },
-    alerts: await Promise.all(expanded.map((repo) => mutate.disableAlertRule({ repo, dryRun: true }))),
+    alerts: await Promise.all(validExpanded.map((repo) => mutate.disableAlertRule({ repo, dryRun: true }))),
     pilotVerification: policy.pilotVerification.command,
   };
 }

@@ -1,10 +1,12 @@
 import { setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
+import type { NoticeKind } from '../../common/notice';
 import type { RunbookPolicySnapshot } from '../../activities';
 import { utcIso } from '../../common/duration';
 import { normalizeHandle, sameHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
-import { statusQuery } from '../shared/messages';
+import { FailSafe } from '../shared/fail-safe';
+import { abortPayloadSchema, abortSignal, statusQuery } from '../shared/messages';
 import { Notices } from '../shared/notices';
 import { RunRecord } from '../shared/run-record';
 import {
@@ -41,6 +43,7 @@ export class RollbackRun {
   readonly tag: string;
   readonly startedMs = Date.now();
   confirmation?: Confirmation;
+  readonly failSafe: FailSafe;
   private confirmers: string[];
   private snapshotValue?: RunbookPolicySnapshot<'rollbackToPilot'>;
 
@@ -64,6 +67,25 @@ export class RollbackRun {
     );
     setHandler(confirmRollbackSignal, (raw) => this.onConfirm(raw));
     setHandler(rcaFiledSignal, (raw) => this.onRcaFiled(raw));
+    this.failSafe = new FailSafe(this.record, this.notices, {
+      tag: this.tag,
+      incidentCommander: this.ic,
+      mayDecide: (by) => this.mayDecide(by),
+      account: () => this.account(),
+    });
+    setHandler(abortSignal, (raw) => this.onAbort(raw));
+  }
+
+  /** Who may decide on a failed step: the IC, the confirmers, the Engineering TL and the DBA. */
+  mayDecide(by: string): boolean {
+    const escalation = this.snapshotValue ? Object.values(this.policy.escalation) : [];
+    return [...this.confirmers, ...escalation].some((who) => sameHandle(who, by));
+  }
+
+  /** What was and was not done: the steps with evidence, in order. */
+  account(): string {
+    const done = this.detail.evidence.map((e) => `${e.step} ${e.ok ? 'done' : 'NOT OK'}`);
+    return done.length ? `${done.join(', ')}; nothing after that was changed` : 'nothing was changed yet';
   }
 
   /** The policy the run read at its start. */
@@ -78,6 +100,7 @@ export class RollbackRun {
   configure(snapshot: RunbookPolicySnapshot<'rollbackToPilot'>): void {
     this.snapshotValue = snapshot;
     this.notices.configure(snapshot.notifications);
+    this.failSafe.configure(snapshot.failSafe);
     this.confirmers = [this.ic, ...snapshot.runbook.confirmers];
   }
 
@@ -86,7 +109,7 @@ export class RollbackRun {
   }
 
   /** A critical notice that pages (one page per kind and run). */
-  escalate(kind: string, subject: string, body: string, to: string[]): void {
+  escalate(kind: NoticeKind, subject: string, body: string, to: string[]): void {
     this.notices.send({
       kind,
       severity: 'critical',
@@ -157,6 +180,40 @@ export class RollbackRun {
     this.confirmation = { by, decision: parsed.data.decision, atMs: Date.now(), ...note };
     detail.confirmation = { by, decision: parsed.data.decision, at: utcIso(Date.now()), ...note };
     record.event('confirmation', `rollback ${parsed.data.decision} by ${by}`, by);
+  }
+
+  /** The rollback itself is not interrupted; `abort` answers a step that waits for a human. */
+  private onAbort(raw: unknown): void {
+    const parsed = abortPayloadSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.record.refused({
+        signal: 'abort',
+        reason: 'invalid_payload',
+        detail: describeIssuesInline(parsed.error, 'abort payload'),
+      });
+      return;
+    }
+    const by = `@${normalizeHandle(parsed.data.by)}`;
+    if (!this.failSafe.waiting) {
+      this.record.refused({
+        signal: 'abort',
+        by,
+        reason: 'gate_not_open',
+        detail:
+          'abort applies while a step waits for a human (needs_human); the rollback runs to its end otherwise',
+      });
+      return;
+    }
+    if (!this.mayDecide(by)) {
+      this.record.refused({
+        signal: 'abort',
+        by,
+        reason: 'not_authorized',
+        detail: `${by} may not decide for this run`,
+      });
+      return;
+    }
+    this.failSafe.takeAbort(by, parsed.data.reason);
   }
 
   private onRcaFiled(raw: unknown): void {

@@ -1,6 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
+import { kubernetesName } from '../../common/names';
 import { kubectlMutation, kubectlRead, longRunning, notification } from '../activity-options';
 import { describeFailure } from '../shared/notices';
 import type { Decision } from './decision';
@@ -185,7 +186,7 @@ export async function silenceAlerts(run: RollbackRun): Promise<void> {
   const { record } = run;
   const pilot = run.snapshot.orchestrator.pilotRepo;
   record.enterStep('silence_alerts', "step 4: disabling the expanded repos' alerts");
-  const expanded = (await k8s.readExpandedRepos()).filter((repo) => repo !== pilot);
+  const expanded = validRepos(run, await k8s.readExpandedRepos()).filter((repo) => repo !== pilot);
   const silenced = [];
   for (const repo of expanded) silenced.push({ repo, ...(await mutate.disableAlertRule({ repo })) });
   const stillEnabled = silenced.filter((s) => s.after === true).map((s) => s.repo);
@@ -195,6 +196,30 @@ export async function silenceAlerts(run: RollbackRun): Promise<void> {
   const missingRules = silenced.filter((s) => s.missing).map((s) => s.repo);
   if (missingRules.length)
     record.event('alert_rules_missing', `no PrometheusRule for: ${missingRules.join(', ')}`);
+}
+
+/**
+ * The configmap is input from outside: a name that is not a Kubernetes name is reported to the IC
+ * and never reaches kubectl; the valid ones are worked on.
+ */
+export function validRepos(run: RollbackRun, repos: string[]): string[] {
+  const invalid = repos.filter((repo) => !kubernetesName.safeParse(repo).success);
+  if (invalid.length) {
+    const shown = invalid.map((repo) => JSON.stringify(repo.slice(0, 80))).join(', ');
+    run.record.flag(
+      'invalid_repo_names',
+      `the configmap lists repos that are not valid Kubernetes names, left out: ${shown}`,
+    );
+    run.notices.send({
+      kind: 'rollback_invalid_repos',
+      severity: 'warning',
+      audience: 'incident_commander',
+      recipients: [run.ic],
+      subject: `${run.tag} configmap lists invalid repo names; their alerts were not touched`,
+      body: shown,
+    });
+  }
+  return repos.filter((repo) => kubernetesName.safeParse(repo).success);
 }
 
 /** Step 5: the configured test flow on the pilot repo; failure → "CRITICAL: rollback failed". */

@@ -3,7 +3,8 @@ import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { policyRead } from '../activity-options';
 import { parseWorkflowInput } from '../shared/input';
-import { decideRollback, triageThenConfirm } from './decision-gate';
+import { decideRollback, triageThenConfirm, type RollbackEnd } from './decision-gate';
+import { runStep, type RollbackStep } from './guard';
 import { rollbackToPilotInputSchema, type RollbackResult, type RollbackToPilotInput } from './definitions';
 import { planRollback } from './plan';
 import { RollbackRun } from './run';
@@ -44,22 +45,35 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
     if (stopped) return run.finish(stopped.outcome, stopped.message);
   }
   if (input.dryRun) {
-    detail.plan = await planRollback(run);
+    const planned = await runStep(run, 'plan', async () => {
+      detail.plan = await planRollback(run);
+    });
+    if (planned) return run.finish(planned.outcome, planned.message);
     return run.finish('dry_run', `dry run: ${decision.level} rollback plan computed; nothing was changed`);
   }
 
-  await confirmIncident(run, decision);
-  const { databaseBackup } = await startBackups(run);
+  let databaseBackup: Promise<void> = Promise.resolve();
+  const confirmed = await runStep(run, 'confirm_incident', () => confirmIncident(run, decision));
+  if (confirmed) return run.finish(confirmed.outcome, confirmed.message);
+  const backedUp = await runStep(run, 'backup', async () => {
+    databaseBackup = (await startBackups(run)).databaseBackup;
+  });
+  if (backedUp) return run.finish(backedUp.outcome, backedUp.message);
   const executionStartMs = Date.now();
-  for (const step of [restrictAllowlist, scaleDown, revertSchema]) {
-    const failed = await step(run);
-    if (failed) return run.finish(failed.outcome, failed.message);
+  const steps: [RollbackStep, () => Promise<RollbackEnd | undefined | void>][] = [
+    ['restrict_allowlist', () => restrictAllowlist(run)],
+    ['scale_down', () => scaleDown(run)],
+    ['revert_schema', () => revertSchema(run)],
+    ['silence_alerts', () => silenceAlerts(run)],
+    ['verify_pilot', () => verifyPilot(run)],
+  ];
+  for (const [name, work] of steps) {
+    const ended = await runStep(run, name, work);
+    if (ended) return run.finish(ended.outcome, ended.message);
   }
-  await silenceAlerts(run);
-  const pilotFailed = await verifyPilot(run);
   const executionEndMs = Date.now();
-  if (pilotFailed) return run.finish(pilotFailed.outcome, pilotFailed.message);
-  await checkHealth(run);
+  const unhealthy = await runStep(run, 'health_checks', () => checkHealth(run));
+  if (unhealthy) return run.finish(unhealthy.outcome, unhealthy.message);
   await announceComplete(run);
   const completedMs = Date.now();
   recordTargets(run, executionEndMs - executionStartMs, completedMs - run.startedMs);

@@ -1,4 +1,4 @@
-import { condition, setHandler } from '@temporalio/workflow';
+import { condition, patched, setHandler } from '@temporalio/workflow';
 import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle, sameHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
@@ -11,6 +11,7 @@ import {
   rejectSignal,
 } from './messages';
 import type { Notices } from './notices';
+import { PATCHES } from './patches';
 import type { RefusalReason, RunRecord } from './run-record';
 
 /**
@@ -48,6 +49,9 @@ interface OpenGate {
   deadlineMs: number;
 }
 
+/** Refused attempts announced per person before one summary (all are recorded). */
+const REFUSALS_ANNOUNCED = 3;
+
 export class RunControls {
   private roster?: GateRoster;
   private gate?: OpenGate;
@@ -55,6 +59,8 @@ export class RunControls {
   private abortRequest?: AbortRequest;
   /** Set once the first side effect has started: an abort can no longer stop it. */
   private pointOfNoReturn?: string;
+  private readonly refusalsBy = new Map<string, number>();
+  private failSafe?: { waiting: string | undefined; takeAbort(by: string, reason: string): boolean };
 
   constructor(
     private readonly record: RunRecord<unknown>,
@@ -64,6 +70,14 @@ export class RunControls {
     setHandler(approveSignal, (payload) => this.onApprove(payload));
     setHandler(rejectSignal, (payload) => this.onReject(payload));
     setHandler(abortSignal, (payload) => this.onAbort(payload));
+  }
+
+  /** While a failed step waits for a human, an `abort` is that human's decision. */
+  attachFailSafe(failSafe: {
+    waiting: string | undefined;
+    takeAbort(by: string, reason: string): boolean;
+  }): void {
+    this.failSafe = failSafe;
   }
 
   /** Who may approve, once the policy is loaded. Signals before this are refused as too early. */
@@ -230,6 +244,10 @@ export class RunControls {
         describeIssuesInline(parsed.error, 'abort payload'),
       );
     const { by, reason } = parsed.data;
+    if (this.failSafe?.waiting && this.mayAbort(by)) {
+      this.failSafe.takeAbort(by, reason);
+      return;
+    }
     if (this.pointOfNoReturn) {
       return this.refuse(
         'abort',
@@ -241,10 +259,7 @@ export class RunControls {
     if (this.abortRequest) {
       return this.refuse('abort', raw, 'already_decided', `already aborted by ${this.abortRequest.by}`);
     }
-    const mayAbort =
-      sameHandle(by, this.requestedBy) ||
-      (this.roster?.approvers ?? []).some((member) => sameHandle(member, by));
-    if (!mayAbort) {
+    if (!this.mayAbort(by)) {
       return this.refuse(
         'abort',
         raw,
@@ -259,6 +274,23 @@ export class RunControls {
   private refuse(signal: string, raw: unknown, reason: RefusalReason, detail: string): void {
     const by = personIn(raw);
     const attempt = this.record.refused({ signal, reason, detail, ...(by ? { by } : {}) });
+    // The first few refusals of each person are announced, then one summary: a flood of messages
+    // (a script, a stuck button) must not become a flood of notices.
+    const who = by ?? '(unnamed)';
+    const count = (this.refusalsBy.get(who) ?? 0) + 1;
+    this.refusalsBy.set(who, count);
+    if (count > REFUSALS_ANNOUNCED && patched(PATCHES.refusalNoticesRateLimited)) {
+      if (count === REFUSALS_ANNOUNCED + 1) {
+        this.notices.send({
+          kind: 'refused_attempts_summary',
+          severity: 'warning',
+          audience: 'incident_commander',
+          subject: `[${this.record.status.runbook} ${this.record.status.incidentId}] more refused attempts by ${who}: recorded, no longer announced`,
+          body: `${who} has had ${count} attempts refused; the latest: ${signal} (${reason}) ${detail}. Every attempt stays in the run's status (refusedAttempts, refusedTotal) and history.`,
+        });
+      }
+      return;
+    }
     this.notices.send({
       kind: 'refused_attempt',
       severity: 'warning',
@@ -266,6 +298,14 @@ export class RunControls {
       subject: `[${this.record.status.runbook} ${this.record.status.incidentId}] ${signal} refused (${reason})`,
       body: `${attempt.at} ${signal} by ${by ?? '(unnamed)'} refused: ${detail}`,
     });
+  }
+
+  /** The requester or an approver. */
+  mayAbort(by: string): boolean {
+    return (
+      sameHandle(by, this.requestedBy) ||
+      (this.roster?.approvers ?? []).some((member) => sameHandle(member, by))
+    );
   }
 
   private rosterText(): string {

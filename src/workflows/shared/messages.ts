@@ -33,13 +33,25 @@ export const abortPayloadSchema = z
   })
   .strict();
 
+/** An operator's decision on a step that failed for good and waits for a human (`needs_human`). */
+export const stepDecisionPayloadSchema = z
+  .object({
+    by: handle,
+    decision: z.enum(['retry', 'skip', 'abort'], { error: 'must be retry, skip or abort' }),
+    reason: z.string().trim().min(1).max(1_000).optional(),
+  })
+  .strict();
+
 export type ApprovePayload = z.input<typeof approvePayloadSchema>;
 export type RejectPayload = z.input<typeof rejectPayloadSchema>;
 export type AbortPayload = z.input<typeof abortPayloadSchema>;
+export type StepDecisionPayload = z.input<typeof stepDecisionPayloadSchema>;
 
 export const approveSignal = defineSignal<[ApprovePayload]>('approve');
 export const rejectSignal = defineSignal<[RejectPayload]>('reject');
 export const abortSignal = defineSignal<[AbortPayload]>('abort');
+/** retry / skip / abort a step shown as `needs_human`. */
+export const stepDecisionSignal = defineSignal<[StepDecisionPayload]>('stepDecision');
 
 /** The whole run as the incident commander needs to see it: step, gate, deadlines, what ran. */
 export const statusQuery = defineQuery<RunbookStatus>('status');

@@ -1,5 +1,6 @@
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type {
+  NoticeKind,
   NoticeCode,
   NoticeDetail,
   NoticeAudience,
@@ -10,6 +11,7 @@ import type {
 import type { NoticeChannelType } from '../../common/policy';
 import type { NoticeDelivery, NoticeRouting, RunbookActivities } from '../../activities';
 import { notification } from '../activity-options';
+import { PATCHES } from './patches';
 import type { RunRecord } from './run-record';
 
 const { notifyLog, notifySlack, notifyPagerDuty, notifyEmail, notifyWebhook } =
@@ -24,7 +26,7 @@ const SENDERS: Record<NoticeChannelType, (delivery: NoticeDelivery) => Promise<N
 };
 
 export interface NoticeDraft {
-  kind: string;
+  kind: NoticeKind;
   severity: NoticeSeverity;
   audience: NoticeAudience;
   subject: string;
@@ -97,8 +99,13 @@ export class Notices {
     const dispatch = (): void => {
       const routing = this.routing!;
       const route = routing.routes[draft.kind] ?? routing.routes.default ?? [];
-      for (const channel of route) this.deliver(entry, notice, channel, false);
-      if (route.length === 0) entry.state = 'failed';
+      // A page reaches the paging channels whatever the route says.
+      const pagers =
+        draft.page && routing.paging?.length && patched(PATCHES.pagesReachPagers)
+          ? routing.paging.filter((channel) => !route.includes(channel))
+          : [];
+      for (const channel of [...route, ...pagers]) this.deliver(entry, notice, channel, false);
+      if (route.length + pagers.length === 0) entry.state = 'failed';
     };
     if (this.routing) dispatch();
     else this.queued.push(dispatch);

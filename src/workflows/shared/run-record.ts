@@ -38,7 +38,8 @@ export type RefusalReason =
   | 'stale_plan'
   | 'not_authorized'
   | 'too_late'
-  | 'waiver_already_used';
+  | 'waiver_already_used'
+  | 'not_allowed';
 
 export interface RefusedAttempt {
   at: string;
@@ -63,6 +64,32 @@ export interface Finding {
   at: string;
 }
 
+/** A step that failed for good and waits for an operator (retry / skip / abort). */
+export interface NeedsHumanRecord {
+  /** The step that failed. */
+  step: string;
+  what: string;
+  error: string;
+  since: string;
+  /** Who was paged (the IC and the owners the seed names). */
+  paged: string[];
+  pages: number;
+  nextPageAt?: string;
+  /** The safe-state action and how it went. */
+  safeState?: {
+    what: string;
+    state: 'running' | 'done' | 'failing' | 'not_needed';
+    attempts: number;
+    account?: string;
+    error?: string;
+  };
+  /** What was and was not done so far. */
+  account?: string;
+  /** The decisions that apply, and how to send one. */
+  options: ('retry' | 'skip' | 'abort')[];
+  howTo: string;
+}
+
 export interface RunbookStatus<Detail = unknown> {
   runbook: string;
   incidentId: string;
@@ -83,9 +110,19 @@ export interface RunbookStatus<Detail = unknown> {
   nonConformities: Finding[];
   /** Things the incident commander must look at (e.g. CONFLICT > 0) that are not breaches. */
   flags: Finding[];
+  /** Set while a step that failed for good waits for an operator. */
+  needsHuman?: NeedsHumanRecord;
+  /** Refused attempts in all (the status keeps the latest ones; the history keeps every message). */
+  refusedTotal?: number;
+  /** Audit events no longer in `events` (the status keeps the latest ones). */
+  eventsOmitted?: number;
   events: AuditEvent[];
   detail: Detail;
 }
+
+/** The status stays small however many messages arrive: the latest refused attempts and events. */
+const REFUSED_KEPT = 50;
+const EVENTS_KEPT = 500;
 
 export class RunRecord<Detail> {
   readonly status: RunbookStatus<Detail>;
@@ -140,11 +177,17 @@ export class RunRecord<Detail> {
 
   event(kind: string, message: string, by?: string): void {
     this.status.events.push({ at: utcIso(Date.now()), kind, message, ...(by ? { by } : {}) });
+    if (this.status.events.length > EVENTS_KEPT) {
+      this.status.events.splice(0, this.status.events.length - EVENTS_KEPT);
+      this.status.eventsOmitted = (this.status.eventsOmitted ?? 0) + 1;
+    }
   }
 
   refused(attempt: Omit<RefusedAttempt, 'at'>): RefusedAttempt {
     const recorded = { at: utcIso(Date.now()), ...attempt };
     this.status.refusedAttempts.push(recorded);
+    this.status.refusedTotal = (this.status.refusedTotal ?? 0) + 1;
+    if (this.status.refusedAttempts.length > REFUSED_KEPT) this.status.refusedAttempts.shift();
     this.event('refused', `${attempt.signal} refused (${attempt.reason}): ${attempt.detail}`, attempt.by);
     return recorded;
   }

@@ -1,6 +1,7 @@
 import type { CommittedWrite } from '../../../activities';
 import { renderApprovalLine } from '../../../common/break-glass';
-import type { NoticeDetail, NoticePage } from '../../../common/notice';
+import type { NoticeDetail, NoticeKind, NoticePage } from '../../../common/notice';
+import type { FailSafe } from '../fail-safe';
 import type { RunControls } from '../gates';
 import type { Notices } from '../notices';
 import type { RunRecord } from '../run-record';
@@ -23,9 +24,8 @@ export interface BreakGlassContext {
   record: RunRecord<AnyDetail>;
   notices: Notices;
   controls: RunControls;
+  failSafe: FailSafe;
   gate: { approvers: string[]; soleOperator: boolean; pause: number; approvalTimeout: number };
-  /** Builds the run's result (for the failure details when the transaction cannot run). */
-  resultFor(outcome: string, message: string): unknown;
 }
 
 /** What the flow hands to a procedure's transaction: who approved which plan, and the ledger key. */
@@ -42,6 +42,8 @@ export interface ApprovedWrite {
 
 export interface VerificationSummary {
   ok: boolean;
+  /** A human aborted the run when the verification could not run. */
+  aborted?: boolean;
   problems: string[];
   /** "NEW 0 / EQUAL 455 / CONFLICT 0", when the procedure compares with the canonical payload. */
   counts?: string;
@@ -60,7 +62,7 @@ export interface ApprovedWriteSpec<Execution, Verification> {
   done: {
     outcome: string;
     nonConformingOutcome: string;
-    notice: { kind: string; label: string };
+    notice: { kind: NoticeKind; label: string };
     message(write: CommittedWrite): string;
   };
   /** Reconciliation and post-mortem; omitted for a drill and for D's canonical seed path. */

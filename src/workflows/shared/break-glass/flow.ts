@@ -20,15 +20,23 @@ export async function runApprovedWrite<Execution, Verification>(
   const approval = recordApproval(ctx, spec, decision);
   const aborted = await pauseAndThink(ctx, decision, approval);
   if (aborted) return aborted;
-  const execution = await executeOnce(ctx, spec, decision, approval);
-  const write = committedWrite(execution);
-  if (!write) return refusedByTheTransaction(ctx, execution);
+  const executed = await executeOnce(ctx, spec, decision, approval);
+  if ('end' in executed) return executed.end;
+  const write = committedWrite(executed.execution);
+  if (!write) return refusedByTheTransaction(ctx, executed.execution);
   const executedAtMs = Date.now();
   ctx.record.event(
     'executed',
     `committed: history row id=${write.historyId}, live version ${write.liveVersion}`,
   );
   const summary = await verify(ctx, spec, write);
+  if (summary.aborted)
+    return {
+      outcome: 'aborted',
+      message: `${summary.problems.join('; ')} after the write committed`,
+      write,
+      executedAtMs,
+    };
   announceDone(ctx, spec, write, summary);
   if (spec.obligations) {
     await watchObligations({

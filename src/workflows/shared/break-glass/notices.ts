@@ -1,3 +1,4 @@
+import type { NoticeKind } from '../../../common/notice';
 import type { Notices } from '../notices';
 import type { ProcedureEnd } from './procedure';
 
@@ -6,7 +7,7 @@ export function cannotPlan(
   notices: Notices,
   tag: string,
   what: string,
-  refusal: { status: string; message: string },
+  refusal: { status: NoticeKind; message: string },
 ): ProcedureEnd {
   notices.send({
     kind: refusal.status,

@@ -4,6 +4,7 @@ import type { RunbookActivities, RunbookPolicySnapshot } from '../../../activiti
 import type { BreakGlassRunbookName } from '../../../common/policy';
 import { normalizeHandle } from '../../../common/identity';
 import { policyRead } from '../../activity-options';
+import { FailSafe } from '../fail-safe';
 import { RunControls } from '../gates';
 import { parseWorkflowInput } from '../input';
 import { statusQuery } from '../messages';
@@ -66,6 +67,8 @@ export interface ProcedureRun<Input, Detail extends AnyDetail, K extends BreakGl
   notices: Notices;
   controls: RunControls;
   signals: ObligationSignals;
+  /** The failure discipline: a step the outside world fails for good waits for a human. */
+  failSafe: FailSafe;
   snapshot: RunbookPolicySnapshot<K>;
   policy: RunbookPolicySnapshot<K>['runbook'];
 }
@@ -136,7 +139,20 @@ class AssembledProcedure<
     const input = parseWorkflowInput(procedure.inputSchema, rawInput, `${procedure.runbook} input`);
     const opened = await openBreakGlassRun(procedure.runbook, procedure.runbook, procedure.open(input));
     const run: Run<K, Schema, Detail> = { ...opened, input };
-    const planned = await procedure.plan(run);
+    const inspected = await run.failSafe.step(
+      {
+        name: 'inspect_and_plan',
+        what: 'inspect the target and compute the plan',
+        owners: run.policy.approvers,
+      },
+      () => procedure.plan(run),
+    );
+    if (inspected.kind !== 'done')
+      return this.finish(run, {
+        outcome: 'aborted',
+        message: `aborted by ${inspected.by} when the plan could not be computed${inspected.reason ? `: ${inspected.reason}` : ''}; nothing was changed`,
+      });
+    const planned = inspected.value;
     if (!('planHash' in planned)) return this.finish(run, planned);
     run.detail.plan = planned.plan;
     run.record.noteStep(planned.planSummary);
@@ -170,8 +186,8 @@ class AssembledProcedure<
       record: run.record,
       notices: run.notices,
       controls: run.controls,
+      failSafe: run.failSafe,
       gate: run.policy,
-      resultFor: (outcome, message) => this.resultOf(run, { outcome, message }),
     };
   }
 
@@ -241,11 +257,19 @@ export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail 
   const controls = new RunControls(record, notices, requestedBy);
   record.setMemoSummary(opening.memo);
   const signals = new ObligationSignals(record);
+  const failSafe = new FailSafe(record, notices, {
+    tag: opening.tag,
+    incidentCommander: requestedBy,
+    mayDecide: (by) => controls.mayAbort(by),
+    account: () => breakGlassAccount(record.status.detail),
+  });
+  controls.attachFailSafe(failSafe);
 
   record.enterStep('load_policy', 'reading the worker policy');
   const snapshot = await loadRunbookPolicy({ runbook: policyOf });
   controls.configure({ approvers: snapshot.runbook.approvers, soleOperator: snapshot.runbook.soleOperator });
   notices.configure(snapshot.notifications);
+  failSafe.configure(snapshot.failSafe);
   return {
     opening: { ...opening, requestedBy },
     record,
@@ -253,9 +277,19 @@ export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail 
     notices,
     controls,
     signals,
+    failSafe,
     snapshot,
     policy: snapshot.runbook,
   };
+}
+
+/** What a break-glass run has and has not done, for a page. */
+function breakGlassAccount(detail: AnyDetail): string {
+  const write = committedWrite(detail.execution);
+  if (write) return `committed: history row ${write.historyId} (ledger key ${write.ledgerKey})`;
+  if (detail.approval)
+    return `approved by ${detail.approval.approver}; nothing written yet (atomic transaction, ledgered)`;
+  return 'nothing was written';
 }
 
 /** The result fields every break-glass procedure that writes returns, from its record. */

@@ -1,8 +1,7 @@
-import { ApplicationFailure } from '@temporalio/workflow';
 import type { CommittedWrite } from '../../../activities';
 import { formatDuration } from '../../../common/duration';
+import type { NoticeKind } from '../../../common/notice';
 import type { GateDecision } from '../gates';
-import { describeFailure } from '../notices';
 import type { ApprovalRecord } from './definitions';
 import {
   pageFor,
@@ -16,59 +15,55 @@ import {
 
 type Approved = Extract<GateDecision, { kind: 'approved' }>;
 
-/** The one transaction, re-checked against the approved plan and ledgered. */
+/**
+ * The one transaction, re-checked against the approved plan and ledgered. Failing for good, it
+ * waits for a human (retry is safe: the ledger returns a committed result; abort ends the run).
+ */
 export async function executeOnce<E, V>(
   ctx: BreakGlassContext,
   spec: ApprovedWriteSpec<E, V>,
   decision: Approved,
   approval: ApprovalRecord,
-): Promise<E> {
-  const { record, notices, controls, tag } = ctx;
+): Promise<{ execution: E } | { end: FlowEnd }> {
+  const { record, controls } = ctx;
   controls.passPointOfNoReturn('the break-glass transaction');
   record.enterStep('execute', `executing: ${spec.planSummary}`);
   const workflowId = record.status.workflowId;
   const ledgerKey = `${workflowId}/${record.status.runId}/execute`;
-  let execution: E;
-  try {
-    execution = await spec.execute({
-      ledgerKey,
-      workflowId,
-      runId: record.status.runId,
-      planHash: spec.planHash,
-      requestedBy: ctx.requestedBy,
-      approver: decision.approver,
-      approvalLine: approval.line,
-      rationale: approval.rationale,
-    });
-  } catch (error) {
+  const outcome = await ctx.failSafe.step(
+    {
+      name: 'execute',
+      what: `the break-glass transaction (${spec.planSummary})`,
+      owners: ctx.gate.approvers,
+      // Atomic and ledgered: a failed transaction wrote nothing, or committed and the ledger has it;
+      // a retry returns the committed result instead of writing again.
+    },
+    () =>
+      spec.execute({
+        ledgerKey,
+        workflowId,
+        runId: record.status.runId,
+        planHash: spec.planHash,
+        requestedBy: ctx.requestedBy,
+        approver: decision.approver,
+        approvalLine: approval.line,
+        rationale: approval.rationale,
+      }),
+  );
+  if (outcome.kind !== 'done') {
     const message =
-      `the break-glass transaction failed after its retries: ${describeFailure(error)}. Whether it committed is recorded in ` +
-      `runbook_ledger under key ${ledgerKey}; check it before retrying.`;
+      `the break-glass transaction failed and ${outcome.by} aborted the run${outcome.reason ? ` (${outcome.reason})` : ''}. ` +
+      `Whether it committed is recorded in runbook_ledger under key ${ledgerKey}; check it before starting again.`;
     record.nonConformity('execution_failed', message);
-    notices.send({
-      kind: 'execution_failed',
-      severity: 'critical',
-      audience: 'escalation',
-      page: pageFor(record)('execute'),
-      subject: `${tag} transaction FAILED`,
-      body: message,
-    });
-    record.finish('execution_failed', message);
-    await notices.settle();
-    throw ApplicationFailure.create({
-      message,
-      type: 'ExecutionFailed',
-      nonRetryable: true,
-      details: [ctx.resultFor('execution_failed', message)],
-    });
+    return { end: { outcome: 'execution_failed', message } };
   }
-  record.status.detail.execution = execution;
-  return execution;
+  record.status.detail.execution = outcome.value;
+  return { execution: outcome.value };
 }
 
 /** The transaction refused (plan stale, target gone, …): nothing was written. */
 export function refusedByTheTransaction(ctx: BreakGlassContext, execution: unknown): FlowEnd {
-  const refusal = execution as { status: string; message: string };
+  const refusal = execution as { status: NoticeKind; message: string };
   ctx.notices.send({
     kind: refusal.status,
     severity: 'warning',
@@ -87,9 +82,21 @@ export async function verify<E, V>(
 ): Promise<VerificationSummary> {
   const { record, notices, tag } = ctx;
   record.enterStep('verify', 'verifying the live row and the break-glass history row');
-  const verification = await spec.verify(write);
-  record.status.detail.verification = verification;
-  const summary = spec.summarise(verification);
+  const checked = await ctx.failSafe.step(
+    {
+      name: 'verify',
+      what: 'verify the committed write (live row, history row, canonical comparison)',
+      owners: ctx.gate.approvers,
+      skip: 'finish without the automatic verification: the IC verifies by hand',
+    },
+    () => spec.verify(write),
+  );
+  if (checked.kind === 'aborted')
+    return { ok: false, problems: [`verification aborted by ${checked.by}`], aborted: true };
+  const summary: VerificationSummary =
+    checked.kind === 'done'
+      ? spec.summarise((record.status.detail.verification = checked.value))
+      : { ok: false, problems: [`verification failed and was skipped by ${checked.by}: verify by hand`] };
   if (!summary.ok) {
     const problems = summary.problems.join('; ');
     record.flag('verification_failed', `verification found problems: ${problems}`);

@@ -1,0 +1,260 @@
+import {
+  ActivityFailure,
+  ChildWorkflowFailure,
+  condition,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { DEFAULT_FAIL_SAFE, type FailSafePolicy } from '../../common/policy';
+import { formatDuration, utcIso } from '../../common/duration';
+import { normalizeHandle } from '../../common/identity';
+import { describeIssuesInline } from '../../common/validation';
+import { stepDecisionPayloadSchema, stepDecisionSignal } from './messages';
+import { describeFailure, type Notices } from './notices';
+import type { NeedsHumanRecord, RunRecord } from './run-record';
+
+/**
+ * One failure discipline for every runbook. When an activity fails for good (non-retryable,
+ * retries exhausted, timed out), the run never ends FAILED and never goes quiet:
+ * (a) it puts the target in the step's safe state, where one is defined;
+ * (b) it pages the IC and the owners the seed names, with what was and was not done;
+ * (c) it shows `needs_human` (status, current details, the RunbookStep search attribute);
+ * (d) it waits for an operator's decision — retry the step, skip it where allowed, or abort —
+ *     paging again every policy interval until one comes.
+ * A safe-state action that fails is paged as CRITICAL and tried again with backoff until a human
+ * answers. Only an error of our own code (not an activity failure) can still fail the run.
+ */
+
+export interface GuardedStep {
+  /** The step's name, as in the status (e.g. "restrict_allowlist"). */
+  name: string;
+  /** What the step does, for people ("set the allowlist to the pilot repo"). */
+  what: string;
+  /** Who the seed says to page besides the incident commander (Engineering TL, DBA, DRI). */
+  owners?: string[];
+  /** What skipping the step means; absent when the runbook does not allow skipping it. */
+  skip?: string;
+  /** Puts the target in its safe state; returns an account of what it did. */
+  safeState?: { what: string; run(): Promise<string> };
+}
+
+export type StepDecision = { decision: 'retry' | 'skip' | 'abort'; by: string; reason?: string };
+
+export type StepOutcome<T> =
+  | { kind: 'done'; value: T }
+  | { kind: 'skipped'; by: string; reason?: string }
+  | { kind: 'aborted'; by: string; reason?: string };
+
+export interface FailSafeOptions {
+  /** "[RB-LAUNCH-002 INC-1]": prefix of every page subject. */
+  tag: string;
+  incidentCommander: string;
+  /** Who may decide (retry / skip / abort). */
+  mayDecide(by: string): boolean;
+  /** What was and was not done so far, for the page. */
+  account?: () => string;
+}
+
+/** Only a failure of the outside world is handled; anything else is a bug and fails the task. */
+export function isStepFailure(error: unknown): error is ActivityFailure | ChildWorkflowFailure {
+  return error instanceof ActivityFailure || error instanceof ChildWorkflowFailure;
+}
+
+export class FailSafe {
+  private policy: FailSafePolicy = DEFAULT_FAIL_SAFE;
+  private pending?: { step: GuardedStep; decision?: StepDecision };
+  private episode = 0;
+
+  constructor(
+    private readonly record: RunRecord<unknown>,
+    private readonly notices: Notices,
+    private readonly options: FailSafeOptions,
+  ) {
+    setHandler(stepDecisionSignal, (raw) => this.onDecision(raw));
+  }
+
+  /** The policy's intervals; a snapshot recorded before they existed keeps the defaults. */
+  configure(policy: FailSafePolicy | undefined): void {
+    if (policy) this.policy = policy;
+  }
+
+  /** The step waiting for a human, if any. */
+  get waiting(): string | undefined {
+    return this.pending?.step.name;
+  }
+
+  /** An `abort` sent while a step waits for a human is that human's decision. */
+  takeAbort(by: string, reason: string): boolean {
+    if (!this.pending || this.pending.decision) return false;
+    this.pending.decision = { decision: 'abort', by: `@${normalizeHandle(by)}`, reason };
+    this.record.event(
+      'step_decision',
+      `abort of ${this.pending.step.name}: ${reason}`,
+      this.pending.decision.by,
+    );
+    return true;
+  }
+
+  /** Runs `work`; when the outside world fails it for good, the discipline above applies. */
+  async step<T>(step: GuardedStep, work: () => Promise<T>): Promise<StepOutcome<T>> {
+    for (;;) {
+      try {
+        return { kind: 'done', value: await work() };
+      } catch (error) {
+        if (!isStepFailure(error)) throw error;
+        const decision = await this.waitForHuman(step, error);
+        if (decision.decision === 'retry') {
+          this.record.enterStep(step.name, `retrying: ${step.what} (decided by ${decision.by})`);
+          continue;
+        }
+        const reason = decision.reason ? { reason: decision.reason } : {};
+        return decision.decision === 'skip'
+          ? { kind: 'skipped', by: decision.by, ...reason }
+          : { kind: 'aborted', by: decision.by, ...reason };
+      }
+    }
+  }
+
+  private async waitForHuman(step: GuardedStep, error: unknown): Promise<StepDecision> {
+    this.episode += 1;
+    this.pending = { step };
+    const failure = describeFailure(error);
+    const options: NeedsHumanRecord['options'] = step.skip ? ['retry', 'skip', 'abort'] : ['retry', 'abort'];
+    const needs: NeedsHumanRecord = {
+      step: step.name,
+      what: step.what,
+      error: failure,
+      since: utcIso(Date.now()),
+      paged: [this.options.incidentCommander, ...(step.owners ?? [])],
+      pages: 0,
+      ...(step.safeState ? { safeState: { what: step.safeState.what, state: 'running', attempts: 0 } } : {}),
+      options,
+      howTo: `signal "stepDecision" {"by":"@you","decision":"${options.join('|')}","reason":"…"} (CLI: npm run cli -- ${options.join(' | ')} --workflow-id ${workflowInfo().workflowId} --by @you)`,
+    };
+    this.record.status.needsHuman = needs;
+    this.record.enterStep(
+      'needs_human',
+      `${step.what} FAILED (${failure}); waiting for a human: ${options.join(' / ')}`,
+    );
+    const safeState = step.safeState ? this.reachSafeState(step, needs) : Promise.resolve();
+    while (!this.pending.decision) {
+      this.page(step, needs);
+      const nextMs = Date.now() + this.policy.repageInterval;
+      needs.nextPageAt = utcIso(nextMs);
+      await condition(() => this.pending?.decision !== undefined, this.policy.repageInterval, {
+        summary: `${step.name} needs a human (page again at ${utcIso(nextMs)})`,
+      });
+    }
+    await safeState;
+    const decision = this.pending.decision;
+    this.resolvePages(needs);
+    delete this.record.status.needsHuman;
+    this.pending = undefined;
+    return decision;
+  }
+
+  /** The safe-state action, tried again with backoff (CRITICAL page on each failure) until it works or a human answers. */
+  private async reachSafeState(step: GuardedStep, needs: NeedsHumanRecord): Promise<void> {
+    const safe = needs.safeState!;
+    let backoff = this.policy.safeStateRetryInitial;
+    while (this.pending && !this.pending.decision) {
+      safe.attempts += 1;
+      try {
+        safe.account = await step.safeState!.run();
+        safe.state = 'done';
+        delete safe.error;
+        this.record.event('safe_state', `${safe.what}: ${safe.account}`);
+        return;
+      } catch (error) {
+        if (!isStepFailure(error)) throw error;
+        safe.state = 'failing';
+        safe.error = describeFailure(error);
+        this.notices.send({
+          kind: 'safe_state_failed',
+          severity: 'critical',
+          audience: 'escalation',
+          recipients: needs.paged,
+          page: { action: 'trigger', dedupKey: `${this.record.status.workflowId}/safe-state/${step.name}` },
+          subject: `${this.options.tag} CRITICAL: could not ${safe.what} after ${step.name} failed`,
+          body: `${safe.error}\nTrying again in ${formatDuration(backoff)} until a human decides (${needs.options.join(' / ')}).\n${needs.howTo}`,
+        });
+        const retryMs = backoff;
+        await condition(() => this.pending?.decision !== undefined, retryMs);
+        backoff = Math.min(backoff * 2, this.policy.safeStateRetryMax);
+      }
+    }
+  }
+
+  private page(step: GuardedStep, needs: NeedsHumanRecord): void {
+    needs.pages += 1;
+    const account = this.options.account?.();
+    if (account) needs.account = account;
+    const safe = needs.safeState;
+    this.notices.send({
+      kind: needs.pages === 1 ? 'needs_human' : 'needs_human_repage',
+      severity: 'critical',
+      audience: 'escalation',
+      recipients: needs.paged,
+      page: { action: 'trigger', dedupKey: this.dedupKey(step, needs.pages) },
+      subject: `${this.options.tag} ${step.name} FAILED — a human must decide${needs.pages > 1 ? ` (page ${needs.pages})` : ''}`,
+      body: [
+        `${step.what} failed for good: ${needs.error}`,
+        ...(safe
+          ? [
+              `Safe state (${safe.what}): ${safe.state}${safe.account ? ` — ${safe.account}` : ''}${safe.error ? ` — ${safe.error}` : ''}`,
+            ]
+          : []),
+        ...(account ? [`So far: ${account}`] : []),
+        `Decide: ${needs.options.join(' / ')}${step.skip ? ` (skip = ${step.skip})` : ''}.`,
+        needs.howTo,
+      ].join('\n'),
+    });
+  }
+
+  private resolvePages(needs: NeedsHumanRecord): void {
+    const step = this.pending!.step;
+    for (let n = 1; n <= needs.pages; n += 1) {
+      this.notices.send({
+        kind: 'needs_human_resolved',
+        severity: 'info',
+        audience: 'escalation',
+        page: { action: 'resolve', dedupKey: this.dedupKey(step, n) },
+        subject: `${this.options.tag} ${step.name}: ${this.pending!.decision!.decision} decided by ${this.pending!.decision!.by}`,
+        body: this.pending!.decision!.reason ?? '',
+      });
+    }
+  }
+
+  private dedupKey(step: GuardedStep, page: number): string {
+    return `${this.record.status.workflowId}/needs-human/${step.name}/${this.episode}/${page}`;
+  }
+
+  private onDecision(raw: unknown): void {
+    const parsed = stepDecisionPayloadSchema.safeParse(raw);
+    const refuse = (
+      reason: Parameters<RunRecord<unknown>['refused']>[0]['reason'],
+      detail: string,
+      by?: string,
+    ) => void this.record.refused({ signal: 'stepDecision', reason, detail, ...(by ? { by } : {}) });
+    if (!parsed.success)
+      return refuse('invalid_payload', describeIssuesInline(parsed.error, 'stepDecision payload'));
+    const by = `@${normalizeHandle(parsed.data.by)}`;
+    const pending = this.pending;
+    if (!pending) return refuse('gate_not_open', 'no step is waiting for a human', by);
+    if (pending.decision)
+      return refuse('already_decided', `already ${pending.decision.decision} by ${pending.decision.by}`, by);
+    if (!this.options.mayDecide(by)) return refuse('not_authorized', `${by} may not decide for this run`, by);
+    if (parsed.data.decision === 'skip' && !pending.step.skip)
+      return refuse('not_allowed', `${pending.step.name} cannot be skipped: retry or abort`, by);
+    pending.decision = {
+      decision: parsed.data.decision,
+      by,
+      ...(parsed.data.reason ? { reason: parsed.data.reason } : {}),
+    };
+    this.record.event(
+      'step_decision',
+      `${parsed.data.decision} of ${pending.step.name}${parsed.data.reason ? `: ${parsed.data.reason}` : ''}`,
+      by,
+    );
+  }
+}
