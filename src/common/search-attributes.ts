@@ -8,10 +8,13 @@ export const RunbookNameKey = defineSearchAttributeKey('RunbookName', SearchAttr
 export const IncidentIdKey = defineSearchAttributeKey('IncidentId', SearchAttributeType.KEYWORD);
 export const RunbookStepKey = defineSearchAttributeKey('RunbookStep', SearchAttributeType.KEYWORD);
 export const RunbookOutcomeKey = defineSearchAttributeKey('RunbookOutcome', SearchAttributeType.KEYWORD);
+/** "true" on a run under a test-only policy (durations below the seeds'): never a real incident. */
+export const RunbookTestOnlyKey = defineSearchAttributeKey('RunbookTestOnly', SearchAttributeType.KEYWORD);
 
 export const RUNBOOK_SEARCH_ATTRIBUTES = [
   RunbookNameKey,
   IncidentIdKey,
   RunbookStepKey,
   RunbookOutcomeKey,
+  RunbookTestOnlyKey,
 ] as const;

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { phasedReenablement } from '../../src/workflows';
 import {
   abortSignal,
-  approveSignal,
   pauseSignal,
   rejectSignal,
   resumeSignal,
@@ -16,11 +14,24 @@ import {
   type ReenablementStatus,
 } from '../../src/workflows/phased-reenablement/definitions';
 import { historyEvents, recordHistory, scheduledActivities } from '../fixtures/history';
-import { FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
+import { FakeCluster, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
 import { workflowSuite } from '../fixtures/suite';
-import { uniqueId } from '../fixtures/temporal';
+import {
+  allowlistChanges as changesOf,
+  approvePhase2 as approveInFixture,
+  CANARY,
+  HEALTHY,
+  HOUR,
+  liveAllowlist,
+  PHASE2,
+  PILOT,
+  reenablementInput,
+  REMAINING,
+  startReenablement,
+  type ReenablementHandle,
+} from '../fixtures/reenablement';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -29,12 +40,6 @@ import { atStep, waitForStatus } from '../fixtures/wait';
  * analysis every 30 min, watch for green 15 min. The fake kubectl holds the allowlist; a local
  * Prometheus answers the analyses.
  */
-
-const HOUR = 3_600_000;
-const PILOT = 'compliance-service';
-const CANARY = 'inventory-mgmt';
-const PHASE2 = ['customer-analytics', 'financial-reporting', 'risk-engine'];
-const REMAINING = ['billing-core', 'ledger-sync', 'search-indexer'];
 
 const tmp = scratchDir('runbooks-reenablement');
 const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq-reenable', resetDatabase: false });
@@ -54,62 +59,30 @@ after(async () => {
 beforeEach(() => {
   cluster = FakeCluster.create(tmp, orchestratorCluster({ allowlist: [PILOT], replicas: 3 }));
   cluster.install();
-  Object.assign(prometheus.values, {
-    success_rate: 0.997,
-    p95_latency_seconds: 80,
-    error_rate: 0.001,
-    recurrence: 0,
-  });
+  Object.assign(prometheus.values, HEALTHY);
 });
 
-type Handle = WorkflowHandle<typeof phasedReenablement>;
+type Handle = ReenablementHandle;
 
-function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  return suite.withWorker(activityDeps(policy, suite.db.pool), fn);
+function withWorker<T>(fn: (taskQueue: string) => Promise<T>, loaded: LoadedPolicy = policy): Promise<T> {
+  return suite.withWorker(activityDeps(loaded, suite.db.pool), fn);
 }
 
-function input(overrides: Partial<PhasedReenablementInput> = {}): PhasedReenablementInput {
-  return {
-    incidentId: uniqueId('INC'),
-    requestedBy: '@sre-lead',
-    pilotRepo: PILOT,
-    canaryRepo: CANARY,
-    phase2Repos: PHASE2,
-    remainingRepos: REMAINING,
-    ...overrides,
-  };
-}
-
-function start(taskQueue: string, args: PhasedReenablementInput): Promise<Handle> {
-  return suite.env.client.workflow.start(phasedReenablement, {
-    taskQueue,
-    workflowId: `phased-reenablement-${args.incidentId}`,
-    args: [args],
+/** A test-only policy: holds below the seed's are allowed (and the run says so everywhere). */
+function shortHoldsPolicy(): LoadedPolicy {
+  return rollbackPolicy(tmp, prometheus.url, (p) => {
+    p.testOnlyShortDurations = true;
+    p.runbooks.phasedReenablement.holdBounds = { min: '1h', max: '72h' };
   });
 }
 
-function allowlist(): string[] {
-  return cluster.read().namespaces.production!.deployments!.flowengine!.env!.REPO_ALLOWLIST!.split(',');
-}
-
-function allowlistChanges(): string[] {
-  return mutations(cluster)
-    .filter((argv) => argv[4] === 'set')
-    .map((argv) => argv.find((arg) => arg.startsWith('REPO_ALLOWLIST='))!.slice('REPO_ALLOWLIST='.length));
-}
-
-/** Queries do not advance time-skipping time: sleep through the canary hold first. */
-async function approvePhase2(handle: Handle, approver = '@eng-tl'): Promise<ReenablementStatus> {
-  await suite.env.sleep(4 * HOUR + 5 * 60_000);
-  const status = await waitForStatus<ReenablementStatus>(
-    handle,
-    atStep('awaiting_approval'),
-    'the phase 2 approval',
-    60_000,
-  );
-  await handle.signal(approveSignal, { approver, planHash: status.detail.plan!.planHash });
-  return status;
-}
+const input = reenablementInput;
+const start = (taskQueue: string, args: PhasedReenablementInput): Promise<Handle> =>
+  startReenablement(suite.env, taskQueue, args);
+const allowlist = (): string[] => liveAllowlist(cluster);
+const allowlistChanges = (): string[] => changesOf(cluster);
+const approvePhase2 = (handle: Handle, approver?: string): Promise<ReenablementStatus> =>
+  approveInFixture(suite.env, handle, approver);
 
 describe('phasedReenablement (time-skipping)', () => {
   test('canary 4 h → approval → +3 repos 24 h → 2 repos a day → watch for green → recovered', async () => {
@@ -240,7 +213,7 @@ describe('phasedReenablement (time-skipping)', () => {
     });
   });
 
-  test('abort during the phase 2 hold ends the run; the allowlist stays as it is', async () => {
+  test('abort during the phase 2 hold: the unvalidated set goes, the last good set comes back (the result says so)', async () => {
     await withWorker(async (taskQueue) => {
       const handle = await start(taskQueue, input());
       await approvePhase2(handle);
@@ -249,9 +222,39 @@ describe('phasedReenablement (time-skipping)', () => {
       await handle.signal(abortSignal, { by: '@sre-lead', reason: 'new incident, freeze changes' });
       const result = await handle.result();
       assert.equal(result.outcome, 'aborted');
-      assert.match(result.message, /aborted by @sre-lead: new incident, freeze changes/);
-      assert.deepEqual(allowlist(), [PILOT, CANARY, ...PHASE2]);
-      assert.equal(allowlistChanges().length, 2);
+      assert.match(
+        result.message,
+        /aborted by @sre-lead: new incident, freeze changes; allowlist back to the last good set/,
+      );
+      assert.deepEqual(allowlist(), [PILOT, CANARY]);
+      assert.deepEqual(allowlistChanges(), [
+        [PILOT, CANARY].join(','),
+        [PILOT, CANARY, ...PHASE2].join(','),
+        [PILOT, CANARY].join(','),
+      ]);
+      assert.equal(result.abort?.allowlist, 'back_to_last_good');
+      // The repos taken out are silenced again; the canary's alerts stay on.
+      assert.deepEqual(result.alertRules, {
+        [CANARY]: 'enabled',
+        ...Object.fromEntries(PHASE2.map((repo) => [repo, 'disabled'])),
+      });
+    });
+  });
+
+  test('abort during the canary with keepLive: the canary stays live, and the result says it was kept', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input());
+      await waitForStatus<ReenablementStatus>(handle, atStep('phase_1_canary'), 'the canary hold');
+      await handle.signal(abortSignal, {
+        by: '@sre-lead',
+        reason: 'keep the canary, stop here',
+        keepLive: true,
+      });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'aborted');
+      assert.deepEqual(allowlist(), [PILOT, CANARY]);
+      assert.equal(result.abort?.allowlist, 'left_as_is');
+      assert.match(result.message, /\(kept, as asked\)/);
     });
   });
 
@@ -267,7 +270,7 @@ describe('phasedReenablement (time-skipping)', () => {
     });
   });
 
-  test('pacing: with a 2 h batch hold, still at most 2 repos a day', async () => {
+  test('pacing (test-only policy): with a 2 h batch hold, still at most 2 repos a day', async () => {
     const remaining = ['billing-core', 'ledger-sync', 'search-indexer', 'audit-trail', 'notify-hub'];
     await withWorker(async (taskQueue) => {
       const handle = await start(
@@ -290,7 +293,10 @@ describe('phasedReenablement (time-skipping)', () => {
         );
       }
       assert.deepEqual(allowlist(), [PILOT, CANARY, ...PHASE2, ...remaining]);
-    });
+      assert.equal(result.testOnlyShortDurations, true, 'a test-only policy is said in the result');
+      const described = await handle.describe();
+      assert.deepEqual(described.searchAttributes.RunbookTestOnly, ['true']);
+    }, shortHoldsPolicy());
   });
 
   test('hold overrides: within the policy bounds used, outside refused; bad input names each field', async () => {
@@ -299,24 +305,33 @@ describe('phasedReenablement (time-skipping)', () => {
         await start(taskQueue, input({ holdOverrides: { canaryHold: '30m', phase2Hold: '96h' } }))
       ).result();
       assert.equal(outside.outcome, 'invalid_input');
-      assert.match(outside.message, /holdOverrides\.canaryHold 30m is outside 1h–3d/);
+      assert.match(outside.message, /holdOverrides\.canaryHold 30m is outside 4h–3d/);
       assert.match(outside.message, /holdOverrides\.phase2Hold 96h is outside/);
+      const belowSeed = await (
+        await start(taskQueue, input({ holdOverrides: { phase2Hold: '12h', batchHold: '6h' } }))
+      ).result();
+      assert.equal(belowSeed.outcome, 'invalid_input');
+      assert.match(belowSeed.message, /holdOverrides\.phase2Hold 12h is shorter than the seed's 1d/);
+      assert.match(belowSeed.message, /holdOverrides\.batchHold 6h is shorter than the seed's 1d/);
       assert.deepEqual(allowlistChanges(), []);
 
-      const shorter = await start(taskQueue, input({ holdOverrides: { canaryHold: '2h' } }));
-      await suite.env.sleep(2 * HOUR + 60_000);
+      const longer = await start(taskQueue, input({ holdOverrides: { canaryHold: '6h' } }));
+      await suite.env.sleep(6 * HOUR + 60_000);
       const status = await waitForStatus<ReenablementStatus>(
-        shorter,
+        longer,
         atStep('awaiting_approval'),
         'the approval',
       );
-      assert.equal(status.detail.holds.canaryHold, 2 * HOUR);
-      const changes = scheduledActivities(await historyEvents(shorter));
+      assert.equal(status.detail.holds.canaryHold, 6 * HOUR);
+      const changes = scheduledActivities(await historyEvents(longer));
       const setAt = changes.find((a) => a.type === 'setAllowlist')!.atMs;
       const planAt = changes.find((a) => a.type === 'planAllowlistChange')!.atMs;
-      assert.ok(planAt - setAt >= 2 * HOUR && planAt - setAt < 3 * HOUR);
-      await shorter.signal(abortSignal, { by: '@sre-lead', reason: 'test over' });
-      assert.equal((await shorter.result()).outcome, 'aborted');
+      assert.ok(
+        planAt - setAt >= 6 * HOUR && planAt - setAt < 7 * HOUR,
+        `canary held ${(planAt - setAt) / HOUR} h`,
+      );
+      await longer.signal(abortSignal, { by: '@sre-lead', reason: 'test over' });
+      assert.equal((await longer.result()).outcome, 'aborted');
 
       const bad = await start(taskQueue, {
         ...input(),

@@ -32,3 +32,13 @@ export const backstopPolicySchema = z
   .strict();
 
 export type BackstopPolicy = z.output<typeof backstopPolicySchema>;
+
+/** Seed 001: silence is not an outcome; the T+90 decision is asked again at least every 48 h. */
+export function checkBackstopFloors(policy: BackstopPolicy, ctx: z.RefinementCtx): void {
+  if (policy.decisionWindow > 48 * 3_600_000)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['runbooks', 'backstop', 'decisionWindow'],
+      message: 'must be at most 48h (seed 001: silent extension is not an outcome)',
+    });
+}

@@ -1,15 +1,11 @@
 import { z } from 'zod';
 import { kubeContextName, policyHandle } from '../names';
+import { SEED_LIMITS } from '../seed-limits';
 import { duration } from './fields';
 
 /** Seed 000 (break-glass hyperparameter rollback): Procedures A, B, D, the drill and the Console. */
 
-/** The seed's floors and ceilings (seed 000, gating ritual). Only a test policy may go below them. */
-export const SEED_LIMITS = {
-  pauseFloorMs: 2 * 60_000,
-  reconciliationDeadlineMaxMs: 60 * 60_000,
-  postMortemDeadlineMaxMs: 24 * 3_600_000,
-} as const;
+export { SEED_LIMITS };
 
 export const gatePolicy = {
   /** Handles whose approval counts. */

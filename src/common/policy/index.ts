@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { channelName } from '../names';
-import { backstopPolicySchema } from './backstop';
+import { backstopPolicySchema, checkBackstopFloors } from './backstop';
 import { breakGlassPolicies, checkBreakGlassFloors, consoleSchema } from './break-glass';
 import { failSafePolicySchema } from './fail-safe';
 import { DEFAULT_NOTIFICATIONS, notificationsSchema } from './notifications';
 import { orchestratorSchema, prometheusSchema } from './orchestrator';
-import { phasedReenablementPolicySchema } from './reenablement';
-import { rollbackToPilotPolicySchema } from './rollback';
+import { checkReenablementFloors, phasedReenablementPolicySchema } from './reenablement';
+import { checkRollbackFloors, rollbackToPilotPolicySchema } from './rollback';
 
 /**
  * The policy file: who may approve, how long the safety pauses and deadlines are, what the
@@ -65,7 +65,12 @@ export const policySchema = z
         });
       }
     }
-    if (!policy.testOnlyShortDurations) checkBreakGlassFloors(policy.runbooks, ctx);
+    // The seeds' floors and ceilings hold for every runbook; only a test-only policy may go below.
+    if (policy.testOnlyShortDurations) return;
+    checkBreakGlassFloors(policy.runbooks, ctx);
+    checkRollbackFloors(policy.runbooks.rollbackToPilot, ctx);
+    checkReenablementFloors(policy.runbooks.phasedReenablement, ctx);
+    checkBackstopFloors(policy.runbooks.backstop, ctx);
   });
 
 /** The policy file as written (durations as text). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from './fields';
+import { REENABLEMENT_HOLD_FLOORS } from '../seed-limits';
 import { gatePolicy } from './break-glass';
 
 /** Phased re-enablement (seed 002 §3) and "watch for green" (seed 003). */
@@ -18,7 +19,7 @@ export const phasedReenablementPolicySchema = z
     rolloutTimeout: duration.prefault('120s'),
     /** Overrides in the input must stay within these bounds. */
     holdBounds: z
-      .object({ min: duration.prefault('1h'), max: duration.prefault('72h') })
+      .object({ min: duration.prefault('4h'), max: duration.prefault('72h') })
       .strict()
       .prefault({}),
     successRateMin: z.number().min(0).max(1).prefault(0.99),
@@ -41,3 +42,25 @@ export const phasedReenablementPolicySchema = z
   });
 
 export type PhasedReenablementPolicy = z.output<typeof phasedReenablementPolicySchema>;
+
+const HOUR = 3_600_000;
+export function checkReenablementFloors(policy: PhasedReenablementPolicy, ctx: z.RefinementCtx): void {
+  const path = ['runbooks', 'phasedReenablement'];
+  for (const [name, floor] of Object.entries(REENABLEMENT_HOLD_FLOORS) as [
+    keyof typeof REENABLEMENT_HOLD_FLOORS,
+    number,
+  ][]) {
+    if (policy[name] < floor)
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, name],
+        message: `must be at least ${floor / HOUR}h (seed 002 §3)`,
+      });
+  }
+  if (policy.holdBounds.min < REENABLEMENT_HOLD_FLOORS.canaryHold)
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, 'holdBounds', 'min'],
+      message: "must be at least 4h: no override may go below the seed's shortest hold (canary, 4h)",
+    });
+}

@@ -71,3 +71,20 @@ export const rollbackToPilotPolicySchema = z
   .strict();
 
 export type RollbackToPilotPolicy = z.output<typeof rollbackToPilotPolicySchema>;
+
+/** Seed 002: a P2 is triaged 30 min before any rollback; the RCA is due within 24 h. */
+export function checkRollbackFloors(policy: RollbackToPilotPolicy, ctx: z.RefinementCtx): void {
+  const path = ['runbooks', 'rollbackToPilot'];
+  if (policy.triageHold < 30 * 60_000)
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, 'triageHold'],
+      message: 'must be at least 30m (seed 002: P2 triage)',
+    });
+  if (policy.rcaDeadline > 24 * 3_600_000)
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, 'rcaDeadline'],
+      message: 'must be at most 24h (seed 002: RCA within 24 hours)',
+    });
+}

@@ -126,4 +126,6 @@ export interface BackstopResult {
   refusedAttempts: RefusedAttempt[];
   flags: Finding[];
   notices: NoticeRecord[];
+  /** The run's policy was a test-only one (durations below the seeds'). */
+  testOnlyShortDurations?: true;
 }

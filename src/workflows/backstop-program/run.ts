@@ -84,6 +84,7 @@ export class BackstopRun {
     this.policyValue = snapshot.runbook;
     this.deciderList = snapshot.runbook.deciders;
     this.notices.configure(snapshot.notifications);
+    this.record.markTestOnlyIf(snapshot.testOnlyShortDurations);
   }
 
   /** Comments on the story's work package (and the epic's when asked), once per key. */
@@ -147,6 +148,7 @@ export class BackstopRun {
       refusedAttempts: record.status.refusedAttempts,
       flags: record.status.flags,
       notices: record.status.notices,
+      ...record.resultMarks,
     };
   }
 

@@ -71,4 +71,6 @@ export interface BreakGlassDrillResult {
   refusedAttempts: RefusedAttempt[];
   flags: Finding[];
   notices: NoticeRecord[];
+  /** The run's policy was a test-only one (durations below the seeds'). */
+  testOnlyShortDurations?: true;
 }

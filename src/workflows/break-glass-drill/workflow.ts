@@ -192,5 +192,6 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
     refusedAttempts: record.status.refusedAttempts,
     flags: record.status.flags,
     notices: record.status.notices,
+    ...record.resultMarks,
   }),
 });

@@ -61,4 +61,6 @@ export interface BreakGlassOverwriteRecoveryResult {
     targetHistoryId: number;
   };
   steps: StepRecord[];
+  /** The run's policy was a test-only one (durations below the seeds'). */
+  testOnlyShortDurations?: true;
 }

@@ -70,6 +70,7 @@ export async function breakGlassOverwriteRecovery(
       preClobber,
       ...(procedureA ? { procedureA } : {}),
       steps: record.stepDurations(),
+      ...record.resultMarks,
     } satisfies BreakGlassOverwriteRecoveryResult;
   };
   if (preClobber.status !== 'candidate') {

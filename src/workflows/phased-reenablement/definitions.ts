@@ -93,6 +93,10 @@ export interface ReenablementDetail {
   plan?: { current: string[]; next: string[]; planHash: string };
   paused?: { by: string; reason: string; since: string; kind: 'manual' | 'inconclusive' };
   holds: Record<string, number>;
+  /** Each re-enabled repo's alert rule as last set (enabled when it went live, disabled when rolled back). */
+  alertRules?: Record<string, 'enabled' | 'disabled' | 'missing'>;
+  /** How an abort left the allowlist. */
+  abort?: { by: string; reason: string; allowlist: 'back_to_last_good' | 'left_as_is'; repos: string[] };
   analyses: AnalysisRecord[];
   analysisCount: number;
   phasesCompleted: { phase: Phase; repos: string[]; at: string }[];
@@ -102,6 +106,7 @@ export type ReenablementStatus = RunbookStatus<ReenablementDetail>;
 
 export type ReenablementOutcome =
   | 'recovered'
+  | 'needs_human_aborted'
   | 'rolled_back'
   | 'rollout_failed'
   | 'watch_for_green_failed'
@@ -118,6 +123,8 @@ export interface ReenablementResult {
   workflowId: string;
   reposLive: string[];
   lastGood: string[];
+  abort?: ReenablementDetail['abort'];
+  alertRules?: ReenablementDetail['alertRules'];
   phasesCompleted: ReenablementDetail['phasesCompleted'];
   analyses: AnalysisRecord[];
   analysisCount: number;
@@ -126,4 +133,6 @@ export interface ReenablementResult {
   refusedAttempts: RefusedAttempt[];
   flags: Finding[];
   notices: NoticeRecord[];
+  /** The run's policy was a test-only one (durations below the seeds'). */
+  testOnlyShortDurations?: true;
 }

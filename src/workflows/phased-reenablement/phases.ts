@@ -1,8 +1,11 @@
-import { condition, proxyActivities } from '@temporalio/workflow';
+import { condition, patched, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { DAY_MS, formatDuration, utcIso } from '../../common/duration';
 import { kubectlRead } from '../activity-options';
+import { PATCHES } from '../shared/patches';
+import { apply, rollBack, setAlerts } from './allowlist';
 import type { Phase, ReenablementResult } from './definitions';
+import { hold, type HoldEnd } from './hold';
 import { judgeGreen, judgeHold } from './judge';
 import type { ReenablementRun } from './run';
 
@@ -19,6 +22,8 @@ export async function runPhase(
   holdMs: number,
 ): Promise<ReenablementResult | undefined> {
   const { record, detail, notices, requestedBy, tag, policy } = run;
+  const waited = await waitForResume(run, name, label);
+  if (waited) return waited;
   detail.phase = name;
   const added = repos.filter((repo) => !detail.lastGood.includes(repo));
   record.enterStep(
@@ -33,27 +38,64 @@ export async function runPhase(
     subject: `${tag} ${label}: enabling ${added.join(', ')}`,
     body: `Allowlist → ${repos.join(',')}. Hold ${formatDuration(holdMs)}.`,
   });
-  if (!(await run.apply(repos))) {
-    await run.rollBack(`${label}: the allowlist change did not roll out`);
+  const applied = await apply(run, label, repos);
+  if (applied.kind !== 'done') return run.abortedAfterFailure(applied, label);
+  if (!applied.value) {
+    const back = await rollBack(run, `${label}: the allowlist change did not roll out`);
+    if (back.kind !== 'done') return run.abortedAfterFailure(back, 'roll_back');
     return run.finish(
       'rollout_failed',
       `${label}: the rollout did not complete; allowlist back to ${run.goodSets.at(-1)!.join(',')}`,
     );
   }
-  const ended = await run.hold(name, label, holdMs, repos, judgeHold, policy.analysisInterval);
-  if (ended.kind === 'aborted') return run.abortRun();
-  if (ended.kind === 'failed') {
-    await run.rollBack(`${label} failed its analysis: ${ended.reasons.join('; ')}`);
-    return run.finish(
-      'rolled_back',
-      `${label} failed (${ended.reasons.join('; ')}); allowlist back to the last good set ${run.goodSets.at(-1)!.join(',')}`,
-    );
-  }
+  if (patched(PATCHES.alertRulesFollowRepos)) await setAlerts(run, added, true);
+  const ended = await hold(run, name, label, holdMs, repos, judgeHold, policy.analysisInterval);
+  const stopped = await stopUnlessPassed(run, ended, label);
+  if (stopped) return stopped;
   run.goodSets.push(repos);
   detail.lastGood = repos;
   detail.pending = detail.pending.filter((repo) => !repos.includes(repo));
   detail.phasesCompleted.push({ phase: name, repos: added, at: utcIso(Date.now()) });
   return undefined;
+}
+
+/** A hold that did not pass ends the run: aborted, or rolled back to the last good set. */
+async function stopUnlessPassed(
+  run: ReenablementRun,
+  ended: HoldEnd,
+  label: string,
+): Promise<ReenablementResult | undefined> {
+  if (ended.kind === 'passed') return undefined;
+  if (ended.kind === 'aborted') return run.abortRun();
+  const back = await rollBack(run, `${label} failed its analysis: ${ended.reasons.join('; ')}`);
+  if (back.kind !== 'done') return run.abortedAfterFailure(back, 'roll_back');
+  return run.finish(
+    'rolled_back',
+    `${label} failed (${ended.reasons.join('; ')}); allowlist back to the last good set ${run.goodSets.at(-1)!.join(',')}`,
+  );
+}
+
+/**
+ * No phase or batch goes live while the run is paused (by a person or an inconclusive analysis):
+ * the live set is analysed meanwhile, and a failing analysis still rolls back.
+ */
+async function waitForResume(
+  run: ReenablementRun,
+  name: Phase,
+  label: string,
+): Promise<ReenablementResult | undefined> {
+  if (!run.detail.paused || !patched(PATCHES.phasesWaitWhilePaused)) return undefined;
+  const live = run.detail.reposLive;
+  const ended = await hold(
+    run,
+    name,
+    `${label}_waits_for_resume`,
+    0,
+    live,
+    judgeHold,
+    run.policy.analysisInterval,
+  );
+  return stopUnlessPassed(run, ended, `${label} (waiting for resume)`);
 }
 
 /** The canary held: the approvers agree to phase 2's allowlist, bound to its planHash. */
@@ -63,7 +105,12 @@ export async function approvePhase2(
   canaryHoldMs: number,
 ): Promise<ReenablementResult | undefined> {
   const { record, detail, notices, controls, tag, policy, input } = run;
-  const plan = await k8s.planAllowlistChange({ repos: phase2Set });
+  const planned = await run.failSafe.step(
+    { name: 'plan_phase_2', what: 'compute the phase 2 allowlist change', owners: policy.approvers },
+    () => k8s.planAllowlistChange({ repos: phase2Set }),
+  );
+  if (planned.kind !== 'done') return run.abortedAfterFailure(planned, 'plan_phase_2');
+  const plan = planned.value;
   detail.plan = { current: plan.current, next: plan.next, planHash: plan.planHash };
   record.enterStep(
     'awaiting_approval',
@@ -143,7 +190,8 @@ export async function watchForGreen(run: ReenablementRun, live: string[]): Promi
     'watch_for_green',
     `holding ${formatDuration(policy.watchForGreen)} on the exit targets (error rate < ${policy.exitTargets.errorRateMax * 100} %, p95 ≤ baseline + ${policy.exitTargets.p95MaxIncrease * 100} %)`,
   );
-  const green = await run.hold(
+  const green = await hold(
+    run,
     'watch_for_green',
     'watch_for_green',
     policy.watchForGreen,
@@ -154,7 +202,11 @@ export async function watchForGreen(run: ReenablementRun, live: string[]): Promi
   if (green.kind === 'aborted') return run.abortRun();
   if (green.kind === 'failed') {
     run.goodSets.pop(); // the last batch is not good after all
-    await run.rollBack(`exit targets not met while watching for green: ${green.reasons.join('; ')}`);
+    const back = await rollBack(
+      run,
+      `exit targets not met while watching for green: ${green.reasons.join('; ')}`,
+    );
+    if (back.kind !== 'done') return run.abortedAfterFailure(back, 'roll_back');
     return run.finish(
       'watch_for_green_failed',
       `exit targets not met (${green.reasons.join('; ')}); allowlist back to ${run.goodSets.at(-1)!.join(',')}`,

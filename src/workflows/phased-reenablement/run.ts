@@ -1,13 +1,15 @@
-import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, patched, setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
-import type { RepoAnalysis, RunbookActivities, RunbookPolicySnapshot } from '../../activities';
+import type { RunbookPolicySnapshot } from '../../activities';
 import { utcIso } from '../../common/duration';
 import { normalizeHandle, sameHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
-import { kubectlMutation, kubectlRead, metricsQuery } from '../activity-options';
+import { FailSafe } from '../shared/fail-safe';
 import { RunControls } from '../shared/gates';
+import { PATCHES } from '../shared/patches';
+import { rollBack } from './allowlist';
 import { statusQuery } from '../shared/messages';
-import { describeFailure, Notices } from '../shared/notices';
+import { Notices } from '../shared/notices';
 import { RunRecord } from '../shared/run-record';
 import {
   PHASED_REENABLEMENT,
@@ -15,25 +17,14 @@ import {
   pauseSignal,
   resumePayloadSchema,
   resumeSignal,
-  type AnalysisRecord,
-  type Phase,
   type phasedReenablementInputSchema,
   type ReenablementDetail,
   type ReenablementOutcome,
   type ReenablementResult,
 } from './definitions';
-import type { judgeHold } from './judge';
-
-const { analyzeRepos } = proxyActivities<RunbookActivities>(metricsQuery);
-const k8s = proxyActivities<RunbookActivities>(kubectlRead);
-const mutate = proxyActivities<RunbookActivities>(kubectlMutation);
-
-/** Keep the status small: the last analyses only (the count is kept). */
-const ANALYSES_KEPT = 30;
 
 type ParsedInput = z.output<typeof phasedReenablementInputSchema>;
 type Policy = RunbookPolicySnapshot<'phasedReenablement'>['runbook'];
-export type HoldEnd = { kind: 'passed' } | { kind: 'failed'; reasons: string[] } | { kind: 'aborted' };
 
 /**
  * One re-enablement run: its record, notices, gate (approve / reject / abort) and the pause /
@@ -45,6 +36,7 @@ export class ReenablementRun {
   readonly detail: ReenablementDetail;
   readonly notices: Notices;
   readonly controls: RunControls;
+  readonly failSafe: FailSafe;
   readonly requestedBy: string;
   readonly tag: string;
   /** Every set that passed its hold, the last one being the current good set. */
@@ -75,6 +67,14 @@ export class ReenablementRun {
     );
     setHandler(pauseSignal, (raw) => this.onPause(raw));
     setHandler(resumeSignal, (raw) => this.onResume(raw));
+    this.failSafe = new FailSafe(this.record, this.notices, {
+      tag: this.tag,
+      incidentCommander: this.requestedBy,
+      mayDecide: (by) => this.mayControl(by),
+      account: () =>
+        `allowlist ${this.detail.reposLive.join(',')}; last good set ${(this.goodSets.at(-1) ?? []).join(',')}; phases done: ${this.detail.phasesCompleted.map((p) => p.phase).join(', ') || 'none'}`,
+    });
+    this.controls.attachFailSafe(this.failSafe);
   }
 
   get policy(): Policy {
@@ -89,6 +89,8 @@ export class ReenablementRun {
       soleOperator: snapshot.runbook.soleOperator,
     });
     this.notices.configure(snapshot.notifications);
+    this.failSafe.configure(snapshot.failSafe);
+    this.record.markTestOnlyIf(snapshot.testOnlyShortDurations);
   }
 
   async finish(outcome: ReenablementOutcome, message: string): Promise<ReenablementResult> {
@@ -105,6 +107,8 @@ export class ReenablementRun {
       workflowId: record.status.workflowId,
       reposLive: detail.reposLive,
       lastGood: detail.lastGood,
+      ...(detail.abort ? { abort: detail.abort } : {}),
+      ...(detail.alertRules ? { alertRules: detail.alertRules } : {}),
       phasesCompleted: detail.phasesCompleted,
       analyses: detail.analyses,
       analysisCount: detail.analysisCount,
@@ -113,43 +117,52 @@ export class ReenablementRun {
       refusedAttempts: record.status.refusedAttempts,
       flags: record.status.flags,
       notices: record.status.notices,
+      ...record.resultMarks,
     };
   }
 
-  abortRun(): Promise<ReenablementResult> {
-    const abort = this.controls.aborted!;
+  /**
+   * An abort: the allowlist goes back to the last good set (an unvalidated set is not left live)
+   * unless the operator asked to keep it (`keepLive`); the result says which.
+   */
+  async abortRun(
+    abort: { by: string; reason: string; keepLive?: boolean } = this.controls.aborted!,
+  ): Promise<ReenablementResult> {
+    const { detail } = this;
+    const lastGood = this.goodSets.at(-1)!;
+    const differs = detail.reposLive.join(',') !== lastGood.join(',');
+    if (!patched(PATCHES.abortReturnsToLastGood) || !differs || abort.keepLive) {
+      if (differs)
+        detail.abort = {
+          by: abort.by,
+          reason: abort.reason,
+          allowlist: 'left_as_is',
+          repos: detail.reposLive,
+        };
+      return this.finish(
+        'aborted',
+        `aborted by ${abort.by}: ${abort.reason}; the allowlist stays ${detail.reposLive.join(',')}${differs && abort.keepLive ? ' (kept, as asked)' : ''}`,
+      );
+    }
+    const back = await rollBack(this, `aborted by ${abort.by}: ${abort.reason}`);
+    detail.abort = {
+      by: abort.by,
+      reason: abort.reason,
+      allowlist: back.kind === 'done' ? 'back_to_last_good' : 'left_as_is',
+      repos: detail.reposLive,
+    };
     return this.finish(
       'aborted',
-      `aborted by ${abort.by}: ${abort.reason}; the allowlist stays ${this.detail.reposLive.join(',')}`,
+      `aborted by ${abort.by}: ${abort.reason}; ${back.kind === 'done' ? `allowlist back to the last good set ${lastGood.join(',')}` : `the allowlist stays ${detail.reposLive.join(',')} (going back failed and ${back.by} decided ${back.kind})`}`,
     );
   }
 
-  /** Sets the allowlist and waits for the rollout; false when the rollout does not complete. */
-  async apply(repos: string[]): Promise<boolean> {
-    await mutate.setAllowlist({ repos });
-    const now = await k8s.readAllowlist();
-    const rollout = await mutate.rolloutStatus({ timeoutMs: this.policy.rolloutTimeout });
-    this.detail.reposLive = now;
-    return now.join(',') === repos.join(',') && rollout.ok;
-  }
-
-  /** Back to the last good set, at once, and tell people. */
-  async rollBack(why: string): Promise<void> {
-    const target = this.goodSets.at(-1)!;
-    this.record.enterStep('roll_back', `analysis failed: allowlist back to ${target.join(',')}`);
-    await mutate.setAllowlist({ repos: target });
-    await mutate.rolloutStatus({ timeoutMs: this.policy.rolloutTimeout }).catch(() => undefined);
-    this.detail.reposLive = await k8s.readAllowlist();
-    this.detail.lastGood = target;
-    this.notices.send({
-      kind: 'reenablement_rolled_back',
-      severity: 'critical',
-      audience: 'incident_commander',
-      recipients: [this.requestedBy],
-      page: { action: 'trigger', dedupKey: `${this.record.status.workflowId}/rolled-back` },
-      subject: `${this.tag} re-enablement rolled back to ${target.join(',')}`,
-      body: why,
-    });
+  /** The end of the run when a step that failed for good was aborted by a human. */
+  abortedAfterFailure(outcome: { by: string; reason?: string }, step: string): Promise<ReenablementResult> {
+    return this.finish(
+      'needs_human_aborted',
+      `${step} failed and ${outcome.by} aborted the run${outcome.reason ? `: ${outcome.reason}` : ''}; the allowlist is ${this.detail.reposLive.join(',')}, the last good set ${this.goodSets.at(-1)!.join(',')}`,
+    );
   }
 
   async waitWhilePaused(): Promise<'go' | 'aborted'> {
@@ -158,93 +171,6 @@ export class ReenablementRun {
     this.record.describe(`paused by ${detail.paused.by}: ${detail.paused.reason}; send "resume" to go on`);
     await condition(() => detail.paused === undefined || controls.aborted !== undefined);
     return controls.aborted ? 'aborted' : 'go';
-  }
-
-  /**
-   * Holds `repos` for `durationMs`, analysing every interval. Returns how it ended.
-   * Inconclusive analyses pause for a human; a manual pause is honoured after the hold.
-   */
-  async hold(
-    phase: Phase,
-    label: string,
-    durationMs: number,
-    repos: string[],
-    judge: typeof judgeHold,
-    interval: number,
-  ): Promise<HoldEnd> {
-    const { record, detail, controls } = this;
-    const endMs = Date.now() + durationMs;
-    const deadline = `hold_${label}`;
-    record.setDeadline(deadline, endMs);
-    for (;;) {
-      if (controls.aborted) return { kind: 'aborted' };
-      const analysis = await this.analyse(repos, interval);
-      const judged = judge(analysis, this.policy);
-      detail.analysisCount += 1;
-      detail.analyses.push({ ...analysis, ...judged, phase } satisfies AnalysisRecord);
-      if (detail.analyses.length > ANALYSES_KEPT) detail.analyses.shift();
-      if (judged.verdict === 'fail') {
-        record.resolveDeadline(deadline, 'cancelled');
-        return { kind: 'failed', reasons: judged.reasons };
-      }
-      if (judged.verdict === 'inconclusive') {
-        if ((await this.pauseForInconclusive(label, judged.reasons)) === 'aborted')
-          return { kind: 'aborted' };
-        continue;
-      }
-      if (Date.now() >= endMs) break;
-      detail.nextAction = {
-        what: `${label}: next analysis (hold ends ${utcIso(endMs)})`,
-        at: utcIso(Math.min(Date.now() + interval, endMs)),
-      };
-      await condition(
-        () => controls.aborted !== undefined,
-        Math.max(Math.min(interval, endMs - Date.now()), 1),
-        {
-          summary: `${label} hold until ${utcIso(endMs)}: next analysis`,
-        },
-      );
-    }
-    record.resolveDeadline(deadline, 'met');
-    if ((await this.waitWhilePaused()) === 'aborted') return { kind: 'aborted' };
-    return { kind: 'passed' };
-  }
-
-  /** One analysis; metrics that cannot be read count as no data (inconclusive). */
-  private async analyse(repos: string[], interval: number): Promise<RepoAnalysis> {
-    try {
-      return await analyzeRepos({ repos, window: windowFor(interval) });
-    } catch (error) {
-      this.record.event('analysis_failed', `metrics unavailable: ${describeFailure(error)}`);
-      return {
-        window: windowFor(interval),
-        repos,
-        successRate: null,
-        p95LatencySeconds: null,
-        errorRate: null,
-        recurrence: null,
-        queries: [],
-        evaluatedAt: utcIso(Date.now()),
-      };
-    }
-  }
-
-  private pauseForInconclusive(label: string, reasons: string[]): Promise<'go' | 'aborted'> {
-    this.detail.paused = {
-      by: 'analysis',
-      reason: `inconclusive: ${reasons.join('; ')}`,
-      since: utcIso(Date.now()),
-      kind: 'inconclusive',
-    };
-    this.notices.send({
-      kind: 'reenablement_inconclusive',
-      severity: 'warning',
-      audience: 'incident_commander',
-      recipients: [this.requestedBy],
-      subject: `${this.tag} analysis inconclusive during ${label}: paused for a human`,
-      body: `${reasons.join('; ')}.\nCheck the metrics, then send "resume" {"by"} to continue or "abort" {"by","reason"} to stop.`,
-    });
-    return this.waitWhilePaused();
   }
 
   private mayControl(by: string): boolean {
@@ -299,8 +225,4 @@ export class ReenablementRun {
     record.event('resumed', `resumed${parsed.data.reason ? `: ${parsed.data.reason}` : ''}`, by);
     delete detail.paused;
   }
-}
-
-export function windowFor(intervalMs: number): string {
-  return `${Math.max(1, Math.round(intervalMs / 60_000))}m`;
 }

@@ -1,6 +1,8 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities, RunbookPolicySnapshot } from '../../activities';
 import { formatDuration, parseDuration } from '../../common/duration';
+import { REENABLEMENT_HOLD_FLOORS } from '../../common/seed-limits';
+import { PATCHES } from '../shared/patches';
 import { kubectlRead, policyRead } from '../activity-options';
 import { parseWorkflowInput } from '../shared/input';
 import {
@@ -24,12 +26,23 @@ function holdsFor(
   const policy = snapshot.runbook;
   const holds = { canaryHold: policy.canaryHold, phase2Hold: policy.phase2Hold, batchHold: policy.batchHold };
   const problems: string[] = [];
+  // The seed's holds are floors for an override too (a test-only policy excepted).
+  const floors =
+    input.holdOverrides && Object.keys(input.holdOverrides).length > 0 && !snapshot.testOnlyShortDurations
+      ? patched(PATCHES.reenablementHoldFloors)
+        ? REENABLEMENT_HOLD_FLOORS
+        : undefined
+      : undefined;
   for (const [name, text] of Object.entries(input.holdOverrides) as [keyof Holds, string | undefined][]) {
     if (!text) continue;
     const ms = parseDuration(text)!;
     if (ms < policy.holdBounds.min || ms > policy.holdBounds.max) {
       problems.push(
         `holdOverrides.${name} ${text} is outside ${formatDuration(policy.holdBounds.min)}–${formatDuration(policy.holdBounds.max)}`,
+      );
+    } else if (floors && ms < floors[name]) {
+      problems.push(
+        `holdOverrides.${name} ${text} is shorter than the seed's ${formatDuration(floors[name])} (seed 002 §3)`,
       );
     } else holds[name] = ms;
   }
@@ -59,7 +72,12 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
   const { holds } = checked;
   detail.holds = holds;
 
-  const current = await k8s.readAllowlist();
+  const read = await run.failSafe.step(
+    { name: 'read_allowlist', what: 'read the current allowlist', owners: snapshot.runbook.approvers },
+    () => k8s.readAllowlist(),
+  );
+  if (read.kind !== 'done') return run.abortedAfterFailure(read, 'read_allowlist');
+  const current = read.value;
   detail.reposLive = current;
   detail.lastGood = current;
   if (current.join(',') !== input.pilotRepo) {

@@ -141,4 +141,6 @@ export interface RollbackResult {
   nonConformities: Finding[];
   flags: Finding[];
   notices: NoticeRecord[];
+  /** The run's policy was a test-only one (durations below the seeds'). */
+  testOnlyShortDurations?: true;
 }

@@ -101,6 +101,7 @@ export class RollbackRun {
     this.snapshotValue = snapshot;
     this.notices.configure(snapshot.notifications);
     this.failSafe.configure(snapshot.failSafe);
+    this.record.markTestOnlyIf(snapshot.testOnlyShortDurations);
     this.confirmers = [this.ic, ...snapshot.runbook.confirmers];
   }
 
@@ -143,6 +144,7 @@ export class RollbackRun {
       nonConformities: record.status.nonConformities,
       flags: record.status.flags,
       notices: record.status.notices,
+      ...record.resultMarks,
     };
   }
 

@@ -40,6 +40,8 @@ export interface AbortRequest {
   by: string;
   reason: string;
   atMs: number;
+  /** Re-enablement: keep the current allowlist rather than go back to the last good set. */
+  keepLive?: boolean;
 }
 
 export type PauseOutcome = { kind: 'elapsed'; atMs: number } | { kind: 'aborted'; abort: AbortRequest };
@@ -243,7 +245,7 @@ export class RunControls {
         'invalid_payload',
         describeIssuesInline(parsed.error, 'abort payload'),
       );
-    const { by, reason } = parsed.data;
+    const { by, reason, keepLive } = parsed.data;
     if (this.failSafe?.waiting && this.mayAbort(by)) {
       this.failSafe.takeAbort(by, reason);
       return;
@@ -267,7 +269,12 @@ export class RunControls {
         `@${normalizeHandle(by)} may not abort: only the requester (@${normalizeHandle(this.requestedBy)}) or the approvers (${this.rosterText()}) can`,
       );
     }
-    this.abortRequest = { by: `@${normalizeHandle(by)}`, reason, atMs: Date.now() };
+    this.abortRequest = {
+      by: `@${normalizeHandle(by)}`,
+      reason,
+      atMs: Date.now(),
+      ...(keepLive !== undefined ? { keepLive } : {}),
+    };
     this.record.event('aborted', `abort requested: ${reason}`, this.abortRequest.by);
   }
 

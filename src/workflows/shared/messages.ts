@@ -30,6 +30,8 @@ export const abortPayloadSchema = z
   .object({
     by: handle,
     reason: z.string().trim().min(1, 'an abort needs a reason').max(1_000),
+    /** Re-enablement: leave the allowlist as it is instead of going back to the last good set. */
+    keepLive: z.boolean().optional(),
   })
   .strict();
 

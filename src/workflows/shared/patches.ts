@@ -9,4 +9,16 @@ export const PATCHES = {
   pagesReachPagers: 'notices-pages-reach-pagers-v1',
   /** Refused attempts are announced to the first few per person, then one summary (the record keeps them all). */
   refusalNoticesRateLimited: 'refusal-notices-rate-limited-v1',
+  /** Re-enablement: analyses go on while paused; a failing one rolls back; a resume analyses before promoting. */
+  analyseWhilePaused: 'reenablement-analyse-while-paused-v1',
+  /** Re-enablement: no phase or batch goes live while the run is paused (pacing included). */
+  phasesWaitWhilePaused: 'reenablement-phases-wait-while-paused-v1',
+  /** Re-enablement: a repo's alert rule is enabled (verified) when it goes live, disabled when rolled back. */
+  alertRulesFollowRepos: 'reenablement-alert-rules-follow-repos-v1',
+  /** Re-enablement: an abort puts the allowlist back to the last good set unless asked to keep it. */
+  abortReturnsToLastGood: 'reenablement-abort-returns-to-last-good-v1',
+  /** Re-enablement: hold overrides may lengthen the seed's holds, never shorten them. */
+  reenablementHoldFloors: 'reenablement-hold-floors-v1',
+  /** A run under a test-only policy sets RunbookTestOnly and says so in its status and result. */
+  testOnlyMarked: 'test-only-policy-marked-v1',
 } as const;

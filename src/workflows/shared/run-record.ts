@@ -1,12 +1,20 @@
-import { setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  patched,
+  setCurrentDetails,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { utcIso } from '../../common/duration';
 import {
   IncidentIdKey,
   RunbookNameKey,
   RunbookOutcomeKey,
   RunbookStepKey,
+  RunbookTestOnlyKey,
 } from '../../common/search-attributes';
 import type { NoticeRecord } from './notices';
+import { PATCHES } from './patches';
 
 /**
  * The run's own audit trail: every step with UTC start/end, every refused attempt, deadline,
@@ -116,6 +124,8 @@ export interface RunbookStatus<Detail = unknown> {
   refusedTotal?: number;
   /** Audit events no longer in `events` (the status keeps the latest ones). */
   eventsOmitted?: number;
+  /** The run's policy allowed durations below the seeds' (a test-only policy): never a real incident. */
+  testOnlyShortDurations?: true;
   events: AuditEvent[];
   detail: Detail;
 }
@@ -151,6 +161,25 @@ export class RunRecord<Detail> {
       { key: RunbookNameKey, value: runbook },
       { key: IncidentIdKey, value: incidentId },
     ]);
+  }
+
+  /**
+   * A test-only policy (durations below the seeds') is said everywhere a person looks: the status,
+   * the result, the post-mortem, and the RunbookTestOnly search attribute.
+   */
+  markTestOnlyIf(testOnlyShortDurations: boolean | undefined): void {
+    if (!testOnlyShortDurations || !patched(PATCHES.testOnlyMarked)) return;
+    this.status.testOnlyShortDurations = true;
+    upsertSearchAttributes([{ key: RunbookTestOnlyKey, value: 'true' }]);
+    this.event(
+      'test_only_policy',
+      "this run's policy allows durations below the seeds': a test, never a real incident",
+    );
+  }
+
+  /** Result fields every runbook adds: the test-only mark. */
+  get resultMarks(): { testOnlyShortDurations?: true } {
+    return this.status.testOnlyShortDurations ? { testOnlyShortDurations: true } : {};
   }
 
   /** Closes the current step (if any) and opens `name`; the step shows in the UI search attribute. */

@@ -193,21 +193,19 @@ async function revertSchema(cluster: OrchestratorCluster, raw: { dryRun?: boolea
   };
 }
 
-/** Seed 002 step 4: `kubectl patch prometheusrule <repo>-alerts --type=json` to disable, only if enabled. */
-async function disableAlertRule(
+/** A repo's PrometheusRule switched on or off (`kubectl patch … --type=json`), only if it differs. */
+async function setAlertRule(
   cluster: OrchestratorCluster,
-  raw: {
-    repo: string;
-    dryRun?: boolean;
-  },
+  raw: { repo: string; dryRun?: boolean },
+  enabled: boolean,
 ): Promise<MutationResult & { missing: boolean }> {
   const { monitoring, dryRunFlag, ruleName, alertRuleEnabled, checkThenAct } = cluster;
   const input = parseInput(
     z.object({ repo: kubernetesName, dryRun }).strict(),
     raw,
-    'disableAlertRule input',
+    `${enabled ? 'enable' : 'disable'}AlertRule input`,
   );
-  const patch = JSON.stringify([{ op: 'replace', path: '/spec/groups/0/rules/0/enabled', value: false }]);
+  const patch = JSON.stringify([{ op: 'replace', path: '/spec/groups/0/rules/0/enabled', value: enabled }]);
   const argv = [
     'patch',
     'prometheusrule',
@@ -221,8 +219,8 @@ async function disableAlertRule(
   const result = await checkThenAct({
     argv,
     before,
-    // A missing rule has nothing to disable; a disabled one is already as wanted.
-    unchanged: before !== true,
+    // A missing rule has nothing to change; one already as wanted is left alone.
+    unchanged: before === null || before === enabled,
     dryRun: input.dryRun,
     readAfter: () => alertRuleEnabled(input.repo),
     target: monitoring,
@@ -242,6 +240,9 @@ export function createOrchestratorMutations(cluster: OrchestratorCluster) {
     scaleDeployment: (raw: { replicas: number; dryRun?: boolean }) => scaleDeployment(cluster, raw),
     restartDeployment: (raw: { restartedAt: string; dryRun?: boolean }) => restartDeployment(cluster, raw),
     revertSchema: (raw: { dryRun?: boolean }) => revertSchema(cluster, raw),
-    disableAlertRule: (raw: { repo: string; dryRun?: boolean }) => disableAlertRule(cluster, raw),
+    /** Seed 002 step 4: a repo's alert rule disabled (the rollback silences the expanded repos). */
+    disableAlertRule: (raw: { repo: string; dryRun?: boolean }) => setAlertRule(cluster, raw, false),
+    /** Re-enablement: a repo's alert rule enabled again when the repo goes live again. */
+    enableAlertRule: (raw: { repo: string; dryRun?: boolean }) => setAlertRule(cluster, raw, true),
   };
 }

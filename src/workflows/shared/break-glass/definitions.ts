@@ -121,6 +121,8 @@ export interface BreakGlassResultBase<Plan, Execution, Verification> {
   nonConformities: Finding[];
   flags: Finding[];
   notices: NoticeRecord[];
+  /** The run's policy was a test-only one (durations below the seeds'). */
+  testOnlyShortDurations?: true;
 }
 
 /** The committed write inside an execution outcome, if it is one. */

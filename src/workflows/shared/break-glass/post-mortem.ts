@@ -21,6 +21,8 @@ export interface PostMortemFacts {
   reconciliation?: ReconciliationRecord;
   steps: StepRecord[];
   postMortemTarget: string;
+  /** The run's policy was test-only (durations below the seed's): said at the top. */
+  testOnly?: boolean;
 }
 
 function renderParam(value: SqlStatement['params'][number]): string {
@@ -73,6 +75,12 @@ export function renderPostMortem(facts: PostMortemFacts): string {
   return [
     `## Break-glass post-mortem — incident ${facts.incidentId}`,
     '',
+    ...(facts.testOnly
+      ? [
+          "**TEST-ONLY POLICY** : this run's durations were below the seed's (a test, not a real incident)",
+          '',
+        ]
+      : []),
     `**When** : ${write.committedAt}`,
     `**Procedure** : ${facts.procedure} (per \`documentation/runbooks/break-glass-hyperparams.md\`)`,
     `**Approver** : ${facts.approval.approver}`,

@@ -227,6 +227,7 @@ class AssembledProcedure<
       ...(detail.reconciliation ? { reconciliation: detail.reconciliation } : {}),
       steps: record.stepDurations(),
       postMortemTarget: run.snapshot.postMortemTarget,
+      ...(record.status.testOnlyShortDurations ? { testOnly: true } : {}),
     });
   }
 
@@ -270,6 +271,7 @@ export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail 
   controls.configure({ approvers: snapshot.runbook.approvers, soleOperator: snapshot.runbook.soleOperator });
   notices.configure(snapshot.notifications);
   failSafe.configure(snapshot.failSafe);
+  record.markTestOnlyIf(snapshot.testOnlyShortDurations);
   return {
     opening: { ...opening, requestedBy },
     record,
@@ -325,5 +327,6 @@ export function breakGlassResultBase<Plan, Execution, Verification>(
     nonConformities: record.status.nonConformities,
     flags: record.status.flags,
     notices: record.status.notices,
+    ...record.resultMarks,
   };
 }
