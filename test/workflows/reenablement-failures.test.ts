@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { scratchDir } from '../../src/local/servers';
+import type { LoadedPolicy } from '../../src/worker/policy';
+import {
+  pauseSignal,
+  resumeSignal,
+  statusQuery,
+  type ReenablementStatus,
+} from '../../src/workflows/phased-reenablement/definitions';
+import { stepDecisionSignal } from '../../src/workflows/shared/messages';
+import { historyEvents, scheduledActivities, signals } from '../fixtures/history';
+import { EXPANDED_REPOS, FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
+import { activityDeps, rollbackPolicy } from '../fixtures/policy';
+import {
+  allowlistChanges,
+  approvePhase2,
+  CANARY,
+  HEALTHY,
+  HOUR,
+  liveAllowlist,
+  PHASE2,
+  PILOT,
+  reenablementInput,
+  REMAINING,
+  startReenablement,
+} from '../fixtures/reenablement';
+import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
+import { workflowSuite } from '../fixtures/suite';
+import { atStep, waitForStatus } from '../fixtures/wait';
+
+/**
+ * The re-enablement's failure paths (issue "fail safe and loud", points 3–6) on the time-skipping
+ * server with the policy's real holds: a pause holds every phase and the analyses go on meanwhile;
+ * a failing analysis rolls back even while paused; a roll-back kubectl cannot do is paged CRITICAL
+ * and tried again until it works; alert rules come back with their repos.
+ */
+
+const MINUTE = 60_000;
+const tmp = scratchDir('runbooks-reenablement-failures');
+const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq-reenable-f' });
+let prometheus: PrometheusSink;
+let policy: LoadedPolicy;
+let cluster: FakeCluster;
+
+before(async () => {
+  prometheus = await prometheusSink();
+  policy = rollbackPolicy(tmp, prometheus.url);
+});
+
+after(async () => {
+  await prometheus?.stop();
+});
+
+beforeEach(() => {
+  cluster = FakeCluster.create(tmp, orchestratorCluster({ allowlist: [PILOT], replicas: 3 }));
+  cluster.install();
+  Object.assign(prometheus.values, HEALTHY);
+});
+
+const FAILING = { success_rate: 0.5, p95_latency_seconds: 80, error_rate: 0.2, recurrence: 12 };
+
+function withWorker<T>(fn: (taskQueue: string) => Promise<T>, loaded: LoadedPolicy = policy): Promise<T> {
+  return suite.withWorker(activityDeps(loaded, suite.db.pool), fn);
+}
+
+async function notices(workflowId: string): Promise<{ kind: string; severity: string }[]> {
+  const rows = await suite.db.pool.query<{ kind: string; severity: string }>(
+    'SELECT kind, severity FROM runbook_notices WHERE workflow_id = $1 ORDER BY created_at',
+    [workflowId],
+  );
+  return rows.rows;
+}
+
+describe('phasedReenablement failure paths (time-skipping)', () => {
+  test('point 4: paused at canary + 1 h; once the hold is over, failing metrics are still analysed and rolled back', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await startReenablement(suite.env, taskQueue, reenablementInput());
+      await waitForStatus<ReenablementStatus>(handle, atStep('phase_1_canary'), 'the canary hold');
+      await suite.env.sleep(HOUR);
+      await handle.signal(pauseSignal, { by: '@eng-tl', reason: 'customer demo' });
+      await suite.env.sleep(4 * HOUR); // past the 4 h hold, still paused, metrics still healthy
+      const turnedBadAt = await suite.env.currentTimeMs(); // the server's (skipped) clock
+      Object.assign(prometheus.values, FAILING);
+      await suite.env.sleep(10 * HOUR);
+      const status = (await handle.query(statusQuery)) as ReenablementStatus;
+      assert.equal(status.outcome, 'rolled_back', `still ${status.step}: the pause stopped the analyses`);
+      const result = await handle.result();
+      assert.deepEqual(liveAllowlist(cluster), [PILOT]);
+      assert.deepEqual(allowlistChanges(cluster), [[PILOT, CANARY].join(','), PILOT]);
+      const activities = scheduledActivities(await historyEvents(handle));
+      assert.ok(
+        !activities.some((a) => a.type === 'planAllowlistChange'),
+        'phase 2 approval never requested',
+      );
+      assert.ok(result.analyses.some((a) => a.verdict === 'fail'));
+      // Within one analysis interval of the metrics turning bad (history time, not a value the run wrote).
+      const rollBackAt = activities.filter((a) => a.type === 'setAllowlist')[1]!.atMs;
+      assert.ok(rollBackAt - turnedBadAt <= 31 * MINUTE, `${(rollBackAt - turnedBadAt) / MINUTE} min after`);
+      assert.ok((await notices(handle.workflowId)).some((n) => n.kind === 'reenablement_rolled_back'));
+    });
+  });
+
+  test('point 4: a resume analyses first — metrics that turned bad while paused roll back instead of promoting', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await startReenablement(suite.env, taskQueue, reenablementInput());
+      await waitForStatus<ReenablementStatus>(handle, atStep('phase_1_canary'), 'the canary hold');
+      await handle.signal(pauseSignal, { by: '@eng-tl', reason: 'look at the dashboards first' });
+      await suite.env.sleep(5 * HOUR);
+      let status = (await handle.query(statusQuery)) as ReenablementStatus;
+      assert.equal(status.step, 'phase_1_canary', 'the hold time is over but the pause holds');
+      const analysedWhilePaused = status.detail.analysisCount;
+      assert.ok(analysedWhilePaused >= 10, `${analysedWhilePaused} analyses through 5 h`);
+      Object.assign(prometheus.values, FAILING);
+      await handle.signal(resumeSignal, { by: '@eng-tl' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'rolled_back', result.message);
+      assert.deepEqual(liveAllowlist(cluster), [PILOT]);
+      status = (await handle.query(statusQuery)) as ReenablementStatus;
+      assert.deepEqual(status.detail.lastGood, [PILOT], 'the failing canary never became the last good set');
+    });
+  });
+
+  test('point 3: a pause during phase-3 pacing holds the next batch until resumed (test-only policy, 2 h batches)', async () => {
+    const shortHolds = rollbackPolicy(tmp, prometheus.url, (p) => {
+      p.testOnlyShortDurations = true;
+      p.runbooks.phasedReenablement.holdBounds = { min: '1h', max: '72h' };
+    });
+    await withWorker(async (taskQueue) => {
+      const handle = await startReenablement(
+        suite.env,
+        taskQueue,
+        reenablementInput({ holdOverrides: { phase2Hold: '1h', batchHold: '2h' } }),
+      );
+      await approvePhase2(suite.env, handle);
+      await suite.env.sleep(HOUR + 10 * MINUTE); // queries do not move time: through phase 2's 1 h hold
+      await waitForStatus<ReenablementStatus>(handle, atStep('phase_3_batch_1'), 'the first batch');
+      await suite.env.sleep(3 * HOUR); // the batch's 2 h hold is over: pacing to the next day
+      await handle.signal(pauseSignal, { by: '@eng-tl', reason: 'freeze for the release' });
+      await suite.env.sleep(40 * HOUR);
+      const status = (await handle.query(statusQuery)) as ReenablementStatus;
+      assert.deepEqual(liveAllowlist(cluster), [PILOT, CANARY, ...PHASE2, REMAINING[0], REMAINING[1]]);
+      assert.equal(status.detail.paused?.kind, 'manual');
+      await handle.signal(resumeSignal, { by: '@eng-tl' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'recovered', result.message);
+      const batches = scheduledActivities(await historyEvents(handle)).filter(
+        (a) => a.type === 'setAllowlist',
+      );
+      const resumeAt = signals(await historyEvents(handle)).find((s) => s.name === 'resume')!.atMs;
+      assert.ok(batches.at(-1)!.atMs >= resumeAt, 'the last batch went live only after the resume');
+    }, shortHolds);
+  });
+
+  test('point 5: the roll-back cannot set the allowlist — CRITICAL, tried again with backoff, then a human retries', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await startReenablement(suite.env, taskQueue, reenablementInput());
+      await waitForStatus<ReenablementStatus>(
+        handle,
+        (s) => s.detail.reposLive.includes(CANARY),
+        'the canary live',
+      );
+      // The API server refuses the next 12 `set` calls: the roll-back's 5 attempts and the first
+      // safe-state attempts fail; a later safe-state attempt gets through.
+      const refused = {
+        verb: 'set',
+        stderr: 'The connection to the server 10.0.0.1:6443 was refused',
+        exitCode: 1,
+      };
+      cluster.scriptNext(...Array.from({ length: 12 }, () => refused));
+      Object.assign(prometheus.values, FAILING);
+      await suite.env.sleep(45 * MINUTE);
+      const waiting = await waitForStatus<ReenablementStatus>(
+        handle,
+        (s) => s.step === 'needs_human',
+        'needs_human',
+      );
+      assert.equal(waiting.needsHuman?.step, 'roll_back');
+      await suite.env.sleep(4 * HOUR);
+      const safe = await waitForStatus<ReenablementStatus>(
+        handle,
+        (s) => s.needsHuman?.safeState?.state === 'done',
+        'the safe state reached by the backoff',
+      );
+      assert.ok((safe.needsHuman?.safeState?.attempts ?? 0) >= 2);
+      assert.deepEqual(
+        liveAllowlist(cluster),
+        [PILOT],
+        'back to the last good set without waiting for the human',
+      );
+      const sent = await notices(handle.workflowId);
+      assert.ok(sent.some((n) => n.kind === 'safe_state_failed' && n.severity === 'critical'));
+      assert.ok(sent.some((n) => n.kind === 'needs_human' && n.severity === 'critical'));
+      const described = await handle.describe();
+      assert.deepEqual(described.searchAttributes.RunbookStep, ['needs_human']);
+      await handle.signal(stepDecisionSignal, {
+        by: '@eng-tl',
+        decision: 'retry',
+        reason: 'API server back',
+      });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'rolled_back', result.message);
+      // The fake logs every call: 12 refused by the API server, 1 that took effect, and none after
+      // the human's retry (check-then-act found the allowlist already back).
+      assert.deepEqual(allowlistChanges(cluster), [
+        [PILOT, CANARY].join(','),
+        ...Array<string>(13).fill(PILOT),
+      ]);
+    });
+  });
+
+  test("point 6: each repo's alert rule is enabled (and verified) when it goes live again", async () => {
+    cluster.update((state) => {
+      for (const rule of Object.values(state.namespaces.monitoring!.prometheusrules!) as {
+        groups: { rules: { enabled: boolean }[] }[];
+      }[])
+        rule.groups[0]!.rules[0]!.enabled = false; // the rollback to pilot silenced them
+    });
+    await withWorker(async (taskQueue) => {
+      const handle = await startReenablement(suite.env, taskQueue, reenablementInput());
+      await approvePhase2(suite.env, handle);
+      const result = await handle.result();
+      assert.equal(result.outcome, 'recovered', result.message);
+      const rules = cluster.read().namespaces.monitoring!.prometheusrules! as Record<
+        string,
+        { groups: { rules: { enabled: boolean }[] }[] }
+      >;
+      for (const repo of EXPANDED_REPOS)
+        assert.equal(rules[`${repo}-alerts`]!.groups[0]!.rules[0]!.enabled, true, `${repo} alerts back on`);
+      assert.deepEqual(result.alertRules, {
+        ...Object.fromEntries(EXPANDED_REPOS.map((repo) => [repo, 'enabled'])),
+        'search-indexer': 'missing',
+      });
+      // Exactly one enabling patch per repo, each after the allowlist that brought the repo back.
+      const patches = mutations(cluster).filter((argv) => argv.includes('prometheusrule'));
+      assert.equal(patches.length, EXPANDED_REPOS.length);
+      const activities = scheduledActivities(await historyEvents(handle));
+      const firstEnable = activities.find((a) => a.type === 'enableAlertRule')!.atMs;
+      const firstSet = activities.find((a) => a.type === 'setAllowlist')!.atMs;
+      assert.ok(firstEnable > firstSet);
+    });
+  });
+});
