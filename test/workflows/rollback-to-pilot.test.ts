@@ -19,6 +19,7 @@ import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheu
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
+import { abortSignal, stepDecisionSignal } from '../../src/workflows/shared/messages';
 
 /**
  * RB-LAUNCH-002 on the time-skipping server with the policy's real durations (30 min triage,
@@ -295,6 +296,105 @@ describe('rollbackToPilot (time-skipping)', () => {
       assert.deepEqual(verbs(), []);
       assert.ok(cluster.calls().some((argv) => argv.includes('--dry-run=server')));
       assert.ok(!result.notices.some((n) => n.kind === 'rollback_started'));
+    });
+  });
+});
+
+describe('rollbackToPilot failure paths (time-skipping)', () => {
+  async function noticeKinds(
+    workflowId: string,
+  ): Promise<{ kind: string; severity: string; body: string }[]> {
+    const rows = await suite.db.pool.query<{ kind: string; severity: string; body: string }>(
+      'SELECT kind, severity, body FROM runbook_notices WHERE workflow_id = $1 ORDER BY created_at',
+      [workflowId],
+    );
+    return rows.rows;
+  }
+
+  test('point 1: rollout status cannot reach the API server — needs_human, the TL paged with what was done; retry completes once', async () => {
+    await withWorker(async (taskQueue) => {
+      // `kubectl rollout status` is refused for every attempt of its activity (5).
+      const refused = {
+        verb: 'rollout',
+        stderr: 'The connection to the server 10.0.0.1:6443 was refused',
+        exitCode: 1,
+      };
+      cluster.scriptNext(...Array.from({ length: 5 }, () => refused));
+      const handle = await start(taskQueue, input());
+      const waiting = await waitForStatus<RollbackStatus>(
+        handle,
+        (s) => s.step === 'needs_human',
+        'needs_human',
+        60_000,
+      );
+      assert.equal(waiting.needsHuman?.step, 'restrict_allowlist');
+      assert.match(waiting.needsHuman?.error ?? '', /connection to the server .* was refused/);
+      assert.deepEqual(waiting.needsHuman?.paged, ['@sre-lead', '@eng-tl']);
+      assert.match(waiting.needsHuman?.account ?? '', /nothing after that was changed/);
+      assert.deepEqual((await handle.describe()).searchAttributes.RunbookStep, ['needs_human']);
+      // The allowlist is already cut to the pilot; nothing further was changed.
+      const flowengine = cluster.read().namespaces.production!.deployments!.flowengine!;
+      assert.equal(flowengine.env!.REPO_ALLOWLIST, 'compliance-service');
+      assert.equal(flowengine.replicas, 10);
+      const page = (await noticeKinds(handle.workflowId)).find((n) => n.kind === 'needs_human');
+      assert.equal(page?.severity, 'critical');
+      assert.match(
+        page.body,
+        /set the allowlist to the pilot repo and wait for the rollout failed for good/,
+      );
+
+      await handle.signal(stepDecisionSignal, {
+        by: '@eng-tl',
+        decision: 'retry',
+        reason: 'API server back',
+      });
+      const result = await runToRca(handle);
+      assert.equal(result.outcome, 'rolled_back', result.message);
+      assert.deepEqual(
+        verbs().sort(),
+        ['exec', 'scale', 'set', ...EXPANDED_REPOS.map(() => 'patch prometheusrule')].sort(),
+        'each mutation exactly once',
+      );
+    });
+  });
+
+  test('point 2: a configmap repo name that is not a Kubernetes name is reported and never reaches kubectl', async () => {
+    cluster.update((state) => {
+      state.namespaces.production!.configmaps!['repo-config']!.expanded_repos =
+        `${EXPANDED_REPOS.join(' ')} Bad_Repo;rm`;
+    });
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input());
+      const result = await runToRca(handle);
+      assert.equal(result.outcome, 'rolled_back_with_warnings', result.message);
+      assert.match(result.flags.find((f) => f.code === 'invalid_repo_names')!.message, /"Bad_Repo;rm"/);
+      assert.ok(
+        !cluster.calls().some((argv) => argv.join(' ').includes('Bad_Repo')),
+        'never passed to kubectl',
+      );
+      assert.equal(result.evidence.find((e) => e.step === 'verify_pilot')?.ok, true, 'the rollback went on');
+      assert.ok((await noticeKinds(handle.workflowId)).some((n) => n.kind === 'rollback_invalid_repos'));
+    });
+  });
+
+  test('abort while a step waits for a human ends the run with what was and was not done', async () => {
+    await withWorker(async (taskQueue) => {
+      const refused = {
+        verb: 'rollout',
+        stderr: 'The connection to the server 10.0.0.1:6443 was refused',
+        exitCode: 1,
+      };
+      cluster.scriptNext(...Array.from({ length: 5 }, () => refused));
+      const handle = await start(taskQueue, input());
+      await suite.env.sleep(2 * 60_000);
+      await waitForStatus<RollbackStatus>(handle, (s) => s.step === 'needs_human', 'needs_human', 60_000);
+      await handle.signal(abortSignal, { by: '@sre-lead', reason: 'taking over by hand' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'aborted');
+      assert.match(
+        result.message,
+        /aborted by @sre-lead when restrict_allowlist failed: taking over by hand; .*nothing after that was changed/,
+      );
     });
   });
 });
