@@ -43,6 +43,7 @@ export const OPTIONS = {
   open: { type: 'boolean' },
   limit: { type: 'string' },
   json: { type: 'boolean' },
+  'keep-live': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

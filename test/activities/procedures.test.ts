@@ -253,6 +253,25 @@ describe('Procedure D transaction', () => {
     assert.equal(out.status, 'plan_stale');
   });
 
+  test('the source snapshot edited since the plan (same id): plan_stale, nothing written', async () => {
+    await db.pool.query('DELETE FROM ftf_config');
+    const p = await plan('INC-D4');
+    assert.equal(p.source.kind, 'history');
+    assert.ok(p.canonical && p.canonical.conflict > 0, 'the plan shows the canonical comparison');
+    await db.pool.query(
+      `UPDATE ftf_config_history SET base_env = jsonb_set(base_env, '{CVN_HPO_LGB_5M_LEARNING_RATE}', '"9.99"') WHERE id = 6`,
+    );
+    const out = await run(activities.executeRebootstrap, {
+      ...approval('INC-D4'),
+      expectedFingerprint: p.expectedFingerprint,
+      expectedSourceHash: p.source.kind === 'history' ? p.source.baseEnvHash : undefined,
+      seedingChangeReason: SEEDING,
+    });
+    assert.equal(out.status, 'plan_stale');
+    assert.equal('reason' in out && out.reason, 'source_snapshot_changed');
+    assert.equal(await count('SELECT 1 FROM ftf_config'), 0, 'nothing inserted');
+  });
+
   test('empty history: the canonical payload as a normal seeding write, once', async () => {
     await db.pool.query('DELETE FROM ftf_config; DELETE FROM ftf_config_history;');
     const p = await plan('INC-D4');

@@ -282,6 +282,44 @@ describe('executeRestore', () => {
 });
 
 describe('verifyRestore and findReconcilingWrite', () => {
+  test('the approved target snapshot: the transaction refuses an edited one; verification compares with the approved one', async () => {
+    const p = await plan('INC-22', 5);
+    const editTarget = () =>
+      db.pool.query(
+        `UPDATE ftf_config_history SET base_env = jsonb_set(base_env, '{CVN_HPO_LGB_5M_LEARNING_RATE}', '"9.99"') WHERE id = 5`,
+      );
+    await editTarget();
+    const refused = await run(
+      activities.executeRestore,
+      executeInput(p, { expectedTargetHash: p.target.baseEnvHash }),
+    );
+    assert.equal(refused.status, 'plan_stale');
+    assert.equal('reason' in refused && refused.reason, 'target_snapshot_changed');
+    assert.equal(await count("SELECT 1 FROM ftf_config_history WHERE tags ? 'break-glass'"), 0);
+    assert.equal(await count('SELECT 1 FROM runbook_ledger'), 0, 'nothing ledgered: retrying re-checks');
+
+    // A run planned before the hash was recorded restores what the row holds now; the
+    // verification, given the approved hash, no longer calls that a match.
+    const restored = await run(activities.executeRestore, executeInput(p));
+    assert.equal(restored.status, 'restored');
+    const verify = (approvedTargetHash?: string) =>
+      run(activities.verifyRestore, {
+        incidentId: 'INC-22',
+        targetHistoryId: 5,
+        restoreHistoryId: (restored as { historyId: number }).historyId,
+        expectedVersion: p.expectedVersion,
+        ...(approvedTargetHash ? { approvedTargetHash } : {}),
+      });
+    const againstApproved = await verify(p.target.baseEnvHash);
+    assert.equal(againstApproved.liveRow.matchesTargetSnapshot, false);
+    assert.equal(againstApproved.ok, false);
+    assert.deepEqual(againstApproved.liveRow.problems, [
+      'base_env differs from the approved target snapshot',
+    ]);
+    const againstTheRowAsItIsNow = await verify();
+    assert.equal(againstTheRowAsItIsNow.liveRow.matchesTargetSnapshot, true, 'what the old check said');
+  });
+
   test('verification checks the live row, the tagged history row and counts NEW / EQUAL / CONFLICT', async () => {
     const p = await plan('INC-20', 5);
     const outcome = await run(activities.executeRestore, executeInput(p));

@@ -24,7 +24,7 @@ import { activityDeps, shortTestPolicy, TEST_POLICY_FILE } from '../fixtures/pol
 import { spawnNode, writePolicy } from '../fixtures/processes';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { atStep, waitForStatus } from '../fixtures/wait';
+import { acknowledgeConflict, atStep, waitForStatus } from '../fixtures/wait';
 
 /**
  * End to end on the Temporal CLI dev server against real Postgres, with the short test policy
@@ -61,6 +61,8 @@ async function approve(handle: Handle): Promise<void> {
 /** Reconcile and file the post-mortem the way the humans would, then return the result. */
 async function completeObligations(handle: Handle, incidentId: string) {
   await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait', 60_000);
+  // v5 carries Console edits: CONFLICT > 0 against the canonical payload, which the IC acknowledges.
+  await acknowledgeConflict(handle);
   await suite.db.pool.query(
     `INSERT INTO ftf_config_history (base_env, version, locked_by, changed_by, change_reason, tags)
      SELECT base_env, version || '-console', locked_by, 'console:alice', $1, '["console"]'::jsonb FROM ftf_config WHERE id = 1`,

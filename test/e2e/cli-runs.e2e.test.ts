@@ -66,6 +66,19 @@ describe('CLI: runs found by incident (dev server)', () => {
     assert.equal(pause.code, 0, pause.output);
 
     await reenablement.terminate('test over');
+    // retry and acknowledge-conflict reach the run as the signals the workflow handles.
+    const retry = await cli('retry', '--incident', incident, '--by', '@sre', '--json');
+    assert.deepEqual(JSON.parse(retry.output), { sent: 'stepDecision', workflowId: restore.workflowId });
+    const ack = await cli(
+      'acknowledge-conflict',
+      '--incident',
+      incident,
+      '--by',
+      '@sre',
+      '--note',
+      'intended',
+    );
+    assert.equal(ack.code, 0, ack.output);
     const single = await cli('abort', '--incident', incident, '--by', '@sre', '--reason', 'stop', '--json');
     assert.equal(single.code, 0, single.output);
     assert.deepEqual(JSON.parse(single.output), { sent: 'abort', workflowId: restore.workflowId });
@@ -76,7 +89,7 @@ describe('CLI: runs found by incident (dev server)', () => {
     );
     assert.deepEqual(
       signals(await historyEvents(restore)).map((s) => s.name),
-      ['abort'],
+      ['stepDecision', 'acknowledgeConflict', 'abort'],
     );
     await restore.terminate('test over');
 

@@ -86,6 +86,12 @@ describe('CLI validation (no server needed)', () => {
     );
     assert.match((await cli('rca-filed', '--incident', 'INC-1', '--by', '@ic')).output, /--link is required/);
     assert.match(
+      (await cli('acknowledge-conflict', '--incident', 'INC-1', '--by', '@ic')).output,
+      /--note is required/,
+    );
+    assert.match((await cli('retry', '--incident', 'INC-1')).output, /--by is required/);
+    assert.match((await cli('skip', '--incident', 'INC-1', '--by', 'not a handle')).output, /--by/);
+    assert.match(
       (await cli('status', '--incident', 'INC-1', '--procedure', 'Z')).output,
       /--procedure must be A, B, C, D, rollback or reenablement/,
     );
@@ -107,7 +113,16 @@ describe('CLI validation (no server needed)', () => {
     assert.match(unknown.output, /unknown command "start-everything"/);
     const help = await cli('--help');
     assert.equal(help.code, 0);
-    for (const command of ['start-rollback', 'confirm-rollback', 'rca-filed', 'start-reenablement', 'pause'])
+    for (const command of [
+      'start-rollback',
+      'confirm-rollback',
+      'rca-filed',
+      'start-reenablement',
+      'pause',
+      'retry',
+      'skip',
+      'acknowledge-conflict',
+    ])
       assert.match(help.output, new RegExp(command));
   });
 });

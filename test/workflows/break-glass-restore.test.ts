@@ -6,6 +6,7 @@ import type { LoadedPolicy } from '../../src/worker/policy';
 import { breakGlassRestore } from '../../src/workflows';
 import {
   abortSignal,
+  acknowledgeConflictSignal,
   approveSignal,
   checkReconciliationSignal,
   postMortemFiledSignal,
@@ -17,7 +18,7 @@ import { historyEvents, recordHistory, scheduledActivities, signals } from '../f
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { atStep, waitForStatus } from '../fixtures/wait';
+import { acknowledgeConflict, atStep, waitForStatus } from '../fixtures/wait';
 
 /**
  * Procedure A's workflow logic on the time-skipping test server, with the shipped default policy's
@@ -99,6 +100,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
 
       await suite.env.sleep(3 * MINUTE);
       await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
+      await acknowledgeConflict(handle);
       const reconcileId = await consoleWrite(args.incidentId);
       await handle.signal(checkReconciliationSignal, {});
       await waitForStatus(
@@ -300,6 +302,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       await handle.signal(approveSignal, { approver: '@dococeven', planHash: await planHashAtGate(handle) });
       await suite.env.sleep(3 * MINUTE);
       await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
+      await acknowledgeConflict(handle);
       await suite.env.sleep(61 * MINUTE);
       const missed = await waitForStatus(
         handle,
@@ -348,6 +351,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       await handle.signal(approveSignal, { approver: '@dococeven', planHash: await planHashAtGate(handle) });
       await suite.env.sleep(3 * MINUTE);
       await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
+      await acknowledgeConflict(handle);
       await consoleWrite(args.incidentId);
       const result = await handle.result();
 
@@ -378,6 +382,145 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       assert.match(result.message, /changed after the plan was made/);
       assert.equal(await breakGlassRows(args.incidentId), 0);
       assert.equal(await liveVersion(), '2026.11.23-1-hotfix');
+    });
+  });
+
+  test('target history row edited during the pause (plan showed 0 keys changing): plan_stale, nothing written', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      // Issue "fail safe and loud", point 8: the approval covers the target snapshot, not only its id.
+      const args = input({ targetHistoryId: 6 });
+      const handle = await start(taskQueue, args);
+      const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the approval gate');
+      const plan = gate.detail.plan!;
+      assert.equal(
+        plan.diff.changed + plan.diff.added + plan.diff.removed,
+        0,
+        'the plan shows 0 keys changing',
+      );
+      await handle.signal(approveSignal, { approver: '@dococeven', planHash: plan.planHash });
+      await waitForStatus(handle, atStep('pause_and_think'), 'the pause');
+      const before = await suite.db.pool.query<{ base_env: unknown; version: string }>(
+        'SELECT base_env, version FROM ftf_config WHERE id = 1',
+      );
+      await suite.db.pool.query(
+        `UPDATE ftf_config_history SET base_env = jsonb_set(base_env, '{CVN_HPO_LGB_5M_LEARNING_RATE}', '"9.99"') WHERE id = 6`,
+      );
+      const result = await handle.result();
+
+      assert.equal(result.outcome, 'plan_stale');
+      assert.match(result.message, /ftf_config_history\.id=6 was edited after the plan was approved/);
+      assert.equal(result.verification, undefined, 'nothing to verify: nothing was written');
+      assert.equal(await breakGlassRows(args.incidentId), 0);
+      const after = await suite.db.pool.query<{ base_env: unknown; version: string }>(
+        'SELECT base_env, version FROM ftf_config WHERE id = 1',
+      );
+      assert.deepEqual(after.rows[0], before.rows[0], 'the live row is untouched');
+      const ledger = await suite.db.pool.query('SELECT 1 FROM runbook_ledger WHERE incident_id = $1', [
+        args.incidentId,
+      ]);
+      assert.equal(ledger.rowCount, 0, 'a refused transaction leaves no ledger entry');
+      const notices = await suite.db.pool.query<{ kind: string }>(
+        'SELECT kind FROM runbook_notices WHERE incident_id = $1',
+        [args.incidentId],
+      );
+      assert.ok(
+        notices.rows.some((n) => n.kind === 'plan_stale'),
+        'the IC is told why',
+      );
+    });
+  });
+
+  test('CONFLICT > 0: shown in the plan before approval; after the write the run holds until the IC acknowledges', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      // Issue "fail safe and loud", point 12 (seed 000 step 4.3: "Pause and verify").
+      const args = input();
+      const handle = await start(taskQueue, args);
+      const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the approval gate');
+      const planned = gate.detail.plan!.canonical!;
+      assert.ok(planned.conflict > 0, 'v5 carries Console edits the canonical payload does not');
+      const request = await suite.db.pool.query<{ subject: string; body: string }>(
+        "SELECT subject, body FROM runbook_notices WHERE incident_id = $1 AND kind = 'approval_request'",
+        [args.incidentId],
+      );
+      assert.match(
+        request.rows[0]!.subject,
+        new RegExp(`canonical NEW 0 / EQUAL \\d+ / CONFLICT ${planned.conflict}`),
+      );
+
+      await handle.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan!.planHash });
+      await suite.env.sleep(3 * MINUTE);
+      const held = await waitForStatus(
+        handle,
+        (s) => s.detail.conflictHold?.state === 'awaiting_acknowledgement',
+        'the CONFLICT hold',
+      );
+      assert.equal(held.detail.conflictHold!.count, planned.conflict, 'the same count after the write');
+      assert.match(held.currentDetails, /^HOLD: CONFLICT \d+ vs the canonical payload/);
+
+      // The obligations run meanwhile; meeting them does not end the run.
+      await consoleWrite(args.incidentId);
+      await handle.signal(checkReconciliationSignal, {});
+      await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153#c3' });
+      const waiting = await waitForStatus(
+        handle,
+        atStep('awaiting_conflict_acknowledgement'),
+        'the hold after the obligations',
+      );
+      assert.equal(waiting.detail.reconciliation?.state, 'found_in_time');
+      assert.match(waiting.currentDetails, /^HOLD: CONFLICT/);
+      assert.deepEqual((await handle.describe()).searchAttributes.RunbookStep, [
+        'awaiting_conflict_acknowledgement',
+      ]);
+
+      await handle.signal(acknowledgeConflictSignal, { by: '@mallory', note: 'looks fine' });
+      await handle.signal(acknowledgeConflictSignal, { by: '@alice', note: '' });
+      const refused = await waitForStatus(handle, (s) => s.refusedAttempts.length >= 2, 'the refusals');
+      assert.deepEqual(
+        refused.refusedAttempts.map((r) => r.reason),
+        ['not_authorized', 'invalid_payload'],
+      );
+      assert.equal(refused.step, 'awaiting_conflict_acknowledgement', 'still held');
+
+      await handle.signal(acknowledgeConflictSignal, {
+        by: '@alice',
+        note: 'v5 is the operator-tuned snapshot we meant',
+      });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'restored');
+      assert.equal(result.conflictHold?.acknowledgedBy, '@alice');
+      assert.match(
+        result.message,
+        new RegExp(
+          `CONFLICT ${planned.conflict} vs the canonical payload acknowledged by @alice: v5 is the operator-tuned snapshot we meant; all obligations met`,
+        ),
+      );
+      const kinds = await suite.db.pool.query<{ kind: string }>(
+        "SELECT kind FROM runbook_notices WHERE incident_id = $1 AND kind LIKE 'canonical_conflict%' ORDER BY created_at",
+        [args.incidentId],
+      );
+      assert.deepEqual(
+        kinds.rows.map((r) => r.kind),
+        ['canonical_conflict_hold', 'canonical_conflict_acknowledged'],
+      );
+      await recordHistory(handle, 'break-glass-restore-conflict-hold');
+    });
+  });
+
+  test('CONFLICT 0 (the seeding snapshot): no hold, the run ends when the obligations are met', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      const args = input({ targetHistoryId: 1 });
+      const handle = await start(taskQueue, args);
+      const planHash = await planHashAtGate(handle);
+      await handle.signal(approveSignal, { approver: '@dococeven', planHash });
+      await suite.env.sleep(3 * MINUTE);
+      await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
+      await consoleWrite(args.incidentId);
+      await handle.signal(checkReconciliationSignal, {});
+      await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153#c4' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'restored');
+      assert.equal(result.verification?.canonical.conflict, 0);
+      assert.equal(result.conflictHold, undefined);
     });
   });
 

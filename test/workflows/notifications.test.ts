@@ -21,7 +21,7 @@ import { historyText, recordHistory } from '../fixtures/history';
 import { activityDeps } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { capturedLogs, uniqueId } from '../fixtures/temporal';
-import { atStep, waitForStatus } from '../fixtures/wait';
+import { acknowledgeConflict, atStep, waitForStatus } from '../fixtures/wait';
 
 /**
  * Procedure A with every channel wired (default policy durations, time-skipping server, channels
@@ -77,6 +77,7 @@ describe('Procedure A notifications over real protocols', () => {
       const handle = await startAndApprove(taskQueue, incidentId);
       await suite.env.sleep(3 * MINUTE);
       await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
+      await acknowledgeConflict(handle);
       await suite.env.sleep(61 * MINUTE); // no reconciling write: escalation
       await waitForStatus(
         handle,
@@ -153,6 +154,7 @@ describe('Procedure A notifications over real protocols', () => {
       const handle = await startAndApprove(taskQueue, incidentId);
       await suite.env.sleep(3 * MINUTE);
       await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
+      await acknowledgeConflict(handle);
       await suite.db.pool.query(
         `INSERT INTO ftf_config_history (base_env, version, changed_by, change_reason) SELECT base_env, 'c', 'console:alice', $1 FROM ftf_config WHERE id = 1`,
         [`break-glass-${incidentId}`],
@@ -204,6 +206,8 @@ describe('Procedure A notifications over real protocols', () => {
       async (taskQueue) => {
         const incidentId = uniqueId('INC');
         const handle = await startAndApprove(taskQueue, incidentId);
+        await suite.env.sleep(3 * MINUTE);
+        await acknowledgeConflict(handle);
         const result = await handle.result();
         assert.equal(result.outcome, 'restored_non_conforming');
         assert.equal(result.postMortem?.comment?.state, 'failed');

@@ -16,7 +16,7 @@ import { recordHistory } from '../fixtures/history';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { atStep, waitForStatus } from '../fixtures/wait';
+import { acknowledgeConflict, atStep, waitForStatus } from '../fixtures/wait';
 
 /** Procedures C and D on the time-skipping server with the shipped durations and real Postgres. */
 
@@ -111,6 +111,7 @@ describe('breakGlassOverwriteRecovery (Procedure C)', () => {
         atStep('awaiting_reconciliation'),
         'the child reconciliation',
       );
+      await acknowledgeConflict(child);
       await suite.db.pool.query(
         `INSERT INTO ftf_config_history (base_env, version, changed_by, change_reason) SELECT base_env, 'c', 'console:alice', $1 FROM ftf_config WHERE id = 1`,
         [`break-glass-${incidentId}`],
@@ -183,6 +184,7 @@ describe('breakGlassRebootstrap (Procedure D)', () => {
         atStep('awaiting_reconciliation'),
         'the reconciliation',
       );
+      await acknowledgeConflict(handle);
       await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153#c10' });
       const result = await handle.result(); // no reconciling write: missed
 

@@ -9,7 +9,7 @@ import {
   type ReenablementStatus,
 } from '../../src/workflows/phased-reenablement/definitions';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
-import { historyEvents, scheduledActivities, signals } from '../fixtures/history';
+import { historyEvents, recordHistory, scheduledActivities, signals } from '../fixtures/history';
 import { EXPANDED_REPOS, FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import {
@@ -206,6 +206,7 @@ describe('phasedReenablement failure paths (time-skipping)', () => {
         [PILOT, CANARY].join(','),
         ...Array<string>(13).fill(PILOT),
       ]);
+      await recordHistory(handle, 'phased-reenablement-roll-back-needs-human');
     });
   });
 

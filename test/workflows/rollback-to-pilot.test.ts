@@ -338,10 +338,7 @@ describe('rollbackToPilot failure paths (time-skipping)', () => {
       assert.equal(flowengine.replicas, 10);
       const page = (await noticeKinds(handle.workflowId)).find((n) => n.kind === 'needs_human');
       assert.equal(page?.severity, 'critical');
-      assert.match(
-        page.body,
-        /set the allowlist to the pilot repo and wait for the rollout failed for good/,
-      );
+      assert.match(page.body, /set the allowlist to the pilot repo and wait for the rollout failed for good/);
 
       await handle.signal(stepDecisionSignal, {
         by: '@eng-tl',
@@ -355,6 +352,7 @@ describe('rollbackToPilot failure paths (time-skipping)', () => {
         ['exec', 'scale', 'set', ...EXPANDED_REPOS.map(() => 'patch prometheusrule')].sort(),
         'each mutation exactly once',
       );
+      await recordHistory(handle, 'rollback-to-pilot-needs-human-retry');
     });
   });
 

@@ -69,7 +69,9 @@ FOR UPDATE`;
 export const READ_HISTORY_ROW_SQL = `SELECT id, version, locked_by, changed_by, change_reason, parent_id, tags, changed_at, base_env
 FROM ftf_config_history WHERE id = $1::bigint`;
 
-export const ASSERT_TARGET_EXISTS_SQL = `SELECT count(*)::int AS n FROM ftf_config_history WHERE id = $1::bigint`;
+/** The target snapshot, locked against edits until the restore commits (it must be the approved one). */
+export const LOCK_TARGET_ROW_SQL = `SELECT base_env FROM ftf_config_history WHERE id = $1::bigint
+FOR SHARE`;
 
 export const UPSERT_LIVE_FROM_HISTORY_SQL = `INSERT INTO ftf_config (id, base_env, version, locked_by, updated_at, updated_by)
 SELECT $3::int, base_env, version || '_restored_' || $2::text, locked_by, NOW(), 'break-glass-' || $2::text
@@ -113,8 +115,8 @@ export function restoreStatements(
       params: [liveRowId],
     },
     {
-      label: 'assert the target history id exists',
-      sql: ASSERT_TARGET_EXISTS_SQL,
+      label: 'lock the target snapshot and re-check it against the approved plan',
+      sql: LOCK_TARGET_ROW_SQL,
       params: [targetHistoryId],
     },
     {
@@ -259,6 +261,13 @@ export function canonicalJson(value: unknown): string {
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+export const snapshotHashSchema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a 64-hex sha256');
+
+/** The hash of a `base_env` snapshot as approved: what the transaction and the verification compare. */
+export function snapshotHash(baseEnv: Record<string, unknown>): string {
+  return sha256Hex(canonicalJson(baseEnv));
 }
 
 // ---------------------------------------------------------------------------------------------

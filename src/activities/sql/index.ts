@@ -60,8 +60,9 @@ export function createSqlActivities(deps: SqlDeps) {
   };
   const canonical = deps.canonicalPayload;
   return {
-    /** Procedure A step 1: recent history, target snapshot, key-by-key diff, statements, fingerprint. */
-    planRestore: (input: PlanRestoreInput): Promise<PlanRestoreOutcome> => planRestore(poolFor, input),
+    /** Procedure A step 1: recent history, target snapshot, key-by-key diff, canonical comparison, statements, fingerprint. */
+    planRestore: (input: PlanRestoreInput): Promise<PlanRestoreOutcome> =>
+      planRestore(poolFor, canonical, input),
     /** Procedure A step 3: the one restore transaction (fingerprint-guarded, ledgered). */
     executeRestore: (input: ExecuteRestoreInput): Promise<ExecuteRestoreOutcome> =>
       executeRestore(poolFor, input),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { PoolClient } from 'pg';
 import { breakGlassActor, incidentIdSchema } from '../../common/break-glass';
 import { parseInput } from '../validation';
 import {
@@ -6,6 +7,8 @@ import {
   compareWithCanonical,
   liveTargetFields,
   sha256Hex,
+  snapshotHash,
+  snapshotHashSchema,
   toId,
   type CanonicalComparison,
   type PoolFor,
@@ -20,8 +23,12 @@ import { approvedWriteFields, ledgeredWrite, Rollback, type CommittedWrite } fro
  * history, apply the canonical payload instead (the canonical seed path, not a break-glass write).
  */
 
-export const NEWEST_HISTORY_SQL = `SELECT id, version, changed_by, change_reason, changed_at
+export const NEWEST_HISTORY_SQL = `SELECT id, version, changed_by, change_reason, changed_at, base_env
 FROM ftf_config_history ORDER BY changed_at DESC, id DESC LIMIT 1`;
+
+/** The same row inside the transaction, locked against edits until the insert commits. */
+export const LOCK_NEWEST_HISTORY_SQL = `${NEWEST_HISTORY_SQL}
+FOR SHARE`;
 
 export const INSERT_LIVE_FROM_HISTORY_SQL = `INSERT INTO ftf_config (id, base_env, version, locked_by, updated_at, updated_by)
 SELECT $3::int, base_env, version || '_rebootstrap_' || $2::text, locked_by, NOW(), 'break-glass-' || $2::text
@@ -48,7 +55,15 @@ RETURNING id, changed_at`;
 export const CANONICAL_SEED_ACTOR = 'seed_hyperparams_console.py --apply (breakGlassRebootstrap)';
 
 export type RebootstrapSource =
-  | { kind: 'history'; historyId: number; version: string; changedBy: string; changedAt: string }
+  | {
+      kind: 'history';
+      historyId: number;
+      version: string;
+      changedBy: string;
+      changedAt: string;
+      /** sha256 of the snapshot's `base_env` as planned (absent in plans made before it was recorded). */
+      baseEnvHash?: string;
+    }
   | { kind: 'canonical'; keyCount: number; payloadHash: string; version: string };
 
 export interface RebootstrapPlan {
@@ -57,6 +72,8 @@ export interface RebootstrapPlan {
   database: 'target' | 'staging';
   source: RebootstrapSource;
   statements: SqlStatement[];
+  /** The source snapshot against the canonical payload, shown before approval (seed 000 step 4.3 ahead). */
+  canonical?: CanonicalComparison;
   /** Identifies the state the plan expects: no live row, and this newest history row (or none). */
   expectedFingerprint: string;
   planHash: string;
@@ -129,9 +146,13 @@ export async function planRebootstrap(
 ): Promise<PlanRebootstrapOutcome> {
   const input = parseInput(planRebootstrapInputSchema, raw, 'planRebootstrap input');
   const pool = poolFor(input.database);
-  const newest = await pool.query<{ id: string; version: string; changed_by: string; changed_at: Date }>(
-    NEWEST_HISTORY_SQL,
-  );
+  const newest = await pool.query<{
+    id: string;
+    version: string;
+    changed_by: string;
+    changed_at: Date;
+    base_env: Record<string, unknown>;
+  }>(NEWEST_HISTORY_SQL);
   const newestRow = newest.rows[0];
   const exists = await pool.query('SELECT 1 FROM ftf_config WHERE id = $1::int', [input.liveRowId]);
   if ((exists.rowCount ?? 0) > 0) {
@@ -152,6 +173,7 @@ export async function planRebootstrap(
         version: newestRow.version,
         changedBy: newestRow.changed_by,
         changedAt: newestRow.changed_at.toISOString(),
+        baseEnvHash: snapshotHash(newestRow.base_env),
       }
     : {
         kind: 'canonical',
@@ -169,6 +191,7 @@ export async function planRebootstrap(
       database: input.database,
       source,
       statements,
+      canonical: compareWithCanonical(newestRow?.base_env ?? canonicalPayload, canonicalPayload),
       expectedFingerprint,
       planHash: sha256Hex(
         canonicalJson({ runbook: 'breakGlassRebootstrap', source, expectedFingerprint, statements }),
@@ -182,7 +205,12 @@ export async function planRebootstrap(
 // Execute
 
 export const executeRebootstrapInputSchema = z
-  .object({ ...approvedWriteFields, seedingChangeReason: z.string().min(1) })
+  .object({
+    ...approvedWriteFields,
+    seedingChangeReason: z.string().min(1),
+    /** The source snapshot's hash in the approved plan (absent in runs planned before it was recorded). */
+    expectedSourceHash: snapshotHashSchema.optional(),
+  })
   .strict();
 export type ExecuteRebootstrapInput = z.input<typeof executeRebootstrapInputSchema>;
 
@@ -194,7 +222,41 @@ export interface RebootstrapCommitted extends CommittedWrite {
 export type ExecuteRebootstrapOutcome =
   | RebootstrapCommitted
   | { status: 'row_exists'; message: string }
-  | { status: 'plan_stale'; message: string };
+  | { status: 'plan_stale'; message: string; reason?: 'source_snapshot_changed' };
+
+/** The newest history row (locked) is still the one the approved plan saw, content included. */
+async function sourceAsApproved(
+  client: PoolClient,
+  input: z.output<typeof executeRebootstrapInputSchema>,
+): Promise<
+  | { newestId: number | null }
+  | Rollback<{ status: 'plan_stale'; message: string; reason?: 'source_snapshot_changed' }>
+> {
+  const newest = await client.query<{ id: string; base_env: Record<string, unknown> }>(
+    LOCK_NEWEST_HISTORY_SQL,
+  );
+  const row = newest.rows[0];
+  const newestId = row ? toId(row.id) : null;
+  if (fingerprintOf(newestId) !== input.expectedFingerprint) {
+    return new Rollback({
+      status: 'plan_stale' as const,
+      message: `ftf_config_history changed after the plan was made (newest id now ${newestId ?? 'none'}); nothing was written. Start a new run.`,
+    });
+  }
+  if (
+    input.expectedSourceHash !== undefined &&
+    (!row || snapshotHash(row.base_env) !== input.expectedSourceHash)
+  ) {
+    return new Rollback({
+      status: 'plan_stale' as const,
+      reason: 'source_snapshot_changed' as const,
+      message:
+        `ftf_config_history.id=${newestId} was edited after the plan was approved (its base_env is not the ` +
+        'approved snapshot); nothing was written. Find out who edited the history row, then start a new run.',
+    });
+  }
+  return { newestId };
+}
 
 export async function executeRebootstrap(
   poolFor: PoolFor,
@@ -207,14 +269,9 @@ export async function executeRebootstrap(
     Omit<RebootstrapCommitted, keyof CommittedWrite>,
     Exclude<ExecuteRebootstrapOutcome, RebootstrapCommitted>
   >(poolFor(input.database), ledger, async (client) => {
-    const newest = await client.query<{ id: string }>(NEWEST_HISTORY_SQL);
-    const newestId = newest.rows[0] ? toId(newest.rows[0].id) : null;
-    if (fingerprintOf(newestId) !== input.expectedFingerprint) {
-      return new Rollback({
-        status: 'plan_stale' as const,
-        message: `ftf_config_history changed after the plan was made (newest id now ${newestId ?? 'none'}); nothing was written. Start a new run.`,
-      });
-    }
+    const fresh = await sourceAsApproved(client, input);
+    if (fresh instanceof Rollback) return fresh;
+    const newestId = fresh.newestId;
     const rowExists = new Rollback({
       status: 'row_exists' as const,
       message:
@@ -282,6 +339,8 @@ export const verifyRebootstrapInputSchema = z
     historyId: z.number().int().positive(),
     source: z.enum(['history', 'canonical']),
     sourceHistoryId: z.number().int().positive().nullable(),
+    /** The approved source snapshot's hash: the live row must match it, whatever the history row says now. */
+    approvedSourceHash: snapshotHashSchema.optional(),
     ...liveTargetFields,
   })
   .strict();
@@ -316,7 +375,11 @@ export async function verifyRebootstrap(
   const problems: string[] = [];
   if (!row) problems.push(`ftf_config id=${input.liveRowId} is still missing`);
   else {
-    if (row.matches !== true) problems.push('base_env differs from the source snapshot');
+    const matches =
+      input.approvedSourceHash !== undefined
+        ? snapshotHash(row.base_env) === input.approvedSourceHash
+        : row.matches === true;
+    if (!matches) problems.push('base_env differs from the approved source snapshot');
     const expectedActor =
       input.source === 'history' ? breakGlassActor(input.incidentId) : CANONICAL_SEED_ACTOR;
     if (row.updated_by !== expectedActor)

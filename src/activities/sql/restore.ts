@@ -3,18 +3,20 @@ import { breakGlassActor, historyIdSchema, incidentIdSchema } from '../../common
 import { parseInput } from '../validation';
 import {
   APPEND_RESTORE_HISTORY_SQL,
-  ASSERT_TARGET_EXISTS_SQL,
   canonicalJson,
   compareWithCanonical,
   diffBaseEnv,
   FIND_RECONCILING_WRITE_SQL,
   liveTargetFields,
   lockLiveRow,
+  LOCK_TARGET_ROW_SQL,
   READ_HISTORY_ROW_SQL,
   readLiveRow,
   readRecentHistory,
   restoreStatements,
   sha256Hex,
+  snapshotHash,
+  snapshotHashSchema,
   toId,
   UPSERT_LIVE_FROM_HISTORY_SQL,
   type BaseEnvDiff,
@@ -50,6 +52,8 @@ export interface RestoreTarget {
   parentId: number | null;
   tags: unknown;
   keyCount: number;
+  /** sha256 of the snapshot's `base_env` as planned: the transaction refuses if it changed since. */
+  baseEnvHash: string;
 }
 
 /** Keys the seed's Step 1 samples to sanity-check a snapshot. */
@@ -65,6 +69,12 @@ export interface RestorePlan {
   recentHistory: HistoryRowSummary[];
   diff: BaseEnvDiff;
   samples: { key: string; current: unknown; target: unknown }[];
+  /**
+   * The target snapshot against the canonical payload, before approval (seed 000 step 4.3 computed
+   * ahead): CONFLICT > 0 means an operator-tuned snapshot, or the wrong id. Absent in plans
+   * recorded before it was computed.
+   */
+  canonical?: CanonicalComparison;
   statements: SqlStatement[];
   /** `ftf_config.version` after the restore. */
   expectedVersion: string;
@@ -90,7 +100,11 @@ interface HistoryFullRow {
   base_env: Record<string, unknown>;
 }
 
-export async function planRestore(poolFor: PoolFor, raw: unknown): Promise<PlanRestoreOutcome> {
+export async function planRestore(
+  poolFor: PoolFor,
+  canonicalPayload: Record<string, unknown>,
+  raw: unknown,
+): Promise<PlanRestoreOutcome> {
   const input = parseInput(planRestoreInputSchema, raw, 'planRestore input');
   const pool = poolFor(input.database);
   const recentHistory = await readRecentHistory(pool);
@@ -122,6 +136,7 @@ export async function planRestore(poolFor: PoolFor, raw: unknown): Promise<PlanR
     parentId: targetRow.parent_id === null ? null : toId(targetRow.parent_id),
     tags: targetRow.tags,
     keyCount: Object.keys(targetRow.base_env).length,
+    baseEnvHash: snapshotHash(targetRow.base_env),
   };
   const { baseEnv: liveEnv, ...liveState } = live;
   const diff = diffBaseEnv(liveEnv, targetRow.base_env);
@@ -134,7 +149,7 @@ export async function planRestore(poolFor: PoolFor, raw: unknown): Promise<PlanR
     liveRowId: input.liveRowId,
     targetHistoryId: input.targetHistoryId,
     targetVersion: target.version,
-    targetBaseEnvHash: sha256Hex(canonicalJson(targetRow.base_env)),
+    targetBaseEnvHash: target.baseEnvHash,
     liveFingerprint: liveState.fingerprint,
     statements,
   };
@@ -154,6 +169,7 @@ export async function planRestore(poolFor: PoolFor, raw: unknown): Promise<PlanR
         current: liveEnv[key] ?? null,
         target: targetRow.base_env[key] ?? null,
       })),
+      canonical: compareWithCanonical(targetRow.base_env, canonicalPayload),
       statements,
       expectedVersion,
       planHash: sha256Hex(canonicalJson(hashed)),
@@ -166,7 +182,12 @@ export async function planRestore(poolFor: PoolFor, raw: unknown): Promise<PlanR
 // Execute: one transaction, guarded by the plan's fingerprint and the idempotency ledger
 
 export const executeRestoreInputSchema = z
-  .object({ ...approvedWriteFields, targetHistoryId: historyIdSchema })
+  .object({
+    ...approvedWriteFields,
+    targetHistoryId: historyIdSchema,
+    /** The target snapshot's hash in the approved plan (absent in runs planned before it was recorded). */
+    expectedTargetHash: snapshotHashSchema.optional(),
+  })
   .strict();
 export type ExecuteRestoreInput = z.input<typeof executeRestoreInputSchema>;
 
@@ -174,9 +195,19 @@ export interface RestoreCommitted extends CommittedWrite {
   status: 'restored';
 }
 
+/** The target history row is not the snapshot the approver saw: refuse, nothing written. */
+export interface TargetChangedRefusal {
+  status: 'plan_stale';
+  reason: 'target_snapshot_changed';
+  message: string;
+  approvedTargetHash: string;
+  actualTargetHash: string;
+}
+
 export type ExecuteRestoreOutcome =
   | RestoreCommitted
   | StaleRefusal
+  | TargetChangedRefusal
   | { status: 'target_not_found'; message: string }
   | { status: 'live_row_missing'; message: string };
 
@@ -197,13 +228,29 @@ export async function executeRestore(poolFor: PoolFor, raw: unknown): Promise<Ex
     if (live.fingerprint !== input.expectedFingerprint) {
       return new Rollback(staleRefusal(live, input.expectedFingerprint, input.liveRowId));
     }
-    const exists = await client.query<{ n: number }>(ASSERT_TARGET_EXISTS_SQL, [input.targetHistoryId]);
-    if ((exists.rows[0]?.n ?? 0) === 0) {
+    const target = await client.query<{ base_env: Record<string, unknown> }>(LOCK_TARGET_ROW_SQL, [
+      input.targetHistoryId,
+    ]);
+    const targetRow = target.rows[0];
+    if (!targetRow) {
       return new Rollback({
         status: 'target_not_found' as const,
         message:
           `Procedure A aborted: ftf_config_history.id=${input.targetHistoryId} does not exist. ` +
           'Nothing was written and no history row was added. Verify the id from the plan, then start again.',
+      });
+    }
+    const actualTargetHash = snapshotHash(targetRow.base_env);
+    if (input.expectedTargetHash !== undefined && actualTargetHash !== input.expectedTargetHash) {
+      return new Rollback({
+        status: 'plan_stale' as const,
+        reason: 'target_snapshot_changed' as const,
+        message:
+          `ftf_config_history.id=${input.targetHistoryId} was edited after the plan was approved (its base_env ` +
+          `hash was ${input.expectedTargetHash.slice(0, 12)}…, now ${actualTargetHash.slice(0, 12)}…); nothing was written. ` +
+          'Find out who edited the history row, then start a new run to re-plan against it.',
+        approvedTargetHash: input.expectedTargetHash,
+        actualTargetHash,
       });
     }
     await client.query(UPSERT_LIVE_FROM_HISTORY_SQL, [
@@ -232,6 +279,8 @@ export const verifyRestoreInputSchema = z
     targetHistoryId: historyIdSchema,
     restoreHistoryId: historyIdSchema,
     expectedVersion: z.string().min(1),
+    /** The approved target snapshot's hash: the live row must match it, whatever the history row says now. */
+    approvedTargetHash: snapshotHashSchema.optional(),
     ...liveTargetFields,
   })
   .strict();
@@ -273,6 +322,12 @@ export async function verifyRestore(
     [input.targetHistoryId, input.liveRowId],
   );
   const liveRow = live.rows[0];
+  // Against the snapshot the approver saw; runs planned before its hash was recorded compare with the row.
+  const matchesTarget =
+    liveRow !== undefined &&
+    (input.approvedTargetHash !== undefined
+      ? snapshotHash(liveRow.base_env) === input.approvedTargetHash
+      : liveRow.matches_target === true);
   const liveProblems: string[] = [];
   if (!liveRow) liveProblems.push(`ftf_config id=${input.liveRowId} is missing`);
   else {
@@ -280,7 +335,7 @@ export async function verifyRestore(
       liveProblems.push(`version is ${liveRow.version}, expected ${input.expectedVersion}`);
     if (liveRow.updated_by !== actor)
       liveProblems.push(`updated_by is ${liveRow.updated_by}, expected ${actor}`);
-    if (liveRow.matches_target !== true) liveProblems.push('base_env differs from the target snapshot');
+    if (!matchesTarget) liveProblems.push('base_env differs from the approved target snapshot');
   }
 
   const historyRow = await checkBreakGlassHistoryRow(pool, {
@@ -297,7 +352,7 @@ export async function verifyRestore(
       version: liveRow?.version ?? null,
       updatedAt: liveRow?.updated_at.toISOString() ?? null,
       updatedBy: liveRow?.updated_by ?? null,
-      matchesTargetSnapshot: liveRow?.matches_target === true,
+      matchesTargetSnapshot: matchesTarget,
       problems: liveProblems,
     },
     historyRow,

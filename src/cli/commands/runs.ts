@@ -8,7 +8,14 @@ import {
   RunbookOutcomeKey,
   RunbookStepKey,
 } from '../../common/search-attributes';
-import { abortSignal, approveSignal, rejectSignal, statusQuery } from '../../workflows/shared/messages';
+import { acknowledgeConflictSignal } from '../../workflows/shared/break-glass/definitions';
+import {
+  abortSignal,
+  approveSignal,
+  rejectSignal,
+  statusQuery,
+  stepDecisionSignal,
+} from '../../workflows/shared/messages';
 import type { RunbookStatus } from '../../workflows/shared/run-record';
 import { requiredText, UsageError, validateFlag, type Values } from '../args';
 import type { Command, Prepared } from '../command';
@@ -159,11 +166,25 @@ export const runCommands: Command[] = [
   {
     name: 'abort',
     group: GROUP,
-    usage: '--incident <id> --by <@handle> --reason "..."',
+    usage:
+      '--incident <id> --by <@handle> --reason "..." [--keep-live]   (re-enablement: --keep-live leaves the allowlist as it is)',
     prepare: (values) =>
       sendSignal(runRef(values), abortSignal.name, {
         by: validateFlag(handleSchema, values.by, '--by'),
         reason: requiredText('--reason', values.reason),
+        ...(values['keep-live'] ? { keepLive: true } : {}),
+      }),
+  },
+  stepDecisionCommand('retry', 'run the step that failed again (safe: every write is idempotent)'),
+  stepDecisionCommand('skip', 'go on without the step that failed, where the runbook allows it'),
+  {
+    name: 'acknowledge-conflict',
+    group: GROUP,
+    usage: '--incident <id> --by <@handle> --note "what you verified"   release a CONFLICT hold (A, D)',
+    prepare: (values) =>
+      sendSignal(runRef(values), acknowledgeConflictSignal.name, {
+        by: validateFlag(handleSchema, values.by, '--by'),
+        note: requiredText('--note', values.note),
       }),
   },
   {
@@ -180,3 +201,18 @@ export const runCommands: Command[] = [
     },
   },
 ];
+
+/** retry / skip a step shown as `needs_human` (abort is the `abort` command). */
+function stepDecisionCommand(decision: 'retry' | 'skip', what: string): Command {
+  return {
+    name: decision,
+    group: GROUP,
+    usage: `--incident <id> --by <@handle> [--reason "..."]   ${what}`,
+    prepare: (values) =>
+      sendSignal(runRef(values), stepDecisionSignal.name, {
+        by: validateFlag(handleSchema, values.by, '--by'),
+        decision,
+        ...(values.reason ? { reason: values.reason } : {}),
+      }),
+  };
+}

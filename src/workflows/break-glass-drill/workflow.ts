@@ -113,6 +113,7 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
           incidentId: drillIncidentId,
           targetHistoryId: plan.target.id,
           expectedFingerprint: plan.live.fingerprint,
+          expectedTargetHash: plan.target.baseEnvHash,
           ...target,
         }),
       verify: (write) =>
@@ -121,6 +122,7 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
           targetHistoryId: plan.target.id,
           restoreHistoryId: write.historyId,
           expectedVersion: plan.expectedVersion,
+          approvedTargetHash: plan.target.baseEnvHash,
           ...target,
         }),
       summarise: summariseRestoreVerification,

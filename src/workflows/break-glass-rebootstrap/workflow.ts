@@ -1,7 +1,9 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { RebootstrapPlan, RebootstrapVerification, RunbookActivities } from '../../activities';
+import type { NoticeDetail } from '../../common/notice';
 import { databaseRead, databaseWrite } from '../activity-options';
 import { breakGlassResultBase, defineBreakGlassProcedure } from '../shared/break-glass/procedure';
+import { canonicalCounts, canonicalPlanDetail } from '../shared/break-glass/verification';
 import {
   BREAK_GLASS_REBOOTSTRAP,
   breakGlassRebootstrapInputSchema,
@@ -18,7 +20,7 @@ function rebootstrapVerificationLines(verification: RebootstrapVerification | un
   return [
     `- Live row: ${verification.liveRow.ok ? 'OK' : `NOT OK (${verification.liveRow.problems.join('; ')})`} — version ${verification.liveRow.version}`,
     `- History row: ${verification.historyRow.ok ? 'OK' : `NOT OK (${verification.historyRow.problems.join('; ')})`}`,
-    `- Canonical payload comparison: NEW ${verification.canonical.new} / EQUAL ${verification.canonical.equal} / CONFLICT ${verification.canonical.conflict}`,
+    `- Canonical payload comparison: ${canonicalCounts(verification.canonical)}`,
   ];
 }
 
@@ -26,6 +28,23 @@ function summaryOf(plan: RebootstrapPlan): string {
   return plan.source.kind === 'history'
     ? `re-insert ftf_config id=${plan.liveRowId} from the newest history row id ${plan.source.historyId} (version ${plan.source.version})`
     : `history is EMPTY: apply the canonical payload (${plan.source.keyCount} keys) as ftf_config id=${plan.liveRowId} — the canonical seed path, not break-glass`;
+}
+
+function planDetailsOf(plan: RebootstrapPlan): NoticeDetail[] {
+  const source = plan.source;
+  if (source.kind === 'canonical')
+    return [
+      { label: 'Source', value: `canonical payload, ${source.keyCount} keys` },
+      { label: 'History', value: 'empty (canonical seed path, not break-glass)' },
+    ];
+  return [
+    {
+      label: 'Source',
+      value: `history id ${source.historyId} (version ${source.version}, ${source.changedAt})`,
+    },
+    { label: 'Live row', value: `id=${plan.liveRowId} is missing` },
+    ...canonicalPlanDetail(plan.canonical, 'the source snapshot'),
+  ];
 }
 
 /**
@@ -71,24 +90,16 @@ export const breakGlassRebootstrap = defineBreakGlassProcedure<BreakGlassReboots
       plan,
       planHash: plan.planHash,
       planSummary: summaryOf(plan),
-      planDetails:
-        source.kind === 'history'
-          ? [
-              {
-                label: 'Source',
-                value: `history id ${source.historyId} (version ${source.version}, ${source.changedAt})`,
-              },
-              { label: 'Live row', value: `id=${plan.liveRowId} is missing` },
-            ]
-          : [
-              { label: 'Source', value: `canonical payload, ${source.keyCount} keys` },
-              { label: 'History', value: 'empty (canonical seed path, not break-glass)' },
-            ],
+      planDetails: planDetailsOf(plan),
       execute: (approval) =>
         executeRebootstrap({
           ...approval,
           incidentId: input.incidentId,
           expectedFingerprint: plan.expectedFingerprint,
+          // The approval covers the source snapshot: an edit of that history row makes the plan stale.
+          ...(source.kind === 'history' && source.baseEnvHash
+            ? { expectedSourceHash: source.baseEnvHash }
+            : {}),
           seedingChangeReason: snapshot.seedingChangeReason,
         }),
       verify: (write) =>
@@ -97,12 +108,18 @@ export const breakGlassRebootstrap = defineBreakGlassProcedure<BreakGlassReboots
           historyId: write.historyId,
           source: source.kind,
           sourceHistoryId: source.kind === 'history' ? source.historyId : null,
+          ...(source.kind === 'history' && source.baseEnvHash
+            ? { approvedSourceHash: source.baseEnvHash }
+            : {}),
         }),
       summarise: (verification) => ({
         ok: verification.ok,
         problems: [...verification.liveRow.problems, ...verification.historyRow.problems],
-        counts: `NEW ${verification.canonical.new} / EQUAL ${verification.canonical.equal} / CONFLICT ${verification.canonical.conflict}`,
+        counts: canonicalCounts(verification.canonical),
+        conflicts: { count: verification.canonical.conflict, keys: verification.canonical.conflictKeys },
       }),
+      // Seed 000 D step 2 verifies "as Procedure A steps 4-5": a CONFLICT > 0 pauses for the IC.
+      holdOnConflict: !canonical,
       done: canonical
         ? {
             outcome: 'canonical_seeded',

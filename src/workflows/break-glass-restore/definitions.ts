@@ -12,10 +12,13 @@ import type { RunbookStatus } from '../shared/run-record';
 export { abortSignal, approveSignal, rejectSignal, statusQuery } from '../shared/messages';
 export type { AbortPayload, ApprovePayload, RejectPayload } from '../shared/messages';
 export {
+  acknowledgeConflictSignal,
   checkReconciliationSignal,
   postMortemFiledPayloadSchema,
   postMortemFiledSignal,
+  type AcknowledgeConflictPayload,
   type ApprovalRecord,
+  type ConflictHoldRecord,
   type PostMortemComment,
   type PostMortemFiledPayload,
   type PostMortemRecord,

@@ -2,7 +2,12 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { databaseRead, databaseWrite } from '../activity-options';
 import { breakGlassResultBase, defineBreakGlassProcedure } from '../shared/break-glass/procedure';
-import { restoreVerificationLines, summariseRestoreVerification } from '../shared/break-glass/verification';
+import {
+  canonicalCounts,
+  canonicalPlanDetail,
+  restoreVerificationLines,
+  summariseRestoreVerification,
+} from '../shared/break-glass/verification';
 import { cannotPlan } from '../shared/break-glass/notices';
 import {
   BREAK_GLASS_RESTORE,
@@ -49,11 +54,14 @@ export const breakGlassRestore = defineBreakGlassProcedure<BreakGlassRestoreDeta
       planHash: plan.planHash,
       planSummary:
         `restore history id ${plan.target.id} (version ${plan.target.version}) over live version ${plan.live.version}: ` +
-        `${plan.diff.changed} keys change, ${plan.diff.added} added, ${plan.diff.removed} removed, ${plan.diff.unchanged} unchanged`,
+        `${plan.diff.changed} keys change, ${plan.diff.added} added, ${plan.diff.removed} removed, ${plan.diff.unchanged} unchanged` +
+        // Plans recorded before the comparison was made at plan time have none.
+        (plan.canonical ? `; canonical ${canonicalCounts(plan.canonical)}` : ''),
       planDetails: [
         { label: 'Target', value: `history id ${plan.target.id} (version ${plan.target.version})` },
         { label: 'Live now', value: `version ${plan.live.version}` },
         { label: 'Changed keys', value: String(plan.diff.changed + plan.diff.added + plan.diff.removed) },
+        ...canonicalPlanDetail(plan.canonical, 'the target'),
       ],
       execute: (approval) =>
         executeRestore({
@@ -61,6 +69,8 @@ export const breakGlassRestore = defineBreakGlassProcedure<BreakGlassRestoreDeta
           incidentId: input.incidentId,
           targetHistoryId: input.targetHistoryId,
           expectedFingerprint: plan.live.fingerprint,
+          // The approval covers the target snapshot too: an edit of that history row makes the plan stale.
+          expectedTargetHash: plan.target.baseEnvHash,
         }),
       verify: (write) =>
         verifyRestore({
@@ -68,8 +78,10 @@ export const breakGlassRestore = defineBreakGlassProcedure<BreakGlassRestoreDeta
           targetHistoryId: input.targetHistoryId,
           restoreHistoryId: write.historyId,
           expectedVersion: plan.expectedVersion,
+          approvedTargetHash: plan.target.baseEnvHash,
         }),
       summarise: summariseRestoreVerification,
+      holdOnConflict: true,
       done: {
         outcome: 'restored',
         nonConformingOutcome: 'restored_non_conforming',

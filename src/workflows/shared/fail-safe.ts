@@ -129,7 +129,7 @@ export class FailSafe {
       pages: 0,
       ...(step.safeState ? { safeState: { what: step.safeState.what, state: 'running', attempts: 0 } } : {}),
       options,
-      howTo: `signal "stepDecision" {"by":"@you","decision":"${options.join('|')}","reason":"…"} (CLI: npm run cli -- ${options.join(' | ')} --workflow-id ${workflowInfo().workflowId} --by @you)`,
+      howTo: `signal "stepDecision" {"by":"@you","decision":"${options.join('|')}","reason":"…"} (CLI: npm run cli -- ${options.join('|')} --workflow-id ${workflowInfo().workflowId} --by @you --reason "…")`,
     };
     this.record.status.needsHuman = needs;
     this.record.enterStep(

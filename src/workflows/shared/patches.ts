@@ -19,6 +19,8 @@ export const PATCHES = {
   abortReturnsToLastGood: 'reenablement-abort-returns-to-last-good-v1',
   /** Re-enablement: hold overrides may lengthen the seed's holds, never shorten them. */
   reenablementHoldFloors: 'reenablement-hold-floors-v1',
+  /** Break-glass A/D: CONFLICT > 0 after the write holds the run until the IC acknowledges it (seed 000 step 4.3). */
+  conflictHold: 'break-glass-conflict-hold-v1',
   /** A run under a test-only policy sets RunbookTestOnly and says so in its status and result. */
   testOnlyMarked: 'test-only-policy-marked-v1',
 } as const;

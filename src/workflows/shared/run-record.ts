@@ -137,6 +137,9 @@ const EVENTS_KEPT = 500;
 export class RunRecord<Detail> {
   readonly status: RunbookStatus<Detail>;
   private openStepStartedMs?: number;
+  /** Shown before whatever the run is doing, until cleared (e.g. a CONFLICT hold). */
+  private attention?: string;
+  private details = 'starting';
 
   constructor(runbook: string, incidentId: string, detail: Detail) {
     const info = workflowInfo();
@@ -195,8 +198,16 @@ export class RunRecord<Detail> {
 
   /** Updates the one-line "what is happening" shown in the status and the Web UI. */
   describe(details: string): void {
-    this.status.currentDetails = details;
-    setCurrentDetails(details);
+    this.details = details;
+    const shown = this.attention ? `${this.attention} | ${details}` : details;
+    this.status.currentDetails = shown;
+    setCurrentDetails(shown);
+  }
+
+  /** A line that stays at the front of current details while the run does other things. */
+  setAttention(line: string | undefined): void {
+    this.attention = line;
+    this.describe(this.details);
   }
 
   noteStep(note: string): void {

@@ -2,6 +2,7 @@ import type { CommittedWrite } from '../../../activities';
 import { renderApprovalLine } from '../../../common/break-glass';
 import type { NoticeDetail, NoticeKind, NoticePage } from '../../../common/notice';
 import type { FailSafe } from '../fail-safe';
+import type { ConflictHold } from './conflict-hold';
 import type { RunControls } from '../gates';
 import type { Notices } from '../notices';
 import type { RunRecord } from '../run-record';
@@ -25,6 +26,7 @@ export interface BreakGlassContext {
   notices: Notices;
   controls: RunControls;
   failSafe: FailSafe;
+  conflictHold: ConflictHold;
   gate: { approvers: string[]; soleOperator: boolean; pause: number; approvalTimeout: number };
 }
 
@@ -58,6 +60,8 @@ export interface ApprovedWriteSpec<Execution, Verification> {
   execute(approval: ApprovedWrite): Promise<Execution>;
   verify(write: CommittedWrite): Promise<Verification>;
   summarise(verification: Verification): VerificationSummary;
+  /** Seed 000 step 4.3: CONFLICT > 0 after the write holds the run until the IC acknowledges (A, D). */
+  holdOnConflict?: boolean;
   /** The outcome, notice and message when the write committed (conforming or not). */
   done: {
     outcome: string;

@@ -29,6 +29,21 @@ export type PostMortemFiledPayload = z.input<typeof postMortemFiledPayloadSchema
 /** Marks the post-mortem as filed (gating ritual gate 3). */
 export const postMortemFiledSignal = defineSignal<[PostMortemFiledPayload]>('postMortemFiled');
 
+export const acknowledgeConflictPayloadSchema = z
+  .object({
+    by: handleSchema,
+    note: z
+      .string()
+      .trim()
+      .min(1, 'must say what you verified (e.g. "operator-tuned snapshot from the March sweep, intended")')
+      .max(1_000),
+  })
+  .strict();
+export type AcknowledgeConflictPayload = z.input<typeof acknowledgeConflictPayloadSchema>;
+
+/** Releases the hold a CONFLICT > 0 puts on a restore (seed 000 step 4.3: pause and verify). */
+export const acknowledgeConflictSignal = defineSignal<[AcknowledgeConflictPayload]>('acknowledgeConflict');
+
 /** Asks the workflow to look for the reconciling Console write now instead of at the next poll. */
 export const checkReconciliationSignal = defineSignal<[unknown?]>('checkReconciliation');
 
@@ -58,6 +73,19 @@ export interface ConsoleRecoveryRecord {
   probes: number;
   lastProbe?: HttpProbe;
   recoveredAt?: string;
+}
+
+/** CONFLICT > 0 after the write: the run holds until the IC acknowledges it. */
+export interface ConflictHoldRecord {
+  state: 'awaiting_acknowledgement' | 'acknowledged';
+  count: number;
+  /** The first conflicting keys (all of them are in the verification). */
+  keys: string[];
+  since: string;
+  reminders: number;
+  acknowledgedBy?: string;
+  acknowledgedAt?: string;
+  note?: string;
 }
 
 export interface PostMortemComment {
@@ -92,6 +120,7 @@ export interface BreakGlassDetail<Plan, Execution, Verification> {
   executesAt?: string;
   execution?: Execution;
   verification?: Verification;
+  conflictHold?: ConflictHoldRecord;
   consoleRecovery?: ConsoleRecoveryRecord;
   reconciliation?: ReconciliationRecord;
   postMortem?: PostMortemRecord;
@@ -111,6 +140,7 @@ export interface BreakGlassResultBase<Plan, Execution, Verification> {
   approval?: ApprovalRecord;
   execution?: Execution;
   verification?: Verification;
+  conflictHold?: ConflictHoldRecord;
   consoleRecovery?: ConsoleRecoveryRecord;
   reconciliation?: ReconciliationRecord;
   postMortem?: PostMortemRecord;

@@ -1,6 +1,14 @@
+import { patched } from '@temporalio/workflow';
+import { PATCHES } from '../patches';
 import { watchObligations } from './obligations';
 import { closedWithoutApproval, pauseAndThink, recordApproval, requestApproval } from './approval';
-import { pageFor, type ApprovedWriteSpec, type BreakGlassContext, type FlowEnd } from './context';
+import {
+  pageFor,
+  type ApprovedWriteSpec,
+  type BreakGlassContext,
+  type FlowEnd,
+  type VerificationSummary,
+} from './context';
 import { committedWrite } from './definitions';
 import { announceDone, executeOnce, refusedByTheTransaction, verify } from './write';
 
@@ -38,6 +46,7 @@ export async function runApprovedWrite<Execution, Verification>(
       executedAtMs,
     };
   announceDone(ctx, spec, write, summary);
+  const held = holdOnConflict(ctx, spec, summary);
   if (spec.obligations) {
     await watchObligations({
       ...spec.obligations,
@@ -50,15 +59,38 @@ export async function runApprovedWrite<Execution, Verification>(
       page: pageFor(ctx.record),
     });
   }
+  if (ctx.conflictHold.holding)
+    ctx.record.enterStep(
+      'awaiting_conflict_acknowledgement',
+      `CONFLICT vs the canonical payload: waiting for "acknowledgeConflict" {"by","note"} from the IC`,
+    );
+  await held;
   const conforming = ctx.record.status.nonConformities.length === 0;
   return {
     outcome: conforming ? spec.done.outcome : spec.done.nonConformingOutcome,
     message:
       spec.done.message(write) +
+      ctx.conflictHold.line +
       (conforming
         ? '; all obligations met'
         : `; non-conforming: ${ctx.record.status.nonConformities.map((n) => n.code).join(', ')}`),
     write,
     executedAtMs,
   };
+}
+
+/**
+ * Seed 000 step 4.3, "pause and verify": a CONFLICT > 0 holds the run (not the obligations, whose
+ * clocks run from the write) until the IC acknowledges it. Resolves at once when there is none.
+ */
+function holdOnConflict<E, V>(
+  ctx: BreakGlassContext,
+  spec: ApprovedWriteSpec<E, V>,
+  summary: VerificationSummary,
+): Promise<void> {
+  const conflicts = summary.conflicts;
+  if (!spec.holdOnConflict || !conflicts || conflicts.count === 0 || !patched(PATCHES.conflictHold))
+    return Promise.resolve();
+  ctx.conflictHold.open(conflicts);
+  return ctx.conflictHold.acknowledged();
 }

@@ -10,9 +10,11 @@ import { parseWorkflowInput } from '../input';
 import { statusQuery } from '../messages';
 import { Notices } from '../notices';
 import { RunRecord } from '../run-record';
+import { ConflictHold } from './conflict-hold';
 import { committedWrite, type BreakGlassDetail, type BreakGlassResultBase } from './definitions';
 import {
   approvalLineTemplate,
+  pageFor,
   type ApprovedWriteSpec,
   type BreakGlassContext,
   type FlowEnd,
@@ -69,6 +71,8 @@ export interface ProcedureRun<Input, Detail extends AnyDetail, K extends BreakGl
   signals: ObligationSignals;
   /** The failure discipline: a step the outside world fails for good waits for a human. */
   failSafe: FailSafe;
+  /** CONFLICT > 0 after the write holds the run until the IC acknowledges it (A and D). */
+  conflictHold: ConflictHold;
   snapshot: RunbookPolicySnapshot<K>;
   policy: RunbookPolicySnapshot<K>['runbook'];
 }
@@ -187,6 +191,7 @@ class AssembledProcedure<
       notices: run.notices,
       controls: run.controls,
       failSafe: run.failSafe,
+      conflictHold: run.conflictHold,
       gate: run.policy,
     };
   }
@@ -265,12 +270,19 @@ export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail 
     account: () => breakGlassAccount(record.status.detail),
   });
   controls.attachFailSafe(failSafe);
+  const conflictHold = new ConflictHold(record, notices, {
+    tag: opening.tag,
+    incidentCommander: requestedBy,
+    mayAcknowledge: (by) => controls.mayAbort(by),
+    page: pageFor(record),
+  });
 
   record.enterStep('load_policy', 'reading the worker policy');
   const snapshot = await loadRunbookPolicy({ runbook: policyOf });
   controls.configure({ approvers: snapshot.runbook.approvers, soleOperator: snapshot.runbook.soleOperator });
   notices.configure(snapshot.notifications);
   failSafe.configure(snapshot.failSafe);
+  conflictHold.configure(snapshot.failSafe);
   record.markTestOnlyIf(snapshot.testOnlyShortDurations);
   return {
     opening: { ...opening, requestedBy },
@@ -280,6 +292,7 @@ export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail 
     controls,
     signals,
     failSafe,
+    conflictHold,
     snapshot,
     policy: snapshot.runbook,
   };
@@ -317,6 +330,7 @@ export function breakGlassResultBase<Plan, Execution, Verification>(
     ...(detail.approval ? { approval: detail.approval } : {}),
     ...(detail.execution !== undefined ? { execution: detail.execution } : {}),
     ...(detail.verification !== undefined ? { verification: detail.verification } : {}),
+    ...(detail.conflictHold ? { conflictHold: detail.conflictHold } : {}),
     ...(detail.consoleRecovery ? { consoleRecovery: detail.consoleRecovery } : {}),
     ...(detail.reconciliation ? { reconciliation: detail.reconciliation } : {}),
     ...(detail.postMortem ? { postMortem: detail.postMortem } : {}),
