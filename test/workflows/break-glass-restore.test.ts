@@ -14,7 +14,15 @@ import {
   type BreakGlassRestoreInput,
   type BreakGlassRestoreResult,
 } from '../../src/workflows/break-glass-restore/definitions';
-import { historyEvents, recordHistory, scheduledActivities, signals } from '../fixtures/history';
+import {
+  assertElapsed,
+  completedActivities,
+  historyEvents,
+  noticeAt,
+  recordHistory,
+  scheduledActivities,
+  signals,
+} from '../fixtures/history';
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
@@ -289,8 +297,15 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       assert.equal(result.outcome, 'approval_expired');
       const gate = result.deadlines.find((d) => d.name === 'approval')!;
       assert.equal(gate.state, 'missed');
-      const opened = result.steps.find((s) => s.name === 'awaiting_approval')!;
-      assert.equal(Date.parse(gate.dueAt) - Date.parse(opened.startedAt), 60 * MINUTE);
+      // Pinned on the history's own clock: the request went out, the expiry came 60 min later.
+      const events = await historyEvents(handle);
+      assertElapsed(
+        noticeAt(events, 'approval_request'),
+        noticeAt(events, 'approval_expired'),
+        60 * MINUTE,
+        MINUTE,
+        'approval expiry',
+      );
       assert.equal(await breakGlassRows(args.incidentId), 0);
     });
   });
@@ -312,6 +327,16 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       assert.deepEqual(
         missed.nonConformities.map((n) => n.code),
         ['reconciliation_missed'],
+      );
+      const executed = completedActivities(await historyEvents(handle)).find(
+        (a) => a.type === 'executeRestore',
+      )!;
+      assertElapsed(
+        executed.completedAtMs,
+        noticeAt(await historyEvents(handle), 'reconciliation_missed'),
+        60 * MINUTE,
+        MINUTE,
+        'reconciliation window',
       );
 
       const lateId = await consoleWrite(args.incidentId);
@@ -362,9 +387,15 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
         result.nonConformities.map((n) => n.code),
         ['post_mortem_missed'],
       );
-      const due = result.deadlines.find((d) => d.name === 'post_mortem')!;
-      const executed = result.steps.find((s) => s.name === 'execute')!;
-      assert.ok(Math.abs(Date.parse(due.dueAt) - Date.parse(executed.endedAt!) - 24 * 60 * MINUTE) < MINUTE);
+      const events = await historyEvents(handle);
+      const executed = completedActivities(events).find((a) => a.type === 'executeRestore')!;
+      assertElapsed(
+        executed.completedAtMs,
+        noticeAt(events, 'post_mortem_missed'),
+        24 * 60 * MINUTE,
+        MINUTE,
+        'post-mortem deadline',
+      );
     });
   });
 

@@ -12,7 +12,13 @@ import {
 } from '../../src/workflows/break-glass-restore/definitions';
 import type { BreakGlassOverwriteRecoveryStatus } from '../../src/workflows/break-glass-overwrite-recovery/definitions';
 import type { BreakGlassRebootstrapStatus } from '../../src/workflows/break-glass-rebootstrap/definitions';
-import { recordHistory } from '../fixtures/history';
+import {
+  assertElapsed,
+  completedActivities,
+  historyEvents,
+  noticeAt,
+  recordHistory,
+} from '../fixtures/history';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
@@ -192,6 +198,16 @@ describe('breakGlassRebootstrap (Procedure D)', () => {
       assert.deepEqual(
         result.nonConformities.map((n) => n.code),
         ['reconciliation_missed'],
+      );
+      // The 60 min window, on the history's own clock: from the commit to the escalation.
+      const events = await historyEvents(handle);
+      const executed = completedActivities(events).find((a) => a.type === 'executeRebootstrap')!;
+      assertElapsed(
+        executed.completedAtMs,
+        noticeAt(events, 'reconciliation_missed'),
+        60 * MINUTE,
+        MINUTE,
+        'reconciliation window',
       );
       const live = await suite.db.pool.query<{ version: string; updated_by: string }>(
         'SELECT version, updated_by FROM ftf_config WHERE id = 1',

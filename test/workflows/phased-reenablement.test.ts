@@ -13,7 +13,14 @@ import {
   type PhasedReenablementInput,
   type ReenablementStatus,
 } from '../../src/workflows/phased-reenablement/definitions';
-import { historyEvents, recordHistory, scheduledActivities } from '../fixtures/history';
+import {
+  assertElapsed,
+  completedActivities,
+  historyEvents,
+  noticeAt,
+  recordHistory,
+  scheduledActivities,
+} from '../fixtures/history';
 import { FakeCluster, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
@@ -61,6 +68,8 @@ beforeEach(() => {
   cluster.install();
   Object.assign(prometheus.values, HEALTHY);
 });
+
+const MINUTE = 60_000;
 
 type Handle = ReenablementHandle;
 
@@ -121,15 +130,29 @@ describe('phasedReenablement (time-skipping)', () => {
           ['phase3', 'search-indexer'],
         ],
       );
-      // The holds are real: the next change never comes before the previous hold ended.
-      const changes = scheduledActivities(await historyEvents(handle)).filter(
-        (a) => a.type === 'setAllowlist',
-      );
+      // The holds, on the history's own clock, both bounds: from a set going live (its allowlist
+      // change completed) to the next step — the phase 2 gate opening, the next change.
+      const events = await historyEvents(handle);
+      const changes = completedActivities(events).filter((a) => a.type === 'setAllowlist');
       assert.equal(changes.length, 4);
-      const gaps = changes.slice(1).map((change, i) => change.atMs - changes[i]!.atMs);
-      assert.ok(gaps[0]! >= 4 * HOUR, `canary held ${gaps[0]! / HOUR} h`);
-      assert.ok(gaps[1]! >= 24 * HOUR, `phase 2 held ${gaps[1]! / HOUR} h`);
-      assert.ok(gaps[2]! >= 24 * HOUR, `first batch held ${gaps[2]! / HOUR} h`);
+      const [canaryLive, phase2Live, batch1Live, batch2Live] = changes;
+      assertElapsed(
+        canaryLive!.completedAtMs,
+        noticeAt(events, 'approval_request'),
+        4 * HOUR,
+        MINUTE,
+        'canary hold',
+      );
+      // Approved the moment the gate opened (checked every 5 min): phase 2 follows at once.
+      assertElapsed(
+        canaryLive!.completedAtMs,
+        phase2Live!.scheduledAtMs,
+        4 * HOUR,
+        6 * MINUTE,
+        'canary to phase 2',
+      );
+      assertElapsed(phase2Live!.completedAtMs, batch1Live!.scheduledAtMs, 24 * HOUR, MINUTE, 'phase 2 hold');
+      assertElapsed(batch1Live!.completedAtMs, batch2Live!.scheduledAtMs, 24 * HOUR, MINUTE, 'batch hold');
       // Analysis every 30 min through every hold: 4 h + 3 × 24 h ≥ 150 analyses, plus watch for green.
       assert.ok(result.analysisCount >= 150, `${result.analysisCount} analyses`);
       assert.ok(result.analyses.every((a) => a.verdict === 'pass'));
