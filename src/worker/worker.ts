@@ -1,4 +1,4 @@
-import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { Worker, type NativeConnection, type WorkerInterceptors, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { WORKFLOWS_PATH } from './paths';
 
@@ -10,6 +10,8 @@ export interface RunbookWorkerOptions {
   /** A prebuilt bundle (tests bundle once per file); otherwise the worker bundles at start. */
   workflowBundle?: WorkflowBundle;
   identity?: string;
+  /** Activity interceptors (the fault-matrix test injects failures with one). */
+  interceptors?: Pick<WorkerInterceptors, 'activity'>;
 }
 
 /** The one place a runbook worker is assembled: workflows + activities built from injected deps. */
@@ -23,5 +25,6 @@ export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Work
       : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities(options.deps),
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.interceptors ? { interceptors: options.interceptors } : {}),
   });
 }

@@ -1,10 +1,12 @@
-import { condition, proxyActivities } from '@temporalio/workflow';
+import { condition, patched, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { metricsQuery } from '../activity-options';
 import { describeFailure } from '../shared/notices';
+import { PATCHES } from '../shared/patches';
 import { decide, type Decision } from './decision';
 import type { RollbackOutcome } from './definitions';
+import { runStep } from './guard';
 import type { RollbackRun } from './run';
 
 const { incidentMetrics } = proxyActivities<RunbookActivities>(metricsQuery);
@@ -19,13 +21,23 @@ export async function decideRollback(run: RollbackRun): Promise<Decision | Rollb
   const { record, input, detail, notices, ic, tag, policy } = run;
   record.enterStep('decide', 'evaluating the decision framework (P1 / P2 / NO-GO)');
   let metrics;
-  try {
-    metrics = await incidentMetrics({ window: '30m' });
-  } catch (error) {
-    record.event(
-      'metrics_unavailable',
-      `Prometheus could not be queried: ${describeFailure(error)}; deciding on the supplied facts`,
-    );
+  if (patched(PATCHES.rollbackMetricsNeedHuman)) {
+    // Deciding without the metrics can turn a P1 into a quiet NO-GO: a human chooses.
+    const read = await runStep(run, 'decide', async () => {
+      metrics = await incidentMetrics({ window: '30m' });
+    });
+    if (read) return read;
+    if (!metrics)
+      record.event('metrics_unavailable', 'Prometheus unreadable; deciding on the supplied facts');
+  } else {
+    try {
+      metrics = await incidentMetrics({ window: '30m' });
+    } catch (error) {
+      record.event(
+        'metrics_unavailable',
+        `Prometheus could not be queried: ${describeFailure(error)}; deciding on the supplied facts`,
+      );
+    }
   }
   const decision = decide({
     severity: input.severity,

@@ -8,6 +8,11 @@ import type { RollbackRun } from './run';
  * was not done, and who the seed names (Engineering TL; the DBA for the schema) decides.
  */
 const STEPS = {
+  decide: {
+    what: 'read the incident metrics from Prometheus for the decision framework',
+    owner: 'engineeringTl',
+    skip: 'decide on the supplied facts alone',
+  },
   plan: { what: 'compute the dry-run plan (reads and --dry-run=server)', owner: 'engineeringTl' },
   confirm_incident: {
     what: 'read the deployment logs (incident confirmation)',

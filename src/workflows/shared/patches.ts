@@ -21,6 +21,8 @@ export const PATCHES = {
   reenablementHoldFloors: 'reenablement-hold-floors-v1',
   /** Break-glass A/D: CONFLICT > 0 after the write holds the run until the IC acknowledges it (seed 000 step 4.3). */
   conflictHold: 'break-glass-conflict-hold-v1',
+  /** Rollback: Prometheus unreadable at the decision → needs_human (retry, skip = decide on the facts alone, abort), not a quiet NO-GO. */
+  rollbackMetricsNeedHuman: 'rollback-metrics-need-human-v1',
   /** A run under a test-only policy sets RunbookTestOnly and says so in its status and result. */
   testOnlyMarked: 'test-only-policy-marked-v1',
 } as const;
