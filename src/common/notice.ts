@@ -31,6 +31,7 @@ export const PAGING_NOTICE_KINDS = [
   'rollback_failed',
   'rollback_rca_missed',
   'reenablement_rolled_back',
+  'reenablement_inconclusive',
   'backstop_t90_escalation',
   'backstop_t90_reescalation',
   'backstop_revert',

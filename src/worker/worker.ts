@@ -1,4 +1,9 @@
-import { Worker, type NativeConnection, type WorkerInterceptors, type WorkflowBundle } from '@temporalio/worker';
+import {
+  Worker,
+  type NativeConnection,
+  type WorkerInterceptors,
+  type WorkflowBundle,
+} from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { WORKFLOWS_PATH } from './paths';
 

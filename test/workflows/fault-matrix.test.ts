@@ -10,7 +10,10 @@ import {
   checkReconciliationSignal,
   postMortemFiledSignal,
 } from '../../src/workflows/break-glass-restore/definitions';
-import { approveSignal as approvePhaseSignal } from '../../src/workflows/phased-reenablement/definitions';
+import {
+  approveSignal as approvePhaseSignal,
+  resumeSignal,
+} from '../../src/workflows/phased-reenablement/definitions';
 import { rcaFiledSignal } from '../../src/workflows/rollback-to-pilot/definitions';
 import { statusQuery, stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { FAULTS, FaultInjector, type Fault } from '../fixtures/faults';
@@ -100,6 +103,11 @@ interface Scenario {
   mutations(): Promise<string[]>;
   /** The outcome a fault-free run ends with. */
   success: string;
+  /**
+   * A runbook's own way of waiting for a person other than needs_human (the re-enablement pauses
+   * on an analysis it cannot make): how to see it, and the decision that lets the run go on.
+   */
+  humanPause?: { shown(status: Status): boolean; resume(handle: Handle): Promise<void> };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,8 +286,18 @@ function reenablementScenario(): Scenario {
       const validated = [[PILOT], [PILOT, CANARY], [PILOT, CANARY, ...PHASE2]].map((set) => set.join(','));
       return Promise.resolve(validated.includes(live) ? undefined : `live: ${live}`);
     },
-    mutations: kubectlMutations,
+    // The safe state (back to the last good set) and the retry repeat allowlists on purpose: what
+    // must hold is that every set goes live in the fault-free order and each rule is touched once.
+    // Going back to the pilot alone (where the run started) is the safe state, not a change.
+    async mutations() {
+      const all = await kubectlMutations();
+      return [...new Set(all)].filter((argv) => !argv.endsWith(`REPO_ALLOWLIST=${PILOT}`));
+    },
     success: 'recovered',
+    humanPause: {
+      shown: (status) => (status.detail as { paused?: { kind: string } }).paused?.kind === 'inconclusive',
+      resume: (handle) => handle.signal(resumeSignal, { by: IC, reason: 'metrics back' }),
+    },
   };
 }
 
@@ -323,14 +341,15 @@ async function runCell(
       await new Promise((resolve) => setTimeout(resolve, 50));
       continue;
     }
-    if (status.step === 'needs_human') {
+    const pausedForHuman = scenario.humanPause?.shown(status) ?? false;
+    if (status.step === 'needs_human' || pausedForHuman) {
       if (decisions === 0) {
         path = 'needs_human';
         if (pagesAbout(incidentId) === 0) problems.push('needs_human without a page to PagerDuty');
         const unsafe = await scenario.unsafe();
         if (unsafe) problems.push(`not in its safe state: ${unsafe}`);
         const shown = (await handle.describe()).searchAttributes.RunbookStep;
-        if (JSON.stringify(shown) !== '["needs_human"]')
+        if (!pausedForHuman && JSON.stringify(shown) !== '["needs_human"]')
           problems.push(`RunbookStep is ${JSON.stringify(shown)}`);
       }
       if (++decisions > 3) {
@@ -339,7 +358,8 @@ async function runCell(
         break;
       }
       injector.clear();
-      await handle.signal(stepDecisionSignal, { by: IC, decision: 'retry', reason: 'outage over' });
+      if (pausedForHuman) await scenario.humanPause!.resume(handle);
+      else await handle.signal(stepDecisionSignal, { by: IC, decision: 'retry', reason: 'outage over' });
       await new Promise((resolve) => setTimeout(resolve, 50));
       continue;
     }

@@ -139,6 +139,10 @@ async function pauseForInconclusive(
     recipients: [run.requestedBy],
     subject: `${run.tag} analysis inconclusive during ${label}: paused for a human`,
     body: `${reasons.join('; ')}.\nCheck the metrics, then send "resume" {"by"} to continue or "abort" {"by","reason"} to stop.`,
+    // A run that cannot see its own metrics waits for a person: that person must be woken.
+    ...(patched(PATCHES.inconclusivePausePages)
+      ? { page: { action: 'trigger' as const, dedupKey: `${run.record.status.workflowId}/inconclusive` } }
+      : {}),
   });
   return wait ? run.waitWhilePaused() : 'go';
 }

@@ -23,6 +23,8 @@ export const PATCHES = {
   conflictHold: 'break-glass-conflict-hold-v1',
   /** Rollback: Prometheus unreadable at the decision → needs_human (retry, skip = decide on the facts alone, abort), not a quiet NO-GO. */
   rollbackMetricsNeedHuman: 'rollback-metrics-need-human-v1',
+  /** Re-enablement: an analysis it cannot make (metrics unreadable) pages the requester, not only notifies. */
+  inconclusivePausePages: 'reenablement-inconclusive-pause-pages-v1',
   /** A run under a test-only policy sets RunbookTestOnly and says so in its status and result. */
   testOnlyMarked: 'test-only-policy-marked-v1',
 } as const;
