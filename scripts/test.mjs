@@ -75,7 +75,7 @@ async function main() {
   try {
     const result = spawnSync(
       process.execPath,
-      ['--test', '--test-concurrency=1', '--test-timeout=300000', '--test-reporter=spec', ...files],
+      ['--test', '--test-concurrency=1', '--test-timeout=900000', '--test-reporter=spec', ...files],
       { cwd: ROOT, stdio: 'inherit', env },
     );
     status = result.status ?? 1;
