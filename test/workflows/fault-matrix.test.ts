@@ -39,6 +39,9 @@ import { uniqueId } from '../fixtures/temporal';
  * is recorded and goes to the fallback channel; it never holds a runbook — see the notifications
  * tests) and the policy read (the worker's own memory, validated at start; without it there is no
  * pager to page).
+ *
+ * FAULT_MATRIX_VERBOSE=1 prints each cell as it ends; FAULT_MATRIX_ONLY=<activityType>:<fault>
+ * runs one cell (after each runbook's fault-free run).
  */
 
 const SECOND = 1_000;
@@ -364,10 +367,6 @@ async function runCell(
       continue;
     }
     if (await scenario.drive(handle, status)) continue;
-    if (process.env.FAULT_MATRIX_VERBOSE)
-      process.stdout.write(
-        `  ${site ?? '-'} ${fault ?? '-'}: at ${status.step} ${new Date().toISOString()}\n`,
-      );
     await suite.env.sleep(scenario.tick(status));
   }
   const described = await handle.describe();

@@ -231,11 +231,7 @@ export class FailSafe {
 
   private onDecision(raw: unknown): void {
     const parsed = stepDecisionPayloadSchema.safeParse(raw);
-    const refuse = (
-      reason: Parameters<RunRecord<unknown>['refused']>[0]['reason'],
-      detail: string,
-      by?: string,
-    ) => void this.record.refused({ signal: 'stepDecision', reason, detail, ...(by ? { by } : {}) });
+    const refuse = this.record.refuser('stepDecision');
     if (!parsed.success)
       return refuse('invalid_payload', describeIssuesInline(parsed.error, 'stepDecision payload'));
     const by = `@${normalizeHandle(parsed.data.by)}`;

@@ -223,6 +223,11 @@ export class RunRecord<Detail> {
     }
   }
 
+  /** `refused` bound to one signal, for a handler's early returns. */
+  refuser(signal: string): (reason: RefusedAttempt['reason'], detail: string, by?: string) => void {
+    return (reason, detail, by) => void this.refused({ signal, reason, detail, ...(by ? { by } : {}) });
+  }
+
   refused(attempt: Omit<RefusedAttempt, 'at'>): RefusedAttempt {
     const recorded = { at: utcIso(Date.now()), ...attempt };
     this.status.refusedAttempts.push(recorded);

@@ -118,11 +118,7 @@ export class ConflictHold {
 
   private onAcknowledge(raw: unknown): void {
     const parsed = acknowledgeConflictPayloadSchema.safeParse(raw);
-    const refuse = (
-      reason: Parameters<RunRecord<unknown>['refused']>[0]['reason'],
-      detail: string,
-      by?: string,
-    ) => void this.record.refused({ signal: 'acknowledgeConflict', reason, detail, ...(by ? { by } : {}) });
+    const refuse = this.record.refuser('acknowledgeConflict');
     if (!parsed.success)
       return refuse('invalid_payload', describeIssuesInline(parsed.error, 'acknowledgeConflict payload'));
     const by = `@${normalizeHandle(parsed.data.by)}`;
