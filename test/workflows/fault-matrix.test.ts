@@ -85,6 +85,15 @@ function pagesAbout(incidentId: string): number {
   return pager.requests.filter((request) => JSON.stringify(request.json ?? '').includes(incidentId)).length;
 }
 
+/** Whether PagerDuty got a page about this run within a few seconds (real time: a delivery). */
+async function paged(incidentId: string): Promise<boolean> {
+  for (let waited = 0; waited < 15 * SECOND; waited += 100) {
+    if (pagesAbout(incidentId) > 0) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
 type Handle = WorkflowHandle;
 interface Status {
   step: string;
@@ -348,7 +357,8 @@ async function runCell(
     if (status.step === 'needs_human' || pausedForHuman) {
       if (decisions === 0) {
         path = 'needs_human';
-        if (pagesAbout(incidentId) === 0) problems.push('needs_human without a page to PagerDuty');
+        // The page is scheduled with the needs_human step; its delivery is an activity of its own.
+        if (!(await paged(incidentId))) problems.push('needs_human without a page to PagerDuty');
         const unsafe = await scenario.unsafe();
         if (unsafe) problems.push(`not in its safe state: ${unsafe}`);
         const shown = (await handle.describe()).searchAttributes.RunbookStep;
@@ -402,14 +412,6 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
   let sitesTotal = 0;
   let silent = 0;
 
-  after(() => {
-    // The summary the issue asks for, printed whatever happened.
-    process.stdout.write(`${rows.join('\n')}\n`);
-    process.stdout.write(
-      `fault matrix: ${sitesTotal} sites × ${FAULTS.length} faults, ${silent} silent failures (${cells} cells)\n`,
-    );
-  });
-
   for (const scenario of scenarios) {
     test(scenario.runbook, async () => {
       const policy = rollbackPolicy(tmp, prometheus.url, withPager);
@@ -448,4 +450,13 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
       );
     });
   }
+
+  // Tests in a describe run in order: this one comes after every runbook's matrix.
+  test('summary', () => {
+    process.stdout.write(`${rows.join('\n')}\n`);
+    process.stdout.write(
+      `fault matrix: ${sitesTotal} sites × ${FAULTS.length} faults, ${silent} silent failures (${cells} cells)\n`,
+    );
+    assert.equal(silent, 0, 'silent failures (listed above)');
+  });
 });
