@@ -36,6 +36,7 @@ export const PAGING_NOTICE_KINDS = [
   'backstop_t90_reescalation',
   'backstop_revert',
   'backstop_mandatory_revert',
+  'backstop_evidence_unavailable',
 ] as const;
 
 /** Every kind of notice a runbook sends (a route in the policy names one of these, or "default"). */
@@ -84,7 +85,6 @@ export const NOTICE_KINDS = [
   'backstop_t60_yellow',
   'backstop_anomaly',
   'backstop_shipped',
-  'backstop_evidence_unavailable',
 ] as const;
 
 export type NoticeKind = (typeof NOTICE_KINDS)[number];

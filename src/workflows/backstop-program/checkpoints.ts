@@ -1,9 +1,10 @@
-import { condition, proxyActivities } from '@temporalio/workflow';
+import { condition, patched, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { DAY_MS } from '../../common/backstop';
 import { formatDuration, utcIso } from '../../common/duration';
 import { notification } from '../activity-options';
 import { describeFailure } from '../shared/notices';
+import { PATCHES } from '../shared/patches';
 import type { BackstopResult, CheckpointEvidence, CheckpointState, DecisionRecord } from './definitions';
 import { revert } from './outcomes';
 import type { BackstopRun } from './run';
@@ -75,8 +76,8 @@ async function openGateFailureIssue(
 ): Promise<void> {
   const { input, record, detail, dri, policy, workflowId } = run;
   const children = evidence.children ?? [];
-  try {
-    const issue = await trackers.createGitHubIssue({
+  const open = () =>
+    trackers.createGitHubIssue({
       channel: policy.gitHubChannel,
       repository: input.github.repository,
       title: `[gate-failure] ${input.storyId}: Epic wp#${input.openProject.epicId} not shipped at T+90`,
@@ -92,6 +93,20 @@ async function openGateFailureIssue(
       labels: [input.github.gateFailureLabel],
       deliveryKey: `${workflowId}/gate-failure-issue`,
     });
+  if (patched(PATCHES.backstopFailSafe)) {
+    const issue = await run.guarded(
+      {
+        name: 'gate_failure_issue',
+        what: 'open the [gate-failure] issue on GitHub',
+        skip: 'go on to the T+90 decision without the issue (open it by hand)',
+      },
+      open,
+    );
+    if (issue) detail.gateFailureIssue = { number: issue.number, url: issue.url };
+    return;
+  }
+  try {
+    const issue = await open();
     detail.gateFailureIssue = { number: issue.number, url: issue.url };
   } catch (error) {
     record.flag(

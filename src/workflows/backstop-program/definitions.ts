@@ -108,12 +108,14 @@ export interface BackstopDetail {
   waiver?: { by: string; at: string; until: string };
   gateFailureIssue?: { number: number; url: string };
   revertIssue?: { number: number; url: string };
-  revertCommand?: { ok: boolean; exitCode: number | null; detail: string };
+  /** `skipped`: a human said the revert was done by hand after the command failed. */
+  revertCommand?: { ok: boolean; exitCode: number | null; detail: string; skipped?: boolean };
 }
 
 export type BackstopStatus = RunbookStatus<BackstopDetail>;
 
-export type BackstopOutcome = 'shipped' | 'reverted' | 'reverted_mandatory' | 'parked';
+/** `aborted`: a step failed for good and the DRI (or a decider) chose to end the program. */
+export type BackstopOutcome = 'shipped' | 'reverted' | 'reverted_mandatory' | 'parked' | 'aborted';
 
 export interface BackstopResult {
   runbook: typeof BACKSTOP_PROGRAM;

@@ -1,9 +1,10 @@
-import { proxyActivities } from '@temporalio/workflow';
-import type { GitHubIssue, RunbookActivities, WorkPackage } from '../../activities';
+import { patched, proxyActivities } from '@temporalio/workflow';
+import type { GitHubIssue, HttpProbe, RunbookActivities, WorkPackage } from '../../activities';
 import type { CheckpointName } from '../../common/backstop';
 import { formatDuration, utcIso } from '../../common/duration';
 import { notification, probe } from '../activity-options';
 import { describeFailure } from '../shared/notices';
+import { PATCHES } from '../shared/patches';
 import type { CheckpointEvidence } from './definitions';
 import type { BackstopRun } from './run';
 
@@ -20,44 +21,11 @@ export async function gatherEvidence(
   name: CheckpointName,
   dueMs: number,
 ): Promise<CheckpointEvidence> {
-  const { input, detail, notices, dri, tag, policy, search } = run;
-  const op = policy.openProjectChannel;
-  const gh = policy.gitHubChannel;
+  const { detail, notices, dri, tag, policy } = run;
+  let pagedAbout = false;
   for (;;) {
     const unavailable: string[] = [];
-    const stamp = <T extends object>(value: T): T & { checkedAt: string } => ({
-      ...value,
-      checkedAt: utcIso(Date.now()),
-    });
-    const [epic, children, issues, restore] = await Promise.all([
-      trackers.getWorkPackage({ channel: op, id: input.openProject.epicId }).then(stamp, (error: unknown) => {
-        unavailable.push(`epic wp#${input.openProject.epicId}: ${describeFailure(error)}`);
-        return undefined;
-      }),
-      trackers.listChildWorkPackages({ channel: op, parentId: input.openProject.epicId }).then(
-        (list: WorkPackage[]) => list.map(stamp),
-        (error: unknown) => {
-          unavailable.push(`children of wp#${input.openProject.epicId}: ${describeFailure(error)}`);
-          return undefined;
-        },
-      ),
-      trackers
-        .searchGitHubIssues({
-          channel: gh,
-          repository: input.github.repository,
-          labels: [input.github.gateFailureLabel],
-          text: search,
-          state: 'all',
-        })
-        .then(
-          (found: GitHubIssue[]) => found,
-          (error: unknown) => {
-            unavailable.push(`gate-failure search: ${describeFailure(error)}`);
-            return undefined;
-          },
-        ),
-      probeUrl({ url: input.consoleRestoreProbeUrl, timeoutMs: policy.probeTimeout }),
-    ]);
+    const [epic, children, issues, restore] = await readEvidence(run, unavailable);
     const closedChild = children?.some((child) => child.status === policy.shippedStatus) ?? false;
     const evidence: CheckpointEvidence = {
       checkpoint: name,
@@ -71,18 +39,98 @@ export async function gatherEvidence(
       shipped: closedChild && restore.up,
       verdict: '',
     };
-    if (evidence.shipped || !unavailable.length) return evidence;
+    if (evidence.shipped || !unavailable.length) {
+      if (pagedAbout) resolvePage(run, name);
+      return evidence;
+    }
     evidence.unavailable = unavailable;
     evidence.verdict = 'evidence unavailable: read again later';
     detail.evidence.push(evidence);
+    // Evidence that cannot be read is a failure of the outside world: it pages (one incident per
+    // checkpoint) while the program keeps reading, so a checkpoint never waits quietly.
+    pagedAbout = patched(PATCHES.backstopFailSafe);
+    const page = pagedAbout
+      ? { page: { action: 'trigger' as const, dedupKey: evidencePageKey(run, name) } }
+      : {};
     notices.send({
       kind: 'backstop_evidence_unavailable',
       severity: 'warning',
       audience: 'owner',
       recipients: [dri],
+      ...page,
       subject: `${tag} ${name}: evidence unavailable, reading again in ${formatDuration(policy.evidenceRetryInterval)}`,
       body: unavailable.join('\n'),
     });
     await run.sleepUntil(Date.now() + policy.evidenceRetryInterval, `${name}: read the evidence again`);
   }
+}
+
+function evidencePageKey(run: BackstopRun, name: CheckpointName): string {
+  return `${run.workflowId}/evidence-${name}`;
+}
+
+/** The evidence could be read again: the page about it is resolved. */
+function resolvePage(run: BackstopRun, name: CheckpointName): void {
+  run.notices.send({
+    kind: 'backstop_evidence_unavailable',
+    severity: 'info',
+    audience: 'owner',
+    recipients: [run.dri],
+    page: { action: 'resolve', dedupKey: evidencePageKey(run, name) },
+    subject: `${run.tag} ${name}: evidence readable again`,
+    body: 'The checkpoint was evaluated.',
+  });
+}
+
+/** The checkpoint's four readings side by side; what cannot be read goes into `unavailable`. */
+function readEvidence(run: BackstopRun, unavailable: string[]) {
+  const { input, policy, search } = run;
+  const op = policy.openProjectChannel;
+  const gh = policy.gitHubChannel;
+  const stamp = <T extends object>(value: T): T & { checkedAt: string } => ({
+    ...value,
+    checkedAt: utcIso(Date.now()),
+  });
+  return Promise.all([
+    trackers.getWorkPackage({ channel: op, id: input.openProject.epicId }).then(stamp, (error: unknown) => {
+      unavailable.push(`epic wp#${input.openProject.epicId}: ${describeFailure(error)}`);
+      return undefined;
+    }),
+    trackers.listChildWorkPackages({ channel: op, parentId: input.openProject.epicId }).then(
+      (list: WorkPackage[]) => list.map(stamp),
+      (error: unknown) => {
+        unavailable.push(`children of wp#${input.openProject.epicId}: ${describeFailure(error)}`);
+        return undefined;
+      },
+    ),
+    trackers
+      .searchGitHubIssues({
+        channel: gh,
+        repository: input.github.repository,
+        labels: [input.github.gateFailureLabel],
+        text: search,
+        state: 'all',
+      })
+      .then(
+        (found: GitHubIssue[]) => found,
+        (error: unknown) => {
+          unavailable.push(`gate-failure search: ${describeFailure(error)}`);
+          return undefined;
+        },
+      ),
+    // A probe that cannot run (not a probe that answers "down") is evidence not read.
+    probeUrl({ url: input.consoleRestoreProbeUrl, timeoutMs: policy.probeTimeout }).catch(
+      (error: unknown): HttpProbe => {
+        const failure = describeFailure(error);
+        unavailable.push(`Console restore probe: ${failure}`);
+        return {
+          url: input.consoleRestoreProbeUrl,
+          up: false,
+          error: failure,
+          elapsedMs: 0,
+          checkedAt: utcIso(Date.now()),
+        };
+      },
+    ),
+  ]);
 }

@@ -1,7 +1,9 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { commandOnce, notification } from '../activity-options';
+import { StepFailed } from '../shared/fail-safe';
 import { describeFailure } from '../shared/notices';
+import { PATCHES } from '../shared/patches';
 import type { BackstopResult, CheckpointEvidence } from './definitions';
 import type { BackstopRun } from './run';
 
@@ -30,8 +32,7 @@ export async function shipped(run: BackstopRun, evidence: CheckpointEvidence): P
 
 /** Revert (decided at T+90, or mandatory at T+120): page, revert issue, the policy's command. */
 export async function revert(run: BackstopRun, why: string, mandatory: boolean): Promise<BackstopResult> {
-  const { input, record, detail, notices, dri, tag, policy, workflowId } = run;
-  const gh = policy.gitHubChannel;
+  const { input, record, detail, notices, dri, tag, workflowId } = run;
   record.enterStep('revert', why);
   notices.send({
     kind: mandatory ? 'backstop_mandatory_revert' : 'backstop_revert',
@@ -42,49 +43,108 @@ export async function revert(run: BackstopRun, why: string, mandatory: boolean):
     subject: `${tag} ${mandatory ? 'MANDATORY REVERT' : 'revert'} of ${input.mergeSha.slice(0, 7)}`,
     body: why,
   });
-  try {
-    const issue = await trackers.createGitHubIssue({
-      channel: gh,
+  const guarded = patched(PATCHES.backstopFailSafe);
+  await openRevertIssue(run, why, mandatory, guarded);
+  if (run.policy.revertCommand) await runRevert(run, guarded);
+  await run.comment(
+    'revert',
+    `**Backstop ${input.storyId}: ${mandatory ? 'mandatory revert (T+120)' : 'revert'}.** ${why}`,
+    true,
+  );
+  const command = detail.revertCommand;
+  return run.finish(
+    mandatory ? 'reverted_mandatory' : 'reverted',
+    `${why}; revert issue ${detail.revertIssue ? `#${detail.revertIssue.number}` : '(not opened)'}${command ? `; revert command ${command.ok ? 'ran' : command.skipped ? 'failed, done by hand' : 'FAILED'}` : ''}`,
+  );
+}
+
+/** The [revert] issue, once (its delivery key makes a retry find it). */
+async function openRevertIssue(
+  run: BackstopRun,
+  why: string,
+  mandatory: boolean,
+  guarded: boolean,
+): Promise<void> {
+  const { input, record, detail, dri, policy, workflowId } = run;
+  const open = () =>
+    trackers.createGitHubIssue({
+      channel: policy.gitHubChannel,
       repository: input.github.repository,
       title: `[revert] ${input.storyId}: revert ${input.mergeSha.slice(0, 7)}${mandatory ? ' (mandatory at T+120)' : ''}`,
       body: `${why}\n\nMerge: ${input.mergeSha} (${detail.mergedAt}). DRI: ${dri}.`,
       labels: ['revert', input.github.gateFailureLabel],
       deliveryKey: `${workflowId}/revert-issue`,
     });
+  if (guarded) {
+    const issue = await run.guarded(
+      {
+        name: 'revert_issue',
+        what: 'open the [revert] issue on GitHub',
+        skip: 'go on without the issue (open it by hand)',
+      },
+      open,
+    );
+    if (issue) detail.revertIssue = { number: issue.number, url: issue.url };
+    return;
+  }
+  try {
+    const issue = await open();
     detail.revertIssue = { number: issue.number, url: issue.url };
   } catch (error) {
     record.flag('revert_issue_failed', `could not open the revert issue: ${describeFailure(error)}`);
   }
-  if (policy.revertCommand) {
-    try {
-      const command = await runRevertCommand({
-        story: input.storyId,
-        sha: input.mergeSha,
-        deliveryKey: `${workflowId}/revert-command`,
-      });
+}
+
+/** The policy's revert command: one attempt per decision, never repeated blindly. */
+async function runRevert(run: BackstopRun, guarded: boolean): Promise<void> {
+  const { input, record, detail, workflowId } = run;
+  const once = async () => {
+    const ran = await runRevertCommand({
+      story: input.storyId,
+      sha: input.mergeSha,
+      deliveryKey: `${workflowId}/revert-command`,
+    });
+    detail.revertCommand = {
+      ok: ran.ok,
+      exitCode: ran.exitCode,
+      detail: (ran.ok ? ran.stdoutTail : ran.stderrTail) || `exit ${ran.exitCode}`,
+    };
+    return ran;
+  };
+  if (guarded) {
+    // A failed or cut-short command waits for the DRI: retry (after checking), or skip = done by hand.
+    const ran = await run.guarded(
+      {
+        name: 'revert_command',
+        what: `run the revert command for ${input.mergeSha.slice(0, 7)}`,
+        skip: 'the revert was done by hand',
+      },
+      async () => {
+        const result = await once();
+        if (!result.ok) throw new StepFailed(`the revert command failed: ${detail.revertCommand!.detail}`);
+        return result;
+      },
+    );
+    if (!ran)
       detail.revertCommand = {
-        ok: command.ok,
-        exitCode: command.exitCode,
-        detail: (command.ok ? command.stdoutTail : command.stderrTail) || `exit ${command.exitCode}`,
+        ok: false,
+        exitCode: null,
+        detail: 'not run',
+        ...detail.revertCommand,
+        skipped: true,
       };
-      if (!command.ok)
-        record.flag('revert_command_failed', `the revert command failed: ${detail.revertCommand.detail}`);
-    } catch (error) {
-      // One attempt only: a run cut short (worker lost) is reported, never repeated blindly.
-      detail.revertCommand = { ok: false, exitCode: null, detail: describeFailure(error) };
-      record.flag(
-        'revert_command_unknown',
-        `the revert command did not report back: ${describeFailure(error)}; check by hand`,
-      );
-    }
+    return;
   }
-  await run.comment(
-    'revert',
-    `**Backstop ${input.storyId}: ${mandatory ? 'mandatory revert (T+120)' : 'revert'}.** ${why}`,
-    true,
-  );
-  return run.finish(
-    mandatory ? 'reverted_mandatory' : 'reverted',
-    `${why}; revert issue ${detail.revertIssue ? `#${detail.revertIssue.number}` : '(not opened)'}${detail.revertCommand ? `; revert command ${detail.revertCommand.ok ? 'ran' : 'FAILED'}` : ''}`,
-  );
+  try {
+    const ran = await once();
+    if (!ran.ok)
+      record.flag('revert_command_failed', `the revert command failed: ${detail.revertCommand!.detail}`);
+  } catch (error) {
+    // One attempt only: a run cut short (worker lost) is reported, never repeated blindly.
+    detail.revertCommand = { ok: false, exitCode: null, detail: describeFailure(error) };
+    record.flag(
+      'revert_command_unknown',
+      `the revert command did not report back: ${describeFailure(error)}; check by hand`,
+    );
+  }
 }

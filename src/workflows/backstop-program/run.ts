@@ -1,4 +1,4 @@
-import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { RunbookActivities, RunbookPolicySnapshot } from '../../activities';
 import { checkpointSchedule, mergeDayStartMs, type CheckpointName } from '../../common/backstop';
@@ -6,7 +6,9 @@ import { utcIso } from '../../common/duration';
 import { normalizeHandle, sameHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
 import { notification } from '../activity-options';
+import { FailSafe, type GuardedStep } from '../shared/fail-safe';
 import { statusQuery } from '../shared/messages';
+import { PATCHES } from '../shared/patches';
 import { describeFailure, Notices } from '../shared/notices';
 import { RunRecord } from '../shared/run-record';
 import {
@@ -25,6 +27,18 @@ const trackers = proxyActivities<RunbookActivities>(notification);
 type ParsedInput = z.output<typeof backstopInputSchema>;
 type Policy = RunbookPolicySnapshot<'backstop'>['runbook'];
 
+/** The DRI (or a decider) aborted the program while a step waited for a human. */
+export class ProgramAborted extends Error {
+  override name = 'ProgramAborted';
+  constructor(
+    readonly by: string,
+    readonly step: string,
+    readonly reason?: string,
+  ) {
+    super(`aborted by ${by} while ${step} waited for a human${reason ? `: ${reason}` : ''}`);
+  }
+}
+
 /**
  * One backstop program: its record, notices and the decision message (accepted only while a
  * decision is asked for, only from the DRI or the policy's deciders), installed before the first
@@ -34,6 +48,7 @@ export class BackstopRun {
   readonly record: RunRecord<BackstopDetail>;
   readonly detail: BackstopDetail;
   readonly notices: Notices;
+  readonly failSafe: FailSafe;
   readonly dri: string;
   readonly tag: string;
   readonly workflowId: string;
@@ -69,6 +84,15 @@ export class BackstopRun {
       `Backstop of ${input.storyId} (merge ${input.mergeSha.slice(0, 7)} on ${this.detail.mergeDay.slice(0, 10)}): T+90 ${this.detail.checkpoints[2]!.at}`,
     );
     setHandler(recordDecisionSignal, (raw) => this.onDecision(raw));
+    this.failSafe = new FailSafe(this.record, this.notices, {
+      tag: this.tag,
+      incidentCommander: this.dri,
+      mayDecide: (by) => sameHandle(by, this.dri) || this.deciderList.some((who) => sameHandle(who, by)),
+      account: () =>
+        this.detail.checkpoints
+          .map((cp) => `${cp.name} ${cp.state}${cp.verdict ? ` (${cp.verdict})` : ''}`)
+          .join('; '),
+    });
   }
 
   get policy(): Policy {
@@ -84,6 +108,7 @@ export class BackstopRun {
     this.policyValue = snapshot.runbook;
     this.deciderList = snapshot.runbook.deciders;
     this.notices.configure(snapshot.notifications);
+    this.failSafe.configure(snapshot.failSafe);
     this.record.markTestOnlyIf(snapshot.testOnlyShortDurations);
   }
 
@@ -92,6 +117,23 @@ export class BackstopRun {
     const { openProject } = this.input;
     const targets = [openProject.storyWorkPackageId, ...(alsoEpic ? [openProject.epicId] : [])];
     for (const workPackageId of targets) {
+      if (patched(PATCHES.backstopFailSafe)) {
+        await this.guarded(
+          {
+            name: 'tracker_comment',
+            what: `comment on wp#${workPackageId} (${key})`,
+            skip: 'go on without this comment (post it by hand)',
+          },
+          () =>
+            trackers.commentOnWorkPackage({
+              channel: this.policy.openProjectChannel,
+              workPackageId,
+              markdown,
+              deliveryKey: `${this.workflowId}/${key}/wp-${workPackageId}`,
+            }),
+        );
+        continue;
+      }
       try {
         await trackers.commentOnWorkPackage({
           channel: this.policy.openProjectChannel,
@@ -106,6 +148,21 @@ export class BackstopRun {
         );
       }
     }
+  }
+
+  /**
+   * A step under the fail-safe: when it fails for good the DRI is paged and decides; a skip is
+   * flagged and returns undefined; an abort ends the program (see ProgramAborted).
+   */
+  async guarded<T>(step: GuardedStep, work: () => Promise<T>): Promise<T | undefined> {
+    const outcome = await this.failSafe.step(step, work);
+    if (outcome.kind === 'done') return outcome.value;
+    if (outcome.kind === 'aborted') throw new ProgramAborted(outcome.by, step.name, outcome.reason);
+    this.record.flag(
+      `${step.name}_skipped`,
+      `${step.what}: skipped by ${outcome.by}${outcome.reason ? ` (${outcome.reason})` : ''}`,
+    );
+    return undefined;
   }
 
   /** Writes the decisions received so far on the story's work package (the seed's "log decision in wp#…"). */
@@ -132,7 +189,8 @@ export class BackstopRun {
 
   async finish(outcome: BackstopOutcome, message: string): Promise<BackstopResult> {
     const { record, detail } = this;
-    await this.recordDecisions();
+    // After an abort nothing more is written on the trackers (that may be what failed).
+    if (outcome !== 'aborted') await this.recordDecisions();
     delete detail.next;
     for (const cp of detail.checkpoints) if (cp.state === 'pending') cp.state = 'not_needed';
     record.finish(outcome, message);

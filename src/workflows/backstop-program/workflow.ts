@@ -7,7 +7,7 @@ import { atT30, atT60, atT90 } from './checkpoints';
 import { backstopInputSchema, type BackstopInput, type BackstopResult } from './definitions';
 import { gatherEvidence } from './evidence';
 import { revert, shipped } from './outcomes';
-import { BackstopRun } from './run';
+import { BackstopRun, ProgramAborted } from './run';
 
 const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 
@@ -20,9 +20,17 @@ const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 export async function backstopProgram(rawInput: BackstopInput): Promise<BackstopResult> {
   const input = parseWorkflowInput(backstopInputSchema, rawInput, 'backstopProgram input');
   const run = new BackstopRun(input);
-  const { record, detail, notices, dri, tag } = run;
   run.configure(await loadRunbookPolicy({ runbook: 'backstop' }));
+  try {
+    return await checkpoints(run);
+  } catch (error) {
+    if (!(error instanceof ProgramAborted)) throw error;
+    return run.finish('aborted', `${error.message}; the program ends here, what it did is in the record`);
+  }
+}
 
+async function checkpoints(run: BackstopRun): Promise<BackstopResult> {
+  const { record, detail, notices, dri, tag } = run;
   for (const checkpoint of run.schedule) {
     const state = detail.checkpoints.find((cp) => cp.name === checkpoint.name)!;
     if (checkpoint.name === 'T+120' && !detail.waiver) break; // T+120 only caps a waiver

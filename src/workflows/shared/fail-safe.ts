@@ -55,9 +55,19 @@ export interface FailSafeOptions {
   account?: () => string;
 }
 
+/**
+ * Thrown by a step's own work when an activity answered but the answer is a failure of the
+ * outside world (a command that exited non-zero): handled like an activity that failed for good.
+ */
+export class StepFailed extends Error {
+  override name = 'StepFailed';
+}
+
 /** Only a failure of the outside world is handled; anything else is a bug and fails the task. */
-export function isStepFailure(error: unknown): error is ActivityFailure | ChildWorkflowFailure {
-  return error instanceof ActivityFailure || error instanceof ChildWorkflowFailure;
+export function isStepFailure(error: unknown): error is ActivityFailure | ChildWorkflowFailure | StepFailed {
+  return (
+    error instanceof ActivityFailure || error instanceof ChildWorkflowFailure || error instanceof StepFailed
+  );
 }
 
 export class FailSafe {

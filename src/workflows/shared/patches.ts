@@ -27,4 +27,6 @@ export const PATCHES = {
   inconclusivePausePages: 'reenablement-inconclusive-pause-pages-v1',
   /** A run under a test-only policy sets RunbookTestOnly and says so in its status and result. */
   testOnlyMarked: 'test-only-policy-marked-v1',
+  /** Backstop: a tracker write or the revert command that fails for good waits for a human (paged); an unreadable probe is unavailable evidence, which pages. */
+  backstopFailSafe: 'backstop-fail-safe-v1',
 } as const;
