@@ -11,6 +11,7 @@ import {
   type BreakGlassConsoleEditInput,
   type BreakGlassConsoleEditStatus,
 } from '../../src/workflows/break-glass-console-edit/definitions';
+import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { recordHistory } from '../fixtures/history';
 import { consoleCluster, FakeCluster } from '../fixtures/kubectl';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
@@ -191,7 +192,7 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
     });
   });
 
-  test('pod readiness cannot be read (kubectl fails): not justified, with the evidence', async () => {
+  test('pod readiness cannot be read (kubectl fails): needs_human, not a verdict; retry once kubectl works', async () => {
     consoleSite.down({ status: 503 });
     cluster.scriptNext({
       verb: 'get',
@@ -199,9 +200,28 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
       exitCode: 1,
     });
     await withWorker(async (taskQueue) => {
-      const result = await (await start(taskQueue, input())).result();
-      assert.equal(result.outcome, 'not_justified_unverified');
-      assert.match(result.justification!.podsError!, /Unauthorized/);
+      const args = input();
+      const handle = await start(taskQueue, args);
+      const stuck = await waitForStatus<BreakGlassConsoleEditStatus>(
+        handle,
+        atStep('needs_human'),
+        'needs_human',
+      );
+      assert.equal(stuck.needsHuman?.step, 'inspect_and_plan');
+      assert.match(stuck.needsHuman!.error, /Unauthorized/);
+      assert.equal(await breakGlassRows(args.incidentId), 0);
+      await handle.signal(stepDecisionSignal, {
+        by: '@alice',
+        decision: 'retry',
+        reason: 'kubeconfig renewed',
+      });
+      const gate = await waitForStatus<BreakGlassConsoleEditStatus>(
+        handle,
+        atStep('awaiting_approval'),
+        'the gate after the retry',
+      );
+      assert.equal(gate.detail.justification?.verdict, 'justified');
+      await handle.terminate('test over');
     });
   });
 

@@ -34,7 +34,8 @@ export function createCommandActivities(deps: { db: Pool; backstop: BackstopPoli
     /**
      * Runs the policy's revert command once per delivery key, with execFile and an argument array
      * ({story} and {sha} substituted as whole arguments' parts, never through a shell). A completed
-     * run is recorded in the delivery ledger, so a retry returns it instead of running it again.
+     * successful run is recorded in the delivery ledger, so a retry returns it instead of running it
+     * again; a failed run is not, so a human's retry runs it again.
      * The workflow schedules it with a single attempt: a run cut short is reported, not repeated.
      */
     runRevertCommand: async (raw: {
@@ -70,7 +71,8 @@ export function createCommandActivities(deps: { db: Pool; backstop: BackstopPoli
           },
         );
       });
-      await recordReceipt(deps.db, input.deliveryKey, 'revert-command', run);
+      // Only a revert that worked is final: a failed one runs again when a human says retry.
+      if (run.ok) await recordReceipt(deps.db, input.deliveryKey, 'revert-command', run);
       return run;
     },
   };

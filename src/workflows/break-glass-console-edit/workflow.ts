@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { ConsoleEditVerification, RunbookActivities } from '../../activities';
 import { hpoKeyOf } from '../../common/break-glass';
 import { databaseRead, databaseWrite, probe } from '../activity-options';
@@ -8,6 +8,7 @@ import {
   defineBreakGlassProcedure,
   type ProcedureEnd,
 } from '../shared/break-glass/procedure';
+import { PATCHES } from '../shared/patches';
 import { describeFailure, type Notices } from '../shared/notices';
 import type { RunRecord } from '../shared/run-record';
 import {
@@ -44,13 +45,15 @@ async function checkJustification(
     'check_justification',
     'checking the Console pods (Ready condition) and its HTTP endpoint',
   );
-  const [pods, http] = await Promise.all([
-    consolePodReadiness().then(
-      (readiness) => ({ readiness }),
-      (error: unknown) => ({ error: describeFailure(error) }),
-    ),
-    probeConsole(),
-  ]);
+  // Pods that cannot be read fail the step (the fail-safe pages and waits for retry or abort);
+  // runs recorded before that judged them "unverified" and ended.
+  const readPods = patched(PATCHES.breakGlassReadsNeedHuman)
+    ? consolePodReadiness().then((readiness) => ({ readiness }))
+    : consolePodReadiness().then(
+        (readiness) => ({ readiness }),
+        (error: unknown) => ({ error: describeFailure(error) }),
+      );
+  const [pods, http] = await Promise.all([readPods, probeConsole()]);
   const justification = judge(pods, http);
   record.status.detail.justification = justification;
   record.noteStep(`${justification.verdict}: ${justification.reason}`);

@@ -1,10 +1,11 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { databaseRead, databaseWrite, localFileWrite } from '../activity-options';
 import { defineBreakGlassProcedure } from '../shared/break-glass/procedure';
 import { summariseRestoreVerification } from '../shared/break-glass/verification';
 import { describeFailure } from '../shared/notices';
+import { PATCHES } from '../shared/patches';
 import {
   BREAK_GLASS_DRILL,
   breakGlassDrillInputSchema,
@@ -66,18 +67,21 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
       'prepare_staging',
       `sentinel ftf_config id=${policy.sentinelRowId} on staging, ${policy.versionsBack} versions back`,
     );
+    const prepare = () =>
+      prepareDrill({ sentinelRowId: policy.sentinelRowId, versionsBack: policy.versionsBack });
     let prepared;
-    try {
-      prepared = await prepareDrill({
-        sentinelRowId: policy.sentinelRowId,
-        versionsBack: policy.versionsBack,
-      });
-    } catch (error) {
-      return {
-        outcome: 'drill_not_completed',
-        message: `staging could not be prepared: ${describeFailure(error)}`,
-      };
-    }
+    // Staging that cannot be reached is a failure like any other: the fail-safe around the plan
+    // pages and waits for retry or abort (it used to end the drill quietly as not completed).
+    if (patched(PATCHES.breakGlassReadsNeedHuman)) prepared = await prepare();
+    else
+      try {
+        prepared = await prepare();
+      } catch (error) {
+        return {
+          outcome: 'drill_not_completed',
+          message: `staging could not be prepared: ${describeFailure(error)}`,
+        };
+      }
     if (prepared.status !== 'ready') return { outcome: 'drill_not_completed', message: prepared.message };
     detail.target = prepared.target;
     detail.sentinelCreated = prepared.sentinelCreated;
@@ -163,16 +167,31 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
     return { outcome, message: verdictText };
   },
 
-  async beforeFinish({ record, detail, policy }, end) {
+  async beforeFinish({ record, detail, policy, failSafe }, end) {
     record.enterStep('write_drill_log', 'writing the drill log');
     const markdown = renderDrillLog(record, policy, end);
-    detail.log = { markdown };
-    try {
-      const written = await writeDrillLog({
+    const log: NonNullable<BreakGlassDrillDetail['log']> = (detail.log = { markdown });
+    const write = () =>
+      writeDrillLog({
         date: detail.detectedAt.slice(0, 10),
         markdown,
         runMarker: `${record.status.workflowId}/${record.status.runId}`,
       });
+    if (patched(PATCHES.breakGlassReadsNeedHuman)) {
+      const written = await failSafe.step(
+        {
+          name: 'write_drill_log',
+          what: 'write the drill log file',
+          skip: 'finish without the log file (the log is in the result)',
+        },
+        write,
+      );
+      if (written.kind === 'done') log.path = written.value.path;
+      else log.error = `not written: ${written.kind} by ${written.by}`;
+      return;
+    }
+    try {
+      const written = await write();
       detail.log.path = written.path;
     } catch (error) {
       detail.log.error = describeFailure(error);

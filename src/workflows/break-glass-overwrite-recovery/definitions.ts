@@ -54,7 +54,8 @@ export interface BreakGlassOverwriteRecoveryResult {
   message: string;
   incidentId: string;
   workflowId: string;
-  preClobber: PreClobberOutcome;
+  /** Absent only when the run was aborted before the history could be searched. */
+  preClobber?: PreClobberOutcome;
   /** The result of the Procedure A child (breakGlassRestore) that restored the candidate. */
   procedureA?: BreakGlassResultBase<RestorePlan, ExecuteRestoreOutcome, RestoreVerification> & {
     runbook: 'breakGlassRestore';

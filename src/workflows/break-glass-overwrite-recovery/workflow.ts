@@ -1,12 +1,13 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
-import type { RunbookActivities } from '../../activities';
+import { ParentClosePolicy, patched, proxyActivities, startChild } from '@temporalio/workflow';
+import type { PreClobberOutcome, RunbookActivities } from '../../activities';
 import { databaseRead } from '../activity-options';
 import { breakGlassRestoreWorkflowId } from '../break-glass-restore/definitions';
 import { breakGlassRestore } from '../break-glass-restore/workflow';
 import { parseWorkflowInput } from '../shared/input';
 import { openBreakGlassRun } from '../shared/break-glass/procedure';
 import { describeFailure } from '../shared/notices';
+import { PATCHES } from '../shared/patches';
 import {
   BREAK_GLASS_OVERWRITE_RECOVERY,
   breakGlassOverwriteRecoveryInputSchema,
@@ -30,7 +31,7 @@ export async function breakGlassOverwriteRecovery(
     rawInput,
     'breakGlassOverwriteRecovery input',
   );
-  const { opening, record, notices, detail, snapshot } = await openBreakGlassRun<
+  const { opening, record, notices, detail, snapshot, failSafe } = await openBreakGlassRun<
     'breakGlassRestore',
     BreakGlassOverwriteRecoveryDetail
   >(BREAK_GLASS_OVERWRITE_RECOVERY, 'breakGlassRestore', {
@@ -48,12 +49,7 @@ export async function breakGlassOverwriteRecovery(
     'find_pre_clobber',
     `looking for the newest row before the newest '${snapshot.seedingChangeReason}' write`,
   );
-  const preClobber = await findPreClobber({
-    incidentId: input.incidentId,
-    seedingChangeReason: snapshot.seedingChangeReason,
-  });
-  detail.preClobber = preClobber;
-  record.noteStep(preClobber.explanation);
+  let preClobber: PreClobberOutcome | undefined;
   const finish = async (
     outcome: string,
     message: string,
@@ -67,12 +63,28 @@ export async function breakGlassOverwriteRecovery(
       message,
       incidentId: input.incidentId,
       workflowId: record.status.workflowId,
-      preClobber,
+      ...(preClobber ? { preClobber } : {}),
       ...(procedureA ? { procedureA } : {}),
       steps: record.stepDurations(),
       ...record.resultMarks,
     } satisfies BreakGlassOverwriteRecoveryResult;
   };
+  const search = () =>
+    findPreClobber({ incidentId: input.incidentId, seedingChangeReason: snapshot.seedingChangeReason });
+  if (patched(PATCHES.breakGlassReadsNeedHuman)) {
+    const found = await failSafe.step(
+      { name: 'find_pre_clobber', what: 'search the history for the pre-clobber row' },
+      search,
+    );
+    if (found.kind !== 'done')
+      return finish(
+        'aborted',
+        `aborted by ${found.by} when the history could not be searched${found.reason ? `: ${found.reason}` : ''}; nothing was changed`,
+      );
+    preClobber = found.value;
+  } else preClobber = await search();
+  detail.preClobber = preClobber;
+  record.noteStep(preClobber.explanation);
   if (preClobber.status !== 'candidate') {
     notices.send({
       kind: preClobber.status,

@@ -29,4 +29,6 @@ export const PATCHES = {
   testOnlyMarked: 'test-only-policy-marked-v1',
   /** Backstop: a tracker write or the revert command that fails for good waits for a human (paged); an unreadable probe is unavailable evidence, which pages. */
   backstopFailSafe: 'backstop-fail-safe-v1',
+  /** Break-glass B, C and the drill: a read that fails for good (Console pods, pre-clobber search, staging, drill log) waits for a human instead of ending or failing the run. */
+  breakGlassReadsNeedHuman: 'break-glass-reads-need-human-v1',
 } as const;
