@@ -208,7 +208,7 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
         'needs_human',
       );
       assert.equal(stuck.needsHuman?.step, 'inspect_and_plan');
-      assert.match(stuck.needsHuman!.error, /Unauthorized/);
+      assert.match(stuck.needsHuman.error, /Unauthorized/);
       assert.equal(await breakGlassRows(args.incidentId), 0);
       await handle.signal(stepDecisionSignal, {
         by: '@alice',
