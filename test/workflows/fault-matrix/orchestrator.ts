@@ -1,0 +1,122 @@
+import { phasedReenablement, rollbackToPilot } from '../../../src/workflows';
+import {
+  approveSignal as approvePhaseSignal,
+  resumeSignal,
+} from '../../../src/workflows/phased-reenablement/definitions';
+import { rcaFiledSignal } from '../../../src/workflows/rollback-to-pilot/definitions';
+import { IC, type Scenario } from '../../fixtures/fault-matrix';
+import { EXPANDED_REPOS, FakeCluster, mutations, orchestratorCluster } from '../../fixtures/kubectl';
+import { CANARY, HEALTHY, PHASE2, PILOT } from '../../fixtures/reenablement';
+import type { MatrixWorld } from './world';
+
+/** The orchestrator runbooks (seed 002): rollback to the pilot, phased re-enablement. */
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+function kubectlMutations(cluster: FakeCluster): string[] {
+  return mutations(cluster)
+    .map((argv) => argv.slice(4).join(' '))
+    .sort();
+}
+
+export function rollbackScenario(world: MatrixWorld): Scenario {
+  let cluster: FakeCluster;
+  return {
+    runbook: 'rollbackToPilot',
+    async reset() {
+      cluster = FakeCluster.create(world.tmp, orchestratorCluster());
+      cluster.install();
+      world.prometheus.values.failures_by_repo = Object.fromEntries(
+        Array.from({ length: 12 }, (_, i) => [`repo-${i}`, 5]),
+      );
+      world.prometheus.values.failure_rate = 0.31;
+      await Promise.resolve();
+    },
+    start(taskQueue, incidentId) {
+      return world.suite.env.client.workflow.start(rollbackToPilot, {
+        taskQueue,
+        workflowId: `rollback-to-pilot-${incidentId}`,
+        args: [
+          {
+            incidentId,
+            severity: 'P1',
+            reason: 'mass ModelTimeout failures across expanded repos',
+            incidentCommander: IC,
+            affectedRepos: EXPANDED_REPOS,
+          },
+        ],
+      });
+    },
+    async drive(handle, status) {
+      if (status.step !== 'awaiting_rca') return false;
+      await handle.signal(rcaFiledSignal, { by: IC, link: 'https://wiki.example/rca/INC' });
+      return true;
+    },
+    tick: (status) => (status.step === 'awaiting_rca' ? MINUTE : 30 * SECOND),
+    // Rollback's safe state: stop mutating. Nothing may have moved past the failed step, which
+    // the exactly-once comparison checks; here, only that the cluster is still readable.
+    unsafe() {
+      return Promise.resolve(cluster.read().namespaces.production ? undefined : 'the cluster state is gone');
+    },
+    mutations: () => Promise.resolve(kubectlMutations(cluster)),
+    success: 'rolled_back',
+  };
+}
+
+export function reenablementScenario(world: MatrixWorld): Scenario {
+  let cluster: FakeCluster;
+  return {
+    runbook: 'phasedReenablement',
+    async reset() {
+      cluster = FakeCluster.create(world.tmp, orchestratorCluster({ allowlist: [PILOT], replicas: 3 }));
+      cluster.install();
+      Object.assign(world.prometheus.values, HEALTHY);
+      await Promise.resolve();
+    },
+    start(taskQueue, incidentId) {
+      return world.suite.env.client.workflow.start(phasedReenablement, {
+        taskQueue,
+        workflowId: `phased-reenablement-${incidentId}`,
+        args: [
+          {
+            incidentId,
+            requestedBy: IC,
+            pilotRepo: PILOT,
+            canaryRepo: CANARY,
+            phase2Repos: PHASE2,
+            remainingRepos: ['billing-core'],
+          },
+        ],
+      });
+    },
+    async drive(handle, status) {
+      const detail = status.detail as { plan?: { planHash: string } };
+      if (status.step !== 'awaiting_approval' || !detail.plan) return false;
+      await handle.signal(approvePhaseSignal, { approver: '@eng-tl', planHash: detail.plan.planHash });
+      return true;
+    },
+    // The holds are hours long; an hour at a time still lets every activity timeout expire.
+    tick: (status) =>
+      status.step.startsWith('phase') || status.step === 'watch_for_green' ? HOUR : 30 * SECOND,
+    // The re-enablement's safe state: the allowlist is one the run had validated (or the pilot).
+    unsafe() {
+      const live = cluster.read().namespaces.production!.deployments!.flowengine!.env!.REPO_ALLOWLIST!;
+      const validated = [[PILOT], [PILOT, CANARY], [PILOT, CANARY, ...PHASE2]].map((set) => set.join(','));
+      return Promise.resolve(validated.includes(live) ? undefined : `live: ${live}`);
+    },
+    // The safe state (back to the last good set) and the retry repeat allowlists on purpose: what
+    // must hold is that every set goes live in the fault-free order and each rule is touched once.
+    // Going back to the pilot alone (where the run started) is the safe state, not a change.
+    mutations() {
+      const all = kubectlMutations(cluster);
+      return Promise.resolve([...new Set(all)].filter((argv) => !argv.endsWith(`REPO_ALLOWLIST=${PILOT}`)));
+    },
+    success: 'recovered',
+    humanPause: {
+      shown: (status) => (status.detail as { paused?: { kind: string } }).paused?.kind === 'inconclusive',
+      resume: (handle) => handle.signal(resumeSignal, { by: IC, reason: 'metrics back' }),
+    },
+  };
+}

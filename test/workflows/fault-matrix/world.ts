@@ -1,0 +1,75 @@
+import type { PolicyFile } from '../../../src/common/policy';
+import type { Sinks } from '../../fixtures/channels';
+import type { TestDatabase } from '../../fixtures/database';
+import { GITHUB_REPOSITORY } from '../../fixtures/sinks/apis';
+import type { HttpSink } from '../../fixtures/sinks/http-sink';
+import type { PrometheusSink } from '../../fixtures/sinks/prometheus';
+import type { WorkflowSuite } from '../../fixtures/suite';
+
+/** Everything the runbooks of the fault matrix talk to, started once for the file. */
+export interface MatrixWorld {
+  suite: WorkflowSuite;
+  tmp: string;
+  sinks: Sinks;
+  prometheus: PrometheusSink;
+  /** The Console (Procedure B); down unless a scenario brings it back. */
+  consoleSite: HttpSink;
+  /** The backstop's Console restore probe: its HTTP status. */
+  restoreProbe: { sink: HttpSink; status: number };
+  /** The drill's staging copy. */
+  staging: TestDatabase;
+  /** Where the backstop's revert command appends a line per run. */
+  revertLog: string;
+}
+
+/**
+ * Every notice goes to the log; pages also reach PagerDuty (the paging channel). The trackers
+ * (OpenProject, GitHub) are the local sinks; the Console and the revert command are the world's.
+ */
+export function matrixPolicy(world: Omit<MatrixWorld, 'suite' | 'staging'>, policy: PolicyFile): void {
+  const { sinks } = world;
+  policy.notifications = {
+    channels: {
+      log: { type: 'log' },
+      pagerduty: {
+        type: 'pagerduty',
+        routingKeyEnv: 'PAGERDUTY_ROUTING_KEY',
+        eventsUrl: `${sinks.pagerDuty.url}/v2/enqueue`,
+        timeout: '2s',
+      },
+      github: {
+        type: 'github',
+        apiUrl: sinks.gitHub.url,
+        repository: GITHUB_REPOSITORY,
+        tokenEnv: 'GITHUB_TOKEN',
+        timeout: '2s',
+      },
+      openproject: {
+        type: 'openproject',
+        baseUrl: sinks.openProject.url,
+        apiKeyEnv: 'OPENPROJECT_API_KEY',
+        timeout: '2s',
+      },
+    },
+    routes: { default: ['log'] },
+  };
+  policy.console = {
+    url: `${world.consoleSite.url}/`,
+    kubeContext: 'test-cluster',
+    namespace: 'cvntrade',
+    podSelector: 'app=console',
+    probeTimeout: '2s',
+  };
+  policy.runbooks.backstop = {
+    revertCommand: {
+      command: [
+        process.execPath,
+        '-e',
+        "require('fs').appendFileSync(process.argv[1], process.argv[2] + '\\n')",
+        world.revertLog,
+        'revert {story} {sha}',
+      ],
+      timeout: '30s',
+    },
+  };
+}
