@@ -214,7 +214,6 @@ export function consoleEditScenario(world: MatrixWorld): Scenario {
       }),
     success: 'edited',
   });
-  const drive = scenario.drive;
   return {
     ...scenario,
     // The Console comes back once the edit is in; the reconciliation window opens then.
@@ -225,7 +224,7 @@ export function consoleEditScenario(world: MatrixWorld): Scenario {
         await handle.signal(checkReconciliationSignal, {});
         return true;
       }
-      return drive(handle, status);
+      return scenario.drive(handle, status);
     },
   };
 }
