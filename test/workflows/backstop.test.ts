@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -15,6 +15,7 @@ import {
   type BackstopStatus,
 } from '../../src/workflows/backstop-program/definitions';
 import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../fixtures/channels';
+import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { recordHistory } from '../fixtures/history';
 import { activityDeps } from '../fixtures/policy';
 import { GITHUB_REPOSITORY } from '../fixtures/sinks/apis';
@@ -399,6 +400,64 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       assert.equal(result.outcome, 'reverted');
       assert.ok(result.detail.revertCommand?.ok);
       assert.equal(sinks.gitHub.issues.filter((i) => i.title.startsWith('[revert]')).length, 1);
+    });
+  });
+
+  test('the revert command fails (exit 1): needs_human, the DRI paged; a retry after the fix runs it once more', async () => {
+    await withWorker(async (taskQueue) => {
+      const now = await suite.env.currentTimeMs();
+      const args = input(new Date(now - 10 * DAY_MS).toISOString(), { storyId: uniqueId('CVN-S19') });
+      // The command appends to the log: while the log's path is a directory, it exits 1.
+      const aside = `${revertLog}.aside`;
+      if (existsSync(revertLog)) renameSync(revertLog, aside);
+      mkdirSync(revertLog);
+      try {
+        const handle = await start(taskQueue, args);
+        await suite.env.sleep(85 * DAY_MS);
+        await waitForStatus<BackstopStatus>(
+          handle,
+          (x) => x.detail.awaiting?.kind === 't90_decision',
+          'T+90',
+        );
+        await handle.signal(recordDecisionSignal, {
+          by: '@dococeven',
+          decision: 'revert',
+          rationale: 'revert PR #904',
+        });
+        const stuck = await waitForStatus<BackstopStatus>(
+          handle,
+          (x) => x.step === 'needs_human',
+          'needs_human',
+        );
+        assert.equal(stuck.needsHuman?.step, 'revert_command');
+        assert.match(stuck.needsHuman.error, /the revert command failed/);
+        assert.ok(
+          [...sinks.pagerDuty.alerts.keys()].some((key) => key.includes('/needs-human/revert_command/')),
+          'the DRI is paged',
+        );
+        rmSync(revertLog, { recursive: true });
+        if (existsSync(aside)) renameSync(aside, revertLog);
+        await handle.signal(stepDecisionSignal, {
+          by: '@dococeven',
+          decision: 'retry',
+          reason: 'log path fixed',
+        });
+        const result = await handle.result();
+        assert.equal(result.outcome, 'reverted');
+        assert.ok(result.detail.revertCommand?.ok);
+        assert.equal(
+          readFileSync(revertLog, 'utf8')
+            .split('\n')
+            .filter((line) => line.includes(args.storyId)).length,
+          1,
+          'the revert ran once, after the fix',
+        );
+        await recordHistory(handle, 'backstop-program-revert-needs-human');
+      } finally {
+        if (statSync(revertLog, { throwIfNoEntry: false })?.isDirectory())
+          rmSync(revertLog, { recursive: true });
+        if (existsSync(aside)) renameSync(aside, revertLog);
+      }
     });
   });
 

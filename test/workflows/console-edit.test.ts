@@ -222,6 +222,7 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
       );
       assert.equal(gate.detail.justification?.verdict, 'justified');
       await handle.terminate('test over');
+      await recordHistory(handle, 'break-glass-console-edit-pods-need-human');
     });
   });
 
