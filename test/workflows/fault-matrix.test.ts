@@ -116,7 +116,7 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
               const onlyCell = process.env.FAULT_MATRIX_ONLY;
               if (onlyCell && onlyCell !== `${site}:${fault}`) continue;
               cells++;
-              const cell = await matrix.runCell(scenario, taskQueue, site, fault);
+              const cell = await matrix.runCell(scenario, taskQueue, site, fault, baseline.progress);
               const problems = [...cell.outcome.problems];
               if (JSON.stringify(cell.mutations) !== JSON.stringify(baseline.mutations))
                 problems.push(

@@ -15,10 +15,13 @@ const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 
+/** The mutating kubectl calls, in the order made. */
+function kubectlProgress(cluster: FakeCluster): string[] {
+  return mutations(cluster).map((argv) => argv.slice(4).join(' '));
+}
+
 function kubectlMutations(cluster: FakeCluster): string[] {
-  return mutations(cluster)
-    .map((argv) => argv.slice(4).join(' '))
-    .sort();
+  return kubectlProgress(cluster).sort();
 }
 
 export function rollbackScenario(world: MatrixWorld): Scenario {
@@ -55,11 +58,11 @@ export function rollbackScenario(world: MatrixWorld): Scenario {
       return true;
     },
     tick: (status) => (status.step === 'awaiting_rca' ? MINUTE : 30 * SECOND),
-    // Rollback's safe state: stop mutating. Nothing may have moved past the failed step, which
-    // the exactly-once comparison checks; here, only that the cluster is still readable.
+    // Rollback's safe state: stop mutating — nothing done past the failed step (progress).
     unsafe() {
       return Promise.resolve(cluster.read().namespaces.production ? undefined : 'the cluster state is gone');
     },
+    progress: () => Promise.resolve(kubectlProgress(cluster)),
     mutations: () => Promise.resolve(kubectlMutations(cluster)),
     success: 'rolled_back',
   };
