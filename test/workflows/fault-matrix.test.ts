@@ -116,13 +116,15 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
               const onlyCell = process.env.FAULT_MATRIX_ONLY;
               if (onlyCell && onlyCell !== `${site}:${fault}`) continue;
               cells++;
+              const began = Date.now();
               const cell = await matrix.runCell(scenario, taskQueue, site, fault, baseline.progress);
+              const took = ((Date.now() - began) / 1000).toFixed(1);
               const problems = [...cell.outcome.problems];
               if (JSON.stringify(cell.mutations) !== JSON.stringify(baseline.mutations))
                 problems.push(
                   `mutations differ from the fault-free run: ${JSON.stringify(cell.mutations)} vs ${JSON.stringify(baseline.mutations)}`,
                 );
-              const row = `${runbook} ${site} ${fault}: ${cell.outcome.path}${problems.length ? ` — SILENT: ${problems.join('; ')}` : ''}`;
+              const row = `${runbook} ${site} ${fault}: ${cell.outcome.path} (${took} s)${problems.length ? ` — SILENT: ${problems.join('; ')}` : ''}`;
               rows.push(row);
               if (process.env.FAULT_MATRIX_VERBOSE) process.stdout.write(`${row}\n`);
               if (problems.length) {

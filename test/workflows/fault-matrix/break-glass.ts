@@ -68,7 +68,8 @@ function procedureDriver(db: () => Pool, incidentId: () => string) {
           );
           await handle.signal(checkReconciliationSignal, {});
         });
-      if (detail.reconciliation?.state === 'found_in_time')
+      // The post-mortem is filed whether or not the reconciling write was seen in time.
+      if (detail.reconciliation?.state === 'found_in_time' || detail.reconciliation?.state === 'missed')
         return once('post-mortem', () =>
           handle.signal(postMortemFiledSignal, { by: IC, link: 'https://op.example/wp/153' }),
         );
@@ -118,10 +119,19 @@ function procedureScenario(
       return spec.start(taskQueue, runId);
     },
     drive: (handle, status) => driver.drive(handle, status),
-    tick: () => 30 * SECOND,
+    tick: obligationTick,
     unsafe: () => atMostOneWrite(db(), incidentId),
     mutations: () => procedureWrites(db(), incidentId),
   };
+}
+
+/**
+ * After a missed reconciliation the run watches for a late write until the post-mortem window
+ * (24 h) closes: an hour at a time then; otherwise 30 s, shorter than any activity timeout.
+ */
+function obligationTick(status: Status): number {
+  const state = (status.detail as ProcedureDetail).reconciliation?.state;
+  return state === 'missed' || state === 'late' ? 60 * 60 * SECOND : 30 * SECOND;
 }
 
 const who = { requestedBy: IC, rationale: 'LGB 5M learning rate set to 0.0 by a Console typo' };

@@ -100,9 +100,13 @@ export function reenablementScenario(world: MatrixWorld): Scenario {
       await handle.signal(approvePhaseSignal, { approver: '@eng-tl', planHash: detail.plan.planHash });
       return true;
     },
-    // The holds are hours long; an hour at a time still lets every activity timeout expire.
-    tick: (status) =>
-      status.step.startsWith('phase') || status.step === 'watch_for_green' ? HOUR : 30 * SECOND,
+    // The holds are hours long: an hour at a time until the phase-2 gate (approved as it opens),
+    // six hours at a time after it (no gate left: pauses and needs_human wait for the driver).
+    tick(status) {
+      const phase = (status.detail as { phase?: string }).phase ?? '';
+      if (['phase2', 'phase3', 'watch_for_green'].includes(phase)) return 6 * HOUR;
+      return status.step.startsWith('phase') ? HOUR : 30 * SECOND;
+    },
     // The re-enablement's safe state: the allowlist is one the run had validated (or the pilot).
     unsafe() {
       const live = cluster.read().namespaces.production!.deployments!.flowengine!.env!.REPO_ALLOWLIST!;
