@@ -87,7 +87,7 @@ export class BackstopRun {
     this.failSafe = new FailSafe(this.record, this.notices, {
       tag: this.tag,
       incidentCommander: this.dri,
-      mayDecide: (by) => sameHandle(by, this.dri) || this.deciderList.some((who) => sameHandle(who, by)),
+      mayDecide: (by) => this.mayDecide(by),
       account: () =>
         this.detail.checkpoints
           .map((cp) => `${cp.name} ${cp.state}${cp.verdict ? ` (${cp.verdict})` : ''}`)
@@ -97,6 +97,11 @@ export class BackstopRun {
 
   get policy(): Policy {
     return this.policyValue!;
+  }
+
+  /** The DRI and the policy's deciders decide, for the program and its failed steps. */
+  mayDecide(by: string): boolean {
+    return sameHandle(by, this.dri) || this.deciderList.some((who) => sameHandle(who, by));
   }
 
   /** Besides the DRI, who may record a decision. */
@@ -223,7 +228,7 @@ export class BackstopRun {
       });
     const by = `@${normalizeHandle(parsed.data.by)}`;
     const { decision, rationale } = parsed.data;
-    if (!sameHandle(by, dri) && !deciders.some((who) => sameHandle(who, by)))
+    if (!this.mayDecide(by))
       return void record.refused({
         signal: 'recordDecision',
         by,
