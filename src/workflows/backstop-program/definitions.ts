@@ -1,4 +1,5 @@
-import { defineSignal } from '@temporalio/workflow';
+import { defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DecisionAnswer } from '../shared/messages';
 import { z } from 'zod';
 import type { GitHubIssue, HttpProbe, WorkPackage } from '../../activities';
 import type { CheckpointName } from '../../common/backstop';
@@ -56,6 +57,11 @@ export const decisionPayloadSchema = z
   .strict();
 export type DecisionPayload = z.input<typeof decisionPayloadSchema>;
 export const recordDecisionSignal = defineSignal<[DecisionPayload]>('recordDecision');
+export const recordDecisionMessage = {
+  signal: recordDecisionSignal,
+  update: defineUpdate<DecisionAnswer, [DecisionPayload]>('recordDecision'),
+  schema: decisionPayloadSchema,
+};
 
 export interface CheckpointEvidence {
   checkpoint: CheckpointName;

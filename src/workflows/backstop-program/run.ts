@@ -1,3 +1,4 @@
+import { handleDecision } from '../shared/decisions';
 import { condition, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { RunbookActivities, RunbookPolicySnapshot } from '../../activities';
@@ -14,7 +15,7 @@ import { RunRecord } from '../shared/run-record';
 import {
   BACKSTOP_PROGRAM,
   decisionPayloadSchema,
-  recordDecisionSignal,
+  recordDecisionMessage,
   type backstopInputSchema,
   type BackstopDetail,
   type BackstopOutcome,
@@ -83,7 +84,7 @@ export class BackstopRun {
     this.record.setMemoSummary(
       `Backstop of ${input.storyId} (merge ${input.mergeSha.slice(0, 7)} on ${this.detail.mergeDay.slice(0, 10)}): T+90 ${this.detail.checkpoints[2]!.at}`,
     );
-    setHandler(recordDecisionSignal, (raw) => this.onDecision(raw));
+    handleDecision(this.record, recordDecisionMessage, (raw) => this.onDecision(raw));
     this.failSafe = new FailSafe(this.record, this.notices, {
       tag: this.tag,
       incidentCommander: this.dri,

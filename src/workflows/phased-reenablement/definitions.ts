@@ -1,4 +1,5 @@
-import { defineSignal } from '@temporalio/workflow';
+import { defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DecisionAnswer } from '../shared/messages';
 import { z } from 'zod';
 import type { RepoAnalysis } from '../../activities';
 import { incidentIdSchema } from '../../common/break-glass';
@@ -73,6 +74,16 @@ export type PausePayload = z.input<typeof pausePayloadSchema>;
 export const pauseSignal = defineSignal<[PausePayload]>('pause');
 /** Lets a paused run (manual pause, or inconclusive analysis) go on. */
 export const resumeSignal = defineSignal<[PausePayload]>('resume');
+export const pauseMessage = {
+  signal: pauseSignal,
+  update: defineUpdate<DecisionAnswer, [PausePayload]>('pause'),
+  schema: pausePayloadSchema,
+};
+export const resumeMessage = {
+  signal: resumeSignal,
+  update: defineUpdate<DecisionAnswer, [PausePayload]>('resume'),
+  schema: resumePayloadSchema,
+};
 
 export type Phase = 'starting' | 'canary' | 'phase2' | 'phase3' | 'watch_for_green' | 'done';
 

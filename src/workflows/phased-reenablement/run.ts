@@ -1,3 +1,4 @@
+import { handleDecision } from '../shared/decisions';
 import { condition, patched, setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { RunbookPolicySnapshot } from '../../activities';
@@ -14,9 +15,9 @@ import { RunRecord } from '../shared/run-record';
 import {
   PHASED_REENABLEMENT,
   pausePayloadSchema,
-  pauseSignal,
+  pauseMessage,
   resumePayloadSchema,
-  resumeSignal,
+  resumeMessage,
   type phasedReenablementInputSchema,
   type ReenablementDetail,
   type ReenablementOutcome,
@@ -65,8 +66,8 @@ export class ReenablementRun {
     this.record.setMemoSummary(
       `Phased re-enablement after incident ${input.incidentId}: canary ${input.canaryRepo}`,
     );
-    setHandler(pauseSignal, (raw) => this.onPause(raw));
-    setHandler(resumeSignal, (raw) => this.onResume(raw));
+    handleDecision(this.record, pauseMessage, (raw) => this.onPause(raw));
+    handleDecision(this.record, resumeMessage, (raw) => this.onResume(raw));
     this.failSafe = new FailSafe(this.record, this.notices, {
       tag: this.tag,
       incidentCommander: this.requestedBy,

@@ -1,4 +1,5 @@
-import { defineSignal } from '@temporalio/workflow';
+import { defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DecisionAnswer } from '../shared/messages';
 import { z } from 'zod';
 import { incidentIdSchema } from '../../common/break-glass';
 import { handleSchema } from '../../common/identity';
@@ -72,6 +73,16 @@ export const rcaFiledPayloadSchema = z
 export type RcaFiledPayload = z.input<typeof rcaFiledPayloadSchema>;
 /** The root cause analysis is filed (due within 24 h). */
 export const rcaFiledSignal = defineSignal<[RcaFiledPayload]>('rcaFiled');
+export const confirmRollbackMessage = {
+  signal: confirmRollbackSignal,
+  update: defineUpdate<DecisionAnswer, [ConfirmRollbackPayload]>('confirmRollback'),
+  schema: confirmRollbackPayloadSchema,
+};
+export const rcaFiledMessage = {
+  signal: rcaFiledSignal,
+  update: defineUpdate<DecisionAnswer, [RcaFiledPayload]>('rcaFiled'),
+  schema: rcaFiledPayloadSchema,
+};
 
 export type RollbackOutcome =
   | 'aborted'

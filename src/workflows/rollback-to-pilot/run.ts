@@ -1,3 +1,4 @@
+import { handleDecision } from '../shared/decisions';
 import { setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { NoticeKind } from '../../common/notice';
@@ -6,14 +7,14 @@ import { utcIso } from '../../common/duration';
 import { normalizeHandle, sameHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
 import { FailSafe } from '../shared/fail-safe';
-import { abortPayloadSchema, abortSignal, statusQuery } from '../shared/messages';
+import { abortPayloadSchema, abortMessage, statusQuery } from '../shared/messages';
 import { Notices } from '../shared/notices';
 import { RunRecord } from '../shared/run-record';
 import {
   confirmRollbackPayloadSchema,
-  confirmRollbackSignal,
+  confirmRollbackMessage,
   rcaFiledPayloadSchema,
-  rcaFiledSignal,
+  rcaFiledMessage,
   ROLLBACK_TO_PILOT,
   type RollbackDetail,
   type RollbackOutcome,
@@ -65,15 +66,15 @@ export class RollbackRun {
     this.record.setMemoSummary(
       `Rollback to pilot scope, incident ${input.incidentId} (${input.severity}), IC ${this.ic}`,
     );
-    setHandler(confirmRollbackSignal, (raw) => this.onConfirm(raw));
-    setHandler(rcaFiledSignal, (raw) => this.onRcaFiled(raw));
+    handleDecision(this.record, confirmRollbackMessage, (raw) => this.onConfirm(raw));
+    handleDecision(this.record, rcaFiledMessage, (raw) => this.onRcaFiled(raw));
     this.failSafe = new FailSafe(this.record, this.notices, {
       tag: this.tag,
       incidentCommander: this.ic,
       mayDecide: (by) => this.mayDecide(by),
       account: () => this.account(),
     });
-    setHandler(abortSignal, (raw) => this.onAbort(raw));
+    handleDecision(this.record, abortMessage, (raw) => this.onAbort(raw));
   }
 
   /** Who may decide on a failed step: the IC, the confirmers, the Engineering TL and the DBA. */

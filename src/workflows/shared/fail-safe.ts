@@ -1,15 +1,10 @@
-import {
-  ActivityFailure,
-  ChildWorkflowFailure,
-  condition,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ActivityFailure, ChildWorkflowFailure, condition, workflowInfo } from '@temporalio/workflow';
 import { DEFAULT_FAIL_SAFE, type FailSafePolicy } from '../../common/policy';
 import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
-import { stepDecisionPayloadSchema, stepDecisionSignal } from './messages';
+import { handleDecision } from './decisions';
+import { stepDecisionMessage, stepDecisionPayloadSchema } from './messages';
 import { describeFailure, type Notices } from './notices';
 import type { NeedsHumanRecord, RunRecord } from './run-record';
 
@@ -80,7 +75,7 @@ export class FailSafe {
     private readonly notices: Notices,
     private readonly options: FailSafeOptions,
   ) {
-    setHandler(stepDecisionSignal, (raw) => this.onDecision(raw));
+    handleDecision(record, stepDecisionMessage, (raw) => this.onDecision(raw));
   }
 
   /** The policy's intervals; a snapshot recorded before they existed keeps the defaults. */

@@ -1,14 +1,15 @@
-import { condition, patched, setHandler } from '@temporalio/workflow';
+import { condition, patched } from '@temporalio/workflow';
 import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle, sameHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
+import { handleDecision } from './decisions';
 import {
+  abortMessage,
   abortPayloadSchema,
-  abortSignal,
+  approveMessage,
   approvePayloadSchema,
-  approveSignal,
+  rejectMessage,
   rejectPayloadSchema,
-  rejectSignal,
 } from './messages';
 import type { Notices } from './notices';
 import { PATCHES } from './patches';
@@ -69,9 +70,9 @@ export class RunControls {
     private readonly notices: Notices,
     private readonly requestedBy: string,
   ) {
-    setHandler(approveSignal, (payload) => this.onApprove(payload));
-    setHandler(rejectSignal, (payload) => this.onReject(payload));
-    setHandler(abortSignal, (payload) => this.onAbort(payload));
+    handleDecision(record, approveMessage, (payload) => this.onApprove(payload));
+    handleDecision(record, rejectMessage, (payload) => this.onReject(payload));
+    handleDecision(record, abortMessage, (payload) => this.onAbort(payload));
   }
 
   /** While a failed step waits for a human, an `abort` is that human's decision. */

@@ -1,7 +1,7 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { handleSchema } from '../../common/identity';
-import type { RunbookStatus } from './run-record';
+import type { RefusalReason, RunbookStatus } from './run-record';
 
 /**
  * Signals every gated runbook understands. Signals carry no trusted sender identity: the person
@@ -49,11 +49,35 @@ export type RejectPayload = z.input<typeof rejectPayloadSchema>;
 export type AbortPayload = z.input<typeof abortPayloadSchema>;
 export type StepDecisionPayload = z.input<typeof stepDecisionPayloadSchema>;
 
+/** What an Update answers at once: whether the decision counted and, if not, why (it is also in the audit trail). */
+export interface DecisionAnswer {
+  accepted: boolean;
+  reason?: RefusalReason;
+  detail?: string;
+  /** The run's step right after the decision. */
+  step: string;
+}
+
 export const approveSignal = defineSignal<[ApprovePayload]>('approve');
 export const rejectSignal = defineSignal<[RejectPayload]>('reject');
 export const abortSignal = defineSignal<[AbortPayload]>('abort');
 /** retry / skip / abort a step shown as `needs_human`. */
 export const stepDecisionSignal = defineSignal<[StepDecisionPayload]>('stepDecision');
+
+/** The same decisions as Updates (same names, same payloads), answered with a DecisionAnswer. */
+export const approveUpdate = defineUpdate<DecisionAnswer, [ApprovePayload]>('approve');
+export const rejectUpdate = defineUpdate<DecisionAnswer, [RejectPayload]>('reject');
+export const abortUpdate = defineUpdate<DecisionAnswer, [AbortPayload]>('abort');
+export const stepDecisionUpdate = defineUpdate<DecisionAnswer, [StepDecisionPayload]>('stepDecision');
+
+export const approveMessage = { signal: approveSignal, update: approveUpdate, schema: approvePayloadSchema };
+export const rejectMessage = { signal: rejectSignal, update: rejectUpdate, schema: rejectPayloadSchema };
+export const abortMessage = { signal: abortSignal, update: abortUpdate, schema: abortPayloadSchema };
+export const stepDecisionMessage = {
+  signal: stepDecisionSignal,
+  update: stepDecisionUpdate,
+  schema: stepDecisionPayloadSchema,
+};
 
 /** The whole run as the incident commander needs to see it: step, gate, deadlines, what ran. */
 export const statusQuery = defineQuery<RunbookStatus>('status');

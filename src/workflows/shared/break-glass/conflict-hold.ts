@@ -1,4 +1,5 @@
-import { condition, setHandler } from '@temporalio/workflow';
+import { handleDecision } from '../decisions';
+import { condition } from '@temporalio/workflow';
 import { DEFAULT_FAIL_SAFE, type FailSafePolicy } from '../../../common/policy';
 import { utcIso } from '../../../common/duration';
 import { normalizeHandle } from '../../../common/identity';
@@ -8,7 +9,7 @@ import type { Notices } from '../notices';
 import type { RunRecord } from '../run-record';
 import {
   acknowledgeConflictPayloadSchema,
-  acknowledgeConflictSignal,
+  acknowledgeConflictMessage,
   type BreakGlassDetail,
   type ConflictHoldRecord,
 } from './definitions';
@@ -40,7 +41,7 @@ export class ConflictHold {
       page(topic: string, action?: NoticePage['action']): NoticePage;
     },
   ) {
-    setHandler(acknowledgeConflictSignal, (raw) => this.onAcknowledge(raw));
+    handleDecision(record, acknowledgeConflictMessage, (raw) => this.onAcknowledge(raw));
   }
 
   configure(policy: FailSafePolicy | undefined): void {

@@ -1,4 +1,5 @@
-import { defineSignal } from '@temporalio/workflow';
+import { defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DecisionAnswer } from '../messages';
 import { z } from 'zod';
 import type { CommittedWrite, HttpProbe, ReconcilingWrite } from '../../../activities';
 import { handleSchema } from '../../../common/identity';
@@ -28,6 +29,11 @@ export type PostMortemFiledPayload = z.input<typeof postMortemFiledPayloadSchema
 
 /** Marks the post-mortem as filed (gating ritual gate 3). */
 export const postMortemFiledSignal = defineSignal<[PostMortemFiledPayload]>('postMortemFiled');
+export const postMortemFiledMessage = {
+  signal: postMortemFiledSignal,
+  update: defineUpdate<DecisionAnswer, [PostMortemFiledPayload]>('postMortemFiled'),
+  schema: postMortemFiledPayloadSchema,
+};
 
 export const acknowledgeConflictPayloadSchema = z
   .object({
@@ -43,9 +49,18 @@ export type AcknowledgeConflictPayload = z.input<typeof acknowledgeConflictPaylo
 
 /** Releases the hold a CONFLICT > 0 puts on a restore (seed 000 step 4.3: pause and verify). */
 export const acknowledgeConflictSignal = defineSignal<[AcknowledgeConflictPayload]>('acknowledgeConflict');
+export const acknowledgeConflictMessage = {
+  signal: acknowledgeConflictSignal,
+  update: defineUpdate<DecisionAnswer, [AcknowledgeConflictPayload]>('acknowledgeConflict'),
+  schema: acknowledgeConflictPayloadSchema,
+};
 
 /** Asks the workflow to look for the reconciling Console write now instead of at the next poll. */
 export const checkReconciliationSignal = defineSignal<[unknown?]>('checkReconciliation');
+export const checkReconciliationMessage = {
+  signal: checkReconciliationSignal,
+  update: defineUpdate<DecisionAnswer, [unknown?]>('checkReconciliation'),
+};
 
 export interface ApprovalRecord {
   approver: string;

@@ -1,12 +1,12 @@
-import { setHandler } from '@temporalio/workflow';
+import { handleDecision } from '../decisions';
 import { utcIso } from '../../../common/duration';
 import { normalizeHandle } from '../../../common/identity';
 import { describeIssuesInline } from '../../../common/validation';
 import type { RunRecord } from '../run-record';
 import {
-  checkReconciliationSignal,
+  checkReconciliationMessage,
   postMortemFiledPayloadSchema,
-  postMortemFiledSignal,
+  postMortemFiledMessage,
   type BreakGlassDetail,
 } from './definitions';
 
@@ -21,10 +21,10 @@ export class ObligationSignals {
   checkRequested = false;
 
   constructor(private readonly record: RunRecord<AnyDetail>) {
-    setHandler(checkReconciliationSignal, () => {
+    handleDecision(record, checkReconciliationMessage, () => {
       this.checkRequested = true;
     });
-    setHandler(postMortemFiledSignal, (raw) => this.onPostMortemFiled(raw));
+    handleDecision(record, postMortemFiledMessage, (raw) => this.onPostMortemFiled(raw));
   }
 
   private onPostMortemFiled(raw: unknown): void {

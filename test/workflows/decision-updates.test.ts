@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { breakGlassRestore, phasedReenablement } from '../../src/workflows';
+import { recordDecisionMessage } from '../../src/workflows/backstop-program/definitions';
+import type { BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
+import { pauseMessage } from '../../src/workflows/phased-reenablement/definitions';
+import {
+  abortUpdate,
+  approveUpdate,
+  rejectUpdate,
+  stepDecisionUpdate,
+  type ApprovePayload,
+  type DecisionAnswer,
+} from '../../src/workflows/shared/messages';
+import { historyEvents } from '../fixtures/history';
+import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
+import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
+import { atStep, waitForStatus } from '../fixtures/wait';
+
+/**
+ * Every decision is also a Workflow Update that answers at once: accepted, or refused with the
+ * reason (and recorded in the audit trail like a refused signal); a malformed payload is refused
+ * by the validator, before the workflow records anything.
+ */
+
+const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq-updates' });
+type Handle = WorkflowHandle<typeof breakGlassRestore>;
+
+function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const policy = withRestorePolicy(defaultPolicy(), {
+    approvers: ['@dococeven', '@alice'],
+    soleOperator: false,
+  });
+  return suite.withWorker(activityDeps(policy, suite.db.pool), fn);
+}
+
+async function restoreAtTheGate(taskQueue: string): Promise<{ handle: Handle; planHash: string }> {
+  const incidentId = uniqueId('INC');
+  const handle = await suite.env.client.workflow.start(breakGlassRestore, {
+    taskQueue,
+    workflowId: `break-glass-restore-${incidentId}`,
+    args: [{ incidentId, targetHistoryId: 5, requestedBy: '@alice', rationale: 'typo 0.0 in LGB 5M' }],
+  });
+  const gate = await waitForStatus<BreakGlassRestoreStatus>(handle, atStep('awaiting_approval'), 'the gate');
+  return { handle, planHash: gate.detail.plan!.planHash };
+}
+
+async function status(handle: Handle): Promise<BreakGlassRestoreStatus> {
+  return (await handle.query('status')) as BreakGlassRestoreStatus;
+}
+
+describe('decisions as Workflow Updates (time-skipping)', () => {
+  test('approve: each refusal answered with its reason and recorded; the right one accepted; then already decided', async () => {
+    await withWorker(async (taskQueue) => {
+      const { handle, planHash } = await restoreAtTheGate(taskQueue);
+      const wrongHash = planHash.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+      const refusals: [ApprovePayload, string][] = [
+        [{ approver: '@mallory', planHash }, 'not_on_roster'],
+        [{ approver: '@alice', planHash }, 'self_approval'],
+        [{ approver: '@dococeven', planHash: wrongHash }, 'stale_plan'],
+      ];
+      for (const [payload, reason] of refusals) {
+        const answer: DecisionAnswer = await handle.executeUpdate(approveUpdate, { args: [payload] });
+        assert.equal(answer.accepted, false, JSON.stringify(payload));
+        assert.equal(answer.reason, reason);
+        assert.equal(answer.step, 'awaiting_approval');
+      }
+      const refused = (await status(handle)).refusedAttempts.map((attempt) => attempt.reason);
+      assert.deepEqual(refused, ['not_on_roster', 'self_approval', 'stale_plan']);
+
+      const accepted = await handle.executeUpdate(approveUpdate, {
+        args: [{ approver: '@dococeven', planHash, rationale: 'typo' }],
+      });
+      assert.equal(accepted.accepted, true);
+      assert.equal(accepted.reason, undefined);
+      const again = await handle.executeUpdate(rejectUpdate, {
+        args: [{ approver: '@dococeven', reason: 'changed my mind' }],
+      });
+      assert.deepEqual([again.accepted, again.reason], [false, 'already_decided']);
+
+      // The Updates are in the history, with their answers.
+      const events = await historyEvents(handle);
+      const completed = events.filter((event) => event.workflowExecutionUpdateCompletedEventAttributes);
+      assert.equal(completed.length, 5);
+      const abort = await handle.executeUpdate(abortUpdate, {
+        args: [{ by: '@alice', reason: 'wrong target' }],
+      });
+      assert.equal(abort.accepted, true, 'an abort during the pause is accepted');
+      const result = await handle.result();
+      assert.equal(result.outcome, 'aborted');
+    });
+  });
+
+  test('a malformed payload is refused by the validator: each bad field named, nothing recorded', async () => {
+    await withWorker(async (taskQueue) => {
+      const { handle } = await restoreAtTheGate(taskQueue);
+      const failure = await handle
+        .executeUpdate(approveUpdate, { args: [{ approver: 'no body', planHash: 'abc' } as never] })
+        .then(
+          () => assert.fail('must be refused'),
+          (error: unknown) => error,
+        );
+      assert.ok(failure instanceof WorkflowUpdateFailedError, String(failure));
+      const message = (failure.cause as Error).message;
+      assert.match(message, /approver/);
+      assert.match(message, /planHash/);
+      assert.deepEqual((await status(handle)).refusedAttempts, []);
+      const step = await handle.executeUpdate(stepDecisionUpdate, {
+        args: [{ by: '@alice', decision: 'retry' }],
+      });
+      assert.deepEqual([step.accepted, step.reason], [false, 'gate_not_open'], 'no step waits for a human');
+      await handle.terminate('test over');
+    });
+  });
+
+  test('pause (re-enablement) and recordDecision (backstop) answer as Updates too', async () => {
+    await withWorker(async (taskQueue) => {
+      const incidentId = uniqueId('INC');
+      const reenablement = await suite.env.client.workflow.start(phasedReenablement, {
+        taskQueue,
+        workflowId: `phased-reenablement-${incidentId}`,
+        args: [
+          {
+            incidentId,
+            requestedBy: '@sre-lead',
+            pilotRepo: 'compliance-service',
+            canaryRepo: 'ledger-sync',
+            phase2Repos: ['payments-api'],
+            remainingRepos: [],
+          },
+        ],
+      });
+      const outsider = await reenablement.executeUpdate(pauseMessage.update, {
+        args: [{ by: '@mallory', reason: 'why not' }],
+      });
+      assert.deepEqual([outsider.accepted, outsider.reason], [false, 'not_authorized']);
+      const paused = await reenablement.executeUpdate(pauseMessage.update, { args: [{ by: '@sre-lead' }] });
+      assert.equal(paused.accepted, true);
+      await reenablement.terminate('test over');
+
+      const backstop = await suite.env.client.workflow.start('backstopProgram', {
+        taskQueue,
+        workflowId: uniqueId('backstop-updates'),
+        args: [
+          {
+            storyId: uniqueId('CVN-S20'),
+            mergeSha: '0b0a9c7f',
+            mergedAt: new Date(await suite.env.currentTimeMs()).toISOString().replace(/\.\d+Z$/, 'Z'),
+            dri: '@dococeven',
+            openProject: { epicId: 149, storyWorkPackageId: 153 },
+            github: { repository: 'cvntrade/champollion' },
+            consoleRestoreProbeUrl: 'http://127.0.0.1:9/restore',
+          },
+        ],
+      });
+      const early = await backstop.executeUpdate(recordDecisionMessage.update, {
+        args: [{ by: '@dococeven', decision: 'waiver', rationale: 'too early' }],
+      });
+      assert.deepEqual([early.accepted, early.reason], [false, 'gate_not_open']);
+      await backstop.terminate('test over');
+    });
+  });
+});
