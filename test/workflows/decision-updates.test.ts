@@ -48,7 +48,7 @@ async function restoreAtTheGate(taskQueue: string): Promise<{ handle: Handle; pl
 }
 
 async function status(handle: Handle): Promise<BreakGlassRestoreStatus> {
-  return (await handle.query('status')) as BreakGlassRestoreStatus;
+  return handle.query<BreakGlassRestoreStatus>('status');
 }
 
 describe('decisions as Workflow Updates (time-skipping)', () => {
@@ -97,7 +97,7 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
     await withWorker(async (taskQueue) => {
       const { handle } = await restoreAtTheGate(taskQueue);
       const failure = await handle
-        .executeUpdate(approveUpdate, { args: [{ approver: 'no body', planHash: 'abc' } as never] })
+        .executeUpdate(approveUpdate, { args: [{ approver: 'no body', planHash: 'abc' }] })
         .then(
           () => assert.fail('must be refused'),
           (error: unknown) => error,
