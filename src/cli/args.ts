@@ -44,6 +44,10 @@ export const OPTIONS = {
   limit: { type: 'string' },
   json: { type: 'boolean' },
   'keep-live': { type: 'boolean' },
+  /** Send a decision as a signal (no answer) instead of an Update. */
+  signal: { type: 'boolean' },
+  /** Seconds to wait for the run's answer to a decision (default 30). */
+  wait: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -1,14 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { breakGlassRestore } from '../../src/workflows';
+import type { BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
 import { historyEvents, signals } from '../fixtures/history';
+import { activityDeps, defaultPolicy } from '../fixtures/policy';
 import { spawnNode } from '../fixtures/processes';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
+import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
  * The CLI against the dev server: a run named by its incident is found among the runbooks' runs,
  * an incident with several runs in progress asks for --procedure, and --json answers in JSON. The
- * runs here have no worker: the lookup and the messages only need the server.
+ * runs of the first test have no worker: the lookup and signals only need the server. Decisions
+ * are Updates by default: the run answers, and a refusal exits 1 with its reason.
  */
 const suite = workflowSuite({ server: 'dev', resetDatabase: false });
 
@@ -37,7 +42,16 @@ describe('CLI: runs found by incident (dev server)', () => {
       args: [{}],
     });
 
-    const ambiguous = await cli('abort', '--incident', incident, '--by', '@sre', '--reason', 'stop');
+    const ambiguous = await cli(
+      'abort',
+      '--incident',
+      incident,
+      '--by',
+      '@sre',
+      '--reason',
+      'stop',
+      '--signal',
+    );
     assert.equal(ambiguous.code, 1);
     assert.match(ambiguous.output, /several runs in progress/);
     assert.match(
@@ -57,18 +71,27 @@ describe('CLI: runs found by incident (dev server)', () => {
       '--reason',
       'stop',
       '--json',
+      '--signal',
     );
     assert.equal(chosen.code, 0, chosen.output);
-    assert.deepEqual(JSON.parse(chosen.output), { sent: 'abort', workflowId: reenablement.workflowId });
+    assert.deepEqual(JSON.parse(chosen.output), {
+      sent: 'abort',
+      workflowId: reenablement.workflowId,
+      as: 'signal',
+    });
 
     // pause belongs to the re-enablement: no --procedure needed even with two runs in progress.
-    const pause = await cli('pause', '--incident', incident, '--by', '@sre');
+    const pause = await cli('pause', '--incident', incident, '--by', '@sre', '--signal');
     assert.equal(pause.code, 0, pause.output);
 
     await reenablement.terminate('test over');
     // retry and acknowledge-conflict reach the run as the signals the workflow handles.
-    const retry = await cli('retry', '--incident', incident, '--by', '@sre', '--json');
-    assert.deepEqual(JSON.parse(retry.output), { sent: 'stepDecision', workflowId: restore.workflowId });
+    const retry = await cli('retry', '--incident', incident, '--by', '@sre', '--json', '--signal');
+    assert.deepEqual(JSON.parse(retry.output), {
+      sent: 'stepDecision',
+      workflowId: restore.workflowId,
+      as: 'signal',
+    });
     const ack = await cli(
       'acknowledge-conflict',
       '--incident',
@@ -77,11 +100,26 @@ describe('CLI: runs found by incident (dev server)', () => {
       '@sre',
       '--note',
       'intended',
+      '--signal',
     );
     assert.equal(ack.code, 0, ack.output);
-    const single = await cli('abort', '--incident', incident, '--by', '@sre', '--reason', 'stop', '--json');
+    const single = await cli(
+      'abort',
+      '--incident',
+      incident,
+      '--by',
+      '@sre',
+      '--reason',
+      'stop',
+      '--json',
+      '--signal',
+    );
     assert.equal(single.code, 0, single.output);
-    assert.deepEqual(JSON.parse(single.output), { sent: 'abort', workflowId: restore.workflowId });
+    assert.deepEqual(JSON.parse(single.output), {
+      sent: 'abort',
+      workflowId: restore.workflowId,
+      as: 'signal',
+    });
 
     assert.deepEqual(
       signals(await historyEvents(reenablement)).map((s) => s.name),
@@ -96,5 +134,70 @@ describe('CLI: runs found by incident (dev server)', () => {
     const missing = await cli('status', '--incident', uniqueId('INC'));
     assert.equal(missing.code, 1);
     assert.match(missing.output, /no run of any runbook for incident/);
+  });
+  test('decisions are Updates: a refusal exits 1 with the reason, the right approval is accepted; no worker: not confirmed', async () => {
+    const incident = uniqueId('INC');
+    await suite.withWorker(activityDeps(defaultPolicy(), suite.db.pool), async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(breakGlassRestore, {
+        taskQueue,
+        workflowId: `break-glass-restore-${incident}`,
+        args: [
+          {
+            incidentId: incident,
+            targetHistoryId: 5,
+            requestedBy: '@alice',
+            rationale: 'typo 0.0 in LGB 5M',
+          },
+        ],
+      });
+      const gate = await waitForStatus<BreakGlassRestoreStatus>(
+        handle,
+        atStep('awaiting_approval'),
+        'the gate',
+        60_000,
+      );
+      const planHash = gate.detail.plan!.planHash;
+      const approve = (hash: string) =>
+        cli('approve', '--incident', incident, '--approver', '@dococeven', '--plan-hash', hash);
+      const wrong = await approve(planHash.replace(/^./, (c) => (c === '0' ? '1' : '0')));
+      assert.equal(wrong.code, 1, wrong.output);
+      assert.match(wrong.output, /REFUSED \(stale_plan\)/);
+      const right = await approve(planHash);
+      assert.equal(right.code, 0, right.output);
+      assert.match(right.output, /accepted: approve on break-glass-restore-/);
+      const abort = await cli(
+        'abort',
+        '--incident',
+        incident,
+        '--by',
+        '@alice',
+        '--reason',
+        'test over',
+        '--json',
+      );
+      assert.equal(abort.code, 0, abort.output);
+      assert.equal((JSON.parse(abort.output) as { accepted: boolean }).accepted, true);
+      assert.equal((await handle.result()).outcome, 'aborted');
+    });
+    // A run nobody serves: the CLI says the decision was not confirmed, and exits 3.
+    const orphan = await suite.env.client.workflow.start('breakGlassRestore', {
+      taskQueue: uniqueId('no-worker'),
+      workflowId: `break-glass-restore-${uniqueId('INC')}`,
+      args: [{}],
+    });
+    const unanswered = await cli(
+      'abort',
+      '--workflow-id',
+      orphan.workflowId,
+      '--by',
+      '@sre',
+      '--reason',
+      'x',
+      '--wait',
+      '2',
+    );
+    assert.equal(unanswered.code, 3, unanswered.output);
+    assert.match(unanswered.output, /NOT CONFIRMED/);
+    await orphan.terminate('test over');
   });
 });

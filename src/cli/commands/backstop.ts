@@ -11,7 +11,7 @@ import {
 import { requiredText, UsageError, validateFlag, validateOptions } from '../args';
 import type { Command } from '../command';
 import { listRuns } from './runs';
-import { sendSignal, startRun } from './helpers';
+import { sendDecision, startRun } from './helpers';
 
 /** Seed 001 §6.bis: `backstop start <file> | list | decide …`. */
 
@@ -49,15 +49,20 @@ export const backstopCommands: Command[] = [
       }
       if (sub === 'decide') {
         const story = validateFlag(storyIdSchema, values.story, '--story');
-        return sendSignal({ workflowId: backstopWorkflowId(story) }, recordDecisionSignal.name, {
-          by: validateFlag(handleSchema, values.by, '--by'),
-          decision: validateFlag(
-            z.enum(['self_review', 'waiver', 'revert', 'park']),
-            values.decision,
-            '--decision',
-          ),
-          rationale: requiredText('--rationale', values.rationale),
-        });
+        return sendDecision(
+          { workflowId: backstopWorkflowId(story) },
+          recordDecisionSignal.name,
+          {
+            by: validateFlag(handleSchema, values.by, '--by'),
+            decision: validateFlag(
+              z.enum(['self_review', 'waiver', 'revert', 'park']),
+              values.decision,
+              '--decision',
+            ),
+            rationale: requiredText('--rationale', values.rationale),
+          },
+          values,
+        );
       }
       throw new UsageError('backstop start <file> | backstop list | backstop decide …');
     },

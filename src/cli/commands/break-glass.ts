@@ -30,7 +30,7 @@ import type { Command } from '../command';
 import { runRef } from '../runs';
 import { ensureDrillSchedule } from '../schedule';
 import { handleSchema } from '../../common/identity';
-import { printed, sendSignal, startRun } from './helpers';
+import { printed, sendDecision, startRun } from './helpers';
 
 /** Seed 000: Procedures A–D, the drill and its Schedule, and the obligations' messages. */
 
@@ -197,16 +197,21 @@ export const breakGlassCommands: Command[] = [
     name: 'check-reconciliation',
     group: 'Follow and drive a run',
     usage: '--incident <id> [--procedure A|B|D]   look for the reconciling Console write now',
-    prepare: (values) => sendSignal(runRef(values), checkReconciliationSignal.name, {}),
+    prepare: (values) => sendDecision(runRef(values), checkReconciliationSignal.name, {}, values),
   },
   {
     name: 'post-mortem-filed',
     group: 'Follow and drive a run',
     usage: '--incident <id> --by <@handle> --link <url>',
     prepare: (values) =>
-      sendSignal(runRef(values), postMortemFiledSignal.name, {
-        by: validateFlag(handleSchema, values.by, '--by'),
-        link: requiredText('--link', values.link),
-      }),
+      sendDecision(
+        runRef(values),
+        postMortemFiledSignal.name,
+        {
+          by: validateFlag(handleSchema, values.by, '--by'),
+          link: requiredText('--link', values.link),
+        },
+        values,
+      ),
   },
 ];

@@ -1,6 +1,12 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import type { DecisionAnswer } from '../../workflows/shared/messages';
 import type { CommandContext } from '../client';
-import { UsageError } from '../args';
+import { z } from 'zod';
+import { UsageError, validateFlag, type Values } from '../args';
 import type { Printed, Prepared } from '../command';
 import { resolveRun, type RunRef } from '../runs';
 
@@ -37,21 +43,78 @@ export function startRun(request: StartRequest): Prepared {
   };
 }
 
-/** A message (signal) to a run; the workflow records whether it counted, `status` shows it. */
-export function sendSignal(ref: RunRef, name: string, payload: unknown): Prepared {
+/** How long the CLI waits for a run to answer a decision (its worker must pick the Update up). */
+const ANSWER_WAIT_SECONDS = 30;
+
+/**
+ * A decision to a run. By default an Update: the run answers at once whether it counted and why
+ * not, and a refusal exits 1. `--signal` sends it fire-and-forget (the run records whether it
+ * counted; `status` shows it); a run whose code predates Updates gets the signal automatically.
+ */
+export function sendDecision(ref: RunRef, name: string, payload: unknown, values: Values): Prepared {
+  const asSignal = values.signal === true;
+  const waitSeconds =
+    values.wait === undefined
+      ? ANSWER_WAIT_SECONDS
+      : validateFlag(z.coerce.number().int().min(1).max(600), values.wait, '--wait');
   return async ({ client }) => {
     const workflowId = await resolveRun(client, ref);
+    const handle = client.workflow.getHandle(workflowId);
+    const signal = async (why: string): Promise<Printed> => {
+      await handle.signal(name, payload);
+      return printed(
+        { sent: name, workflowId, as: 'signal' },
+        `sent "${name}" to ${workflowId} as a signal${why}; whether it counted is in: npm run cli -- status --workflow-id ${workflowId}`,
+      );
+    };
     try {
-      await client.workflow.getHandle(workflowId).signal(name, payload);
+      if (asSignal) return await signal('');
+      // Our own timer decides "no answer": what the client throws on a cut call varies.
+      const patience = new AbortController();
+      const timer = setTimeout(() => patience.abort(), waitSeconds * 1_000);
+      let answer: DecisionAnswer;
+      try {
+        answer = await client.connection.withAbortSignal(patience.signal, () =>
+          handle.executeUpdate<DecisionAnswer, [unknown]>(name, { args: [payload] }),
+        );
+      } catch (error) {
+        if (patience.signal.aborted) return notConfirmed(workflowId, name, waitSeconds);
+        throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+      const json = { decision: name, workflowId, ...answer };
+      return answer.accepted
+        ? printed(json, `accepted: ${name} on ${workflowId} (step now: ${answer.step})`)
+        : printed(
+            json,
+            `REFUSED (${answer.reason}): ${answer.detail}\n${name} on ${workflowId} did not count`,
+            1,
+          );
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) throw new UsageError(`no such run: ${workflowId}`);
+      if (error instanceof WorkflowUpdateFailedError) {
+        const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
+        if (/no registered handler for update/i.test(cause))
+          return signal(" (this run's code predates Updates)");
+        return printed(
+          { decision: name, workflowId, accepted: false, reason: 'invalid_payload', detail: cause },
+          `REFUSED (invalid_payload): ${cause}`,
+          1,
+        );
+      }
       throw error;
     }
-    return {
-      json: { sent: name, workflowId },
-      text: `sent "${name}" to ${workflowId}; the decision is in: npm run cli -- status --workflow-id ${workflowId}`,
-    };
   };
+}
+
+function notConfirmed(workflowId: string, name: string, waitSeconds: number): Printed {
+  return printed(
+    { decision: name, workflowId, accepted: null, detail: 'no answer' },
+    `NOT CONFIRMED: ${workflowId} did not answer "${name}" within ${waitSeconds} s (is its worker running?). ` +
+      `It may still be applied when a worker picks it up: check "npm run cli -- status --workflow-id ${workflowId}" before sending it again.`,
+    3,
+  );
 }
 
 /** A finished printout. */

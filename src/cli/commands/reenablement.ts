@@ -9,7 +9,7 @@ import {
 import { list, validateFlag, validateOptions, type Values } from '../args';
 import type { Command } from '../command';
 import { runRef } from '../runs';
-import { sendSignal, startRun } from './helpers';
+import { sendDecision, startRun } from './helpers';
 
 /** Phased re-enablement (seeds 002 and 003). */
 
@@ -75,12 +75,14 @@ export const reenablementCommands: Command[] = [
     name: 'pause',
     group: GROUP,
     usage: '--incident <id> --by <@handle> [--reason "..."]                      (re-enablement)',
-    prepare: (values) => sendSignal(runRef(values, 'reenablement'), pauseSignal.name, control(values)),
+    prepare: (values) =>
+      sendDecision(runRef(values, 'reenablement'), pauseSignal.name, control(values), values),
   },
   {
     name: 'resume',
     group: GROUP,
     usage: '--incident <id> --by <@handle> [--reason "..."]                      (re-enablement)',
-    prepare: (values) => sendSignal(runRef(values, 'reenablement'), resumeSignal.name, control(values)),
+    prepare: (values) =>
+      sendDecision(runRef(values, 'reenablement'), resumeSignal.name, control(values), values),
   },
 ];

@@ -10,7 +10,7 @@ import {
 import { jsonOption, list, requiredText, validateFlag, validateOptions } from '../args';
 import type { Command } from '../command';
 import { runRef } from '../runs';
-import { sendSignal, startRun } from './helpers';
+import { sendDecision, startRun } from './helpers';
 
 /** RB-LAUNCH-002 (seed 002): rollback to pilot scope. */
 
@@ -59,20 +59,30 @@ export const rollbackCommands: Command[] = [
     group: GROUP,
     usage: '--incident <id> --by <@handle> --decision go|cancel [--note "..."]   (P2 after the triage hold)',
     prepare: (values) =>
-      sendSignal(runRef(values, 'rollback'), confirmRollbackSignal.name, {
-        by: validateFlag(handleSchema, values.by, '--by'),
-        decision: validateFlag(z.enum(['go', 'cancel']), values.decision, '--decision'),
-        ...(values.note ? { note: values.note } : {}),
-      }),
+      sendDecision(
+        runRef(values, 'rollback'),
+        confirmRollbackSignal.name,
+        {
+          by: validateFlag(handleSchema, values.by, '--by'),
+          decision: validateFlag(z.enum(['go', 'cancel']), values.decision, '--decision'),
+          ...(values.note ? { note: values.note } : {}),
+        },
+        values,
+      ),
   },
   {
     name: 'rca-filed',
     group: GROUP,
     usage: '--incident <id> --by <@handle> --link <url>',
     prepare: (values) =>
-      sendSignal(runRef(values, 'rollback'), rcaFiledSignal.name, {
-        by: validateFlag(handleSchema, values.by, '--by'),
-        link: requiredText('--link', values.link),
-      }),
+      sendDecision(
+        runRef(values, 'rollback'),
+        rcaFiledSignal.name,
+        {
+          by: validateFlag(handleSchema, values.by, '--by'),
+          link: requiredText('--link', values.link),
+        },
+        values,
+      ),
   },
 ];

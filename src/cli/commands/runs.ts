@@ -21,7 +21,7 @@ import { requiredText, UsageError, validateFlag, type Values } from '../args';
 import type { Command, Prepared } from '../command';
 import { renderStatus } from '../status';
 import { resolveRun, runRef } from '../runs';
-import { printed, sendSignal } from './helpers';
+import { printed, sendDecision } from './helpers';
 
 /** Commands on any run: status, result, the gate's decisions, and the list of runs. */
 
@@ -143,25 +143,35 @@ export const runCommands: Command[] = [
     group: GROUP,
     usage: '--incident <id> --approver <@handle> --plan-hash <hash> [--rationale "..."]',
     prepare: (values) =>
-      sendSignal(runRef(values), approveSignal.name, {
-        approver: validateFlag(handleSchema, values.approver, '--approver'),
-        planHash: validateFlag(
-          z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash from "status"'),
-          values['plan-hash'],
-          '--plan-hash',
-        ),
-        ...(values.rationale ? { rationale: values.rationale } : {}),
-      }),
+      sendDecision(
+        runRef(values),
+        approveSignal.name,
+        {
+          approver: validateFlag(handleSchema, values.approver, '--approver'),
+          planHash: validateFlag(
+            z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash from "status"'),
+            values['plan-hash'],
+            '--plan-hash',
+          ),
+          ...(values.rationale ? { rationale: values.rationale } : {}),
+        },
+        values,
+      ),
   },
   {
     name: 'reject',
     group: GROUP,
     usage: '--incident <id> --approver <@handle> --reason "..."',
     prepare: (values) =>
-      sendSignal(runRef(values), rejectSignal.name, {
-        approver: validateFlag(handleSchema, values.approver, '--approver'),
-        reason: requiredText('--reason', values.reason),
-      }),
+      sendDecision(
+        runRef(values),
+        rejectSignal.name,
+        {
+          approver: validateFlag(handleSchema, values.approver, '--approver'),
+          reason: requiredText('--reason', values.reason),
+        },
+        values,
+      ),
   },
   {
     name: 'abort',
@@ -169,11 +179,16 @@ export const runCommands: Command[] = [
     usage:
       '--incident <id> --by <@handle> --reason "..." [--keep-live]   (re-enablement: --keep-live leaves the allowlist as it is)',
     prepare: (values) =>
-      sendSignal(runRef(values), abortSignal.name, {
-        by: validateFlag(handleSchema, values.by, '--by'),
-        reason: requiredText('--reason', values.reason),
-        ...(values['keep-live'] ? { keepLive: true } : {}),
-      }),
+      sendDecision(
+        runRef(values),
+        abortSignal.name,
+        {
+          by: validateFlag(handleSchema, values.by, '--by'),
+          reason: requiredText('--reason', values.reason),
+          ...(values['keep-live'] ? { keepLive: true } : {}),
+        },
+        values,
+      ),
   },
   stepDecisionCommand('retry', 'run the step that failed again (safe: every write is idempotent)'),
   stepDecisionCommand('skip', 'go on without the step that failed, where the runbook allows it'),
@@ -182,10 +197,15 @@ export const runCommands: Command[] = [
     group: GROUP,
     usage: '--incident <id> --by <@handle> --note "what you verified"   release a CONFLICT hold (A, D)',
     prepare: (values) =>
-      sendSignal(runRef(values), acknowledgeConflictSignal.name, {
-        by: validateFlag(handleSchema, values.by, '--by'),
-        note: requiredText('--note', values.note),
-      }),
+      sendDecision(
+        runRef(values),
+        acknowledgeConflictSignal.name,
+        {
+          by: validateFlag(handleSchema, values.by, '--by'),
+          note: requiredText('--note', values.note),
+        },
+        values,
+      ),
   },
   {
     name: 'result',
@@ -209,10 +229,15 @@ function stepDecisionCommand(decision: 'retry' | 'skip', what: string): Command 
     group: GROUP,
     usage: `--incident <id> --by <@handle> [--reason "..."]   ${what}`,
     prepare: (values) =>
-      sendSignal(runRef(values), stepDecisionSignal.name, {
-        by: validateFlag(handleSchema, values.by, '--by'),
-        decision,
-        ...(values.reason ? { reason: values.reason } : {}),
-      }),
+      sendDecision(
+        runRef(values),
+        stepDecisionSignal.name,
+        {
+          by: validateFlag(handleSchema, values.by, '--by'),
+          decision,
+          ...(values.reason ? { reason: values.reason } : {}),
+        },
+        values,
+      ),
   };
 }
