@@ -161,7 +161,7 @@ describe('CLI: runs found by incident (dev server)', () => {
         cli('approve', '--incident', incident, '--approver', '@dococeven', '--plan-hash', hash);
       const wrong = await approve(planHash.replace(/^./, (c) => (c === '0' ? '1' : '0')));
       assert.equal(wrong.code, 1, wrong.output);
-      assert.match(wrong.output, /REFUSED \(stale_plan\)/);
+      assert.match(wrong.output, /REFUSED \(plan_hash_mismatch\)/);
       const right = await approve(planHash);
       assert.equal(right.code, 0, right.output);
       assert.match(right.output, /accepted: approve on break-glass-restore-/);

@@ -248,7 +248,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
         [
           ['not_on_roster', '@mallory'],
           ['self_approval', '@dococeven'],
-          ['stale_plan', '@oncall-lead'],
+          ['plan_hash_mismatch', '@oncall-lead'],
           ['invalid_payload', '@oncall-lead'],
         ],
       );
@@ -264,7 +264,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       await recordHistory(handle, 'break-glass-restore-refusals-then-abort');
       assert.deepEqual(
         result.refusedAttempts.map((a) => a.reason),
-        ['not_on_roster', 'self_approval', 'stale_plan', 'invalid_payload', 'not_authorized'],
+        ['not_on_roster', 'self_approval', 'plan_hash_mismatch', 'invalid_payload', 'not_authorized'],
       );
       const announced = await suite.db.pool.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM runbook_notices WHERE incident_id = $1 AND kind = 'refused_attempt'",

@@ -59,7 +59,7 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
       const refusals: [ApprovePayload, string][] = [
         [{ approver: '@mallory', planHash }, 'not_on_roster'],
         [{ approver: '@alice', planHash }, 'self_approval'],
-        [{ approver: '@dococeven', planHash: wrongHash }, 'stale_plan'],
+        [{ approver: '@dococeven', planHash: wrongHash }, 'plan_hash_mismatch'],
       ];
       for (const [payload, reason] of refusals) {
         const answer: DecisionAnswer = await handle.executeUpdate(approveUpdate, { args: [payload] });
@@ -67,13 +67,36 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
         assert.equal(answer.reason, reason);
         assert.equal(answer.step, 'awaiting_approval');
       }
-      const refused = (await status(handle)).refusedAttempts.map((attempt) => attempt.reason);
-      assert.deepEqual(refused, ['not_on_roster', 'self_approval', 'stale_plan']);
+      const shown = await status(handle);
+      assert.deepEqual(
+        shown.refusedAttempts.map((attempt) => attempt.reason),
+        ['not_on_roster', 'self_approval', 'plan_hash_mismatch'],
+      );
+      // The approval block comes first: the full hash, what to paste, who may approve, until when.
+      assert.equal(Object.keys(shown)[0], 'approval');
+      const block = shown.approval!;
+      assert.equal(block.planHash, planHash);
+      assert.deepEqual(block.argument, { approver: '@you', planHash });
+      assert.deepEqual(block.mayApprove, ['@dococeven'], 'the requester may not approve');
+      assert.match(block.cli, new RegExp(`--plan-hash ${planHash}$`));
+      assert.equal(block.expiresAt, shown.deadlines.find((d) => d.name === 'approval')!.dueAt);
+      assert.equal(block.lastRefused?.reason, 'plan_hash_mismatch');
+      assert.ok(
+        block.lastRefused!.detail.includes(wrongHash) && block.lastRefused!.detail.includes(planHash),
+      );
+      assert.match(
+        shown.currentDetails,
+        new RegExp(`until ${block.expiresAt}.*last refused: approve by @dococeven \\(plan_hash_mismatch\\)`),
+      );
 
       const accepted = await handle.executeUpdate(approveUpdate, {
         args: [{ approver: '@dococeven', planHash, rationale: 'typo' }],
       });
       assert.equal(accepted.accepted, true);
+      assert.deepEqual(
+        [(await status(handle)).approval?.state, (await status(handle)).approval?.decidedBy],
+        ['approved', '@dococeven'],
+      );
       assert.equal(accepted.reason, undefined);
       const again = await handle.executeUpdate(rejectUpdate, {
         args: [{ approver: '@dococeven', reason: 'changed my mind' }],

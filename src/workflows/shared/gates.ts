@@ -13,7 +13,7 @@ import {
 } from './messages';
 import type { Notices } from './notices';
 import { PATCHES } from './patches';
-import type { RefusalReason, RunRecord } from './run-record';
+import type { ApprovalBlock, RefusalReason, RunRecord } from './run-record';
 
 /**
  * The approval gate and the pause-and-think timer shared by every gated runbook.
@@ -64,6 +64,8 @@ export class RunControls {
   private pointOfNoReturn?: string;
   private readonly refusalsBy = new Map<string, number>();
   private failSafe?: { waiting: string | undefined; takeAbort(by: string, reason: string): boolean };
+  /** The gate's one-line details while it is open. */
+  private gateLine?: string;
 
   constructor(
     private readonly record: RunRecord<unknown>,
@@ -100,6 +102,7 @@ export class RunControls {
     const deadlineMs = Date.now() + timeoutMs;
     this.gate = { planHash, deadlineMs };
     this.record.setDeadline('approval', deadlineMs);
+    this.showGate(planHash, deadlineMs);
     const decided = await condition(
       () => this.decision !== undefined || this.abortRequest !== undefined,
       Math.max(deadlineMs - Date.now(), 1),
@@ -107,18 +110,21 @@ export class RunControls {
     );
     if (this.decision) {
       this.record.resolveDeadline('approval', 'met');
-      return this.decision;
-    }
-    if (this.abortRequest) {
+    } else if (this.abortRequest) {
       this.record.resolveDeadline('approval', 'cancelled');
       this.decision = { kind: 'aborted', ...this.abortRequest };
-      return this.decision;
-    }
-    if (!decided) {
+    } else if (!decided) {
       this.record.resolveDeadline('approval', 'missed');
       this.decision = { kind: 'expired', atMs: Date.now() };
     }
-    return this.decision!;
+    const decision = this.decision!;
+    const block = this.record.status.approval;
+    if (block) {
+      block.state = decision.kind;
+      if (decision.kind === 'approved' || decision.kind === 'rejected') block.decidedBy = decision.approver;
+      if (decision.kind === 'aborted') block.decidedBy = decision.by;
+    }
+    return decision;
   }
 
   /**
@@ -139,6 +145,26 @@ export class RunControls {
     }
     this.record.resolveDeadline('pause_and_think', 'met');
     return { kind: 'elapsed', atMs: Date.now() };
+  }
+
+  /** The approval block and the one-line details: who may approve, until when (UTC), what to paste. */
+  private showGate(planHash: string, deadlineMs: number): void {
+    const roster = this.roster?.approvers ?? [];
+    const mayApprove = roster
+      .filter((member) => this.roster?.soleOperator || !sameHandle(member, this.requestedBy))
+      .map((member) => `@${normalizeHandle(member)}`);
+    const workflowId = this.record.status.workflowId;
+    const block: ApprovalBlock = {
+      state: 'waiting',
+      planHash,
+      expiresAt: utcIso(deadlineMs),
+      mayApprove,
+      argument: { approver: '@you', planHash },
+      cli: `npm run cli -- approve --workflow-id ${workflowId} --approver @you --plan-hash ${planHash}`,
+    };
+    this.record.status.approval = block;
+    this.gateLine = `awaiting approval by ${mayApprove.join(' or ') || '(nobody on the roster)'} until ${block.expiresAt} — planHash ${planHash}`;
+    this.record.describe(this.gateLine);
   }
 
   /** From here on an abort is refused: the side effect is under way. */
@@ -187,8 +213,8 @@ export class RunControls {
       return this.refuse(
         'approve',
         raw,
-        'stale_plan',
-        `planHash ${planHash.slice(0, 12)}… is not the current plan ${this.gate.planHash.slice(0, 12)}…; read the status again`,
+        'plan_hash_mismatch',
+        `planHash ${planHash} is not the plan awaiting approval, ${this.gate.planHash}; copy it from the status's approval block`,
       );
     }
     const atMs = Date.now();
@@ -282,6 +308,14 @@ export class RunControls {
   private refuse(signal: string, raw: unknown, reason: RefusalReason, detail: string): void {
     const by = personIn(raw);
     const attempt = this.record.refused({ signal, reason, detail, ...(by ? { by } : {}) });
+    // While the gate is open, the last refusal shows where the approver looks.
+    const block = this.record.status.approval;
+    if (block?.state === 'waiting' && !this.decision) {
+      block.lastRefused = attempt;
+      this.record.describe(
+        `${this.gateLine ?? 'awaiting approval'} | last refused: ${signal} by ${by ?? '(unnamed)'} (${reason}): ${detail}`,
+      );
+    }
     // The first few refusals of each person are announced, then one summary: a flood of messages
     // (a script, a stuck button) must not become a flood of notices.
     const who = by ?? '(unnamed)';

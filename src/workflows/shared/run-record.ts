@@ -44,6 +44,7 @@ export type RefusalReason =
   | 'not_on_roster'
   | 'self_approval'
   | 'stale_plan'
+  | 'plan_hash_mismatch'
   | 'not_authorized'
   | 'too_late'
   | 'waiver_already_used'
@@ -98,7 +99,27 @@ export interface NeedsHumanRecord {
   howTo: string;
 }
 
+/**
+ * What an approver needs, at the top of the status while a plan waits for approval (and kept after
+ * as the record of the decision): the full planHash, the exact argument to paste, the CLI line.
+ */
+export interface ApprovalBlock {
+  state: 'waiting' | 'approved' | 'rejected' | 'expired' | 'aborted';
+  planHash: string;
+  /** UTC instant the request expires. */
+  expiresAt: string;
+  /** Who may approve (the requester only on a sole-operator runbook). */
+  mayApprove: string[];
+  /** The JSON argument of "approve" (Web UI: Send an Update or Signal), with your handle for @you. */
+  argument: { approver: string; planHash: string };
+  cli: string;
+  lastRefused?: RefusedAttempt;
+  decidedBy?: string;
+}
+
 export interface RunbookStatus<Detail = unknown> {
+  /** Present once a plan waits for approval; first, so it is what a person sees first. */
+  approval?: ApprovalBlock;
   runbook: string;
   incidentId: string;
   workflowId: string;
@@ -144,6 +165,7 @@ export class RunRecord<Detail> {
   constructor(runbook: string, incidentId: string, detail: Detail) {
     const info = workflowInfo();
     this.status = {
+      approval: undefined,
       runbook,
       incidentId,
       workflowId: info.workflowId,

@@ -17,11 +17,11 @@ type Approved = Extract<GateDecision, { kind: 'approved' }>;
 export function requestApproval<E, V>(ctx: BreakGlassContext, spec: ApprovedWriteSpec<E, V>): void {
   const { record, notices, gate, tag } = ctx;
   const lineTemplate = (record.status.detail.approvalLineTemplate ??= approvalLineTemplate(ctx));
+  const approvalDueAt = utcIso(Date.now() + gate.approvalTimeout);
   record.enterStep(
     'awaiting_approval',
-    `awaiting approval of planHash ${spec.planHash.slice(0, 12)}… by ${gate.approvers.join(', ')} — expires in ${formatDuration(gate.approvalTimeout)}`,
+    `awaiting approval of planHash ${spec.planHash} by ${gate.approvers.join(', ')} until ${approvalDueAt}`,
   );
-  const approvalDueAt = utcIso(Date.now() + gate.approvalTimeout);
   const workflowId = record.status.workflowId;
   const cliLine = `npm run cli -- approve --workflow-id ${workflowId} --approver @you --plan-hash ${spec.planHash}`;
   notices.send({
@@ -34,7 +34,7 @@ export function requestApproval<E, V>(ctx: BreakGlassContext, spec: ApprovedWrit
       `Requested by ${ctx.requestedBy}: ${ctx.rationale}`,
       `Plan: ${spec.planSummary}.`,
       `planHash: ${spec.planHash}`,
-      `Approvers: ${gate.approvers.join(', ')}${gate.soleOperator ? ' (sole operator)' : ''}; the request expires in ${formatDuration(gate.approvalTimeout)}.`,
+      `Approvers: ${gate.approvers.join(', ')}${gate.soleOperator ? ' (sole operator)' : ''}; the request expires at ${approvalDueAt} (in ${formatDuration(gate.approvalTimeout)}).`,
       `Approve: signal "approve" to workflow ${workflowId} with {"approver":"@you","planHash":"${spec.planHash}"}`,
       `  CLI: ${cliLine}`,
       `Reject: signal "reject" with {"approver":"@you","reason":"…"}`,
