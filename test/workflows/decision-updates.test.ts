@@ -82,7 +82,7 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
       assert.equal(block.expiresAt, shown.deadlines.find((d) => d.name === 'approval')!.dueAt);
       assert.equal(block.lastRefused?.reason, 'plan_hash_mismatch');
       assert.ok(
-        block.lastRefused!.detail.includes(wrongHash) && block.lastRefused!.detail.includes(planHash),
+        block.lastRefused.detail.includes(wrongHash) && block.lastRefused.detail.includes(planHash),
       );
       assert.match(
         shown.currentDetails,
