@@ -90,6 +90,33 @@ describe('policy file', () => {
     );
   });
 
+  test('a quorum larger than the roster, or a sole operator with a quorum, is refused', () => {
+    const file = policyWith((p) => {
+      p.runbooks.breakGlassRestore.quorum = 2; // one approver, sole operator
+      p.runbooks.phasedReenablement.quorum = 3; // two approvers
+    });
+    assert.throws(
+      () => loadPolicyFile(file),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigurationError);
+        assert.match(
+          error.message,
+          /breakGlassRestore\.quorum: needs 2 distinct approvers but the roster has 1/,
+        );
+        assert.match(error.message, /breakGlassRestore\.soleOperator: cannot be true with quorum 2/);
+        assert.match(
+          error.message,
+          /phasedReenablement\.quorum: needs 3 distinct approvers but the roster has 2/,
+        );
+        return true;
+      },
+    );
+    const fine = policyWith((p) => {
+      p.runbooks.phasedReenablement.quorum = 2;
+    });
+    assert.equal(loadPolicyFile(fine).policy.runbooks.phasedReenablement.quorum, 2);
+  });
+
   test('a missing or malformed canonical payload is refused', () => {
     const missing = policyWith((p) => {
       p.canonicalPayloadPath = './nope.json';

@@ -13,7 +13,7 @@ import {
   type ApprovePayload,
   type DecisionAnswer,
 } from '../../src/workflows/shared/messages';
-import { historyEvents } from '../fixtures/history';
+import { acceptedUpdates, assertElapsed, completedActivities, historyEvents } from '../fixtures/history';
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
@@ -28,10 +28,11 @@ import { atStep, waitForStatus } from '../fixtures/wait';
 const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq-updates' });
 type Handle = WorkflowHandle<typeof breakGlassRestore>;
 
-function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
+function withWorker<T>(fn: (taskQueue: string) => Promise<T>, quorum = 1): Promise<T> {
   const policy = withRestorePolicy(defaultPolicy(), {
-    approvers: ['@dococeven', '@alice'],
+    approvers: ['@dococeven', '@alice', '@oncall-lead'],
     soleOperator: false,
+    quorum,
   });
   return suite.withWorker(activityDeps(policy, suite.db.pool), fn);
 }
@@ -77,13 +78,11 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
       const block = shown.approval!;
       assert.equal(block.planHash, planHash);
       assert.deepEqual(block.argument, { approver: '@you', planHash });
-      assert.deepEqual(block.mayApprove, ['@dococeven'], 'the requester may not approve');
+      assert.deepEqual(block.mayApprove, ['@dococeven', '@oncall-lead'], 'the requester may not approve');
       assert.match(block.cli, new RegExp(`--plan-hash ${planHash}$`));
       assert.equal(block.expiresAt, shown.deadlines.find((d) => d.name === 'approval')!.dueAt);
       assert.equal(block.lastRefused?.reason, 'plan_hash_mismatch');
-      assert.ok(
-        block.lastRefused.detail.includes(wrongHash) && block.lastRefused.detail.includes(planHash),
-      );
+      assert.ok(block.lastRefused.detail.includes(wrongHash) && block.lastRefused.detail.includes(planHash));
       assert.match(
         shown.currentDetails,
         new RegExp(`until ${block.expiresAt}.*last refused: approve by @dococeven \\(plan_hash_mismatch\\)`),
@@ -184,5 +183,65 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
       assert.deepEqual([early.accepted, early.reason], [false, 'gate_not_open']);
       await backstop.terminate('test over');
     });
+  });
+  test('quorum 2: one approval does not open the gate; the same person twice counts once; the pause starts at the second', async () => {
+    await withWorker(async (taskQueue) => {
+      const { handle, planHash } = await restoreAtTheGate(taskQueue);
+      const first = await handle.executeUpdate(approveUpdate, {
+        args: [{ approver: '@dococeven', planHash }],
+      });
+      assert.deepEqual(
+        [first.accepted, first.step],
+        [true, 'awaiting_approval'],
+        'counted, the gate stays shut',
+      );
+      const twice = await handle.executeUpdate(approveUpdate, {
+        args: [{ approver: '@DocOcEven', planHash }],
+      });
+      assert.deepEqual([twice.accepted, twice.reason], [false, 'already_approved']);
+      const waiting = (await status(handle)).approval!;
+      assert.equal(waiting.quorum, 2);
+      assert.deepEqual(
+        waiting.approvals?.map((approval) => approval.by),
+        ['@dococeven'],
+      );
+      assert.deepEqual(
+        waiting.mayApprove,
+        ['@oncall-lead'],
+        'who still may: not the requester, not the first',
+      );
+      await suite.env.sleep(10 * 60_000);
+      assert.equal(
+        (await status(handle)).step,
+        'awaiting_approval',
+        'ten minutes on, one approval still opens nothing',
+      );
+      const second = await handle.executeUpdate(approveUpdate, {
+        args: [{ approver: '@oncall-lead', planHash }],
+      });
+      assert.equal(second.accepted, true, 'the second approval opens the gate');
+      // The pause, then the restore transaction (the run then holds on its canonical CONFLICT).
+      let events = await historyEvents(handle);
+      for (
+        let minute = 0;
+        minute < 5 && !completedActivities(events).some((a) => a.type === 'executeRestore');
+        minute++
+      ) {
+        await suite.env.sleep(60_000);
+        events = await historyEvents(handle);
+      }
+      const shown = await status(handle);
+      assert.match(shown.detail.approval!.line, /approver=@dococeven,@oncall-lead /);
+      assert.deepEqual(
+        shown.approval?.approvals?.map((approval) => approval.by),
+        ['@dococeven', '@oncall-lead'],
+      );
+      const approvals = acceptedUpdates(events).filter((update) => update.name === 'approve');
+      assert.equal(approvals.length, 3);
+      const execute = completedActivities(events).find((activity) => activity.type === 'executeRestore')!;
+      // Seed 000's 2 min pause, from the second (quorum) approval, not the first.
+      assertElapsed(approvals[2]!.atMs, execute.scheduledAtMs, 2 * 60_000, 5_000, 'approval → SQL');
+      await handle.terminate('test over');
+    }, 2);
   });
 });

@@ -12,6 +12,8 @@ export const gatePolicy = {
   approvers: z.array(policyHandle).min(1, 'needs at least one approver'),
   /** True when one person both runs and approves the runbook (seed 000: "sole approval authority"). */
   soleOperator: z.boolean(),
+  /** The two-person rule: this many distinct approvers open the gate (the sole-operator exception only with 1). */
+  quorum: z.number().int().min(1).max(5).default(1),
   /** Pause-and-think: minimum time between the approval and the first side effect. */
   pause: duration,
   /** No decision within this time after the approval request: the run ends `approval_expired`. */

@@ -65,6 +65,7 @@ export const policySchema = z
         });
       }
     }
+    checkQuorums(policy.runbooks, ctx);
     // The seeds' floors and ceilings hold for every runbook; only a test-only policy may go below.
     if (policy.testOnlyShortDurations) return;
     checkBreakGlassFloors(policy.runbooks, ctx);
@@ -72,6 +73,26 @@ export const policySchema = z
     checkReenablementFloors(policy.runbooks.phasedReenablement, ctx);
     checkBackstopFloors(policy.runbooks.backstop, ctx);
   });
+
+/** A quorum needs that many approvers on the roster, and a sole operator is a quorum of one. */
+function checkQuorums(runbooks: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  for (const [name, runbook] of Object.entries(runbooks)) {
+    const gate = runbook as { approvers?: string[]; soleOperator?: boolean; quorum?: number };
+    if (!gate.approvers || !gate.quorum || gate.quorum === 1) continue;
+    if (gate.quorum > gate.approvers.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['runbooks', name, 'quorum'],
+        message: `needs ${gate.quorum} distinct approvers but the roster has ${gate.approvers.length}`,
+      });
+    if (gate.soleOperator)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['runbooks', name, 'soleOperator'],
+        message: `cannot be true with quorum ${gate.quorum}: the sole-operator exception applies only with quorum 1`,
+      });
+  }
+}
 
 /** The policy file as written (durations as text). */
 export type PolicyFile = z.input<typeof policySchema>;

@@ -9,6 +9,7 @@ export const phasedReenablementPolicySchema = z
     /** Who approves moving past the canary to phase 2. */
     approvers: gatePolicy.approvers,
     soleOperator: gatePolicy.soleOperator,
+    quorum: gatePolicy.quorum,
     approvalTimeout: duration.prefault('24h'),
     canaryHold: duration.prefault('4h'),
     phase2Hold: duration.prefault('24h'),

@@ -88,6 +88,7 @@ export class ReenablementRun {
     this.controls.configure({
       approvers: snapshot.runbook.approvers,
       soleOperator: snapshot.runbook.soleOperator,
+      quorum: snapshot.runbook.quorum,
     });
     this.notices.configure(snapshot.notifications);
     this.failSafe.configure(snapshot.failSafe);

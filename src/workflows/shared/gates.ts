@@ -29,10 +29,20 @@ import type { ApprovalBlock, RefusalReason, RunRecord } from './run-record';
 export interface GateRoster {
   approvers: string[];
   soleOperator: boolean;
+  /** Distinct approvers needed (absent in policies recorded before the two-person rule: 1). */
+  quorum?: number;
 }
 
 export type GateDecision =
-  | { kind: 'approved'; approver: string; atMs: number; rationale?: string }
+  | {
+      kind: 'approved';
+      /** The approval that opened the gate (the last one, under a quorum). */
+      approver: string;
+      atMs: number;
+      rationale?: string;
+      /** Under a quorum of 2 or more: every approver, in order. */
+      approvers?: string[];
+    }
   | { kind: 'rejected'; approver: string; atMs: number; reason: string }
   | { kind: 'expired'; atMs: number }
   | { kind: 'aborted'; by: string; atMs: number; reason: string };
@@ -66,6 +76,8 @@ export class RunControls {
   private failSafe?: { waiting: string | undefined; takeAbort(by: string, reason: string): boolean };
   /** The gate's one-line details while it is open. */
   private gateLine?: string;
+  /** Approvals counted so far (a quorum opens the gate on the last one). */
+  private readonly approvals: { by: string; atMs: number; rationale?: string }[] = [];
 
   constructor(
     private readonly record: RunRecord<unknown>,
@@ -149,21 +161,43 @@ export class RunControls {
 
   /** The approval block and the one-line details: who may approve, until when (UTC), what to paste. */
   private showGate(planHash: string, deadlineMs: number): void {
-    const roster = this.roster?.approvers ?? [];
-    const mayApprove = roster
-      .filter((member) => this.roster?.soleOperator || !sameHandle(member, this.requestedBy))
-      .map((member) => `@${normalizeHandle(member)}`);
     const workflowId = this.record.status.workflowId;
     const block: ApprovalBlock = {
       state: 'waiting',
       planHash,
       expiresAt: utcIso(deadlineMs),
-      mayApprove,
+      mayApprove: this.stillMayApprove(),
       argument: { approver: '@you', planHash },
       cli: `npm run cli -- approve --workflow-id ${workflowId} --approver @you --plan-hash ${planHash}`,
     };
+    if (this.quorum > 1) Object.assign(block, { quorum: this.quorum, approvals: [] });
     this.record.status.approval = block;
-    this.gateLine = `awaiting approval by ${mayApprove.join(' or ') || '(nobody on the roster)'} until ${block.expiresAt} — planHash ${planHash}`;
+    this.describeGate();
+  }
+
+  private get quorum(): number {
+    return this.roster?.quorum ?? 1;
+  }
+
+  /** The requester may approve only a sole-operator runbook with quorum 1; nobody counts twice. */
+  private mayApprove(handle: string): boolean {
+    const roster = this.roster;
+    if (!roster?.approvers.some((member) => sameHandle(member, handle))) return false;
+    if (sameHandle(handle, this.requestedBy) && !(roster.soleOperator && this.quorum === 1)) return false;
+    return true;
+  }
+
+  private stillMayApprove(): string[] {
+    return (this.roster?.approvers ?? [])
+      .filter((member) => this.mayApprove(member))
+      .filter((member) => !this.approvals.some((approval) => sameHandle(approval.by, member)))
+      .map((member) => `@${normalizeHandle(member)}`);
+  }
+
+  private describeGate(): void {
+    const block = this.record.status.approval!;
+    const counted = this.quorum > 1 ? ` (${this.approvals.length} of ${this.quorum} approvals)` : '';
+    this.gateLine = `awaiting approval${counted} by ${block.mayApprove.join(' or ') || '(nobody on the roster)'} until ${block.expiresAt} — planHash ${block.planHash}`;
     this.record.describe(this.gateLine);
   }
 
@@ -201,12 +235,12 @@ export class RunControls {
         `@${normalizeHandle(approver)} is not an approver for this runbook (roster: ${this.rosterText()})`,
       );
     }
-    if (sameHandle(approver, this.requestedBy) && !this.roster.soleOperator) {
+    if (!this.mayApprove(approver)) {
       return this.refuse(
         'approve',
         raw,
         'self_approval',
-        `@${normalizeHandle(approver)} requested this run and cannot approve it (the policy does not mark this runbook sole-operator)`,
+        `@${normalizeHandle(approver)} requested this run and cannot approve it (${this.roster.soleOperator ? `a quorum of ${this.quorum} needs others` : 'the policy does not mark this runbook sole-operator'})`,
       );
     }
     if (planHash !== this.gate.planHash) {
@@ -217,13 +251,45 @@ export class RunControls {
         `planHash ${planHash} is not the plan awaiting approval, ${this.gate.planHash}; copy it from the status's approval block`,
       );
     }
+    this.countApproval(raw, `@${normalizeHandle(approver)}`, planHash, rationale);
+  }
+
+  /** One approval: refused if this person already approved; the gate opens on the quorum's last. */
+  private countApproval(raw: unknown, by: string, planHash: string, rationale: string | undefined): void {
+    const earlier = this.approvals.find((approval) => sameHandle(approval.by, by));
+    if (earlier)
+      return this.refuse(
+        'approve',
+        raw,
+        'already_approved',
+        `${by} already approved at ${utcIso(earlier.atMs)}; ${this.quorum} different approvers are needed`,
+      );
     const atMs = Date.now();
+    this.approvals.push({ by, atMs, ...(rationale ? { rationale } : {}) });
+    if (this.approvals.length < this.quorum) {
+      const block = this.record.status.approval!;
+      block.approvals = this.approvals.map((approval) => ({ by: approval.by, at: utcIso(approval.atMs) }));
+      block.mayApprove = this.stillMayApprove();
+      this.record.event(
+        'approval_counted',
+        `approval ${this.approvals.length} of ${this.quorum} for plan ${planHash}`,
+        by,
+      );
+      this.describeGate();
+      return;
+    }
+    // The gate opens on the last approval the quorum needs; the pause runs from it.
     this.decision = {
       kind: 'approved',
-      approver: `@${normalizeHandle(approver)}`,
+      approver: by,
       atMs,
       ...(rationale ? { rationale } : {}),
+      ...(this.quorum > 1 ? { approvers: this.approvals.map((approval) => approval.by) } : {}),
     };
+    if (this.quorum > 1) {
+      const block = this.record.status.approval!;
+      block.approvals = this.approvals.map((approval) => ({ by: approval.by, at: utcIso(approval.atMs) }));
+    }
     this.record.event('approved', `approved plan ${planHash}`, this.decision.approver);
   }
 

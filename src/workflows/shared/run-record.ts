@@ -45,6 +45,7 @@ export type RefusalReason =
   | 'self_approval'
   | 'stale_plan'
   | 'plan_hash_mismatch'
+  | 'already_approved'
   | 'not_authorized'
   | 'too_late'
   | 'waiver_already_used'
@@ -115,6 +116,9 @@ export interface ApprovalBlock {
   cli: string;
   lastRefused?: RefusedAttempt;
   decidedBy?: string;
+  /** The two-person rule: approvals needed, and those counted so far. */
+  quorum?: number;
+  approvals?: { by: string; at: string }[];
 }
 
 export interface RunbookStatus<Detail = unknown> {

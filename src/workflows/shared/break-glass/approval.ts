@@ -105,8 +105,10 @@ export function recordApproval<E, V>(
 ): ApprovalRecord {
   const approvalTs = utcIso(decision.atMs);
   const rationale = decision.rationale ?? ctx.rationale;
+  // Under a quorum the approval line names every approver, in order.
+  const approver = decision.approvers?.join(',') ?? decision.approver;
   const approval: ApprovalRecord = {
-    approver: decision.approver,
+    approver,
     approvedAt: approvalTs,
     planHash: spec.planHash,
     rationale,
@@ -114,7 +116,7 @@ export function recordApproval<E, V>(
       incidentId: ctx.incidentId,
       story: ctx.story,
       rationale,
-      approver: decision.approver,
+      approver,
       approvalTs,
     }),
   };

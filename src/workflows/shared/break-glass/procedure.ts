@@ -279,7 +279,11 @@ export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail 
 
   record.enterStep('load_policy', 'reading the worker policy');
   const snapshot = await loadRunbookPolicy({ runbook: policyOf });
-  controls.configure({ approvers: snapshot.runbook.approvers, soleOperator: snapshot.runbook.soleOperator });
+  controls.configure({
+    approvers: snapshot.runbook.approvers,
+    soleOperator: snapshot.runbook.soleOperator,
+    quorum: snapshot.runbook.quorum,
+  });
   notices.configure(snapshot.notifications);
   failSafe.configure(snapshot.failSafe);
   conflictHold.configure(snapshot.failSafe);
