@@ -5,6 +5,7 @@ import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { breakGlassConsoleEdit } from '../../src/workflows';
 import {
+  abortSignal,
   approveSignal,
   checkReconciliationSignal,
   postMortemFiledSignal,
@@ -221,7 +222,9 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
         'the gate after the retry',
       );
       assert.equal(gate.detail.justification?.verdict, 'justified');
-      await handle.terminate('test over');
+      // End it as an operator would (a run terminated mid-flight can hold the test server's clock).
+      await handle.signal(abortSignal, { by: '@alice', reason: 'drill over' });
+      assert.equal((await handle.result()).outcome, 'aborted');
       await recordHistory(handle, 'break-glass-console-edit-pods-need-human');
     });
   });

@@ -52,6 +52,7 @@ async function status(handle: Handle): Promise<BreakGlassRestoreStatus> {
   return handle.query<BreakGlassRestoreStatus>('status');
 }
 
+// Runs terminated mid-flight can hold the test server's clock: the tests that skip time come first.
 describe('decisions as Workflow Updates (time-skipping)', () => {
   test('approve: each refusal answered with its reason and recorded; the right one accepted; then already decided', async () => {
     await withWorker(async (taskQueue) => {
@@ -113,6 +114,67 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
       const result = await handle.result();
       assert.equal(result.outcome, 'aborted');
     });
+  });
+
+  test('quorum 2: one approval does not open the gate; the same person twice counts once; the pause starts at the second', async () => {
+    await withWorker(async (taskQueue) => {
+      const { handle, planHash } = await restoreAtTheGate(taskQueue);
+      const first = await handle.executeUpdate(approveUpdate, {
+        args: [{ approver: '@dococeven', planHash }],
+      });
+      assert.deepEqual(
+        [first.accepted, first.step],
+        [true, 'awaiting_approval'],
+        'counted, the gate stays shut',
+      );
+      const twice = await handle.executeUpdate(approveUpdate, {
+        args: [{ approver: '@DocOcEven', planHash }],
+      });
+      assert.deepEqual([twice.accepted, twice.reason], [false, 'already_approved']);
+      const waiting = (await status(handle)).approval!;
+      assert.equal(waiting.quorum, 2);
+      assert.deepEqual(
+        waiting.approvals?.map((approval) => approval.by),
+        ['@dococeven'],
+      );
+      assert.deepEqual(
+        waiting.mayApprove,
+        ['@oncall-lead'],
+        'who still may: not the requester, not the first',
+      );
+      await suite.env.sleep(10 * 60_000);
+      assert.equal(
+        (await status(handle)).step,
+        'awaiting_approval',
+        'ten minutes on, one approval still opens nothing',
+      );
+      const second = await handle.executeUpdate(approveUpdate, {
+        args: [{ approver: '@oncall-lead', planHash }],
+      });
+      assert.equal(second.accepted, true, 'the second approval opens the gate');
+      // The pause, then the restore transaction (the run then holds on its canonical CONFLICT).
+      let events = await historyEvents(handle);
+      for (
+        let minute = 0;
+        minute < 5 && !completedActivities(events).some((a) => a.type === 'executeRestore');
+        minute++
+      ) {
+        await suite.env.sleep(60_000);
+        events = await historyEvents(handle);
+      }
+      const shown = await status(handle);
+      assert.match(shown.detail.approval!.line, /approver=@dococeven,@oncall-lead /);
+      assert.deepEqual(
+        shown.approval?.approvals?.map((approval) => approval.by),
+        ['@dococeven', '@oncall-lead'],
+      );
+      const approvals = acceptedUpdates(events).filter((update) => update.name === 'approve');
+      assert.equal(approvals.length, 3);
+      const execute = completedActivities(events).find((activity) => activity.type === 'executeRestore')!;
+      // Seed 000's 2 min pause, from the second (quorum) approval, not the first.
+      assertElapsed(approvals[2]!.atMs, execute.scheduledAtMs, 2 * 60_000, 5_000, 'approval → SQL');
+      await handle.terminate('test over');
+    }, 2);
   });
 
   test('a malformed payload is refused by the validator: each bad field named, nothing recorded', async () => {
@@ -183,65 +245,5 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
       assert.deepEqual([early.accepted, early.reason], [false, 'gate_not_open']);
       await backstop.terminate('test over');
     });
-  });
-  test('quorum 2: one approval does not open the gate; the same person twice counts once; the pause starts at the second', async () => {
-    await withWorker(async (taskQueue) => {
-      const { handle, planHash } = await restoreAtTheGate(taskQueue);
-      const first = await handle.executeUpdate(approveUpdate, {
-        args: [{ approver: '@dococeven', planHash }],
-      });
-      assert.deepEqual(
-        [first.accepted, first.step],
-        [true, 'awaiting_approval'],
-        'counted, the gate stays shut',
-      );
-      const twice = await handle.executeUpdate(approveUpdate, {
-        args: [{ approver: '@DocOcEven', planHash }],
-      });
-      assert.deepEqual([twice.accepted, twice.reason], [false, 'already_approved']);
-      const waiting = (await status(handle)).approval!;
-      assert.equal(waiting.quorum, 2);
-      assert.deepEqual(
-        waiting.approvals?.map((approval) => approval.by),
-        ['@dococeven'],
-      );
-      assert.deepEqual(
-        waiting.mayApprove,
-        ['@oncall-lead'],
-        'who still may: not the requester, not the first',
-      );
-      await suite.env.sleep(10 * 60_000);
-      assert.equal(
-        (await status(handle)).step,
-        'awaiting_approval',
-        'ten minutes on, one approval still opens nothing',
-      );
-      const second = await handle.executeUpdate(approveUpdate, {
-        args: [{ approver: '@oncall-lead', planHash }],
-      });
-      assert.equal(second.accepted, true, 'the second approval opens the gate');
-      // The pause, then the restore transaction (the run then holds on its canonical CONFLICT).
-      let events = await historyEvents(handle);
-      for (
-        let minute = 0;
-        minute < 5 && !completedActivities(events).some((a) => a.type === 'executeRestore');
-        minute++
-      ) {
-        await suite.env.sleep(60_000);
-        events = await historyEvents(handle);
-      }
-      const shown = await status(handle);
-      assert.match(shown.detail.approval!.line, /approver=@dococeven,@oncall-lead /);
-      assert.deepEqual(
-        shown.approval?.approvals?.map((approval) => approval.by),
-        ['@dococeven', '@oncall-lead'],
-      );
-      const approvals = acceptedUpdates(events).filter((update) => update.name === 'approve');
-      assert.equal(approvals.length, 3);
-      const execute = completedActivities(events).find((activity) => activity.type === 'executeRestore')!;
-      // Seed 000's 2 min pause, from the second (quorum) approval, not the first.
-      assertElapsed(approvals[2]!.atMs, execute.scheduledAtMs, 2 * 60_000, 5_000, 'approval → SQL');
-      await handle.terminate('test over');
-    }, 2);
   });
 });
