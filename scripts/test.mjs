@@ -24,6 +24,15 @@ function requireLibfaketime(servers) {
   );
 }
 
+/** Signed approvals are verified (and signed by the CLI) with ssh-keygen. */
+function requireSshKeygen() {
+  if (spawnSync('ssh-keygen', ['-?'], { stdio: 'ignore' }).error?.code !== 'ENOENT') return;
+  throw new SetupError(
+    'ssh-keygen is missing (signed approvals are verified with it).\n' +
+      '  Install it: sudo apt-get install openssh-client   (.ci/run does this on CI)',
+  );
+}
+
 async function main() {
   setup();
 
@@ -53,6 +62,7 @@ async function main() {
   const require = createRequire(import.meta.url);
   const servers = require(path.join(ROOT, 'dist', 'src', 'local', 'servers.js'));
   requireLibfaketime(servers);
+  requireSshKeygen();
   const env = { ...process.env };
   let postgres;
   if (!process.env.DATABASE_URL) {

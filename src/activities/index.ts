@@ -1,3 +1,4 @@
+import { createSignatureActivities } from './signatures';
 import type { Pool } from 'pg';
 import type { Policy } from '../common/policy';
 import type { ChannelRegistry } from './channels';
@@ -45,6 +46,7 @@ export function createActivities(deps: ActivityDeps) {
     }),
     ...createMetricsActivities({ prometheus: deps.policy.prometheus }),
     ...createCommandActivities({ db: deps.db, backstop: deps.policy.runbooks.backstop }),
+    ...createSignatureActivities({ db: deps.db, signers: deps.policy.signers }),
   };
 }
 
@@ -55,6 +57,7 @@ export type { PodReadiness } from './kubectl';
 export type { HttpProbe } from './probes';
 export type { DrillLogWritten } from './drill-log';
 export type { CommandRun } from './commands';
+export type { SignatureVerdict } from './signatures';
 export type { MutationResult } from './kubectl/orchestrator';
 export type { IncidentMetrics, RepoAnalysis } from './metrics';
 export type * from './sql';

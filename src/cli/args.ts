@@ -46,6 +46,8 @@ export const OPTIONS = {
   'keep-live': { type: 'boolean' },
   /** Send a decision as a signal (no answer) instead of an Update. */
   signal: { type: 'boolean' },
+  /** Sign the approval with this SSH key (private key file, or its .pub with the key in ssh-agent). */
+  'sign-key': { type: 'string' },
   /** Seconds to wait for the run's answer to a decision (default 30). */
   wait: { type: 'string' },
   help: { type: 'boolean', short: 'h' },

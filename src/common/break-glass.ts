@@ -25,11 +25,14 @@ export function renderApprovalLine(args: {
   rationale: string;
   approver: string;
   approvalTs: string;
+  /** Signed approvals: the verified key fingerprints, in the approvers' order. */
+  keys?: string[];
 }): string {
   const rationale = args.rationale.replace(/\s+/g, ' ').trim().replace(/'/g, "''");
   return (
     `event=break_glass_approval incident_id=${args.incidentId} story=${args.story} ` +
-    `rationale='${rationale}' approver=${args.approver} approval_ts=${args.approvalTs}`
+    `rationale='${rationale}' approver=${args.approver} approval_ts=${args.approvalTs}` +
+    (args.keys ? ` approver_keys=${args.keys.join(',')}` : '')
   );
 }
 

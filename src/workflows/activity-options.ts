@@ -25,6 +25,12 @@ export const localFileWrite: ActivityOptions = {
   retry: { maximumAttempts: 3, initialInterval: '1s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 };
 
+/** Checking a signed decision (ssh-keygen and one ledger row): quick, a few retries. */
+export const signatureCheck: ActivityOptions = {
+  startToCloseTimeout: '20s',
+  retry: { maximumAttempts: 3, initialInterval: '1s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+};
+
 /** Read-only database work: inspection, planning, verification, reconciliation checks. */
 export const databaseRead: ActivityOptions = {
   startToCloseTimeout: '30s',

@@ -117,6 +117,32 @@ describe('policy file', () => {
     assert.equal(loadPolicyFile(fine).policy.runbooks.phasedReenablement.quorum, 2);
   });
 
+  test('signed approvals need a public key for every approver; keys must be OpenSSH lines', () => {
+    const file = policyWith((p) => {
+      p.runbooks.phasedReenablement.requireSignedApprovals = true;
+      p.signers = {
+        '@sre-lead': ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvJ sre-lead'],
+        '@eng-tl': ['BEGIN PRIVATE KEY'],
+      };
+    });
+    assert.throws(
+      () => loadPolicyFile(file),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigurationError);
+        assert.match(error.message, /signers\.@eng-tl\.0: must be an OpenSSH public key line/);
+        return true;
+      },
+    );
+    const unsigned = policyWith((p) => {
+      p.runbooks.phasedReenablement.requireSignedApprovals = true;
+      p.signers = { '@sre-lead': ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvJ sre-lead'] };
+    });
+    assert.throws(
+      () => loadPolicyFile(unsigned),
+      /requireSignedApprovals: needs a public key in "signers" for @eng-tl/,
+    );
+  });
+
   test('a missing or malformed canonical payload is refused', () => {
     const missing = policyWith((p) => {
       p.canonicalPayloadPath = './nope.json';
@@ -134,6 +160,14 @@ describe('policy file', () => {
 describe('example production policy', () => {
   test('validates, and names every secret it needs from the environment', () => {
     const loaded = loadPolicyFile(path.join(REPO_ROOT, 'policy', 'example-production-policy.json'));
+    // Production approvals are signed: every approver of those runbooks has a public key listed.
+    for (const runbook of [
+      'breakGlassRestore',
+      'breakGlassConsoleEdit',
+      'breakGlassRebootstrap',
+      'phasedReenablement',
+    ] as const)
+      assert.equal(loaded.policy.runbooks[runbook].requireSignedApprovals, true, runbook);
     assert.throws(
       () => resolveChannels(loaded.policy.notifications, {}),
       /SLACK_OPS_CVN_WEBHOOK_URL[\s\S]*PAGERDUTY_ROUTING_KEY[\s\S]*SMTP_PASSWORD/,

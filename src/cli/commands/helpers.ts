@@ -51,15 +51,23 @@ const ANSWER_WAIT_SECONDS = 30;
  * not, and a refusal exits 1. `--signal` sends it fire-and-forget (the run records whether it
  * counted; `status` shows it); a run whose code predates Updates gets the signal automatically.
  */
-export function sendDecision(ref: RunRef, name: string, payload: unknown, values: Values): Prepared {
+export function sendDecision(
+  ref: RunRef,
+  name: string,
+  payload: unknown,
+  values: Values,
+  /** Completes the payload once the run is known (e.g. signs it). */
+  complete?: (payload: unknown, run: { namespace: string; workflowId: string }) => Promise<unknown>,
+): Prepared {
   const asSignal = values.signal === true;
   const waitSeconds =
     values.wait === undefined
       ? ANSWER_WAIT_SECONDS
       : validateFlag(z.coerce.number().int().min(1).max(600), values.wait, '--wait');
-  return async ({ client }) => {
+  return async ({ client, namespace }) => {
     const workflowId = await resolveRun(client, ref);
     const handle = client.workflow.getHandle(workflowId);
+    if (complete) payload = await complete(payload, { namespace, workflowId });
     const signal = async (why: string): Promise<Printed> => {
       await handle.signal(name, payload);
       return printed(

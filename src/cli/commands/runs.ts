@@ -21,6 +21,7 @@ import { requiredText, UsageError, validateFlag, type Values } from '../args';
 import type { Command, Prepared } from '../command';
 import { renderStatus } from '../status';
 import { resolveRun, runRef } from '../runs';
+import { signDecision } from '../sign';
 import { printed, sendDecision } from './helpers';
 
 /** Commands on any run: status, result, the gate's decisions, and the list of runs. */
@@ -141,22 +142,32 @@ export const runCommands: Command[] = [
   {
     name: 'approve',
     group: GROUP,
-    usage: '--incident <id> --approver <@handle> --plan-hash <hash> [--rationale "..."]',
-    prepare: (values) =>
-      sendDecision(
+    usage:
+      '--incident <id> --approver <@handle> --plan-hash <hash> [--rationale "..."] [--sign-key <ssh key file>]',
+    prepare(values) {
+      const approval = {
+        approver: validateFlag(handleSchema, values.approver, '--approver'),
+        planHash: validateFlag(
+          z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash from "status"'),
+          values['plan-hash'],
+          '--plan-hash',
+        ),
+        ...(values.rationale ? { rationale: values.rationale } : {}),
+      };
+      const keyFile = values['sign-key'];
+      return sendDecision(
         runRef(values),
         approveSignal.name,
-        {
-          approver: validateFlag(handleSchema, values.approver, '--approver'),
-          planHash: validateFlag(
-            z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash from "status"'),
-            values['plan-hash'],
-            '--plan-hash',
-          ),
-          ...(values.rationale ? { rationale: values.rationale } : {}),
-        },
+        approval,
         values,
-      ),
+        keyFile
+          ? async (_payload, run) => ({
+              ...approval,
+              ...(await signDecision(keyFile, { ...run, decision: 'approve', planHash: approval.planHash })),
+            })
+          : undefined,
+      );
+    },
   },
   {
     name: 'reject',

@@ -14,6 +14,10 @@ export const gatePolicy = {
   soleOperator: z.boolean(),
   /** The two-person rule: this many distinct approvers open the gate (the sole-operator exception only with 1). */
   quorum: z.number().int().min(1).max(5).default(1),
+  /** Approvals must carry an SSH signature by a key `signers` lists for the approver. */
+  requireSignedApprovals: z.boolean().default(false),
+  /** How old a signature may be when it arrives (its signedAt against the run's clock). */
+  signatureMaxAge: duration.prefault('15m'),
   /** Pause-and-think: minimum time between the approval and the first side effect. */
   pause: duration,
   /** No decision within this time after the approval request: the run ends `approval_expired`. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { channelName } from '../names';
+import { channelName, policyHandle } from '../names';
+import { sshPublicKeySchema } from '../signatures';
 import { backstopPolicySchema, checkBackstopFloors } from './backstop';
 import { breakGlassPolicies, checkBreakGlassFloors, consoleSchema } from './break-glass';
 import { failSafePolicySchema } from './fail-safe';
@@ -38,6 +39,8 @@ export const policySchema = z
       ])
       .optional(),
     notifications: notificationsSchema.prefault(DEFAULT_NOTIFICATIONS),
+    /** Each approver's SSH public keys, for signed approvals (public keys only, never private). */
+    signers: z.record(policyHandle, z.array(sshPublicKeySchema).min(1)).default({}),
     /** When a step fails for good: re-page interval and the safe-state retry backoff. */
     failSafe: failSafePolicySchema.prefault({}),
     console: consoleSchema,
@@ -66,6 +69,7 @@ export const policySchema = z
       }
     }
     checkQuorums(policy.runbooks, ctx);
+    checkSigners(policy.runbooks, policy.signers, ctx);
     // The seeds' floors and ceilings hold for every runbook; only a test-only policy may go below.
     if (policy.testOnlyShortDurations) return;
     checkBreakGlassFloors(policy.runbooks, ctx);
@@ -90,6 +94,28 @@ function checkQuorums(runbooks: Record<string, unknown>, ctx: z.RefinementCtx): 
         code: 'custom',
         path: ['runbooks', name, 'soleOperator'],
         message: `cannot be true with quorum ${gate.quorum}: the sole-operator exception applies only with quorum 1`,
+      });
+  }
+}
+
+/** A runbook that requires signed approvals needs a key for every approver on its roster. */
+function checkSigners(
+  runbooks: Record<string, unknown>,
+  signers: Record<string, string[]>,
+  ctx: z.RefinementCtx,
+): void {
+  const known = new Set(Object.keys(signers).map((handle) => handle.replace(/^@/, '').toLowerCase()));
+  for (const [name, runbook] of Object.entries(runbooks)) {
+    const gate = runbook as { approvers?: string[]; requireSignedApprovals?: boolean };
+    if (!gate.requireSignedApprovals) continue;
+    const missing = (gate.approvers ?? []).filter(
+      (handle) => !known.has(handle.replace(/^@/, '').toLowerCase()),
+    );
+    if (missing.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['runbooks', name, 'requireSignedApprovals'],
+        message: `needs a public key in "signers" for ${missing.join(', ')}`,
       });
   }
 }

@@ -10,6 +10,8 @@ export const phasedReenablementPolicySchema = z
     approvers: gatePolicy.approvers,
     soleOperator: gatePolicy.soleOperator,
     quorum: gatePolicy.quorum,
+    requireSignedApprovals: gatePolicy.requireSignedApprovals,
+    signatureMaxAge: gatePolicy.signatureMaxAge,
     approvalTimeout: duration.prefault('24h'),
     canaryHold: duration.prefault('4h'),
     phase2Hold: duration.prefault('24h'),

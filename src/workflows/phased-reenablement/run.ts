@@ -89,6 +89,8 @@ export class ReenablementRun {
       approvers: snapshot.runbook.approvers,
       soleOperator: snapshot.runbook.soleOperator,
       quorum: snapshot.runbook.quorum,
+      requireSignedApprovals: snapshot.runbook.requireSignedApprovals,
+      signatureMaxAge: snapshot.runbook.signatureMaxAge,
     });
     this.notices.configure(snapshot.notifications);
     this.failSafe.configure(snapshot.failSafe);

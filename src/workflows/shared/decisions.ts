@@ -23,7 +23,7 @@ export interface DecisionMessage<Args extends unknown[]> {
 export function handleDecision<Args extends unknown[]>(
   record: RunRecord<unknown>,
   message: DecisionMessage<Args>,
-  handler: (raw: unknown) => void,
+  handler: (raw: unknown) => void | Promise<void>,
 ): void {
   setHandler(message.signal, (...args: Args) => handler(args[0]));
   setHandler(message.update, (...args: Args) => answerOf(record, () => handler(args[0])), {
@@ -42,9 +42,12 @@ export function handleDecision<Args extends unknown[]>(
 }
 
 /** Runs the handler; a refusal it recorded becomes the answer, else the decision was accepted. */
-function answerOf(record: RunRecord<unknown>, handle: () => void): DecisionAnswer {
+async function answerOf(
+  record: RunRecord<unknown>,
+  handle: () => void | Promise<void>,
+): Promise<DecisionAnswer> {
   const before = record.status.refusedTotal ?? 0;
-  handle();
+  await handle();
   const refused =
     (record.status.refusedTotal ?? 0) > before ? record.status.refusedAttempts.at(-1) : undefined;
   if (!refused) return { accepted: true, step: record.status.step };

@@ -2,7 +2,9 @@ import { condition, patched } from '@temporalio/workflow';
 import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle, sameHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
+import { approvalBlock, personIn } from './approval-block';
 import { handleDecision } from './decisions';
+import { verifySignedApproval } from './signed-approval';
 import {
   abortMessage,
   abortPayloadSchema,
@@ -13,7 +15,7 @@ import {
 } from './messages';
 import type { Notices } from './notices';
 import { PATCHES } from './patches';
-import type { ApprovalBlock, RefusalReason, RunRecord } from './run-record';
+import type { RefusalReason, RunRecord } from './run-record';
 
 /**
  * The approval gate and the pause-and-think timer shared by every gated runbook.
@@ -29,6 +31,9 @@ import type { ApprovalBlock, RefusalReason, RunRecord } from './run-record';
 export interface GateRoster {
   approvers: string[];
   soleOperator: boolean;
+  /** Approvals must be signed (absent in policies recorded before signatures: false). */
+  requireSignedApprovals?: boolean;
+  signatureMaxAge?: number;
   /** Distinct approvers needed (absent in policies recorded before the two-person rule: 1). */
   quorum?: number;
 }
@@ -42,6 +47,8 @@ export type GateDecision =
       rationale?: string;
       /** Under a quorum of 2 or more: every approver, in order. */
       approvers?: string[];
+      /** Signed approvals: the verified key fingerprint of each approval, in order. */
+      keys?: string[];
     }
   | { kind: 'rejected'; approver: string; atMs: number; reason: string }
   | { kind: 'expired'; atMs: number }
@@ -77,7 +84,7 @@ export class RunControls {
   /** The gate's one-line details while it is open. */
   private gateLine?: string;
   /** Approvals counted so far (a quorum opens the gate on the last one). */
-  private readonly approvals: { by: string; atMs: number; rationale?: string }[] = [];
+  private readonly approvals: { by: string; atMs: number; rationale?: string; fingerprint?: string }[] = [];
 
   constructor(
     private readonly record: RunRecord<unknown>,
@@ -161,16 +168,13 @@ export class RunControls {
 
   /** The approval block and the one-line details: who may approve, until when (UTC), what to paste. */
   private showGate(planHash: string, deadlineMs: number): void {
-    const workflowId = this.record.status.workflowId;
-    const block: ApprovalBlock = {
-      state: 'waiting',
+    const block = approvalBlock({
       planHash,
-      expiresAt: utcIso(deadlineMs),
+      deadlineMs,
       mayApprove: this.stillMayApprove(),
-      argument: { approver: '@you', planHash },
-      cli: `npm run cli -- approve --workflow-id ${workflowId} --approver @you --plan-hash ${planHash}`,
-    };
-    if (this.quorum > 1) Object.assign(block, { quorum: this.quorum, approvals: [] });
+      quorum: this.quorum,
+      signed: this.roster?.requireSignedApprovals ?? false,
+    });
     this.record.status.approval = block;
     this.describeGate();
   }
@@ -194,6 +198,14 @@ export class RunControls {
       .map((member) => `@${normalizeHandle(member)}`);
   }
 
+  private approvalsShown(): { by: string; at: string; key?: string }[] {
+    return this.approvals.map((approval) => ({
+      by: approval.by,
+      at: utcIso(approval.atMs),
+      ...(approval.fingerprint ? { key: approval.fingerprint } : {}),
+    }));
+  }
+
   private describeGate(): void {
     const block = this.record.status.approval!;
     const counted = this.quorum > 1 ? ` (${this.approvals.length} of ${this.quorum} approvals)` : '';
@@ -206,7 +218,7 @@ export class RunControls {
     this.pointOfNoReturn = what;
   }
 
-  private onApprove(raw: unknown): void {
+  private async onApprove(raw: unknown): Promise<void> {
     const parsed = approvePayloadSchema.safeParse(raw);
     if (!parsed.success)
       return this.refuse(
@@ -215,47 +227,66 @@ export class RunControls {
         'invalid_payload',
         describeIssuesInline(parsed.error, 'approve payload'),
       );
-    const { approver, planHash, rationale } = parsed.data;
-    if (!this.gate || !this.roster) {
-      return this.refuse('approve', raw, 'gate_not_open', 'no plan is awaiting approval yet');
+    const approval = parsed.data;
+    const early = this.approvalRefusal(approval);
+    if (early) return this.refuse('approve', raw, early.reason, early.detail);
+    let fingerprint: string | undefined;
+    if (this.roster?.requireSignedApprovals || approval.signature) {
+      const verdict = await verifySignedApproval(approval, this.roster?.signatureMaxAge);
+      if (!verdict.ok) return this.refuse('approve', raw, verdict.reason, verdict.detail);
+      // The gate may have closed while the signature was checked.
+      const late = this.approvalRefusal(approval);
+      if (late) return this.refuse('approve', raw, late.reason, late.detail);
+      fingerprint = verdict.fingerprint;
     }
-    if (this.decision) {
-      return this.refuse(
-        'approve',
-        raw,
-        'already_decided',
-        `the gate is already closed (${this.decision.kind})`,
-      );
-    }
-    if (!this.roster.approvers.some((member) => sameHandle(member, approver))) {
-      return this.refuse(
-        'approve',
-        raw,
-        'not_on_roster',
-        `@${normalizeHandle(approver)} is not an approver for this runbook (roster: ${this.rosterText()})`,
-      );
-    }
-    if (!this.mayApprove(approver)) {
-      return this.refuse(
-        'approve',
-        raw,
-        'self_approval',
-        `@${normalizeHandle(approver)} requested this run and cannot approve it (${this.roster.soleOperator ? `a quorum of ${this.quorum} needs others` : 'the policy does not mark this runbook sole-operator'})`,
-      );
-    }
-    if (planHash !== this.gate.planHash) {
-      return this.refuse(
-        'approve',
-        raw,
-        'plan_hash_mismatch',
-        `planHash ${planHash} is not the plan awaiting approval, ${this.gate.planHash}; copy it from the status's approval block`,
-      );
-    }
-    this.countApproval(raw, `@${normalizeHandle(approver)}`, planHash, rationale);
+    this.countApproval(
+      raw,
+      `@${normalizeHandle(approval.approver)}`,
+      approval.planHash,
+      approval.rationale,
+      fingerprint,
+    );
+  }
+
+  /** Why an approval cannot count now (gate, roster, requester, plan), or undefined. */
+  private approvalRefusal({
+    approver,
+    planHash,
+  }: {
+    approver: string;
+    planHash: string;
+  }): { reason: RefusalReason; detail: string } | undefined {
+    const who = `@${normalizeHandle(approver)}`;
+    if (!this.gate || !this.roster)
+      return { reason: 'gate_not_open', detail: 'no plan is awaiting approval yet' };
+    if (this.decision)
+      return { reason: 'already_decided', detail: `the gate is already closed (${this.decision.kind})` };
+    if (!this.roster.approvers.some((member) => sameHandle(member, approver)))
+      return {
+        reason: 'not_on_roster',
+        detail: `${who} is not an approver for this runbook (roster: ${this.rosterText()})`,
+      };
+    if (!this.mayApprove(approver))
+      return {
+        reason: 'self_approval',
+        detail: `${who} requested this run and cannot approve it (${this.roster.soleOperator ? `a quorum of ${this.quorum} needs others` : 'the policy does not mark this runbook sole-operator'})`,
+      };
+    if (planHash !== this.gate.planHash)
+      return {
+        reason: 'plan_hash_mismatch',
+        detail: `planHash ${planHash} is not the plan awaiting approval, ${this.gate.planHash}; copy it from the status's approval block`,
+      };
+    return undefined;
   }
 
   /** One approval: refused if this person already approved; the gate opens on the quorum's last. */
-  private countApproval(raw: unknown, by: string, planHash: string, rationale: string | undefined): void {
+  private countApproval(
+    raw: unknown,
+    by: string,
+    planHash: string,
+    rationale: string | undefined,
+    fingerprint: string | undefined,
+  ): void {
     const earlier = this.approvals.find((approval) => sameHandle(approval.by, by));
     if (earlier)
       return this.refuse(
@@ -265,14 +296,19 @@ export class RunControls {
         `${by} already approved at ${utcIso(earlier.atMs)}; ${this.quorum} different approvers are needed`,
       );
     const atMs = Date.now();
-    this.approvals.push({ by, atMs, ...(rationale ? { rationale } : {}) });
+    this.approvals.push({
+      by,
+      atMs,
+      ...(rationale ? { rationale } : {}),
+      ...(fingerprint ? { fingerprint } : {}),
+    });
     if (this.approvals.length < this.quorum) {
       const block = this.record.status.approval!;
-      block.approvals = this.approvals.map((approval) => ({ by: approval.by, at: utcIso(approval.atMs) }));
+      block.approvals = this.approvalsShown();
       block.mayApprove = this.stillMayApprove();
       this.record.event(
         'approval_counted',
-        `approval ${this.approvals.length} of ${this.quorum} for plan ${planHash}`,
+        `approval ${this.approvals.length} of ${this.quorum} for plan ${planHash}${fingerprint ? ` (signed, key ${fingerprint})` : ''}`,
         by,
       );
       this.describeGate();
@@ -285,12 +321,19 @@ export class RunControls {
       atMs,
       ...(rationale ? { rationale } : {}),
       ...(this.quorum > 1 ? { approvers: this.approvals.map((approval) => approval.by) } : {}),
+      ...(this.approvals.some((approval) => approval.fingerprint)
+        ? { keys: this.approvals.map((approval) => approval.fingerprint ?? 'unsigned') }
+        : {}),
     };
     if (this.quorum > 1) {
       const block = this.record.status.approval!;
-      block.approvals = this.approvals.map((approval) => ({ by: approval.by, at: utcIso(approval.atMs) }));
+      block.approvals = this.approvalsShown();
     }
-    this.record.event('approved', `approved plan ${planHash}`, this.decision.approver);
+    this.record.event(
+      'approved',
+      `approved plan ${planHash}${fingerprint ? ` (signed, key ${fingerprint})` : ''}`,
+      this.decision.approver,
+    );
   }
 
   private onReject(raw: unknown): void {
@@ -419,14 +462,4 @@ export class RunControls {
   private rosterText(): string {
     return (this.roster?.approvers ?? []).map((member) => `@${normalizeHandle(member)}`).join(', ');
   }
-}
-
-/** Best-effort name of who sent a (possibly malformed) signal, for the refusal record. */
-function personIn(raw: unknown): string | undefined {
-  if (raw && typeof raw === 'object') {
-    const candidate = (raw as Record<string, unknown>).approver ?? (raw as Record<string, unknown>).by;
-    if (typeof candidate === 'string' && candidate.trim())
-      return `@${normalizeHandle(candidate).slice(0, 100)}`;
-  }
-  return undefined;
 }

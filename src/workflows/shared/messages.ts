@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { handleSchema } from '../../common/identity';
+import { sshSignatureSchema } from '../../common/signatures';
 import type { RefusalReason, RunbookStatus } from './run-record';
 
 /**
@@ -16,6 +17,11 @@ export const approvePayloadSchema = z
     approver: handle,
     planHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash shown in the status'),
     rationale: z.string().trim().min(1).max(1_000).optional(),
+    /** A signed approval: the armored `ssh-keygen -Y sign -n durable-runbooks` output and the UTC instant signed. */
+    signature: sshSignatureSchema.optional(),
+    signedAt: z.iso
+      .datetime({ message: 'must be the UTC instant in the signed text, e.g. 2026-12-01T03:12:00Z' })
+      .optional(),
   })
   .strict();
 

@@ -46,6 +46,12 @@ export type RefusalReason =
   | 'stale_plan'
   | 'plan_hash_mismatch'
   | 'already_approved'
+  | 'signature_required'
+  | 'signature_invalid'
+  | 'signature_expired'
+  | 'signature_reused'
+  | 'unknown_signer'
+  | 'signature_unverifiable'
   | 'not_authorized'
   | 'too_late'
   | 'waiver_already_used'
@@ -112,13 +118,15 @@ export interface ApprovalBlock {
   /** Who may approve (the requester only on a sole-operator runbook). */
   mayApprove: string[];
   /** The JSON argument of "approve" (Web UI: Send an Update or Signal), with your handle for @you. */
-  argument: { approver: string; planHash: string };
+  argument: { approver: string; planHash: string; signedAt?: string; signature?: string };
   cli: string;
+  /** Signed approvals: the exact text to sign (`ssh-keygen -Y sign -n durable-runbooks`), with signedAt filled in. */
+  signText?: string;
   lastRefused?: RefusedAttempt;
   decidedBy?: string;
   /** The two-person rule: approvals needed, and those counted so far. */
   quorum?: number;
-  approvals?: { by: string; at: string }[];
+  approvals?: { by: string; at: string; key?: string }[];
 }
 
 export interface RunbookStatus<Detail = unknown> {

@@ -109,6 +109,7 @@ export function recordApproval<E, V>(
   const approver = decision.approvers?.join(',') ?? decision.approver;
   const approval: ApprovalRecord = {
     approver,
+    ...(decision.keys ? { keys: decision.keys } : {}),
     approvedAt: approvalTs,
     planHash: spec.planHash,
     rationale,
@@ -118,6 +119,7 @@ export function recordApproval<E, V>(
       rationale,
       approver,
       approvalTs,
+      ...(decision.keys ? { keys: decision.keys } : {}),
     }),
   };
   ctx.record.status.detail.approval = approval;

@@ -67,6 +67,8 @@ export interface ApprovalRecord {
   approvedAt: string;
   planHash: string;
   rationale: string;
+  /** Signed approvals: the verified key fingerprint of each approver. */
+  keys?: string[];
   /** The seed's `event=break_glass_approval …` line. */
   line: string;
 }

@@ -283,6 +283,8 @@ export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail 
     approvers: snapshot.runbook.approvers,
     soleOperator: snapshot.runbook.soleOperator,
     quorum: snapshot.runbook.quorum,
+    requireSignedApprovals: snapshot.runbook.requireSignedApprovals,
+    signatureMaxAge: snapshot.runbook.signatureMaxAge,
   });
   notices.configure(snapshot.notifications);
   failSafe.configure(snapshot.failSafe);

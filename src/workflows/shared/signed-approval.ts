@@ -1,0 +1,50 @@
+import { ActivityFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { RunbookActivities } from '../../activities';
+import { signatureCheck } from '../activity-options';
+import { describeFailure } from './notices';
+import type { RefusalReason } from './run-record';
+
+const { verifyDecisionSignature } = proxyActivities<RunbookActivities>(signatureCheck);
+
+const DEFAULT_MAX_AGE_MS = 15 * 60_000;
+
+export type SignedApprovalVerdict =
+  { ok: true; fingerprint: string } | { ok: false; reason: RefusalReason; detail: string };
+
+/**
+ * A signed approval is checked outside workflow code (an activity running ssh-keygen against the
+ * policy's public keys): over this namespace, run, decision and planHash, recent, used once.
+ */
+export async function verifySignedApproval(
+  approval: { approver: string; planHash: string; signature?: string; signedAt?: string },
+  maxAgeMs: number | undefined,
+): Promise<SignedApprovalVerdict> {
+  if (!approval.signature || !approval.signedAt)
+    return {
+      ok: false,
+      reason: 'signature_required',
+      detail:
+        'this runbook requires signed approvals: add "signature" and "signedAt" (CLI: approve … --sign-key <your key>), see the approval block',
+    };
+  const info = workflowInfo();
+  try {
+    return await verifyDecisionSignature({
+      by: approval.approver,
+      namespace: info.namespace,
+      workflowId: info.workflowId,
+      runId: info.runId,
+      decision: 'approve',
+      planHash: approval.planHash,
+      signedAt: approval.signedAt,
+      signature: approval.signature,
+      maxAgeMs: maxAgeMs ?? DEFAULT_MAX_AGE_MS,
+    });
+  } catch (error) {
+    if (!(error instanceof ActivityFailure)) throw error;
+    return {
+      ok: false,
+      reason: 'signature_unverifiable',
+      detail: `the signature could not be checked: ${describeFailure(error)}`,
+    };
+  }
+}

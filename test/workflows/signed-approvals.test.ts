@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { before, describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import { signDecision } from '../../src/cli/sign';
+import { scratchDir } from '../../src/local/servers';
+import type { LoadedPolicy } from '../../src/worker/policy';
+import { breakGlassRestore } from '../../src/workflows';
+import type { BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
+import { abortUpdate, approveUpdate, type ApprovePayload } from '../../src/workflows/shared/messages';
+import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
+import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
+import { atStep, waitForStatus } from '../fixtures/wait';
+
+/**
+ * Signed approvals with keys made by ssh-keygen for the test: the policy lists public keys per
+ * approver; an approval counts only with a signature by that approver's key over this namespace,
+ * run, decision and planHash, recent and used once.
+ */
+
+const MINUTE = 60_000;
+const tmp = scratchDir('runbooks-signed');
+const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq-signed' });
+const keys: Record<'doc' | 'lead' | 'stranger', string> = { doc: '', lead: '', stranger: '' };
+let policy: LoadedPolicy;
+
+function keyPair(name: string): string {
+  const file = path.join(tmp, `${name}-${uniqueId('k')}`);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file]);
+  return file;
+}
+
+before(() => {
+  keys.doc = keyPair('dococeven');
+  keys.lead = keyPair('oncall-lead');
+  keys.stranger = keyPair('stranger');
+  const base = withRestorePolicy(defaultPolicy(), {
+    approvers: ['@dococeven', '@oncall-lead'],
+    soleOperator: false,
+    requireSignedApprovals: true,
+    signatureMaxAge: 15 * MINUTE,
+  });
+  const publicKey = (file: string) => readFileSync(`${file}.pub`, 'utf8').trim();
+  policy = {
+    ...base,
+    policy: {
+      ...base.policy,
+      signers: { '@dococeven': [publicKey(keys.doc)], '@oncall-lead': [publicKey(keys.lead)] },
+    },
+  };
+});
+
+type Handle = WorkflowHandle<typeof breakGlassRestore>;
+
+async function atTheGate(taskQueue: string, workflowId = `break-glass-restore-${uniqueId('INC')}`) {
+  const handle = await suite.env.client.workflow.start(breakGlassRestore, {
+    taskQueue,
+    workflowId,
+    args: [
+      {
+        incidentId: workflowId.replace('break-glass-restore-', ''),
+        targetHistoryId: 5,
+        requestedBy: '@alice',
+        rationale: 'typo 0.0 in LGB 5M',
+      },
+    ],
+  });
+  const gate = await waitForStatus<BreakGlassRestoreStatus>(handle, atStep('awaiting_approval'), 'the gate');
+  return { handle, planHash: gate.detail.plan!.planHash, gate };
+}
+
+async function signed(
+  keyFile: string,
+  handle: Handle,
+  planHash: string,
+  approver: string,
+  overrides: { namespace?: string; workflowId?: string; decision?: string; planHash?: string } = {},
+): Promise<ApprovePayload> {
+  const signature = await signDecision(
+    keyFile,
+    {
+      namespace: overrides.namespace ?? 'default',
+      workflowId: overrides.workflowId ?? handle.workflowId,
+      decision: overrides.decision ?? 'approve',
+      planHash: overrides.planHash ?? planHash,
+    },
+    new Date(await suite.env.currentTimeMs()),
+  ); // the test server's clock runs ahead of the wall clock
+  return { approver, planHash, ...signature };
+}
+
+describe('signed approvals (time-skipping, ssh-keygen keys)', () => {
+  test('each forgery is refused with its reason; the approver’s own signature counts, its key in the approval line', async () => {
+    await suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
+      const { handle, planHash, gate } = await atTheGate(taskQueue);
+      assert.match(gate.approval!.signText!, /^durable-runbooks decision v1\nnamespace=default\n/);
+      assert.equal(gate.approval!.argument.signature, '<armored signature>');
+      const other = planHash.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+      const attempts: [string, ApprovePayload, string][] = [
+        ['unsigned', { approver: '@dococeven', planHash }, 'signature_required'],
+        [
+          'a key nobody listed',
+          await signed(keys.stranger, handle, planHash, '@dococeven'),
+          'signature_invalid',
+        ],
+        [
+          "another approver's key",
+          await signed(keys.lead, handle, planHash, '@dococeven'),
+          'signature_invalid',
+        ],
+        [
+          'another namespace',
+          await signed(keys.doc, handle, planHash, '@dococeven', { namespace: 'prod' }),
+          'signature_invalid',
+        ],
+        [
+          'another run',
+          await signed(keys.doc, handle, planHash, '@dococeven', { workflowId: 'break-glass-restore-X' }),
+          'signature_invalid',
+        ],
+        [
+          'another decision',
+          await signed(keys.doc, handle, planHash, '@dococeven', { decision: 'reject' }),
+          'signature_invalid',
+        ],
+        [
+          'another plan',
+          await signed(keys.doc, handle, planHash, '@dococeven', { planHash: other }),
+          'signature_invalid',
+        ],
+      ];
+      for (const [what, payload, reason] of attempts) {
+        const answer = await handle.executeUpdate(approveUpdate, { args: [payload] });
+        assert.deepEqual([answer.accepted, answer.reason], [false, reason], what);
+      }
+      const good = await signed(keys.doc, handle, planHash, '@dococeven');
+      const answer = await handle.executeUpdate(approveUpdate, { args: [good] });
+      assert.equal(answer.accepted, true, answer.detail);
+      const status = await handle.query<BreakGlassRestoreStatus>('status');
+      const fingerprint = execFileSync('ssh-keygen', ['-l', '-f', `${keys.doc}.pub`], {
+        encoding: 'utf8',
+      }).split(' ')[1]!;
+      assert.match(
+        status.detail.approval!.line,
+        new RegExp(`approver=@dococeven .* approver_keys=${fingerprint.replace(/[+/]/g, '\\$&')}$`),
+      );
+      assert.ok(
+        status.events.some((event) => event.kind === 'approved' && event.message.includes(fingerprint)),
+      );
+      await handle.executeUpdate(abortUpdate, { args: [{ by: '@alice', reason: 'test over' }] });
+      assert.equal((await handle.result()).outcome, 'aborted');
+    });
+  });
+
+  test('a signature older than the policy allows is refused; one used by an earlier run is refused', async () => {
+    await suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
+      const workflowId = `break-glass-restore-${uniqueId('INC')}`;
+      const first = await atTheGate(taskQueue, workflowId);
+      const payload = await signed(keys.doc, first.handle, first.planHash, '@dococeven');
+      const accepted = await first.handle.executeUpdate(approveUpdate, { args: [payload] });
+      assert.equal(accepted.accepted, true, accepted.detail);
+      await first.handle.executeUpdate(abortUpdate, { args: [{ by: '@alice', reason: 'start again' }] });
+      await first.handle.result();
+
+      // The same incident again, the same plan: the first run's signature is spent.
+      const second = await atTheGate(taskQueue, workflowId);
+      assert.equal(second.planHash, first.planHash, 'same plan');
+      const reused = await second.handle.executeUpdate(approveUpdate, { args: [payload] });
+      assert.deepEqual([reused.accepted, reused.reason], [false, 'signature_reused']);
+
+      const stale = await signed(keys.lead, second.handle, second.planHash, '@oncall-lead');
+      await suite.env.sleep(20 * MINUTE);
+      const late = await second.handle.executeUpdate(approveUpdate, { args: [stale] });
+      assert.deepEqual([late.accepted, late.reason], [false, 'signature_expired']);
+      await second.handle.executeUpdate(abortUpdate, { args: [{ by: '@alice', reason: 'test over' }] });
+      await second.handle.result();
+    });
+  });
+});
