@@ -179,4 +179,18 @@ describe('signed approvals (time-skipping, ssh-keygen keys)', () => {
       await second.handle.result();
     });
   });
+  test('a refusal that arrives while a signature is being checked does not become the signed approval’s answer', async () => {
+    await suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
+      const { handle, planHash } = await atTheGate(taskQueue);
+      const good = await signed(keys.doc, handle, planHash, '@dococeven');
+      const [approved, unsigned] = await Promise.all([
+        handle.executeUpdate(approveUpdate, { args: [good] }),
+        handle.executeUpdate(approveUpdate, { args: [{ approver: '@oncall-lead', planHash }] }),
+      ]);
+      assert.equal(approved.accepted, true, approved.detail);
+      assert.deepEqual([unsigned.accepted, unsigned.reason], [false, 'signature_required']);
+      await handle.executeUpdate(abortUpdate, { args: [{ by: '@alice', reason: 'test over' }] });
+      await handle.result();
+    });
+  });
 });

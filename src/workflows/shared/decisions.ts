@@ -3,7 +3,10 @@ import { ApplicationFailure, setHandler, type SignalDefinition } from '@temporal
 import type { z } from 'zod';
 import { describeIssuesInline } from '../../common/validation';
 import type { DecisionAnswer } from './messages';
-import type { RunRecord } from './run-record';
+import type { RefusedAttempt, RunRecord } from './run-record';
+
+/** What a handler may return: its refusal, null when the decision counted, or nothing. */
+type Verdict = RefusedAttempt | null | undefined | void;
 
 /**
  * Every human decision a run accepts (approve, reject, abort, pause, …) arrives two ways with the
@@ -23,9 +26,17 @@ export interface DecisionMessage<Args extends unknown[]> {
 export function handleDecision<Args extends unknown[]>(
   record: RunRecord<unknown>,
   message: DecisionMessage<Args>,
-  handler: (raw: unknown) => void | Promise<void>,
+  /**
+   * Records the decision. It may return its verdict (the refusal, or null when it counted); one
+   * that awaits (a signature check) must, since other messages may be handled meanwhile.
+   */
+  handler: (raw: unknown) => Verdict | Promise<RefusedAttempt | null>,
 ): void {
-  setHandler(message.signal, (...args: Args) => handler(args[0]));
+  // A synchronous handler stays synchronous for signals (as before Updates existed).
+  setHandler(message.signal, (...args: Args) => {
+    const verdict = handler(args[0]);
+    return verdict instanceof Promise ? verdict.then(() => undefined) : undefined;
+  });
   setHandler(message.update, (...args: Args) => answerOf(record, () => handler(args[0])), {
     validator: (...args: Args) => {
       const raw = args[0];
@@ -44,12 +55,17 @@ export function handleDecision<Args extends unknown[]>(
 /** Runs the handler; a refusal it recorded becomes the answer, else the decision was accepted. */
 async function answerOf(
   record: RunRecord<unknown>,
-  handle: () => void | Promise<void>,
+  handle: () => Verdict | Promise<RefusedAttempt | null>,
 ): Promise<DecisionAnswer> {
   const before = record.status.refusedTotal ?? 0;
-  await handle();
+  const verdict = await handle();
+  // Without a verdict (a synchronous handler), the refusal it recorded, if any, is the answer.
   const refused =
-    (record.status.refusedTotal ?? 0) > before ? record.status.refusedAttempts.at(-1) : undefined;
+    verdict !== undefined
+      ? (verdict ?? undefined)
+      : (record.status.refusedTotal ?? 0) > before
+        ? record.status.refusedAttempts.at(-1)
+        : undefined;
   if (!refused) return { accepted: true, step: record.status.step };
   return { accepted: false, reason: refused.reason, detail: refused.detail, step: record.status.step };
 }

@@ -15,7 +15,7 @@ import {
 } from './messages';
 import type { Notices } from './notices';
 import { PATCHES } from './patches';
-import type { RefusalReason, RunRecord } from './run-record';
+import type { RefusalReason, RefusedAttempt, RunRecord } from './run-record';
 
 /**
  * The approval gate and the pause-and-think timer shared by every gated runbook.
@@ -218,7 +218,8 @@ export class RunControls {
     this.pointOfNoReturn = what;
   }
 
-  private async onApprove(raw: unknown): Promise<void> {
+  /** Returns the refusal, or null when the approval counted (the Update's answer, whatever else arrives meanwhile). */
+  private async onApprove(raw: unknown): Promise<RefusedAttempt | null> {
     const parsed = approvePayloadSchema.safeParse(raw);
     if (!parsed.success)
       return this.refuse(
@@ -239,7 +240,7 @@ export class RunControls {
       if (late) return this.refuse('approve', raw, late.reason, late.detail);
       fingerprint = verdict.fingerprint;
     }
-    this.countApproval(
+    return this.countApproval(
       raw,
       `@${normalizeHandle(approval.approver)}`,
       approval.planHash,
@@ -286,7 +287,7 @@ export class RunControls {
     planHash: string,
     rationale: string | undefined,
     fingerprint: string | undefined,
-  ): void {
+  ): RefusedAttempt | null {
     const earlier = this.approvals.find((approval) => sameHandle(approval.by, by));
     if (earlier)
       return this.refuse(
@@ -312,7 +313,7 @@ export class RunControls {
         by,
       );
       this.describeGate();
-      return;
+      return null;
     }
     // The gate opens on the last approval the quorum needs; the pause runs from it.
     this.decision = {
@@ -334,9 +335,10 @@ export class RunControls {
       `approved plan ${planHash}${fingerprint ? ` (signed, key ${fingerprint})` : ''}`,
       this.decision.approver,
     );
+    return null;
   }
 
-  private onReject(raw: unknown): void {
+  private onReject(raw: unknown): RefusedAttempt | undefined {
     const parsed = rejectPayloadSchema.safeParse(raw);
     if (!parsed.success)
       return this.refuse(
@@ -372,7 +374,7 @@ export class RunControls {
     this.record.event('rejected', `rejected: ${reason}`, this.decision.approver);
   }
 
-  private onAbort(raw: unknown): void {
+  private onAbort(raw: unknown): RefusedAttempt | undefined {
     const parsed = abortPayloadSchema.safeParse(raw);
     if (!parsed.success)
       return this.refuse(
@@ -414,7 +416,7 @@ export class RunControls {
     this.record.event('aborted', `abort requested: ${reason}`, this.abortRequest.by);
   }
 
-  private refuse(signal: string, raw: unknown, reason: RefusalReason, detail: string): void {
+  private refuse(signal: string, raw: unknown, reason: RefusalReason, detail: string): RefusedAttempt {
     const by = personIn(raw);
     const attempt = this.record.refused({ signal, reason, detail, ...(by ? { by } : {}) });
     // While the gate is open, the last refusal shows where the approver looks.
@@ -440,7 +442,7 @@ export class RunControls {
           body: `${who} has had ${count} attempts refused; the latest: ${signal} (${reason}) ${detail}. Every attempt stays in the run's status (refusedAttempts, refusedTotal) and history.`,
         });
       }
-      return;
+      return attempt;
     }
     this.notices.send({
       kind: 'refused_attempt',
@@ -449,6 +451,7 @@ export class RunControls {
       subject: `[${this.record.status.runbook} ${this.record.status.incidentId}] ${signal} refused (${reason})`,
       body: `${attempt.at} ${signal} by ${by ?? '(unnamed)'} refused: ${detail}`,
     });
+    return attempt;
   }
 
   /** The requester or an approver. */
