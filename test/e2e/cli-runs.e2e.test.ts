@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { breakGlassRestore } from '../../src/workflows';
 import type { BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
 import { historyEvents, signals } from '../fixtures/history';
-import { activityDeps, defaultPolicy } from '../fixtures/policy';
+import { scratchDir } from '../../src/local/servers';
+import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
 import { spawnNode } from '../fixtures/processes';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
@@ -199,5 +203,56 @@ describe('CLI: runs found by incident (dev server)', () => {
     assert.equal(unanswered.code, 3, unanswered.output);
     assert.match(unanswered.output, /NOT CONFIRMED/);
     await orphan.terminate('test over');
+  });
+  test('approve --sign-key signs with ssh-keygen: a signed approval counts where the policy requires one', async () => {
+    const key = path.join(scratchDir('runbooks-cli-sign'), uniqueId('key'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'dococeven', '-f', key]);
+    const base = withRestorePolicy(defaultPolicy(), { requireSignedApprovals: true });
+    const policy = {
+      ...base,
+      policy: { ...base.policy, signers: { '@dococeven': [readFileSync(`${key}.pub`, 'utf8').trim()] } },
+    };
+    const incident = uniqueId('INC');
+    await suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(breakGlassRestore, {
+        taskQueue,
+        workflowId: `break-glass-restore-${incident}`,
+        args: [
+          {
+            incidentId: incident,
+            targetHistoryId: 5,
+            requestedBy: '@alice',
+            rationale: 'typo 0.0 in LGB 5M',
+          },
+        ],
+      });
+      const gate = await waitForStatus<BreakGlassRestoreStatus>(
+        handle,
+        atStep('awaiting_approval'),
+        'the gate',
+        60_000,
+      );
+      const approve = (...extra: string[]) =>
+        cli(
+          'approve',
+          '--incident',
+          incident,
+          '--approver',
+          '@dococeven',
+          '--plan-hash',
+          gate.detail.plan!.planHash,
+          ...extra,
+        );
+      const unsigned = await approve();
+      assert.equal(unsigned.code, 1, unsigned.output);
+      assert.match(unsigned.output, /REFUSED \(signature_required\)/);
+      const signedApproval = await approve('--sign-key', key);
+      assert.equal(signedApproval.code, 0, signedApproval.output);
+      assert.match(signedApproval.output, /accepted: approve/);
+      const shown = await handle.query<BreakGlassRestoreStatus>('status');
+      assert.match(shown.detail.approval!.line, /approver_keys=SHA256:/);
+      await cli('abort', '--incident', incident, '--by', '@alice', '--reason', 'test over');
+      assert.equal((await handle.result()).outcome, 'aborted');
+    });
   });
 });
