@@ -30,6 +30,24 @@ async function cli(...args: string[]): Promise<{ code: number | null; output: st
   return { code, output: run.output() };
 }
 
+/** Procedure A for `incident`, started by the client and waiting at its approval gate. */
+async function restoreAtTheGate(taskQueue: string, incident: string) {
+  const handle = await suite.env.client.workflow.start(breakGlassRestore, {
+    taskQueue,
+    workflowId: `break-glass-restore-${incident}`,
+    args: [
+      { incidentId: incident, targetHistoryId: 5, requestedBy: '@alice', rationale: 'typo 0.0 in LGB 5M' },
+    ],
+  });
+  const gate = await waitForStatus<BreakGlassRestoreStatus>(
+    handle,
+    atStep('awaiting_approval'),
+    'the gate',
+    60_000,
+  );
+  return { handle, gate };
+}
+
 describe('CLI: runs found by incident (dev server)', () => {
   test('one run in progress is found without --procedure; several ask for it; --json is JSON', async () => {
     const incident = uniqueId('INC');
@@ -142,24 +160,7 @@ describe('CLI: runs found by incident (dev server)', () => {
   test('decisions are Updates: a refusal exits 1 with the reason, the right approval is accepted; no worker: not confirmed', async () => {
     const incident = uniqueId('INC');
     await suite.withWorker(activityDeps(defaultPolicy(), suite.db.pool), async (taskQueue) => {
-      const handle = await suite.env.client.workflow.start(breakGlassRestore, {
-        taskQueue,
-        workflowId: `break-glass-restore-${incident}`,
-        args: [
-          {
-            incidentId: incident,
-            targetHistoryId: 5,
-            requestedBy: '@alice',
-            rationale: 'typo 0.0 in LGB 5M',
-          },
-        ],
-      });
-      const gate = await waitForStatus<BreakGlassRestoreStatus>(
-        handle,
-        atStep('awaiting_approval'),
-        'the gate',
-        60_000,
-      );
+      const { handle, gate } = await restoreAtTheGate(taskQueue, incident);
       const planHash = gate.detail.plan!.planHash;
       const approve = (hash: string) =>
         cli('approve', '--incident', incident, '--approver', '@dococeven', '--plan-hash', hash);
@@ -214,24 +215,7 @@ describe('CLI: runs found by incident (dev server)', () => {
     };
     const incident = uniqueId('INC');
     await suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
-      const handle = await suite.env.client.workflow.start(breakGlassRestore, {
-        taskQueue,
-        workflowId: `break-glass-restore-${incident}`,
-        args: [
-          {
-            incidentId: incident,
-            targetHistoryId: 5,
-            requestedBy: '@alice',
-            rationale: 'typo 0.0 in LGB 5M',
-          },
-        ],
-      });
-      const gate = await waitForStatus<BreakGlassRestoreStatus>(
-        handle,
-        atStep('awaiting_approval'),
-        'the gate',
-        60_000,
-      );
+      const { handle, gate } = await restoreAtTheGate(taskQueue, incident);
       const approve = (...extra: string[]) =>
         cli(
           'approve',
