@@ -192,37 +192,44 @@ export async function startPostgres(
 ): Promise<RunningPostgres> {
   const runAs = postgresUser();
   const { initdb, postgres } = reachableBinaries(await postgresBinaries(), runAs);
-  const port = options.port ?? (await freePort());
   const dataDir = options.dataDir;
   mkdirSync(path.dirname(dataDir), { recursive: true, mode: 0o755 });
 
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) initDataDir(initdb, dataDir, runAs, options.ephemeral);
 
-  const child = spawn(
-    postgres,
-    [
-      '-D',
-      dataDir,
-      '-p',
-      String(port),
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'unix_socket_directories=',
-      ...(options.ephemeral
-        ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
-        : []),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false, ...runAs },
-  );
-  track(child);
-  const output = captureOutput(child, options.log);
-  const ready = await readyToAcceptConnections(child);
-  if (!ready) {
+  // A port found free can be bound by another process before PostgreSQL binds it; when we chose
+  // the port, choose again rather than fail.
+  const attempts = options.port === undefined ? 4 : 1;
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    const child = spawn(
+      postgres,
+      [
+        '-D',
+        dataDir,
+        '-p',
+        String(port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'unix_socket_directories=',
+        ...(options.ephemeral
+          ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
+          : []),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false, ...runAs },
+    );
+    track(child);
+    const output = captureOutput(child, options.log);
+    if (await readyToAcceptConnections(child)) return runningPostgres(child, port, options);
     await stopChild(child);
+    if (attempt < attempts && /address already in use/i.test(output())) continue;
     throw new Error(`PostgreSQL did not start in ${dataDir} on port ${port}:\n${output()}`);
   }
+}
 
+function runningPostgres(child: ChildProcess, port: number, options: PostgresOptions): RunningPostgres {
+  const dataDir = options.dataDir;
   const urlFor = (database: string): string =>
     `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   return {

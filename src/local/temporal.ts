@@ -63,6 +63,23 @@ export interface RunningDevServer extends RunningServer {
 /** The Temporal CLI dev server with the runbooks' search attributes registered. */
 export async function startDevServer(options: DevServerOptions = {}): Promise<RunningDevServer> {
   requireTool(TEMPORAL_CLI, 'The Temporal CLI');
+  // A port found free can be taken by another process (a parallel test file's server) before the
+  // dev server binds it; when we chose the ports, choose again rather than fail.
+  const attempts = options.port === undefined && options.uiPort === undefined ? 4 : 1;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServerOnce(options);
+    } catch (error) {
+      if (attempt >= attempts || !(error instanceof PortTakenError)) throw error;
+      options.log?.(`a chosen port was taken before the server bound it; retrying (${attempt}/${attempts})`);
+    }
+  }
+}
+
+/** The server exited because a port we picked was bound by someone else in the meantime. */
+class PortTakenError extends Error {}
+
+async function startDevServerOnce(options: DevServerOptions): Promise<RunningDevServer> {
   const port = options.port ?? (await freePort());
   const uiPort = options.headless ? undefined : (options.uiPort ?? (await freePort()));
   const args = [
@@ -93,6 +110,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Ru
     await waitForTemporal(address, child, output, options.startTimeoutMs ?? 60_000);
   } catch (error) {
     await stopChild(child);
+    if (/address already in use/i.test(output())) {
+      throw new PortTakenError(error instanceof Error ? error.message : String(error));
+    }
     throw error;
   }
   return {
