@@ -2,7 +2,7 @@
 // against real servers. One embedded Postgres is shared by all files (each file makes its own
 // database); Temporal servers are started per file. DATABASE_URL selects a real Postgres instead.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fail, ROOT, setup, SetupError } from './bootstrap.mjs';
@@ -30,6 +30,16 @@ function requireSshKeygen() {
   throw new SetupError(
     'ssh-keygen is missing (signed approvals are verified with it).\n' +
       '  Install it: sudo apt-get install openssh-client   (.ci/run does this on CI)',
+  );
+}
+
+/** The Web UI test drives Debian's chromium through playwright-core (whose own browser download cannot work here). */
+function requireChromium() {
+  const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (existsSync(chromium)) return;
+  throw new SetupError(
+    `chromium is missing at ${chromium} (the Web UI approval test drives it).\n` +
+      '  Install it: sudo apt-get install chromium   (.ci/run does this on CI), or set CHROMIUM_PATH',
   );
 }
 
@@ -63,6 +73,7 @@ async function main() {
   const servers = require(path.join(ROOT, 'dist', 'src', 'local', 'servers.js'));
   requireLibfaketime(servers);
   requireSshKeygen();
+  requireChromium();
   const env = { ...process.env };
   let postgres;
   if (!process.env.DATABASE_URL) {

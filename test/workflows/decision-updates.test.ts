@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { decide } from '../../src/client/decide';
 import { breakGlassRestore, phasedReenablement } from '../../src/workflows';
 import { recordDecisionMessage } from '../../src/workflows/backstop-program/definitions';
 import type { BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
 import { pauseMessage } from '../../src/workflows/phased-reenablement/definitions';
 import {
+  DECISION_REFUSED,
   abortUpdate,
   approveUpdate,
   rejectUpdate,
@@ -13,7 +15,13 @@ import {
   type ApprovePayload,
   type DecisionAnswer,
 } from '../../src/workflows/shared/messages';
-import { acceptedUpdates, assertElapsed, completedActivities, historyEvents } from '../fixtures/history';
+import {
+  acceptedUpdates,
+  recordHistory,
+  assertElapsed,
+  completedActivities,
+  historyEvents,
+} from '../fixtures/history';
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
@@ -64,7 +72,7 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
         [{ approver: '@dococeven', planHash: wrongHash }, 'plan_hash_mismatch'],
       ];
       for (const [payload, reason] of refusals) {
-        const answer: DecisionAnswer = await handle.executeUpdate(approveUpdate, { args: [payload] });
+        const answer: DecisionAnswer = await decide(handle, approveUpdate, payload);
         assert.equal(answer.accepted, false, JSON.stringify(payload));
         assert.equal(answer.reason, reason);
         assert.equal(answer.step, 'awaiting_approval');
@@ -88,9 +96,23 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
         shown.currentDetails,
         new RegExp(`until ${block.expiresAt}.*last refused: approve by @dococeven \\(plan_hash_mismatch\\)`),
       );
+      // As the Web UI sees it: the Update itself fails, its message naming the reason, no stack.
+      const raw: unknown = await handle
+        .executeUpdate(approveUpdate, { args: [{ approver: '@mallory', planHash }] })
+        .then(
+          () => assert.fail('a refusal must fail the Update'),
+          (error: unknown) => error,
+        );
+      assert.ok(raw instanceof WorkflowUpdateFailedError, String(raw));
+      assert.ok(raw.cause instanceof ApplicationFailure);
+      assert.equal(raw.cause.type, DECISION_REFUSED);
+      assert.match(raw.cause.message, /^REFUSED \(not_on_roster\): .*approve did not count$/);
+      assert.equal(raw.cause.stack ?? '', '');
 
-      const accepted = await handle.executeUpdate(approveUpdate, {
-        args: [{ approver: '@dococeven', planHash, rationale: 'typo' }],
+      const accepted = await decide(handle, approveUpdate, {
+        approver: '@dococeven',
+        planHash,
+        rationale: 'typo',
       });
       assert.equal(accepted.accepted, true);
       assert.deepEqual(
@@ -98,38 +120,34 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
         ['approved', '@dococeven'],
       );
       assert.equal(accepted.reason, undefined);
-      const again = await handle.executeUpdate(rejectUpdate, {
-        args: [{ approver: '@dococeven', reason: 'changed my mind' }],
-      });
+      const again = await decide(handle, rejectUpdate, { approver: '@dococeven', reason: 'changed my mind' });
       assert.deepEqual([again.accepted, again.reason], [false, 'already_decided']);
 
-      // The Updates are in the history, with their answers.
+      // The Updates are in the history, with their answers: the five refusals as failures.
       const events = await historyEvents(handle);
-      const completed = events.filter((event) => event.workflowExecutionUpdateCompletedEventAttributes);
-      assert.equal(completed.length, 5);
-      const abort = await handle.executeUpdate(abortUpdate, {
-        args: [{ by: '@alice', reason: 'wrong target' }],
-      });
+      const completed = events.flatMap(
+        (event) => event.workflowExecutionUpdateCompletedEventAttributes ?? [],
+      );
+      assert.equal(completed.length, 6);
+      assert.equal(completed.filter((update) => update.outcome?.failure).length, 5);
+      const abort = await decide(handle, abortUpdate, { by: '@alice', reason: 'wrong target' });
       assert.equal(abort.accepted, true, 'an abort during the pause is accepted');
       const result = await handle.result();
       assert.equal(result.outcome, 'aborted');
+      await recordHistory(handle, 'break-glass-restore-update-refusals');
     });
   });
 
   test('quorum 2: one approval does not open the gate; the same person twice counts once; the pause starts at the second', async () => {
     await withWorker(async (taskQueue) => {
       const { handle, planHash } = await restoreAtTheGate(taskQueue);
-      const first = await handle.executeUpdate(approveUpdate, {
-        args: [{ approver: '@dococeven', planHash }],
-      });
+      const first = await decide(handle, approveUpdate, { approver: '@dococeven', planHash });
       assert.deepEqual(
         [first.accepted, first.step],
         [true, 'awaiting_approval'],
         'counted, the gate stays shut',
       );
-      const twice = await handle.executeUpdate(approveUpdate, {
-        args: [{ approver: '@DocOcEven', planHash }],
-      });
+      const twice = await decide(handle, approveUpdate, { approver: '@DocOcEven', planHash });
       assert.deepEqual([twice.accepted, twice.reason], [false, 'already_approved']);
       const waiting = (await status(handle)).approval!;
       assert.equal(waiting.quorum, 2);
@@ -148,9 +166,7 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
         'awaiting_approval',
         'ten minutes on, one approval still opens nothing',
       );
-      const second = await handle.executeUpdate(approveUpdate, {
-        args: [{ approver: '@oncall-lead', planHash }],
-      });
+      const second = await decide(handle, approveUpdate, { approver: '@oncall-lead', planHash });
       assert.equal(second.accepted, true, 'the second approval opens the gate');
       // The pause, then the restore transaction (the run then holds on its canonical CONFLICT).
       let events = await historyEvents(handle);
@@ -180,20 +196,16 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
   test('a malformed payload is refused by the validator: each bad field named, nothing recorded', async () => {
     await withWorker(async (taskQueue) => {
       const { handle } = await restoreAtTheGate(taskQueue);
-      const failure = await handle
-        .executeUpdate(approveUpdate, { args: [{ approver: 'no body', planHash: 'abc' }] })
-        .then(
-          () => assert.fail('must be refused'),
-          (error: unknown) => error,
-        );
+      const failure = await decide(handle, approveUpdate, { approver: 'no body', planHash: 'abc' }).then(
+        () => assert.fail('must be refused'),
+        (error: unknown) => error,
+      );
       assert.ok(failure instanceof WorkflowUpdateFailedError, String(failure));
       const message = (failure.cause as Error).message;
       assert.match(message, /approver/);
       assert.match(message, /planHash/);
       assert.deepEqual((await status(handle)).refusedAttempts, []);
-      const step = await handle.executeUpdate(stepDecisionUpdate, {
-        args: [{ by: '@alice', decision: 'retry' }],
-      });
+      const step = await decide(handle, stepDecisionUpdate, { by: '@alice', decision: 'retry' });
       assert.deepEqual([step.accepted, step.reason], [false, 'gate_not_open'], 'no step waits for a human');
       await handle.terminate('test over');
     });
@@ -216,11 +228,9 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
           },
         ],
       });
-      const outsider = await reenablement.executeUpdate(pauseMessage.update, {
-        args: [{ by: '@mallory', reason: 'why not' }],
-      });
+      const outsider = await decide(reenablement, pauseMessage.update, { by: '@mallory', reason: 'why not' });
       assert.deepEqual([outsider.accepted, outsider.reason], [false, 'not_authorized']);
-      const paused = await reenablement.executeUpdate(pauseMessage.update, { args: [{ by: '@sre-lead' }] });
+      const paused = await decide(reenablement, pauseMessage.update, { by: '@sre-lead' });
       assert.equal(paused.accepted, true);
       await reenablement.terminate('test over');
 
@@ -239,8 +249,10 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
           },
         ],
       });
-      const early = await backstop.executeUpdate(recordDecisionMessage.update, {
-        args: [{ by: '@dococeven', decision: 'waiver', rationale: 'too early' }],
+      const early = await decide(backstop, recordDecisionMessage.update, {
+        by: '@dococeven',
+        decision: 'waiver',
+        rationale: 'too early',
       });
       assert.deepEqual([early.accepted, early.reason], [false, 'gate_not_open']);
       await backstop.terminate('test over');

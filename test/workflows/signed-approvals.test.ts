@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
+import { decide } from '../../src/client/decide';
 import { signDecision } from '../../src/cli/sign';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
@@ -133,11 +134,11 @@ describe('signed approvals (time-skipping, ssh-keygen keys)', () => {
         ],
       ];
       for (const [what, payload, reason] of attempts) {
-        const answer = await handle.executeUpdate(approveUpdate, { args: [payload] });
+        const answer = await decide(handle, approveUpdate, payload);
         assert.deepEqual([answer.accepted, answer.reason], [false, reason], what);
       }
       const good = await signed(keys.doc, handle, planHash, '@dococeven');
-      const answer = await handle.executeUpdate(approveUpdate, { args: [good] });
+      const answer = await decide(handle, approveUpdate, good);
       assert.equal(answer.accepted, true, answer.detail);
       const status = await handle.query<BreakGlassRestoreStatus>('status');
       const fingerprint = execFileSync('ssh-keygen', ['-l', '-f', `${keys.doc}.pub`], {
@@ -150,7 +151,7 @@ describe('signed approvals (time-skipping, ssh-keygen keys)', () => {
       assert.ok(
         status.events.some((event) => event.kind === 'approved' && event.message.includes(fingerprint)),
       );
-      await handle.executeUpdate(abortUpdate, { args: [{ by: '@alice', reason: 'test over' }] });
+      await decide(handle, abortUpdate, { by: '@alice', reason: 'test over' });
       assert.equal((await handle.result()).outcome, 'aborted');
     });
   });
@@ -160,22 +161,22 @@ describe('signed approvals (time-skipping, ssh-keygen keys)', () => {
       const workflowId = `break-glass-restore-${uniqueId('INC')}`;
       const first = await atTheGate(taskQueue, workflowId);
       const payload = await signed(keys.doc, first.handle, first.planHash, '@dococeven');
-      const accepted = await first.handle.executeUpdate(approveUpdate, { args: [payload] });
+      const accepted = await decide(first.handle, approveUpdate, payload);
       assert.equal(accepted.accepted, true, accepted.detail);
-      await first.handle.executeUpdate(abortUpdate, { args: [{ by: '@alice', reason: 'start again' }] });
+      await decide(first.handle, abortUpdate, { by: '@alice', reason: 'start again' });
       await first.handle.result();
 
       // The same incident again, the same plan: the first run's signature is spent.
       const second = await atTheGate(taskQueue, workflowId);
       assert.equal(second.planHash, first.planHash, 'same plan');
-      const reused = await second.handle.executeUpdate(approveUpdate, { args: [payload] });
+      const reused = await decide(second.handle, approveUpdate, payload);
       assert.deepEqual([reused.accepted, reused.reason], [false, 'signature_reused']);
 
       const stale = await signed(keys.lead, second.handle, second.planHash, '@oncall-lead');
       await suite.env.sleep(20 * MINUTE);
-      const late = await second.handle.executeUpdate(approveUpdate, { args: [stale] });
+      const late = await decide(second.handle, approveUpdate, stale);
       assert.deepEqual([late.accepted, late.reason], [false, 'signature_expired']);
-      await second.handle.executeUpdate(abortUpdate, { args: [{ by: '@alice', reason: 'test over' }] });
+      await decide(second.handle, abortUpdate, { by: '@alice', reason: 'test over' });
       await second.handle.result();
     });
   });
@@ -184,12 +185,12 @@ describe('signed approvals (time-skipping, ssh-keygen keys)', () => {
       const { handle, planHash } = await atTheGate(taskQueue);
       const good = await signed(keys.doc, handle, planHash, '@dococeven');
       const [approved, unsigned] = await Promise.all([
-        handle.executeUpdate(approveUpdate, { args: [good] }),
-        handle.executeUpdate(approveUpdate, { args: [{ approver: '@oncall-lead', planHash }] }),
+        decide(handle, approveUpdate, good),
+        decide(handle, approveUpdate, { approver: '@oncall-lead', planHash }),
       ]);
       assert.equal(approved.accepted, true, approved.detail);
       assert.deepEqual([unsigned.accepted, unsigned.reason], [false, 'signature_required']);
-      await handle.executeUpdate(abortUpdate, { args: [{ by: '@alice', reason: 'test over' }] });
+      await decide(handle, abortUpdate, { by: '@alice', reason: 'test over' });
       await handle.result();
     });
   });

@@ -3,6 +3,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
+import { decide } from '../../client/decide';
 import type { DecisionAnswer } from '../../workflows/shared/messages';
 import type { CommandContext } from '../client';
 import { z } from 'zod';
@@ -83,7 +84,7 @@ export function sendDecision(
       let answer: DecisionAnswer;
       try {
         answer = await client.connection.withAbortSignal(patience.signal, () =>
-          handle.executeUpdate<DecisionAnswer, [unknown]>(name, { args: [payload] }),
+          decide<unknown>(handle, name, payload),
         );
       } catch (error) {
         if (patience.signal.aborted) return notConfirmed(workflowId, name, waitSeconds);

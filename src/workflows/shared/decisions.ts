@@ -1,8 +1,8 @@
 import type { UpdateDefinition } from '@temporalio/common';
-import { ApplicationFailure, setHandler, type SignalDefinition } from '@temporalio/workflow';
+import { ApplicationFailure, patched, setHandler, type SignalDefinition } from '@temporalio/workflow';
 import type { z } from 'zod';
 import { describeIssuesInline } from '../../common/validation';
-import type { DecisionAnswer } from './messages';
+import { DECISION_REFUSED, type DecisionAnswer } from './messages';
 import type { RefusedAttempt, RunRecord } from './run-record';
 
 /** What a handler may return: its refusal, null when the decision counted, or nothing. */
@@ -14,7 +14,9 @@ type Verdict = RefusedAttempt | null | undefined | void;
  * as an Update of the same name that answers the caller at once. A malformed Update is refused by
  * its validator (nothing recorded, the caller sees each bad field); a well-formed attempt that is
  * refused is recorded in the run's audit trail like a refused signal, and answered
- * `accepted: false` with the reason.
+ * `accepted: false` with the reason: by failing the Update with that answer (runs since
+ * `decision-refusal-fails-update-v1`: the Web UI shows an Update's failure in its dialog but
+ * only "Update successful" for a result), or as its result (runs started before).
  */
 export interface DecisionMessage<Args extends unknown[]> {
   signal: SignalDefinition<Args>;
@@ -37,19 +39,44 @@ export function handleDecision<Args extends unknown[]>(
     const verdict = handler(args[0]);
     return verdict instanceof Promise ? verdict.then(() => undefined) : undefined;
   });
-  setHandler(message.update, (...args: Args) => answerOf(record, () => handler(args[0])), {
-    validator: (...args: Args) => {
-      const raw = args[0];
-      if (!message.schema) return;
-      const parsed = message.schema.safeParse(raw);
-      if (!parsed.success)
-        throw ApplicationFailure.create({
-          type: 'InvalidPayload',
+  // Decided once per run, at registration: a run keeps the answer form it started with.
+  const refusalFails = patched('decision-refusal-fails-update-v1');
+  setHandler(
+    message.update,
+    async (...args: Args) => {
+      const answer = await answerOf(record, () => handler(args[0]));
+      if (answer.accepted || !refusalFails) return answer;
+      throw withoutStack(
+        ApplicationFailure.create({
+          type: DECISION_REFUSED,
           nonRetryable: true,
-          message: describeIssuesInline(parsed.error, `${message.update.name} payload`),
-        });
+          message: `REFUSED (${answer.reason}): ${answer.detail ?? ''} — ${message.update.name} did not count`,
+          details: [answer],
+        }),
+      );
     },
-  });
+    {
+      validator: (...args: Args) => {
+        const raw = args[0];
+        if (!message.schema) return;
+        const parsed = message.schema.safeParse(raw);
+        if (!parsed.success)
+          throw withoutStack(
+            ApplicationFailure.create({
+              type: 'InvalidPayload',
+              nonRetryable: true,
+              message: describeIssuesInline(parsed.error, `${message.update.name} payload`),
+            }),
+          );
+      },
+    },
+  );
+}
+
+/** A person reads this failure (the UI's dialog, the CLI): the message, not our call stack. */
+function withoutStack(failure: ApplicationFailure): ApplicationFailure {
+  failure.stack = '';
+  return failure;
 }
 
 /** Runs the handler; a refusal it recorded becomes the answer, else the decision was accepted. */

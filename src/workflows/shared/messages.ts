@@ -55,7 +55,13 @@ export type RejectPayload = z.input<typeof rejectPayloadSchema>;
 export type AbortPayload = z.input<typeof abortPayloadSchema>;
 export type StepDecisionPayload = z.input<typeof stepDecisionPayloadSchema>;
 
-/** What an Update answers at once: whether the decision counted and, if not, why (it is also in the audit trail). */
+/**
+ * What an Update answers at once: whether the decision counted and, if not, why (it is also in
+ * the audit trail). Runs started since `decision-refusal-fails-update-v1` answer a refusal by
+ * failing the Update (ApplicationFailure of type DECISION_REFUSED, this answer its first detail)
+ * so that the Web UI, which shows only an Update's failure, shows why; `decide()` in
+ * src/client turns either form back into this answer.
+ */
 export interface DecisionAnswer {
   accepted: boolean;
   reason?: RefusalReason;
@@ -63,6 +69,9 @@ export interface DecisionAnswer {
   /** The run's step right after the decision. */
   step: string;
 }
+
+/** The failure type of a refused decision sent as an Update. */
+export const DECISION_REFUSED = 'DecisionRefused';
 
 export const approveSignal = defineSignal<[ApprovePayload]>('approve');
 export const rejectSignal = defineSignal<[RejectPayload]>('reject');
