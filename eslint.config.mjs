@@ -31,7 +31,7 @@ function workflowImports(extraPatterns = []) {
         message: 'Import activities as types only (import type) and call them through proxyActivities.',
       },
       ...rooms(
-        ['worker', 'cli', 'stack', 'local', 'db'],
+        ['worker', 'cli', 'client', 'stack', 'local', 'db'],
         'Workflow code must not import worker-side modules',
       ),
       ...extraPatterns,
@@ -116,7 +116,7 @@ export default tseslint.config(
             { name: 'pg', message: 'common/ does no I/O.' },
           ],
           patterns: rooms(
-            ['activities', 'workflows', 'worker', 'cli', 'stack', 'local', 'db'],
+            ['activities', 'workflows', 'worker', 'cli', 'client', 'stack', 'local', 'db'],
             'common/ depends on nothing of ours',
           ),
         },
@@ -130,7 +130,7 @@ export default tseslint.config(
         'error',
         {
           patterns: rooms(
-            ['workflows', 'worker', 'cli', 'stack', 'local'],
+            ['workflows', 'worker', 'cli', 'client', 'stack', 'local'],
             'activities depend on common/ and db/ only',
           ),
         },
