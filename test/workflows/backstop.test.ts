@@ -16,7 +16,7 @@ import {
 } from '../../src/workflows/backstop-program/definitions';
 import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../fixtures/channels';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
-import { recordHistory } from '../fixtures/history';
+import { completedActivities, historyEvents, recordHistory } from '../fixtures/history';
 import { activityDeps } from '../fixtures/policy';
 import { GITHUB_REPOSITORY } from '../fixtures/sinks/apis';
 import { HttpSink } from '../fixtures/sinks/http-sink';
@@ -332,7 +332,21 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       // Evaluated at once (after T+30 and T+60, also overdue), not a day later.
       firedAt(s, 'check_T+90', new Date(nextDay + 1_000).toISOString(), 60_000);
       assert.equal(s.detail.checkpoints[2]!.state, 'evaluated');
-      assert.match(s.detail.checkpoints[1]!.verdict!, /on track: wp#161 Developed/);
+      // Catch-up is explicit: every past checkpoint evaluated once and marked late; T+30 and T+60,
+      // superseded, asked nothing (no stale request, no self-review, no "missing" flag).
+      for (const cp of s.detail.checkpoints.slice(0, 3))
+        assert.ok(cp.evaluatedLateAt, `${cp.name} marked late`);
+      assert.match(s.detail.checkpoints[0]!.verdict!, /^evaluated late at .*; superseded by T\+60/);
+      assert.match(s.detail.checkpoints[1]!.verdict!, /^evaluated late at .*; superseded by T\+90/);
+      assert.equal(s.detail.evidence.length, 3, 'each past checkpoint read once');
+      assert.deepEqual(
+        s.notices.map((n) => n.kind).filter((kind) => /t30|t60/.test(kind)),
+        [],
+        'no stale T+30 / T+60 requests',
+      );
+      const wpComments = [...sinks.openProject.workPackages.values()].flatMap((wp) => wp.comments);
+      assert.ok(!wpComments.some((c) => /decision request|yellow flag/.test(c)), wpComments.join('\n'));
+      assert.ok(!s.flags.some((f) => f.code === 'self_review_missing'));
       await handle.signal(recordDecisionSignal, {
         by: '@dococeven',
         decision: 'park',
@@ -341,6 +355,101 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       const result = await handle.result();
       assert.equal(result.outcome, 'parked');
       assert.equal(result.detail.checkpoints[3]!.state, 'not_needed');
+      await recordHistory(handle, 'backstop-program-catch-up');
+    });
+  });
+
+  test('a waiver is capped at T+120: granted at T+100 it ends at T+120 (the revert comes then); asked at T+121 it is refused', async () => {
+    await withWorker(async (taskQueue) => {
+      const now = await suite.env.currentTimeMs();
+      const mergedAt = new Date(now - 89 * DAY_MS).toISOString();
+      const [, , t90, t120] = checkpointSchedule(Date.parse(mergedAt));
+      const handle = await start(taskQueue, input(mergedAt));
+      await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.next?.checkpoint === 'T+90',
+        'the T+90 wait',
+      );
+      await skipTo(new Date(t90!.atMs + 10 * DAY_MS).toISOString());
+      await waitForStatus<BackstopStatus>(handle, (x) => x.detail.awaiting?.kind === 't90_decision', 'T+90');
+      await handle.signal(recordDecisionSignal, {
+        by: '@dococeven',
+        decision: 'waiver',
+        rationale: 'two more weeks',
+      });
+      const s = await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.waiver !== undefined,
+        'the waiver',
+      );
+      assert.equal(s.detail.waiver!.until, new Date(t120!.atMs).toISOString(), 'not decision + 30 days');
+      const result = await handle.result();
+      assert.equal(result.outcome, 'reverted_mandatory');
+      // The revert ran at T+120, from the history's own clock.
+      const events = await historyEvents(handle);
+      const revertAt = completedActivities(events).find((a) => a.type === 'runRevertCommand')!.scheduledAtMs;
+      assert.ok(revertAt >= t120!.atMs && revertAt < t120!.atMs + 60_000, new Date(revertAt).toISOString());
+    });
+    await withWorker(async (taskQueue) => {
+      const now = await suite.env.currentTimeMs();
+      const mergedAt = new Date(now - 121 * DAY_MS).toISOString();
+      const handle = await start(taskQueue, input(mergedAt));
+      await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.awaiting?.kind === 't90_decision',
+        'T+90 (late)',
+      );
+      await handle.signal(recordDecisionSignal, {
+        by: '@dococeven',
+        decision: 'waiver',
+        rationale: 'please',
+      });
+      const s = await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.refusedAttempts.length > 0,
+        'the refusal',
+      );
+      assert.equal(s.refusedAttempts[0]!.reason, 'too_late');
+      assert.match(s.refusedAttempts[0]!.detail, /T\+120 .* has passed: .*the mandatory revert applies/);
+      assert.equal(s.detail.waiver, undefined);
+      await handle.signal(recordDecisionSignal, {
+        by: '@dococeven',
+        decision: 'revert',
+        rationale: 'cap passed',
+      });
+      assert.equal((await handle.result()).outcome, 'reverted');
+    });
+  });
+
+  test('catch-up at T+75: T+30 superseded, T+60 asks the self-review late; at T+90 (15 days on) it is not flagged missing', async () => {
+    await withWorker(async (taskQueue) => {
+      const now = await suite.env.currentTimeMs();
+      const mergedAt = new Date(now - 75 * DAY_MS).toISOString();
+      const [, , t90] = checkpointSchedule(Date.parse(mergedAt));
+      const handle = await start(taskQueue, input(mergedAt));
+      let s = await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.awaiting?.kind === 'self_review',
+        'the self-review',
+      );
+      assert.match(s.detail.checkpoints[0]!.verdict!, /superseded by T\+60/);
+      assert.ok(s.detail.checkpoints[1]!.evaluatedLateAt);
+      assert.match(s.detail.checkpoints[1]!.verdict!, /yellow flag/);
+      assert.ok(
+        s.notices.some((n) => n.kind === 'backstop_t60_yellow'),
+        'the self-review is asked',
+      );
+      await skipTo(new Date(t90!.atMs + HOUR).toISOString());
+      s = await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.awaiting?.kind === 't90_decision',
+        'T+90',
+      );
+      assert.equal(s.detail.checkpoints[2]!.evaluatedLateAt, undefined, 'T+90 came on time');
+      assert.ok(!s.flags.some((f) => f.code === 'self_review_missing'), JSON.stringify(s.flags));
+      assert.ok(s.events.some((e) => e.kind === 'catch_up' && /not flagged missing/.test(e.message)));
+      await handle.signal(recordDecisionSignal, { by: '@dococeven', decision: 'park', rationale: 'parked' });
+      assert.equal((await handle.result()).outcome, 'parked');
     });
   });
 

@@ -162,7 +162,15 @@ export async function atT90(
   const { input, record, detail } = run;
   evidence.verdict = state.verdict = 'not shipped: hard escalation';
   if (detail.awaiting?.kind === 'self_review') {
-    record.flag('self_review_missing', 'the T+60 self-review outcome was never recorded');
+    // Asked late (catch-up), the self-review gets its normal window from when it was asked.
+    const windowMs = run.schedule[2]!.atMs - run.schedule[1]!.atMs;
+    const askedMs = Date.parse(detail.awaiting.since);
+    if (detail.checkpoints[1]!.evaluatedLateAt && Date.now() - askedMs < windowMs)
+      record.event(
+        'catch_up',
+        `the T+60 self-review, asked late at ${detail.awaiting.since}, had not had its ${formatDuration(windowMs)} when T+90 came: not flagged missing`,
+      );
+    else record.flag('self_review_missing', 'the T+60 self-review outcome was never recorded');
   }
   await openGateFailureIssue(run, evidence, state);
   const decision = await awaitT90Decision(run, state);
@@ -176,11 +184,15 @@ export async function atT90(
     );
     return run.finish('parked', `parked by ${decision.by}: ${decision.rationale}`);
   }
-  const untilMs = Math.max(Date.parse(decision.at) + WAIVER_MS, run.schedule[3]!.atMs);
+  const capMs = run.schedule[3]!.atMs;
+  // Seed 001: 30 days, never past T+120 (before the patch the later of the two was recorded).
+  const untilMs = patched(PATCHES.backstopWaiverCap)
+    ? Math.min(Date.parse(decision.at) + WAIVER_MS, capMs)
+    : Math.max(Date.parse(decision.at) + WAIVER_MS, capMs);
   detail.waiver = { by: decision.by, at: decision.at, until: utcIso(untilMs) };
   await run.comment(
     'waiver',
-    `**Backstop ${input.storyId}: 30-day waiver** (single-use) granted by ${decision.by} at ${decision.at}, risk accepted: ${decision.rationale}. T+120 (${detail.checkpoints[3]!.at}) is the cap: not shipped by then means mandatory revert.`,
+    `**Backstop ${input.storyId}: waiver until ${utcIso(untilMs)}** (single-use, at most 30 days) granted by ${decision.by} at ${decision.at}, risk accepted: ${decision.rationale}. T+120 (${detail.checkpoints[3]!.at}) is the cap: not shipped by then means mandatory revert.`,
   );
   return undefined;
 }

@@ -77,6 +77,8 @@ export interface CheckpointEvidence {
   verdict: string;
   /** What could not be read (the checkpoint is read again later). */
   unavailable?: string[];
+  /** The checkpoint had passed when the program started: evaluated then (UTC), once. */
+  evaluatedLateAt?: string;
 }
 
 export interface DecisionRecord {
@@ -93,6 +95,8 @@ export interface CheckpointState {
   at: string;
   state: 'pending' | 'evaluated' | 'not_needed';
   verdict?: string;
+  /** The checkpoint had passed when the program started: evaluated then (UTC), once. */
+  evaluatedLateAt?: string;
 }
 
 export interface BackstopDetail {

@@ -244,6 +244,14 @@ export class BackstopRun {
         reason: 'waiver_already_used',
         detail: `the waiver is single-use: granted by ${earlierWaiver.by} at ${earlierWaiver.at}`,
       });
+    const capMs = this.schedule[3]!.atMs;
+    if (decision === 'waiver' && Date.now() >= capMs && patched(PATCHES.backstopWaiverCap))
+      return void record.refused({
+        signal: 'recordDecision',
+        by,
+        reason: 'too_late',
+        detail: `T+120 (${utcIso(capMs)}) has passed: a waiver cannot run past it (seed 001's cap), so the mandatory revert applies; decide revert or park`,
+      });
     const wanted = detail.awaiting?.kind;
     const fits =
       wanted === 'self_review'

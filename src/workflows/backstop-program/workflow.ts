@@ -1,8 +1,9 @@
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { utcIso } from '../../common/duration';
 import { policyRead } from '../activity-options';
 import { parseWorkflowInput } from '../shared/input';
+import { PATCHES } from '../shared/patches';
 import { atT30, atT60, atT90 } from './checkpoints';
 import { backstopInputSchema, type BackstopInput, type BackstopResult } from './definitions';
 import { gatherEvidence } from './evidence';
@@ -31,7 +32,9 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
 
 async function checkpoints(run: BackstopRun): Promise<BackstopResult> {
   const { record, detail, notices, dri, tag } = run;
-  for (const checkpoint of run.schedule) {
+  const catchUp = patched(PATCHES.backstopExplicitCatchUp);
+  const startedMs = workflowInfo().startTime.getTime();
+  for (const [index, checkpoint] of run.schedule.entries()) {
     const state = detail.checkpoints.find((cp) => cp.name === checkpoint.name)!;
     if (checkpoint.name === 'T+120' && !detail.waiver) break; // T+120 only caps a waiver
     detail.next = { checkpoint: checkpoint.name, at: utcIso(checkpoint.atMs) };
@@ -42,6 +45,13 @@ async function checkpoints(run: BackstopRun): Promise<BackstopResult> {
     const evidence = await gatherEvidence(run, checkpoint.name, checkpoint.atMs);
     detail.evidence.push(evidence);
     state.state = 'evaluated';
+    // Catch-up (a program started after checkpoints had passed) is explicit: each past checkpoint
+    // is evaluated once and says so; one whose successor was also past asks nothing of anyone.
+    const late = catchUp && startedMs >= checkpoint.atMs;
+    if (late) state.evaluatedLateAt = evidence.evaluatedLateAt = utcIso(Date.now());
+    const successor = run.schedule[index + 1];
+    const superseded =
+      late && successor !== undefined && successor.name !== 'T+120' && startedMs >= successor.atMs;
     if (evidence.shipped) {
       evidence.verdict = state.verdict = 'shipped';
       return shipped(run, evidence);
@@ -61,6 +71,12 @@ async function checkpoints(run: BackstopRun): Promise<BackstopResult> {
         subject: `${tag} anomaly at ${checkpoint.name}: gate-failure issues exist before T+90`,
         body: issues.map((i) => `#${i.number} ${i.title} ${i.url}`).join('\n'),
       });
+    }
+    if (superseded) {
+      evidence.verdict =
+        state.verdict = `evaluated late at ${state.evaluatedLateAt}; superseded by ${successor.name} (also past at the start): nothing asked`;
+      record.event('catch_up', `${checkpoint.name}: ${state.verdict}`);
+      continue;
     }
     if (checkpoint.name === 'T+30') await atT30(run, evidence, state);
     else if (checkpoint.name === 'T+60') await atT60(run, evidence, state);

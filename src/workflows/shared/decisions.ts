@@ -3,6 +3,7 @@ import { ApplicationFailure, patched, setHandler, type SignalDefinition } from '
 import type { z } from 'zod';
 import { describeIssuesInline } from '../../common/validation';
 import { DECISION_REFUSED, type DecisionAnswer } from './messages';
+import { PATCHES } from './patches';
 import type { RefusedAttempt, RunRecord } from './run-record';
 
 /** What a handler may return: its refusal, null when the decision counted, or nothing. */
@@ -40,7 +41,7 @@ export function handleDecision<Args extends unknown[]>(
     return verdict instanceof Promise ? verdict.then(() => undefined) : undefined;
   });
   // Decided once per run, at registration: a run keeps the answer form it started with.
-  const refusalFails = patched('decision-refusal-fails-update-v1');
+  const refusalFails = patched(PATCHES.decisionRefusalFailsUpdate);
   setHandler(
     message.update,
     async (...args: Args) => {

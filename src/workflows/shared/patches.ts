@@ -31,4 +31,10 @@ export const PATCHES = {
   backstopFailSafe: 'backstop-fail-safe-v1',
   /** Break-glass B, C and the drill: a read that fails for good (Console pods, pre-clobber search, staging, drill log) waits for a human instead of ending or failing the run. */
   breakGlassReadsNeedHuman: 'break-glass-reads-need-human-v1',
+  /** A refused decision sent as an Update fails it (the Web UI shows only failures), the answer in its details. */
+  decisionRefusalFailsUpdate: 'decision-refusal-fails-update-v1',
+  /** Backstop: a waiver ends at the earlier of decision + 30 days and T+120; one asked at or after T+120 is refused. */
+  backstopWaiverCap: 'backstop-waiver-cap-v1',
+  /** Backstop: checkpoints already past at the start are evaluated once, marked late; a superseded one asks nothing. */
+  backstopExplicitCatchUp: 'backstop-explicit-catch-up-v1',
 } as const;
