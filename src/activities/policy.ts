@@ -1,5 +1,5 @@
 import type { NoticeChannelType, Policy, RunbookName } from '../common/policy';
-import { NOTICE_CHANNEL_TYPES, pagingChannels } from '../common/policy';
+import { NOTICE_CHANNEL_TYPES, pagingChannels, whyUnserved } from '../common/policy';
 
 /** Where each notice kind goes: channel names and types only (no URLs, no secrets). */
 export interface NoticeRouting {
@@ -26,6 +26,8 @@ export interface RunbookPolicySnapshot<K extends RunbookName> {
   /** The orchestrator deployment (names only; used by RB-LAUNCH-002). */
   orchestrator: Pick<Policy['orchestrator'], 'pilotRepo' | 'pilotReplicas' | 'deployment' | 'namespace'>;
   runbook: Policy['runbooks'][K];
+  /** Why this worker's policy cannot serve the runbook (absent: it can, or recorded before the check). */
+  unserved?: string;
 }
 
 export function noticeRouting(policy: Policy): NoticeRouting {
@@ -46,6 +48,7 @@ export function createPolicyActivities(deps: { policy: Policy }) {
   return {
     loadRunbookPolicy: <K extends RunbookName>(input: { runbook: K }): Promise<RunbookPolicySnapshot<K>> => {
       const { policy } = deps;
+      const unserved = whyUnserved(policy, input.runbook);
       return Promise.resolve({
         story: policy.story,
         seedingChangeReason: policy.seedingChangeReason,
@@ -61,6 +64,7 @@ export function createPolicyActivities(deps: { policy: Policy }) {
           namespace: policy.orchestrator.namespace,
         },
         runbook: policy.runbooks[input.runbook],
+        ...(unserved ? { unserved } : {}),
       });
     },
   };

@@ -5,6 +5,7 @@ import { ensureRunbookTables } from '../db/runbook-schema';
 import { loadWorkerConfig, redactUrl } from './config';
 import { connectWorker, loadTemporalTarget } from './connection';
 import { ConfigurationError } from '../common/errors';
+import { unservedRunbooks, type Policy, type UnservedRunbook } from '../common/policy';
 import { loadPolicyFile } from './policy';
 import { createRunbookWorker } from './worker';
 
@@ -41,25 +42,9 @@ async function main(): Promise<void> {
     );
   }
   await ensureRunbookTables(db);
-  let stagingDb: Pool | undefined;
-  if (config.stagingDatabaseUrl) {
-    stagingDb = new Pool({
-      connectionString: config.stagingDatabaseUrl,
-      max: 4,
-      connectionTimeoutMillis: 10_000,
-    });
-    stagingDb.on('error', (error) =>
-      logger.warn('staging database connection lost', { error: error.message }),
-    );
-    try {
-      await stagingDb.query('SELECT 1');
-    } catch (error) {
-      throw new ConfigurationError(
-        `Cannot reach the staging database ${redactUrl(config.stagingDatabaseUrl)}: ${(error as Error).message}`,
-      );
-    }
-    await ensureRunbookTables(stagingDb);
-  }
+  const stagingDb = config.stagingDatabaseUrl
+    ? await connectStaging(config.stagingDatabaseUrl, logger)
+    : undefined;
 
   const connection = await connectWorker(target);
   const worker = await createRunbookWorker({
@@ -76,6 +61,7 @@ async function main(): Promise<void> {
       backupDirectory,
     },
   });
+  const unserved = reportUnserved(policy, stagingDb !== undefined, logger);
   logger.info('runbooks worker started', {
     temporal: target.address,
     namespace: target.namespace,
@@ -88,6 +74,7 @@ async function main(): Promise<void> {
     drillLogDirectory,
     backupDirectory,
     channels: channels.names(),
+    cannotServe: unserved.map((entry) => entry.runbook),
   });
   try {
     await worker.run();
@@ -108,3 +95,31 @@ main().catch((error: unknown) => {
   }
   process.exit(1);
 });
+
+/** Says at start what this worker cannot serve (a run of it fails at its start with the reason). */
+function reportUnserved(policy: Policy, hasStaging: boolean, logger: DefaultLogger): UnservedRunbook[] {
+  const unserved = unservedRunbooks(policy);
+  if (!hasStaging)
+    unserved.push({
+      runbook: 'breakGlassDrill',
+      reason: 'no STAGING_DATABASE_URL: the drill restores on a staging database only',
+    });
+  for (const { runbook, reason } of unserved)
+    logger.warn(`this worker cannot serve ${runbook}`, { runbook, reason });
+  return unserved;
+}
+
+/** The staging database the drill restores on: reachable and with our tables, or a clear error. */
+async function connectStaging(url: string, logger: DefaultLogger): Promise<Pool> {
+  const stagingDb = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 10_000 });
+  stagingDb.on('error', (error) => logger.warn('staging database connection lost', { error: error.message }));
+  try {
+    await stagingDb.query('SELECT 1');
+  } catch (error) {
+    throw new ConfigurationError(
+      `Cannot reach the staging database ${redactUrl(url)}: ${(error as Error).message}`,
+    );
+  }
+  await ensureRunbookTables(stagingDb);
+  return stagingDb;
+}

@@ -211,6 +211,9 @@ describe('breakGlassRestore end to end on the dev server', () => {
     };
     const first = spawnNode('dist/src/worker/main.js', [], env);
     await first.waitFor(/runbooks worker started/);
+    // The test policy defines no tracker channels and there is no staging database: it says so.
+    assert.match(first.output(), /this worker cannot serve backstop.*openProjectChannel/);
+    assert.match(first.output(), /this worker cannot serve breakGlassDrill.*STAGING_DATABASE_URL/);
 
     const args = input();
     const handle = await suite.env.client.workflow.start(breakGlassRestore, {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import type { PolicyFile } from '../../src/common/policy';
+import { unservedRunbooks, type PolicyFile } from '../../src/common/policy';
 import { resolveChannels } from '../../src/activities/channels';
 import { scratchDir } from '../../src/local/servers';
 import { loadWorkerConfig, redactUrl } from '../../src/worker/config';
@@ -140,6 +140,44 @@ describe('policy file', () => {
     assert.throws(
       () => loadPolicyFile(unsigned),
       /requireSignedApprovals: needs a public key in "signers" for @eng-tl/,
+    );
+  });
+
+  test('what a policy cannot serve is named: the shipped default has no tracker channels for the backstop', () => {
+    const { policy } = loadPolicyFile(path.join(REPO_ROOT, 'policy', 'default-policy.json'));
+    const unserved = unservedRunbooks(policy);
+    assert.deepEqual(
+      unserved.map((entry) => entry.runbook),
+      ['backstop', 'backstop'],
+    );
+    assert.match(
+      unserved[0]!.reason,
+      /runbooks\.backstop\.openProjectChannel names "openproject", which notifications\.channels does not define/,
+    );
+    assert.match(unserved[1]!.reason, /gitHubChannel names "github"/);
+    const withTrackers = loadPolicyFile(
+      policyWith((file) => {
+        file.notifications = {
+          channels: {
+            log: { type: 'log' },
+            openproject: { type: 'openproject', baseUrl: 'https://op.example', apiKeyEnv: 'OP_KEY' },
+            github: { type: 'log' },
+          },
+          routes: { default: ['log'] },
+        };
+      }),
+    );
+    assert.deepEqual(
+      unservedRunbooks(withTrackers.policy).map((entry) => entry.reason),
+      [
+        'runbooks.backstop.gitHubChannel names "github", a log channel; the gate-failure search and issues needs a github channel',
+      ],
+    );
+    assert.deepEqual(
+      unservedRunbooks(
+        loadPolicyFile(path.join(REPO_ROOT, 'policy', 'example-production-policy.json')).policy,
+      ),
+      [],
     );
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { checkpointInstantMs, checkpointSchedule, DAY_MS } from '../../src/common/backstop';
 import { freePort, scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
@@ -17,7 +17,7 @@ import {
 import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../fixtures/channels';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { completedActivities, historyEvents, recordHistory } from '../fixtures/history';
-import { activityDeps } from '../fixtures/policy';
+import { activityDeps, defaultPolicy } from '../fixtures/policy';
 import { GITHUB_REPOSITORY } from '../fixtures/sinks/apis';
 import { HttpSink } from '../fixtures/sinks/http-sink';
 import { workflowSuite } from '../fixtures/suite';
@@ -567,6 +567,25 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
           rmSync(revertLog, { recursive: true });
         if (existsSync(aside)) renameSync(aside, revertLog);
       }
+    });
+  });
+
+  test('a worker whose policy has no tracker channels fails the program at its start, saying which', async () => {
+    await suite.withWorker(activityDeps(defaultPolicy(), suite.db.pool), async (taskQueue) => {
+      const handle = await start(taskQueue, input(new Date(await suite.env.currentTimeMs()).toISOString()));
+      const failure: unknown = await handle.result().then(
+        () => assert.fail('must fail at its start'),
+        (error: unknown) => error,
+      );
+      assert.ok(failure instanceof WorkflowFailedError);
+      assert.ok(failure.cause instanceof ApplicationFailure);
+      assert.equal(failure.cause.type, 'RunbookNotServed');
+      assert.match(
+        failure.cause.message,
+        /openProjectChannel names "openproject".*gitHubChannel names "github"/,
+      );
+      const activities = completedActivities(await historyEvents(handle)).map((a) => a.type);
+      assert.deepEqual(activities, ['loadRunbookPolicy'], 'nothing read or written');
     });
   });
 

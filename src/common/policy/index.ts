@@ -135,3 +135,4 @@ export type { BackstopPolicy } from './backstop';
 export { DEFAULT_FAIL_SAFE, type FailSafePolicy } from './fail-safe';
 export { NOTICE_CHANNEL_TYPES, pagingChannels } from './notifications';
 export type { ChannelConfig, ChannelType, NoticeChannelType, NotificationsPolicy } from './notifications';
+export { unservedRunbooks, whyUnserved, type UnservedRunbook } from './serviceable';

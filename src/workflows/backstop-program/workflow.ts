@@ -21,7 +21,15 @@ const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 export async function backstopProgram(rawInput: BackstopInput): Promise<BackstopResult> {
   const input = parseWorkflowInput(backstopInputSchema, rawInput, 'backstopProgram input');
   const run = new BackstopRun(input);
-  run.configure(await loadRunbookPolicy({ runbook: 'backstop' }));
+  const snapshot = await loadRunbookPolicy({ runbook: 'backstop' });
+  // A program its worker cannot serve fails now, saying why, not at T+30 on "not configured".
+  if (snapshot.unserved)
+    throw ApplicationFailure.create({
+      type: 'RunbookNotServed',
+      nonRetryable: true,
+      message: `backstopProgram cannot run on this worker's policy: ${snapshot.unserved}`,
+    });
+  run.configure(snapshot);
   try {
     return await checkpoints(run);
   } catch (error) {
