@@ -22,7 +22,13 @@ import {
   completedActivities,
   historyEvents,
 } from '../fixtures/history';
-import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
+import {
+  activityDeps,
+  defaultPolicy,
+  TRACKER_SECRETS,
+  withRestorePolicy,
+  withTrackerChannels,
+} from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
@@ -37,12 +43,13 @@ const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq-updates'
 type Handle = WorkflowHandle<typeof breakGlassRestore>;
 
 function withWorker<T>(fn: (taskQueue: string) => Promise<T>, quorum = 1): Promise<T> {
-  const policy = withRestorePolicy(defaultPolicy(), {
+  // Tracker channels too: the backstop program refuses to start on a policy without them.
+  const policy = withRestorePolicy(withTrackerChannels(defaultPolicy()), {
     approvers: ['@dococeven', '@alice', '@oncall-lead'],
     soleOperator: false,
     quorum,
   });
-  return suite.withWorker(activityDeps(policy, suite.db.pool), fn);
+  return suite.withWorker(activityDeps(policy, suite.db.pool, TRACKER_SECRETS), fn);
 }
 
 async function restoreAtTheGate(taskQueue: string): Promise<{ handle: Handle; planHash: string }> {
