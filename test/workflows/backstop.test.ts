@@ -17,7 +17,7 @@ import {
 import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../fixtures/channels';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { completedActivities, historyEvents, recordHistory } from '../fixtures/history';
-import { activityDeps, defaultPolicy } from '../fixtures/policy';
+import { activityDeps, declareStory, defaultPolicy } from '../fixtures/policy';
 import { GITHUB_REPOSITORY } from '../fixtures/sinks/apis';
 import { HttpSink } from '../fixtures/sinks/http-sink';
 import { workflowSuite } from '../fixtures/suite';
@@ -100,17 +100,21 @@ function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
   return suite.withWorker(activityDeps(policy, suite.db.pool, channelSecrets(sinks)), fn);
 }
 
-function input(mergedAt: string, overrides: Partial<BackstopInput> = {}): BackstopInput {
-  return {
-    storyId: uniqueId('CVN-S17'),
-    mergeSha: '0b0a9c7f',
-    mergedAt,
+/** A program's input (story and merge) for a story the policy declares (DRI, trackers, probe). */
+function input(
+  mergedAt: string,
+  overrides: Partial<BackstopInput> = {},
+  program: { consoleRestoreProbeUrl?: string } = {},
+): BackstopInput {
+  const storyId = overrides.storyId ?? uniqueId('CVN-S17');
+  declareStory(policy, storyId, {
     dri: '@dococeven',
     openProject: { epicId: 149, storyWorkPackageId: 153 },
     github: { repository: GITHUB_REPOSITORY, gateFailureLabel: 'gate-failure' },
     consoleRestoreProbeUrl: `${probe.url}/config/history/restore`,
-    ...overrides,
-  };
+    ...program,
+  });
+  return { storyId, mergeSha: '0b0a9c7f', mergedAt, ...overrides };
 }
 
 function start(taskQueue: string, args: BackstopInput): Promise<Handle> {
@@ -355,7 +359,7 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       const result = await handle.result();
       assert.equal(result.outcome, 'parked');
       assert.equal(result.detail.checkpoints[3]!.state, 'not_needed');
-      await recordHistory(handle, 'backstop-program-catch-up');
+      await recordHistory(handle, 'backstop-program-catch-up-story-from-policy');
     });
   });
 
@@ -486,10 +490,11 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         state: 'open',
         comments: [],
       });
-      const args = input(new Date(now - 10 * DAY_MS).toISOString(), {
-        storyId,
-        consoleRestoreProbeUrl: `http://127.0.0.1:${await freePort()}/unreachable`, // nothing listens
-      });
+      const args = input(
+        new Date(now - 10 * DAY_MS).toISOString(),
+        { storyId },
+        { consoleRestoreProbeUrl: `http://127.0.0.1:${await freePort()}/unreachable` }, // nothing listens
+      );
       const handle = await start(taskQueue, args);
       await suite.env.sleep(85 * DAY_MS);
       const s = await waitForStatus<BackstopStatus>(
@@ -586,6 +591,37 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       );
       const activities = completedActivities(await historyEvents(handle)).map((a) => a.type);
       assert.deepEqual(activities, ['loadRunbookPolicy'], 'nothing read or written');
+    });
+  });
+
+  test('the program comes from the policy: an input that names its DRI, trackers or probe, or an undeclared story, fails at its start', async () => {
+    await withWorker(async (taskQueue) => {
+      const now = new Date(await suite.env.currentTimeMs()).toISOString();
+      const chosen = await start(taskQueue, {
+        ...input(now),
+        dri: '@mallory',
+        consoleRestoreProbeUrl: 'https://always-200.example/',
+      });
+      const storyId = uniqueId('CVN-S99'); // not declared
+      const undeclared = await start(taskQueue, { storyId, mergeSha: '0b0a9c7f', mergedAt: now });
+      const failureOf = (handle: Handle) =>
+        handle.result().then(
+          () => assert.fail('must fail at its start'),
+          (error: unknown) => (error as WorkflowFailedError).cause as ApplicationFailure,
+        );
+      const refused = await failureOf(chosen);
+      assert.equal(refused.type, 'InvalidInput');
+      assert.match(
+        refused.message,
+        /dri, consoleRestoreProbeUrl come from the policy \(runbooks\.backstop\.stories/,
+      );
+      const unknown = await failureOf(undeclared);
+      assert.equal(unknown.type, 'RunbookNotServed');
+      assert.match(unknown.message, new RegExp(`story ${storyId} is not declared`));
+      for (const handle of [chosen, undeclared]) {
+        const activities = completedActivities(await historyEvents(handle)).map((a) => a.type);
+        assert.deepEqual(activities, ['loadRunbookPolicy'], 'nothing read or written, no probe called');
+      }
     });
   });
 

@@ -24,6 +24,7 @@ import {
 } from '../fixtures/history';
 import {
   activityDeps,
+  declareStory,
   defaultPolicy,
   TRACKER_SECRETS,
   withRestorePolicy,
@@ -49,8 +50,15 @@ function withWorker<T>(fn: (taskQueue: string) => Promise<T>, quorum = 1): Promi
     soleOperator: false,
     quorum,
   });
+  declareStory(policy, DECLARED_STORY, {
+    dri: '@dococeven',
+    openProject: { epicId: 149, storyWorkPackageId: 153 },
+    github: { repository: 'cvntrade/champollion' },
+    consoleRestoreProbeUrl: 'http://127.0.0.1:9/restore',
+  });
   return suite.withWorker(activityDeps(policy, suite.db.pool, TRACKER_SECRETS), fn);
 }
+const DECLARED_STORY = 'CVN-S20';
 
 async function restoreAtTheGate(taskQueue: string): Promise<{ handle: Handle; planHash: string }> {
   const incidentId = uniqueId('INC');
@@ -246,13 +254,9 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
         workflowId: uniqueId('backstop-updates'),
         args: [
           {
-            storyId: uniqueId('CVN-S20'),
+            storyId: DECLARED_STORY,
             mergeSha: '0b0a9c7f',
             mergedAt: new Date(await suite.env.currentTimeMs()).toISOString().replace(/\.\d+Z$/, 'Z'),
-            dri: '@dococeven',
-            openProject: { epicId: 149, storyWorkPackageId: 153 },
-            github: { repository: 'cvntrade/champollion' },
-            consoleRestoreProbeUrl: 'http://127.0.0.1:9/restore',
           },
         ],
       });

@@ -88,7 +88,7 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
     ['breakGlassOverwriteRecovery', overwriteRecoveryScenario],
     ['breakGlassRebootstrap', rebootstrapScenario],
     ['breakGlassDrill', (w) => drillScenario(w, policy.drillLogDirectory)],
-    ['backstopProgram', backstopScenario],
+    ['backstopProgram', (w) => backstopScenario(w, policy)],
   ];
   const only = process.env.FAULT_MATRIX_RUNBOOKS?.split(',');
   const rows: string[] = [];

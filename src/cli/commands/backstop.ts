@@ -30,7 +30,8 @@ export const backstopCommands: Command[] = [
     group: 'Backstop T+30/60/90/120 of a merged story (seed 001 §6.bis)',
     usage: [
       'start <program.json>   start the program; one per story (id backstop-<story>); the JSON has',
-      '                                    storyId, mergeSha, mergedAt, dri, openProject, github, consoleRestoreProbeUrl',
+      '                                    storyId, mergeSha, mergedAt; the story (DRI, trackers, probe) is declared',
+      '                                    in the worker policy under runbooks.backstop.stories',
       '  backstop list                     programs, with their step',
       '  backstop decide --story <id> --by <@handle> --decision self_review|waiver|revert|park --rationale "..."',
     ].join('\n'),

@@ -1,6 +1,32 @@
 import { z } from 'zod';
-import { channelName, policyHandle } from '../names';
+import { channelName, policyHandle, repositorySchema, storyIdSchema } from '../names';
 import { duration } from './fields';
+
+/**
+ * One story's program, declared by whoever owns the policy: whom it pages and which trackers and
+ * probe it reads. A run's input names only the story and the merge, so nobody starting a program
+ * can point its "shipped" probe at any 2xx URL or choose its DRI.
+ */
+export const storyProgramSchema = z
+  .object({
+    dri: policyHandle,
+    /** Besides the DRI and the policy's deciders, who may record this story's decisions. */
+    deciders: z.array(policyHandle).default([]),
+    openProject: z
+      .object({ epicId: z.number().int().positive(), storyWorkPackageId: z.number().int().positive() })
+      .strict(),
+    github: z
+      .object({
+        repository: repositorySchema,
+        gateFailureLabel: z.string().min(1).max(50).default('gate-failure'),
+        /** Text the gate-failure search looks for (default: the story id). */
+        search: z.string().min(1).max(200).optional(),
+      })
+      .strict(),
+    consoleRestoreProbeUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
+  })
+  .strict();
+export type StoryProgram = z.output<typeof storyProgramSchema>;
 
 /** Seed 001 §6.bis: the T+30/60/90/120 backstop program of a story. */
 export const backstopPolicySchema = z
@@ -10,6 +36,8 @@ export const backstopPolicySchema = z
     gitHubChannel: channelName.default('github'),
     /** Besides the story's DRI, who may record a decision. */
     deciders: z.array(policyHandle).default([]),
+    /** The story programs this worker runs, by story id (a program of another story is refused). */
+    stories: z.record(storyIdSchema, storyProgramSchema).default({}),
     /** How long the T+90 decision may stay open before the DRI is escalated to again (and again). */
     decisionWindow: duration.prefault('48h'),
     /** The Console restore probe: one GET, no retry through another route (seed 001). */

@@ -131,7 +131,7 @@ export type { BreakGlassRestorePolicy, BreakGlassRunbookName, ConsolePolicy } fr
 export type { OrchestratorPolicy, PrometheusPolicy } from './orchestrator';
 export type { RollbackToPilotPolicy } from './rollback';
 export type { PhasedReenablementPolicy } from './reenablement';
-export type { BackstopPolicy } from './backstop';
+export type { BackstopPolicy, StoryProgram } from './backstop';
 export { DEFAULT_FAIL_SAFE, type FailSafePolicy } from './fail-safe';
 export { NOTICE_CHANNEL_TYPES, pagingChannels } from './notifications';
 export type { ChannelConfig, ChannelType, NoticeChannelType, NotificationsPolicy } from './notifications';

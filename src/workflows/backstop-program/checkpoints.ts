@@ -28,7 +28,7 @@ export async function atT30(
   if (epicNew || children.length === 0) {
     evidence.verdict =
       state.verdict = `action: epic ${evidence.epic?.status ?? '?'}, ${children.length} children`;
-    const ask = `T+30 (${state.at}): Epic wp#${input.openProject.epicId} is ${evidence.epic?.status ?? 'unknown'} with ${children.length} children. Dedicate the next sprint slot to opening the epic's children and plan_review the first deliverable (Console UI restore-from-history); log the decision here.`;
+    const ask = `T+30 (${state.at}): Epic wp#${run.program.openProject.epicId} is ${evidence.epic?.status ?? 'unknown'} with ${children.length} children. Dedicate the next sprint slot to opening the epic's children and plan_review the first deliverable (Console UI restore-from-history); log the decision here.`;
     notices.send({
       kind: 'backstop_t30',
       severity: 'warning',
@@ -54,7 +54,7 @@ export async function atT60(
   if (!moving.length) {
     evidence.verdict = state.verdict = 'yellow flag: no child past In progress';
     detail.awaiting = { kind: 'self_review', since: utcIso(Date.now()), escalations: 0 };
-    const ask = `T+60 (${state.at}): yellow flag, 30-day risk runway left. No child of Epic wp#${input.openProject.epicId} is past In progress (${children.map((c) => `wp#${c.id} ${c.status}`).join(', ') || 'no children'}). Schedule the self-review: is break-glass-only rollback still acceptable? Record the outcome: signal "recordDecision" {"by","decision":"self_review","rationale"}.`;
+    const ask = `T+60 (${state.at}): yellow flag, 30-day risk runway left. No child of Epic wp#${run.program.openProject.epicId} is past In progress (${children.map((c) => `wp#${c.id} ${c.status}`).join(', ') || 'no children'}). Schedule the self-review: is break-glass-only rollback still acceptable? Record the outcome: signal "recordDecision" {"by","decision":"self_review","rationale"}.`;
     notices.send({
       kind: 'backstop_t60_yellow',
       severity: 'warning',
@@ -79,8 +79,8 @@ async function openGateFailureIssue(
   const open = () =>
     trackers.createGitHubIssue({
       channel: policy.gitHubChannel,
-      repository: input.github.repository,
-      title: `[gate-failure] ${input.storyId}: Epic wp#${input.openProject.epicId} not shipped at T+90`,
+      repository: run.program.github.repository,
+      title: `[gate-failure] ${input.storyId}: Epic wp#${run.program.openProject.epicId} not shipped at T+90`,
       body: `T+90 (${state.at}) reached without the Epic shipped.\n\nEvidence (UTC): ${JSON.stringify(
         {
           epic: evidence.epic?.status,
@@ -90,7 +90,7 @@ async function openGateFailureIssue(
         null,
         1,
       )}\n\nDecision required from ${dri}: waiver (30 days, single-use), revert, or park. Silent extension is not an outcome.`,
-      labels: [input.github.gateFailureLabel],
+      labels: [run.program.github.gateFailureLabel],
       deliveryKey: `${workflowId}/gate-failure-issue`,
     });
   if (patched(PATCHES.backstopFailSafe)) {
@@ -118,7 +118,7 @@ async function openGateFailureIssue(
 
 /** Pages the DRI and waits for waiver / revert / park, paging again every decision window. */
 async function awaitT90Decision(run: BackstopRun, state: CheckpointState): Promise<DecisionRecord> {
-  const { input, record, detail, notices, dri, tag, policy, workflowId } = run;
+  const { record, detail, notices, dri, tag, policy, workflowId } = run;
   const awaiting = (detail.awaiting = { kind: 't90_decision', since: utcIso(Date.now()), escalations: 0 });
   record.enterStep('awaiting_decision', `T+90 not shipped: ${dri} must decide waiver, revert or park`);
   for (;;) {
@@ -129,7 +129,7 @@ async function awaitT90Decision(run: BackstopRun, state: CheckpointState): Promi
       recipients: [dri, ...run.deciders],
       page: { action: 'trigger', dedupKey: `${workflowId}/t90-escalation-${awaiting.escalations}` },
       subject: `${tag} T+90 gate failure${awaiting.escalations ? ` — still no decision (escalation ${awaiting.escalations + 1})` : ''}: waiver, revert or park`,
-      body: `Epic wp#${input.openProject.epicId} not shipped at ${state.at}. Issue: ${detail.gateFailureIssue?.url ?? '(not opened)'}.\nSignal "recordDecision" {"by":"${dri}","decision":"waiver|revert|park","rationale":"..."}`,
+      body: `Epic wp#${run.program.openProject.epicId} not shipped at ${state.at}. Issue: ${detail.gateFailureIssue?.url ?? '(not opened)'}.\nSignal "recordDecision" {"by":"${dri}","decision":"waiver|revert|park","rationale":"..."}`,
     });
     const nextAt = Date.now() + policy.decisionWindow;
     detail.awaiting.nextEscalationAt = utcIso(nextAt);
@@ -180,7 +180,7 @@ export async function atT90(
   if (decision.decision === 'park') {
     await run.comment(
       'park',
-      `**Backstop ${input.storyId}: parked** by ${decision.by} at ${decision.at}: new harness factor sweeps parked until Epic wp#${input.openProject.epicId} ships.`,
+      `**Backstop ${input.storyId}: parked** by ${decision.by} at ${decision.at}: new harness factor sweeps parked until Epic wp#${run.program.openProject.epicId} ships.`,
     );
     return run.finish('parked', `parked by ${decision.by}: ${decision.rationale}`);
   }

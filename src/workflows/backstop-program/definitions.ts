@@ -27,22 +27,28 @@ export const backstopInputSchema = z
     mergedAt: z.iso.datetime({
       message: 'must be a UTC ISO timestamp ending in "Z", e.g. 2026-05-12T00:00:00Z',
     }),
-    dri: handleSchema,
+    /**
+     * Deprecated: runs since `backstop-story-from-policy-v1` take these from the policy's
+     * `runbooks.backstop.stories` and refuse them here; kept (optional) so that older runs'
+     * inputs still parse.
+     */
+    dri: handleSchema.optional(),
     openProject: z
       .object({
         epicId: z.number().int().positive(),
         storyWorkPackageId: z.number().int().positive(),
       })
-      .strict(),
+      .strict()
+      .optional(),
     github: z
       .object({
         repository: repositorySchema,
         gateFailureLabel: z.string().min(1).max(50).default('gate-failure'),
-        /** Text the gate-failure search looks for (default: the story id). */
         search: z.string().min(1).max(200).optional(),
       })
-      .strict(),
-    consoleRestoreProbeUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
+      .strict()
+      .optional(),
+    consoleRestoreProbeUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
   })
   .strict();
 export type BackstopInput = z.input<typeof backstopInputSchema>;

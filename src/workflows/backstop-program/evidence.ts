@@ -84,7 +84,7 @@ function resolvePage(run: BackstopRun, name: CheckpointName): void {
 
 /** The checkpoint's four readings side by side; what cannot be read goes into `unavailable`. */
 function readEvidence(run: BackstopRun, unavailable: string[]) {
-  const { input, policy, search } = run;
+  const { policy, search } = run;
   const op = policy.openProjectChannel;
   const gh = policy.gitHubChannel;
   const stamp = <T extends object>(value: T): T & { checkedAt: string } => ({
@@ -92,22 +92,24 @@ function readEvidence(run: BackstopRun, unavailable: string[]) {
     checkedAt: utcIso(Date.now()),
   });
   return Promise.all([
-    trackers.getWorkPackage({ channel: op, id: input.openProject.epicId }).then(stamp, (error: unknown) => {
-      unavailable.push(`epic wp#${input.openProject.epicId}: ${describeFailure(error)}`);
-      return undefined;
-    }),
-    trackers.listChildWorkPackages({ channel: op, parentId: input.openProject.epicId }).then(
+    trackers
+      .getWorkPackage({ channel: op, id: run.program.openProject.epicId })
+      .then(stamp, (error: unknown) => {
+        unavailable.push(`epic wp#${run.program.openProject.epicId}: ${describeFailure(error)}`);
+        return undefined;
+      }),
+    trackers.listChildWorkPackages({ channel: op, parentId: run.program.openProject.epicId }).then(
       (list: WorkPackage[]) => list.map(stamp),
       (error: unknown) => {
-        unavailable.push(`children of wp#${input.openProject.epicId}: ${describeFailure(error)}`);
+        unavailable.push(`children of wp#${run.program.openProject.epicId}: ${describeFailure(error)}`);
         return undefined;
       },
     ),
     trackers
       .searchGitHubIssues({
         channel: gh,
-        repository: input.github.repository,
-        labels: [input.github.gateFailureLabel],
+        repository: run.program.github.repository,
+        labels: [run.program.github.gateFailureLabel],
         text: search,
         state: 'all',
       })
@@ -119,12 +121,12 @@ function readEvidence(run: BackstopRun, unavailable: string[]) {
         },
       ),
     // A probe that cannot run (not a probe that answers "down") is evidence not read.
-    probeUrl({ url: input.consoleRestoreProbeUrl, timeoutMs: policy.probeTimeout }).catch(
+    probeUrl({ url: run.program.consoleRestoreProbeUrl, timeoutMs: policy.probeTimeout }).catch(
       (error: unknown): HttpProbe => {
         const failure = describeFailure(error);
         unavailable.push(`Console restore probe: ${failure}`);
         return {
-          url: input.consoleRestoreProbeUrl,
+          url: run.program.consoleRestoreProbeUrl,
           up: false,
           error: failure,
           elapsedMs: 0,

@@ -14,7 +14,7 @@ const { runRevertCommand } = proxyActivities<RunbookActivities>(commandOnce);
 
 export async function shipped(run: BackstopRun, evidence: CheckpointEvidence): Promise<BackstopResult> {
   const { input, notices, dri, tag, policy } = run;
-  const message = `Epic wp#${input.openProject.epicId} shipped at ${evidence.checkpoint} (a ${policy.shippedStatus} child and the Console restore live at ${evidence.probe?.checkedAt})`;
+  const message = `Epic wp#${run.program.openProject.epicId} shipped at ${evidence.checkpoint} (a ${policy.shippedStatus} child and the Console restore live at ${evidence.probe?.checkedAt})`;
   await run.comment(
     `shipped-${evidence.checkpoint}`,
     `**Backstop ${input.storyId}: ${message}.** Program complete.`,
@@ -69,10 +69,10 @@ async function openRevertIssue(
   const open = () =>
     trackers.createGitHubIssue({
       channel: policy.gitHubChannel,
-      repository: input.github.repository,
+      repository: run.program.github.repository,
       title: `[revert] ${input.storyId}: revert ${input.mergeSha.slice(0, 7)}${mandatory ? ' (mandatory at T+120)' : ''}`,
       body: `${why}\n\nMerge: ${input.mergeSha} (${detail.mergedAt}). DRI: ${dri}.`,
-      labels: ['revert', input.github.gateFailureLabel],
+      labels: ['revert', run.program.github.gateFailureLabel],
       deliveryKey: `${workflowId}/revert-issue`,
     });
   if (guarded) {

@@ -1,8 +1,16 @@
 import { handleDecision } from '../shared/decisions';
-import { condition, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  patched,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { RunbookActivities, RunbookPolicySnapshot } from '../../activities';
 import { checkpointSchedule, mergeDayStartMs, type CheckpointName } from '../../common/backstop';
+import type { StoryProgram } from '../../common/policy';
 import { utcIso } from '../../common/duration';
 import { normalizeHandle, sameHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
@@ -28,6 +36,41 @@ const trackers = proxyActivities<RunbookActivities>(notification);
 type ParsedInput = z.output<typeof backstopInputSchema>;
 type Policy = RunbookPolicySnapshot<'backstop'>['runbook'];
 
+const INPUT_TARGETS = ['dri', 'openProject', 'github', 'consoleRestoreProbeUrl'] as const;
+
+/** Runs started before the policy declared story programs carried their targets in the input. */
+function programFromInput(input: ParsedInput): StoryProgram {
+  return {
+    dri: `@${normalizeHandle(input.dri ?? 'unassigned')}`,
+    deciders: [],
+    openProject: input.openProject ?? { epicId: 1, storyWorkPackageId: 1 },
+    github: input.github ?? { repository: 'unknown/unknown', gateFailureLabel: 'gate-failure' },
+    consoleRestoreProbeUrl: input.consoleRestoreProbeUrl ?? 'http://127.0.0.1:9/',
+  };
+}
+
+/**
+ * The story's program as the policy declares it. The input names the story and the merge only:
+ * one that also names targets, or a story the policy does not declare, fails the program at once.
+ */
+function programFromPolicy(input: ParsedInput, policy: Policy): StoryProgram {
+  const chosen = INPUT_TARGETS.filter((field) => input[field] !== undefined);
+  if (chosen.length)
+    throw ApplicationFailure.create({
+      type: 'InvalidInput',
+      nonRetryable: true,
+      message: `backstopProgram input: ${chosen.join(', ')} come from the policy (runbooks.backstop.stories["${input.storyId}"]), not from whoever starts the program; give only storyId, mergeSha and mergedAt`,
+    });
+  const declared = policy.stories[input.storyId];
+  if (!declared)
+    throw ApplicationFailure.create({
+      type: 'RunbookNotServed',
+      nonRetryable: true,
+      message: `backstopProgram: story ${input.storyId} is not declared in this worker's policy (runbooks.backstop.stories); declared: ${Object.keys(policy.stories).join(', ') || 'none'}`,
+    });
+  return { ...declared, dri: `@${normalizeHandle(declared.dri)}` };
+}
+
 /** The DRI (or a decider) aborted the program while a step waited for a human. */
 export class ProgramAborted extends Error {
   override name = 'ProgramAborted';
@@ -50,11 +93,10 @@ export class BackstopRun {
   readonly detail: BackstopDetail;
   readonly notices: Notices;
   readonly failSafe: FailSafe;
-  readonly dri: string;
   readonly tag: string;
   readonly workflowId: string;
-  /** Text the gate-failure search looks for. */
-  readonly search: string;
+  /** Whom the program pages and what it reads: from the policy (or, for runs before that, the input). */
+  private programValue: StoryProgram;
   readonly schedule: ReturnType<typeof checkpointSchedule>;
   /** Decisions received and not yet written on the story's work package. */
   private readonly inbox: DecisionRecord[] = [];
@@ -63,14 +105,14 @@ export class BackstopRun {
 
   constructor(readonly input: ParsedInput) {
     const mergedAtMs = Date.parse(input.mergedAt);
-    this.dri = `@${normalizeHandle(input.dri)}`;
+    this.programValue = programFromInput(input);
     this.schedule = checkpointSchedule(mergedAtMs);
     this.record = new RunRecord<BackstopDetail>(BACKSTOP_PROGRAM, input.storyId, {
       storyId: input.storyId,
       mergeSha: input.mergeSha,
       mergedAt: utcIso(mergedAtMs),
       mergeDay: utcIso(mergeDayStartMs(mergedAtMs)),
-      dri: this.dri,
+      dri: this.programValue.dri,
       checkpoints: this.schedule.map((cp) => ({ name: cp.name, at: utcIso(cp.atMs), state: 'pending' })),
       evidence: [],
       decisions: [],
@@ -80,14 +122,17 @@ export class BackstopRun {
     this.notices = new Notices(this.record);
     this.workflowId = workflowInfo().workflowId;
     this.tag = `[backstop ${input.storyId}]`;
-    this.search = input.github.search ?? input.storyId;
     this.record.setMemoSummary(
       `Backstop of ${input.storyId} (merge ${input.mergeSha.slice(0, 7)} on ${this.detail.mergeDay.slice(0, 10)}): T+90 ${this.detail.checkpoints[2]!.at}`,
     );
     handleDecision(this.record, recordDecisionMessage, (raw) => this.onDecision(raw));
+    const driNow = (): string => this.dri;
     this.failSafe = new FailSafe(this.record, this.notices, {
       tag: this.tag,
-      incidentCommander: this.dri,
+      // Read when a page goes out: the DRI is known once the policy is read.
+      get incidentCommander() {
+        return driNow();
+      },
       mayDecide: (by) => this.mayDecide(by),
       account: () =>
         this.detail.checkpoints
@@ -98,6 +143,19 @@ export class BackstopRun {
 
   get policy(): Policy {
     return this.policyValue!;
+  }
+
+  get program(): StoryProgram {
+    return this.programValue;
+  }
+
+  get dri(): string {
+    return this.programValue.dri;
+  }
+
+  /** Text the gate-failure search looks for. */
+  get search(): string {
+    return this.programValue.github.search ?? this.input.storyId;
   }
 
   /** The DRI and the policy's deciders decide, for the program and its failed steps. */
@@ -113,6 +171,11 @@ export class BackstopRun {
   configure(snapshot: RunbookPolicySnapshot<'backstop'>): void {
     this.policyValue = snapshot.runbook;
     this.deciderList = snapshot.runbook.deciders;
+    if (patched(PATCHES.backstopStoryFromPolicy)) {
+      this.programValue = programFromPolicy(this.input, snapshot.runbook);
+      this.detail.dri = this.programValue.dri;
+      this.deciderList = [...snapshot.runbook.deciders, ...this.programValue.deciders];
+    }
     this.notices.configure(snapshot.notifications);
     this.failSafe.configure(snapshot.failSafe);
     this.record.markTestOnlyIf(snapshot.testOnlyShortDurations);
@@ -120,7 +183,7 @@ export class BackstopRun {
 
   /** Comments on the story's work package (and the epic's when asked), once per key. */
   async comment(key: string, markdown: string, alsoEpic = false): Promise<void> {
-    const { openProject } = this.input;
+    const { openProject } = this.program;
     const targets = [openProject.storyWorkPackageId, ...(alsoEpic ? [openProject.epicId] : [])];
     for (const workPackageId of targets) {
       if (patched(PATCHES.backstopFailSafe)) {
@@ -179,7 +242,7 @@ export class BackstopRun {
         `decision-${this.detail.decisions.indexOf(entry)}`,
         `**${entry.checkpoint} decision (${this.input.storyId}): ${entry.decision}** by ${entry.by} at ${entry.at}\n\n${entry.rationale}`,
       );
-      entry.recordedOn = this.input.openProject.storyWorkPackageId;
+      entry.recordedOn = this.program.openProject.storyWorkPackageId;
     }
   }
 
@@ -229,6 +292,15 @@ export class BackstopRun {
       });
     const by = `@${normalizeHandle(parsed.data.by)}`;
     const { decision, rationale } = parsed.data;
+    // The DRI and deciders are known once the policy is read (runs whose input named them knew at once).
+    if (!this.policyValue && INPUT_TARGETS.every((field) => this.input[field] === undefined))
+      return void record.refused({
+        signal: 'recordDecision',
+        by,
+        reason: 'gate_not_open',
+        detail:
+          'the program is starting (its policy, DRI and deciders are not read yet); no decision is asked for now',
+      });
     if (!this.mayDecide(by))
       return void record.refused({
         signal: 'recordDecision',

@@ -37,4 +37,6 @@ export const PATCHES = {
   backstopWaiverCap: 'backstop-waiver-cap-v1',
   /** Backstop: checkpoints already past at the start are evaluated once, marked late; a superseded one asks nothing. */
   backstopExplicitCatchUp: 'backstop-explicit-catch-up-v1',
+  /** Backstop: the story's DRI, trackers and probe come from the policy's declared programs, not the input. */
+  backstopStoryFromPolicy: 'backstop-story-from-policy-v1',
 } as const;

@@ -6,6 +6,8 @@ import {
 } from '../../../src/workflows/backstop-program/definitions';
 import { IC, type Scenario } from '../../fixtures/fault-matrix';
 import { GITHUB_REPOSITORY } from '../../fixtures/sinks/apis';
+import type { LoadedPolicy } from '../../../src/worker/policy';
+import { declareStory } from '../../fixtures/policy';
 import type { MatrixWorld } from './world';
 
 /**
@@ -26,7 +28,7 @@ interface BackstopDetail {
   evidence: { unavailable?: string[] }[];
 }
 
-export function backstopScenario(world: MatrixWorld): Scenario {
+export function backstopScenario(world: MatrixWorld, policy: LoadedPolicy): Scenario {
   const decided = new Set<string>();
   let story = '';
   /** Comparable across runs: the story id and the instants taken out. */
@@ -47,20 +49,16 @@ export function backstopScenario(world: MatrixWorld): Scenario {
     async start(taskQueue, storyId) {
       story = storyId;
       const mergedAt = new Date(await world.suite.env.currentTimeMs()).toISOString().replace(/\.\d+Z$/, 'Z');
+      declareStory(policy, storyId, {
+        dri: IC,
+        openProject: { epicId: EPIC, storyWorkPackageId: STORY_WP },
+        github: { repository: GITHUB_REPOSITORY, gateFailureLabel: 'gate-failure' },
+        consoleRestoreProbeUrl: `${world.restoreProbe.sink.url}/config/history/restore`,
+      });
       return world.suite.env.client.workflow.start(backstopProgram, {
         taskQueue,
         workflowId: backstopWorkflowId(storyId),
-        args: [
-          {
-            storyId,
-            mergeSha: '0b0a9c7f',
-            mergedAt,
-            dri: IC,
-            openProject: { epicId: EPIC, storyWorkPackageId: STORY_WP },
-            github: { repository: GITHUB_REPOSITORY, gateFailureLabel: 'gate-failure' },
-            consoleRestoreProbeUrl: `${world.restoreProbe.sink.url}/config/history/restore`,
-          },
-        ],
+        args: [{ storyId, mergeSha: '0b0a9c7f', mergedAt }],
       });
     },
     async drive(handle, status) {
