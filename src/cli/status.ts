@@ -57,6 +57,47 @@ function decisionLines(detail: Record<string, unknown>): string[] {
   ];
 }
 
+interface BackstopView {
+  next?: { checkpoint: string; at: string };
+  checkpoints?: { name: string; at: string; state: string; verdict?: string; evaluatedLateAt?: string }[];
+  evidence?: {
+    checkpoint: string;
+    evaluatedAt: string;
+    epic?: { status: string };
+    children?: unknown[];
+    gateFailureIssues?: unknown[];
+    probe?: { up: boolean; status?: number | null };
+    unavailable?: string[];
+  }[];
+  waiver?: { by: string; until: string };
+  story?: { reopened?: { by: string; reason: string }; waiverUsed?: { by: string; at: string } };
+}
+
+/** A backstop program: the next checkpoint and its UTC instant, each checkpoint, the evidence so far. */
+function backstopLines(detail: BackstopView): string[] {
+  if (!Array.isArray(detail.checkpoints)) return [];
+  const lines: string[] = [];
+  if (detail.next) lines.push(`next:      ${detail.next.checkpoint} at ${detail.next.at}`);
+  for (const cp of detail.checkpoints)
+    lines.push(
+      `${cp.name.padEnd(10)} ${cp.at} ${cp.state}${cp.verdict ? `: ${cp.verdict}` : ''}${cp.evaluatedLateAt && !cp.verdict?.includes('late') ? ` (evaluated late at ${cp.evaluatedLateAt})` : ''}`,
+    );
+  for (const e of detail.evidence ?? [])
+    lines.push(
+      `evidence:  ${e.checkpoint} read ${e.evaluatedAt}: epic ${e.epic?.status ?? '?'}, ${e.children?.length ?? '?'} children, ` +
+        `${e.gateFailureIssues?.length ?? '?'} gate-failure issues, restore probe ${e.probe ? (e.probe.up ? 'live' : `down (${e.probe.status ?? 'no answer'})`) : '?'}` +
+        (e.unavailable?.length ? `; unreadable: ${e.unavailable.join('; ')}` : ''),
+    );
+  if (detail.waiver) lines.push(`waiver:    by ${detail.waiver.by} until ${detail.waiver.until}`);
+  if (detail.story?.waiverUsed)
+    lines.push(
+      `waiver:    already used by an earlier program (${detail.story.waiverUsed.by} at ${detail.story.waiverUsed.at})`,
+    );
+  if (detail.story?.reopened)
+    lines.push(`reopened:  by ${detail.story.reopened.by}: ${detail.story.reopened.reason}`);
+  return lines;
+}
+
 export function renderStatus(status: RunbookStatus<Record<string, unknown>>): string {
   const detail = status.detail;
   const lines = [
@@ -65,6 +106,7 @@ export function renderStatus(status: RunbookStatus<Record<string, unknown>>): st
     `now:       ${status.currentDetails}`,
     ...decisionLines(detail),
     ...planLines(detail.plan as AnyPlan | undefined),
+    ...backstopLines(detail),
   ];
   if (typeof detail.phase === 'string' && Array.isArray(detail.reposLive))
     lines.push(`phase:     ${detail.phase}; live: ${(detail.reposLive as string[]).join(',')}`);

@@ -8,6 +8,8 @@ import type { Pool } from 'pg';
  * - runbook_notices: every notice routed to the "log" channel, keyed by delivery key.
  * - runbook_deliveries: per (delivery key, channel), recorded before sending and marked delivered
  *   after, so a retried delivery to a channel without its own idempotency is not sent twice.
+ * - backstop_story_events: each backstop story's programs (started, reopened, decisions, ended),
+ *   beyond any one run: the waiver is single-use per story, a second program needs a reopen.
  */
 export const RUNBOOK_DDL = `
 CREATE TABLE IF NOT EXISTS runbook_ledger (
@@ -50,6 +52,20 @@ CREATE TABLE IF NOT EXISTS runbook_deliveries (
   delivered_at     timestamptz,
   PRIMARY KEY (delivery_key, channel)
 );
+
+CREATE TABLE IF NOT EXISTS backstop_story_events (
+  entry_key    text        PRIMARY KEY,
+  story_id     text        NOT NULL,
+  kind         text        NOT NULL CHECK (kind IN ('started', 'reopened', 'decision', 'ended')),
+  workflow_id  text        NOT NULL,
+  run_id       text        NOT NULL,
+  by_handle    text,
+  decision     text,
+  outcome      text,
+  detail       text        NOT NULL DEFAULT '',
+  at           timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS backstop_story_events_story ON backstop_story_events (story_id, at);
 `;
 
 /** Idempotent: safe to run at every worker start. */

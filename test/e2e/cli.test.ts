@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { scratchDir } from '../../src/local/servers';
+import { renderStatus } from '../../src/cli/status';
 import { spawnNode } from '../fixtures/processes';
 
 /**
@@ -124,5 +125,54 @@ describe('CLI validation (no server needed)', () => {
       'acknowledge-conflict',
     ])
       assert.match(help.output, new RegExp(command));
+  });
+});
+
+describe('CLI status of a backstop program (no server needed)', () => {
+  test('shows the next checkpoint and its UTC instant, each checkpoint, and the evidence so far', () => {
+    const text = renderStatus({
+      runbook: 'backstopProgram',
+      workflowId: 'backstop-S17',
+      incidentId: 'S17',
+      step: 'waiting_T+60',
+      currentDetails: 'next checkpoint T+60 at 2026-07-11T00:00:00.000Z',
+      deadlines: [],
+      refusedAttempts: [],
+      nonConformities: [],
+      flags: [],
+      detail: {
+        next: { checkpoint: 'T+60', at: '2026-07-11T00:00:00.000Z' },
+        checkpoints: [
+          {
+            name: 'T+30',
+            at: '2026-06-11T00:00:00.000Z',
+            state: 'evaluated',
+            verdict: 'action: epic New, 0 children',
+            evaluatedLateAt: '2026-06-20T08:00:00.000Z',
+          },
+          { name: 'T+60', at: '2026-07-11T00:00:00.000Z', state: 'pending' },
+        ],
+        evidence: [
+          {
+            checkpoint: 'T+30',
+            evaluatedAt: '2026-06-20T08:00:01.000Z',
+            epic: { status: 'New' },
+            children: [],
+            gateFailureIssues: [],
+            probe: { up: false, status: 503 },
+          },
+        ],
+      },
+    } as unknown as Parameters<typeof renderStatus>[0]);
+    assert.match(text, /^next: {6}T\+60 at 2026-07-11T00:00:00\.000Z$/m);
+    assert.match(
+      text,
+      /^T\+30 {7}2026-06-11T00:00:00\.000Z evaluated: action: epic New, 0 children \(evaluated late at 2026-06-20T08:00:00\.000Z\)$/m,
+    );
+    assert.match(text, /^T\+60 {7}2026-07-11T00:00:00\.000Z pending$/m);
+    assert.match(
+      text,
+      /^evidence: {2}T\+30 read 2026-06-20T08:00:01\.000Z: epic New, 0 children, 0 gate-failure issues, restore probe down \(503\)$/m,
+    );
   });
 });

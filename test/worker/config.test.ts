@@ -170,7 +170,7 @@ describe('policy file', () => {
     assert.deepEqual(
       unservedRunbooks(withTrackers.policy).map((entry) => entry.reason),
       [
-        'runbooks.backstop.gitHubChannel names "github", a log channel; the gate-failure search and issues needs a github channel',
+        'runbooks.backstop.gitHubChannel names "github", a log channel; the gate-failure search and issues needs a channel of type "github"',
       ],
     );
     assert.deepEqual(

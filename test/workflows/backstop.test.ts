@@ -594,6 +594,93 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
     });
   });
 
+  test('one story, many programs: a second program needs a recorded reopen, and the waiver stays used across programs (Postgres)', async () => {
+    await withWorker(async (taskQueue) => {
+      const now = await suite.env.currentTimeMs();
+      const first = input(new Date(now - 89 * DAY_MS).toISOString());
+      const { storyId } = first;
+      const [, , t90, t120] = checkpointSchedule(Date.parse(first.mergedAt));
+      let handle = await start(taskQueue, first);
+      await skipTo(new Date(t90!.atMs + HOUR).toISOString());
+      await waitForStatus<BackstopStatus>(handle, (x) => x.detail.awaiting?.kind === 't90_decision', 'T+90');
+      await handle.signal(recordDecisionSignal, {
+        by: '@dococeven',
+        decision: 'waiver',
+        rationale: 'one month',
+      });
+      await waitForStatus<BackstopStatus>(handle, (x) => x.detail.waiver !== undefined, 'the waiver');
+      await skipTo(new Date(t120!.atMs + HOUR).toISOString());
+      assert.equal((await handle.result()).outcome, 'reverted_mandatory');
+
+      // The same story again, as `backstop start` did before: refused at its start, saying how to reopen.
+      handle = await start(taskQueue, { storyId, mergeSha: first.mergeSha, mergedAt: first.mergedAt });
+      const refused = await handle.result().then(
+        () => assert.fail('a second program needs a reopen'),
+        (error: unknown) => (error as WorkflowFailedError).cause as ApplicationFailure,
+      );
+      assert.equal(refused.type, 'StoryAlreadyHadProgram');
+      assert.match(
+        refused.message,
+        /already had a program \(backstop-.*ended reverted_mandatory at .*"reopen"/,
+      );
+
+      // Reopened explicitly: recorded, and the earlier waiver still counts.
+      handle = await start(taskQueue, {
+        storyId,
+        mergeSha: first.mergeSha,
+        mergedAt: first.mergedAt,
+        reopen: { by: '@dococeven', reason: 'the revert was rolled forward again' },
+      });
+      let s = await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.awaiting?.kind === 't90_decision',
+        'T+90 (late)',
+      );
+      assert.equal(s.detail.story?.reopened?.by, '@dococeven');
+      assert.equal(s.detail.story?.reopened?.previous.outcome, 'reverted_mandatory');
+      assert.equal(s.detail.story?.waiverUsed?.by, '@dococeven');
+      await handle.signal(recordDecisionSignal, {
+        by: '@dococeven',
+        decision: 'waiver',
+        rationale: 'again?',
+      });
+      s = await waitForStatus<BackstopStatus>(handle, (x) => x.refusedAttempts.length > 0, 'the refusal');
+      assert.equal(s.refusedAttempts[0]!.reason, 'waiver_already_used');
+      assert.match(
+        s.refusedAttempts[0]!.detail,
+        /granted by @dococeven at .* in an earlier program \(backstop-/,
+      );
+      await handle.signal(recordDecisionSignal, {
+        by: '@dococeven',
+        decision: 'revert',
+        rationale: 'revert',
+      });
+      assert.equal((await handle.result()).outcome, 'reverted');
+      await recordHistory(handle, 'backstop-program-story-reopened');
+
+      const rows = await suite.db.pool.query<{
+        kind: string;
+        decision: string | null;
+        outcome: string | null;
+      }>(
+        'SELECT kind, decision, outcome FROM backstop_story_events WHERE story_id = $1 ORDER BY at, entry_key',
+        [storyId],
+      );
+      assert.deepEqual(
+        rows.rows.map((r) => [r.kind, r.decision ?? r.outcome ?? '']),
+        [
+          ['started', ''],
+          ['decision', 'waiver'],
+          ['ended', 'reverted_mandatory'],
+          ['reopened', ''],
+          ['started', ''],
+          ['decision', 'revert'],
+          ['ended', 'reverted'],
+        ],
+      );
+    });
+  });
+
   test('the program comes from the policy: an input that names its DRI, trackers or probe, or an undeclared story, fails at its start', async () => {
     await withWorker(async (taskQueue) => {
       const now = new Date(await suite.env.currentTimeMs()).toISOString();

@@ -12,6 +12,15 @@ import {
   type VerifyConsoleEditInput,
 } from './console-edit';
 import { prepareDrill, type PrepareDrillInput, type PrepareDrillOutcome } from './drill';
+import {
+  claimStoryProgram,
+  recordStoryDecision,
+  recordStoryProgramEnd,
+  type ClaimStoryProgramInput,
+  type RecordStoryDecisionInput,
+  type RecordStoryProgramEndInput,
+  type StoryClaim,
+} from './story-ledger';
 import type { Database } from './ftf-config';
 import { findPreClobber, type FindPreClobberInput, type PreClobberOutcome } from './overwrite';
 import {
@@ -95,6 +104,15 @@ export function createSqlActivities(deps: SqlDeps) {
       verifyRebootstrap(poolFor, canonical, input),
     /** Drill: the sentinel row on staging and the snapshot N versions back. */
     prepareDrill: (input: PrepareDrillInput): Promise<PrepareDrillOutcome> => prepareDrill(poolFor, input),
+    /** Backstop: a program claims its story (a second program needs a recorded reopen); earlier waivers. */
+    claimStoryProgram: (input: ClaimStoryProgramInput): Promise<StoryClaim> =>
+      claimStoryProgram(deps.db, input),
+    /** Backstop: a decision, kept per story beyond the run. */
+    recordStoryDecision: (input: RecordStoryDecisionInput): Promise<void> =>
+      recordStoryDecision(deps.db, input),
+    /** Backstop: how the story's program ended. */
+    recordStoryProgramEnd: (input: RecordStoryProgramEndInput): Promise<void> =>
+      recordStoryProgramEnd(deps.db, input),
   };
 }
 
@@ -104,5 +122,6 @@ export type * from './console-edit';
 export type * from './rebootstrap';
 export type * from './overwrite';
 export type * from './drill';
+export type * from './story-ledger';
 export type * from './checks';
 export type { CommittedWrite } from './ledger';

@@ -26,8 +26,8 @@ export function unservedRunbooks(policy: Policy): UnservedRunbook[] {
     unserved.push({
       runbook,
       reason: channel
-        ? `runbooks.${runbook}.${field} names "${name}", a ${channel.type} channel; ${what} needs a ${type} channel`
-        : `runbooks.${runbook}.${field} names "${name}", which notifications.channels does not define; ${what} needs a ${type} channel`,
+        ? `runbooks.${runbook}.${field} names "${name}", a ${channel.type} channel; ${what} needs a channel of type "${type}"`
+        : `runbooks.${runbook}.${field} names "${name}", which notifications.channels does not define; ${what} needs a channel of type "${type}"`,
     });
   };
   const { backstop } = policy.runbooks;

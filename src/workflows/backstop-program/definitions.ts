@@ -49,6 +49,11 @@ export const backstopInputSchema = z
       .strict()
       .optional(),
     consoleRestoreProbeUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
+    /** A second program for a story that already had one: who reopens it and why (recorded). */
+    reopen: z
+      .object({ by: handleSchema, reason: z.string().trim().min(1, 'a reopen needs its reason').max(2_000) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type BackstopInput = z.input<typeof backstopInputSchema>;
@@ -122,6 +127,16 @@ export interface BackstopDetail {
   };
   decisions: DecisionRecord[];
   waiver?: { by: string; at: string; until: string };
+  /** The story beyond this run (Postgres): how this program was reopened, a waiver an earlier one used. */
+  story?: {
+    reopened?: {
+      by: string;
+      reason: string;
+      at: string;
+      previous: { workflowId: string; runId: string; outcome?: string };
+    };
+    waiverUsed?: { by: string; at: string; workflowId: string; runId: string };
+  };
   gateFailureIssue?: { number: number; url: string };
   revertIssue?: { number: number; url: string };
   /** `skipped`: a human said the revert was done by hand after the command failed. */

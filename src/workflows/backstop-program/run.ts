@@ -20,6 +20,7 @@ import { statusQuery } from '../shared/messages';
 import { PATCHES } from '../shared/patches';
 import { describeFailure, Notices } from '../shared/notices';
 import { RunRecord } from '../shared/run-record';
+import { keepDecision, keepEnd } from './story-ledger';
 import {
   BACKSTOP_PROGRAM,
   decisionPayloadSchema,
@@ -101,6 +102,11 @@ export class BackstopRun {
   /** Decisions received and not yet written on the story's work package. */
   private readonly inbox: DecisionRecord[] = [];
   private deciderList: string[] = [];
+  /** Decisions and the end are kept per story in Postgres (runs since backstop-story-ledger-v1). */
+  storyLedger = false;
+  /** `guarded`, bound: for helpers that take the fail-safe as a function. */
+  readonly guard = <T>(step: GuardedStep, work: () => Promise<T>): Promise<T | undefined> =>
+    this.guarded(step, work);
   private policyValue?: Policy;
 
   constructor(readonly input: ParsedInput) {
@@ -243,6 +249,8 @@ export class BackstopRun {
         `**${entry.checkpoint} decision (${this.input.storyId}): ${entry.decision}** by ${entry.by} at ${entry.at}\n\n${entry.rationale}`,
       );
       entry.recordedOn = this.program.openProject.storyWorkPackageId;
+      if (this.storyLedger)
+        await keepDecision(this.input.storyId, entry, this.detail.decisions.indexOf(entry), this.guard);
     }
   }
 
@@ -262,6 +270,14 @@ export class BackstopRun {
     if (outcome !== 'aborted') await this.recordDecisions();
     delete detail.next;
     for (const cp of detail.checkpoints) if (cp.state === 'pending') cp.state = 'not_needed';
+    if (this.storyLedger) {
+      try {
+        await keepEnd(this.input.storyId, outcome, this.guard);
+      } catch (error) {
+        if (!(error instanceof ProgramAborted)) throw error;
+        record.flag('story_end_not_kept', `the program's end was not kept: ${error.message}`);
+      }
+    }
     record.finish(outcome, message);
     await this.notices.settle();
     return {
@@ -308,13 +324,17 @@ export class BackstopRun {
         reason: 'not_authorized',
         detail: `only the DRI ${dri}${deciders.length ? ` or ${deciders.join(', ')}` : ''} decides`,
       });
+    // Single-use per story: one granted by an earlier program of the story counts too.
     const earlierWaiver = detail.decisions.find((d) => d.decision === 'waiver');
-    if (decision === 'waiver' && earlierWaiver)
+    const priorWaiver = detail.story?.waiverUsed;
+    if (decision === 'waiver' && (earlierWaiver ?? priorWaiver))
       return void record.refused({
         signal: 'recordDecision',
         by,
         reason: 'waiver_already_used',
-        detail: `the waiver is single-use: granted by ${earlierWaiver.by} at ${earlierWaiver.at}`,
+        detail: earlierWaiver
+          ? `the waiver is single-use: granted by ${earlierWaiver.by} at ${earlierWaiver.at}`
+          : `the waiver is single-use per story: granted by ${priorWaiver!.by} at ${priorWaiver!.at} in an earlier program (${priorWaiver!.workflowId}, run ${priorWaiver!.runId})`,
       });
     const capMs = this.schedule[3]!.atMs;
     if (decision === 'waiver' && Date.now() >= capMs && patched(PATCHES.backstopWaiverCap))

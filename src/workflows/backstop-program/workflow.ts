@@ -8,6 +8,7 @@ import { atT30, atT60, atT90 } from './checkpoints';
 import { backstopInputSchema, type BackstopInput, type BackstopResult } from './definitions';
 import { gatherEvidence } from './evidence';
 import { revert, shipped } from './outcomes';
+import { claimStory } from './story-ledger';
 import { BackstopRun, ProgramAborted } from './run';
 
 const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
@@ -31,6 +32,21 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
     });
   run.configure(snapshot);
   try {
+    // The story beyond this run: a second program needs a recorded reopen; earlier waivers count.
+    if (patched(PATCHES.backstopStoryLedger)) {
+      run.storyLedger = true;
+      const claim = await claimStory(input, run.guard);
+      run.detail.story = {
+        ...(claim.reopened ? { reopened: claim.reopened } : {}),
+        ...(claim.waiverUsed ? { waiverUsed: claim.waiverUsed } : {}),
+      };
+      if (claim.reopened)
+        run.record.event(
+          'reopened',
+          `after ${claim.reopened.previous.workflowId}: ${claim.reopened.reason}`,
+          claim.reopened.by,
+        );
+    }
     return await checkpoints(run);
   } catch (error) {
     if (!(error instanceof ProgramAborted)) throw error;

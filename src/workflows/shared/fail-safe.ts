@@ -1,8 +1,15 @@
-import { ActivityFailure, ChildWorkflowFailure, condition, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ChildWorkflowFailure,
+  condition,
+  patched,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { DEFAULT_FAIL_SAFE, type FailSafePolicy } from '../../common/policy';
 import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
+import { PATCHES } from './patches';
 import { handleDecision } from './decisions';
 import { stepDecisionMessage, stepDecisionPayloadSchema } from './messages';
 import { describeFailure, type Notices } from './notices';
@@ -102,14 +109,23 @@ export class FailSafe {
 
   /** Runs `work`; when the outside world fails it for good, the discipline above applies. */
   async step<T>(step: GuardedStep, work: () => Promise<T>): Promise<StepOutcome<T>> {
+    // A step guarded while the run waits (a decision written down during a sleep) shows that
+    // wait again once it is retried and done, not the step's name until something else moves.
+    const before = this.record.status.step;
+    let retried = false;
     for (;;) {
       try {
-        return { kind: 'done', value: await work() };
+        const value = await work();
+        if (retried && before !== step.name && this.record.status.step === step.name)
+          if (patched(PATCHES.failSafeRestoresStep))
+            this.record.enterStep(before, `${step.what}: done after a retry; back to ${before}`);
+        return { kind: 'done', value };
       } catch (error) {
         if (!isStepFailure(error)) throw error;
         const decision = await this.waitForHuman(step, error);
         if (decision.decision === 'retry') {
           this.record.enterStep(step.name, `retrying: ${step.what} (decided by ${decision.by})`);
+          retried = true;
           continue;
         }
         const reason = decision.reason ? { reason: decision.reason } : {};

@@ -39,4 +39,8 @@ export const PATCHES = {
   backstopExplicitCatchUp: 'backstop-explicit-catch-up-v1',
   /** Backstop: the story's DRI, trackers and probe come from the policy's declared programs, not the input. */
   backstopStoryFromPolicy: 'backstop-story-from-policy-v1',
+  /** Backstop: a program claims its story in Postgres (a second one needs a recorded reopen); decisions and the end are kept per story. */
+  backstopStoryLedger: 'backstop-story-ledger-v1',
+  /** A step guarded during a wait, retried and done, shows the wait again (not its own name until the next step). */
+  failSafeRestoresStep: 'fail-safe-restores-step-v1',
 } as const;

@@ -1,0 +1,177 @@
+import type { Pool } from 'pg';
+import { z } from 'zod';
+import { parseInput } from '../validation';
+
+/**
+ * What a backstop story's programs decided, kept beyond any one run (seed 001: the waiver is
+ * single-use per story, not per program). A program claims its story at its start: a story that
+ * already had a program needs an explicit, recorded reopen, and a waiver granted by any earlier
+ * program stays used. Every write is keyed by its run, so a retry after the commit writes nothing.
+ */
+
+const handle = z.string().min(1).max(100);
+const storyRun = {
+  storyId: z.string().min(1).max(100),
+  workflowId: z.string().min(1).max(300),
+  runId: z.string().min(1).max(100),
+  at: z.iso.datetime(),
+};
+
+const claimInputSchema = z
+  .object({
+    ...storyRun,
+    reopen: z
+      .object({ by: handle, reason: z.string().min(1).max(2_000) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type ClaimStoryProgramInput = z.input<typeof claimInputSchema>;
+
+export interface StoryProgramRef {
+  workflowId: string;
+  runId: string;
+  startedAt: string;
+  outcome?: string;
+  endedAt?: string;
+}
+
+export type StoryClaim =
+  | {
+      allowed: true;
+      reopened?: { by: string; reason: string; at: string; previous: StoryProgramRef };
+      /** A waiver an earlier program of this story granted (single-use per story). */
+      waiverUsed?: { by: string; at: string; workflowId: string; runId: string };
+    }
+  | { allowed: false; previous: StoryProgramRef };
+
+const decisionInputSchema = z
+  .object({
+    ...storyRun,
+    index: z.number().int().min(0),
+    by: handle,
+    decision: z.enum(['self_review', 'waiver', 'revert', 'park']),
+    rationale: z.string().min(1).max(4_000),
+  })
+  .strict();
+export type RecordStoryDecisionInput = z.input<typeof decisionInputSchema>;
+
+const endInputSchema = z.object({ ...storyRun, outcome: z.string().min(1).max(50) }).strict();
+export type RecordStoryProgramEndInput = z.input<typeof endInputSchema>;
+
+interface EventRow {
+  kind: string;
+  workflow_id: string;
+  run_id: string;
+  by_handle: string | null;
+  decision: string | null;
+  outcome: string | null;
+  at: Date;
+}
+
+const INSERT_SQL = `INSERT INTO backstop_story_events
+  (entry_key, story_id, kind, workflow_id, run_id, by_handle, decision, outcome, detail, at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::timestamptz)
+ON CONFLICT (entry_key) DO NOTHING`;
+
+export async function claimStoryProgram(db: Pool, raw: ClaimStoryProgramInput): Promise<StoryClaim> {
+  const input = parseInput(claimInputSchema, raw, 'claimStoryProgram input');
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    // One claim of a story at a time: two programs cannot both see "no earlier program".
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1::text, 1))', [input.storyId]);
+    const { rows } = await client.query<EventRow>(
+      `SELECT kind, workflow_id, run_id, by_handle, decision, outcome, at
+         FROM backstop_story_events WHERE story_id = $1 ORDER BY at, entry_key`,
+      [input.storyId],
+    );
+    const mine = rows.some((row) => row.kind === 'started' && row.run_id === input.runId);
+    const earlier = rows.filter((row) => row.run_id !== input.runId);
+    const lastStart = earlier.filter((row) => row.kind === 'started').at(-1);
+    const previous: StoryProgramRef | undefined = lastStart && programRef(lastStart, earlier);
+    const waiver = earlier.filter((row) => row.kind === 'decision' && row.decision === 'waiver').at(0);
+    const waiverUsed = waiver && {
+      by: waiver.by_handle ?? '?',
+      at: waiver.at.toISOString(),
+      workflowId: waiver.workflow_id,
+      runId: waiver.run_id,
+    };
+    const reopenedRow = rows.find((row) => row.kind === 'reopened' && row.run_id === input.runId);
+    if (!mine) {
+      if (previous && !input.reopen) {
+        await client.query('ROLLBACK');
+        return { allowed: false, previous };
+      }
+      const insert = (kind: string, by: string | null, detail: string) =>
+        client.query(INSERT_SQL, [
+          `${input.runId}/${kind}`,
+          input.storyId,
+          kind,
+          input.workflowId,
+          input.runId,
+          by,
+          null,
+          null,
+          detail,
+          input.at,
+        ]);
+      if (previous && input.reopen) await insert('reopened', input.reopen.by, input.reopen.reason);
+      await insert('started', null, '');
+    }
+    await client.query('COMMIT');
+    const reopen = input.reopen;
+    const reopened =
+      previous && reopen && (mine ? reopenedRow !== undefined : true)
+        ? { by: reopen.by, reason: reopen.reason, at: input.at, previous }
+        : undefined;
+    return { allowed: true, ...(reopened ? { reopened } : {}), ...(waiverUsed ? { waiverUsed } : {}) };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+function programRef(start: EventRow, rows: EventRow[]): StoryProgramRef {
+  const end = rows.find((row) => row.kind === 'ended' && row.run_id === start.run_id);
+  return {
+    workflowId: start.workflow_id,
+    runId: start.run_id,
+    startedAt: start.at.toISOString(),
+    ...(end ? { outcome: end.outcome ?? '?', endedAt: end.at.toISOString() } : {}),
+  };
+}
+
+export async function recordStoryDecision(db: Pool, raw: RecordStoryDecisionInput): Promise<void> {
+  const input = parseInput(decisionInputSchema, raw, 'recordStoryDecision input');
+  await db.query(INSERT_SQL, [
+    `${input.runId}/decision/${input.index}`,
+    input.storyId,
+    'decision',
+    input.workflowId,
+    input.runId,
+    input.by,
+    input.decision,
+    null,
+    input.rationale,
+    input.at,
+  ]);
+}
+
+export async function recordStoryProgramEnd(db: Pool, raw: RecordStoryProgramEndInput): Promise<void> {
+  const input = parseInput(endInputSchema, raw, 'recordStoryProgramEnd input');
+  await db.query(INSERT_SQL, [
+    `${input.runId}/ended`,
+    input.storyId,
+    'ended',
+    input.workflowId,
+    input.runId,
+    null,
+    null,
+    input.outcome,
+    '',
+    input.at,
+  ]);
+}

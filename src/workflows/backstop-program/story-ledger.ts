@@ -1,0 +1,70 @@
+import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { RunbookActivities, StoryClaim } from '../../activities';
+import { utcIso } from '../../common/duration';
+import { databaseWrite } from '../activity-options';
+import type { GuardedStep } from '../shared/fail-safe';
+import type { BackstopInput, BackstopOutcome, DecisionRecord } from './definitions';
+
+const ledger = proxyActivities<RunbookActivities>(databaseWrite);
+
+/** A step under the program's fail-safe (see BackstopRun.guarded). */
+type Guarded = <T>(step: GuardedStep, work: () => Promise<T>) => Promise<T | undefined>;
+
+function storyRun(storyId: string) {
+  const info = workflowInfo();
+  return { storyId, workflowId: info.workflowId, runId: info.runId, at: utcIso(Date.now()) };
+}
+
+/**
+ * Claims the story for this program (Postgres, beyond the run). A story that already had a
+ * program fails this one at its start unless the input asks for a reopen, which is recorded.
+ */
+export async function claimStory(
+  input: Pick<BackstopInput, 'storyId' | 'reopen'>,
+  guarded: Guarded,
+): Promise<Extract<StoryClaim, { allowed: true }>> {
+  const claim = await guarded(
+    { name: 'story_ledger', what: `check ${input.storyId}'s earlier programs (Postgres)` },
+    () =>
+      ledger.claimStoryProgram({
+        ...storyRun(input.storyId),
+        ...(input.reopen ? { reopen: input.reopen } : {}),
+      }),
+  );
+  if (!claim) throw new Error('unreachable: the story claim has no skip');
+  if (claim.allowed) return claim;
+  const { previous } = claim;
+  throw ApplicationFailure.create({
+    type: 'StoryAlreadyHadProgram',
+    nonRetryable: true,
+    message: `story ${input.storyId} already had a program (${previous.workflowId}, run ${previous.runId}, started ${previous.startedAt}${previous.outcome ? `, ended ${previous.outcome} at ${previous.endedAt}` : ', no recorded end'}); a second program needs an explicit, recorded reopen: add "reopen": {"by": "@you", "reason": "…"} to the start input`,
+  });
+}
+
+/** Keeps a decision with the story (its waiver stays used for every later program). */
+export async function keepDecision(storyId: string, entry: DecisionRecord, index: number, guarded: Guarded) {
+  await guarded(
+    { name: 'story_ledger', what: `keep the ${entry.decision} decision of ${storyId} (Postgres)` },
+    () =>
+      ledger.recordStoryDecision({
+        ...storyRun(storyId),
+        at: entry.at,
+        index,
+        by: entry.by,
+        decision: entry.decision,
+        rationale: entry.rationale,
+      }),
+  );
+}
+
+/** Keeps how the program ended (a later program of the story then needs a reopen). */
+export async function keepEnd(storyId: string, outcome: BackstopOutcome, guarded: Guarded) {
+  await guarded(
+    {
+      name: 'story_ledger',
+      what: `keep the end (${outcome}) of ${storyId}'s program (Postgres)`,
+      skip: 'end without it (the next program of the story still needs a reopen)',
+    },
+    () => ledger.recordStoryProgramEnd({ ...storyRun(storyId), outcome }),
+  );
+}
