@@ -154,6 +154,17 @@ function firedAt(
   assert.ok(delta >= 0 && delta < withinMs, `${name} started at ${started}, due ${iso}`);
 }
 
+/** Waits until the program asks for the T+90 decision, then the DRI records `decision`. */
+async function decideAtT90(
+  handle: Handle,
+  decision: 'waiver' | 'revert' | 'park',
+  rationale: string,
+  what = 'T+90',
+): Promise<void> {
+  await waitForStatus<BackstopStatus>(handle, (x) => x.detail.awaiting?.kind === 't90_decision', what);
+  await handle.signal(recordDecisionSignal, { by: '@dococeven', decision, rationale });
+}
+
 const child = (id: number, status: string) => ({
   id,
   subject: `child ${id}`,
@@ -375,12 +386,7 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         'the T+90 wait',
       );
       await skipTo(new Date(t90!.atMs + 10 * DAY_MS).toISOString());
-      await waitForStatus<BackstopStatus>(handle, (x) => x.detail.awaiting?.kind === 't90_decision', 'T+90');
-      await handle.signal(recordDecisionSignal, {
-        by: '@dococeven',
-        decision: 'waiver',
-        rationale: 'two more weeks',
-      });
+      await decideAtT90(handle, 'waiver', 'two more weeks', 'T+90');
       const s = await waitForStatus<BackstopStatus>(
         handle,
         (x) => x.detail.waiver !== undefined,
@@ -398,16 +404,7 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       const now = await suite.env.currentTimeMs();
       const mergedAt = new Date(now - 121 * DAY_MS).toISOString();
       const handle = await start(taskQueue, input(mergedAt));
-      await waitForStatus<BackstopStatus>(
-        handle,
-        (x) => x.detail.awaiting?.kind === 't90_decision',
-        'T+90 (late)',
-      );
-      await handle.signal(recordDecisionSignal, {
-        by: '@dococeven',
-        decision: 'waiver',
-        rationale: 'please',
-      });
+      await decideAtT90(handle, 'waiver', 'please', 'T+90 (late)');
       const s = await waitForStatus<BackstopStatus>(
         handle,
         (x) => x.refusedAttempts.length > 0,
@@ -528,16 +525,7 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       try {
         const handle = await start(taskQueue, args);
         await suite.env.sleep(85 * DAY_MS);
-        await waitForStatus<BackstopStatus>(
-          handle,
-          (x) => x.detail.awaiting?.kind === 't90_decision',
-          'T+90',
-        );
-        await handle.signal(recordDecisionSignal, {
-          by: '@dococeven',
-          decision: 'revert',
-          rationale: 'revert PR #904',
-        });
+        await decideAtT90(handle, 'revert', 'revert PR #904', 'T+90');
         const stuck = await waitForStatus<BackstopStatus>(
           handle,
           (x) => x.step === 'needs_human',
@@ -602,12 +590,7 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       const [, , t90, t120] = checkpointSchedule(Date.parse(first.mergedAt));
       let handle = await start(taskQueue, first);
       await skipTo(new Date(t90!.atMs + HOUR).toISOString());
-      await waitForStatus<BackstopStatus>(handle, (x) => x.detail.awaiting?.kind === 't90_decision', 'T+90');
-      await handle.signal(recordDecisionSignal, {
-        by: '@dococeven',
-        decision: 'waiver',
-        rationale: 'one month',
-      });
+      await decideAtT90(handle, 'waiver', 'one month', 'T+90');
       await waitForStatus<BackstopStatus>(handle, (x) => x.detail.waiver !== undefined, 'the waiver');
       await skipTo(new Date(t120!.atMs + HOUR).toISOString());
       assert.equal((await handle.result()).outcome, 'reverted_mandatory');

@@ -2,6 +2,21 @@ import { z } from 'zod';
 import { channelName, policyHandle, repositorySchema, storyIdSchema } from '../names';
 import { duration } from './fields';
 
+/** The story's Epic and its own work package in OpenProject. */
+export const storyOpenProjectSchema = z
+  .object({ epicId: z.number().int().positive(), storyWorkPackageId: z.number().int().positive() })
+  .strict();
+
+/** Where the story's gate-failure issues live on GitHub. */
+export const storyGitHubSchema = z
+  .object({
+    repository: repositorySchema,
+    gateFailureLabel: z.string().min(1).max(50).default('gate-failure'),
+    /** Text the gate-failure search looks for (default: the story id). */
+    search: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
 /**
  * One story's program, declared by whoever owns the policy: whom it pages and which trackers and
  * probe it reads. A run's input names only the story and the merge, so nobody starting a program
@@ -12,17 +27,8 @@ export const storyProgramSchema = z
     dri: policyHandle,
     /** Besides the DRI and the policy's deciders, who may record this story's decisions. */
     deciders: z.array(policyHandle).default([]),
-    openProject: z
-      .object({ epicId: z.number().int().positive(), storyWorkPackageId: z.number().int().positive() })
-      .strict(),
-    github: z
-      .object({
-        repository: repositorySchema,
-        gateFailureLabel: z.string().min(1).max(50).default('gate-failure'),
-        /** Text the gate-failure search looks for (default: the story id). */
-        search: z.string().min(1).max(200).optional(),
-      })
-      .strict(),
+    openProject: storyOpenProjectSchema,
+    github: storyGitHubSchema,
     consoleRestoreProbeUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
   })
   .strict();

@@ -3,7 +3,8 @@ import type { DecisionAnswer } from '../shared/messages';
 import { z } from 'zod';
 import type { GitHubIssue, HttpProbe, WorkPackage } from '../../activities';
 import type { CheckpointName } from '../../common/backstop';
-import { repositorySchema, storyIdSchema } from '../../common/names';
+import { storyGitHubSchema, storyOpenProjectSchema } from '../../common/policy/backstop';
+import { storyIdSchema } from '../../common/names';
 import { handleSchema } from '../../common/identity';
 import type { NoticeRecord } from '../shared/notices';
 import type { Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
@@ -33,21 +34,8 @@ export const backstopInputSchema = z
      * inputs still parse.
      */
     dri: handleSchema.optional(),
-    openProject: z
-      .object({
-        epicId: z.number().int().positive(),
-        storyWorkPackageId: z.number().int().positive(),
-      })
-      .strict()
-      .optional(),
-    github: z
-      .object({
-        repository: repositorySchema,
-        gateFailureLabel: z.string().min(1).max(50).default('gate-failure'),
-        search: z.string().min(1).max(200).optional(),
-      })
-      .strict()
-      .optional(),
+    openProject: storyOpenProjectSchema.optional(),
+    github: storyGitHubSchema.optional(),
     consoleRestoreProbeUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
     /** A second program for a story that already had one: who reopens it and why (recorded). */
     reopen: z
