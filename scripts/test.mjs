@@ -44,9 +44,10 @@ function requireChromium() {
 }
 
 /**
- * Test files run at once (RUNBOOKS_TEST_CONCURRENCY). One after another by default: two at a time
- * saved ~40 % once, but on 2 cores the time-skipping test servers starved each other and a file
- * hung past its 15 min limit (the backstop file's server at 1.5 cores for 10 min).
+ * Test files run at once (RUNBOOKS_TEST_CONCURRENCY; default one after another). Two at a time
+ * passed once (fault matrix 273 s instead of ~480 s) and hung once; the hang was later traced to a
+ * flaky test leaving a run that re-paged through a long skip, not to two files at once, but two
+ * has not been tried since.
  */
 const TEST_CONCURRENCY = Number(process.env.RUNBOOKS_TEST_CONCURRENCY ?? 1);
 

@@ -63,21 +63,28 @@ export interface RunningDevServer extends RunningServer {
 /** The Temporal CLI dev server with the runbooks' search attributes registered. */
 export async function startDevServer(options: DevServerOptions = {}): Promise<RunningDevServer> {
   requireTool(TEMPORAL_CLI, 'The Temporal CLI');
-  // A port found free can be taken by another process (a parallel test file's server) before the
-  // dev server binds it; when we chose the ports, choose again rather than fail.
-  const attempts = options.port === undefined && options.uiPort === undefined ? 4 : 1;
+  // A port found free can be taken by another process (another server starting) before the dev
+  // server binds it; when it was one we chose (not the caller's), choose again rather than fail.
   for (let attempt = 1; ; attempt++) {
     try {
       return await startDevServerOnce(options);
     } catch (error) {
-      if (attempt >= attempts || !(error instanceof PortTakenError)) throw error;
-      options.log?.(`a chosen port was taken before the server bound it; retrying (${attempt}/${attempts})`);
+      const given = [options.port, options.uiPort];
+      if (attempt >= 4 || !(error instanceof PortTakenError) || given.includes(error.port)) throw error;
+      options.log?.(`port ${error.port} was taken before the server bound it; retrying (${attempt}/4)`);
     }
   }
 }
 
-/** The server exited because a port we picked was bound by someone else in the meantime. */
-class PortTakenError extends Error {}
+/** The server exited because a port was bound by someone else in the meantime. */
+class PortTakenError extends Error {
+  constructor(
+    message: string,
+    readonly port: number | undefined,
+  ) {
+    super(message);
+  }
+}
 
 async function startDevServerOnce(options: DevServerOptions): Promise<RunningDevServer> {
   const port = options.port ?? (await freePort());
@@ -110,9 +117,9 @@ async function startDevServerOnce(options: DevServerOptions): Promise<RunningDev
     await waitForTemporal(address, child, output, options.startTimeoutMs ?? 60_000);
   } catch (error) {
     await stopChild(child);
-    if (/address already in use/i.test(output())) {
-      throw new PortTakenError(error instanceof Error ? error.message : String(error));
-    }
+    const taken = /listen tcp [\d.]+:(\d+): bind: address already in use/i.exec(output());
+    if (taken)
+      throw new PortTakenError(error instanceof Error ? error.message : String(error), Number(taken[1]));
     throw error;
   }
   return {
