@@ -31,7 +31,9 @@ export async function claimStory(
         ...(input.reopen ? { reopen: input.reopen } : {}),
       }),
   );
-  if (!claim) throw new Error('unreachable: the story claim has no skip');
+  // The claim step offers no skip, so an outcome without a value cannot happen; a plain Error here
+  // would retry the workflow task forever, so it is a named failure like every other.
+  if (!claim) throw ApplicationFailure.nonRetryable('the story claim ended without a value', 'InternalError');
   if (claim.allowed) return claim;
   const { previous } = claim;
   throw ApplicationFailure.create({
