@@ -472,7 +472,7 @@ describe('backstop reads (seed 001 §6.bis)', () => {
     );
   });
 
-  test('the Console restore probe: live on 200; 5xx, refused connection and a hang are "not live", never thrown', async () => {
+  test('the Console restore probe: live on a 2xx; a redirect, 401, 5xx, refused connection and a hang are "not live", never thrown', async () => {
     sinks.webhook.respondNext({ status: 200, body: 'ok' });
     const live = await run(activities.probeUrl, { url: `${sinks.webhook.url}/config`, timeoutMs: 2_000 });
     assert.equal(live.up, true);
@@ -491,6 +491,28 @@ describe('backstop reads (seed 001 §6.bis)', () => {
     assert.equal(hung.up, false);
     assert.match(hung.error!, /no response within 300 ms/);
     assert.match(hung.checkedAt, /Z$/);
+    // Issue "fail safe and loud", point 11: a redirect to an SSO login page is not live (it used to
+    // count as up, like anything below 400), nor is an auth failure; the redirect is not followed.
+    const before = sinks.webhook.requests.length;
+    sinks.webhook.respondNext({ status: 302, headers: { location: `${sinks.webhook.url}/sso/login` } });
+    const redirected = await run(activities.probeUrl, {
+      url: `${sinks.webhook.url}/config`,
+      timeoutMs: 2_000,
+    });
+    assert.deepEqual([redirected.up, redirected.status], [false, 302]);
+    assert.equal(sinks.webhook.requests.length, before + 1, 'the login page was not fetched');
+    sinks.webhook.respondNext({ status: 401, body: 'Unauthorized' });
+    const unauthorised = await run(activities.probeUrl, {
+      url: `${sinks.webhook.url}/config`,
+      timeoutMs: 2_000,
+    });
+    assert.deepEqual([unauthorised.up, unauthorised.status], [false, 401]);
+    sinks.webhook.respondNext({ status: 204 });
+    const noContent = await run(activities.probeUrl, {
+      url: `${sinks.webhook.url}/config`,
+      timeoutMs: 2_000,
+    });
+    assert.deepEqual([noContent.up, noContent.status], [true, 204]);
     await assert.rejects(
       run(activities.probeUrl, { url: 'file:///etc/passwd', timeoutMs: 1_000 }),
       failure('InvalidInput'),

@@ -9,6 +9,8 @@ import { loadWorkerConfig, redactUrl } from '../../src/worker/config';
 import { ConfigurationError } from '../../src/common/errors';
 import { REPO_ROOT } from '../../src/local/paths';
 import { loadPolicyFile } from '../../src/worker/policy';
+import { noticeRouting } from '../../src/activities/policy';
+import { PAGING_NOTICE_KINDS } from '../../src/common/notice';
 import { spawnNode } from '../fixtures/processes';
 
 /** The worker refuses to start on a bad environment or policy, saying exactly what is wrong. */
@@ -231,6 +233,36 @@ describe('example production policy', () => {
       'slack-ops-cvn',
       'statuspage',
     ]);
+  });
+
+  // Issue "fail safe and loud", point 9: its escalations are routed to log + Slack, yet each one
+  // that pages reaches PagerDuty, and a policy whose pager some escalation cannot reach is refused.
+  test('every escalation that pages reaches the pager, whatever its route', () => {
+    const file = path.join(REPO_ROOT, 'policy', 'example-production-policy.json');
+    const routing = noticeRouting(loadPolicyFile(file).policy);
+    assert.deepEqual(routing.paging, ['pagerduty']);
+    const routedAway = PAGING_NOTICE_KINDS.filter(
+      (kind) => !(routing.routes[kind] ?? routing.routes.default ?? []).includes('pagerduty'),
+    );
+    assert.ok(routedAway.includes('rollback_page') && routedAway.includes('backstop_mandatory_revert'));
+
+    const production = JSON.parse(readFileSync(file, 'utf8')) as PolicyFile;
+    production.canonicalPayloadPath = path.join(REPO_ROOT, 'policy', 'canonical-base-env.json');
+    production.notifications!.paging = ['slack-ops-cvn'];
+    const slackOnly = path.join(tmp, 'paging-slack-only.json');
+    writeFileSync(slackOnly, JSON.stringify(production));
+    assert.throws(
+      () => loadPolicyFile(slackOnly),
+      (error: unknown) => {
+        assert.match(String(error), /notifications\.paging/);
+        assert.match(
+          String(error),
+          /a pager \(pagerduty\) that these escalations cannot reach: .*rollback_page/,
+        );
+        assert.match(String(error), /backstop_mandatory_revert/);
+        return true;
+      },
+    );
   });
 });
 

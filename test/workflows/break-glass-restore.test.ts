@@ -274,6 +274,57 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
     });
   });
 
+  // Issue "fail safe and loud", point 10: 300 refused approvals made 300 notices (Slack in the
+  // production example), a 227 KB status and 1,348 history events.
+  test('point 10: 300 refused approvals are all counted; three announced, then one summary; status and history stay bounded', async () => {
+    const policy = withRestorePolicy(defaultPolicy(), {
+      approvers: ['@dococeven', '@oncall-lead'],
+      soleOperator: false,
+    });
+    await withWorker(policy, async (taskQueue) => {
+      const args = input({ requestedBy: '@dococeven' });
+      const handle = await start(taskQueue, args);
+      const planHash = await planHashAtGate(handle);
+      const before = (await historyEvents(handle)).length;
+      for (let batch = 0; batch < 10; batch += 1)
+        await Promise.all(
+          Array.from({ length: 30 }, () => handle.signal(approveSignal, { approver: '@mallory', planHash })),
+        );
+      const flooded = await waitForStatus(handle, (s) => s.refusedTotal === 300, '300 refusals');
+      assert.equal(flooded.step, 'awaiting_approval');
+      assert.equal(flooded.refusedAttempts.length, 50, 'the latest 50 are kept in status');
+      const statusBytes = Buffer.byteLength(JSON.stringify(flooded));
+      const notices = await suite.db.pool.query<{ kind: string; n: number }>(
+        `SELECT kind, count(*)::int AS n FROM runbook_notices
+         WHERE incident_id = $1 AND kind LIKE 'refused%' GROUP BY kind ORDER BY kind`,
+        [args.incidentId],
+      );
+      assert.deepEqual(
+        notices.rows.map((row) => [row.kind, row.n]),
+        [
+          ['refused_attempt', 3],
+          ['refused_attempts_summary', 1],
+        ],
+      );
+      const added = (await historyEvents(handle)).slice(before);
+      const activitiesAdded = added.filter((e) => e.activityTaskScheduledEventAttributes).length;
+      const signalsAdded = added.filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+      console.log(
+        `# 300 refused approvals: status ${statusBytes} bytes, ${added.length} history events (${signalsAdded} signals, ${activitiesAdded} activities)`,
+      );
+      assert.equal(signalsAdded, 300);
+      assert.ok(activitiesAdded <= 8, `${activitiesAdded} activities scheduled for 300 refusals`);
+      assert.ok(statusBytes < 32_000, `status is ${statusBytes} bytes`);
+
+      await handle.signal(approveSignal, { approver: '@oncall-lead', planHash });
+      await waitForStatus(handle, atStep('pause_and_think'), 'the gate still opens for the right approver');
+      await handle.signal(abortSignal, { by: '@dococeven', reason: 'test over' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'aborted');
+      assert.equal(result.refusedAttempts.length, 50);
+    });
+  });
+
   test('sole-operator policy: the requester may approve their own run', async () => {
     await withWorker(defaultPolicy(), async (taskQueue) => {
       const args = input({ requestedBy: 'dococeven' });

@@ -165,6 +165,7 @@ export interface RunbookStatus<Detail = unknown> {
 
 /** The status stays small however many messages arrive: the latest refused attempts and events. */
 const REFUSED_KEPT = 50;
+const REFUSED_EVENTS_KEPT = 20;
 const EVENTS_KEPT = 500;
 
 export class RunRecord<Detail> {
@@ -268,6 +269,16 @@ export class RunRecord<Detail> {
     this.status.refusedTotal = (this.status.refusedTotal ?? 0) + 1;
     if (this.status.refusedAttempts.length > REFUSED_KEPT) this.status.refusedAttempts.shift();
     this.event('refused', `${attempt.signal} refused (${attempt.reason}): ${attempt.detail}`, attempt.by);
+    // A flood of refusals must not push the run's own events out of the log: only the latest few
+    // stay there (refusedAttempts keeps more of them, the history keeps every one). No command
+    // depends on the event log, so this needs no patch.
+    if (this.status.refusedTotal > REFUSED_EVENTS_KEPT) {
+      const oldest = this.status.events.findIndex((event) => event.kind === 'refused');
+      if (oldest >= 0) {
+        this.status.events.splice(oldest, 1);
+        this.status.eventsOmitted = (this.status.eventsOmitted ?? 0) + 1;
+      }
+    }
     return recorded;
   }
 
