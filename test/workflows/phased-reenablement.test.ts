@@ -264,6 +264,21 @@ describe('phasedReenablement (time-skipping)', () => {
     });
   });
 
+  // Issue "fail safe and loud", point 7: an abort during the canary left the unvalidated canary live.
+  test('abort during the canary: the canary goes, the pilot alone is live again (the result says so)', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input());
+      await waitForStatus<ReenablementStatus>(handle, atStep('phase_1_canary'), 'the canary hold');
+      await handle.signal(abortSignal, { by: '@sre-lead', reason: 'canary looks odd' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'aborted');
+      assert.equal(result.abort?.allowlist, 'back_to_last_good');
+      assert.deepEqual(allowlist(), [PILOT]);
+      assert.deepEqual(allowlistChanges(), [[PILOT, CANARY].join(','), PILOT]);
+      assert.equal(result.alertRules?.[CANARY], 'disabled');
+    });
+  });
+
   test('abort during the canary with keepLive: the canary stays live, and the result says it was kept', async () => {
     await withWorker(async (taskQueue) => {
       const handle = await start(taskQueue, input());
