@@ -18,7 +18,9 @@ import {
   completedActivities,
   historyEvents,
   noticeAt,
+  noticesSent,
   recordHistory,
+  runHistories,
   scheduledActivities,
 } from '../fixtures/history';
 import { FakeCluster, orchestratorCluster } from '../fixtures/kubectl';
@@ -386,6 +388,84 @@ describe('phasedReenablement (time-skipping)', () => {
       assert.equal(error.cause.type, 'InvalidInput');
       for (const field of ['canaryRepo', 'phase2Repos', 'requestedBy'])
         assert.match(error.cause.message, new RegExp(field), `names ${field}`);
+    });
+  });
+
+  test('a start input carrying "continued" is refused: only a run continuing as new sets it (it would skip the canary)', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, {
+        ...input(),
+        continued: {
+          runsBefore: 1,
+          programStartedAt: '2026-12-01T00:00:00.000Z',
+          holds: { canaryHold: 1, phase2Hold: 1, batchHold: 1 },
+          live: [PILOT, CANARY, ...PHASE2],
+          goodSets: [[PILOT, CANARY, ...PHASE2]],
+          nextBatchIndex: 0,
+          previousBatchStartMs: 0,
+          phasesCompleted: [],
+          analysisCount: 0,
+        },
+      });
+      await assert.rejects(handle.result(), (error: unknown) => {
+        assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure);
+        assert.equal(error.cause.type, 'InvalidInput');
+        assert.match(error.cause.message, /continued: set only by the run itself/);
+        return true;
+      });
+      assert.deepEqual(allowlistChanges(), []);
+    });
+  });
+
+  // Issue "long-lived runs": the 40-repo cap came from one run's history (~630 events a day).
+  test('200 repos: one programme (a run per batch), every repo with its 24 h hold and pacing, no second canary, each history < 5,000 events', async () => {
+    const remaining = Array.from({ length: 200 }, (_, i) => `repo-${String(i + 1).padStart(3, '0')}`);
+    cluster.update((state) => {
+      const rules = state.namespaces.monitoring!.prometheusrules! as Record<string, unknown>;
+      for (const repo of remaining)
+        rules[`${repo}-alerts`] = {
+          groups: [{ name: repo, rules: [{ alert: 'FlowFailures', enabled: false }] }],
+        };
+    });
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input({ remainingRepos: remaining }));
+      await approvePhase2(handle);
+      const result = await handle.result();
+      assert.equal(result.outcome, 'recovered', result.message);
+      assert.deepEqual(allowlist(), [PILOT, CANARY, ...PHASE2, ...remaining]);
+
+      const runs = await runHistories(handle);
+      const sizes = runs.map((events) => events.length);
+      const largest = Math.max(...sizes);
+      console.log(
+        `# 200-repo re-enablement: ${runs.length} runs, largest history ${largest} events (run ${sizes.indexOf(largest) + 1}), ${sizes.reduce((a, b) => a + b, 0)} in all, ${result.analysisCount} analyses`,
+      );
+      assert.equal(runs.length, 100, 'one run per batch of 2');
+      assert.equal(result.runs, 100);
+      assert.ok(largest < 5_000, `largest run history ${largest} events`);
+
+      // Pinned on the history's own clock, across runs: one canary, one phase 2, then a batch a day.
+      const sets = completedActivities(runs.flat()).filter((a) => a.type === 'setAllowlist');
+      assert.equal(sets.length, 2 + 100, 'no canary or phase 2 again in later runs');
+      const batches = sets.slice(2);
+      assert.deepEqual(
+        batches.map((batch) => (batch.input as { repos: string[] }).repos.slice(-2)),
+        Array.from({ length: 100 }, (_, i) => remaining.slice(2 * i, 2 * i + 2)),
+      );
+      assertElapsed(sets[1]!.completedAtMs, batches[0]!.scheduledAtMs, 24 * HOUR, MINUTE, 'phase 2 hold');
+      for (let i = 1; i < batches.length; i++)
+        assertElapsed(
+          batches[i - 1]!.scheduledAtMs,
+          batches[i]!.scheduledAtMs,
+          24 * HOUR,
+          5 * MINUTE,
+          `batch ${i + 1}`,
+        );
+      const approvals = noticesSent(runs.flat()).filter((notice) => notice.kind === 'approval_request');
+      assert.equal(approvals.length, 1, 'phase 2 approved once');
+      assert.equal(result.phasesCompleted.length, 2 + 100);
+      for (const repo of remaining)
+        assert.equal(result.alertRules?.[repo], 'enabled', `${repo} alerts back on`);
     });
   });
 });

@@ -26,6 +26,54 @@ export function phasedReenablementWorkflowId(incidentId: string): string {
 
 const holdText = z.string().refine((text) => (parseDuration(text) ?? 0) > 0, 'must be a duration like "2h"');
 
+/** A repo enabled live (not yet, or no longer, silenced); how a rollback or abort left it. */
+const alertRuleState = z.enum(['enabled', 'disabled', 'missing']);
+const phaseName = z.enum(['starting', 'canary', 'phase2', 'phase3', 'watch_for_green', 'done']);
+
+/**
+ * What a run hands to the next when it continues as new after a phase-3 batch (one logical
+ * programme, one workflow id, a short history per run): set by the workflow itself, never by
+ * whoever starts a run (a run that was not continued and carries it is refused).
+ */
+export const reenablementCarrySchema = z
+  .object({
+    /** Runs before this one (1 for the first continuation). */
+    runsBefore: z.number().int().min(1),
+    /** When the first run started (UTC). */
+    programStartedAt: z.string(),
+    holds: z
+      .object({ canaryHold: z.number().int(), phase2Hold: z.number().int(), batchHold: z.number().int() })
+      .strict(),
+    /** The allowlist the previous run left live. */
+    live: z.array(kubernetesName),
+    /** The last good sets, oldest first (the last is the current one; one before it for watch-for-green). */
+    goodSets: z.array(z.array(kubernetesName)).min(1).max(2),
+    /** The next batch starts at remainingRepos[nextBatchIndex]... */
+    nextBatchIndex: z.number().int().min(0),
+    /** ...not before a day after the previous batch started. */
+    previousBatchStartMs: z.number().int(),
+    paused: z
+      .object({
+        by: z.string(),
+        reason: z.string(),
+        since: z.string(),
+        kind: z.enum(['manual', 'inconclusive']),
+      })
+      .strict()
+      .optional(),
+    alertRules: z.record(z.string(), alertRuleState).optional(),
+    phasesCompleted: z.array(
+      z.object({ phase: phaseName, repos: z.array(kubernetesName), at: z.string() }).strict(),
+    ),
+    analysisCount: z.number().int().min(0),
+    refusedTotal: z.number().int().min(0).optional(),
+  })
+  .strict();
+export type ReenablementCarry = z.output<typeof reenablementCarrySchema>;
+
+/** The most repos one programme re-enables (200 days at 2 a day): a bound on the input's size. */
+export const MAX_REMAINING_REPOS = 400;
+
 export const phasedReenablementInputSchema = z
   .object({
     incidentId: incidentIdSchema,
@@ -34,12 +82,12 @@ export const phasedReenablementInputSchema = z
     canaryRepo: kubernetesName,
     phase2Repos: z.array(kubernetesName).min(1).max(5),
     /**
-     * At most 40 (20 days at 2 a day, ~15k history events with analyses every 30 min): a run does not
-     * continue-as-new, so the rest go in a follow-up run started from the last good set.
+     * Phase 3, 1–2 a day. The run continues as new after each batch, so a long list keeps every
+     * run's history short (it was capped at 40 per run before it did).
      */
     remainingRepos: z
       .array(kubernetesName)
-      .max(40, 'at most 40 repos per run: start a follow-up run for the rest')
+      .max(MAX_REMAINING_REPOS, `at most ${MAX_REMAINING_REPOS} repos per programme`)
       .default([]),
     /** Within the policy's holdBounds. */
     holdOverrides: z
@@ -47,6 +95,8 @@ export const phasedReenablementInputSchema = z
       .partial()
       .strict()
       .default({}),
+    /** Set by the run itself when it continues as new (see reenablementCarrySchema). */
+    continued: reenablementCarrySchema.optional(),
   })
   .strict()
   .superRefine((input, ctx) => {
@@ -85,7 +135,7 @@ export const resumeMessage = {
   schema: resumePayloadSchema,
 };
 
-export type Phase = 'starting' | 'canary' | 'phase2' | 'phase3' | 'watch_for_green' | 'done';
+export type Phase = z.output<typeof phaseName>;
 
 export interface AnalysisRecord extends RepoAnalysis {
   verdict: 'pass' | 'fail' | 'inconclusive';
@@ -111,6 +161,8 @@ export interface ReenablementDetail {
   analyses: AnalysisRecord[];
   analysisCount: number;
   phasesCompleted: { phase: Phase; repos: string[]; at: string }[];
+  /** The programme this run belongs to, once it has continued as new (run 2 onwards). */
+  program?: { run: number; startedAt: string };
 }
 
 export type ReenablementStatus = RunbookStatus<ReenablementDetail>;
@@ -146,4 +198,6 @@ export interface ReenablementResult {
   notices: NoticeRecord[];
   /** The run's policy was a test-only one (durations below the seeds'). */
   testOnlyShortDurations?: true;
+  /** Runs the programme took (present once it continued as new; steps, notices and analyses are the last run's). */
+  runs?: number;
 }

@@ -143,18 +143,27 @@ export async function approvePhase2(
   return undefined;
 }
 
+/** Where phase 3 resumes in a run that was continued as new. */
+export interface Phase3Position {
+  batchIndex: number;
+  previousBatchStartMs?: number;
+}
+
 /**
  * Phase 3: the rest, 1–2 repos a day, each batch with its own hold. A batch never starts less
- * than a day after the previous one, whatever the batch hold. Returns the live set, or the end.
+ * than a day after the previous one, whatever the batch hold. Returns the live set, the end, or
+ * where the next run takes over: after each batch with more to come the run continues as new, so
+ * no run's history grows with the number of repos.
  */
 export async function enableRemaining(
   run: ReenablementRun,
   live: string[],
   batchHoldMs: number,
-): Promise<{ live: string[] } | { end: ReenablementResult }> {
+  from: Phase3Position = { batchIndex: 0 },
+): Promise<{ live: string[] } | { end: ReenablementResult } | { continueAt: Required<Phase3Position> }> {
   const { record, detail, controls, policy, input } = run;
-  let previousBatchStartMs: number | undefined;
-  for (let index = 0; index < input.remainingRepos.length; index += policy.reposPerDay) {
+  let previousBatchStartMs = from.previousBatchStartMs;
+  for (let index = from.batchIndex; index < input.remainingRepos.length; index += policy.reposPerDay) {
     const batch = input.remainingRepos.slice(index, index + policy.reposPerDay);
     if (previousBatchStartMs !== undefined && Date.now() < previousBatchStartMs + DAY_MS) {
       const nextStartMs = previousBatchStartMs + DAY_MS;
@@ -178,6 +187,11 @@ export async function enableRemaining(
       batchHoldMs,
     );
     if (ended) return { end: ended };
+    const next = index + policy.reposPerDay;
+    if (next < input.remainingRepos.length && patched(PATCHES.reenablementContinuesAsNew)) {
+      if (controls.aborted) return { end: await run.abortRun() };
+      return { continueAt: { batchIndex: next, previousBatchStartMs } };
+    }
   }
   return { live };
 }

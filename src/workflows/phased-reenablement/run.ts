@@ -1,5 +1,5 @@
 import { handleDecision } from '../shared/decisions';
-import { condition, patched, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched, setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { RunbookPolicySnapshot } from '../../activities';
 import { utcIso } from '../../common/duration';
@@ -19,6 +19,8 @@ import {
   resumePayloadSchema,
   resumeMessage,
   type phasedReenablementInputSchema,
+  type PhasedReenablementInput,
+  type ReenablementCarry,
   type ReenablementDetail,
   type ReenablementOutcome,
   type ReenablementResult,
@@ -47,17 +49,41 @@ export class ReenablementRun {
 
   constructor(readonly input: ParsedInput) {
     this.requestedBy = `@${normalizeHandle(input.requestedBy)}`;
-    this.record = new RunRecord<ReenablementDetail>(PHASED_REENABLEMENT, input.incidentId, {
-      requestedBy: this.requestedBy,
-      phase: 'starting',
-      reposLive: [],
-      lastGood: [],
-      pending: [input.canaryRepo, ...input.phase2Repos, ...input.remainingRepos],
-      holds: {},
-      analyses: [],
-      analysisCount: 0,
-      phasesCompleted: [],
-    });
+    const carry = input.continued;
+    this.record = new RunRecord<ReenablementDetail>(
+      PHASED_REENABLEMENT,
+      input.incidentId,
+      carry
+        ? {
+            requestedBy: this.requestedBy,
+            phase: 'phase3',
+            reposLive: carry.live,
+            lastGood: carry.goodSets.at(-1)!,
+            pending: input.remainingRepos.slice(carry.nextBatchIndex),
+            holds: carry.holds,
+            analyses: [],
+            analysisCount: carry.analysisCount,
+            phasesCompleted: carry.phasesCompleted,
+            ...(carry.alertRules ? { alertRules: carry.alertRules } : {}),
+            ...(carry.paused ? { paused: carry.paused } : {}),
+            program: { run: carry.runsBefore + 1, startedAt: carry.programStartedAt },
+          }
+        : {
+            requestedBy: this.requestedBy,
+            phase: 'starting',
+            reposLive: [],
+            lastGood: [],
+            pending: [input.canaryRepo, ...input.phase2Repos, ...input.remainingRepos],
+            holds: {},
+            analyses: [],
+            analysisCount: 0,
+            phasesCompleted: [],
+          },
+    );
+    if (carry) {
+      this.goodSets.push(...carry.goodSets);
+      if (carry.refusedTotal) this.record.status.refusedTotal = carry.refusedTotal;
+    }
     setHandler(statusQuery, () => this.record.status);
     this.notices = new Notices(this.record);
     this.controls = new RunControls(this.record, this.notices, this.requestedBy);
@@ -97,6 +123,39 @@ export class ReenablementRun {
     this.record.markTestOnlyIf(snapshot.testOnlyShortDurations);
   }
 
+  /**
+   * Hands the programme to a new run of the same workflow id after a phase-3 batch: the live and
+   * last good sets, the pacing and pause state, what was done so far. Messages being handled are
+   * finished first (an Update is never cut off) and notices delivered.
+   */
+  async continueAsNew(next: { batchIndex: number; previousBatchStartMs: number }): Promise<never> {
+    const { detail, record, input } = this;
+    await this.notices.settle();
+    await condition(allHandlersFinished);
+    const carry: ReenablementCarry = {
+      runsBefore: (input.continued?.runsBefore ?? 0) + 1,
+      programStartedAt: input.continued?.programStartedAt ?? record.status.startedAt,
+      holds: detail.holds as ReenablementCarry['holds'],
+      live: detail.reposLive,
+      goodSets: this.goodSets.slice(-2),
+      nextBatchIndex: next.batchIndex,
+      previousBatchStartMs: next.previousBatchStartMs,
+      ...(detail.paused ? { paused: detail.paused } : {}),
+      ...(detail.alertRules ? { alertRules: detail.alertRules } : {}),
+      phasesCompleted: detail.phasesCompleted,
+      analysisCount: detail.analysisCount,
+      ...(record.status.refusedTotal ? { refusedTotal: record.status.refusedTotal } : {}),
+    };
+    record.event(
+      'continued_as_new',
+      `run ${carry.runsBefore} done: ${detail.phasesCompleted.length} phases, ${detail.reposLive.length} repos live; the programme goes on in a new run (same workflow id)`,
+    );
+    return continueAsNew<(input: PhasedReenablementInput) => Promise<ReenablementResult>>({
+      ...input,
+      continued: carry,
+    });
+  }
+
   async finish(outcome: ReenablementOutcome, message: string): Promise<ReenablementResult> {
     const { record, detail } = this;
     detail.phase = 'done';
@@ -121,6 +180,7 @@ export class ReenablementRun {
       refusedAttempts: record.status.refusedAttempts,
       flags: record.status.flags,
       notices: record.status.notices,
+      ...(detail.program ? { runs: detail.program.run } : {}),
       ...record.resultMarks,
     };
   }

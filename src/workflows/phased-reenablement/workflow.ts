@@ -1,4 +1,4 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { RunbookActivities, RunbookPolicySnapshot } from '../../activities';
 import { formatDuration, parseDuration } from '../../common/duration';
 import { REENABLEMENT_HOLD_FLOORS } from '../../common/seed-limits';
@@ -8,6 +8,7 @@ import { parseWorkflowInput } from '../shared/input';
 import {
   phasedReenablementInputSchema,
   type PhasedReenablementInput,
+  type ReenablementCarry,
   type ReenablementResult,
 } from './definitions';
 import { approvePhase2, enableRemaining, runPhase, watchForGreen } from './phases';
@@ -64,9 +65,17 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
   const run = new ReenablementRun(input);
   const { record, detail } = run;
 
+  if (input.continued && !workflowInfo().continuedFromExecutionRunId)
+    throw ApplicationFailure.create({
+      type: 'InvalidInput',
+      nonRetryable: true,
+      message:
+        'phasedReenablement input: continued: set only by the run itself when it continues as new (a run started with it would skip the canary)',
+    });
   record.enterStep('load_policy', 'reading the worker policy');
   const snapshot = await loadRunbookPolicy({ runbook: 'phasedReenablement' });
   run.configure(snapshot);
+  if (input.continued) return continuePhase3(run, input.continued);
   const checked = holdsFor(input, snapshot);
   if ('problems' in checked) return run.finish('invalid_input', checked.problems.join('; '));
   const { holds } = checked;
@@ -96,7 +105,29 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
   if (notApproved) return notApproved;
   const phase2 = await runPhase(run, 'phase2', 'phase_2', phase2Set, holds.phase2Hold);
   if (phase2) return phase2;
-  const phase3 = await enableRemaining(run, phase2Set, holds.batchHold);
-  if ('end' in phase3) return phase3.end;
+  return afterPhase3(run, await enableRemaining(run, phase2Set, holds.batchHold));
+}
+
+/** A continued run: phase 3 from where the previous run left it (no new canary, no new approval). */
+async function continuePhase3(run: ReenablementRun, carry: ReenablementCarry): Promise<ReenablementResult> {
+  run.record.event(
+    'continued',
+    `run ${carry.runsBefore + 1} of the programme started ${carry.programStartedAt}: ${carry.live.length} repos live, next batch from ${run.input.remainingRepos[carry.nextBatchIndex] ?? '(none)'}`,
+  );
+  return afterPhase3(
+    run,
+    await enableRemaining(run, carry.live, carry.holds.batchHold, {
+      batchIndex: carry.nextBatchIndex,
+      previousBatchStartMs: carry.previousBatchStartMs,
+    }),
+  );
+}
+
+function afterPhase3(
+  run: ReenablementRun,
+  phase3: Awaited<ReturnType<typeof enableRemaining>>,
+): Promise<ReenablementResult> {
+  if ('end' in phase3) return Promise.resolve(phase3.end);
+  if ('continueAt' in phase3) return run.continueAsNew(phase3.continueAt);
   return watchForGreen(run, phase3.live);
 }

@@ -43,4 +43,6 @@ export const PATCHES = {
   backstopStoryLedger: 'backstop-story-ledger-v1',
   /** A step guarded during a wait, retried and done, shows the wait again (not its own name until the next step). */
   failSafeRestoresStep: 'fail-safe-restores-step-v1',
+  /** Re-enablement: after each phase-3 batch with more to come, the run continues as new, carrying its state. */
+  reenablementContinuesAsNew: 'reenablement-continue-as-new-v1',
 } as const;
