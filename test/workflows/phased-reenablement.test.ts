@@ -421,7 +421,7 @@ describe('phasedReenablement (time-skipping)', () => {
   test('200 repos: one programme (a run per batch), every repo with its 24 h hold and pacing, no second canary, each history < 5,000 events', async () => {
     const remaining = Array.from({ length: 200 }, (_, i) => `repo-${String(i + 1).padStart(3, '0')}`);
     cluster.update((state) => {
-      const rules = state.namespaces.monitoring!.prometheusrules! as Record<string, unknown>;
+      const rules = state.namespaces.monitoring!.prometheusrules!;
       for (const repo of remaining)
         rules[`${repo}-alerts`] = {
           groups: [{ name: repo, rules: [{ alert: 'FlowFailures', enabled: false }] }],
