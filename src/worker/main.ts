@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     connection,
     namespace: target.namespace,
     taskQueue: config.taskQueue,
+    ...(config.deployment ? { deployment: config.deployment } : {}),
     deps: {
       db,
       ...(stagingDb ? { stagingDb } : {}),
@@ -66,6 +67,9 @@ async function main(): Promise<void> {
     temporal: target.address,
     namespace: target.namespace,
     taskQueue: config.taskQueue,
+    workerVersion: config.deployment
+      ? `${config.deployment.deploymentName}:${config.deployment.buildId} (make it current: temporal worker deployment set-current-version)`
+      : 'unversioned',
     database: redactUrl(config.databaseUrl),
     staging: config.stagingDatabaseUrl
       ? redactUrl(config.stagingDatabaseUrl)

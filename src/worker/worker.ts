@@ -5,6 +5,7 @@ import {
   type WorkflowBundle,
 } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import type { WorkerDeploymentVersion } from './config';
 import { WORKFLOWS_PATH } from './paths';
 
 export interface RunbookWorkerOptions {
@@ -17,6 +18,12 @@ export interface RunbookWorkerOptions {
   identity?: string;
   /** Activity interceptors (the fault-matrix test injects failures with one). */
   interceptors?: Pick<WorkerInterceptors, 'activity'>;
+  /**
+   * Worker Versioning: the worker serves this deployment version. Each workflow type declares how
+   * its runs move between versions (src/workflows/versioning.ts): short break-glass runs stay
+   * PINNED to the version that started them, long programmes AUTO_UPGRADE.
+   */
+  deployment?: WorkerDeploymentVersion;
 }
 
 /** The one place a runbook worker is assembled: workflows + activities built from injected deps. */
@@ -31,5 +38,15 @@ export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Work
     activities: createActivities(options.deps),
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+    ...(options.deployment
+      ? {
+          workerDeploymentOptions: {
+            version: options.deployment,
+            useWorkerVersioning: true,
+            // Only for a workflow type that declares nothing (each of ours declares its behaviour).
+            defaultVersioningBehavior: 'PINNED',
+          },
+        }
+      : {}),
   });
 }

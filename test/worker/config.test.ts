@@ -278,6 +278,27 @@ describe('worker environment', () => {
     );
   });
 
+  test('Worker Versioning: deployment name and build id come together, or not at all', () => {
+    const db = { DATABASE_URL: 'postgres://u@h/db' };
+    assert.equal(loadWorkerConfig(db).deployment, undefined, 'unversioned by default');
+    assert.deepEqual(
+      loadWorkerConfig({
+        ...db,
+        RUNBOOKS_DEPLOYMENT_NAME: 'durable-runbooks',
+        RUNBOOKS_BUILD_ID: '2026.12.02-a1b2c3d',
+      }).deployment,
+      { deploymentName: 'durable-runbooks', buildId: '2026.12.02-a1b2c3d' },
+    );
+    assert.throws(
+      () => loadWorkerConfig({ ...db, RUNBOOKS_DEPLOYMENT_NAME: 'durable-runbooks' }),
+      /RUNBOOKS_BUILD_ID: is required with RUNBOOKS_DEPLOYMENT_NAME/,
+    );
+    assert.throws(
+      () => loadWorkerConfig({ ...db, RUNBOOKS_DEPLOYMENT_NAME: 'x', RUNBOOKS_BUILD_ID: 'has spaces' }),
+      /RUNBOOKS_BUILD_ID: letters, digits/,
+    );
+  });
+
   test('the worker process exits 1 with a readable message and no stack trace', async () => {
     const noDb = spawnNode('dist/src/worker/main.js', [], { DATABASE_URL: undefined });
     assert.equal(await noDb.exited(), 1);

@@ -1,0 +1,34 @@
+import type { VersioningBehavior } from '@temporalio/common';
+import { setWorkflowOptions } from '@temporalio/workflow';
+
+/**
+ * How each workflow type's runs move between worker versions (Worker Versioning; the worker is
+ * versioned when RUNBOOKS_DEPLOYMENT_NAME and RUNBOOKS_BUILD_ID are set).
+ *
+ * - PINNED: a run stays on the build that started it, to the end. The break-glass procedures, the
+ *   drill and the rollback last minutes to a day (a post-mortem or RCA deadline): an incident is
+ *   never handed to new code half-way; the old version drains, then its workers stop.
+ * - AUTO_UPGRADE: a run moves to the deployment's current version at its next workflow task. The
+ *   backstop (120 days) and the re-enablement (weeks) outlive any deploy, so their logic changes go
+ *   behind patched() and their recorded histories must replay (test/replay).
+ */
+export const WORKFLOW_VERSIONING = {
+  breakGlassRestore: 'PINNED',
+  breakGlassConsoleEdit: 'PINNED',
+  breakGlassOverwriteRecovery: 'PINNED',
+  breakGlassRebootstrap: 'PINNED',
+  breakGlassDrill: 'PINNED',
+  rollbackToPilot: 'PINNED',
+  phasedReenablement: 'AUTO_UPGRADE',
+  backstopProgram: 'AUTO_UPGRADE',
+} as const satisfies Record<string, VersioningBehavior>;
+
+export type VersionedWorkflowName = keyof typeof WORKFLOW_VERSIONING;
+
+/** Attaches each workflow's behaviour to its function (read by the worker when it is versioned). */
+export function declareVersioning(
+  workflows: Record<VersionedWorkflowName, (...args: never[]) => Promise<unknown>>,
+): void {
+  for (const [name, fn] of Object.entries(workflows) as [VersionedWorkflowName, () => Promise<unknown>][])
+    setWorkflowOptions({ versioningBehavior: WORKFLOW_VERSIONING[name] }, fn);
+}
