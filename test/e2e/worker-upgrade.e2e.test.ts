@@ -250,6 +250,18 @@ describe('Worker Versioning (dev server)', () => {
       assert.deepEqual(pinned, { behavior: 'PINNED', buildId: 'A' });
       assert.ok(!(await buildsThatWorked(restore)).includes('B'), 'B never worked on the pinned run');
 
+      // What still needs A (the README's drain query): the pinned restore, and nothing else.
+      let pinnedToA: string[] = [];
+      for (let attempt = 0; attempt < 50 && pinnedToA.length === 0; attempt += 1) {
+        if (attempt) await new Promise((resolve) => setTimeout(resolve, 200));
+        pinnedToA = [];
+        for await (const run of suite.env.client.workflow.list({
+          query: `TemporalWorkerDeploymentVersion = '${deploymentName}:A' AND ExecutionStatus = 'Running'`,
+        }))
+          pinnedToA.push(run.workflowId);
+      }
+      assert.deepEqual(pinnedToA, [restore.workflowId]);
+
       // Draining A: a worker of A (no longer current) finishes what is pinned to it.
       const drainA = await startBuild('A', suite.bundle);
       await waitForStatus(restore, atStep('pause_and_think'), 'the approval, taken on A', 60_000);
