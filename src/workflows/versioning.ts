@@ -29,6 +29,9 @@ export type VersionedWorkflowName = keyof typeof WORKFLOW_VERSIONING;
 export function declareVersioning(
   workflows: Record<VersionedWorkflowName, (...args: never[]) => Promise<unknown>>,
 ): void {
-  for (const [name, fn] of Object.entries(workflows) as [VersionedWorkflowName, () => Promise<unknown>][])
-    setWorkflowOptions({ versioningBehavior: WORKFLOW_VERSIONING[name] }, fn);
+  for (const name of Object.keys(WORKFLOW_VERSIONING) as VersionedWorkflowName[])
+    setWorkflowOptions(
+      { versioningBehavior: WORKFLOW_VERSIONING[name] },
+      workflows[name],
+    );
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, type Worker, type WorkflowBundle } from '@temporalio/worker';
@@ -16,20 +15,22 @@ import {
 import { abortSignal, approveSignal } from '../../src/workflows/break-glass-restore/definitions';
 import { rejectSignal, type ReenablementStatus } from '../../src/workflows/phased-reenablement/definitions';
 import { WORKFLOW_VERSIONING } from '../../src/workflows/versioning';
-import { channelSecrets, startSinks } from '../fixtures/channels';
-import { createTestDatabase } from '../fixtures/database';
+import { channelSecrets } from '../fixtures/channels';
 import { IC } from '../fixtures/fault-matrix';
 import { historyEvents } from '../fixtures/history';
 import { FakeCluster, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, declareStory, rollbackPolicy } from '../fixtures/policy';
 import { CANARY, HEALTHY, PHASE2, PILOT } from '../fixtures/reenablement';
 import { GITHUB_REPOSITORY } from '../fixtures/sinks/apis';
-import { HttpSink } from '../fixtures/sinks/http-sink';
-import { prometheusSink } from '../fixtures/sinks/prometheus';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus, withinDeadline } from '../fixtures/wait';
-import { matrixPolicy, type MatrixWorld } from '../workflows/fault-matrix/world';
+import {
+  matrixPolicy,
+  startMatrixWorld,
+  stopMatrixWorld,
+  type MatrixWorld,
+} from '../workflows/fault-matrix/world';
 
 /**
  * Worker Versioning end to end on the dev server: a deployment's build A starts a backstop
@@ -46,53 +47,29 @@ let policy: LoadedPolicy;
 let bundleB: WorkflowBundle;
 
 before(async () => {
-  const restoreProbe = { status: 503 } as MatrixWorld['restoreProbe'];
-  const [sinks, prometheus, consoleSite, probeSink, staging, bundle] = await Promise.all([
-    startSinks(tmp),
-    prometheusSink(),
-    HttpSink.start(() => ({ status: 200, body: '<html>Console</html>' })),
-    HttpSink.start(() => ({ status: restoreProbe.status, body: 'restore' })),
-    createTestDatabase(),
+  [world, bundleB] = await Promise.all([
+    startMatrixWorld(tmp),
     bundleWorkflowCode({
       workflowsPath: require.resolve('../fixtures/build-b'),
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
     }),
   ]);
-  restoreProbe.sink = probeSink;
-  bundleB = bundle;
-  world = {
-    tmp,
-    sinks,
-    prometheus,
-    consoleSite,
-    restoreProbe,
-    staging,
-    revertLog: path.join(tmp, 'reverts.log'),
-  };
   // Test-only: holds of seconds so a re-enablement sleeps through the upgrade within the test.
-  policy = rollbackPolicy(tmp, prometheus.url, (file) => {
+  policy = rollbackPolicy(tmp, world.prometheus.url, (file) => {
     matrixPolicy(world, file);
     file.testOnlyShortDurations = true;
     file.runbooks.phasedReenablement.holdBounds = { min: '1s', max: '72h' };
     file.runbooks.phasedReenablement.analysisInterval = '3s';
   });
   FakeCluster.create(tmp, orchestratorCluster({ allowlist: [PILOT], replicas: 3 })).install();
-  Object.assign(prometheus.values, HEALTHY);
-  const wps = sinks.openProject.workPackages;
+  Object.assign(world.prometheus.values, HEALTHY);
+  const wps = world.sinks.openProject.workPackages;
   for (const id of [...wps.keys()]) if (id !== 153) wps.delete(id);
   delete wps.get(153)!.parentId;
   wps.set(149, { id: 149, subject: 'Epic CCP', status: 'New', comments: [] });
 });
 
-after(async () => {
-  await Promise.all([
-    world?.sinks.stop(),
-    world?.prometheus.stop(),
-    world?.consoleSite.stop(),
-    world?.restoreProbe.sink.stop(),
-    world?.staging.drop(),
-  ]);
-});
+after(() => stopMatrixWorld(world));
 
 /** Makes `buildId` the deployment's current version (retried until its worker has polled). */
 async function makeCurrent(deploymentName: string, buildId: string): Promise<void> {

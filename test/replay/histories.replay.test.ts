@@ -2,37 +2,75 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
+import type { temporal } from '@temporalio/proto';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { REPO_ROOT } from '../../src/local/paths';
 import { workflowBundle } from '../fixtures/temporal';
 
 /**
- * Replays recorded histories of full runs of every workflow against today's code: a change that would
- * break runs in flight (non-determinism) fails here. Re-record with `RECORD_HISTORIES=1 npm test`
- * only when a change is deliberately incompatible (and then version it with patched()).
+ * The replay gate: histories recorded by earlier releases — whole runs, and runs captured asleep
+ * (a backstop before T+90, a re-enablement during a hold) — kept under
+ * test/replay/histories/<release>/, must replay on today's code. A change that would break runs in
+ * flight (non-determinism) fails here; the fix is patched() (README "Long-lived runs"), not
+ * re-recording. `RECORD_HISTORIES=1 npm test` records this release's histories into the folder of
+ * package.json's version, for the releases after it.
  */
 
 const HISTORIES = path.join(REPO_ROOT, 'test', 'replay', 'histories');
+const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 let bundle: WorkflowBundle;
 
 before(async () => {
   bundle = await workflowBundle();
 });
 
-const files = readdirSync(HISTORIES)
-  .filter((name) => name.endsWith('.json'))
-  .sort();
+interface Recorded {
+  release: string;
+  file: string;
+  json: unknown;
+  history: temporal.api.history.v1.IHistory;
+  workflowType: string;
+  /** The run was still going when recorded (asleep on a timer, waiting for a person). */
+  asleep: boolean;
+}
 
-describe('replay of recorded histories (every workflow)', () => {
-  test('there is a recorded history of every workflow', () => {
-    const types = new Set(
-      files.map((file) => {
-        const history = historyFromJSON(JSON.parse(readFileSync(path.join(HISTORIES, file), 'utf8')));
-        return history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
+const CLOSED = [
+  'workflowExecutionCompletedEventAttributes',
+  'workflowExecutionFailedEventAttributes',
+  'workflowExecutionContinuedAsNewEventAttributes',
+  'workflowExecutionTerminatedEventAttributes',
+  'workflowExecutionCanceledEventAttributes',
+  'workflowExecutionTimedOutEventAttributes',
+] as const;
+
+const recorded: Recorded[] = readdirSync(HISTORIES, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name)
+  .sort()
+  .flatMap((release) =>
+    readdirSync(path.join(HISTORIES, release))
+      .filter((name) => name.endsWith('.json'))
+      .sort()
+      .map((file) => {
+        const json = JSON.parse(readFileSync(path.join(HISTORIES, release, file), 'utf8')) as unknown;
+        const history = historyFromJSON(json);
+        const events = history.events ?? [];
+        return {
+          release,
+          file,
+          json,
+          history,
+          workflowType: events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '(unknown)',
+          asleep: !CLOSED.some((key) => events.at(-1)?.[key]),
+        };
       }),
-    );
+  );
+
+describe('replay gate: histories of earlier releases replay on today’s code', () => {
+  test('every workflow has a recorded history, and the long-lived ones a mid-sleep one', () => {
+    const types = new Set(recorded.map((r) => r.workflowType));
     for (const workflow of [
       'breakGlassRestore',
       'breakGlassConsoleEdit',
@@ -42,21 +80,26 @@ describe('replay of recorded histories (every workflow)', () => {
       'rollbackToPilot',
       'phasedReenablement',
       'backstopProgram',
-    ]) {
+    ])
       assert.ok(types.has(workflow), `no recorded history of ${workflow} in test/replay/histories`);
-    }
+    for (const workflow of ['phasedReenablement', 'backstopProgram'])
+      assert.ok(
+        recorded.some((r) => r.workflowType === workflow && r.asleep),
+        `no history of ${workflow} captured asleep`,
+      );
+    for (const r of recorded.filter((r) => r.file.includes('mid-sleep')))
+      assert.ok(r.asleep, `${r.release}/${r.file} is named mid-sleep but the run had ended`);
   });
 
-  for (const file of files) {
-    test(`${file} replays without non-determinism`, async () => {
-      const history = JSON.parse(readFileSync(path.join(HISTORIES, file), 'utf8')) as unknown;
-      await Worker.runReplayHistory({ workflowBundle: bundle, replayName: file }, history);
+  for (const r of recorded) {
+    test(`${r.release}/${r.file} replays without non-determinism${r.asleep ? ' (asleep)' : ''}`, async () => {
+      await Worker.runReplayHistory({ workflowBundle: bundle, replayName: r.file }, r.json);
     });
   }
 
   test('a history that disagrees with the code is detected (the replay check can fail)', async () => {
-    const file = files.find((name) => name.includes('time-skipping')) ?? files[0]!;
-    const history = historyFromJSON(JSON.parse(readFileSync(path.join(HISTORIES, file), 'utf8')));
+    const r = recorded.find((x) => x.file.includes('time-skipping')) ?? recorded[0]!;
+    const history = historyFromJSON(r.json);
     const scheduled = history.events?.find((event) => event.activityTaskScheduledEventAttributes);
     assert.ok(scheduled?.activityTaskScheduledEventAttributes?.activityType);
     // Pretend the recorded run scheduled a different first activity than the code does.
@@ -65,5 +108,26 @@ describe('replay of recorded histories (every workflow)', () => {
       Worker.runReplayHistory({ workflowBundle: bundle, replayName: 'tampered' }, history),
       DeterminismViolationError,
     );
+  });
+
+  test('a logic change without patched() fails the gate on the sleeping re-enablement; the same change behind patched() passes', async () => {
+    const asleep = recorded.filter((x) => x.workflowType === 'phasedReenablement' && x.asleep);
+    assert.ok(asleep.length > 0);
+    const [unguarded, guarded] = await Promise.all(
+      ['unguarded', 'guarded'].map((name) =>
+        bundleWorkflowCode({
+          workflowsPath: require.resolve(`../fixtures/changed-workflows/${name}`),
+          logger: quiet,
+        }),
+      ),
+    );
+    for (const r of asleep) {
+      await assert.rejects(
+        Worker.runReplayHistory({ workflowBundle: unguarded!, replayName: r.file }, r.json),
+        DeterminismViolationError,
+        `${r.release}/${r.file} must not replay on the unguarded change`,
+      );
+      await Worker.runReplayHistory({ workflowBundle: guarded!, replayName: r.file }, r.json);
+    }
   });
 });

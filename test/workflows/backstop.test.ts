@@ -286,6 +286,8 @@ describe('backstopProgram (time-skipping, seed calendar)', () => {
           ['@dococeven', 'gate_not_open'],
         ],
       );
+      // Asleep until T+90: what a deploy between T+60 and T+90 meets (the replay gate keeps it).
+      await recordHistory(handle, 'backstop-program-mid-sleep-before-t90');
 
       // T+90: not shipped (probe unreachable) → [gate-failure] issue, page, repeated escalation on silence.
       await skipTo('2026-08-10T00:00:01Z');

@@ -66,6 +66,24 @@ async function planHashAtGate(handle: Handle): Promise<string> {
   return status.detail.plan!.planHash;
 }
 
+/**
+ * A run requested by @dococeven under a two-approver roster (@dococeven, @oncall-lead; no sole
+ * operator), at its approval gate.
+ */
+function atTwoApproverGate<T>(
+  fn: (gate: { args: BreakGlassRestoreInput; handle: Handle; planHash: string }) => Promise<T>,
+): Promise<T> {
+  const policy = withRestorePolicy(defaultPolicy(), {
+    approvers: ['@dococeven', '@oncall-lead'],
+    soleOperator: false,
+  });
+  return withWorker(policy, async (taskQueue) => {
+    const args = input({ requestedBy: '@dococeven' });
+    const handle = await start(taskQueue, args);
+    return fn({ args, handle, planHash: await planHashAtGate(handle) });
+  });
+}
+
 /** The operator's reconciling Console write (gating ritual gate 2). */
 async function consoleWrite(incidentId: string): Promise<number> {
   const inserted = await suite.db.pool.query<{ id: string }>(
@@ -228,14 +246,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
   });
 
   test('non-roster, self, stale-plan and malformed approvals are refused, recorded and announced', async () => {
-    const policy = withRestorePolicy(defaultPolicy(), {
-      approvers: ['@dococeven', '@oncall-lead'],
-      soleOperator: false,
-    });
-    await withWorker(policy, async (taskQueue) => {
-      const args = input({ requestedBy: '@dococeven' });
-      const handle = await start(taskQueue, args);
-      const planHash = await planHashAtGate(handle);
+    await atTwoApproverGate(async ({ args, handle, planHash }) => {
       const stale = planHash.replace(/^./, planHash.startsWith('0') ? '1' : '0');
 
       await handle.signal(approveSignal, { approver: '@mallory', planHash });
@@ -277,14 +288,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
   // Issue "fail safe and loud", point 10: 300 refused approvals made 300 notices (Slack in the
   // production example), a 227 KB status and 1,348 history events.
   test('point 10: 300 refused approvals are all counted; three announced, then one summary; status and history stay bounded', async () => {
-    const policy = withRestorePolicy(defaultPolicy(), {
-      approvers: ['@dococeven', '@oncall-lead'],
-      soleOperator: false,
-    });
-    await withWorker(policy, async (taskQueue) => {
-      const args = input({ requestedBy: '@dococeven' });
-      const handle = await start(taskQueue, args);
-      const planHash = await planHashAtGate(handle);
+    await atTwoApproverGate(async ({ args, handle, planHash }) => {
       const before = (await historyEvents(handle)).length;
       for (let batch = 0; batch < 10; batch += 1)
         await Promise.all(

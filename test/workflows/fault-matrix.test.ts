@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { channelSecrets, startSinks } from '../fixtures/channels';
-import { createTestDatabase } from '../fixtures/database';
+import { channelSecrets } from '../fixtures/channels';
 import { FaultMatrix, type Scenario } from '../fixtures/fault-matrix';
 import { FAULTS, FaultInjector } from '../fixtures/faults';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
-import { HttpSink } from '../fixtures/sinks/http-sink';
-import { prometheusSink } from '../fixtures/sinks/prometheus';
 import { workflowSuite } from '../fixtures/suite';
 import { backstopScenario } from './fault-matrix/backstop';
 import {
@@ -20,7 +16,7 @@ import {
   restoreScenario,
 } from './fault-matrix/break-glass';
 import { reenablementScenario, rollbackScenario } from './fault-matrix/orchestrator';
-import { matrixPolicy, type MatrixWorld } from './fault-matrix/world';
+import { matrixPolicy, startMatrixWorld, stopMatrixWorld, type MatrixWorld } from './fault-matrix/world';
 
 /**
  * The fault matrix: for every activity call site of every runbook, the outside world fails in
@@ -48,36 +44,10 @@ let world: MatrixWorld;
 let policy: LoadedPolicy;
 
 before(async () => {
-  const restoreProbe = { status: 503 } as MatrixWorld['restoreProbe'];
-  const [sinks, prometheus, consoleSite, probeSink, staging] = await Promise.all([
-    startSinks(tmp),
-    prometheusSink(),
-    HttpSink.start(() => ({ status: 200, body: '<html>Console</html>' })),
-    HttpSink.start(() => ({ status: restoreProbe.status, body: 'restore' })),
-    createTestDatabase(),
-  ]);
-  restoreProbe.sink = probeSink;
-  world = {
-    suite,
-    tmp,
-    sinks,
-    prometheus,
-    consoleSite,
-    restoreProbe,
-    staging,
-    revertLog: path.join(tmp, 'reverts.log'),
-  };
-  policy = rollbackPolicy(tmp, prometheus.url, (file) => matrixPolicy(world, file));
+  world = { suite, ...(await startMatrixWorld(tmp)) };
+  policy = rollbackPolicy(tmp, world.prometheus.url, (file) => matrixPolicy(world, file));
 });
-after(async () => {
-  await Promise.all([
-    world?.sinks.stop(),
-    world?.prometheus.stop(),
-    world?.consoleSite.stop(),
-    world?.restoreProbe.sink.stop(),
-    world?.staging.drop(),
-  ]);
-});
+after(() => stopMatrixWorld(world));
 
 describe('fault matrix (time-skipping, shipped durations)', () => {
   const scenarios: [string, (w: MatrixWorld) => Scenario][] = [

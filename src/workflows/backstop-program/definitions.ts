@@ -1,5 +1,5 @@
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DecisionAnswer } from '../shared/messages';
+import { stepDecisionPayloadSchema, type MessageContract, type DecisionAnswer } from '../shared/messages';
 import { z } from 'zod';
 import type { GitHubIssue, HttpProbe, WorkPackage } from '../../activities';
 import type { CheckpointName } from '../../common/backstop';
@@ -150,3 +150,11 @@ export interface BackstopResult {
   /** The run's policy was a test-only one (durations below the seeds'). */
   testOnlyShortDurations?: true;
 }
+
+/** The workflow's message contract: its input and the payloads it handles (see MessageContract). */
+export const backstopProgramContract: MessageContract = {
+  workflowType: BACKSTOP_PROGRAM,
+  version: 1,
+  input: backstopInputSchema,
+  messages: { stepDecision: stepDecisionPayloadSchema, recordDecision: decisionPayloadSchema },
+};

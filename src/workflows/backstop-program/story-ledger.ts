@@ -10,9 +10,10 @@ const ledger = proxyActivities<RunbookActivities>(databaseWrite);
 /** A step under the program's fail-safe (see BackstopRun.guarded). */
 type Guarded = <T>(step: GuardedStep, work: () => Promise<T>) => Promise<T | undefined>;
 
+/** The program is its first run: the runs it continues as new keep that run's id in the ledger. */
 function storyRun(storyId: string) {
   const info = workflowInfo();
-  return { storyId, workflowId: info.workflowId, runId: info.runId, at: utcIso(Date.now()) };
+  return { storyId, workflowId: info.workflowId, runId: info.firstExecutionRunId, at: utcIso(Date.now()) };
 }
 
 /**

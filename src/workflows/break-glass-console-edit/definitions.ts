@@ -1,3 +1,5 @@
+import { BREAK_GLASS_MESSAGES } from '../shared/break-glass/definitions';
+import type { MessageContract } from '../shared/messages';
 import { z } from 'zod';
 import type {
   ConsoleEditPlan,
@@ -86,3 +88,11 @@ export interface BreakGlassConsoleEditResult extends BreakGlassResultBase<
   key: string;
   justification?: Justification;
 }
+
+/** The workflow's message contract: its input and the payloads it handles (see MessageContract). */
+export const breakGlassConsoleEditContract: MessageContract = {
+  workflowType: BREAK_GLASS_CONSOLE_EDIT,
+  version: 1,
+  input: breakGlassConsoleEditInputSchema,
+  messages: BREAK_GLASS_MESSAGES,
+};

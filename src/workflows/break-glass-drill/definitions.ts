@@ -1,3 +1,4 @@
+import { GATE_MESSAGES, type MessageContract } from '../shared/messages';
 import { z } from 'zod';
 import type {
   ExecuteRestoreOutcome,
@@ -74,3 +75,11 @@ export interface BreakGlassDrillResult {
   /** The run's policy was a test-only one (durations below the seeds'). */
   testOnlyShortDurations?: true;
 }
+
+/** The workflow's message contract: its input and the payloads it handles (see MessageContract). */
+export const breakGlassDrillContract: MessageContract = {
+  workflowType: BREAK_GLASS_DRILL,
+  version: 1,
+  input: breakGlassDrillInputSchema,
+  messages: GATE_MESSAGES,
+};

@@ -1,3 +1,5 @@
+import { BREAK_GLASS_MESSAGES } from '../shared/break-glass/definitions';
+import type { MessageContract } from '../shared/messages';
 import { z } from 'zod';
 import type {
   ExecuteRestoreOutcome,
@@ -65,3 +67,11 @@ export interface BreakGlassOverwriteRecoveryResult {
   /** The run's policy was a test-only one (durations below the seeds'). */
   testOnlyShortDurations?: true;
 }
+
+/** The workflow's message contract: its input and the payloads it handles (see MessageContract). */
+export const breakGlassOverwriteRecoveryContract: MessageContract = {
+  workflowType: BREAK_GLASS_OVERWRITE_RECOVERY,
+  version: 1,
+  input: breakGlassOverwriteRecoveryInputSchema,
+  messages: BREAK_GLASS_MESSAGES,
+};

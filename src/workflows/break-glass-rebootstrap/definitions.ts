@@ -1,3 +1,5 @@
+import { BREAK_GLASS_MESSAGES } from '../shared/break-glass/definitions';
+import type { MessageContract } from '../shared/messages';
 import { z } from 'zod';
 import type { ExecuteRebootstrapOutcome, RebootstrapPlan, RebootstrapVerification } from '../../activities';
 import { incidentIdSchema } from '../../common/break-glass';
@@ -62,3 +64,11 @@ export interface BreakGlassRebootstrapResult extends BreakGlassResultBase<
   outcome: BreakGlassRebootstrapOutcome;
   newestHistoryId?: number | null;
 }
+
+/** The workflow's message contract: its input and the payloads it handles (see MessageContract). */
+export const breakGlassRebootstrapContract: MessageContract = {
+  workflowType: BREAK_GLASS_REBOOTSTRAP,
+  version: 1,
+  input: breakGlassRebootstrapInputSchema,
+  messages: BREAK_GLASS_MESSAGES,
+};

@@ -1,3 +1,5 @@
+import { BREAK_GLASS_MESSAGES } from '../shared/break-glass/definitions';
+import type { MessageContract } from '../shared/messages';
 import { z } from 'zod';
 import type { ExecuteRestoreOutcome, RestorePlan, RestoreVerification } from '../../activities';
 import { historyIdSchema, incidentIdSchema } from '../../common/break-glass';
@@ -76,3 +78,11 @@ export interface BreakGlassRestoreResult extends BreakGlassResultBase<
   outcome: BreakGlassRestoreOutcome;
   targetHistoryId: number;
 }
+
+/** The workflow's message contract: its input and the payloads it handles (see MessageContract). */
+export const breakGlassRestoreContract: MessageContract = {
+  workflowType: BREAK_GLASS_RESTORE,
+  version: 1,
+  input: breakGlassRestoreInputSchema,
+  messages: BREAK_GLASS_MESSAGES,
+};

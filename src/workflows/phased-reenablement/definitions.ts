@@ -1,11 +1,12 @@
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DecisionAnswer } from '../shared/messages';
+import { GATE_MESSAGES, type MessageContract, type DecisionAnswer } from '../shared/messages';
 import { z } from 'zod';
 import type { RepoAnalysis } from '../../activities';
 import { incidentIdSchema } from '../../common/break-glass';
 import { parseDuration } from '../../common/duration';
 import { handleSchema } from '../../common/identity';
 import { kubernetesName } from '../../common/names';
+import { runTrailSchema } from '../shared/run-record';
 import type { NoticeRecord } from '../shared/notices';
 import type {
   DeadlineRecord,
@@ -66,7 +67,8 @@ export const reenablementCarrySchema = z
       z.object({ phase: phaseName, repos: z.array(kubernetesName), at: z.string() }).strict(),
     ),
     analysisCount: z.number().int().min(0),
-    refusedTotal: z.number().int().min(0).optional(),
+    /** Steps, notices and findings of the runs before (the latest), shown again in `status`. */
+    trail: runTrailSchema,
   })
   .strict();
 export type ReenablementCarry = z.output<typeof reenablementCarrySchema>;
@@ -201,3 +203,11 @@ export interface ReenablementResult {
   /** Runs the programme took (present once it continued as new; steps, notices and analyses are the last run's). */
   runs?: number;
 }
+
+/** The workflow's message contract: its input and the payloads it handles (see MessageContract). */
+export const phasedReenablementContract: MessageContract = {
+  workflowType: PHASED_REENABLEMENT,
+  version: 1,
+  input: phasedReenablementInputSchema,
+  messages: { ...GATE_MESSAGES, pause: pausePayloadSchema, resume: resumePayloadSchema },
+};

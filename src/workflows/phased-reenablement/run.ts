@@ -81,8 +81,8 @@ export class ReenablementRun {
           },
     );
     if (carry) {
+      this.record.carryTrail(carry.trail);
       this.goodSets.push(...carry.goodSets);
-      if (carry.refusedTotal) this.record.status.refusedTotal = carry.refusedTotal;
     }
     setHandler(statusQuery, () => this.record.status);
     this.notices = new Notices(this.record);
@@ -144,7 +144,7 @@ export class ReenablementRun {
       ...(detail.alertRules ? { alertRules: detail.alertRules } : {}),
       phasesCompleted: detail.phasesCompleted,
       analysisCount: detail.analysisCount,
-      ...(record.status.refusedTotal ? { refusedTotal: record.status.refusedTotal } : {}),
+      trail: record.trailToCarry(),
     };
     record.event(
       'continued_as_new',

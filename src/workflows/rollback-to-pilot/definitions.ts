@@ -1,5 +1,5 @@
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DecisionAnswer } from '../shared/messages';
+import { GATE_MESSAGES, type MessageContract, type DecisionAnswer } from '../shared/messages';
 import { z } from 'zod';
 import { incidentIdSchema } from '../../common/break-glass';
 import { handleSchema } from '../../common/identity';
@@ -155,3 +155,15 @@ export interface RollbackResult {
   /** The run's policy was a test-only one (durations below the seeds'). */
   testOnlyShortDurations?: true;
 }
+
+/** The workflow's message contract: its input and the payloads it handles (see MessageContract). */
+export const rollbackToPilotContract: MessageContract = {
+  workflowType: ROLLBACK_TO_PILOT,
+  version: 1,
+  input: rollbackToPilotInputSchema,
+  messages: {
+    ...GATE_MESSAGES,
+    confirmRollback: confirmRollbackPayloadSchema,
+    rcaFiled: rcaFiledPayloadSchema,
+  },
+};

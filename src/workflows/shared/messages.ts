@@ -50,6 +50,28 @@ export const stepDecisionPayloadSchema = z
   })
   .strict();
 
+/**
+ * A workflow type's message contract, owned by its definitions.ts: the start input and the payload
+ * of every signal / update it handles, by name. Changes are additive only (a new optional field,
+ * a new enum value, a looser bound), because recorded histories and older clients must still
+ * parse; a change that is not gets a new `version`, with the older shape still accepted (a union).
+ * test/replay/contracts.test.ts holds each release's contracts to that.
+ */
+export interface MessageContract {
+  workflowType: string;
+  version: number;
+  input: z.ZodType;
+  messages: Record<string, z.ZodType>;
+}
+
+/** What every gated runbook handles: approve / reject / abort and the fail-safe's stepDecision. */
+export const GATE_MESSAGES = {
+  approve: approvePayloadSchema,
+  reject: rejectPayloadSchema,
+  abort: abortPayloadSchema,
+  stepDecision: stepDecisionPayloadSchema,
+};
+
 export type ApprovePayload = z.input<typeof approvePayloadSchema>;
 export type RejectPayload = z.input<typeof rejectPayloadSchema>;
 export type AbortPayload = z.input<typeof abortPayloadSchema>;

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import {
   patched,
   setCurrentDetails,
@@ -29,6 +30,54 @@ export interface StepRecord {
   durationMs?: number;
   note?: string;
 }
+
+const REFUSED_KEPT = 50;
+
+/** How much of the earlier runs' trail a continued run shows again (the latest). */
+export const STEPS_CARRIED = 200;
+export const NOTICES_CARRIED = 100;
+
+/**
+ * The audit trail a run hands to the run it continues as new (same workflow id): its steps,
+ * notices and findings, so `status` keeps showing the whole programme, not only the latest run.
+ */
+export const runTrailSchema = z
+  .object({
+    steps: z
+      .array(
+        z
+          .object({
+            name: z.string(),
+            startedAt: z.string(),
+            endedAt: z.string().optional(),
+            durationMs: z.number().optional(),
+            note: z.string().optional(),
+          })
+          .strict(),
+      )
+      .max(STEPS_CARRIED),
+    notices: z
+      .array(
+        z.looseObject({
+          kind: z.string(),
+          subject: z.string(),
+          deliveryKey: z.string(),
+          requestedAt: z.string(),
+          state: z.enum(['sending', 'delivered', 'partial', 'failed']),
+          deliveries: z.array(z.looseObject({ channel: z.string() })),
+        }),
+      )
+      .max(NOTICES_CARRIED),
+    flags: z.array(z.object({ code: z.string(), message: z.string(), at: z.string() }).strict()),
+    /** The latest refused attempts (refusedTotal counts them all). */
+    refused: z
+      .array(z.looseObject({ at: z.string(), signal: z.string(), reason: z.string(), detail: z.string() }))
+      .max(REFUSED_KEPT)
+      .default([]),
+    refusedTotal: z.number().int().min(0).optional(),
+  })
+  .strict();
+export type RunTrail = z.output<typeof runTrailSchema>;
 
 export interface AuditEvent {
   at: string;
@@ -164,7 +213,6 @@ export interface RunbookStatus<Detail = unknown> {
 }
 
 /** The status stays small however many messages arrive: the latest refused attempts and events. */
-const REFUSED_KEPT = 50;
 const REFUSED_EVENTS_KEPT = 20;
 const EVENTS_KEPT = 500;
 
@@ -331,6 +379,27 @@ export class RunRecord<Detail> {
   /** Per-step wall clock, for the result. */
   stepDurations(): StepRecord[] {
     return this.status.steps.map((step) => ({ ...step }));
+  }
+
+  /** For a run that continues as new: its trail, the open step closed now (see runTrailSchema). */
+  trailToCarry(): RunTrail {
+    this.closeStep();
+    return {
+      steps: this.stepDurations().slice(-STEPS_CARRIED),
+      notices: this.status.notices.slice(-NOTICES_CARRIED) as unknown as RunTrail['notices'],
+      flags: this.status.flags,
+      refused: this.status.refusedAttempts as unknown as RunTrail['refused'],
+      ...(this.status.refusedTotal ? { refusedTotal: this.status.refusedTotal } : {}),
+    };
+  }
+
+  /** The trail of the runs before this one, shown before this run's own. */
+  carryTrail(trail: RunTrail): void {
+    this.status.steps.unshift(...trail.steps);
+    this.status.notices.unshift(...(trail.notices as unknown as NoticeRecord[]));
+    this.status.flags.unshift(...trail.flags);
+    this.status.refusedAttempts.unshift(...(trail.refused as unknown as RefusedAttempt[]));
+    if (trail.refusedTotal) this.status.refusedTotal = (this.status.refusedTotal ?? 0) + trail.refusedTotal;
   }
 
   private closeStep(): void {

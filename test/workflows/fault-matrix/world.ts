@@ -1,9 +1,10 @@
+import path from 'node:path';
 import type { PolicyFile } from '../../../src/common/policy';
-import type { Sinks } from '../../fixtures/channels';
-import type { TestDatabase } from '../../fixtures/database';
+import { startSinks, type Sinks } from '../../fixtures/channels';
+import { createTestDatabase, type TestDatabase } from '../../fixtures/database';
 import { GITHUB_REPOSITORY } from '../../fixtures/sinks/apis';
-import type { HttpSink } from '../../fixtures/sinks/http-sink';
-import type { PrometheusSink } from '../../fixtures/sinks/prometheus';
+import { HttpSink } from '../../fixtures/sinks/http-sink';
+import { prometheusSink, type PrometheusSink } from '../../fixtures/sinks/prometheus';
 import type { WorkflowSuite } from '../../fixtures/suite';
 
 /** Everything the runbooks of the fault matrix talk to, started once for the file. */
@@ -20,6 +21,38 @@ export interface MatrixWorld {
   staging: TestDatabase;
   /** Where the backstop's revert command appends a line per run. */
   revertLog: string;
+}
+
+/** Starts the world's servers (local stand-ins, a staging database) for a test file. */
+export async function startMatrixWorld(tmp: string): Promise<Omit<MatrixWorld, 'suite'>> {
+  const restoreProbe = { status: 503 } as MatrixWorld['restoreProbe'];
+  const [sinks, prometheus, consoleSite, probeSink, staging] = await Promise.all([
+    startSinks(tmp),
+    prometheusSink(),
+    HttpSink.start(() => ({ status: 200, body: '<html>Console</html>' })),
+    HttpSink.start(() => ({ status: restoreProbe.status, body: 'restore' })),
+    createTestDatabase(),
+  ]);
+  restoreProbe.sink = probeSink;
+  return {
+    tmp,
+    sinks,
+    prometheus,
+    consoleSite,
+    restoreProbe,
+    staging,
+    revertLog: path.join(tmp, 'reverts.log'),
+  };
+}
+
+export async function stopMatrixWorld(world: Omit<MatrixWorld, 'suite'> | undefined): Promise<void> {
+  await Promise.all([
+    world?.sinks.stop(),
+    world?.prometheus.stop(),
+    world?.consoleSite.stop(),
+    world?.restoreProbe.sink.stop(),
+    world?.staging.drop(),
+  ]);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DecisionAnswer } from '../messages';
+import { GATE_MESSAGES, type DecisionAnswer } from '../messages';
 import { z } from 'zod';
 import type { CommittedWrite, HttpProbe, ReconcilingWrite } from '../../../activities';
 import { handleSchema } from '../../../common/identity';
@@ -60,6 +60,14 @@ export const checkReconciliationSignal = defineSignal<[unknown?]>('checkReconcil
 export const checkReconciliationMessage = {
   signal: checkReconciliationSignal,
   update: defineUpdate<DecisionAnswer, [unknown?]>('checkReconciliation'),
+};
+
+/** The messages every break-glass procedure handles (checkReconciliation carries nothing). */
+export const BREAK_GLASS_MESSAGES = {
+  ...GATE_MESSAGES,
+  postMortemFiled: postMortemFiledPayloadSchema,
+  acknowledgeConflict: acknowledgeConflictPayloadSchema,
+  checkReconciliation: z.unknown(),
 };
 
 export interface ApprovalRecord {
