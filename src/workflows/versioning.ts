@@ -30,8 +30,5 @@ export function declareVersioning(
   workflows: Record<VersionedWorkflowName, (...args: never[]) => Promise<unknown>>,
 ): void {
   for (const name of Object.keys(WORKFLOW_VERSIONING) as VersionedWorkflowName[])
-    setWorkflowOptions(
-      { versioningBehavior: WORKFLOW_VERSIONING[name] },
-      workflows[name],
-    );
+    setWorkflowOptions({ versioningBehavior: WORKFLOW_VERSIONING[name] }, workflows[name]);
 }
