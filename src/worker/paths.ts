@@ -1,2 +1,3 @@
-/** Compiled workflow entry point, for the bundler. */
+/** Compiled workflow entry points, for the bundler: an unversioned worker's and a versioned one's. */
 export const WORKFLOWS_PATH = require.resolve('../workflows');
+export const VERSIONED_WORKFLOWS_PATH = require.resolve('../workflows/versioned');

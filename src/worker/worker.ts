@@ -6,14 +6,17 @@ import {
 } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { WorkerDeploymentVersion } from './config';
-import { WORKFLOWS_PATH } from './paths';
+import { VERSIONED_WORKFLOWS_PATH, WORKFLOWS_PATH } from './paths';
 
 export interface RunbookWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
-  /** A prebuilt bundle (tests bundle once per file); otherwise the worker bundles at start. */
+  /**
+   * A prebuilt bundle (tests bundle once per file; a versioned worker needs one of
+   * VERSIONED_WORKFLOWS_PATH); otherwise the worker bundles the entry point its versioning needs.
+   */
   workflowBundle?: WorkflowBundle;
   identity?: string;
   /** Activity interceptors (the fault-matrix test injects failures with one). */
@@ -34,7 +37,7 @@ export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Work
     taskQueue: options.taskQueue,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: WORKFLOWS_PATH }),
+      : { workflowsPath: options.deployment ? VERSIONED_WORKFLOWS_PATH : WORKFLOWS_PATH }),
     activities: createActivities(options.deps),
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),

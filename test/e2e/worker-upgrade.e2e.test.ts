@@ -5,6 +5,7 @@ import { bundleWorkflowCode, type Worker, type WorkflowBundle } from '@temporali
 import { decodeVersioningBehavior } from '@temporalio/common/lib/worker-deployments';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
+import { VERSIONED_WORKFLOWS_PATH } from '../../src/worker/paths';
 import { createRunbookWorker } from '../../src/worker/worker';
 import { backstopProgram, breakGlassRestore, phasedReenablement } from '../../src/workflows';
 import {
@@ -44,15 +45,15 @@ const suite = workflowSuite({ server: 'dev', resetDatabase: false });
 const DAY = 24 * 3_600_000;
 let world: Omit<MatrixWorld, 'suite'>;
 let policy: LoadedPolicy;
+let bundleA: WorkflowBundle;
 let bundleB: WorkflowBundle;
 
 before(async () => {
-  [world, bundleB] = await Promise.all([
+  const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+  [world, bundleA, bundleB] = await Promise.all([
     startMatrixWorld(tmp),
-    bundleWorkflowCode({
-      workflowsPath: require.resolve('../fixtures/build-b'),
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
-    }),
+    bundleWorkflowCode({ workflowsPath: VERSIONED_WORKFLOWS_PATH, logger: quiet }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../fixtures/build-b'), logger: quiet }),
   ]);
   // Test-only: holds of seconds so a re-enablement sleeps through the upgrade within the test.
   policy = rollbackPolicy(tmp, world.prometheus.url, (file) => {
@@ -139,7 +140,7 @@ describe('Worker Versioning (dev server)', () => {
       await workers.find((entry) => entry.worker === worker)!.running;
     };
     try {
-      const buildA = await startBuild('A', suite.bundle);
+      const buildA = await startBuild('A', bundleA);
       await makeCurrent(deploymentName, 'A');
 
       // Build A starts the three runs; each then waits (a decision, a hold, an approval).
@@ -240,7 +241,7 @@ describe('Worker Versioning (dev server)', () => {
       assert.deepEqual(pinnedToA, [restore.workflowId]);
 
       // Draining A: a worker of A (no longer current) finishes what is pinned to it.
-      const drainA = await startBuild('A', suite.bundle);
+      const drainA = await startBuild('A', bundleA);
       await waitForStatus(restore, atStep('pause_and_think'), 'the approval, taken on A', 60_000);
       await restore.signal(abortSignal, { by: '@dococeven', reason: 'upgrade test over' });
       assert.equal((await withinDeadline('the restore on A', restore.result(), 60_000)).outcome, 'aborted');
