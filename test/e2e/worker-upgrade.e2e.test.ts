@@ -7,7 +7,7 @@ import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { VERSIONED_WORKFLOWS_PATH } from '../../src/worker/paths';
 import { createRunbookWorker } from '../../src/worker/worker';
-import { backstopProgram, breakGlassRestore, phasedReenablement } from '../../src/workflows';
+import { backstopProgram, breakGlassRestore } from '../../src/workflows';
 import {
   backstopWorkflowId,
   recordDecisionSignal,
@@ -21,7 +21,7 @@ import { IC } from '../fixtures/fault-matrix';
 import { historyEvents } from '../fixtures/history';
 import { FakeCluster, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, declareStory, rollbackPolicy } from '../fixtures/policy';
-import { CANARY, HEALTHY, PHASE2, PILOT } from '../fixtures/reenablement';
+import { HEALTHY, PILOT, reenablementInput, startReenablement } from '../fixtures/reenablement';
 import { GITHUB_REPOSITORY } from '../fixtures/sinks/apis';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
@@ -158,21 +158,11 @@ describe('Worker Versioning (dev server)', () => {
         workflowId: backstopWorkflowId(storyId),
         args: [{ storyId, mergeSha: '0b0a9c7f', mergedAt }],
       });
-      const incidentId = uniqueId('INC');
-      const reenablement = await suite.env.client.workflow.start(phasedReenablement, {
+      const reenablement = await startReenablement(
+        suite.env,
         taskQueue,
-        workflowId: `phased-reenablement-${incidentId}`,
-        args: [
-          {
-            incidentId,
-            requestedBy: IC,
-            pilotRepo: PILOT,
-            canaryRepo: CANARY,
-            phase2Repos: PHASE2,
-            holdOverrides: { canaryHold: '25s' },
-          },
-        ],
-      });
+        reenablementInput({ remainingRepos: [], holdOverrides: { canaryHold: '25s' } }),
+      );
       const restoreId = uniqueId('INC');
       const restore = await suite.env.client.workflow.start(breakGlassRestore, {
         taskQueue,
@@ -249,19 +239,22 @@ describe('Worker Versioning (dev server)', () => {
 
       const restoreBuilds = await buildsThatWorked(restore);
       assert.deepEqual([...new Set(restoreBuilds)], ['A'], 'every task of the pinned run on A');
+      const builds = {
+        backstop: await buildsThatWorked(backstop),
+        're-enablement': await buildsThatWorked(reenablement),
+      };
       for (const [name, handle] of [
         ['backstop', backstop],
         ['re-enablement', reenablement],
       ] as const) {
-        const builds = await buildsThatWorked(handle);
-        assert.equal(builds[0], 'A', `${name} started on A`);
-        assert.equal(builds.at(-1), 'B', `${name} finished on B`);
+        assert.equal(builds[name][0], 'A', `${name} started on A`);
+        assert.equal(builds[name].at(-1), 'B', `${name} finished on B`);
         const described = await handle.describe();
         assert.equal(described.memo?.finishedBy, 'build-b', `${name} ran B's patched change`);
         assert.equal((await versioningOf(handle)).behavior, 'AUTO_UPGRADE', name);
       }
       console.log(
-        `# upgrade: backstop tasks ${(await buildsThatWorked(backstop)).join('')}, re-enablement ${(await buildsThatWorked(reenablement)).join('')}, restore ${restoreBuilds.join('')}`,
+        `# upgrade: backstop tasks ${builds.backstop.join('')}, re-enablement ${builds['re-enablement'].join('')}, restore ${restoreBuilds.join('')}`,
       );
     } finally {
       for (const { worker, running } of workers) {
