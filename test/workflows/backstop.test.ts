@@ -16,13 +16,19 @@ import {
 } from '../../src/workflows/backstop-program/definitions';
 import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../fixtures/channels';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
-import { completedActivities, historyEvents, recordHistory } from '../fixtures/history';
+import {
+  completedActivities,
+  eventTimeMs,
+  historyEvents,
+  recordHistory,
+  runHistories,
+} from '../fixtures/history';
 import { activityDeps, declareStory, defaultPolicy } from '../fixtures/policy';
 import { GITHUB_REPOSITORY } from '../fixtures/sinks/apis';
 import { HttpSink } from '../fixtures/sinks/http-sink';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { signalsClearOfTimers } from '../fixtures/timers';
+import { testServerGuarded } from '../fixtures/timers';
 import { eventually, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -125,7 +131,7 @@ async function start(taskQueue: string, args: BackstopInput): Promise<Handle> {
     workflowId: backstopWorkflowId(args.storyId),
     args: [args],
   });
-  return signalsClearOfTimers(suite.env, handle);
+  return testServerGuarded(suite.env, handle);
 }
 
 /** Advances the server clock to `iso` (durable timers up to then fire on the way). */
@@ -214,7 +220,7 @@ describe('date rule (seed 001)', () => {
 });
 
 describe('backstopProgram (time-skipping, seed calendar)', () => {
-  test('merge 2026-05-12: T+30 action, T+60 yellow flag, T+90 escalations, waiver once, T+120 mandatory revert', async () => {
+  test('merge 2026-05-12: T+30 action, T+60 yellow flag, T+90 escalations, waiver once, T+120 mandatory revert; a run per checkpoint', async (t) => {
     await withWorker(async (taskQueue) => {
       const args = input(SEED_MERGE);
       const handle = await start(taskQueue, args);
@@ -234,6 +240,8 @@ describe('backstopProgram (time-skipping, seed calendar)', () => {
       );
       firedAt(s, 'check_T+30', '2026-06-11T00:00:00.000Z');
       assert.match(s.detail.checkpoints[0]!.verdict!, /^action: epic New, 0 children/);
+      // T+30 ended its run: the program sleeps to T+60 in its second run, its record carried.
+      assert.equal(s.detail.program?.run, 2);
       for (const id of [149, 153])
         assert.ok(
           sinks.openProject.workPackages
@@ -344,6 +352,49 @@ describe('backstopProgram (time-skipping, seed calendar)', () => {
         assert.match(e.dueAt, /Z$/);
         assert.match(e.evaluatedAt, /Z$/);
       }
+
+      // One program, one run per checkpoint: T+30 and T+60 each end a run, and so does the waiver
+      // at T+90; the fourth run sleeps to T+120. Each run continued as new within seconds of its
+      // checkpoint (history times, both bounds) and its history stays short.
+      const runs = await runHistories(handle);
+      const sizes = runs.map((events) => events.length);
+      t.diagnostic(`backstop program: ${runs.length} runs, history sizes ${sizes.join(', ')}`);
+      assert.equal(runs.length, 4);
+      assert.equal(result.runs, 4);
+      const continuedAt = runs.slice(0, 3).map((events) => {
+        const last = events.at(-1)!;
+        assert.ok(last.workflowExecutionContinuedAsNewEventAttributes, 'the run continued as new');
+        return eventTimeMs(last);
+      });
+      for (const [i, due] of [
+        '2026-06-11T00:00:00Z',
+        '2026-07-11T00:00:00Z',
+        '2026-08-14T02:00:00Z', // the waiver, recorded just after this skip
+      ].entries()) {
+        const delta = continuedAt[i]! - Date.parse(due);
+        assert.ok(delta >= 0 && delta < 5_000, `run ${i + 1} continued ${delta} ms after ${due}`);
+      }
+      for (const size of sizes) assert.ok(size < 250, `a run's history is ${size} events`);
+      // The record crossed the runs: every checkpoint's steps and evidence, the decisions, the
+      // refusals of run 2 and the waiver's refusal of run 3.
+      firedAt(result, 'check_T+30', '2026-06-11T00:00:00.000Z');
+      firedAt(result, 'check_T+60', '2026-07-11T00:00:00.000Z');
+      assert.deepEqual(
+        result.detail.evidence.map((e) => e.checkpoint),
+        ['T+30', 'T+60', 'T+90', 'T+120'],
+      );
+      assert.deepEqual(
+        result.detail.decisions.map((d) => [d.checkpoint, d.decision, d.recordedOn]),
+        [
+          ['T+60', 'self_review', 153],
+          ['T+90', 'waiver', 153],
+        ],
+      );
+      assert.deepEqual(
+        result.refusedAttempts.map((r) => r.reason),
+        ['not_authorized', 'gate_not_open', 'waiver_already_used'],
+      );
+      assert.ok(result.flags.every((f) => f.code !== 'self_review_missing'));
       await recordHistory(handle, 'backstop-program');
     });
   });
@@ -741,6 +792,46 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       );
       for (const field of ['mergedAt', 'mergeSha', 'dri', 'github.repository'])
         assert.match(error.cause!.message, new RegExp(field.replace('.', '\\.')));
+    });
+  });
+
+  test('a start input that carries `continued` (the program’s own hand-over) is refused', async () => {
+    await withWorker(async (taskQueue) => {
+      const now = new Date(await suite.env.currentTimeMs()).toISOString();
+      const args = input(now);
+      const handle = await suite.env.client.workflow.start(backstopProgram, {
+        taskQueue,
+        workflowId: backstopWorkflowId(args.storyId),
+        args: [
+          {
+            ...args,
+            continued: {
+              runsBefore: 3,
+              programStartedAt: now,
+              nextCheckpointIndex: 3,
+              modes: { storyFromPolicy: true, storyLedger: false, catchUp: true },
+              dri: '@mallory',
+              deciders: [],
+              checkpoints: (['T+30', 'T+60', 'T+90', 'T+120'] as const).map((name) => ({
+                name,
+                at: now,
+                state: 'evaluated' as const,
+              })),
+              evidence: [],
+              decisions: [],
+              waiver: { by: '@mallory', at: now, until: now },
+              trail: { steps: [], notices: [], flags: [], refused: [] },
+            },
+          },
+        ],
+      });
+      const failure = await handle.result().then(
+        () => assert.fail('must fail at its start'),
+        (error: unknown) => (error as WorkflowFailedError).cause as ApplicationFailure,
+      );
+      assert.equal(failure.type, 'InvalidInput');
+      assert.match(failure.message, /continued: set only by the program itself/);
+      assert.deepEqual(completedActivities(await historyEvents(handle)), [], 'nothing read or written');
     });
   });
 });

@@ -7,7 +7,13 @@ import { storyGitHubSchema, storyOpenProjectSchema } from '../../common/policy/b
 import { storyIdSchema } from '../../common/names';
 import { handleSchema } from '../../common/identity';
 import type { NoticeRecord } from '../shared/notices';
-import type { Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
+import {
+  runTrailSchema,
+  type Finding,
+  type RefusedAttempt,
+  type RunbookStatus,
+  type StepRecord,
+} from '../shared/run-record';
 
 export { statusQuery } from '../shared/messages';
 
@@ -19,6 +25,98 @@ export { storyIdSchema };
 export function backstopWorkflowId(storyId: string): string {
   return `backstop-${storyId}`;
 }
+
+/** How much evidence a continued run carries: every checkpoint's reading, its lists trimmed. */
+export const EVIDENCE_CARRIED = 12;
+export const LISTED_CARRIED = 50;
+
+const checkpointNameSchema = z.enum(['T+30', 'T+60', 'T+90', 'T+120']);
+const decisionKindSchema = z.enum(['self_review', 'waiver', 'revert', 'park']);
+
+/**
+ * What a run hands to the next when it continues as new after a checkpoint (one logical program,
+ * one workflow id, a short history per run): set by the workflow itself, never by whoever starts
+ * a program (a run that was not continued and carries it is refused). Evidence is summarised:
+ * each checkpoint's reading with its lists trimmed to LISTED_CARRIED.
+ */
+export const backstopCarrySchema = z
+  .object({
+    /** Runs before this one (1 for the first continuation). */
+    runsBefore: z.number().int().min(1),
+    /** When the first run started (UTC): catch-up is judged from it. */
+    programStartedAt: z.string(),
+    /** The checkpoint this run waits for next (index into T+30, T+60, T+90, T+120). */
+    nextCheckpointIndex: z.number().int().min(1).max(3),
+    /** How the first run took its story and kept decisions, kept for the whole program. */
+    modes: z
+      .object({ storyFromPolicy: z.boolean(), storyLedger: z.boolean(), catchUp: z.boolean() })
+      .strict(),
+    dri: z.string(),
+    /** Besides the DRI, who may decide (from the policy when the program started). */
+    deciders: z.array(z.string()).max(100),
+    checkpoints: z
+      .array(
+        z
+          .object({
+            name: checkpointNameSchema,
+            at: z.string(),
+            state: z.enum(['pending', 'evaluated', 'not_needed']),
+            verdict: z.string().optional(),
+            evaluatedLateAt: z.string().optional(),
+          })
+          .strict(),
+      )
+      .length(4),
+    evidence: z
+      .array(
+        z.looseObject({
+          checkpoint: checkpointNameSchema,
+          dueAt: z.string(),
+          evaluatedAt: z.string(),
+          children: z
+            .array(z.looseObject({ id: z.number(), status: z.string() }))
+            .max(LISTED_CARRIED)
+            .optional(),
+          gateFailureIssues: z
+            .array(z.looseObject({ number: z.number() }))
+            .max(LISTED_CARRIED)
+            .optional(),
+          shipped: z.boolean(),
+          verdict: z.string(),
+        }),
+      )
+      .max(EVIDENCE_CARRIED),
+    awaiting: z
+      .object({
+        kind: z.enum(['self_review', 't90_decision']),
+        since: z.string(),
+        escalations: z.number().int().min(0),
+        nextEscalationAt: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    decisions: z
+      .array(
+        z
+          .object({
+            by: z.string(),
+            decision: decisionKindSchema,
+            rationale: z.string(),
+            at: z.string(),
+            checkpoint: checkpointNameSchema,
+            recordedOn: z.number().int().optional(),
+          })
+          .strict(),
+      )
+      .max(20),
+    waiver: z.object({ by: z.string(), at: z.string(), until: z.string() }).strict().optional(),
+    story: z.looseObject({}).optional(),
+    gateFailureIssue: z.object({ number: z.number().int(), url: z.string() }).strict().optional(),
+    /** Steps, notices and findings of the runs before (the latest), shown again in `status`. */
+    trail: runTrailSchema,
+  })
+  .strict();
+export type BackstopCarry = z.output<typeof backstopCarrySchema>;
 
 export const backstopInputSchema = z
   .object({
@@ -42,6 +140,8 @@ export const backstopInputSchema = z
       .object({ by: handleSchema, reason: z.string().trim().min(1, 'a reopen needs its reason').max(2_000) })
       .strict()
       .optional(),
+    /** Set by the run itself when it continues as new (see backstopCarrySchema). */
+    continued: backstopCarrySchema.optional(),
   })
   .strict();
 export type BackstopInput = z.input<typeof backstopInputSchema>;
@@ -78,6 +178,9 @@ export interface CheckpointEvidence {
   unavailable?: string[];
   /** The checkpoint had passed when the program started: evaluated then (UTC), once. */
   evaluatedLateAt?: string;
+  /** Carried into a continued run with its lists trimmed: how many there were. */
+  childrenTotal?: number;
+  gateFailureIssuesTotal?: number;
 }
 
 export interface DecisionRecord {
@@ -115,6 +218,8 @@ export interface BackstopDetail {
   };
   decisions: DecisionRecord[];
   waiver?: { by: string; at: string; until: string };
+  /** The program this run belongs to, once it has continued as new (run 2 onwards). */
+  program?: { run: number; startedAt: string };
   /** The story beyond this run (Postgres): how this program was reopened, a waiver an earlier one used. */
   story?: {
     reopened?: {
@@ -149,6 +254,8 @@ export interface BackstopResult {
   notices: NoticeRecord[];
   /** The run's policy was a test-only one (durations below the seeds'). */
   testOnlyShortDurations?: true;
+  /** Runs the program took (present once it continued as new; steps and notices are carried). */
+  runs?: number;
 }
 
 /** The workflow's message contract: its input and the payloads it handles (see MessageContract). */

@@ -1,7 +1,9 @@
 import { handleDecision } from '../shared/decisions';
 import {
+  allHandlersFinished,
   ApplicationFailure,
   condition,
+  continueAsNew,
   patched,
   proxyActivities,
   setHandler,
@@ -23,12 +25,17 @@ import { RunRecord } from '../shared/run-record';
 import { keepDecision, keepEnd } from './story-ledger';
 import {
   BACKSTOP_PROGRAM,
+  EVIDENCE_CARRIED,
+  LISTED_CARRIED,
   decisionPayloadSchema,
   recordDecisionMessage,
   type backstopInputSchema,
+  type BackstopCarry,
   type BackstopDetail,
+  type BackstopInput,
   type BackstopOutcome,
   type BackstopResult,
+  type CheckpointEvidence,
   type DecisionRecord,
 } from './definitions';
 
@@ -72,6 +79,21 @@ function programFromPolicy(input: ParsedInput, policy: Policy): StoryProgram {
   return { ...declared, dri: `@${normalizeHandle(declared.dri)}` };
 }
 
+/** A checkpoint's reading for the next run: its lists trimmed (the counts say how many there were). */
+function summariseEvidence(evidence: CheckpointEvidence): CheckpointEvidence {
+  const { children, gateFailureIssues } = evidence;
+  return {
+    ...evidence,
+    ...(children ? { children: children.slice(0, LISTED_CARRIED), childrenTotal: children.length } : {}),
+    ...(gateFailureIssues
+      ? {
+          gateFailureIssues: gateFailureIssues.slice(0, LISTED_CARRIED),
+          gateFailureIssuesTotal: gateFailureIssues.length,
+        }
+      : {}),
+  };
+}
+
 /** The DRI (or a decider) aborted the program while a step waited for a human. */
 export class ProgramAborted extends Error {
   override name = 'ProgramAborted';
@@ -104,6 +126,12 @@ export class BackstopRun {
   private deciderList: string[] = [];
   /** Decisions and the end are kept per story in Postgres (runs since backstop-story-ledger-v1). */
   storyLedger = false;
+  /** The story's DRI, trackers and probe come from the policy (runs since backstop-story-from-policy-v1). */
+  storyFromPolicy = false;
+  /** The first checkpoint this run handles (a continued run starts after the ones before it). */
+  readonly firstCheckpointIndex: number;
+  /** When the program's first run started: checkpoints past by then are caught up (marked late). */
+  readonly programStartedMs: number;
   /** `guarded`, bound: for helpers that take the fail-safe as a function. */
   readonly guard = <T>(step: GuardedStep, work: () => Promise<T>): Promise<T | undefined> =>
     this.guarded(step, work);
@@ -111,7 +139,15 @@ export class BackstopRun {
 
   constructor(readonly input: ParsedInput) {
     const mergedAtMs = Date.parse(input.mergedAt);
+    const carry = input.continued;
     this.programValue = programFromInput(input);
+    if (carry) {
+      this.programValue.dri = carry.dri;
+      this.deciderList = carry.deciders;
+      this.storyLedger = carry.modes.storyLedger;
+    }
+    this.firstCheckpointIndex = carry?.nextCheckpointIndex ?? 0;
+    this.programStartedMs = carry ? Date.parse(carry.programStartedAt) : workflowInfo().startTime.getTime();
     this.schedule = checkpointSchedule(mergedAtMs);
     this.record = new RunRecord<BackstopDetail>(BACKSTOP_PROGRAM, input.storyId, {
       storyId: input.storyId,
@@ -119,10 +155,22 @@ export class BackstopRun {
       mergedAt: utcIso(mergedAtMs),
       mergeDay: utcIso(mergeDayStartMs(mergedAtMs)),
       dri: this.programValue.dri,
-      checkpoints: this.schedule.map((cp) => ({ name: cp.name, at: utcIso(cp.atMs), state: 'pending' })),
-      evidence: [],
-      decisions: [],
+      checkpoints: carry
+        ? carry.checkpoints
+        : this.schedule.map((cp) => ({ name: cp.name, at: utcIso(cp.atMs), state: 'pending' })),
+      evidence: (carry?.evidence ?? []) as unknown as CheckpointEvidence[],
+      decisions: carry?.decisions ?? [],
+      ...(carry?.awaiting ? { awaiting: carry.awaiting } : {}),
+      ...(carry?.waiver ? { waiver: carry.waiver } : {}),
+      ...(carry?.story ? { story: carry.story } : {}),
+      ...(carry?.gateFailureIssue ? { gateFailureIssue: carry.gateFailureIssue } : {}),
+      ...(carry ? { program: { run: carry.runsBefore + 1, startedAt: carry.programStartedAt } } : {}),
     });
+    if (carry) {
+      this.record.carryTrail(carry.trail);
+      // Decisions the previous run had not yet written on the work package are written by this one.
+      this.inbox.push(...this.record.status.detail.decisions.filter((d) => d.recordedOn === undefined));
+    }
     setHandler(statusQuery, () => this.record.status);
     this.detail = this.record.status.detail;
     this.notices = new Notices(this.record);
@@ -177,7 +225,10 @@ export class BackstopRun {
   configure(snapshot: RunbookPolicySnapshot<'backstop'>): void {
     this.policyValue = snapshot.runbook;
     this.deciderList = snapshot.runbook.deciders;
-    if (patched(PATCHES.backstopStoryFromPolicy)) {
+    // A continued run takes its story the way the program's first run did.
+    const carried = this.input.continued?.modes.storyFromPolicy;
+    if (carried ?? patched(PATCHES.backstopStoryFromPolicy)) {
+      this.storyFromPolicy = true;
       this.programValue = programFromPolicy(this.input, snapshot.runbook);
       this.detail.dri = this.programValue.dri;
       this.deciderList = [...snapshot.runbook.deciders, ...this.programValue.deciders];
@@ -291,8 +342,44 @@ export class BackstopRun {
       refusedAttempts: record.status.refusedAttempts,
       flags: record.status.flags,
       notices: record.status.notices,
+      ...(detail.program ? { runs: detail.program.run } : {}),
       ...record.resultMarks,
     };
+  }
+
+  /**
+   * Hands the program to a new run of the same workflow id after a checkpoint: decisions (written
+   * down first), waiver, awaited decision, catch-up marks, the evidence summarised and the trail.
+   * Messages being handled are finished first and notices delivered.
+   */
+  async continueAsNew(nextCheckpointIndex: number, modes: BackstopCarry['modes']): Promise<never> {
+    const { detail, record, input } = this;
+    await this.recordDecisions();
+    await this.notices.settle();
+    await condition(allHandlersFinished);
+    const carry: BackstopCarry = {
+      runsBefore: (input.continued?.runsBefore ?? 0) + 1,
+      programStartedAt: input.continued?.programStartedAt ?? utcIso(this.programStartedMs),
+      nextCheckpointIndex,
+      modes,
+      dri: this.dri,
+      deciders: this.deciderList,
+      checkpoints: detail.checkpoints,
+      evidence: detail.evidence
+        .slice(-EVIDENCE_CARRIED)
+        .map(summariseEvidence) as unknown as BackstopCarry['evidence'],
+      ...(detail.awaiting ? { awaiting: detail.awaiting } : {}),
+      decisions: detail.decisions,
+      ...(detail.waiver ? { waiver: detail.waiver } : {}),
+      ...(detail.story ? { story: detail.story } : {}),
+      ...(detail.gateFailureIssue ? { gateFailureIssue: detail.gateFailureIssue } : {}),
+      trail: record.trailToCarry(),
+    };
+    record.event(
+      'continued_as_new',
+      `run ${carry.runsBefore} done: ${this.schedule[nextCheckpointIndex - 1]!.name} evaluated; the program goes on in a new run (same workflow id) to ${this.schedule[nextCheckpointIndex]!.name}`,
+    );
+    return continueAsNew<(input: BackstopInput) => Promise<BackstopResult>>({ ...input, continued: carry });
   }
 
   /** Decisions: only while one is asked for, only from the DRI or the policy's deciders. */
@@ -308,8 +395,13 @@ export class BackstopRun {
       });
     const by = `@${normalizeHandle(parsed.data.by)}`;
     const { decision, rationale } = parsed.data;
-    // The DRI and deciders are known once the policy is read (runs whose input named them knew at once).
-    if (!this.policyValue && INPUT_TARGETS.every((field) => this.input[field] === undefined))
+    // The DRI and deciders are known once the policy is read (runs whose input named them, and
+    // continued runs, knew at once).
+    if (
+      !this.policyValue &&
+      !this.input.continued &&
+      INPUT_TARGETS.every((field) => this.input[field] === undefined)
+    )
       return void record.refused({
         signal: 'recordDecision',
         by,

@@ -21,6 +21,13 @@ const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
  */
 export async function backstopProgram(rawInput: BackstopInput): Promise<BackstopResult> {
   const input = parseWorkflowInput(backstopInputSchema, rawInput, 'backstopProgram input');
+  if (input.continued && !workflowInfo().continuedFromExecutionRunId)
+    throw ApplicationFailure.create({
+      type: 'InvalidInput',
+      nonRetryable: true,
+      message:
+        'backstopProgram input: continued: set only by the program itself when it continues as new (a program started with it would skip its checkpoints and its story claim)',
+    });
   const run = new BackstopRun(input);
   const snapshot = await loadRunbookPolicy({ runbook: 'backstop' });
   // A program its worker cannot serve fails now, saying why, not at T+30 on "not configured".
@@ -32,8 +39,14 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
     });
   run.configure(snapshot);
   try {
+    if (input.continued)
+      run.record.event(
+        'continued',
+        `run ${input.continued.runsBefore + 1} of the program started ${input.continued.programStartedAt}: next ${run.schedule[run.firstCheckpointIndex]!.name}`,
+      );
     // The story beyond this run: a second program needs a recorded reopen; earlier waivers count.
-    if (patched(PATCHES.backstopStoryLedger)) {
+    // A continued run's program claimed its story in its first run.
+    else if (patched(PATCHES.backstopStoryLedger)) {
       run.storyLedger = true;
       const claim = await claimStory(input, run.guard);
       run.detail.story = {
@@ -56,9 +69,10 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
 
 async function checkpoints(run: BackstopRun): Promise<BackstopResult> {
   const { record, detail, notices, dri, tag } = run;
-  const catchUp = patched(PATCHES.backstopExplicitCatchUp);
-  const startedMs = workflowInfo().startTime.getTime();
+  const catchUp = run.input.continued?.modes.catchUp ?? patched(PATCHES.backstopExplicitCatchUp);
+  const startedMs = run.programStartedMs;
   for (const [index, checkpoint] of run.schedule.entries()) {
+    if (index < run.firstCheckpointIndex) continue; // evaluated by an earlier run of the program
     const state = detail.checkpoints.find((cp) => cp.name === checkpoint.name)!;
     if (checkpoint.name === 'T+120' && !detail.waiver) break; // T+120 only caps a waiver
     detail.next = { checkpoint: checkpoint.name, at: utcIso(checkpoint.atMs) };
@@ -116,6 +130,14 @@ async function checkpoints(run: BackstopRun): Promise<BackstopResult> {
         true,
       );
     }
+    // The program sleeps to its next checkpoint in a new run: each run's history stays short
+    // (a checkpoint, its decision and re-escalations), however long the program lives.
+    if (patched(PATCHES.backstopContinuesAsNew))
+      return run.continueAsNew(index + 1, {
+        storyFromPolicy: run.storyFromPolicy,
+        storyLedger: run.storyLedger,
+        catchUp,
+      });
   }
   // Every path above returns: T+120 is only reached on a waiver.
   throw ApplicationFailure.nonRetryable('the backstop program ended without an outcome', 'InternalError');

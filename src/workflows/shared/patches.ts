@@ -45,4 +45,6 @@ export const PATCHES = {
   failSafeRestoresStep: 'fail-safe-restores-step-v1',
   /** Re-enablement: after each phase-3 batch with more to come, the run continues as new, carrying its state. */
   reenablementContinuesAsNew: 'reenablement-continue-as-new-v1',
+  /** Backstop: after each checkpoint that does not end it, the program continues as new, carrying its record. */
+  backstopContinuesAsNew: 'backstop-continue-as-new-v1',
 } as const;
