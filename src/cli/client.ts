@@ -3,6 +3,8 @@ import { Client } from '@temporalio/client';
 import { isAlive, stackConnectionFile, type StackConnection } from '../local/stack-connection';
 import { DEFAULT_TASK_QUEUE } from '../worker/config';
 import { connectClient, loadTemporalTarget } from '../worker/connection';
+import { runbookDataConverter } from '../codec/aes-gcm';
+import { loadPayloadKeys, PAYLOAD_KEYS_ENV, PAYLOAD_KEYS_FILE_ENV } from '../codec/keys';
 
 /**
  * Temporal's standard environment configuration decides; when it names no server at all, a local
@@ -16,10 +18,13 @@ export function clientEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.
   try {
     const stack = JSON.parse(readFileSync(file, 'utf8')) as StackConnection;
     if (!isAlive(stack.pid)) return env;
+    const ownKeys = env[PAYLOAD_KEYS_ENV] ?? env[PAYLOAD_KEYS_FILE_ENV];
     return {
       ...env,
       TEMPORAL_ADDRESS: stack.address,
       TEMPORAL_NAMESPACE: env.TEMPORAL_NAMESPACE ?? stack.namespace,
+      // The stack's payload keys, unless the caller gave its own.
+      ...(stack.payloadKeysFile && !ownKeys ? { [PAYLOAD_KEYS_FILE_ENV]: stack.payloadKeysFile } : {}),
     };
   } catch {
     return env;
@@ -34,10 +39,12 @@ export interface CommandContext {
 
 /** Connects once, runs `work`, always closes the connection. */
 export async function withClient<T>(work: (ctx: CommandContext) => Promise<T>): Promise<T> {
-  const target = loadTemporalTarget(clientEnvironment());
+  const env = clientEnvironment();
+  const target = loadTemporalTarget(env);
+  const dataConverter = runbookDataConverter(loadPayloadKeys(env));
   const connection = await connectClient(target);
   try {
-    const client = new Client({ connection, namespace: target.namespace });
+    const client = new Client({ connection, namespace: target.namespace, dataConverter });
     return await work({
       client,
       namespace: target.namespace,

@@ -10,6 +10,10 @@ export interface StackConnection {
   address: string;
   namespace: string;
   uiUrl?: string;
+  /** The payload keys the stack generated (its worker, codec server and the CLI use them). */
+  payloadKeysFile?: string;
+  /** The stack's codec server (the Web UI decodes through it). */
+  codecUrl?: string;
   pid: number;
 }
 

@@ -52,6 +52,8 @@ export interface DevServerOptions {
   /** SQLite file for persistence; omitted = in-memory. */
   dbFile?: string;
   headless?: boolean;
+  /** The Web UI decodes payloads through this codec server (Temporal's remote codec convention). */
+  uiCodecEndpoint?: string;
   log?: (line: string) => void;
   startTimeoutMs?: number;
 }
@@ -104,6 +106,7 @@ async function startDevServerOnce(options: DevServerOptions): Promise<RunningDev
     'warn',
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
     ...(uiPort ? ['--ui-port', String(uiPort), '--ui-disable-news-fetch'] : ['--headless']),
+    ...(uiPort && options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
     ...RUNBOOK_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
   const child = spawn(TEMPORAL_CLI, args, {

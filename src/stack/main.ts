@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { ensureRunbookTables } from '../db/runbook-schema';
@@ -17,6 +17,9 @@ import { REPO_ROOT } from '../local/paths';
 import { loadPolicyFile } from '../worker/policy';
 import { stackConnectionFile, type StackConnection } from '../local/stack-connection';
 import { ensureDemoTarget } from './demo-data';
+import { AesGcmPayloadCodec } from '../codec/aes-gcm';
+import { generatePayloadKeyEntry, loadPayloadKeys, PAYLOAD_KEYS_FILE_ENV } from '../codec/keys';
+import { startCodecServer } from '../codec/server';
 
 /**
  * The local stack, left running until Ctrl-C:
@@ -30,6 +33,9 @@ const STACK_DIR = path.resolve(process.env.RUNBOOKS_STACK_DIR ?? path.join(REPO_
 const TEMPORAL_PORT = Number(process.env.STACK_TEMPORAL_PORT ?? 7233);
 const UI_PORT = Number(process.env.STACK_UI_PORT ?? 8233);
 const PG_PORT = Number(process.env.STACK_PG_PORT ?? 55432);
+const CODEC_PORT = Number(process.env.STACK_CODEC_PORT ?? 8081);
+/** The payload keys the stack generates once and keeps (encryption on locally, as in production). */
+const PAYLOAD_KEYS_FILE = path.join(STACK_DIR, 'payload-keys');
 const DRILL_LOG_DIR = path.join(STACK_DIR, 'drill-logs');
 const BACKUP_DIR = path.join(STACK_DIR, 'backups');
 const DATABASE = 'champollion';
@@ -94,6 +100,15 @@ async function startDatabases(stopList: RunningServer[]): Promise<Databases> {
   return { target: pg.urlFor(DATABASE), staging: pg.urlFor(STAGING_DATABASE) };
 }
 
+/** The stack's payload keys: generated into its state folder on first start (owner-only), then reused. */
+function ensurePayloadKeys(): string {
+  if (!existsSync(PAYLOAD_KEYS_FILE)) {
+    writeFileSync(PAYLOAD_KEYS_FILE, `${generatePayloadKeyEntry('local-1')}\n`, { mode: 0o600 });
+    say(`• payload keys: generated ${path.relative(REPO_ROOT, PAYLOAD_KEYS_FILE)} (AES-256-GCM)`);
+  }
+  return PAYLOAD_KEYS_FILE;
+}
+
 function startWorker(databases: Databases, temporalAddress: string, policyFile: string): ChildProcess {
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'src', 'worker', 'main.js')], {
     cwd: REPO_ROOT,
@@ -109,6 +124,9 @@ function startWorker(databases: Databases, temporalAddress: string, policyFile: 
       // Drill logs and rollback backups stay in the stack's state folder, out of the working tree.
       RUNBOOKS_DRILL_LOG_DIR: DRILL_LOG_DIR,
       RUNBOOKS_BACKUP_DIR: BACKUP_DIR,
+      // The stack's own keys win over any the caller's shell carries.
+      RUNBOOKS_PAYLOAD_KEYS: '',
+      [PAYLOAD_KEYS_FILE_ENV]: PAYLOAD_KEYS_FILE,
     },
   });
   return child;
@@ -120,7 +138,7 @@ function startLink(uiUrl: string, workflowId: string, workflowType: string): str
   return `${uiUrl}/namespaces/default/workflows/start-workflow?${query.toString()}`;
 }
 
-function banner(uiUrl: string, temporalAddress: string, policyFile: string): void {
+function banner(uiUrl: string, temporalAddress: string, policyFile: string, codecUrl: string): void {
   const policy = loadPolicyFile(policyFile).policy.runbooks.breakGlassRestore;
   const approver = policy.approvers[0] ?? '@dococeven';
   const input = {
@@ -136,6 +154,9 @@ function banner(uiUrl: string, temporalAddress: string, policyFile: string): voi
 
  Temporal Web UI:   ${uiUrl}
  Temporal server:   ${temporalAddress}  (namespace default, task queue ${DEFAULT_TASK_QUEUE})
+ Payloads:          encrypted (AES-256-GCM, keys in ${path.relative(REPO_ROOT, PAYLOAD_KEYS_FILE)}); the UI decodes
+                    through the codec server ${codecUrl}; the temporal CLI with
+                    --codec-endpoint ${codecUrl}
  The CLI finds this stack by itself (${path.relative(REPO_ROOT, stackConnectionFile())})${
    defaultAddress
      ? ''
@@ -193,7 +214,17 @@ async function main(): Promise<void> {
   try {
     await requireFreePort(TEMPORAL_PORT, 'Temporal frontend', 'STACK_TEMPORAL_PORT');
     await requireFreePort(UI_PORT, 'Temporal Web UI', 'STACK_UI_PORT');
+    await requireFreePort(CODEC_PORT, 'codec server', 'STACK_CODEC_PORT');
     const databases = await startDatabases(stopList);
+    const keys = loadPayloadKeys({ [PAYLOAD_KEYS_FILE_ENV]: ensurePayloadKeys() });
+    if (keys === 'off') throw new ConfigurationError('the stack always encrypts payloads');
+    const codec = await startCodecServer({
+      codec: new AesGcmPayloadCodec(keys),
+      allowedOrigins: [`http://127.0.0.1:${UI_PORT}`, `http://localhost:${UI_PORT}`],
+      port: CODEC_PORT,
+    });
+    stopList.push({ address: codec.url, stop: () => codec.stop() });
+    say(`• codec server: ${codec.url} (the Web UI decodes payloads through it)`);
     say(
       `• Temporal dev server: 127.0.0.1:${TEMPORAL_PORT}, Web UI :${UI_PORT}, state in .stack/temporal.sqlite`,
     );
@@ -201,6 +232,7 @@ async function main(): Promise<void> {
       port: TEMPORAL_PORT,
       uiPort: UI_PORT,
       dbFile: path.join(STACK_DIR, 'temporal.sqlite'),
+      uiCodecEndpoint: codec.url,
       detached: true,
     });
     stopList.push(temporal);
@@ -208,6 +240,8 @@ async function main(): Promise<void> {
       address: temporal.address,
       namespace: 'default',
       ...(temporal.uiUrl ? { uiUrl: temporal.uiUrl } : {}),
+      payloadKeysFile: PAYLOAD_KEYS_FILE,
+      codecUrl: codec.url,
       pid: process.pid,
     };
     writeFileSync(stackConnectionFile(), `${JSON.stringify(connection, null, 2)}\n`);
@@ -224,7 +258,7 @@ async function main(): Promise<void> {
     if (!(await waitForWorker(temporal.address, 'default', DEFAULT_TASK_QUEUE))) {
       say('! the worker has not started polling after 60 s; see its output above');
     }
-    banner(temporal.uiUrl ?? `http://127.0.0.1:${UI_PORT}`, temporal.address, policyFile);
+    banner(temporal.uiUrl ?? `http://127.0.0.1:${UI_PORT}`, temporal.address, policyFile, codec.url);
   } catch (error) {
     if (error instanceof ConfigurationError) process.stderr.write(`stack: ${error.message}\n`);
     else process.stderr.write(`stack failed: ${error instanceof Error ? error.message : String(error)}\n`);

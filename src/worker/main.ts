@@ -8,6 +8,8 @@ import { ConfigurationError } from '../common/errors';
 import { unservedRunbooks, type Policy, type UnservedRunbook } from '../common/policy';
 import { loadPolicyFile } from './policy';
 import { createRunbookWorker } from './worker';
+import { runbookDataConverter } from '../codec/aes-gcm';
+import { loadPayloadKeys } from '../codec/keys';
 
 /**
  * Worker entry point: validate config and policy (fail fast, readable), check the database,
@@ -18,6 +20,11 @@ async function main(): Promise<void> {
   Runtime.install({ logger });
 
   const config = loadWorkerConfig(process.env);
+  const payloadKeys = loadPayloadKeys(process.env);
+  if (payloadKeys === 'off')
+    logger.warn(
+      'PAYLOAD ENCRYPTION IS OFF (RUNBOOKS_PAYLOAD_ENCRYPTION=off): inputs, results and history are stored in clear',
+    );
   const loaded = loadPolicyFile(config.policyFile);
   const { policy, canonicalPayload, file } = loaded;
   const drillLogDirectory = config.drillLogDirectory ?? loaded.drillLogDirectory;
@@ -52,6 +59,7 @@ async function main(): Promise<void> {
     namespace: target.namespace,
     taskQueue: config.taskQueue,
     ...(config.deployment ? { deployment: config.deployment } : {}),
+    dataConverter: runbookDataConverter(payloadKeys),
     deps: {
       db,
       ...(stagingDb ? { stagingDb } : {}),
@@ -70,6 +78,10 @@ async function main(): Promise<void> {
     workerVersion: config.deployment
       ? `${config.deployment.deploymentName}:${config.deployment.buildId} (make it current: temporal worker deployment set-current-version)`
       : 'unversioned',
+    payloadEncryption:
+      payloadKeys === 'off'
+        ? 'off'
+        : `AES-256-GCM, sealing with key ${payloadKeys[0]!.id}, opening ${payloadKeys.map((k) => k.id).join(', ')}`,
     database: redactUrl(config.databaseUrl),
     staging: config.stagingDatabaseUrl
       ? redactUrl(config.stagingDatabaseUrl)

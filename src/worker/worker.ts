@@ -1,3 +1,4 @@
+import type { DataConverter } from '@temporalio/common';
 import {
   Worker,
   type NativeConnection,
@@ -27,6 +28,8 @@ export interface RunbookWorkerOptions {
    * PINNED to the version that started them, long programmes AUTO_UPGRADE.
    */
   deployment?: WorkerDeploymentVersion;
+  /** Payload encryption (src/codec): the same keys as every client of the namespace. */
+  dataConverter?: DataConverter;
 }
 
 /** The one place a runbook worker is assembled: workflows + activities built from injected deps. */
@@ -40,6 +43,7 @@ export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Work
       : { workflowsPath: options.deployment ? VERSIONED_WORKFLOWS_PATH : WORKFLOWS_PATH }),
     activities: createActivities(options.deps),
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     ...(options.deployment
       ? {

@@ -25,6 +25,7 @@ import { spawnNode, writePolicy } from '../fixtures/processes';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { acknowledgeConflict, atStep, waitForStatus } from '../fixtures/wait';
+import { testDataConverter } from '../fixtures/payload-keys';
 
 /**
  * End to end on the Temporal CLI dev server against real Postgres, with the short test policy
@@ -84,6 +85,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
     const policy = shortTestPolicy();
     const taskQueue = uniqueId('runbooks-e2e');
     const worker = await createRunbookWorker({
+      dataConverter: testDataConverter(),
       connection: suite.env.nativeConnection,
       namespace: 'default',
       taskQueue,
@@ -148,6 +150,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
       const policy = policyWithChannels(tmp, sinks, { base: 'short' });
       const taskQueue = uniqueId('runbooks-channels');
       const worker = await createRunbookWorker({
+        dataConverter: testDataConverter(),
         connection: suite.env.nativeConnection,
         namespace: 'default',
         taskQueue,

@@ -17,6 +17,7 @@ import { activityDeps, writeTestPolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
+import { testDataConverter } from '../fixtures/payload-keys';
 
 /**
  * The drill end to end on the dev server against a staging database, with the short test policy
@@ -42,6 +43,7 @@ describe('breakGlassDrill and its Schedule (dev server)', () => {
     const policy = writeTestPolicy(tmp, () => undefined, 'short');
     const taskQueue = uniqueId('runbooks-drill');
     const worker = await createRunbookWorker({
+      dataConverter: testDataConverter(),
       connection: suite.env.nativeConnection,
       namespace: 'default',
       taskQueue,

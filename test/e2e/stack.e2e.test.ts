@@ -22,13 +22,19 @@ after(async () => {
 describe('the local stack (npm run stack)', () => {
   test('comes up, serves the UI and Procedure A, keeps state across a restart, stops on Ctrl-C', async () => {
     const stackDir = path.join(scratchDir('runbooks-stack'), 'state');
-    const [temporalPort, uiPort, pgPort] = [await freePort(), await freePort(), await freePort()];
+    const [temporalPort, uiPort, pgPort, codecPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     // Always the embedded Postgres here, even when the suite runs against a DATABASE_URL.
     const stackEnv = {
       RUNBOOKS_STACK_DIR: stackDir,
       STACK_TEMPORAL_PORT: String(temporalPort),
       STACK_UI_PORT: String(uiPort),
       STACK_PG_PORT: String(pgPort),
+      STACK_CODEC_PORT: String(codecPort),
       DATABASE_URL: undefined,
     };
 
@@ -68,6 +74,8 @@ describe('the local stack (npm run stack)', () => {
       TEMPORAL_PROFILE: undefined,
       TEMPORAL_CONFIG_FILE: undefined,
       RUNBOOKS_STACK_DIR: stackDir,
+      // …and its payload keys the same way (the stack generated them).
+      RUNBOOKS_PAYLOAD_KEYS: undefined,
     };
     const start = spawnNode(
       'dist/src/cli/main.js',

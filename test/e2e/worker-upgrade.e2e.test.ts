@@ -32,6 +32,7 @@ import {
   stopMatrixWorld,
   type MatrixWorld,
 } from '../workflows/fault-matrix/world';
+import { testDataConverter } from '../fixtures/payload-keys';
 
 /**
  * Worker Versioning end to end on the dev server: a deployment's build A starts a backstop
@@ -124,6 +125,7 @@ describe('Worker Versioning (dev server)', () => {
     const workers: { worker: Worker; running: Promise<void> }[] = [];
     const startBuild = async (buildId: string, workflowBundle: WorkflowBundle): Promise<Worker> => {
       const worker = await createRunbookWorker({
+        dataConverter: testDataConverter(),
         connection: suite.env.nativeConnection,
         namespace: 'default',
         taskQueue,

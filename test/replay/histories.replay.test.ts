@@ -8,6 +8,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { REPO_ROOT } from '../../src/local/paths';
 import { workflowBundle } from '../fixtures/temporal';
+import { testDataConverter } from '../fixtures/payload-keys';
 
 /**
  * The replay gate: histories recorded by earlier releases — whole runs, and runs captured asleep
@@ -93,7 +94,10 @@ describe('replay gate: histories of earlier releases replay on today’s code', 
 
   for (const r of recorded) {
     test(`${r.release}/${r.file} replays without non-determinism${r.asleep ? ' (asleep)' : ''}`, async () => {
-      await Worker.runReplayHistory({ workflowBundle: bundle, replayName: r.file }, r.json);
+      await Worker.runReplayHistory(
+        { workflowBundle: bundle, replayName: r.file, dataConverter: testDataConverter() },
+        r.json,
+      );
     });
   }
 
@@ -105,7 +109,10 @@ describe('replay gate: histories of earlier releases replay on today’s code', 
     // Pretend the recorded run scheduled a different first activity than the code does.
     scheduled.activityTaskScheduledEventAttributes.activityType.name = 'someOtherActivity';
     await assert.rejects(
-      Worker.runReplayHistory({ workflowBundle: bundle, replayName: 'tampered' }, history),
+      Worker.runReplayHistory(
+        { workflowBundle: bundle, replayName: 'tampered', dataConverter: testDataConverter() },
+        history,
+      ),
       DeterminismViolationError,
     );
   });
@@ -123,11 +130,17 @@ describe('replay gate: histories of earlier releases replay on today’s code', 
     );
     for (const r of asleep) {
       await assert.rejects(
-        Worker.runReplayHistory({ workflowBundle: unguarded!, replayName: r.file }, r.json),
+        Worker.runReplayHistory(
+          { workflowBundle: unguarded!, replayName: r.file, dataConverter: testDataConverter() },
+          r.json,
+        ),
         DeterminismViolationError,
         `${r.release}/${r.file} must not replay on the unguarded change`,
       );
-      await Worker.runReplayHistory({ workflowBundle: guarded!, replayName: r.file }, r.json);
+      await Worker.runReplayHistory(
+        { workflowBundle: guarded!, replayName: r.file, dataConverter: testDataConverter() },
+        r.json,
+      );
     }
   });
 });

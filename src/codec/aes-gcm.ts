@@ -1,0 +1,107 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import type { PayloadKey } from './keys';
+
+/** The metadata an encrypted payload carries: its encoding and the id of the key that sealed it. */
+export const ENCRYPTED_ENCODING = 'binary/encrypted';
+export const KEY_ID_METADATA = 'encryption-key-id';
+
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const text = (value: string): Uint8Array => Buffer.from(value, 'utf8');
+const PayloadProto = temporal.api.common.v1.Payload;
+
+/** A payload sealed under a key this process does not hold (or whose key id is missing). */
+export class PayloadKeyUnknownError extends Error {
+  override readonly name = 'PayloadKeyUnknownError';
+}
+
+/** A payload whose ciphertext does not authenticate under its key (tampered, or another key with that id). */
+export class PayloadAuthenticationError extends Error {
+  override readonly name = 'PayloadAuthenticationError';
+}
+
+/**
+ * AES-256-GCM over each whole payload (metadata and data, as the Payload protobuf): the result's
+ * metadata says only `binary/encrypted` and the key id, so the history shows neither the value
+ * nor its encoding. The newest key (the first) seals; any listed key opens. Payloads not sealed by
+ * this codec (histories from before encryption) pass through unchanged.
+ */
+export class AesGcmPayloadCodec implements PayloadCodec {
+  private readonly byId: Map<string, Buffer>;
+
+  constructor(private readonly keys: readonly PayloadKey[]) {
+    if (!keys.length) throw new Error('AesGcmPayloadCodec needs at least one key');
+    this.byId = new Map(keys.map((k) => [k.id, k.key]));
+  }
+
+  /** The id of the key new payloads are sealed with. */
+  get currentKeyId(): string {
+    return this.keys[0]!.id;
+  }
+
+  encode(payloads: Payload[]): Promise<Payload[]> {
+    const { id, key } = this.keys[0]!;
+    return new Promise((resolve) =>
+      resolve(
+        payloads.map((payload) => {
+          const iv = randomBytes(IV_BYTES);
+          const cipher = createCipheriv('aes-256-gcm', key, iv);
+          // The key id is authenticated too: a payload relabelled to another key fails to open.
+          cipher.setAAD(text(id));
+          const sealed = Buffer.concat([
+            cipher.update(PayloadProto.encode(payload).finish()),
+            cipher.final(),
+          ]);
+          return {
+            metadata: { encoding: text(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: text(id) },
+            data: Buffer.concat([iv, sealed, cipher.getAuthTag()]),
+          };
+        }),
+      ),
+    );
+  }
+
+  /** Rejects (never throws) on a payload it cannot open. */
+  decode(payloads: Payload[]): Promise<Payload[]> {
+    return new Promise((resolve) => resolve(payloads.map((payload) => this.open(payload))));
+  }
+
+  private open(payload: Payload): Payload {
+    const encoding = payload.metadata?.encoding;
+    if (!encoding || Buffer.from(encoding).toString('utf8') !== ENCRYPTED_ENCODING) return payload;
+    const idBytes = payload.metadata?.[KEY_ID_METADATA];
+    const id = idBytes ? Buffer.from(idBytes).toString('utf8') : undefined;
+    const key = id === undefined ? undefined : this.byId.get(id);
+    if (!key)
+      throw new PayloadKeyUnknownError(
+        id === undefined
+          ? `an encrypted payload has no ${KEY_ID_METADATA} metadata: it cannot be decrypted`
+          : `a payload is encrypted under key "${id}", which this process does not hold (its keys: ${[...this.byId.keys()].join(', ')}); add "${id}" to RUNBOOKS_PAYLOAD_KEYS (after the newest) to read it`,
+      );
+    const data = Buffer.from(payload.data ?? new Uint8Array());
+    if (data.length < IV_BYTES + TAG_BYTES)
+      throw new PayloadAuthenticationError(`a payload under key "${id}" is truncated (${data.length} bytes)`);
+    const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
+    decipher.setAAD(text(id!));
+    decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+    let plain: Buffer;
+    try {
+      plain = Buffer.concat([
+        decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
+    } catch {
+      throw new PayloadAuthenticationError(
+        `a payload under key "${id}" does not authenticate: it was altered, or "${id}" here is not the key that sealed it`,
+      );
+    }
+    return PayloadProto.decode(plain);
+  }
+}
+
+/** The data converter of every worker and client: encrypting, or the SDK's default when 'off'. */
+export function runbookDataConverter(keys: readonly PayloadKey[] | 'off'): DataConverter {
+  return keys === 'off' ? {} : { payloadCodecs: [new AesGcmPayloadCodec(keys)] };
+}
