@@ -12,6 +12,7 @@ import { createPolicyActivities } from './policy';
 import { createProbeActivities } from './probes';
 import { createSqlActivities } from './sql';
 import { createTrackerActivities } from './trackers';
+import { DirectoryArtifactStore, type ArtifactStore } from './artifacts';
 
 /** Everything the activities touch, injected so tests can pass real or fake dependencies. */
 export interface ActivityDeps {
@@ -28,9 +29,13 @@ export interface ActivityDeps {
   drillLogDirectory: string;
   /** Where rollback backups (manifests, pg_dump) are written (the policy's backupDirectory, resolved). */
   backupDirectory: string;
+  /** Where artifacts (manifests, long command output) go; default: files in backupDirectory. */
+  artifactStore?: ArtifactStore;
 }
 
 export function createActivities(deps: ActivityDeps) {
+  const secrets = deps.channels.secretValues;
+  const artifacts = deps.artifactStore ?? new DirectoryArtifactStore(deps.backupDirectory, secrets);
   return {
     ...createPolicyActivities(deps),
     ...createSqlActivities(deps),
@@ -43,9 +48,11 @@ export function createActivities(deps: ActivityDeps) {
       orchestrator: deps.policy.orchestrator,
       rollback: deps.policy.runbooks.rollbackToPilot,
       backupDirectory: deps.backupDirectory,
+      artifacts,
+      secrets,
     }),
     ...createMetricsActivities({ prometheus: deps.policy.prometheus }),
-    ...createCommandActivities({ db: deps.db, backstop: deps.policy.runbooks.backstop }),
+    ...createCommandActivities({ db: deps.db, backstop: deps.policy.runbooks.backstop, secrets }),
     ...createSignatureActivities({ db: deps.db, signers: deps.policy.signers }),
   };
 }
@@ -57,6 +64,7 @@ export type { PodReadiness } from './kubectl';
 export type { HttpProbe } from './probes';
 export type { DrillLogWritten } from './drill-log';
 export type { CommandRun } from './commands';
+export type { ArtifactRef, ArtifactStore } from './artifacts';
 export type { SignatureVerdict } from './signatures';
 export type { MutationResult } from './kubectl/orchestrator';
 export type { IncidentMetrics, RepoAnalysis } from './metrics';

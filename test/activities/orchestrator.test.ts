@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -129,12 +130,41 @@ describe('kubectl layer', () => {
   });
 
   test('backups: manifests as YAML files, pg_dump gzipped in its own activity and reused on retry', async () => {
+    // Secrets planted where real manifests carry them: an inline env value and the configmap.
+    const state = cluster.read();
+    const ns = state.namespaces.production!;
+    const [deployment] = Object.keys(ns.deployments!);
+    ns.deployments![deployment!]!.env = {
+      ...ns.deployments![deployment!]!.env,
+      DB_PASSWORD: 'SENTINEL-env-4c1d',
+    };
+    for (const name of Object.keys(ns.configmaps!))
+      ns.configmaps![name] = { ...ns.configmaps![name], api_token: 'SENTINEL-cm-9e2f' };
+    cluster.write(state);
     const manifests = await run(activities.backupManifests, { backupKey: 'INC-1-20261124T021000Z' });
     assert.deepEqual(
       manifests.map((m) => m.kind),
       ['deployment', 'configmap'],
     );
     assert.match(readFileSync(manifests[0]!.path, 'utf8'), /kind: "Deployment"/);
+    // What enters the history: path, sha256, size and a scrubbed excerpt; never the YAML itself.
+    const recorded = JSON.stringify(manifests);
+    assert.ok(!recorded.includes('SENTINEL'), recorded);
+    assert.ok(!('yaml' in manifests[0]!));
+    const files = manifests.map((m) => readFileSync(m.path));
+    assert.ok(
+      files.some((file) => file.includes('SENTINEL-env-4c1d')),
+      'the artifact holds the env value',
+    );
+    assert.ok(
+      files.some((file) => file.includes('SENTINEL-cm-9e2f')),
+      'the artifact holds the configmap value',
+    );
+    for (const [i, m] of manifests.entries()) {
+      assert.equal(m.sha256, createHash('sha256').update(files[i]!).digest('hex'));
+      assert.equal(m.bytes, files[i]!.length);
+      assert.ok(m.excerpt.length > 0 && m.excerpt.length < 400);
+    }
     const dump = await run(activities.backupDatabase, { backupKey: 'INC-1-20261124T021000Z' });
     assert.match(gunzipSync(readFileSync(dump.path)).toString('utf8'), /PostgreSQL database dump/);
     const again = await run(activities.backupDatabase, { backupKey: 'INC-1-20261124T021000Z' });

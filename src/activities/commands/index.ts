@@ -5,6 +5,7 @@ import { storyIdSchema } from '../../common/names';
 import type { BackstopPolicy } from '../../common/policy';
 import { deliveredReceipt, recordReceipt } from '../delivery-ledger';
 import { parseInput } from '../validation';
+import { scrubTail } from '../../common/scrub';
 
 /** Local commands the policy names (the backstop's revert command). */
 
@@ -27,9 +28,14 @@ const runRevertSchema = z
   })
   .strict();
 
-const tail = (text: string): string => text.trim().split('\n').slice(-20).join('\n').slice(-4_000);
-
-export function createCommandActivities(deps: { db: Pool; backstop: BackstopPolicy }) {
+export function createCommandActivities(deps: {
+  db: Pool;
+  backstop: BackstopPolicy;
+  secrets: readonly string[];
+}) {
+  // The end of the output, scrubbed of secrets before it enters the history.
+  const tail = (text: string): string =>
+    scrubTail(text.trim().split('\n').slice(-20).join('\n'), deps.secrets, 4_000);
   return {
     /**
      * Runs the policy's revert command once per delivery key, with execFile and an argument array

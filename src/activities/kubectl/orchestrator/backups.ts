@@ -30,26 +30,21 @@ async function backupManifests(
     raw,
     'backupManifests input',
   );
-  mkdirSync(deps.backupDirectory, { recursive: true });
   const artifacts = [];
   for (const [kind, name] of [
     ['deployment', orchestrator.deployment],
     ['configmap', orchestrator.configMap],
   ] as const) {
     const result = await kubectl(['get', kind, name, '-o', 'yaml']);
-    const file = path.join(deps.backupDirectory, `${input.backupKey}-${kind}-${name}.yaml`);
-    writeFileSync(file, result.stdout);
-    artifacts.push({
-      kind,
-      name,
-      path: file,
-      bytes: Buffer.byteLength(result.stdout),
-      sha256: createHash('sha256').update(result.stdout).digest('hex'),
-      yaml:
-        result.stdout.length <= 64_000
-          ? result.stdout
-          : `${result.stdout.slice(0, 64_000)}\n# … truncated; full copy in ${file}`,
-    });
+    // The YAML (inline env values, the last-applied annotation) stays in the file; the history
+    // keeps where it is, its sha256 and size, and a short scrubbed excerpt.
+    // Its excerpt names the object only: a manifest's first lines carry the last-applied annotation.
+    const ref = await deps.artifacts.put(
+      `${input.backupKey}-${kind}-${name}.yaml`,
+      result.stdout,
+      `${kind}/${name} in ${orchestrator.namespace} (${orchestrator.kubeContext}): ${result.stdout.split('\n').length} lines of YAML`,
+    );
+    artifacts.push({ kind, name, ...ref });
   }
   return artifacts;
 }

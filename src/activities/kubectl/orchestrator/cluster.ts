@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { OrchestratorPolicy, RollbackToPilotPolicy } from '../../../common/policy';
 import { runKubectl, type KubectlResult, type KubectlTarget } from '../kubectl';
+import type { ArtifactStore } from '../../artifacts';
 
 /**
  * The orchestrator deployment of RB-LAUNCH-002 (seed 002) as kubectl sees it: every call names the
@@ -12,6 +13,10 @@ export interface OrchestratorDeps {
   rollback: RollbackToPilotPolicy;
   /** Where backups (manifests, pg_dump) are written on the worker. */
   backupDirectory: string;
+  /** Manifests and long command output: kept here, only a reference enters the history. */
+  artifacts: ArtifactStore;
+  /** Configured secret values, scrubbed from every output that enters a payload. */
+  secrets: readonly string[];
 }
 
 export interface MutationResult {

@@ -12,7 +12,7 @@ export function createOrchestratorActivities(deps: OrchestratorDeps) {
     ...createOrchestratorReads(cluster),
     ...createOrchestratorBackups(cluster, deps),
     ...createOrchestratorMutations(cluster),
-    ...createPilotVerification(cluster),
+    ...createPilotVerification(cluster, deps),
     ...createHealthChecks(cluster),
   };
 }

@@ -1,9 +1,14 @@
 import { spawn } from 'node:child_process';
-import { heartbeat } from '@temporalio/activity';
-import { joinArgv, type OrchestratorCluster } from './cluster';
+import { activityInfo, heartbeat } from '@temporalio/activity';
+import { scrubTail } from '../../../common/scrub';
+import type { ArtifactRef } from '../../artifacts';
+import { joinArgv, type OrchestratorCluster, type OrchestratorDeps } from './cluster';
+
+/** Output longer than this goes to an artifact; the history keeps its scrubbed end. */
+const OUTPUT_KEPT = 2_000;
 
 /** Seed 002 step 5: the configured test flow on the pilot repo (a local command, argument array, no shell). */
-export function createPilotVerification(cluster: OrchestratorCluster) {
+export function createPilotVerification(cluster: OrchestratorCluster, deps: OrchestratorDeps) {
   const { rollback } = cluster;
   return {
     /** Seed 002 step 5: the configured test flow on the pilot repo and its success criteria. */
@@ -47,13 +52,23 @@ export function createPilotVerification(cluster: OrchestratorCluster) {
         reasons.push(`took ${durationSeconds.toFixed(1)} s (> ${maxDurationSeconds} s)`);
       if (successPattern && !new RegExp(successPattern).test(outcome.output))
         reasons.push(`output does not match /${successPattern}/`);
+      let outputArtifact: ArtifactRef | undefined;
+      if (outcome.output.length > OUTPUT_KEPT) {
+        const { workflowExecution, activityId } = activityInfo();
+        const name = `${workflowExecution?.workflowId ?? 'run'}-${activityId}-pilot-verification.log`.replace(
+          /[^A-Za-z0-9_.-]/g,
+          '_',
+        );
+        outputArtifact = await deps.artifacts.put(name, outcome.output);
+      }
       return {
         ok: reasons.length === 0,
         command: joinArgv(command),
         exitCode: outcome.code,
         durationSeconds,
         reasons,
-        outputTail: outcome.output.split('\n').slice(-15).join('\n'),
+        outputTail: scrubTail(outcome.output.split('\n').slice(-15).join('\n'), deps.secrets, OUTPUT_KEPT),
+        ...(outputArtifact ? { outputArtifact } : {}),
       };
     },
   };
