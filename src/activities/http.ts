@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import type { z } from 'zod';
 import { redact } from './channels';
 
 /**
@@ -100,9 +101,19 @@ function describeNetworkError(error: unknown): string {
   return String(error);
 }
 
-export function parseJson<T>(response: ApiResponse, request: Pick<ApiRequest, 'channel' | 'operation'>): T {
+/**
+ * The response body, parsed and checked against what the caller relies on: a body that is not
+ * JSON, or whose shape differs (a field missing or of another type), fails non-retryably naming
+ * the API, the operation and each bad field, instead of being cast and misread later.
+ */
+export function parseJson<S extends z.ZodType>(
+  schema: S,
+  response: ApiResponse,
+  request: Pick<ApiRequest, 'channel' | 'operation'>,
+): z.output<S> {
+  let body: unknown;
   try {
-    return JSON.parse(response.text) as T;
+    body = JSON.parse(response.text);
   } catch {
     throw ApplicationFailure.create({
       type: 'ChannelRejected',
@@ -110,4 +121,39 @@ export function parseJson<T>(response: ApiResponse, request: Pick<ApiRequest, 'c
       message: `${request.channel}: ${request.operation}: HTTP ${response.status} but the body is not JSON`,
     });
   }
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const fields = parsed.error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.map(String).join('.') || '(body)'}: ${issue.message}`)
+    .join('; ');
+  throw ApplicationFailure.create({
+    type: 'ChannelRejected',
+    nonRetryable: true,
+    message: `${request.channel}: ${request.operation}: HTTP ${response.status} but the response does not have the expected shape: ${fields}`,
+  });
+}
+
+/** How many pages a list read follows before it stops with an error rather than read forever. */
+export const MAX_PAGES = 20;
+
+/**
+ * Reads a paginated list to its end: `page(n)` fetches page n (1-based) and says whether more
+ * follow. Past MAX_PAGES it fails naming the operation: a partial list is never taken as whole.
+ */
+export async function readAllPages<T>(
+  request: Pick<ApiRequest, 'channel' | 'operation'>,
+  page: (n: number) => Promise<{ items: T[]; more: boolean }>,
+): Promise<T[]> {
+  const all: T[] = [];
+  for (let n = 1; n <= MAX_PAGES; n++) {
+    const { items, more } = await page(n);
+    all.push(...items);
+    if (!more) return all;
+  }
+  throw ApplicationFailure.create({
+    type: 'ChannelRejected',
+    nonRetryable: true,
+    message: `${request.channel}: ${request.operation}: more than ${MAX_PAGES} pages (${all.length} items so far); not read further`,
+  });
 }

@@ -25,6 +25,7 @@ import {
   STATUSPAGE_API_KEY,
 } from '../fixtures/sinks/apis';
 import { SMTP_USER } from '../fixtures/sinks/smtp';
+import { deliveryMarker } from '../../src/activities/trackers/github';
 
 /**
  * Every channel against its local stand-in over the real protocol: the payload the API expects,
@@ -443,6 +444,90 @@ describe('OpenProject API v3', () => {
     await assert.rejects(
       run(activities.getWorkPackage, { channel: 'openproject', id: 999 }),
       failure('ChannelRejected', (e) => assert.match(e.message, /HTTP 404/)),
+    );
+  });
+});
+
+describe('tracker responses: read whole across pages, checked for shape', () => {
+  test('250 issues, 250 children and 250 comments are read whole (pages of 100)', async () => {
+    const { issues } = sinks.gitHub;
+    for (let n = 1; n <= 250; n++)
+      issues.push({
+        number: issues.length + 1,
+        title: `[gate-failure] S250 #${n}`,
+        body: n === 1 ? `oldest ${deliveryMarker('old-issue-key')}` : 'story CVN-S250',
+        labels: ['gate-failure'],
+        state: 'open',
+        comments: [],
+      });
+    const found = await run(activities.searchGitHubIssues, {
+      channel: 'github',
+      labels: ['gate-failure'],
+      text: 'S250',
+    });
+    assert.equal(found.length, 250);
+    assert.deepEqual(
+      sinks.gitHub.requests.filter((r) => r.path === '/search/issues').map((r) => r.query.get('page')),
+      ['1', '2', '3'],
+    );
+    // The oldest issue (the last of three pages, newest first) carries a delivery's marker: found, not opened again.
+    const receipt = await run(activities.createGitHubIssue, {
+      channel: 'github',
+      title: 'again',
+      body: 'x',
+      labels: ['gate-failure'],
+      deliveryKey: 'old-issue-key',
+    });
+    assert.deepEqual([receipt.number, receipt.created], [1, false]);
+    assert.equal(issues.length, 250);
+
+    const target = issues[0]!;
+    for (let n = 1; n <= 250; n++)
+      target.comments.push({ id: 10_000 + n, body: n === 1 ? deliveryMarker('old-comment') : `c${n}` });
+    const comment = await run(activities.commentOnGitHubIssue, {
+      channel: 'github',
+      issueNumber: target.number,
+      body: 'again',
+      deliveryKey: 'old-comment',
+    });
+    assert.equal(comment.created, false);
+    assert.equal(target.comments.length, 250);
+
+    for (let n = 0; n < 250; n++)
+      sinks.openProject.workPackages.set(5_000 + n, {
+        id: 5_000 + n,
+        subject: `child ${n}`,
+        status: 'New',
+        parentId: 149,
+        comments: [],
+      });
+    const children = await run(activities.listChildWorkPackages, { channel: 'openproject', parentId: 149 });
+    assert.equal(children.filter((c) => c.id >= 5_000).length, 250);
+    assert.equal(new Set(children.map((c) => c.id)).size, children.length, 'no page read twice');
+  });
+
+  test('a response of another shape fails naming the API, the operation and the field', async () => {
+    sinks.gitHub.respondNext({
+      status: 200,
+      body: { total_count: 1, items: [{ number: 'seven', title: 't' }] },
+    });
+    await assert.rejects(
+      run(activities.searchGitHubIssues, { channel: 'github', labels: ['gate-failure'] }),
+      failure('ChannelRejected', (e) => {
+        assert.match(
+          e.message,
+          /^github: search issues: HTTP 200 but the response does not have the expected shape: /,
+        );
+        assert.match(e.message, /items\.0\.number: /);
+        assert.match(e.message, /items\.0\.state: /);
+      }),
+    );
+    sinks.openProject.respondNext({ status: 200, body: { _type: 'WorkPackage', id: 153 } });
+    await assert.rejects(
+      run(activities.getWorkPackage, { channel: 'openproject', id: 153 }),
+      failure('ChannelRejected', (e) =>
+        assert.match(e.message, /openproject: read work package 153: .*subject: /),
+      ),
     );
   });
 });

@@ -26,12 +26,22 @@ export interface MetricResult {
   evaluatedAt: string;
 }
 
-interface PromResponse {
-  status: 'success' | 'error';
-  data?: { resultType: string; result: unknown };
-  errorType?: string;
-  error?: string;
-}
+/** The Prometheus HTTP API's answer, as far as we rely on it (other fields are ignored). */
+const vectorItemSchema = z.looseObject({
+  metric: z.record(z.string(), z.string()).optional(),
+  value: z.unknown(),
+});
+const promResponseSchema = z.looseObject({
+  status: z.enum(['success', 'error']),
+  data: z
+    .union([
+      z.looseObject({ resultType: z.literal('vector'), result: z.array(vectorItemSchema) }),
+      z.looseObject({ resultType: z.enum(['scalar', 'string', 'matrix']), result: z.unknown() }),
+    ])
+    .optional(),
+  errorType: z.string().optional(),
+  error: z.string().optional(),
+});
 
 const windowSchema = z.string().regex(/^\d+[smhd]$/, 'must be a Prometheus duration like 30m');
 
@@ -62,7 +72,7 @@ export async function queryPrometheus(
     timeoutMs: policy.timeout,
     secrets: [],
   });
-  const body = parseJson<PromResponse>(response, { channel: 'prometheus', operation });
+  const body = parseJson(promResponseSchema, response, { channel: 'prometheus', operation });
   if (body.status !== 'success' || !body.data) {
     throw ApplicationFailure.create({
       type: 'ChannelRejected',
@@ -70,15 +80,15 @@ export async function queryPrometheus(
       message: `prometheus: ${operation}: ${body.errorType ?? 'error'}: ${body.error ?? 'no data'}`,
     });
   }
-  const { resultType, result } = body.data;
+  const { data } = body;
   let samples: Sample[] = [];
-  if (resultType === 'vector' && Array.isArray(result)) {
-    samples = (result as { metric?: Record<string, string>; value?: unknown }[]).map((item) => ({
+  if (data.resultType === 'vector') {
+    samples = data.result.map((item) => ({
       labels: item.metric ?? {},
       value: parseValue(item.value),
     }));
-  } else if (resultType === 'scalar') {
-    samples = [{ labels: {}, value: parseValue(result) }];
+  } else if (data.resultType === 'scalar') {
+    samples = [{ labels: {}, value: parseValue(data.result) }];
   }
   samples = samples.filter((sample) => !Number.isNaN(sample.value));
   return {

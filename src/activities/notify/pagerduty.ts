@@ -1,5 +1,6 @@
 import type { Notice, NoticeReceipt } from '../../common/notice';
 import type { ResolvedChannel } from '../channels';
+import { z } from 'zod';
 import { callApi, parseJson } from '../http';
 import { truncate } from './render';
 
@@ -54,7 +55,10 @@ export async function sendPagerDuty(
     timeoutMs: channel.config.timeout,
     secrets,
   });
-  const accepted = parseJson<{ dedup_key?: string }>(response, { channel: channel.name, operation });
+  const accepted = parseJson(z.looseObject({ dedup_key: z.string().optional() }), response, {
+    channel: channel.name,
+    operation,
+  });
   return {
     deliveryKey: notice.deliveryKey,
     channel: channel.name,

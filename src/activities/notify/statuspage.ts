@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { z } from 'zod';
 import type { ResolvedChannel } from '../channels';
-import { callApi, parseJson } from '../http';
+import { callApi, parseJson, readAllPages } from '../http';
 import { completeDelivery, deliveredReceipt, recordReceipt } from '../delivery-ledger';
 
 /**
@@ -30,12 +30,14 @@ export interface StatusPageReceipt {
   created: boolean;
 }
 
-interface StatusPageIncident {
-  id: string;
-  name: string;
-  status: string;
-  shortlink?: string;
-}
+/** What the status page API returns that we rely on (other fields are ignored). */
+const incidentSchema = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  status: z.string(),
+  shortlink: z.string().nullish(),
+});
+const PER_PAGE = 100;
 
 function marker(incidentKey: string): string {
   // Short and stable; shown at the end of the incident name.
@@ -58,15 +60,16 @@ export async function updateStatusPage(
 
   let incidentId = (await deliveredReceipt<StatusPageReceipt>(db, ledgerKey, channel.name))?.incidentId;
   if (!incidentId) {
-    const listed = await callApi({
-      ...common,
-      operation: 'list unresolved incidents',
-      url: `${base}/incidents/unresolved`,
-      method: 'GET',
-    });
-    const open = parseJson<StatusPageIncident[]>(listed, {
-      channel: channel.name,
-      operation: 'list unresolved incidents',
+    const operation = 'list unresolved incidents';
+    const open = await readAllPages({ channel: channel.name, operation }, async (page) => {
+      const listed = await callApi({
+        ...common,
+        operation,
+        url: `${base}/incidents/unresolved?per_page=${PER_PAGE}&page=${page}`,
+        method: 'GET',
+      });
+      const items = parseJson(z.array(incidentSchema), listed, { channel: channel.name, operation });
+      return { items, more: items.length === PER_PAGE };
     });
     incidentId = open.find((incident) => incident.name.includes(tag))?.id;
   }
@@ -81,7 +84,7 @@ export async function updateStatusPage(
       method: 'POST',
       body: { incident: { name: `${update.name} ${tag}`, status: update.status, body: update.body } },
     });
-    const incident = parseJson<StatusPageIncident>(created, { channel: channel.name, operation });
+    const incident = parseJson(incidentSchema, created, { channel: channel.name, operation });
     const receipt: StatusPageReceipt = {
       incidentId: incident.id,
       status: incident.status,
@@ -100,7 +103,7 @@ export async function updateStatusPage(
     method: 'PATCH',
     body: { incident: { status: update.status, body: update.body } },
   });
-  const incident = parseJson<StatusPageIncident>(patched, { channel: channel.name, operation });
+  const incident = parseJson(incidentSchema, patched, { channel: channel.name, operation });
   await completeDelivery(db, ledgerKey, channel.name, {
     incidentId: incident.id,
     status: incident.status,

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { ResolvedChannel } from '../channels';
-import { callApi, parseJson, type ApiRequest } from '../http';
+import { z } from 'zod';
+import { callApi, parseJson, readAllPages, type ApiRequest } from '../http';
 import { deliveredReceipt, recordReceipt } from '../delivery-ledger';
 
 /**
@@ -30,15 +31,23 @@ export interface GitHubCommentReceipt {
   created: boolean;
 }
 
-interface RawIssue {
-  number: number;
-  title: string;
-  state: string;
-  html_url: string;
-  body?: string | null;
-  labels?: ({ name?: string } | string)[];
-  pull_request?: unknown;
-}
+/** What the GitHub REST API returns that we rely on (other fields are ignored). */
+const rawIssueSchema = z.looseObject({
+  number: z.number().int(),
+  title: z.string(),
+  state: z.string(),
+  html_url: z.string(),
+  body: z.string().nullish(),
+  labels: z.array(z.union([z.looseObject({ name: z.string().optional() }), z.string()])).optional(),
+  pull_request: z.unknown().optional(),
+});
+type RawIssue = z.output<typeof rawIssueSchema>;
+const commentSchema = z.looseObject({
+  id: z.number().int(),
+  html_url: z.string(),
+  body: z.string().nullish(),
+});
+const PER_PAGE = 100;
 
 export function deliveryMarker(deliveryKey: string): string {
   return `<!-- durable-runbooks:delivery=${deliveryKey} -->`;
@@ -92,13 +101,21 @@ export async function searchIssues(
     ...(query.text ? [`"${query.text.replace(/"/g, '')}"`] : []),
   ];
   const operation = 'search issues';
-  const response = await request(channel, secrets)(
-    operation,
-    'GET',
-    `/search/issues?q=${encodeURIComponent(terms.join(' '))}&per_page=100`,
-  );
-  const found = parseJson<{ items: RawIssue[] }>(response, { channel: channel.name, operation });
-  return found.items.filter((item) => !item.pull_request).map(toIssue);
+  const call = request(channel, secrets);
+  const q = encodeURIComponent(terms.join(' '));
+  const items = await readAllPages({ channel: channel.name, operation }, async (page) => {
+    const response = await call(operation, 'GET', `/search/issues?q=${q}&per_page=${PER_PAGE}&page=${page}`);
+    const found = parseJson(
+      z.looseObject({ total_count: z.number().int(), items: z.array(rawIssueSchema) }),
+      response,
+      { channel: channel.name, operation },
+    );
+    return {
+      items: found.items,
+      more: found.items.length === PER_PAGE && page * PER_PAGE < found.total_count,
+    };
+  });
+  return items.filter((item) => !item.pull_request).map(toIssue);
 }
 
 /** The issue carrying `marker`, looked up in the repository's issue list (newest first, by label). */
@@ -111,14 +128,17 @@ async function findIssueWithMarker(
 ): Promise<RawIssue | undefined> {
   const operation = 'list issues';
   const labelQuery = labels.length ? `&labels=${encodeURIComponent(labels.join(','))}` : '';
-  const response = await request(channel, secrets)(
-    operation,
-    'GET',
-    `/repos/${repository}/issues?state=all&sort=created&direction=desc&per_page=100${labelQuery}`,
-  );
-  return parseJson<RawIssue[]>(response, { channel: channel.name, operation }).find((issue) =>
-    issue.body?.includes(marker),
-  );
+  const call = request(channel, secrets);
+  const issues = await readAllPages({ channel: channel.name, operation }, async (page) => {
+    const response = await call(
+      operation,
+      'GET',
+      `/repos/${repository}/issues?state=all&sort=created&direction=desc&per_page=${PER_PAGE}&page=${page}${labelQuery}`,
+    );
+    const items = parseJson(z.array(rawIssueSchema), response, { channel: channel.name, operation });
+    return { items, more: items.length === PER_PAGE };
+  });
+  return issues.find((issue) => issue.body?.includes(marker));
 }
 
 export async function createIssue(
@@ -142,7 +162,7 @@ export async function createIssue(
       body: `${input.body}\n\n${marker}`,
       labels: input.labels,
     });
-    const created = parseJson<RawIssue>(response, { channel: channel.name, operation });
+    const created = parseJson(rawIssueSchema, response, { channel: channel.name, operation });
     receipt = { number: created.number, url: created.html_url, created: true };
   }
   await recordReceipt(db, input.deliveryKey, channel.name, receipt);
@@ -160,15 +180,19 @@ export async function commentOnIssue(
   const marker = deliveryMarker(input.deliveryKey);
   const call = request(channel, secrets);
   const listOperation = 'list issue comments';
-  const listed = await call(
-    listOperation,
-    'GET',
-    `/repos/${channel.config.repository}/issues/${input.issueNumber}/comments?per_page=100`,
-  );
-  const existing = parseJson<{ id: number; html_url: string; body?: string }[]>(listed, {
-    channel: channel.name,
-    operation: listOperation,
-  }).find((comment) => comment.body?.includes(marker));
+  const comments = await readAllPages({ channel: channel.name, operation: listOperation }, async (page) => {
+    const listed = await call(
+      listOperation,
+      'GET',
+      `/repos/${channel.config.repository}/issues/${input.issueNumber}/comments?per_page=${PER_PAGE}&page=${page}`,
+    );
+    const items = parseJson(z.array(commentSchema), listed, {
+      channel: channel.name,
+      operation: listOperation,
+    });
+    return { items, more: items.length === PER_PAGE };
+  });
+  const existing = comments.find((comment) => comment.body?.includes(marker));
   let receipt: GitHubCommentReceipt;
   if (existing) {
     receipt = { id: existing.id, url: existing.html_url, created: false };
@@ -182,10 +206,7 @@ export async function commentOnIssue(
         body: `${input.body}\n\n${marker}`,
       },
     );
-    const created = parseJson<{ id: number; html_url: string }>(response, {
-      channel: channel.name,
-      operation,
-    });
+    const created = parseJson(commentSchema, response, { channel: channel.name, operation });
     receipt = { id: created.id, url: created.html_url, created: true };
   }
   await recordReceipt(db, input.deliveryKey, channel.name, receipt);

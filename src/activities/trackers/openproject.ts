@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { ResolvedChannel } from '../channels';
-import { callApi, parseJson, type ApiRequest } from '../http';
+import { z } from 'zod';
+import { callApi, parseJson, readAllPages, type ApiRequest } from '../http';
 import { deliveredReceipt, recordReceipt } from '../delivery-ledger';
 import { deliveryMarker } from './github';
 
@@ -23,11 +24,26 @@ export interface WorkPackageCommentReceipt {
   created: boolean;
 }
 
-interface HalWorkPackage {
-  id: number;
-  subject: string;
-  _links?: { status?: { title?: string }; type?: { title?: string }; self?: { href?: string } };
-}
+/** What the OpenProject API v3 returns that we rely on (other fields are ignored). */
+const halWorkPackageSchema = z.looseObject({
+  id: z.number().int(),
+  subject: z.string(),
+  _links: z
+    .looseObject({
+      status: z.looseObject({ title: z.string().optional() }).optional(),
+      type: z.looseObject({ title: z.string().optional() }).optional(),
+    })
+    .optional(),
+});
+type HalWorkPackage = z.output<typeof halWorkPackageSchema>;
+/** A HAL collection page: `total` items in all, `count` on this page. */
+const collectionSchema = <T extends z.ZodType>(element: T) =>
+  z.looseObject({
+    total: z.number().int(),
+    count: z.number().int(),
+    _embedded: z.looseObject({ elements: z.array(element) }),
+  });
+const PAGE_SIZE = 100;
 
 function request(channel: ResolvedChannel<'openproject'>, secrets: readonly string[]) {
   const authorization = `Basic ${Buffer.from(`apikey:${channel.secrets.apiKey}`).toString('base64')}`;
@@ -61,7 +77,10 @@ export async function getWorkPackage(
 ): Promise<WorkPackage> {
   const operation = `read work package ${id}`;
   const response = await request(channel, secrets)(operation, 'GET', `/work_packages/${id}`);
-  return toWorkPackage(channel, parseJson<HalWorkPackage>(response, { channel: channel.name, operation }));
+  return toWorkPackage(
+    channel,
+    parseJson(halWorkPackageSchema, response, { channel: channel.name, operation }),
+  );
 }
 
 export async function listChildWorkPackages(
@@ -70,17 +89,24 @@ export async function listChildWorkPackages(
   secrets: readonly string[],
 ): Promise<WorkPackage[]> {
   const operation = `list children of work package ${parentId}`;
-  const filters = JSON.stringify([{ parent: { operator: '=', values: [String(parentId)] } }]);
-  const response = await request(channel, secrets)(
-    operation,
-    'GET',
-    `/work_packages?filters=${encodeURIComponent(filters)}&pageSize=200`,
+  const filters = encodeURIComponent(
+    JSON.stringify([{ parent: { operator: '=', values: [String(parentId)] } }]),
   );
-  const collection = parseJson<{ _embedded?: { elements?: HalWorkPackage[] } }>(response, {
-    channel: channel.name,
-    operation,
+  const call = request(channel, secrets);
+  const elements = await readAllPages({ channel: channel.name, operation }, async (page) => {
+    const response = await call(
+      operation,
+      'GET',
+      `/work_packages?filters=${filters}&pageSize=${PAGE_SIZE}&offset=${page}`,
+    );
+    const collection = parseJson(collectionSchema(halWorkPackageSchema), response, {
+      channel: channel.name,
+      operation,
+    });
+    const items = collection._embedded.elements;
+    return { items, more: items.length > 0 && (page - 1) * PAGE_SIZE + items.length < collection.total };
   });
-  return (collection._embedded?.elements ?? []).map((element) => toWorkPackage(channel, element));
+  return elements.map((element) => toWorkPackage(channel, element));
 }
 
 export async function commentOnWorkPackage(
@@ -94,13 +120,21 @@ export async function commentOnWorkPackage(
   const marker = deliveryMarker(input.deliveryKey);
   const call = request(channel, secrets);
   const listOperation = `read activities of work package ${input.workPackageId}`;
-  const activities = parseJson<{ _embedded?: { elements?: { comment?: { raw?: string } }[] } }>(
-    await call(listOperation, 'GET', `/work_packages/${input.workPackageId}/activities`),
-    { channel: channel.name, operation: listOperation },
-  );
-  const already = (activities._embedded?.elements ?? []).some((activity) =>
-    activity.comment?.raw?.includes(marker),
-  );
+  const activitySchema = z.looseObject({ comment: z.looseObject({ raw: z.string().optional() }).nullish() });
+  const activities = await readAllPages({ channel: channel.name, operation: listOperation }, async (page) => {
+    const response = await call(
+      listOperation,
+      'GET',
+      `/work_packages/${input.workPackageId}/activities?pageSize=${PAGE_SIZE}&offset=${page}`,
+    );
+    const collection = parseJson(collectionSchema(activitySchema), response, {
+      channel: channel.name,
+      operation: listOperation,
+    });
+    const items = collection._embedded.elements;
+    return { items, more: items.length > 0 && (page - 1) * PAGE_SIZE + items.length < collection.total };
+  });
+  const already = activities.some((activity) => activity.comment?.raw?.includes(marker));
   if (!already) {
     await call(
       `comment on work package ${input.workPackageId}`,
