@@ -42,7 +42,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNotifyActivities(deps),
     ...createTrackerActivities(deps),
     ...createKubectlActivities({ console: deps.policy.console }),
-    ...createProbeActivities({ console: deps.policy.console }),
+    ...createProbeActivities({ console: deps.policy.console, backstop: deps.policy.runbooks.backstop }),
     ...createDrillLogActivities(deps),
     ...createOrchestratorActivities({
       orchestrator: deps.policy.orchestrator,

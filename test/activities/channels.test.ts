@@ -17,7 +17,8 @@ import {
   type Sinks,
 } from '../fixtures/channels';
 import { createTestDatabase, type TestDatabase } from '../fixtures/database';
-import { activityDeps } from '../fixtures/policy';
+import { activityDeps, declareStory } from '../fixtures/policy';
+import type { LoadedPolicy } from '../../src/worker/policy';
 import {
   GITHUB_REPOSITORY,
   PAGERDUTY_ROUTING_KEY,
@@ -36,13 +37,15 @@ import { deliveryMarker } from '../../src/activities/trackers/github';
 const tmp = scratchDir('runbooks-channels');
 let db: TestDatabase;
 let sinks: Sinks;
+let channelPolicy: LoadedPolicy;
 let activities: RunbookActivities;
 let secrets: string[];
 const quiet = new DefaultLogger('WARN');
 
 before(async () => {
   [db, sinks] = await Promise.all([createTestDatabase(), startSinks(tmp)]);
-  activities = createActivities(activityDeps(policyWithChannels(tmp, sinks), db.pool, channelSecrets(sinks)));
+  channelPolicy = policyWithChannels(tmp, sinks);
+  activities = createActivities(activityDeps(channelPolicy, db.pool, channelSecrets(sinks)));
   secrets = secretValues(sinks);
 });
 
@@ -558,13 +561,29 @@ describe('backstop reads (seed 001 §6.bis)', () => {
   });
 
   test('the Console restore probe: live on a 2xx; a redirect, 401, 5xx, refused connection and a hang are "not live", never thrown', async () => {
+    const closedPort = await freePort(); // nothing listens there
+    // Only URLs the policy declares are probed (a run's input never chooses one).
+    for (const [story, url] of [
+      ['CVN-PROBE-1', `${sinks.webhook.url}/config`],
+      ['CVN-PROBE-2', `http://127.0.0.1:${closedPort}/config`],
+    ] as const)
+      declareStory(channelPolicy, story, {
+        dri: '@dococeven',
+        openProject: { epicId: 149, storyWorkPackageId: 153 },
+        github: { repository: GITHUB_REPOSITORY },
+        consoleRestoreProbeUrl: url,
+      });
+    await assert.rejects(
+      run(activities.probeUrl, { url: `${sinks.webhook.url}/anything-else`, timeoutMs: 2_000 }),
+      failure('UrlNotInPolicy', (e) => assert.match(e.message, /is not a URL this worker's policy declares/)),
+    );
+    assert.equal(sinks.webhook.requests.length, 0, 'an undeclared URL is never called');
     sinks.webhook.respondNext({ status: 200, body: 'ok' });
     const live = await run(activities.probeUrl, { url: `${sinks.webhook.url}/config`, timeoutMs: 2_000 });
     assert.equal(live.up, true);
     sinks.webhook.respondNext({ status: 502, body: 'Bad Gateway' });
     const down = await run(activities.probeUrl, { url: `${sinks.webhook.url}/config`, timeoutMs: 2_000 });
     assert.deepEqual([down.up, down.status], [false, 502]);
-    const closedPort = await freePort(); // nothing listens there
     const refused = await run(activities.probeUrl, {
       url: `http://127.0.0.1:${closedPort}/config`,
       timeoutMs: 2_000,

@@ -14,13 +14,15 @@ import type { BreakGlassRestoreStatus } from '../../src/workflows/break-glass-re
 import { activityDeps, shortTestPolicy, withRestorePolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
+import { payloadsInClear } from '../fixtures/history';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
  * The approval as an approver does it in the dev server's Web UI, driven by Debian's chromium
  * through playwright-core: start breakGlassRestore from the Start Workflow form, read the
  * `status` query, send `approve` as an Update with a wrong hash (the refusal is shown in the
- * dialog), then the signed approval (accepted); the run reaches its pause. Screenshots of each
+ * dialog), then the signed approval (accepted); the run reaches its pause. Payloads are encrypted:
+ * the UI encodes and decodes them through the tests' codec server. Screenshots of each
  * step go to test-results/web-ui/ (git-ignored); their paths are printed.
  */
 
@@ -198,6 +200,9 @@ describe('approval in the Web UI (dev server, chromium)', () => {
         await page.getByRole('button', { name: 'Refresh Query' }).click();
         await page.locator('.cm-content').filter({ hasText: '"pause_and_think"' }).last().waitFor();
         await screenshot(page, 'paused');
+        // What the UI showed decoded is sealed in the history: the input the UI sent was encoded
+        // through the codec server, and every result and update since by the worker and client.
+        assert.deepEqual(await payloadsInClear(handle), []);
       } finally {
         await handle.terminate('web UI test over').catch(() => undefined);
         await page.close();

@@ -1,5 +1,6 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import type { ConsolePolicy } from '../../common/policy';
+import type { BackstopPolicy, ConsolePolicy } from '../../common/policy';
 import { parseInput } from '../validation';
 
 /**
@@ -58,14 +59,27 @@ const probeUrlSchema = z
   .object({ url: z.url({ protocol: /^https?$/ }), timeoutMs: z.number().int().positive().max(120_000) })
   .strict();
 
-export function createProbeActivities(deps: { console: ConsolePolicy }) {
+export function createProbeActivities(deps: { console: ConsolePolicy; backstop: BackstopPolicy }) {
+  /** The URLs this worker may probe: the policy's, read at each call (never a run's input). */
+  const declared = (): Set<string> =>
+    new Set([
+      deps.console.url,
+      ...Object.values(deps.backstop.stories).map((story) => story.consoleRestoreProbeUrl),
+    ]);
   return {
     /**
-     * One GET of `url` (seed 001's Console restore probe), redirects not followed. Never throws and
-     * never retried: only a 2xx is live; a redirect, an auth failure, a 5xx or no answer is not.
+     * One GET of `url` (seed 001's Console restore probe), redirects not followed, and only of a
+     * URL the policy declares. Never throws for what it finds and is never retried: only a 2xx is
+     * live; a redirect, an auth failure, a 5xx or no answer is not.
      */
     probeUrl: (raw: { url: string; timeoutMs: number }): Promise<HttpProbe> => {
       const input = parseInput(probeUrlSchema, raw, 'probeUrl input');
+      if (!declared().has(input.url))
+        throw ApplicationFailure.create({
+          type: 'UrlNotInPolicy',
+          nonRetryable: true,
+          message: `probeUrl: ${input.url} is not a URL this worker's policy declares (console.url, runbooks.backstop.stories[…].consoleRestoreProbeUrl); the worker calls only the policy's URLs, never one a run chose`,
+        });
       return probeHttp(input.url, input.timeoutMs);
     },
     /** The Console's HTTP probe (never throws: "down" is an observation, not a failure). */
