@@ -65,10 +65,11 @@ export class AesGcmPayloadCodec implements PayloadCodec {
 
   /** Rejects (never throws) on a payload it cannot open. */
   decode(payloads: Payload[]): Promise<Payload[]> {
-    return new Promise((resolve) => resolve(payloads.map((payload) => this.open(payload))));
+    return new Promise((resolve) => resolve(payloads.map((payload) => this.decodeOne(payload))));
   }
 
-  private open(payload: Payload): Payload {
+  /** One payload opened (or passed through when not sealed by this codec); throws when it cannot be. */
+  decodeOne(payload: Payload): Payload {
     const encoding = payload.metadata?.encoding;
     if (!encoding || Buffer.from(encoding).toString('utf8') !== ENCRYPTED_ENCODING) return payload;
     const idBytes = payload.metadata?.[KEY_ID_METADATA];

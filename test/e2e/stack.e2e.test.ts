@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { freePort, scratchDir } from '../../src/local/servers';
@@ -52,6 +52,16 @@ describe('the local stack (npm run stack)', () => {
     );
     assert.match(stack.output(), /Drill logs: .*drill-logs/);
     assert.ok(existsSync(path.join(stackDir, 'connection.json')), 'the stack says where it listens');
+    // Payloads are encrypted locally as in production: a key generated into the state folder
+    // (owner-only), a codec server the UI decodes through (CORS for the UI's origin).
+    const keysFile = path.join(stackDir, 'payload-keys');
+    assert.equal(statSync(keysFile).mode & 0o077, 0, 'the key file is owner-only');
+    assert.match(stack.output(), new RegExp(`codec server: http://127\\.0\\.0\\.1:${codecPort}`));
+    const preflight = await fetch(`http://127.0.0.1:${codecPort}/decode`, {
+      method: 'OPTIONS',
+      headers: { Origin: `http://localhost:${uiPort}`, 'Access-Control-Request-Method': 'POST' },
+    });
+    assert.equal(preflight.status, 204);
 
     // A second stack on the same ports stops at once, before building anything.
     const second = spawnNode('scripts/stack.mjs', [], stackEnv);

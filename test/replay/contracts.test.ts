@@ -13,6 +13,7 @@ import {
   type ContractSnapshot,
 } from '../fixtures/contracts';
 import { releaseHistoryDir } from '../fixtures/history';
+import { payloadData } from '../fixtures/payload-keys';
 
 /**
  * Frozen message contracts: each release records its workflows' input, signal and update schemas
@@ -102,10 +103,10 @@ describe('message contracts', () => {
           historyFromJSON(JSON.parse(readFileSync(path.join(histories, release, file), 'utf8'))).events ?? [];
         const started = events[0]?.workflowExecutionStartedEventAttributes;
         const type = started?.workflowType?.name ?? '';
-        const data = started?.input?.payloads?.[0]?.data;
+        const payload = started?.input?.payloads?.[0];
         const contract = MESSAGE_CONTRACTS[type];
         assert.ok(contract, `${release}/${file}: no contract for ${type}`);
-        const input = JSON.parse(Buffer.from(data!).toString('utf8')) as unknown;
+        const input = JSON.parse(payloadData(payload!).toString('utf8')) as unknown;
         const parsed = contract.input.safeParse(input);
         assert.ok(parsed.success, `${release}/${file}: ${parsed.error?.message}`);
         checked += 1;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -12,7 +13,7 @@ import {
   type RollbackStatus,
   type RollbackToPilotInput,
 } from '../../src/workflows/rollback-to-pilot/definitions';
-import { historyEvents, recordHistory, scheduledActivities } from '../fixtures/history';
+import { historyEvents, historyText, recordHistory, scheduledActivities } from '../fixtures/history';
 import { EXPANDED_REPOS, FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
@@ -93,9 +94,25 @@ function verbs(): string[] {
 
 describe('rollbackToPilot (time-skipping)', () => {
   test('P1 mass failure: steps 1–8 verified, backups kept, every mutation exactly once, RCA filed', async () => {
+    // A secret where real manifests carry one: it must reach the backup file, never the history.
+    const planted = cluster.read();
+    const configMaps = planted.namespaces.production!.configmaps!;
+    for (const name of Object.keys(configMaps))
+      configMaps[name] = { ...configMaps[name], DB_PASSWORD: 'SENTINEL-rb-51f0' };
+    cluster.write(planted);
     await withWorker(async (taskQueue) => {
       const handle = await start(taskQueue, input());
       const result = await runToRca(handle);
+      const manifests = result.backups?.manifests as { kind: string; path: string; sha256: string }[];
+      const configMapBackup = manifests.find((m) => m.kind === 'configmap')!;
+      const file = readFileSync(configMapBackup.path);
+      assert.ok(file.includes('SENTINEL-rb-51f0'), 'the artifact holds the configmap');
+      assert.equal(configMapBackup.sha256, createHash('sha256').update(file).digest('hex'));
+      assert.ok(
+        !JSON.stringify(result).includes('SENTINEL-rb-51f0'),
+        'the result (and so the history) does not',
+      );
+      assert.ok(!(await historyText(handle)).includes('SENTINEL-rb-51f0'), 'nor the exported history');
 
       assert.equal(result.outcome, 'rolled_back', result.message);
       assert.equal(result.decision?.level, 'P1');
