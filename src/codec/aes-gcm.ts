@@ -102,7 +102,15 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 }
 
-/** The data converter of every worker and client: encrypting, or the SDK's default when 'off'. */
+/** The failure converter sealing failure messages (see failure-converter.ts); bundled into workflow code. */
+export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
+
+/**
+ * The data converter of every worker and client: encrypting payloads and failure messages, or
+ * the SDK's default when 'off'. A prebuilt workflow bundle must include FAILURE_CONVERTER_PATH.
+ */
 export function runbookDataConverter(keys: readonly PayloadKey[] | 'off'): DataConverter {
-  return keys === 'off' ? {} : { payloadCodecs: [new AesGcmPayloadCodec(keys)] };
+  return keys === 'off'
+    ? {}
+    : { payloadCodecs: [new AesGcmPayloadCodec(keys)], failureConverterPath: FAILURE_CONVERTER_PATH };
 }

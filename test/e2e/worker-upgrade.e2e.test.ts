@@ -33,6 +33,7 @@ import {
   type MatrixWorld,
 } from '../workflows/fault-matrix/world';
 import { testDataConverter } from '../fixtures/payload-keys';
+import { FAILURE_CONVERTER_PATH } from '../../src/codec/aes-gcm';
 
 /**
  * Worker Versioning end to end on the dev server: a deployment's build A starts a backstop
@@ -53,8 +54,16 @@ before(async () => {
   const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
   [world, bundleA, bundleB] = await Promise.all([
     startMatrixWorld(tmp),
-    bundleWorkflowCode({ workflowsPath: VERSIONED_WORKFLOWS_PATH, logger: quiet }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../fixtures/build-b'), logger: quiet }),
+    bundleWorkflowCode({
+      workflowsPath: VERSIONED_WORKFLOWS_PATH,
+      failureConverterPath: FAILURE_CONVERTER_PATH,
+      logger: quiet,
+    }),
+    bundleWorkflowCode({
+      workflowsPath: require.resolve('../fixtures/build-b'),
+      failureConverterPath: FAILURE_CONVERTER_PATH,
+      logger: quiet,
+    }),
   ]);
   // Test-only: holds of seconds so a re-enablement sleeps through the upgrade within the test.
   policy = rollbackPolicy(tmp, world.prometheus.url, (file) => {

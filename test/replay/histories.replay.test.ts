@@ -9,6 +9,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/wor
 import { REPO_ROOT } from '../../src/local/paths';
 import { workflowBundle } from '../fixtures/temporal';
 import { testDataConverter } from '../fixtures/payload-keys';
+import { FAILURE_CONVERTER_PATH } from '../../src/codec/aes-gcm';
 
 /**
  * The replay gate: histories recorded by earlier releases — whole runs, and runs captured asleep
@@ -124,6 +125,7 @@ describe('replay gate: histories of earlier releases replay on today’s code', 
       ['unguarded', 'guarded'].map((name) =>
         bundleWorkflowCode({
           workflowsPath: require.resolve(`../fixtures/changed-workflows/${name}`),
+          failureConverterPath: FAILURE_CONVERTER_PATH,
           logger: quiet,
         }),
       ),

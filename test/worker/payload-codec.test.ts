@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Client } from '@temporalio/client';
-import type { Payload } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { failureConverter } from '../../src/codec/failure-converter';
+import { DECISION_REFUSED } from '../../src/workflows/shared/messages';
 import { temporal } from '@temporalio/proto';
 import {
   AesGcmPayloadCodec,
@@ -86,6 +88,21 @@ describe('payload codec (AES-256-GCM)', () => {
       name: 'PayloadAuthenticationError',
       message: /"k-1"/,
     });
+  });
+
+  test('failure messages are sealed too, except a refused decision (written for the UI dialog)', () => {
+    const sealed = failureConverter.errorToFailure(
+      ApplicationFailure.nonRetryable('psql: password authentication failed for SENTINEL-user', 'SqlFailed'),
+      defaultPayloadConverter,
+    );
+    assert.equal(sealed.message, 'Encoded failure');
+    assert.ok(!JSON.stringify(sealed).includes('SENTINEL'), 'the message went into encodedAttributes');
+    assert.ok(sealed.encodedAttributes, 'which the codec encrypts');
+    const refused = failureConverter.errorToFailure(
+      ApplicationFailure.create({ type: DECISION_REFUSED, message: 'REFUSED (plan_hash_mismatch): …' }),
+      defaultPayloadConverter,
+    );
+    assert.match(refused.message ?? '', /^REFUSED \(plan_hash_mismatch\)/);
   });
 
   test('payloads from before encryption pass through', async () => {
@@ -253,10 +270,15 @@ describe('encrypted runs (dev server: a restarted worker gets the run from histo
         const events = (await later.fetchHistory()).events ?? [];
         const failed = events.find((e) => e.workflowTaskFailedEventAttributes);
         if (failed) {
-          assert.match(
-            failed.workflowTaskFailedEventAttributes!.failure?.message ?? '',
-            /encrypted under key "rot-1", which this process does not hold/,
-          );
+          // The failure's message is sealed too (under the worker's key 2): in clear it says only
+          // "Encoded failure"; whoever holds key 2 (the UI through the codec server) reads why.
+          const failure = failed.workflowTaskFailedEventAttributes!.failure!;
+          assert.equal(failure.message, 'Encoded failure');
+          const [opened] = await new AesGcmPayloadCodec(parsePayloadKeys(key2, 'test')).decode([
+            failure.encodedAttributes!,
+          ]);
+          const { message } = JSON.parse(Buffer.from(opened!.data!).toString()) as { message: string };
+          assert.match(message, /encrypted under key "rot-1", which this process does not hold/);
           break;
         }
         assert.ok(Date.now() < deadline, 'the worker without key 1 never reported its failed task');

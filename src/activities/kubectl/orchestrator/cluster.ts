@@ -139,6 +139,8 @@ export function orchestratorCluster(deps: OrchestratorDeps) {
   return {
     orchestrator,
     rollback,
+    /** Configured secret values, scrubbed from outputs that enter the history. */
+    secrets: deps.secrets,
     checkThenAct: (step: CheckThenAct<unknown>) => checkThenAct(kubectl, step),
     target,
     monitoring,

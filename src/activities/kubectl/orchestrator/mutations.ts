@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { kubernetesName } from '../../../common/names';
+import { scrubTail } from '../../../common/scrub';
 import { parseInput } from '../../validation';
 import { joinArgv, type MutationResult, type OrchestratorCluster } from './cluster';
 
@@ -50,7 +51,7 @@ async function rolloutStatus(cluster: OrchestratorCluster, raw: { timeoutMs: num
     return {
       ok: true,
       command: joinArgv(result.argv),
-      output: result.stdout.trim().split('\n').slice(-3).join('\n'),
+      output: scrubTail(result.stdout.trim().split('\n').slice(-3).join('\n'), cluster.secrets, 1_000),
     };
   } catch (error) {
     if (
@@ -60,7 +61,7 @@ async function rolloutStatus(cluster: OrchestratorCluster, raw: { timeoutMs: num
       return {
         ok: false,
         command: `kubectl rollout status ${deployment} --timeout=${seconds}s`,
-        output: error.message,
+        output: scrubTail(error.message, cluster.secrets, 1_000),
       };
     }
     throw error;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { kubernetesName } from '../../../common/names';
+import { scrubTail } from '../../../common/scrub';
 import { parseInput } from '../../validation';
 import { joinArgv, type OrchestratorCluster } from './cluster';
 
@@ -23,7 +24,8 @@ async function readDeploymentLogs(cluster: OrchestratorCluster): Promise<{
     lines: lines.length,
     errors: matching.filter((line) => /\bERROR\b/.test(line)).length,
     critical: matching.filter((line) => /\bCRITICAL\b/.test(line)).length,
-    sample: matching.slice(-10),
+    // Log lines can quote anything (a connection string, a token): scrubbed and cut before the history.
+    sample: matching.slice(-10).map((line) => scrubTail(line, cluster.secrets, 500)),
   };
 }
 
