@@ -8,7 +8,11 @@ try {
 } catch (error) {
   fail(error);
 }
-const result = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'bench', 'restore.bench.js')], {
+// `npm run bench -- sleepers 1000`: the sleeping-programmes benchmark (bench/sleepers.bench.ts).
+const [which = 'restore', ...args] = process.argv.slice(2);
+if (!['restore', 'sleepers'].includes(which))
+  fail(new Error(`npm run bench -- [restore | sleepers N]: unknown "${which}"`));
+const result = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'bench', `${which}.bench.js`), ...args], {
   cwd: ROOT,
   stdio: 'inherit',
 });

@@ -103,6 +103,13 @@ export function loadPayloadKeys(env: NodeJS.ProcessEnv = process.env): PayloadKe
   );
 }
 
+/** For the worker's start line: which key seals, which open (never the key material). */
+export function describePayloadKeys(keys: readonly PayloadKey[] | 'off'): string {
+  return keys === 'off'
+    ? 'off'
+    : `AES-256-GCM, sealing with key ${keys[0]!.id}, opening ${keys.map((k) => k.id).join(', ')}`;
+}
+
 /** A new key entry (`id=base64`) for a key list. */
 export function generatePayloadKeyEntry(id: string): string {
   return `${keyIdSchema.parse(id)}=${randomBytes(32).toString('base64')}`;

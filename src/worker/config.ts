@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { describeIssues } from '../common/validation';
 import { ConfigurationError } from '../common/errors';
 import { REPO_ROOT } from '../local/paths';
+import { parseDuration } from '../common/duration';
+import { getHeapStatistics } from 'node:v8';
 
 export const DEFAULT_POLICY_FILE = path.join(REPO_ROOT, 'policy', 'default-policy.json');
 export const DEFAULT_TASK_QUEUE = 'runbooks';
@@ -36,6 +38,14 @@ const workerEnvSchema = z
      */
     RUNBOOKS_DEPLOYMENT_NAME: deploymentPart.optional(),
     RUNBOOKS_BUILD_ID: deploymentPart.optional(),
+    /** Worker sizing (see workerSizing): how many runs stay in memory, how many tasks at once. */
+    RUNBOOKS_WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000).optional(),
+    RUNBOOKS_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(1_000).default(20),
+    RUNBOOKS_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(1_000).default(50),
+    RUNBOOKS_STICKY_QUEUE_TIMEOUT: z
+      .string()
+      .default('10s')
+      .refine((text) => (parseDuration(text) ?? 0) >= 1_000, 'a duration of at least 1s, like 10s'),
   })
   .superRefine((env, ctx) => {
     for (const [given, missing] of [
@@ -59,6 +69,37 @@ export interface WorkerConfig {
   backupDirectory?: string;
   /** Worker Versioning: this worker's deployment version (absent: unversioned). */
   deployment?: WorkerDeploymentVersion;
+  sizing: WorkerSizing;
+}
+
+/**
+ * What bounds the worker's memory and concurrency. Runs in the workflow cache cost memory (about
+ * PER_CACHED_RUN_MIB each for our runbooks, measured with `npm run bench -- sleepers`); one evicted
+ * is replayed from its history at its next task (a sleeping programme wakes once a checkpoint, so
+ * that costs a replay per wake-up, not a crash). The SDK's own default assumes much smaller
+ * workflows (600 per GiB of heap), which filled the heap before the cap applied.
+ */
+export interface WorkerSizing {
+  maxCachedWorkflows: number;
+  maxConcurrentWorkflowTaskExecutions: number;
+  maxConcurrentActivityTaskExecutions: number;
+  stickyQueueScheduleToStartTimeoutMs: number;
+}
+
+export function describeSizing(sizing: WorkerSizing): string {
+  return `${sizing.maxCachedWorkflows} cached runs, ${sizing.maxConcurrentWorkflowTaskExecutions} workflow tasks and ${sizing.maxConcurrentActivityTaskExecutions} activities at once, sticky timeout ${sizing.stickyQueueScheduleToStartTimeoutMs} ms`;
+}
+
+/** Measured heap per cached run of our workflows, with a margin (see README "Benchmarks"). */
+export const PER_CACHED_RUN_MIB = 8;
+/** Heap kept for everything else (activities, connections, buffers). */
+const HEAP_RESERVED_MIB = 400;
+
+/** The cache size this process's heap affords: (heap limit - reserve) / per-run cost, at least 10. */
+export function defaultWorkflowCacheSize(
+  heapLimitMiB = getHeapStatistics().heap_size_limit / 1024 / 1024,
+): number {
+  return Math.max(10, Math.floor((heapLimitMiB - HEAP_RESERVED_MIB) / PER_CACHED_RUN_MIB));
 }
 
 export interface WorkerDeploymentVersion {
@@ -94,6 +135,12 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
           },
         }
       : {}),
+    sizing: {
+      maxCachedWorkflows: parsed.data.RUNBOOKS_WORKFLOW_CACHE_SIZE ?? defaultWorkflowCacheSize(),
+      maxConcurrentWorkflowTaskExecutions: parsed.data.RUNBOOKS_MAX_WORKFLOW_TASKS,
+      maxConcurrentActivityTaskExecutions: parsed.data.RUNBOOKS_MAX_ACTIVITIES,
+      stickyQueueScheduleToStartTimeoutMs: parseDuration(parsed.data.RUNBOOKS_STICKY_QUEUE_TIMEOUT)!,
+    },
   };
 }
 

@@ -2,14 +2,14 @@ import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { resolveChannels } from '../activities/channels';
 import { ensureRunbookTables } from '../db/runbook-schema';
-import { loadWorkerConfig, redactUrl } from './config';
+import { describeSizing, loadWorkerConfig, redactUrl } from './config';
 import { connectWorker, loadTemporalTarget } from './connection';
 import { ConfigurationError } from '../common/errors';
 import { unservedRunbooks, type Policy, type UnservedRunbook } from '../common/policy';
 import { loadPolicyFile } from './policy';
 import { createRunbookWorker } from './worker';
 import { runbookDataConverter } from '../codec/aes-gcm';
-import { loadPayloadKeys } from '../codec/keys';
+import { describePayloadKeys, loadPayloadKeys } from '../codec/keys';
 
 /**
  * Worker entry point: validate config and policy (fail fast, readable), check the database,
@@ -60,6 +60,7 @@ async function main(): Promise<void> {
     taskQueue: config.taskQueue,
     ...(config.deployment ? { deployment: config.deployment } : {}),
     dataConverter: runbookDataConverter(payloadKeys),
+    sizing: config.sizing,
     deps: {
       db,
       ...(stagingDb ? { stagingDb } : {}),
@@ -78,10 +79,8 @@ async function main(): Promise<void> {
     workerVersion: config.deployment
       ? `${config.deployment.deploymentName}:${config.deployment.buildId} (make it current: temporal worker deployment set-current-version)`
       : 'unversioned',
-    payloadEncryption:
-      payloadKeys === 'off'
-        ? 'off'
-        : `AES-256-GCM, sealing with key ${payloadKeys[0]!.id}, opening ${payloadKeys.map((k) => k.id).join(', ')}`,
+    sizing: describeSizing(config.sizing),
+    payloadEncryption: describePayloadKeys(payloadKeys),
     database: redactUrl(config.databaseUrl),
     staging: config.stagingDatabaseUrl
       ? redactUrl(config.stagingDatabaseUrl)

@@ -6,7 +6,7 @@ import {
   type WorkflowBundle,
 } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import type { WorkerDeploymentVersion } from './config';
+import type { WorkerDeploymentVersion, WorkerSizing } from './config';
 import { VERSIONED_WORKFLOWS_PATH, WORKFLOWS_PATH } from './paths';
 
 export interface RunbookWorkerOptions {
@@ -30,6 +30,8 @@ export interface RunbookWorkerOptions {
   deployment?: WorkerDeploymentVersion;
   /** Payload encryption (src/codec): the same keys as every client of the namespace. */
   dataConverter?: DataConverter;
+  /** Cache and concurrency bounds (the worker entry point always sets them; tests use the SDK's). */
+  sizing?: WorkerSizing;
 }
 
 /** The one place a runbook worker is assembled: workflows + activities built from injected deps. */
@@ -44,6 +46,14 @@ export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Work
     activities: createActivities(options.deps),
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+    ...(options.sizing
+      ? {
+          maxCachedWorkflows: options.sizing.maxCachedWorkflows,
+          maxConcurrentWorkflowTaskExecutions: options.sizing.maxConcurrentWorkflowTaskExecutions,
+          maxConcurrentActivityTaskExecutions: options.sizing.maxConcurrentActivityTaskExecutions,
+          stickyQueueScheduleToStartTimeout: options.sizing.stickyQueueScheduleToStartTimeoutMs,
+        }
+      : {}),
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     ...(options.deployment
       ? {
