@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { unservedRunbooks, type PolicyFile } from '../../src/common/policy';
 import { resolveChannels } from '../../src/activities/channels';
 import { scratchDir } from '../../src/local/servers';
-import { loadWorkerConfig, redactUrl } from '../../src/worker/config';
+import { defaultWorkflowCacheSize, loadWorkerConfig, redactUrl } from '../../src/worker/config';
 import { ConfigurationError } from '../../src/common/errors';
 import { REPO_ROOT } from '../../src/local/paths';
 import { loadPolicyFile } from '../../src/worker/policy';
@@ -275,6 +275,35 @@ describe('worker environment', () => {
     assert.equal(
       redactUrl('postgres://user:s3cret@db.internal:5432/champollion'),
       'postgres://user:***@db.internal:5432/champollion',
+    );
+  });
+
+  test('sizing: the cache follows the heap unless set; bad values are named', () => {
+    const db = { DATABASE_URL: 'postgres://u:p@h/db' };
+    assert.equal(defaultWorkflowCacheSize(4_144), 468, '(4,144 - 400) / 8 MiB');
+    assert.equal(defaultWorkflowCacheSize(256), 10, 'never below 10');
+    const sized = loadWorkerConfig({
+      ...db,
+      RUNBOOKS_WORKFLOW_CACHE_SIZE: '150',
+      RUNBOOKS_STICKY_QUEUE_TIMEOUT: '5s',
+    });
+    assert.deepEqual(sized.sizing, {
+      maxCachedWorkflows: 150,
+      maxConcurrentWorkflowTaskExecutions: 20,
+      maxConcurrentActivityTaskExecutions: 50,
+      stickyQueueScheduleToStartTimeoutMs: 5_000,
+    });
+    assert.equal(loadWorkerConfig(db).sizing.maxCachedWorkflows, defaultWorkflowCacheSize());
+    assert.throws(
+      () =>
+        loadWorkerConfig({
+          ...db,
+          RUNBOOKS_WORKFLOW_CACHE_SIZE: 'lots',
+          RUNBOOKS_STICKY_QUEUE_TIMEOUT: '0s',
+        }),
+      (error: Error) =>
+        /RUNBOOKS_WORKFLOW_CACHE_SIZE: /.test(error.message) &&
+        /RUNBOOKS_STICKY_QUEUE_TIMEOUT: /.test(error.message),
     );
   });
 
