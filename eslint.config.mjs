@@ -34,6 +34,13 @@ function workflowImports(extraPatterns = []) {
         ['worker', 'cli', 'client', 'stack', 'local', 'db'],
         'Workflow code must not import worker-side modules',
       ),
+      {
+        // Every module workflow code imports is evaluated again in each workflow instance.
+        regex: '/common/policy(/index|/backstop)?$',
+        allowTypeImports: true,
+        message:
+          'The policy file schema (~550 zod schemas) would be built in every cached workflow: import the section file that holds what you need (types are fine).',
+      },
       ...extraPatterns,
     ],
   };

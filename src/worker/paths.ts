@@ -1,3 +1,24 @@
+import { FAILURE_CONVERTER_PATH } from '../codec/aes-gcm';
+
 /** Compiled workflow entry points, for the bundler: an unversioned worker's and a versioned one's. */
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 export const VERSIONED_WORKFLOWS_PATH = require.resolve('../workflows/versioned');
+
+/** Modules evaluated once per workflow thread and shared by every run (src/workflows/shared-zod.ts). */
+export const WORKFLOW_PRELOAD_MODULES = [require.resolve('../workflows/shared-zod')];
+
+/**
+ * How every bundle of our workflow code is built (the worker's own, the tests' and the replay
+ * gate's), so a test runs the same sharing and failure sealing as production.
+ */
+export function workflowBundleOptions(workflowsPath: string): {
+  workflowsPath: string;
+  failureConverterPath: string;
+  preloadModules: string[];
+} {
+  return {
+    workflowsPath,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+    preloadModules: WORKFLOW_PRELOAD_MODULES,
+  };
+}

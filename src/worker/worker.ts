@@ -7,7 +7,7 @@ import {
 } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { WorkerDeploymentVersion, WorkerSizing } from './config';
-import { VERSIONED_WORKFLOWS_PATH, WORKFLOWS_PATH } from './paths';
+import { VERSIONED_WORKFLOWS_PATH, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH } from './paths';
 
 export interface RunbookWorkerOptions {
   connection: NativeConnection;
@@ -42,7 +42,10 @@ export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Work
     taskQueue: options.taskQueue,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: options.deployment ? VERSIONED_WORKFLOWS_PATH : WORKFLOWS_PATH }),
+      : {
+          workflowsPath: options.deployment ? VERSIONED_WORKFLOWS_PATH : WORKFLOWS_PATH,
+          bundlerOptions: { preloadModules: WORKFLOW_PRELOAD_MODULES },
+        }),
     activities: createActivities(options.deps),
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),

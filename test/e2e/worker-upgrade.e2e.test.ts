@@ -5,7 +5,7 @@ import { bundleWorkflowCode, type Worker, type WorkflowBundle } from '@temporali
 import { decodeVersioningBehavior } from '@temporalio/common/lib/worker-deployments';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { VERSIONED_WORKFLOWS_PATH } from '../../src/worker/paths';
+import { VERSIONED_WORKFLOWS_PATH, workflowBundleOptions } from '../../src/worker/paths';
 import { createRunbookWorker } from '../../src/worker/worker';
 import { backstopProgram, breakGlassRestore } from '../../src/workflows';
 import {
@@ -33,7 +33,6 @@ import {
   type MatrixWorld,
 } from '../workflows/fault-matrix/world';
 import { testDataConverter } from '../fixtures/payload-keys';
-import { FAILURE_CONVERTER_PATH } from '../../src/codec/aes-gcm';
 
 /**
  * Worker Versioning end to end on the dev server: a deployment's build A starts a backstop
@@ -55,13 +54,11 @@ before(async () => {
   [world, bundleA, bundleB] = await Promise.all([
     startMatrixWorld(tmp),
     bundleWorkflowCode({
-      workflowsPath: VERSIONED_WORKFLOWS_PATH,
-      failureConverterPath: FAILURE_CONVERTER_PATH,
+      ...workflowBundleOptions(VERSIONED_WORKFLOWS_PATH),
       logger: quiet,
     }),
     bundleWorkflowCode({
-      workflowsPath: require.resolve('../fixtures/build-b'),
-      failureConverterPath: FAILURE_CONVERTER_PATH,
+      ...workflowBundleOptions(require.resolve('../fixtures/build-b')),
       logger: quiet,
     }),
   ]);

@@ -9,7 +9,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/wor
 import { REPO_ROOT } from '../../src/local/paths';
 import { workflowBundle } from '../fixtures/temporal';
 import { testDataConverter } from '../fixtures/payload-keys';
-import { FAILURE_CONVERTER_PATH } from '../../src/codec/aes-gcm';
+import { workflowBundleOptions } from '../../src/worker/paths';
 
 /**
  * The replay gate: histories recorded by earlier releases — whole runs, and runs captured asleep
@@ -124,8 +124,7 @@ describe('replay gate: histories of earlier releases replay on today’s code', 
     const [unguarded, guarded] = await Promise.all(
       ['unguarded', 'guarded'].map((name) =>
         bundleWorkflowCode({
-          workflowsPath: require.resolve(`../fixtures/changed-workflows/${name}`),
-          failureConverterPath: FAILURE_CONVERTER_PATH,
+          ...workflowBundleOptions(require.resolve(`../fixtures/changed-workflows/${name}`)),
           logger: quiet,
         }),
       ),

@@ -1,21 +1,7 @@
 import { z } from 'zod';
-import { channelName, policyHandle, repositorySchema, storyIdSchema } from '../names';
+import { channelName, policyHandle, storyIdSchema } from '../names';
 import { duration } from './fields';
-
-/** The story's Epic and its own work package in OpenProject. */
-export const storyOpenProjectSchema = z
-  .object({ epicId: z.number().int().positive(), storyWorkPackageId: z.number().int().positive() })
-  .strict();
-
-/** Where the story's gate-failure issues live on GitHub. */
-export const storyGitHubSchema = z
-  .object({
-    repository: repositorySchema,
-    gateFailureLabel: z.string().min(1).max(50).default('gate-failure'),
-    /** Text the gate-failure search looks for (default: the story id). */
-    search: z.string().min(1).max(200).optional(),
-  })
-  .strict();
+import { storyGitHubSchema, storyOpenProjectSchema } from './story';
 
 /**
  * One story's program, declared by whoever owns the policy: whom it pages and which trackers and

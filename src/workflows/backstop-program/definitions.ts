@@ -3,7 +3,7 @@ import { stepDecisionPayloadSchema, type MessageContract, type DecisionAnswer } 
 import { z } from 'zod';
 import type { GitHubIssue, HttpProbe, WorkPackage } from '../../activities';
 import type { CheckpointName } from '../../common/backstop';
-import { storyGitHubSchema, storyOpenProjectSchema } from '../../common/policy/backstop';
+import { storyGitHubSchema, storyOpenProjectSchema } from '../../common/policy/story';
 import { storyIdSchema } from '../../common/names';
 import { handleSchema } from '../../common/identity';
 import type { NoticeRecord } from '../shared/notices';

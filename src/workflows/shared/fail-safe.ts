@@ -5,7 +5,7 @@ import {
   patched,
   workflowInfo,
 } from '@temporalio/workflow';
-import { DEFAULT_FAIL_SAFE, type FailSafePolicy } from '../../common/policy';
+import { DEFAULT_FAIL_SAFE, type FailSafePolicy } from '../../common/policy/fail-safe';
 import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';

@@ -1,6 +1,6 @@
 import { handleDecision } from '../decisions';
 import { condition } from '@temporalio/workflow';
-import { DEFAULT_FAIL_SAFE, type FailSafePolicy } from '../../../common/policy';
+import { DEFAULT_FAIL_SAFE, type FailSafePolicy } from '../../../common/policy/fail-safe';
 import { utcIso } from '../../../common/duration';
 import { normalizeHandle } from '../../../common/identity';
 import type { NoticePage } from '../../../common/notice';

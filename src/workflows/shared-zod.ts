@@ -1,0 +1,16 @@
+import * as zod from 'zod';
+
+/**
+ * Loaded once per workflow thread, before any workflow (the bundle's `preloadModules`, see
+ * src/worker/paths.ts), so zod's ~190 classes are shared by every cached run instead of being
+ * built again in each one (the SDK evaluates every other workflow module once per run).
+ *
+ * The SDK deep-freezes preloaded modules and the globals they set. Zod installs its default
+ * locale and memoizer into a global on the first schema it builds; building one here puts them in
+ * place before the freeze (otherwise the first schema a run builds fails on the frozen global).
+ * Zod keeps no per-parse state anywhere else, so sharing it cannot leak one run into another.
+ */
+zod.object({ warmUp: zod.array(zod.string()) });
+
+// Used, so that the bundler keeps zod (its package declares no side effects).
+export const sharedZod = zod;

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { REPO_ROOT } from '../../src/local/paths';
+import { workflowBundle } from '../fixtures/temporal';
+
+/**
+ * What each cached run costs the worker: the SDK evaluates every module of the workflow bundle
+ * again per run, except the preloaded ones. Zod (~190 classes) is preloaded and shared
+ * (src/workflows/shared-zod.ts); the policy file's schemas stay out of workflow code (a lint rule).
+ * Before both: 3.0 MiB RSS per sleeping backstop programme; `npm run bench -- sleepers N` prints it.
+ */
+describe('workflow bundle', () => {
+  test('the preload step loads the shared zod module (not tree-shaken away)', async () => {
+    const { code } = await workflowBundle();
+    const body = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code)?.[1];
+    assert.ok(body !== undefined, 'the bundle has a preloadModules step');
+    assert.match(body, /shared-zod\.js/);
+  });
+
+  test('zod schemas built per workflow instance: the bundle’s own modules build fewer than 700', async () => {
+    const { code } = await workflowBundle();
+    const modules = [...new Set([...code.matchAll(/"\.\/(dist\/src\/[^"]+\.js)"/g)].map((m) => m[1]!))];
+    assert.ok(modules.length > 30, `found ${modules.length} of our modules in the bundle`);
+    // A fresh process, so nothing is cached yet; zod calls the global post-processor once per schema.
+    const script = `
+      let built = 0;
+      globalThis.__zod_globalConfig = { postProcessor: () => { built++; } };
+      require('zod');
+      const before = built;
+      for (const file of ${JSON.stringify(modules)}) require(require('node:path').join(${JSON.stringify(REPO_ROOT)}, file));
+      process.stdout.write(String(built - before));`;
+    const built = Number(
+      execFileSync(process.execPath, ['-e', script], { cwd: path.resolve(REPO_ROOT) }).toString(),
+    );
+    // 1,088 when workflow code imported the policy file's schema; 599 without it.
+    assert.ok(built > 100 && built < 700, `${built} zod schemas built by the workflow bundle's modules`);
+  });
+});
