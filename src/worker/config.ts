@@ -46,6 +46,16 @@ const workerEnvSchema = z
       .string()
       .default('10s')
       .refine((text) => (parseDuration(text) ?? 0) >= 1_000, 'a duration of at least 1s, like 10s'),
+    /** Prometheus: where the worker serves /metrics (SDK and runbook metrics); off when unset. */
+    RUNBOOKS_METRICS_ADDRESS: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'host:port, like 0.0.0.0:9464 or 127.0.0.1:9464')
+      .optional(),
+    /** How often the open-run gauges are read from Temporal visibility. */
+    RUNBOOKS_METRICS_VISIBILITY_INTERVAL: z
+      .string()
+      .default('30s')
+      .refine((text) => (parseDuration(text) ?? 0) >= 1_000, 'a duration of at least 1s, like 30s'),
   })
   .superRefine((env, ctx) => {
     for (const [given, missing] of [
@@ -70,6 +80,8 @@ export interface WorkerConfig {
   /** Worker Versioning: this worker's deployment version (absent: unversioned). */
   deployment?: WorkerDeploymentVersion;
   sizing: WorkerSizing;
+  /** Prometheus endpoint (absent: no metrics exported). */
+  metrics?: { address: string; visibilityIntervalMs: number };
 }
 
 /**
@@ -132,6 +144,14 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
           deployment: {
             deploymentName: parsed.data.RUNBOOKS_DEPLOYMENT_NAME,
             buildId: parsed.data.RUNBOOKS_BUILD_ID,
+          },
+        }
+      : {}),
+    ...(parsed.data.RUNBOOKS_METRICS_ADDRESS
+      ? {
+          metrics: {
+            address: parsed.data.RUNBOOKS_METRICS_ADDRESS,
+            visibilityIntervalMs: parseDuration(parsed.data.RUNBOOKS_METRICS_VISIBILITY_INTERVAL)!,
           },
         }
       : {}),

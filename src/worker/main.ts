@@ -2,11 +2,14 @@ import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { resolveChannels } from '../activities/channels';
 import { ensureRunbookTables } from '../db/runbook-schema';
-import { describeSizing, loadWorkerConfig, redactUrl } from './config';
-import { connectWorker, loadTemporalTarget } from './connection';
+import { describeSizing, loadWorkerConfig, redactUrl, type WorkerConfig } from './config';
+import { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import { connectClient, connectWorker, loadTemporalTarget, type TemporalTarget } from './connection';
+import { OpenRunGauges, prometheusTelemetry } from './metrics';
 import { ConfigurationError } from '../common/errors';
 import { unservedRunbooks, type Policy, type UnservedRunbook } from '../common/policy';
-import { loadPolicyFile } from './policy';
+import { loadPolicyFile, type LoadedPolicy } from './policy';
 import { createRunbookWorker } from './worker';
 import { runbookDataConverter } from '../codec/aes-gcm';
 import { describePayloadKeys, loadPayloadKeys } from '../codec/keys';
@@ -17,49 +20,33 @@ import { describePayloadKeys, loadPayloadKeys } from '../codec/keys';
  */
 async function main(): Promise<void> {
   const logger = new DefaultLogger((process.env.RUNBOOKS_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO');
-  Runtime.install({ logger });
-
   const config = loadWorkerConfig(process.env);
+  Runtime.install({
+    logger,
+    ...(config.metrics ? { telemetryOptions: prometheusTelemetry(config.metrics.address) } : {}),
+  });
   const payloadKeys = loadPayloadKeys(process.env);
   if (payloadKeys === 'off')
     logger.warn(
       'PAYLOAD ENCRYPTION IS OFF (RUNBOOKS_PAYLOAD_ENCRYPTION=off): inputs, results and history are stored in clear',
     );
-  const loaded = loadPolicyFile(config.policyFile);
-  const { policy, canonicalPayload, file } = loaded;
-  const drillLogDirectory = config.drillLogDirectory ?? loaded.drillLogDirectory;
-  const backupDirectory = config.backupDirectory ?? loaded.backupDirectory;
-  if (policy.testOnlyShortDurations) {
-    logger.warn('POLICY ALLOWS TEST-ONLY SHORT DURATIONS: never use this policy for a real incident', {
-      policyFile: file,
-    });
-  }
+  const { policy, canonicalPayload, file, drillLogDirectory, backupDirectory } = loadPolicy(config, logger);
   const channels = resolveChannels(policy.notifications, process.env);
   const target = loadTemporalTarget();
 
-  const db = new Pool({ connectionString: config.databaseUrl, max: 10, connectionTimeoutMillis: 10_000 });
-  // An idle connection dropped by the server (restart, failover) must not crash the worker:
-  // the pool discards it and the next activity attempt connects afresh.
-  db.on('error', (error) => logger.warn('target database connection lost', { error: error.message }));
-  try {
-    await db.query('SELECT 1');
-  } catch (error) {
-    throw new ConfigurationError(
-      `Cannot reach the target database ${redactUrl(config.databaseUrl)}: ${(error as Error).message}`,
-    );
-  }
-  await ensureRunbookTables(db);
+  const db = await connectDatabase(config.databaseUrl, 'target', 10, logger);
   const stagingDb = config.stagingDatabaseUrl
-    ? await connectStaging(config.stagingDatabaseUrl, logger)
+    ? await connectDatabase(config.stagingDatabaseUrl, 'staging', 4, logger)
     : undefined;
 
   const connection = await connectWorker(target);
+  const dataConverter = runbookDataConverter(payloadKeys);
   const worker = await createRunbookWorker({
     connection,
     namespace: target.namespace,
     taskQueue: config.taskQueue,
     ...(config.deployment ? { deployment: config.deployment } : {}),
-    dataConverter: runbookDataConverter(payloadKeys),
+    dataConverter,
     sizing: config.sizing,
     deps: {
       db,
@@ -90,10 +77,21 @@ async function main(): Promise<void> {
     backupDirectory,
     channels: channels.names(),
     cannotServe: unserved.map((entry) => entry.runbook),
+    metrics: config.metrics ? `http://${config.metrics.address}/metrics` : 'off (RUNBOOKS_METRICS_ADDRESS)',
   });
+  const gauges = config.metrics
+    ? await startOpenRunGauges(
+        target,
+        config.taskQueue,
+        config.metrics.visibilityIntervalMs,
+        dataConverter,
+        logger,
+      )
+    : undefined;
   try {
     await worker.run();
   } finally {
+    await gauges?.stop();
     await connection.close();
     await db.end();
     await stagingDb?.end();
@@ -111,6 +109,20 @@ main().catch((error: unknown) => {
   process.exit(1);
 });
 
+/** The policy file, its folders overridden by the environment; a test-only policy said loudly. */
+function loadPolicy(config: WorkerConfig, logger: DefaultLogger): LoadedPolicy {
+  const loaded = loadPolicyFile(config.policyFile);
+  if (loaded.policy.testOnlyShortDurations)
+    logger.warn('POLICY ALLOWS TEST-ONLY SHORT DURATIONS: never use this policy for a real incident', {
+      policyFile: loaded.file,
+    });
+  return {
+    ...loaded,
+    drillLogDirectory: config.drillLogDirectory ?? loaded.drillLogDirectory,
+    backupDirectory: config.backupDirectory ?? loaded.backupDirectory,
+  };
+}
+
 /** Says at start what this worker cannot serve (a run of it fails at its start with the reason). */
 function reportUnserved(policy: Policy, hasStaging: boolean, logger: DefaultLogger): UnservedRunbook[] {
   const unserved = unservedRunbooks(policy);
@@ -124,17 +136,42 @@ function reportUnserved(policy: Policy, hasStaging: boolean, logger: DefaultLogg
   return unserved;
 }
 
-/** The staging database the drill restores on: reachable and with our tables, or a clear error. */
-async function connectStaging(url: string, logger: DefaultLogger): Promise<Pool> {
-  const stagingDb = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 10_000 });
-  stagingDb.on('error', (error) => logger.warn('staging database connection lost', { error: error.message }));
+/** The open-run gauges read from visibility through a client of the worker's own namespace. */
+async function startOpenRunGauges(
+  target: TemporalTarget,
+  taskQueue: string,
+  intervalMs: number,
+  dataConverter: DataConverter,
+  logger: DefaultLogger,
+): Promise<{ stop(): Promise<void> }> {
+  const connection = await connectClient(target);
+  const client = new Client({ connection, namespace: target.namespace, dataConverter });
+  const gauges = new OpenRunGauges(client, taskQueue, Runtime.instance().metricMeter, logger);
+  gauges.start(intervalMs);
+  return {
+    stop: async () => {
+      await gauges.stop();
+      await connection.close();
+    },
+  };
+}
+
+/**
+ * A database the runbooks act on (the target, or the staging copy the drill restores on):
+ * reachable and with our tables, or a clear error. An idle connection dropped by the server
+ * (restart, failover) must not crash the worker: the pool discards it and the next activity
+ * attempt connects afresh.
+ */
+async function connectDatabase(url: string, what: string, max: number, logger: DefaultLogger): Promise<Pool> {
+  const db = new Pool({ connectionString: url, max, connectionTimeoutMillis: 10_000 });
+  db.on('error', (error) => logger.warn(`${what} database connection lost`, { error: error.message }));
   try {
-    await stagingDb.query('SELECT 1');
+    await db.query('SELECT 1');
   } catch (error) {
     throw new ConfigurationError(
-      `Cannot reach the staging database ${redactUrl(url)}: ${(error as Error).message}`,
+      `Cannot reach the ${what} database ${redactUrl(url)}: ${(error as Error).message}`,
     );
   }
-  await ensureRunbookTables(stagingDb);
-  return stagingDb;
+  await ensureRunbookTables(db);
+  return db;
 }

@@ -9,6 +9,7 @@ import {
   RunbookOutcomeKey,
   RunbookStepKey,
 } from '../../src/common/search-attributes';
+import { freePort } from '../../src/local/processes';
 import { scratchDir } from '../../src/local/servers';
 import { createRunbookWorker } from '../../src/worker/worker';
 import { breakGlassRestore } from '../../src/workflows';
@@ -26,6 +27,7 @@ import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { acknowledgeConflict, atStep, waitForStatus } from '../fixtures/wait';
 import { testDataConverter } from '../fixtures/payload-keys';
+import { metricValue, scrapeUntil } from '../fixtures/metrics';
 
 /**
  * End to end on the Temporal CLI dev server against real Postgres, with the short test policy
@@ -250,6 +252,91 @@ describe('breakGlassRestore end to end on the dev server', () => {
     } finally {
       second.child.kill('SIGINT');
       await second.exited();
+    }
+  });
+
+  test('metrics: the worker process serves the SDK and runbook metrics on one /metrics endpoint', async () => {
+    await suite.db.reset();
+    const sinks = await startSinks(tmp);
+    const address = `127.0.0.1:${await freePort()}`;
+    const taskQueue = uniqueId('runbooks-metrics');
+    const worker = spawnNode('dist/src/worker/main.js', [], {
+      ...channelSecrets(sinks),
+      DATABASE_URL: suite.db.url,
+      TEMPORAL_ADDRESS: suite.devServer.address,
+      TEMPORAL_NAMESPACE: 'default',
+      RUNBOOKS_TASK_QUEUE: taskQueue,
+      RUNBOOKS_POLICY_FILE: policyWithChannels(tmp, sinks, { base: 'short' }).file,
+      RUNBOOKS_METRICS_ADDRESS: address,
+      RUNBOOKS_METRICS_VISIBILITY_INTERVAL: '1s',
+    });
+    try {
+      await worker.waitFor(/runbooks worker started/);
+      assert.match(worker.output(), new RegExp(`metrics.*http://${address}/metrics`));
+      const args = input();
+      const handle = await suite.env.client.workflow.start(breakGlassRestore, {
+        taskQueue,
+        workflowId: `break-glass-restore-${args.incidentId}`,
+        args: [args],
+      });
+      const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the approval gate');
+      // A refusal: the plan hash does not match.
+      await handle.signal(approveSignal, { approver: '@oncall-lead', planHash: 'f'.repeat(64) });
+      await waitForStatus(handle, (s) => s.refusedAttempts.length === 1, 'the refusal');
+      // The visibility gauges see the run waiting at its gate.
+      const atGate = { runbook: 'breakGlassRestore', step: 'awaiting_approval' };
+      const waiting = await scrapeUntil(
+        address,
+        (text) => metricValue(text, 'runbooks_open_runs', atGate) === 1,
+        'the open-run gauge at the approval gate',
+      );
+      assert.ok(
+        metricValue(waiting, 'runbooks_oldest_human_wait_seconds', { runbook: 'breakGlassRestore' })! >= 0,
+      );
+      await handle.signal(approveSignal, { approver: '@oncall-lead', planHash: gate.detail.plan!.planHash });
+      const result = await completeObligations(handle, args.incidentId);
+      assert.equal(result.outcome, 'restored');
+
+      const text = await scrapeUntil(
+        address,
+        (scraped) =>
+          metricValue(scraped, 'runbooks_open_runs', atGate) === 0 &&
+          metricValue(scraped, 'runbooks_runs_finished_total', { runbook: 'breakGlassRestore' }) === 1,
+        'the open-run gauge back to 0 and the finished run counted',
+      );
+      const runbook = { runbook: 'breakGlassRestore' };
+      const gateWait = metricValue(text, 'runbooks_gate_wait_seconds_count', {
+        ...runbook,
+        gate: 'awaiting_approval',
+      });
+      assert.equal(gateWait, 1, 'one wait at the approval gate');
+      const approvalWait = metricValue(text, 'runbooks_gate_wait_seconds_sum', {
+        ...runbook,
+        gate: 'awaiting_approval',
+      })!;
+      assert.ok(approvalWait > 0 && approvalWait < 120, `approval gate wait ${approvalWait} s`);
+      assert.equal(metricValue(text, 'runbooks_approval_to_execution_seconds_count', runbook), 1);
+      // The safety pause (3 s in the short policy) lies between the approval and the execution.
+      assert.ok(metricValue(text, 'runbooks_approval_to_execution_seconds_sum', runbook)! >= 3);
+      assert.equal(metricValue(text, 'runbooks_step_seconds_count', { ...runbook, step: 'execute' }), 1);
+      assert.equal(
+        metricValue(text, 'runbooks_refused_attempts_total', {
+          ...runbook,
+          message: 'approve',
+          reason: 'plan_hash_mismatch',
+        }),
+        1,
+      );
+      assert.equal(metricValue(text, 'runbooks_runs_finished_total', { ...runbook, outcome: 'restored' }), 1);
+      assert.ok(
+        metricValue(text, 'runbooks_notices_total', { channel: 'slack-incidents', result: 'delivered' })! >=
+          1,
+      );
+      assert.match(text, /^temporal_workflow_completed\{/m, 'the SDK core metrics on the same endpoint');
+    } finally {
+      worker.child.kill('SIGINT');
+      await worker.exited();
+      await sinks.stop();
     }
   });
 });

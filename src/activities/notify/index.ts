@@ -1,4 +1,5 @@
-import { log } from '@temporalio/activity';
+import { log, metricMeter } from '@temporalio/activity';
+import { RUNBOOK_METRICS } from '../../common/metrics';
 import type { Pool } from 'pg';
 import { z } from 'zod';
 import type { Notice, NoticeReceipt } from '../../common/notice';
@@ -81,35 +82,57 @@ export function createNotifyActivities(deps: NotifyDeps) {
     return receipt;
   }
 
+  /** Counts each delivery attempt of a notice activity by channel: delivered, or failed (thrown). */
+  function counted(
+    send: (raw: NoticeDelivery) => Promise<NoticeReceipt>,
+  ): (raw: NoticeDelivery) => Promise<NoticeReceipt> {
+    return async (raw) => {
+      const channel = typeof raw?.channel === 'string' ? raw.channel : 'unknown';
+      const notices = metricMeter.createCounter(
+        RUNBOOK_METRICS.notices.name,
+        '',
+        RUNBOOK_METRICS.notices.help,
+      );
+      try {
+        const receipt = await send(raw);
+        notices.add(1, { channel, result: 'delivered' });
+        return receipt;
+      } catch (error) {
+        notices.add(1, { channel, result: 'failed' });
+        throw error;
+      }
+    };
+  }
+
   return {
-    notifyLog: async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
+    notifyLog: counted(async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
       const { channel, notice } = parseInput(deliverySchema, raw, 'notice delivery');
       deps.channels.get(channel, 'log');
       return delivered(await recordNotice(deps.db, channel, notice), notice);
-    },
-    notifySlack: async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
+    }),
+    notifySlack: counted(async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
       const { channel, notice } = parseInput(deliverySchema, raw, 'notice delivery');
       const slack = deps.channels.get(channel, 'slack');
       return delivered(await once(channel, notice, () => sendSlack(slack, notice, secrets)), notice);
-    },
-    notifyPagerDuty: async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
+    }),
+    notifyPagerDuty: counted(async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
       const { channel, notice } = parseInput(deliverySchema, raw, 'notice delivery');
       // PagerDuty deduplicates by dedup_key itself: a retried event never pages twice.
       return delivered(await sendPagerDuty(deps.channels.get(channel, 'pagerduty'), notice, secrets), notice);
-    },
-    notifyEmail: async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
+    }),
+    notifyEmail: counted(async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
       const { channel, notice } = parseInput(deliverySchema, raw, 'notice delivery');
       const email = deps.channels.get(channel, 'email');
       return delivered(
         await once(channel, notice, () => sendEmail(email, notice, deps.channels.directory, secrets)),
         notice,
       );
-    },
-    notifyWebhook: async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
+    }),
+    notifyWebhook: counted(async (raw: NoticeDelivery): Promise<NoticeReceipt> => {
       const { channel, notice } = parseInput(deliverySchema, raw, 'notice delivery');
       const webhook = deps.channels.get(channel, 'webhook');
       return delivered(await once(channel, notice, () => sendWebhook(webhook, notice, secrets)), notice);
-    },
+    }),
     /** Create / update / resolve the incident on the status page (idempotent per incident key). */
     updateStatusPage: async (raw: StatusPageUpdate): Promise<StatusPageReceipt> => {
       const update = parseInput(statusPageUpdateSchema, raw, 'status page update');

@@ -10,6 +10,7 @@ import { gatherEvidence } from './evidence';
 import { revert, shipped } from './outcomes';
 import { claimStory } from './story-ledger';
 import { BackstopRun, ProgramAborted } from './run';
+import { recordBackstopCheckpoint } from '../shared/metrics';
 
 const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 
@@ -80,6 +81,7 @@ async function checkpoints(run: BackstopRun): Promise<BackstopResult> {
     await run.sleepUntil(checkpoint.atMs, checkpoint.name);
 
     record.enterStep(`check_${checkpoint.name}`, `${checkpoint.name}: reading the evidence`);
+    recordBackstopCheckpoint(checkpoint.name);
     const evidence = await gatherEvidence(run, checkpoint.name, checkpoint.atMs);
     detail.evidence.push(evidence);
     state.state = 'evaluated';

@@ -15,6 +15,7 @@ import {
   type DrillSlo,
 } from './definitions';
 import { renderDrillLog } from './log';
+import { recordDrill } from '../shared/metrics';
 
 const { prepareDrill, planRestore, verifyRestore } = proxyActivities<RunbookActivities>(databaseRead);
 const { executeRestore } = proxyActivities<RunbookActivities>(databaseWrite);
@@ -144,6 +145,7 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
     if (end.outcome !== 'drill_completed') return { outcome: 'drill_not_completed', message: end.message };
     const slo = judgeSlo(Date.now() - Date.parse(detail.detectedAt), policy);
     detail.slo = slo;
+    recordDrill(slo.elapsedMs, slo.sloMs, slo.verdict);
     const verdictText = `detected → restore verified in ${formatDuration(slo.elapsedMs)} (SLO < ${formatDuration(policy.slo)})`;
     if (slo.verdict === 'needs_tightening') {
       record.flag(

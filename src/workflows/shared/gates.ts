@@ -330,6 +330,7 @@ export class RunControls {
       const block = this.record.status.approval!;
       block.approvals = this.approvalsShown();
     }
+    this.record.approvalGranted(atMs);
     this.record.event(
       'approved',
       `approved plan ${planHash}${fingerprint ? ` (signed, key ${fingerprint})` : ''}`,

@@ -16,6 +16,17 @@ import {
 } from '../../common/search-attributes';
 import type { NoticeRecord } from './notices';
 import { PATCHES } from './patches';
+import { isHumanWaitStep } from '../../common/metrics';
+import {
+  recordApprovalToExecution,
+  recordFinished,
+  recordRefusal,
+  recordStepEntered,
+  recordStepEnded,
+} from './metrics';
+
+/** The safety pause after an approval: waiting, not yet acting (break-glass/approval.ts). */
+const SAFETY_PAUSE_STEP = 'pause_and_think';
 
 /**
  * The run's own audit trail: every step with UTC start/end, every refused attempt, deadline,
@@ -219,6 +230,8 @@ const EVENTS_KEPT = 500;
 export class RunRecord<Detail> {
   readonly status: RunbookStatus<Detail>;
   private openStepStartedMs?: number;
+  /** When the gate's approval came, until the first step that acts (for the approval→execution metric). */
+  private approvedAtMs?: number;
   /** Shown before whatever the run is doing, until cleared (e.g. a CONFLICT hold). */
   private attention?: string;
   private details = 'starting';
@@ -272,11 +285,21 @@ export class RunRecord<Detail> {
   enterStep(name: string, details: string): void {
     this.closeStep();
     const now = Date.now();
+    recordStepEntered(this.status.runbook, name);
+    if (this.approvedAtMs !== undefined && !isHumanWaitStep(name) && name !== SAFETY_PAUSE_STEP) {
+      recordApprovalToExecution(this.status.runbook, now - this.approvedAtMs);
+      this.approvedAtMs = undefined;
+    }
     this.openStepStartedMs = now;
     this.status.step = name;
     this.status.steps.push({ name, startedAt: utcIso(now) });
     upsertSearchAttributes([{ key: RunbookStepKey, value: name }]);
     this.describe(details);
+  }
+
+  /** The gate opened on an approval at `atMs`: the next step that acts measures the wait from it. */
+  approvalGranted(atMs: number): void {
+    this.approvedAtMs = atMs;
   }
 
   /** Updates the one-line "what is happening" shown in the status and the Web UI. */
@@ -315,6 +338,7 @@ export class RunRecord<Detail> {
     const recorded = { at: utcIso(Date.now()), ...attempt };
     this.status.refusedAttempts.push(recorded);
     this.status.refusedTotal = (this.status.refusedTotal ?? 0) + 1;
+    recordRefusal(this.status.runbook, attempt.signal, attempt.reason);
     if (this.status.refusedAttempts.length > REFUSED_KEPT) this.status.refusedAttempts.shift();
     this.event('refused', `${attempt.signal} refused (${attempt.reason}): ${attempt.detail}`, attempt.by);
     // A flood of refusals must not push the run's own events out of the log: only the latest few
@@ -364,6 +388,7 @@ export class RunRecord<Detail> {
     this.closeStep();
     this.status.step = 'done';
     this.status.outcome = outcome;
+    recordFinished(this.status.runbook, outcome);
     upsertSearchAttributes([
       { key: RunbookStepKey, value: 'done' },
       { key: RunbookOutcomeKey, value: outcome },
@@ -408,6 +433,7 @@ export class RunRecord<Detail> {
       const now = Date.now();
       current.endedAt = utcIso(now);
       current.durationMs = now - this.openStepStartedMs;
+      recordStepEnded(this.status.runbook, current.name, current.durationMs);
     }
     this.openStepStartedMs = undefined;
   }

@@ -1,0 +1,124 @@
+/**
+ * Every runbook metric the worker exports on its Prometheus endpoint (RUNBOOKS_METRICS_ADDRESS),
+ * beside the SDK's own `temporal_*` metrics. The dashboard (ops/grafana) and the alert rules
+ * (ops/prometheus) use these names only; a test checks it. Workflow code records through
+ * workflows/shared/metrics.ts (nothing is recorded while a history replays), activities through
+ * their context's meter, and the worker sets the gauges from Temporal's visibility store.
+ */
+
+export type MetricKind = 'counter' | 'histogram' | 'gauge';
+
+export interface MetricSpec {
+  name: string;
+  kind: MetricKind;
+  help: string;
+  /** Labels we set (the SDK adds namespace, task_queue and workflow_type to workflow metrics). */
+  labels: readonly string[];
+  /** Histogram bucket bounds, in seconds. */
+  buckets?: readonly number[];
+}
+
+/** Waits from seconds to weeks: a gate may take a minute or an approver a weekend. */
+const WAIT_BUCKETS = [1, 10, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86_400, 3 * 86_400, 7 * 86_400];
+
+export const RUNBOOK_METRICS = {
+  stepSeconds: {
+    name: 'runbooks_step_seconds',
+    kind: 'histogram',
+    help: 'Time a run spent in a step, recorded when the step ends',
+    labels: ['runbook', 'step'],
+    buckets: WAIT_BUCKETS,
+  },
+  gateWaitSeconds: {
+    name: 'runbooks_gate_wait_seconds',
+    kind: 'histogram',
+    help: 'Time a run waited for a human at a gate (awaiting_* and needs_human steps)',
+    labels: ['runbook', 'gate'],
+    buckets: WAIT_BUCKETS,
+  },
+  approvalToExecutionSeconds: {
+    name: 'runbooks_approval_to_execution_seconds',
+    kind: 'histogram',
+    help: 'Time from the approval that opened a gate to the first step that acts (safety pause included)',
+    labels: ['runbook'],
+    buckets: [1, 10, 30, 60, 120, 180, 300, 600, 1800, 3600],
+  },
+  refusedAttempts: {
+    name: 'runbooks_refused_attempts_total',
+    kind: 'counter',
+    help: 'Signals and updates a run refused, by reason',
+    labels: ['runbook', 'message', 'reason'],
+  },
+  needsHuman: {
+    name: 'runbooks_needs_human_total',
+    kind: 'counter',
+    help: 'Times a step failed for good and the run began waiting for a human decision',
+    labels: ['runbook', 'step'],
+  },
+  runsFinished: {
+    name: 'runbooks_runs_finished_total',
+    kind: 'counter',
+    help: 'Runs that reached their end, by outcome',
+    labels: ['runbook', 'outcome'],
+  },
+  notices: {
+    name: 'runbooks_notices_total',
+    kind: 'counter',
+    help: 'Notices sent, by channel and result (delivered or failed)',
+    labels: ['channel', 'result'],
+  },
+  drillSeconds: {
+    name: 'runbooks_drill_seconds',
+    kind: 'histogram',
+    help: 'Drill wall clock, detected to restore verified',
+    labels: ['verdict'],
+    buckets: [60, 120, 300, 450, 600, 750, 900, 1200, 1800, 3600],
+  },
+  drillSloSeconds: {
+    name: 'runbooks_drill_slo_seconds',
+    kind: 'gauge',
+    help: 'The drill SLO the last drill was judged against',
+    labels: [],
+  },
+  drillOverSlo: {
+    name: 'runbooks_drill_over_slo_total',
+    kind: 'counter',
+    help: 'Drills that took longer than their SLO',
+    labels: ['verdict'],
+  },
+  backstopCheckpoints: {
+    name: 'runbooks_backstop_checkpoints_total',
+    kind: 'counter',
+    help: 'Backstop checkpoints fired (T+30/60/90/120)',
+    labels: ['checkpoint'],
+  },
+  openRuns: {
+    name: 'runbooks_open_runs',
+    kind: 'gauge',
+    help: 'Runs open now, by runbook and current step (from Temporal visibility)',
+    labels: ['runbook', 'step'],
+  },
+  runsNeedingHuman: {
+    name: 'runbooks_runs_needing_human',
+    kind: 'gauge',
+    help: 'Open runs waiting for a human decision after a step failed for good',
+    labels: ['runbook'],
+  },
+  backstopDecisionsPending: {
+    name: 'runbooks_backstop_decisions_pending',
+    kind: 'gauge',
+    help: 'Backstop programmes waiting for their DRI’s T+90 decision',
+    labels: [],
+  },
+  oldestHumanWaitSeconds: {
+    name: 'runbooks_oldest_human_wait_seconds',
+    kind: 'gauge',
+    help: 'How long the longest-waiting open run has been in its current gate or needs_human step',
+    labels: ['runbook'],
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+/** Steps where a run waits for a person: the gates and the fail-safe's needs_human. */
+export function isHumanWaitStep(step: string): boolean {
+  return step.startsWith('awaiting_') || step === 'needs_human';
+}

@@ -1,0 +1,136 @@
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import type { Logger, MetricMeter } from '@temporalio/common';
+import type { TelemetryOptions } from '@temporalio/worker';
+import { isHumanWaitStep, RUNBOOK_METRICS, type MetricSpec } from '../common/metrics';
+import { RunbookNameKey, RunbookStepKey } from '../common/search-attributes';
+import { statusQuery } from '../workflows/shared/messages';
+
+/**
+ * The worker's one Prometheus endpoint: the SDK core serves it, with the SDK's `temporal_*`
+ * metrics, the runbook metrics recorded by workflows and activities, and the open-run gauges
+ * this module sets from Temporal visibility.
+ */
+export function prometheusTelemetry(address: string): TelemetryOptions {
+  const histogramBucketOverrides: Record<string, number[]> = {};
+  for (const spec of Object.values(RUNBOOK_METRICS) as MetricSpec[])
+    if (spec.buckets) histogramBucketOverrides[spec.name] = [...spec.buckets];
+  return { metrics: { prometheus: { bindAddress: address, histogramBucketOverrides } } };
+}
+
+/** Runs whose current-step start this sweep may ask for with a query (the rest count from first seen). */
+const STATUS_QUERIES_PER_SWEEP = 50;
+
+interface OpenRun {
+  key: string;
+  runbook: string;
+  step: string;
+  info: WorkflowExecutionInfo;
+}
+
+/**
+ * Open-run gauges, read every `intervalMs` from visibility (the task queue's running workflows):
+ * runs by runbook and step, runs needing a human, backstop decisions pending, and how long the
+ * longest-waiting run has been at its gate. A run's wait starts when its current step did (read
+ * once per wait from its `status`), so a worker restart does not reset the alert's clock.
+ */
+export class OpenRunGauges {
+  private readonly since = new Map<string, number>();
+  private readonly shown = new Map<string, Set<string>>();
+  private timer?: NodeJS.Timeout;
+  private sweeping?: Promise<void>;
+
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+    private readonly meter: MetricMeter,
+    private readonly logger: Logger,
+  ) {}
+
+  start(intervalMs: number): void {
+    const tick = (): void => {
+      this.sweeping = this.sweep().catch((error: unknown) => {
+        this.logger.warn('open-run gauges: visibility read failed; keeping the last values', {
+          error: (error as Error).message,
+        });
+      });
+    };
+    tick();
+    this.timer = setInterval(tick, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.sweeping;
+  }
+
+  /** One read of visibility and one setting of every gauge. */
+  async sweep(now = Date.now()): Promise<void> {
+    const open: OpenRun[] = [];
+    for await (const info of this.client.workflow.list({
+      query: `TaskQueue = '${this.taskQueue}' AND ExecutionStatus = 'Running'`,
+    })) {
+      const runbook = String(info.typedSearchAttributes.get(RunbookNameKey) ?? info.type);
+      const step = String(info.typedSearchAttributes.get(RunbookStepKey) ?? 'starting');
+      open.push({ key: `${info.workflowId}/${info.runId}/${step}`, runbook, step, info });
+    }
+    const byStep = new Map<string, number>();
+    const needingHuman = new Map<string, number>();
+    const oldestWait = new Map<string, number>();
+    let decisionsPending = 0;
+    let queries = 0;
+    const waiting = new Set<string>();
+    for (const run of open) {
+      const key = JSON.stringify([run.runbook, run.step]);
+      byStep.set(key, (byStep.get(key) ?? 0) + 1);
+      if (run.step === 'needs_human') needingHuman.set(run.runbook, (needingHuman.get(run.runbook) ?? 0) + 1);
+      if (run.runbook === 'backstopProgram' && run.step === 'awaiting_decision') decisionsPending++;
+      if (!isHumanWaitStep(run.step)) continue;
+      waiting.add(run.key);
+      if (!this.since.has(run.key))
+        this.since.set(run.key, queries++ < STATUS_QUERIES_PER_SWEEP ? await this.stepStart(run, now) : now);
+      const waitedS = (now - this.since.get(run.key)!) / 1000;
+      oldestWait.set(run.runbook, Math.max(oldestWait.get(run.runbook) ?? 0, waitedS));
+    }
+    for (const key of [...this.since.keys()]) if (!waiting.has(key)) this.since.delete(key);
+
+    this.setAll(RUNBOOK_METRICS.openRuns, byStep, (key) => {
+      const [runbook, step] = JSON.parse(key) as [string, string];
+      return { runbook, step };
+    });
+    this.setAll(RUNBOOK_METRICS.runsNeedingHuman, needingHuman, (runbook) => ({ runbook }));
+    this.setAll(RUNBOOK_METRICS.oldestHumanWaitSeconds, oldestWait, (runbook) => ({ runbook }));
+    this.gauge(RUNBOOK_METRICS.backstopDecisionsPending).set(decisionsPending);
+  }
+
+  /** When the run entered its current step, from its status; now if it cannot say. */
+  private async stepStart(run: OpenRun, now: number): Promise<number> {
+    try {
+      const status = await this.client.workflow
+        .getHandle(run.info.workflowId, run.info.runId)
+        .query(statusQuery);
+      const current = status.steps.at(-1);
+      const startedMs = current?.name === run.step ? Date.parse(current.startedAt) : NaN;
+      return Number.isFinite(startedMs) ? startedMs : now;
+    } catch {
+      return now;
+    }
+  }
+
+  /** Sets a gauge for every label set this sweep saw, and to 0 for those seen before but gone now. */
+  private setAll(
+    spec: MetricSpec,
+    values: Map<string, number>,
+    labels: (key: string) => Record<string, string>,
+  ): void {
+    const gauge = this.gauge(spec);
+    const before = this.shown.get(spec.name) ?? new Set<string>();
+    for (const key of before) if (!values.has(key)) gauge.set(0, labels(key));
+    for (const [key, value] of values) gauge.set(value, labels(key));
+    this.shown.set(spec.name, new Set([...before, ...values.keys()]));
+  }
+
+  private gauge(spec: MetricSpec): ReturnType<MetricMeter['createGauge']> {
+    return this.meter.createGauge(spec.name, 'float', '', spec.help);
+  }
+}

@@ -1,0 +1,50 @@
+import type { MetricCounter, MetricHistogram } from '@temporalio/common';
+import { metricMeter } from '@temporalio/workflow';
+import { isHumanWaitStep, RUNBOOK_METRICS, type MetricSpec } from '../../common/metrics';
+
+/**
+ * Runbook metrics recorded from workflow code (names in common/metrics.ts). The SDK drops them
+ * while a history replays, so a run counts once however often a worker rebuilds it; recording
+ * issues no command, so adding a metric needs no patch.
+ */
+
+const counter = (spec: MetricSpec): MetricCounter => metricMeter.createCounter(spec.name, '', spec.help);
+const histogram = (spec: MetricSpec): MetricHistogram =>
+  metricMeter.createHistogram(spec.name, 'float', 's', spec.help);
+
+const seconds = (ms: number): number => Math.max(0, ms) / 1000;
+
+/** A step ended after `ms`: its time, and for a gate the wait for a human. */
+export function recordStepEnded(runbook: string, step: string, ms: number): void {
+  histogram(RUNBOOK_METRICS.stepSeconds).record(seconds(ms), { runbook, step });
+  if (isHumanWaitStep(step))
+    histogram(RUNBOOK_METRICS.gateWaitSeconds).record(seconds(ms), { runbook, gate: step });
+}
+
+export function recordStepEntered(runbook: string, step: string): void {
+  if (step === 'needs_human') counter(RUNBOOK_METRICS.needsHuman).add(1, { runbook, step });
+}
+
+export function recordApprovalToExecution(runbook: string, ms: number): void {
+  histogram(RUNBOOK_METRICS.approvalToExecutionSeconds).record(seconds(ms), { runbook });
+}
+
+export function recordRefusal(runbook: string, message: string, reason: string): void {
+  counter(RUNBOOK_METRICS.refusedAttempts).add(1, { runbook, message, reason });
+}
+
+export function recordFinished(runbook: string, outcome: string): void {
+  counter(RUNBOOK_METRICS.runsFinished).add(1, { runbook, outcome });
+}
+
+export function recordDrill(elapsedMs: number, sloMs: number, verdict: string): void {
+  histogram(RUNBOOK_METRICS.drillSeconds).record(seconds(elapsedMs), { verdict });
+  metricMeter
+    .createGauge(RUNBOOK_METRICS.drillSloSeconds.name, 'float', 's', RUNBOOK_METRICS.drillSloSeconds.help)
+    .set(seconds(sloMs));
+  if (verdict !== 'within_slo') counter(RUNBOOK_METRICS.drillOverSlo).add(1, { verdict });
+}
+
+export function recordBackstopCheckpoint(checkpoint: string): void {
+  counter(RUNBOOK_METRICS.backstopCheckpoints).add(1, { checkpoint });
+}
