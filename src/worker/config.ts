@@ -103,7 +103,7 @@ export function describeSizing(sizing: WorkerSizing): string {
 }
 
 /** Measured heap per cached run of our workflows, with a margin (see README "Benchmarks"). */
-export const PER_CACHED_RUN_MIB = 8;
+export const PER_CACHED_RUN_MIB = 4;
 /** Heap kept for everything else (activities, connections, buffers). */
 const HEAP_RESERVED_MIB = 400;
 

@@ -280,7 +280,7 @@ describe('worker environment', () => {
 
   test('sizing: the cache follows the heap unless set; bad values are named', () => {
     const db = { DATABASE_URL: 'postgres://u:p@h/db' };
-    assert.equal(defaultWorkflowCacheSize(4_144), 468, '(4,144 - 400) / 8 MiB');
+    assert.equal(defaultWorkflowCacheSize(4_144), 936, '(4,144 - 400) / 4 MiB');
     assert.equal(defaultWorkflowCacheSize(256), 10, 'never below 10');
     const sized = loadWorkerConfig({
       ...db,

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { RUNBOOK_METRICS, type MetricSpec } from '../../src/common/metrics';
+import { REPO_ROOT } from '../../src/local/paths';
+
+const DASHBOARD = path.join(REPO_ROOT, 'ops', 'grafana', 'durable-runbooks.json');
+const ALERT_RULES = path.join(REPO_ROOT, 'ops', 'prometheus', 'runbooks-alerts.yml');
+
+/** Every series name the worker exports for our metrics (a histogram's as Prometheus spells them). */
+function exportedNames(): Set<string> {
+  const names = new Set<string>();
+  for (const spec of Object.values(RUNBOOK_METRICS) as MetricSpec[]) {
+    if (spec.kind === 'histogram')
+      for (const suffix of ['_bucket', '_sum', '_count']) names.add(spec.name + suffix);
+    else names.add(spec.name);
+  }
+  return names;
+}
+
+/** The metric names an expression reads (ours are all runbooks_*). */
+function namesIn(expr: string): string[] {
+  return [...expr.matchAll(/\b(runbooks_[a-z0-9_]+)/g)].map((match) => match[1]!);
+}
+
+function unknownNames(exprs: string[]): string[] {
+  const exported = exportedNames();
+  return exprs.flatMap(namesIn).filter((name) => !exported.has(name));
+}
+
+interface DashboardPanel {
+  title: string;
+  targets?: { expr?: string }[];
+}
+
+describe('observability artefacts', () => {
+  test('the Grafana dashboard is valid JSON and reads only metrics the worker exports', () => {
+    const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+      uid: string;
+      panels: DashboardPanel[];
+    };
+    assert.equal(dashboard.uid, 'durable-runbooks');
+    assert.ok(dashboard.panels.length >= 10);
+    const exprs: string[] = [];
+    for (const panel of dashboard.panels) {
+      const panelExprs = (panel.targets ?? []).map((target) => target.expr ?? '');
+      assert.ok(panelExprs.length > 0 && panelExprs.every((expr) => namesIn(expr).length > 0), panel.title);
+      exprs.push(...panelExprs);
+    }
+    assert.deepEqual(unknownNames(exprs), []);
+    // Every metric we export has a panel.
+    const used = new Set(exprs.flatMap(namesIn).map((name) => name.replace(/_(bucket|sum|count)$/, '')));
+    const missing = (Object.values(RUNBOOK_METRICS) as MetricSpec[]).filter((spec) => !used.has(spec.name));
+    assert.deepEqual(
+      missing.map((spec) => spec.name),
+      [],
+    );
+  });
+
+  test('the alert rules read only exported metrics, and cover a run waiting for a human and a drill over SLO', () => {
+    const rules = readFileSync(ALERT_RULES, 'utf8');
+    const exprs = [...rules.matchAll(/^\s+expr:\s*(.+)$/gm)].map((match) => match[1]!);
+    const alerts = [...rules.matchAll(/^\s+- alert:\s*(\S+)$/gm)].map((match) => match[1]!);
+    assert.equal(exprs.length, alerts.length, 'one expr per alert');
+    assert.deepEqual(unknownNames(exprs), []);
+    assert.ok(alerts.includes('RunbookWaitingForHuman') && alerts.includes('RunbookDrillOverSlo'));
+    assert.ok(exprs.some((expr) => expr.includes(RUNBOOK_METRICS.oldestHumanWaitSeconds.name)));
+    assert.ok(exprs.some((expr) => expr.includes(RUNBOOK_METRICS.drillOverSlo.name)));
+  });
+
+  test('the check can fail: a misspelt or wrongly suffixed name is reported', () => {
+    assert.deepEqual(unknownNames(['sum(runbooks_open_run)', 'rate(runbooks_notices_total_bucket[5m])']), [
+      'runbooks_open_run',
+      'runbooks_notices_total_bucket',
+    ]);
+  });
+});
