@@ -12,14 +12,17 @@ import { backstopWorkflowId, statusQuery } from '../src/workflows/backstop-progr
 import { channelSecrets, policyWithChannels, startSinks } from '../test/fixtures/channels';
 import { TEST_PAYLOAD_KEYS } from '../test/fixtures/payload-keys';
 import { GITHUB_REPOSITORY } from '../test/fixtures/sinks/apis';
-import { spawnNode } from '../test/fixtures/processes';
+import { spawnNode, type ChildHandle } from '../test/fixtures/processes';
+import { minimalSleeper, minimalStatusQuery } from './minimal/workflows';
 
 /**
  * `npm run bench -- sleepers N`: N backstop programs started with a merge of today (T+30 a month
  * away) against the dev server and the real worker process (its default sizing, or the
  * RUNBOOKS_* sizing variables given), until every one is asleep on its T+30 timer. Prints starts/s,
  * asleep/s, the worker's and the server's RSS at each quarter, query and Update latency to random
- * programs (p50 / p99), and the worker's CPU seconds. A figure printer, not a test.
+ * programs (p50 / p99), and the worker's CPU seconds. Before them, the same for N minimal
+ * sleeping workflows of the same outward shape (bench/minimal) on a worker process of the same
+ * sizing, and the ratio of the two per run. A figure printer, not a test.
  */
 
 const N = Number(process.argv[2] ?? 1_000);
@@ -54,6 +57,96 @@ function percentiles(samples: number[]): string {
   return `p50 ${at(0.5).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms (n=${sorted.length})`;
 }
 
+interface SleepersRun {
+  label: string;
+  worker: ChildHandle;
+  workflowType: string;
+  start: (i: number) => Promise<unknown>;
+  query: (i: number) => Promise<unknown>;
+  update?: (i: number) => Promise<unknown>;
+}
+
+interface SleepersFigures {
+  mibPerRun: number;
+  cpuMsPerRun: number;
+  asleepPerS: number;
+}
+
+/** Starts N runs on `run.worker`, waits until all sleep on their first timer, prints the figures. */
+async function sleepers(
+  client: Client,
+  serverPid: number | undefined,
+  run: SleepersRun,
+): Promise<SleepersFigures> {
+  const { worker } = run;
+  const workerPid = worker.child.pid!;
+  try {
+    await worker.waitFor(/worker started/, 120_000);
+    const sizing =
+      /sizing[:"]+\s*'?([^'"]+)/.exec(worker.output())?.[1] ?? /\((\d+ cached)\)/.exec(worker.output())?.[1];
+    const baseline = { worker: rssMiB(workerPid), cpu: cpuSeconds(workerPid) };
+    process.stdout.write(
+      `${run.label}: ${N} runs, dev server, worker sizing: ${sizing ?? '(not printed)'}\n` +
+        `  worker RSS before: ${baseline.worker.toFixed(0)} MiB\n`,
+    );
+    const started = performance.now();
+    const asleepCount = async (): Promise<number> =>
+      (await client.workflow.count(`WorkflowType = '${run.workflowType}' AND RunbookStep = 'waiting_T+30'`))
+        .count;
+    const marks = new Set([Math.ceil(N / 4), Math.ceil(N / 2), Math.ceil((3 * N) / 4), N]);
+    for (let i = 0; i < N; i += 50)
+      await Promise.all(Array.from({ length: Math.min(50, N - i) }, (_, k) => run.start(i + k)));
+    const startedAll = performance.now();
+    process.stdout.write(
+      `  started ${N} in ${((startedAll - started) / 1000).toFixed(1)} s: ${(N / ((startedAll - started) / 1000)).toFixed(0)} starts/s\n`,
+    );
+    let asleep = 0;
+    const deadline = Date.now() + 60 * 60_000;
+    while (asleep < N && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      if (worker.child.exitCode !== null)
+        throw new Error(`the worker died: ${worker.output().slice(-2_000)}`);
+      asleep = await asleepCount();
+      for (const mark of [...marks].filter((m) => asleep >= m)) {
+        marks.delete(mark);
+        process.stdout.write(
+          `  ${mark} asleep after ${((performance.now() - started) / 1000).toFixed(1)} s: worker RSS ${rssMiB(workerPid).toFixed(0)} MiB, server RSS ${serverPid ? rssMiB(serverPid).toFixed(0) : '?'} MiB\n`,
+        );
+      }
+    }
+    const tookS = (performance.now() - started) / 1000;
+    const figures = {
+      mibPerRun: (rssMiB(workerPid) - baseline.worker) / N,
+      cpuMsPerRun: ((cpuSeconds(workerPid) - baseline.cpu) * 1000) / N,
+      asleepPerS: asleep / tookS,
+    };
+    process.stdout.write(
+      `  asleep: ${asleep} of ${N} in ${tookS.toFixed(1)} s: ${figures.asleepPerS.toFixed(1)} asleep/s\n`,
+    );
+    const queries: number[] = [];
+    const updates: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const target = Math.floor(Math.random() * N);
+      let t = performance.now();
+      await run.query(target);
+      queries.push(performance.now() - t);
+      if (!run.update) continue;
+      t = performance.now();
+      await run.update(target).catch(() => undefined);
+      updates.push(performance.now() - t);
+    }
+    process.stdout.write(
+      `  query to a random run: ${percentiles(queries)}\n` +
+        (updates.length ? `  update (refused decision) to a random run: ${percentiles(updates)}\n` : '') +
+        `  worker: ${figures.mibPerRun.toFixed(2)} MiB RSS and ${figures.cpuMsPerRun.toFixed(1)} ms CPU per run to asleep; RSS now ${rssMiB(workerPid).toFixed(0)} MiB\n`,
+    );
+    return figures;
+  } finally {
+    worker.child.kill('SIGINT');
+    await worker.exited();
+  }
+}
+
 async function main(): Promise<void> {
   const tmp = scratchDir('runbooks-bench-sleepers');
   const [sinks, postgres, server] = await Promise.all([
@@ -78,95 +171,73 @@ async function main(): Promise<void> {
       file.runbooks.backstop = { ...file.runbooks.backstop, stories } as never;
     },
   });
-  const worker = spawnNode('dist/src/worker/main.js', [], {
-    ...channelSecrets(sinks),
-    DATABASE_URL: postgres.url,
-    TEMPORAL_ADDRESS: server.address,
-    TEMPORAL_NAMESPACE: 'default',
-    RUNBOOKS_TASK_QUEUE: 'bench-sleepers',
-    RUNBOOKS_POLICY_FILE: policy.file,
-    RUNBOOKS_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
-  });
-  const workerPid = worker.child.pid!;
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({
     connection,
     namespace: 'default',
     dataConverter: runbookDataConverter(parsePayloadKeys(TEST_PAYLOAD_KEYS, 'bench')),
   });
+  const workerEnv = {
+    ...channelSecrets(sinks),
+    DATABASE_URL: postgres.url,
+    TEMPORAL_ADDRESS: server.address,
+    TEMPORAL_NAMESPACE: 'default',
+    RUNBOOKS_POLICY_FILE: policy.file,
+    RUNBOOKS_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
+  };
+  const untilMs = Date.parse(new Date().toISOString().slice(0, 10) + 'T00:00:00Z') + 30 * 86_400_000;
   try {
-    await worker.waitFor(/runbooks worker started/, 120_000);
-    const sizing = /sizing[:"]+\s*'?([^'"]+)/.exec(worker.output())?.[1] ?? '(not printed)';
-    const mergedAt = new Date().toISOString().slice(0, 10) + 'T00:00:00Z';
-    const baseline = { worker: rssMiB(workerPid), cpu: cpuSeconds(workerPid) };
-    process.stdout.write(
-      `sleepers: ${N} backstop programs, dev server, worker sizing: ${sizing}\n` +
-        `  worker RSS before: ${baseline.worker.toFixed(0)} MiB\n`,
-    );
-    const started = performance.now();
-    const asleepCount = async (): Promise<number> =>
-      (await client.workflow.count(`WorkflowType = 'backstopProgram' AND RunbookStep = 'waiting_T+30'`))
-        .count;
-    const marks = new Set([Math.ceil(N / 4), Math.ceil(N / 2), Math.ceil((3 * N) / 4), N]);
-    let startedAll = 0;
-    for (let i = 0; i < N; i += 50) {
-      await Promise.all(
-        Array.from({ length: Math.min(50, N - i) }, (_, k) =>
-          client.workflow.start(backstopProgram, {
-            taskQueue: 'bench-sleepers',
-            workflowId: backstopWorkflowId(STORY(i + k)),
-            args: [{ storyId: STORY(i + k), mergeSha: '0b0a9c7f', mergedAt }],
-          }),
-        ),
-      );
-    }
-    startedAll = performance.now();
-    process.stdout.write(
-      `  started ${N} in ${((startedAll - started) / 1000).toFixed(1)} s: ${(N / ((startedAll - started) / 1000)).toFixed(0)} starts/s\n`,
-    );
-    let asleep = 0;
-    const deadline = Date.now() + 30 * 60_000;
-    while (asleep < N && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      if (worker.child.exitCode !== null)
-        throw new Error(`the worker died: ${worker.output().slice(-2_000)}`);
-      asleep = await asleepCount();
-      for (const mark of [...marks].filter((m) => asleep >= m)) {
-        marks.delete(mark);
-        process.stdout.write(
-          `  ${mark} asleep after ${((performance.now() - started) / 1000).toFixed(1)} s: worker RSS ${rssMiB(workerPid).toFixed(0)} MiB, server RSS ${serverPid ? rssMiB(serverPid).toFixed(0) : '?'} MiB\n`,
-        );
-      }
-    }
-    const tookS = (performance.now() - started) / 1000;
-    process.stdout.write(
-      `  asleep: ${asleep} of ${N} in ${tookS.toFixed(1)} s: ${(asleep / tookS).toFixed(1)} asleep/s\n`,
-    );
-    const queries: number[] = [];
-    const updates: number[] = [];
-    for (let i = 0; i < 200; i++) {
-      const handle = client.workflow.getHandle(backstopWorkflowId(STORY(Math.floor(Math.random() * N))));
-      let t = performance.now();
-      await handle.query(statusQuery);
-      queries.push(performance.now() - t);
-      t = performance.now();
+    // The yardstick first, on its own worker process with the same sizing, then ours.
+    const minimal = await sleepers(client, serverPid, {
+      label: 'minimal sleeping workflow (bench/minimal)',
+      worker: spawnNode('dist/bench/minimal/worker.js', [], {
+        ...workerEnv,
+        RUNBOOKS_TASK_QUEUE: 'bench-minimal',
+      }),
+      workflowType: 'minimalSleeper',
+      start: (i) =>
+        client.workflow.start(minimalSleeper, {
+          taskQueue: 'bench-minimal',
+          workflowId: `minimal-${STORY(i)}`,
+          args: [{ storyId: STORY(i), untilMs }],
+        }),
+      query: (i) => client.workflow.getHandle(`minimal-${STORY(i)}`).query(minimalStatusQuery),
+    });
+    const ours = await sleepers(client, serverPid, {
+      label: 'backstopProgram',
+      worker: spawnNode('dist/src/worker/main.js', [], {
+        ...workerEnv,
+        RUNBOOKS_TASK_QUEUE: 'bench-sleepers',
+      }),
+      workflowType: 'backstopProgram',
+      start: (i) =>
+        client.workflow.start(backstopProgram, {
+          taskQueue: 'bench-sleepers',
+          workflowId: backstopWorkflowId(STORY(i)),
+          args: [
+            {
+              storyId: STORY(i),
+              mergeSha: '0b0a9c7f',
+              mergedAt: new Date(untilMs - 30 * 86_400_000).toISOString(),
+            },
+          ],
+        }),
+      query: (i) => client.workflow.getHandle(backstopWorkflowId(STORY(i))).query(statusQuery),
       // A decision nobody asked for: refused at once by the run (a round trip through its worker).
-      await handle
-        .executeUpdate('recordDecision', {
-          args: [{ by: '@dococeven', decision: 'park', rationale: 'bench' }],
-        })
-        .catch(() => undefined);
-      updates.push(performance.now() - t);
-    }
-    const cpu = cpuSeconds(workerPid) - baseline.cpu;
+      update: (i) =>
+        client.workflow
+          .getHandle(backstopWorkflowId(STORY(i)))
+          .executeUpdate('recordDecision', {
+            args: [{ by: '@dococeven', decision: 'park', rationale: 'bench' }],
+          }),
+    });
     process.stdout.write(
-      `  query to a random program: ${percentiles(queries)}\n` +
-        `  update (refused decision) to a random program: ${percentiles(updates)}\n` +
-        `  worker CPU: ${cpu.toFixed(1)} s in all, ${((cpu * 1000) / N).toFixed(1)} ms per program; RSS now ${rssMiB(workerPid).toFixed(0)} MiB\n`,
+      `side by side (${N} each): backstopProgram / minimal = ` +
+        `${(ours.mibPerRun / minimal.mibPerRun).toFixed(1)}× the RSS per run (${ours.mibPerRun.toFixed(2)} / ${minimal.mibPerRun.toFixed(2)} MiB), ` +
+        `${(ours.cpuMsPerRun / minimal.cpuMsPerRun).toFixed(1)}× the worker CPU per run (${ours.cpuMsPerRun.toFixed(1)} / ${minimal.cpuMsPerRun.toFixed(1)} ms), ` +
+        `${(minimal.asleepPerS / ours.asleepPerS).toFixed(1)}× slower to sleep (${ours.asleepPerS.toFixed(1)} / ${minimal.asleepPerS.toFixed(1)} asleep/s)\n`,
     );
   } finally {
-    worker.child.kill('SIGINT');
-    await worker.exited();
     await connection.close();
     await server.stop();
     await postgres.stop();

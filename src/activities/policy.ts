@@ -26,6 +26,11 @@ export interface RunbookPolicySnapshot<K extends RunbookName> {
   /** The orchestrator deployment (names only; used by RB-LAUNCH-002). */
   orchestrator: Pick<Policy['orchestrator'], 'pilotRepo' | 'pilotReplicas' | 'deployment' | 'namespace'>;
   runbook: Policy['runbooks'][K];
+  /**
+   * Backstop, asked for one story: how many stories the policy declares (`runbook.stories` then
+   * holds that story only, so a run's history and memory do not grow with the policy).
+   */
+  storiesDeclared?: number;
   /** Why this worker's policy cannot serve the runbook (absent: it can, or recorded before the check). */
   unserved?: string;
 }
@@ -46,9 +51,16 @@ export function noticeRouting(policy: Policy): NoticeRouting {
 
 export function createPolicyActivities(deps: { policy: Policy }) {
   return {
-    loadRunbookPolicy: <K extends RunbookName>(input: { runbook: K }): Promise<RunbookPolicySnapshot<K>> => {
+    loadRunbookPolicy: <K extends RunbookName>(input: {
+      runbook: K;
+      /** Backstop only: the one story the run needs from `stories`. */
+      storyId?: string;
+    }): Promise<RunbookPolicySnapshot<K>> => {
       const { policy } = deps;
       const unserved = whyUnserved(policy, input.runbook);
+      const oneStory =
+        input.runbook === 'backstop' && input.storyId !== undefined ? input.storyId : undefined;
+      const { stories } = policy.runbooks.backstop;
       return Promise.resolve({
         story: policy.story,
         seedingChangeReason: policy.seedingChangeReason,
@@ -63,7 +75,13 @@ export function createPolicyActivities(deps: { policy: Policy }) {
           deployment: policy.orchestrator.deployment,
           namespace: policy.orchestrator.namespace,
         },
-        runbook: policy.runbooks[input.runbook],
+        runbook: (oneStory === undefined
+          ? policy.runbooks[input.runbook]
+          : {
+              ...policy.runbooks.backstop,
+              stories: Object.hasOwn(stories, oneStory) ? { [oneStory]: stories[oneStory]! } : {},
+            }) as Policy['runbooks'][K],
+        ...(oneStory === undefined ? {} : { storiesDeclared: Object.keys(stories).length }),
         ...(unserved ? { unserved } : {}),
       });
     },

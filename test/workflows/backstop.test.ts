@@ -764,10 +764,19 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       );
       const unknown = await failureOf(undeclared);
       assert.equal(unknown.type, 'RunbookNotServed');
-      assert.match(unknown.message, new RegExp(`story ${storyId} is not declared`));
+      assert.match(unknown.message, new RegExp(`story ${storyId} is not declared.*it declares \\d+ other`));
       for (const handle of [chosen, undeclared]) {
-        const activities = completedActivities(await historyEvents(handle)).map((a) => a.type);
-        assert.deepEqual(activities, ['loadRunbookPolicy'], 'nothing read or written, no probe called');
+        const activities = completedActivities(await historyEvents(handle));
+        assert.deepEqual(
+          activities.map((a) => a.type),
+          ['loadRunbookPolicy'],
+          'nothing read or written, no probe called',
+        );
+        // The policy read asks for the run's own story only.
+        assert.equal(
+          (activities[0]!.input as { storyId?: string }).storyId,
+          (await handle.describe()).workflowId.slice('backstop-'.length),
+        );
       }
     });
   });

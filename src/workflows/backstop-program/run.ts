@@ -61,7 +61,11 @@ function programFromInput(input: ParsedInput): StoryProgram {
  * The story's program as the policy declares it. The input names the story and the merge only:
  * one that also names targets, or a story the policy does not declare, fails the program at once.
  */
-function programFromPolicy(input: ParsedInput, policy: Policy): StoryProgram {
+function programFromPolicy(
+  input: ParsedInput,
+  policy: Policy,
+  storiesDeclared: number | undefined,
+): StoryProgram {
   const chosen = INPUT_TARGETS.filter((field) => input[field] !== undefined);
   if (chosen.length)
     throw ApplicationFailure.create({
@@ -74,7 +78,7 @@ function programFromPolicy(input: ParsedInput, policy: Policy): StoryProgram {
     throw ApplicationFailure.create({
       type: 'RunbookNotServed',
       nonRetryable: true,
-      message: `backstopProgram: story ${input.storyId} is not declared in this worker's policy (runbooks.backstop.stories); declared: ${Object.keys(policy.stories).join(', ') || 'none'}`,
+      message: `backstopProgram: story ${input.storyId} is not declared in this worker's policy (runbooks.backstop.stories); ${storiesDeclared === undefined ? `declared: ${Object.keys(policy.stories).join(', ') || 'none'}` : `it declares ${storiesDeclared} other${storiesDeclared === 1 ? '' : 's'}`}`,
     });
   return { ...declared, dri: `@${normalizeHandle(declared.dri)}` };
 }
@@ -229,7 +233,7 @@ export class BackstopRun {
     const carried = this.input.continued?.modes.storyFromPolicy;
     if (carried ?? patched(PATCHES.backstopStoryFromPolicy)) {
       this.storyFromPolicy = true;
-      this.programValue = programFromPolicy(this.input, snapshot.runbook);
+      this.programValue = programFromPolicy(this.input, snapshot.runbook, snapshot.storiesDeclared);
       this.detail.dri = this.programValue.dri;
       this.deciderList = [...snapshot.runbook.deciders, ...this.programValue.deciders];
     }

@@ -30,7 +30,11 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
         'backstopProgram input: continued: set only by the program itself when it continues as new (a program started with it would skip its checkpoints and its story claim)',
     });
   const run = new BackstopRun(input);
-  const snapshot = await loadRunbookPolicy({ runbook: 'backstop' });
+  // The story's own entry only: a policy of thousands of stories is not copied into every run.
+  const snapshot = await loadRunbookPolicy({
+    runbook: 'backstop',
+    ...(patched(PATCHES.backstopPolicyOneStory) ? { storyId: input.storyId } : {}),
+  });
   // A program its worker cannot serve fails now, saying why, not at T+30 on "not configured".
   if (snapshot.unserved)
     throw ApplicationFailure.create({

@@ -47,4 +47,6 @@ export const PATCHES = {
   reenablementContinuesAsNew: 'reenablement-continue-as-new-v1',
   /** Backstop: after each checkpoint that does not end it, the program continues as new, carrying its record. */
   backstopContinuesAsNew: 'backstop-continue-as-new-v1',
+  /** Backstop: the policy read returns the run's own story, not every story the policy declares. */
+  backstopPolicyOneStory: 'backstop-policy-one-story-v1',
 } as const;

@@ -1,0 +1,29 @@
+import { NativeConnection, Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import { runbookDataConverter } from '../../src/codec/aes-gcm';
+import { loadPayloadKeys } from '../../src/codec/keys';
+import { loadWorkerConfig } from '../../src/worker/config';
+
+/** The minimal workflow's worker process: the same connection, codec and sizing as ours. */
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const { sizing, taskQueue } = loadWorkerConfig(process.env);
+  const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+  const worker = await Worker.create({
+    connection,
+    namespace: 'default',
+    taskQueue,
+    workflowsPath: require.resolve('./workflows'),
+    dataConverter: runbookDataConverter(loadPayloadKeys(process.env)),
+    maxCachedWorkflows: sizing.maxCachedWorkflows,
+    maxConcurrentWorkflowTaskExecutions: sizing.maxConcurrentWorkflowTaskExecutions,
+    stickyQueueScheduleToStartTimeout: sizing.stickyQueueScheduleToStartTimeoutMs,
+  });
+  process.stdout.write(`minimal worker started (${sizing.maxCachedWorkflows} cached)\n`);
+  await worker.run();
+  await connection.close();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`minimal worker failed: ${String(error)}\n`);
+  process.exit(1);
+});
