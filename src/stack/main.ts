@@ -124,6 +124,8 @@ function startWorker(databases: Databases, temporalAddress: string, policyFile: 
       // Drill logs and rollback backups stay in the stack's state folder, out of the working tree.
       RUNBOOKS_DRILL_LOG_DIR: DRILL_LOG_DIR,
       RUNBOOKS_BACKUP_DIR: BACKUP_DIR,
+      // A terminal reads text better; a log shipper gets JSON (the worker's default) when asked.
+      RUNBOOKS_LOG_FORMAT: process.env.RUNBOOKS_LOG_FORMAT ?? 'text',
       // The stack's own keys win over any the caller's shell carries.
       RUNBOOKS_PAYLOAD_KEYS: '',
       [PAYLOAD_KEYS_FILE_ENV]: PAYLOAD_KEYS_FILE,

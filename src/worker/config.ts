@@ -46,6 +46,9 @@ const workerEnvSchema = z
       .string()
       .default('10s')
       .refine((text) => (parseDuration(text) ?? 0) >= 1_000, 'a duration of at least 1s, like 10s'),
+    RUNBOOKS_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+    /** One JSON object per line (default), or the SDK's text lines for a terminal. */
+    RUNBOOKS_LOG_FORMAT: z.enum(['json', 'text']).default('json'),
     /** Prometheus: where the worker serves /metrics (SDK and runbook metrics); off when unset. */
     RUNBOOKS_METRICS_ADDRESS: z
       .string()
@@ -80,6 +83,7 @@ export interface WorkerConfig {
   /** Worker Versioning: this worker's deployment version (absent: unversioned). */
   deployment?: WorkerDeploymentVersion;
   sizing: WorkerSizing;
+  log: { level: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'; format: 'json' | 'text' };
   /** Prometheus endpoint (absent: no metrics exported). */
   metrics?: { address: string; visibilityIntervalMs: number };
 }
@@ -147,6 +151,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
           },
         }
       : {}),
+    log: { level: parsed.data.RUNBOOKS_LOG_LEVEL, format: parsed.data.RUNBOOKS_LOG_FORMAT },
     ...(parsed.data.RUNBOOKS_METRICS_ADDRESS
       ? {
           metrics: {

@@ -1,4 +1,5 @@
-import { Runtime, DefaultLogger } from '@temporalio/worker';
+import type { DefaultLogger } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { resolveChannels } from '../activities/channels';
 import { ensureRunbookTables } from '../db/runbook-schema';
@@ -7,6 +8,7 @@ import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { connectClient, connectWorker, loadTemporalTarget, type TemporalTarget } from './connection';
 import { OpenRunGauges, prometheusTelemetry } from './metrics';
+import { workerLogger } from './logging';
 import { ConfigurationError } from '../common/errors';
 import { unservedRunbooks, type Policy, type UnservedRunbook } from '../common/policy';
 import { loadPolicyFile, type LoadedPolicy } from './policy';
@@ -19,8 +21,10 @@ import { describePayloadKeys, loadPayloadKeys } from '../codec/keys';
  * create the runbooks' own tables, connect to Temporal, serve the `runbooks` task queue.
  */
 async function main(): Promise<void> {
-  const logger = new DefaultLogger((process.env.RUNBOOKS_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO');
   const config = loadWorkerConfig(process.env);
+  // Filled once the channels are resolved: every log line is scrubbed of them.
+  const secrets: string[] = [];
+  const logger = workerLogger(config.log.level, config.log.format, secrets);
   Runtime.install({
     logger,
     ...(config.metrics ? { telemetryOptions: prometheusTelemetry(config.metrics.address) } : {}),
@@ -32,6 +36,7 @@ async function main(): Promise<void> {
     );
   const { policy, canonicalPayload, file, drillLogDirectory, backupDirectory } = loadPolicy(config, logger);
   const channels = resolveChannels(policy.notifications, process.env);
+  secrets.push(...channels.secretValues);
   const target = loadTemporalTarget();
 
   const db = await connectDatabase(config.databaseUrl, 'target', 10, logger);

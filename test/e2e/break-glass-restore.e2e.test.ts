@@ -333,6 +333,31 @@ describe('breakGlassRestore end to end on the dev server', () => {
           1,
       );
       assert.match(text, /^temporal_workflow_completed\{/m, 'the SDK core metrics on the same endpoint');
+
+      // Logs: one JSON object per line; the run's events carry its ids, runbook, step and incident.
+      const lines = worker
+        .output()
+        .split('\n')
+        .filter((line) => line.trim() !== '');
+      const parsed = lines.map((line) => {
+        try {
+          return JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          return assert.fail(`a log line that is not JSON: ${line.slice(0, 300)}`);
+        }
+      });
+      const approved = parsed.find(
+        (line) => line.event === 'approved' && line.incidentId === args.incidentId,
+      );
+      assert.ok(approved, 'the approval is a log line of its own');
+      assert.equal(approved.workflowId, handle.workflowId);
+      assert.equal(approved.runId, (await handle.describe()).runId);
+      assert.equal(approved.runbook, 'breakGlassRestore');
+      assert.equal(approved.step, 'awaiting_approval');
+      assert.equal(approved.by, '@oncall-lead');
+      assert.ok(parsed.some((line) => line.event === 'step' && line.step === 'execute'));
+      for (const secret of Object.values(channelSecrets(sinks)))
+        assert.ok(!worker.output().includes(secret), 'no channel secret in the log');
     } finally {
       worker.child.kill('SIGINT');
       await worker.exited();

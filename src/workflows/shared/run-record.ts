@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  log,
   patched,
   setCurrentDetails,
   upsertMemo,
@@ -295,6 +296,12 @@ export class RunRecord<Detail> {
     this.status.steps.push({ name, startedAt: utcIso(now) });
     upsertSearchAttributes([{ key: RunbookStepKey, value: name }]);
     this.describe(details);
+    log.info(`step ${name}: ${details}`, { ...this.logContext(), event: 'step' });
+  }
+
+  /** What each of the run's log lines says beside the SDK's ids (workflowId, runId, workflowType). */
+  private logContext(): { runbook: string; incidentId: string; step: string } {
+    return { runbook: this.status.runbook, incidentId: this.status.incidentId, step: this.status.step };
   }
 
   /** The gate opened on an approval at `atMs`: the next step that acts measures the wait from it. */
@@ -323,6 +330,7 @@ export class RunRecord<Detail> {
 
   event(kind: string, message: string, by?: string): void {
     this.status.events.push({ at: utcIso(Date.now()), kind, message, ...(by ? { by } : {}) });
+    log.info(message, { ...this.logContext(), event: kind, ...(by ? { by } : {}) });
     if (this.status.events.length > EVENTS_KEPT) {
       this.status.events.splice(0, this.status.events.length - EVENTS_KEPT);
       this.status.eventsOmitted = (this.status.eventsOmitted ?? 0) + 1;
