@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Client } from '@temporalio/client';
+import { startTracing } from '../worker/tracing';
 import { isAlive, stackConnectionFile, type StackConnection } from '../local/stack-connection';
-import { DEFAULT_TASK_QUEUE } from '../worker/config';
+import { DEFAULT_TASK_QUEUE, tracesUrlFrom } from '../worker/config';
 import { connectClient, loadTemporalTarget } from '../worker/connection';
 import { runbookDataConverter } from '../codec/aes-gcm';
 import { loadPayloadKeys, PAYLOAD_KEYS_ENV, PAYLOAD_KEYS_FILE_ENV } from '../codec/keys';
@@ -42,9 +43,21 @@ export async function withClient<T>(work: (ctx: CommandContext) => Promise<T>): 
   const env = clientEnvironment();
   const target = loadTemporalTarget(env);
   const dataConverter = runbookDataConverter(loadPayloadKeys(env));
+  const tracesUrl = tracesUrlFrom(env);
+  // The CLI's start opens the run's trace, which the worker's spans then join.
+  const tracing = tracesUrl
+    ? startTracing(tracesUrl, 'durable-runbooks-cli', {
+        warn: (message, meta) => process.stderr.write(`${message} ${JSON.stringify(meta)}\n`),
+      })
+    : undefined;
   const connection = await connectClient(target);
   try {
-    const client = new Client({ connection, namespace: target.namespace, dataConverter });
+    const client = new Client({
+      connection,
+      namespace: target.namespace,
+      dataConverter,
+      ...(tracing ? { interceptors: { workflow: [tracing.clientInterceptor] } } : {}),
+    });
     return await work({
       client,
       namespace: target.namespace,
@@ -52,5 +65,6 @@ export async function withClient<T>(work: (ctx: CommandContext) => Promise<T>): 
     });
   } finally {
     await connection.close();
+    await tracing?.shutdown();
   }
 }

@@ -169,6 +169,38 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   };
 }
 
+const tracesUrlSchema = z
+  .url({ protocol: /^https?$/, message: 'an http(s) URL, like http://127.0.0.1:4318/v1/traces' })
+  .optional();
+
+/** RUNBOOKS_OTLP_TRACES_URL (worker and CLI), checked; undefined: tracing off (src/worker/tracing.ts). */
+export function tracesUrlFrom(env: NodeJS.ProcessEnv): string | undefined {
+  const parsed = tracesUrlSchema.safeParse(env[TRACES_URL_ENV] || undefined);
+  if (!parsed.success)
+    throw new ConfigurationError(
+      `${TRACES_URL_ENV}: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`,
+    );
+  return parsed.data;
+}
+
+export const TRACES_URL_ENV = 'RUNBOOKS_OTLP_TRACES_URL';
+
+/** What the worker says at start about its own configuration (no secrets: URLs masked). */
+export function describeWorkerConfig(config: WorkerConfig): Record<string, string> {
+  return {
+    taskQueue: config.taskQueue,
+    workerVersion: config.deployment
+      ? `${config.deployment.deploymentName}:${config.deployment.buildId} (make it current: temporal worker deployment set-current-version)`
+      : 'unversioned',
+    sizing: describeSizing(config.sizing),
+    database: redactUrl(config.databaseUrl),
+    staging: config.stagingDatabaseUrl
+      ? redactUrl(config.stagingDatabaseUrl)
+      : 'none (the drill needs STAGING_DATABASE_URL)',
+    metrics: config.metrics ? `http://${config.metrics.address}/metrics` : 'off (RUNBOOKS_METRICS_ADDRESS)',
+  };
+}
+
 /** A connection URL with its password masked, for log lines and error messages. */
 export function redactUrl(url: string): string {
   try {

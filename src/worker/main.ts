@@ -3,12 +3,20 @@ import { Runtime } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { resolveChannels } from '../activities/channels';
 import { ensureRunbookTables } from '../db/runbook-schema';
-import { describeSizing, loadWorkerConfig, redactUrl, type WorkerConfig } from './config';
+import {
+  describeWorkerConfig,
+  loadWorkerConfig,
+  redactUrl,
+  tracesUrlFrom,
+  TRACES_URL_ENV,
+  type WorkerConfig,
+} from './config';
 import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { connectClient, connectWorker, loadTemporalTarget, type TemporalTarget } from './connection';
 import { OpenRunGauges, prometheusTelemetry } from './metrics';
 import { workerLogger } from './logging';
+import { startTracing } from './tracing';
 import { ConfigurationError } from '../common/errors';
 import { unservedRunbooks, type Policy, type UnservedRunbook } from '../common/policy';
 import { loadPolicyFile, type LoadedPolicy } from './policy';
@@ -46,6 +54,8 @@ async function main(): Promise<void> {
 
   const connection = await connectWorker(target);
   const dataConverter = runbookDataConverter(payloadKeys);
+  const tracesUrl = tracesUrlFrom(process.env);
+  const tracing = tracesUrl ? startTracing(tracesUrl, 'durable-runbooks-worker', logger) : undefined;
   const worker = await createRunbookWorker({
     connection,
     namespace: target.namespace,
@@ -53,6 +63,7 @@ async function main(): Promise<void> {
     ...(config.deployment ? { deployment: config.deployment } : {}),
     dataConverter,
     sizing: config.sizing,
+    ...(tracing ? { plugins: [tracing.plugin] } : {}),
     deps: {
       db,
       ...(stagingDb ? { stagingDb } : {}),
@@ -67,22 +78,14 @@ async function main(): Promise<void> {
   logger.info('runbooks worker started', {
     temporal: target.address,
     namespace: target.namespace,
-    taskQueue: config.taskQueue,
-    workerVersion: config.deployment
-      ? `${config.deployment.deploymentName}:${config.deployment.buildId} (make it current: temporal worker deployment set-current-version)`
-      : 'unversioned',
-    sizing: describeSizing(config.sizing),
+    ...describeWorkerConfig(config),
+    traces: tracesUrl ? redactUrl(tracesUrl) : `off (${TRACES_URL_ENV})`,
     payloadEncryption: describePayloadKeys(payloadKeys),
-    database: redactUrl(config.databaseUrl),
-    staging: config.stagingDatabaseUrl
-      ? redactUrl(config.stagingDatabaseUrl)
-      : 'none (the drill needs STAGING_DATABASE_URL)',
     policyFile: file,
     drillLogDirectory,
     backupDirectory,
     channels: channels.names(),
     cannotServe: unserved.map((entry) => entry.runbook),
-    metrics: config.metrics ? `http://${config.metrics.address}/metrics` : 'off (RUNBOOKS_METRICS_ADDRESS)',
   });
   const gauges = config.metrics
     ? await startOpenRunGauges(
@@ -97,6 +100,7 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     await gauges?.stop();
+    await tracing?.shutdown();
     await connection.close();
     await db.end();
     await stagingDb?.end();

@@ -4,6 +4,7 @@ import {
   type NativeConnection,
   type WorkerInterceptors,
   type WorkflowBundle,
+  type WorkerPlugin,
 } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { WorkerDeploymentVersion, WorkerSizing } from './config';
@@ -30,6 +31,8 @@ export interface RunbookWorkerOptions {
   deployment?: WorkerDeploymentVersion;
   /** Payload encryption (src/codec): the same keys as every client of the namespace. */
   dataConverter?: DataConverter;
+  /** Worker plugins (tracing: src/worker/tracing.ts); also given to the bundler. */
+  plugins?: WorkerPlugin[];
   /** Cache and concurrency bounds (the worker entry point always sets them; tests use the SDK's). */
   sizing?: WorkerSizing;
 }
@@ -58,6 +61,7 @@ export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Work
         }
       : {}),
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+    ...(options.plugins ? { plugins: options.plugins } : {}),
     ...(options.deployment
       ? {
           workerDeploymentOptions: {

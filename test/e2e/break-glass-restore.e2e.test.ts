@@ -28,6 +28,9 @@ import { uniqueId } from '../fixtures/temporal';
 import { acknowledgeConflict, atStep, waitForStatus } from '../fixtures/wait';
 import { testDataConverter } from '../fixtures/payload-keys';
 import { metricValue, scrapeUntil } from '../fixtures/metrics';
+import { HttpSink } from '../fixtures/sinks/http-sink';
+import { Client } from '@temporalio/client';
+import { startTracing } from '../../src/worker/tracing';
 
 /**
  * End to end on the Temporal CLI dev server against real Postgres, with the short test policy
@@ -362,6 +365,93 @@ describe('breakGlassRestore end to end on the dev server', () => {
       worker.child.kill('SIGINT');
       await worker.exited();
       await sinks.stop();
+    }
+  });
+
+  test('traces: one Procedure A run is one trace across the client, the workflow and its activities (OTLP/HTTP)', async () => {
+    await suite.db.reset();
+    const receiver = await HttpSink.start(() => ({ status: 200, body: {} }));
+    const tracesUrl = `${receiver.url}/v1/traces`;
+    const taskQueue = uniqueId('runbooks-traces');
+    const worker = spawnNode('dist/src/worker/main.js', [], {
+      DATABASE_URL: suite.db.url,
+      TEMPORAL_ADDRESS: suite.devServer.address,
+      TEMPORAL_NAMESPACE: 'default',
+      RUNBOOKS_TASK_QUEUE: taskQueue,
+      RUNBOOKS_POLICY_FILE: TEST_POLICY_FILE,
+      RUNBOOKS_OTLP_TRACES_URL: tracesUrl,
+    });
+    const tracing = startTracing(tracesUrl, 'test-client', { warn: () => undefined });
+    try {
+      await worker.waitFor(/runbooks worker started/);
+      const client = new Client({
+        connection: suite.env.client.connection,
+        dataConverter: testDataConverter(),
+        interceptors: { workflow: [tracing.clientInterceptor] },
+      });
+      const args = input();
+      const handle = await client.workflow.start(breakGlassRestore, {
+        taskQueue,
+        workflowId: `break-glass-restore-${args.incidentId}`,
+        args: [args],
+      });
+      await approve(handle);
+      // The workflow's own span ends (and is exported) when the run does.
+      assert.equal((await completeObligations(handle, args.incidentId)).outcome, 'restored');
+      await tracing.shutdown();
+      worker.child.kill('SIGINT'); // flushes the worker's spans
+      await worker.exited();
+
+      interface OtlpSpan {
+        traceId: string;
+        spanId: string;
+        parentSpanId?: string;
+        name: string;
+      }
+      const spans: (OtlpSpan & { service: string })[] = [];
+      for (const request of receiver.requests) {
+        assert.equal(request.path, '/v1/traces');
+        assert.match(String(request.headers['content-type']), /application\/json/);
+        const body = request.json as {
+          resourceSpans: {
+            resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+            scopeSpans: { spans: OtlpSpan[] }[];
+          }[];
+        };
+        for (const resource of body.resourceSpans) {
+          const service =
+            resource.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
+          for (const scope of resource.scopeSpans)
+            for (const span of scope.spans) spans.push({ ...span, service });
+        }
+      }
+      const named = (name: string): OtlpSpan & { service: string } => {
+        const found = spans.find((span) => span.name === name);
+        assert.ok(found, `a span ${name} among ${[...new Set(spans.map((span) => span.name))].join(', ')}`);
+        return found;
+      };
+      const start = named('StartWorkflow:breakGlassRestore');
+      const run = named('RunWorkflow:breakGlassRestore');
+      const scheduled = named('StartActivity:executeRestore');
+      const executed = named('RunActivity:executeRestore');
+      assert.equal(start.service, 'test-client');
+      assert.equal(run.service, 'durable-runbooks-worker');
+      assert.equal(executed.service, 'durable-runbooks-worker');
+      assert.equal(run.parentSpanId, start.spanId, 'the workflow span is the client start span’s child');
+      assert.equal(
+        executed.parentSpanId,
+        scheduled.spanId,
+        'the activity runs under the span that scheduled it',
+      );
+      for (const span of [run, scheduled, executed]) assert.equal(span.traceId, start.traceId, span.name);
+      const sameTrace = spans.filter((span) => span.traceId === start.traceId).map((span) => span.name);
+      for (const name of ['RunActivity:planRestore', 'RunActivity:verifyRestore'])
+        assert.ok(sameTrace.includes(name), `${name} in the run's trace`);
+    } finally {
+      await tracing.shutdown();
+      if (worker.child.exitCode === null) worker.child.kill('SIGINT');
+      await worker.exited();
+      await receiver.stop();
     }
   });
 });

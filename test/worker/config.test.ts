@@ -5,7 +5,12 @@ import { describe, test } from 'node:test';
 import { unservedRunbooks, type PolicyFile } from '../../src/common/policy';
 import { resolveChannels } from '../../src/activities/channels';
 import { scratchDir } from '../../src/local/servers';
-import { defaultWorkflowCacheSize, loadWorkerConfig, redactUrl } from '../../src/worker/config';
+import {
+  defaultWorkflowCacheSize,
+  loadWorkerConfig,
+  redactUrl,
+  tracesUrlFrom,
+} from '../../src/worker/config';
 import { ConfigurationError } from '../../src/common/errors';
 import { REPO_ROOT } from '../../src/local/paths';
 import { loadPolicyFile } from '../../src/worker/policy';
@@ -304,6 +309,40 @@ describe('worker environment', () => {
       (error: Error) =>
         /RUNBOOKS_WORKFLOW_CACHE_SIZE: /.test(error.message) &&
         /RUNBOOKS_STICKY_QUEUE_TIMEOUT: /.test(error.message),
+    );
+  });
+
+  test('observability settings: metrics address, log format and traces URL are checked and named', () => {
+    const db = { DATABASE_URL: 'postgres://u@127.0.0.1:5432/db' };
+    const defaults = loadWorkerConfig(db);
+    assert.equal(defaults.metrics, undefined, 'no metrics endpoint unless asked');
+    assert.deepEqual(defaults.log, { level: 'INFO', format: 'json' });
+    assert.equal(tracesUrlFrom(db), undefined, 'no tracing unless asked');
+    const on = loadWorkerConfig({
+      ...db,
+      RUNBOOKS_METRICS_ADDRESS: '0.0.0.0:9464',
+      RUNBOOKS_LOG_FORMAT: 'text',
+    });
+    assert.deepEqual(on.metrics, { address: '0.0.0.0:9464', visibilityIntervalMs: 30_000 });
+    assert.equal(on.log.format, 'text');
+    assert.throws(
+      () =>
+        loadWorkerConfig({
+          ...db,
+          RUNBOOKS_METRICS_ADDRESS: 'http://0.0.0.0:9464/metrics',
+          RUNBOOKS_LOG_FORMAT: 'xml',
+        }),
+      (error: Error) =>
+        /RUNBOOKS_METRICS_ADDRESS: host:port/.test(error.message) &&
+        /RUNBOOKS_LOG_FORMAT/.test(error.message),
+    );
+    assert.equal(
+      tracesUrlFrom({ RUNBOOKS_OTLP_TRACES_URL: 'http://127.0.0.1:4318/v1/traces' }),
+      'http://127.0.0.1:4318/v1/traces',
+    );
+    assert.throws(
+      () => tracesUrlFrom({ RUNBOOKS_OTLP_TRACES_URL: 'ftp://collector/v1/traces' }),
+      /RUNBOOKS_OTLP_TRACES_URL: an http\(s\) URL/,
     );
   });
 
