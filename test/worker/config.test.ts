@@ -285,7 +285,8 @@ describe('worker environment', () => {
 
   test('sizing: the cache follows the heap unless set; bad values are named', () => {
     const db = { DATABASE_URL: 'postgres://u:p@h/db' };
-    assert.equal(defaultWorkflowCacheSize(4_144), 936, '(4,144 - 400) / 4 MiB');
+    assert.equal(defaultWorkflowCacheSize(4_144), 200, 'capped at 200');
+    assert.equal(defaultWorkflowCacheSize(448), 99, 'a small pod: (448 - 250) / 2 MiB');
     assert.equal(defaultWorkflowCacheSize(256), 10, 'never below 10');
     const sized = loadWorkerConfig({
       ...db,
