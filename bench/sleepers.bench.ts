@@ -225,11 +225,9 @@ async function main(): Promise<void> {
       query: (i) => client.workflow.getHandle(backstopWorkflowId(STORY(i))).query(statusQuery),
       // A decision nobody asked for: refused at once by the run (a round trip through its worker).
       update: (i) =>
-        client.workflow
-          .getHandle(backstopWorkflowId(STORY(i)))
-          .executeUpdate('recordDecision', {
-            args: [{ by: '@dococeven', decision: 'park', rationale: 'bench' }],
-          }),
+        client.workflow.getHandle(backstopWorkflowId(STORY(i))).executeUpdate('recordDecision', {
+          args: [{ by: '@dococeven', decision: 'park', rationale: 'bench' }],
+        }),
     });
     process.stdout.write(
       `side by side (${N} each): backstopProgram / minimal = ` +
