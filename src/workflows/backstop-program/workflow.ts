@@ -1,8 +1,8 @@
-import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { utcIso } from '../../common/duration';
 import { policyRead } from '../activity-options';
-import { parseWorkflowInput } from '../shared/input';
+import { parseWorkflowInput, refuseCarryOnFreshStart } from '../shared/input';
 import { PATCHES } from '../shared/patches';
 import { atT30, atT60, atT90 } from './checkpoints';
 import { backstopInputSchema, type BackstopInput, type BackstopResult } from './definitions';
@@ -22,13 +22,11 @@ const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
  */
 export async function backstopProgram(rawInput: BackstopInput): Promise<BackstopResult> {
   const input = parseWorkflowInput(backstopInputSchema, rawInput, 'backstopProgram input');
-  if (input.continued && !workflowInfo().continuedFromExecutionRunId)
-    throw ApplicationFailure.create({
-      type: 'InvalidInput',
-      nonRetryable: true,
-      message:
-        'backstopProgram input: continued: set only by the program itself when it continues as new (a program started with it would skip its checkpoints and its story claim)',
-    });
+  refuseCarryOnFreshStart(
+    'backstopProgram input',
+    input.continued,
+    'the program itself when it continues as new (a program started with it would skip its checkpoints and its story claim)',
+  );
   const run = new BackstopRun(input);
   // The story's own entry only: a policy of thousands of stories is not copied into every run.
   const snapshot = await loadRunbookPolicy({

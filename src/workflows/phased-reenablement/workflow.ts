@@ -1,10 +1,10 @@
-import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities, RunbookPolicySnapshot } from '../../activities';
 import { formatDuration, parseDuration } from '../../common/duration';
 import { REENABLEMENT_HOLD_FLOORS } from '../../common/seed-limits';
 import { PATCHES } from '../shared/patches';
 import { kubectlRead, policyRead } from '../activity-options';
-import { parseWorkflowInput } from '../shared/input';
+import { parseWorkflowInput, refuseCarryOnFreshStart } from '../shared/input';
 import {
   phasedReenablementInputSchema,
   type PhasedReenablementInput,
@@ -65,13 +65,11 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
   const run = new ReenablementRun(input);
   const { record, detail } = run;
 
-  if (input.continued && !workflowInfo().continuedFromExecutionRunId)
-    throw ApplicationFailure.create({
-      type: 'InvalidInput',
-      nonRetryable: true,
-      message:
-        'phasedReenablement input: continued: set only by the run itself when it continues as new (a run started with it would skip the canary)',
-    });
+  refuseCarryOnFreshStart(
+    'phasedReenablement input',
+    input.continued,
+    'the run itself when it continues as new (a run started with it would skip the canary)',
+  );
   record.enterStep('load_policy', 'reading the worker policy');
   const snapshot = await loadRunbookPolicy({ runbook: 'phasedReenablement' });
   run.configure(snapshot);

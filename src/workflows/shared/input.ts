@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import { badFields, describeIssues } from '../../common/validation';
 
@@ -21,4 +21,17 @@ export function parseWorkflowInput<S extends z.ZodType>(
     });
   }
   return parsed.data;
+}
+
+/**
+ * A run's hand-over to its next run (`continued`) is set by the run itself when it continues as
+ * new; in the input of a run someone started it would skip what the hand-over says is done.
+ */
+export function refuseCarryOnFreshStart(subject: string, carried: unknown, skipped: string): void {
+  if (carried !== undefined && !workflowInfo().continuedFromExecutionRunId)
+    throw ApplicationFailure.create({
+      type: 'InvalidInput',
+      nonRetryable: true,
+      message: `${subject}: continued: set only by ${skipped}`,
+    });
 }
