@@ -8,10 +8,11 @@ try {
 } catch (error) {
   fail(error);
 }
-// `npm run bench -- sleepers 1000`: the sleeping-programmes benchmark (bench/sleepers.bench.ts).
+// `npm run bench -- sleepers 1000`: the sleeping-programmes benchmark (bench/sleepers.bench.ts);
+// `npm run bench -- overhead 10`: Procedure A's activities against a no-op (bench/overhead.bench.ts).
 const [which = 'restore', ...args] = process.argv.slice(2);
-if (!['restore', 'sleepers'].includes(which))
-  fail(new Error(`npm run bench -- [restore | sleepers N]: unknown "${which}"`));
+if (!['restore', 'sleepers', 'overhead'].includes(which))
+  fail(new Error(`npm run bench -- [restore | sleepers N | overhead RUNS]: unknown "${which}"`));
 const result = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'bench', `${which}.bench.js`), ...args], {
   cwd: ROOT,
   stdio: 'inherit',

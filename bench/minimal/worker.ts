@@ -3,7 +3,7 @@ import { runbookDataConverter } from '../../src/codec/aes-gcm';
 import { loadPayloadKeys } from '../../src/codec/keys';
 import { loadWorkerConfig } from '../../src/worker/config';
 
-/** The minimal workflow's worker process: the same connection, codec and sizing as ours. */
+/** The yardsticks' worker process (bench/minimal/workflows.ts): the same connection, codec and sizing as ours. */
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const { sizing, taskQueue } = loadWorkerConfig(process.env);
@@ -13,6 +13,7 @@ async function main(): Promise<void> {
     namespace: 'default',
     taskQueue,
     workflowsPath: require.resolve('./workflows'),
+    activities: { noop: (): Promise<void> => Promise.resolve() },
     dataConverter: runbookDataConverter(loadPayloadKeys(process.env)),
     maxCachedWorkflows: sizing.maxCachedWorkflows,
     maxConcurrentWorkflowTaskExecutions: sizing.maxConcurrentWorkflowTaskExecutions,

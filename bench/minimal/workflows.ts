@@ -1,4 +1,11 @@
-import { defineQuery, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  defineQuery,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { RunbookStepKey } from '../../src/common/search-attributes';
 
 /**
@@ -14,5 +21,13 @@ export async function minimalSleeper(input: { storyId: string; untilMs: number }
   upsertSearchAttributes([{ key: RunbookStepKey, value: step }]);
   await sleep(Math.max(1, input.untilMs - Date.now()));
   step = 'done';
+  return workflowInfo().workflowId;
+}
+
+const { noop } = proxyActivities<{ noop(): Promise<void> }>({ startToCloseTimeout: '10s' });
+
+/** The yardstick for `npm run bench -- overhead`: `count` no-op activities, one after another. */
+export async function noopActivities(count: number): Promise<string> {
+  for (let i = 0; i < count; i++) await noop();
   return workflowInfo().workflowId;
 }

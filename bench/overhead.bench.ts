@@ -1,0 +1,153 @@
+import path from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
+import { Pool } from 'pg';
+import { runbookDataConverter } from '../src/codec/aes-gcm';
+import { parsePayloadKeys } from '../src/codec/keys';
+import { RUNBOOK_DDL } from '../src/db/runbook-schema';
+import { postgresDataDir, scratchDir, startDevServer, startPostgres } from '../src/local/servers';
+import { ensureDemoTarget } from '../src/stack/demo-data';
+import { breakGlassRestore } from '../src/workflows';
+import { approveSignal } from '../src/workflows/break-glass-restore/definitions';
+import { completedActivities, eventTimeMs, historyEvents } from '../test/fixtures/history';
+import { TEST_PAYLOAD_KEYS } from '../test/fixtures/payload-keys';
+import { TEST_POLICY_FILE } from '../test/fixtures/policy';
+import { spawnNode } from '../test/fixtures/processes';
+import { atStep, waitForStatus } from '../test/fixtures/wait';
+import { noopActivities } from './minimal/workflows';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/**
+ * `npm run bench -- overhead [runs]`: Procedure A's activities against a no-op activity on the same
+ * dev server in the same run. R Procedure A runs on the real worker process (the test policy's
+ * 3 s pause) up to the restore verified, and 200 no-op activities on a minimal worker; prints each
+ * activity type's scheduled→completed p50 / p99 (history times) and its ratio to the no-op, and the
+ * non-waiting path: start → waiting at the gate, plus the pause's end → restore verified.
+ */
+
+const RUNS = Number(process.argv[2] ?? 10);
+
+function quantile(samples: number[], q: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+const describe = (samples: number[]): string =>
+  `p50 ${quantile(samples, 0.5).toFixed(1)} ms, p99 ${quantile(samples, 0.99).toFixed(1)} ms (n=${samples.length})`;
+
+/** Start → the last event before the approval signal, plus the pause timer's firing → the last event. */
+function nonWaitingMs(events: HistoryEvent[]): number {
+  const signal = events.findIndex((event) => event.workflowExecutionSignaledEventAttributes);
+  const fired = events.find((event) => event.timerFiredEventAttributes);
+  const verified = completedActivities(events).find((activity) => activity.type === 'verifyRestore');
+  if (signal < 1 || !fired || !verified) throw new Error('the run did not reach a verified restore');
+  return (
+    eventTimeMs(events[signal - 1]!) - eventTimeMs(events[0]!) + (verified.completedAtMs - eventTimeMs(fired))
+  );
+}
+
+async function main(): Promise<void> {
+  const tmp = scratchDir('runbooks-bench-overhead');
+  const [postgres, server] = await Promise.all([
+    startPostgres({ dataDir: postgresDataDir(path.join(tmp, 'pg')), ephemeral: true }),
+    startDevServer({ headless: true }),
+  ]);
+  const db = new Pool({ connectionString: postgres.url, max: 2 });
+  await ensureDemoTarget(db);
+  await db.query(RUNBOOK_DDL);
+  await db.end();
+  const env = {
+    DATABASE_URL: postgres.url,
+    TEMPORAL_ADDRESS: server.address,
+    TEMPORAL_NAMESPACE: 'default',
+    RUNBOOKS_POLICY_FILE: TEST_POLICY_FILE,
+    RUNBOOKS_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
+  };
+  const workers = [
+    spawnNode('dist/src/worker/main.js', [], { ...env, RUNBOOKS_TASK_QUEUE: 'bench-overhead' }),
+    spawnNode('dist/bench/minimal/worker.js', [], { ...env, RUNBOOKS_TASK_QUEUE: 'bench-noop' }),
+  ];
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({
+    connection,
+    dataConverter: runbookDataConverter(parsePayloadKeys(TEST_PAYLOAD_KEYS, 'bench')),
+  });
+  try {
+    await Promise.all(workers.map((worker) => worker.waitFor(/worker started/, 120_000)));
+    const noop = await client.workflow.execute(noopActivities, {
+      taskQueue: 'bench-noop',
+      workflowId: `noop-${Date.now()}`,
+      args: [200],
+    });
+    const noopMs = completedActivities(await historyEvents(client.workflow.getHandle(noop))).map(
+      (activity) => activity.completedAtMs - activity.scheduledAtMs,
+    );
+    const byType = new Map<string, number[]>();
+    const paths: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const handle: WorkflowHandle<typeof breakGlassRestore> = await client.workflow.start(
+        breakGlassRestore,
+        {
+          taskQueue: 'bench-overhead',
+          workflowId: `bench-overhead-${Date.now()}-${i}`,
+          args: [
+            {
+              incidentId: `BENCH-${Date.now()}-${i}`,
+              targetHistoryId: 5,
+              requestedBy: '@alice',
+              rationale: 'benchmark: the restore path against a no-op activity',
+            },
+          ],
+        },
+      );
+      const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the gate', 60_000);
+      await handle.signal(approveSignal, { approver: '@oncall-lead', planHash: gate.detail.plan!.planHash });
+      await waitForStatus(
+        handle,
+        (s) => s.steps.some((step) => step.name === 'verify' && step.endedAt),
+        'verified',
+        60_000,
+      );
+      const events = await historyEvents(handle);
+      paths.push(nonWaitingMs(events));
+      for (const activity of completedActivities(events))
+        byType.set(activity.type, [
+          ...(byType.get(activity.type) ?? []),
+          activity.completedAtMs - activity.scheduledAtMs,
+        ]);
+      await handle.terminate('benchmark done');
+    }
+    const noopP50 = quantile(noopMs, 0.5);
+    const noopP99 = quantile(noopMs, 0.99);
+    process.stdout.write(
+      `overhead: ${RUNS} Procedure A runs and 200 no-op activities, dev server, history times\n`,
+    );
+    process.stdout.write(`  no-op activity: ${describe(noopMs)}\n`);
+    const all = [...byType.values()].flat();
+    process.stdout.write(
+      `  Procedure A, all activities: ${describe(all)} — ${(quantile(all, 0.5) / noopP50).toFixed(1)}× / ${(quantile(all, 0.99) / noopP99).toFixed(1)}× the no-op\n`,
+    );
+    for (const [type, samples] of [...byType].sort(([a], [b]) => a.localeCompare(b)))
+      process.stdout.write(
+        `    ${type}: ${describe(samples)} — ${(quantile(samples, 0.5) / noopP50).toFixed(1)}× at p50\n`,
+      );
+    process.stdout.write(`  non-waiting path (start → gate, pause end → verified): ${describe(paths)}\n`);
+  } finally {
+    for (const worker of workers) worker.child.kill('SIGINT');
+    await Promise.all(workers.map((worker) => worker.exited()));
+    await connection.close();
+    await server.stop();
+    await postgres.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(
+      `overhead bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);
