@@ -30,6 +30,7 @@ import { describePayloadKeys, loadPayloadKeys } from '../codec/keys';
  */
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
+  const tracesUrl = tracesUrlFrom(process.env);
   // Filled once the channels are resolved: every log line is scrubbed of them.
   const secrets: string[] = [];
   const logger = workerLogger(config.log.level, config.log.format, secrets);
@@ -54,7 +55,6 @@ async function main(): Promise<void> {
 
   const connection = await connectWorker(target);
   const dataConverter = runbookDataConverter(payloadKeys);
-  const tracesUrl = tracesUrlFrom(process.env);
   const tracing = tracesUrl ? startTracing(tracesUrl, 'durable-runbooks-worker', logger) : undefined;
   const worker = await createRunbookWorker({
     connection,

@@ -385,6 +385,14 @@ describe('worker environment', () => {
     assert.match(withBadPolicy.output(), /pause: must be at least 2m/);
     assert.doesNotMatch(withBadPolicy.output(), /\n\s+at /);
 
+    // A bad traces URL is said before anything is connected (the database here is unreachable).
+    const badTraces = spawnNode('dist/src/worker/main.js', [], {
+      DATABASE_URL: 'postgres://u:secret-password@127.0.0.1:1/db',
+      RUNBOOKS_OTLP_TRACES_URL: 'collector:4318',
+    });
+    assert.equal(await badTraces.exited(), 1);
+    assert.match(badTraces.output(), /runbooks worker: RUNBOOKS_OTLP_TRACES_URL: an http\(s\) URL/);
+
     const unreachable = spawnNode('dist/src/worker/main.js', [], {
       DATABASE_URL: 'postgres://u:secret-password@127.0.0.1:1/db',
     });
