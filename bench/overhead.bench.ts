@@ -15,6 +15,7 @@ import { TEST_POLICY_FILE } from '../test/fixtures/policy';
 import { spawnNode } from '../test/fixtures/processes';
 import { atStep, waitForStatus } from '../test/fixtures/wait';
 import { noopActivities } from './minimal/workflows';
+import { p50p99, quantile } from './stats';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -27,14 +28,6 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
  */
 
 const RUNS = Number(process.argv[2] ?? 10);
-
-function quantile(samples: number[], q: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-const describe = (samples: number[]): string =>
-  `p50 ${quantile(samples, 0.5).toFixed(1)} ms, p99 ${quantile(samples, 0.99).toFixed(1)} ms (n=${samples.length})`;
 
 /** Start → the last event before the approval signal, plus the pause timer's firing → the last event. */
 function nonWaitingMs(events: HistoryEvent[]): number {
@@ -123,16 +116,16 @@ async function main(): Promise<void> {
     process.stdout.write(
       `overhead: ${RUNS} Procedure A runs and 200 no-op activities, dev server, history times\n`,
     );
-    process.stdout.write(`  no-op activity: ${describe(noopMs)}\n`);
+    process.stdout.write(`  no-op activity: ${p50p99(noopMs)}\n`);
     const all = [...byType.values()].flat();
     process.stdout.write(
-      `  Procedure A, all activities: ${describe(all)} — ${(quantile(all, 0.5) / noopP50).toFixed(1)}× / ${(quantile(all, 0.99) / noopP99).toFixed(1)}× the no-op\n`,
+      `  Procedure A, all activities: ${p50p99(all)} — ${(quantile(all, 0.5) / noopP50).toFixed(1)}× / ${(quantile(all, 0.99) / noopP99).toFixed(1)}× the no-op\n`,
     );
     for (const [type, samples] of [...byType].sort(([a], [b]) => a.localeCompare(b)))
       process.stdout.write(
-        `    ${type}: ${describe(samples)} — ${(quantile(samples, 0.5) / noopP50).toFixed(1)}× at p50\n`,
+        `    ${type}: ${p50p99(samples)} — ${(quantile(samples, 0.5) / noopP50).toFixed(1)}× at p50\n`,
       );
-    process.stdout.write(`  non-waiting path (start → gate, pause end → verified): ${describe(paths)}\n`);
+    process.stdout.write(`  non-waiting path (start → gate, pause end → verified): ${p50p99(paths)}\n`);
   } finally {
     for (const worker of workers) worker.child.kill('SIGINT');
     await Promise.all(workers.map((worker) => worker.exited()));

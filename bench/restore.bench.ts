@@ -16,6 +16,7 @@ import { approveSignal, postMortemFiledSignal } from '../src/workflows/break-gla
 import { statusQuery } from '../src/workflows/shared/messages';
 import { activityDeps } from '../test/fixtures/policy';
 import { startTimeSkipping, workflowBundle } from '../test/fixtures/temporal';
+import { quantile } from './stats';
 
 /**
  * Prints figures for Procedure A on this machine (targets in README "Benchmarks"):
@@ -29,9 +30,7 @@ const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 100);
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 
 function summary(samples: number[]): string {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  return `p50 ${at(0.5).toFixed(1)} ms  p95 ${at(0.95).toFixed(1)} ms  max ${sorted.at(-1)!.toFixed(1)} ms  (n=${sorted.length})`;
+  return `p50 ${quantile(samples, 0.5).toFixed(1)} ms  p95 ${quantile(samples, 0.95).toFixed(1)} ms  max ${Math.max(...samples).toFixed(1)} ms  (n=${samples.length})`;
 }
 
 async function timed<T>(samples: number[], fn: () => Promise<T>): Promise<T> {

@@ -14,6 +14,7 @@ import { TEST_PAYLOAD_KEYS } from '../test/fixtures/payload-keys';
 import { GITHUB_REPOSITORY } from '../test/fixtures/sinks/apis';
 import { spawnNode, type ChildHandle } from '../test/fixtures/processes';
 import { minimalSleeper, minimalStatusQuery } from './minimal/workflows';
+import { p50p99 } from './stats';
 
 /**
  * `npm run bench -- sleepers N`: N backstop programs started with a merge of today (T+30 a month
@@ -49,12 +50,6 @@ function pidOf(fragment: string): number | undefined {
     }
   }
   return undefined;
-}
-
-function percentiles(samples: number[]): string {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  return `p50 ${at(0.5).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms (n=${sorted.length})`;
 }
 
 interface SleepersRun {
@@ -136,8 +131,8 @@ async function sleepers(
       updates.push(performance.now() - t);
     }
     process.stdout.write(
-      `  query to a random run: ${percentiles(queries)}\n` +
-        (updates.length ? `  update (refused decision) to a random run: ${percentiles(updates)}\n` : '') +
+      `  query to a random run: ${p50p99(queries)}\n` +
+        (updates.length ? `  update (refused decision) to a random run: ${p50p99(updates)}\n` : '') +
         `  worker: ${figures.mibPerRun.toFixed(2)} MiB RSS and ${figures.cpuMsPerRun.toFixed(1)} ms CPU per run to asleep; RSS now ${rssMiB(workerPid).toFixed(0)} MiB\n`,
     );
     return figures;
