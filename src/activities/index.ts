@@ -38,7 +38,10 @@ export function createActivities(deps: ActivityDeps) {
   const artifacts = deps.artifactStore ?? new DirectoryArtifactStore(deps.backupDirectory, secrets);
   return {
     ...createPolicyActivities(deps),
-    ...createSqlActivities(deps),
+    ...createSqlActivities({
+      ...deps,
+      freezeEnvironment: deps.policy.runbooks.incident?.defaultEnvironment ?? 'production',
+    }),
     ...createNotifyActivities(deps),
     ...createTrackerActivities(deps),
     ...createKubectlActivities({ console: deps.policy.console }),

@@ -50,6 +50,19 @@ export const OPTIONS = {
   'sign-key': { type: 'string' },
   /** Seconds to wait for the run's answer to a decision (default 30). */
   wait: { type: 'string' },
+  symptoms: { type: 'string' },
+  impact: { type: 'string' },
+  conditions: { type: 'string' },
+  'customers-affected': { type: 'boolean' },
+  environment: { type: 'string' },
+  text: { type: 'string' },
+  item: { type: 'string' },
+  role: { type: 'string' },
+  handle: { type: 'string' },
+  scope: { type: 'string' },
+  'aware-since': { type: 'string' },
+  reference: { type: 'string' },
+  summary: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

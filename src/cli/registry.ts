@@ -1,6 +1,7 @@
 import type { Command } from './command';
 import { backstopCommands } from './commands/backstop';
 import { breakGlassCommands } from './commands/break-glass';
+import { incidentCommands } from './commands/incident';
 import { reenablementCommands } from './commands/reenablement';
 import { rollbackCommands } from './commands/rollback';
 import { runCommands } from './commands/runs';
@@ -10,6 +11,7 @@ export const COMMANDS: Command[] = [
   ...breakGlassCommands.filter(
     (command) => command.name.startsWith('start-') || command.name === 'schedule-drill',
   ),
+  ...incidentCommands,
   ...rollbackCommands,
   ...reenablementCommands,
   ...backstopCommands,

@@ -4,6 +4,7 @@ import { breakGlassConsoleEditWorkflowId } from '../workflows/break-glass-consol
 import { breakGlassOverwriteRecoveryWorkflowId } from '../workflows/break-glass-overwrite-recovery/definitions';
 import { breakGlassRebootstrapWorkflowId } from '../workflows/break-glass-rebootstrap/definitions';
 import { breakGlassRestoreWorkflowId } from '../workflows/break-glass-restore/definitions';
+import { incidentWorkflowId } from '../workflows/incident/definitions';
 import { phasedReenablementWorkflowId } from '../workflows/phased-reenablement/definitions';
 import { rollbackToPilotWorkflowId } from '../workflows/rollback-to-pilot/definitions';
 import { UsageError, validateFlag, type Values } from './args';
@@ -16,9 +17,11 @@ export const PROCEDURES: Record<string, (incidentId: string) => string> = {
   D: breakGlassRebootstrapWorkflowId,
   rollback: rollbackToPilotWorkflowId,
   reenablement: phasedReenablementWorkflowId,
+  /** The incident itself (seed 004): addressed by its own commands, never picked by the lookup below. */
+  incident: incidentWorkflowId,
 };
 
-const PROCEDURE_NAMES = 'A, B, C, D, rollback or reenablement';
+const PROCEDURE_NAMES = 'A, B, C, D, rollback, reenablement or incident';
 
 /** Which run a command addresses: a workflow id, or an incident (and maybe its runbook). */
 export type RunRef = { workflowId: string } | { incidentId: string; procedure?: string };
@@ -54,6 +57,7 @@ export async function resolveRun(client: Client, ref: RunRef): Promise<string> {
   if (ref.procedure) return PROCEDURES[ref.procedure]!(ref.incidentId);
   const found: { procedure: string; workflowId: string; running: boolean; startMs: number }[] = [];
   for (const [procedure, idFor] of Object.entries(PROCEDURES)) {
+    if (procedure === 'incident') continue;
     const workflowId = idFor(ref.incidentId);
     try {
       const described = await client.workflow.getHandle(workflowId).describe();

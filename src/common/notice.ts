@@ -37,6 +37,16 @@ export const PAGING_NOTICE_KINDS = [
   'backstop_revert',
   'backstop_mandatory_revert',
   'backstop_evidence_unavailable',
+  // incident (seed 004)
+  'incident_page',
+  'incident_commander_page',
+  'incident_commander_missed',
+  'incident_commander_acknowledged',
+  'incident_first_steps_overdue',
+  'incident_update_missed',
+  'incident_breach_escalation',
+  'incident_breach_missed',
+  'incident_review_missed',
 ] as const;
 
 /** Every kind of notice a runbook sends (a route in the policy names one of these, or "default"). */
@@ -85,6 +95,19 @@ export const NOTICE_KINDS = [
   'backstop_t60_yellow',
   'backstop_anomaly',
   'backstop_shipped',
+  // incident (seed 004)
+  'incident_declared',
+  'incident_status_page',
+  'incident_update',
+  'incident_update_reminder',
+  'incident_severity_changed',
+  'incident_role_assigned',
+  'incident_freeze',
+  'incident_breach_declared',
+  'incident_breach_notified',
+  'incident_resolved',
+  'incident_review_reminder',
+  'incident_review_filed',
 ] as const;
 
 export type NoticeKind = (typeof NOTICE_KINDS)[number];

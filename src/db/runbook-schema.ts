@@ -10,6 +10,8 @@ import type { Pool } from 'pg';
  *   after, so a retried delivery to a channel without its own idempotency is not sent twice.
  * - backstop_story_events: each backstop story's programs (started, reopened, decisions, ended),
  *   beyond any one run: the waiver is single-use per story, a second program needs a reopen.
+ * - change_freezes: an incident's deploy/change freeze per environment (seed 004 §1.3), set and
+ *   lifted by the incident; change_freeze_crossings: each run that crossed one with an override.
  */
 export const RUNBOOK_DDL = `
 CREATE TABLE IF NOT EXISTS runbook_ledger (
@@ -66,6 +68,32 @@ CREATE TABLE IF NOT EXISTS backstop_story_events (
   at           timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS backstop_story_events_story ON backstop_story_events (story_id, at);
+
+CREATE TABLE IF NOT EXISTS change_freezes (
+  incident_id  text        NOT NULL,
+  environment  text        NOT NULL,
+  workflow_id  text        NOT NULL,
+  frozen_by    text        NOT NULL,
+  reason       text        NOT NULL,
+  frozen_at    timestamptz NOT NULL,
+  lifted_at    timestamptz,
+  lifted_by    text,
+  PRIMARY KEY (incident_id, environment)
+);
+CREATE INDEX IF NOT EXISTS change_freezes_active ON change_freezes (environment) WHERE lifted_at IS NULL;
+
+CREATE TABLE IF NOT EXISTS change_freeze_crossings (
+  crossing_key    text        PRIMARY KEY,
+  environment     text        NOT NULL,
+  incident_ids    jsonb       NOT NULL,
+  runbook         text        NOT NULL,
+  workflow_id     text        NOT NULL,
+  run_id          text        NOT NULL,
+  run_incident_id text        NOT NULL,
+  by_handle       text        NOT NULL,
+  reason          text        NOT NULL,
+  at              timestamptz NOT NULL
+);
 `;
 
 /** Idempotent: safe to run at every worker start. */

@@ -3,6 +3,7 @@ import { breakGlassConsoleEditContract } from './break-glass-console-edit/defini
 import { breakGlassDrillContract } from './break-glass-drill/definitions';
 import { breakGlassOverwriteRecoveryContract } from './break-glass-overwrite-recovery/definitions';
 import { breakGlassRebootstrapContract } from './break-glass-rebootstrap/definitions';
+import { incidentContract } from './incident/definitions';
 import { breakGlassRestoreContract } from './break-glass-restore/definitions';
 import { phasedReenablementContract } from './phased-reenablement/definitions';
 import { rollbackToPilotContract } from './rollback-to-pilot/definitions';
@@ -19,5 +20,6 @@ export const MESSAGE_CONTRACTS: Record<string, MessageContract> = Object.fromEnt
     rollbackToPilotContract,
     phasedReenablementContract,
     backstopProgramContract,
+    incidentContract,
   ].map((contract) => [contract.workflowType, contract]),
 );

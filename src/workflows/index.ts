@@ -12,3 +12,4 @@ export { breakGlassDrill } from './break-glass-drill/workflow';
 export { rollbackToPilot } from './rollback-to-pilot/workflow';
 export { phasedReenablement } from './phased-reenablement/workflow';
 export { backstopProgram } from './backstop-program/workflow';
+export { incident } from './incident/workflow';

@@ -21,6 +21,8 @@ export const WORKFLOW_VERSIONING = {
   rollbackToPilot: 'PINNED',
   phasedReenablement: 'AUTO_UPGRADE',
   backstopProgram: 'AUTO_UPGRADE',
+  /** Days to weeks (the review is due 3 business days after the resolution; a breach's 72 h). */
+  incident: 'AUTO_UPGRADE',
 } as const satisfies Record<string, VersioningBehavior>;
 
 export type VersionedWorkflowName = keyof typeof WORKFLOW_VERSIONING;

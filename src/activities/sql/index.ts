@@ -11,6 +11,16 @@ import {
   type PlanConsoleEditOutcome,
   type VerifyConsoleEditInput,
 } from './console-edit';
+import {
+  checkChangeFreeze,
+  liftChangeFreeze,
+  setChangeFreeze,
+  type ChangeFreeze,
+  type CheckChangeFreezeInput,
+  type FreezeCheck,
+  type LiftChangeFreezeInput,
+  type SetChangeFreezeInput,
+} from './change-freeze';
 import { prepareDrill, type PrepareDrillInput, type PrepareDrillOutcome } from './drill';
 import {
   claimStoryProgram,
@@ -55,6 +65,8 @@ export interface SqlDeps {
   /** The staging copy (the drill); absent when the worker has no STAGING_DATABASE_URL. */
   stagingDb?: Pool;
   canonicalPayload: Record<string, unknown>;
+  /** The environment the runbooks act on, for the change-freeze check (the incident policy's default). */
+  freezeEnvironment: string;
 }
 
 export function createSqlActivities(deps: SqlDeps) {
@@ -113,6 +125,14 @@ export function createSqlActivities(deps: SqlDeps) {
     /** Backstop: how the story's program ended. */
     recordStoryProgramEnd: (input: RecordStoryProgramEndInput): Promise<void> =>
       recordStoryProgramEnd(deps.db, input),
+    /** Incident: freeze deploys and changes to an environment (seed 004 §1.3). */
+    setChangeFreeze: (input: SetChangeFreezeInput): Promise<ChangeFreeze> => setChangeFreeze(deps.db, input),
+    /** Incident: lift its freeze at resolution. */
+    liftChangeFreeze: (input: LiftChangeFreezeInput): Promise<ChangeFreeze | null> =>
+      liftChangeFreeze(deps.db, input),
+    /** Every mutating runbook, before its gate: the freezes in force; an override is recorded. */
+    checkChangeFreeze: (input: CheckChangeFreezeInput): Promise<FreezeCheck> =>
+      checkChangeFreeze(deps.db, deps.freezeEnvironment, input),
   };
 }
 
@@ -123,5 +143,6 @@ export type * from './rebootstrap';
 export type * from './overwrite';
 export type * from './drill';
 export type * from './story-ledger';
+export type * from './change-freeze';
 export type * from './checks';
 export type { CommittedWrite } from './ledger';

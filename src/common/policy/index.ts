@@ -4,6 +4,7 @@ import { sshPublicKeySchema } from '../signatures';
 import { backstopPolicySchema, checkBackstopFloors } from './backstop';
 import { breakGlassPolicies, checkBreakGlassFloors, consoleSchema } from './break-glass';
 import { failSafePolicySchema } from './fail-safe';
+import { checkIncidentCeilings, incidentPolicySchema } from './incident';
 import { DEFAULT_NOTIFICATIONS, notificationsSchema } from './notifications';
 import { orchestratorSchema, prometheusSchema } from './orchestrator';
 import { checkReenablementFloors, phasedReenablementPolicySchema } from './reenablement';
@@ -52,6 +53,8 @@ export const policySchema = z
         rollbackToPilot: rollbackToPilotPolicySchema,
         phasedReenablement: phasedReenablementPolicySchema,
         backstop: backstopPolicySchema.prefault({}),
+        /** Seed 004: the incident itself. Absent: this worker does not run incidents (a run says so). */
+        incident: incidentPolicySchema.optional(),
       })
       .strict(),
   })
@@ -69,6 +72,7 @@ export const policySchema = z
       }
     }
     checkQuorums(policy.runbooks, ctx);
+    if (policy.runbooks.incident) checkIncidentCeilings(policy.runbooks.incident, ctx);
     checkSigners(policy.runbooks, policy.signers, ctx);
     // The seeds' floors and ceilings hold for every runbook; only a test-only policy may go below.
     if (policy.testOnlyShortDurations) return;
@@ -132,6 +136,7 @@ export type { OrchestratorPolicy, PrometheusPolicy } from './orchestrator';
 export type { RollbackToPilotPolicy } from './rollback';
 export type { PhasedReenablementPolicy } from './reenablement';
 export type { BackstopPolicy, StoryProgram } from './backstop';
+export type { IncidentPolicy } from './incident';
 export { DEFAULT_FAIL_SAFE, type FailSafePolicy } from './fail-safe';
 export { NOTICE_CHANNEL_TYPES, pagingChannels } from './notifications';
 export type { ChannelConfig, ChannelType, NoticeChannelType, NotificationsPolicy } from './notifications';

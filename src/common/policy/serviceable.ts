@@ -30,6 +30,11 @@ export function unservedRunbooks(policy: Policy): UnservedRunbook[] {
         : `runbooks.${runbook}.${field} names "${name}", which notifications.channels does not define; ${what} needs a channel of type "${type}"`,
     });
   };
+  if (!policy.runbooks.incident)
+    unserved.push({
+      runbook: 'incident',
+      reason: 'the policy has no runbooks.incident section (at least its "responders")',
+    });
   const { backstop } = policy.runbooks;
   needs(
     'backstop',

@@ -1,3 +1,4 @@
+import { freezeOverrideSchema } from '../shared/freeze-override';
 import { BREAK_GLASS_MESSAGES } from '../shared/break-glass/definitions';
 import type { MessageContract } from '../shared/messages';
 import { z } from 'zod';
@@ -36,6 +37,8 @@ export const breakGlassConsoleEditInputSchema = z
     requestedBy: handleSchema,
     rationale: rationaleSchema,
     dryRun: z.boolean().default(false),
+    /** Cross an incident's change freeze on purpose (who and why; recorded and flagged). */
+    freezeOverride: freezeOverrideSchema.optional(),
   })
   .strict();
 
@@ -51,6 +54,8 @@ export interface Justification {
 }
 
 export type BreakGlassConsoleEditOutcome =
+  /** An incident's change freeze is in force and the input does not cross it (seed 004 §1.3). */
+  | 'refused_change_freeze'
   | 'dry_run'
   | 'not_justified_console_up'
   | 'not_justified_ingress'

@@ -1,3 +1,4 @@
+import { freezeOverrideSchema } from '../shared/freeze-override';
 import { BREAK_GLASS_MESSAGES } from '../shared/break-glass/definitions';
 import type { MessageContract } from '../shared/messages';
 import { z } from 'zod';
@@ -27,6 +28,8 @@ export const breakGlassOverwriteRecoveryInputSchema = z
     requestedBy: handleSchema,
     rationale: rationaleSchema,
     dryRun: z.boolean().default(false),
+    /** Cross an incident's change freeze on purpose (who and why; recorded and flagged). */
+    freezeOverride: freezeOverrideSchema.optional(),
   })
   .strict();
 

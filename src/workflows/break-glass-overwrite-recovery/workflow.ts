@@ -4,6 +4,7 @@ import type { PreClobberOutcome, RunbookActivities } from '../../activities';
 import { databaseRead } from '../activity-options';
 import { breakGlassRestoreWorkflowId } from '../break-glass-restore/definitions';
 import { breakGlassRestore } from '../break-glass-restore/workflow';
+import type { FreezeOverride } from '../shared/freeze-override';
 import { parseWorkflowInput } from '../shared/input';
 import { openBreakGlassRun } from '../shared/break-glass/procedure';
 import { describeFailure } from '../shared/notices';
@@ -111,7 +112,12 @@ export async function breakGlassOverwriteRecovery(
  * reconciliation and post-mortem obligations outlive this wrapper if it is stopped.
  */
 async function restoreThroughProcedureA(
-  input: { incidentId: string; rationale: string; dryRun: boolean },
+  input: {
+    incidentId: string;
+    rationale: string;
+    dryRun: boolean;
+    freezeOverride?: FreezeOverride | undefined;
+  },
   requestedBy: string,
   detail: BreakGlassOverwriteRecoveryDetail,
   candidateId: number,
@@ -134,6 +140,7 @@ async function restoreThroughProcedureA(
           requestedBy,
           rationale: `${input.rationale} (Procedure C: pre-clobber id ${candidateId})`,
           dryRun: input.dryRun,
+          ...(input.freezeOverride ? { freezeOverride: input.freezeOverride } : {}),
         },
       ],
       parentClosePolicy: ParentClosePolicy.ABANDON,

@@ -1,3 +1,4 @@
+import { freezeOverrideSchema } from '../shared/freeze-override';
 import { BREAK_GLASS_MESSAGES } from '../shared/break-glass/definitions';
 import type { MessageContract } from '../shared/messages';
 import { z } from 'zod';
@@ -27,12 +28,16 @@ export const breakGlassRebootstrapInputSchema = z
     requestedBy: handleSchema,
     rationale: rationaleSchema,
     dryRun: z.boolean().default(false),
+    /** Cross an incident's change freeze on purpose (who and why; recorded and flagged). */
+    freezeOverride: freezeOverrideSchema.optional(),
   })
   .strict();
 
 export type BreakGlassRebootstrapInput = z.input<typeof breakGlassRebootstrapInputSchema>;
 
 export type BreakGlassRebootstrapOutcome =
+  /** An incident's change freeze is in force and the input does not cross it (seed 004 §1.3). */
+  | 'refused_change_freeze'
   | 'dry_run'
   | 'row_exists'
   | 'rejected'

@@ -1,3 +1,4 @@
+import { freezeOverrideSchema } from '../shared/freeze-override';
 import { BREAK_GLASS_MESSAGES } from '../shared/break-glass/definitions';
 import type { MessageContract } from '../shared/messages';
 import { z } from 'zod';
@@ -42,12 +43,16 @@ export const breakGlassRestoreInputSchema = z
     requestedBy: handleSchema,
     rationale: rationaleSchema,
     dryRun: z.boolean().default(false),
+    /** Cross an incident's change freeze on purpose (who and why; recorded and flagged). */
+    freezeOverride: freezeOverrideSchema.optional(),
   })
   .strict();
 
 export type BreakGlassRestoreInput = z.input<typeof breakGlassRestoreInputSchema>;
 
 export type BreakGlassRestoreOutcome =
+  /** An incident's change freeze is in force and the input does not cross it (seed 004 §1.3). */
+  | 'refused_change_freeze'
   | 'dry_run'
   | 'rejected'
   | 'approval_expired'

@@ -1,3 +1,4 @@
+import { freezeOverrideSchema } from '../shared/freeze-override';
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import { GATE_MESSAGES, type MessageContract, type DecisionAnswer } from '../shared/messages';
 import { z } from 'zod';
@@ -80,6 +81,8 @@ export const phasedReenablementInputSchema = z
   .object({
     incidentId: incidentIdSchema,
     requestedBy: handleSchema,
+    /** Cross an incident's change freeze on purpose (who and why; recorded and flagged). */
+    freezeOverride: freezeOverrideSchema.optional(),
     pilotRepo: kubernetesName,
     canaryRepo: kubernetesName,
     phase2Repos: z.array(kubernetesName).min(1).max(5),
@@ -170,6 +173,8 @@ export interface ReenablementDetail {
 export type ReenablementStatus = RunbookStatus<ReenablementDetail>;
 
 export type ReenablementOutcome =
+  /** An incident's change freeze is in force and the input does not cross it (seed 004 §1.3). */
+  | 'refused_change_freeze'
   | 'recovered'
   | 'needs_human_aborted'
   | 'rolled_back'

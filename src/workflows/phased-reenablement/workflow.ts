@@ -4,6 +4,7 @@ import { formatDuration, parseDuration } from '../../common/duration';
 import { REENABLEMENT_HOLD_FLOORS } from '../../common/seed-limits';
 import { PATCHES } from '../shared/patches';
 import { kubectlRead, policyRead } from '../activity-options';
+import { refusedByChangeFreeze } from '../shared/change-freeze';
 import { parseWorkflowInput, refuseCarryOnFreshStart } from '../shared/input';
 import {
   phasedReenablementInputSchema,
@@ -78,6 +79,12 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
   if ('problems' in checked) return run.finish('invalid_input', checked.problems.join('; '));
   const { holds } = checked;
   detail.holds = holds;
+  const frozen = await refusedByChangeFreeze({
+    record,
+    failSafe: run.failSafe,
+    override: input.freezeOverride,
+  });
+  if (frozen) return run.finish('refused_change_freeze', frozen);
 
   const read = await run.failSafe.step(
     { name: 'read_allowlist', what: 'read the current allowlist', owners: snapshot.runbook.approvers },

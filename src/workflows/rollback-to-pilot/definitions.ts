@@ -1,3 +1,4 @@
+import { freezeOverrideSchema } from '../shared/freeze-override';
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import { GATE_MESSAGES, type MessageContract, type DecisionAnswer } from '../shared/messages';
 import { z } from 'zod';
@@ -56,6 +57,8 @@ export const rollbackToPilotInputSchema = z
     affectedRepos: z.array(kubernetesName).max(500).default([]),
     facts: rollbackFactsSchema.default({}),
     dryRun: z.boolean().default(false),
+    /** Cross an incident's change freeze on purpose (who and why; recorded and flagged). */
+    freezeOverride: freezeOverrideSchema.optional(),
   })
   .strict();
 export type RollbackToPilotInput = z.input<typeof rollbackToPilotInputSchema>;
@@ -85,6 +88,8 @@ export const rcaFiledMessage = {
 };
 
 export type RollbackOutcome =
+  /** An incident's change freeze is in force and the input does not cross it (seed 004 §1.3). */
+  | 'refused_change_freeze'
   | 'aborted'
   | 'no_go'
   | 'cancelled'

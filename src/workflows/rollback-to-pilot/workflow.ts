@@ -2,6 +2,7 @@ import { condition, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { policyRead } from '../activity-options';
+import { refusedByChangeFreeze } from '../shared/change-freeze';
 import { parseWorkflowInput } from '../shared/input';
 import { decideRollback, triageThenConfirm, type RollbackEnd } from './decision-gate';
 import { runStep, type RollbackStep } from './guard';
@@ -52,6 +53,12 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
     return run.finish('dry_run', `dry run: ${decision.level} rollback plan computed; nothing was changed`);
   }
 
+  const frozen = await refusedByChangeFreeze({
+    record,
+    failSafe: run.failSafe,
+    override: input.freezeOverride,
+  });
+  if (frozen) return run.finish('refused_change_freeze', frozen);
   let databaseBackup: Promise<void> = Promise.resolve();
   const confirmed = await runStep(run, 'confirm_incident', () => confirmIncident(run, decision));
   if (confirmed) return run.finish(confirmed.outcome, confirmed.message);

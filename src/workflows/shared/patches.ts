@@ -49,4 +49,6 @@ export const PATCHES = {
   backstopContinuesAsNew: 'backstop-continue-as-new-v1',
   /** Backstop: the policy read returns the run's own story, not every story the policy declares. */
   backstopPolicyOneStory: 'backstop-policy-one-story-v1',
+  /** Mutating runbooks read the incidents' change freezes before their gate and refuse to cross one without an override. */
+  changeFreezeChecked: 'change-freeze-checked-v1',
 } as const;

@@ -4,7 +4,9 @@ import type { RunbookActivities, RunbookPolicySnapshot } from '../../../activiti
 import type { BreakGlassRunbookName } from '../../../common/policy';
 import { normalizeHandle } from '../../../common/identity';
 import { policyRead } from '../../activity-options';
+import { refusedByChangeFreeze } from '../change-freeze';
 import { FailSafe } from '../fail-safe';
+import type { FreezeOverride } from '../freeze-override';
 import { RunControls } from '../gates';
 import { parseWorkflowInput } from '../input';
 import { statusQuery } from '../messages';
@@ -167,6 +169,15 @@ class AssembledProcedure<
         outcome: 'dry_run',
         message: `dry run: ${planned.planSummary}; planHash ${planned.planHash}; nothing was changed`,
       });
+    }
+    // The drill acts on staging only; every other procedure changes the target.
+    if (procedure.runbook !== 'breakGlassDrill') {
+      const frozen = await refusedByChangeFreeze({
+        record: run.record,
+        failSafe: run.failSafe,
+        override: (run.input as { freezeOverride?: FreezeOverride }).freezeOverride,
+      });
+      if (frozen) return this.finish(run, { outcome: 'refused_change_freeze', message: frozen });
     }
     const end = await runApprovedWrite(ctx, this.withObligations(run, planned));
     return this.finish(run, procedure.conclude ? procedure.conclude(run, end) : end);

@@ -1,0 +1,127 @@
+import { handleSchema } from '../../common/identity';
+import {
+  INCIDENT,
+  acknowledgeMessage,
+  assignRoleMessage,
+  breachNotifiedMessage,
+  changeSeverityMessage,
+  checklistMessage,
+  declareBreachMessage,
+  fileReviewMessage,
+  incidentInputSchema,
+  incidentWorkflowId,
+  postUpdateMessage,
+  resolveMessage,
+} from '../../workflows/incident/definitions';
+import { list, validateFlag, validateOptions, type Values } from '../args';
+import type { Command } from '../command';
+import { runRef } from '../runs';
+import { sendDecision, startRun } from './helpers';
+
+/** The incident itself (seed 004): declare it, then update, re-grade, resolve and file the review. */
+
+const GROUP = 'Incident (seed 004: severity ladder, first 10 minutes, freeze, review)';
+
+/** A message to the incident: `--by` plus the fields named (flag → payload field). */
+function incidentMessage(
+  name: string,
+  usage: string,
+  messageName: string,
+  fields: Record<string, string>,
+): Command {
+  return {
+    name,
+    group: GROUP,
+    usage: `--incident <id> --by <@handle> ${usage}`,
+    prepare: (values: Values) => {
+      const payload: Record<string, unknown> = { by: validateFlag(handleSchema, values.by, '--by') };
+      for (const [flag, field] of Object.entries(fields)) {
+        const value = values[flag as keyof Values];
+        if (value !== undefined) payload[field] = value;
+      }
+      return sendDecision(runRef(values, 'incident'), messageName, payload, values);
+    },
+  };
+}
+
+export const incidentCommands: Command[] = [
+  {
+    name: 'declare-incident',
+    group: GROUP,
+    usage:
+      '--incident <id> --severity P0|P1|P2|P3 --symptoms "..." --impact "..." --ic <@handle>\n' +
+      '                           --requested-by <@handle> [--conditions app_down,db_down,...] [--customers-affected] [--environment production]',
+    prepare(values) {
+      const input = validateOptions(
+        incidentInputSchema,
+        {
+          incidentId: values.incident,
+          severity: values.severity,
+          symptoms: values.symptoms,
+          impact: values.impact,
+          incidentCommander: values.ic,
+          declaredBy: values['requested-by'],
+          conditions: list(values.conditions),
+          customersAffected: values['customers-affected'] === true,
+          ...(values.environment ? { environment: values.environment } : {}),
+        },
+        'declare-incident',
+        {
+          incidentId: '--incident',
+          severity: '--severity',
+          symptoms: '--symptoms',
+          impact: '--impact',
+          incidentCommander: '--ic',
+          declaredBy: '--requested-by',
+          conditions: '--conditions',
+          environment: '--environment',
+        },
+      );
+      return startRun({
+        workflowType: INCIDENT,
+        workflowId: incidentWorkflowId(input.incidentId),
+        args: [input],
+        follow: `--incident ${input.incidentId} --procedure incident`,
+      });
+    },
+  },
+  incidentMessage('incident-ack', '(P0: take command)', acknowledgeMessage.update.name, {}),
+  incidentMessage('incident-update', '--text "..."', postUpdateMessage.update.name, { text: 'text' }),
+  incidentMessage(
+    'incident-severity',
+    '--severity P0|P1|P2|P3 --reason "..."',
+    changeSeverityMessage.update.name,
+    {
+      severity: 'severity',
+      reason: 'reason',
+    },
+  ),
+  incidentMessage(
+    'incident-checklist',
+    '--item stop_the_bleeding|freeze|preserve|communicate [--note "..."]',
+    checklistMessage.update.name,
+    { item: 'item', note: 'note' },
+  ),
+  incidentMessage(
+    'incident-role',
+    '--role incident_commander|ops_lead|comms_lead|scribe --handle <@handle>',
+    assignRoleMessage.update.name,
+    { role: 'role', handle: 'handle' },
+  ),
+  incidentMessage(
+    'incident-breach',
+    '--scope "..." [--aware-since <UTC>]',
+    declareBreachMessage.update.name,
+    {
+      scope: 'scope',
+      'aware-since': 'awareSince',
+    },
+  ),
+  incidentMessage('incident-breach-notified', '--reference "..."', breachNotifiedMessage.update.name, {
+    reference: 'reference',
+  }),
+  incidentMessage('resolve-incident', '--summary "..."', resolveMessage.update.name, { summary: 'summary' }),
+  incidentMessage('incident-review-filed', '--link <url>', fileReviewMessage.update.name, {
+    link: 'documentUrl',
+  }),
+];

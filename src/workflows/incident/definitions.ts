@@ -1,0 +1,220 @@
+import { defineSignal, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { ChangeFreeze } from '../../activities';
+import { incidentIdSchema } from '../../common/break-glass';
+import { handleSchema } from '../../common/identity';
+import {
+  FIRST_STEPS,
+  INCIDENT_CONDITIONS,
+  INCIDENT_ROLES,
+  SEVERITIES,
+  type FirstStep,
+  type IncidentCondition,
+  type IncidentRole,
+  type Severity,
+} from '../../common/incident';
+import type { DecisionAnswer, MessageContract } from '../shared/messages';
+import { stepDecisionPayloadSchema } from '../shared/messages';
+import type { NoticeRecord } from '../shared/notices';
+import type { Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
+
+export { statusQuery } from '../shared/messages';
+
+/** Seed 004: the incident itself (severity ladder, first 10 minutes, freeze, roles, review). */
+export const INCIDENT = 'incident';
+
+export function incidentWorkflowId(incidentId: string): string {
+  return `incident-${incidentId}`;
+}
+
+const severity = z.enum(SEVERITIES, { error: 'must be P0, P1, P2 or P3' });
+const text = (max: number) => z.string().trim().min(1).max(max);
+
+export const incidentInputSchema = z
+  .object({
+    incidentId: incidentIdSchema,
+    /** Seed 004 §0: P0 production down / data loss / security; P1 major feature broken; P2 degraded; P3 cosmetic. */
+    severity,
+    symptoms: text(2_000),
+    impact: text(2_000),
+    /** Seed 004 §1.1: one incident commander (P0: must acknowledge within 15 min). */
+    incidentCommander: handleSchema,
+    declaredBy: handleSchema,
+    /** Seed 004 §8: what is happening, for who to page (data_breach starts the 72-hour clock). */
+    conditions: z.array(z.enum(INCIDENT_CONDITIONS)).max(INCIDENT_CONDITIONS.length).default([]),
+    /** Seed 004 §1.5: a customer-facing status update when a customer is affected. */
+    customersAffected: z.boolean().default(false),
+    /** The environment a P0/P1 freezes (default: the policy's, e.g. "production"). */
+    environment: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a lower-case environment name like "production"')
+      .optional(),
+  })
+  .strict();
+
+export type IncidentInput = z.input<typeof incidentInputSchema>;
+
+const by = handleSchema;
+
+export const acknowledgePayloadSchema = z.object({ by }).strict();
+export const postUpdatePayloadSchema = z.object({ by, text: text(4_000) }).strict();
+export const changeSeverityPayloadSchema = z.object({ by, severity, reason: text(1_000) }).strict();
+export const checklistPayloadSchema = z
+  .object({
+    by,
+    item: z.enum(FIRST_STEPS, { error: `must be one of ${FIRST_STEPS.join(', ')}` }),
+    note: text(1_000).optional(),
+  })
+  .strict();
+export const assignRolePayloadSchema = z
+  .object({
+    by,
+    role: z.enum(INCIDENT_ROLES, { error: `must be one of ${INCIDENT_ROLES.join(', ')}` }),
+    handle: handleSchema,
+  })
+  .strict();
+export const declareBreachPayloadSchema = z
+  .object({
+    by,
+    scope: text(2_000),
+    /** When the organisation became aware (the 72 hours run from it); default: now. */
+    awareSince: z.iso.datetime({ message: 'must be a UTC instant like 2026-12-01T03:12:00Z' }).optional(),
+  })
+  .strict();
+export const breachNotifiedPayloadSchema = z
+  .object({ by, reference: text(500), subjectsNotified: z.boolean().optional() })
+  .strict();
+export const resolvePayloadSchema = z.object({ by, summary: text(4_000) }).strict();
+export const fileReviewPayloadSchema = z
+  .object({
+    by,
+    documentUrl: z.url({ protocol: /^https?$/, message: 'must be the http(s) link to the post-mortem' }),
+  })
+  .strict();
+
+export type AcknowledgePayload = z.input<typeof acknowledgePayloadSchema>;
+export type PostUpdatePayload = z.input<typeof postUpdatePayloadSchema>;
+export type ChangeSeverityPayload = z.input<typeof changeSeverityPayloadSchema>;
+export type ChecklistPayload = z.input<typeof checklistPayloadSchema>;
+export type AssignRolePayload = z.input<typeof assignRolePayloadSchema>;
+export type DeclareBreachPayload = z.input<typeof declareBreachPayloadSchema>;
+export type BreachNotifiedPayload = z.input<typeof breachNotifiedPayloadSchema>;
+export type ResolvePayload = z.input<typeof resolvePayloadSchema>;
+export type FileReviewPayload = z.input<typeof fileReviewPayloadSchema>;
+
+/** A message as a signal and an Update of the same name (see handleDecision). */
+function message<P>(name: string, schema: z.ZodType) {
+  return {
+    signal: defineSignal<[P]>(name),
+    update: defineUpdate<DecisionAnswer, [P]>(name),
+    schema,
+  };
+}
+
+export const acknowledgeMessage = message<AcknowledgePayload>('acknowledge', acknowledgePayloadSchema);
+export const postUpdateMessage = message<PostUpdatePayload>('postUpdate', postUpdatePayloadSchema);
+export const changeSeverityMessage = message<ChangeSeverityPayload>(
+  'changeSeverity',
+  changeSeverityPayloadSchema,
+);
+export const checklistMessage = message<ChecklistPayload>('checklist', checklistPayloadSchema);
+export const assignRoleMessage = message<AssignRolePayload>('assignRole', assignRolePayloadSchema);
+export const declareBreachMessage = message<DeclareBreachPayload>(
+  'declareBreach',
+  declareBreachPayloadSchema,
+);
+export const breachNotifiedMessage = message<BreachNotifiedPayload>(
+  'breachNotified',
+  breachNotifiedPayloadSchema,
+);
+export const resolveMessage = message<ResolvePayload>('resolve', resolvePayloadSchema);
+export const fileReviewMessage = message<FileReviewPayload>('fileReview', fileReviewPayloadSchema);
+
+export interface SeverityChange {
+  severity: Severity;
+  at: string;
+  by: string;
+  reason: string;
+}
+
+export interface FirstStepRecord {
+  item: FirstStep;
+  doneAt?: string;
+  by?: string;
+  note?: string;
+}
+
+export interface IncidentDetail {
+  severity: Severity;
+  severityHistory: SeverityChange[];
+  symptoms: string;
+  impact: string;
+  customersAffected: boolean;
+  conditions: IncidentCondition[];
+  environment: string;
+  declaredBy: string;
+  declaredAt: string;
+  commander: { handle: string; acknowledgedAt?: string; ackDueAt?: string; pages: number };
+  roles: Partial<Record<IncidentRole, string[]>>;
+  /** Seed 004 §1 for a P0/P1: who did what, when. */
+  firstSteps: FirstStepRecord[];
+  updates: { count: number; lastAt?: string; lastBy?: string; nextDueAt?: string; missed: number };
+  freeze?: { state: 'frozen' | 'lifted' | 'failed' | 'skipped'; record?: ChangeFreeze; note?: string };
+  breach?: {
+    scope: string;
+    awareSince: string;
+    dueAt: string;
+    escalations: string[];
+    notifiedAt?: string;
+    notifiedBy?: string;
+    reference?: string;
+    missed?: true;
+  };
+  resolution?: { at: string; by: string; summary: string };
+  review?: {
+    dueAt: string;
+    reminded?: true;
+    escalations: number;
+    filedAt?: string;
+    by?: string;
+    documentUrl?: string;
+  };
+}
+
+export type IncidentStatus = RunbookStatus<IncidentDetail>;
+
+export type IncidentOutcome = 'resolved_and_reviewed' | 'resolved_review_late';
+
+export interface IncidentResult {
+  runbook: typeof INCIDENT;
+  outcome: IncidentOutcome;
+  message: string;
+  incidentId: string;
+  workflowId: string;
+  detail: IncidentDetail;
+  steps: StepRecord[];
+  refusedAttempts: RefusedAttempt[];
+  nonConformities: Finding[];
+  flags: Finding[];
+  notices: NoticeRecord[];
+  testOnlyShortDurations?: true;
+}
+
+/** The workflow's message contract (see MessageContract): additive changes only. */
+export const incidentContract: MessageContract = {
+  workflowType: INCIDENT,
+  version: 1,
+  input: incidentInputSchema,
+  messages: {
+    acknowledge: acknowledgePayloadSchema,
+    postUpdate: postUpdatePayloadSchema,
+    changeSeverity: changeSeverityPayloadSchema,
+    checklist: checklistPayloadSchema,
+    assignRole: assignRolePayloadSchema,
+    declareBreach: declareBreachPayloadSchema,
+    breachNotified: breachNotifiedPayloadSchema,
+    resolve: resolvePayloadSchema,
+    fileReview: fileReviewPayloadSchema,
+    stepDecision: stepDecisionPayloadSchema,
+  },
+};

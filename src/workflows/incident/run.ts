@@ -1,0 +1,288 @@
+import { setHandler, workflowInfo } from '@temporalio/workflow';
+import type { z } from 'zod';
+import type { RunbookPolicySnapshot } from '../../activities';
+import { utcIso } from '../../common/duration';
+import { normalizeHandle } from '../../common/identity';
+import { FIRST_STEPS, isMajor, type FirstStep, type Severity } from '../../common/incident';
+import type { IncidentPolicy } from '../../common/policy/incident';
+import { handleDecision, type DecisionMessage } from '../shared/decisions';
+import { FailSafe } from '../shared/fail-safe';
+import { statusQuery } from '../shared/messages';
+import { Notices, type NoticeDraft } from '../shared/notices';
+import { RunRecord, type RefusalReason, type RefusedAttempt } from '../shared/run-record';
+import { describeIssuesInline } from '../../common/validation';
+import {
+  INCIDENT,
+  acknowledgeMessage,
+  assignRoleMessage,
+  changeSeverityMessage,
+  checklistMessage,
+  type IncidentDetail,
+  type incidentInputSchema,
+} from './definitions';
+
+export type IncidentInputParsed = z.output<typeof incidentInputSchema>;
+
+/** Who the workflow itself names as the doer of what it did on its own (freeze, status page). */
+export const WORKFLOW_ACTOR = '@durable-runbooks';
+
+/**
+ * One incident's state and the messages that change it. Every change bumps `changes`, which wakes
+ * the clock (clock.ts) to re-arm its timers from the new state; the clock never reads a message.
+ */
+export class IncidentRun {
+  readonly record: RunRecord<IncidentDetail>;
+  readonly notices: Notices;
+  readonly failSafe: FailSafe;
+  tag: string;
+  policy?: IncidentPolicy;
+  changes = 0;
+  /** Alarms already fired (clock.ts keys them by what and when). */
+  readonly fired = new Set<string>();
+
+  /** When the incident was declared: the run's start. */
+  readonly declaredMs = workflowInfo().startTime.getTime();
+
+  constructor(readonly input: IncidentInputParsed) {
+    const now = this.declaredMs;
+    const ic = handle(input.incidentCommander);
+    this.tag = `[${input.severity} ${input.incidentId}]`;
+    this.record = new RunRecord<IncidentDetail>(INCIDENT, input.incidentId, {
+      severity: input.severity,
+      severityHistory: [
+        { severity: input.severity, at: utcIso(now), by: handle(input.declaredBy), reason: 'declared' },
+      ],
+      symptoms: input.symptoms,
+      impact: input.impact,
+      customersAffected: input.customersAffected,
+      conditions: input.conditions,
+      environment: input.environment ?? '',
+      declaredBy: handle(input.declaredBy),
+      declaredAt: utcIso(now),
+      commander: { handle: ic, pages: 0 },
+      roles: { incident_commander: [ic] },
+      firstSteps: FIRST_STEPS.map((item) => ({ item })),
+      updates: { count: 0, missed: 0 },
+    });
+    setHandler(statusQuery, () => this.record.status);
+    this.notices = new Notices(this.record);
+    this.failSafe = new FailSafe(this.record, this.notices, {
+      tag: this.tag,
+      incidentCommander: ic,
+      mayDecide: (by) => this.mayAct(by),
+      account: () => this.account(),
+    });
+    this.record.setMemoSummary(`${input.severity} ${input.incidentId}: ${input.symptoms.slice(0, 120)}`);
+    this.installHandlers();
+  }
+
+  get detail(): IncidentDetail {
+    return this.record.status.detail;
+  }
+
+  configure(snapshot: RunbookPolicySnapshot<'incident'>, policy: IncidentPolicy): void {
+    this.policy = policy;
+    this.notices.configure(snapshot.notifications);
+    this.failSafe.configure(snapshot.failSafe);
+    this.record.markTestOnlyIf(snapshot.testOnlyShortDurations);
+    if (!this.detail.environment) this.detail.environment = policy.defaultEnvironment;
+  }
+
+  /** The responders roster, the incident commander, whoever declared it and whoever holds a role. */
+  mayAct(by: string): boolean {
+    const who = normalizeHandle(by);
+    const allowed = [
+      ...(this.policy?.responders ?? []),
+      this.detail.commander.handle,
+      this.detail.declaredBy,
+      ...Object.values(this.detail.roles).flat(),
+    ];
+    return allowed.some((member) => normalizeHandle(member) === who);
+  }
+
+  changed(): void {
+    this.changes += 1;
+  }
+
+  /** Who gets the incident's escalations: the IC and the responders roster. */
+  escalationRecipients(): string[] {
+    return unique([this.detail.commander.handle, ...(this.policy?.responders ?? []).map(handle)]);
+  }
+
+  /** Seed 004 §8 "PDPL breach candidate": the paging matrix's data_breach people and the IC. */
+  breachRecipients(): string[] {
+    return unique([this.detail.commander.handle, ...(this.policy?.paging.data_breach ?? []).map(handle)]);
+  }
+
+  send(draft: Omit<NoticeDraft, 'subject'> & { subject: string }): void {
+    this.notices.send({ ...draft, subject: `${this.tag} ${draft.subject}` });
+  }
+
+  /** A P0/P1's first step done by `by` (the first record of it counts; later ones are events). */
+  firstStepDone(item: FirstStep, by: string, note?: string): void {
+    const step = this.detail.firstSteps.find((entry) => entry.item === item)!;
+    if (step.doneAt) return;
+    step.doneAt = utcIso(Date.now());
+    step.by = by;
+    if (note) step.note = note;
+    this.record.event('first_step', `${item} done${note ? `: ${note}` : ''}`, by);
+    this.changed();
+  }
+
+  /** Arms the ladder's rules for the severity now in force (at declaration and on each change). */
+  armSeverity(severity: Severity, previous: Severity | undefined): void {
+    const policy = this.policy!;
+    // Declared: the ladder's clocks run from the declaration (the run's start), not from whenever
+    // its first task got to them; re-graded: from the change.
+    const now = previous === undefined ? this.declaredMs : Date.now();
+    const { commander, updates } = this.detail;
+    this.tag = `[${severity} ${this.input.incidentId}]`;
+    if (severity === 'P0' && !commander.acknowledgedAt) {
+      commander.ackDueAt = utcIso(now + policy.commanderAckWithin);
+      this.record.setDeadline('commander_acknowledgement', now + policy.commanderAckWithin);
+    } else if (commander.ackDueAt && !commander.acknowledgedAt) {
+      delete commander.ackDueAt;
+      this.record.resolveDeadline('commander_acknowledgement', 'cancelled');
+    }
+    if (isMajor(severity)) {
+      // A severity change is itself announced; the next update is due a full interval later.
+      updates.nextDueAt = utcIso(now + policy.updateEvery);
+      this.record.setDeadline('next_update', now + policy.updateEvery);
+      if (!this.record.status.deadlines.some((deadline) => deadline.name === 'first_10_minutes'))
+        this.record.setDeadline('first_10_minutes', now + policy.firstStepsWithin);
+    } else if (updates.nextDueAt) {
+      delete updates.nextDueAt;
+      this.record.resolveDeadline('next_update', 'cancelled');
+    }
+    if (previous !== undefined) this.changed();
+  }
+
+  private installHandlers(): void {
+    this.on(acknowledgeMessage, (_payload, by) => this.acknowledge(by));
+    this.on(changeSeverityMessage, (payload, by) => {
+      if (this.detail.resolution)
+        return this.refuse('changeSeverity', 'too_late', 'the incident is resolved', by);
+      const previous = this.detail.severity;
+      if (payload.severity === previous)
+        return this.refuse('changeSeverity', 'not_allowed', `the incident is already ${previous}`, by);
+      this.detail.severity = payload.severity;
+      this.detail.severityHistory.push({
+        severity: payload.severity,
+        at: utcIso(Date.now()),
+        by,
+        reason: payload.reason,
+      });
+      this.record.event('severity_changed', `${previous} → ${payload.severity}: ${payload.reason}`, by);
+      this.armSeverity(payload.severity, previous);
+      this.send({
+        kind: 'incident_severity_changed',
+        severity: payload.severity === 'P0' ? 'critical' : 'warning',
+        audience: 'incident_commander',
+        subject: `severity ${previous} → ${payload.severity} (${by})`,
+        body: payload.reason,
+      });
+      return null;
+    });
+    this.on(checklistMessage, (payload, by) => {
+      const step = this.detail.firstSteps.find((entry) => entry.item === payload.item)!;
+      if (step.doneAt)
+        return this.refuse(
+          'checklist',
+          'already_decided',
+          `${payload.item} was recorded done by ${step.by} at ${step.doneAt}`,
+          by,
+        );
+      this.firstStepDone(payload.item, by, payload.note);
+      return null;
+    });
+    this.on(assignRoleMessage, (payload, by) => {
+      const holder = handle(payload.handle);
+      const holders = (this.detail.roles[payload.role] ??= []);
+      if (payload.role === 'incident_commander') {
+        // One incident commander (seed 004 §1.1): a handover, acknowledged by the new IC's act.
+        holders.splice(0, holders.length, holder);
+        this.detail.commander = { ...this.detail.commander, handle: holder };
+      } else if (!holders.includes(holder)) holders.push(holder);
+      this.record.event('role_assigned', `${payload.role}: ${holder}`, by);
+      this.send({
+        kind: 'incident_role_assigned',
+        severity: 'info',
+        audience: 'incident_commander',
+        recipients: [holder],
+        subject: `${holder} is ${payload.role.replace(/_/g, ' ')} (assigned by ${by})`,
+        body: 'Seed 004 §4: IC drives the response; Ops Lead mitigates; Comms Lead updates; Scribe keeps the timeline.',
+      });
+      this.changed();
+      return null;
+    });
+  }
+
+  private acknowledge(by: string): RefusedAttempt | null {
+    const { commander } = this.detail;
+    if (commander.acknowledgedAt)
+      return this.refuse(
+        'acknowledge',
+        'already_decided',
+        `acknowledged by ${commander.handle} at ${commander.acknowledgedAt}`,
+        by,
+      );
+    // Whoever acknowledges commands (seed 004 §0: "incident commander within 15 min").
+    commander.handle = by;
+    commander.acknowledgedAt = utcIso(Date.now());
+    this.detail.roles.incident_commander = [by];
+    this.record.resolveDeadline('commander_acknowledgement', 'met');
+    this.record.event('commander_acknowledged', `${by} is the incident commander`, by);
+    if (commander.pages > 0)
+      this.send({
+        kind: 'incident_commander_acknowledged',
+        severity: 'info',
+        audience: 'escalation',
+        page: { action: 'resolve', dedupKey: this.commanderPageKey() },
+        subject: `incident commander ${by} acknowledged`,
+        body: `after ${commander.pages} page(s)`,
+      });
+    this.changed();
+    return null;
+  }
+
+  commanderPageKey(): string {
+    return `${this.record.status.workflowId}/commander`;
+  }
+
+  /** Registers a message (signal and Update) whose sender must be allowed to act on the incident. */
+  on<P extends { by: string }>(
+    message: DecisionMessage<[P]> & { schema: z.ZodType },
+    act: (payload: P, by: string) => RefusedAttempt | null,
+  ): void {
+    const name = message.update.name;
+    handleDecision(this.record, message, (raw) => {
+      const parsed = message.schema.safeParse(raw);
+      if (!parsed.success)
+        return this.refuse(name, 'invalid_payload', describeIssuesInline(parsed.error, `${name} payload`));
+      const payload = parsed.data as P;
+      const by = handle(payload.by);
+      if (!this.mayAct(by))
+        return this.refuse(name, 'not_authorized', `${by} is not a responder on this incident`, by);
+      return act(payload, by);
+    });
+  }
+
+  refuse(signal: string, reason: RefusalReason, detail: string, by?: string): RefusedAttempt {
+    return this.record.refused({ signal, reason, detail, ...(by ? { by } : {}) });
+  }
+
+  /** What the incident has and has not done, for a page. */
+  private account(): string {
+    const { freeze, firstSteps, updates } = this.detail;
+    const done = firstSteps.filter((step) => step.doneAt).map((step) => step.item);
+    return `first steps done: ${done.join(', ') || 'none'}; freeze: ${freeze?.state ?? 'not set'}; updates: ${updates.count}`;
+  }
+}
+
+export function handle(raw: string): string {
+  return `@${normalizeHandle(raw)}`;
+}
+
+function unique(handles: string[]): string[] {
+  return [...new Set(handles)];
+}

@@ -1,0 +1,407 @@
+import { ApplicationFailure, condition, proxyActivities } from '@temporalio/workflow';
+import type { RunbookActivities } from '../../activities';
+import { formatDuration, utcIso } from '../../common/duration';
+import { businessDaysDueMs, isMajor } from '../../common/incident';
+import { databaseWrite, notification, policyRead } from '../activity-options';
+import { parseWorkflowInput } from '../shared/input';
+import { runClock } from './clock';
+import {
+  INCIDENT,
+  breachNotifiedMessage,
+  declareBreachMessage,
+  fileReviewMessage,
+  incidentInputSchema,
+  postUpdateMessage,
+  resolveMessage,
+  type IncidentInput,
+  type IncidentOutcome,
+  type IncidentResult,
+} from './definitions';
+import { handle, IncidentRun, WORKFLOW_ACTOR } from './run';
+
+const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
+const { setChangeFreeze, liftChangeFreeze } = proxyActivities<RunbookActivities>(databaseWrite);
+const { updateStatusPage } = proxyActivities<RunbookActivities>(notification);
+
+/**
+ * Seed 004 (incident & rollback runbook): one incident, declared from the Web UI or the CLI
+ * (workflow id `incident-<id>`). Declaration → the notice and the pages of the paging matrix →
+ * for a P0/P1 the first-10-minutes checklist, the change freeze and the update cadence (P0: an
+ * incident commander acknowledges within 15 min) → updates, severity changes, roles, a data breach's
+ * 72-hour clock → resolve (freeze lifted) → the post-incident review within 3 business days.
+ * The run ends once the review is filed and any breach notification is recorded.
+ */
+export async function incident(raw: IncidentInput): Promise<IncidentResult> {
+  const input = parseWorkflowInput(incidentInputSchema, raw, 'incident input');
+  const run = new IncidentRun(input);
+  const effects = new SideEffects(run);
+  installLifecycle(run, effects);
+  installBreach(run);
+
+  run.record.enterStep('load_policy', 'reading the worker policy');
+  const snapshot = await loadRunbookPolicy({ runbook: 'incident' });
+  if (snapshot.unserved || !snapshot.runbook)
+    throw ApplicationFailure.create({
+      type: 'RunbookNotServed',
+      nonRetryable: true,
+      message: `incident cannot run on this worker's policy: ${snapshot.unserved ?? 'no incident section'}`,
+    });
+  run.configure(snapshot, snapshot.runbook);
+  declare(run, effects);
+
+  const finished = (): boolean => {
+    const { resolution, review, breach } = run.detail;
+    return !!resolution && !!review?.filedAt && (!breach || !!breach.notifiedAt) && effects.idle;
+  };
+  await Promise.all([runClock(run, finished), effects.drain(finished)]);
+  await run.notices.settle();
+
+  const outcome: IncidentOutcome =
+    run.record.status.nonConformities.length === 0 ? 'resolved_and_reviewed' : 'resolved_review_late';
+  const message = `resolved by ${run.detail.resolution!.by}; review ${run.detail.review!.documentUrl}`;
+  run.record.finish(outcome, message);
+  return {
+    runbook: INCIDENT,
+    outcome,
+    message,
+    incidentId: input.incidentId,
+    workflowId: run.record.status.workflowId,
+    detail: run.detail,
+    steps: run.record.stepDurations(),
+    refusedAttempts: run.record.status.refusedAttempts,
+    nonConformities: run.record.status.nonConformities,
+    flags: run.record.status.flags,
+    notices: run.record.status.notices,
+    ...run.record.resultMarks,
+  };
+}
+
+/** Seed 004 §1.1 and §8: the declaration, its pages, and for a P0/P1 the freeze and the status page. */
+function declare(run: IncidentRun, effects: SideEffects): void {
+  const { detail, input } = run;
+  const policy = run.policy!;
+  run.record.enterStep('declare', `${input.severity}: ${input.symptoms}`);
+  run.firstStepDone('declare', detail.declaredBy, `${input.severity}, IC ${detail.commander.handle}`);
+  run.send({
+    kind: 'incident_declared',
+    severity: isMajor(input.severity) ? 'critical' : 'warning',
+    audience: 'incident_commander',
+    recipients: [detail.commander.handle],
+    subject: `${input.severity} declared: ${input.symptoms.slice(0, 120)}`,
+    body: `Symptoms: ${input.symptoms}\nImpact: ${input.impact}\nIncident commander: ${detail.commander.handle}\nDeclared by: ${detail.declaredBy}`,
+  });
+  const paged = [...new Set(input.conditions.flatMap((cause) => (policy.paging[cause] ?? []).map(handle)))];
+  if (paged.length > 0)
+    run.send({
+      kind: 'incident_page',
+      severity: 'critical',
+      audience: 'escalation',
+      recipients: paged,
+      page: { action: 'trigger', dedupKey: `${run.record.status.workflowId}/declared` },
+      subject: `${input.severity} ${input.conditions.join(', ')}: ${input.symptoms.slice(0, 100)}`,
+      body: `Seed 004 §8 (who to page): ${paged.join(', ')}. Incident commander: ${detail.commander.handle}.`,
+    });
+  if (input.conditions.includes('data_breach'))
+    openBreach(run, detail.declaredBy, 'declared with the incident', run.declaredMs);
+  run.armSeverity(input.severity, undefined);
+  if (isMajor(input.severity)) effects.freeze(detail.declaredBy);
+  if (input.customersAffected) effects.statusPage('create', 'investigating', input.impact);
+  else run.firstStepDone('communicate', WORKFLOW_ACTOR, 'no customer affected: no status page update needed');
+  run.record.enterStep('responding', describeResponse(run));
+}
+
+function describeResponse(run: IncidentRun): string {
+  const { commander, severity, updates } = run.detail;
+  const ack =
+    commander.ackDueAt && !commander.acknowledgedAt ? `; IC must acknowledge by ${commander.ackDueAt}` : '';
+  const next = updates.nextDueAt ? `; next update due ${updates.nextDueAt}` : '';
+  return `${severity}, IC ${commander.handle}${ack}${next}`;
+}
+
+function openBreach(run: IncidentRun, by: string, scope: string, awareMs: number): void {
+  const policy = run.policy!;
+  const dueMs = awareMs + policy.breachNotifyWithin;
+  run.detail.breach = { scope, awareSince: utcIso(awareMs), dueAt: utcIso(dueMs), escalations: [] };
+  run.record.setDeadline('breach_notification', dueMs);
+  run.record.event(
+    'breach_declared',
+    `data breach (${scope}): regulator notification due ${utcIso(dueMs)}`,
+    by,
+  );
+  run.send({
+    kind: 'incident_breach_declared',
+    severity: 'critical',
+    audience: 'escalation',
+    recipients: run.breachRecipients(),
+    subject: `data breach: notify the regulator by ${utcIso(dueMs)}`,
+    body: `Seed 004 §3: contain, assess scope, notify SDAIA within ${formatDuration(policy.breachNotifyWithin)}, notify data subjects if the risk assessment requires it, document.\nScope: ${scope}`,
+  });
+  run.changed();
+}
+
+/** Updates, the data breach, resolution and the review: the incident's life after its declaration. */
+function installLifecycle(run: IncidentRun, effects: SideEffects): void {
+  const closed = (name: string, by: string) =>
+    run.detail.resolution
+      ? run.refuse(name, 'too_late', `resolved at ${run.detail.resolution.at}`, by)
+      : null;
+  run.on(postUpdateMessage, (payload, by) => {
+    const refused = closed('postUpdate', by);
+    if (refused) return refused;
+    const { updates, severity } = run.detail;
+    const now = Date.now();
+    updates.count += 1;
+    updates.lastAt = utcIso(now);
+    updates.lastBy = by;
+    if (updates.nextDueAt && isMajor(severity)) {
+      run.record.resolveDeadline('next_update', 'met');
+      updates.nextDueAt = utcIso(now + run.policy!.updateEvery);
+      run.record.setDeadline('next_update', now + run.policy!.updateEvery);
+    }
+    run.record.event('update', payload.text, by);
+    run.send({
+      kind: 'incident_update',
+      severity: 'info',
+      audience: 'incident_commander',
+      subject: `update from ${by}`,
+      body: payload.text,
+    });
+    if (run.detail.customersAffected) effects.statusPage('update', 'identified', payload.text);
+    run.record.describe(describeResponse(run));
+    run.changed();
+    return null;
+  });
+  run.on(
+    resolveMessage,
+    (payload, by) => closed('resolve', by) ?? resolve(run, effects, by, payload.summary),
+  );
+  run.on(fileReviewMessage, (payload, by) => {
+    const { review } = run.detail;
+    if (!review)
+      return run.refuse('fileReview', 'gate_not_open', 'the review is due once the incident is resolved', by);
+    if (review.filedAt)
+      return run.refuse(
+        'fileReview',
+        'already_decided',
+        `filed at ${review.filedAt}: ${review.documentUrl}`,
+        by,
+      );
+    Object.assign(review, { filedAt: utcIso(Date.now()), by, documentUrl: payload.documentUrl });
+    run.record.resolveDeadline('post_incident_review', review.escalations > 0 ? 'missed' : 'met');
+    run.record.event('review_filed', payload.documentUrl, by);
+    run.send({
+      kind: 'incident_review_filed',
+      severity: 'info',
+      audience: 'incident_commander',
+      subject: `post-incident review filed`,
+      body: payload.documentUrl,
+    });
+    run.changed();
+    return null;
+  });
+}
+
+/** Seed 004 §3: a breach declared after the incident, and the regulator's notification. */
+function installBreach(run: IncidentRun): void {
+  run.on(declareBreachMessage, (payload, by) => {
+    if (run.detail.breach)
+      return run.refuse(
+        'declareBreach',
+        'already_decided',
+        `a breach was declared at ${run.detail.breach.awareSince}`,
+        by,
+      );
+    const awareMs = payload.awareSince ? Date.parse(payload.awareSince) : Date.now();
+    if (awareMs > Date.now())
+      return run.refuse('declareBreach', 'not_allowed', 'awareSince is in the future', by);
+    openBreach(run, by, payload.scope, awareMs);
+    return null;
+  });
+  run.on(breachNotifiedMessage, (payload, by) => {
+    const { breach } = run.detail;
+    if (!breach) return run.refuse('breachNotified', 'gate_not_open', 'no data breach is declared', by);
+    if (breach.notifiedAt)
+      return run.refuse('breachNotified', 'already_decided', `recorded at ${breach.notifiedAt}`, by);
+    Object.assign(breach, { notifiedAt: utcIso(Date.now()), notifiedBy: by, reference: payload.reference });
+    run.record.resolveDeadline('breach_notification', breach.missed ? 'missed' : 'met');
+    run.record.event('breach_notified', `regulator notified: ${payload.reference}`, by);
+    run.send({
+      kind: 'incident_breach_notified',
+      severity: 'info',
+      audience: 'escalation',
+      recipients: run.breachRecipients(),
+      subject: `data breach: regulator notified (${payload.reference})`,
+      body: `Recorded by ${by}.`,
+    });
+    run.changed();
+    return null;
+  });
+}
+
+function resolve(run: IncidentRun, effects: SideEffects, by: string, summary: string): null {
+  const policy = run.policy!;
+  const now = Date.now();
+  run.detail.resolution = { at: utcIso(now), by, summary };
+  for (const name of ['commander_acknowledgement', 'next_update'])
+    run.record.resolveDeadline(name, 'cancelled');
+  const dueMs = businessDaysDueMs(now, policy.reviewWithinBusinessDays, policy.businessCalendar);
+  run.detail.review = { dueAt: utcIso(dueMs), escalations: 0 };
+  run.record.setDeadline('post_incident_review', dueMs);
+  run.record.enterStep('awaiting_review', `resolved by ${by}; post-incident review due ${utcIso(dueMs)}`);
+  run.send({
+    kind: 'incident_resolved',
+    severity: 'info',
+    audience: 'incident_commander',
+    subject: `resolved by ${by}; review due ${utcIso(dueMs)}`,
+    body: `${summary}\nSeed 004 §5: blameless post-mortem within ${policy.reviewWithinBusinessDays} business days.`,
+  });
+  if (run.detail.freeze?.state === 'frozen') effects.lift(by);
+  if (run.detail.customersAffected) effects.statusPage('resolve', 'resolved', summary);
+  run.changed();
+  return null;
+}
+
+/**
+ * The incident's own side effects (freeze, lift, status page), one at a time through the fail-safe,
+ * beside the clock: a freeze that cannot be written pages and waits for a decision while the
+ * ladder's timers go on.
+ */
+class SideEffects {
+  private readonly queue: (() => Promise<void>)[] = [];
+  private running = false;
+
+  constructor(private readonly run: IncidentRun) {}
+
+  get idle(): boolean {
+    return this.queue.length === 0 && !this.running;
+  }
+
+  freeze(by: string): void {
+    const { run } = this;
+    const environment = run.detail.environment;
+    this.queue.push(async () => {
+      const done = await run.failSafe.step(
+        {
+          name: 'freeze',
+          what: `record the change freeze of ${environment}`,
+          skip: 'go on without a recorded freeze (runbooks will not see it)',
+        },
+        () =>
+          setChangeFreeze({
+            incidentId: run.input.incidentId,
+            environment,
+            workflowId: run.record.status.workflowId,
+            by,
+            reason: `${run.detail.severity} ${run.input.incidentId}: ${run.input.symptoms.slice(0, 200)}`,
+            at: utcIso(Date.now()),
+          }),
+      );
+      if (done.kind !== 'done') {
+        run.detail.freeze = { state: 'skipped', note: `${done.kind} by ${done.by}` };
+        return;
+      }
+      run.detail.freeze = { state: 'frozen', record: done.value };
+      run.firstStepDone(
+        'freeze',
+        WORKFLOW_ACTOR,
+        `${environment} frozen: our mutating runbooks refuse to act without an override`,
+      );
+      run.send({
+        kind: 'incident_freeze',
+        severity: 'warning',
+        audience: 'incident_commander',
+        subject: `change freeze on ${environment}`,
+        body: 'Seed 004 §1.3: no new deploys to the affected environment until green. Runbooks refuse to cross it without freezeOverride {by, reason}.',
+      });
+    });
+    run.changed();
+  }
+
+  lift(by: string): void {
+    const { run } = this;
+    this.queue.push(async () => {
+      const done = await run.failSafe.step(
+        {
+          name: 'lift_freeze',
+          what: `lift the change freeze of ${run.detail.environment}`,
+          skip: 'leave the freeze recorded (lift it by hand)',
+        },
+        () =>
+          liftChangeFreeze({
+            incidentId: run.input.incidentId,
+            environment: run.detail.environment,
+            by,
+            at: utcIso(Date.now()),
+          }),
+      );
+      if (done.kind === 'done' && done.value) run.detail.freeze = { state: 'lifted', record: done.value };
+      else run.detail.freeze = { ...run.detail.freeze!, note: `not lifted: ${done.kind}` };
+      run.send({
+        kind: 'incident_freeze',
+        severity: 'info',
+        audience: 'incident_commander',
+        subject: `change freeze on ${run.detail.environment} ${run.detail.freeze.state}`,
+        body: `by ${by}`,
+      });
+    });
+    run.changed();
+  }
+
+  statusPage(
+    action: 'create' | 'update' | 'resolve',
+    status: 'investigating' | 'identified' | 'resolved',
+    body: string,
+  ): void {
+    const { run } = this;
+    const page = run.policy!.statusPage;
+    if (!page) {
+      if (action === 'create')
+        run.record.flag(
+          'no_status_page',
+          'a customer is affected but the policy names no status page: post the customer update by hand, then record "communicate"',
+        );
+      return;
+    }
+    this.queue.push(async () => {
+      const done = await run.failSafe.step(
+        {
+          name: 'status_page',
+          what: `${action} the status page incident`,
+          skip: 'go on without this status page update',
+        },
+        () =>
+          updateStatusPage({
+            channel: page.channel,
+            incidentKey: `${run.record.status.workflowId}/status-page`,
+            action,
+            name: `${page.service}: ${run.input.symptoms.slice(0, 100)}`,
+            status,
+            body,
+          }),
+      );
+      if (done.kind === 'done' && action === 'create')
+        run.firstStepDone(
+          'communicate',
+          WORKFLOW_ACTOR,
+          `status page ${done.value.url ?? done.value.incidentId}`,
+        );
+    });
+    run.changed();
+  }
+
+  /** Runs queued effects in order until `finished()`. */
+  async drain(finished: () => boolean): Promise<void> {
+    while (!finished()) {
+      await condition(() => this.queue.length > 0 || finished());
+      const next = this.queue.shift();
+      if (!next) continue;
+      this.running = true;
+      try {
+        await next();
+      } finally {
+        this.running = false;
+        this.run.changed();
+      }
+    }
+  }
+}

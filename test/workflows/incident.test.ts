@@ -1,0 +1,364 @@
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { LoadedPolicy } from '../../src/worker/policy';
+import { breakGlassRestore, incident } from '../../src/workflows';
+import { type BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
+import {
+  acknowledgeMessage,
+  breachNotifiedMessage,
+  changeSeverityMessage,
+  fileReviewMessage,
+  incidentWorkflowId,
+  postUpdateMessage,
+  resolveMessage,
+  type IncidentInput,
+  type IncidentStatus,
+} from '../../src/workflows/incident/definitions';
+import { statusQuery } from '../../src/workflows/shared/messages';
+import { eventTimeMs, historyEvents, noticesSent, signals } from '../fixtures/history';
+import { activityDeps, defaultPolicy } from '../fixtures/policy';
+import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
+import { testServerGuarded } from '../fixtures/timers';
+import { atStep, waitForStatus } from '../fixtures/wait';
+
+/**
+ * Seed 004 on the time-skipping test server with the seed's durations (15 min IC acknowledgement,
+ * 30 min updates, 10 min first steps, 72 h breach notification, 3 business days for the review).
+ * The server's clock starts on Friday 2026-12-04 09:00Z so the first test's review crosses a
+ * weekend. Every instant is read from the history (the notice's delivery being scheduled, the
+ * signal's arrival), both bounds checked.
+ */
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+/** A notice is scheduled in the workflow task its timer (or signal) starts: a few seconds at most. */
+const SLACK_MS = 5_000;
+
+const suite = workflowSuite({
+  server: 'time-skipping',
+  clockStart: '2026-12-04T09:00:00Z',
+  queuePrefix: 'tq-incident',
+});
+let policy: LoadedPolicy;
+
+before(() => {
+  policy = defaultPolicy();
+});
+
+type Handle = WorkflowHandle<typeof incident>;
+
+/** Runs started by the current test: a failed test terminates what it left running, so that the
+ * time-skipping server's clock is not held by a run whose worker is gone. */
+const started: WorkflowHandle[] = [];
+
+function withIncidentWorker(fn: (taskQueue: string) => Promise<void>): Promise<void> {
+  return suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
+    try {
+      await fn(taskQueue);
+    } finally {
+      for (const handle of started.splice(0)) {
+        const { status } = await handle.describe();
+        if (status.name === 'RUNNING') await handle.terminate('left running by a failed test');
+      }
+    }
+  });
+}
+
+function declaration(overrides: Partial<IncidentInput> = {}): IncidentInput {
+  return {
+    incidentId: uniqueId('INC'),
+    severity: 'P1',
+    symptoms: 'orchestrator 5xx storm after the 14:00 deploy',
+    impact: 'rule generation down for 10 repos',
+    incidentCommander: '@sre-lead',
+    declaredBy: '@dococeven',
+    ...overrides,
+  };
+}
+
+async function declare(
+  taskQueue: string,
+  input: IncidentInput,
+): Promise<{ handle: Handle; startedMs: number }> {
+  const run = await suite.env.client.workflow.start(incident, {
+    taskQueue,
+    workflowId: incidentWorkflowId(input.incidentId),
+    args: [input],
+  });
+  started.push(run);
+  const handle = testServerGuarded(suite.env, run);
+  await waitForStatus<IncidentStatus>(handle, atStep('responding'), 'the declared incident');
+  const first = (await historyEvents(handle))[0]!;
+  return { handle, startedMs: eventTimeMs(first) };
+}
+
+/**
+ * When the run sent each notice of `kind`, in order: the start of the workflow task that sent it
+ * (the history's own time; a timer's task starts as it fires, however slow the worker is).
+ */
+async function sentAt(handle: Handle, kind: string): Promise<number[]> {
+  return noticesSent(await historyEvents(handle))
+    .filter((notice) => notice.kind === kind)
+    .map((notice) => notice.decidedAtMs);
+}
+
+async function signalAt(handle: Handle, name: string, nth = 0): Promise<number> {
+  const found = signals(await historyEvents(handle)).filter((signal) => signal.name === name);
+  assert.ok(found[nth], `signal ${name} #${nth} in the history`);
+  return found[nth].atMs;
+}
+
+/**
+ * Each actual instant is within [expected, expected + SLACK_MS]. The first one of a run may wait
+ * for its policy read: `firstSlackMs` widens that one.
+ */
+function assertInstants(actual: number[], expected: number[], what: string, firstSlackMs = SLACK_MS): void {
+  assert.equal(actual.length, expected.length, `${what}: ${actual.length} sent, expected ${expected.length}`);
+  actual.forEach((at, index) => {
+    const want = expected[index]!;
+    assert.ok(
+      at >= want && at <= want + (index === 0 ? firstSlackMs : SLACK_MS),
+      `${what} #${index + 1} at ${new Date(at).toISOString()}, expected ${new Date(want).toISOString()}`,
+    );
+  });
+}
+
+async function closeOut(handle: Handle): Promise<Awaited<ReturnType<Handle['result']>>> {
+  const status = (await handle.query(statusQuery)) as IncidentStatus;
+  if (!status.detail.resolution)
+    await handle.signal(resolveMessage.signal, { by: '@sre-lead', summary: 'rolled back; green for 15 min' });
+  await handle.signal(fileReviewMessage.signal, {
+    by: '@sre-lead',
+    documentUrl: 'https://docs.example.com/incidents/2026-12-04-orchestrator-5xx.md',
+  });
+  return handle.result();
+}
+
+async function activeFreezes(incidentId: string): Promise<{ lifted: boolean }[]> {
+  const { rows } = await suite.db.pool.query<{ lifted_at: Date | null }>(
+    'SELECT lifted_at FROM change_freezes WHERE incident_id = $1',
+    [incidentId],
+  );
+  return rows.map((row) => ({ lifted: row.lifted_at !== null }));
+}
+
+describe('incident (seed 004) on the time-skipping server', () => {
+  test('review due 3 business days after a Friday resolution: Thursday 00:00Z, reminded Wednesday, escalated when missed', async () => {
+    await withIncidentWorker(async (taskQueue) => {
+      const { handle } = await declare(taskQueue, declaration({ severity: 'P2' }));
+      await handle.signal(resolveMessage.signal, { by: '@sre-lead', summary: 'flag disabled, green' });
+      const resolvedMs = await signalAt(handle, 'resolve');
+      assert.equal(new Date(resolvedMs).getUTCDay(), 5, 'resolved on the Friday');
+      const status = await waitForStatus<IncidentStatus>(
+        handle,
+        atStep('awaiting_review'),
+        'awaiting the review',
+      );
+      assert.equal(status.detail.review?.dueAt, '2026-12-10T00:00:00.000Z');
+      await suite.env.sleep(Date.parse('2026-12-10T06:00:00Z') - (await suite.env.currentTimeMs()));
+      assertInstants(
+        await sentAt(handle, 'incident_review_reminder'),
+        [Date.parse('2026-12-09T00:00:00Z')],
+        'reminder',
+      );
+      assertInstants(
+        await sentAt(handle, 'incident_review_missed'),
+        [Date.parse('2026-12-10T00:00:00Z')],
+        'escalation',
+      );
+      const result = await closeOut(handle);
+      assert.equal(result.outcome, 'resolved_review_late');
+      assert.deepEqual(
+        result.nonConformities.map((finding) => finding.code),
+        ['review_missed'],
+      );
+    });
+  });
+
+  test('P1: reminder 25 min and escalation 30 min after the last update; first steps checked at 10 min; freeze set and lifted', async () => {
+    await withIncidentWorker(async (taskQueue) => {
+      const input = declaration();
+      const { handle, startedMs } = await declare(taskQueue, input);
+      assert.deepEqual(await activeFreezes(input.incidentId), [{ lifted: false }]);
+      await suite.env.sleep(startedMs + 31 * MINUTE - (await suite.env.currentTimeMs()));
+      assertInstants(
+        await sentAt(handle, 'incident_first_steps_overdue'),
+        [startedMs + 10 * MINUTE],
+        'first steps',
+      );
+      assertInstants(await sentAt(handle, 'incident_update_reminder'), [startedMs + 25 * MINUTE], 'reminder');
+      assertInstants(
+        await sentAt(handle, 'incident_update_missed'),
+        [startedMs + 30 * MINUTE],
+        'missed update',
+      );
+
+      await handle.signal(postUpdateMessage.signal, { by: '@mallory', text: 'not on the roster' });
+      await handle.signal(postUpdateMessage.signal, { by: '@sre-lead', text: 'rollback in progress' });
+      const updatedMs = await signalAt(handle, 'postUpdate', 1);
+      await suite.env.sleep(updatedMs + 31 * MINUTE - (await suite.env.currentTimeMs()));
+      assertInstants(
+        await sentAt(handle, 'incident_update_reminder'),
+        [startedMs + 25 * MINUTE, updatedMs + 25 * MINUTE],
+        'reminders',
+      );
+      assertInstants(
+        await sentAt(handle, 'incident_update_missed'),
+        [startedMs + 30 * MINUTE, updatedMs + 30 * MINUTE],
+        'missed updates',
+      );
+      const status = await handle.query(statusQuery);
+      assert.ok(
+        status.refusedAttempts.some(
+          (refused) => refused.by === '@mallory' && refused.reason === 'not_authorized',
+        ),
+      );
+      const result = await closeOut(handle);
+      assert.deepEqual(await activeFreezes(input.incidentId), [{ lifted: true }]);
+      assert.equal(result.detail.updates.count, 1);
+      assert.equal(result.detail.firstSteps.find((step) => step.item === 'freeze')?.by, '@durable-runbooks');
+    });
+  });
+
+  test('P0: the IC is paged every 5 min until acknowledged and escalated at 15 min; severity changes re-arm the update clock', async () => {
+    await withIncidentWorker(async (taskQueue) => {
+      const { handle, startedMs } = await declare(taskQueue, declaration({ severity: 'P0' }));
+      await suite.env.sleep(startedMs + 16 * MINUTE - (await suite.env.currentTimeMs()));
+      await handle.signal(acknowledgeMessage.signal, { by: '@dococeven' });
+      const ackMs = await signalAt(handle, 'acknowledge');
+      const pages = [0, 5, 10, 15].map((minutes) => startedMs + minutes * MINUTE);
+      // The first page goes once the run has read its policy; the others keep the declaration's rhythm.
+      assertInstants(await sentAt(handle, 'incident_commander_page'), pages, 'IC pages', 15_000);
+      assertInstants(
+        await sentAt(handle, 'incident_commander_missed'),
+        [startedMs + 15 * MINUTE],
+        'IC escalation',
+      );
+      assert.equal((await sentAt(handle, 'incident_commander_acknowledged')).length, 1);
+
+      // P0 → P2: no update is due any more. P2 → P1 an hour later: due 30 min after that change.
+      await handle.signal(changeSeverityMessage.signal, {
+        by: '@dococeven',
+        severity: 'P2',
+        reason: 'contained',
+      });
+      const downgradedMs = await signalAt(handle, 'changeSeverity');
+      await suite.env.sleep(downgradedMs + HOUR - (await suite.env.currentTimeMs()));
+      const remindersBefore = await sentAt(handle, 'incident_update_reminder');
+      assert.ok(
+        remindersBefore.every((at) => at < downgradedMs),
+        'no reminder after the downgrade to P2',
+      );
+      await handle.signal(changeSeverityMessage.signal, {
+        by: '@dococeven',
+        severity: 'P1',
+        reason: 'recurred',
+      });
+      const upgradedMs = await signalAt(handle, 'changeSeverity', 1);
+      await suite.env.sleep(upgradedMs + 31 * MINUTE - (await suite.env.currentTimeMs()));
+      assertInstants(
+        (await sentAt(handle, 'incident_update_reminder')).filter((at) => at > upgradedMs),
+        [upgradedMs + 25 * MINUTE],
+        'reminder after the upgrade',
+      );
+      assertInstants(
+        (await sentAt(handle, 'incident_update_missed')).filter((at) => at > upgradedMs),
+        [upgradedMs + 30 * MINUTE],
+        'escalation after the upgrade',
+      );
+      assert.ok(ackMs > startedMs + 15 * MINUTE);
+      assertInstants(
+        await sentAt(handle, 'incident_commander_page'),
+        pages,
+        'no IC page after the acknowledgement',
+      );
+      const result = await closeOut(handle);
+      assert.ok(result.nonConformities.some((finding) => finding.code === 'commander_not_acknowledged'));
+    });
+  });
+
+  test('data breach: escalations 48, 24, 6 and 1 h before the 72 h deadline, missed at 72 h, past the resolution', async () => {
+    await withIncidentWorker(async (taskQueue) => {
+      const input = declaration({ conditions: ['data_breach'] });
+      const { handle, startedMs } = await declare(taskQueue, input);
+      await handle.signal(postUpdateMessage.signal, { by: '@sre-lead', text: 'keys rotated' });
+      await handle.signal(resolveMessage.signal, {
+        by: '@sre-lead',
+        summary: 'access revoked, keys rotated',
+      });
+      await suite.env.sleep(startedMs + 73 * HOUR - (await suite.env.currentTimeMs()));
+      const deadline = startedMs + 72 * HOUR;
+      assertInstants(
+        await sentAt(handle, 'incident_breach_escalation'),
+        [48, 24, 6, 1].map((hours) => deadline - hours * HOUR),
+        'breach escalations',
+      );
+      assertInstants(await sentAt(handle, 'incident_breach_missed'), [deadline], 'breach deadline');
+      const pages = noticesSent(await historyEvents(handle)).filter(
+        (notice) => notice.kind === 'incident_page',
+      );
+      assert.equal(pages.length, 1, 'the paging matrix paged once at the declaration');
+      await handle.signal(breachNotifiedMessage.signal, { by: '@dococeven', reference: 'SDAIA-2026-0042' });
+      const result = await closeOut(handle);
+      assert.ok(result.nonConformities.some((finding) => finding.code === 'breach_notification_missed'));
+      assert.equal(result.detail.breach?.reference, 'SDAIA-2026-0042');
+    });
+  });
+
+  test('a P1 freeze is refused by a mutating runbook and crossed with an override (recorded)', async () => {
+    await withIncidentWorker(async (taskQueue) => {
+      const input = declaration({ severity: 'P1' });
+      const { handle } = await declare(taskQueue, input);
+      const restore = async (suffix: string, extra: object) => {
+        const run = await suite.env.client.workflow.start(breakGlassRestore, {
+          taskQueue,
+          workflowId: `break-glass-restore-${input.incidentId}-${suffix}`,
+          args: [
+            {
+              incidentId: input.incidentId,
+              targetHistoryId: 5,
+              requestedBy: '@alice',
+              rationale: 'LGB 5M learning rate set to 0.0 by a Console typo',
+              ...extra,
+            },
+          ],
+        });
+        started.push(run);
+        return run;
+      };
+      const refused = await (await restore('plain', {})).result();
+      assert.equal(refused.outcome, 'refused_change_freeze');
+      assert.match(refused.message, /production is under a change freeze \(incident INC-/);
+      assert.match(refused.message, /freezeOverride/);
+
+      const crossing = await restore('override', {
+        freezeOverride: { by: '@sre-lead', reason: 'the restore is how we stop the bleeding' },
+      });
+      const gate = await waitForStatus<BreakGlassRestoreStatus>(
+        crossing,
+        atStep('awaiting_approval'),
+        'the gate',
+      );
+      assert.ok(
+        gate.flags.some((flag) => flag.code === 'change_freeze_crossed' && /@sre-lead/.test(flag.message)),
+      );
+      const { rows } = await suite.db.pool.query<{ by_handle: string }>(
+        'SELECT by_handle FROM change_freeze_crossings WHERE workflow_id = $1',
+        [crossing.workflowId],
+      );
+      assert.deepEqual(rows, [{ by_handle: '@sre-lead' }]);
+      await crossing.terminate('test done');
+      await closeOut(handle);
+      // Lifted at the resolution: a run started now is not refused.
+      const after = await restore('after', {});
+      await waitForStatus<BreakGlassRestoreStatus>(
+        after,
+        atStep('awaiting_approval'),
+        'the gate after the lift',
+      );
+      await after.terminate('test done');
+    });
+  });
+});
