@@ -94,7 +94,7 @@ describe('CLI validation (no server needed)', () => {
     assert.match((await cli('skip', '--incident', 'INC-1', '--by', 'not a handle')).output, /--by/);
     assert.match(
       (await cli('status', '--incident', 'INC-1', '--procedure', 'Z')).output,
-      /--procedure must be A, B, C, D, rollback or reenablement/,
+      /--procedure must be A, B, C, D, rollback, reenablement or incident/,
     );
     const file = path.join(scratchDir('runbooks-cli'), 'program.json');
     writeFileSync(

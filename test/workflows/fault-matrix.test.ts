@@ -15,6 +15,7 @@ import {
   rebootstrapScenario,
   restoreScenario,
 } from './fault-matrix/break-glass';
+import { incidentScenario } from './fault-matrix/incident';
 import { reenablementScenario, rollbackScenario } from './fault-matrix/orchestrator';
 import { matrixPolicy, startMatrixWorld, stopMatrixWorld, type MatrixWorld } from './fault-matrix/world';
 
@@ -59,6 +60,7 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
     ['breakGlassRebootstrap', rebootstrapScenario],
     ['breakGlassDrill', (w) => drillScenario(w, policy.drillLogDirectory)],
     ['backstopProgram', (w) => backstopScenario(w, policy)],
+    ['incident', incidentScenario],
   ];
   const only = process.env.FAULT_MATRIX_RUNBOOKS?.split(',');
   const rows: string[] = [];

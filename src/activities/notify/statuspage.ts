@@ -19,6 +19,11 @@ export const statusPageUpdateSchema = z
     name: z.string().min(1).max(200),
     status: z.enum(['investigating', 'identified', 'monitoring', 'resolved']),
     body: z.string().min(1).max(5_000),
+    /**
+     * Stable per update (e.g. "<workflowId>/status-page/update-2"): a retried update or resolve
+     * finds its receipt and is not posted again. Creation is idempotent through incidentKey.
+     */
+    updateKey: z.string().min(1).max(300).optional(),
   })
   .strict();
 export type StatusPageUpdate = z.input<typeof statusPageUpdateSchema>;
@@ -58,7 +63,10 @@ export async function updateStatusPage(
   const tag = marker(update.incidentKey);
   const ledgerKey = `${update.incidentKey}/statuspage-incident`;
 
-  let incidentId = (await deliveredReceipt<StatusPageReceipt>(db, ledgerKey, channel.name))?.incidentId;
+  const recorded = await deliveredReceipt<StatusPageReceipt>(db, ledgerKey, channel.name);
+  // A retried create whose incident exists: the first answer (posting again would add an update).
+  if (recorded && update.action === 'create') return recorded;
+  let incidentId = recorded?.incidentId;
   if (!incidentId) {
     const operation = 'list unresolved incidents';
     const open = await readAllPages({ channel: channel.name, operation }, async (page) => {
@@ -71,7 +79,10 @@ export async function updateStatusPage(
       const items = parseJson(z.array(incidentSchema), listed, { channel: channel.name, operation });
       return { items, more: items.length === PER_PAGE };
     });
-    incidentId = open.find((incident) => incident.name.includes(tag))?.id;
+    const found = open.find((incident) => incident.name.includes(tag));
+    if (found && update.action === 'create')
+      return { incidentId: found.id, status: found.status, created: false };
+    incidentId = found?.id;
   }
 
   if (!incidentId) {
@@ -95,6 +106,10 @@ export async function updateStatusPage(
     return receipt;
   }
 
+  if (update.updateKey) {
+    const sent = await deliveredReceipt<StatusPageReceipt>(db, update.updateKey, channel.name);
+    if (sent) return sent;
+  }
   const operation = `${update.action} incident`;
   const patched = await callApi({
     ...common,
@@ -109,10 +124,12 @@ export async function updateStatusPage(
     status: incident.status,
     created: false,
   });
-  return {
+  const receipt: StatusPageReceipt = {
     incidentId: incident.id,
     status: incident.status,
     created: false,
     ...(incident.shortlink ? { url: incident.shortlink } : {}),
   };
+  if (update.updateKey) await recordReceipt(db, update.updateKey, channel.name, receipt);
+  return receipt;
 }

@@ -8,7 +8,7 @@ import {
   checklistMessage,
   declareBreachMessage,
   fileReviewMessage,
-  incidentInputSchema,
+  incidentSchemas,
   incidentWorkflowId,
   postUpdateMessage,
   resolveMessage,
@@ -53,7 +53,7 @@ export const incidentCommands: Command[] = [
       '                           --requested-by <@handle> [--conditions app_down,db_down,...] [--customers-affected] [--environment production]',
     prepare(values) {
       const input = validateOptions(
-        incidentInputSchema,
+        incidentSchemas().input,
         {
           incidentId: values.incident,
           severity: values.severity,

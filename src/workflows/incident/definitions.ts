@@ -27,108 +27,117 @@ export function incidentWorkflowId(incidentId: string): string {
   return `incident-${incidentId}`;
 }
 
-const severity = z.enum(SEVERITIES, { error: 'must be P0, P1, P2 or P3' });
-const text = (max: number) => z.string().trim().min(1).max(max);
-
-export const incidentInputSchema = z
-  .object({
-    incidentId: incidentIdSchema,
-    /** Seed 004 §0: P0 production down / data loss / security; P1 major feature broken; P2 degraded; P3 cosmetic. */
-    severity,
-    symptoms: text(2_000),
-    impact: text(2_000),
-    /** Seed 004 §1.1: one incident commander (P0: must acknowledge within 15 min). */
-    incidentCommander: handleSchema,
-    declaredBy: handleSchema,
-    /** Seed 004 §8: what is happening, for who to page (data_breach starts the 72-hour clock). */
-    conditions: z.array(z.enum(INCIDENT_CONDITIONS)).max(INCIDENT_CONDITIONS.length).default([]),
-    /** Seed 004 §1.5: a customer-facing status update when a customer is affected. */
-    customersAffected: z.boolean().default(false),
-    /** The environment a P0/P1 freezes (default: the policy's, e.g. "production"). */
-    environment: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a lower-case environment name like "production"')
-      .optional(),
-  })
-  .strict();
-
-export type IncidentInput = z.input<typeof incidentInputSchema>;
-
-const by = handleSchema;
-
-export const acknowledgePayloadSchema = z.object({ by }).strict();
-export const postUpdatePayloadSchema = z.object({ by, text: text(4_000) }).strict();
-export const changeSeverityPayloadSchema = z.object({ by, severity, reason: text(1_000) }).strict();
-export const checklistPayloadSchema = z
-  .object({
-    by,
-    item: z.enum(FIRST_STEPS, { error: `must be one of ${FIRST_STEPS.join(', ')}` }),
-    note: text(1_000).optional(),
-  })
-  .strict();
-export const assignRolePayloadSchema = z
-  .object({
-    by,
-    role: z.enum(INCIDENT_ROLES, { error: `must be one of ${INCIDENT_ROLES.join(', ')}` }),
-    handle: handleSchema,
-  })
-  .strict();
-export const declareBreachPayloadSchema = z
-  .object({
-    by,
-    scope: text(2_000),
-    /** When the organisation became aware (the 72 hours run from it); default: now. */
-    awareSince: z.iso.datetime({ message: 'must be a UTC instant like 2026-12-01T03:12:00Z' }).optional(),
-  })
-  .strict();
-export const breachNotifiedPayloadSchema = z
-  .object({ by, reference: text(500), subjectsNotified: z.boolean().optional() })
-  .strict();
-export const resolvePayloadSchema = z.object({ by, summary: text(4_000) }).strict();
-export const fileReviewPayloadSchema = z
-  .object({
-    by,
-    documentUrl: z.url({ protocol: /^https?$/, message: 'must be the http(s) link to the post-mortem' }),
-  })
-  .strict();
-
-export type AcknowledgePayload = z.input<typeof acknowledgePayloadSchema>;
-export type PostUpdatePayload = z.input<typeof postUpdatePayloadSchema>;
-export type ChangeSeverityPayload = z.input<typeof changeSeverityPayloadSchema>;
-export type ChecklistPayload = z.input<typeof checklistPayloadSchema>;
-export type AssignRolePayload = z.input<typeof assignRolePayloadSchema>;
-export type DeclareBreachPayload = z.input<typeof declareBreachPayloadSchema>;
-export type BreachNotifiedPayload = z.input<typeof breachNotifiedPayloadSchema>;
-export type ResolvePayload = z.input<typeof resolvePayloadSchema>;
-export type FileReviewPayload = z.input<typeof fileReviewPayloadSchema>;
-
-/** A message as a signal and an Update of the same name (see handleDecision). */
-function message<P>(name: string, schema: z.ZodType) {
+/**
+ * The incident's schemas, built on first use. Every workflow module is evaluated once per run of
+ * any type (the SDK's per-run context), so schemas built at module level cost every backstop
+ * program too; these are built only by incident runs (and clients).
+ */
+function buildSchemas() {
+  const severity = z.enum(SEVERITIES, { error: 'must be P0, P1, P2 or P3' });
+  const text = (max: number) => z.string().trim().min(1).max(max);
+  const by = handleSchema;
   return {
-    signal: defineSignal<[P]>(name),
-    update: defineUpdate<DecisionAnswer, [P]>(name),
-    schema,
+    input: z
+      .object({
+        incidentId: incidentIdSchema,
+        /** Seed 004 §0: P0 production down / data loss / security; P1 major feature broken; P2 degraded; P3 cosmetic. */
+        severity,
+        symptoms: text(2_000),
+        impact: text(2_000),
+        /** Seed 004 §1.1: one incident commander (P0: must acknowledge within 15 min). */
+        incidentCommander: handleSchema,
+        declaredBy: handleSchema,
+        /** Seed 004 §8: what is happening, for who to page (data_breach starts the 72-hour clock). */
+        conditions: z.array(z.enum(INCIDENT_CONDITIONS)).max(INCIDENT_CONDITIONS.length).default([]),
+        /** Seed 004 §1.5: a customer-facing status update when a customer is affected. */
+        customersAffected: z.boolean().default(false),
+        /** The environment a P0/P1 freezes (default: the policy's, e.g. "production"). */
+        environment: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a lower-case environment name like "production"')
+          .optional(),
+      })
+      .strict(),
+    acknowledge: z.object({ by }).strict(),
+    postUpdate: z.object({ by, text: text(4_000) }).strict(),
+    changeSeverity: z.object({ by, severity, reason: text(1_000) }).strict(),
+    checklist: z
+      .object({
+        by,
+        item: z.enum(FIRST_STEPS, { error: `must be one of ${FIRST_STEPS.join(', ')}` }),
+        note: text(1_000).optional(),
+      })
+      .strict(),
+    assignRole: z
+      .object({
+        by,
+        role: z.enum(INCIDENT_ROLES, { error: `must be one of ${INCIDENT_ROLES.join(', ')}` }),
+        handle: handleSchema,
+      })
+      .strict(),
+    declareBreach: z
+      .object({
+        by,
+        scope: text(2_000),
+        /** When the organisation became aware (the 72 hours run from it); default: now. */
+        awareSince: z.iso.datetime({ message: 'must be a UTC instant like 2026-12-01T03:12:00Z' }).optional(),
+      })
+      .strict(),
+    breachNotified: z.object({ by, reference: text(500), subjectsNotified: z.boolean().optional() }).strict(),
+    resolve: z.object({ by, summary: text(4_000) }).strict(),
+    fileReview: z
+      .object({
+        by,
+        documentUrl: z.url({
+          protocol: /^https?$/,
+          message: 'must be the http(s) link to the post-mortem',
+        }),
+      })
+      .strict(),
   };
 }
 
-export const acknowledgeMessage = message<AcknowledgePayload>('acknowledge', acknowledgePayloadSchema);
-export const postUpdateMessage = message<PostUpdatePayload>('postUpdate', postUpdatePayloadSchema);
-export const changeSeverityMessage = message<ChangeSeverityPayload>(
-  'changeSeverity',
-  changeSeverityPayloadSchema,
-);
-export const checklistMessage = message<ChecklistPayload>('checklist', checklistPayloadSchema);
-export const assignRoleMessage = message<AssignRolePayload>('assignRole', assignRolePayloadSchema);
-export const declareBreachMessage = message<DeclareBreachPayload>(
-  'declareBreach',
-  declareBreachPayloadSchema,
-);
-export const breachNotifiedMessage = message<BreachNotifiedPayload>(
-  'breachNotified',
-  breachNotifiedPayloadSchema,
-);
-export const resolveMessage = message<ResolvePayload>('resolve', resolvePayloadSchema);
-export const fileReviewMessage = message<FileReviewPayload>('fileReview', fileReviewPayloadSchema);
+type IncidentSchemas = ReturnType<typeof buildSchemas>;
+let schemas: IncidentSchemas | undefined;
+
+export function incidentSchemas(): IncidentSchemas {
+  return (schemas ??= buildSchemas());
+}
+
+export type IncidentInput = z.input<IncidentSchemas['input']>;
+export type IncidentInputParsed = z.output<IncidentSchemas['input']>;
+export type AcknowledgePayload = z.input<IncidentSchemas['acknowledge']>;
+export type PostUpdatePayload = z.input<IncidentSchemas['postUpdate']>;
+export type ChangeSeverityPayload = z.input<IncidentSchemas['changeSeverity']>;
+export type ChecklistPayload = z.input<IncidentSchemas['checklist']>;
+export type AssignRolePayload = z.input<IncidentSchemas['assignRole']>;
+export type DeclareBreachPayload = z.input<IncidentSchemas['declareBreach']>;
+export type BreachNotifiedPayload = z.input<IncidentSchemas['breachNotified']>;
+export type ResolvePayload = z.input<IncidentSchemas['resolve']>;
+export type FileReviewPayload = z.input<IncidentSchemas['fileReview']>;
+
+type MessageName = Exclude<keyof IncidentSchemas, 'input'>;
+
+/** A message as a signal and an Update of the same name (see handleDecision); its schema is built on first use. */
+function message<P>(name: MessageName) {
+  return {
+    signal: defineSignal<[P]>(name),
+    update: defineUpdate<DecisionAnswer, [P]>(name),
+    get schema(): z.ZodType {
+      return incidentSchemas()[name];
+    },
+  };
+}
+
+export const acknowledgeMessage = message<AcknowledgePayload>('acknowledge');
+export const postUpdateMessage = message<PostUpdatePayload>('postUpdate');
+export const changeSeverityMessage = message<ChangeSeverityPayload>('changeSeverity');
+export const checklistMessage = message<ChecklistPayload>('checklist');
+export const assignRoleMessage = message<AssignRolePayload>('assignRole');
+export const declareBreachMessage = message<DeclareBreachPayload>('declareBreach');
+export const breachNotifiedMessage = message<BreachNotifiedPayload>('breachNotified');
+export const resolveMessage = message<ResolvePayload>('resolve');
+export const fileReviewMessage = message<FileReviewPayload>('fileReview');
 
 export interface SeverityChange {
   severity: Severity;
@@ -200,21 +209,15 @@ export interface IncidentResult {
   testOnlyShortDurations?: true;
 }
 
-/** The workflow's message contract (see MessageContract): additive changes only. */
+/** The workflow's message contract (see MessageContract): additive changes only. Built on first use. */
 export const incidentContract: MessageContract = {
   workflowType: INCIDENT,
   version: 1,
-  input: incidentInputSchema,
-  messages: {
-    acknowledge: acknowledgePayloadSchema,
-    postUpdate: postUpdatePayloadSchema,
-    changeSeverity: changeSeverityPayloadSchema,
-    checklist: checklistPayloadSchema,
-    assignRole: assignRolePayloadSchema,
-    declareBreach: declareBreachPayloadSchema,
-    breachNotified: breachNotifiedPayloadSchema,
-    resolve: resolvePayloadSchema,
-    fileReview: fileReviewPayloadSchema,
-    stepDecision: stepDecisionPayloadSchema,
+  get input() {
+    return incidentSchemas().input;
+  },
+  get messages() {
+    const { input: _input, ...messages } = incidentSchemas();
+    return { ...messages, stepDecision: stepDecisionPayloadSchema };
   },
 };

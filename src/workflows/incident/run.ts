@@ -18,10 +18,8 @@ import {
   changeSeverityMessage,
   checklistMessage,
   type IncidentDetail,
-  type incidentInputSchema,
+  type IncidentInputParsed,
 } from './definitions';
-
-export type IncidentInputParsed = z.output<typeof incidentInputSchema>;
 
 /** Who the workflow itself names as the doer of what it did on its own (freeze, status page). */
 export const WORKFLOW_ACTOR = '@durable-runbooks';

@@ -10,7 +10,7 @@ import {
   breachNotifiedMessage,
   declareBreachMessage,
   fileReviewMessage,
-  incidentInputSchema,
+  incidentSchemas,
   postUpdateMessage,
   resolveMessage,
   type IncidentInput,
@@ -32,7 +32,7 @@ const { updateStatusPage } = proxyActivities<RunbookActivities>(notification);
  * The run ends once the review is filed and any breach notification is recorded.
  */
 export async function incident(raw: IncidentInput): Promise<IncidentResult> {
-  const input = parseWorkflowInput(incidentInputSchema, raw, 'incident input');
+  const input = parseWorkflowInput(incidentSchemas().input, raw, 'incident input');
   const run = new IncidentRun(input);
   const effects = new SideEffects(run);
   installLifecycle(run, effects);
@@ -56,8 +56,10 @@ export async function incident(raw: IncidentInput): Promise<IncidentResult> {
   await Promise.all([runClock(run, finished), effects.drain(finished)]);
   await run.notices.settle();
 
+  // Missed updates or acknowledgements are non-conformities in the result; the outcome says
+  // whether the review, the last obligation, came in time.
   const outcome: IncidentOutcome =
-    run.record.status.nonConformities.length === 0 ? 'resolved_and_reviewed' : 'resolved_review_late';
+    (run.detail.review?.escalations ?? 0) === 0 ? 'resolved_and_reviewed' : 'resolved_review_late';
   const message = `resolved by ${run.detail.resolution!.by}; review ${run.detail.review!.documentUrl}`;
   run.record.finish(outcome, message);
   return {
@@ -269,6 +271,7 @@ function resolve(run: IncidentRun, effects: SideEffects, by: string, summary: st
 class SideEffects {
   private readonly queue: (() => Promise<void>)[] = [];
   private running = false;
+  private statusPageUpdates = 0;
 
   constructor(private readonly run: IncidentRun) {}
 
@@ -362,6 +365,7 @@ class SideEffects {
         );
       return;
     }
+    const updateKey = `${run.record.status.workflowId}/status-page/${action}-${++this.statusPageUpdates}`;
     this.queue.push(async () => {
       const done = await run.failSafe.step(
         {
@@ -377,6 +381,7 @@ class SideEffects {
             name: `${page.service}: ${run.input.symptoms.slice(0, 100)}`,
             status,
             body,
+            updateKey,
           }),
       );
       if (done.kind === 'done' && action === 'create')

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { PolicyFile } from '../../../src/common/policy';
 import { startSinks, type Sinks } from '../../fixtures/channels';
 import { createTestDatabase, type TestDatabase } from '../../fixtures/database';
-import { GITHUB_REPOSITORY } from '../../fixtures/sinks/apis';
+import { GITHUB_REPOSITORY, STATUSPAGE_PAGE_ID } from '../../fixtures/sinks/apis';
 import { HttpSink } from '../../fixtures/sinks/http-sink';
 import { prometheusSink, type PrometheusSink } from '../../fixtures/sinks/prometheus';
 import type { WorkflowSuite } from '../../fixtures/suite';
@@ -83,6 +83,13 @@ export function matrixPolicy(world: Omit<MatrixWorld, 'suite' | 'staging'>, poli
         apiKeyEnv: 'OPENPROJECT_API_KEY',
         timeout: '2s',
       },
+      statuspage: {
+        type: 'statuspage',
+        baseUrl: `${sinks.statusPage.url}/v1`,
+        pageId: STATUSPAGE_PAGE_ID,
+        apiKeyEnv: 'STATUSPAGE_API_KEY',
+        timeout: '2s',
+      },
     },
     routes: { default: ['log'] },
   };
@@ -92,6 +99,10 @@ export function matrixPolicy(world: Omit<MatrixWorld, 'suite' | 'staging'>, poli
     namespace: 'cvntrade',
     podSelector: 'app=console',
     probeTimeout: '2s',
+  };
+  policy.runbooks.incident = {
+    responders: ['@sre-lead'],
+    statusPage: { channel: 'statuspage', service: 'Orchestrator' },
   };
   policy.runbooks.backstop = {
     revertCommand: {
