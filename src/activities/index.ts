@@ -13,6 +13,8 @@ import { createProbeActivities } from './probes';
 import { createSqlActivities } from './sql';
 import { createTrackerActivities } from './trackers';
 import { DirectoryArtifactStore, type ArtifactStore } from './artifacts';
+import { createEvidenceActivities } from './evidence';
+import { orchestratorCluster } from './kubectl/orchestrator/cluster';
 
 /** Everything the activities touch, injected so tests can pass real or fake dependencies. */
 export interface ActivityDeps {
@@ -36,6 +38,13 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   const secrets = deps.channels.secretValues;
   const artifacts = deps.artifactStore ?? new DirectoryArtifactStore(deps.backupDirectory, secrets);
+  const orchestrator = {
+    orchestrator: deps.policy.orchestrator,
+    rollback: deps.policy.runbooks.rollbackToPilot,
+    backupDirectory: deps.backupDirectory,
+    artifacts,
+    secrets,
+  };
   return {
     ...createPolicyActivities(deps),
     ...createSqlActivities({
@@ -47,12 +56,12 @@ export function createActivities(deps: ActivityDeps) {
     ...createKubectlActivities({ console: deps.policy.console }),
     ...createProbeActivities({ console: deps.policy.console, backstop: deps.policy.runbooks.backstop }),
     ...createDrillLogActivities(deps),
-    ...createOrchestratorActivities({
-      orchestrator: deps.policy.orchestrator,
-      rollback: deps.policy.runbooks.rollbackToPilot,
-      backupDirectory: deps.backupDirectory,
+    ...createOrchestratorActivities(orchestrator),
+    ...createEvidenceActivities({
+      db: deps.db,
+      cluster: orchestratorCluster(orchestrator),
+      prometheus: deps.policy.prometheus,
       artifacts,
-      secrets,
     }),
     ...createMetricsActivities({ prometheus: deps.policy.prometheus }),
     ...createCommandActivities({ db: deps.db, backstop: deps.policy.runbooks.backstop, secrets }),
@@ -69,6 +78,7 @@ export type { DrillLogWritten } from './drill-log';
 export type { CommandRun } from './commands';
 export type { ArtifactRef, ArtifactStore } from './artifacts';
 export type { SignatureVerdict } from './signatures';
+export type { PreservedEvidence } from './evidence';
 export type { MutationResult } from './kubectl/orchestrator';
 export type { IncidentMetrics, RepoAnalysis } from './metrics';
 export type * from './sql';

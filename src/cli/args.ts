@@ -63,6 +63,7 @@ export const OPTIONS = {
   'aware-since': { type: 'string' },
   reference: { type: 'string' },
   summary: { type: 'string' },
+  'runbook-input': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -290,7 +290,7 @@ describe('generic webhook', () => {
 });
 
 describe('status page', () => {
-  test('create, update, resolve one incident; a repeated create does not duplicate it', async () => {
+  test('create, update, resolve one incident; a repeated create returns the first answer and posts nothing', async () => {
     const key = 'rollback-to-pilot-INC-9/status-page';
     const created = await run(activities.updateStatusPage, {
       channel: 'statuspage',
@@ -309,8 +309,25 @@ describe('status page', () => {
       body: 'We are rolling back to the pilot scope.',
     });
     assert.equal(created.created, true);
-    assert.equal(again.created, false);
+    // A retry after the commit: the first answer, and no second post (create or update).
+    assert.deepEqual(again, created);
     assert.equal(sinks.statusPage.incidents.size, 1);
+    assert.equal([...sinks.statusPage.incidents.values()][0]!.updates, 1);
+    // An update is posted once per update key, however often it is retried.
+    const update = {
+      channel: 'statuspage',
+      incidentKey: key,
+      action: 'update' as const,
+      name: 'x',
+      status: 'identified' as const,
+      body: 'Cause found.',
+      updateKey: `${key}/update-1`,
+    };
+    assert.deepEqual(
+      await run(activities.updateStatusPage, update),
+      await run(activities.updateStatusPage, update),
+    );
+    assert.equal([...sinks.statusPage.incidents.values()][0]!.updates, 2);
     await run(activities.updateStatusPage, {
       channel: 'statuspage',
       incidentKey: key,

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { before, describe, test } from 'node:test';
+import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { breakGlassRestore, incident } from '../../src/workflows';
@@ -12,12 +14,16 @@ import {
   incidentWorkflowId,
   postUpdateMessage,
   resolveMessage,
+  startRunbookMessage,
   type IncidentInput,
   type IncidentStatus,
 } from '../../src/workflows/incident/definitions';
-import { statusQuery } from '../../src/workflows/shared/messages';
+import { abortSignal, statusQuery } from '../../src/workflows/shared/messages';
 import { eventTimeMs, historyEvents, noticesSent, signals } from '../fixtures/history';
-import { activityDeps, defaultPolicy } from '../fixtures/policy';
+import { FakeCluster, orchestratorCluster } from '../fixtures/kubectl';
+import { activityDeps, rollbackPolicy } from '../fixtures/policy';
+import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
+import { scratchDir } from '../../src/local/servers';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { testServerGuarded } from '../fixtures/timers';
@@ -41,10 +47,20 @@ const suite = workflowSuite({
   clockStart: '2026-12-04T09:00:00Z',
   queuePrefix: 'tq-incident',
 });
+const tmp = scratchDir('runbooks-incident');
 let policy: LoadedPolicy;
+let prometheus: PrometheusSink;
 
-before(() => {
-  policy = defaultPolicy();
+before(async () => {
+  prometheus = await prometheusSink();
+  // The shipped durations, the fake orchestrator cluster and a local Prometheus (preservation).
+  policy = rollbackPolicy(tmp, prometheus.url);
+});
+after(async () => {
+  await prometheus?.stop();
+});
+beforeEach(() => {
+  FakeCluster.create(tmp, orchestratorCluster()).install();
 });
 
 type Handle = WorkflowHandle<typeof incident>;
@@ -304,6 +320,75 @@ describe('incident (seed 004) on the time-skipping server', () => {
       const result = await closeOut(handle);
       assert.ok(result.nonConformities.some((finding) => finding.code === 'breach_notification_missed'));
       assert.equal(result.detail.breach?.reference, 'SDAIA-2026-0042');
+    });
+  });
+
+  test('evidence is preserved (artifacts with their sha256) before a runbook started by the incident runs; its state is in the incident status', async () => {
+    await withIncidentWorker(async (taskQueue) => {
+      const input = declaration();
+      const { handle } = await declare(taskQueue, input);
+      await handle.signal(startRunbookMessage.signal, {
+        by: '@sre-lead',
+        runbook: 'breakGlassRestore',
+        input: {
+          targetHistoryId: 5,
+          requestedBy: '@alice',
+          rationale: 'LGB 5M learning rate set to 0.0 by a Console typo',
+        },
+      });
+      const running = await waitForStatus<IncidentStatus>(
+        handle,
+        (status) => status.detail.runbooks[0]?.state === 'running',
+        'the child runbook running',
+      );
+      const child = suite.env.client.workflow.getHandle(running.detail.runbooks[0]!.workflowId);
+      started.push(child);
+      const gate = await waitForStatus<BreakGlassRestoreStatus>(
+        child,
+        atStep('awaiting_approval'),
+        'its gate',
+      );
+      // It crossed the incident's own freeze, recorded with who started it.
+      assert.ok(
+        gate.flags.some((flag) => flag.code === 'change_freeze_crossed' && /@sre-lead/.test(flag.message)),
+      );
+      const evidence = running.detail.preservation?.evidence;
+      assert.ok(evidence, 'evidence preserved');
+      for (const artifact of [evidence.logs, evidence.metrics, evidence.database]) {
+        assert.ok(existsSync(artifact.path), artifact.path);
+        assert.equal(createHash('sha256').update(readFileSync(artifact.path)).digest('hex'), artifact.sha256);
+      }
+      assert.match(readFileSync(evidence.database.path, 'utf8'), /"walLsn"/);
+      // In the history: the evidence was kept before the child was started.
+      const events = await historyEvents(handle);
+      const preserved = events.findIndex(
+        (event) =>
+          event.activityTaskCompletedEventAttributes &&
+          events.find(
+            (scheduled) =>
+              String(scheduled.eventId) ===
+              String(event.activityTaskCompletedEventAttributes?.scheduledEventId),
+          )?.activityTaskScheduledEventAttributes?.activityType?.name === 'preserveIncidentEvidence',
+      );
+      const childStarted = events.findIndex(
+        (event) => event.startChildWorkflowExecutionInitiatedEventAttributes,
+      );
+      assert.ok(
+        preserved >= 0 && childStarted > preserved,
+        `preserved at ${preserved}, child at ${childStarted}`,
+      );
+      assert.equal(
+        running.detail.firstSteps.find((step) => step.item === 'preserve')?.by,
+        '@durable-runbooks',
+      );
+      await child.signal(abortSignal, { by: '@alice', reason: 'test done' });
+      const ended = await waitForStatus<IncidentStatus>(
+        handle,
+        (status) => status.detail.runbooks[0]?.state === 'completed',
+        'the child shown as ended',
+      );
+      assert.equal(ended.detail.runbooks[0]?.outcome, 'aborted');
+      await closeOut(handle);
     });
   });
 

@@ -12,8 +12,9 @@ import {
   incidentWorkflowId,
   postUpdateMessage,
   resolveMessage,
+  startRunbookMessage,
 } from '../../workflows/incident/definitions';
-import { list, validateFlag, validateOptions, type Values } from '../args';
+import { jsonOption, list, validateFlag, validateOptions, type Values } from '../args';
 import type { Command } from '../command';
 import { runRef } from '../runs';
 import { sendDecision, startRun } from './helpers';
@@ -120,6 +121,23 @@ export const incidentCommands: Command[] = [
   incidentMessage('incident-breach-notified', '--reference "..."', breachNotifiedMessage.update.name, {
     reference: 'reference',
   }),
+  {
+    name: 'incident-start-runbook',
+    group: GROUP,
+    usage:
+      "--incident <id> --by <@handle> --runbook rollbackToPilot|breakGlassRestore|... --runbook-input '{json}'|@file.json",
+    prepare: (values: Values) =>
+      sendDecision(
+        runRef(values, 'incident'),
+        startRunbookMessage.update.name,
+        {
+          by: validateFlag(handleSchema, values.by, '--by'),
+          runbook: values.runbook,
+          input: jsonOption('--runbook-input', values['runbook-input']) ?? {},
+        },
+        values,
+      ),
+  },
   incidentMessage('resolve-incident', '--summary "..."', resolveMessage.update.name, { summary: 'summary' }),
   incidentMessage('incident-review-filed', '--link <url>', fileReviewMessage.update.name, {
     link: 'documentUrl',

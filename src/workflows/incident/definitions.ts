@@ -1,6 +1,6 @@
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { ChangeFreeze } from '../../activities';
+import type { ChangeFreeze, PreservedEvidence } from '../../activities';
 import { incidentIdSchema } from '../../common/break-glass';
 import { handleSchema } from '../../common/identity';
 import {
@@ -22,6 +22,29 @@ export { statusQuery } from '../shared/messages';
 
 /** Seed 004: the incident itself (severity ladder, first 10 minutes, freeze, roles, review). */
 export const INCIDENT = 'incident';
+
+/** The runbooks an incident can start as its children (seed 004 §1.2 "stop the bleeding", §6). */
+export const CHILD_RUNBOOKS = [
+  'rollbackToPilot',
+  'phasedReenablement',
+  'breakGlassRestore',
+  'breakGlassConsoleEdit',
+  'breakGlassOverwriteRecovery',
+  'breakGlassRebootstrap',
+] as const;
+export type ChildRunbook = (typeof CHILD_RUNBOOKS)[number];
+
+/** A runbook the incident started, as its status shows it. */
+export interface IncidentRunbook {
+  runbook: ChildRunbook;
+  workflowId: string;
+  runId?: string;
+  startedBy: string;
+  requestedAt: string;
+  state: 'waiting_for_preservation' | 'running' | 'completed' | 'failed';
+  outcome?: string;
+  message?: string;
+}
 
 export function incidentWorkflowId(incidentId: string): string {
   return `incident-${incidentId}`;
@@ -85,6 +108,14 @@ function buildSchemas() {
       .strict(),
     breachNotified: z.object({ by, reference: text(500), subjectsNotified: z.boolean().optional() }).strict(),
     resolve: z.object({ by, summary: text(4_000) }).strict(),
+    startRunbook: z
+      .object({
+        by,
+        runbook: z.enum(CHILD_RUNBOOKS, { error: `must be one of ${CHILD_RUNBOOKS.join(', ')}` }),
+        /** The runbook's own input; the incident sets its incidentId (and crosses its own freeze). */
+        input: z.record(z.string(), z.unknown()),
+      })
+      .strict(),
     fileReview: z
       .object({
         by,
@@ -115,6 +146,7 @@ export type DeclareBreachPayload = z.input<IncidentSchemas['declareBreach']>;
 export type BreachNotifiedPayload = z.input<IncidentSchemas['breachNotified']>;
 export type ResolvePayload = z.input<IncidentSchemas['resolve']>;
 export type FileReviewPayload = z.input<IncidentSchemas['fileReview']>;
+export type StartRunbookPayload = z.input<IncidentSchemas['startRunbook']>;
 
 type MessageName = Exclude<keyof IncidentSchemas, 'input'>;
 
@@ -138,6 +170,7 @@ export const declareBreachMessage = message<DeclareBreachPayload>('declareBreach
 export const breachNotifiedMessage = message<BreachNotifiedPayload>('breachNotified');
 export const resolveMessage = message<ResolvePayload>('resolve');
 export const fileReviewMessage = message<FileReviewPayload>('fileReview');
+export const startRunbookMessage = message<StartRunbookPayload>('startRunbook');
 
 export interface SeverityChange {
   severity: Severity;
@@ -180,6 +213,10 @@ export interface IncidentDetail {
     missed?: true;
   };
   resolution?: { at: string; by: string; summary: string };
+  /** Seed 004 §1.4: what was kept before any runbook mutated (artifacts: path and sha256). */
+  preservation?: { state: 'running' | 'done' | 'skipped'; evidence?: PreservedEvidence; note?: string };
+  /** Runbooks started by the incident (children), with their state. */
+  runbooks: IncidentRunbook[];
   review?: {
     dueAt: string;
     reminded?: true;

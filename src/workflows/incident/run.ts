@@ -61,6 +61,7 @@ export class IncidentRun {
       roles: { incident_commander: [ic] },
       firstSteps: FIRST_STEPS.map((item) => ({ item })),
       updates: { count: 0, missed: 0 },
+      runbooks: [],
     });
     setHandler(statusQuery, () => this.record.status);
     this.notices = new Notices(this.record);

@@ -1,8 +1,8 @@
-import { ApplicationFailure, condition, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { businessDaysDueMs, isMajor } from '../../common/incident';
-import { databaseWrite, notification, policyRead } from '../activity-options';
+import { policyRead } from '../activity-options';
 import { parseWorkflowInput } from '../shared/input';
 import { runClock } from './clock';
 import {
@@ -13,15 +13,15 @@ import {
   incidentSchemas,
   postUpdateMessage,
   resolveMessage,
+  startRunbookMessage,
   type IncidentInput,
   type IncidentOutcome,
   type IncidentResult,
 } from './definitions';
+import { SideEffects } from './effects';
 import { handle, IncidentRun, WORKFLOW_ACTOR } from './run';
 
 const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
-const { setChangeFreeze, liftChangeFreeze } = proxyActivities<RunbookActivities>(databaseWrite);
-const { updateStatusPage } = proxyActivities<RunbookActivities>(notification);
 
 /**
  * Seed 004 (incident & rollback runbook): one incident, declared from the Web UI or the CLI
@@ -37,6 +37,12 @@ export async function incident(raw: IncidentInput): Promise<IncidentResult> {
   const effects = new SideEffects(run);
   installLifecycle(run, effects);
   installBreach(run);
+  run.on(startRunbookMessage, (payload, by) => {
+    if (run.detail.resolution)
+      return run.refuse('startRunbook', 'too_late', `resolved at ${run.detail.resolution.at}`, by);
+    effects.startRunbook(payload.runbook, payload.input, by);
+    return null;
+  });
 
   run.record.enterStep('load_policy', 'reading the worker policy');
   const snapshot = await loadRunbookPolicy({ runbook: 'incident' });
@@ -109,6 +115,7 @@ function declare(run: IncidentRun, effects: SideEffects): void {
   if (isMajor(input.severity)) effects.freeze(detail.declaredBy);
   if (input.customersAffected) effects.statusPage('create', 'investigating', input.impact);
   else run.firstStepDone('communicate', WORKFLOW_ACTOR, 'no customer affected: no status page update needed');
+  if (isMajor(input.severity)) effects.preserve();
   run.record.enterStep('responding', describeResponse(run));
 }
 
@@ -261,152 +268,4 @@ function resolve(run: IncidentRun, effects: SideEffects, by: string, summary: st
   if (run.detail.customersAffected) effects.statusPage('resolve', 'resolved', summary);
   run.changed();
   return null;
-}
-
-/**
- * The incident's own side effects (freeze, lift, status page), one at a time through the fail-safe,
- * beside the clock: a freeze that cannot be written pages and waits for a decision while the
- * ladder's timers go on.
- */
-class SideEffects {
-  private readonly queue: (() => Promise<void>)[] = [];
-  private running = false;
-  private statusPageUpdates = 0;
-
-  constructor(private readonly run: IncidentRun) {}
-
-  get idle(): boolean {
-    return this.queue.length === 0 && !this.running;
-  }
-
-  freeze(by: string): void {
-    const { run } = this;
-    const environment = run.detail.environment;
-    this.queue.push(async () => {
-      const done = await run.failSafe.step(
-        {
-          name: 'freeze',
-          what: `record the change freeze of ${environment}`,
-          skip: 'go on without a recorded freeze (runbooks will not see it)',
-        },
-        () =>
-          setChangeFreeze({
-            incidentId: run.input.incidentId,
-            environment,
-            workflowId: run.record.status.workflowId,
-            by,
-            reason: `${run.detail.severity} ${run.input.incidentId}: ${run.input.symptoms.slice(0, 200)}`,
-            at: utcIso(Date.now()),
-          }),
-      );
-      if (done.kind !== 'done') {
-        run.detail.freeze = { state: 'skipped', note: `${done.kind} by ${done.by}` };
-        return;
-      }
-      run.detail.freeze = { state: 'frozen', record: done.value };
-      run.firstStepDone(
-        'freeze',
-        WORKFLOW_ACTOR,
-        `${environment} frozen: our mutating runbooks refuse to act without an override`,
-      );
-      run.send({
-        kind: 'incident_freeze',
-        severity: 'warning',
-        audience: 'incident_commander',
-        subject: `change freeze on ${environment}`,
-        body: 'Seed 004 §1.3: no new deploys to the affected environment until green. Runbooks refuse to cross it without freezeOverride {by, reason}.',
-      });
-    });
-    run.changed();
-  }
-
-  lift(by: string): void {
-    const { run } = this;
-    this.queue.push(async () => {
-      const done = await run.failSafe.step(
-        {
-          name: 'lift_freeze',
-          what: `lift the change freeze of ${run.detail.environment}`,
-          skip: 'leave the freeze recorded (lift it by hand)',
-        },
-        () =>
-          liftChangeFreeze({
-            incidentId: run.input.incidentId,
-            environment: run.detail.environment,
-            by,
-            at: utcIso(Date.now()),
-          }),
-      );
-      if (done.kind === 'done' && done.value) run.detail.freeze = { state: 'lifted', record: done.value };
-      else run.detail.freeze = { ...run.detail.freeze!, note: `not lifted: ${done.kind}` };
-      run.send({
-        kind: 'incident_freeze',
-        severity: 'info',
-        audience: 'incident_commander',
-        subject: `change freeze on ${run.detail.environment} ${run.detail.freeze.state}`,
-        body: `by ${by}`,
-      });
-    });
-    run.changed();
-  }
-
-  statusPage(
-    action: 'create' | 'update' | 'resolve',
-    status: 'investigating' | 'identified' | 'resolved',
-    body: string,
-  ): void {
-    const { run } = this;
-    const page = run.policy!.statusPage;
-    if (!page) {
-      if (action === 'create')
-        run.record.flag(
-          'no_status_page',
-          'a customer is affected but the policy names no status page: post the customer update by hand, then record "communicate"',
-        );
-      return;
-    }
-    const updateKey = `${run.record.status.workflowId}/status-page/${action}-${++this.statusPageUpdates}`;
-    this.queue.push(async () => {
-      const done = await run.failSafe.step(
-        {
-          name: 'status_page',
-          what: `${action} the status page incident`,
-          skip: 'go on without this status page update',
-        },
-        () =>
-          updateStatusPage({
-            channel: page.channel,
-            incidentKey: `${run.record.status.workflowId}/status-page`,
-            action,
-            name: `${page.service}: ${run.input.symptoms.slice(0, 100)}`,
-            status,
-            body,
-            updateKey,
-          }),
-      );
-      if (done.kind === 'done' && action === 'create')
-        run.firstStepDone(
-          'communicate',
-          WORKFLOW_ACTOR,
-          `status page ${done.value.url ?? done.value.incidentId}`,
-        );
-    });
-    run.changed();
-  }
-
-  /** Runs queued effects in order until `finished()`. */
-  async drain(finished: () => boolean): Promise<void> {
-    while (!finished()) {
-      await condition(() => this.queue.length > 0 || finished());
-      const next = this.queue.shift();
-      if (!next) continue;
-      this.running = true;
-      try {
-        await next();
-      } finally {
-        this.running = false;
-        this.run.changed();
-      }
-    }
-  }
 }
