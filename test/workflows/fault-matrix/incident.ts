@@ -6,6 +6,7 @@ import {
   resolveMessage,
 } from '../../../src/workflows/incident/definitions';
 import { IC, type Scenario } from '../../fixtures/fault-matrix';
+import { FakeCluster, orchestratorCluster } from '../../fixtures/kubectl';
 import type { MatrixWorld } from './world';
 
 /**
@@ -30,6 +31,9 @@ export function incidentScenario(world: MatrixWorld): Scenario {
     async reset() {
       done.clear();
       world.sinks.reset();
+      // Preservation reads the orchestrator's logs and the incident metrics.
+      FakeCluster.create(world.tmp, orchestratorCluster()).install();
+      world.prometheus.values.failure_rate = 0.31;
       await world.suite.db.pool.query('DELETE FROM change_freezes');
     },
     start(taskQueue, runId) {
