@@ -19,7 +19,7 @@ import {
   type IncidentStatus,
 } from '../../src/workflows/incident/definitions';
 import { abortSignal, statusQuery } from '../../src/workflows/shared/messages';
-import { eventTimeMs, historyEvents, noticesSent, signals } from '../fixtures/history';
+import { eventTimeMs, historyEvents, noticesSent, recordHistory, signals } from '../fixtures/history';
 import { FakeCluster, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
@@ -184,6 +184,7 @@ describe('incident (seed 004) on the time-skipping server', () => {
         [Date.parse('2026-12-10T00:00:00Z')],
         'escalation',
       );
+      await recordHistory(handle, 'incident-mid-sleep-review-overdue');
       const result = await closeOut(handle);
       assert.equal(result.outcome, 'resolved_review_late');
       assert.deepEqual(
@@ -232,6 +233,7 @@ describe('incident (seed 004) on the time-skipping server', () => {
         ),
       );
       const result = await closeOut(handle);
+      await recordHistory(handle, 'incident-p1-update-cadence');
       assert.deepEqual(await activeFreezes(input.incidentId), [{ lifted: true }]);
       assert.equal(result.detail.updates.count, 1);
       assert.equal(result.detail.firstSteps.find((step) => step.item === 'freeze')?.by, '@durable-runbooks');
@@ -243,6 +245,11 @@ describe('incident (seed 004) on the time-skipping server', () => {
       const { handle, startedMs } = await declare(taskQueue, declaration({ severity: 'P0' }));
       await suite.env.sleep(startedMs + 16 * MINUTE - (await suite.env.currentTimeMs()));
       await handle.signal(acknowledgeMessage.signal, { by: '@dococeven' });
+      await waitForStatus<IncidentStatus>(
+        handle,
+        (status) => status.detail.commander.acknowledgedAt !== undefined,
+        'the acknowledgement',
+      );
       const ackMs = await signalAt(handle, 'acknowledge');
       const pages = [0, 5, 10, 15].map((minutes) => startedMs + minutes * MINUTE);
       // The first page goes once the run has read its policy; the others keep the declaration's rhythm.
@@ -291,6 +298,7 @@ describe('incident (seed 004) on the time-skipping server', () => {
         'no IC page after the acknowledgement',
       );
       const result = await closeOut(handle);
+      await recordHistory(handle, 'incident-p0-severity-changes');
       assert.ok(result.nonConformities.some((finding) => finding.code === 'commander_not_acknowledged'));
     });
   });
@@ -318,6 +326,7 @@ describe('incident (seed 004) on the time-skipping server', () => {
       assert.equal(pages.length, 1, 'the paging matrix paged once at the declaration');
       await handle.signal(breachNotifiedMessage.signal, { by: '@dococeven', reference: 'SDAIA-2026-0042' });
       const result = await closeOut(handle);
+      await recordHistory(handle, 'incident-data-breach');
       assert.ok(result.nonConformities.some((finding) => finding.code === 'breach_notification_missed'));
       assert.equal(result.detail.breach?.reference, 'SDAIA-2026-0042');
     });
@@ -389,6 +398,7 @@ describe('incident (seed 004) on the time-skipping server', () => {
       );
       assert.equal(ended.detail.runbooks[0]?.outcome, 'aborted');
       await closeOut(handle);
+      await recordHistory(handle, 'incident-child-runbook');
     });
   });
 
@@ -413,7 +423,9 @@ describe('incident (seed 004) on the time-skipping server', () => {
         started.push(run);
         return run;
       };
-      const refused = await (await restore('plain', {})).result();
+      const plain = await restore('plain', {});
+      const refused = await plain.result();
+      await recordHistory(plain, 'break-glass-restore-refused-change-freeze');
       assert.equal(refused.outcome, 'refused_change_freeze');
       assert.match(refused.message, /production is under a change freeze \(incident INC-/);
       assert.match(refused.message, /freezeOverride/);
