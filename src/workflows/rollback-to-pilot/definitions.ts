@@ -128,6 +128,8 @@ export interface RollbackDetail {
   };
   plan?: unknown;
   targets?: { execution: TargetCheck; total: TargetCheck };
+  /** When the rollback was decided (P1: at once; P2: the IC's confirmation): the targets' clocks start here. */
+  goDecisionAt?: string;
   rca?: {
     state: 'awaiting' | 'filed' | 'missed';
     dueAt: string;

@@ -1,8 +1,9 @@
-import { condition, proxyActivities } from '@temporalio/workflow';
+import { condition, patched, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { policyRead } from '../activity-options';
 import { refusedByChangeFreeze } from '../shared/change-freeze';
+import { PATCHES } from '../shared/patches';
 import { parseWorkflowInput } from '../shared/input';
 import { decideRollback, triageThenConfirm, type RollbackEnd } from './decision-gate';
 import { runStep, type RollbackStep } from './guard';
@@ -53,6 +54,7 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
     return run.finish('dry_run', `dry run: ${decision.level} rollback plan computed; nothing was changed`);
   }
 
+  const clocksFromMs = goDecisionClock(run);
   const frozen = await refusedByChangeFreeze({
     record,
     failSafe: run.failSafe,
@@ -83,7 +85,8 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
   if (unhealthy) return run.finish(unhealthy.outcome, unhealthy.message);
   await announceComplete(run);
   const completedMs = Date.now();
-  recordTargets(run, executionEndMs - executionStartMs, completedMs - run.startedMs);
+  const [executionFromMs, totalFromMs] = [clocksFromMs ?? executionStartMs, clocksFromMs ?? run.startedMs];
+  recordTargets(run, executionEndMs - executionFromMs, completedMs - totalFromMs);
 
   // RCA within 24 h (the database backup finishes meanwhile; it never held up the rollback).
   await awaitRca(run, completedMs);
@@ -92,7 +95,7 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
   const pilot = run.snapshot.orchestrator.pilotRepo;
   return run.finish(
     warnings.length === 0 ? 'rolled_back' : 'rolled_back_with_warnings',
-    `rolled back to pilot scope (${pilot}) in ${formatDuration(executionEndMs - executionStartMs)} of execution, ${formatDuration(completedMs - run.startedMs)} in all` +
+    `rolled back to pilot scope (${pilot}) in ${formatDuration(executionEndMs - executionFromMs)} of execution, ${formatDuration(completedMs - totalFromMs)} in all` +
       (warnings.length === 0 ? '' : `; warnings: ${warnings.map((f) => f.code).join(', ')}`),
   );
 
@@ -113,6 +116,18 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
         );
     }
   }
+}
+
+/**
+ * The seed's clocks (execution < 10 min, total < 30 min) start at the go decision: a P2's triage
+ * hold and the IC's confirmation are the decision, not the rollback. Runs recorded before the
+ * patch measured from their start (undefined).
+ */
+function goDecisionClock(run: RollbackRun): number | undefined {
+  if (!patched(PATCHES.rollbackClocksFromGo)) return undefined;
+  const now = Date.now();
+  run.detail.goDecisionAt = utcIso(now);
+  return now;
 }
 
 /** The root cause analysis is due within the policy's deadline (seed 002: 24 h); missed → escalation. */

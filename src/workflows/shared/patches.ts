@@ -51,4 +51,6 @@ export const PATCHES = {
   backstopPolicyOneStory: 'backstop-policy-one-story-v1',
   /** Mutating runbooks read the incidents' change freezes before their gate and refuse to cross one without an override. */
   changeFreezeChecked: 'change-freeze-checked-v1',
+  /** Rollback: the execution and total clocks start at the go decision (a P2's triage no longer counts). */
+  rollbackClocksFromGo: 'rollback-clocks-from-go-v1',
 } as const;
