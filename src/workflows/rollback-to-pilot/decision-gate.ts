@@ -44,6 +44,9 @@ export async function decideRollback(run: RollbackRun): Promise<Decision | Rollb
     facts: input.facts,
     ...(metrics ? { metrics } : {}),
     thresholds: policy.decision,
+    ...(patched(PATCHES.rollbackDecisionSeverity)
+      ? { declared: { affectedRepos: input.affectedRepos } }
+      : {}),
   });
   detail.decision = decision;
   record.noteStep(

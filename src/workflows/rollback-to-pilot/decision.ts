@@ -96,30 +96,47 @@ export function decide(args: {
   facts: RollbackFacts;
   metrics?: IncidentMetrics;
   thresholds: Thresholds;
+  /**
+   * Runs since `rollback-decision-severity-v1`: the declared severity counts. A P3/P4 is never
+   * rolled back (a P1 condition on one is a severity to re-declare); a declared P1 corroborated by
+   * a P2 condition (e.g. 10 repos failing, one short of mass failure) goes at once.
+   */
+  severityCounts?: boolean;
 }): Decision {
   const { facts, thresholds: t } = args;
+  const declared = args.severityCounts === true;
   const failingRepos = [...new Set([...(args.metrics?.failingRepos ?? []), ...(facts.failingRepos ?? [])])];
   const failureRate = facts.failureRate ?? args.metrics?.failureRate ?? null;
   const base = { failingRepos, failureRate };
-
-  const p1 = p1Conditions(facts, failingRepos, t);
-  if (p1.length > 0) return { ...base, verdict: 'go', level: 'P1', reasons: p1 };
-  const refusal = noGo(args.severity, facts, failingRepos, failureRate, t);
-  if (refusal)
-    return {
-      ...base,
-      verdict: 'no_go',
-      level: null,
-      reasons: [refusal.reason],
-      alternative: refusal.alternative,
-    };
-  const p2 = p2Conditions(facts, failingRepos, t);
-  if (p2.length > 0) return { ...base, verdict: 'triage', level: 'P2', reasons: p2 };
-  return {
+  const noGoWith = (reason: string, alternative: string): Decision => ({
     ...base,
     verdict: 'no_go',
     level: null,
-    reasons: ['no P1 or P2 rollback condition is met'],
-    alternative: 'keep investigating; rerun with the facts when a condition is met',
-  };
+    reasons: [reason],
+    alternative,
+  });
+
+  const p1 = p1Conditions(facts, failingRepos, t);
+  const minor = args.severity === 'P3' || args.severity === 'P4';
+  if (declared && minor && p1.length > 0)
+    return noGoWith(
+      `declared ${args.severity}, but a P1 condition holds: ${p1.join('; ')}`,
+      'the severity is wrong: re-declare the incident as P1 (or P0) and start the rollback again; nothing is rolled back on a P3/P4 declaration',
+    );
+  if (p1.length > 0) return { ...base, verdict: 'go', level: 'P1', reasons: p1 };
+  const refusal = noGo(args.severity, facts, failingRepos, failureRate, t);
+  if (refusal) return noGoWith(refusal.reason, refusal.alternative);
+  const p2 = p2Conditions(facts, failingRepos, t);
+  if (p2.length > 0 && declared && args.severity === 'P1')
+    return {
+      ...base,
+      verdict: 'go',
+      level: 'P1',
+      reasons: [`declared P1 by the incident commander, corroborated: ${p2.join('; ')}`],
+    };
+  if (p2.length > 0) return { ...base, verdict: 'triage', level: 'P2', reasons: p2 };
+  return noGoWith(
+    'no P1 or P2 rollback condition is met',
+    'keep investigating; rerun with the facts when a condition is met',
+  );
 }

@@ -53,4 +53,6 @@ export const PATCHES = {
   changeFreezeChecked: 'change-freeze-checked-v1',
   /** Rollback: the execution and total clocks start at the go decision (a P2's triage no longer counts). */
   rollbackClocksFromGo: 'rollback-clocks-from-go-v1',
+  /** Rollback: the decision counts the declared severity (P3/P4 never rolled back; a P1 corroborated by a P2 condition goes at once). */
+  rollbackDecisionSeverity: 'rollback-decision-severity-v1',
 } as const;
