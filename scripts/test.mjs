@@ -141,7 +141,8 @@ function runLane(lane, env, live) {
     child.on('close', (code) => {
       if (!live) process.stdout.write(output);
       const count = (label) => Number(new RegExp(`ℹ ${label} (\\d+)`).exec(output)?.[1] ?? 0);
-      resolve({ code: code ?? 1, passed: count('pass'), failed: count('fail') });
+      // A file that timed out is "cancelled", not "fail": it is a failure all the same.
+      resolve({ code: code ?? 1, passed: count('pass'), failed: count('fail') + count('cancelled') });
     });
   });
 }

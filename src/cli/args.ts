@@ -64,6 +64,7 @@ export const OPTIONS = {
   reference: { type: 'string' },
   summary: { type: 'string' },
   'runbook-input': { type: 'string' },
+  urgency: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -13,7 +13,7 @@ import {
   type BreakGlassConsoleEditStatus,
 } from '../../src/workflows/break-glass-console-edit/definitions';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
-import { recordHistory } from '../fixtures/history';
+import { historyEvents, recordHistory, scheduledActivities } from '../fixtures/history';
 import { consoleCluster, FakeCluster } from '../fixtures/kubectl';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
 import { HttpSink } from '../fixtures/sinks/http-sink';
@@ -72,6 +72,7 @@ function input(overrides: Partial<BreakGlassConsoleEditInput> = {}): BreakGlassC
     newValue: '0.07',
     requestedBy: '@alice',
     rationale: 'Console down, LGB 5M sweep restarts within the hour with learning rate 0.0',
+    urgency: 'the sweep restarts within the hour; the Console will not be back before it',
     ...overrides,
   };
 }
@@ -226,6 +227,33 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
       await handle.signal(abortSignal, { by: '@alice', reason: 'drill over' });
       assert.equal((await handle.result()).outcome, 'aborted');
       await recordHistory(handle, 'break-glass-console-edit-pods-need-human');
+    });
+  });
+
+  test('without the operator attesting that the edit cannot wait for the Console: not_attested, nothing planned', async () => {
+    consoleSite.down({ status: 503 });
+    await withWorker(async (taskQueue) => {
+      const args = input({ urgency: undefined });
+      const handle = await start(taskQueue, args);
+      const result = await handle.result();
+      assert.equal(result.outcome, 'not_attested');
+      assert.match(result.message, /cannot wait for the Console .* prefer waiting/);
+      const types = scheduledActivities(await historyEvents(handle)).map((activity) => activity.type);
+      assert.ok(!types.includes('planConsoleEdit'), types.join(', '));
+      assert.equal(await breakGlassRows(args.incidentId), 0);
+      // With the attestation the approvers see it beside the plan.
+      const attested = await start(taskQueue, input());
+      const gate = await waitForStatus(attested, atStep('awaiting_approval'), 'the gate');
+      assert.ok(
+        gate.events.some(
+          (event) =>
+            event.kind === 'urgency_attested' &&
+            event.by === '@alice' &&
+            /the sweep restarts within the hour/.test(event.message),
+        ),
+      );
+      await attested.signal(abortSignal, { by: '@alice', reason: 'test done' });
+      await attested.result();
     });
   });
 

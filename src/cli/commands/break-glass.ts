@@ -91,7 +91,7 @@ export const breakGlassCommands: Command[] = [
     group: GROUP,
     usage:
       'B: --incident <id> --model XGB|LGB|CB --timeframe 1M|5M|15M|30M|1H --param <PARAM> --value <v>\n' +
-      '                              --requested-by <@handle> --rationale "..." [--dry-run]',
+      '                              --requested-by <@handle> --rationale "..." --urgency "why it cannot wait" [--dry-run]',
     prepare(values) {
       const input = validateOptions(
         breakGlassConsoleEditInputSchema,
@@ -101,6 +101,7 @@ export const breakGlassCommands: Command[] = [
           timeframe: values.timeframe,
           param: values.param,
           newValue: values.value,
+          ...(values.urgency !== undefined ? { urgency: values.urgency } : {}),
         },
         'start-console-edit',
         {
@@ -109,6 +110,7 @@ export const breakGlassCommands: Command[] = [
           timeframe: '--timeframe',
           param: '--param',
           newValue: '--value',
+          urgency: '--urgency',
         },
       );
       return startRun({

@@ -37,6 +37,17 @@ export const breakGlassConsoleEditInputSchema = z
     requestedBy: handleSchema,
     rationale: rationaleSchema,
     dryRun: z.boolean().default(false),
+    /**
+     * Seed 000 Procedure B step 2: the operator's own attestation of why the edit cannot wait for
+     * the Console to come back (typically < 4 h). Runs since `console-edit-urgency-v1` refuse to
+     * plan without it ("prefer waiting"); it is shown to the approvers and kept in the record.
+     */
+    urgency: z
+      .string()
+      .trim()
+      .min(1, 'must say why the edit cannot wait for the Console (typically back within 4 h)')
+      .max(1_000)
+      .optional(),
     /** Cross an incident's change freeze on purpose (who and why; recorded and flagged). */
     freezeOverride: freezeOverrideSchema.optional(),
   })
@@ -56,6 +67,8 @@ export interface Justification {
 export type BreakGlassConsoleEditOutcome =
   /** An incident's change freeze is in force and the input does not cross it (seed 004 §1.3). */
   | 'refused_change_freeze'
+  /** The operator did not attest that the edit cannot wait for the Console (seed 000 B step 2). */
+  | 'not_attested'
   | 'dry_run'
   | 'not_justified_console_up'
   | 'not_justified_ingress'

@@ -98,6 +98,16 @@ export const breakGlassConsoleEdit = defineBreakGlassProcedure<BreakGlassConsole
   async plan({ input, record, notices, opening, policy, detail }) {
     const notJustified = await checkJustification(record, notices, opening.tag);
     if (notJustified) return notJustified;
+    // Seed 000 B step 2: the operator self-attests to the urgency; an edit that can wait, waits.
+    if (patched(PATCHES.consoleEditUrgency)) {
+      if (!input.urgency)
+        return {
+          outcome: 'not_attested',
+          message:
+            'Procedure B needs your attestation that this edit cannot wait for the Console (typically back within 4 h; prefer waiting). Start again with "urgency": "why it cannot wait"; nothing was changed',
+        };
+      record.event('urgency_attested', `cannot wait for the Console: ${input.urgency}`, opening.requestedBy);
+    }
     const key = detail.key;
     record.enterStep('inspect_and_plan', `planning ${key} → ${JSON.stringify(input.newValue)}`);
     const keyFields = { model: input.model, timeframe: input.timeframe, param: input.param };
@@ -117,6 +127,7 @@ export const breakGlassConsoleEdit = defineBreakGlassProcedure<BreakGlassConsole
         { label: 'Current value', value: JSON.stringify(plan.currentValue) },
         { label: 'New value', value: JSON.stringify(plan.newValue) },
         { label: 'Why break-glass', value: detail.justification!.reason },
+        ...(input.urgency ? [{ label: 'Why it cannot wait', value: input.urgency }] : []),
       ],
       execute: (approval) =>
         executeConsoleEdit({

@@ -55,4 +55,6 @@ export const PATCHES = {
   rollbackClocksFromGo: 'rollback-clocks-from-go-v1',
   /** Rollback: the decision counts the declared severity (P3/P4 never rolled back; a P1 corroborated by a P2 condition goes at once). */
   rollbackDecisionSeverity: 'rollback-decision-severity-v1',
+  /** Break-glass B: the operator attests that the edit cannot wait for the Console before anything is planned (seed 000 step 2). */
+  consoleEditUrgency: 'console-edit-urgency-v1',
 } as const;

@@ -218,6 +218,7 @@ export function consoleEditScenario(world: MatrixWorld): Scenario {
             timeframe: '5M',
             param: 'LEARNING_RATE',
             newValue: '0.07',
+            urgency: 'the sweep restarts within the hour',
             ...who,
           },
         ],
