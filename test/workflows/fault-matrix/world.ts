@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { PolicyFile } from '../../../src/common/policy';
-import { startSinks, type Sinks } from '../../fixtures/channels';
+import { startSinks, statusPageChannel, type Sinks } from '../../fixtures/channels';
 import { createTestDatabase, type TestDatabase } from '../../fixtures/database';
-import { GITHUB_REPOSITORY, STATUSPAGE_PAGE_ID } from '../../fixtures/sinks/apis';
+import { GITHUB_REPOSITORY } from '../../fixtures/sinks/apis';
 import { HttpSink } from '../../fixtures/sinks/http-sink';
 import { prometheusSink, type PrometheusSink } from '../../fixtures/sinks/prometheus';
 import type { WorkflowSuite } from '../../fixtures/suite';
@@ -83,13 +83,7 @@ export function matrixPolicy(world: Omit<MatrixWorld, 'suite' | 'staging'>, poli
         apiKeyEnv: 'OPENPROJECT_API_KEY',
         timeout: '2s',
       },
-      statuspage: {
-        type: 'statuspage',
-        baseUrl: `${sinks.statusPage.url}/v1`,
-        pageId: STATUSPAGE_PAGE_ID,
-        apiKeyEnv: 'STATUSPAGE_API_KEY',
-        timeout: '2s',
-      },
+      statuspage: statusPageChannel(sinks),
     },
     routes: { default: ['log'] },
   };
