@@ -217,6 +217,12 @@ describe('kubectl layer', () => {
   test('the pilot test flow: pass, fail, and the success criteria', async () => {
     const pass = await run(activities.runPilotVerification);
     assert.equal(pass.ok, true, pass.reasons.join());
+    assert.equal(pass.costUsd, 1.42);
+    // Seed 002 step 5: "Cost: <$2.00".
+    writeFileSync(blocksState, JSON.stringify({ mode: 'pass', costUsd: 2.4 }));
+    const costly = await run(activities.runPilotVerification);
+    assert.equal(costly.ok, false);
+    assert.deepEqual(costly.reasons, ['cost $2.40 (the seed expects < $2.00)']);
     writeFileSync(blocksState, JSON.stringify({ mode: 'fail' }));
     const fail = await run(activities.runPilotVerification);
     assert.equal(fail.ok, false);

@@ -35,6 +35,20 @@ export const rollbackToPilotPolicySchema = z
         maxDurationSeconds: z.number().positive().prefault(120),
         /** A regular expression the output must match (e.g. "5/5 passed"). */
         successPattern: z.string().min(1).optional(),
+        /** Seed 002 step 5 "Cost: <$2.00": the flow's reported cost must stay below this (USD). */
+        maxCostUsd: z.number().positive().prefault(2),
+        /** Where the flow reports its cost: a regular expression whose first group is the amount. */
+        costPattern: z
+          .string()
+          .min(1)
+          .default('Cost: \\$([0-9]+(?:\\.[0-9]+)?)')
+          .refine((pattern) => {
+            try {
+              return new RegExp(pattern).source.length > 0;
+            } catch {
+              return false;
+            }
+          }, 'must be a regular expression'),
       })
       .strict(),
     /** Health endpoints checked from inside the deployment (seed step 6): each must answer status "healthy". */

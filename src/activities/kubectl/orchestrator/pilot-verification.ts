@@ -13,7 +13,8 @@ export function createPilotVerification(cluster: OrchestratorCluster, deps: Orch
   return {
     /** Seed 002 step 5: the configured test flow on the pilot repo and its success criteria. */
     runPilotVerification: async () => {
-      const { command, timeout, maxDurationSeconds, successPattern } = rollback.pilotVerification;
+      const { command, timeout, maxDurationSeconds, successPattern, maxCostUsd, costPattern } =
+        rollback.pilotVerification;
       const [binary, ...args] = command;
       const started = Date.now();
       const outcome = await new Promise<{
@@ -52,6 +53,13 @@ export function createPilotVerification(cluster: OrchestratorCluster, deps: Orch
         reasons.push(`took ${durationSeconds.toFixed(1)} s (> ${maxDurationSeconds} s)`);
       if (successPattern && !new RegExp(successPattern).test(outcome.output))
         reasons.push(`output does not match /${successPattern}/`);
+      // Seed 002 step 5 expects "Cost: <$2.00": a run that cost more, or did not say, is not a pass.
+      const costText = new RegExp(costPattern).exec(outcome.output)?.[1];
+      const costUsd = costText === undefined ? undefined : Number(costText);
+      if (costUsd === undefined || !Number.isFinite(costUsd))
+        reasons.push(`no cost reported (/${costPattern}/; the seed expects < $${maxCostUsd.toFixed(2)})`);
+      else if (costUsd >= maxCostUsd)
+        reasons.push(`cost $${costUsd.toFixed(2)} (the seed expects < $${maxCostUsd.toFixed(2)})`);
       let outputArtifact: ArtifactRef | undefined;
       if (outcome.output.length > OUTPUT_KEPT) {
         const { workflowExecution, activityId } = activityInfo();
@@ -66,6 +74,7 @@ export function createPilotVerification(cluster: OrchestratorCluster, deps: Orch
         command: joinArgv(command),
         exitCode: outcome.code,
         durationSeconds,
+        ...(costUsd !== undefined && Number.isFinite(costUsd) ? { costUsd } : {}),
         reasons,
         outputTail: scrubTail(outcome.output.split('\n').slice(-15).join('\n'), deps.secrets, OUTPUT_KEPT),
         ...(outputArtifact ? { outputArtifact } : {}),
