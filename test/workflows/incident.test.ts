@@ -303,6 +303,29 @@ describe('incident (seed 004) on the time-skipping server', () => {
     });
   });
 
+  test('P0 re-declared after a downgrade pages the IC again at once, not on the old rhythm', async () => {
+    await withIncidentWorker(async (taskQueue) => {
+      const { handle, startedMs } = await declare(taskQueue, declaration({ severity: 'P0' }));
+      await suite.env.sleep(startedMs + 6 * MINUTE - (await suite.env.currentTimeMs()));
+      await handle.signal(changeSeverityMessage.signal, {
+        by: '@dococeven',
+        severity: 'P2',
+        reason: 'contained',
+      });
+      await suite.env.sleep(MINUTE);
+      await handle.signal(changeSeverityMessage.signal, { by: '@dococeven', severity: 'P0', reason: 'back' });
+      const regradedMs = await signalAt(handle, 'changeSeverity', 1);
+      await suite.env.sleep(regradedMs + 6 * MINUTE - (await suite.env.currentTimeMs()));
+      const pages = await sentAt(handle, 'incident_commander_page');
+      assertInstants(
+        pages.filter((at) => at >= regradedMs),
+        [regradedMs, regradedMs + 5 * MINUTE],
+        'pages of the second P0 window',
+      );
+      await closeOut(handle);
+    });
+  });
+
   test('data breach: escalations 48, 24, 6 and 1 h before the 72 h deadline, missed at 72 h, past the resolution', async () => {
     await withIncidentWorker(async (taskQueue) => {
       const input = declaration({ conditions: ['data_breach'] });
