@@ -8,6 +8,11 @@ export function normalizeHandle(handle: string): string {
   return handle.trim().replace(/^@+/, '').toLowerCase();
 }
 
+/** The form a run records and shows: "@dococeven" for "DocOceven" or "@@dococeven". */
+export function atHandle(handle: string): string {
+  return `@${normalizeHandle(handle)}`;
+}
+
 export function sameHandle(a: string, b: string): boolean {
   return normalizeHandle(a) === normalizeHandle(b);
 }

@@ -111,20 +111,22 @@ export async function liftChangeFreeze(db: Pool, raw: LiftChangeFreezeInput): Pr
      WHERE incident_id = $1 AND environment = $2 AND lifted_at IS NULL`,
     [input.incidentId, input.environment, input.at, input.by],
   );
-  const { rows } = await db.query<FreezeRow>(
-    'SELECT * FROM change_freezes WHERE incident_id = $1 AND environment = $2',
-    [input.incidentId, input.environment],
-  );
-  return rows[0] ? toFreeze(rows[0]) : null;
+  const row = await findFreeze(db, input.incidentId, input.environment);
+  return row ? toFreeze(row) : null;
 }
 
-async function freezeRow(db: Pool, incident: string, env: string): Promise<FreezeRow> {
+async function findFreeze(db: Pool, incident: string, env: string): Promise<FreezeRow | undefined> {
   const { rows } = await db.query<FreezeRow>(
     'SELECT * FROM change_freezes WHERE incident_id = $1 AND environment = $2',
     [incident, env],
   );
-  if (!rows[0]) throw new Error(`change freeze ${incident}/${env} vanished while being set`);
   return rows[0];
+}
+
+async function freezeRow(db: Pool, incident: string, env: string): Promise<FreezeRow> {
+  const row = await findFreeze(db, incident, env);
+  if (!row) throw new Error(`change freeze ${incident}/${env} vanished while being set`);
+  return row;
 }
 
 /**

@@ -2,7 +2,7 @@ import { setHandler, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { RunbookPolicySnapshot } from '../../activities';
 import { utcIso } from '../../common/duration';
-import { normalizeHandle } from '../../common/identity';
+import { atHandle as handle, sameHandle } from '../../common/identity';
 import { FIRST_STEPS, isMajor, type FirstStep, type Severity } from '../../common/incident';
 import type { IncidentPolicy } from '../../common/policy/incident';
 import { handleDecision, type DecisionMessage } from '../shared/decisions';
@@ -89,14 +89,13 @@ export class IncidentRun {
 
   /** The responders roster, the incident commander, whoever declared it and whoever holds a role. */
   mayAct(by: string): boolean {
-    const who = normalizeHandle(by);
     const allowed = [
       ...(this.policy?.responders ?? []),
       this.detail.commander.handle,
       this.detail.declaredBy,
       ...Object.values(this.detail.roles).flat(),
     ];
-    return allowed.some((member) => normalizeHandle(member) === who);
+    return allowed.some((member) => sameHandle(member, by));
   }
 
   changed(): void {
@@ -278,10 +277,6 @@ export class IncidentRun {
     const done = firstSteps.filter((step) => step.doneAt).map((step) => step.item);
     return `first steps done: ${done.join(', ') || 'none'}; freeze: ${freeze?.state ?? 'not set'}; updates: ${updates.count}`;
   }
-}
-
-export function handle(raw: string): string {
-  return `@${normalizeHandle(raw)}`;
 }
 
 function unique(handles: string[]): string[] {

@@ -19,7 +19,8 @@ import {
   type IncidentResult,
 } from './definitions';
 import { SideEffects } from './effects';
-import { handle, IncidentRun, WORKFLOW_ACTOR } from './run';
+import { atHandle } from '../../common/identity';
+import { IncidentRun, WORKFLOW_ACTOR } from './run';
 
 const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 
@@ -98,7 +99,7 @@ function declare(run: IncidentRun, effects: SideEffects): void {
     subject: `${input.severity} declared: ${input.symptoms.slice(0, 120)}`,
     body: `Symptoms: ${input.symptoms}\nImpact: ${input.impact}\nIncident commander: ${detail.commander.handle}\nDeclared by: ${detail.declaredBy}`,
   });
-  const paged = [...new Set(input.conditions.flatMap((cause) => (policy.paging[cause] ?? []).map(handle)))];
+  const paged = [...new Set(input.conditions.flatMap((cause) => (policy.paging[cause] ?? []).map(atHandle)))];
   if (paged.length > 0)
     run.send({
       kind: 'incident_page',
