@@ -5,6 +5,8 @@ import type { ChannelRegistry } from './channels';
 import { createCommandActivities } from './commands';
 import { createDrillLogActivities } from './drill-log';
 import { createKubectlActivities } from './kubectl';
+import { createReleaseCheckActivities } from './kubectl/release';
+import { createHelmActivities } from './helm';
 import { createOrchestratorActivities } from './kubectl/orchestrator';
 import { createMetricsActivities } from './metrics';
 import { createNotifyActivities } from './notify';
@@ -66,6 +68,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createMetricsActivities({ prometheus: deps.policy.prometheus }),
     ...createCommandActivities({ db: deps.db, backstop: deps.policy.runbooks.backstop, secrets }),
     ...createSignatureActivities({ db: deps.db, signers: deps.policy.signers }),
+    ...createHelmActivities({ db: deps.db, release: deps.policy.runbooks.releaseRollback, secrets }),
+    ...createReleaseCheckActivities({ release: deps.policy.runbooks.releaseRollback }),
   };
 }
 
@@ -76,6 +80,8 @@ export type { PodReadiness } from './kubectl';
 export type { HttpProbe } from './probes';
 export type { DrillLogWritten } from './drill-log';
 export type { CommandRun } from './commands';
+export type { HelmPin } from './helm';
+export type { ReleaseCodeCheck } from './kubectl/release';
 export type { ArtifactRef, ArtifactStore } from './artifacts';
 export type { SignatureVerdict } from './signatures';
 export type { PreservedEvidence } from './evidence';

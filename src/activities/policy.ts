@@ -31,6 +31,8 @@ export interface RunbookPolicySnapshot<K extends RunbookName> {
    * holds that story only, so a run's history and memory do not grow with the policy).
    */
   storiesDeclared?: number;
+  /** Backstop: the worker runs release rollbacks (a revert then starts one as a child; absent in older snapshots). */
+  releaseRollbackServed?: boolean;
   /** Why this worker's policy cannot serve the runbook (absent: it can, or recorded before the check). */
   unserved?: string;
 }
@@ -82,6 +84,9 @@ export function createPolicyActivities(deps: { policy: Policy }) {
               stories: Object.hasOwn(stories, oneStory) ? { [oneStory]: stories[oneStory]! } : {},
             }) as Policy['runbooks'][K],
         ...(oneStory === undefined ? {} : { storiesDeclared: Object.keys(stories).length }),
+        ...(input.runbook === 'backstop'
+          ? { releaseRollbackServed: whyUnserved(policy, 'releaseRollback') === undefined }
+          : {}),
         ...(unserved ? { unserved } : {}),
       });
     },

@@ -65,6 +65,9 @@ export const OPTIONS = {
   summary: { type: 'string' },
   'runbook-input': { type: 'string' },
   urgency: { type: 'string' },
+  sha: { type: 'string' },
+  mechanism: { type: 'string' },
+  'pin-tag': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -3,6 +3,7 @@ import { backstopCommands } from './commands/backstop';
 import { breakGlassCommands } from './commands/break-glass';
 import { incidentCommands } from './commands/incident';
 import { reenablementCommands } from './commands/reenablement';
+import { releaseRollbackCommands } from './commands/release-rollback';
 import { rollbackCommands } from './commands/rollback';
 import { runCommands } from './commands/runs';
 
@@ -15,6 +16,7 @@ export const COMMANDS: Command[] = [
   ...rollbackCommands,
   ...reenablementCommands,
   ...backstopCommands,
+  ...releaseRollbackCommands,
   ...runCommands,
   ...breakGlassCommands.filter(
     (command) => !command.name.startsWith('start-') && command.name !== 'schedule-drill',

@@ -47,6 +47,8 @@ export const PAGING_NOTICE_KINDS = [
   'incident_breach_escalation',
   'incident_breach_missed',
   'incident_review_missed',
+  // release rollback (seed 001 §5)
+  'release_rollback_overdue',
 ] as const;
 
 /** Every kind of notice a runbook sends (a route in the policy names one of these, or "default"). */
@@ -108,6 +110,9 @@ export const NOTICE_KINDS = [
   'incident_resolved',
   'incident_review_reminder',
   'incident_review_filed',
+  'release_rollback_started',
+  'release_rollback_pin_failed',
+  'release_rollback_done',
 ] as const;
 
 export type NoticeKind = (typeof NOTICE_KINDS)[number];

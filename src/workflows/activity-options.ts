@@ -157,3 +157,18 @@ export const commandOnce: ActivityOptions = {
   startToCloseTimeout: '15m',
   retry: { maximumAttempts: 1 },
 };
+
+/**
+ * The helm tag pin (`helm upgrade --wait`, up to its own timeout inside): check-then-act and
+ * ledgered, so a retry after a completed pin changes nothing; two attempts, because the merge
+ * revert is the fallback and the pin has 5 minutes in all (seed 001 §5).
+ */
+export const helmUpgrade: ActivityOptions = {
+  startToCloseTimeout: '6m',
+  heartbeatTimeout: '30s',
+  retry: {
+    maximumAttempts: 2,
+    initialInterval: '5s',
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES, 'HelmMissing', 'HelmRejected'],
+  },
+};

@@ -5,6 +5,7 @@ import { breakGlassOverwriteRecoveryContract } from './break-glass-overwrite-rec
 import { breakGlassRebootstrapContract } from './break-glass-rebootstrap/definitions';
 import { incidentContract } from './incident/definitions';
 import { breakGlassRestoreContract } from './break-glass-restore/definitions';
+import { releaseRollbackContract } from './release-rollback/definitions';
 import { phasedReenablementContract } from './phased-reenablement/definitions';
 import { rollbackToPilotContract } from './rollback-to-pilot/definitions';
 import type { MessageContract } from './shared/messages';
@@ -21,5 +22,6 @@ export const MESSAGE_CONTRACTS: Record<string, MessageContract> = Object.fromEnt
     phasedReenablementContract,
     backstopProgramContract,
     incidentContract,
+    releaseRollbackContract,
   ].map((contract) => [contract.workflowType, contract]),
 );

@@ -13,3 +13,4 @@ export { rollbackToPilot } from './rollback-to-pilot/workflow';
 export { phasedReenablement } from './phased-reenablement/workflow';
 export { backstopProgram } from './backstop-program/workflow';
 export { incident } from './incident/workflow';
+export { releaseRollback } from './release-rollback/workflow';

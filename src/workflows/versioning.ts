@@ -23,6 +23,8 @@ export const WORKFLOW_VERSIONING = {
   backstopProgram: 'AUTO_UPGRADE',
   /** Days to weeks (the review is due 3 business days after the resolution; a breach's 72 h). */
   incident: 'AUTO_UPGRADE',
+  /** Minutes (pin) to about an hour (merge revert and CI deploy): finishes on the build that started it. */
+  releaseRollback: 'PINNED',
 } as const satisfies Record<string, VersioningBehavior>;
 
 export type VersionedWorkflowName = keyof typeof WORKFLOW_VERSIONING;

@@ -155,13 +155,14 @@ describe('policy file', () => {
     const unserved = unservedRunbooks(policy);
     assert.deepEqual(
       unserved.map((entry) => entry.runbook),
-      ['backstop', 'backstop'],
+      ['releaseRollback', 'backstop', 'backstop'],
     );
+    assert.match(unserved[0]!.reason, /no runbooks\.releaseRollback section/);
     assert.match(
-      unserved[0]!.reason,
+      unserved[1]!.reason,
       /runbooks\.backstop\.openProjectChannel names "openproject", which notifications\.channels does not define/,
     );
-    assert.match(unserved[1]!.reason, /gitHubChannel names "github"/);
+    assert.match(unserved[2]!.reason, /gitHubChannel names "github"/);
     const withTrackers = loadPolicyFile(
       policyWith((file) => {
         file.notifications = {
@@ -177,6 +178,7 @@ describe('policy file', () => {
     assert.deepEqual(
       unservedRunbooks(withTrackers.policy).map((entry) => entry.reason),
       [
+        'the policy has no runbooks.releaseRollback section (the helm release, the repository and the code check)',
         'runbooks.backstop.gitHubChannel names "github", a log channel; the gate-failure search and issues needs a channel of type "github"',
       ],
     );

@@ -53,7 +53,7 @@ export function deliveryMarker(deliveryKey: string): string {
   return `<!-- durable-runbooks:delivery=${deliveryKey} -->`;
 }
 
-function request(channel: ResolvedChannel<'github'>, secrets: readonly string[]) {
+export function request(channel: ResolvedChannel<'github'>, secrets: readonly string[]) {
   return (
     operation: string,
     method: ApiRequest['method'],

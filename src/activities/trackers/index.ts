@@ -12,6 +12,13 @@ import {
   type GitHubIssueReceipt,
 } from './github';
 import {
+  mergeParent,
+  openRevertPullRequest,
+  readPullRequest,
+  type PullRequestState,
+  type RevertPullRequestReceipt,
+} from './github-pulls';
+import {
   commentOnWorkPackage,
   getWorkPackage,
   listChildWorkPackages,
@@ -52,6 +59,21 @@ const commentOnIssueSchema = z
     deliveryKey,
   })
   .strict();
+const commitSha = z.string().regex(/^[0-9a-f]{7,40}$/, 'must be a commit SHA (7-40 hex digits)');
+const mergeParentSchema = z.object({ channel, repository: repositorySchema, sha: commitSha }).strict();
+const revertPullRequestSchema = z
+  .object({
+    channel,
+    repository: repositorySchema,
+    mergeSha: commitSha,
+    title: z.string().min(1).max(256),
+    body: z.string().max(60_000),
+    deliveryKey,
+  })
+  .strict();
+const pullRequestSchema = z
+  .object({ channel, repository: repositorySchema, number: z.number().int().positive() })
+  .strict();
 const workPackageSchema = z.object({ channel, id: z.number().int().positive() }).strict();
 const childrenSchema = z.object({ channel, parentId: z.number().int().positive() }).strict();
 const commentOnWorkPackageSchema = z
@@ -66,6 +88,7 @@ const commentOnWorkPackageSchema = z
 export type CreateIssueInput = z.input<typeof createIssueSchema>;
 export type SearchIssuesInput = z.input<typeof searchIssuesSchema>;
 export type CommentOnIssueInput = z.input<typeof commentOnIssueSchema>;
+export type RevertPullRequestInput = z.input<typeof revertPullRequestSchema>;
 export type CommentOnWorkPackageInput = z.input<typeof commentOnWorkPackageSchema>;
 
 /** Tracker activities: GitHub issues and OpenProject work packages. */
@@ -84,6 +107,28 @@ export function createTrackerActivities(deps: { db: Pool; channels: ChannelRegis
       const input = parseInput(commentOnIssueSchema, raw, 'commentOnGitHubIssue input');
       return commentOnIssue(deps.db, deps.channels.get(input.channel, 'github'), input, secrets);
     },
+    /** The merge's first parent: the code the release goes back to (seed 001 §5). */
+    gitHubMergeParent: (raw: {
+      channel: string;
+      repository: string;
+      sha: string;
+    }): Promise<{ sha: string; parents: number }> => {
+      const input = parseInput(mergeParentSchema, raw, 'gitHubMergeParent input');
+      return mergeParent(deps.channels.get(input.channel, 'github'), input, secrets);
+    },
+    /** Opens the revert of the merge's pull request once per delivery key. */
+    openGitHubRevertPullRequest: (raw: RevertPullRequestInput): Promise<RevertPullRequestReceipt> => {
+      const input = parseInput(revertPullRequestSchema, raw, 'openGitHubRevertPullRequest input');
+      return openRevertPullRequest(deps.db, deps.channels.get(input.channel, 'github'), input, secrets);
+    },
+    readGitHubPullRequest: (raw: {
+      channel: string;
+      repository: string;
+      number: number;
+    }): Promise<PullRequestState> => {
+      const input = parseInput(pullRequestSchema, raw, 'readGitHubPullRequest input');
+      return readPullRequest(deps.channels.get(input.channel, 'github'), input, secrets);
+    },
     getWorkPackage: (raw: { channel: string; id: number }): Promise<WorkPackage> => {
       const input = parseInput(workPackageSchema, raw, 'getWorkPackage input');
       return getWorkPackage(deps.channels.get(input.channel, 'openproject'), input.id, secrets);
@@ -100,4 +145,5 @@ export function createTrackerActivities(deps: { db: Pool; channels: ChannelRegis
 }
 
 export type { GitHubCommentReceipt, GitHubIssue, GitHubIssueReceipt } from './github';
+export type { PullRequestState, RevertPullRequestReceipt } from './github-pulls';
 export type { WorkPackage, WorkPackageCommentReceipt } from './openproject';

@@ -9,6 +9,7 @@ import { DEFAULT_NOTIFICATIONS, notificationsSchema } from './notifications';
 import { orchestratorSchema, prometheusSchema } from './orchestrator';
 import { checkReenablementFloors, phasedReenablementPolicySchema } from './reenablement';
 import { checkRollbackFloors, rollbackToPilotPolicySchema } from './rollback';
+import { checkReleaseRollbackCeilings, releaseRollbackPolicySchema } from './release-rollback';
 
 /**
  * The policy file: who may approve, how long the safety pauses and deadlines are, what the
@@ -55,6 +56,8 @@ export const policySchema = z
         backstop: backstopPolicySchema.prefault({}),
         /** Seed 004: the incident itself. Absent: this worker does not run incidents (a run says so). */
         incident: incidentPolicySchema.optional(),
+        /** Seed 001 §5: helm tag pin, else merge revert. Absent: this worker does not run release rollbacks. */
+        releaseRollback: releaseRollbackPolicySchema.optional(),
       })
       .strict(),
   })
@@ -73,6 +76,7 @@ export const policySchema = z
     }
     checkQuorums(policy.runbooks, ctx);
     if (policy.runbooks.incident) checkIncidentCeilings(policy.runbooks.incident, ctx);
+    if (policy.runbooks.releaseRollback) checkReleaseRollbackCeilings(policy.runbooks.releaseRollback, ctx);
     checkSigners(policy.runbooks, policy.signers, ctx);
     // The seeds' floors and ceilings hold for every runbook; only a test-only policy may go below.
     if (policy.testOnlyShortDurations) return;
@@ -137,6 +141,7 @@ export type { RollbackToPilotPolicy } from './rollback';
 export type { PhasedReenablementPolicy } from './reenablement';
 export type { BackstopPolicy, StoryProgram } from './backstop';
 export type { IncidentPolicy } from './incident';
+export type { ReleaseRollbackPolicy } from './release-rollback';
 export { DEFAULT_FAIL_SAFE, type FailSafePolicy } from './fail-safe';
 export { NOTICE_CHANNEL_TYPES, pagingChannels } from './notifications';
 export type { ChannelConfig, ChannelType, NoticeChannelType, NotificationsPolicy } from './notifications';

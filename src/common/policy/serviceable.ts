@@ -35,7 +35,20 @@ export function unservedRunbooks(policy: Policy): UnservedRunbook[] {
       runbook: 'incident',
       reason: 'the policy has no runbooks.incident section (at least its "responders")',
     });
-  const { backstop } = policy.runbooks;
+  const { backstop, releaseRollback } = policy.runbooks;
+  if (!releaseRollback)
+    unserved.push({
+      runbook: 'releaseRollback',
+      reason: 'the policy has no runbooks.releaseRollback section (the helm release, the repository and the code check)',
+    });
+  else
+    needs(
+      'releaseRollback',
+      'gitHubChannel',
+      releaseRollback.gitHubChannel,
+      'github',
+      'the merge parent and the revert pull request',
+    );
   needs(
     'backstop',
     'openProjectChannel',

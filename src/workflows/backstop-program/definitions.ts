@@ -234,6 +234,14 @@ export interface BackstopDetail {
   revertIssue?: { number: number; url: string };
   /** `skipped`: a human said the revert was done by hand after the command failed. */
   revertCommand?: { ok: boolean; exitCode: number | null; detail: string; skipped?: boolean };
+  /** The releaseRollback child (helm tag pin, else merge revert) a revert started. */
+  releaseRollback?: {
+    workflowId: string;
+    runId?: string;
+    state: 'running' | 'completed' | 'failed' | 'already_running';
+    outcome?: string;
+    message?: string;
+  };
 }
 
 export type BackstopStatus = RunbookStatus<BackstopDetail>;

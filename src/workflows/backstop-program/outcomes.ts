@@ -1,9 +1,12 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ParentClosePolicy, patched, proxyActivities, startChild } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { commandOnce, notification } from '../activity-options';
 import { StepFailed } from '../shared/fail-safe';
 import { describeFailure } from '../shared/notices';
 import { PATCHES } from '../shared/patches';
+import { releaseRollbackWorkflowId } from '../release-rollback/definitions';
+import { releaseRollback } from '../release-rollback/workflow';
 import type { BackstopResult, CheckpointEvidence } from './definitions';
 import type { BackstopRun } from './run';
 
@@ -45,16 +48,19 @@ export async function revert(run: BackstopRun, why: string, mandatory: boolean):
   });
   const guarded = patched(PATCHES.backstopFailSafe);
   await openRevertIssue(run, why, mandatory, guarded);
-  if (run.policy.revertCommand) await runRevert(run, guarded);
+  if (run.policy.releaseRollbackServed && patched(PATCHES.backstopReleaseRollback))
+    await runReleaseRollback(run, why, mandatory);
+  else if (run.policy.revertCommand) await runRevert(run, guarded);
   await run.comment(
     'revert',
     `**Backstop ${input.storyId}: ${mandatory ? 'mandatory revert (T+120)' : 'revert'}.** ${why}`,
     true,
   );
   const command = detail.revertCommand;
+  const child = detail.releaseRollback;
   return run.finish(
     mandatory ? 'reverted_mandatory' : 'reverted',
-    `${why}; revert issue ${detail.revertIssue ? `#${detail.revertIssue.number}` : '(not opened)'}${command ? `; revert command ${command.ok ? 'ran' : command.skipped ? 'failed, done by hand' : 'FAILED'}` : ''}`,
+    `${why}; revert issue ${detail.revertIssue ? `#${detail.revertIssue.number}` : '(not opened)'}${command ? `; revert command ${command.ok ? 'ran' : command.skipped ? 'failed, done by hand' : 'FAILED'}` : ''}${child ? `; release rollback ${child.workflowId}: ${child.outcome ?? child.state}` : ''}`,
   );
 }
 
@@ -147,4 +153,65 @@ async function runRevert(run: BackstopRun, guarded: boolean): Promise<void> {
       `the revert command did not report back: ${describeFailure(error)}; check by hand`,
     );
   }
+}
+
+/**
+ * Seed 001 §5 through the releaseRollback runbook (helm tag pin, else merge revert), as a child the
+ * program waits for. Its own failures wait for a human there; a child that fails anyway waits for
+ * the DRI here (retry starts it again, skip = the revert was done by hand).
+ */
+async function runReleaseRollback(run: BackstopRun, why: string, mandatory: boolean): Promise<void> {
+  const { input, detail, dri } = run;
+  const workflowId = releaseRollbackWorkflowId(input.storyId, input.mergeSha);
+  await run.guarded(
+    {
+      name: 'release_rollback',
+      what: `roll back the release of ${input.mergeSha.slice(0, 7)} (${workflowId})`,
+      skip: 'the release was rolled back by hand',
+    },
+    async () => {
+      let child;
+      try {
+        child = await startChild(releaseRollback, {
+          workflowId,
+          args: [
+            {
+              storyId: input.storyId,
+              mergeSha: input.mergeSha,
+              requestedBy: dri,
+              reason: `${mandatory ? 'Mandatory revert at T+120' : 'Revert decided at T+90'}: ${why}`,
+            },
+          ],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+        });
+      } catch (error) {
+        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+        // Someone started it already (CLI or UI): that run is the rollback; it is followed there.
+        detail.releaseRollback = { workflowId, state: 'already_running' };
+        return;
+      }
+      detail.releaseRollback = { workflowId, runId: child.firstExecutionRunId, state: 'running' };
+      try {
+        const result = await child.result();
+        detail.releaseRollback = {
+          ...detail.releaseRollback,
+          state: 'completed',
+          outcome: result.outcome,
+          message: result.message,
+        };
+        if (result.outcome !== 'pinned' && result.outcome !== 'reverted_by_merge')
+          run.record.flag(
+            'release_rollback_not_done',
+            `${workflowId} ended ${result.outcome}: ${result.message}; the release is NOT rolled back`,
+          );
+      } catch (error) {
+        detail.releaseRollback = {
+          ...detail.releaseRollback,
+          state: 'failed',
+          message: describeFailure(error),
+        };
+        throw error;
+      }
+    },
+  );
 }

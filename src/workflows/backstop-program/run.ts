@@ -42,7 +42,8 @@ import {
 const trackers = proxyActivities<RunbookActivities>(notification);
 
 type ParsedInput = z.output<typeof backstopInputSchema>;
-type Policy = RunbookPolicySnapshot<'backstop'>['runbook'];
+/** The backstop section, and whether the worker runs release rollbacks (a revert then starts one). */
+type Policy = RunbookPolicySnapshot<'backstop'>['runbook'] & { releaseRollbackServed?: boolean };
 
 const INPUT_TARGETS = ['dri', 'openProject', 'github', 'consoleRestoreProbeUrl'] as const;
 
@@ -227,7 +228,7 @@ export class BackstopRun {
   }
 
   configure(snapshot: RunbookPolicySnapshot<'backstop'>): void {
-    this.policyValue = snapshot.runbook;
+    this.policyValue = { ...snapshot.runbook, releaseRollbackServed: !!snapshot.releaseRollbackServed };
     this.deciderList = snapshot.runbook.deciders;
     // A continued run takes its story the way the program's first run did.
     const carried = this.input.continued?.modes.storyFromPolicy;

@@ -57,4 +57,6 @@ export const PATCHES = {
   rollbackDecisionSeverity: 'rollback-decision-severity-v1',
   /** Break-glass B: the operator attests that the edit cannot wait for the Console before anything is planned (seed 000 step 2). */
   consoleEditUrgency: 'console-edit-urgency-v1',
+  /** Backstop: a revert runs the releaseRollback runbook as a child (helm tag pin, else merge revert) when the policy has one. */
+  backstopReleaseRollback: 'backstop-release-rollback-v1',
 } as const;

@@ -1,0 +1,323 @@
+import { ActivityFailure, ApplicationFailure, condition, proxyActivities, sleep } from '@temporalio/workflow';
+import type { RunbookActivities } from '../../activities';
+import { formatDuration, utcIso } from '../../common/duration';
+import { helmUpgrade, kubectlRead, notification, policyRead } from '../activity-options';
+import { refusedByChangeFreeze } from '../shared/change-freeze';
+import { StepFailed } from '../shared/fail-safe';
+import { parseWorkflowInput } from '../shared/input';
+import { describeFailure } from '../shared/notices';
+import {
+  releaseRollbackInputSchema,
+  type ReleaseRollbackInput,
+  type ReleaseRollbackResult,
+} from './definitions';
+import { ReleaseRollbackRun } from './run';
+
+const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
+const { gitHubMergeParent, openGitHubRevertPullRequest, readGitHubPullRequest } =
+  proxyActivities<RunbookActivities>(notification);
+const { pinHelmImageTag } = proxyActivities<RunbookActivities>(helmUpgrade);
+const { verifyReleaseCode } = proxyActivities<RunbookActivities>(kubectlRead);
+
+/** While the pinned release rolls out: how often the running code is checked. */
+const PIN_CHECK_EVERY_MS = 15_000;
+
+/**
+ * Seed 001 §5, the binary-layer rollback of a merge: the helm tag pin to the merge's first parent
+ * (no code change, verified with `kubectl exec … grep`, < 5 min); when the pin fails or is not
+ * verified in time, the merge revert (a revert PR through the GitHub API, then CI deploys it;
+ * verified the same way, < 30 min). Each clock runs from its mechanism's start to the old code
+ * verified running. Failures wait for a human (retry / abort); a missed target pages and the run
+ * keeps waiting for the revert to land.
+ */
+export async function releaseRollback(rawInput: ReleaseRollbackInput): Promise<ReleaseRollbackResult> {
+  const input = parseWorkflowInput(releaseRollbackInputSchema(), rawInput, 'releaseRollback input');
+  const run = new ReleaseRollbackRun(input);
+  const { record } = run;
+
+  record.enterStep('load_policy', 'reading the worker policy');
+  const snapshot = await loadRunbookPolicy({ runbook: 'releaseRollback' });
+  if (snapshot.unserved || !snapshot.runbook)
+    throw ApplicationFailure.create({
+      type: 'RunbookNotServed',
+      nonRetryable: true,
+      message: `releaseRollback cannot run on this worker's policy: ${snapshot.unserved ?? 'no releaseRollback section'}`,
+    });
+  run.configure(snapshot, snapshot.runbook);
+  run.notify(
+    'release_rollback_started',
+    'info',
+    `rolling back ${input.mergeSha.slice(0, 7)}`,
+    `${input.reason}\nAsked by ${run.requester}; mechanism: ${input.mechanism}.`,
+  );
+
+  const frozen = await refusedByChangeFreeze({
+    record,
+    failSafe: run.failSafe,
+    override: input.freezeOverride,
+  });
+  if (frozen) return run.finish('refused_change_freeze', frozen);
+
+  if (input.mechanism === 'helm_pin_then_merge_revert') {
+    const tag = await pinTag(run);
+    if (tag === undefined) return aborted(run, 'while the pin tag could not be read');
+    if (await helmPin(run, tag)) {
+      const pin = run.detail.helmPin!;
+      return run.finish(
+        'pinned',
+        `${run.policy.helm.release} pinned to ${tag} and the old code verified in ${formatDuration(pin.actualMs!)} (target < ${formatDuration(pin.targetMs)})`,
+      );
+    }
+  }
+  return mergeRevert(run);
+}
+
+async function aborted(run: ReleaseRollbackRun, when: string): Promise<ReleaseRollbackResult> {
+  const decision = run.abortRequested;
+  return run.finish(
+    'aborted',
+    `aborted${decision ? ` by ${decision.by}: ${decision.reason}` : ''} ${when}; ${run.account()}`,
+  );
+}
+
+/** The tag to pin: the input's, else the merge's first parent (the code just before the merge). */
+async function pinTag(run: ReleaseRollbackRun): Promise<string | undefined> {
+  const { input, detail, policy, record } = run;
+  if (input.pinTag) {
+    detail.pinTag = input.pinTag;
+    detail.pinTagFrom = 'input';
+    return input.pinTag;
+  }
+  record.enterStep('read_merge_parent', `reading the first parent of ${input.mergeSha} on GitHub`);
+  const parent = await run.failSafe.step(
+    { name: 'read_merge_parent', what: `read the first parent of ${input.mergeSha.slice(0, 7)} on GitHub` },
+    () =>
+      gitHubMergeParent({
+        channel: policy.gitHubChannel,
+        repository: policy.repository,
+        sha: input.mergeSha,
+      }),
+  );
+  if (parent.kind !== 'done') {
+    run.abortRequested = { by: parent.by, reason: parent.reason ?? 'no reason given' };
+    return undefined;
+  }
+  detail.pinTag = parent.value.sha.slice(0, policy.helm.tagLength);
+  detail.pinTagFrom = 'merge_parent';
+  return detail.pinTag;
+}
+
+/**
+ * Mechanism 2: pin, then check the running code until it is the old one or the target has passed.
+ * Any failure falls back to the merge revert (the seed's more thorough fallback), said in a notice.
+ */
+async function helmPin(run: ReleaseRollbackRun, tag: string): Promise<boolean> {
+  const { record, policy } = run;
+  const startedMs = Date.now();
+  const dueMs = startedMs + policy.targets.helmPin;
+  const pin: NonNullable<typeof run.detail.helmPin> = (run.detail.helmPin = {
+    state: 'pinning',
+    startedAt: utcIso(startedMs),
+    targetMs: policy.targets.helmPin,
+  });
+  record.setDeadline('helm_pin', dueMs);
+  record.enterStep(
+    'helm_pin',
+    `helm upgrade ${policy.helm.release} --set-string ${policy.helm.imageTagKey}=${tag}`,
+  );
+  const fallBack = (why: string): false => {
+    pin.state = 'failed';
+    pin.error = why;
+    pin.actualMs = Date.now() - startedMs;
+    pin.met = false;
+    record.resolveDeadline('helm_pin', 'missed');
+    record.flag('helm_pin_failed', `${why}; falling back to the merge revert`);
+    run.notify(
+      'release_rollback_pin_failed',
+      'warning',
+      'helm tag pin did not hold: merge revert next',
+      `${why}.\nThe revert pull request is opened now (seed 001 §5: the more thorough fallback).`,
+    );
+    return false;
+  };
+  try {
+    pin.pin = await pinHelmImageTag({ tag, deliveryKey: `${record.status.workflowId}/helm-pin/${tag}` });
+  } catch (error) {
+    if (!(error instanceof ActivityFailure)) throw error;
+    return fallBack(`the helm upgrade failed: ${describeFailure(error)}`);
+  }
+  pin.state = 'verifying';
+  record.enterStep('verify_pin', `checking that deployment/${policy.verify.deployment} runs the old code`);
+  for (;;) {
+    try {
+      pin.check = await verifyReleaseCode();
+    } catch (error) {
+      if (!(error instanceof ActivityFailure)) throw error;
+      return fallBack(`the running code could not be checked: ${describeFailure(error)}`);
+    }
+    if (pin.check.oldCodeRunning) break;
+    const leftMs = dueMs - Date.now();
+    if (leftMs <= 0)
+      return fallBack(
+        `after ${formatDuration(Date.now() - startedMs)} deployment/${policy.verify.deployment} ${pin.check.rolledOut ? `runs ${pin.check.image}, whose code is not the old one` : 'has not rolled out'}`,
+      );
+    await sleep(Math.min(PIN_CHECK_EVERY_MS, leftMs));
+  }
+  pin.state = 'verified';
+  pin.actualMs = Date.now() - startedMs;
+  pin.met = pin.actualMs <= pin.targetMs;
+  record.resolveDeadline('helm_pin', pin.met ? 'met' : 'missed');
+  if (!pin.met)
+    record.flag(
+      'target_helm_pin_missed',
+      `the pin took ${formatDuration(pin.actualMs)} (target < ${formatDuration(pin.targetMs)})`,
+    );
+  run.notify(
+    'release_rollback_done',
+    'info',
+    `pinned to ${tag}: old code running`,
+    `${pin.check.command} → ${pin.check.matches ?? 0} line(s) (${policy.verify.expect} expected); ${formatDuration(pin.actualMs)}.`,
+  );
+  return true;
+}
+
+/** Mechanism 1: the revert PR, then wait for it to merge and for CI to deploy the old code. */
+async function mergeRevert(run: ReleaseRollbackRun): Promise<ReleaseRollbackResult> {
+  const { record, policy, input, failSafe } = run;
+  const startedMs = Date.now();
+  const revert: MergeRevert = (run.detail.mergeRevert = {
+    state: 'opening',
+    startedAt: utcIso(startedMs),
+    targetMs: policy.targets.mergeRevert,
+    polls: 0,
+  });
+  record.setDeadline('merge_revert', startedMs + revert.targetMs);
+  record.enterStep(
+    'open_revert_pr',
+    `opening the revert of ${input.mergeSha.slice(0, 7)} on ${policy.repository}`,
+  );
+  const opened = await failSafe.step(
+    { name: 'open_revert_pr', what: `open the revert pull request of ${input.mergeSha.slice(0, 7)}` },
+    () =>
+      openGitHubRevertPullRequest({
+        channel: policy.gitHubChannel,
+        repository: policy.repository,
+        mergeSha: input.mergeSha,
+        title: `Revert ${input.mergeSha.slice(0, 7)} (${input.storyId})`,
+        body: `${input.reason}\n\nRelease rollback ${record.status.workflowId}, asked by ${run.requester} (seed 001 §5: merge revert < 30 min).`,
+        deliveryKey: `${record.status.workflowId}/revert-pr`,
+      }),
+  );
+  if (opened.kind !== 'done') {
+    run.abortRequested = { by: opened.by, reason: opened.reason ?? 'no reason given' };
+    return aborted(run, 'before a revert PR was opened');
+  }
+  const pr = opened.value;
+  revert.pullRequest = { number: pr.number, url: pr.url, reverts: pr.reverts };
+  revert.state = 'awaiting_merge';
+  record.enterStep(
+    'awaiting_revert',
+    `revert PR #${pr.number} (${pr.url}) opened: waiting for it to merge and deploy`,
+  );
+  if (!(await awaitRevertDeployed(run, revert, startedMs)))
+    return aborted(run, `while revert PR #${pr.number} was ${revert.state}`);
+  revert.actualMs = Date.now() - startedMs;
+  revert.met = revert.actualMs <= revert.targetMs;
+  if (!revert.overdue) record.resolveDeadline('merge_revert', revert.met ? 'met' : 'missed');
+  run.notify(
+    'release_rollback_done',
+    'info',
+    `merge revert deployed: old code running`,
+    `Revert PR #${pr.number} merged and deployed in ${formatDuration(revert.actualMs)} (target < ${formatDuration(revert.targetMs)}).`,
+  );
+  return run.finish(
+    'reverted_by_merge',
+    `revert PR #${pr.number} merged and the old code verified in ${formatDuration(revert.actualMs)} (target < ${formatDuration(revert.targetMs)}${revert.met ? '' : ': MISSED'})`,
+  );
+}
+
+type MergeRevert = NonNullable<ReleaseRollbackRun['detail']['mergeRevert']>;
+
+/**
+ * Reads the PR every poll interval until merged, then the running code until it is the old one.
+ * Past the target it pages once and goes on checking; an abort (or a failed read aborted by a
+ * human) ends the wait with the state it reached (false).
+ */
+async function awaitRevertDeployed(
+  run: ReleaseRollbackRun,
+  revert: MergeRevert,
+  startedMs: number,
+): Promise<boolean> {
+  const { record, policy, failSafe } = run;
+  const pr = revert.pullRequest!;
+  const dueMs = startedMs + revert.targetMs;
+  const stopped = (outcome: { kind: string; by?: string; reason?: string }): boolean => {
+    if (outcome.kind === 'done') return false;
+    run.abortRequested ??= { by: outcome.by ?? 'unknown', reason: outcome.reason ?? 'no reason given' };
+    return true;
+  };
+  for (;;) {
+    revert.polls += 1;
+    if (revert.state === 'awaiting_merge') {
+      const read = await failSafe.step(
+        { name: 'read_revert_pr', what: `read revert PR #${pr.number}` },
+        async () => {
+          const state = await readGitHubPullRequest({
+            channel: policy.gitHubChannel,
+            repository: policy.repository,
+            number: pr.number,
+          });
+          revert.lastRead = state;
+          if (state.state === 'closed' && !state.merged)
+            throw new StepFailed(`revert PR #${pr.number} was closed without merging`);
+          return state;
+        },
+      );
+      if (stopped(read)) return false;
+      if (read.kind === 'done' && read.value.merged) {
+        revert.state = 'awaiting_deploy';
+        record.enterStep(
+          'awaiting_deploy',
+          `revert PR #${pr.number} merged: waiting for CI to deploy the old code`,
+        );
+      }
+    }
+    if (revert.state === 'awaiting_deploy') {
+      const checked = await failSafe.step(
+        {
+          name: 'verify_revert',
+          what: `check that deployment/${policy.verify.deployment} runs the old code`,
+        },
+        () => verifyReleaseCode(),
+      );
+      if (stopped(checked)) return false;
+      if (checked.kind === 'done') {
+        revert.check = checked.value;
+        if (checked.value.oldCodeRunning) {
+          revert.state = 'verified';
+          return true;
+        }
+      }
+    }
+    if (!revert.overdue && Date.now() >= dueMs) pageOverdue(run, revert, startedMs);
+    const waitMs = revert.overdue ? policy.pollInterval : Math.min(policy.pollInterval, dueMs - Date.now());
+    if (await condition(() => run.abortRequested !== undefined, waitMs)) return false;
+  }
+}
+
+function pageOverdue(run: ReleaseRollbackRun, revert: MergeRevert, startedMs: number): void {
+  const { record, policy } = run;
+  const pr = revert.pullRequest!;
+  revert.overdue = true;
+  record.resolveDeadline('merge_revert', 'missed');
+  record.flag(
+    'target_merge_revert_missed',
+    `the merge revert is not deployed after ${formatDuration(Date.now() - startedMs)} (target < ${formatDuration(revert.targetMs)})`,
+  );
+  run.notify(
+    'release_rollback_overdue',
+    'critical',
+    `merge revert not deployed within ${formatDuration(revert.targetMs)}`,
+    `Revert PR #${pr.number} (${pr.url}) is ${revert.state === 'awaiting_merge' ? 'not merged' : 'merged but the old code is not running yet'}. The run keeps checking every ${formatDuration(policy.pollInterval)}; abort: signal "abort" {"by":"@you","reason":"…"}.`,
+  );
+}
