@@ -36,7 +36,8 @@ const pinSchema = z
   .strict();
 
 const HEARTBEAT_EVERY_MS = 5_000;
-const PERMANENT = /\b(not found|Forbidden|Unauthorized|forbidden|unknown flag|invalid|has no deployed releases)\b/;
+const PERMANENT =
+  /\b(not found|Forbidden|Unauthorized|forbidden|unknown flag|invalid|has no deployed releases)\b/;
 
 function heartbeatIfInActivity(): void {
   try {

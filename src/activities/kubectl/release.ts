@@ -72,7 +72,8 @@ export function createReleaseCheckActivities(deps: { release: ReleaseRollbackPol
         (status.updatedReplicas ?? 0) >= replicas &&
         (status.readyReplicas ?? 0) >= replicas;
       const tagAt = container.image.lastIndexOf(':');
-      const imageTag = tagAt > container.image.lastIndexOf('/') ? container.image.slice(tagAt + 1) : undefined;
+      const imageTag =
+        tagAt > container.image.lastIndexOf('/') ? container.image.slice(tagAt + 1) : undefined;
       const grep = ['grep', '-c', '-F', '-e', verify.pattern, verify.file];
       const args = [
         'exec',
@@ -82,7 +83,12 @@ export function createReleaseCheckActivities(deps: { release: ReleaseRollbackPol
         ...grep,
       ];
       const command = `kubectl --context ${policy.kubeContext} --namespace ${policy.namespace} ${args.join(' ')}`;
-      const base = { image: container.image, ...(imageTag ? { imageTag } : {}), expect: verify.expect, command };
+      const base = {
+        image: container.image,
+        ...(imageTag ? { imageTag } : {}),
+        expect: verify.expect,
+        command,
+      };
       if (!rolledOut)
         return { ...base, rolledOut, oldCodeRunning: false, checkedAt: new Date().toISOString() };
       let matches: number;

@@ -28,7 +28,10 @@ export const releaseRollbackPolicySchema = z
         /** The values key holding the image tag (seed 001: cvntradeImageTag); dots for nesting. */
         imageTagKey: z
           .string()
-          .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'must be a values key like "image.tag"')
+          .regex(
+            /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/,
+            'must be a values key like "image.tag"',
+          )
           .default('cvntradeImageTag'),
         /** `helm upgrade --wait --timeout`: inside the pin's 5 minutes. */
         timeout: duration.prefault('4m'),

@@ -39,7 +39,8 @@ export function unservedRunbooks(policy: Policy): UnservedRunbook[] {
   if (!releaseRollback)
     unserved.push({
       runbook: 'releaseRollback',
-      reason: 'the policy has no runbooks.releaseRollback section (the helm release, the repository and the code check)',
+      reason:
+        'the policy has no runbooks.releaseRollback section (the helm release, the repository and the code check)',
     });
   else
     needs(
