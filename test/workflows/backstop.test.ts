@@ -6,6 +6,7 @@ import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@t
 import { checkpointInstantMs, checkpointSchedule, DAY_MS } from '../../src/common/backstop';
 import { freePort, scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
+import type { releaseRollback } from '../../src/workflows';
 import { backstopProgram } from '../../src/workflows';
 import {
   backstopWorkflowId,
@@ -25,6 +26,10 @@ import {
 } from '../fixtures/history';
 import { activityDeps, declareStory, defaultPolicy } from '../fixtures/policy';
 import { GITHUB_REPOSITORY } from '../fixtures/sinks/apis';
+import { FakeCluster } from '../fixtures/kubectl';
+import { releaseCluster, releaseOnGitHub, releaseRollbackSection, releaseShas } from '../fixtures/release';
+import type { PolicyFile } from '../../src/common/policy';
+import { releaseRollbackWorkflowId } from '../../src/workflows/release-rollback/definitions';
 import { HttpSink } from '../fixtures/sinks/http-sink';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
@@ -51,6 +56,7 @@ let sinks: Sinks;
 let probe: HttpSink;
 let probeStatus = 503;
 let policy: LoadedPolicy;
+let releasePolicy: LoadedPolicy;
 
 before(async () => {
   [sinks, probe] = await Promise.all([
@@ -60,29 +66,35 @@ before(async () => {
       body: probeStatus === 200 ? 'Restore version N' : 'unavailable',
     })),
   ]);
-  policy = policyWithChannels(tmp, sinks, {
+  const overrides = (file: PolicyFile): void => {
+    const escalation = ['log', 'pagerduty', 'slack-incidents'];
+    for (const kind of [
+      'backstop_t90_escalation',
+      'backstop_t90_reescalation',
+      'backstop_revert',
+      'backstop_mandatory_revert',
+    ])
+      file.notifications!.routes[kind] = escalation;
+    file.runbooks.backstop = {
+      decisionWindow: '48h',
+      revertCommand: {
+        command: [
+          process.execPath,
+          '-e',
+          "require('fs').appendFileSync(process.argv[1], process.argv[2] + '\\n')",
+          revertLog,
+          'revert {story} {sha}',
+        ],
+        timeout: '30s',
+      },
+    };
+  };
+  policy = policyWithChannels(tmp, sinks, { overrides });
+  // The same, with seed 001 §5's release rollback: a revert runs it as a child instead of the command.
+  releasePolicy = policyWithChannels(tmp, sinks, {
     overrides: (file) => {
-      const escalation = ['log', 'pagerduty', 'slack-incidents'];
-      for (const kind of [
-        'backstop_t90_escalation',
-        'backstop_t90_reescalation',
-        'backstop_revert',
-        'backstop_mandatory_revert',
-      ])
-        file.notifications!.routes[kind] = escalation;
-      file.runbooks.backstop = {
-        decisionWindow: '48h',
-        revertCommand: {
-          command: [
-            process.execPath,
-            '-e',
-            "require('fs').appendFileSync(process.argv[1], process.argv[2] + '\\n')",
-            revertLog,
-            'revert {story} {sha}',
-          ],
-          timeout: '30s',
-        },
-      };
+      overrides(file);
+      file.runbooks.releaseRollback = releaseRollbackSection();
     },
   });
 });
@@ -112,9 +124,10 @@ function input(
   mergedAt: string,
   overrides: Partial<BackstopInput> = {},
   program: { consoleRestoreProbeUrl?: string } = {},
+  declaredIn: LoadedPolicy = policy,
 ): BackstopInput {
   const storyId = overrides.storyId ?? uniqueId('CVN-S17');
-  declareStory(policy, storyId, {
+  declareStory(declaredIn, storyId, {
     dri: '@dococeven',
     openProject: { epicId: 149, storyWorkPackageId: 153 },
     github: { repository: GITHUB_REPOSITORY, gateFailureLabel: 'gate-failure' },
@@ -638,6 +651,49 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         if (existsSync(aside)) renameSync(aside, revertLog);
       }
     });
+  });
+
+  test('with a release rollback in the policy, a revert decided at T+90 runs it as a child: the helm pin to the merge’s parent, its outcome in the program, no revert command', async () => {
+    const shas = releaseShas(90);
+    const cluster = FakeCluster.create(tmp, releaseCluster(shas));
+    cluster.install();
+    releaseOnGitHub(sinks.gitHub, shas);
+    await suite.withWorker(
+      activityDeps(releasePolicy, suite.db.pool, channelSecrets(sinks)),
+      async (taskQueue) => {
+        const now = await suite.env.currentTimeMs();
+        const storyId = uniqueId('CVN-S20');
+        const args = input(
+          new Date(now - 10 * DAY_MS).toISOString(),
+          { storyId, mergeSha: shas.merge },
+          {},
+          releasePolicy,
+        );
+        const handle = await start(taskQueue, args);
+        try {
+          await suite.env.sleep(85 * DAY_MS);
+          await decideAtT90(handle, 'revert', 'Epic CCP will not ship: revert S17');
+          const result = await handle.result();
+          assert.equal(result.outcome, 'reverted', result.message);
+          const child = result.detail.releaseRollback;
+          assert.equal(child?.workflowId, releaseRollbackWorkflowId(storyId, shas.merge));
+          assert.equal(child?.outcome, 'pinned', child?.message);
+          const childResult = await suite.env.client.workflow
+            .getHandle<typeof releaseRollback>(child.workflowId)
+            .result();
+          assert.equal(childResult.helmPin?.pin?.tag, shas.parent);
+          assert.ok(
+            cluster.read().namespaces.cvntrade!.deployments!.scheduler!.image!.endsWith(`:${shas.parent}`),
+            'the scheduler runs the pre-merge image',
+          );
+          const log = existsSync(revertLog) ? readFileSync(revertLog, 'utf8') : '';
+          assert.ok(!log.includes(storyId), 'the revert command did not run');
+          assert.match(result.message, /release rollback release-rollback-CVN-S20.*: pinned/);
+        } finally {
+          await endProgram(handle);
+        }
+      },
+    );
   });
 
   test('a worker whose policy has no tracker channels fails the program at its start, saying which', async () => {
