@@ -49,6 +49,7 @@ export const PAGING_NOTICE_KINDS = [
   'incident_review_missed',
   // release rollback (seed 001 §5)
   'release_rollback_overdue',
+  'release_rollback_pin_failed',
 ] as const;
 
 /** Every kind of notice a runbook sends (a route in the policy names one of these, or "default"). */
@@ -111,7 +112,6 @@ export const NOTICE_KINDS = [
   'incident_review_reminder',
   'incident_review_filed',
   'release_rollback_started',
-  'release_rollback_pin_failed',
   'release_rollback_done',
 ] as const;
 

@@ -689,6 +689,7 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
           const log = existsSync(revertLog) ? readFileSync(revertLog, 'utf8') : '';
           assert.ok(!log.includes(storyId), 'the revert command did not run');
           assert.match(result.message, /release rollback release-rollback-CVN-S20.*: pinned/);
+          await recordHistory(handle, 'backstop-program-release-rollback-child');
         } finally {
           await endProgram(handle);
         }

@@ -16,6 +16,8 @@ import {
   restoreScenario,
 } from './fault-matrix/break-glass';
 import { incidentScenario } from './fault-matrix/incident';
+import { releaseRollbackScenario } from './fault-matrix/release';
+import { releaseRollbackSection } from '../fixtures/release';
 import { reenablementScenario, rollbackScenario } from './fault-matrix/orchestrator';
 import { matrixPolicy, startMatrixWorld, stopMatrixWorld, type MatrixWorld } from './fault-matrix/world';
 
@@ -33,7 +35,8 @@ import { matrixPolicy, startMatrixWorld, stopMatrixWorld, type MatrixWorld } fro
  * read (the worker's own memory, validated at start; without it there is no pager to page), and
  * the change-freeze check outside Procedure A and the rollback (one shared step,
  * workflows/shared/change-freeze.ts, the same code in every mutating runbook: its cells elsewhere
- * repeated these two and cost the matrix's time budget).
+ * repeated these two and cost the matrix's time budget). The release rollback runs with a policy of
+ * its own (with the release section the backstop's revert would start it as a child).
  *
  * FAULT_MATRIX_VERBOSE=1 prints each cell as it ends; FAULT_MATRIX_ONLY=<activityType>:<fault>
  * runs one cell (after each runbook's fault-free run); FAULT_MATRIX_RUNBOOKS=a,b runs only those.
@@ -50,10 +53,16 @@ const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq-faults' 
 const injector = new FaultInjector();
 let world: MatrixWorld;
 let policy: LoadedPolicy;
+/** With the release rollback: only its scenarios (the backstop's revert would start it as a child). */
+let releasePolicy: LoadedPolicy;
 
 before(async () => {
   world = { suite, ...(await startMatrixWorld(tmp)) };
   policy = rollbackPolicy(tmp, world.prometheus.url, (file) => matrixPolicy(world, file));
+  releasePolicy = rollbackPolicy(tmp, world.prometheus.url, (file) => {
+    matrixPolicy(world, file);
+    file.runbooks.releaseRollback = releaseRollbackSection({ deciders: [] });
+  });
 });
 after(() => stopMatrixWorld(world));
 
@@ -68,6 +77,8 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
     ['breakGlassDrill', (w) => drillScenario(w, policy.drillLogDirectory)],
     ['backstopProgram', (w) => backstopScenario(w, policy)],
     ['incident', incidentScenario],
+    ['releaseRollback (pin)', (w) => releaseRollbackScenario(w, 'helm_pin_then_merge_revert')],
+    ['releaseRollback (merge revert)', (w) => releaseRollbackScenario(w, 'merge_revert')],
   ];
   const only = process.env.FAULT_MATRIX_RUNBOOKS?.split(',');
   const rows: string[] = [];
@@ -79,9 +90,14 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
     test(runbook, { skip: only && !only.includes(runbook) }, async () => {
       const scenario = scenarioOf(world);
       const matrix = new FaultMatrix(suite, injector, world.sinks.pagerDuty);
-      const deps = activityDeps(policy, suite.db.pool, channelSecrets(world.sinks), {
-        stagingDb: world.staging.pool,
-      });
+      const deps = activityDeps(
+        runbook.startsWith('releaseRollback') ? releasePolicy : policy,
+        suite.db.pool,
+        channelSecrets(world.sinks),
+        {
+          stagingDb: world.staging.pool,
+        },
+      );
       await suite.withWorker(
         deps,
         async (taskQueue) => {

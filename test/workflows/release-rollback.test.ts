@@ -18,6 +18,7 @@ import {
   completedActivities,
   historyEvents,
   noticeAt,
+  recordHistory,
   scheduledActivities,
 } from '../fixtures/history';
 import { FakeCluster } from '../fixtures/kubectl';
@@ -115,6 +116,7 @@ describe('releaseRollback (time-skipping, seed 001 §5)', () => {
     await withWorker(async (taskQueue) => {
       const handle = await start(taskQueue, input(shas.merge));
       const result = await handle.result();
+      await recordHistory(handle, 'release-rollback-pinned');
       assert.equal(result.outcome, 'pinned', result.message);
       assert.equal(result.helmPin?.pin?.tag, shas.parent);
       assert.equal(result.helmPin?.met, true);
@@ -156,6 +158,7 @@ describe('releaseRollback (time-skipping, seed 001 §5)', () => {
         sinks.gitHub.mergePull(pr.number, shas.revert);
         cluster.update((state) => deployImage(state, shas.revert));
         const result = await handle.result();
+        await recordHistory(handle, 'release-rollback-merge-revert-overdue');
         assert.equal(result.outcome, 'reverted_by_merge', result.message);
         assert.equal(result.mergeRevert?.met, false);
         assert.ok(result.flags.some((f) => f.code === 'helm_pin_failed'));
@@ -198,7 +201,7 @@ describe('releaseRollback (time-skipping, seed 001 §5)', () => {
           (p) => p.number === waiting.detail.mergeRevert!.pullRequest!.number,
         )!;
         pull.state = 'closed';
-        await suite.env.sleep(2 * MIN);
+        await suite.env.sleep(6 * MIN);
         const stuck = await waitForStatus<ReleaseRollbackStatus>(
           handle,
           (s) => s.step === 'needs_human',

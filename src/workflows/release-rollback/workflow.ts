@@ -61,7 +61,9 @@ export async function releaseRollback(rawInput: ReleaseRollbackInput): Promise<R
   if (input.mechanism === 'helm_pin_then_merge_revert') {
     const tag = await pinTag(run);
     if (tag === undefined) return aborted(run, 'while the pin tag could not be read');
-    if (await helmPin(run, tag)) {
+    const pinned = await helmPin(run, tag);
+    if (pinned === 'aborted') return aborted(run, 'while the pinned release could not be checked');
+    if (pinned === 'pinned') {
       const pin = run.detail.helmPin!;
       return run.finish(
         'pinned',
@@ -109,9 +111,10 @@ async function pinTag(run: ReleaseRollbackRun): Promise<string | undefined> {
 
 /**
  * Mechanism 2: pin, then check the running code until it is the old one or the target has passed.
- * Any failure falls back to the merge revert (the seed's more thorough fallback), said in a notice.
+ * A failed upgrade, or old code not running by the target, falls back to the merge revert (the
+ * seed's more thorough fallback) and pages; a check that cannot be made waits for a human.
  */
-async function helmPin(run: ReleaseRollbackRun, tag: string): Promise<boolean> {
+async function helmPin(run: ReleaseRollbackRun, tag: string): Promise<'pinned' | 'fallback' | 'aborted'> {
   const { record, policy } = run;
   const startedMs = Date.now();
   const dueMs = startedMs + policy.targets.helmPin;
@@ -125,7 +128,7 @@ async function helmPin(run: ReleaseRollbackRun, tag: string): Promise<boolean> {
     'helm_pin',
     `helm upgrade ${policy.helm.release} --set-string ${policy.helm.imageTagKey}=${tag}`,
   );
-  const fallBack = (why: string): false => {
+  const fallBack = (why: string): 'fallback' => {
     pin.state = 'failed';
     pin.error = why;
     pin.actualMs = Date.now() - startedMs;
@@ -134,11 +137,11 @@ async function helmPin(run: ReleaseRollbackRun, tag: string): Promise<boolean> {
     record.flag('helm_pin_failed', `${why}; falling back to the merge revert`);
     run.notify(
       'release_rollback_pin_failed',
-      'warning',
+      'critical',
       'helm tag pin did not hold: merge revert next',
       `${why}.\nThe revert pull request is opened now (seed 001 §5: the more thorough fallback).`,
     );
-    return false;
+    return 'fallback';
   };
   try {
     pin.pin = await pinHelmImageTag({ tag, deliveryKey: `${record.status.workflowId}/helm-pin/${tag}` });
@@ -149,12 +152,21 @@ async function helmPin(run: ReleaseRollbackRun, tag: string): Promise<boolean> {
   pin.state = 'verifying';
   record.enterStep('verify_pin', `checking that deployment/${policy.verify.deployment} runs the old code`);
   for (;;) {
-    try {
-      pin.check = await verifyReleaseCode();
-    } catch (error) {
-      if (!(error instanceof ActivityFailure)) throw error;
-      return fallBack(`the running code could not be checked: ${describeFailure(error)}`);
+    // A check that fails for good is not an answer: a human says retry, fall back, or abort.
+    const checked = await run.failSafe.step(
+      {
+        name: 'verify_pin',
+        what: `check that deployment/${policy.verify.deployment} runs the old code`,
+        skip: 'fall back to the merge revert',
+      },
+      () => verifyReleaseCode(),
+    );
+    if (checked.kind === 'aborted') {
+      run.abortRequested = { by: checked.by, reason: checked.reason ?? 'no reason given' };
+      return 'aborted';
     }
+    if (checked.kind === 'skipped') return fallBack(`the pin's check was skipped by ${checked.by}`);
+    pin.check = checked.value;
     if (pin.check.oldCodeRunning) break;
     const leftMs = dueMs - Date.now();
     if (leftMs <= 0)
@@ -178,7 +190,7 @@ async function helmPin(run: ReleaseRollbackRun, tag: string): Promise<boolean> {
     `pinned to ${tag}: old code running`,
     `${pin.check.command} → ${pin.check.matches ?? 0} line(s) (${policy.verify.expect} expected); ${formatDuration(pin.actualMs)}.`,
   );
-  return true;
+  return 'pinned';
 }
 
 /** Mechanism 1: the revert PR, then wait for it to merge and for CI to deploy the old code. */
