@@ -85,7 +85,7 @@ export type { ReleaseCodeCheck } from './kubectl/release';
 export type { ArtifactRef, ArtifactStore } from './artifacts';
 export type { SignatureVerdict } from './signatures';
 export type { PreservedEvidence } from './evidence';
-export type { MutationResult } from './kubectl/orchestrator';
+export type { MutationResult, WriterFreezeState } from './kubectl/orchestrator';
 export type { IncidentMetrics, RepoAnalysis } from './metrics';
 export type * from './sql';
 export type * from './trackers';

@@ -56,3 +56,18 @@ export function hpoKeyOf(parts: { model: string; timeframe: string; param: strin
 
 /** Seed 000 rule 1: what a numeric value looks like. */
 export const NUMERIC_VALUE = /^-?[0-9]+(\.[0-9]+)?$/;
+
+/**
+ * Seed 000 rules 1–5: a value the operator cannot confirm visually (quotes, statement or comment
+ * characters, control characters, surrounding spaces, or too long to read) needs a second
+ * operator's pair review before it is written. Returns why, or undefined for a plain value.
+ */
+export function unconfirmableValue(value: string): string | undefined {
+  if (NUMERIC_VALUE.test(value)) return undefined;
+  if (value.length > 200) return `it is ${value.length} characters long (at most 200 can be checked by eye)`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) return 'it contains control characters (a newline, a tab…)';
+  if (value.trim() !== value) return 'it starts or ends with spaces';
+  const risky = ["'", '"', '\\', ';', '--', '/*', '*/', '`', '$$'].filter((mark) => value.includes(mark));
+  return risky.length ? `it contains ${risky.map((mark) => JSON.stringify(mark)).join(', ')}` : undefined;
+}

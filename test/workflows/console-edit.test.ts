@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
+import { unconfirmableValue } from '../../src/common/break-glass';
+import type { PolicyFile } from '../../src/common/policy';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { breakGlassConsoleEdit } from '../../src/workflows';
@@ -9,6 +11,7 @@ import {
   approveSignal,
   checkReconciliationSignal,
   postMortemFiledSignal,
+  statusQuery,
   type BreakGlassConsoleEditInput,
   type BreakGlassConsoleEditStatus,
 } from '../../src/workflows/break-glass-console-edit/definitions';
@@ -35,16 +38,19 @@ let policy: LoadedPolicy;
 
 before(async () => {
   consoleSite = await HttpSink.start(() => ({ status: 200, body: '<html>Console</html>' }));
-  policy = writeTestPolicy(tmp, (p) => {
-    p.console = {
-      url: `${consoleSite.url}/`,
-      kubeContext: 'test-cluster',
-      namespace: 'cvntrade',
-      podSelector: 'app=console',
-      probeTimeout: '2s',
-    };
-  });
+  policy = writeTestPolicy(tmp, useConsoleSite);
 });
+
+/** The policy's Console is the local stand-in (pods through the fake kubectl). */
+function useConsoleSite(p: PolicyFile): void {
+  p.console = {
+    url: `${consoleSite.url}/`,
+    kubeContext: 'test-cluster',
+    namespace: 'cvntrade',
+    podSelector: 'app=console',
+    probeTimeout: '2s',
+  };
+}
 
 after(async () => {
   await consoleSite?.stop();
@@ -92,6 +98,24 @@ async function breakGlassRows(incidentId: string): Promise<number> {
   );
   return rows.rows[0]!.n;
 }
+
+describe('seed 000 rule 5: values that cannot be confirmed by eye', () => {
+  test('numbers and plain words pass; quotes, statement and comment marks, control characters, spaces and long values do not', () => {
+    for (const plain of ['0.07', '-3', '150', 'binary:logistic', 'hist', 'reg:squarederror'])
+      assert.equal(unconfirmableValue(plain), undefined, plain);
+    const cases: [string, RegExp][] = [
+      ["O'Reilly", /"'"/],
+      ['a;b', /";"/],
+      ['x -- y', /"--"/],
+      ['/* c */', /"\/\*"/],
+      ['a\\b', /backslash|"\\\\"/],
+      ['line\nbreak', /control characters/],
+      [' padded', /spaces/],
+      ['x'.repeat(201), /201 characters/],
+    ];
+    for (const [value, why] of cases) assert.match(unconfirmableValue(value) ?? 'confirmable', why, value);
+  });
+});
 
 describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
   test('no Console pod Ready and HTTP down: justified; edit, wait for the Console, reconcile, post-mortem', async () => {
@@ -283,6 +307,65 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
           assert.match(error.cause!.message!, new RegExp(field));
         return true;
       });
+    });
+  });
+
+  test('seed 000 rule 5: a value that cannot be confirmed by eye needs a second operator; the sole operator alone cannot approve it', async () => {
+    consoleSite.down({ status: 503 });
+    const unconfirmable = {
+      model: 'XGB' as const,
+      timeframe: '1M' as const,
+      param: 'OBJECTIVE',
+      newValue: "binary:logistic'; --",
+      requestedBy: '@dococeven',
+    };
+    // The shipped roster is the sole operator: no pair review is possible, nothing is planned past it.
+    await withWorker(async (taskQueue) => {
+      const args = input(unconfirmable);
+      const result = await (await start(taskQueue, args)).result();
+      assert.equal(result.outcome, 'pair_review_unavailable', result.message);
+      assert.match(result.message, /it contains "'", ";", "--"/);
+      assert.equal(await breakGlassRows(args.incidentId), 0);
+    });
+    // With a second approver: the requester's own approval is refused, the second operator's counts.
+    const paired = writeTestPolicy(tmp, (p) => {
+      useConsoleSite(p);
+      p.runbooks.breakGlassConsoleEdit.approvers = ['@dococeven', '@sre-lead'];
+    });
+    await suite.withWorker(activityDeps(paired, suite.db.pool), async (taskQueue) => {
+      const args = input(unconfirmable);
+      const handle = await start(taskQueue, args);
+      try {
+        const gate = await waitForStatus<BreakGlassConsoleEditStatus>(
+          handle,
+          atStep('awaiting_approval'),
+          'the approval gate',
+        );
+        assert.deepEqual(gate.detail.pairReview?.reviewers, ['@sre-lead']);
+        const planHash = gate.detail.plan!.planHash;
+        await handle.signal(approveSignal, { approver: '@dococeven', planHash });
+        await handle.signal(approveSignal, { approver: '@sre-lead', planHash });
+        await suite.env.sleep(3 * MINUTE);
+        await waitForStatus<BreakGlassConsoleEditStatus>(
+          handle,
+          atStep('awaiting_console_recovery'),
+          'the write, then the Console wait',
+        );
+        const s = (await handle.query(statusQuery)) as BreakGlassConsoleEditStatus;
+        assert.ok(
+          s.refusedAttempts.some(
+            (r) => r.by === '@dococeven' && r.reason === 'self_approval' && /second operator/.test(r.detail),
+          ),
+          JSON.stringify(s.refusedAttempts),
+        );
+        assert.equal(s.detail.approval?.approver, '@sre-lead');
+        const { rows } = await suite.db.pool.query<{ value: string }>(
+          "SELECT base_env->>'CVN_HPO_XGB_1M_OBJECTIVE' AS value FROM ftf_config WHERE id = 1",
+        );
+        assert.equal(rows[0]?.value, unconfirmable.newValue, 'stored verbatim (bound parameter)');
+      } finally {
+        await handle.terminate('test over').catch(() => undefined);
+      }
     });
   });
 

@@ -13,7 +13,14 @@ import {
   type RollbackStatus,
   type RollbackToPilotInput,
 } from '../../src/workflows/rollback-to-pilot/definitions';
-import { historyEvents, historyText, recordHistory, scheduledActivities } from '../fixtures/history';
+import {
+  assertElapsed,
+  completedActivities,
+  historyEvents,
+  historyText,
+  recordHistory,
+  scheduledActivities,
+} from '../fixtures/history';
 import { EXPANDED_REPOS, FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
@@ -152,6 +159,57 @@ describe('rollbackToPilot (time-skipping)', () => {
       for (const kind of ['rollback_started', 'rollback_page', 'rollback_complete'])
         assert.ok(kinds.includes(kind), kind);
       await recordHistory(handle, 'rollback-to-pilot');
+    });
+  });
+
+  test('seed 003 writer freeze: writers at zero and the fence set before the first rollback change; green held 10 min, then restored', async () => {
+    const frozenPolicy = rollbackPolicy(tmp, prometheus.url, (p) => {
+      p.runbooks.rollbackToPilot.writerFreeze = {
+        writers: ['ingest-writer', 'billing-consumer'],
+        fence: { configMap: 'write-fence', key: 'writes', frozen: 'blocked', open: 'open' },
+        holdGreen: '10m',
+      };
+    });
+    cluster.update((state) => {
+      const ns = state.namespaces.production!;
+      ns.deployments!['ingest-writer'] = { replicas: 2, labels: { app: 'ingest-writer' } };
+      ns.deployments!['billing-consumer'] = { replicas: 1, labels: { app: 'billing-consumer' } };
+      ns.configmaps!['write-fence'] = { writes: 'open' };
+    });
+    await suite.withWorker(activityDeps(frozenPolicy, suite.db.pool), async (taskQueue) => {
+      const handle = await start(taskQueue, input());
+      await suite.env.sleep(11 * MINUTE);
+      const result = await runToRca(handle);
+      assert.equal(result.outcome, 'rolled_back', result.message);
+      const ns = cluster.read().namespaces.production!;
+      assert.deepEqual(
+        [ns.deployments!['ingest-writer']!.replicas, ns.deployments!['billing-consumer']!.replicas],
+        [2, 1],
+        'writers back to their replicas',
+      );
+      assert.equal(ns.configmaps!['write-fence']!.writes, 'open');
+      assert.deepEqual(ns.deployments!['ingest-writer']!.metadataAnnotations, {}, 'annotation removed');
+      const frozen = result.evidence.find((e) => e.step === 'freeze_writers');
+      assert.equal(frozen?.ok, true, JSON.stringify(frozen));
+      // Order on the cluster: both writers at zero and the fence blocked before the allowlist changes.
+      const calls = cluster.calls().map((argv) => argv.slice(4).join(' '));
+      const at = (pattern: RegExp) => calls.findIndex((call) => pattern.test(call));
+      const allowlist = at(/^set env deployment\/flowengine/);
+      for (const freeze of [
+        /^scale deployment\/ingest-writer --replicas=0/,
+        /^scale deployment\/billing-consumer --replicas=0/,
+        /^patch configmap\/write-fence .*blocked/,
+      ])
+        assert.ok(
+          at(freeze) >= 0 && at(freeze) < allowlist,
+          `${freeze} before the allowlist (${calls.join(' | ')})`,
+        );
+      // Held 10 min of green (from the history): first health check → the unfreeze.
+      const done = completedActivities(await historyEvents(handle));
+      const firstHealth = done.find((a) => a.type === 'healthChecks')!.completedAtMs;
+      const unfreeze = done.find((a) => a.type === 'unfreezeWriters')!.scheduledAtMs;
+      assertElapsed(firstHealth, unfreeze, 10 * MINUTE, 30_000, 'green held before the unfreeze');
+      await recordHistory(handle, 'rollback-to-pilot-writer-freeze');
     });
   });
 

@@ -81,12 +81,35 @@ export const rollbackToPilotPolicySchema = z
       .object({ channel: z.string().min(1), service: z.string().min(1) })
       .strict()
       .optional(),
+    /**
+     * Seed 003 step 2, "freeze writes": the non-idempotent writers and queue consumers scaled to zero
+     * and the fence set before the rollback mutates anything; after green is held, unfrozen. Absent:
+     * no writer freeze (this deployment has no such writers).
+     */
+    writerFreeze: z
+      .object({
+        /** Deployments (in the orchestrator's namespace) that write or consume non-idempotently. */
+        writers: z.array(kubernetesName).min(1).max(20),
+        /** The fence the writers' dedupe honours: a configmap key, its frozen and open values. */
+        fence: z
+          .object({
+            configMap: kubernetesName,
+            key: z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a configmap key'),
+            frozen: z.string().min(1).max(100),
+            open: z.string().min(1).max(100),
+          })
+          .strict(),
+        /** Seed 003 "hold ten to fifteen minutes" of green before unfreezing. */
+        holdGreen: duration.prefault('10m'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
 export type RollbackToPilotPolicy = z.output<typeof rollbackToPilotPolicySchema>;
 
-/** Seed 002: a P2 is triaged 30 min before any rollback; the RCA is due within 24 h. */
+/** Seed 002: a P2 is triaged 30 min before any rollback; the RCA is due within 24 h. Seed 003: green is held 10–15 min. */
 export function checkRollbackFloors(policy: RollbackToPilotPolicy, ctx: z.RefinementCtx): void {
   const path = ['runbooks', 'rollbackToPilot'];
   if (policy.triageHold < 30 * 60_000)
@@ -94,6 +117,13 @@ export function checkRollbackFloors(policy: RollbackToPilotPolicy, ctx: z.Refine
       code: 'custom',
       path: [...path, 'triageHold'],
       message: 'must be at least 30m (seed 002: P2 triage)',
+    });
+  const hold = policy.writerFreeze?.holdGreen;
+  if (hold !== undefined && (hold < 10 * 60_000 || hold > 15 * 60_000))
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, 'writerFreeze', 'holdGreen'],
+      message: 'must be between 10m and 15m (seed 003: hold ten to fifteen minutes, then unfreeze)',
     });
   if (policy.rcaDeadline > 24 * 3_600_000)
     ctx.addIssue({

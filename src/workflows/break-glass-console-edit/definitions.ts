@@ -69,6 +69,8 @@ export type BreakGlassConsoleEditOutcome =
   | 'refused_change_freeze'
   /** The operator did not attest that the edit cannot wait for the Console (seed 000 B step 2). */
   | 'not_attested'
+  /** The value cannot be confirmed by eye and nobody besides the requester may approve (seed 000 rule 5). */
+  | 'pair_review_unavailable'
   | 'dry_run'
   | 'not_justified_console_up'
   | 'not_justified_ingress'
@@ -92,6 +94,8 @@ export type BreakGlassConsoleEditDetail = BreakGlassDetail<
 > & {
   key: string;
   justification?: Justification;
+  /** Seed 000 rule 5: why the value needs a second operator, and who may approve it. */
+  pairReview?: { why: string; reviewers: string[] };
 };
 
 export type BreakGlassConsoleEditStatus = RunbookStatus<BreakGlassConsoleEditDetail>;

@@ -1,6 +1,6 @@
 import { patched, proxyActivities } from '@temporalio/workflow';
 import type { ConsoleEditVerification, RunbookActivities } from '../../activities';
-import { hpoKeyOf } from '../../common/break-glass';
+import { hpoKeyOf, unconfirmableValue } from '../../common/break-glass';
 import { databaseRead, databaseWrite, probe } from '../activity-options';
 import { cannotPlan } from '../shared/break-glass/notices';
 import {
@@ -11,6 +11,7 @@ import {
 import { PATCHES } from '../shared/patches';
 import { describeFailure, type Notices } from '../shared/notices';
 import type { RunRecord } from '../shared/run-record';
+import type { RunControls } from '../shared/gates';
 import {
   BREAK_GLASS_CONSOLE_EDIT,
   breakGlassConsoleEditInputSchema,
@@ -75,6 +76,36 @@ async function checkJustification(
 }
 
 /**
+ * Seed 000 rule 5: a new value that cannot be confirmed by eye is reviewed by a second operator
+ * (the requester cannot approve it, sole operator or not). With nobody else on the roster the run
+ * ends before the gate: abort and escalate, as the seed says.
+ */
+function pairReviewOf(
+  value: string,
+  controls: RunControls,
+  record: RunRecord<BreakGlassConsoleEditDetail>,
+): { why: string; ended?: ProcedureEnd } | undefined {
+  const why = unconfirmableValue(value);
+  if (!why || !patched(PATCHES.consoleEditPairReview)) return undefined;
+  const reviewers = controls.requirePairReview(`the new value ${why}`);
+  record.status.detail.pairReview = { why, reviewers };
+  if (reviewers.length > 0) {
+    record.event(
+      'pair_review_required',
+      `the new value cannot be confirmed by eye (${why}): ${reviewers.join(' or ')} must approve`,
+    );
+    return { why };
+  }
+  return {
+    why,
+    ended: {
+      outcome: 'pair_review_unavailable',
+      message: `the new value cannot be confirmed by eye (${why}) and needs a second operator's review (seed 000 rule 5), but the roster has nobody besides the requester; add a second approver to runbooks.breakGlassConsoleEdit.approvers. Nothing was changed`,
+    },
+  };
+}
+
+/**
  * Break-glass Procedure B: justified only if no Console pod is Ready and the Console does not
  * answer over HTTP; then plan → approval gate → pause → jsonb_set on the existing key → verify →
  * wait for the Console to come back → reconciliation (60 min) and post-mortem (24 h).
@@ -95,7 +126,7 @@ export const breakGlassConsoleEdit = defineBreakGlassProcedure<BreakGlassConsole
     };
   },
 
-  async plan({ input, record, notices, opening, policy, detail }) {
+  async plan({ input, record, notices, opening, policy, detail, controls }) {
     const notJustified = await checkJustification(record, notices, opening.tag);
     if (notJustified) return notJustified;
     // Seed 000 B step 2: the operator self-attests to the urgency; an edit that can wait, waits.
@@ -118,6 +149,8 @@ export const breakGlassConsoleEdit = defineBreakGlassProcedure<BreakGlassConsole
     });
     if (planned.status !== 'ready') return cannotPlan(notices, opening.tag, 'cannot plan', planned);
     const plan = planned.plan;
+    const pairReview = pairReviewOf(input.newValue, controls, record);
+    if (pairReview?.ended) return pairReview.ended;
     return {
       plan,
       planHash: plan.planHash,
@@ -128,6 +161,9 @@ export const breakGlassConsoleEdit = defineBreakGlassProcedure<BreakGlassConsole
         { label: 'New value', value: JSON.stringify(plan.newValue) },
         { label: 'Why break-glass', value: detail.justification!.reason },
         ...(input.urgency ? [{ label: 'Why it cannot wait', value: input.urgency }] : []),
+        ...(pairReview
+          ? [{ label: 'Pair review required', value: `${pairReview.why}: a second operator must approve` }]
+          : []),
       ],
       execute: (approval) =>
         executeConsoleEdit({

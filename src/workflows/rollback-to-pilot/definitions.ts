@@ -14,6 +14,7 @@ import type {
   StepRecord,
 } from '../shared/run-record';
 import type { Decision } from './decision';
+import type { WriterFreezeState } from '../../activities';
 
 export { statusQuery } from '../shared/messages';
 
@@ -137,6 +138,8 @@ export interface RollbackDetail {
     link?: string;
     filedAt?: string;
   };
+  /** Seed 003: the writers as frozen before the rollback and as unfrozen after green was held. */
+  writers?: { frozen?: WriterFreezeState; unfrozen?: WriterFreezeState };
 }
 
 export type RollbackStatus = RunbookStatus<RollbackDetail>;

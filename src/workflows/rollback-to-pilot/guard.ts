@@ -24,6 +24,10 @@ const STEPS = {
     owner: 'engineeringTl',
     skip: 'roll back without the YAML backup',
   },
+  freeze_writers: {
+    what: 'scale the non-idempotent writers to zero and set their fence (seed 003)',
+    owner: 'engineeringTl',
+  },
   restrict_allowlist: {
     what: 'set the allowlist to the pilot repo and wait for the rollout',
     owner: 'engineeringTl',
@@ -44,6 +48,16 @@ const STEPS = {
     what: 'check the pods and the health endpoints',
     owner: 'engineeringTl',
     skip: 'finish without the health checks',
+  },
+  hold_green: {
+    what: 'hold green before the writers are unfrozen (seed 003)',
+    owner: 'engineeringTl',
+    skip: 'unfreeze the writers anyway',
+  },
+  unfreeze_writers: {
+    what: 'unfreeze the writers (fence open, replicas restored)',
+    owner: 'engineeringTl',
+    skip: 'leave them frozen (unfreeze by hand)',
   },
 } as const satisfies Record<string, { what: string; owner: 'engineeringTl' | 'dba'; skip?: string }>;
 

@@ -86,7 +86,16 @@ export class RollbackRun {
   /** What was and was not done: the steps with evidence, in order. */
   account(): string {
     const done = this.detail.evidence.map((e) => `${e.step} ${e.ok ? 'done' : 'NOT OK'}`);
-    return done.length ? `${done.join(', ')}; nothing after that was changed` : 'nothing was changed yet';
+    const { writers } = this.detail;
+    // Seed 003's pitfall: forgetting to unfreeze. An end before the unfreeze says so, every time.
+    const frozen =
+      writers?.frozen && !writers.unfrozen?.confirmed
+        ? `; the writers are still FROZEN (${writers.frozen.writers.map((w) => `${w.deployment} was ${w.frozenFrom ?? '?'}`).join(', ')}): unfreeze them once green`
+        : '';
+    return (
+      (done.length ? `${done.join(', ')}; nothing after that was changed` : 'nothing was changed yet') +
+      frozen
+    );
   }
 
   /** The policy the run read at its start. */

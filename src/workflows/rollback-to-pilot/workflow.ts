@@ -10,6 +10,7 @@ import { runStep, type RollbackStep } from './guard';
 import { rollbackToPilotInputSchema, type RollbackResult, type RollbackToPilotInput } from './definitions';
 import { planRollback } from './plan';
 import { RollbackRun } from './run';
+import { freezesWriters, freezeWritersFirst, holdGreenThenUnfreeze } from './writers';
 import {
   announceComplete,
   checkHealth,
@@ -38,7 +39,6 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
 
   record.enterStep('load_policy', 'reading the worker policy');
   run.configure(await loadRunbookPolicy({ runbook: 'rollbackToPilot' }));
-  const { policy } = run;
 
   const decision = await decideRollback(run);
   if ('outcome' in decision) return run.finish(decision.outcome, decision.message);
@@ -68,6 +68,11 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
     databaseBackup = (await startBackups(run)).databaseBackup;
   });
   if (backedUp) return run.finish(backedUp.outcome, backedUp.message);
+  const writersFrozen = freezesWriters(run);
+  if (writersFrozen) {
+    const ended = await freezeWritersFirst(run);
+    if (ended) return run.finish(ended.outcome, ended.message);
+  }
   const executionStartMs = Date.now();
   const steps: [RollbackStep, () => Promise<RollbackEnd | undefined | void>][] = [
     ['restrict_allowlist', () => restrictAllowlist(run)],
@@ -87,6 +92,10 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
   const completedMs = Date.now();
   const [executionFromMs, totalFromMs] = [clocksFromMs ?? executionStartMs, clocksFromMs ?? run.startedMs];
   recordTargets(run, executionEndMs - executionFromMs, completedMs - totalFromMs);
+  if (writersFrozen) {
+    const ended = await holdGreenThenUnfreeze(run);
+    if (ended) return run.finish(ended.outcome, ended.message);
+  }
 
   // RCA within 24 h (the database backup finishes meanwhile; it never held up the rollback).
   await awaitRca(run, completedMs);
@@ -98,23 +107,25 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
     `rolled back to pilot scope (${pilot}) in ${formatDuration(executionEndMs - executionFromMs)} of execution, ${formatDuration(completedMs - totalFromMs)} in all` +
       (warnings.length === 0 ? '' : `; warnings: ${warnings.map((f) => f.code).join(', ')}`),
   );
+}
 
-  function recordTargets(r: RollbackRun, executionMs: number, totalMs: number): void {
-    detail.targets = {
-      execution: {
-        targetMs: policy.targets.execution,
-        actualMs: executionMs,
-        met: executionMs <= policy.targets.execution,
-      },
-      total: { targetMs: policy.targets.total, actualMs: totalMs, met: totalMs <= policy.targets.total },
-    };
-    for (const [name, target] of Object.entries(detail.targets)) {
-      if (target.met === false)
-        r.record.flag(
-          `target_${name}_missed`,
-          `${name} took ${formatDuration(target.actualMs ?? 0)} (target < ${formatDuration(target.targetMs)})`,
-        );
-    }
+/** The seed's targets (execution < 10 min, total < 30 min): met or flagged. */
+function recordTargets(r: RollbackRun, executionMs: number, totalMs: number): void {
+  const { detail, policy } = r;
+  detail.targets = {
+    execution: {
+      targetMs: policy.targets.execution,
+      actualMs: executionMs,
+      met: executionMs <= policy.targets.execution,
+    },
+    total: { targetMs: policy.targets.total, actualMs: totalMs, met: totalMs <= policy.targets.total },
+  };
+  for (const [name, target] of Object.entries(detail.targets)) {
+    if (target.met === false)
+      r.record.flag(
+        `target_${name}_missed`,
+        `${name} took ${formatDuration(target.actualMs ?? 0)} (target < ${formatDuration(target.targetMs)})`,
+      );
   }
 }
 

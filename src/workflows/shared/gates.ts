@@ -36,6 +36,8 @@ export interface GateRoster {
   signatureMaxAge?: number;
   /** Distinct approvers needed (absent in policies recorded before the two-person rule: 1). */
   quorum?: number;
+  /** Seed 000 rule 5: why this run needs a second operator (the sole-operator exception is off). */
+  pairReview?: string;
 }
 
 export type GateDecision =
@@ -69,6 +71,9 @@ interface OpenGate {
   deadlineMs: number;
 }
 
+/** The fail-safe as the controls see it: the step waiting for a human, and an abort as its decision. */
+type AbortTaker = { waiting: string | undefined; takeAbort(by: string, reason: string): boolean };
+
 /** Refused attempts announced per person before one summary (all are recorded). */
 const REFUSALS_ANNOUNCED = 3;
 
@@ -80,7 +85,7 @@ export class RunControls {
   /** Set once the first side effect has started: an abort can no longer stop it. */
   private pointOfNoReturn?: string;
   private readonly refusalsBy = new Map<string, number>();
-  private failSafe?: { waiting: string | undefined; takeAbort(by: string, reason: string): boolean };
+  private failSafe?: AbortTaker;
   /** The gate's one-line details while it is open. */
   private gateLine?: string;
   /** Approvals counted so far (a quorum opens the gate on the last one). */
@@ -97,16 +102,22 @@ export class RunControls {
   }
 
   /** While a failed step waits for a human, an `abort` is that human's decision. */
-  attachFailSafe(failSafe: {
-    waiting: string | undefined;
-    takeAbort(by: string, reason: string): boolean;
-  }): void {
+  attachFailSafe(failSafe: AbortTaker): void {
     this.failSafe = failSafe;
   }
 
   /** Who may approve, once the policy is loaded. Signals before this are refused as too early. */
   configure(roster: GateRoster): void {
     this.roster = roster;
+  }
+
+  /**
+   * Seed 000 rule 5: this run needs a second operator's review, so the sole-operator exception
+   * does not apply (the requester cannot approve it). Returns who else may approve (none: no review possible).
+   */
+  requirePairReview(why: string): string[] {
+    if (this.roster) this.roster = { ...this.roster, soleOperator: false, pairReview: why };
+    return this.stillMayApprove();
   }
 
   get aborted(): AbortRequest | undefined {
@@ -187,8 +198,7 @@ export class RunControls {
   private mayApprove(handle: string): boolean {
     const roster = this.roster;
     if (!roster?.approvers.some((member) => sameHandle(member, handle))) return false;
-    if (sameHandle(handle, this.requestedBy) && !(roster.soleOperator && this.quorum === 1)) return false;
-    return true;
+    return !sameHandle(handle, this.requestedBy) || (roster.soleOperator && this.quorum === 1);
   }
 
   private stillMayApprove(): string[] {
@@ -270,7 +280,7 @@ export class RunControls {
     if (!this.mayApprove(approver))
       return {
         reason: 'self_approval',
-        detail: `${who} requested this run and cannot approve it (${this.roster.soleOperator ? `a quorum of ${this.quorum} needs others` : 'the policy does not mark this runbook sole-operator'})`,
+        detail: `${who} requested this run and cannot approve it (${this.roster.pairReview ? `a second operator must review: ${this.roster.pairReview}` : this.roster.soleOperator ? `a quorum of ${this.quorum} needs others` : 'the policy does not mark this runbook sole-operator'})`,
       };
     if (planHash !== this.gate.planHash)
       return {

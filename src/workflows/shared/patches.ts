@@ -57,6 +57,10 @@ export const PATCHES = {
   rollbackDecisionSeverity: 'rollback-decision-severity-v1',
   /** Break-glass B: the operator attests that the edit cannot wait for the Console before anything is planned (seed 000 step 2). */
   consoleEditUrgency: 'console-edit-urgency-v1',
+  /** Rollback: the policy's writers are frozen (scaled to zero, fence set) before the rollback mutates, unfrozen after green is held. */
+  rollbackWriterFreeze: 'rollback-writer-freeze-v1',
+  /** Break-glass B: a value that cannot be confirmed by eye needs a second operator (the sole-operator exception does not apply). */
+  consoleEditPairReview: 'console-edit-pair-review-v1',
   /** Backstop: a revert runs the releaseRollback runbook as a child (helm tag pin, else merge revert) when the policy has one. */
   backstopReleaseRollback: 'backstop-release-rollback-v1',
 } as const;

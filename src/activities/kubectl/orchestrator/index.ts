@@ -4,6 +4,7 @@ import { createHealthChecks } from './health';
 import { createOrchestratorMutations } from './mutations';
 import { createPilotVerification } from './pilot-verification';
 import { createOrchestratorReads } from './reads';
+import { createWriterFreeze } from './writers';
 
 /** The kubectl activities of RB-LAUNCH-002 (seed 002) on the orchestrator deployment. */
 export function createOrchestratorActivities(deps: OrchestratorDeps) {
@@ -14,7 +15,9 @@ export function createOrchestratorActivities(deps: OrchestratorDeps) {
     ...createOrchestratorMutations(cluster),
     ...createPilotVerification(cluster, deps),
     ...createHealthChecks(cluster),
+    ...createWriterFreeze(cluster),
   };
 }
 
 export type { MutationResult, OrchestratorDeps } from './cluster';
+export type { WriterFreezeState, WriterState } from './writers';
