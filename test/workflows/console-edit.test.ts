@@ -363,6 +363,7 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
           "SELECT base_env->>'CVN_HPO_XGB_1M_OBJECTIVE' AS value FROM ftf_config WHERE id = 1",
         );
         assert.equal(rows[0]?.value, unconfirmable.newValue, 'stored verbatim (bound parameter)');
+        await recordHistory(handle, 'break-glass-console-edit-pair-review');
       } finally {
         await handle.terminate('test over').catch(() => undefined);
       }

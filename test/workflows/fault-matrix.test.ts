@@ -18,6 +18,7 @@ import {
 import { incidentScenario } from './fault-matrix/incident';
 import { releaseRollbackScenario } from './fault-matrix/release';
 import { releaseRollbackSection } from '../fixtures/release';
+import { WRITER_FREEZE } from './fault-matrix/orchestrator';
 import { reenablementScenario, rollbackScenario } from './fault-matrix/orchestrator';
 import { matrixPolicy, startMatrixWorld, stopMatrixWorld, type MatrixWorld } from './fault-matrix/world';
 
@@ -55,6 +56,8 @@ let world: MatrixWorld;
 let policy: LoadedPolicy;
 /** With the release rollback: only its scenarios (the backstop's revert would start it as a child). */
 let releasePolicy: LoadedPolicy;
+/** With the rollback's writer freeze (seed 003): only its own sites (the rest are the rollback's row). */
+let writerFreezePolicy: LoadedPolicy;
 
 before(async () => {
   world = { suite, ...(await startMatrixWorld(tmp)) };
@@ -63,12 +66,23 @@ before(async () => {
     matrixPolicy(world, file);
     file.runbooks.releaseRollback = releaseRollbackSection({ deciders: [] });
   });
+  writerFreezePolicy = rollbackPolicy(tmp, world.prometheus.url, (file) => {
+    matrixPolicy(world, file);
+    file.runbooks.rollbackToPilot.writerFreeze = WRITER_FREEZE;
+  });
 });
 after(() => stopMatrixWorld(world));
 
 describe('fault matrix (time-skipping, shipped durations)', () => {
-  const scenarios: [string, (w: MatrixWorld) => Scenario][] = [
+  /** A row: its scenario, and optionally its own policy and the only sites it fails. */
+  type Row = [string, (w: MatrixWorld) => Scenario, { policy: () => LoadedPolicy; sites?: string[] }?];
+  const scenarios: Row[] = [
     ['rollbackToPilot', rollbackScenario],
+    [
+      'rollbackToPilot (writer freeze)',
+      (w) => rollbackScenario(w, { writerFreeze: true }),
+      { policy: () => writerFreezePolicy, sites: ['freezeWriters', 'unfreezeWriters'] },
+    ],
     ['phasedReenablement', reenablementScenario],
     ['breakGlassRestore', restoreScenario],
     ['breakGlassConsoleEdit', consoleEditScenario],
@@ -77,8 +91,16 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
     ['breakGlassDrill', (w) => drillScenario(w, policy.drillLogDirectory)],
     ['backstopProgram', (w) => backstopScenario(w, policy)],
     ['incident', incidentScenario],
-    ['releaseRollback (pin)', (w) => releaseRollbackScenario(w, 'helm_pin_then_merge_revert')],
-    ['releaseRollback (merge revert)', (w) => releaseRollbackScenario(w, 'merge_revert')],
+    [
+      'releaseRollback (pin)',
+      (w) => releaseRollbackScenario(w, 'helm_pin_then_merge_revert'),
+      { policy: () => releasePolicy },
+    ],
+    [
+      'releaseRollback (merge revert)',
+      (w) => releaseRollbackScenario(w, 'merge_revert'),
+      { policy: () => releasePolicy },
+    ],
   ];
   const only = process.env.FAULT_MATRIX_RUNBOOKS?.split(',');
   const rows: string[] = [];
@@ -86,24 +108,21 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
   let sitesTotal = 0;
   let silent = 0;
 
-  for (const [runbook, scenarioOf] of scenarios) {
+  for (const [runbook, scenarioOf, row] of scenarios) {
     test(runbook, { skip: only && !only.includes(runbook) }, async () => {
       const scenario = scenarioOf(world);
       const matrix = new FaultMatrix(suite, injector, world.sinks.pagerDuty);
-      const deps = activityDeps(
-        runbook.startsWith('releaseRollback') ? releasePolicy : policy,
-        suite.db.pool,
-        channelSecrets(world.sinks),
-        {
-          stagingDb: world.staging.pool,
-        },
-      );
+      const deps = activityDeps(row?.policy() ?? policy, suite.db.pool, channelSecrets(world.sinks), {
+        stagingDb: world.staging.pool,
+      });
       await suite.withWorker(
         deps,
         async (taskQueue) => {
           const baseline = await matrix.runCell(scenario, taskQueue, undefined, undefined);
           assert.deepEqual(baseline.outcome.problems, [], `${runbook} without faults`);
-          const sites = baseline.sites.filter((type) => !LEFT_OUT(type, runbook));
+          const sites = baseline.sites.filter(
+            (type) => !LEFT_OUT(type, scenario.runbook) && (!row?.sites || row.sites.includes(type)),
+          );
           sitesTotal += sites.length;
           const failures: string[] = [];
           for (const site of sites) {

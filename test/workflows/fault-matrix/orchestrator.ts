@@ -24,12 +24,24 @@ function kubectlMutations(cluster: FakeCluster): string[] {
   return kubectlProgress(cluster).sort();
 }
 
-export function rollbackScenario(world: MatrixWorld): Scenario {
+/** Seed 003's writer freeze as the matrix's policy names it (the cluster below has these). */
+export const WRITER_FREEZE = {
+  writers: ['ingest-writer'],
+  fence: { configMap: 'write-fence', key: 'writes', frozen: 'blocked', open: 'open' },
+  holdGreen: '10m',
+};
+
+export function rollbackScenario(world: MatrixWorld, options: { writerFreeze?: boolean } = {}): Scenario {
   let cluster: FakeCluster;
   return {
     runbook: 'rollbackToPilot',
     async reset() {
-      cluster = FakeCluster.create(world.tmp, orchestratorCluster());
+      const state = orchestratorCluster();
+      if (options.writerFreeze) {
+        state.namespaces.production!.deployments!['ingest-writer'] = { replicas: 2 };
+        state.namespaces.production!.configmaps!['write-fence'] = { writes: 'open' };
+      }
+      cluster = FakeCluster.create(world.tmp, state);
       cluster.install();
       world.prometheus.values.failures_by_repo = Object.fromEntries(
         Array.from({ length: 12 }, (_, i) => [`repo-${i}`, 5]),
@@ -57,7 +69,9 @@ export function rollbackScenario(world: MatrixWorld): Scenario {
       await handle.signal(rcaFiledSignal, { by: IC, link: 'https://wiki.example/rca/INC' });
       return true;
     },
-    tick: (status) => (status.step === 'awaiting_rca' ? MINUTE : 30 * SECOND),
+    // The writer freeze's hold is one skip; the RCA wait a minute at a time; else 30 s.
+    tick: (status) =>
+      status.step === 'hold_green' ? 10 * MINUTE : status.step === 'awaiting_rca' ? MINUTE : 30 * SECOND,
     // Rollback's safe state: stop mutating — nothing done past the failed step (progress).
     unsafe() {
       return Promise.resolve(cluster.read().namespaces.production ? undefined : 'the cluster state is gone');
