@@ -15,3 +15,14 @@ export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, subject
   }
   return parsed.data;
 }
+
+/** An optional policy section an activity needs: absent is a configuration error, never retried. */
+export function requiredSection<T>(section: T | undefined, path: string): T {
+  if (section === undefined)
+    throw ApplicationFailure.create({
+      type: 'ConfigurationError',
+      nonRetryable: true,
+      message: `the policy has no ${path} section`,
+    });
+  return section;
+}

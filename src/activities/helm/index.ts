@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { ReleaseRollbackPolicy } from '../../common/policy';
 import { scrubTail } from '../../common/scrub';
 import { deliveredReceipt, recordReceipt } from '../delivery-ledger';
-import { parseInput } from '../validation';
+import { parseInput, requiredSection } from '../validation';
 
 /**
  * `helm` through execFile with an argument array (never a shell), always with an explicit
@@ -108,13 +108,7 @@ export function createHelmActivities(deps: {
      */
     pinHelmImageTag: async (raw: { tag: string; deliveryKey: string }): Promise<HelmPin> => {
       const input = parseInput(pinSchema, raw, 'pinHelmImageTag input');
-      const policy = deps.release;
-      if (!policy)
-        throw ApplicationFailure.create({
-          type: 'ConfigurationError',
-          nonRetryable: true,
-          message: 'the policy has no runbooks.releaseRollback section',
-        });
+      const policy = requiredSection(deps.release, 'runbooks.releaseRollback');
       const recorded = await deliveredReceipt<HelmPin>(deps.db, input.deliveryKey, 'helm-pin');
       if (recorded) return { ...recorded, replayed: true };
       const { helm } = policy;

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { ReleaseRollbackPolicy } from '../../common/policy';
+import { requiredSection } from '../validation';
 import { runKubectl } from './kubectl';
 
 /**
@@ -42,13 +43,7 @@ const deploymentSchema = z.looseObject({
 export function createReleaseCheckActivities(deps: { release: ReleaseRollbackPolicy | undefined }) {
   return {
     verifyReleaseCode: async (): Promise<ReleaseCodeCheck> => {
-      const policy = deps.release;
-      if (!policy)
-        throw ApplicationFailure.create({
-          type: 'ConfigurationError',
-          nonRetryable: true,
-          message: 'the policy has no runbooks.releaseRollback section',
-        });
+      const policy = requiredSection(deps.release, 'runbooks.releaseRollback');
       const { verify } = policy;
       const target = { context: policy.kubeContext, namespace: policy.namespace };
       const got = await runKubectl(target, ['get', `deployment/${verify.deployment}`, '-o', 'json'], {

@@ -1,9 +1,9 @@
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { businessDaysDueMs, isMajor } from '../../common/incident';
 import { policyRead } from '../activity-options';
-import { parseWorkflowInput } from '../shared/input';
+import { parseWorkflowInput, servedSection } from '../shared/input';
 import { runClock } from './clock';
 import {
   INCIDENT,
@@ -47,13 +47,7 @@ export async function incident(raw: IncidentInput): Promise<IncidentResult> {
 
   run.record.enterStep('load_policy', 'reading the worker policy');
   const snapshot = await loadRunbookPolicy({ runbook: 'incident' });
-  if (snapshot.unserved || !snapshot.runbook)
-    throw ApplicationFailure.create({
-      type: 'RunbookNotServed',
-      nonRetryable: true,
-      message: `incident cannot run on this worker's policy: ${snapshot.unserved ?? 'no incident section'}`,
-    });
-  run.configure(snapshot, snapshot.runbook);
+  run.configure(snapshot, servedSection('incident', snapshot));
   declare(run, effects);
 
   const finished = (): boolean => {

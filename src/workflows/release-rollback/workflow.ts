@@ -1,10 +1,10 @@
-import { ActivityFailure, ApplicationFailure, condition, proxyActivities, sleep } from '@temporalio/workflow';
+import { ActivityFailure, condition, proxyActivities, sleep } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { helmUpgrade, kubectlRead, notification, policyRead } from '../activity-options';
 import { refusedByChangeFreeze } from '../shared/change-freeze';
 import { StepFailed } from '../shared/fail-safe';
-import { parseWorkflowInput } from '../shared/input';
+import { parseWorkflowInput, servedSection } from '../shared/input';
 import { describeFailure } from '../shared/notices';
 import {
   releaseRollbackInputSchema,
@@ -37,13 +37,7 @@ export async function releaseRollback(rawInput: ReleaseRollbackInput): Promise<R
 
   record.enterStep('load_policy', 'reading the worker policy');
   const snapshot = await loadRunbookPolicy({ runbook: 'releaseRollback' });
-  if (snapshot.unserved || !snapshot.runbook)
-    throw ApplicationFailure.create({
-      type: 'RunbookNotServed',
-      nonRetryable: true,
-      message: `releaseRollback cannot run on this worker's policy: ${snapshot.unserved ?? 'no releaseRollback section'}`,
-    });
-  run.configure(snapshot, snapshot.runbook);
+  run.configure(snapshot, servedSection('releaseRollback', snapshot));
   run.notify(
     'release_rollback_started',
     'info',

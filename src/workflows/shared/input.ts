@@ -35,3 +35,17 @@ export function refuseCarryOnFreshStart(subject: string, carried: unknown, skipp
       message: `${subject}: continued: set only by ${skipped}`,
     });
 }
+
+/** A runbook's policy section; without it (or unserved) the run fails at its start, saying why. */
+export function servedSection<T>(
+  runbook: string,
+  snapshot: { unserved?: string; runbook: T | undefined },
+): T {
+  if (snapshot.unserved || snapshot.runbook === undefined)
+    throw ApplicationFailure.create({
+      type: 'RunbookNotServed',
+      nonRetryable: true,
+      message: `${runbook} cannot run on this worker's policy: ${snapshot.unserved ?? `no ${runbook} section`}`,
+    });
+  return snapshot.runbook;
+}

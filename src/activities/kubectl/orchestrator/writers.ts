@@ -1,5 +1,5 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
+import { requiredSection } from '../../validation';
 import { joinArgv, type OrchestratorCluster } from './cluster';
 
 /**
@@ -39,14 +39,7 @@ const configMapSchema = z.looseObject({ data: z.record(z.string(), z.string()).o
 type Freeze = NonNullable<OrchestratorCluster['rollback']['writerFreeze']>;
 
 function freezePolicy(cluster: OrchestratorCluster): Freeze {
-  const freeze = cluster.rollback.writerFreeze;
-  if (!freeze)
-    throw ApplicationFailure.create({
-      type: 'ConfigurationError',
-      nonRetryable: true,
-      message: 'the policy has no runbooks.rollbackToPilot.writerFreeze section',
-    });
-  return freeze;
+  return requiredSection(cluster.rollback.writerFreeze, 'runbooks.rollbackToPilot.writerFreeze');
 }
 
 async function readWriter(cluster: OrchestratorCluster, name: string): Promise<WriterState> {
