@@ -111,6 +111,7 @@ export const NOTICE_KINDS = [
   'incident_resolved',
   'incident_review_reminder',
   'incident_review_filed',
+  'rollback_drill',
   'release_rollback_started',
   'release_rollback_done',
 ] as const;

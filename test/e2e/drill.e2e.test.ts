@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DRILL_INTERVAL_MS, ensureDrillSchedule } from '../../src/cli/schedule';
+import {
+  DRILL_INTERVAL_MS,
+  ensureDrillSchedule,
+  ensureRollbackDrillSchedule,
+  ROLLBACK_DRILL_INPUT,
+  ROLLBACK_DRILL_INTERVAL_MS,
+  ROLLBACK_DRILL_SCHEDULE_ID,
+} from '../../src/cli/schedule';
+import { rollbackToPilotInputSchema } from '../../src/workflows/rollback-to-pilot/definitions';
 import { scratchDir } from '../../src/local/servers';
 import { createRunbookWorker } from '../../src/worker/worker';
 import { breakGlassDrill } from '../../src/workflows';
@@ -142,6 +150,21 @@ describe('breakGlassDrill and its Schedule (dev server)', () => {
     assert.equal(started.length, 1);
     assert.match(started[0]!, /^break-glass-drill-/);
     await client.workflow.getHandle(started[0]!).terminate('test over');
+    await handle.delete();
+  });
+
+  test('the rollback drill Schedule (seed 002): created once, every 13 weeks, its action a dry-run drill of rollbackToPilot', async () => {
+    const client = suite.env.client;
+    const taskQueue = uniqueId('runbooks-rollback-drill');
+    assert.equal(await ensureRollbackDrillSchedule(client, taskQueue), 'created');
+    assert.equal(await ensureRollbackDrillSchedule(client, taskQueue), 'unchanged');
+    const handle = client.schedule.getHandle(ROLLBACK_DRILL_SCHEDULE_ID);
+    const described = await handle.describe();
+    assert.equal(described.spec.intervals?.[0]?.every, ROLLBACK_DRILL_INTERVAL_MS);
+    assert.equal(described.action.workflowType, 'rollbackToPilot');
+    assert.deepEqual(described.action.args, [ROLLBACK_DRILL_INPUT]);
+    const input = rollbackToPilotInputSchema.parse(described.action.args?.[0]);
+    assert.deepEqual([input.dryRun, input.drill], [true, true]);
     await handle.delete();
   });
 });

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
+import { ROLLBACK_DRILL_INPUT } from '../../src/cli/schedule';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { rollbackToPilot } from '../../src/workflows';
@@ -16,6 +17,7 @@ import {
 import {
   assertElapsed,
   completedActivities,
+  eventTimeMs,
   historyEvents,
   historyText,
   recordHistory,
@@ -210,6 +212,51 @@ describe('rollbackToPilot (time-skipping)', () => {
       const unfreeze = done.find((a) => a.type === 'unfreezeWriters')!.scheduledAtMs;
       assertElapsed(firstHealth, unfreeze, 10 * MINUTE, 30_000, 'green held before the unfreeze');
       await recordHistory(handle, 'rollback-to-pilot-writer-freeze');
+    });
+  });
+
+  test('quarterly drill: the decision on live metrics and the dry-run plan, timed from the history against 20 min; its log written; nothing changed, nobody paged', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, { ...ROLLBACK_DRILL_INPUT, incidentId: uniqueId('DRILL') });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'drill_within_slo', result.message);
+      assert.ok(result.decision, 'the decision framework ran');
+      assert.deepEqual(mutations(cluster), [], 'dry runs only');
+      const log = readFileSync(result.drill!.log!.path!, 'utf8');
+      assert.match(log, /# Rollback drill \(RB-LAUNCH-002\)/);
+      assert.match(log, /\| plan \|/);
+      const kinds = result.notices.map((n) => n.kind);
+      for (const kind of ['rollback_started', 'rollback_page', 'rollback_drill'])
+        assert.ok(!kinds.includes(kind), `no ${kind}`);
+      const events = await historyEvents(handle);
+      const startedAt = eventTimeMs(events[0]!);
+      const loggedAt = scheduledActivities(events).find((a) => a.type === 'writeDrillLog')!.atMs;
+      assert.ok(loggedAt >= startedAt && loggedAt - startedAt < 20 * MINUTE);
+      assert.ok(
+        Math.abs(result.drill!.elapsedMs - (loggedAt - startedAt)) < 5_000,
+        'the verdict is the history’s time',
+      );
+    });
+  });
+
+  test('a drill held past 20 min (its plan waiting for a human) ends drill_over_slo: flagged, the IC and the TL told', async () => {
+    cluster.scriptNext({
+      verb: 'get',
+      stderr: 'Error from server (Forbidden): deployments.apps is forbidden',
+      exitCode: 1,
+    });
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, { ...ROLLBACK_DRILL_INPUT, incidentId: uniqueId('DRILL') });
+      await waitForStatus<RollbackStatus>(handle, atStep('needs_human'), 'the plan waiting for a human');
+      await suite.env.sleep(25 * MINUTE);
+      await handle.signal(stepDecisionSignal, { by: '@sre-lead', decision: 'retry', reason: 'RBAC fixed' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'drill_over_slo', result.message);
+      assert.ok(result.flags.some((f) => f.code === 'drill_over_slo'));
+      assert.ok(result.notices.some((n) => n.kind === 'rollback_drill'));
+      const events = await historyEvents(handle);
+      const loggedAt = scheduledActivities(events).find((a) => a.type === 'writeDrillLog')!.atMs;
+      assert.ok(loggedAt - eventTimeMs(events[0]!) >= 25 * MINUTE);
     });
   });
 

@@ -10,13 +10,29 @@ import {
 import { jsonOption, list, requiredText, validateFlag, validateOptions } from '../args';
 import type { Command } from '../command';
 import { runRef } from '../runs';
-import { sendDecision, startRun } from './helpers';
+import { printed, sendDecision, startRun } from './helpers';
+import { ensureRollbackDrillSchedule, ROLLBACK_DRILL_SCHEDULE_ID } from '../schedule';
 
 /** RB-LAUNCH-002 (seed 002): rollback to pilot scope. */
 
 const GROUP = 'Rollback to pilot scope (RB-LAUNCH-002) and phased re-enablement';
 
 export const rollbackCommands: Command[] = [
+  {
+    name: 'schedule-rollback-drill',
+    group: GROUP,
+    usage: 'create (or fix) the Schedule running the rollback drill (dry run, < 20 min) every 13 weeks',
+    prepare:
+      () =>
+      async ({ client, taskQueue }) => {
+        const state = await ensureRollbackDrillSchedule(client, taskQueue);
+        return printed(
+          { schedule: ROLLBACK_DRILL_SCHEDULE_ID, state, taskQueue },
+          `Schedule ${ROLLBACK_DRILL_SCHEDULE_ID}: ${state} (every 13 weeks, workflow ${ROLLBACK_TO_PILOT} as a dry-run drill on ${taskQueue})\n` +
+            `run now: temporal schedule trigger --schedule-id ${ROLLBACK_DRILL_SCHEDULE_ID}`,
+        );
+      },
+  },
   {
     name: 'start-rollback',
     group: GROUP,

@@ -72,7 +72,12 @@ export const rollbackToPilotPolicySchema = z
       .prefault({}),
     rcaDeadline: duration.prefault('24h'),
     targets: z
-      .object({ execution: duration.prefault('10m'), total: duration.prefault('30m') })
+      .object({
+        execution: duration.prefault('10m'),
+        total: duration.prefault('30m'),
+        /** The quarterly drill (seed 002): the dry run's decision and plan within 20 minutes. */
+        drill: duration.prefault('20m'),
+      })
       .strict()
       .prefault({}),
     /** Who is paged on each failure branch. */
@@ -124,6 +129,12 @@ export function checkRollbackFloors(policy: RollbackToPilotPolicy, ctx: z.Refine
       code: 'custom',
       path: [...path, 'writerFreeze', 'holdGreen'],
       message: 'must be between 10m and 15m (seed 003: hold ten to fifteen minutes, then unfreeze)',
+    });
+  if (policy.targets.drill > 20 * 60_000)
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, 'targets', 'drill'],
+      message: 'must be at most 20m (seed 002: the rollback drill completes in < 20 minutes)',
     });
   if (policy.rcaDeadline > 24 * 3_600_000)
     ctx.addIssue({

@@ -52,7 +52,8 @@ export async function decideRollback(run: RollbackRun): Promise<Decision | Rollb
   record.noteStep(
     `${decision.verdict}${decision.level ? ` (${decision.level})` : ''}: ${decision.reasons.join('; ')}`,
   );
-  if (decision.verdict !== 'no_go') return decision;
+  // A drill records what the framework says of the live metrics and goes on to the plan.
+  if (decision.verdict !== 'no_go' || input.drill) return decision;
   const message = `NO-GO: ${decision.reasons.join('; ')} — ${decision.alternative ?? ''}`;
   notices.send({
     kind: 'rollback_no_go',

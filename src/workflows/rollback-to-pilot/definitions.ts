@@ -58,6 +58,11 @@ export const rollbackToPilotInputSchema = z
     affectedRepos: z.array(kubernetesName).max(500).default([]),
     facts: rollbackFactsSchema.default({}),
     dryRun: z.boolean().default(false),
+    /**
+     * The quarterly drill (seed 002): a dry run timed against the < 20 min target, its log written
+     * to the policy's drill folder; nothing is changed and nobody is paged.
+     */
+    drill: z.boolean().optional(),
     /** Cross an incident's change freeze on purpose (who and why; recorded and flagged). */
     freezeOverride: freezeOverrideSchema.optional(),
   })
@@ -96,6 +101,9 @@ export type RollbackOutcome =
   | 'cancelled'
   | 'confirmation_expired'
   | 'dry_run'
+  /** The quarterly drill: decision and plan within (or over) the < 20 min target. */
+  | 'drill_within_slo'
+  | 'drill_over_slo'
   | 'rolled_back'
   | 'rolled_back_with_warnings'
   | 'escalated_rollout'
@@ -138,6 +146,13 @@ export interface RollbackDetail {
     link?: string;
     filedAt?: string;
   };
+  /** The quarterly drill: elapsed from its start to the plan, the target, the log. */
+  drill?: {
+    elapsedMs: number;
+    targetMs: number;
+    withinSlo: boolean;
+    log?: { path?: string; error?: string };
+  };
   /** Seed 003: the writers as frozen before the rollback and as unfrozen after green was held. */
   writers?: { frozen?: WriterFreezeState; unfrozen?: WriterFreezeState };
 }
@@ -156,6 +171,7 @@ export interface RollbackResult {
   plan?: unknown;
   targets?: RollbackDetail['targets'];
   rca?: RollbackDetail['rca'];
+  drill?: RollbackDetail['drill'];
   steps: StepRecord[];
   deadlines: DeadlineRecord[];
   refusedAttempts: RefusedAttempt[];

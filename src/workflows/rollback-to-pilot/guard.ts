@@ -14,6 +14,11 @@ const STEPS = {
     skip: 'decide on the supplied facts alone',
   },
   plan: { what: 'compute the dry-run plan (reads and --dry-run=server)', owner: 'engineeringTl' },
+  drill_log: {
+    what: "write the drill log to the policy's drill folder",
+    owner: 'engineeringTl',
+    skip: 'end the drill without its log',
+  },
   confirm_incident: {
     what: 'read the deployment logs (incident confirmation)',
     owner: 'engineeringTl',

@@ -148,6 +148,7 @@ export class RollbackRun {
       ...(detail.plan ? { plan: detail.plan } : {}),
       ...(detail.targets ? { targets: detail.targets } : {}),
       ...(detail.rca ? { rca: detail.rca } : {}),
+      ...(detail.drill ? { drill: detail.drill } : {}),
       steps: record.stepDurations(),
       deadlines: record.status.deadlines,
       refusedAttempts: record.status.refusedAttempts,

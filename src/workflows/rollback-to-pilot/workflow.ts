@@ -11,6 +11,7 @@ import { rollbackToPilotInputSchema, type RollbackResult, type RollbackToPilotIn
 import { planRollback } from './plan';
 import { RollbackRun } from './run';
 import { freezesWriters, freezeWritersFirst, holdGreenThenUnfreeze } from './writers';
+import { finishDrill } from './drill';
 import {
   announceComplete,
   checkHealth,
@@ -42,15 +43,16 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
 
   const decision = await decideRollback(run);
   if ('outcome' in decision) return run.finish(decision.outcome, decision.message);
-  if (decision.verdict === 'triage') {
+  if (decision.verdict === 'triage' && !input.drill) {
     const stopped = await triageThenConfirm(run, decision);
     if (stopped) return run.finish(stopped.outcome, stopped.message);
   }
-  if (input.dryRun) {
+  if (input.dryRun || input.drill) {
     const planned = await runStep(run, 'plan', async () => {
       detail.plan = await planRollback(run);
     });
     if (planned) return run.finish(planned.outcome, planned.message);
+    if (input.drill) return finishDrill(run, decision);
     return run.finish('dry_run', `dry run: ${decision.level} rollback plan computed; nothing was changed`);
   }
 
