@@ -236,6 +236,7 @@ describe('rollbackToPilot (time-skipping)', () => {
         Math.abs(result.drill!.elapsedMs - (loggedAt - startedAt)) < 5_000,
         'the verdict is the history’s time',
       );
+      await recordHistory(handle, 'rollback-to-pilot-drill');
     });
   });
 
