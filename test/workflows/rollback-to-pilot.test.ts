@@ -174,7 +174,8 @@ describe('rollbackToPilot (time-skipping)', () => {
     });
     cluster.update((state) => {
       const ns = state.namespaces.production!;
-      ns.deployments!['ingest-writer'] = { replicas: 2, labels: { app: 'ingest-writer' } };
+      // Its pods take two reads to stop: the freeze is confirmed only once none is ready.
+      ns.deployments!['ingest-writer'] = { replicas: 2, labels: { app: 'ingest-writer' }, stopReads: 2 };
       ns.deployments!['billing-consumer'] = { replicas: 1, labels: { app: 'billing-consumer' } };
       ns.configmaps!['write-fence'] = { writes: 'open' };
     });
@@ -193,6 +194,7 @@ describe('rollbackToPilot (time-skipping)', () => {
       assert.deepEqual(ns.deployments!['ingest-writer']!.metadataAnnotations, {}, 'annotation removed');
       const frozen = result.evidence.find((e) => e.step === 'freeze_writers');
       assert.equal(frozen?.ok, true, JSON.stringify(frozen));
+
       // Order on the cluster: both writers at zero and the fence blocked before the allowlist changes.
       const calls = cluster.calls().map((argv) => argv.slice(4).join(' '));
       const at = (pattern: RegExp) => calls.findIndex((call) => pattern.test(call));

@@ -28,7 +28,8 @@ const PERMANENT =
 
 const HEARTBEAT_EVERY_MS = 5_000;
 
-function heartbeatIfInActivity(): void {
+/** A heartbeat when called inside an activity (a no-op elsewhere). */
+export function heartbeatIfInActivity(): void {
   try {
     Context.current().heartbeat();
   } catch {

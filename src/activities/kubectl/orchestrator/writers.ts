@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { setTimeout as delay } from 'node:timers/promises';
 import { requiredSection } from '../../validation';
+import { heartbeatIfInActivity } from '../kubectl';
 import { joinArgv, type OrchestratorCluster } from './cluster';
 
 /**
@@ -10,6 +12,9 @@ import { joinArgv, type OrchestratorCluster } from './cluster';
  */
 
 export const FROZEN_FROM_ANNOTATION = 'runbooks.durable/frozen-from-replicas';
+/** How long the writers' pods may take to stop (graceful shutdown) before the freeze is not confirmed. */
+const WRITERS_STOP_WITHIN_MS = 120_000;
+const READ_BACK_EVERY_MS = 2_000;
 
 export interface WriterState {
   deployment: string;
@@ -111,13 +116,20 @@ async function freezeWriters(cluster: OrchestratorCluster): Promise<WriterFreeze
       await change(cluster, commands, ['scale', `deployment/${name}`, '--replicas=0']);
   }
   await setFence(cluster, freeze, commands, freeze.fence.frozen);
-  return readBack(
-    cluster,
-    freeze,
-    commands,
-    (writers, fence) =>
-      fence === freeze.fence.frozen && writers.every((w) => w.replicas === 0 && w.readyReplicas === 0),
-  );
+  // Pods stop gracefully: read back until none is ready, or the bound passes (then: not confirmed).
+  const deadline = Date.now() + WRITERS_STOP_WITHIN_MS;
+  for (;;) {
+    const state = await readBack(
+      cluster,
+      freeze,
+      commands,
+      (writers, fence) =>
+        fence === freeze.fence.frozen && writers.every((w) => w.replicas === 0 && w.readyReplicas === 0),
+    );
+    if (state.confirmed || Date.now() >= deadline) return state;
+    heartbeatIfInActivity();
+    await delay(READ_BACK_EVERY_MS);
+  }
 }
 
 /** Fence open → each writer back to its annotated replicas → the annotation removed; then read back. */
