@@ -32,6 +32,11 @@ export class ReleaseRollbackRun {
   readonly tag: string;
   /** Set by an accepted abort while the run waits for the revert to merge and deploy. */
   abortRequested?: { by: string; reason: string };
+
+  /** A fail-safe step a human ended (abort; no release rollback step offers skip): who and why, kept for the end. */
+  stoppedBy(outcome: { by: string; reason?: string | undefined }): void {
+    this.abortRequested ??= { by: outcome.by, reason: outcome.reason ?? 'no reason given' };
+  }
   private policyValue?: ReleaseRollbackPolicySection;
 
   constructor(readonly input: ReleaseRollbackInputParsed) {

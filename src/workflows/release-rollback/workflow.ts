@@ -3,7 +3,7 @@ import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { helmUpgrade, kubectlRead, notification, policyRead } from '../activity-options';
 import { refusedByChangeFreeze } from '../shared/change-freeze';
-import { StepFailed } from '../shared/fail-safe';
+import { StepFailed, type StepOutcome } from '../shared/fail-safe';
 import { parseWorkflowInput, servedSection } from '../shared/input';
 import { describeFailure } from '../shared/notices';
 import {
@@ -95,7 +95,7 @@ async function pinTag(run: ReleaseRollbackRun): Promise<string | undefined> {
       }),
   );
   if (parent.kind !== 'done') {
-    run.abortRequested = { by: parent.by, reason: parent.reason ?? 'no reason given' };
+    run.stoppedBy(parent);
     return undefined;
   }
   detail.pinTag = parent.value.sha.slice(0, policy.helm.tagLength);
@@ -156,7 +156,7 @@ async function helmPin(run: ReleaseRollbackRun, tag: string): Promise<'pinned' |
       () => verifyReleaseCode(),
     );
     if (checked.kind === 'aborted') {
-      run.abortRequested = { by: checked.by, reason: checked.reason ?? 'no reason given' };
+      run.stoppedBy(checked);
       return 'aborted';
     }
     if (checked.kind === 'skipped') return fallBack(`the pin's check was skipped by ${checked.by}`);
@@ -215,7 +215,7 @@ async function mergeRevert(run: ReleaseRollbackRun): Promise<ReleaseRollbackResu
       }),
   );
   if (opened.kind !== 'done') {
-    run.abortRequested = { by: opened.by, reason: opened.reason ?? 'no reason given' };
+    run.stoppedBy(opened);
     return aborted(run, 'before a revert PR was opened');
   }
   const pr = opened.value;
@@ -257,9 +257,9 @@ async function awaitRevertDeployed(
   const { record, policy, failSafe } = run;
   const pr = revert.pullRequest!;
   const dueMs = startedMs + revert.targetMs;
-  const stopped = (outcome: { kind: string; by?: string; reason?: string }): boolean => {
+  const stopped = (outcome: StepOutcome<unknown>): boolean => {
     if (outcome.kind === 'done') return false;
-    run.abortRequested ??= { by: outcome.by ?? 'unknown', reason: outcome.reason ?? 'no reason given' };
+    run.stoppedBy(outcome);
     return true;
   };
   for (;;) {
