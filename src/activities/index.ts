@@ -17,6 +17,7 @@ import { createTrackerActivities } from './trackers';
 import { DirectoryArtifactStore, type ArtifactStore } from './artifacts';
 import { createEvidenceActivities } from './evidence';
 import { orchestratorCluster } from './kubectl/orchestrator/cluster';
+import { createStagingSoak } from './kubectl/orchestrator/staging-soak';
 
 /** Everything the activities touch, injected so tests can pass real or fake dependencies. */
 export interface ActivityDeps {
@@ -59,6 +60,11 @@ export function createActivities(deps: ActivityDeps) {
     ...createProbeActivities({ console: deps.policy.console, backstop: deps.policy.runbooks.backstop }),
     ...createDrillLogActivities(deps),
     ...createOrchestratorActivities(orchestrator),
+    ...createStagingSoak({
+      orchestrator: deps.policy.orchestrator,
+      soak: deps.policy.runbooks.phasedReenablement.stagingSoak,
+      secrets,
+    }),
     ...createEvidenceActivities({
       db: deps.db,
       cluster: orchestratorCluster(orchestrator),
@@ -86,6 +92,7 @@ export type { ArtifactRef, ArtifactStore } from './artifacts';
 export type { SignatureVerdict } from './signatures';
 export type { PreservedEvidence } from './evidence';
 export type { MutationResult, WriterFreezeState } from './kubectl/orchestrator';
+export type { StagingSoakJob, StagingSoakReading } from './kubectl/orchestrator/staging-soak';
 export type { IncidentMetrics, RepoAnalysis } from './metrics';
 export type * from './sql';
 export type * from './trackers';

@@ -44,6 +44,8 @@ export const OPTIONS = {
   limit: { type: 'string' },
   json: { type: 'boolean' },
   'keep-live': { type: 'boolean' },
+  /** Re-enablement: ask for the staging soak to be waived (the reason). */
+  'waive-soak': { type: 'string' },
   /** Send a decision as a signal (no answer) instead of an Update. */
   signal: { type: 'boolean' },
   /** Sign the approval with this SSH key (private key file, or its .pub with the key in ssh-agent). */

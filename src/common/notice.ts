@@ -114,6 +114,7 @@ export const NOTICE_KINDS = [
   'rollback_drill',
   'release_rollback_started',
   'release_rollback_done',
+  'staging_soak_failed',
 ] as const;
 
 export type NoticeKind = (typeof NOTICE_KINDS)[number];

@@ -194,6 +194,45 @@ describe('kubectl layer', () => {
     assert.equal(cluster.calls().length, 0);
   });
 
+  test('staging soak: one job per run however often it is started, in staging; a failed job is judged, not thrown', async () => {
+    const soaking = createActivities(
+      activityDeps(
+        rollbackPolicy(tmp, prometheus.url, (p) => {
+          p.runbooks.phasedReenablement.stagingSoak = {
+            image: 'registry.test/blocks:1',
+            command: ['blocks', 'test', 'soak'],
+          };
+        }),
+        db.pool,
+      ),
+    );
+    type Start = RunbookActivities['startStagingSoak'];
+    const startIn = (runId: string) =>
+      new MockActivityEnvironment(
+        { workflowExecution: { workflowId: 'phased-reenablement-INC-1', runId } },
+        { logger: quiet },
+      ).run<Parameters<Start>, Awaited<ReturnType<Start>>, Start>(soaking.startStagingSoak, {
+        repos: ['inventory-mgmt'],
+      });
+    const first = await startIn('run-a');
+    const retry = await startIn('run-a');
+    const nextRun = await startIn('run-b');
+    assert.equal(first.created, true);
+    assert.deepEqual(retry, { job: first.job, namespace: 'staging', created: false });
+    assert.notEqual(nextRun.job, first.job, 'a new run soaks again');
+    assert.equal(mutations(cluster).length, 2, 'two creates, none for the retry');
+    assert.ok(mutations(cluster).every((argv) => argv.includes('staging')));
+    cluster.update((state) => (state.namespaces.staging!.jobs![first.job]!.outcome = 'failed'));
+    const failed = await run(soaking.readStagingSoak, { job: first.job });
+    assert.equal(failed.state, 'failed');
+    assert.deepEqual(failed.reasons, ['the soak job failed']);
+    // Without the policy section, the activity says which section is missing.
+    await assert.rejects(
+      run(activities.startStagingSoak, { repos: ['inventory-mgmt'] }),
+      failure('ConfigurationError', true, /runbooks\.phasedReenablement\.stagingSoak/),
+    );
+  });
+
   test('failures: unreachable API retryable, Forbidden not, a hang hits the timeout', async () => {
     cluster.scriptNext({
       stderr: 'Unable to connect to the server: dial tcp 10.0.0.1:443: i/o timeout',

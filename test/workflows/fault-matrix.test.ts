@@ -18,8 +18,12 @@ import {
 import { incidentScenario } from './fault-matrix/incident';
 import { releaseRollbackScenario } from './fault-matrix/release';
 import { releaseRollbackSection } from '../fixtures/release';
-import { WRITER_FREEZE } from './fault-matrix/orchestrator';
-import { reenablementScenario, rollbackScenario } from './fault-matrix/orchestrator';
+import {
+  reenablementScenario,
+  rollbackScenario,
+  STAGING_SOAK,
+  WRITER_FREEZE,
+} from './fault-matrix/orchestrator';
 import { matrixPolicy, startMatrixWorld, stopMatrixWorld, type MatrixWorld } from './fault-matrix/world';
 
 /**
@@ -58,6 +62,8 @@ let policy: LoadedPolicy;
 let releasePolicy: LoadedPolicy;
 /** With the rollback's writer freeze (seed 003): only its own sites (the rest are the rollback's row). */
 let writerFreezePolicy: LoadedPolicy;
+/** With the re-enablement's staging soak (seed 002 §2): only its own sites. */
+let stagingSoakPolicy: LoadedPolicy;
 
 before(async () => {
   world = { suite, ...(await startMatrixWorld(tmp)) };
@@ -69,6 +75,10 @@ before(async () => {
   writerFreezePolicy = rollbackPolicy(tmp, world.prometheus.url, (file) => {
     matrixPolicy(world, file);
     file.runbooks.rollbackToPilot.writerFreeze = WRITER_FREEZE;
+  });
+  stagingSoakPolicy = rollbackPolicy(tmp, world.prometheus.url, (file) => {
+    matrixPolicy(world, file);
+    file.runbooks.phasedReenablement.stagingSoak = STAGING_SOAK;
   });
 });
 after(() => stopMatrixWorld(world));
@@ -84,6 +94,11 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
       { policy: () => writerFreezePolicy, sites: ['freezeWriters', 'unfreezeWriters'] },
     ],
     ['phasedReenablement', reenablementScenario],
+    [
+      'phasedReenablement (staging soak)',
+      (w) => reenablementScenario(w, { failingSoak: true }),
+      { policy: () => stagingSoakPolicy, sites: ['startStagingSoak', 'readStagingSoak'] },
+    ],
     ['breakGlassRestore', restoreScenario],
     ['breakGlassConsoleEdit', consoleEditScenario],
     ['breakGlassOverwriteRecovery', overwriteRecoveryScenario],

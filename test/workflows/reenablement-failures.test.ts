@@ -1,15 +1,31 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { signDecision } from '../../src/cli/sign';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import {
+  abortSignal,
   pauseSignal,
   resumeSignal,
   statusQuery,
+  WAIVE_STAGING_SOAK,
+  waiveStagingSoakMessage,
   type ReenablementStatus,
 } from '../../src/workflows/phased-reenablement/definitions';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
-import { historyEvents, recordHistory, scheduledActivities, signals } from '../fixtures/history';
+import {
+  assertElapsed,
+  completedActivities,
+  eventTimeMs,
+  historyEvents,
+  recordHistory,
+  scheduledActivities,
+  signals,
+} from '../fixtures/history';
 import { EXPANDED_REPOS, FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import {
@@ -24,9 +40,11 @@ import {
   reenablementInput,
   REMAINING,
   startReenablement,
+  type ReenablementHandle,
 } from '../fixtures/reenablement';
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
 import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -240,5 +258,179 @@ describe('phasedReenablement failure paths (time-skipping)', () => {
       const firstSet = activities.find((a) => a.type === 'setAllowlist')!.atMs;
       assert.ok(firstEnable > firstSet);
     });
+  });
+});
+
+/** Seed 002 §2 with the policy's real 2 h soak: a staging job, or an approver's signed waiver. */
+describe('phasedReenablement staging soak (time-skipping)', () => {
+  const keys: Record<'tl' | 'lead', string> = { tl: '', lead: '' };
+  let soakPolicy: LoadedPolicy;
+
+  before(() => {
+    const keyPair = (name: string): string => {
+      const file = path.join(tmp, `${name}-${uniqueId('k')}`);
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file]);
+      return file;
+    };
+    keys.tl = keyPair('eng-tl');
+    keys.lead = keyPair('sre-lead');
+    const publicKey = (file: string) => readFileSync(`${file}.pub`, 'utf8').trim();
+    soakPolicy = rollbackPolicy(tmp, prometheus.url, (p) => {
+      p.runbooks.phasedReenablement.stagingSoak = {
+        image: 'registry.test/blocks:1',
+        command: ['blocks', 'test', 'soak', '--env', 'staging', '--concurrency', '5'],
+        duration: '2h',
+        maxDuration: '4h',
+      };
+      p.signers = { '@eng-tl': [publicKey(keys.tl)], '@sre-lead': [publicKey(keys.lead)] };
+    });
+  });
+
+  const soakJobs = () => cluster.read().namespaces.staging!.jobs ?? {};
+
+  test('the canary goes live only after a 2 h soak that passed; a soak still running is read again 5 min later', async () => {
+    cluster.update((state) => (state.soakJob = { runningReads: 1 }));
+    await withWorker(async (taskQueue) => {
+      const handle = await startReenablement(suite.env, taskQueue, reenablementInput());
+      const soaking = await waitForStatus<ReenablementStatus>(
+        handle,
+        (status) => status.detail.stagingSoak?.state === 'running',
+        'the soak',
+      );
+      assert.equal(soaking.step, 'staging_soak');
+      assert.deepEqual(allowlistChanges(cluster), [], 'nothing re-enabled during the soak');
+      await suite.env.sleep(2 * HOUR + 10 * MINUTE);
+      const canary = await waitForStatus<ReenablementStatus>(handle, atStep('phase_1_canary'), 'the canary');
+      assert.equal(canary.detail.stagingSoak?.state, 'passed');
+      assert.deepEqual(canary.detail.stagingSoak?.reading?.summary, {
+        successRate: 0.996,
+        p95Seconds: 84,
+        recurrences: 0,
+      });
+      const [job] = Object.values(soakJobs());
+      assert.equal(Object.keys(soakJobs()).length, 1, 'one soak job');
+      assert.deepEqual(job!.command, [
+        'blocks',
+        'test',
+        'soak',
+        '--env',
+        'staging',
+        '--concurrency',
+        '5',
+        '--repos',
+        [CANARY, ...PHASE2, ...REMAINING].join(','),
+        '--duration',
+        '2h',
+      ]);
+      await handle.signal(abortSignal, { by: '@sre-lead', reason: 'test over' });
+      await handle.result();
+      // From the history's own clock: read at 2 h (still running), again 5 min later, then the canary.
+      const events = await historyEvents(handle);
+      const done = completedActivities(events);
+      const started = done.find((a) => a.type === 'startStagingSoak')!;
+      const reads = done.filter((a) => a.type === 'readStagingSoak');
+      assert.equal(reads.length, 2);
+      assertElapsed(started.completedAtMs, reads[0]!.scheduledAtMs, 2 * HOUR, MINUTE, 'soak → first read');
+      assertElapsed(reads[0]!.completedAtMs, reads[1]!.scheduledAtMs, 5 * MINUTE, MINUTE, 'poll interval');
+      const firstSet = scheduledActivities(events).find((a) => a.type === 'setAllowlist')!.atMs;
+      assert.ok(firstSet >= reads[1]!.completedAtMs, 'the canary after the soak passed');
+      await recordHistory(handle, 'reenablement-staging-soak-passed');
+    }, soakPolicy);
+  });
+
+  test('a failed soak ends the run with nothing re-enabled and says why (seed: continue fix iteration)', async () => {
+    cluster.update(
+      (state) => (state.soakJob = { summary: { successRate: 0.95, p95Seconds: 130, recurrences: 3 } }),
+    );
+    await withWorker(async (taskQueue) => {
+      const handle = await startReenablement(suite.env, taskQueue, reenablementInput());
+      await waitForStatus<ReenablementStatus>(handle, atStep('staging_soak'), 'the soak');
+      const result = await handle.result();
+      assert.equal(result.outcome, 'staging_soak_failed', result.message);
+      assert.match(result.message, /success rate 95\.00 %.*p95 130 s.*3 recurrences/);
+      assert.deepEqual(allowlistChanges(cluster), []);
+      assert.equal(result.stagingSoak?.state, 'failed');
+      assert.ok(result.notices.some((n) => n.kind === 'staging_soak_failed'));
+    }, soakPolicy);
+  });
+
+  test('a job that stopped before its 2 h is not a soak, whatever its summary says', async () => {
+    cluster.update((state) => (state.soakJob = { ranSeconds: 600 }));
+    await withWorker(async (taskQueue) => {
+      const handle = await startReenablement(suite.env, taskQueue, reenablementInput());
+      const result = await handle.result();
+      assert.equal(result.outcome, 'staging_soak_failed', result.message);
+      assert.match(result.message, /ran 10m, less than the soak's 2h/);
+      assert.deepEqual(allowlistChanges(cluster), []);
+    }, soakPolicy);
+  });
+
+  test('a waiver needs another approver’s signature over the canary change: each forgery refused, then the canary without a soak', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await startReenablement(
+        suite.env,
+        taskQueue,
+        reenablementInput({ stagingSoakWaiver: { reason: 'the fix is a config revert, soaked as pilot' } }),
+      );
+      const gate = await waitForStatus<ReenablementStatus>(
+        handle,
+        atStep('awaiting_soak_waiver'),
+        'the waiver',
+      );
+      const planHash = gate.detail.stagingSoak!.planHash!;
+      const sign = async (key: string, decision = WAIVE_STAGING_SOAK) =>
+        signDecision(
+          key,
+          { namespace: 'default', workflowId: handle.workflowId, decision, planHash },
+          new Date(await suite.env.currentTimeMs()),
+        );
+      const refusedWith = async (payload: object, reason: string) => {
+        const error = await handle
+          .executeUpdate(waiveStagingSoakMessage.update, { args: [payload as never] })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        assert.ok(error instanceof WorkflowUpdateFailedError, `accepted: ${JSON.stringify(payload)}`);
+        assert.match(JSON.stringify(error.cause), new RegExp(reason));
+      };
+      await refusedWith({ by: '@eng-tl', planHash }, 'signature');
+      await refusedWith({ by: '@sre-lead', planHash, ...(await sign(keys.lead)) }, 'self_approval');
+      await refusedWith(
+        { by: '@eng-tl', planHash, ...(await sign(keys.tl, 'approve')) },
+        'signature_invalid',
+      );
+      await refusedWith({ by: '@eng-tl', planHash, ...(await sign(keys.lead)) }, 'signature_invalid');
+      await handle.executeUpdate(waiveStagingSoakMessage.update, {
+        args: [{ by: '@eng-tl', planHash, ...(await sign(keys.tl)) }],
+      });
+      const canary = await waitForStatus<ReenablementStatus>(handle, atStep('phase_1_canary'), 'the canary');
+      assert.equal(canary.detail.stagingSoak?.state, 'waived');
+      assert.equal(canary.detail.stagingSoak?.waiver?.by, '@eng-tl');
+      assert.match(canary.detail.stagingSoak.waiver.key, /^SHA256:/);
+      assert.ok(canary.flags.some((f) => f.code === 'staging_soak_waived'));
+      assert.deepEqual(soakJobs(), {}, 'no soak job');
+      assert.equal(canary.refusedAttempts.length, 3, JSON.stringify(canary.refusedAttempts));
+      await handle.signal(abortSignal, { by: '@sre-lead', reason: 'test over' });
+      await handle.result();
+      await recordHistory(handle, 'reenablement-staging-soak-waived');
+    }, soakPolicy);
+  });
+
+  test('no signed waiver within 24 h: the run ends, nothing re-enabled', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle: ReenablementHandle = await startReenablement(
+        suite.env,
+        taskQueue,
+        reenablementInput({ stagingSoakWaiver: { reason: 'urgent' } }),
+      );
+      const result = await handle.result();
+      assert.equal(result.outcome, 'staging_soak_waiver_expired', result.message);
+      assert.deepEqual(allowlistChanges(cluster), []);
+      const events = await historyEvents(handle);
+      const asked = completedActivities(events).find((a) => a.type === 'planAllowlistChange')!;
+      const closed = events.at(-1)!;
+      assertElapsed(asked.completedAtMs, eventTimeMs(closed), 24 * HOUR, 2 * MINUTE, 'waiver window');
+    }, soakPolicy);
   });
 });

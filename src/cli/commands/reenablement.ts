@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { handleSchema } from '../../common/identity';
 import {
   PHASED_REENABLEMENT,
@@ -5,8 +6,11 @@ import {
   phasedReenablementInputSchema,
   phasedReenablementWorkflowId,
   resumeSignal,
+  WAIVE_STAGING_SOAK,
+  waiveStagingSoakSignal,
 } from '../../workflows/phased-reenablement/definitions';
-import { list, validateFlag, validateOptions, type Values } from '../args';
+import { list, requiredText, validateFlag, validateOptions, type Values } from '../args';
+import { signDecision } from '../sign';
 import type { Command } from '../command';
 import { runRef } from '../runs';
 import { sendDecision, startRun } from './helpers';
@@ -28,7 +32,8 @@ export const reenablementCommands: Command[] = [
     group: GROUP,
     usage:
       '--incident <id> --requested-by <@handle> --pilot <repo> --canary <repo> --phase2 a,b,c\n' +
-      '                           [--remaining d,e,...] [--canary-hold 4h] [--phase2-hold 24h] [--batch-hold 24h]',
+      '                           [--remaining d,e,...] [--canary-hold 4h] [--phase2-hold 24h] [--batch-hold 24h]\n' +
+      '                           [--waive-soak "why the staging soak cannot run"]   (then an approver runs waive-soak)',
     prepare(values) {
       const holdOverrides = Object.fromEntries(
         (
@@ -49,6 +54,9 @@ export const reenablementCommands: Command[] = [
           phase2Repos: list(values.phase2),
           remainingRepos: list(values.remaining),
           holdOverrides,
+          ...(values['waive-soak'] !== undefined
+            ? { stagingSoakWaiver: { reason: values['waive-soak'] } }
+            : {}),
         },
         'start-reenablement',
         {
@@ -61,6 +69,7 @@ export const reenablementCommands: Command[] = [
           'holdOverrides.canaryHold': '--canary-hold',
           'holdOverrides.phase2Hold': '--phase2-hold',
           'holdOverrides.batchHold': '--batch-hold',
+          'stagingSoakWaiver.reason': '--waive-soak',
         },
       );
       return startRun({
@@ -69,6 +78,35 @@ export const reenablementCommands: Command[] = [
         args: [input],
         follow: `--incident ${input.incidentId} --procedure reenablement`,
       });
+    },
+  },
+  {
+    name: 'waive-soak',
+    group: GROUP,
+    usage:
+      '--incident <id> --by <@handle> --plan-hash <hash> --sign-key <ssh key file> [--reason "..."]   (re-enablement, seed 002 §2)',
+    prepare(values) {
+      const planHash = validateFlag(
+        z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash from "status"'),
+        values['plan-hash'],
+        '--plan-hash',
+      );
+      const keyFile = requiredText('--sign-key', values['sign-key']);
+      const waiver = {
+        by: validateFlag(handleSchema, values.by, '--by'),
+        planHash,
+        ...(values.reason ? { reason: values.reason } : {}),
+      };
+      return sendDecision(
+        runRef(values, 'reenablement'),
+        waiveStagingSoakSignal.name,
+        waiver,
+        values,
+        async (_payload, run) => ({
+          ...waiver,
+          ...(await signDecision(keyFile, { ...run, decision: WAIVE_STAGING_SOAK, planHash })),
+        }),
+      );
     },
   },
   {

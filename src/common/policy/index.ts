@@ -138,7 +138,7 @@ export { SEED_LIMITS } from './break-glass';
 export type { BreakGlassRestorePolicy, BreakGlassRunbookName, ConsolePolicy } from './break-glass';
 export type { OrchestratorPolicy, PrometheusPolicy } from './orchestrator';
 export type { RollbackToPilotPolicy } from './rollback';
-export type { PhasedReenablementPolicy } from './reenablement';
+export type { PhasedReenablementPolicy, StagingSoakPolicy } from './reenablement';
 export type { BackstopPolicy, StoryProgram } from './backstop';
 export type { IncidentPolicy } from './incident';
 export type { ReleaseRollbackPolicy } from './release-rollback';

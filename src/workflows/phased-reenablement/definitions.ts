@@ -2,7 +2,8 @@ import { freezeOverrideSchema } from '../shared/freeze-override';
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import { GATE_MESSAGES, type MessageContract, type DecisionAnswer } from '../shared/messages';
 import { z } from 'zod';
-import type { RepoAnalysis } from '../../activities';
+import type { RepoAnalysis, StagingSoakReading } from '../../activities';
+import { sshSignatureSchema } from '../../common/signatures';
 import { incidentIdSchema } from '../../common/break-glass';
 import { parseDuration } from '../../common/duration';
 import { handleSchema } from '../../common/identity';
@@ -100,6 +101,14 @@ export const phasedReenablementInputSchema = z
       .partial()
       .strict()
       .default({}),
+    /**
+     * Seed 002 §2: ask for the staging soak to be waived instead of run (when the policy has one).
+     * The run waits for an approver's signed waiver, bound to the canary's allowlist change.
+     */
+    stagingSoakWaiver: z
+      .object({ reason: z.string().trim().min(1).max(1_000) })
+      .strict()
+      .optional(),
     /** Set by the run itself when it continues as new (see reenablementCarrySchema). */
     continued: reenablementCarrySchema.optional(),
   })
@@ -140,6 +149,39 @@ export const resumeMessage = {
   schema: resumePayloadSchema,
 };
 
+/** Waive the staging soak: an approver other than the requester, signed over the canary's planHash. */
+export const waiveStagingSoakPayloadSchema = z
+  .object({
+    by: handleSchema,
+    planHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash from the status'),
+    signature: sshSignatureSchema,
+    signedAt: z.string().min(1).max(40),
+    reason: z.string().trim().max(1_000).optional(),
+  })
+  .strict();
+export type WaiveStagingSoakPayload = z.input<typeof waiveStagingSoakPayloadSchema>;
+/** The decision name a soak waiver's signature covers. */
+export const WAIVE_STAGING_SOAK = 'waive_staging_soak';
+export const waiveStagingSoakSignal = defineSignal<[WaiveStagingSoakPayload]>('waiveStagingSoak');
+export const waiveStagingSoakMessage = {
+  signal: waiveStagingSoakSignal,
+  update: defineUpdate<DecisionAnswer, [WaiveStagingSoakPayload]>('waiveStagingSoak'),
+  schema: waiveStagingSoakPayloadSchema,
+};
+
+/** Seed 002 §2 as this run did it: a soak job in staging, or a signed waiver. */
+export interface StagingSoakRecord {
+  state: 'running' | 'passed' | 'failed' | 'awaiting_waiver' | 'waived' | 'waiver_expired';
+  job?: string;
+  startedAt?: string;
+  /** When the soak's duration is over and its result is read. */
+  readAt?: string;
+  reading?: StagingSoakReading;
+  /** The canary's allowlist change a waiver is signed over. */
+  planHash?: string;
+  waiver?: { by: string; key: string; reason: string; at: string };
+}
+
 export type Phase = z.output<typeof phaseName>;
 
 export interface AnalysisRecord extends RepoAnalysis {
@@ -168,6 +210,8 @@ export interface ReenablementDetail {
   phasesCompleted: { phase: Phase; repos: string[]; at: string }[];
   /** The programme this run belongs to, once it has continued as new (run 2 onwards). */
   program?: { run: number; startedAt: string };
+  /** Seed 002 §2: the staging soak before the canary (runs whose policy asks for one). */
+  stagingSoak?: StagingSoakRecord;
 }
 
 export type ReenablementStatus = RunbookStatus<ReenablementDetail>;
@@ -183,6 +227,10 @@ export type ReenablementOutcome =
   | 'aborted'
   | 'rejected'
   | 'approval_expired'
+  /** Seed 002 §2: the fix did not pass its staging soak; nothing was re-enabled ("continue fix iteration"). */
+  | 'staging_soak_failed'
+  /** No signed waiver of the staging soak arrived in time; nothing was re-enabled. */
+  | 'staging_soak_waiver_expired'
   | 'invalid_input';
 
 export interface ReenablementResult {
@@ -198,6 +246,7 @@ export interface ReenablementResult {
   phasesCompleted: ReenablementDetail['phasesCompleted'];
   analyses: AnalysisRecord[];
   analysisCount: number;
+  stagingSoak?: StagingSoakRecord;
   steps: StepRecord[];
   deadlines: DeadlineRecord[];
   refusedAttempts: RefusedAttempt[];
@@ -214,5 +263,10 @@ export const phasedReenablementContract: MessageContract = {
   workflowType: PHASED_REENABLEMENT,
   version: 1,
   input: phasedReenablementInputSchema,
-  messages: { ...GATE_MESSAGES, pause: pausePayloadSchema, resume: resumePayloadSchema },
+  messages: {
+    ...GATE_MESSAGES,
+    pause: pausePayloadSchema,
+    resume: resumePayloadSchema,
+    waiveStagingSoak: waiveStagingSoakPayloadSchema,
+  },
 };

@@ -9,6 +9,7 @@ import { FailSafe } from '../shared/fail-safe';
 import { RunControls } from '../shared/gates';
 import { PATCHES } from '../shared/patches';
 import { rollBack } from './allowlist';
+import { handleSoakWaiver } from './soak';
 import { statusQuery } from '../shared/messages';
 import { Notices } from '../shared/notices';
 import { RunRecord } from '../shared/run-record';
@@ -94,6 +95,7 @@ export class ReenablementRun {
     );
     handleDecision(this.record, pauseMessage, (raw) => this.onPause(raw));
     handleDecision(this.record, resumeMessage, (raw) => this.onResume(raw));
+    handleSoakWaiver(this);
     this.failSafe = new FailSafe(this.record, this.notices, {
       tag: this.tag,
       incidentCommander: this.requestedBy,
@@ -175,6 +177,7 @@ export class ReenablementRun {
       phasesCompleted: detail.phasesCompleted,
       analyses: detail.analyses,
       analysisCount: detail.analysisCount,
+      ...(detail.stagingSoak ? { stagingSoak: detail.stagingSoak } : {}),
       steps: record.stepDurations(),
       deadlines: record.status.deadlines,
       refusedAttempts: record.status.refusedAttempts,

@@ -14,6 +14,7 @@ import {
 } from './definitions';
 import { approvePhase2, enableRemaining, runPhase, watchForGreen } from './phases';
 import { ReenablementRun } from './run';
+import { soakInStaging } from './soak';
 
 const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 const k8s = proxyActivities<RunbookActivities>(kubectlRead);
@@ -103,6 +104,12 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
   run.goodSets.push(current);
 
   const canarySet = [...current, input.canaryRepo];
+  const soaked = await soakInStaging(
+    run,
+    [input.canaryRepo, ...input.phase2Repos, ...input.remainingRepos],
+    canarySet,
+  );
+  if (soaked) return soaked;
   const phase1 = await runPhase(run, 'canary', 'phase_1_canary', canarySet, holds.canaryHold);
   if (phase1) return phase1;
   const phase2Set = [...canarySet, ...input.phase2Repos];

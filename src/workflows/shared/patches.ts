@@ -63,4 +63,6 @@ export const PATCHES = {
   consoleEditPairReview: 'console-edit-pair-review-v1',
   /** Backstop: a revert runs the releaseRollback runbook as a child (helm tag pin, else merge revert) when the policy has one. */
   backstopReleaseRollback: 'backstop-release-rollback-v1',
+  /** Re-enablement: a staging soak (seed 002 §2) or an approver's signed waiver before the canary, when the policy has one. */
+  reenablementStagingSoak: 'reenablement-staging-soak-v1',
 } as const;

@@ -18,6 +18,8 @@ export type SignedApprovalVerdict =
 export async function verifySignedApproval(
   approval: { approver: string; planHash: string; signature?: string; signedAt?: string },
   maxAgeMs: number | undefined,
+  /** The decision the signature covers (a soak waiver signs its own, not "approve"). */
+  decision = 'approve',
 ): Promise<SignedApprovalVerdict> {
   if (!approval.signature || !approval.signedAt)
     return {
@@ -33,7 +35,7 @@ export async function verifySignedApproval(
       namespace: info.namespace,
       workflowId: info.workflowId,
       runId: info.runId,
-      decision: 'approve',
+      decision,
       planHash: approval.planHash,
       signedAt: approval.signedAt,
       signature: approval.signature,

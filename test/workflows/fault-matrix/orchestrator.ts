@@ -15,9 +15,14 @@ const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 
-/** The mutating kubectl calls, in the order made. */
+/** The mutating kubectl calls, in the order made (a soak job's name is per run: compared without it). */
 function kubectlProgress(cluster: FakeCluster): string[] {
-  return mutations(cluster).map((argv) => argv.slice(4).join(' '));
+  return mutations(cluster).map((argv) =>
+    argv
+      .slice(4)
+      .join(' ')
+      .replace(/runbooks-soak-[0-9a-f]{16}/, 'runbooks-soak-<run>'),
+  );
 }
 
 function kubectlMutations(cluster: FakeCluster): string[] {
@@ -82,12 +87,27 @@ export function rollbackScenario(world: MatrixWorld, options: { writerFreeze?: b
   };
 }
 
-export function reenablementScenario(world: MatrixWorld): Scenario {
+/** The staging soak (seed 002 §2) as the matrix's policy names it. */
+export const STAGING_SOAK = {
+  image: 'registry.test/blocks:1',
+  command: ['blocks', 'test', 'soak', '--env', 'staging'],
+  duration: '2h',
+  maxDuration: '4h',
+};
+
+/**
+ * The re-enablement; with `failingSoak`, a run whose staging soak fails (the soak's own sites,
+ * over in hours rather than days: the rest of the run is the plain row's).
+ */
+export function reenablementScenario(world: MatrixWorld, options: { failingSoak?: boolean } = {}): Scenario {
   let cluster: FakeCluster;
   return {
     runbook: 'phasedReenablement',
     async reset() {
-      cluster = FakeCluster.create(world.tmp, orchestratorCluster({ allowlist: [PILOT], replicas: 3 }));
+      const state = orchestratorCluster({ allowlist: [PILOT], replicas: 3 });
+      if (options.failingSoak)
+        state.soakJob = { summary: { successRate: 0.9, p95Seconds: 80, recurrences: 2 } };
+      cluster = FakeCluster.create(world.tmp, state);
       cluster.install();
       Object.assign(world.prometheus.values, HEALTHY);
       await Promise.resolve();
@@ -119,6 +139,7 @@ export function reenablementScenario(world: MatrixWorld): Scenario {
     tick(status) {
       const phase = (status.detail as { phase?: string }).phase ?? '';
       if (['phase2', 'phase3', 'watch_for_green'].includes(phase)) return 6 * HOUR;
+      if (status.step === 'staging_soak') return 30 * MINUTE;
       return status.step.startsWith('phase') ? HOUR : 30 * SECOND;
     },
     // The re-enablement's safe state: the allowlist is one the run had validated (or the pilot).
@@ -134,7 +155,7 @@ export function reenablementScenario(world: MatrixWorld): Scenario {
       const all = kubectlMutations(cluster);
       return Promise.resolve([...new Set(all)].filter((argv) => !argv.endsWith(`REPO_ALLOWLIST=${PILOT}`)));
     },
-    success: 'recovered',
+    success: options.failingSoak ? 'staging_soak_failed' : 'recovered',
     humanPause: {
       shown: (status) => (status.detail as { paused?: { kind: string } }).paused?.kind === 'inconclusive',
       resume: (handle) => handle.signal(resumeSignal, { by: IC, reason: 'metrics back' }),
