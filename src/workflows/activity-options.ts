@@ -137,6 +137,15 @@ export const longRunning: ActivityOptions = {
   },
 };
 
+/**
+ * One sample of the health endpoints while the rollback measures its downtime: one attempt, a
+ * short bound. A sample that cannot be taken is not a health verdict (the step-6 check is).
+ */
+export const healthSample: ActivityOptions = {
+  startToCloseTimeout: '20s',
+  retry: { maximumAttempts: 1 },
+};
+
 /** Prometheus instant queries. */
 export const metricsQuery: ActivityOptions = {
   startToCloseTimeout: '1m',

@@ -325,13 +325,17 @@ describe('phasedReenablement (time-skipping)', () => {
       await approvePhase2(handle);
       const result = await handle.result();
       assert.equal(result.outcome, 'recovered', result.message);
-      const changes = scheduledActivities(await historyEvents(handle)).filter(
-        (a) => a.type === 'setAllowlist',
-      );
-      const batches = changes.slice(2);
-      assert.equal(batches.length, 3, '5 repos in batches of 2, 2, 1');
-      // Batch to batch on the workflow's clock (the task that decided each batch): the scheduled
-      // events are stamped when those tasks completed, a few ms later, by however long each took.
+      const activities = scheduledActivities(await historyEvents(handle));
+      const changes = activities.filter((a) => a.type === 'setAllowlist');
+      assert.equal(changes.length - 2, 3, '5 repos in batches of 2, 2, 1');
+      // Batch to batch on the workflow's clock (the task that decided each batch): a batch starts
+      // with the change-freeze check right before its allowlist change; the scheduled events are
+      // stamped when those tasks completed, a few ms later, by however long each took.
+      const batches = changes
+        .slice(2)
+        .map((change) =>
+          activities.filter((a) => a.type === 'checkChangeFreeze' && a.atMs <= change.atMs).at(-1)!,
+        );
       for (let i = 1; i < batches.length; i++) {
         const gap = batches[i]!.decidedAtMs - batches[i - 1]!.decidedAtMs;
         assert.ok(

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { signDecision } from '../../src/cli/sign';
+import { liftChangeFreeze, setChangeFreeze } from '../../src/activities/sql/change-freeze';
 import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import {
@@ -258,6 +259,93 @@ describe('phasedReenablement failure paths (time-skipping)', () => {
       const firstSet = activities.find((a) => a.type === 'setAllowlist')!.atMs;
       assert.ok(firstEnable > firstSet);
     });
+  });
+});
+
+/** Seed 004 §1.3 during a programme that runs for days: a freeze declared later holds the next phase. */
+describe('phasedReenablement under a change freeze declared while it runs (time-skipping)', () => {
+  const freezeProduction = async (incidentId: string) =>
+    setChangeFreeze(suite.db.pool, {
+      incidentId,
+      environment: 'production',
+      workflowId: `incident-${incidentId}`,
+      by: '@ic',
+      reason: 'SEV1: payments down',
+      at: new Date(await suite.env.currentTimeMs()).toISOString(),
+    });
+
+  test('phase 2 waits while a later incident’s freeze is in force (the canary analysed meanwhile), and goes on within 30 min of its lift', async () => {
+    const incident = uniqueId('INC-FRZ');
+    try {
+      await withWorker(async (taskQueue) => {
+        const handle = await startReenablement(suite.env, taskQueue, reenablementInput());
+        await waitForStatus<ReenablementStatus>(handle, atStep('phase_1_canary'), 'the canary hold');
+        await freezeProduction(incident);
+        await approvePhase2(suite.env, handle);
+        const held = await waitForStatus<ReenablementStatus>(
+          handle,
+          atStep('phase_2_held_by_freeze'),
+          'phase 2 held',
+        );
+        assert.match(held.currentDetails, new RegExp(`incident ${incident}`));
+        await suite.env.sleep(3 * HOUR);
+        assert.deepEqual(liveAllowlist(cluster), [PILOT, CANARY], 'nothing more went live while frozen');
+        const liftedAtMs = await suite.env.currentTimeMs();
+        await liftChangeFreeze(suite.db.pool, {
+          incidentId: incident,
+          environment: 'production',
+          by: '@ic',
+          at: new Date(liftedAtMs).toISOString(),
+        });
+        await suite.env.sleep(HOUR);
+        assert.deepEqual(liveAllowlist(cluster), [PILOT, CANARY, ...PHASE2]);
+        await handle.signal(abortSignal, { by: '@sre-lead', reason: 'test over', keepLive: true });
+        const result = await handle.result();
+        assert.ok(result.flags.some((f) => f.code === 'held_by_change_freeze'));
+        const events = await historyEvents(handle);
+        const phase2At = scheduledActivities(events).filter((a) => a.type === 'setAllowlist')[1]!.atMs;
+        assert.ok(phase2At >= liftedAtMs, 'phase 2 only after the lift');
+        assert.ok(
+          phase2At - liftedAtMs <= 31 * MINUTE,
+          `${(phase2At - liftedAtMs) / MINUTE} min after the lift`,
+        );
+        const analysesWhileHeld = result.analyses.filter((a) => a.phase === 'phase2' && a.repos.length === 2);
+        assert.ok(
+          analysesWhileHeld.length >= 6,
+          `the canary set analysed while held: ${analysesWhileHeld.length}`,
+        );
+        await recordHistory(handle, 'reenablement-held-by-change-freeze');
+      });
+    } finally {
+      await suite.db.pool.query('DELETE FROM change_freezes WHERE incident_id = $1', [incident]);
+    }
+  });
+
+  test('a freeze crossed at the start (override) does not hold the later phases', async () => {
+    const incident = uniqueId('INC-FRZ');
+    try {
+      await freezeProduction(incident);
+      await withWorker(async (taskQueue) => {
+        const handle = await startReenablement(
+          suite.env,
+          taskQueue,
+          reenablementInput({ freezeOverride: { by: '@sre-lead', reason: 'the re-enablement is the fix' } }),
+        );
+        await approvePhase2(suite.env, handle);
+        await waitForStatus<ReenablementStatus>(
+          handle,
+          (status) => status.step === 'phase_2' && status.detail.reposLive.length === 5,
+          'phase 2 live, not held',
+        );
+        assert.deepEqual(liveAllowlist(cluster), [PILOT, CANARY, ...PHASE2]);
+        await handle.signal(abortSignal, { by: '@sre-lead', reason: 'test over', keepLive: true });
+        const result = await handle.result();
+        assert.ok(result.flags.some((f) => f.code === 'change_freeze_crossed'));
+        assert.ok(!result.flags.some((f) => f.code === 'held_by_change_freeze'));
+      });
+    } finally {
+      await suite.db.pool.query('DELETE FROM change_freezes WHERE incident_id = $1', [incident]);
+    }
   });
 });
 

@@ -208,9 +208,10 @@ describe('rollbackToPilot (time-skipping)', () => {
           at(freeze) >= 0 && at(freeze) < allowlist,
           `${freeze} before the allowlist (${calls.join(' | ')})`,
         );
-      // Held 10 min of green (from the history): first health check → the unfreeze.
+      // Held 10 min of green (from the history): step 6's health check (the one before hold_green's
+      // own; those before it are the downtime's samples) → the unfreeze.
       const done = completedActivities(await historyEvents(handle));
-      const firstHealth = done.find((a) => a.type === 'healthChecks')!.completedAtMs;
+      const firstHealth = done.filter((a) => a.type === 'healthChecks').at(-2)!.completedAtMs;
       const unfreeze = done.find((a) => a.type === 'unfreezeWriters')!.scheduledAtMs;
       assertElapsed(firstHealth, unfreeze, 10 * MINUTE, 30_000, 'green held before the unfreeze');
       await recordHistory(handle, 'rollback-to-pilot-writer-freeze');
@@ -397,15 +398,69 @@ describe('rollbackToPilot (time-skipping)', () => {
     });
   });
 
+  test('downtime (seed 002: < 5 min): from the first failing health check to healthy again, from the history', async () => {
+    const state = orchestratorCluster({ unhealthy: true });
+    // 2 endpoints a check: failing at the go and after each of the 5 execution steps, and in
+    // step 6's first two checks; healthy at its third, 30 s later.
+    state.namespaces.production!.healthRecoversAfter = 2 * 6 + 2 * 2;
+    cluster.write(state);
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input());
+      // Awaiting the result lets the server skip step 6's 15 s waits (and the RCA's 24 h: missed).
+      const result = await handle.result();
+      assert.deepEqual(
+        result.flags.map((f) => f.code),
+        [],
+        'downtime within its target, health green in the end',
+      );
+      const checks = completedActivities(await historyEvents(handle)).filter(
+        (a) => a.type === 'healthChecks',
+      );
+      assert.equal(checks.length, 9, 'a check at the go, after each of 5 steps, and 3 in step 6');
+      for (let i = 7; i < checks.length; i++)
+        assertElapsed(
+          checks[i - 1]!.completedAtMs,
+          checks[i]!.scheduledAtMs,
+          15_000,
+          2_000,
+          `step 6 check ${i - 5}`,
+        );
+      const downtime = result.targets?.downtime;
+      assert.equal(downtime?.met, true);
+      // Both bounds from the history: the first failing check's answer to the healthy one's.
+      const expected = checks.at(-1)!.completedAtMs - checks[0]!.completedAtMs;
+      assert.ok(
+        Math.abs(downtime.actualMs! - expected) <= 1_000,
+        `downtime ${downtime.actualMs} ms, the history says ${expected} ms`,
+      );
+      assert.ok(downtime.from && downtime.to);
+      await recordHistory(handle, 'rollback-to-pilot-downtime');
+    });
+  });
+
   test('degraded health after the rollback and a missed RCA: completed with warnings, escalated', async () => {
     cluster.write(orchestratorCluster({ unhealthy: true }));
     await withWorker(async (taskQueue) => {
-      const result = await (await start(taskQueue, input())).result();
+      const handle = await start(taskQueue, input());
+      const result = await handle.result();
       assert.equal(result.outcome, 'rolled_back_with_warnings');
       assert.deepEqual(
         result.flags.map((f) => f.code),
-        ['health_degraded'],
+        ['health_degraded', 'target_downtime_missed'],
       );
+      // Never healthy: step 6 checked again every 15 s until 5 min after the first failing check.
+      const checks = completedActivities(await historyEvents(handle)).filter(
+        (a) => a.type === 'healthChecks',
+      );
+      assertElapsed(
+        checks[0]!.completedAtMs,
+        checks.at(-1)!.completedAtMs,
+        5 * MINUTE,
+        20_000,
+        'downtime watched',
+      );
+      assert.equal(result.targets?.downtime?.met, false);
+      assert.equal(result.targets.downtime.to, undefined, 'never healthy again');
       assert.deepEqual(
         result.nonConformities.map((n) => n.code),
         ['rca_missed'],

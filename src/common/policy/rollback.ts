@@ -75,6 +75,8 @@ export const rollbackToPilotPolicySchema = z
       .object({
         execution: duration.prefault('10m'),
         total: duration.prefault('30m'),
+        /** Seed 002: "Downtime: < 5 minutes" — first failing health check to healthy again. */
+        downtime: duration.prefault('5m'),
         /** The quarterly drill (seed 002): the dry run's decision and plan within 20 minutes. */
         drill: duration.prefault('20m'),
       })
@@ -129,6 +131,12 @@ export function checkRollbackFloors(policy: RollbackToPilotPolicy, ctx: z.Refine
       code: 'custom',
       path: [...path, 'writerFreeze', 'holdGreen'],
       message: 'must be between 10m and 15m (seed 003: hold ten to fifteen minutes, then unfreeze)',
+    });
+  if (policy.targets.downtime > 5 * 60_000)
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, 'targets', 'downtime'],
+      message: 'must be at most 5m (seed 002: "Downtime: <5 minutes")',
     });
   if (policy.targets.drill > 20 * 60_000)
     ctx.addIssue({

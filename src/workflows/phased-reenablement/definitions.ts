@@ -69,6 +69,8 @@ export const reenablementCarrySchema = z
       z.object({ phase: phaseName, repos: z.array(kubernetesName), at: z.string() }).strict(),
     ),
     analysisCount: z.number().int().min(0),
+    /** The incidents whose change freezes the programme's override crossed at its start. */
+    crossedFreezes: z.array(z.string()).max(100).optional(),
     /** Steps, notices and findings of the runs before (the latest), shown again in `status`. */
     trail: runTrailSchema,
   })

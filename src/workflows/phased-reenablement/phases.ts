@@ -2,6 +2,7 @@ import { condition, patched, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { DAY_MS, formatDuration, utcIso } from '../../common/duration';
 import { kubectlRead } from '../activity-options';
+import { freezeNotCrossed } from '../shared/change-freeze';
 import { PATCHES } from '../shared/patches';
 import { apply, rollBack, setAlerts } from './allowlist';
 import type { Phase, ReenablementResult } from './definitions';
@@ -24,6 +25,8 @@ export async function runPhase(
   const { record, detail, notices, requestedBy, tag, policy } = run;
   const waited = await waitForResume(run, name, label);
   if (waited) return waited;
+  const held = await waitForFreezeToLift(run, name, label);
+  if (held) return held;
   detail.phase = name;
   const added = repos.filter((repo) => !detail.lastGood.includes(repo));
   record.enterStep(
@@ -96,6 +99,57 @@ async function waitForResume(
     run.policy.analysisInterval,
   );
   return stopUnlessPassed(run, ended, `${label} (waiting for resume)`);
+}
+
+/**
+ * An incident declared while the programme runs (days) freezes production (seed 004 §1.3): no
+ * phase or batch goes live while a freeze this run did not cross at its start is in force. The live
+ * set is held and analysed meanwhile (a failing analysis still rolls back, which is the incident
+ * response, not a change); the freezes are read again after every analysis interval.
+ */
+async function waitForFreezeToLift(
+  run: ReenablementRun,
+  name: Phase,
+  label: string,
+): Promise<ReenablementResult | undefined> {
+  if (!patched(PATCHES.reenablementFreezeRechecked)) return undefined;
+  const { record, notices, requestedBy, tag, policy } = run;
+  let announced = false;
+  for (;;) {
+    const freeze = await freezeNotCrossed({ record, failSafe: run.failSafe, crossed: run.crossedFreezes });
+    if (freeze.kind === 'aborted') return run.abortedAfterFailure(freeze, 'check_change_freeze');
+    if (freeze.kind === 'clear') {
+      if (announced) record.event('change_freeze_lifted', `${label}: no freeze in force any more; going on`);
+      return undefined;
+    }
+    if (!announced) {
+      announced = true;
+      record.flag('held_by_change_freeze', `${label} held: ${freeze.text}`);
+      notices.send({
+        kind: 'reenablement_phase',
+        severity: 'warning',
+        audience: 'incident_commander',
+        recipients: [requestedBy],
+        subject: `${tag} ${label} held: a change freeze is in force`,
+        body: `${freeze.text}.\nNothing more is re-enabled until it is lifted; the live set ${run.detail.reposLive.join(',')} is analysed meanwhile (a failing analysis still rolls back).`,
+      });
+    }
+    record.enterStep(
+      `${label}_held_by_freeze`,
+      `${label} held: ${freeze.text}; checked again in ${formatDuration(policy.analysisInterval)}`,
+    );
+    const ended = await hold(
+      run,
+      name,
+      `${label}_held_by_freeze`,
+      policy.analysisInterval,
+      run.detail.reposLive,
+      judgeHold,
+      policy.analysisInterval,
+    );
+    const stopped = await stopUnlessPassed(run, ended, `${label} (held by a change freeze)`);
+    if (stopped) return stopped;
+  }
 }
 
 /** The canary held: the approvers agree to phase 2's allowlist, bound to its planHash. */

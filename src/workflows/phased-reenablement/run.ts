@@ -45,6 +45,8 @@ export class ReenablementRun {
   readonly tag: string;
   /** Every set that passed its hold, the last one being the current good set. */
   readonly goodSets: string[][] = [];
+  /** The incidents whose change freezes this programme crossed at its start (the input's override). */
+  crossedFreezes: string[] = [];
   private approvers: string[] = [];
   private policyValue?: Policy;
 
@@ -84,6 +86,7 @@ export class ReenablementRun {
     if (carry) {
       this.record.carryTrail(carry.trail);
       this.goodSets.push(...carry.goodSets);
+      this.crossedFreezes = carry.crossedFreezes ?? [];
     }
     setHandler(statusQuery, () => this.record.status);
     this.notices = new Notices(this.record);
@@ -146,6 +149,7 @@ export class ReenablementRun {
       ...(detail.alertRules ? { alertRules: detail.alertRules } : {}),
       phasesCompleted: detail.phasesCompleted,
       analysisCount: detail.analysisCount,
+      ...(this.crossedFreezes.length ? { crossedFreezes: this.crossedFreezes } : {}),
       trail: record.trailToCarry(),
     };
     record.event(

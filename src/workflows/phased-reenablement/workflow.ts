@@ -84,6 +84,7 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
     record,
     failSafe: run.failSafe,
     override: input.freezeOverride,
+    onCrossed: (incidentIds) => (run.crossedFreezes = incidentIds),
   });
   if (frozen) return run.finish('refused_change_freeze', frozen);
 

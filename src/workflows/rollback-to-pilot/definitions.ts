@@ -136,7 +136,12 @@ export interface RollbackDetail {
     database?: { state: 'running' | 'done' | 'failed'; path?: string; error?: string; sha256?: string };
   };
   plan?: unknown;
-  targets?: { execution: TargetCheck; total: TargetCheck };
+  /** downtime: runs since `rollback-downtime-measured-v1` (from/to: the first failing check, healthy again). */
+  targets?: {
+    execution: TargetCheck;
+    total: TargetCheck;
+    downtime?: TargetCheck & { from?: string; to?: string };
+  };
   /** When the rollback was decided (P1: at once; P2: the IC's confirmation): the targets' clocks start here. */
   goDecisionAt?: string;
   rca?: {

@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, sleep } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { kubernetesName } from '../../common/names';
@@ -6,9 +6,11 @@ import { kubectlMutation, kubectlRead, longRunning, notification } from '../acti
 import { describeFailure } from '../shared/notices';
 import type { Decision } from './decision';
 import type { RollbackEnd } from './decision-gate';
+import { DowntimeClock } from './downtime';
 import type { RollbackRun } from './run';
 
 const k8s = proxyActivities<RunbookActivities>(kubectlRead);
+type Activity<K extends keyof RunbookActivities> = Awaited<ReturnType<RunbookActivities[K]>>;
 const mutate = proxyActivities<RunbookActivities>(kubectlMutation);
 const { backupDatabase, runPilotVerification } = proxyActivities<RunbookActivities>(longRunning);
 const { updateStatusPage } = proxyActivities<RunbookActivities>(notification);
@@ -241,14 +243,40 @@ export async function verifyPilot(run: RollbackRun): Promise<RollbackEnd | undef
   };
 }
 
-/** Step 6: pods and health endpoints; degraded health is flagged to the IC, not a failure. */
-export async function checkHealth(run: RollbackRun): Promise<void> {
-  const { record, notices, ic, tag } = run;
+/**
+ * Step 6: pods and health endpoints; degraded health is flagged to the IC, not a failure. While
+ * the endpoints are down (runs that measure downtime) they are checked again every 15 s until
+ * healthy or the downtime target has passed.
+ */
+export async function checkHealth(run: RollbackRun, downtime: DowntimeClock): Promise<void> {
+  const { record, policy } = run;
   const baseline = run.snapshot.orchestrator.pilotReplicas;
   record.enterStep('health_checks', 'step 6: pods and health endpoints');
-  const [podsAfter, health] = [await k8s.deploymentPods(), await k8s.healthChecks()];
-  const healthy = podsAfter.ready === baseline && !podsAfter.crashLoop && health.ok;
-  run.evidence('health_checks', healthy, { pods: podsAfter, health });
+  let checks = 0;
+  for (;;) {
+    const [podsAfter, health] = [await k8s.deploymentPods(), await k8s.healthChecks()];
+    checks += 1;
+    if (downtime.measuring) downtime.note(health.ok, 'the rollback');
+    if (!downtime.down || downtime.downForMs() >= policy.targets.downtime) {
+      const healthy = podsAfter.ready === baseline && !podsAfter.crashLoop && health.ok;
+      return reportHealth(run, healthy, { pods: podsAfter, health, ...(checks > 1 ? { checks } : {}) });
+    }
+    record.describe(
+      `step 6: health endpoints failing for ${formatDuration(downtime.downForMs())}; checked again every ${formatDuration(DowntimeClock.POLL_MS)} (downtime target ${formatDuration(policy.targets.downtime)})`,
+    );
+    await sleep(DowntimeClock.POLL_MS);
+  }
+}
+
+function reportHealth(
+  run: RollbackRun,
+  healthy: boolean,
+  evidence: { pods: Activity<'deploymentPods'>; health: Activity<'healthChecks'>; checks?: number },
+): void {
+  const { record, notices, ic, tag } = run;
+  const baseline = run.snapshot.orchestrator.pilotReplicas;
+  const { pods: podsAfter, health } = evidence;
+  run.evidence('health_checks', healthy, evidence);
   if (healthy) return;
   const failing =
     health.checks

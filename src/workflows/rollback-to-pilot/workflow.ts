@@ -9,6 +9,7 @@ import { decideRollback, triageThenConfirm, type RollbackEnd } from './decision-
 import { runStep, type RollbackStep } from './guard';
 import { rollbackToPilotInputSchema, type RollbackResult, type RollbackToPilotInput } from './definitions';
 import { planRollback } from './plan';
+import { DowntimeClock } from './downtime';
 import { RollbackRun } from './run';
 import { freezesWriters, freezeWritersFirst, holdGreenThenUnfreeze } from './writers';
 import { finishDrill } from './drill';
@@ -75,7 +76,9 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
     const ended = await freezeWritersFirst(run);
     if (ended) return run.finish(ended.outcome, ended.message);
   }
+  const downtime = new DowntimeClock(run);
   const executionStartMs = Date.now();
+  await downtime.sample('the go decision');
   const steps: [RollbackStep, () => Promise<RollbackEnd | undefined | void>][] = [
     ['restrict_allowlist', () => restrictAllowlist(run)],
     ['scale_down', () => scaleDown(run)],
@@ -86,14 +89,15 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
   for (const [name, work] of steps) {
     const ended = await runStep(run, name, work);
     if (ended) return run.finish(ended.outcome, ended.message);
+    await downtime.sample(name);
   }
   const executionEndMs = Date.now();
-  const unhealthy = await runStep(run, 'health_checks', () => checkHealth(run));
+  const unhealthy = await runStep(run, 'health_checks', () => checkHealth(run, downtime));
   if (unhealthy) return run.finish(unhealthy.outcome, unhealthy.message);
   await announceComplete(run);
   const completedMs = Date.now();
   const [executionFromMs, totalFromMs] = [clocksFromMs ?? executionStartMs, clocksFromMs ?? run.startedMs];
-  recordTargets(run, executionEndMs - executionFromMs, completedMs - totalFromMs);
+  recordTargets(run, executionEndMs - executionFromMs, completedMs - totalFromMs, downtime);
   if (writersFrozen) {
     const ended = await holdGreenThenUnfreeze(run);
     if (ended) return run.finish(ended.outcome, ended.message);
@@ -111,8 +115,8 @@ export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<R
   );
 }
 
-/** The seed's targets (execution < 10 min, total < 30 min): met or flagged. */
-function recordTargets(r: RollbackRun, executionMs: number, totalMs: number): void {
+/** The seed's targets (execution < 10 min, total < 30 min, downtime < 5 min): met or flagged. */
+function recordTargets(r: RollbackRun, executionMs: number, totalMs: number, downtime: DowntimeClock): void {
   const { detail, policy } = r;
   detail.targets = {
     execution: {
@@ -121,6 +125,7 @@ function recordTargets(r: RollbackRun, executionMs: number, totalMs: number): vo
       met: executionMs <= policy.targets.execution,
     },
     total: { targetMs: policy.targets.total, actualMs: totalMs, met: totalMs <= policy.targets.total },
+    ...(downtime.measuring ? { downtime: downtime.target(policy.targets.downtime) } : {}),
   };
   for (const [name, target] of Object.entries(detail.targets)) {
     if (target.met === false)

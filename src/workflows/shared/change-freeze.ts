@@ -20,9 +20,65 @@ export async function refusedByChangeFreeze(args: {
   record: RunRecord<unknown>;
   failSafe: FailSafe;
   override: FreezeOverride | undefined;
+  /** Told which incidents' freezes the override crossed (a long run checks again later). */
+  onCrossed?: (incidentIds: string[]) => void;
 }): Promise<string | undefined> {
   if (!patched(PATCHES.changeFreezeChecked)) return undefined;
-  const { record, failSafe, override } = args;
+  const { record, override } = args;
+  const checked = await readChangeFreezes(args.record, args.failSafe, override);
+  if (checked.kind !== 'done')
+    return `aborted by ${checked.by} while the change freezes could not be read${checked.reason ? `: ${checked.reason}` : ''}; nothing was changed`;
+  const check = checked.value;
+  if (!check.frozen) return undefined;
+  const freezes = describeFreezes(check.freezes);
+  if (check.crossed && override) {
+    record.flag(
+      'change_freeze_crossed',
+      `${check.environment} is frozen by ${freezes}: crossed by @${normalizeHandle(override.by)}: ${override.reason}`,
+    );
+    args.onCrossed?.(check.freezes.map((freeze) => freeze.incidentId));
+    return undefined;
+  }
+  return `${check.environment} is under a change freeze (${freezes}): no change until the incident is green (seed 004 §1.3). Nothing was changed. To act anyway, start again with "freezeOverride": {"by": "@you", "reason": "why this cannot wait"}`;
+}
+
+/**
+ * A long run's later check (before each change it makes): the freezes in force now that it did
+ * not cross at its start, described; 'clear' when there are none.
+ */
+export async function freezeNotCrossed(args: {
+  record: RunRecord<unknown>;
+  failSafe: FailSafe;
+  crossed: readonly string[];
+}): Promise<
+  { kind: 'clear' } | { kind: 'frozen'; text: string } | { kind: 'aborted'; by: string; reason?: string }
+> {
+  const checked = await readChangeFreezes(args.record, args.failSafe, undefined);
+  if (checked.kind !== 'done')
+    return { kind: 'aborted', by: checked.by, ...(checked.reason ? { reason: checked.reason } : {}) };
+  const check = checked.value;
+  const fresh = check.frozen
+    ? check.freezes.filter((freeze) => !args.crossed.includes(freeze.incidentId))
+    : [];
+  return fresh.length
+    ? { kind: 'frozen', text: `${check.environment} is frozen by ${describeFreezes(fresh)}` }
+    : { kind: 'clear' };
+}
+
+type FreezeCheck = Awaited<ReturnType<typeof checkChangeFreeze>>;
+
+function describeFreezes(freezes: Extract<FreezeCheck, { frozen: true }>['freezes']): string {
+  return freezes
+    .map((freeze) => `incident ${freeze.incidentId} since ${freeze.frozenAt} (${freeze.frozenBy})`)
+    .join('; ');
+}
+
+/** The freezes in force on the run's environment (an override is recorded as a crossing). */
+async function readChangeFreezes(
+  record: RunRecord<unknown>,
+  failSafe: FailSafe,
+  override: FreezeOverride | undefined,
+) {
   const { runbook, incidentId, workflowId, runId } = record.status;
   const previous = record.status.step;
   record.enterStep('check_change_freeze', 'reading the change freezes in force (seed 004 §1.3)');
@@ -40,21 +96,13 @@ export async function refusedByChangeFreeze(args: {
           : {}),
       }),
   );
-  if (checked.kind !== 'done')
-    return `aborted by ${checked.by} while the change freezes could not be read${checked.reason ? `: ${checked.reason}` : ''}; nothing was changed`;
-  const check = checked.value;
-  record.noteStep(check.frozen ? `${check.environment} frozen` : `${check.environment} not frozen`);
-  record.enterStep(previous, record.status.currentDetails);
-  if (!check.frozen) return undefined;
-  const freezes = check.freezes
-    .map((freeze) => `incident ${freeze.incidentId} since ${freeze.frozenAt} (${freeze.frozenBy})`)
-    .join('; ');
-  if (check.crossed && override) {
-    record.flag(
-      'change_freeze_crossed',
-      `${check.environment} is frozen by ${freezes}: crossed by @${normalizeHandle(override.by)}: ${override.reason}`,
+  if (checked.kind === 'done') {
+    record.noteStep(
+      checked.value.frozen
+        ? `${checked.value.environment} frozen`
+        : `${checked.value.environment} not frozen`,
     );
-    return undefined;
+    record.enterStep(previous, record.status.currentDetails);
   }
-  return `${check.environment} is under a change freeze (${freezes}): no change until the incident is green (seed 004 §1.3). Nothing was changed. To act anyway, start again with "freezeOverride": {"by": "@you", "reason": "why this cannot wait"}`;
+  return checked;
 }

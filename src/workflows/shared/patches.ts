@@ -65,4 +65,8 @@ export const PATCHES = {
   backstopReleaseRollback: 'backstop-release-rollback-v1',
   /** Re-enablement: a staging soak (seed 002 §2) or an approver's signed waiver before the canary, when the policy has one. */
   reenablementStagingSoak: 'reenablement-staging-soak-v1',
+  /** Re-enablement: the change freezes are read again before each phase or batch goes live; a new one holds it. */
+  reenablementFreezeRechecked: 'reenablement-freeze-rechecked-v1',
+  /** Rollback: downtime measured from the first failing health check to healthy again (step 6 polls up to the 5 min target). */
+  rollbackDowntimeMeasured: 'rollback-downtime-measured-v1',
 } as const;
