@@ -15,6 +15,7 @@ import { GITHUB_REPOSITORY } from '../test/fixtures/sinks/apis';
 import { spawnNode, type ChildHandle } from '../test/fixtures/processes';
 import { minimalSleeper, minimalStatusQuery } from './minimal/workflows';
 import { p50p99 } from './stats';
+import { DEFAULT_WORKER_HEAP_MIB } from '../src/worker/config';
 
 /**
  * `npm run bench -- sleepers N`: N backstop programs started with a merge of today (T+30 a month
@@ -27,6 +28,12 @@ import { p50p99 } from './stats';
  */
 
 const N = Number(process.argv[2] ?? 1_000);
+/**
+ * The worker's command line as `npm run worker` has it: the heap of RUNBOOKS_WORKER_HEAP_MIB
+ * (default 448 MiB; "unlimited" leaves Node's own, about 4 GiB here).
+ */
+const HEAP = process.env.RUNBOOKS_WORKER_HEAP_MIB ?? String(DEFAULT_WORKER_HEAP_MIB);
+const WORKER_NODE_ARGS = HEAP === 'unlimited' ? [] : [`--max-old-space-size=${HEAP}`];
 const STORY = (i: number): string => `BENCH-S${i}`;
 
 function rssMiB(pid: number): number {
@@ -185,10 +192,12 @@ async function main(): Promise<void> {
     // The yardstick first, on its own worker process with the same sizing, then ours.
     const minimal = await sleepers(client, serverPid, {
       label: 'minimal sleeping workflow (bench/minimal)',
-      worker: spawnNode('dist/bench/minimal/worker.js', [], {
-        ...workerEnv,
-        RUNBOOKS_TASK_QUEUE: 'bench-minimal',
-      }),
+      worker: spawnNode(
+        'dist/bench/minimal/worker.js',
+        [],
+        { ...workerEnv, RUNBOOKS_TASK_QUEUE: 'bench-minimal' },
+        WORKER_NODE_ARGS,
+      ),
       workflowType: 'minimalSleeper',
       start: (i) =>
         client.workflow.start(minimalSleeper, {
@@ -200,10 +209,12 @@ async function main(): Promise<void> {
     });
     const ours = await sleepers(client, serverPid, {
       label: 'backstopProgram',
-      worker: spawnNode('dist/src/worker/main.js', [], {
-        ...workerEnv,
-        RUNBOOKS_TASK_QUEUE: 'bench-sleepers',
-      }),
+      worker: spawnNode(
+        'dist/src/worker/main.js',
+        [],
+        { ...workerEnv, RUNBOOKS_TASK_QUEUE: 'bench-sleepers' },
+        WORKER_NODE_ARGS,
+      ),
       workflowType: 'backstopProgram',
       start: (i) =>
         client.workflow.start(backstopProgram, {

@@ -106,6 +106,13 @@ export function describeSizing(sizing: WorkerSizing): string {
   return `${sizing.maxCachedWorkflows} cached runs, ${sizing.maxConcurrentWorkflowTaskExecutions} workflow tasks and ${sizing.maxConcurrentActivityTaskExecutions} activities at once, sticky timeout ${sizing.stickyQueueScheduleToStartTimeoutMs} ms`;
 }
 
+/**
+ * The heap `npm run worker` gives the worker (`--max-old-space-size`, from RUNBOOKS_WORKER_HEAP_MIB):
+ * a small pod's. With it the cache is 99 runs and 10,000 sleeping programmes hold under 512 MiB
+ * of RSS (README "Benchmarks"); V8 collects lazily, so without a limit RSS follows the cache.
+ */
+export const DEFAULT_WORKER_HEAP_MIB = 448;
+
 /** Measured heap per cached run of our workflows (~0.85 MiB of RSS), with a margin (README "Benchmarks"). */
 export const PER_CACHED_RUN_MIB = 2;
 /** Heap kept for everything else (the bundle, activities, connections, buffers). */
@@ -201,7 +208,7 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, strin
     workerVersion: config.deployment
       ? `${config.deployment.deploymentName}:${config.deployment.buildId} (make it current: temporal worker deployment set-current-version)`
       : 'unversioned',
-    sizing: describeSizing(config.sizing),
+    sizing: `${describeSizing(config.sizing)}, heap limit ${Math.round(getHeapStatistics().heap_size_limit / 1024 / 1024)} MiB`,
     database: redactUrl(config.databaseUrl),
     staging: config.stagingDatabaseUrl
       ? redactUrl(config.stagingDatabaseUrl)
