@@ -30,7 +30,7 @@ import { DEFAULT_WORKER_HEAP_MIB } from '../src/worker/config';
 const N = Number(process.argv[2] ?? 1_000);
 /**
  * The worker's command line as `npm run worker` has it: the heap of RUNBOOKS_WORKER_HEAP_MIB
- * (default 448 MiB; "unlimited" leaves Node's own, about 4 GiB here).
+ * (default 384 MiB; "unlimited" leaves Node's own, about 4 GiB here).
  */
 const HEAP = process.env.RUNBOOKS_WORKER_HEAP_MIB ?? String(DEFAULT_WORKER_HEAP_MIB);
 const WORKER_NODE_ARGS = HEAP === 'unlimited' ? [] : [`--max-old-space-size=${HEAP}`];

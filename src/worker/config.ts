@@ -108,10 +108,11 @@ export function describeSizing(sizing: WorkerSizing): string {
 
 /**
  * The heap `npm run worker` gives the worker (`--max-old-space-size`, from RUNBOOKS_WORKER_HEAP_MIB):
- * a small pod's. With it the cache is 99 runs and 10,000 sleeping programmes hold under 512 MiB
- * of RSS (README "Benchmarks"); V8 collects lazily, so without a limit RSS follows the cache.
+ * a small pod's. With it the cache is 91 runs and 10,000 sleeping programmes held 480 MiB of RSS
+ * (448: 536 MiB; Node's own 4 GiB: 733–894 MiB, as V8 collects lazily). The price is GC: 15.7
+ * programmes/s to asleep against 23 (README "Benchmarks").
  */
-export const DEFAULT_WORKER_HEAP_MIB = 448;
+export const DEFAULT_WORKER_HEAP_MIB = 384;
 
 /** Measured heap per cached run of our workflows (~0.85 MiB of RSS), with a margin (README "Benchmarks"). */
 export const PER_CACHED_RUN_MIB = 2;
