@@ -101,6 +101,9 @@ async function waitForResume(
   return stopUnlessPassed(run, ended, `${label} (waiting for resume)`);
 }
 
+/** Freezes read this recently are not read again before a phase. */
+const FREEZES_FRESH_MS = 60_000;
+
 /**
  * An incident declared while the programme runs (days) freezes production (seed 004 §1.3): no
  * phase or batch goes live while a freeze this run did not cross at its start is in force. The live
@@ -113,10 +116,14 @@ async function waitForFreezeToLift(
   label: string,
 ): Promise<ReenablementResult | undefined> {
   if (!patched(PATCHES.reenablementFreezeRechecked)) return undefined;
+  // Read moments ago (the start's check, with no soak or hold since): not read twice in a row.
+  if (run.freezesReadAtMs !== undefined && Date.now() - run.freezesReadAtMs < FREEZES_FRESH_MS)
+    return undefined;
   const { record, notices, requestedBy, tag, policy } = run;
   let announced = false;
   for (;;) {
     const freeze = await freezeNotCrossed({ record, failSafe: run.failSafe, crossed: run.crossedFreezes });
+    run.freezesReadAtMs = Date.now();
     if (freeze.kind === 'aborted') return run.abortedAfterFailure(freeze, 'check_change_freeze');
     if (freeze.kind === 'clear') {
       if (announced) record.event('change_freeze_lifted', `${label}: no freeze in force any more; going on`);

@@ -47,6 +47,8 @@ export class ReenablementRun {
   readonly goodSets: string[][] = [];
   /** The incidents whose change freezes this programme crossed at its start (the input's override). */
   crossedFreezes: string[] = [];
+  /** When the change freezes were last read (a phase right after that read does not read them again). */
+  freezesReadAtMs?: number;
   private approvers: string[] = [];
   private policyValue?: Policy;
 

@@ -86,6 +86,7 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
     override: input.freezeOverride,
     onCrossed: (incidentIds) => (run.crossedFreezes = incidentIds),
   });
+  run.freezesReadAtMs = Date.now();
   if (frozen) return run.finish('refused_change_freeze', frozen);
 
   const read = await run.failSafe.step(
