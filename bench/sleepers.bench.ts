@@ -33,7 +33,11 @@ const N = Number(process.argv[2] ?? 1_000);
  * (default 384 MiB; "unlimited" leaves Node's own, about 4 GiB here).
  */
 const HEAP = process.env.RUNBOOKS_WORKER_HEAP_MIB ?? String(DEFAULT_WORKER_HEAP_MIB);
-const WORKER_NODE_ARGS = HEAP === 'unlimited' ? [] : [`--max-old-space-size=${HEAP}`];
+/** Extra flags for both workers, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the CPU goes. */
+const WORKER_NODE_ARGS = [
+  ...(HEAP === 'unlimited' ? [] : [`--max-old-space-size=${HEAP}`]),
+  ...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+];
 const STORY = (i: number): string => `BENCH-S${i}`;
 
 function rssMiB(pid: number): number {

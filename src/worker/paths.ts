@@ -1,7 +1,10 @@
 import { FAILURE_CONVERTER_PATH } from '../codec/aes-gcm';
 
-/** Compiled workflow entry points, for the bundler: an unversioned worker's and a versioned one's. */
-export const WORKFLOWS_PATH = require.resolve('../workflows');
+/**
+ * Compiled workflow entry points, for the bundler: an unversioned worker's and a versioned one's
+ * (both load each runbook's module on its first call: src/workflows/bundle-entry.ts).
+ */
+export const WORKFLOWS_PATH = require.resolve('../workflows/bundle-entry');
 export const VERSIONED_WORKFLOWS_PATH = require.resolve('../workflows/versioned');
 
 /** Modules evaluated once per workflow thread and shared by every run (src/workflows/shared-zod.ts). */

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { REPO_ROOT } from '../../src/local/paths';
+import { WORKFLOWS_PATH } from '../../src/worker/paths';
 import { workflowBundle } from '../fixtures/temporal';
 
 /**
@@ -36,5 +37,28 @@ describe('workflow bundle', () => {
     );
     // 1,088 when workflow code imported the policy file's schema; 599 without it.
     assert.ok(built > 100 && built < 700, `${built} zod schemas built by the workflow bundle's modules`);
+  });
+
+  test('the entry loads a runbook only when a run calls it: nothing at import, a backstop programme builds its own schemas only', () => {
+    // Zod schemas built by requiring one compiled module in a fresh process (with what it imports).
+    const schemasBuiltBy = (module: string): number => {
+      const script = `
+        let built = 0;
+        globalThis.__zod_globalConfig = { postProcessor: () => { built++; } };
+        require('zod');
+        const before = built;
+        require(${JSON.stringify(path.join(REPO_ROOT, 'dist/src/workflows', module))});
+        process.stdout.write(String(built - before));`;
+      return Number(execFileSync(process.execPath, ['-e', script], { cwd: REPO_ROOT }).toString());
+    };
+    assert.match(WORKFLOWS_PATH, /bundle-entry\.js$/, 'the worker bundles the lazy entry');
+    assert.equal(schemasBuiltBy('bundle-entry.js'), 0, 'the entry evaluates no runbook module');
+    const backstop = schemasBuiltBy('backstop-program/workflow.js');
+    const everyRunbook = schemasBuiltBy('index.js');
+    // 365 of 658 when measured; the backstop no longer loads the release rollback it starts by name.
+    assert.ok(
+      backstop > 100 && backstop < everyRunbook - 200,
+      `a backstop programme builds ${backstop} schemas, every runbook ${everyRunbook}`,
+    );
   });
 });

@@ -6,7 +6,7 @@ import { StepFailed } from '../shared/fail-safe';
 import { describeFailure } from '../shared/notices';
 import { PATCHES } from '../shared/patches';
 import { releaseRollbackWorkflowId } from '../release-rollback/definitions';
-import { releaseRollback } from '../release-rollback/workflow';
+import type { releaseRollback } from '../release-rollback/workflow';
 import type { BackstopResult, CheckpointEvidence } from './definitions';
 import type { BackstopRun } from './run';
 
@@ -172,7 +172,8 @@ async function runReleaseRollback(run: BackstopRun, why: string, mandatory: bool
     async () => {
       let child;
       try {
-        child = await startChild(releaseRollback, {
+        // By name: a programme's run does not load the release rollback's modules (bundle-entry.ts).
+        child = await startChild<typeof releaseRollback>('releaseRollback', {
           workflowId,
           args: [
             {
