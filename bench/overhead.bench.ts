@@ -14,7 +14,9 @@ import { TEST_PAYLOAD_KEYS } from '../test/fixtures/payload-keys';
 import { TEST_POLICY_FILE } from '../test/fixtures/policy';
 import { spawnNode } from '../test/fixtures/processes';
 import { atStep, waitForStatus } from '../test/fixtures/wait';
+import { loadPolicyFile } from '../src/worker/policy';
 import { noopActivities } from './minimal/workflows';
+import { procedureASql, timePsql } from './psql-baseline';
 import { p50p99, quantile } from './stats';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -24,8 +26,12 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
  * dev server in the same run. R Procedure A runs on the real worker process (the test policy's
  * 3 s pause) up to the restore verified, and 200 no-op activities on a minimal worker; prints each
  * activity type's scheduled→completed p50 / p99 (history times) and its ratio to the no-op, and the
- * non-waiting path: start → waiting at the gate, plus the pause's end → restore verified.
+ * non-waiting path: start → waiting at the gate, plus the pause's end → restore verified. Against
+ * that path, `psql` (on PATH: Debian's postgresql-client) running the same SQL as a process: the
+ * statements of one plan → execute → verify, recorded in-process, on copies of the target.
  */
+
+const PSQL_RUNS = 5;
 
 const RUNS = Number(process.argv[2] ?? 10);
 
@@ -50,6 +56,21 @@ async function main(): Promise<void> {
   await ensureDemoTarget(db);
   await db.query(RUNBOOK_DDL);
   await db.end();
+  // Copies of the target as it is now, one per psql run (taken while nothing is connected to it).
+  const admin = new Pool({
+    connectionString: postgres.url.replace(/\/[^/?]*(\?|$)/, '/template1$1'),
+    max: 1,
+  });
+  const mainDb = new URL(postgres.url).pathname.slice(1);
+  const copies: string[] = [];
+  for (let k = 0; k < PSQL_RUNS; k++) {
+    await admin.query(`CREATE DATABASE psql_baseline_${k} TEMPLATE "${mainDb}"`);
+    copies.push(postgres.url.replace(/\/[^/?]*(\?|$)/, `/psql_baseline_${k}$1`));
+  }
+  await admin.end();
+  const recorder = new Pool({ connectionString: postgres.url, max: 2 });
+  const psqlScript = await procedureASql(recorder, loadPolicyFile(TEST_POLICY_FILE), 'PSQL-BASELINE');
+  await recorder.end();
   const env = {
     DATABASE_URL: postgres.url,
     TEMPORAL_ADDRESS: server.address,
@@ -126,6 +147,11 @@ async function main(): Promise<void> {
         `    ${type}: ${p50p99(samples)} — ${(quantile(samples, 0.5) / noopP50).toFixed(1)}× at p50\n`,
       );
     process.stdout.write(`  non-waiting path (start → gate, pause end → verified): ${p50p99(paths)}\n`);
+    const psql = await timePsql(psqlScript, copies, tmp);
+    process.stdout.write(
+      `  psql process, the same SQL (${psqlScript.split(';\n').length} statements: plan → execute → verify): ${p50p99(psql)}` +
+        ` — the non-waiting path is ${(quantile(paths, 0.5) / quantile(psql, 0.5)).toFixed(1)}× at p50\n`,
+    );
   } finally {
     for (const worker of workers) worker.child.kill('SIGINT');
     await Promise.all(workers.map((worker) => worker.exited()));

@@ -67,6 +67,7 @@ interface SleepersRun {
   label: string;
   worker: ChildHandle;
   workflowType: string;
+  workflowId: (i: number) => string;
   start: (i: number) => Promise<unknown>;
   query: (i: number) => Promise<unknown>;
   update?: (i: number) => Promise<unknown>;
@@ -75,6 +76,8 @@ interface SleepersRun {
 interface SleepersFigures {
   mibPerRun: number;
   cpuMsPerRun: number;
+  /** The dev server's CPU per run to asleep (it shares the machine: each history event costs it). */
+  serverCpuMsPerRun: number;
   asleepPerS: number;
 }
 
@@ -90,7 +93,11 @@ async function sleepers(
     await worker.waitFor(/worker started/, 120_000);
     const sizing =
       /sizing[:"]+\s*'?([^'"]+)/.exec(worker.output())?.[1] ?? /\((\d+ cached)\)/.exec(worker.output())?.[1];
-    const baseline = { worker: rssMiB(workerPid), cpu: cpuSeconds(workerPid) };
+    const baseline = {
+      worker: rssMiB(workerPid),
+      cpu: cpuSeconds(workerPid),
+      serverCpu: serverPid ? cpuSeconds(serverPid) : 0,
+    };
     process.stdout.write(
       `${run.label}: ${N} runs, dev server, worker sizing: ${sizing ?? '(not printed)'}\n` +
         `  worker RSS before: ${baseline.worker.toFixed(0)} MiB\n`,
@@ -124,11 +131,15 @@ async function sleepers(
     const figures = {
       mibPerRun: (rssMiB(workerPid) - baseline.worker) / N,
       cpuMsPerRun: ((cpuSeconds(workerPid) - baseline.cpu) * 1000) / N,
+      serverCpuMsPerRun: serverPid ? ((cpuSeconds(serverPid) - baseline.serverCpu) * 1000) / N : NaN,
       asleepPerS: asleep / tookS,
     };
     process.stdout.write(
       `  asleep: ${asleep} of ${N} in ${tookS.toFixed(1)} s: ${figures.asleepPerS.toFixed(1)} asleep/s\n`,
     );
+    // What each run asked of the server to get to sleep (each event is a write there).
+    const events = (await client.workflow.getHandle(run.workflowId(0)).fetchHistory()).events ?? [];
+    process.stdout.write(`  history of a run asleep: ${events.length} events\n`);
     const queries: number[] = [];
     const updates: number[] = [];
     for (let i = 0; i < 200; i++) {
@@ -144,7 +155,8 @@ async function sleepers(
     process.stdout.write(
       `  query to a random run: ${p50p99(queries)}\n` +
         (updates.length ? `  update (refused decision) to a random run: ${p50p99(updates)}\n` : '') +
-        `  worker: ${figures.mibPerRun.toFixed(2)} MiB RSS and ${figures.cpuMsPerRun.toFixed(1)} ms CPU per run to asleep; RSS now ${rssMiB(workerPid).toFixed(0)} MiB\n`,
+        `  worker: ${figures.mibPerRun.toFixed(2)} MiB RSS and ${figures.cpuMsPerRun.toFixed(1)} ms CPU per run to asleep; RSS now ${rssMiB(workerPid).toFixed(0)} MiB\n` +
+        `  dev server: ${figures.serverCpuMsPerRun.toFixed(1)} ms CPU per run to asleep\n`,
     );
     return figures;
   } finally {
@@ -203,6 +215,7 @@ async function main(): Promise<void> {
         WORKER_NODE_ARGS,
       ),
       workflowType: 'minimalSleeper',
+      workflowId: (i) => `minimal-${STORY(i)}`,
       start: (i) =>
         client.workflow.start(minimalSleeper, {
           taskQueue: 'bench-minimal',
@@ -220,6 +233,7 @@ async function main(): Promise<void> {
         WORKER_NODE_ARGS,
       ),
       workflowType: 'backstopProgram',
+      workflowId: (i) => backstopWorkflowId(STORY(i)),
       start: (i) =>
         client.workflow.start(backstopProgram, {
           taskQueue: 'bench-sleepers',
@@ -243,6 +257,7 @@ async function main(): Promise<void> {
       `side by side (${N} each): backstopProgram / minimal = ` +
         `${(ours.mibPerRun / minimal.mibPerRun).toFixed(1)}× the RSS per run (${ours.mibPerRun.toFixed(2)} / ${minimal.mibPerRun.toFixed(2)} MiB), ` +
         `${(ours.cpuMsPerRun / minimal.cpuMsPerRun).toFixed(1)}× the worker CPU per run (${ours.cpuMsPerRun.toFixed(1)} / ${minimal.cpuMsPerRun.toFixed(1)} ms), ` +
+        `${(ours.serverCpuMsPerRun / minimal.serverCpuMsPerRun).toFixed(1)}× the dev server's (${ours.serverCpuMsPerRun.toFixed(1)} / ${minimal.serverCpuMsPerRun.toFixed(1)} ms), ` +
         `${(minimal.asleepPerS / ours.asleepPerS).toFixed(1)}× slower to sleep (${ours.asleepPerS.toFixed(1)} / ${minimal.asleepPerS.toFixed(1)} asleep/s)\n`,
     );
   } finally {
