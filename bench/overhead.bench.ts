@@ -79,7 +79,13 @@ async function main(): Promise<void> {
     RUNBOOKS_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
   };
   const workers = [
-    spawnNode('dist/src/worker/main.js', [], { ...env, RUNBOOKS_TASK_QUEUE: 'bench-overhead' }),
+    spawnNode(
+      'dist/src/worker/main.js',
+      [],
+      { ...env, RUNBOOKS_TASK_QUEUE: 'bench-overhead' },
+      // e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the worker's time goes
+      (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    ),
     spawnNode('dist/bench/minimal/worker.js', [], { ...env, RUNBOOKS_TASK_QUEUE: 'bench-noop' }),
   ];
   const connection = await Connection.connect({ address: server.address });
