@@ -97,6 +97,7 @@ async function sleepers(
       worker: rssMiB(workerPid),
       cpu: cpuSeconds(workerPid),
       serverCpu: serverPid ? cpuSeconds(serverPid) : 0,
+      logLines: worker.output().split('\n').length,
     };
     process.stdout.write(
       `${run.label}: ${N} runs, dev server, worker sizing: ${sizing ?? '(not printed)'}\n` +
@@ -106,7 +107,12 @@ async function sleepers(
     const asleepCount = async (): Promise<number> =>
       (await client.workflow.count(`WorkflowType = '${run.workflowType}' AND RunbookStep = 'waiting_T+30'`))
         .count;
-    const marks = new Set([Math.ceil(N / 4), Math.ceil(N / 2), Math.ceil((3 * N) / 4), N]);
+    // Each quarter, and 1k / 5k / 10k when N reaches them.
+    const marks = new Set(
+      [Math.ceil(N / 4), Math.ceil(N / 2), Math.ceil((3 * N) / 4), N, 1_000, 5_000, 10_000]
+        .filter((mark) => mark <= N)
+        .sort((a, b) => a - b),
+    );
     for (let i = 0; i < N; i += 50)
       await Promise.all(Array.from({ length: Math.min(50, N - i) }, (_, k) => run.start(i + k)));
     const startedAll = performance.now();
@@ -128,6 +134,7 @@ async function sleepers(
       }
     }
     const tookS = (performance.now() - started) / 1000;
+    const logLinesPerRun = (worker.output().split('\n').length - baseline.logLines) / N;
     const figures = {
       mibPerRun: (rssMiB(workerPid) - baseline.worker) / N,
       cpuMsPerRun: ((cpuSeconds(workerPid) - baseline.cpu) * 1000) / N,
@@ -156,7 +163,8 @@ async function sleepers(
       `  query to a random run: ${p50p99(queries)}\n` +
         (updates.length ? `  update (refused decision) to a random run: ${p50p99(updates)}\n` : '') +
         `  worker: ${figures.mibPerRun.toFixed(2)} MiB RSS and ${figures.cpuMsPerRun.toFixed(1)} ms CPU per run to asleep; RSS now ${rssMiB(workerPid).toFixed(0)} MiB\n` +
-        `  dev server: ${figures.serverCpuMsPerRun.toFixed(1)} ms CPU per run to asleep\n`,
+        `  dev server: ${figures.serverCpuMsPerRun.toFixed(1)} ms CPU per run to asleep\n` +
+        `  worker log: ${logLinesPerRun.toFixed(1)} lines per run to asleep\n`,
     );
     return figures;
   } finally {

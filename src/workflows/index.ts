@@ -1,8 +1,9 @@
 /**
- * Every workflow the `runbooks` task queue serves. This module is an unversioned worker's
- * `workflowsPath`: it exports workflow functions only (definitions live beside each workflow).
- * A versioned worker serves ./versioned instead (the same functions with their versioning
- * behaviour: a server refuses a behaviour from a worker that is not versioned).
+ * Every workflow the `runbooks` task queue serves: workflow functions only (definitions live
+ * beside each workflow), for clients and tests. A worker bundles ./bundle-entry (the same
+ * functions, each loading its module on its first call), or ./versioned when it is versioned (the
+ * same with their versioning behaviour: a server refuses a behaviour from a worker that is not
+ * versioned). A workflow added here is added there too (test/worker/workflow-bundle.test.ts).
  */
 export { breakGlassRestore } from './break-glass-restore/workflow';
 export { breakGlassConsoleEdit } from './break-glass-console-edit/workflow';

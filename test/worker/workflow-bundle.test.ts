@@ -4,6 +4,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { REPO_ROOT } from '../../src/local/paths';
 import { WORKFLOWS_PATH } from '../../src/worker/paths';
+import * as workflows from '../../src/workflows';
+import * as bundleEntry from '../../src/workflows/bundle-entry';
 import { workflowBundle } from '../fixtures/temporal';
 
 /**
@@ -52,6 +54,11 @@ describe('workflow bundle', () => {
       return Number(execFileSync(process.execPath, ['-e', script], { cwd: REPO_ROOT }).toString());
     };
     assert.match(WORKFLOWS_PATH, /bundle-entry\.js$/, 'the worker bundles the lazy entry');
+    assert.deepEqual(
+      Object.keys(bundleEntry).sort(),
+      Object.keys(workflows).sort(),
+      'the entry serves every workflow',
+    );
     assert.equal(schemasBuiltBy('bundle-entry.js'), 0, 'the entry evaluates no runbook module');
     const backstop = schemasBuiltBy('backstop-program/workflow.js');
     const everyRunbook = schemasBuiltBy('index.js');
