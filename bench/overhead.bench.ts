@@ -18,6 +18,7 @@ import { loadPolicyFile } from '../src/worker/policy';
 import { noopActivities } from './minimal/workflows';
 import { procedureASql, timePsql } from './psql-baseline';
 import { p50p99, quantile } from './stats';
+import { BENCH_WORKER_NODE_ARGS } from './worker-flags';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -57,15 +58,18 @@ async function main(): Promise<void> {
   await db.query(RUNBOOK_DDL);
   await db.end();
   // Copies of the target as it is now, one per psql run (taken while nothing is connected to it).
-  const admin = new Pool({
-    connectionString: postgres.url.replace(/\/[^/?]*(\?|$)/, '/template1$1'),
-    max: 1,
-  });
-  const mainDb = new URL(postgres.url).pathname.slice(1);
+  const database = (name: string): string => {
+    const url = new URL(postgres.url);
+    url.pathname = `/${name}`;
+    return url.toString();
+  };
+  const admin = new Pool({ connectionString: database('template1'), max: 1 });
   const copies: string[] = [];
   for (let k = 0; k < PSQL_RUNS; k++) {
-    await admin.query(`CREATE DATABASE psql_baseline_${k} TEMPLATE "${mainDb}"`);
-    copies.push(postgres.url.replace(/\/[^/?]*(\?|$)/, `/psql_baseline_${k}$1`));
+    await admin.query(
+      `CREATE DATABASE psql_baseline_${k} TEMPLATE "${new URL(postgres.url).pathname.slice(1)}"`,
+    );
+    copies.push(database(`psql_baseline_${k}`));
   }
   await admin.end();
   const recorder = new Pool({ connectionString: postgres.url, max: 2 });
@@ -83,8 +87,7 @@ async function main(): Promise<void> {
       'dist/src/worker/main.js',
       [],
       { ...env, RUNBOOKS_TASK_QUEUE: 'bench-overhead' },
-      // e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the worker's time goes
-      (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      BENCH_WORKER_NODE_ARGS,
     ),
     spawnNode('dist/bench/minimal/worker.js', [], { ...env, RUNBOOKS_TASK_QUEUE: 'bench-noop' }),
   ];

@@ -15,6 +15,7 @@ import { GITHUB_REPOSITORY } from '../test/fixtures/sinks/apis';
 import { spawnNode, type ChildHandle } from '../test/fixtures/processes';
 import { minimalSleeper, minimalStatusQuery } from './minimal/workflows';
 import { p50p99 } from './stats';
+import { BENCH_WORKER_NODE_ARGS } from './worker-flags';
 import { DEFAULT_WORKER_HEAP_MIB } from '../src/worker/config';
 
 /**
@@ -33,10 +34,9 @@ const N = Number(process.argv[2] ?? 1_000);
  * (default 384 MiB; "unlimited" leaves Node's own, about 4 GiB here).
  */
 const HEAP = process.env.RUNBOOKS_WORKER_HEAP_MIB ?? String(DEFAULT_WORKER_HEAP_MIB);
-/** Extra flags for both workers, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the CPU goes. */
 const WORKER_NODE_ARGS = [
   ...(HEAP === 'unlimited' ? [] : [`--max-old-space-size=${HEAP}`]),
-  ...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  ...BENCH_WORKER_NODE_ARGS,
 ];
 const STORY = (i: number): string => `BENCH-S${i}`;
 
