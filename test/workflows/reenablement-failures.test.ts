@@ -397,6 +397,8 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
       });
       const [job] = Object.values(soakJobs());
       assert.equal(Object.keys(soakJobs()).length, 1, 'one soak job');
+      // Kubernetes stops it at the policy's maxDuration even if this run is gone by then.
+      assert.equal(job!.activeDeadlineSeconds, 4 * 3600, 'the job is bounded by maxDuration (4h)');
       assert.deepEqual(job!.command, [
         'blocks',
         'test',

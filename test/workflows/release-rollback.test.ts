@@ -170,8 +170,10 @@ describe('releaseRollback (time-skipping, seed 001 §5)', () => {
 
         const events = await historyEvents(handle);
         const scheduled = scheduledActivities(events);
-        const pinAt = scheduled.find((a) => a.type === 'pinHelmImageTag')!.atMs;
-        const revertAt = scheduled.find((a) => a.type === 'openGitHubRevertPullRequest')!.atMs;
+        // From the workflow task that decided each (the run's clock), not the scheduling event,
+        // which the server stamps when that task completes, up to a second later on a busy machine.
+        const pinAt = scheduled.find((a) => a.type === 'pinHelmImageTag')!.decidedAtMs;
+        const revertAt = scheduled.find((a) => a.type === 'openGitHubRevertPullRequest')!.decidedAtMs;
         // The pin's checks run every 15 s until 5 min have passed: the fallback comes at 5:00–5:20.
         assertElapsed(pinAt, revertAt, 5 * MIN, 20_000, 'pin → merge revert');
         assertElapsed(

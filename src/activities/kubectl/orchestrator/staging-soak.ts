@@ -13,6 +13,8 @@ import { joinArgv } from './cluster';
 /**
  * Seed 002 §2: the fix soaks in staging as a Kubernetes Job, so the soak outlives any worker; the
  * job's name comes from the run (workflow id and run id), so starting it again finds the same job.
+ * The job is bounded by the policy's maxDuration (spec.activeDeadlineSeconds): Kubernetes stops it
+ * then, even when the run that started it was aborted or gave up on it.
  */
 
 export interface StagingSoakJob {
@@ -21,6 +23,8 @@ export interface StagingSoakJob {
   /** The kubectl command that created it (absent when it already existed: a retry). */
   command?: string;
   created: boolean;
+  /** When Kubernetes stops the job, from its start (the policy's maxDuration). */
+  activeDeadlineSeconds?: number;
 }
 
 export interface StagingSoakSummary {
@@ -120,6 +124,25 @@ function summaryReasons(soak: StagingSoakPolicy, summary: StagingSoakSummary | u
   return reasons;
 }
 
+type UnboundedJob = Omit<StagingSoakJob, 'activeDeadlineSeconds'>;
+
+/** Gives the job the policy's maxDuration as its deadline (Kubernetes stops it then). */
+async function withDeadline(
+  kubectl: (args: string[]) => Promise<unknown>,
+  soak: StagingSoakPolicy,
+  found: UnboundedJob,
+): Promise<StagingSoakJob> {
+  const activeDeadlineSeconds = Math.ceil(soak.maxDuration / 1000);
+  await kubectl([
+    'patch',
+    `job/${found.job}`,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ spec: { activeDeadlineSeconds } }),
+  ]);
+  return { ...found, activeDeadlineSeconds };
+}
+
 export function createStagingSoak(deps: {
   orchestrator: OrchestratorPolicy;
   soak: StagingSoakPolicy | undefined;
@@ -142,12 +165,16 @@ export function createStagingSoak(deps: {
       const execution = activityInfo().workflowExecution;
       const run = `${execution?.workflowId ?? ''}/${execution?.runId ?? ''}`;
       const job = `runbooks-soak-${createHash('sha256').update(run).digest('hex').slice(0, 16)}`;
+      // Set on every attempt: a retry after the create (or a crash before the patch) still bounds it.
+      const bounded = (found: UnboundedJob) => withDeadline((args) => kubectl(soak, args), soak, found);
+      let exists = true;
       try {
         await kubectl(soak, ['get', `job/${job}`, '-o', 'name']);
-        return { job, namespace: soak.namespace, created: false };
       } catch (error) {
         if (!(error instanceof ApplicationFailure) || !/NotFound|not found/.test(error.message)) throw error;
+        exists = false;
       }
+      if (exists) return bounded({ job, namespace: soak.namespace, created: false });
       const argv = [
         'create',
         'job',
@@ -160,15 +187,16 @@ export function createStagingSoak(deps: {
         '--duration',
         formatDuration(soak.duration),
       ];
+      let created;
       try {
-        const created = await kubectl(soak, argv);
-        return { job, namespace: soak.namespace, command: joinArgv(created.argv), created: true };
+        created = await kubectl(soak, argv);
       } catch (error) {
         // Created meanwhile by an attempt that timed out after kubectl succeeded.
         if (error instanceof ApplicationFailure && /AlreadyExists|already exists/.test(error.message))
-          return { job, namespace: soak.namespace, created: false };
+          return bounded({ job, namespace: soak.namespace, created: false });
         throw error;
       }
+      return bounded({ job, namespace: soak.namespace, command: joinArgv(created.argv), created: true });
     },
 
     /** The soak job's state; once finished, its summary judged against the policy's criteria. */
