@@ -218,9 +218,23 @@ describe('kubectl layer', () => {
     const retry = await startIn('run-a');
     const nextRun = await startIn('run-b');
     assert.equal(first.created, true);
-    assert.deepEqual(retry, { job: first.job, namespace: 'staging', created: false });
+    // Every attempt bounds its job by maxDuration (4 h by default), the retry too.
+    assert.deepEqual(retry, {
+      job: first.job,
+      namespace: 'staging',
+      created: false,
+      activeDeadlineSeconds: 4 * 3600,
+    });
     assert.notEqual(nextRun.job, first.job, 'a new run soaks again');
-    assert.equal(mutations(cluster).length, 2, 'two creates, none for the retry');
+    assert.deepEqual(
+      mutations(cluster).map((argv) =>
+        argv.includes('create') ? 'create' : argv.includes('patch') ? 'patch' : '?',
+      ),
+      ['create', 'patch', 'patch', 'create', 'patch'],
+      'two creates, none for the retry',
+    );
+    for (const job of [first.job, nextRun.job])
+      assert.equal(cluster.read().namespaces.staging!.jobs![job]!.activeDeadlineSeconds, 4 * 3600);
     assert.ok(mutations(cluster).every((argv) => argv.includes('staging')));
     cluster.update((state) => (state.namespaces.staging!.jobs![first.job]!.outcome = 'failed'));
     const failed = await run(soaking.readStagingSoak, { job: first.job });
