@@ -8,12 +8,15 @@ import { RUNBOOK_DDL } from '../src/db/runbook-schema';
 import { postgresDataDir, scratchDir, startDevServer, startPostgres } from '../src/local/servers';
 import { ensureDemoTarget } from '../src/stack/demo-data';
 import { breakGlassRestore } from '../src/workflows';
-import { approveSignal } from '../src/workflows/break-glass-restore/definitions';
+import {
+  approveSignal,
+  statusQuery,
+  type BreakGlassRestoreStatus,
+} from '../src/workflows/break-glass-restore/definitions';
 import { completedActivities, eventTimeMs, historyEvents } from '../test/fixtures/history';
 import { TEST_PAYLOAD_KEYS } from '../test/fixtures/payload-keys';
 import { TEST_POLICY_FILE } from '../test/fixtures/policy';
 import { spawnNode } from '../test/fixtures/processes';
-import { atStep, waitForStatus } from '../test/fixtures/wait';
 import { loadPolicyFile } from '../src/worker/policy';
 import { noopActivities } from './minimal/workflows';
 import { procedureASql, timePsql } from './psql-baseline';
@@ -27,14 +30,53 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
  * dev server in the same run. R Procedure A runs on the real worker process (the test policy's
  * 3 s pause) up to the restore verified, and 200 no-op activities on a minimal worker; prints each
  * activity type's scheduled→completed p50 / p99 (history times) and its ratio to the no-op, and the
- * non-waiting path: start → waiting at the gate, plus the pause's end → restore verified. Against
- * that path, `psql` (on PATH: Debian's postgresql-client) running the same SQL as a process: the
- * statements of one plan → execute → verify, recorded in-process, on copies of the target.
+ * non-waiting path: start → waiting at the gate, plus the pause's end → restore verified (waited for
+ * by reading the history, never by querying the run), and each workflow task's started → completed
+ * beside the no-op workflow's. Against that path, `psql` (on PATH: Debian's postgresql-client)
+ * running the same SQL as a process: the statements of one plan → execute → verify, recorded
+ * in-process, on copies of the target.
  */
 
 const PSQL_RUNS = 5;
 
 const RUNS = Number(process.argv[2] ?? 10);
+
+/** Each workflow task's started → completed (the worker's turn at the run), from the history. */
+function workflowTaskMs(events: HistoryEvent[]): number[] {
+  const taken: number[] = [];
+  let startedMs: number | undefined;
+  for (const event of events) {
+    if (event.workflowTaskStartedEventAttributes) startedMs = eventTimeMs(event);
+    if (event.workflowTaskCompletedEventAttributes && startedMs !== undefined)
+      taken.push(eventTimeMs(event) - startedMs);
+  }
+  return taken;
+}
+
+/** Nothing in flight and a timer started: the run waits (the gate's deadline timer). */
+function quiescentWithTimer(events: HistoryEvent[]): boolean {
+  const scheduled = events.filter((event) => event.activityTaskScheduledEventAttributes).length;
+  return (
+    Boolean(events.at(-1)?.workflowTaskCompletedEventAttributes) &&
+    events.some((event) => event.timerStartedEventAttributes) &&
+    completedActivities(events).length === scheduled
+  );
+}
+
+/** Polls the run's history (a server read, no worker involved) until the predicate holds. */
+async function waitForHistory(
+  handle: WorkflowHandle,
+  predicate: (events: HistoryEvent[]) => boolean,
+  what: string,
+): Promise<HistoryEvent[]> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const events = await historyEvents(handle);
+    if (predicate(events)) return events;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
 
 /** Start → the last event before the approval signal, plus the pause timer's firing → the last event. */
 function nonWaitingMs(events: HistoryEvent[]): number {
@@ -103,9 +145,12 @@ async function main(): Promise<void> {
       workflowId: `noop-${Date.now()}`,
       args: [200],
     });
-    const noopMs = completedActivities(await historyEvents(client.workflow.getHandle(noop))).map(
+    const noopEvents = await historyEvents(client.workflow.getHandle(noop));
+    const noopMs = completedActivities(noopEvents).map(
       (activity) => activity.completedAtMs - activity.scheduledAtMs,
     );
+    const noopTasks = workflowTaskMs(noopEvents);
+    const tasks: number[] = [];
     const byType = new Map<string, number[]>();
     const paths: number[] = [];
     for (let i = 0; i < RUNS; i++) {
@@ -124,16 +169,19 @@ async function main(): Promise<void> {
           ],
         },
       );
-      const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the gate', 60_000);
+      // Waits read the history on the server, never query the run: a query is a task on the same
+      // worker and run, and polling one would sit in the path being measured.
+      await waitForHistory(handle, quiescentWithTimer, 'the gate');
+      const gate = (await handle.query(statusQuery)) as BreakGlassRestoreStatus;
+      if (gate.step !== 'awaiting_approval') throw new Error(`quiet at ${gate.step}, not at the gate`);
       await handle.signal(approveSignal, { approver: '@oncall-lead', planHash: gate.detail.plan!.planHash });
-      await waitForStatus(
+      const events = await waitForHistory(
         handle,
-        (s) => s.steps.some((step) => step.name === 'verify' && step.endedAt),
+        (history) => completedActivities(history).some((activity) => activity.type === 'verifyRestore'),
         'verified',
-        60_000,
       );
-      const events = await historyEvents(handle);
       paths.push(nonWaitingMs(events));
+      tasks.push(...workflowTaskMs(events));
       for (const activity of completedActivities(events))
         byType.set(activity.type, [
           ...(byType.get(activity.type) ?? []),
@@ -155,6 +203,9 @@ async function main(): Promise<void> {
       process.stdout.write(
         `    ${type}: ${p50p99(samples)} — ${(quantile(samples, 0.5) / noopP50).toFixed(1)}× at p50\n`,
       );
+    process.stdout.write(
+      `  workflow task started → completed: no-op workflow ${p50p99(noopTasks)}; Procedure A ${p50p99(tasks)}\n`,
+    );
     process.stdout.write(`  non-waiting path (start → gate, pause end → verified): ${p50p99(paths)}\n`);
     const psql = await timePsql(psqlScript, copies, tmp);
     process.stdout.write(
