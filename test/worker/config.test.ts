@@ -6,6 +6,7 @@ import { unservedRunbooks, type PolicyFile } from '../../src/common/policy';
 import { resolveChannels } from '../../src/activities/channels';
 import { scratchDir } from '../../src/local/servers';
 import {
+  DEFAULT_WORKER_HEAP_MIB,
   defaultWorkflowCacheSize,
   loadWorkerConfig,
   redactUrl,
@@ -313,6 +314,19 @@ describe('worker environment', () => {
         /RUNBOOKS_WORKFLOW_CACHE_SIZE: /.test(error.message) &&
         /RUNBOOKS_STICKY_QUEUE_TIMEOUT: /.test(error.message),
     );
+  });
+
+  test('`npm run worker` gives the heap the sizing assumes (DEFAULT_WORKER_HEAP_MIB)', () => {
+    // The heap is set where the process starts (package.json) and the benches and sizing read the
+    // constant: one number written twice, so this keeps the two equal.
+    const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    const heap = /--max-old-space-size=\$\{RUNBOOKS_WORKER_HEAP_MIB:-(\d+)\}/.exec(
+      manifest.scripts.worker ?? '',
+    );
+    assert.ok(heap, `npm run worker sets the heap from RUNBOOKS_WORKER_HEAP_MIB: ${manifest.scripts.worker}`);
+    assert.equal(Number(heap[1]), DEFAULT_WORKER_HEAP_MIB);
   });
 
   test('observability settings: metrics address, log format and traces URL are checked and named', () => {
