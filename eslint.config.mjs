@@ -15,9 +15,19 @@ function rooms(names, why) {
  * Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O libraries,
  * activities imported for their types only, nothing worker-side.
  */
-function workflowImports(extraPatterns = []) {
+function workflowImports(extraPatterns = [], { allowPatched = false } = {}) {
   return {
     paths: [
+      ...(allowPatched
+        ? []
+        : [
+            {
+              name: '@temporalio/workflow',
+              importNames: ['patched'],
+              message:
+                'Ask isPatched (workflows/shared/patches.ts): a new run then records one fold marker, not one per patch.',
+            },
+          ]),
       ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node built-ins.' })),
       { name: 'pg', message: 'Workflow code must not do I/O: use an activity.' },
       { name: '@temporalio/activity', message: 'Workflow code must not import the activity API.' },
@@ -92,6 +102,13 @@ export default tseslint.config(
   {
     files: ['src/workflows/**/*.ts'],
     rules: { '@typescript-eslint/no-restricted-imports': ['error', workflowImports()] },
+  },
+  {
+    // The one caller of patched(): the fold (PATCH_FOLD) and every patch's answer.
+    files: ['src/workflows/shared/patches.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', workflowImports([], { allowPatched: true })],
+    },
   },
   {
     // A runbook's messages and input are its own: shared schemas live in workflows/shared/.

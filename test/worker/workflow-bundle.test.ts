@@ -20,6 +20,8 @@ describe('workflow bundle', () => {
     const body = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code)?.[1];
     assert.ok(body !== undefined, 'the bundle has a preloadModules step');
     assert.match(body, /shared-zod\.js/);
+    // Everything else is evaluated per run: the patch fold keeps each run's answer in its module.
+    assert.doesNotMatch(body, /patches\.js/, 'the patch fold is per run, never shared');
   });
 
   test('zod schemas built per workflow instance: the bundle’s own modules build fewer than 700', async () => {

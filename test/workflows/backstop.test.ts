@@ -17,10 +17,13 @@ import {
 } from '../../src/workflows/backstop-program/definitions';
 import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../fixtures/channels';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
+import { PATCH_FOLD } from '../../src/workflows/shared/patches';
 import {
   completedActivities,
   eventTimeMs,
   historyEvents,
+  latestRunEvents,
+  patchMarkers,
   recordHistory,
   runHistories,
 } from '../fixtures/history';
@@ -243,6 +246,18 @@ describe('backstopProgram (time-skipping, seed calendar)', () => {
         'the T+30 wait',
       );
       assert.equal(s.detail.next!.at, '2026-06-11T00:00:00.000Z');
+      // Asleep on T+30 with one patch marker (the fold), where 0.4.0 wrote five, each with its
+      // TemporalChangeVersion upsert (a visibility write).
+      const asleep = await latestRunEvents(handle);
+      assert.deepEqual(patchMarkers(asleep), [PATCH_FOLD.id]);
+      assert.equal(
+        asleep.filter(
+          (event) =>
+            event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields
+              ?.TemporalChangeVersion,
+        ).length,
+        1,
+      );
 
       // T+30: the epic is still New with no children.
       await skipTo('2026-06-11T06:00:00Z');

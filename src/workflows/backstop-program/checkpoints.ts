@@ -1,10 +1,10 @@
-import { condition, patched, proxyActivities } from '@temporalio/workflow';
+import { condition, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { DAY_MS } from '../../common/backstop';
 import { formatDuration, utcIso } from '../../common/duration';
 import { notification } from '../activity-options';
 import { describeFailure } from '../shared/notices';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import type { BackstopResult, CheckpointEvidence, CheckpointState, DecisionRecord } from './definitions';
 import { revert } from './outcomes';
 import type { BackstopRun } from './run';
@@ -93,7 +93,7 @@ async function openGateFailureIssue(
       labels: [run.program.github.gateFailureLabel],
       deliveryKey: `${workflowId}/gate-failure-issue`,
     });
-  if (patched(PATCHES.backstopFailSafe)) {
+  if (isPatched(PATCHES.backstopFailSafe)) {
     const issue = await run.guarded(
       {
         name: 'gate_failure_issue',
@@ -186,7 +186,7 @@ export async function atT90(
   }
   const capMs = run.schedule[3]!.atMs;
   // Seed 001: 30 days, never past T+120 (before the patch the later of the two was recorded).
-  const untilMs = patched(PATCHES.backstopWaiverCap)
+  const untilMs = isPatched(PATCHES.backstopWaiverCap)
     ? Math.min(Date.parse(decision.at) + WAIVER_MS, capMs)
     : Math.max(Date.parse(decision.at) + WAIVER_MS, capMs);
   detail.waiver = { by: decision.by, at: decision.at, until: utcIso(untilMs) };

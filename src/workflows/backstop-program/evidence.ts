@@ -1,10 +1,10 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { GitHubIssue, HttpProbe, RunbookActivities, WorkPackage } from '../../activities';
 import type { CheckpointName } from '../../common/backstop';
 import { formatDuration, utcIso } from '../../common/duration';
 import { notification, probe } from '../activity-options';
 import { describeFailure } from '../shared/notices';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import type { CheckpointEvidence } from './definitions';
 import type { BackstopRun } from './run';
 
@@ -48,7 +48,7 @@ export async function gatherEvidence(
     detail.evidence.push(evidence);
     // Evidence that cannot be read is a failure of the outside world: it pages (one incident per
     // checkpoint) while the program keeps reading, so a checkpoint never waits quietly.
-    pagedAbout = patched(PATCHES.backstopFailSafe);
+    pagedAbout = isPatched(PATCHES.backstopFailSafe);
     const page = pagedAbout
       ? { page: { action: 'trigger' as const, dedupKey: evidencePageKey(run, name) } }
       : {};

@@ -1,10 +1,10 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ParentClosePolicy, patched, proxyActivities, startChild } from '@temporalio/workflow';
+import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { commandOnce, notification } from '../activity-options';
 import { StepFailed } from '../shared/fail-safe';
 import { describeFailure } from '../shared/notices';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import { releaseRollbackWorkflowId } from '../release-rollback/definitions';
 import type { releaseRollback } from '../release-rollback/workflow';
 import type { BackstopResult, CheckpointEvidence } from './definitions';
@@ -46,9 +46,9 @@ export async function revert(run: BackstopRun, why: string, mandatory: boolean):
     subject: `${tag} ${mandatory ? 'MANDATORY REVERT' : 'revert'} of ${input.mergeSha.slice(0, 7)}`,
     body: why,
   });
-  const guarded = patched(PATCHES.backstopFailSafe);
+  const guarded = isPatched(PATCHES.backstopFailSafe);
   await openRevertIssue(run, why, mandatory, guarded);
-  if (run.policy.releaseRollbackServed && patched(PATCHES.backstopReleaseRollback))
+  if (run.policy.releaseRollbackServed && isPatched(PATCHES.backstopReleaseRollback))
     await runReleaseRollback(run, why, mandatory);
   else if (run.policy.revertCommand) await runRevert(run, guarded);
   await run.comment(

@@ -4,7 +4,6 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
-  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -19,7 +18,7 @@ import { describeIssuesInline } from '../../common/validation';
 import { notification } from '../activity-options';
 import { FailSafe, type GuardedStep } from '../shared/fail-safe';
 import { statusQuery } from '../shared/messages';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import { describeFailure, Notices } from '../shared/notices';
 import { RunRecord } from '../shared/run-record';
 import { keepDecision, keepEnd } from './story-ledger';
@@ -232,7 +231,7 @@ export class BackstopRun {
     this.deciderList = snapshot.runbook.deciders;
     // A continued run takes its story the way the program's first run did.
     const carried = this.input.continued?.modes.storyFromPolicy;
-    if (carried ?? patched(PATCHES.backstopStoryFromPolicy)) {
+    if (carried ?? isPatched(PATCHES.backstopStoryFromPolicy)) {
       this.storyFromPolicy = true;
       this.programValue = programFromPolicy(this.input, snapshot.runbook, snapshot.storiesDeclared);
       this.detail.dri = this.programValue.dri;
@@ -248,7 +247,7 @@ export class BackstopRun {
     const { openProject } = this.program;
     const targets = [openProject.storyWorkPackageId, ...(alsoEpic ? [openProject.epicId] : [])];
     for (const workPackageId of targets) {
-      if (patched(PATCHES.backstopFailSafe)) {
+      if (isPatched(PATCHES.backstopFailSafe)) {
         await this.guarded(
           {
             name: 'tracker_comment',
@@ -434,7 +433,7 @@ export class BackstopRun {
           : `the waiver is single-use per story: granted by ${priorWaiver!.by} at ${priorWaiver!.at} in an earlier program (${priorWaiver!.workflowId}, run ${priorWaiver!.runId})`,
       });
     const capMs = this.schedule[3]!.atMs;
-    if (decision === 'waiver' && Date.now() >= capMs && patched(PATCHES.backstopWaiverCap))
+    if (decision === 'waiver' && Date.now() >= capMs && isPatched(PATCHES.backstopWaiverCap))
       return void record.refused({
         signal: 'recordDecision',
         by,

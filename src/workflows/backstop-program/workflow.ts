@@ -1,9 +1,9 @@
-import { ApplicationFailure, patched, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { utcIso } from '../../common/duration';
 import { policyRead } from '../activity-options';
 import { parseWorkflowInput, refuseCarryOnFreshStart } from '../shared/input';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import { atT30, atT60, atT90 } from './checkpoints';
 import { backstopInputSchema, type BackstopInput, type BackstopResult } from './definitions';
 import { gatherEvidence } from './evidence';
@@ -31,7 +31,7 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
   // The story's own entry only: a policy of thousands of stories is not copied into every run.
   const snapshot = await loadRunbookPolicy({
     runbook: 'backstop',
-    ...(patched(PATCHES.backstopPolicyOneStory) ? { storyId: input.storyId } : {}),
+    ...(isPatched(PATCHES.backstopPolicyOneStory) ? { storyId: input.storyId } : {}),
   });
   // A program its worker cannot serve fails now, saying why, not at T+30 on "not configured".
   if (snapshot.unserved)
@@ -49,7 +49,7 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
       );
     // The story beyond this run: a second program needs a recorded reopen; earlier waivers count.
     // A continued run's program claimed its story in its first run.
-    else if (patched(PATCHES.backstopStoryLedger)) {
+    else if (isPatched(PATCHES.backstopStoryLedger)) {
       run.storyLedger = true;
       const claim = await claimStory(input, run.guard);
       run.detail.story = {
@@ -72,7 +72,7 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
 
 async function checkpoints(run: BackstopRun): Promise<BackstopResult> {
   const { record, detail, notices, dri, tag } = run;
-  const catchUp = run.input.continued?.modes.catchUp ?? patched(PATCHES.backstopExplicitCatchUp);
+  const catchUp = run.input.continued?.modes.catchUp ?? isPatched(PATCHES.backstopExplicitCatchUp);
   const startedMs = run.programStartedMs;
   for (const [index, checkpoint] of run.schedule.entries()) {
     if (index < run.firstCheckpointIndex) continue; // evaluated by an earlier run of the program
@@ -136,7 +136,7 @@ async function checkpoints(run: BackstopRun): Promise<BackstopResult> {
     }
     // The program sleeps to its next checkpoint in a new run: each run's history stays short
     // (a checkpoint, its decision and re-escalations), however long the program lives.
-    if (patched(PATCHES.backstopContinuesAsNew))
+    if (isPatched(PATCHES.backstopContinuesAsNew))
       return run.continueAsNew(index + 1, {
         storyFromPolicy: run.storyFromPolicy,
         storyLedger: run.storyLedger,

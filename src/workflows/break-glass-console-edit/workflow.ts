@@ -1,4 +1,4 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { ConsoleEditVerification, RunbookActivities } from '../../activities';
 import { hpoKeyOf, unconfirmableValue } from '../../common/break-glass';
 import { databaseRead, databaseWrite, probe } from '../activity-options';
@@ -8,7 +8,7 @@ import {
   defineBreakGlassProcedure,
   type ProcedureEnd,
 } from '../shared/break-glass/procedure';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import { describeFailure, type Notices } from '../shared/notices';
 import type { RunRecord } from '../shared/run-record';
 import type { RunControls } from '../shared/gates';
@@ -48,7 +48,7 @@ async function checkJustification(
   );
   // Pods that cannot be read fail the step (the fail-safe pages and waits for retry or abort);
   // runs recorded before that judged them "unverified" and ended.
-  const readPods = patched(PATCHES.breakGlassReadsNeedHuman)
+  const readPods = isPatched(PATCHES.breakGlassReadsNeedHuman)
     ? consolePodReadiness().then((readiness) => ({ readiness }))
     : consolePodReadiness().then(
         (readiness) => ({ readiness }),
@@ -86,7 +86,7 @@ function pairReviewOf(
   record: RunRecord<BreakGlassConsoleEditDetail>,
 ): { why: string; ended?: ProcedureEnd } | undefined {
   const why = unconfirmableValue(value);
-  if (!why || !patched(PATCHES.consoleEditPairReview)) return undefined;
+  if (!why || !isPatched(PATCHES.consoleEditPairReview)) return undefined;
   const reviewers = controls.requirePairReview(`the new value ${why}`);
   record.status.detail.pairReview = { why, reviewers };
   if (reviewers.length > 0) {
@@ -130,7 +130,7 @@ export const breakGlassConsoleEdit = defineBreakGlassProcedure<BreakGlassConsole
     const notJustified = await checkJustification(record, notices, opening.tag);
     if (notJustified) return notJustified;
     // Seed 000 B step 2: the operator self-attests to the urgency; an edit that can wait, waits.
-    if (patched(PATCHES.consoleEditUrgency)) {
+    if (isPatched(PATCHES.consoleEditUrgency)) {
       if (!input.urgency)
         return {
           outcome: 'not_attested',

@@ -1,11 +1,11 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { databaseRead, databaseWrite, localFileWrite } from '../activity-options';
 import { defineBreakGlassProcedure } from '../shared/break-glass/procedure';
 import { summariseRestoreVerification } from '../shared/break-glass/verification';
 import { describeFailure } from '../shared/notices';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import {
   BREAK_GLASS_DRILL,
   breakGlassDrillInputSchema,
@@ -73,7 +73,7 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
     let prepared;
     // Staging that cannot be reached is a failure like any other: the fail-safe around the plan
     // pages and waits for retry or abort (it used to end the drill quietly as not completed).
-    if (patched(PATCHES.breakGlassReadsNeedHuman)) prepared = await prepare();
+    if (isPatched(PATCHES.breakGlassReadsNeedHuman)) prepared = await prepare();
     else
       try {
         prepared = await prepare();
@@ -179,7 +179,7 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
         markdown,
         runMarker: `${record.status.workflowId}/${record.status.runId}`,
       });
-    if (patched(PATCHES.breakGlassReadsNeedHuman)) {
+    if (isPatched(PATCHES.breakGlassReadsNeedHuman)) {
       const written = await failSafe.step(
         {
           name: 'write_drill_log',

@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ParentClosePolicy, patched, proxyActivities, startChild } from '@temporalio/workflow';
+import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
 import type { PreClobberOutcome, RunbookActivities } from '../../activities';
 import { databaseRead } from '../activity-options';
 import { breakGlassRestoreWorkflowId } from '../break-glass-restore/definitions';
@@ -8,7 +8,7 @@ import type { FreezeOverride } from '../shared/freeze-override';
 import { parseWorkflowInput } from '../shared/input';
 import { openBreakGlassRun } from '../shared/break-glass/procedure';
 import { describeFailure } from '../shared/notices';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import {
   BREAK_GLASS_OVERWRITE_RECOVERY,
   breakGlassOverwriteRecoveryInputSchema,
@@ -72,7 +72,7 @@ export async function breakGlassOverwriteRecovery(
   };
   const search = () =>
     findPreClobber({ incidentId: input.incidentId, seedingChangeReason: snapshot.seedingChangeReason });
-  if (patched(PATCHES.breakGlassReadsNeedHuman)) {
+  if (isPatched(PATCHES.breakGlassReadsNeedHuman)) {
     const found = await failSafe.step(
       { name: 'find_pre_clobber', what: 'search the history for the pre-clobber row' },
       search,

@@ -1,8 +1,8 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { kubectlMutation, kubectlRead } from '../activity-options';
 import type { StepOutcome } from '../shared/fail-safe';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import type { ReenablementRun } from './run';
 
 const k8s = proxyActivities<RunbookActivities>(kubectlRead);
@@ -80,7 +80,7 @@ export async function rollBack(run: ReenablementRun, why: string): Promise<StepO
     subject: `${run.tag} re-enablement rolled back to ${target.join(',')}`,
     body: why,
   });
-  if (patched(PATCHES.alertRulesFollowRepos)) await setAlerts(run, removed, false);
+  if (isPatched(PATCHES.alertRulesFollowRepos)) await setAlerts(run, removed, false);
   return outcome;
 }
 

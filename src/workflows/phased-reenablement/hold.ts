@@ -1,9 +1,9 @@
-import { condition, patched, proxyActivities } from '@temporalio/workflow';
+import { condition, proxyActivities } from '@temporalio/workflow';
 import type { RepoAnalysis, RunbookActivities } from '../../activities';
 import { utcIso } from '../../common/duration';
 import { metricsQuery } from '../activity-options';
 import { describeFailure } from '../shared/notices';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import type { AnalysisRecord, Phase } from './definitions';
 import type { judgeHold } from './judge';
 import type { ReenablementRun } from './run';
@@ -31,7 +31,7 @@ export async function hold(
   interval: number,
 ): Promise<HoldEnd> {
   const { record, detail, controls } = run;
-  const analyseWhilePaused = patched(PATCHES.analyseWhilePaused);
+  const analyseWhilePaused = isPatched(PATCHES.analyseWhilePaused);
   const endMs = Date.now() + durationMs;
   const deadline = `hold_${label}`;
   record.setDeadline(deadline, endMs);
@@ -140,7 +140,7 @@ async function pauseForInconclusive(
     subject: `${run.tag} analysis inconclusive during ${label}: paused for a human`,
     body: `${reasons.join('; ')}.\nCheck the metrics, then send "resume" {"by"} to continue or "abort" {"by","reason"} to stop.`,
     // A run that cannot see its own metrics waits for a person: that person must be woken.
-    ...(patched(PATCHES.inconclusivePausePages)
+    ...(isPatched(PATCHES.inconclusivePausePages)
       ? { page: { action: 'trigger' as const, dedupKey: `${run.record.status.workflowId}/inconclusive` } }
       : {}),
   });

@@ -1,9 +1,9 @@
-import { condition, patched, proxyActivities } from '@temporalio/workflow';
+import { condition, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { DAY_MS, formatDuration, utcIso } from '../../common/duration';
 import { kubectlRead } from '../activity-options';
 import { freezeNotCrossed } from '../shared/change-freeze';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import { apply, rollBack, setAlerts } from './allowlist';
 import type { Phase, ReenablementResult } from './definitions';
 import { hold, type HoldEnd } from './hold';
@@ -51,7 +51,7 @@ export async function runPhase(
       `${label}: the rollout did not complete; allowlist back to ${run.goodSets.at(-1)!.join(',')}`,
     );
   }
-  if (patched(PATCHES.alertRulesFollowRepos)) await setAlerts(run, added, true);
+  if (isPatched(PATCHES.alertRulesFollowRepos)) await setAlerts(run, added, true);
   const ended = await hold(run, name, label, holdMs, repos, judgeHold, policy.analysisInterval);
   const stopped = await stopUnlessPassed(run, ended, label);
   if (stopped) return stopped;
@@ -87,7 +87,7 @@ async function waitForResume(
   name: Phase,
   label: string,
 ): Promise<ReenablementResult | undefined> {
-  if (!run.detail.paused || !patched(PATCHES.phasesWaitWhilePaused)) return undefined;
+  if (!run.detail.paused || !isPatched(PATCHES.phasesWaitWhilePaused)) return undefined;
   const live = run.detail.reposLive;
   const ended = await hold(
     run,
@@ -115,7 +115,7 @@ async function waitForFreezeToLift(
   name: Phase,
   label: string,
 ): Promise<ReenablementResult | undefined> {
-  if (!patched(PATCHES.reenablementFreezeRechecked)) return undefined;
+  if (!isPatched(PATCHES.reenablementFreezeRechecked)) return undefined;
   // Read moments ago (the start's check, with no soak or hold since): not read twice in a row.
   if (run.freezesReadAtMs !== undefined && Date.now() - run.freezesReadAtMs < FREEZES_FRESH_MS)
     return undefined;
@@ -249,7 +249,7 @@ export async function enableRemaining(
     );
     if (ended) return { end: ended };
     const next = index + policy.reposPerDay;
-    if (next < input.remainingRepos.length && patched(PATCHES.reenablementContinuesAsNew)) {
+    if (next < input.remainingRepos.length && isPatched(PATCHES.reenablementContinuesAsNew)) {
       if (controls.aborted) return { end: await run.abortRun() };
       return { continueAt: { batchIndex: next, previousBatchStartMs } };
     }

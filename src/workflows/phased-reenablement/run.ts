@@ -1,5 +1,5 @@
 import { handleDecision } from '../shared/decisions';
-import { allHandlersFinished, condition, continueAsNew, patched, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { RunbookPolicySnapshot } from '../../activities';
 import { utcIso } from '../../common/duration';
@@ -7,7 +7,7 @@ import { normalizeHandle, sameHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
 import { FailSafe } from '../shared/fail-safe';
 import { RunControls } from '../shared/gates';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import { rollBack } from './allowlist';
 import { handleSoakWaiver } from './soak';
 import { statusQuery } from '../shared/messages';
@@ -204,7 +204,7 @@ export class ReenablementRun {
     const { detail } = this;
     const lastGood = this.goodSets.at(-1)!;
     const differs = detail.reposLive.join(',') !== lastGood.join(',');
-    if (!patched(PATCHES.abortReturnsToLastGood) || !differs || abort.keepLive) {
+    if (!isPatched(PATCHES.abortReturnsToLastGood) || !differs || abort.keepLive) {
       if (differs)
         detail.abort = {
           by: abort.by,

@@ -1,4 +1,4 @@
-import { condition, patched, proxyActivities } from '@temporalio/workflow';
+import { condition, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { atHandle, sameHandle } from '../../common/identity';
@@ -6,7 +6,7 @@ import type { StagingSoakPolicy } from '../../common/policy';
 import { describeIssuesInline } from '../../common/validation';
 import { kubectlMutation, kubectlRead } from '../activity-options';
 import { handleDecision } from '../shared/decisions';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import type { RefusalReason, RefusedAttempt } from '../shared/run-record';
 import { verifySignedApproval } from '../shared/signed-approval';
 import {
@@ -34,7 +34,7 @@ export async function soakInStaging(
   canarySet: string[],
 ): Promise<ReenablementResult | undefined> {
   const soak = run.policy.stagingSoak;
-  if (!soak || !patched(PATCHES.reenablementStagingSoak)) return undefined;
+  if (!soak || !isPatched(PATCHES.reenablementStagingSoak)) return undefined;
   return run.input.stagingSoakWaiver ? awaitWaiver(run, canarySet) : runSoak(run, soak, repos);
 }
 

@@ -1,8 +1,8 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities, RunbookPolicySnapshot } from '../../activities';
 import { formatDuration, parseDuration } from '../../common/duration';
 import { REENABLEMENT_HOLD_FLOORS } from '../../common/seed-limits';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import { kubectlRead, policyRead } from '../activity-options';
 import { refusedByChangeFreeze } from '../shared/change-freeze';
 import { parseWorkflowInput, refuseCarryOnFreshStart } from '../shared/input';
@@ -32,7 +32,7 @@ function holdsFor(
   // The seed's holds are floors for an override too (a test-only policy excepted).
   const floors =
     input.holdOverrides && Object.keys(input.holdOverrides).length > 0 && !snapshot.testOnlyShortDurations
-      ? patched(PATCHES.reenablementHoldFloors)
+      ? isPatched(PATCHES.reenablementHoldFloors)
         ? REENABLEMENT_HOLD_FLOORS
         : undefined
       : undefined;

@@ -1,9 +1,9 @@
-import { condition, patched, proxyActivities } from '@temporalio/workflow';
+import { condition, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { metricsQuery } from '../activity-options';
 import { describeFailure } from '../shared/notices';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import { decide, type Decision } from './decision';
 import type { RollbackOutcome } from './definitions';
 import { runStep } from './guard';
@@ -21,7 +21,7 @@ export async function decideRollback(run: RollbackRun): Promise<Decision | Rollb
   const { record, input, detail, notices, ic, tag, policy } = run;
   record.enterStep('decide', 'evaluating the decision framework (P1 / P2 / NO-GO)');
   let metrics;
-  if (patched(PATCHES.rollbackMetricsNeedHuman)) {
+  if (isPatched(PATCHES.rollbackMetricsNeedHuman)) {
     // Deciding without the metrics can turn a P1 into a quiet NO-GO: a human chooses.
     const read = await runStep(run, 'decide', async () => {
       metrics = await incidentMetrics({ window: '30m' });
@@ -44,7 +44,7 @@ export async function decideRollback(run: RollbackRun): Promise<Decision | Rollb
     facts: input.facts,
     ...(metrics ? { metrics } : {}),
     thresholds: policy.decision,
-    ...(patched(PATCHES.rollbackDecisionSeverity)
+    ...(isPatched(PATCHES.rollbackDecisionSeverity)
       ? { declared: { affectedRepos: input.affectedRepos } }
       : {}),
   });

@@ -1,9 +1,9 @@
-import { ActivityFailure, patched, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { healthSample } from '../activity-options';
 import { describeFailure } from '../shared/notices';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import type { TargetCheck } from './definitions';
 import type { RollbackRun } from './run';
 
@@ -25,7 +25,7 @@ export class DowntimeClock {
   private sampling: boolean;
 
   constructor(private readonly run: RollbackRun) {
-    this.measuring = patched(PATCHES.rollbackDowntimeMeasured);
+    this.measuring = isPatched(PATCHES.rollbackDowntimeMeasured);
     this.sampling = this.measuring;
   }
 

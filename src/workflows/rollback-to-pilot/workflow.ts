@@ -1,9 +1,9 @@
-import { condition, patched, proxyActivities } from '@temporalio/workflow';
+import { condition, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { policyRead } from '../activity-options';
 import { refusedByChangeFreeze } from '../shared/change-freeze';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import { parseWorkflowInput } from '../shared/input';
 import { decideRollback, triageThenConfirm, type RollbackEnd } from './decision-gate';
 import { runStep, type RollbackStep } from './guard';
@@ -142,7 +142,7 @@ function recordTargets(r: RollbackRun, executionMs: number, totalMs: number, dow
  * patch measured from their start (undefined).
  */
 function goDecisionClock(run: RollbackRun): number | undefined {
-  if (!patched(PATCHES.rollbackClocksFromGo)) return undefined;
+  if (!isPatched(PATCHES.rollbackClocksFromGo)) return undefined;
   const now = Date.now();
   run.detail.goDecisionAt = utcIso(now);
   return now;

@@ -1,9 +1,9 @@
-import { patched, proxyActivities, sleep } from '@temporalio/workflow';
+import { proxyActivities, sleep } from '@temporalio/workflow';
 import type { RunbookActivities, WriterFreezeState } from '../../activities';
 import { formatDuration } from '../../common/duration';
 import { kubectlMutation, kubectlRead } from '../activity-options';
 import { StepFailed } from '../shared/fail-safe';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import type { RollbackEnd } from './decision-gate';
 import { runStep } from './guard';
 import type { RollbackRun } from './run';
@@ -19,7 +19,7 @@ const k8s = proxyActivities<RunbookActivities>(kubectlRead);
 
 /** Whether this run freezes writers: the policy names them, and the run's code knows how (patch). */
 export function freezesWriters(run: RollbackRun): boolean {
-  return run.policy.writerFreeze !== undefined && patched(PATCHES.rollbackWriterFreeze);
+  return run.policy.writerFreeze !== undefined && isPatched(PATCHES.rollbackWriterFreeze);
 }
 
 function described(state: WriterFreezeState): string {

@@ -1,11 +1,11 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { utcIso } from '../../common/duration';
 import { normalizeHandle } from '../../common/identity';
 import type { FreezeOverride } from './freeze-override';
 import { databaseRead } from '../activity-options';
 import type { FailSafe } from './fail-safe';
-import { PATCHES } from './patches';
+import { isPatched, PATCHES } from './patches';
 import type { RunRecord } from './run-record';
 
 const { checkChangeFreeze } = proxyActivities<RunbookActivities>(databaseRead);
@@ -23,7 +23,7 @@ export async function refusedByChangeFreeze(args: {
   /** Told which incidents' freezes the override crossed (a long run checks again later). */
   onCrossed?: (incidentIds: string[]) => void;
 }): Promise<string | undefined> {
-  if (!patched(PATCHES.changeFreezeChecked)) return undefined;
+  if (!isPatched(PATCHES.changeFreezeChecked)) return undefined;
   const { record, override } = args;
   const checked = await readChangeFreezes(args.record, args.failSafe, override);
   if (checked.kind !== 'done')

@@ -1,9 +1,9 @@
 import type { UpdateDefinition } from '@temporalio/common';
-import { ApplicationFailure, patched, setHandler, type SignalDefinition } from '@temporalio/workflow';
+import { ApplicationFailure, setHandler, type SignalDefinition } from '@temporalio/workflow';
 import type { z } from 'zod';
 import { describeIssuesInline } from '../../common/validation';
 import { DECISION_REFUSED, type DecisionAnswer } from './messages';
-import { PATCHES } from './patches';
+import { isPatched, PATCHES } from './patches';
 import type { RefusedAttempt, RunRecord } from './run-record';
 
 /** What a handler may return: its refusal, null when the decision counted, or nothing. */
@@ -41,7 +41,7 @@ export function handleDecision<Args extends unknown[]>(
     return verdict instanceof Promise ? verdict.then(() => undefined) : undefined;
   });
   // Decided once per run, at registration: a run keeps the answer form it started with.
-  const refusalFails = patched(PATCHES.decisionRefusalFailsUpdate);
+  const refusalFails = isPatched(PATCHES.decisionRefusalFailsUpdate);
   setHandler(
     message.update,
     async (...args: Args) => {

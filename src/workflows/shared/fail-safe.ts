@@ -1,15 +1,9 @@
-import {
-  ActivityFailure,
-  ChildWorkflowFailure,
-  condition,
-  patched,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ActivityFailure, ChildWorkflowFailure, condition, workflowInfo } from '@temporalio/workflow';
 import { DEFAULT_FAIL_SAFE, type FailSafePolicy } from '../../common/policy/fail-safe';
 import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
-import { PATCHES } from './patches';
+import { isPatched, PATCHES } from './patches';
 import { handleDecision } from './decisions';
 import { stepDecisionMessage, stepDecisionPayloadSchema } from './messages';
 import { describeFailure, type Notices } from './notices';
@@ -117,7 +111,7 @@ export class FailSafe {
       try {
         const value = await work();
         if (retried && before !== step.name && this.record.status.step === step.name)
-          if (patched(PATCHES.failSafeRestoresStep))
+          if (isPatched(PATCHES.failSafeRestoresStep))
             this.record.enterStep(before, `${step.what}: done after a retry; back to ${before}`);
         return { kind: 'done', value };
       } catch (error) {

@@ -1,4 +1,4 @@
-import { condition, patched } from '@temporalio/workflow';
+import { condition } from '@temporalio/workflow';
 import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle, sameHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
@@ -14,7 +14,7 @@ import {
   rejectPayloadSchema,
 } from './messages';
 import type { Notices } from './notices';
-import { PATCHES } from './patches';
+import { isPatched, PATCHES } from './patches';
 import type { RefusalReason, RefusedAttempt, RunRecord } from './run-record';
 
 /**
@@ -443,7 +443,7 @@ export class RunControls {
     const who = by ?? '(unnamed)';
     const count = (this.refusalsBy.get(who) ?? 0) + 1;
     this.refusalsBy.set(who, count);
-    if (count > REFUSALS_ANNOUNCED && patched(PATCHES.refusalNoticesRateLimited)) {
+    if (count > REFUSALS_ANNOUNCED && isPatched(PATCHES.refusalNoticesRateLimited)) {
       if (count === REFUSALS_ANNOUNCED + 1) {
         this.notices.send({
           kind: 'refused_attempts_summary',

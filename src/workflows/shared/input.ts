@@ -1,10 +1,12 @@
 import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import { badFields, describeIssues } from '../../common/validation';
+import { askPatchFold } from './patches';
 
 /**
  * Parses a workflow's input before anything else happens. A bad input fails the run at once,
- * non-retryably, with a message naming every bad field (shown in the Web UI as the failure).
+ * non-retryably, with a message naming every bad field (shown in the Web UI as the failure). A
+ * good one is followed by the run's first command: the patch fold's marker (askPatchFold).
  */
 export function parseWorkflowInput<S extends z.ZodType>(
   schema: S,
@@ -20,6 +22,7 @@ export function parseWorkflowInput<S extends z.ZodType>(
       details: [{ badFields: badFields(parsed.error) }],
     });
   }
+  askPatchFold();
   return parsed.data;
 }
 

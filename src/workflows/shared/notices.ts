@@ -1,4 +1,4 @@
-import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type {
   NoticeKind,
   NoticeCode,
@@ -11,7 +11,7 @@ import type {
 import type { NoticeChannelType } from '../../common/policy';
 import type { NoticeDelivery, NoticeRouting, RunbookActivities } from '../../activities';
 import { notification } from '../activity-options';
-import { PATCHES } from './patches';
+import { isPatched, PATCHES } from './patches';
 import type { RunRecord } from './run-record';
 
 const { notifyLog, notifySlack, notifyPagerDuty, notifyEmail, notifyWebhook } =
@@ -101,7 +101,7 @@ export class Notices {
       const route = routing.routes[draft.kind] ?? routing.routes.default ?? [];
       // A page reaches the paging channels whatever the route says.
       const pagers =
-        draft.page && routing.paging?.length && patched(PATCHES.pagesReachPagers)
+        draft.page && routing.paging?.length && isPatched(PATCHES.pagesReachPagers)
           ? routing.paging.filter((channel) => !route.includes(channel))
           : [];
       for (const channel of [...route, ...pagers]) this.deliver(entry, notice, channel, false);

@@ -1,3 +1,5 @@
+import { patched } from '@temporalio/workflow';
+
 /**
  * Every `patched()` id in the workflow code, with what it changed. A running workflow that was
  * recorded before a change replays the old path (no marker in its history); new runs take the new
@@ -70,3 +72,72 @@ export const PATCHES = {
   /** Rollback: downtime measured from the first failing health check to healthy again (step 6 polls up to the 5 min target). */
   rollbackDowntimeMeasured: 'rollback-downtime-measured-v1',
 } as const;
+
+export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
+
+/**
+ * One marker for every patch above, in runs started from 0.5.0 on (asked at the run's start). Each `patched()` writes a
+ * marker and the SDK core upserts `TemporalChangeVersion` with it: a backstop programme wrote five
+ * of each (ten events, five visibility writes) before its first timer. A run that records this
+ * fold takes every folded patch's new path (as `patched()` would in a new run) with one marker;
+ * a run recorded without it (0.1.0–0.4.0) asks each patch as before, so its history replays.
+ *
+ * The list is fixed: a patch added after the fold is asked on its own (`isPatched` calls
+ * `patched()` for it), or a run that recorded this fold before the patch existed would take the
+ * patch's path on replay. A later fold gets its own id and list.
+ */
+export const PATCH_FOLD = {
+  id: 'patches-folded-v1',
+  patches: [
+    PATCHES.pagesReachPagers,
+    PATCHES.refusalNoticesRateLimited,
+    PATCHES.analyseWhilePaused,
+    PATCHES.phasesWaitWhilePaused,
+    PATCHES.alertRulesFollowRepos,
+    PATCHES.abortReturnsToLastGood,
+    PATCHES.reenablementHoldFloors,
+    PATCHES.conflictHold,
+    PATCHES.rollbackMetricsNeedHuman,
+    PATCHES.inconclusivePausePages,
+    PATCHES.testOnlyMarked,
+    PATCHES.backstopFailSafe,
+    PATCHES.breakGlassReadsNeedHuman,
+    PATCHES.decisionRefusalFailsUpdate,
+    PATCHES.backstopWaiverCap,
+    PATCHES.backstopExplicitCatchUp,
+    PATCHES.backstopStoryFromPolicy,
+    PATCHES.backstopStoryLedger,
+    PATCHES.failSafeRestoresStep,
+    PATCHES.reenablementContinuesAsNew,
+    PATCHES.backstopContinuesAsNew,
+    PATCHES.backstopPolicyOneStory,
+    PATCHES.changeFreezeChecked,
+    PATCHES.rollbackClocksFromGo,
+    PATCHES.rollbackDecisionSeverity,
+    PATCHES.consoleEditUrgency,
+    PATCHES.rollbackWriterFreeze,
+    PATCHES.consoleEditPairReview,
+    PATCHES.backstopReleaseRollback,
+    PATCHES.reenablementStagingSoak,
+    PATCHES.reenablementFreezeRechecked,
+    PATCHES.rollbackDowntimeMeasured,
+  ] as readonly PatchId[],
+} as const;
+
+// Per run: the SDK evaluates workflow modules once per run (only src/workflows/shared-zod.ts is
+// preloaded and shared), so this is the run's own answer.
+let foldRecorded: boolean | undefined;
+
+/**
+ * Asks the fold once, as the run's first command (parseWorkflowInput calls it): its marker then
+ * sits at the same place in every history, wherever the code asks its first patch, so removing a
+ * deprecated patch's call later cannot move it.
+ */
+export function askPatchFold(): boolean {
+  return (foldRecorded ??= patched(PATCH_FOLD.id));
+}
+
+/** `patched(id)`, answered by the run's fold marker when it has one (see PATCH_FOLD). */
+export function isPatched(id: PatchId): boolean {
+  return (askPatchFold() && PATCH_FOLD.patches.includes(id)) || patched(id);
+}

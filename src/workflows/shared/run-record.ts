@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import {
   log,
-  patched,
   setCurrentDetails,
   upsertMemo,
   upsertSearchAttributes,
@@ -16,7 +15,7 @@ import {
   RunbookTestOnlyKey,
 } from '../../common/search-attributes';
 import type { NoticeRecord } from './notices';
-import { PATCHES } from './patches';
+import { isPatched, PATCHES } from './patches';
 import { isHumanWaitStep } from '../../common/metrics';
 import {
   recordApprovalToExecution,
@@ -268,7 +267,7 @@ export class RunRecord<Detail> {
    * the result, the post-mortem, and the RunbookTestOnly search attribute.
    */
   markTestOnlyIf(testOnlyShortDurations: boolean | undefined): void {
-    if (!testOnlyShortDurations || !patched(PATCHES.testOnlyMarked)) return;
+    if (!testOnlyShortDurations || !isPatched(PATCHES.testOnlyMarked)) return;
     this.status.testOnlyShortDurations = true;
     upsertSearchAttributes([{ key: RunbookTestOnlyKey, value: 'true' }]);
     this.event(

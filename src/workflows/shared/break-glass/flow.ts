@@ -1,5 +1,4 @@
-import { patched } from '@temporalio/workflow';
-import { PATCHES } from '../patches';
+import { isPatched, PATCHES } from '../patches';
 import { watchObligations } from './obligations';
 import { closedWithoutApproval, pauseAndThink, recordApproval, requestApproval } from './approval';
 import {
@@ -89,7 +88,7 @@ function holdOnConflict<E, V>(
   summary: VerificationSummary,
 ): Promise<void> {
   const conflicts = summary.conflicts;
-  if (!spec.holdOnConflict || !conflicts || conflicts.count === 0 || !patched(PATCHES.conflictHold))
+  if (!spec.holdOnConflict || !conflicts || conflicts.count === 0 || !isPatched(PATCHES.conflictHold))
     return Promise.resolve();
   ctx.conflictHold.open(conflicts);
   return ctx.conflictHold.acknowledged();
