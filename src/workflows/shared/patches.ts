@@ -76,9 +76,10 @@ export const PATCHES = {
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
 
 /**
- * One marker for every patch above, in runs started from 0.5.0 on (asked at the run's start). Each `patched()` writes a
- * marker and the SDK core upserts `TemporalChangeVersion` with it: a backstop programme wrote five
- * of each (ten events, five visibility writes) before its first timer. A run that records this
+ * One marker for every patch above, in runs started from 0.5.0 on (asked at the run's start).
+ * Each `patched()` writes a marker and the SDK core upserts `TemporalChangeVersion` with it: a
+ * backstop programme wrote five of each (ten events, five visibility writes) before its first
+ * timer. A run that records this
  * fold takes every folded patch's new path (as `patched()` would in a new run) with one marker;
  * a run recorded without it (0.1.0–0.4.0) asks each patch as before, so its history replays.
  *
