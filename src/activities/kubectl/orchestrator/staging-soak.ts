@@ -167,14 +167,17 @@ export function createStagingSoak(deps: {
       const job = `runbooks-soak-${createHash('sha256').update(run).digest('hex').slice(0, 16)}`;
       // Set on every attempt: a retry after the create (or a crash before the patch) still bounds it.
       const bounded = (found: UnboundedJob) => withDeadline((args) => kubectl(soak, args), soak, found);
-      let exists = true;
-      try {
-        await kubectl(soak, ['get', `job/${job}`, '-o', 'name']);
-      } catch (error) {
-        if (!(error instanceof ApplicationFailure) || !/NotFound|not found/.test(error.message)) throw error;
-        exists = false;
-      }
-      if (exists) return bounded({ job, namespace: soak.namespace, created: false });
+      /** kubectl, or undefined when it fails with the expected answer (not found, already exists). */
+      const unless = async (expected: RegExp, args: string[]) => {
+        try {
+          return await kubectl(soak, args);
+        } catch (error) {
+          if (error instanceof ApplicationFailure && expected.test(error.message)) return undefined;
+          throw error;
+        }
+      };
+      if (await unless(/NotFound|not found/, ['get', `job/${job}`, '-o', 'name']))
+        return bounded({ job, namespace: soak.namespace, created: false });
       const argv = [
         'create',
         'job',
@@ -187,16 +190,13 @@ export function createStagingSoak(deps: {
         '--duration',
         formatDuration(soak.duration),
       ];
-      let created;
-      try {
-        created = await kubectl(soak, argv);
-      } catch (error) {
-        // Created meanwhile by an attempt that timed out after kubectl succeeded.
-        if (error instanceof ApplicationFailure && /AlreadyExists|already exists/.test(error.message))
-          return bounded({ job, namespace: soak.namespace, created: false });
-        throw error;
-      }
-      return bounded({ job, namespace: soak.namespace, command: joinArgv(created.argv), created: true });
+      // Already there: created meanwhile by an attempt that timed out after kubectl succeeded.
+      const created = await unless(/AlreadyExists|already exists/, argv);
+      return bounded(
+        created
+          ? { job, namespace: soak.namespace, command: joinArgv(created.argv), created: true }
+          : { job, namespace: soak.namespace, created: false },
+      );
     },
 
     /** The soak job's state; once finished, its summary judged against the policy's criteria. */
