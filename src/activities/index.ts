@@ -2,6 +2,7 @@ import { createSignatureActivities } from './signatures';
 import type { Pool } from 'pg';
 import type { Policy } from '../common/policy';
 import type { ChannelRegistry } from './channels';
+import { createBackstopActivities } from './backstop';
 import { createCommandActivities } from './commands';
 import { createDrillLogActivities } from './drill-log';
 import { createKubectlActivities } from './kubectl';
@@ -50,6 +51,7 @@ export function createActivities(deps: ActivityDeps) {
   };
   return {
     ...createPolicyActivities(deps),
+    ...createBackstopActivities(deps),
     ...createSqlActivities({
       ...deps,
       freezeEnvironment: deps.policy.runbooks.incident?.defaultEnvironment ?? 'production',
@@ -81,6 +83,7 @@ export function createActivities(deps: ActivityDeps) {
 
 export type RunbookActivities = ReturnType<typeof createActivities>;
 export type { NoticeRouting, RunbookPolicySnapshot } from './policy';
+export type { OpenBackstopProgramInput, OpenedBackstopProgram } from './backstop';
 export type { NoticeDelivery } from './notify';
 export type { PodReadiness } from './kubectl';
 export type { HttpProbe } from './probes';

@@ -17,7 +17,7 @@ import {
 } from '../../src/workflows/backstop-program/definitions';
 import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../fixtures/channels';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
-import { PATCH_FOLD } from '../../src/workflows/shared/patches';
+import { PATCH_FOLD, PATCHES } from '../../src/workflows/shared/patches';
 import {
   completedActivities,
   eventTimeMs,
@@ -140,6 +140,18 @@ function input(
   return { storyId, mergeSha: '0b0a9c7f', mergedAt, ...overrides };
 }
 
+/** The story's ledger rows (Postgres): kind, and the decision or outcome. */
+async function storyRows(storyId: string): Promise<string[][]> {
+  const { rows } = await suite.db.pool.query<{
+    kind: string;
+    decision: string | null;
+    outcome: string | null;
+  }>('SELECT kind, decision, outcome FROM backstop_story_events WHERE story_id = $1 ORDER BY at, entry_key', [
+    storyId,
+  ]);
+  return rows.map((r) => [r.kind, r.decision ?? r.outcome ?? '']);
+}
+
 /** Starts a program; its signals wait until it is clear of timers about to fire (see fixtures/timers). */
 async function start(taskQueue: string, args: BackstopInput): Promise<Handle> {
   const handle = await suite.env.client.workflow.start(backstopProgram, {
@@ -246,18 +258,24 @@ describe('backstopProgram (time-skipping, seed calendar)', () => {
         'the T+30 wait',
       );
       assert.equal(s.detail.next!.at, '2026-06-11T00:00:00.000Z');
-      // Asleep on T+30 with one patch marker (the fold), where 0.4.0 wrote five, each with its
-      // TemporalChangeVersion upsert (a visibility write).
+      // Asleep on T+30 with two patch markers (the fold, and the start in one step that came after
+      // it), where 0.4.0 wrote five, each with its TemporalChangeVersion upsert (a visibility write);
+      // and after one activity, the policy read that also claimed the story (0.5.0 had two).
       const asleep = await latestRunEvents(handle);
-      assert.deepEqual(patchMarkers(asleep), [PATCH_FOLD.id]);
+      assert.deepEqual(patchMarkers(asleep), [PATCH_FOLD.id, PATCHES.backstopOpensInOneStep]);
       assert.equal(
         asleep.filter(
           (event) =>
             event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields
               ?.TemporalChangeVersion,
         ).length,
-        1,
+        2,
       );
+      assert.deepEqual(
+        asleep.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []),
+        ['openBackstopProgram'],
+      );
+      assert.equal(asleep.filter((event) => event.workflowTaskCompletedEventAttributes).length, 2);
 
       // T+30: the epic is still New with no children.
       await skipTo('2026-06-11T06:00:00Z');
@@ -714,7 +732,8 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
 
   test('a worker whose policy has no tracker channels fails the program at its start, saying which', async () => {
     await suite.withWorker(activityDeps(defaultPolicy(), suite.db.pool), async (taskQueue) => {
-      const handle = await start(taskQueue, input(new Date(await suite.env.currentTimeMs()).toISOString()));
+      const args = input(new Date(await suite.env.currentTimeMs()).toISOString());
+      const handle = await start(taskQueue, args);
       const failure: unknown = await handle.result().then(
         () => assert.fail('must fail at its start'),
         (error: unknown) => error,
@@ -727,7 +746,8 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         /openProjectChannel names "openproject".*gitHubChannel names "github"/,
       );
       const activities = completedActivities(await historyEvents(handle)).map((a) => a.type);
-      assert.deepEqual(activities, ['loadRunbookPolicy'], 'nothing read or written');
+      assert.deepEqual(activities, ['openBackstopProgram'], 'nothing read or written');
+      assert.deepEqual(await storyRows(args.storyId), [], 'the story is not claimed');
     });
   });
 
@@ -790,26 +810,15 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       assert.equal((await handle.result()).outcome, 'reverted');
       await recordHistory(handle, 'backstop-program-story-reopened');
 
-      const rows = await suite.db.pool.query<{
-        kind: string;
-        decision: string | null;
-        outcome: string | null;
-      }>(
-        'SELECT kind, decision, outcome FROM backstop_story_events WHERE story_id = $1 ORDER BY at, entry_key',
-        [storyId],
-      );
-      assert.deepEqual(
-        rows.rows.map((r) => [r.kind, r.decision ?? r.outcome ?? '']),
-        [
-          ['started', ''],
-          ['decision', 'waiver'],
-          ['ended', 'reverted_mandatory'],
-          ['reopened', ''],
-          ['started', ''],
-          ['decision', 'revert'],
-          ['ended', 'reverted'],
-        ],
-      );
+      assert.deepEqual(await storyRows(storyId), [
+        ['started', ''],
+        ['decision', 'waiver'],
+        ['ended', 'reverted_mandatory'],
+        ['reopened', ''],
+        ['started', ''],
+        ['decision', 'revert'],
+        ['ended', 'reverted'],
+      ]);
     });
   });
 
@@ -841,14 +850,15 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         const activities = completedActivities(await historyEvents(handle));
         assert.deepEqual(
           activities.map((a) => a.type),
-          ['loadRunbookPolicy'],
+          ['openBackstopProgram'],
           'nothing read or written, no probe called',
         );
-        // The policy read asks for the run's own story only.
-        assert.equal(
-          (activities[0]!.input as { storyId?: string }).storyId,
-          (await handle.describe()).workflowId.slice('backstop-'.length),
-        );
+        // The policy read asks for the run's own story only, and claims it only when no targets are named.
+        const asked = activities[0]!.input as { storyId?: string; claim?: unknown };
+        const story = (await handle.describe()).workflowId.slice('backstop-'.length);
+        assert.equal(asked.storyId, story);
+        assert.equal(asked.claim !== undefined, handle === undeclared);
+        assert.deepEqual(await storyRows(story), [], `${story} is not claimed`);
       }
     });
   });

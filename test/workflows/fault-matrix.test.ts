@@ -37,7 +37,9 @@ import { matrixPolicy, startMatrixWorld, stopMatrixWorld, type MatrixWorld } fro
  * own workflow type calls (Procedure C's child is Procedure A, whose sites are A's). Three kinds
  * are left out, on purpose: notice deliveries (a notice that cannot be delivered is recorded and
  * goes to the fallback channel; it never holds a runbook — see the notifications tests), the policy
- * read (the worker's own memory, validated at start; without it there is no pager to page), and
+ * read (the worker's own memory, validated at start; without it there is no pager to page; a
+ * backstop program's start, openBackstopProgram, is one, its inline story claim a site of
+ * claimStoryProgram: see test/fixtures/faults.ts), and
  * the change-freeze check outside Procedure A and the rollback (one shared step,
  * workflows/shared/change-freeze.ts, the same code in every mutating runbook: its cells elsewhere
  * repeated these two and cost the matrix's time budget). The release rollback runs with a policy of
@@ -51,6 +53,7 @@ const FREEZE_CHECKED_IN = ['breakGlassRestore', 'rollbackToPilot'];
 const LEFT_OUT = (type: string, runbook: string): boolean =>
   type.startsWith('notify') ||
   type === 'loadRunbookPolicy' ||
+  type === 'openBackstopProgram' ||
   (type === 'checkChangeFreeze' && !FREEZE_CHECKED_IN.includes(runbook));
 
 const tmp = scratchDir('runbooks-fault-matrix');

@@ -146,6 +146,13 @@ export const backstopInputSchema = z
   .strict();
 export type BackstopInput = z.input<typeof backstopInputSchema>;
 
+const INPUT_TARGETS = ['dri', 'openProject', 'github', 'consoleRestoreProbeUrl'] as const;
+
+/** The deprecated targets the input names: they come from the policy, so a new program given any is refused. */
+export function targetsInInput(input: BackstopInput): string[] {
+  return INPUT_TARGETS.filter((field) => input[field] !== undefined);
+}
+
 export const decisionPayloadSchema = z
   .object({
     by: handleSchema,

@@ -35,6 +35,7 @@ import {
   type BackstopOutcome,
   type BackstopResult,
   type CheckpointEvidence,
+  targetsInInput,
   type DecisionRecord,
 } from './definitions';
 
@@ -43,8 +44,6 @@ const trackers = proxyActivities<RunbookActivities>(notification);
 type ParsedInput = z.output<typeof backstopInputSchema>;
 /** The backstop section, and whether the worker runs release rollbacks (a revert then starts one). */
 type Policy = RunbookPolicySnapshot<'backstop'>['runbook'] & { releaseRollbackServed?: boolean };
-
-const INPUT_TARGETS = ['dri', 'openProject', 'github', 'consoleRestoreProbeUrl'] as const;
 
 /** Runs started before the policy declared story programs carried their targets in the input. */
 function programFromInput(input: ParsedInput): StoryProgram {
@@ -66,7 +65,7 @@ function programFromPolicy(
   policy: Policy,
   storiesDeclared: number | undefined,
 ): StoryProgram {
-  const chosen = INPUT_TARGETS.filter((field) => input[field] !== undefined);
+  const chosen = targetsInInput(input);
   if (chosen.length)
     throw ApplicationFailure.create({
       type: 'InvalidInput',
@@ -401,11 +400,7 @@ export class BackstopRun {
     const { decision, rationale } = parsed.data;
     // The DRI and deciders are known once the policy is read (runs whose input named them, and
     // continued runs, knew at once).
-    if (
-      !this.policyValue &&
-      !this.input.continued &&
-      INPUT_TARGETS.every((field) => this.input[field] === undefined)
-    )
+    if (!this.policyValue && !this.input.continued && !targetsInInput(this.input).length)
       return void record.refused({
         signal: 'recordDecision',
         by,

@@ -16,22 +16,28 @@ function storyRun(storyId: string) {
   return { storyId, workflowId: info.workflowId, runId: info.firstExecutionRunId, at: utcIso(Date.now()) };
 }
 
+/** What the claim of the story asks the ledger (the story itself aside). */
+export function claimRequest(input: Pick<BackstopInput, 'storyId' | 'reopen'>) {
+  const { storyId: _, ...run } = storyRun(input.storyId);
+  return { ...run, ...(input.reopen ? { reopen: input.reopen } : {}) };
+}
+
 /**
  * Claims the story for this program (Postgres, beyond the run). A story that already had a
  * program fails this one at its start unless the input asks for a reopen, which is recorded.
+ * `made`: the claim the program's start already made (openBackstopProgram), if it did.
  */
 export async function claimStory(
   input: Pick<BackstopInput, 'storyId' | 'reopen'>,
   guarded: Guarded,
+  made?: StoryClaim,
 ): Promise<Extract<StoryClaim, { allowed: true }>> {
-  const claim = await guarded(
-    { name: 'story_ledger', what: `check ${input.storyId}'s earlier programs (Postgres)` },
-    () =>
-      ledger.claimStoryProgram({
-        ...storyRun(input.storyId),
-        ...(input.reopen ? { reopen: input.reopen } : {}),
-      }),
-  );
+  const claim =
+    made ??
+    (await guarded(
+      { name: 'story_ledger', what: `check ${input.storyId}'s earlier programs (Postgres)` },
+      () => ledger.claimStoryProgram({ storyId: input.storyId, ...claimRequest(input) }),
+    ));
   // The claim step offers no skip, so an outcome without a value cannot happen; a plain Error here
   // would retry the workflow task forever, so it is a named failure like every other.
   if (!claim) throw ApplicationFailure.nonRetryable('the story claim ended without a value', 'InternalError');

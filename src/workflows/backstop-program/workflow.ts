@@ -1,18 +1,41 @@
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
-import type { RunbookActivities } from '../../activities';
+import type { RunbookActivities, RunbookPolicySnapshot, StoryClaim } from '../../activities';
 import { utcIso } from '../../common/duration';
 import { policyRead } from '../activity-options';
 import { parseWorkflowInput, refuseCarryOnFreshStart } from '../shared/input';
 import { isPatched, PATCHES } from '../shared/patches';
 import { atT30, atT60, atT90 } from './checkpoints';
-import { backstopInputSchema, type BackstopInput, type BackstopResult } from './definitions';
+import { backstopInputSchema, targetsInInput, type BackstopInput, type BackstopResult } from './definitions';
 import { gatherEvidence } from './evidence';
 import { revert, shipped } from './outcomes';
-import { claimStory } from './story-ledger';
+import { claimRequest, claimStory } from './story-ledger';
 import { BackstopRun, ProgramAborted } from './run';
 import { recordBackstopCheckpoint } from '../shared/metrics';
 
-const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
+const { loadRunbookPolicy, openBackstopProgram } = proxyActivities<RunbookActivities>(policyRead);
+
+/**
+ * The policy for the run's story. A new program (since backstop-open-program-v1) has it read and
+ * its story claimed in one activity, so it sleeps one workflow task sooner; the claim is asked only
+ * when the input names no targets (such a start is refused below, before anything is claimed).
+ */
+async function openProgram(
+  input: BackstopInput,
+): Promise<{ snapshot: RunbookPolicySnapshot<'backstop'>; claim?: StoryClaim; claimFailed?: string }> {
+  if (!input.continued && isPatched(PATCHES.backstopOpensInOneStep)) {
+    const { policy, ...claimed } = await openBackstopProgram({
+      storyId: input.storyId,
+      ...(targetsInInput(input).length ? {} : { claim: claimRequest(input) }),
+    });
+    return { snapshot: policy, ...claimed };
+  }
+  // The story's own entry only: a policy of thousands of stories is not copied into every run.
+  const snapshot = await loadRunbookPolicy({
+    runbook: 'backstop',
+    ...(isPatched(PATCHES.backstopPolicyOneStory) ? { storyId: input.storyId } : {}),
+  });
+  return { snapshot };
+}
 
 /**
  * The backstop of one merged story (seed 001 §6.bis): durable timers to T+30, T+60, T+90 and
@@ -28,11 +51,8 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
     'the program itself when it continues as new (a program started with it would skip its checkpoints and its story claim)',
   );
   const run = new BackstopRun(input);
-  // The story's own entry only: a policy of thousands of stories is not copied into every run.
-  const snapshot = await loadRunbookPolicy({
-    runbook: 'backstop',
-    ...(isPatched(PATCHES.backstopPolicyOneStory) ? { storyId: input.storyId } : {}),
-  });
+  const opened = await openProgram(input);
+  const { snapshot } = opened;
   // A program its worker cannot serve fails now, saying why, not at T+30 on "not configured".
   if (snapshot.unserved)
     throw ApplicationFailure.create({
@@ -51,7 +71,12 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
     // A continued run's program claimed its story in its first run.
     else if (isPatched(PATCHES.backstopStoryLedger)) {
       run.storyLedger = true;
-      const claim = await claimStory(input, run.guard);
+      if (opened.claimFailed)
+        run.record.event(
+          'story_claim_again',
+          `the claim at the start failed (${opened.claimFailed}): claiming again`,
+        );
+      const claim = await claimStory(input, run.guard, opened.claim);
       run.detail.story = {
         ...(claim.reopened ? { reopened: claim.reopened } : {}),
         ...(claim.waiverUsed ? { waiverUsed: claim.waiverUsed } : {}),

@@ -71,6 +71,8 @@ export const PATCHES = {
   reenablementFreezeRechecked: 'reenablement-freeze-rechecked-v1',
   /** Rollback: downtime measured from the first failing health check to healthy again (step 6 polls up to the 5 min target). */
   rollbackDowntimeMeasured: 'rollback-downtime-measured-v1',
+  /** Backstop: a new program reads its policy and claims its story in one activity (one workflow task less before it sleeps). */
+  backstopOpensInOneStep: 'backstop-open-program-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
