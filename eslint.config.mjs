@@ -104,7 +104,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-restricted-imports': ['error', workflowImports()] },
   },
   {
-    // The one caller of patched(): the fold (PATCH_FOLD) and every patch's answer.
+    // The one caller of patched(): the folds (PATCH_FOLDS) and every patch's answer.
     files: ['src/workflows/shared/patches.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', workflowImports([], { allowPatched: true })],

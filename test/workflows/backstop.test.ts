@@ -17,7 +17,7 @@ import {
 } from '../../src/workflows/backstop-program/definitions';
 import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../fixtures/channels';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
-import { PATCH_FOLD, PATCHES } from '../../src/workflows/shared/patches';
+import { PATCH_FOLD_V2 } from '../../src/workflows/shared/patches';
 import {
   completedActivities,
   eventTimeMs,
@@ -258,18 +258,18 @@ describe('backstopProgram (time-skipping, seed calendar)', () => {
         'the T+30 wait',
       );
       assert.equal(s.detail.next!.at, '2026-06-11T00:00:00.000Z');
-      // Asleep on T+30 with two patch markers (the fold, and the start in one step that came after
-      // it), where 0.4.0 wrote five, each with its TemporalChangeVersion upsert (a visibility write);
-      // and after one activity, the policy read that also claimed the story (0.5.0 had two).
+      // Asleep on T+30 with one patch marker (the fold; 0.6.0 wrote the start in one step on its
+      // own too), where 0.4.0 wrote five, each with its TemporalChangeVersion upsert (a visibility
+      // write); and after one activity, the policy read that also claimed the story (0.5.0 had two).
       const asleep = await latestRunEvents(handle);
-      assert.deepEqual(patchMarkers(asleep), [PATCH_FOLD.id, PATCHES.backstopOpensInOneStep]);
+      assert.deepEqual(patchMarkers(asleep), [PATCH_FOLD_V2.id]);
       assert.equal(
         asleep.filter(
           (event) =>
             event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields
               ?.TemporalChangeVersion,
         ).length,
-        2,
+        1,
       );
       assert.deepEqual(
         asleep.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []),

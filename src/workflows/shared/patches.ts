@@ -78,7 +78,7 @@ export const PATCHES = {
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
 
 /**
- * One marker for every patch above, in runs started from 0.5.0 on (asked at the run's start).
+ * One marker for the 32 patches of 0.5.0, in runs started on 0.5.0 (asked at the run's start).
  * Each `patched()` writes a marker and the SDK core upserts `TemporalChangeVersion` with it: a
  * backstop programme wrote five of each (ten events, five visibility writes) before its first
  * timer. A run that records this
@@ -87,9 +87,9 @@ export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
  *
  * The list is fixed: a patch added after the fold is asked on its own (`isPatched` calls
  * `patched()` for it), or a run that recorded this fold before the patch existed would take the
- * patch's path on replay. A later fold gets its own id and list.
+ * patch's path on replay. A later fold gets its own id and list (PATCH_FOLD_V2).
  */
-export const PATCH_FOLD = {
+export const PATCH_FOLD_V1 = {
   id: 'patches-folded-v1',
   patches: [
     PATCHES.pagesReachPagers,
@@ -127,20 +127,35 @@ export const PATCH_FOLD = {
   ] as readonly PatchId[],
 } as const;
 
+/**
+ * The 0.5.0 fold and the patches since (0.6.0 recorded v1 and then each of those on its own, a
+ * marker and a `TemporalChangeVersion` upsert each): runs started from 0.7.0 on record this one.
+ * Fixed like v1; a patch added after it is asked on its own until a v3.
+ */
+export const PATCH_FOLD_V2 = {
+  id: 'patches-folded-v2',
+  patches: [...PATCH_FOLD_V1.patches, PATCHES.backstopOpensInOneStep] as readonly PatchId[],
+} as const;
+
+/** Newest first: a new run records the first; a run recorded earlier answers to the one it has. */
+export const PATCH_FOLDS = [PATCH_FOLD_V2, PATCH_FOLD_V1] as const;
+
 // Per run: the SDK evaluates workflow modules once per run (only src/workflows/shared-zod.ts is
 // preloaded and shared), so this is the run's own answer.
-let foldRecorded: boolean | undefined;
+let foldRecorded: readonly PatchId[] | undefined;
 
 /**
- * Asks the fold once, as the run's first command (parseWorkflowInput calls it): its marker then
- * sits at the same place in every history, wherever the code asks its first patch, so removing a
- * deprecated patch's call later cannot move it.
+ * Asks the folds once, as the run's first command (parseWorkflowInput calls it): the newest one's
+ * marker in a new run, found in the history on replay (an older run's fold, or none before 0.5.0,
+ * writes nothing new). It sits at the same place in every history, wherever the code asks its
+ * first patch, so removing a deprecated patch's call later cannot move it. Returns the patches
+ * the run's fold holds.
  */
-export function askPatchFold(): boolean {
-  return (foldRecorded ??= patched(PATCH_FOLD.id));
+export function askPatchFold(): readonly PatchId[] {
+  return (foldRecorded ??= PATCH_FOLDS.find((fold) => patched(fold.id))?.patches ?? []);
 }
 
-/** `patched(id)`, answered by the run's fold marker when it has one (see PATCH_FOLD). */
+/** `patched(id)`, answered by the run's fold marker when it has one (see PATCH_FOLDS). */
 export function isPatched(id: PatchId): boolean {
-  return (askPatchFold() && PATCH_FOLD.patches.includes(id)) || patched(id);
+  return askPatchFold().includes(id) || patched(id);
 }
