@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } fro
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { Pool } from 'pg';
 import { checkpointInstantMs, checkpointSchedule, DAY_MS } from '../../src/common/backstop';
 import { freePort, scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
@@ -748,6 +749,51 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       const activities = completedActivities(await historyEvents(handle)).map((a) => a.type);
       assert.deepEqual(activities, ['openBackstopProgram'], 'nothing read or written');
       assert.deepEqual(await storyRows(args.storyId), [], 'the story is not claimed');
+    });
+  });
+
+  test('the claim at the start fails (Postgres refuses a connection once): the program claims again in its own step, once', async () => {
+    // The worker's pool refuses its next connection: openBackstopProgram's claim, nothing else.
+    const pool = suite.db.pool;
+    let refuseNext = true;
+    const flaky = new Proxy(pool, {
+      get(target, key: keyof Pool) {
+        if (key === 'connect')
+          return () => {
+            if (!refuseNext) return target.connect();
+            refuseNext = false;
+            return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432 (test)'));
+          };
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await suite.withWorker(activityDeps(policy, flaky, channelSecrets(sinks)), async (taskQueue) => {
+      const args = input(new Date(await suite.env.currentTimeMs()).toISOString());
+      const handle = await start(taskQueue, args);
+      try {
+        const s = await waitForStatus<BackstopStatus>(
+          handle,
+          (x) => x.detail.next?.checkpoint === 'T+30',
+          'asleep on T+30',
+        );
+        assert.ok(
+          s.events.some(
+            (e) =>
+              e.kind === 'story_claim_again' && /ECONNREFUSED 127\.0\.0\.1:5432 \(test\)/.test(e.message),
+          ),
+          'the failed claim is in the record',
+        );
+        const events = await historyEvents(handle);
+        assert.deepEqual(
+          completedActivities(events).map((a) => a.type),
+          ['openBackstopProgram', 'claimStoryProgram'],
+        );
+        assert.deepEqual(await storyRows(args.storyId), [['started', '']], 'claimed once');
+        assert.equal(refuseNext, false, 'the refusal was used');
+      } finally {
+        await endProgram(handle);
+      }
     });
   });
 

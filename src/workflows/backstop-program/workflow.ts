@@ -1,5 +1,5 @@
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
-import type { RunbookActivities, RunbookPolicySnapshot, StoryClaim } from '../../activities';
+import type { OpenedBackstopProgram, RunbookActivities } from '../../activities';
 import { utcIso } from '../../common/duration';
 import { policyRead } from '../activity-options';
 import { parseWorkflowInput, refuseCarryOnFreshStart } from '../shared/input';
@@ -19,22 +19,18 @@ const { loadRunbookPolicy, openBackstopProgram } = proxyActivities<RunbookActivi
  * its story claimed in one activity, so it sleeps one workflow task sooner; the claim is asked only
  * when the input names no targets (such a start is refused below, before anything is claimed).
  */
-async function openProgram(
-  input: BackstopInput,
-): Promise<{ snapshot: RunbookPolicySnapshot<'backstop'>; claim?: StoryClaim; claimFailed?: string }> {
-  if (!input.continued && isPatched(PATCHES.backstopOpensInOneStep)) {
-    const { policy, ...claimed } = await openBackstopProgram({
+async function openProgram(input: BackstopInput): Promise<OpenedBackstopProgram> {
+  if (!input.continued && isPatched(PATCHES.backstopOpensInOneStep))
+    return openBackstopProgram({
       storyId: input.storyId,
       ...(targetsInInput(input).length ? {} : { claim: claimRequest(input) }),
     });
-    return { snapshot: policy, ...claimed };
-  }
   // The story's own entry only: a policy of thousands of stories is not copied into every run.
-  const snapshot = await loadRunbookPolicy({
+  const policy = await loadRunbookPolicy({
     runbook: 'backstop',
     ...(isPatched(PATCHES.backstopPolicyOneStory) ? { storyId: input.storyId } : {}),
   });
-  return { snapshot };
+  return { policy };
 }
 
 /**
@@ -52,7 +48,7 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
   );
   const run = new BackstopRun(input);
   const opened = await openProgram(input);
-  const { snapshot } = opened;
+  const { policy: snapshot } = opened;
   // A program its worker cannot serve fails now, saying why, not at T+30 on "not configured".
   if (snapshot.unserved)
     throw ApplicationFailure.create({
