@@ -10,7 +10,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, type RunbookActivities } from '../../src/activities';
 import { scratchDir } from '../../src/local/servers';
 import { createTestDatabase, type TestDatabase } from '../fixtures/database';
-import { FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
+import { FakeCluster, fakeKubectlCallsServed, mutations, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
 
@@ -61,6 +61,13 @@ describe('kubectl layer', () => {
     await run(activities.readAllowlist);
     const argv = cluster.calls()[0]!;
     assert.deepEqual(argv.slice(0, 4), ['--context', 'orchestrator-test', '--namespace', 'production']);
+  });
+
+  test("the fake kubectl is answered by the test process's fake cluster server, not a node process per call", async () => {
+    const served = fakeKubectlCallsServed();
+    await run(activities.readAllowlist);
+    assert.ok(cluster.calls().length > 0);
+    assert.equal(fakeKubectlCallsServed() - served, cluster.calls().length);
   });
 
   test('set env is check-then-act: one mutation however often it runs; dry-run changes nothing', async () => {
