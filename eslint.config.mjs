@@ -69,8 +69,9 @@ export default tseslint.config(
       '.test-tmp/**',
       'scripts/**',
       '.ci/**',
-      // Plain-JS test doubles run as executables (fake blocks CLI, fake kubectl).
+      // Plain-JS test doubles run as executables (fake blocks CLI, fake kubectl and its cluster).
       'test/fixtures/fake-blocks.js',
+      'test/fixtures/fake-kubectl/*.js',
     ],
   },
   js.configs.recommended,
