@@ -149,9 +149,14 @@ async function main(): Promise<void> {
     const noopMs = completedActivities(noopEvents).map(
       (activity) => activity.completedAtMs - activity.scheduledAtMs,
     );
+    const noopStartMs = completedActivities(noopEvents).map(
+      (activity) => activity.startedAtMs - activity.scheduledAtMs,
+    );
     const noopTasks = workflowTaskMs(noopEvents);
     const tasks: number[] = [];
     const byType = new Map<string, number[]>();
+    /** Scheduled → started (the last attempt's): the server's matching and the worker's poll. */
+    const toStart: number[] = [];
     const paths: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const handle: WorkflowHandle<typeof breakGlassRestore> = await client.workflow.start(
@@ -182,11 +187,13 @@ async function main(): Promise<void> {
       );
       paths.push(nonWaitingMs(events));
       tasks.push(...workflowTaskMs(events));
-      for (const activity of completedActivities(events))
+      for (const activity of completedActivities(events)) {
+        toStart.push(activity.startedAtMs - activity.scheduledAtMs);
         byType.set(activity.type, [
           ...(byType.get(activity.type) ?? []),
           activity.completedAtMs - activity.scheduledAtMs,
         ]);
+      }
       await handle.terminate('benchmark done');
     }
     const noopP50 = quantile(noopMs, 0.5);
@@ -203,6 +210,9 @@ async function main(): Promise<void> {
       process.stdout.write(
         `    ${type}: ${p50p99(samples)} — ${(quantile(samples, 0.5) / noopP50).toFixed(1)}× at p50\n`,
       );
+    process.stdout.write(
+      `  scheduled → started: no-op ${p50p99(noopStartMs)}; Procedure A ${p50p99(toStart)}\n`,
+    );
     process.stdout.write(
       `  workflow task started → completed: no-op workflow ${p50p99(noopTasks)}; Procedure A ${p50p99(tasks)}\n`,
     );
