@@ -1,6 +1,5 @@
 import type { Pool } from 'pg';
-import type { Policy } from '../common/policy';
-import { createPolicyActivities, type RunbookPolicySnapshot } from './policy';
+import type { createPolicyActivities, RunbookPolicySnapshot } from './policy';
 import { claimStoryProgram, type ClaimStoryProgramInput, type StoryClaim } from './sql/story-ledger';
 
 /**
@@ -30,8 +29,12 @@ export interface OpenedBackstopProgram {
  * the workflow claims in its own step under the fail-safe (the claim is keyed by the run, so a
  * claim that committed here is found there).
  */
-export function createBackstopActivities(deps: { policy: Policy; db: Pool }) {
-  const { loadRunbookPolicy } = createPolicyActivities(deps);
+export function createBackstopActivities(deps: {
+  db: Pool;
+  /** The worker's policy read (one closure, shared with the activity of that name). */
+  loadRunbookPolicy: ReturnType<typeof createPolicyActivities>['loadRunbookPolicy'];
+}) {
+  const { loadRunbookPolicy } = deps;
   return {
     openBackstopProgram: async (input: OpenBackstopProgramInput): Promise<OpenedBackstopProgram> => {
       const policy = await loadRunbookPolicy({ runbook: 'backstop', storyId: input.storyId });

@@ -49,9 +49,10 @@ export function createActivities(deps: ActivityDeps) {
     artifacts,
     secrets,
   };
+  const policyActivities = createPolicyActivities(deps);
   return {
-    ...createPolicyActivities(deps),
-    ...createBackstopActivities(deps),
+    ...policyActivities,
+    ...createBackstopActivities({ db: deps.db, loadRunbookPolicy: policyActivities.loadRunbookPolicy }),
     ...createSqlActivities({
       ...deps,
       freezeEnvironment: deps.policy.runbooks.incident?.defaultEnvironment ?? 'production',
