@@ -47,20 +47,30 @@ export function requireTool(file: string, what: string): void {
   }
 }
 
-/** Keeps the last lines a child printed, for an error message if it dies. */
+/** Keeps the first and the last lines a child printed, for an error message if it dies. */
 export function captureOutput(child: ChildProcess, sink?: (line: string) => void): () => string {
-  const lines: string[] = [];
+  // The first lines as well as the last: a Go panic names its cause at the top and then prints
+  // every goroutine's stack, so a tail alone loses why the dev server died.
+  const head: string[] = [];
+  const tail: string[] = [];
+  let dropped = 0;
   const onData = (chunk: Buffer): void => {
     for (const line of chunk.toString('utf8').split('\n')) {
       if (!line) continue;
-      lines.push(line);
-      if (lines.length > 40) lines.shift();
+      if (head.length < 20) head.push(line);
+      else {
+        tail.push(line);
+        if (tail.length > 40) {
+          tail.shift();
+          dropped++;
+        }
+      }
       sink?.(line);
     }
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
-  return () => lines.join('\n');
+  return () => [...head, ...(dropped ? [`… (${dropped} lines not kept)`] : []), ...tail].join('\n');
 }
 
 export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
