@@ -45,7 +45,7 @@ function requireChromium() {
 
 /**
  * Test files run in two lanes (RUNBOOKS_TEST_CONCURRENCY=1: one lane, one file after another):
- * the fault matrix (~12 min) in one, every other file one after another in the other. In one lane
+ * the fault matrix (8–12 min) in one, every other file one after another in the other. In one lane
  * the suite took 21 min on a 2-core machine, over the 20-min budget. (Node's own
  * --test-concurrency sorts the files, so the matrix started last; hence two runner processes.)
  * Each file has its own servers and database either way.
@@ -126,7 +126,8 @@ async function main() {
 function runLane(lane, env, live) {
   // A file may take 15 min; the fault matrix (every site of nine workflow types × 3 faults, one
   // file) took 15–21 min on a shared 2-core machine while the fake kubectl started node per call
-  // (12 min since, CI47), so its lane allows 25.
+  // (12 min in CI47; 8 min in CI49, the libfaketime server no longer spinning), so its lane
+  // allows 25.
   const timeoutMs = lane.every((file) => file.includes('fault-matrix')) ? 1_500_000 : 900_000;
   return new Promise((resolve) => {
     const child = spawn(
