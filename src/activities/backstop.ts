@@ -1,12 +1,7 @@
 import type { Pool } from 'pg';
 import type { createPolicyActivities, RunbookPolicySnapshot } from './policy';
+import { tryInline } from './inline';
 import { claimStoryProgram, type ClaimStoryProgramInput, type StoryClaim } from './sql/story-ledger';
-
-/**
- * How long the start's claim may take before the program claims in its own step instead: well
- * inside the policy read's 10 s start-to-close, so a slow database never fails the policy read.
- */
-export const INLINE_CLAIM_MS = 3_000;
 
 export interface OpenBackstopProgramInput {
   storyId: string;
@@ -39,25 +34,13 @@ export function createBackstopActivities(deps: {
     openBackstopProgram: async (input: OpenBackstopProgramInput): Promise<OpenedBackstopProgram> => {
       const policy = await loadRunbookPolicy({ runbook: 'backstop', storyId: input.storyId });
       const served = policy.unserved === undefined && Object.hasOwn(policy.runbook.stories, input.storyId);
-      if (!input.claim || !served) return { policy };
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer from Postgres within ${INLINE_CLAIM_MS} ms`)),
-          INLINE_CLAIM_MS,
-        );
-      });
-      try {
-        const claim = await Promise.race([
-          claimStoryProgram(deps.db, { ...input.claim, storyId: input.storyId }),
-          late,
-        ]);
-        return { policy, claim };
-      } catch (error) {
-        return { policy, claimFailed: error instanceof Error ? error.message : String(error) };
-      } finally {
-        clearTimeout(timer);
-      }
+      const { claim } = input;
+      if (!claim || !served) return { policy };
+      const claimed = await tryInline(
+        () => claimStoryProgram(deps.db, { ...claim, storyId: input.storyId }),
+        'Postgres',
+      );
+      return 'value' in claimed ? { policy, claim: claimed.value } : { policy, claimFailed: claimed.failed };
     },
   };
 }

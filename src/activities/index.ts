@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { Policy } from '../common/policy';
 import type { ChannelRegistry } from './channels';
 import { createBackstopActivities } from './backstop';
+import { createBreakGlassActivities } from './break-glass';
 import { createCommandActivities } from './commands';
 import { createDrillLogActivities } from './drill-log';
 import { createKubectlActivities } from './kubectl';
@@ -50,13 +51,18 @@ export function createActivities(deps: ActivityDeps) {
     secrets,
   };
   const policyActivities = createPolicyActivities(deps);
+  const sqlActivities = createSqlActivities({
+    ...deps,
+    freezeEnvironment: deps.policy.runbooks.incident?.defaultEnvironment ?? 'production',
+  });
   return {
     ...policyActivities,
     ...createBackstopActivities({ db: deps.db, loadRunbookPolicy: policyActivities.loadRunbookPolicy }),
-    ...createSqlActivities({
-      ...deps,
-      freezeEnvironment: deps.policy.runbooks.incident?.defaultEnvironment ?? 'production',
+    ...createBreakGlassActivities({
+      loadRunbookPolicy: policyActivities.loadRunbookPolicy,
+      sql: sqlActivities,
     }),
+    ...sqlActivities,
     ...createNotifyActivities(deps),
     ...createTrackerActivities(deps),
     ...createKubectlActivities({ console: deps.policy.console }),
@@ -85,6 +91,13 @@ export function createActivities(deps: ActivityDeps) {
 export type RunbookActivities = ReturnType<typeof createActivities>;
 export type { NoticeRouting, RunbookPolicySnapshot } from './policy';
 export type { OpenBackstopProgramInput, OpenedBackstopProgram } from './backstop';
+export type {
+  OpenBreakGlassProcedureInput,
+  OpenedBreakGlassProcedure,
+  PlanAhead,
+  PlanAheadOutcome,
+} from './break-glass';
+export type { Inline } from './inline';
 export type { NoticeDelivery } from './notify';
 export type { PodReadiness } from './kubectl';
 export type { HttpProbe } from './probes';

@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Pool } from 'pg';
 import { createActivities } from '../../src/activities';
-import { INLINE_CLAIM_MS } from '../../src/activities/backstop';
+import { INLINE_STEP_MS } from '../../src/activities/inline';
 import { createTestDatabase, type TestDatabase } from '../fixtures/database';
 import {
   activityDeps,
@@ -94,7 +94,7 @@ describe('openBackstopProgram', () => {
     assert.match(refused.claimFailed ?? '', /ECONNREFUSED/);
     await closed.end();
 
-    // A server that accepts and never answers: the claim gives up after INLINE_CLAIM_MS.
+    // A server that accepts and never answers: the claim gives up after INLINE_STEP_MS.
     const sockets = new Set<Socket>();
     const silent: Server = createServer((socket) => sockets.add(socket));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
@@ -104,7 +104,7 @@ describe('openBackstopProgram', () => {
     try {
       const hung = await open(mute)({ storyId: STORY, claim: run('run-5') });
       assert.equal(hung.claim, undefined);
-      assert.equal(hung.claimFailed, `no answer from Postgres within ${INLINE_CLAIM_MS} ms`);
+      assert.equal(hung.claimFailed, `no answer from Postgres within ${INLINE_STEP_MS} ms`);
       assert.deepEqual(Object.keys(hung.policy.runbook.stories), [STORY]);
     } finally {
       for (const socket of sockets) socket.destroy();

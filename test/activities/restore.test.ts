@@ -179,6 +179,41 @@ describe('executeRestore', () => {
     assert.equal(await count('SELECT 1 FROM runbook_ledger'), 1);
   });
 
+  test('asked verifyAfter, it verifies the write it committed, as verifyRestore would; a retry verifies the same write again', async () => {
+    const p = await plan('INC-71', 5);
+    const ask = { incidentId: 'INC-71', targetHistoryId: 5, expectedVersion: p.expectedVersion };
+    const first = await run(activities.executeRestore, { ...executeInput(p), verifyAfter: ask });
+    assert.equal(first.status, 'restored');
+    if (first.status !== 'restored') return;
+    const separate = await run(activities.verifyRestore, { ...ask, restoreHistoryId: first.historyId });
+    assert.deepEqual(first.verifiedAfter, { value: separate });
+    assert.equal(separate.ok, true);
+    const retried = await run(activities.executeRestore, { ...executeInput(p), verifyAfter: ask });
+    assert.equal((retried as { replayed: boolean }).replayed, true);
+    assert.deepEqual(retried.verifiedAfter, { value: separate });
+    assert.equal(await count("SELECT 1 FROM ftf_config_history WHERE changed_by = 'break-glass-INC-71'"), 1);
+  });
+
+  test('a verification that fails after the commit is returned as failed, never failing the committed write', async () => {
+    const p = await plan('INC-72', 5);
+    // An ask the verification refuses (a malformed incident id): the transaction still commits once.
+    const outcome = await run(activities.executeRestore, {
+      ...executeInput(p),
+      verifyAfter: { incidentId: 'not an incident', targetHistoryId: 5, expectedVersion: p.expectedVersion },
+    });
+    assert.equal(outcome.status, 'restored');
+    assert.ok(outcome.verifiedAfter && 'failed' in outcome.verifiedAfter);
+    assert.match(outcome.verifiedAfter.failed, /incidentId/);
+    assert.equal(await count("SELECT 1 FROM ftf_config_history WHERE changed_by = 'break-glass-INC-72'"), 1);
+    // Refused, nothing committed: nothing to verify.
+    const stale = await run(activities.executeRestore, {
+      ...executeInput(p, { ledgerKey: 'wf-INC-72/run-2/execute-restore' }),
+      verifyAfter: { incidentId: 'INC-72', targetHistoryId: 5, expectedVersion: p.expectedVersion },
+    });
+    assert.equal(stale.status, 'plan_stale');
+    assert.equal(stale.verifiedAfter, undefined);
+  });
+
   test('two concurrent attempts with the same ledger key: still one history row', async () => {
     const p = await plan('INC-8', 4);
     const outcomes = await Promise.all([
@@ -278,6 +313,68 @@ describe('executeRestore', () => {
       }
     }
     assert.equal(queries, 0);
+  });
+});
+
+describe('openBreakGlassProcedure', () => {
+  test('the policy section with the plan and the change freezes, each as its own activity answers', async () => {
+    const planInput = { incidentId: 'INC-73', targetHistoryId: 5 };
+    const freezeInput = {
+      runbook: 'breakGlassRestore',
+      incidentId: 'INC-73',
+      workflowId: 'wf-INC-73',
+      runId: 'run-1',
+      at: '2026-12-03T00:00:00.000Z',
+    };
+    const opened = await run(activities.openBreakGlassProcedure<'breakGlassRestore'>, {
+      runbook: 'breakGlassRestore',
+      plan: { activity: 'planRestore', input: planInput },
+      changeFreeze: freezeInput,
+    });
+    assert.deepEqual(
+      opened.policy,
+      await run(activities.loadRunbookPolicy<'breakGlassRestore'>, { runbook: 'breakGlassRestore' }),
+    );
+    const separate = await run(activities.planRestore, planInput);
+    assert.ok(opened.plan && 'value' in opened.plan);
+    // The same plan (the hash covers what it would do), planned a few ms apart.
+    const unstamped = (outcome: unknown) =>
+      JSON.parse(
+        JSON.stringify(outcome, (key, value: unknown) => (key === 'plannedAt' ? undefined : value)),
+      ) as unknown;
+    assert.deepEqual(unstamped(opened.plan.value), unstamped(separate));
+    assert.equal(separate.status, 'ready');
+    assert.deepEqual(opened.changeFreeze, { value: await run(activities.checkChangeFreeze, freezeInput) });
+    const bare = await run(activities.openBreakGlassProcedure<'breakGlassRestore'>, {
+      runbook: 'breakGlassRestore',
+    });
+    assert.deepEqual(Object.keys(bare), ['policy'], 'nothing read that was not asked');
+  });
+
+  test('a read that fails is returned as failed; the policy still comes back', async () => {
+    const closed = new Proxy(db.pool, {
+      get(target, key: keyof Pool) {
+        if (key === 'query' || key === 'connect')
+          return () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432 (test)'));
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const { openBreakGlassProcedure } = createActivities(activityDeps(policy, closed));
+    const opened = await run(openBreakGlassProcedure<'breakGlassRebootstrap'>, {
+      runbook: 'breakGlassRebootstrap',
+      plan: { activity: 'planRebootstrap', input: { incidentId: 'INC-74' } },
+      changeFreeze: {
+        runbook: 'breakGlassRebootstrap',
+        incidentId: 'INC-74',
+        workflowId: 'wf-INC-74',
+        runId: 'run-1',
+        at: '2026-12-03T00:00:00.000Z',
+      },
+    });
+    assert.equal(opened.policy.runbook.approvers.length > 0, true);
+    assert.deepEqual(opened.plan, { failed: 'connect ECONNREFUSED 127.0.0.1:5432 (test)' });
+    assert.deepEqual(opened.changeFreeze, { failed: 'connect ECONNREFUSED 127.0.0.1:5432 (test)' });
   });
 });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import type { Pool } from 'pg';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { breakGlassRestore } from '../../src/workflows';
 import {
@@ -163,6 +164,15 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
         restore.atMs >= Date.parse(result.approval.approvedAt) + 2 * MINUTE,
         'pause measured from the approval instant',
       );
+
+      // The reads before the gate ride on the policy read and the verification on the transaction
+      // (break-glass-inline-steps-v1): besides notices, two activities up to the verified restore.
+      const steps = completedActivities(events)
+        .map((a) => a.type)
+        .filter((type) => !type.startsWith('notify'));
+      assert.deepEqual(steps.slice(0, 2), ['openBreakGlassProcedure', 'executeRestore']);
+      for (const type of ['loadRunbookPolicy', 'planRestore', 'checkChangeFreeze', 'verifyRestore'])
+        assert.ok(!steps.includes(type), `${type} done inline, not in its own activity`);
 
       // Exactly one restore, with the seed's row contents.
       assert.equal(result.execution?.status, 'restored');
@@ -607,6 +617,47 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       assert.equal(result.outcome, 'restored');
       assert.equal(result.verification?.canonical.conflict, 0);
       assert.equal(result.conflictHold, undefined);
+    });
+  });
+
+  test('the reads at the opening fail (Postgres refuses twice): the run plans and checks the freezes in its own steps, once each', async () => {
+    // The worker's pool refuses its next two statements: the opening's plan and freeze check, run
+    // side by side in openBreakGlassProcedure; nothing else touches Postgres before them.
+    const pool = suite.db.pool;
+    let refusals = 2;
+    const refusing = (call: () => unknown) => {
+      if (refusals === 0) return call();
+      refusals--;
+      return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432 (test)'));
+    };
+    const flaky = new Proxy(pool, {
+      get(target, key: keyof Pool) {
+        const value: unknown = Reflect.get(target, key);
+        if (typeof value !== 'function') return value;
+        const bound = (value as (...a: unknown[]) => unknown).bind(target);
+        return key === 'connect' || key === 'query'
+          ? (...a: unknown[]) => refusing(() => bound(...a))
+          : bound;
+      },
+    });
+    await suite.withWorker(activityDeps(defaultPolicy(), flaky), async (taskQueue) => {
+      const args = input();
+      const handle = await start(taskQueue, args);
+      const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the approval gate');
+      assert.equal(refusals, 0, 'both refusals were used');
+      const again = gate.events.filter((e) => e.kind === 'read_again').map((e) => e.message);
+      assert.equal(again.length, 2, again.join('\n'));
+      assert.ok(again.some((m) => /^the plan with the policy read failed \(.*ECONNREFUSED/.test(m)));
+      assert.ok(
+        again.some((m) => /^the change freeze check with the policy read failed \(.*ECONNREFUSED/.test(m)),
+      );
+      const steps = completedActivities(await historyEvents(handle))
+        .map((a) => a.type)
+        .filter((type) => !type.startsWith('notify'));
+      assert.deepEqual(steps, ['openBreakGlassProcedure', 'planRestore', 'checkChangeFreeze']);
+      assert.equal(gate.detail.plan?.diff.changed, 1, 'the plan from its own step');
+      await handle.signal(abortSignal, { by: '@alice', reason: 'test over' });
+      assert.equal((await handle.result()).outcome, 'aborted');
     });
   });
 

@@ -39,7 +39,8 @@ import { matrixPolicy, startMatrixWorld, stopMatrixWorld, type MatrixWorld } fro
  * goes to the fallback channel; it never holds a runbook — see the notifications tests), the policy
  * read (the worker's own memory, validated at start; without it there is no pager to page; a
  * backstop program's start, openBackstopProgram, is one, its inline story claim a site of
- * claimStoryProgram: see test/fixtures/faults.ts), and
+ * claimStoryProgram; a break-glass procedure's opening, openBreakGlassProcedure, is one, its inline
+ * plan and change-freeze check sites of theirs: see test/fixtures/faults.ts), and
  * the change-freeze check outside Procedure A and the rollback (one shared step,
  * workflows/shared/change-freeze.ts, the same code in every mutating runbook: its cells elsewhere
  * repeated these two and cost the matrix's time budget). The release rollback runs with a policy of
@@ -54,6 +55,7 @@ const LEFT_OUT = (type: string, runbook: string): boolean =>
   type.startsWith('notify') ||
   type === 'loadRunbookPolicy' ||
   type === 'openBackstopProgram' ||
+  type === 'openBreakGlassProcedure' ||
   (type === 'checkChangeFreeze' && !FREEZE_CHECKED_IN.includes(runbook));
 
 const tmp = scratchDir('runbooks-fault-matrix');

@@ -1,4 +1,6 @@
 import type { Pool } from 'pg';
+import { tryInline, type Inline } from '../inline';
+import type { CommittedWrite } from './ledger';
 import { ConfigurationError } from '../../common/errors';
 import {
   executeConsoleEdit,
@@ -59,6 +61,29 @@ import {
   type VerifyRestoreInput,
 } from './restore';
 
+/**
+ * An execute activity may be asked for its verification too (`verifyAfter`: the verification's
+ * input less the id of the row the write creates): after a commit it verifies inline, saving the
+ * run a workflow task and an activity; the answer is `verifiedAfter` (see ../inline.ts). Asked of
+ * a retry that finds the ledger's committed write, it verifies that write again (a read).
+ */
+export interface VerifyAfter<Ask> {
+  verifyAfter?: Ask;
+}
+
+export type Verified<Outcome, Verification> = Outcome & { verifiedAfter?: Inline<Verification> };
+
+async function executeThenVerify<Outcome extends object, Verification>(
+  execution: Promise<Outcome>,
+  verify: ((write: CommittedWrite) => Promise<Verification>) | undefined,
+): Promise<Verified<Outcome, Verification>> {
+  const outcome = await execution;
+  // Committed: a refusal (stale plan, row gone) carries no history row and has nothing to verify.
+  if (!verify || !('historyId' in outcome && 'ledgerKey' in outcome)) return outcome;
+  const write = outcome as unknown as CommittedWrite;
+  return { ...outcome, verifiedAfter: await tryInline(() => verify(write)) };
+}
+
 export interface SqlDeps {
   /** The production target. */
   db: Pool;
@@ -85,8 +110,18 @@ export function createSqlActivities(deps: SqlDeps) {
     planRestore: (input: PlanRestoreInput): Promise<PlanRestoreOutcome> =>
       planRestore(poolFor, canonical, input),
     /** Procedure A step 3: the one restore transaction (fingerprint-guarded, ledgered). */
-    executeRestore: (input: ExecuteRestoreInput): Promise<ExecuteRestoreOutcome> =>
-      executeRestore(poolFor, input),
+    executeRestore: ({
+      verifyAfter,
+      ...input
+    }: ExecuteRestoreInput & VerifyAfter<Omit<VerifyRestoreInput, 'restoreHistoryId'>>): Promise<
+      Verified<ExecuteRestoreOutcome, RestoreVerification>
+    > =>
+      executeThenVerify(
+        executeRestore(poolFor, input),
+        verifyAfter &&
+          ((write) =>
+            verifyRestore(poolFor, canonical, { ...verifyAfter, restoreHistoryId: write.historyId })),
+      ),
     /** Procedure A step 4: live row, tagged history row, canonical NEW/EQUAL/CONFLICT. */
     verifyRestore: (input: VerifyRestoreInput): Promise<RestoreVerification> =>
       verifyRestore(poolFor, canonical, input),
@@ -97,8 +132,17 @@ export function createSqlActivities(deps: SqlDeps) {
     planConsoleEdit: (input: PlanConsoleEditInput): Promise<PlanConsoleEditOutcome> =>
       planConsoleEdit(poolFor, input),
     /** Procedure B: jsonb_set on an existing key only, history row, ledger. */
-    executeConsoleEdit: (input: ExecuteConsoleEditInput): Promise<ExecuteConsoleEditOutcome> =>
-      executeConsoleEdit(poolFor, input),
+    executeConsoleEdit: ({
+      verifyAfter,
+      ...input
+    }: ExecuteConsoleEditInput & VerifyAfter<Omit<VerifyConsoleEditInput, 'historyId'>>): Promise<
+      Verified<ExecuteConsoleEditOutcome, ConsoleEditVerification>
+    > =>
+      executeThenVerify(
+        executeConsoleEdit(poolFor, input),
+        verifyAfter &&
+          ((write) => verifyConsoleEdit(poolFor, { ...verifyAfter, historyId: write.historyId })),
+      ),
     /** Procedure B: the key's value and the tagged history row. */
     verifyConsoleEdit: (input: VerifyConsoleEditInput): Promise<ConsoleEditVerification> =>
       verifyConsoleEdit(poolFor, input),
@@ -109,8 +153,17 @@ export function createSqlActivities(deps: SqlDeps) {
     planRebootstrap: (input: PlanRebootstrapInput): Promise<PlanRebootstrapOutcome> =>
       planRebootstrap(poolFor, canonical, input),
     /** Procedure D: insert unless a concurrent insert won, history row, ledger. */
-    executeRebootstrap: (input: ExecuteRebootstrapInput): Promise<ExecuteRebootstrapOutcome> =>
-      executeRebootstrap(poolFor, canonical, input),
+    executeRebootstrap: ({
+      verifyAfter,
+      ...input
+    }: ExecuteRebootstrapInput & VerifyAfter<Omit<VerifyRebootstrapInput, 'historyId'>>): Promise<
+      Verified<ExecuteRebootstrapOutcome, RebootstrapVerification>
+    > =>
+      executeThenVerify(
+        executeRebootstrap(poolFor, canonical, input),
+        verifyAfter &&
+          ((write) => verifyRebootstrap(poolFor, canonical, { ...verifyAfter, historyId: write.historyId })),
+      ),
     /** Procedure D: the live row, the history row, the canonical comparison. */
     verifyRebootstrap: (input: VerifyRebootstrapInput): Promise<RebootstrapVerification> =>
       verifyRebootstrap(poolFor, canonical, input),

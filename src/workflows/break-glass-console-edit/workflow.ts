@@ -151,6 +151,12 @@ export const breakGlassConsoleEdit = defineBreakGlassProcedure<BreakGlassConsole
     const plan = planned.plan;
     const pairReview = pairReviewOf(input.newValue, controls, record);
     if (pairReview?.ended) return pairReview.ended;
+    const verification = {
+      incidentId: input.incidentId,
+      ...keyFields,
+      newValue: input.newValue,
+      expectedVersion: plan.expectedVersion,
+    };
     return {
       plan,
       planHash: plan.planHash,
@@ -165,22 +171,16 @@ export const breakGlassConsoleEdit = defineBreakGlassProcedure<BreakGlassConsole
           ? [{ label: 'Pair review required', value: `${pairReview.why}: a second operator must approve` }]
           : []),
       ],
-      execute: (approval) =>
+      execute: (approval, verifyAfter) =>
         executeConsoleEdit({
           ...approval,
           incidentId: input.incidentId,
           ...keyFields,
           newValue: input.newValue,
           expectedFingerprint: plan.live.fingerprint,
+          ...(verifyAfter ? { verifyAfter: verification } : {}),
         }),
-      verify: (write) =>
-        verifyConsoleEdit({
-          incidentId: input.incidentId,
-          ...keyFields,
-          newValue: input.newValue,
-          historyId: write.historyId,
-          expectedVersion: plan.expectedVersion,
-        }),
+      verify: (write) => verifyConsoleEdit({ ...verification, historyId: write.historyId }),
       summarise: (verification) => ({
         ok: verification.ok,
         problems: [...verification.liveRow.problems, ...verification.historyRow.problems],

@@ -103,6 +103,13 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
     });
     if (planned.status !== 'ready') return { outcome: 'drill_not_completed', message: planned.message };
     const plan = planned.plan;
+    const verification = {
+      incidentId: drillIncidentId,
+      targetHistoryId: plan.target.id,
+      expectedVersion: plan.expectedVersion,
+      approvedTargetHash: plan.target.baseEnvHash,
+      ...target,
+    };
     return {
       plan,
       planHash: plan.planHash,
@@ -112,7 +119,7 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
         { label: 'Target', value: `history id ${plan.target.id} (version ${plan.target.version})` },
         { label: 'SLO', value: `detected → verified < ${formatDuration(policy.slo)}` },
       ],
-      execute: (approval) =>
+      execute: (approval, verifyAfter) =>
         executeRestore({
           ...approval,
           incidentId: drillIncidentId,
@@ -120,16 +127,9 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
           expectedFingerprint: plan.live.fingerprint,
           expectedTargetHash: plan.target.baseEnvHash,
           ...target,
+          ...(verifyAfter ? { verifyAfter: verification } : {}),
         }),
-      verify: (write) =>
-        verifyRestore({
-          incidentId: drillIncidentId,
-          targetHistoryId: plan.target.id,
-          restoreHistoryId: write.historyId,
-          expectedVersion: plan.expectedVersion,
-          approvedTargetHash: plan.target.baseEnvHash,
-          ...target,
-        }),
+      verify: (write) => verifyRestore({ ...verification, restoreHistoryId: write.historyId }),
       summarise: summariseRestoreVerification,
       done: {
         outcome: 'drill_completed',

@@ -1,5 +1,10 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { RebootstrapPlan, RebootstrapVerification, RunbookActivities } from '../../activities';
+import type {
+  PlanRebootstrapOutcome,
+  RebootstrapPlan,
+  RebootstrapVerification,
+  RunbookActivities,
+} from '../../activities';
 import type { NoticeDetail } from '../../common/notice';
 import { databaseRead, databaseWrite } from '../activity-options';
 import { breakGlassResultBase, defineBreakGlassProcedure } from '../shared/break-glass/procedure';
@@ -63,15 +68,17 @@ export const breakGlassRebootstrap = defineBreakGlassProcedure<BreakGlassReboots
     tag: `[break-glass D ${input.incidentId}]`,
     memo: `Procedure D: re-bootstrap the missing ftf_config row, incident ${input.incidentId}`,
     detail: { rationale: input.rationale, dryRun: input.dryRun },
+    planAhead: { activity: 'planRebootstrap', input: { incidentId: input.incidentId } },
   }),
 
-  async plan({ input, record, notices, opening, snapshot, detail }) {
+  async plan({ input, record, notices, opening, snapshot, detail, ahead }) {
     // Precondition (the row must be verifiably absent) and the plan.
     record.enterStep(
       'check_precondition',
       'checking that ftf_config id=1 is missing and finding the newest history snapshot',
     );
-    const planned = await planRebootstrap({ incidentId: input.incidentId });
+    const planned =
+      ahead.plan<PlanRebootstrapOutcome>() ?? (await planRebootstrap({ incidentId: input.incidentId }));
     if (planned.status === 'row_exists') {
       detail.newestHistoryId = planned.newestHistoryId;
       notices.send({
@@ -86,12 +93,18 @@ export const breakGlassRebootstrap = defineBreakGlassProcedure<BreakGlassReboots
     const plan = planned.plan;
     const source = plan.source;
     const canonical = source.kind === 'canonical';
+    const verification = {
+      incidentId: input.incidentId,
+      source: source.kind,
+      sourceHistoryId: source.kind === 'history' ? source.historyId : null,
+      ...(source.kind === 'history' && source.baseEnvHash ? { approvedSourceHash: source.baseEnvHash } : {}),
+    };
     return {
       plan,
       planHash: plan.planHash,
       planSummary: summaryOf(plan),
       planDetails: planDetailsOf(plan),
-      execute: (approval) =>
+      execute: (approval, verifyAfter) =>
         executeRebootstrap({
           ...approval,
           incidentId: input.incidentId,
@@ -101,17 +114,9 @@ export const breakGlassRebootstrap = defineBreakGlassProcedure<BreakGlassReboots
             ? { expectedSourceHash: source.baseEnvHash }
             : {}),
           seedingChangeReason: snapshot.seedingChangeReason,
+          ...(verifyAfter ? { verifyAfter: verification } : {}),
         }),
-      verify: (write) =>
-        verifyRebootstrap({
-          incidentId: input.incidentId,
-          historyId: write.historyId,
-          source: source.kind,
-          sourceHistoryId: source.kind === 'history' ? source.historyId : null,
-          ...(source.kind === 'history' && source.baseEnvHash
-            ? { approvedSourceHash: source.baseEnvHash }
-            : {}),
-        }),
+      verify: (write) => verifyRebootstrap({ ...verification, historyId: write.historyId }),
       summarise: (verification) => ({
         ok: verification.ok,
         problems: [...verification.liveRow.problems, ...verification.historyRow.problems],

@@ -1,5 +1,5 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { RunbookActivities } from '../../activities';
+import type { PlanRestoreInput, PlanRestoreOutcome, RunbookActivities } from '../../activities';
 import { databaseRead, databaseWrite } from '../activity-options';
 import { breakGlassResultBase, defineBreakGlassProcedure } from '../shared/break-glass/procedure';
 import {
@@ -13,11 +13,18 @@ import {
   BREAK_GLASS_RESTORE,
   breakGlassRestoreInputSchema,
   type BreakGlassRestoreDetail,
+  type BreakGlassRestoreInput,
   type BreakGlassRestoreOutcome,
   type BreakGlassRestoreResult,
 } from './definitions';
 
 const { planRestore, verifyRestore } = proxyActivities<RunbookActivities>(databaseRead);
+
+/** The plan's input; the opening computes the plan with the policy read (since break-glass-inline-steps-v1). */
+const planInput = (input: BreakGlassRestoreInput): PlanRestoreInput => ({
+  incidentId: input.incidentId,
+  targetHistoryId: input.targetHistoryId,
+});
 const { executeRestore } = proxyActivities<RunbookActivities>(databaseWrite);
 
 /**
@@ -35,20 +42,24 @@ export const breakGlassRestore = defineBreakGlassProcedure<BreakGlassRestoreDeta
     tag: `[break-glass A ${input.incidentId}]`,
     memo: `Procedure A: restore ftf_config from history id ${input.targetHistoryId} for incident ${input.incidentId}, requested by @${input.requestedBy.replace(/^@/, '').toLowerCase()}`,
     detail: { targetHistoryId: input.targetHistoryId, rationale: input.rationale, dryRun: input.dryRun },
+    planAhead: { activity: 'planRestore', input: planInput(input) },
   }),
 
-  async plan({ input, record, notices, opening }) {
+  async plan({ input, record, notices, opening, ahead }) {
     record.enterStep(
       'inspect_and_plan',
       `inspecting history and planning the restore of id ${input.targetHistoryId}`,
     );
-    const planned = await planRestore({
-      incidentId: input.incidentId,
-      targetHistoryId: input.targetHistoryId,
-    });
+    const planned = ahead.plan<PlanRestoreOutcome>() ?? (await planRestore(planInput(input)));
     if (planned.status !== 'ready')
       return cannotPlan(notices, opening.tag, 'cannot plan the restore', planned);
     const plan = planned.plan;
+    const verification = {
+      incidentId: input.incidentId,
+      targetHistoryId: input.targetHistoryId,
+      expectedVersion: plan.expectedVersion,
+      approvedTargetHash: plan.target.baseEnvHash,
+    };
     return {
       plan,
       planHash: plan.planHash,
@@ -63,7 +74,7 @@ export const breakGlassRestore = defineBreakGlassProcedure<BreakGlassRestoreDeta
         { label: 'Changed keys', value: String(plan.diff.changed + plan.diff.added + plan.diff.removed) },
         ...canonicalPlanDetail(plan.canonical, 'the target'),
       ],
-      execute: (approval) =>
+      execute: (approval, verifyAfter) =>
         executeRestore({
           ...approval,
           incidentId: input.incidentId,
@@ -71,15 +82,9 @@ export const breakGlassRestore = defineBreakGlassProcedure<BreakGlassRestoreDeta
           expectedFingerprint: plan.live.fingerprint,
           // The approval covers the target snapshot too: an edit of that history row makes the plan stale.
           expectedTargetHash: plan.target.baseEnvHash,
+          ...(verifyAfter ? { verifyAfter: verification } : {}),
         }),
-      verify: (write) =>
-        verifyRestore({
-          incidentId: input.incidentId,
-          targetHistoryId: input.targetHistoryId,
-          restoreHistoryId: write.historyId,
-          expectedVersion: plan.expectedVersion,
-          approvedTargetHash: plan.target.baseEnvHash,
-        }),
+      verify: (write) => verifyRestore({ ...verification, restoreHistoryId: write.historyId }),
       summarise: summariseRestoreVerification,
       holdOnConflict: true,
       done: {

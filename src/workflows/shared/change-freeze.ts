@@ -1,10 +1,10 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { RunbookActivities } from '../../activities';
+import type { CheckChangeFreezeInput, FreezeCheck, RunbookActivities } from '../../activities';
 import { utcIso } from '../../common/duration';
 import { normalizeHandle } from '../../common/identity';
 import type { FreezeOverride } from './freeze-override';
 import { databaseRead } from '../activity-options';
-import type { FailSafe } from './fail-safe';
+import type { FailSafe, StepOutcome } from './fail-safe';
 import { isPatched, PATCHES } from './patches';
 import type { RunRecord } from './run-record';
 
@@ -20,12 +20,14 @@ export async function refusedByChangeFreeze(args: {
   record: RunRecord<unknown>;
   failSafe: FailSafe;
   override: FreezeOverride | undefined;
+  /** The check made with the policy read at the run's opening, if it was (used instead of reading again). */
+  checkedAhead?: FreezeCheck | undefined;
   /** Told which incidents' freezes the override crossed (a long run checks again later). */
   onCrossed?: (incidentIds: string[]) => void;
 }): Promise<string | undefined> {
   if (!isPatched(PATCHES.changeFreezeChecked)) return undefined;
   const { record, override } = args;
-  const checked = await readChangeFreezes(args.record, args.failSafe, override);
+  const checked = await readChangeFreezes(args.record, args.failSafe, override, args.checkedAhead);
   if (checked.kind !== 'done')
     return `aborted by ${checked.by} while the change freezes could not be read${checked.reason ? `: ${checked.reason}` : ''}; nothing was changed`;
   const check = checked.value;
@@ -65,7 +67,21 @@ export async function freezeNotCrossed(args: {
     : { kind: 'clear' };
 }
 
-type FreezeCheck = Awaited<ReturnType<typeof checkChangeFreeze>>;
+/** The check's input for the run (with an override, the check records the crossing). */
+export function changeFreezeAsk(
+  record: RunRecord<unknown>,
+  override: FreezeOverride | undefined,
+): CheckChangeFreezeInput {
+  const { runbook, incidentId, workflowId, runId } = record.status;
+  return {
+    runbook,
+    incidentId,
+    workflowId,
+    runId,
+    at: utcIso(Date.now()),
+    ...(override ? { override: { by: `@${normalizeHandle(override.by)}`, reason: override.reason } } : {}),
+  };
+}
 
 function describeFreezes(freezes: Extract<FreezeCheck, { frozen: true }>['freezes']): string {
   return freezes
@@ -78,24 +94,15 @@ async function readChangeFreezes(
   record: RunRecord<unknown>,
   failSafe: FailSafe,
   override: FreezeOverride | undefined,
-) {
-  const { runbook, incidentId, workflowId, runId } = record.status;
+  checkedAhead?: FreezeCheck,
+): Promise<StepOutcome<FreezeCheck>> {
   const previous = record.status.step;
   record.enterStep('check_change_freeze', 'reading the change freezes in force (seed 004 §1.3)');
-  const checked = await failSafe.step(
-    { name: 'check_change_freeze', what: 'read the change freezes in force' },
-    () =>
-      checkChangeFreeze({
-        runbook,
-        incidentId,
-        workflowId,
-        runId,
-        at: utcIso(Date.now()),
-        ...(override
-          ? { override: { by: `@${normalizeHandle(override.by)}`, reason: override.reason } }
-          : {}),
-      }),
-  );
+  const checked: StepOutcome<FreezeCheck> = checkedAhead
+    ? { kind: 'done', value: checkedAhead }
+    : await failSafe.step({ name: 'check_change_freeze', what: 'read the change freezes in force' }, () =>
+        checkChangeFreeze(changeFreezeAsk(record, override)),
+      );
   if (checked.kind === 'done') {
     record.noteStep(
       checked.value.frozen

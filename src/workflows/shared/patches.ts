@@ -73,6 +73,8 @@ export const PATCHES = {
   rollbackDowntimeMeasured: 'rollback-downtime-measured-v1',
   /** Backstop: a new program reads its policy and claims its story in one activity (one workflow task less before it sleeps). */
   backstopOpensInOneStep: 'backstop-open-program-v1',
+  /** Break-glass: the opening reads the policy with the plan (A, D) and the change freezes; the transaction verifies its write inline (fewer round trips to the server). */
+  breakGlassInlineSteps: 'break-glass-inline-steps-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];

@@ -1,4 +1,4 @@
-import type { CommittedWrite } from '../../../activities';
+import type { CommittedWrite, Verified } from '../../../activities';
 import { renderApprovalLine } from '../../../common/break-glass';
 import type { NoticeDetail, NoticeKind, NoticePage } from '../../../common/notice';
 import type { FailSafe } from '../fail-safe';
@@ -28,6 +28,8 @@ export interface BreakGlassContext {
   failSafe: FailSafe;
   conflictHold: ConflictHold;
   gate: { approvers: string[]; soleOperator: boolean; pause: number; approvalTimeout: number };
+  /** Since break-glass-inline-steps-v1: the transaction verifies its write in the same activity. */
+  verifyInline: boolean;
 }
 
 /** What the flow hands to a procedure's transaction: who approved which plan, and the ledger key. */
@@ -57,7 +59,8 @@ export interface ApprovedWriteSpec<Execution, Verification> {
   /** One line: what the plan does. */
   planSummary: string;
   planDetails: NoticeDetail[];
-  execute(approval: ApprovedWrite): Promise<Execution>;
+  /** The transaction; asked `verifyAfter`, its activity also verifies the write it commits (`verifiedAfter`). */
+  execute(approval: ApprovedWrite, verifyAfter: boolean): Promise<Verified<Execution, Verification>>;
   verify(write: CommittedWrite): Promise<Verification>;
   summarise(verification: Verification): VerificationSummary;
   /** Seed 000 step 4.3: CONFLICT > 0 after the write holds the run until the IC acknowledges (A, D). */

@@ -36,7 +36,7 @@ export async function runApprovedWrite<Execution, Verification>(
     'executed',
     `committed: history row id=${write.historyId}, live version ${write.liveVersion}`,
   );
-  const summary = await verify(ctx, spec, write);
+  const summary = await verify(ctx, spec, write, executed.verifiedAfter);
   if (summary.aborted)
     return {
       outcome: 'aborted',

@@ -1,14 +1,22 @@
 import { proxyActivities, setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
-import type { RunbookActivities, RunbookPolicySnapshot } from '../../../activities';
+import type {
+  FreezeCheck,
+  Inline,
+  PlanAhead,
+  PlanAheadOutcome,
+  RunbookActivities,
+  RunbookPolicySnapshot,
+} from '../../../activities';
 import type { BreakGlassRunbookName } from '../../../common/policy';
 import { normalizeHandle } from '../../../common/identity';
 import { policyRead } from '../../activity-options';
-import { refusedByChangeFreeze } from '../change-freeze';
+import { changeFreezeAsk, refusedByChangeFreeze } from '../change-freeze';
 import { FailSafe } from '../fail-safe';
 import type { FreezeOverride } from '../freeze-override';
 import { RunControls } from '../gates';
 import { parseWorkflowInput } from '../input';
+import { isPatched, PATCHES } from '../patches';
 import { statusQuery } from '../messages';
 import { Notices } from '../notices';
 import { RunRecord } from '../run-record';
@@ -25,7 +33,7 @@ import { runApprovedWrite } from './flow';
 import { ObligationSignals } from './obligation-signals';
 import { renderPostMortem, type PostMortemFacts } from './post-mortem';
 
-const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
+const { loadRunbookPolicy, openBreakGlassProcedure } = proxyActivities<RunbookActivities>(policyRead);
 
 /**
  * A break-glass procedure is its parts: how a run opens, what it does before the gate (inspect and
@@ -60,6 +68,39 @@ export interface ProcedureOpening<Detail> {
   tag: string;
   memo: string;
   detail: Omit<Detail, 'requestedBy'>;
+  /** The plan, when it is the procedure's first step: computed with the policy read (see `planned`). */
+  planAhead?: PlanAhead;
+}
+
+/** Reads made with the policy at the opening, each used once by the step it belongs to. */
+export class AheadReads {
+  constructor(
+    private readonly record: RunRecord<unknown>,
+    private answers: { plan?: Inline<PlanAheadOutcome>; changeFreeze?: Inline<FreezeCheck> },
+  ) {}
+
+  /** The plan read at the opening (once; a failed one is recorded, and the step plans itself). */
+  plan<Outcome extends PlanAheadOutcome>(): Outcome | undefined {
+    const { plan } = this.answers;
+    this.answers = { ...this.answers, plan: undefined };
+    return this.used('plan', plan) as Outcome | undefined;
+  }
+
+  /** The change freezes read at the opening (once; likewise). */
+  changeFreeze(): FreezeCheck | undefined {
+    const { changeFreeze } = this.answers;
+    this.answers = { ...this.answers, changeFreeze: undefined };
+    return this.used('change freeze check', changeFreeze);
+  }
+
+  private used<T>(what: string, answer: Inline<T> | undefined): T | undefined {
+    if (answer && 'failed' in answer)
+      this.record.event(
+        'read_again',
+        `the ${what} with the policy read failed (${answer.failed}): reading again`,
+      );
+    return answer && 'value' in answer ? answer.value : undefined;
+  }
 }
 
 /** Everything a procedure's parts may use during one run. */
@@ -77,6 +118,10 @@ export interface ProcedureRun<Input, Detail extends AnyDetail, K extends BreakGl
   conflictHold: ConflictHold;
   snapshot: RunbookPolicySnapshot<K>;
   policy: RunbookPolicySnapshot<K>['runbook'];
+  /** What the opening read ahead (nothing before break-glass-inline-steps-v1). */
+  ahead: AheadReads;
+  /** break-glass-inline-steps-v1: the transaction verifies its write inline. */
+  inlineSteps: boolean;
 }
 
 /** The write a plan asks approval for (the gate, the transaction, its verification and obligations). */
@@ -143,7 +188,13 @@ class AssembledProcedure<
   readonly workflow = async (rawInput?: z.input<Schema>): Promise<Result> => {
     const { procedure } = this;
     const input = parseWorkflowInput(procedure.inputSchema, rawInput, `${procedure.runbook} input`);
-    const opened = await openBreakGlassRun(procedure.runbook, procedure.runbook, procedure.open(input));
+    const opening = procedure.open(input);
+    const freezeOverride = (input as { freezeOverride?: FreezeOverride }).freezeOverride;
+    const opened = await openBreakGlassRun(procedure.runbook, procedure.runbook, opening, {
+      // Read with the policy when the run would check it (an override's crossing is recorded by
+      // the check itself, so a run with one checks in its own step).
+      changeFreeze: procedure.runbook !== 'breakGlassDrill' && !opening.dryRun && !freezeOverride,
+    });
     const run: Run<K, Schema, Detail> = { ...opened, input };
     const inspected = await run.failSafe.step(
       {
@@ -175,7 +226,8 @@ class AssembledProcedure<
       const frozen = await refusedByChangeFreeze({
         record: run.record,
         failSafe: run.failSafe,
-        override: (run.input as { freezeOverride?: FreezeOverride }).freezeOverride,
+        override: freezeOverride,
+        checkedAhead: run.ahead.changeFreeze(),
       });
       if (frozen) return this.finish(run, { outcome: 'refused_change_freeze', message: frozen });
     }
@@ -204,6 +256,7 @@ class AssembledProcedure<
       failSafe: run.failSafe,
       conflictHold: run.conflictHold,
       gate: run.policy,
+      verifyInline: run.inlineSteps,
     };
   }
 
@@ -263,6 +316,7 @@ export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail 
   runbook: string,
   policyOf: K,
   opening: ProcedureOpening<Detail>,
+  readAhead: { changeFreeze?: boolean } = {},
 ): Promise<Omit<ProcedureRun<never, Detail, K>, 'input'>> {
   const requestedBy = `@${normalizeHandle(opening.requestedBy)}`;
   const record = new RunRecord<Detail>(runbook, opening.incidentId, {
@@ -289,7 +343,16 @@ export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail 
   });
 
   record.enterStep('load_policy', 'reading the worker policy');
-  const snapshot = await loadRunbookPolicy({ runbook: policyOf });
+  // Since break-glass-inline-steps-v1 the policy read carries the reads before the gate: each is a
+  // workflow task and an activity less on the way to it.
+  const inlineSteps = isPatched(PATCHES.breakGlassInlineSteps);
+  const { policy: snapshot, ...answers } = inlineSteps
+    ? await openBreakGlassProcedure({
+        runbook: policyOf,
+        ...(opening.planAhead ? { plan: opening.planAhead } : {}),
+        ...(readAhead.changeFreeze ? { changeFreeze: changeFreezeAsk(record, undefined) } : {}),
+      })
+    : { policy: await loadRunbookPolicy({ runbook: policyOf }) };
   controls.configure({
     approvers: snapshot.runbook.approvers,
     soleOperator: snapshot.runbook.soleOperator,
@@ -312,6 +375,8 @@ export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail 
     conflictHold,
     snapshot,
     policy: snapshot.runbook,
+    ahead: new AheadReads(record, answers),
+    inlineSteps,
   };
 }
 

@@ -1,6 +1,7 @@
-import type { CommittedWrite } from '../../../activities';
+import type { CommittedWrite, Inline } from '../../../activities';
 import { formatDuration } from '../../../common/duration';
 import type { NoticeKind } from '../../../common/notice';
+import type { StepOutcome } from '../fail-safe';
 import type { GateDecision } from '../gates';
 import type { ApprovalRecord } from './definitions';
 import {
@@ -24,7 +25,7 @@ export async function executeOnce<E, V>(
   spec: ApprovedWriteSpec<E, V>,
   decision: Approved,
   approval: ApprovalRecord,
-): Promise<{ execution: E } | { end: FlowEnd }> {
+): Promise<{ execution: E; verifiedAfter?: Inline<V> } | { end: FlowEnd }> {
   const { record, controls } = ctx;
   controls.passPointOfNoReturn('the break-glass transaction');
   record.enterStep('execute', `executing: ${spec.planSummary}`);
@@ -39,16 +40,19 @@ export async function executeOnce<E, V>(
       // a retry returns the committed result instead of writing again.
     },
     () =>
-      spec.execute({
-        ledgerKey,
-        workflowId,
-        runId: record.status.runId,
-        planHash: spec.planHash,
-        requestedBy: ctx.requestedBy,
-        approver: decision.approver,
-        approvalLine: approval.line,
-        rationale: approval.rationale,
-      }),
+      spec.execute(
+        {
+          ledgerKey,
+          workflowId,
+          runId: record.status.runId,
+          planHash: spec.planHash,
+          requestedBy: ctx.requestedBy,
+          approver: decision.approver,
+          approvalLine: approval.line,
+          rationale: approval.rationale,
+        },
+        ctx.verifyInline,
+      ),
   );
   if (outcome.kind !== 'done') {
     const message =
@@ -57,8 +61,10 @@ export async function executeOnce<E, V>(
     record.nonConformity('execution_failed', message);
     return { end: { outcome: 'execution_failed', message } };
   }
-  record.status.detail.execution = outcome.value;
-  return { execution: outcome.value };
+  // The inline verification is the verify step's answer, not part of the execution's record.
+  const { verifiedAfter, ...execution } = outcome.value;
+  record.status.detail.execution = execution;
+  return { execution: execution as E, ...(verifiedAfter ? { verifiedAfter } : {}) };
 }
 
 /** The transaction refused (plan stale, target gone, …): nothing was written. */
@@ -79,18 +85,27 @@ export async function verify<E, V>(
   ctx: BreakGlassContext,
   spec: ApprovedWriteSpec<E, V>,
   write: CommittedWrite,
+  verifiedAfter?: Inline<V>,
 ): Promise<VerificationSummary> {
   const { record, notices, tag } = ctx;
   record.enterStep('verify', 'verifying the live row and the break-glass history row');
-  const checked = await ctx.failSafe.step(
-    {
-      name: 'verify',
-      what: 'verify the committed write (live row, history row, canonical comparison)',
-      owners: ctx.gate.approvers,
-      skip: 'finish without the automatic verification: the IC verifies by hand',
-    },
-    () => spec.verify(write),
-  );
+  if (verifiedAfter && 'failed' in verifiedAfter)
+    record.event(
+      'verify_again',
+      `the verification with the write failed (${verifiedAfter.failed}): verifying again`,
+    );
+  const checked: StepOutcome<V> =
+    verifiedAfter && 'value' in verifiedAfter
+      ? { kind: 'done', value: verifiedAfter.value }
+      : await ctx.failSafe.step(
+          {
+            name: 'verify',
+            what: 'verify the committed write (live row, history row, canonical comparison)',
+            owners: ctx.gate.approvers,
+            skip: 'finish without the automatic verification: the IC verifies by hand',
+          },
+          () => spec.verify(write),
+        );
   if (checked.kind === 'aborted')
     return { ok: false, problems: [`verification aborted by ${checked.by}`], aborted: true };
   const summary: VerificationSummary =
