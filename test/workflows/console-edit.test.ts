@@ -16,7 +16,7 @@ import {
   type BreakGlassConsoleEditStatus,
 } from '../../src/workflows/break-glass-console-edit/definitions';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
-import { historyEvents, recordHistory, scheduledActivities } from '../fixtures/history';
+import { completedActivities, historyEvents, recordHistory, scheduledActivities } from '../fixtures/history';
 import { consoleCluster, FakeCluster } from '../fixtures/kubectl';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
 import { HttpSink } from '../fixtures/sinks/http-sink';
@@ -236,6 +236,8 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
       assert.equal(stuck.needsHuman?.step, 'inspect_and_plan');
       assert.match(stuck.needsHuman.error, /Unauthorized/);
       assert.equal(await breakGlassRows(args.incidentId), 0);
+      // The human takes a while: the change freezes read at the opening are too old by then.
+      await suite.env.sleep(5 * 60_000);
       await handle.signal(stepDecisionSignal, {
         by: '@alice',
         decision: 'retry',
@@ -247,6 +249,19 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
         'the gate after the retry',
       );
       assert.equal(gate.detail.justification?.verdict, 'justified');
+      assert.ok(
+        gate.events.some(
+          (e) =>
+            e.kind === 'read_again' &&
+            /^the change freeze check with the policy read is \d+ s old/.test(e.message),
+        ),
+        'the freezes read again after the wait',
+      );
+      const reads = completedActivities(await historyEvents(handle)).map((a) => a.type);
+      assert.deepEqual(
+        reads.filter((type) => type === 'openBreakGlassProcedure' || type === 'checkChangeFreeze'),
+        ['openBreakGlassProcedure', 'checkChangeFreeze'],
+      );
       // End it as an operator would (a run terminated mid-flight can hold the test server's clock).
       await handle.signal(abortSignal, { by: '@alice', reason: 'drill over' });
       assert.equal((await handle.result()).outcome, 'aborted');

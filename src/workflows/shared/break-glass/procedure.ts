@@ -68,12 +68,21 @@ export interface ProcedureOpening<Detail> {
   tag: string;
   memo: string;
   detail: Omit<Detail, 'requestedBy'>;
-  /** The plan, when it is the procedure's first step: computed with the policy read (see `planned`). */
+  /** The plan, when it is the procedure's first step: computed with the policy read (AheadReads). */
   planAhead?: PlanAhead;
 }
 
+/**
+ * How old a read made at the opening may be when its step comes. In a run that goes straight on it
+ * is the same workflow task; a run that waited first (a human deciding on a failed probe, say)
+ * reads again, so a change freeze declared meanwhile is seen, as it was before the reads moved.
+ */
+const AHEAD_FRESH_MS = 60_000;
+
 /** Reads made with the policy at the opening, each used once by the step it belongs to. */
 export class AheadReads {
+  private readonly readAtMs = Date.now();
+
   constructor(
     private readonly record: RunRecord<unknown>,
     private answers: { plan?: Inline<PlanAheadOutcome>; changeFreeze?: Inline<FreezeCheck> },
@@ -94,12 +103,17 @@ export class AheadReads {
   }
 
   private used<T>(what: string, answer: Inline<T> | undefined): T | undefined {
-    if (answer && 'failed' in answer)
-      this.record.event(
-        'read_again',
-        `the ${what} with the policy read failed (${answer.failed}): reading again`,
-      );
-    return answer && 'value' in answer ? answer.value : undefined;
+    if (!answer) return undefined;
+    const ageMs = Date.now() - this.readAtMs;
+    const again =
+      'failed' in answer
+        ? `failed (${answer.failed})`
+        : ageMs > AHEAD_FRESH_MS
+          ? `is ${Math.round(ageMs / 1000)} s old`
+          : undefined;
+    if (again === undefined && 'value' in answer) return answer.value;
+    this.record.event('read_again', `the ${what} with the policy read ${again}: reading again`);
+    return undefined;
   }
 }
 
