@@ -73,15 +73,18 @@ export interface VerifyAfter<Ask> {
 
 export type Verified<Outcome, Verification> = Outcome & { verifiedAfter?: Inline<Verification> };
 
-async function executeThenVerify<Outcome extends object, Verification>(
-  execution: Promise<Outcome>,
-  verify: ((write: CommittedWrite) => Promise<Verification>) | undefined,
-): Promise<Verified<Outcome, Verification>> {
-  const outcome = await execution;
-  // Committed: a refusal (stale plan, row gone) carries no history row and has nothing to verify.
-  if (!verify || !('historyId' in outcome && 'ledgerKey' in outcome)) return outcome;
-  const write = outcome as unknown as CommittedWrite;
-  return { ...outcome, verifiedAfter: await tryInline(() => verify(write)) };
+/** The execute activity `execute`, answering `verifyAfter` with `verify` (the ask and the committed write). */
+function verifiedAfterCommit<Input extends object, Outcome extends object, Ask, Verification>(
+  execute: (input: Input) => Promise<Outcome>,
+  verify: (ask: Ask, write: CommittedWrite) => Promise<Verification>,
+): (input: Input & VerifyAfter<Ask>) => Promise<Verified<Outcome, Verification>> {
+  return async ({ verifyAfter, ...input }) => {
+    const outcome = await execute(input as Input);
+    // Committed: a refusal (stale plan, row gone) carries no history row and has nothing to verify.
+    if (verifyAfter === undefined || !('historyId' in outcome && 'ledgerKey' in outcome)) return outcome;
+    const write = outcome as unknown as CommittedWrite;
+    return { ...outcome, verifiedAfter: await tryInline(() => verify(verifyAfter, write)) };
+  };
 }
 
 export interface SqlDeps {
@@ -110,18 +113,11 @@ export function createSqlActivities(deps: SqlDeps) {
     planRestore: (input: PlanRestoreInput): Promise<PlanRestoreOutcome> =>
       planRestore(poolFor, canonical, input),
     /** Procedure A step 3: the one restore transaction (fingerprint-guarded, ledgered). */
-    executeRestore: ({
-      verifyAfter,
-      ...input
-    }: ExecuteRestoreInput & VerifyAfter<Omit<VerifyRestoreInput, 'restoreHistoryId'>>): Promise<
-      Verified<ExecuteRestoreOutcome, RestoreVerification>
-    > =>
-      executeThenVerify(
-        executeRestore(poolFor, input),
-        verifyAfter &&
-          ((write) =>
-            verifyRestore(poolFor, canonical, { ...verifyAfter, restoreHistoryId: write.historyId })),
-      ),
+    executeRestore: verifiedAfterCommit(
+      (input: ExecuteRestoreInput): Promise<ExecuteRestoreOutcome> => executeRestore(poolFor, input),
+      (ask: Omit<VerifyRestoreInput, 'restoreHistoryId'>, write) =>
+        verifyRestore(poolFor, canonical, { ...ask, restoreHistoryId: write.historyId }),
+    ),
     /** Procedure A step 4: live row, tagged history row, canonical NEW/EQUAL/CONFLICT. */
     verifyRestore: (input: VerifyRestoreInput): Promise<RestoreVerification> =>
       verifyRestore(poolFor, canonical, input),
@@ -132,17 +128,12 @@ export function createSqlActivities(deps: SqlDeps) {
     planConsoleEdit: (input: PlanConsoleEditInput): Promise<PlanConsoleEditOutcome> =>
       planConsoleEdit(poolFor, input),
     /** Procedure B: jsonb_set on an existing key only, history row, ledger. */
-    executeConsoleEdit: ({
-      verifyAfter,
-      ...input
-    }: ExecuteConsoleEditInput & VerifyAfter<Omit<VerifyConsoleEditInput, 'historyId'>>): Promise<
-      Verified<ExecuteConsoleEditOutcome, ConsoleEditVerification>
-    > =>
-      executeThenVerify(
+    executeConsoleEdit: verifiedAfterCommit(
+      (input: ExecuteConsoleEditInput): Promise<ExecuteConsoleEditOutcome> =>
         executeConsoleEdit(poolFor, input),
-        verifyAfter &&
-          ((write) => verifyConsoleEdit(poolFor, { ...verifyAfter, historyId: write.historyId })),
-      ),
+      (ask: Omit<VerifyConsoleEditInput, 'historyId'>, write) =>
+        verifyConsoleEdit(poolFor, { ...ask, historyId: write.historyId }),
+    ),
     /** Procedure B: the key's value and the tagged history row. */
     verifyConsoleEdit: (input: VerifyConsoleEditInput): Promise<ConsoleEditVerification> =>
       verifyConsoleEdit(poolFor, input),
@@ -153,17 +144,12 @@ export function createSqlActivities(deps: SqlDeps) {
     planRebootstrap: (input: PlanRebootstrapInput): Promise<PlanRebootstrapOutcome> =>
       planRebootstrap(poolFor, canonical, input),
     /** Procedure D: insert unless a concurrent insert won, history row, ledger. */
-    executeRebootstrap: ({
-      verifyAfter,
-      ...input
-    }: ExecuteRebootstrapInput & VerifyAfter<Omit<VerifyRebootstrapInput, 'historyId'>>): Promise<
-      Verified<ExecuteRebootstrapOutcome, RebootstrapVerification>
-    > =>
-      executeThenVerify(
+    executeRebootstrap: verifiedAfterCommit(
+      (input: ExecuteRebootstrapInput): Promise<ExecuteRebootstrapOutcome> =>
         executeRebootstrap(poolFor, canonical, input),
-        verifyAfter &&
-          ((write) => verifyRebootstrap(poolFor, canonical, { ...verifyAfter, historyId: write.historyId })),
-      ),
+      (ask: Omit<VerifyRebootstrapInput, 'historyId'>, write) =>
+        verifyRebootstrap(poolFor, canonical, { ...ask, historyId: write.historyId }),
+    ),
     /** Procedure D: the live row, the history row, the canonical comparison. */
     verifyRebootstrap: (input: VerifyRebootstrapInput): Promise<RebootstrapVerification> =>
       verifyRebootstrap(poolFor, canonical, input),

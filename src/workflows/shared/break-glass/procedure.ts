@@ -79,30 +79,35 @@ export interface ProcedureOpening<Detail> {
  */
 const AHEAD_FRESH_MS = 60_000;
 
+interface AheadAnswers {
+  plan?: Inline<PlanAheadOutcome>;
+  changeFreeze?: Inline<FreezeCheck>;
+}
+type AnswerOf<K extends keyof AheadAnswers> =
+  NonNullable<AheadAnswers[K]> extends Inline<infer T> ? T : never;
+
 /** Reads made with the policy at the opening, each used once by the step it belongs to. */
 export class AheadReads {
   private readonly readAtMs = Date.now();
 
   constructor(
     private readonly record: RunRecord<unknown>,
-    private answers: { plan?: Inline<PlanAheadOutcome>; changeFreeze?: Inline<FreezeCheck> },
+    private answers: AheadAnswers,
   ) {}
 
-  /** The plan read at the opening (once; a failed one is recorded, and the step plans itself). */
+  /** The plan read at the opening (once; a failed or stale one is recorded, and the step plans itself). */
   plan<Outcome extends PlanAheadOutcome>(): Outcome | undefined {
-    const { plan } = this.answers;
-    this.answers = { ...this.answers, plan: undefined };
-    return this.used('plan', plan) as Outcome | undefined;
+    return this.take('plan', 'plan') as Outcome | undefined;
   }
 
   /** The change freezes read at the opening (once; likewise). */
   changeFreeze(): FreezeCheck | undefined {
-    const { changeFreeze } = this.answers;
-    this.answers = { ...this.answers, changeFreeze: undefined };
-    return this.used('change freeze check', changeFreeze);
+    return this.take('changeFreeze', 'change freeze check');
   }
 
-  private used<T>(what: string, answer: Inline<T> | undefined): T | undefined {
+  private take<K extends keyof AheadAnswers>(key: K, what: string): AnswerOf<K> | undefined {
+    const answer = this.answers[key] as Inline<AnswerOf<K>> | undefined;
+    this.answers = { ...this.answers, [key]: undefined };
     if (!answer) return undefined;
     const ageMs = Date.now() - this.readAtMs;
     const again =
