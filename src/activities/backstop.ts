@@ -36,10 +36,7 @@ export function createBackstopActivities(deps: {
       const served = policy.unserved === undefined && Object.hasOwn(policy.runbook.stories, input.storyId);
       const { claim } = input;
       if (!claim || !served) return { policy };
-      const claimed = await tryInline(
-        () => claimStoryProgram(deps.db, { ...claim, storyId: input.storyId }),
-        'Postgres',
-      );
+      const claimed = await tryInline(() => claimStoryProgram(deps.db, { ...claim, storyId: input.storyId }));
       return 'value' in claimed ? { policy, claim: claimed.value } : { policy, claimFailed: claimed.failed };
     },
   };

@@ -11,7 +11,7 @@ export const INLINE_STEP_MS = 3_000;
 /** An inline step's answer: its value, or why there is none (the workflow does the step itself). */
 export type Inline<T> = { value: T } | { failed: string };
 
-export async function tryInline<T>(work: () => Promise<T>, what = 'the database'): Promise<Inline<T>> {
+export async function tryInline<T>(work: () => Promise<T>, what = 'Postgres'): Promise<Inline<T>> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(

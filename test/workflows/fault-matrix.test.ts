@@ -51,11 +51,11 @@ import { matrixPolicy, startMatrixWorld, stopMatrixWorld, type MatrixWorld } fro
  */
 
 const FREEZE_CHECKED_IN = ['breakGlassRestore', 'rollbackToPilot'];
+/** The policy read, and the two activities that carry it with other steps' work (their sites of their own). */
+const POLICY_READS = ['loadRunbookPolicy', 'openBackstopProgram', 'openBreakGlassProcedure'];
 const LEFT_OUT = (type: string, runbook: string): boolean =>
   type.startsWith('notify') ||
-  type === 'loadRunbookPolicy' ||
-  type === 'openBackstopProgram' ||
-  type === 'openBreakGlassProcedure' ||
+  POLICY_READS.includes(type) ||
   (type === 'checkChangeFreeze' && !FREEZE_CHECKED_IN.includes(runbook));
 
 const tmp = scratchDir('runbooks-fault-matrix');

@@ -28,8 +28,8 @@ export interface BreakGlassContext {
   failSafe: FailSafe;
   conflictHold: ConflictHold;
   gate: { approvers: string[]; soleOperator: boolean; pause: number; approvalTimeout: number };
-  /** Since break-glass-inline-steps-v1: the transaction verifies its write in the same activity. */
-  verifyInline: boolean;
+  /** break-glass-inline-steps-v1 (the run's answer): the transaction verifies its write in the same activity. */
+  inlineSteps: boolean;
 }
 
 /** What the flow hands to a procedure's transaction: who approved which plan, and the ledger key. */

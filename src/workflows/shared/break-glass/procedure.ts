@@ -208,11 +208,13 @@ class AssembledProcedure<
     const { procedure } = this;
     const input = parseWorkflowInput(procedure.inputSchema, rawInput, `${procedure.runbook} input`);
     const opening = procedure.open(input);
+    // The drill acts on staging only; every other procedure changes the target.
+    const checksFreeze = procedure.runbook !== 'breakGlassDrill';
     const freezeOverride = (input as { freezeOverride?: FreezeOverride }).freezeOverride;
     const opened = await openBreakGlassRun(procedure.runbook, procedure.runbook, opening, {
       // Read with the policy when the run would check it (an override's crossing is recorded by
       // the check itself, so a run with one checks in its own step).
-      changeFreeze: procedure.runbook !== 'breakGlassDrill' && !opening.dryRun && !freezeOverride,
+      changeFreeze: checksFreeze && !opening.dryRun && !freezeOverride,
     });
     const run: Run<K, Schema, Detail> = { ...opened, input };
     const inspected = await run.failSafe.step(
@@ -240,8 +242,7 @@ class AssembledProcedure<
         message: `dry run: ${planned.planSummary}; planHash ${planned.planHash}; nothing was changed`,
       });
     }
-    // The drill acts on staging only; every other procedure changes the target.
-    if (procedure.runbook !== 'breakGlassDrill') {
+    if (checksFreeze) {
       const frozen = await refusedByChangeFreeze({
         record: run.record,
         failSafe: run.failSafe,
@@ -275,7 +276,7 @@ class AssembledProcedure<
       failSafe: run.failSafe,
       conflictHold: run.conflictHold,
       gate: run.policy,
-      verifyInline: run.inlineSteps,
+      inlineSteps: run.inlineSteps,
     };
   }
 

@@ -51,7 +51,7 @@ export async function executeOnce<E, V>(
           approvalLine: approval.line,
           rationale: approval.rationale,
         },
-        ctx.verifyInline,
+        ctx.inlineSteps,
       ),
   );
   if (outcome.kind !== 'done') {
