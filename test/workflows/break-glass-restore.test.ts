@@ -27,7 +27,7 @@ import {
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { acknowledgeConflict, atStep, waitForStatus } from '../fixtures/wait';
+import { acknowledgeConflict, atStep, readUntil, waitForStatus } from '../fixtures/wait';
 
 /**
  * Procedure A's workflow logic on the time-skipping test server, with the shipped default policy's
@@ -308,10 +308,15 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       assert.equal(flooded.step, 'awaiting_approval');
       assert.equal(flooded.refusedAttempts.length, 50, 'the latest 50 are kept in status');
       const statusBytes = Buffer.byteLength(JSON.stringify(flooded));
-      const notices = await suite.db.pool.query<{ kind: string; n: number }>(
-        `SELECT kind, count(*)::int AS n FROM runbook_notices
-         WHERE incident_id = $1 AND kind LIKE 'refused%' GROUP BY kind ORDER BY kind`,
-        [args.incidentId],
+      const notices = await readUntil(
+        () =>
+          suite.db.pool.query<{ kind: string; n: number }>(
+            `SELECT kind, count(*)::int AS n FROM runbook_notices
+             WHERE incident_id = $1 AND kind LIKE 'refused%' GROUP BY kind ORDER BY kind`,
+            [args.incidentId],
+          ),
+        (answer) => answer.rows.some((row) => row.kind === 'refused_attempts_summary'),
+        'the refusals summary notice',
       );
       assert.deepEqual(
         notices.rows.map((row) => [row.kind, row.n]),
@@ -534,9 +539,14 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the approval gate');
       const planned = gate.detail.plan!.canonical!;
       assert.ok(planned.conflict > 0, 'v5 carries Console edits the canonical payload does not');
-      const request = await suite.db.pool.query<{ subject: string; body: string }>(
-        "SELECT subject, body FROM runbook_notices WHERE incident_id = $1 AND kind = 'approval_request'",
-        [args.incidentId],
+      const request = await readUntil(
+        () =>
+          suite.db.pool.query<{ subject: string; body: string }>(
+            "SELECT subject, body FROM runbook_notices WHERE incident_id = $1 AND kind = 'approval_request'",
+            [args.incidentId],
+          ),
+        (answer) => answer.rows.length > 0,
+        'the approval request notice',
       );
       assert.match(
         request.rows[0]!.subject,

@@ -28,7 +28,7 @@ import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { atStep, waitForStatus } from '../fixtures/wait';
+import { atStep, readUntil, waitForStatus } from '../fixtures/wait';
 import { abortSignal, stepDecisionSignal } from '../../src/workflows/shared/messages';
 
 /**
@@ -524,7 +524,14 @@ describe('rollbackToPilot failure paths (time-skipping)', () => {
       const flowengine = cluster.read().namespaces.production!.deployments!.flowengine!;
       assert.equal(flowengine.env!.REPO_ALLOWLIST, 'compliance-service');
       assert.equal(flowengine.replicas, 10);
-      const page = (await noticeKinds(handle.workflowId)).find((n) => n.kind === 'needs_human');
+      // The page is delivered by its own activity once the status says needs_human.
+      const page = (
+        await readUntil(
+          () => noticeKinds(handle.workflowId),
+          (rows) => rows.some((n) => n.kind === 'needs_human'),
+          'the needs_human page',
+        )
+      ).find((n) => n.kind === 'needs_human');
       assert.equal(page?.severity, 'critical');
       assert.match(page.body, /set the allowlist to the pilot repo and wait for the rollout failed for good/);
 
