@@ -1,8 +1,7 @@
 import type { DefaultLogger } from '@temporalio/worker';
 import { Runtime } from '@temporalio/worker';
-import { Pool } from 'pg';
 import { resolveChannels } from '../activities/channels';
-import { ensureRunbookTables } from '../db/runbook-schema';
+import { connectDatabase } from './database';
 import {
   describeWorkerConfig,
   loadWorkerConfig,
@@ -163,40 +162,4 @@ async function startOpenRunGauges(
       await connection.close();
     },
   };
-}
-
-/**
- * A database the runbooks act on (the target, or the staging copy the drill restores on):
- * reachable and with our tables, or a clear error. An idle connection dropped by the server
- * (restart, failover) must not crash the worker: the pool discards it and the next activity
- * attempt connects afresh.
- *
- * `warm` connections stay open while idle (TCP keepalive on): a runbook's steps come minutes apart
- * (the pause, a gate, a checkpoint), longer than the pool's 10 s idle timeout, and a new
- * connection costs a backend start and a SCRAM login (about 10 ms on loopback, 0.3 ms for a
- * query on an open one) inside the step that needs it.
- */
-async function connectDatabase(
-  url: string,
-  what: string,
-  size: { max: number; warm: number },
-  logger: DefaultLogger,
-): Promise<Pool> {
-  const db = new Pool({
-    connectionString: url,
-    max: size.max,
-    min: size.warm,
-    keepAlive: true,
-    connectionTimeoutMillis: 10_000,
-  });
-  db.on('error', (error) => logger.warn(`${what} database connection lost`, { error: error.message }));
-  try {
-    await db.query('SELECT 1');
-  } catch (error) {
-    throw new ConfigurationError(
-      `Cannot reach the ${what} database ${redactUrl(url)}: ${(error as Error).message}`,
-    );
-  }
-  await ensureRunbookTables(db);
-  return db;
 }
