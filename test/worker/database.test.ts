@@ -5,6 +5,7 @@ import { ConfigurationError } from '../../src/common/errors';
 import { connectDatabase } from '../../src/worker/database';
 import { freePort } from '../../src/local/processes';
 import { createTestDatabase, type TestDatabase } from '../fixtures/database';
+import { readUntil } from '../fixtures/wait';
 
 /** The worker's connection pools on a real PostgreSQL: warm while idle, and a dropped one never fatal. */
 
@@ -64,9 +65,12 @@ describe('worker database pool', () => {
     try {
       const pids = await backendPids(pool, 2);
       await db.pool.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [pids]);
-      for (const deadline = Date.now() + 5_000; pool.totalCount > 0 && Date.now() < deadline;)
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      assert.equal(pool.totalCount, 0, 'both terminated connections left the pool');
+      await readUntil(
+        () => Promise.resolve(pool.totalCount),
+        (open) => open === 0,
+        'both terminated connections to leave the pool',
+        5_000,
+      );
       assert.equal(logger.warnings.length, 2);
       assert.match(logger.warnings[0]!.message, /^target database connection lost$/);
       const answer = await pool.query<{ answer: number }>('SELECT 42 AS answer');
