@@ -247,6 +247,13 @@ describe('kubectl layer', () => {
     const failed = await run(soaking.readStagingSoak, { job: first.job });
     assert.equal(failed.state, 'failed');
     assert.deepEqual(failed.reasons, ['the soak job failed']);
+    // An aborted run deletes its own job; a retry finds it gone and says so.
+    const stopped = await run(soaking.stopStagingSoak, { job: first.job });
+    const stoppedAgain = await run(soaking.stopStagingSoak, { job: first.job });
+    assert.deepEqual([stopped.deleted, stoppedAgain.deleted], [true, false]);
+    assert.equal(cluster.read().namespaces.staging!.jobs![first.job], undefined);
+    assert.ok(cluster.read().namespaces.staging!.jobs![nextRun.job], 'the other run’s job stays');
+    await assert.rejects(run(soaking.stopStagingSoak, { job: 'Bad_Job;rm' }), failure('InvalidInput', true));
     // Without the policy section, the activity says which section is missing.
     await assert.rejects(
       run(activities.startStagingSoak, { repos: ['inventory-mgmt'] }),

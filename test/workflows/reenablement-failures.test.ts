@@ -375,6 +375,16 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
   });
 
   const soakJobs = () => cluster.read().namespaces.staging!.jobs ?? {};
+  /** A re-enablement started and soaking (its job created, the run asleep until the read). */
+  async function soakingRun(taskQueue: string) {
+    const handle = await startReenablement(suite.env, taskQueue, reenablementInput());
+    await waitForStatus<ReenablementStatus>(
+      handle,
+      (status) => status.detail.stagingSoak?.state === 'running',
+      'the soak',
+    );
+    return handle;
+  }
 
   test('the canary goes live only after a 2 h soak that passed; a soak still running is read again 5 min later', async () => {
     cluster.update((state) => (state.soakJob = { runningReads: 1 }));
@@ -452,6 +462,51 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
       assert.equal(result.outcome, 'staging_soak_failed', result.message);
       assert.match(result.message, /ran 10m, less than the soak's 2h/);
       assert.deepEqual(allowlistChanges(cluster), []);
+    }, soakPolicy);
+  });
+
+  test('an abort during the soak deletes the soak job (the next run’s soak would share staging with it); a delete that fails for good asks a human', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await soakingRun(taskQueue);
+      const [job] = Object.keys(soakJobs());
+      assert.ok(job, 'the soak job exists');
+      await handle.signal(abortSignal, { by: '@sre-lead', reason: 'fix is wrong, starting over' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'aborted', result.message);
+      assert.deepEqual(soakJobs(), {}, 'the job is gone');
+      assert.equal(result.stagingSoak?.state, 'stopped');
+      assert.equal(result.stagingSoak?.stopped?.deleted, true);
+      assert.ok(
+        cluster.calls().some((argv) => argv.includes('delete') && argv.includes(`job/${job}`)),
+        'kubectl delete job/<the job>',
+      );
+      assert.deepEqual(allowlistChanges(cluster), [], 'nothing re-enabled');
+      await recordHistory(handle, 'reenablement-staging-soak-aborted');
+    }, soakPolicy);
+
+    // The staging API server refuses every attempt: the IC decides; skip leaves the job to its deadline.
+    await withWorker(async (taskQueue) => {
+      const handle = await soakingRun(taskQueue);
+      const refused = { verb: 'delete', stderr: 'The connection to the server was refused', exitCode: 1 };
+      cluster.scriptNext(...Array.from({ length: 10 }, () => refused));
+      await handle.signal(abortSignal, { by: '@sre-lead', reason: 'starting over' });
+      const waiting = await waitForStatus<ReenablementStatus>(
+        handle,
+        (s) => s.step === 'needs_human',
+        'needs_human on the delete',
+        60_000,
+      );
+      assert.equal(waiting.needsHuman?.step, 'stop_staging_soak');
+      assert.match(waiting.needsHuman?.error ?? '', /connection to the server was refused/);
+      await handle.signal(stepDecisionSignal, {
+        by: '@sre-lead',
+        decision: 'skip',
+        reason: 'it ends by itself',
+      });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'aborted', result.message);
+      assert.equal(Object.keys(soakJobs()).length, 1, 'left running, as decided');
+      assert.match(result.stagingSoak?.stopped?.left ?? '', /^skipped by @sre-lead: it ends by itself$/);
     }, soakPolicy);
   });
 

@@ -173,8 +173,10 @@ export const waiveStagingSoakMessage = {
 
 /** Seed 002 §2 as this run did it: a soak job in staging, or a signed waiver. */
 export interface StagingSoakRecord {
-  state: 'running' | 'passed' | 'failed' | 'awaiting_waiver' | 'waived' | 'waiver_expired';
+  state: 'running' | 'passed' | 'failed' | 'awaiting_waiver' | 'waived' | 'waiver_expired' | 'stopped';
   job?: string;
+  /** The run was aborted during the soak: the job deleted (`deleted` false: gone already), or left as a human decided. */
+  stopped?: { at: string; deleted?: boolean; left?: string };
   startedAt?: string;
   /** When the soak's duration is over and its result is read. */
   readAt?: string;

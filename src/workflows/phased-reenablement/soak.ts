@@ -19,7 +19,7 @@ import {
 import type { ReenablementRun } from './run';
 
 const k8s = proxyActivities<RunbookActivities>(kubectlRead);
-const { startStagingSoak } = proxyActivities<RunbookActivities>(kubectlMutation);
+const { startStagingSoak, stopStagingSoak } = proxyActivities<RunbookActivities>(kubectlMutation);
 
 /**
  * Seed 002 §2, "fix verification (staging environment)": before any repo is re-enabled the fix
@@ -77,6 +77,7 @@ async function runSoak(
     });
     if (controls.aborted) {
       record.resolveDeadline('staging_soak', 'cancelled');
+      if (isPatched(PATCHES.reenablementSoakStoppedOnAbort)) await stopSoak(run, soakRecord, giveUpMs);
       return run.abortRun();
     }
     const read = await run.failSafe.step(
@@ -116,6 +117,35 @@ async function runSoak(
       `the staging soak did not pass (${reasons.join('; ')}); nothing was re-enabled, the allowlist stays ${detail.reposLive.join(',')}`,
     );
   }
+}
+
+/**
+ * An aborted run deletes its soak job: left running it loads staging until its deadline, beside
+ * the soak of the run started next. A delete that fails for good asks a human (skip: leave it).
+ */
+async function stopSoak(run: ReenablementRun, soak: StagingSoakRecord, deadlineMs: number): Promise<void> {
+  const job = soak.job!;
+  const stopped = await run.failSafe.step(
+    {
+      name: 'stop_staging_soak',
+      what: `delete the staging soak job ${job}`,
+      owners: run.policy.approvers,
+      skip: `leave it running: Kubernetes stops it at its deadline, ${utcIso(deadlineMs)}`,
+    },
+    () => stopStagingSoak({ job }),
+  );
+  soak.state = 'stopped';
+  const at = utcIso(Date.now());
+  soak.stopped =
+    stopped.kind === 'done'
+      ? { at, deleted: stopped.value.deleted }
+      : { at, left: `${stopped.kind} by ${stopped.by}${stopped.reason ? `: ${stopped.reason}` : ''}` };
+  run.record.event(
+    'staging_soak_stopped',
+    stopped.kind === 'done'
+      ? `soak job ${job} ${stopped.value.deleted ? 'deleted' : 'already gone'}`
+      : `soak job ${job} left running until ${utcIso(deadlineMs)} (${soak.stopped.left})`,
+  );
 }
 
 function summaryText(soak: StagingSoakRecord): string {

@@ -75,6 +75,8 @@ export const PATCHES = {
   backstopOpensInOneStep: 'backstop-open-program-v1',
   /** Break-glass: the opening reads the policy with the plan (A, D) and the change freezes; the transaction verifies its write inline (fewer round trips to the server). */
   breakGlassInlineSteps: 'break-glass-inline-steps-v1',
+  /** Re-enablement: an abort during the staging soak deletes the soak job (else it loaded staging until its deadline). */
+  reenablementSoakStoppedOnAbort: 'reenablement-soak-stopped-on-abort-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];

@@ -7,7 +7,7 @@ import { kubernetesName } from '../../../common/names';
 import type { OrchestratorPolicy, StagingSoakPolicy } from '../../../common/policy';
 import { scrubTail } from '../../../common/scrub';
 import { parseInput, requiredSection } from '../../validation';
-import { runKubectl, type KubectlTarget } from '../kubectl';
+import { runKubectl, type KubectlResult, type KubectlTarget } from '../kubectl';
 import { joinArgv } from './cluster';
 
 /**
@@ -67,6 +67,15 @@ const summarySchema = z.looseObject({
 
 const startInputSchema = z.object({ repos: z.array(kubernetesName).min(1).max(500) }).strict();
 const readInputSchema = z.object({ job: kubernetesName }).strict();
+const stopInputSchema = z.object({ job: kubernetesName }).strict();
+
+/** What stopping the soak job did: `deleted` false when it was gone already (a retry, or Kubernetes). */
+export interface StagingSoakStopped {
+  job: string;
+  namespace: string;
+  deleted: boolean;
+  command: string;
+}
 
 /** The job's summary: the last log line that parses as one. */
 function summaryIn(log: string): StagingSoakSummary | undefined {
@@ -124,6 +133,26 @@ function summaryReasons(soak: StagingSoakPolicy, summary: StagingSoakSummary | u
   return reasons;
 }
 
+/**
+ * Deletes the soak job of a run that stops waiting for it (an abort): left running, it loads
+ * staging until its deadline, beside the soak of the next run. Gone already is done (idempotent).
+ */
+async function deleteSoakJob(
+  kubectl: (args: string[]) => Promise<KubectlResult>,
+  namespace: string,
+  job: string,
+): Promise<StagingSoakStopped> {
+  const deleted = await kubectl(['delete', `job/${job}`, '--ignore-not-found=true', '--wait=false']);
+  return { job, namespace, deleted: deleted.stdout.includes('deleted'), command: joinArgv(deleted.argv) };
+}
+
+/** The run's soak job: named from its workflow and run id, so a retry or another worker finds it. */
+function soakJobName(): string {
+  const execution = activityInfo().workflowExecution;
+  const run = `${execution?.workflowId ?? ''}/${execution?.runId ?? ''}`;
+  return `runbooks-soak-${createHash('sha256').update(run).digest('hex').slice(0, 16)}`;
+}
+
 type UnboundedJob = Omit<StagingSoakJob, 'activeDeadlineSeconds'>;
 
 /** Gives the job the policy's maxDuration as its deadline (Kubernetes stops it then). */
@@ -162,9 +191,7 @@ export function createStagingSoak(deps: {
     startStagingSoak: async (raw: z.input<typeof startInputSchema>): Promise<StagingSoakJob> => {
       const { repos } = parseInput(startInputSchema, raw, 'startStagingSoak input');
       const soak = policy();
-      const execution = activityInfo().workflowExecution;
-      const run = `${execution?.workflowId ?? ''}/${execution?.runId ?? ''}`;
-      const job = `runbooks-soak-${createHash('sha256').update(run).digest('hex').slice(0, 16)}`;
+      const job = soakJobName();
       // Set on every attempt: a retry after the create (or a crash before the patch) still bounds it.
       const bounded = (found: UnboundedJob) => withDeadline((args) => kubectl(soak, args), soak, found);
       /** kubectl, or undefined when it fails with the expected answer (not found, already exists). */
@@ -197,6 +224,12 @@ export function createStagingSoak(deps: {
           ? { job, namespace: soak.namespace, command: joinArgv(created.argv), created: true }
           : { job, namespace: soak.namespace, created: false },
       );
+    },
+
+    /** Deletes the soak job of an aborted run (see deleteSoakJob). */
+    stopStagingSoak: async (raw: z.input<typeof stopInputSchema>): Promise<StagingSoakStopped> => {
+      const { job } = parseInput(stopInputSchema, raw, 'stopStagingSoak input');
+      return deleteSoakJob((args) => kubectl(policy(), args), policy().namespace, job);
     },
 
     /** The soak job's state; once finished, its summary judged against the policy's criteria. */
