@@ -11,11 +11,11 @@ export const INLINE_STEP_MS = 3_000;
 /** An inline step's answer: its value, or why there is none (the workflow does the step itself). */
 export type Inline<T> = { value: T } | { failed: string };
 
-export async function tryInline<T>(work: () => Promise<T>, what = 'Postgres'): Promise<Inline<T>> {
+export async function tryInline<T>(work: () => Promise<T>): Promise<Inline<T>> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`no answer from ${what} within ${INLINE_STEP_MS} ms`)),
+      () => reject(new Error(`no answer from Postgres within ${INLINE_STEP_MS} ms`)),
       INLINE_STEP_MS,
     );
   });

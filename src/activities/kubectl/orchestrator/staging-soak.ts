@@ -66,8 +66,8 @@ const summarySchema = z.looseObject({
 });
 
 const startInputSchema = z.object({ repos: z.array(kubernetesName).min(1).max(500) }).strict();
-const readInputSchema = z.object({ job: kubernetesName }).strict();
-const stopInputSchema = z.object({ job: kubernetesName }).strict();
+/** The soak job a read or a stop is about. */
+const jobInputSchema = z.object({ job: kubernetesName }).strict();
 
 /** What stopping the soak job did: `deleted` false when it was gone already (a retry, or Kubernetes). */
 export interface StagingSoakStopped {
@@ -227,14 +227,14 @@ export function createStagingSoak(deps: {
     },
 
     /** Deletes the soak job of an aborted run (see deleteSoakJob). */
-    stopStagingSoak: async (raw: z.input<typeof stopInputSchema>): Promise<StagingSoakStopped> => {
-      const { job } = parseInput(stopInputSchema, raw, 'stopStagingSoak input');
+    stopStagingSoak: async (raw: z.input<typeof jobInputSchema>): Promise<StagingSoakStopped> => {
+      const { job } = parseInput(jobInputSchema, raw, 'stopStagingSoak input');
       return deleteSoakJob((args) => kubectl(policy(), args), policy().namespace, job);
     },
 
     /** The soak job's state; once finished, its summary judged against the policy's criteria. */
-    readStagingSoak: async (raw: z.input<typeof readInputSchema>): Promise<StagingSoakReading> => {
-      const { job } = parseInput(readInputSchema, raw, 'readStagingSoak input');
+    readStagingSoak: async (raw: z.input<typeof jobInputSchema>): Promise<StagingSoakReading> => {
+      const { job } = parseInput(jobInputSchema, raw, 'readStagingSoak input');
       const soak = policy();
       const read = await kubectl(soak, ['get', `job/${job}`, '-o', 'json']);
       const status = jobSchema.parse(JSON.parse(read.stdout)).status ?? {};
