@@ -13,7 +13,7 @@ import { channelSecrets, policyWithChannels, startSinks } from '../test/fixtures
 import { TEST_PAYLOAD_KEYS } from '../test/fixtures/payload-keys';
 import { GITHUB_REPOSITORY } from '../test/fixtures/sinks/apis';
 import { spawnNode, type ChildHandle } from '../test/fixtures/processes';
-import { minimalSleeper, minimalStatusQuery } from './minimal/workflows';
+import { minimalActivitySleeper, minimalSleeper, minimalStatusQuery } from './minimal/workflows';
 import { p50p99 } from './stats';
 import { BENCH_WORKER_NODE_ARGS } from './worker-flags';
 import { DEFAULT_WORKER_HEAP_MIB } from '../src/worker/config';
@@ -173,6 +173,18 @@ async function sleepers(
   }
 }
 
+/** One line: our programme against a yardstick, per run. */
+function sideBySide(yardstick: string, ours: SleepersFigures, other: SleepersFigures): string {
+  const ratio = (a: number, b: number): string => (a / b).toFixed(1);
+  return (
+    `side by side (${N} each): backstopProgram / ${yardstick} = ` +
+    `${ratio(ours.mibPerRun, other.mibPerRun)}× the RSS per run (${ours.mibPerRun.toFixed(2)} / ${other.mibPerRun.toFixed(2)} MiB), ` +
+    `${ratio(ours.cpuMsPerRun, other.cpuMsPerRun)}× the worker CPU per run (${ours.cpuMsPerRun.toFixed(1)} / ${other.cpuMsPerRun.toFixed(1)} ms), ` +
+    `${ratio(ours.serverCpuMsPerRun, other.serverCpuMsPerRun)}× the dev server's (${ours.serverCpuMsPerRun.toFixed(1)} / ${other.serverCpuMsPerRun.toFixed(1)} ms), ` +
+    `${ratio(other.asleepPerS, ours.asleepPerS)}× slower to sleep (${ours.asleepPerS.toFixed(1)} / ${other.asleepPerS.toFixed(1)} asleep/s)\n`
+  );
+}
+
 async function main(): Promise<void> {
   const tmp = scratchDir('runbooks-bench-sleepers');
   const [sinks, postgres, server] = await Promise.all([
@@ -213,25 +225,36 @@ async function main(): Promise<void> {
   };
   const untilMs = Date.parse(new Date().toISOString().slice(0, 10) + 'T00:00:00Z') + 30 * 86_400_000;
   try {
-    // The yardstick first, on its own worker process with the same sizing, then ours.
-    const minimal = await sleepers(client, serverPid, {
-      label: 'minimal sleeping workflow (bench/minimal)',
-      worker: spawnNode(
-        'dist/bench/minimal/worker.js',
-        [],
-        { ...workerEnv, RUNBOOKS_TASK_QUEUE: 'bench-minimal' },
-        WORKER_NODE_ARGS,
-      ),
-      workflowType: 'minimalSleeper',
-      workflowId: (i) => `minimal-${STORY(i)}`,
-      start: (i) =>
-        client.workflow.start(minimalSleeper, {
-          taskQueue: 'bench-minimal',
-          workflowId: `minimal-${STORY(i)}`,
-          args: [{ storyId: STORY(i), untilMs }],
-        }),
-      query: (i) => client.workflow.getHandle(`minimal-${STORY(i)}`).query(minimalStatusQuery),
-    });
+    // The yardsticks first, each on its own worker process with the same sizing, then ours.
+    const yardstick = (
+      label: string,
+      workflow: typeof minimalSleeper,
+      prefix: string,
+    ): Promise<SleepersFigures> =>
+      sleepers(client, serverPid, {
+        label,
+        worker: spawnNode(
+          'dist/bench/minimal/worker.js',
+          [],
+          { ...workerEnv, RUNBOOKS_TASK_QUEUE: `bench-${prefix}` },
+          WORKER_NODE_ARGS,
+        ),
+        workflowType: workflow.name,
+        workflowId: (i) => `${prefix}-${STORY(i)}`,
+        start: (i) =>
+          client.workflow.start(workflow, {
+            taskQueue: `bench-${prefix}`,
+            workflowId: `${prefix}-${STORY(i)}`,
+            args: [{ storyId: STORY(i), untilMs }],
+          }),
+        query: (i) => client.workflow.getHandle(`${prefix}-${STORY(i)}`).query(minimalStatusQuery),
+      });
+    const minimal = await yardstick('minimal sleeping workflow (bench/minimal)', minimalSleeper, 'minimal');
+    const withActivity = await yardstick(
+      'minimal sleeping workflow with one no-op activity first (bench/minimal)',
+      minimalActivitySleeper,
+      'minimal-activity',
+    );
     const ours = await sleepers(client, serverPid, {
       label: 'backstopProgram',
       worker: spawnNode(
@@ -262,11 +285,7 @@ async function main(): Promise<void> {
         }),
     });
     process.stdout.write(
-      `side by side (${N} each): backstopProgram / minimal = ` +
-        `${(ours.mibPerRun / minimal.mibPerRun).toFixed(1)}× the RSS per run (${ours.mibPerRun.toFixed(2)} / ${minimal.mibPerRun.toFixed(2)} MiB), ` +
-        `${(ours.cpuMsPerRun / minimal.cpuMsPerRun).toFixed(1)}× the worker CPU per run (${ours.cpuMsPerRun.toFixed(1)} / ${minimal.cpuMsPerRun.toFixed(1)} ms), ` +
-        `${(ours.serverCpuMsPerRun / minimal.serverCpuMsPerRun).toFixed(1)}× the dev server's (${ours.serverCpuMsPerRun.toFixed(1)} / ${minimal.serverCpuMsPerRun.toFixed(1)} ms), ` +
-        `${(minimal.asleepPerS / ours.asleepPerS).toFixed(1)}× slower to sleep (${ours.asleepPerS.toFixed(1)} / ${minimal.asleepPerS.toFixed(1)} asleep/s)\n`,
+      sideBySide('minimal', ours, minimal) + sideBySide('minimal with one activity', ours, withActivity),
     );
   } finally {
     await connection.close();

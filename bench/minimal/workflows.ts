@@ -16,15 +16,34 @@ import { RunbookStepKey } from '../../src/common/search-attributes';
 export const minimalStatusQuery = defineQuery<{ storyId: string; step: string }>('status');
 
 export async function minimalSleeper(input: { storyId: string; untilMs: number }): Promise<string> {
-  let step = 'waiting_T+30';
+  return sleepOnce(input, 'waiting_T+30');
+}
+
+const { noop } = proxyActivities<{ noop(): Promise<void> }>({ startToCloseTimeout: '10s' });
+
+/**
+ * The second yardstick: the minimal sleeper with one no-op activity before its timer, the
+ * programme's structure (a programme claims its story in one activity before it sleeps) without
+ * any of its work: two workflow tasks and one activity to asleep instead of one task.
+ */
+export async function minimalActivitySleeper(input: { storyId: string; untilMs: number }): Promise<string> {
+  return sleepOnce(input, 'opening', noop);
+}
+
+async function sleepOnce(
+  input: { storyId: string; untilMs: number },
+  firstStep: string,
+  before?: () => Promise<void>,
+): Promise<string> {
+  let step = firstStep;
   setHandler(minimalStatusQuery, () => ({ storyId: input.storyId, step }));
+  if (before) await before();
+  step = 'waiting_T+30';
   upsertSearchAttributes([{ key: RunbookStepKey, value: step }]);
   await sleep(Math.max(1, input.untilMs - Date.now()));
   step = 'done';
   return workflowInfo().workflowId;
 }
-
-const { noop } = proxyActivities<{ noop(): Promise<void> }>({ startToCloseTimeout: '10s' });
 
 /** The yardstick for `npm run bench -- overhead`: `count` no-op activities, one after another. */
 export async function noopActivities(count: number): Promise<string> {
