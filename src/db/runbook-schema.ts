@@ -69,6 +69,51 @@ CREATE TABLE IF NOT EXISTS backstop_story_events (
 );
 CREATE INDEX IF NOT EXISTS backstop_story_events_story ON backstop_story_events (story_id, at);
 
+-- A program's claim of its story in one round trip (it was five statements: begin, lock, read,
+-- insert, commit). Versioned by name: a changed claim is a new function beside this one, so
+-- workers of the previous release keep theirs during a rolling deploy.
+CREATE OR REPLACE FUNCTION backstop_claim_story_v1(
+  p_story_id text, p_workflow_id text, p_run_id text, p_at timestamptz,
+  p_reopen_by text, p_reopen_reason text
+) RETURNS TABLE (allowed boolean, events jsonb)
+LANGUAGE plpgsql VOLATILE AS $claim$
+DECLARE
+  v_events jsonb;
+  v_mine boolean;
+  v_previous boolean;
+BEGIN
+  -- One claim of a story at a time. The read below is a statement of its own, so (a volatile
+  -- function, read committed) its snapshot is taken after the lock is granted and sees a claim
+  -- committed meanwhile; the lock is held until the calling statement's transaction commits.
+  PERFORM pg_advisory_xact_lock(hashtextextended(p_story_id, 1));
+  SELECT coalesce(jsonb_agg(jsonb_build_object(
+           'kind', e.kind, 'workflow_id', e.workflow_id, 'run_id', e.run_id, 'by_handle', e.by_handle,
+           'decision', e.decision, 'outcome', e.outcome,
+           'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+           ORDER BY e.at, e.entry_key), '[]'::jsonb),
+         coalesce(bool_or(e.kind = 'started' AND e.run_id = p_run_id), false),
+         coalesce(bool_or(e.kind = 'started' AND e.run_id <> p_run_id), false)
+    INTO v_events, v_mine, v_previous
+    FROM backstop_story_events e WHERE e.story_id = p_story_id;
+  -- A story that had a program needs a recorded reopen; a retry of this run's claim writes nothing.
+  IF NOT v_mine AND v_previous AND p_reopen_by IS NULL THEN
+    RETURN QUERY SELECT false, v_events;
+    RETURN;
+  END IF;
+  IF NOT v_mine THEN
+    IF v_previous THEN
+      INSERT INTO backstop_story_events (entry_key, story_id, kind, workflow_id, run_id, by_handle, detail, at)
+      VALUES (p_run_id || '/reopened', p_story_id, 'reopened', p_workflow_id, p_run_id, p_reopen_by, p_reopen_reason, p_at)
+      ON CONFLICT (entry_key) DO NOTHING;
+    END IF;
+    INSERT INTO backstop_story_events (entry_key, story_id, kind, workflow_id, run_id, detail, at)
+    VALUES (p_run_id || '/started', p_story_id, 'started', p_workflow_id, p_run_id, '', p_at)
+    ON CONFLICT (entry_key) DO NOTHING;
+  END IF;
+  RETURN QUERY SELECT true, v_events;
+END
+$claim$;
+
 CREATE TABLE IF NOT EXISTS change_freezes (
   incident_id  text        NOT NULL,
   environment  text        NOT NULL,

@@ -67,6 +67,77 @@ describe('openBackstopProgram', () => {
     assert.deepEqual(await started(STORY), ['run-1']);
   });
 
+  test('programs of one story claiming at once: exactly one is allowed, one start is written', async () => {
+    const CLAIMS = 8;
+    const stories = Array.from({ length: 5 }, (_, i) => `CVN-OPEN-RACE-${i}`);
+    const policy = withTrackerChannels(defaultPolicy());
+    for (const storyId of stories) declareStory(policy, storyId, PROGRAM);
+    // One connection per claim, opened before they start, so the claims really meet in Postgres.
+    const pool = new Pool({ connectionString: db.url, max: CLAIMS });
+    try {
+      const warm = await Promise.all(Array.from({ length: CLAIMS }, () => pool.connect()));
+      for (const client of warm) client.release();
+      const { openBackstopProgram } = createActivities(activityDeps(policy, pool, TRACKER_SECRETS));
+      for (const storyId of stories) {
+        const runs = Array.from({ length: CLAIMS }, (_, i) => `${storyId}-run-${i}`);
+        const claims = await Promise.all(
+          runs.map((runId) => openBackstopProgram({ storyId, claim: run(runId) })),
+        );
+        const allowed = runs.filter((_, i) => claims[i]?.claim?.allowed === true);
+        assert.equal(
+          allowed.length,
+          1,
+          `${storyId}: ${JSON.stringify(claims.map((c) => c.claim ?? c.claimFailed))}`,
+        );
+        assert.deepEqual(await started(storyId), allowed);
+        for (const claim of claims.filter((c) => c.claim?.allowed === false))
+          assert.equal(claim.claim?.allowed === false && claim.claim.previous.runId, allowed[0]);
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
+  test('a reopen is recorded once and answered the same on a retry; a program that ended is named with its outcome', async () => {
+    const storyId = 'CVN-OPEN-REOPEN';
+    const policy = withTrackerChannels(defaultPolicy());
+    declareStory(policy, storyId, PROGRAM);
+    const activities = createActivities(activityDeps(policy, db.pool, TRACKER_SECRETS));
+    assert.deepEqual((await activities.openBackstopProgram({ storyId, claim: run('first') })).claim, {
+      allowed: true,
+    });
+    await activities.recordStoryProgramEnd({
+      storyId,
+      ...run('first'),
+      at: '2026-12-03T09:00:00.000Z',
+      outcome: 'parked',
+    });
+    const reopen = { by: '@dococeven', reason: 'parked work resumed' };
+    const answers = [];
+    for (let attempt = 0; attempt < 2; attempt++)
+      answers.push(
+        (await activities.openBackstopProgram({ storyId, claim: { ...run('second'), reopen } })).claim,
+      );
+    const previous = {
+      workflowId: `backstop-${STORY}`,
+      runId: 'first',
+      startedAt: '2026-12-03T08:00:00.000Z',
+      outcome: 'parked',
+      endedAt: '2026-12-03T09:00:00.000Z',
+    };
+    const expected = { allowed: true, reopened: { ...reopen, at: '2026-12-03T08:00:00.000Z', previous } };
+    assert.deepEqual(answers, [expected, expected]);
+    assert.deepEqual(await started(storyId), ['first', 'second']);
+    const { rows } = await db.pool.query<{ kind: string }>(
+      'SELECT kind FROM backstop_story_events WHERE story_id = $1 AND run_id = $2 ORDER BY entry_key',
+      [storyId, 'second'],
+    );
+    assert.deepEqual(
+      rows.map((row) => row.kind),
+      ['reopened', 'started'],
+    );
+  });
+
   test('claims nothing when not asked, for an undeclared story, or on a worker that cannot serve the backstop', async () => {
     const notAsked = await open(db.pool)({ storyId: 'CVN-OPEN-2' });
     assert.equal(notAsked.claim, undefined);

@@ -754,14 +754,15 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
   });
 
   test('the claim at the start fails (Postgres refuses a connection once): the program claims again in its own step, once', async () => {
-    // The worker's pool refuses its next connection: openBackstopProgram's claim, nothing else.
+    // The worker's pool refuses its next connection: openBackstopProgram's claim, nothing else
+    // (a checkout, or a query that would check one out).
     const pool = suite.db.pool;
     let refuseNext = true;
     const flaky = new Proxy(pool, {
       get(target, key: keyof Pool) {
-        if (key === 'connect')
-          return () => {
-            if (!refuseNext) return target.connect();
+        if (key === 'connect' || key === 'query')
+          return (...args: unknown[]) => {
+            if (!refuseNext) return (target[key] as (...a: unknown[]) => unknown).apply(target, args);
             refuseNext = false;
             return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432 (test)'));
           };

@@ -59,6 +59,7 @@ export type RecordStoryDecisionInput = z.input<typeof decisionInputSchema>;
 const endInputSchema = z.object({ ...storyRun, outcome: z.string().min(1).max(50) }).strict();
 export type RecordStoryProgramEndInput = z.input<typeof endInputSchema>;
 
+/** A story event as the claim function returns it (`at` in UTC ISO 8601 with milliseconds). */
 interface EventRow {
   kind: string;
   workflow_id: string;
@@ -66,7 +67,7 @@ interface EventRow {
   by_handle: string | null;
   decision: string | null;
   outcome: string | null;
-  at: Date;
+  at: string;
 }
 
 const INSERT_SQL = `INSERT INTO backstop_story_events
@@ -74,64 +75,50 @@ const INSERT_SQL = `INSERT INTO backstop_story_events
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::timestamptz)
 ON CONFLICT (entry_key) DO NOTHING`;
 
+/**
+ * The lock, the read and the inserts run in Postgres (`backstop_claim_story_v1`, RUNBOOK_DDL):
+ * one round trip, where a transaction of its own took five. It decides and writes; this reads
+ * the story's events as they were before the claim and says what they mean.
+ */
 export async function claimStoryProgram(db: Pool, raw: ClaimStoryProgramInput): Promise<StoryClaim> {
   const input = parseInput(claimInputSchema, raw, 'claimStoryProgram input');
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
-    // One claim of a story at a time: two programs cannot both see "no earlier program".
-    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1::text, 1))', [input.storyId]);
-    const { rows } = await client.query<EventRow>(
-      `SELECT kind, workflow_id, run_id, by_handle, decision, outcome, at
-         FROM backstop_story_events WHERE story_id = $1 ORDER BY at, entry_key`,
-      [input.storyId],
-    );
-    const mine = rows.some((row) => row.kind === 'started' && row.run_id === input.runId);
-    const earlier = rows.filter((row) => row.run_id !== input.runId);
-    const lastStart = earlier.filter((row) => row.kind === 'started').at(-1);
-    const previous: StoryProgramRef | undefined = lastStart && programRef(lastStart, earlier);
-    const waiver = earlier.filter((row) => row.kind === 'decision' && row.decision === 'waiver').at(0);
-    const waiverUsed = waiver && {
-      by: waiver.by_handle ?? '?',
-      at: waiver.at.toISOString(),
-      workflowId: waiver.workflow_id,
-      runId: waiver.run_id,
-    };
-    const reopenedRow = rows.find((row) => row.kind === 'reopened' && row.run_id === input.runId);
-    if (!mine) {
-      if (previous && !input.reopen) {
-        await client.query('ROLLBACK');
-        return { allowed: false, previous };
-      }
-      const insert = (kind: string, by: string | null, detail: string) =>
-        client.query(INSERT_SQL, [
-          `${input.runId}/${kind}`,
-          input.storyId,
-          kind,
-          input.workflowId,
-          input.runId,
-          by,
-          null,
-          null,
-          detail,
-          input.at,
-        ]);
-      if (previous && input.reopen) await insert('reopened', input.reopen.by, input.reopen.reason);
-      await insert('started', null, '');
-    }
-    await client.query('COMMIT');
-    const reopen = input.reopen;
-    const reopened =
-      previous && reopen && (mine ? reopenedRow !== undefined : true)
-        ? { by: reopen.by, reason: reopen.reason, at: input.at, previous }
-        : undefined;
-    return { allowed: true, ...(reopened ? { reopened } : {}), ...(waiverUsed ? { waiverUsed } : {}) };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
+  const { rows } = await db.query<{ allowed: boolean; events: EventRow[] }>(
+    'SELECT allowed, events FROM backstop_claim_story_v1($1, $2, $3, $4::timestamptz, $5, $6)',
+    [
+      input.storyId,
+      input.workflowId,
+      input.runId,
+      input.at,
+      input.reopen?.by ?? null,
+      input.reopen?.reason ?? null,
+    ],
+  );
+  const claim = rows[0];
+  if (!claim) throw new Error('backstop_claim_story_v1 returned no row');
+  const events = claim.events;
+  const mine = events.some((row) => row.kind === 'started' && row.run_id === input.runId);
+  const earlier = events.filter((row) => row.run_id !== input.runId);
+  const lastStart = earlier.filter((row) => row.kind === 'started').at(-1);
+  const previous: StoryProgramRef | undefined = lastStart && programRef(lastStart, earlier);
+  if (!claim.allowed) {
+    // The function refuses only a story that had another program: that program is named.
+    if (!previous) throw new Error('backstop_claim_story_v1 refused a story without an earlier program');
+    return { allowed: false, previous };
   }
+  const waiver = earlier.filter((row) => row.kind === 'decision' && row.decision === 'waiver').at(0);
+  const waiverUsed = waiver && {
+    by: waiver.by_handle ?? '?',
+    at: waiver.at,
+    workflowId: waiver.workflow_id,
+    runId: waiver.run_id,
+  };
+  const reopenedRow = events.find((row) => row.kind === 'reopened' && row.run_id === input.runId);
+  const reopen = input.reopen;
+  const reopened =
+    previous && reopen && (mine ? reopenedRow !== undefined : true)
+      ? { by: reopen.by, reason: reopen.reason, at: input.at, previous }
+      : undefined;
+  return { allowed: true, ...(reopened ? { reopened } : {}), ...(waiverUsed ? { waiverUsed } : {}) };
 }
 
 function programRef(start: EventRow, rows: EventRow[]): StoryProgramRef {
@@ -139,8 +126,8 @@ function programRef(start: EventRow, rows: EventRow[]): StoryProgramRef {
   return {
     workflowId: start.workflow_id,
     runId: start.run_id,
-    startedAt: start.at.toISOString(),
-    ...(end ? { outcome: end.outcome ?? '?', endedAt: end.at.toISOString() } : {}),
+    startedAt: start.at,
+    ...(end ? { outcome: end.outcome ?? '?', endedAt: end.at } : {}),
   };
 }
 
