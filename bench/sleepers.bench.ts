@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
+import { noopMetricMeter } from '@temporalio/common';
 import { Pool } from 'pg';
 import { runbookDataConverter } from '../src/codec/aes-gcm';
 import { parsePayloadKeys } from '../src/codec/keys';
@@ -17,6 +18,7 @@ import { minimalActivitySleeper, minimalSleeper, minimalStatusQuery } from './mi
 import { p50p99 } from './stats';
 import { BENCH_WORKER_NODE_ARGS } from './worker-flags';
 import { DEFAULT_WORKER_HEAP_MIB } from '../src/worker/config';
+import { FULL_SWEEP_EVERY, OpenRunGauges } from '../src/worker/metrics';
 
 /**
  * `npm run bench -- sleepers N`: N backstop programs started with a merge of today (T+30 a month
@@ -173,6 +175,29 @@ async function sleepers(
   }
 }
 
+/**
+ * What the worker's open-run gauges cost with N programmes asleep: a sweep that lists every open
+ * run (every RUNBOOKS_METRICS_FULL_LISTING_INTERVAL) and two that list the runs waiting for a
+ * human (every RUNBOOKS_METRICS_VISIBILITY_INTERVAL), timed here in the bench's own process with
+ * the worker's code, and the dev server's CPU meanwhile.
+ */
+async function gaugeSweeps(client: Client, serverPid: number | undefined, taskQueue: string): Promise<void> {
+  const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+  const gauges = new OpenRunGauges(client, taskQueue, noopMetricMeter, quiet, FULL_SWEEP_EVERY);
+  for (const what of ['every open run', 'runs waiting for a human', 'runs waiting for a human']) {
+    const cpu = process.cpuUsage();
+    const serverCpu = serverPid ? cpuSeconds(serverPid) : 0;
+    const t = performance.now();
+    await gauges.sweep();
+    const used = process.cpuUsage(cpu);
+    process.stdout.write(
+      `  open-run gauges, a sweep listing ${what} (${N} asleep): ${(performance.now() - t).toFixed(0)} ms, ` +
+        `${((used.user + used.system) / 1000).toFixed(0)} ms of the sweeping process's CPU, ` +
+        `${serverPid ? ((cpuSeconds(serverPid) - serverCpu) * 1000).toFixed(0) : '?'} ms of the dev server's\n`,
+    );
+  }
+}
+
 /** One line: our programme against a yardstick, per run. */
 function sideBySide(yardstick: string, ours: SleepersFigures, other: SleepersFigures): string {
   const ratio = (a: number, b: number): string => (a / b).toFixed(1);
@@ -284,6 +309,7 @@ async function main(): Promise<void> {
           args: [{ by: '@dococeven', decision: 'park', rationale: 'bench' }],
         }),
     });
+    await gaugeSweeps(client, serverPid, 'bench-sleepers');
     process.stdout.write(
       sideBySide('minimal', ours, minimal) + sideBySide('minimal with one activity', ours, withActivity),
     );

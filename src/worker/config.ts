@@ -54,11 +54,16 @@ const workerEnvSchema = z
       .string()
       .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'host:port, like 0.0.0.0:9464 or 127.0.0.1:9464')
       .optional(),
-    /** How often the open-run gauges are read from Temporal visibility. */
+    /** How often the open-run gauges are read from Temporal visibility (runs waiting for a human). */
     RUNBOOKS_METRICS_VISIBILITY_INTERVAL: z
       .string()
       .default('30s')
       .refine((text) => (parseDuration(text) ?? 0) >= 1_000, 'a duration of at least 1s, like 30s'),
+    /** How often every open run is listed for the by-step gauge (a listing per run asleep costs the server). */
+    RUNBOOKS_METRICS_FULL_LISTING_INTERVAL: z
+      .string()
+      .default('5m')
+      .refine((text) => (parseDuration(text) ?? 0) >= 1_000, 'a duration of at least 1s, like 5m'),
   })
   .superRefine((env, ctx) => {
     for (const [given, missing] of [
@@ -85,7 +90,7 @@ export interface WorkerConfig {
   sizing: WorkerSizing;
   log: { level: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'; format: 'json' | 'text' };
   /** Prometheus endpoint (absent: no metrics exported). */
-  metrics?: { address: string; visibilityIntervalMs: number };
+  metrics?: { address: string; visibilityIntervalMs: number; fullListingIntervalMs: number };
 }
 
 /**
@@ -174,6 +179,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
           metrics: {
             address: parsed.data.RUNBOOKS_METRICS_ADDRESS,
             visibilityIntervalMs: parseDuration(parsed.data.RUNBOOKS_METRICS_VISIBILITY_INTERVAL)!,
+            fullListingIntervalMs: parseDuration(parsed.data.RUNBOOKS_METRICS_FULL_LISTING_INTERVAL)!,
           },
         }
       : {}),

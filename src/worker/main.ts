@@ -87,13 +87,7 @@ async function main(): Promise<void> {
     cannotServe: unserved.map((entry) => entry.runbook),
   });
   const gauges = config.metrics
-    ? await startOpenRunGauges(
-        target,
-        config.taskQueue,
-        config.metrics.visibilityIntervalMs,
-        dataConverter,
-        logger,
-      )
+    ? await startOpenRunGauges(target, config.taskQueue, config.metrics, dataConverter, logger)
     : undefined;
   try {
     await worker.run();
@@ -148,14 +142,18 @@ function reportUnserved(policy: Policy, hasStaging: boolean, logger: DefaultLogg
 async function startOpenRunGauges(
   target: TemporalTarget,
   taskQueue: string,
-  intervalMs: number,
+  intervals: { visibilityIntervalMs: number; fullListingIntervalMs: number },
   dataConverter: DataConverter,
   logger: DefaultLogger,
 ): Promise<{ stop(): Promise<void> }> {
   const connection = await connectClient(target);
   const client = new Client({ connection, namespace: target.namespace, dataConverter });
-  const gauges = new OpenRunGauges(client, taskQueue, Runtime.instance().metricMeter, logger);
-  gauges.start(intervalMs);
+  const fullSweepEvery = Math.max(
+    1,
+    Math.round(intervals.fullListingIntervalMs / intervals.visibilityIntervalMs),
+  );
+  const gauges = new OpenRunGauges(client, taskQueue, Runtime.instance().metricMeter, logger, fullSweepEvery);
+  gauges.start(intervals.visibilityIntervalMs);
   return {
     stop: async () => {
       await gauges.stop();

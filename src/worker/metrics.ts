@@ -1,4 +1,5 @@
-import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import type { Logger, MetricMeter } from '@temporalio/common';
 import type { TelemetryOptions } from '@temporalio/worker';
 import { isHumanWaitStep, RUNBOOK_METRICS, type MetricSpec } from '../common/metrics';
@@ -20,11 +21,21 @@ export function prometheusTelemetry(address: string): TelemetryOptions {
 /** Runs whose current-step start this sweep may ask for with a query (the rest count from first seen). */
 const STATUS_QUERIES_PER_SWEEP = 50;
 
+/** Every how many sweeps all open runs are listed (the others list only runs waiting for a human). */
+export const FULL_SWEEP_EVERY = 10;
+
+/** The runs the alerts are about (isHumanWaitStep, as a visibility filter). */
+const HUMAN_WAIT_FILTER = `(RunbookStep STARTS_WITH 'awaiting_' OR RunbookStep = 'needs_human')`;
+
+/** gRPC INVALID_ARGUMENT: a visibility store that does not know a filter's operator. */
+const GRPC_INVALID_ARGUMENT = 3;
+
 interface OpenRun {
   key: string;
   runbook: string;
   step: string;
-  info: WorkflowExecutionInfo;
+  workflowId: string;
+  runId: string;
 }
 
 /**
@@ -32,10 +43,18 @@ interface OpenRun {
  * runs by runbook and step, runs needing a human, backstop decisions pending, and how long the
  * longest-waiting run has been at its gate. A run's wait starts when its current step did (read
  * once per wait from its `status`), so a worker restart does not reset the alert's clock.
+ *
+ * Runs waiting for a human are listed at every sweep; all open runs only every
+ * `fullSweepEvery` sweeps (with 10,000 programmes asleep a full listing is seconds of the
+ * server's CPU), so between two full listings the other steps' counts are the last full one's.
  */
 export class OpenRunGauges {
   private readonly since = new Map<string, number>();
   private readonly shown = new Map<string, Set<string>>();
+  /** Counts by (runbook, step) of the steps that are not human waits, from the last full listing. */
+  private otherSteps = new Map<string, number>();
+  private sweeps = 0;
+  private filterRefused = false;
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
 
@@ -44,6 +63,7 @@ export class OpenRunGauges {
     private readonly taskQueue: string,
     private readonly meter: MetricMeter,
     private readonly logger: Logger,
+    private readonly fullSweepEvery = FULL_SWEEP_EVERY,
   ) {}
 
   start(intervalMs: number): void {
@@ -66,15 +86,8 @@ export class OpenRunGauges {
 
   /** One read of visibility and one setting of every gauge. */
   async sweep(now = Date.now()): Promise<void> {
-    const open: OpenRun[] = [];
-    for await (const info of this.client.workflow.list({
-      query: `TaskQueue = '${this.taskQueue}' AND ExecutionStatus = 'Running'`,
-    })) {
-      const runbook = String(info.typedSearchAttributes.get(RunbookNameKey) ?? info.type);
-      const step = String(info.typedSearchAttributes.get(RunbookStepKey) ?? 'starting');
-      open.push({ key: `${info.workflowId}/${info.runId}/${step}`, runbook, step, info });
-    }
-    const byStep = new Map<string, number>();
+    const { runs: open, all } = await this.listOpenRuns();
+    const byStep = all ? new Map<string, number>() : new Map(this.otherSteps);
     const needingHuman = new Map<string, number>();
     const oldestWait = new Map<string, number>();
     let decisionsPending = 0;
@@ -93,6 +106,10 @@ export class OpenRunGauges {
       oldestWait.set(run.runbook, Math.max(oldestWait.get(run.runbook) ?? 0, waitedS));
     }
     for (const key of [...this.since.keys()]) if (!waiting.has(key)) this.since.delete(key);
+    if (all)
+      this.otherSteps = new Map(
+        [...byStep].filter(([key]) => !isHumanWaitStep((JSON.parse(key) as [string, string])[1])),
+      );
 
     this.setAll(RUNBOOK_METRICS.openRuns, byStep, (key) => {
       const [runbook, step] = JSON.parse(key) as [string, string];
@@ -103,12 +120,55 @@ export class OpenRunGauges {
     this.gauge(RUNBOOK_METRICS.backstopDecisionsPending).set(decisionsPending);
   }
 
+  /**
+   * This sweep's runs: all open ones every `fullSweepEvery` sweeps, else those waiting for a
+   * human. A store that refuses the filter (no STARTS_WITH) gets full listings from then on.
+   */
+  private async listOpenRuns(): Promise<{ runs: OpenRun[]; all: boolean }> {
+    const open = `TaskQueue = '${this.taskQueue}' AND ExecutionStatus = 'Running'`;
+    const full = this.filterRefused || this.sweeps % this.fullSweepEvery === 0;
+    this.sweeps++;
+    if (full) return { runs: await this.list(open), all: true };
+    try {
+      return { runs: await this.list(`${open} AND ${HUMAN_WAIT_FILTER}`), all: false };
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== GRPC_INVALID_ARGUMENT) throw error;
+      this.filterRefused = true;
+      this.logger.warn('open-run gauges: visibility refused the human-wait filter; listing every open run', {
+        error: (error as Error).message,
+      });
+      return { runs: await this.list(open), all: true };
+    }
+  }
+
+  /** The runs a visibility query finds, read from the raw listing (their memo is not decoded: not needed). */
+  private async list(query: string): Promise<OpenRun[]> {
+    const runs: OpenRun[] = [];
+    let nextPageToken: Uint8Array | undefined;
+    do {
+      const page = await this.client.workflowService.listWorkflowExecutions({
+        namespace: this.client.options.namespace,
+        query,
+        pageSize: 1_000,
+        ...(nextPageToken ? { nextPageToken } : {}),
+      });
+      for (const raw of page.executions ?? []) {
+        const attributes = decodeTypedSearchAttributes(raw.searchAttributes?.indexedFields);
+        const workflowId = raw.execution?.workflowId ?? '';
+        const runId = raw.execution?.runId ?? '';
+        const runbook = String(attributes.get(RunbookNameKey) ?? raw.type?.name ?? '?');
+        const step = String(attributes.get(RunbookStepKey) ?? 'starting');
+        runs.push({ key: `${workflowId}/${runId}/${step}`, runbook, step, workflowId, runId });
+      }
+      nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+    } while (nextPageToken);
+    return runs;
+  }
+
   /** When the run entered its current step, from its status; now if it cannot say. */
   private async stepStart(run: OpenRun, now: number): Promise<number> {
     try {
-      const status = await this.client.workflow
-        .getHandle(run.info.workflowId, run.info.runId)
-        .query(statusQuery);
+      const status = await this.client.workflow.getHandle(run.workflowId, run.runId).query(statusQuery);
       const current = status.steps.at(-1);
       const startedMs = current?.name === run.step ? Date.parse(current.startedAt) : NaN;
       return Number.isFinite(startedMs) ? startedMs : now;

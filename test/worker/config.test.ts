@@ -340,7 +340,11 @@ describe('worker environment', () => {
       RUNBOOKS_METRICS_ADDRESS: '0.0.0.0:9464',
       RUNBOOKS_LOG_FORMAT: 'text',
     });
-    assert.deepEqual(on.metrics, { address: '0.0.0.0:9464', visibilityIntervalMs: 30_000 });
+    assert.deepEqual(on.metrics, {
+      address: '0.0.0.0:9464',
+      visibilityIntervalMs: 30_000,
+      fullListingIntervalMs: 300_000,
+    });
     assert.equal(on.log.format, 'text');
     assert.throws(
       () =>
