@@ -118,7 +118,13 @@ export const RUNBOOK_METRICS = {
   },
 } as const satisfies Record<string, MetricSpec>;
 
+const GATE_STEP_PREFIX = 'awaiting_';
+const NEEDS_HUMAN_STEP = 'needs_human';
+
 /** Steps where a run waits for a person: the gates and the fail-safe's needs_human. */
 export function isHumanWaitStep(step: string): boolean {
-  return step.startsWith('awaiting_') || step === 'needs_human';
+  return step.startsWith(GATE_STEP_PREFIX) || step === NEEDS_HUMAN_STEP;
 }
+
+/** isHumanWaitStep as a visibility filter on the RunbookStep search attribute. */
+export const HUMAN_WAIT_FILTER = `(RunbookStep STARTS_WITH '${GATE_STEP_PREFIX}' OR RunbookStep = '${NEEDS_HUMAN_STEP}')`;

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import type { Logger, MetricMeter } from '@temporalio/common';
 import type { TelemetryOptions } from '@temporalio/worker';
-import { isHumanWaitStep, RUNBOOK_METRICS, type MetricSpec } from '../common/metrics';
+import { HUMAN_WAIT_FILTER, isHumanWaitStep, RUNBOOK_METRICS, type MetricSpec } from '../common/metrics';
 import { RunbookNameKey, RunbookStepKey } from '../common/search-attributes';
 import { statusQuery } from '../workflows/shared/messages';
 
@@ -23,9 +23,6 @@ const STATUS_QUERIES_PER_SWEEP = 50;
 
 /** Every how many sweeps all open runs are listed (the others list only runs waiting for a human). */
 export const FULL_SWEEP_EVERY = 10;
-
-/** The runs the alerts are about (isHumanWaitStep, as a visibility filter). */
-const HUMAN_WAIT_FILTER = `(RunbookStep STARTS_WITH 'awaiting_' OR RunbookStep = 'needs_human')`;
 
 /** gRPC INVALID_ARGUMENT: a visibility store that does not know a filter's operator. */
 const GRPC_INVALID_ARGUMENT = 3;
