@@ -510,6 +510,44 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
     }, soakPolicy);
   });
 
+  test('aborted after the soak’s read failed for good: the soak job is deleted too, and the run says it', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await soakingRun(taskQueue);
+      const [job] = Object.keys(soakJobs());
+      assert.ok(job, 'the soak job exists');
+      // The soak's read at 2 h: kubectl cannot read the job, attempt after attempt.
+      const unreadable = { verb: 'get', stderr: 'Unable to connect to the server: i/o timeout', exitCode: 1 };
+      cluster.scriptNext(...Array.from({ length: 10 }, () => unreadable));
+      await suite.env.sleep(2 * HOUR + MINUTE);
+      const waiting = await waitForStatus<ReenablementStatus>(
+        handle,
+        (s) => s.step === 'needs_human',
+        'needs_human on the read',
+        60_000,
+      );
+      assert.equal(waiting.needsHuman?.step, 'read_staging_soak');
+      await handle.signal(stepDecisionSignal, {
+        by: '@sre-lead',
+        decision: 'abort',
+        reason: 'staging unreadable, starting over',
+      });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'needs_human_aborted', result.message);
+      assert.deepEqual(soakJobs(), {}, 'the job is gone');
+      assert.equal(result.stagingSoak?.state, 'stopped');
+      assert.equal(result.stagingSoak?.stopped?.deleted, true);
+      const final = await waitForStatus<ReenablementStatus>(handle, () => true, 'the final status');
+      assert.ok(final.events.some((e) => e.kind === 'staging_soak_stopped' && e.message.includes(job)));
+      // The delete comes after the human's abort, in the history's own order.
+      const events = await historyEvents(handle);
+      const decided = signals(events).find((s) => s.name === stepDecisionSignal.name);
+      const deleted = scheduledActivities(events).find((a) => a.type === 'stopStagingSoak');
+      assert.ok(decided && deleted && deleted.atMs >= decided.atMs, 'stopStagingSoak after the abort');
+      assert.deepEqual(allowlistChanges(cluster), [], 'nothing re-enabled');
+      await recordHistory(handle, 'reenablement-staging-soak-read-failed-aborted');
+    }, soakPolicy);
+  });
+
   test('a waiver needs another approver’s signature over the canary change: each forgery refused, then the canary without a soak', async () => {
     await withWorker(async (taskQueue) => {
       const handle = await startReenablement(

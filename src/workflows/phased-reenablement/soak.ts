@@ -43,7 +43,7 @@ async function runSoak(
   soak: StagingSoakPolicy,
   repos: string[],
 ): Promise<ReenablementResult | undefined> {
-  const { record, detail, controls, notices, tag, requestedBy } = run;
+  const { record, detail, controls } = run;
   record.enterStep(
     'staging_soak',
     `fix verification: soak ${formatDuration(soak.duration)} in ${soak.namespace} with ${repos.join(', ')} before the canary (seed 002 §2)`,
@@ -84,7 +84,14 @@ async function runSoak(
       { name: 'read_staging_soak', what: 'read the staging soak job', owners: run.policy.approvers },
       () => k8s.readStagingSoak({ job: started.value.job }),
     );
-    if (read.kind !== 'done') return run.abortedAfterFailure(read, 'read_staging_soak');
+    if (read.kind !== 'done') {
+      // A human aborted after the read failed for good: the job would load staging until its deadline.
+      if (isPatched(PATCHES.reenablementSoakStoppedAfterFailedRead)) {
+        record.resolveDeadline('staging_soak', 'cancelled');
+        await stopSoak(run, soakRecord, giveUpMs);
+      }
+      return run.abortedAfterFailure(read, 'read_staging_soak');
+    }
     soakRecord.reading = read.value;
     const late = read.value.state === 'running' && Date.now() >= giveUpMs;
     if (read.value.state === 'running' && !late) {
@@ -102,21 +109,30 @@ async function runSoak(
       record.event('staging_soak_passed', `soak ${started.value.job} passed: ${summaryText(soakRecord)}`);
       return undefined;
     }
-    soakRecord.state = 'failed';
     record.resolveDeadline('staging_soak', late ? 'missed' : 'met');
-    notices.send({
-      kind: 'staging_soak_failed',
-      severity: 'warning',
-      audience: 'incident_commander',
-      recipients: [requestedBy, ...run.policy.approvers],
-      subject: `${tag} staging soak failed: nothing re-enabled`,
-      body: `Soak job ${started.value.job}: ${reasons.join('; ')}.\nSeed 002 §2: continue the fix iteration, then start the re-enablement again.`,
-    });
-    return run.finish(
-      'staging_soak_failed',
-      `the staging soak did not pass (${reasons.join('; ')}); nothing was re-enabled, the allowlist stays ${detail.reposLive.join(',')}`,
-    );
+    return soakFailed(run, soakRecord, reasons);
   }
+}
+
+/** The soak did not pass: nothing was re-enabled; the IC hears why (seed 002 §2: continue the fix iteration). */
+function soakFailed(
+  run: ReenablementRun,
+  soak: StagingSoakRecord,
+  reasons: string[],
+): Promise<ReenablementResult> {
+  soak.state = 'failed';
+  run.notices.send({
+    kind: 'staging_soak_failed',
+    severity: 'warning',
+    audience: 'incident_commander',
+    recipients: [run.requestedBy, ...run.policy.approvers],
+    subject: `${run.tag} staging soak failed: nothing re-enabled`,
+    body: `Soak job ${soak.job}: ${reasons.join('; ')}.\nSeed 002 §2: continue the fix iteration, then start the re-enablement again.`,
+  });
+  return run.finish(
+    'staging_soak_failed',
+    `the staging soak did not pass (${reasons.join('; ')}); nothing was re-enabled, the allowlist stays ${run.detail.reposLive.join(',')}`,
+  );
 }
 
 /**

@@ -77,6 +77,8 @@ export const PATCHES = {
   breakGlassInlineSteps: 'break-glass-inline-steps-v1',
   /** Re-enablement: an abort during the staging soak deletes the soak job (else it loaded staging until its deadline). */
   reenablementSoakStoppedOnAbort: 'reenablement-soak-stopped-on-abort-v1',
+  /** Re-enablement: a run aborted after its soak read failed for good deletes the soak job too. */
+  reenablementSoakStoppedAfterFailedRead: 'reenablement-soak-stopped-after-failed-read-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
