@@ -386,6 +386,12 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
     return handle;
   }
 
+  /** kubectl fails with `stderr` on the next ten `verb` calls: more than the step's retries. */
+  const kubectlFailsEveryAttempt = (verb: string, stderr: string): void =>
+    cluster.scriptNext(...Array.from({ length: 10 }, () => ({ verb, stderr, exitCode: 1 })));
+  const untilNeedsHuman = (handle: Parameters<typeof waitForStatus>[0], what: string) =>
+    waitForStatus<ReenablementStatus>(handle, atStep('needs_human'), `needs_human on ${what}`, 60_000);
+
   test('the canary goes live only after a 2 h soak that passed; a soak still running is read again 5 min later', async () => {
     cluster.update((state) => (state.soakJob = { runningReads: 1 }));
     await withWorker(async (taskQueue) => {
@@ -487,15 +493,9 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
     // The staging API server refuses every attempt: the IC decides; skip leaves the job to its deadline.
     await withWorker(async (taskQueue) => {
       const handle = await soakingRun(taskQueue);
-      const refused = { verb: 'delete', stderr: 'The connection to the server was refused', exitCode: 1 };
-      cluster.scriptNext(...Array.from({ length: 10 }, () => refused));
+      kubectlFailsEveryAttempt('delete', 'The connection to the server was refused');
       await handle.signal(abortSignal, { by: '@sre-lead', reason: 'starting over' });
-      const waiting = await waitForStatus<ReenablementStatus>(
-        handle,
-        (s) => s.step === 'needs_human',
-        'needs_human on the delete',
-        60_000,
-      );
+      const waiting = await untilNeedsHuman(handle, 'the delete');
       assert.equal(waiting.needsHuman?.step, 'stop_staging_soak');
       assert.match(waiting.needsHuman?.error ?? '', /connection to the server was refused/);
       await handle.signal(stepDecisionSignal, {
@@ -516,15 +516,9 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
       const [job] = Object.keys(soakJobs());
       assert.ok(job, 'the soak job exists');
       // The soak's read at 2 h: kubectl cannot read the job, attempt after attempt.
-      const unreadable = { verb: 'get', stderr: 'Unable to connect to the server: i/o timeout', exitCode: 1 };
-      cluster.scriptNext(...Array.from({ length: 10 }, () => unreadable));
+      kubectlFailsEveryAttempt('get', 'Unable to connect to the server: i/o timeout');
       await suite.env.sleep(2 * HOUR + MINUTE);
-      const waiting = await waitForStatus<ReenablementStatus>(
-        handle,
-        (s) => s.step === 'needs_human',
-        'needs_human on the read',
-        60_000,
-      );
+      const waiting = await untilNeedsHuman(handle, 'the read');
       assert.equal(waiting.needsHuman?.step, 'read_staging_soak');
       await handle.signal(stepDecisionSignal, {
         by: '@sre-lead',
