@@ -39,84 +39,95 @@ const decisionKindSchema = z.enum(['self_review', 'waiver', 'revert', 'park']);
  * a program (a run that was not continued and carries it is refused). Evidence is summarised:
  * each checkpoint's reading with its lists trimmed to LISTED_CARRIED.
  */
-export const backstopCarrySchema = z
-  .object({
-    /** Runs before this one (1 for the first continuation). */
-    runsBefore: z.number().int().min(1),
-    /** When the first run started (UTC): catch-up is judged from it. */
-    programStartedAt: z.string(),
-    /** The checkpoint this run waits for next (index into T+30, T+60, T+90, T+120). */
-    nextCheckpointIndex: z.number().int().min(1).max(3),
-    /** How the first run took its story and kept decisions, kept for the whole program. */
-    modes: z
-      .object({ storyFromPolicy: z.boolean(), storyLedger: z.boolean(), catchUp: z.boolean() })
-      .strict(),
-    dri: z.string(),
-    /** Besides the DRI, who may decide (from the policy when the program started). */
-    deciders: z.array(z.string()).max(100),
-    checkpoints: z
-      .array(
-        z
-          .object({
-            name: checkpointNameSchema,
-            at: z.string(),
-            state: z.enum(['pending', 'evaluated', 'not_needed']),
-            verdict: z.string().optional(),
-            evaluatedLateAt: z.string().optional(),
-          })
-          .strict(),
-      )
-      .length(4),
-    evidence: z
-      .array(
-        z.looseObject({
-          checkpoint: checkpointNameSchema,
-          dueAt: z.string(),
-          evaluatedAt: z.string(),
-          children: z
-            .array(z.looseObject({ id: z.number(), status: z.string() }))
-            .max(LISTED_CARRIED)
-            .optional(),
-          gateFailureIssues: z
-            .array(z.looseObject({ number: z.number() }))
-            .max(LISTED_CARRIED)
-            .optional(),
-          shipped: z.boolean(),
-          verdict: z.string(),
-        }),
-      )
-      .max(EVIDENCE_CARRIED),
-    awaiting: z
-      .object({
-        kind: z.enum(['self_review', 't90_decision']),
-        since: z.string(),
-        escalations: z.number().int().min(0),
-        nextEscalationAt: z.string().optional(),
-      })
-      .strict()
-      .optional(),
-    decisions: z
-      .array(
-        z
-          .object({
-            by: z.string(),
-            decision: decisionKindSchema,
-            rationale: z.string(),
-            at: z.string(),
+function buildCarrySchema() {
+  return z
+    .object({
+      /** Runs before this one (1 for the first continuation). */
+      runsBefore: z.number().int().min(1),
+      /** When the first run started (UTC): catch-up is judged from it. */
+      programStartedAt: z.string(),
+      /** The checkpoint this run waits for next (index into T+30, T+60, T+90, T+120). */
+      nextCheckpointIndex: z.number().int().min(1).max(3),
+      /** How the first run took its story and kept decisions, kept for the whole program. */
+      modes: z
+        .object({ storyFromPolicy: z.boolean(), storyLedger: z.boolean(), catchUp: z.boolean() })
+        .strict(),
+      dri: z.string(),
+      /** Besides the DRI, who may decide (from the policy when the program started). */
+      deciders: z.array(z.string()).max(100),
+      checkpoints: z
+        .array(
+          z
+            .object({
+              name: checkpointNameSchema,
+              at: z.string(),
+              state: z.enum(['pending', 'evaluated', 'not_needed']),
+              verdict: z.string().optional(),
+              evaluatedLateAt: z.string().optional(),
+            })
+            .strict(),
+        )
+        .length(4),
+      evidence: z
+        .array(
+          z.looseObject({
             checkpoint: checkpointNameSchema,
-            recordedOn: z.number().int().optional(),
-          })
-          .strict(),
-      )
-      .max(20),
-    waiver: z.object({ by: z.string(), at: z.string(), until: z.string() }).strict().optional(),
-    story: z.looseObject({}).optional(),
-    gateFailureIssue: z.object({ number: z.number().int(), url: z.string() }).strict().optional(),
-    /** Steps, notices and findings of the runs before (the latest), shown again in `status`. */
-    trail: runTrailSchema,
-  })
-  .strict();
-export type BackstopCarry = z.output<typeof backstopCarrySchema>;
+            dueAt: z.string(),
+            evaluatedAt: z.string(),
+            children: z
+              .array(z.looseObject({ id: z.number(), status: z.string() }))
+              .max(LISTED_CARRIED)
+              .optional(),
+            gateFailureIssues: z
+              .array(z.looseObject({ number: z.number() }))
+              .max(LISTED_CARRIED)
+              .optional(),
+            shipped: z.boolean(),
+            verdict: z.string(),
+          }),
+        )
+        .max(EVIDENCE_CARRIED),
+      awaiting: z
+        .object({
+          kind: z.enum(['self_review', 't90_decision']),
+          since: z.string(),
+          escalations: z.number().int().min(0),
+          nextEscalationAt: z.string().optional(),
+        })
+        .strict()
+        .optional(),
+      decisions: z
+        .array(
+          z
+            .object({
+              by: z.string(),
+              decision: decisionKindSchema,
+              rationale: z.string(),
+              at: z.string(),
+              checkpoint: checkpointNameSchema,
+              recordedOn: z.number().int().optional(),
+            })
+            .strict(),
+        )
+        .max(20),
+      waiver: z.object({ by: z.string(), at: z.string(), until: z.string() }).strict().optional(),
+      story: z.looseObject({}).optional(),
+      gateFailureIssue: z.object({ number: z.number().int(), url: z.string() }).strict().optional(),
+      /** Steps, notices and findings of the runs before (the latest), shown again in `status`. */
+      trail: runTrailSchema(),
+    })
+    .strict();
+}
+
+/**
+ * Built on first use: the SDK evaluates this module for every run it creates, and only a
+ * continued run's input carries one (a new programme's start skips building it).
+ */
+let carrySchema: ReturnType<typeof buildCarrySchema> | undefined;
+export function backstopCarrySchema(): ReturnType<typeof buildCarrySchema> {
+  return (carrySchema ??= buildCarrySchema());
+}
+export type BackstopCarry = z.output<ReturnType<typeof buildCarrySchema>>;
 
 export const backstopInputSchema = z
   .object({
@@ -141,7 +152,7 @@ export const backstopInputSchema = z
       .strict()
       .optional(),
     /** Set by the run itself when it continues as new (see backstopCarrySchema). */
-    continued: backstopCarrySchema.optional(),
+    continued: z.lazy(backstopCarrySchema).optional(),
   })
   .strict();
 export type BackstopInput = z.input<typeof backstopInputSchema>;

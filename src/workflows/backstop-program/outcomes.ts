@@ -5,7 +5,7 @@ import { commandOnce, notification } from '../activity-options';
 import { StepFailed } from '../shared/fail-safe';
 import { describeFailure } from '../shared/notices';
 import { isPatched, PATCHES } from '../shared/patches';
-import { releaseRollbackWorkflowId } from '../release-rollback/definitions';
+import { releaseRollbackWorkflowId } from '../release-rollback/ids';
 import type { releaseRollback } from '../release-rollback/workflow';
 import type { BackstopResult, CheckpointEvidence } from './definitions';
 import type { BackstopRun } from './run';

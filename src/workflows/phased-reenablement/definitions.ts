@@ -72,7 +72,7 @@ export const reenablementCarrySchema = z
     /** The incidents whose change freezes the programme's override crossed at its start. */
     crossedFreezes: z.array(z.string()).max(100).optional(),
     /** Steps, notices and findings of the runs before (the latest), shown again in `status`. */
-    trail: runTrailSchema,
+    trail: runTrailSchema(),
   })
   .strict();
 export type ReenablementCarry = z.output<typeof reenablementCarrySchema>;

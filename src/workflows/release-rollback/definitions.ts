@@ -11,14 +11,12 @@ import type { Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shar
 export { abortSignal, statusQuery, stepDecisionSignal } from '../shared/messages';
 
 /** Seed 001 §5: the binary-layer rollback of a merge (helm tag pin < 5 min, else merge revert < 30 min). */
-export const RELEASE_ROLLBACK = 'releaseRollback';
+import { RELEASE_ROLLBACK } from './ids';
+
+export { RELEASE_ROLLBACK, releaseRollbackWorkflowId } from './ids';
 
 export const RELEASE_ROLLBACK_MECHANISMS = ['helm_pin_then_merge_revert', 'merge_revert'] as const;
 export type ReleaseRollbackMechanism = (typeof RELEASE_ROLLBACK_MECHANISMS)[number];
-
-export function releaseRollbackWorkflowId(storyId: string, mergeSha: string): string {
-  return `release-rollback-${storyId}-${mergeSha.slice(0, 7)}`;
-}
 
 /** Built on first use: every workflow module is evaluated for each run of any type (see incidentSchemas). */
 function buildInputSchema() {

@@ -52,43 +52,51 @@ export const NOTICES_CARRIED = 100;
  * The audit trail a run hands to the run it continues as new (same workflow id): its steps,
  * notices and findings, so `status` keeps showing the whole programme, not only the latest run.
  */
-export const runTrailSchema = z
-  .object({
-    steps: z
-      .array(
-        z
-          .object({
-            name: z.string(),
-            startedAt: z.string(),
-            endedAt: z.string().optional(),
-            durationMs: z.number().optional(),
-            note: z.string().optional(),
-          })
-          .strict(),
-      )
-      .max(STEPS_CARRIED),
-    notices: z
-      .array(
-        z.looseObject({
-          kind: z.string(),
-          subject: z.string(),
-          deliveryKey: z.string(),
-          requestedAt: z.string(),
-          state: z.enum(['sending', 'delivered', 'partial', 'failed']),
-          deliveries: z.array(z.looseObject({ channel: z.string() })),
-        }),
-      )
-      .max(NOTICES_CARRIED),
-    flags: z.array(z.object({ code: z.string(), message: z.string(), at: z.string() }).strict()),
-    /** The latest refused attempts (refusedTotal counts them all). */
-    refused: z
-      .array(z.looseObject({ at: z.string(), signal: z.string(), reason: z.string(), detail: z.string() }))
-      .max(REFUSED_KEPT)
-      .default([]),
-    refusedTotal: z.number().int().min(0).optional(),
-  })
-  .strict();
-export type RunTrail = z.output<typeof runTrailSchema>;
+function buildRunTrailSchema() {
+  return z
+    .object({
+      steps: z
+        .array(
+          z
+            .object({
+              name: z.string(),
+              startedAt: z.string(),
+              endedAt: z.string().optional(),
+              durationMs: z.number().optional(),
+              note: z.string().optional(),
+            })
+            .strict(),
+        )
+        .max(STEPS_CARRIED),
+      notices: z
+        .array(
+          z.looseObject({
+            kind: z.string(),
+            subject: z.string(),
+            deliveryKey: z.string(),
+            requestedAt: z.string(),
+            state: z.enum(['sending', 'delivered', 'partial', 'failed']),
+            deliveries: z.array(z.looseObject({ channel: z.string() })),
+          }),
+        )
+        .max(NOTICES_CARRIED),
+      flags: z.array(z.object({ code: z.string(), message: z.string(), at: z.string() }).strict()),
+      /** The latest refused attempts (refusedTotal counts them all). */
+      refused: z
+        .array(z.looseObject({ at: z.string(), signal: z.string(), reason: z.string(), detail: z.string() }))
+        .max(REFUSED_KEPT)
+        .default([]),
+      refusedTotal: z.number().int().min(0).optional(),
+    })
+    .strict();
+}
+
+/** Built on first use, like every schema only a continued run needs (see backstopCarrySchema). */
+let trailSchema: ReturnType<typeof buildRunTrailSchema> | undefined;
+export function runTrailSchema(): ReturnType<typeof buildRunTrailSchema> {
+  return (trailSchema ??= buildRunTrailSchema());
+}
+export type RunTrail = z.output<ReturnType<typeof buildRunTrailSchema>>;
 
 export interface AuditEvent {
   at: string;
