@@ -1,6 +1,7 @@
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import { stepDecisionPayloadSchema, type MessageContract, type DecisionAnswer } from '../shared/messages';
 import { z } from 'zod';
+import { onFirstUse } from '../shared/first-use';
 import type { GitHubIssue, HttpProbe, WorkPackage } from '../../activities';
 import type { CheckpointName } from '../../common/backstop';
 import { storyGitHubSchema, storyOpenProjectSchema } from '../../common/policy/story';
@@ -123,10 +124,7 @@ function buildCarrySchema() {
  * Built on first use: the SDK evaluates this module for every run it creates, and only a
  * continued run's input carries one (a new programme's start skips building it).
  */
-let carrySchema: ReturnType<typeof buildCarrySchema> | undefined;
-export function backstopCarrySchema(): ReturnType<typeof buildCarrySchema> {
-  return (carrySchema ??= buildCarrySchema());
-}
+export const backstopCarrySchema = onFirstUse(buildCarrySchema);
 export type BackstopCarry = z.output<ReturnType<typeof buildCarrySchema>>;
 
 export const backstopInputSchema = z

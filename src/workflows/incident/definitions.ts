@@ -17,6 +17,7 @@ import type { DecisionAnswer, MessageContract } from '../shared/messages';
 import { stepDecisionPayloadSchema } from '../shared/messages';
 import type { NoticeRecord } from '../shared/notices';
 import type { Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
+import { onFirstUse } from '../shared/first-use';
 
 export { statusQuery } from '../shared/messages';
 
@@ -129,11 +130,7 @@ function buildSchemas() {
 }
 
 type IncidentSchemas = ReturnType<typeof buildSchemas>;
-let schemas: IncidentSchemas | undefined;
-
-export function incidentSchemas(): IncidentSchemas {
-  return (schemas ??= buildSchemas());
-}
+export const incidentSchemas = onFirstUse(buildSchemas);
 
 export type IncidentInput = z.input<IncidentSchemas['input']>;
 export type IncidentInputParsed = z.output<IncidentSchemas['input']>;

@@ -12,6 +12,7 @@ export { abortSignal, statusQuery, stepDecisionSignal } from '../shared/messages
 
 /** Seed 001 §5: the binary-layer rollback of a merge (helm tag pin < 5 min, else merge revert < 30 min). */
 import { RELEASE_ROLLBACK } from './ids';
+import { onFirstUse } from '../shared/first-use';
 
 export { RELEASE_ROLLBACK, releaseRollbackWorkflowId } from './ids';
 
@@ -45,10 +46,7 @@ function buildInputSchema() {
     .strict();
 }
 
-let inputSchema: ReturnType<typeof buildInputSchema> | undefined;
-export function releaseRollbackInputSchema(): ReturnType<typeof buildInputSchema> {
-  return (inputSchema ??= buildInputSchema());
-}
+export const releaseRollbackInputSchema = onFirstUse(buildInputSchema);
 
 export type ReleaseRollbackInput = z.input<ReturnType<typeof buildInputSchema>>;
 export type ReleaseRollbackInputParsed = z.output<ReturnType<typeof buildInputSchema>>;

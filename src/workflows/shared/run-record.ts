@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { onFirstUse } from './first-use';
 import {
   log,
   setCurrentDetails,
@@ -92,10 +93,7 @@ function buildRunTrailSchema() {
 }
 
 /** Built on first use, like every schema only a continued run needs (see backstopCarrySchema). */
-let trailSchema: ReturnType<typeof buildRunTrailSchema> | undefined;
-export function runTrailSchema(): ReturnType<typeof buildRunTrailSchema> {
-  return (trailSchema ??= buildRunTrailSchema());
-}
+export const runTrailSchema = onFirstUse(buildRunTrailSchema);
 export type RunTrail = z.output<ReturnType<typeof buildRunTrailSchema>>;
 
 export interface AuditEvent {
