@@ -386,6 +386,18 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
     return handle;
   }
 
+  /** The run's one soak job, which must exist. */
+  const theSoakJob = (): string => {
+    const [job] = Object.keys(soakJobs());
+    assert.ok(job, 'the soak job exists');
+    return job;
+  };
+  /** The run ended with its soak job deleted, and says so. */
+  const assertSoakDeleted = (result: { stagingSoak?: ReenablementStatus['detail']['stagingSoak'] }): void => {
+    assert.deepEqual(soakJobs(), {}, 'the job is gone');
+    assert.equal(result.stagingSoak?.state, 'stopped');
+    assert.equal(result.stagingSoak?.stopped?.deleted, true);
+  };
   /** kubectl fails with `stderr` on the next ten `verb` calls: more than the step's retries. */
   const kubectlFailsEveryAttempt = (verb: string, stderr: string): void =>
     cluster.scriptNext(...Array.from({ length: 10 }, () => ({ verb, stderr, exitCode: 1 })));
@@ -474,14 +486,11 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
   test('an abort during the soak deletes the soak job (the next run’s soak would share staging with it); a delete that fails for good asks a human', async () => {
     await withWorker(async (taskQueue) => {
       const handle = await soakingRun(taskQueue);
-      const [job] = Object.keys(soakJobs());
-      assert.ok(job, 'the soak job exists');
+      const job = theSoakJob();
       await handle.signal(abortSignal, { by: '@sre-lead', reason: 'fix is wrong, starting over' });
       const result = await handle.result();
       assert.equal(result.outcome, 'aborted', result.message);
-      assert.deepEqual(soakJobs(), {}, 'the job is gone');
-      assert.equal(result.stagingSoak?.state, 'stopped');
-      assert.equal(result.stagingSoak?.stopped?.deleted, true);
+      assertSoakDeleted(result);
       assert.ok(
         cluster.calls().some((argv) => argv.includes('delete') && argv.includes(`job/${job}`)),
         'kubectl delete job/<the job>',
@@ -513,8 +522,7 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
   test('aborted after the soak’s read failed for good: the soak job is deleted too, and the run says it', async () => {
     await withWorker(async (taskQueue) => {
       const handle = await soakingRun(taskQueue);
-      const [job] = Object.keys(soakJobs());
-      assert.ok(job, 'the soak job exists');
+      const job = theSoakJob();
       // The soak's read at 2 h: kubectl cannot read the job, attempt after attempt.
       kubectlFailsEveryAttempt('get', 'Unable to connect to the server: i/o timeout');
       await suite.env.sleep(2 * HOUR + MINUTE);
@@ -527,9 +535,7 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
       });
       const result = await handle.result();
       assert.equal(result.outcome, 'needs_human_aborted', result.message);
-      assert.deepEqual(soakJobs(), {}, 'the job is gone');
-      assert.equal(result.stagingSoak?.state, 'stopped');
-      assert.equal(result.stagingSoak?.stopped?.deleted, true);
+      assertSoakDeleted(result);
       const final = await waitForStatus<ReenablementStatus>(handle, () => true, 'the final status');
       assert.ok(final.events.some((e) => e.kind === 'staging_soak_stopped' && e.message.includes(job)));
       // The delete comes after the human's abort, in the history's own order.
