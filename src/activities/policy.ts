@@ -27,8 +27,9 @@ export interface RunbookPolicySnapshot<K extends RunbookName> {
   orchestrator: Pick<Policy['orchestrator'], 'pilotRepo' | 'pilotReplicas' | 'deployment' | 'namespace'>;
   runbook: Policy['runbooks'][K];
   /**
-   * Backstop, asked for one story: how many stories the policy declares (`runbook.stories` then
-   * holds that story only, so a run's history and memory do not grow with the policy).
+   * Backstop, asked for one story the policy does not declare: how many it declares (for the
+   * refusal's message). `runbook.stories` holds the asked story only, so a run's history and
+   * memory do not grow with the policy. Snapshots recorded before 0.9.0 have it for every story.
    */
   storiesDeclared?: number;
   /** Backstop: the worker runs release rollbacks (a revert then starts one as a child; absent in older snapshots). */
@@ -51,6 +52,33 @@ export function noticeRouting(policy: Policy): NoticeRouting {
   };
 }
 
+/**
+ * What every read of one policy shares: worked out once per policy, not per run started. The
+ * worker's policy is loaded once and never changed; stories are not cached (tests declare theirs
+ * in place after the worker starts).
+ */
+interface PolicyDerived {
+  routing: NoticeRouting;
+  unserved: Map<RunbookName, string | undefined>;
+}
+
+const derivedByPolicy = new WeakMap<Policy, PolicyDerived>();
+
+function derivedFrom(policy: Policy): PolicyDerived {
+  let derived = derivedByPolicy.get(policy);
+  if (!derived) {
+    derived = { routing: noticeRouting(policy), unserved: new Map() };
+    derivedByPolicy.set(policy, derived);
+  }
+  return derived;
+}
+
+function unservedReason(policy: Policy, runbook: RunbookName): string | undefined {
+  const { unserved } = derivedFrom(policy);
+  if (!unserved.has(runbook)) unserved.set(runbook, whyUnserved(policy, runbook));
+  return unserved.get(runbook);
+}
+
 export function createPolicyActivities(deps: { policy: Policy }) {
   return {
     loadRunbookPolicy: <K extends RunbookName>(input: {
@@ -59,17 +87,18 @@ export function createPolicyActivities(deps: { policy: Policy }) {
       storyId?: string;
     }): Promise<RunbookPolicySnapshot<K>> => {
       const { policy } = deps;
-      const unserved = whyUnserved(policy, input.runbook);
+      const unserved = unservedReason(policy, input.runbook);
       const oneStory =
         input.runbook === 'backstop' && input.storyId !== undefined ? input.storyId : undefined;
       const { stories } = policy.runbooks.backstop;
+      const declared = oneStory !== undefined && Object.hasOwn(stories, oneStory);
       return Promise.resolve({
         story: policy.story,
         seedingChangeReason: policy.seedingChangeReason,
         postMortemTarget: policy.postMortemTarget,
         ...(policy.postMortemComment ? { postMortemComment: policy.postMortemComment } : {}),
         testOnlyShortDurations: policy.testOnlyShortDurations,
-        notifications: noticeRouting(policy),
+        notifications: derivedFrom(policy).routing,
         failSafe: policy.failSafe,
         orchestrator: {
           pilotRepo: policy.orchestrator.pilotRepo,
@@ -81,11 +110,12 @@ export function createPolicyActivities(deps: { policy: Policy }) {
           ? policy.runbooks[input.runbook]
           : {
               ...policy.runbooks.backstop,
-              stories: Object.hasOwn(stories, oneStory) ? { [oneStory]: stories[oneStory]! } : {},
+              stories: declared ? { [oneStory]: stories[oneStory]! } : {},
             }) as Policy['runbooks'][K],
-        ...(oneStory === undefined ? {} : { storiesDeclared: Object.keys(stories).length }),
+        // Only for the refusal's message: counting a policy's 10,000 stories per start showed in profiles.
+        ...(oneStory === undefined || declared ? {} : { storiesDeclared: Object.keys(stories).length }),
         ...(input.runbook === 'backstop'
-          ? { releaseRollbackServed: whyUnserved(policy, 'releaseRollback') === undefined }
+          ? { releaseRollbackServed: unservedReason(policy, 'releaseRollback') === undefined }
           : {}),
         ...(unserved ? { unserved } : {}),
       });

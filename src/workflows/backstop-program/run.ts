@@ -8,7 +8,6 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { z } from 'zod';
 import type { RunbookActivities, RunbookPolicySnapshot } from '../../activities';
 import { checkpointSchedule, mergeDayStartMs, type CheckpointName } from '../../common/backstop';
 import type { StoryProgram } from '../../common/policy';
@@ -28,10 +27,10 @@ import {
   LISTED_CARRIED,
   decisionPayloadSchema,
   recordDecisionMessage,
-  type backstopInputSchema,
   type BackstopCarry,
   type BackstopDetail,
   type BackstopInput,
+  type ParsedBackstopInput,
   type BackstopOutcome,
   type BackstopResult,
   type CheckpointEvidence,
@@ -41,12 +40,11 @@ import {
 
 const trackers = proxyActivities<RunbookActivities>(notification);
 
-type ParsedInput = z.output<typeof backstopInputSchema>;
 /** The backstop section, and whether the worker runs release rollbacks (a revert then starts one). */
 type Policy = RunbookPolicySnapshot<'backstop'>['runbook'] & { releaseRollbackServed?: boolean };
 
 /** Runs started before the policy declared story programs carried their targets in the input. */
-function programFromInput(input: ParsedInput): StoryProgram {
+function programFromInput(input: ParsedBackstopInput): StoryProgram {
   return {
     dri: `@${normalizeHandle(input.dri ?? 'unassigned')}`,
     deciders: [],
@@ -61,7 +59,7 @@ function programFromInput(input: ParsedInput): StoryProgram {
  * one that also names targets, or a story the policy does not declare, fails the program at once.
  */
 function programFromPolicy(
-  input: ParsedInput,
+  input: ParsedBackstopInput,
   policy: Policy,
   storiesDeclared: number | undefined,
 ): StoryProgram {
@@ -140,7 +138,7 @@ export class BackstopRun {
     this.guarded(step, work);
   private policyValue?: Policy;
 
-  constructor(readonly input: ParsedInput) {
+  constructor(readonly input: ParsedBackstopInput) {
     const mergedAtMs = Date.parse(input.mergedAt);
     const carry = input.continued;
     this.programValue = programFromInput(input);

@@ -5,7 +5,14 @@ import { policyRead } from '../activity-options';
 import { parseWorkflowInput, refuseCarryOnFreshStart } from '../shared/input';
 import { isPatched, PATCHES } from '../shared/patches';
 import { atT30, atT60, atT90 } from './checkpoints';
-import { backstopInputSchema, targetsInInput, type BackstopInput, type BackstopResult } from './definitions';
+import {
+  backstopInputSchema,
+  backstopStartInputSchema,
+  targetsInInput,
+  type BackstopInput,
+  type BackstopResult,
+  type ParsedBackstopInput,
+} from './definitions';
 import { gatherEvidence } from './evidence';
 import { revert, shipped } from './outcomes';
 import { claimRequest, claimStory } from './story-ledger';
@@ -33,6 +40,15 @@ async function openProgram(input: BackstopInput): Promise<OpenedBackstopProgram>
   return { policy };
 }
 
+/** A new programme's input is parsed without the hand-over's schema (see backstopStartInputSchema). */
+function parseInput(raw: BackstopInput): ParsedBackstopInput {
+  const subject = 'backstopProgram input';
+  const carries = typeof raw === 'object' && raw !== null && Object.hasOwn(raw, 'continued');
+  return carries
+    ? parseWorkflowInput(backstopInputSchema, raw, subject)
+    : parseWorkflowInput(backstopStartInputSchema, raw, subject);
+}
+
 /**
  * The backstop of one merged story (seed 001 §6.bis): durable timers to T+30, T+60, T+90 and
  * T+120 (merge day 00:00Z + N × 24 h), each checking the Epic in OpenProject, the gate-failure
@@ -40,7 +56,7 @@ async function openProgram(input: BackstopInput): Promise<OpenedBackstopProgram>
  * outcome: the T+90 decision is escalated again every decision window until it comes.
  */
 export async function backstopProgram(rawInput: BackstopInput): Promise<BackstopResult> {
-  const input = parseWorkflowInput(backstopInputSchema, rawInput, 'backstopProgram input');
+  const input = parseInput(rawInput);
   refuseCarryOnFreshStart(
     'backstopProgram input',
     input.continued,
