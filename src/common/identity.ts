@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sharedSchemas } from './shared-schemas';
 
 /**
  * Approver and operator handles are compared case-insensitively and without the leading "@"
@@ -18,12 +19,14 @@ export function sameHandle(a: string, b: string): boolean {
 }
 
 /** A person's handle as typed in inputs and signals ("@dococeven" or "dococeven"). */
-export const handleSchema = z
-  .string()
-  .trim()
-  .min(1, 'must name a person')
-  .max(100, 'must be at most 100 characters')
-  .regex(
-    /^@?[A-Za-z0-9][A-Za-z0-9._-]*$/,
-    'must be a handle like "@dococeven" (letters, digits, ".", "_", "-")',
-  );
+export const { handleSchema } = sharedSchemas('common/identity', () => ({
+  handleSchema: z
+    .string()
+    .trim()
+    .min(1, 'must name a person')
+    .max(100, 'must be at most 100 characters')
+    .regex(
+      /^@?[A-Za-z0-9][A-Za-z0-9._-]*$/,
+      'must be a handle like "@dococeven" (letters, digits, ".", "_", "-")',
+    ),
+}));

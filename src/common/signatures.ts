@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sharedSchemas } from './shared-schemas';
 
 /**
  * Signed decisions: the approver signs a canonical text with `ssh-keygen -Y sign -n
@@ -31,21 +32,23 @@ export function decisionText(decision: SignedDecision): string {
   ].join('\n');
 }
 
-/** One OpenSSH public key line (`allowed_signers` style, without the principal). */
-export const sshPublicKeySchema = z
-  .string()
-  .trim()
-  .regex(
-    /^(ssh-ed25519|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/,
-    'must be an OpenSSH public key line: "ssh-ed25519 AAAA… comment" or "sk-ssh-ed25519@openssh.com AAAA… comment" (a hardware key)',
-  );
+export const { sshPublicKeySchema, sshSignatureSchema } = sharedSchemas('common/signatures', () => ({
+  /** One OpenSSH public key line (`allowed_signers` style, without the principal). */
+  sshPublicKeySchema: z
+    .string()
+    .trim()
+    .regex(
+      /^(ssh-ed25519|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/,
+      'must be an OpenSSH public key line: "ssh-ed25519 AAAA… comment" or "sk-ssh-ed25519@openssh.com AAAA… comment" (a hardware key)',
+    ),
 
-/** An armored SSH signature as `ssh-keygen -Y sign` prints it. */
-export const sshSignatureSchema = z
-  .string()
-  .trim()
-  .max(10_000)
-  .regex(
-    /^-----BEGIN SSH SIGNATURE-----\n[A-Za-z0-9+/=\n]+\n-----END SSH SIGNATURE-----$/,
-    'must be the armored output of "ssh-keygen -Y sign -n durable-runbooks" (BEGIN/END SSH SIGNATURE)',
-  );
+  /** An armored SSH signature as `ssh-keygen -Y sign` prints it. */
+  sshSignatureSchema: z
+    .string()
+    .trim()
+    .max(10_000)
+    .regex(
+      /^-----BEGIN SSH SIGNATURE-----\n[A-Za-z0-9+/=\n]+\n-----END SSH SIGNATURE-----$/,
+      'must be the armored output of "ssh-keygen -Y sign -n durable-runbooks" (BEGIN/END SSH SIGNATURE)',
+    ),
+}));

@@ -7,8 +7,14 @@ import { FAILURE_CONVERTER_PATH } from '../codec/aes-gcm';
 export const WORKFLOWS_PATH = require.resolve('../workflows/bundle-entry');
 export const VERSIONED_WORKFLOWS_PATH = require.resolve('../workflows/versioned');
 
-/** Modules evaluated once per workflow thread and shared by every run (src/workflows/shared-zod.ts). */
-export const WORKFLOW_PRELOAD_MODULES = [require.resolve('../workflows/shared-zod')];
+/**
+ * Modules evaluated once per workflow thread and shared by every run: zod itself
+ * (src/workflows/shared-zod.ts) and the memo of our schemas (src/common/shared-schemas.ts).
+ */
+export const WORKFLOW_PRELOAD_MODULES = [
+  require.resolve('../workflows/shared-zod'),
+  require.resolve('../common/shared-schemas'),
+];
 
 /**
  * How every bundle of our workflow code is built (the worker's own, the tests' and the replay

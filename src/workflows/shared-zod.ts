@@ -3,7 +3,8 @@ import * as zod from 'zod';
 /**
  * Loaded once per workflow thread, before any workflow (the bundle's `preloadModules`, see
  * src/worker/paths.ts), so zod's ~190 classes are shared by every cached run instead of being
- * built again in each one (the SDK evaluates every other workflow module once per run).
+ * built again in each one (the SDK evaluates every other workflow module once per run; our own
+ * schemas are shared through src/common/shared-schemas.ts).
  *
  * The SDK deep-freezes preloaded modules and the globals they set. Zod installs its default
  * locale and memoizer into a global on the first schema it builds; building one here puts them in

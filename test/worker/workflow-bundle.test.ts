@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { REPO_ROOT } from '../../src/local/paths';
 import { WORKFLOWS_PATH } from '../../src/worker/paths';
@@ -11,7 +12,8 @@ import { workflowBundle } from '../fixtures/temporal';
 /**
  * What each cached run costs the worker: the SDK evaluates every module of the workflow bundle
  * again per run, except the preloaded ones. Zod (~190 classes) is preloaded and shared
- * (src/workflows/shared-zod.ts); the policy file's schemas stay out of workflow code (a lint rule).
+ * (src/workflows/shared-zod.ts), and so is the memo our schema modules build through
+ * (src/common/shared-schemas.ts); the policy file's schemas stay out of workflow code (a lint rule).
  * Before both: 3.0 MiB RSS per sleeping backstop programme; `npm run bench -- sleepers N` prints it.
  */
 describe('workflow bundle', () => {
@@ -20,6 +22,7 @@ describe('workflow bundle', () => {
     const body = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code)?.[1];
     assert.ok(body !== undefined, 'the bundle has a preloadModules step');
     assert.match(body, /shared-zod\.js/);
+    assert.match(body, /shared-schemas\.js/);
     // Everything else is evaluated per run: the patch fold keeps each run's answer in its module.
     assert.doesNotMatch(body, /patches\.js/, 'the patch fold is per run, never shared');
   });
@@ -41,6 +44,53 @@ describe('workflow bundle', () => {
     );
     // 1,088 when workflow code imported the policy file's schema; 599 without it.
     assert.ok(built > 100 && built < 700, `${built} zod schemas built by the workflow bundle's modules`);
+  });
+
+  test('a run after the first builds almost no schemas: our schema modules build through the shared memo', () => {
+    // What the SDK does per created run, in one process: every module evaluated again except the
+    // preloaded ones (zod and the memo). The first evaluation builds the schemas, the second finds them.
+    const script = `
+      let built = 0;
+      globalThis.__zod_globalConfig = { postProcessor: () => { built++; } };
+      require('zod');
+      const src = require('node:path').join(${JSON.stringify(REPO_ROOT)}, 'dist/src/');
+      const evaluate = () => {
+        for (const file of Object.keys(require.cache))
+          if (file.startsWith(src) && !/shared-(schemas|zod)[.]js$/.test(file)) delete require.cache[file];
+        const before = built;
+        require(src + 'workflows/backstop-program/workflow.js');
+        return built - before;
+      };
+      const first = evaluate();
+      process.stdout.write(JSON.stringify([first, evaluate()]));`;
+    const [first, second] = JSON.parse(
+      execFileSync(process.execPath, ['-e', script], { cwd: REPO_ROOT }).toString(),
+    ) as [number, number];
+    assert.ok(first > 100, `the first run builds the backstop's schemas (${first})`);
+    // 173 per created run before the memo; what is left is built from shared ones at module level.
+    assert.ok(second < 10, `a later run builds ${second} schemas`);
+  });
+
+  test('each shared schema group has its own key, the path of its module under src/', () => {
+    const keys = new Map<string, string>();
+    const visit = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, entry.name);
+        if (entry.isDirectory()) visit(file);
+        else if (file.endsWith('.ts'))
+          for (const [, key] of readFileSync(file, 'utf8').matchAll(
+            /(?:sharedSchemas|sharedOnFirstUse)\(\s*'([^']+)'/g,
+          )) {
+            if (key === undefined) continue;
+            const module = path.relative(path.join(REPO_ROOT, 'src'), file).replace(/\.ts$/, '');
+            assert.equal(key.split('#')[0], module, `${file}: key ${key}`);
+            assert.ok(!keys.has(key), `${key} used by ${keys.get(key)} and ${file}`);
+            keys.set(key, file);
+          }
+      }
+    };
+    visit(path.join(REPO_ROOT, 'src'));
+    assert.ok(keys.size >= 10, `${keys.size} shared schema groups`);
   });
 
   test('the entry loads a runbook only when a run calls it: nothing at import, a backstop programme builds its own schemas only', () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from './fields';
+import { sharedSchemas } from '../shared-schemas';
 
 /**
  * How a run behaves when a step fails for good (retries exhausted, non-retryable, timed out): it
@@ -7,13 +8,15 @@ import { duration } from './fields';
  * every `repageInterval`; a safe-state action that fails is tried again with backoff between
  * `safeStateRetryInitial` and `safeStateRetryMax`.
  */
-export const failSafePolicySchema = z
-  .object({
-    repageInterval: duration.prefault('30m'),
-    safeStateRetryInitial: duration.prefault('30s'),
-    safeStateRetryMax: duration.prefault('10m'),
-  })
-  .strict();
+export const { failSafePolicySchema } = sharedSchemas('common/policy/fail-safe', () => ({
+  failSafePolicySchema: z
+    .object({
+      repageInterval: duration.prefault('30m'),
+      safeStateRetryInitial: duration.prefault('30s'),
+      safeStateRetryMax: duration.prefault('10m'),
+    })
+    .strict(),
+}));
 
 export type FailSafePolicy = z.output<typeof failSafePolicySchema>;
 

@@ -1,7 +1,7 @@
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import { stepDecisionPayloadSchema, type MessageContract, type DecisionAnswer } from '../shared/messages';
 import { z } from 'zod';
-import { onFirstUse } from '../shared/first-use';
+import { sharedOnFirstUse, sharedSchemas } from '../../common/shared-schemas';
 import type { GitHubIssue, HttpProbe, WorkPackage } from '../../activities';
 import type { CheckpointName } from '../../common/backstop';
 import { storyGitHubSchema, storyOpenProjectSchema } from '../../common/policy/story';
@@ -31,9 +31,6 @@ export function backstopWorkflowId(storyId: string): string {
 export const EVIDENCE_CARRIED = 12;
 export const LISTED_CARRIED = 50;
 
-const checkpointNameSchema = z.enum(['T+30', 'T+60', 'T+90', 'T+120']);
-const decisionKindSchema = z.enum(['self_review', 'waiver', 'revert', 'park']);
-
 /**
  * What a run hands to the next when it continues as new after a checkpoint (one logical program,
  * one workflow id, a short history per run): set by the workflow itself, never by whoever starts
@@ -41,6 +38,8 @@ const decisionKindSchema = z.enum(['self_review', 'waiver', 'revert', 'park']);
  * each checkpoint's reading with its lists trimmed to LISTED_CARRIED.
  */
 function buildCarrySchema() {
+  const checkpointNameSchema = z.enum(['T+30', 'T+60', 'T+90', 'T+120']);
+  const decisionKindSchema = z.enum(['self_review', 'waiver', 'revert', 'park']);
   return z
     .object({
       /** Runs before this one (1 for the first continuation). */
@@ -120,48 +119,55 @@ function buildCarrySchema() {
     .strict();
 }
 
-/**
- * Built on first use: the SDK evaluates this module for every run it creates, and only a
- * continued run's input carries one (a new programme's start skips building it).
- */
-export const backstopCarrySchema = onFirstUse(buildCarrySchema);
+/** Built on first use (only a continued run's input carries one), then shared (see sharedSchemas). */
+export const backstopCarrySchema = sharedOnFirstUse(
+  'workflows/backstop-program/definitions#carry',
+  buildCarrySchema,
+);
 export type BackstopCarry = z.output<ReturnType<typeof buildCarrySchema>>;
 
-/**
- * The input of a programme someone starts: everything but the hand-over. Parsed on its own when
- * the input has no `continued`, because the full schema's first parse builds the carry schema
- * (zod reads `continued`'s optionality through the lazy, which builds what it wraps): about 2 ms
- * of the worker's CPU per new programme, for a field that is absent.
- */
-export const backstopStartInputSchema = z
-  .object({
-    storyId: storyIdSchema,
-    mergeSha: z.string().regex(/^[0-9a-f]{7,40}$/, 'must be a git SHA (7–40 lower-case hex)'),
-    /** UTC ISO 8601 with "Z" (e.g. 2026-05-12T00:00:00Z): the day of it counts, not the hour. */
-    mergedAt: z.iso.datetime({
-      message: 'must be a UTC ISO timestamp ending in "Z", e.g. 2026-05-12T00:00:00Z',
-    }),
-    /**
-     * Deprecated: runs since `backstop-story-from-policy-v1` take these from the policy's
-     * `runbooks.backstop.stories` and refuse them here; kept (optional) so that older runs'
-     * inputs still parse.
-     */
-    dri: handleSchema.optional(),
-    openProject: storyOpenProjectSchema.optional(),
-    github: storyGitHubSchema.optional(),
-    consoleRestoreProbeUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
-    /** A second program for a story that already had one: who reopens it and why (recorded). */
-    reopen: z
-      .object({ by: handleSchema, reason: z.string().trim().min(1, 'a reopen needs its reason').max(2_000) })
-      .strict()
-      .optional(),
-  })
-  .strict();
-
-export const backstopInputSchema = backstopStartInputSchema.extend({
-  /** Set by the run itself when it continues as new (see backstopCarrySchema). */
-  continued: z.lazy(backstopCarrySchema).optional(),
-});
+export const { backstopInputSchema, decisionPayloadSchema } = sharedSchemas(
+  'workflows/backstop-program/definitions',
+  () => ({
+    backstopInputSchema: z
+      .object({
+        storyId: storyIdSchema,
+        mergeSha: z.string().regex(/^[0-9a-f]{7,40}$/, 'must be a git SHA (7–40 lower-case hex)'),
+        /** UTC ISO 8601 with "Z" (e.g. 2026-05-12T00:00:00Z): the day of it counts, not the hour. */
+        mergedAt: z.iso.datetime({
+          message: 'must be a UTC ISO timestamp ending in "Z", e.g. 2026-05-12T00:00:00Z',
+        }),
+        /**
+         * Deprecated: runs since `backstop-story-from-policy-v1` take these from the policy's
+         * `runbooks.backstop.stories` and refuse them here; kept (optional) so that older runs'
+         * inputs still parse.
+         */
+        dri: handleSchema.optional(),
+        openProject: storyOpenProjectSchema.optional(),
+        github: storyGitHubSchema.optional(),
+        consoleRestoreProbeUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
+        /** A second program for a story that already had one: who reopens it and why (recorded). */
+        reopen: z
+          .object({
+            by: handleSchema,
+            reason: z.string().trim().min(1, 'a reopen needs its reason').max(2_000),
+          })
+          .strict()
+          .optional(),
+        /** Set by the run itself when it continues as new (see backstopCarrySchema). */
+        continued: z.lazy(backstopCarrySchema).optional(),
+      })
+      .strict(),
+    decisionPayloadSchema: z
+      .object({
+        by: handleSchema,
+        /** self_review answers the T+60 yellow flag; waiver / revert / park answer the T+90 escalation. */
+        decision: z.enum(['self_review', 'waiver', 'revert', 'park']),
+        rationale: z.string().trim().min(1, 'a decision needs its rationale').max(4_000),
+      })
+      .strict(),
+  }),
+);
 export type BackstopInput = z.input<typeof backstopInputSchema>;
 export type ParsedBackstopInput = z.output<typeof backstopInputSchema>;
 
@@ -172,14 +178,6 @@ export function targetsInInput(input: BackstopInput): string[] {
   return INPUT_TARGETS.filter((field) => input[field] !== undefined);
 }
 
-export const decisionPayloadSchema = z
-  .object({
-    by: handleSchema,
-    /** self_review answers the T+60 yellow flag; waiver / revert / park answer the T+90 escalation. */
-    decision: z.enum(['self_review', 'waiver', 'revert', 'park']),
-    rationale: z.string().trim().min(1, 'a decision needs its rationale').max(4_000),
-  })
-  .strict();
 export type DecisionPayload = z.input<typeof decisionPayloadSchema>;
 export const recordDecisionSignal = defineSignal<[DecisionPayload]>('recordDecision');
 export const recordDecisionMessage = {

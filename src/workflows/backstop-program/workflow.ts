@@ -5,14 +5,7 @@ import { policyRead } from '../activity-options';
 import { parseWorkflowInput, refuseCarryOnFreshStart } from '../shared/input';
 import { isPatched, PATCHES } from '../shared/patches';
 import { atT30, atT60, atT90 } from './checkpoints';
-import {
-  backstopInputSchema,
-  backstopStartInputSchema,
-  targetsInInput,
-  type BackstopInput,
-  type BackstopResult,
-  type ParsedBackstopInput,
-} from './definitions';
+import { backstopInputSchema, targetsInInput, type BackstopInput, type BackstopResult } from './definitions';
 import { gatherEvidence } from './evidence';
 import { revert, shipped } from './outcomes';
 import { claimRequest, claimStory } from './story-ledger';
@@ -40,15 +33,6 @@ async function openProgram(input: BackstopInput): Promise<OpenedBackstopProgram>
   return { policy };
 }
 
-/** A new programme's input is parsed without the hand-over's schema (see backstopStartInputSchema). */
-function parseInput(raw: BackstopInput): ParsedBackstopInput {
-  const subject = 'backstopProgram input';
-  const carries = typeof raw === 'object' && raw !== null && Object.hasOwn(raw, 'continued');
-  return carries
-    ? parseWorkflowInput(backstopInputSchema, raw, subject)
-    : parseWorkflowInput(backstopStartInputSchema, raw, subject);
-}
-
 /**
  * The backstop of one merged story (seed 001 §6.bis): durable timers to T+30, T+60, T+90 and
  * T+120 (merge day 00:00Z + N × 24 h), each checking the Epic in OpenProject, the gate-failure
@@ -56,7 +40,7 @@ function parseInput(raw: BackstopInput): ParsedBackstopInput {
  * outcome: the T+90 decision is escalated again every decision window until it comes.
  */
 export async function backstopProgram(rawInput: BackstopInput): Promise<BackstopResult> {
-  const input = parseInput(rawInput);
+  const input = parseWorkflowInput(backstopInputSchema, rawInput, 'backstopProgram input');
   refuseCarryOnFreshStart(
     'backstopProgram input',
     input.continued,

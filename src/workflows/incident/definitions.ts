@@ -17,7 +17,7 @@ import type { DecisionAnswer, MessageContract } from '../shared/messages';
 import { stepDecisionPayloadSchema } from '../shared/messages';
 import type { NoticeRecord } from '../shared/notices';
 import type { Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
-import { onFirstUse } from '../shared/first-use';
+import { sharedOnFirstUse } from '../../common/shared-schemas';
 
 export { statusQuery } from '../shared/messages';
 
@@ -130,7 +130,7 @@ function buildSchemas() {
 }
 
 type IncidentSchemas = ReturnType<typeof buildSchemas>;
-export const incidentSchemas = onFirstUse(buildSchemas);
+export const incidentSchemas = sharedOnFirstUse('workflows/incident/definitions', buildSchemas);
 
 export type IncidentInput = z.input<IncidentSchemas['input']>;
 export type IncidentInputParsed = z.output<IncidentSchemas['input']>;

@@ -12,7 +12,7 @@ export { abortSignal, statusQuery, stepDecisionSignal } from '../shared/messages
 
 /** Seed 001 §5: the binary-layer rollback of a merge (helm tag pin < 5 min, else merge revert < 30 min). */
 import { RELEASE_ROLLBACK } from './ids';
-import { onFirstUse } from '../shared/first-use';
+import { sharedOnFirstUse } from '../../common/shared-schemas';
 
 export { RELEASE_ROLLBACK, releaseRollbackWorkflowId } from './ids';
 
@@ -46,7 +46,10 @@ function buildInputSchema() {
     .strict();
 }
 
-export const releaseRollbackInputSchema = onFirstUse(buildInputSchema);
+export const releaseRollbackInputSchema = sharedOnFirstUse(
+  'workflows/release-rollback/definitions',
+  buildInputSchema,
+);
 
 export type ReleaseRollbackInput = z.input<ReturnType<typeof buildInputSchema>>;
 export type ReleaseRollbackInputParsed = z.output<ReturnType<typeof buildInputSchema>>;

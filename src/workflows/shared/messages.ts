@@ -2,6 +2,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { handleSchema } from '../../common/identity';
 import { sshSignatureSchema } from '../../common/signatures';
+import { sharedSchemas } from '../../common/shared-schemas';
 import type { RefusalReason, RunbookStatus } from './run-record';
 
 /**
@@ -10,45 +11,46 @@ import type { RefusalReason, RunbookStatus } from './run-record';
  * whether it counts. Payloads are parsed with zod; a malformed one is refused and recorded.
  */
 
-const handle = handleSchema;
+export const { approvePayloadSchema, rejectPayloadSchema, abortPayloadSchema, stepDecisionPayloadSchema } =
+  sharedSchemas('workflows/shared/messages', () => ({
+    approvePayloadSchema: z
+      .object({
+        approver: handleSchema,
+        planHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash shown in the status'),
+        rationale: z.string().trim().min(1).max(1_000).optional(),
+        /** A signed approval: the armored `ssh-keygen -Y sign -n durable-runbooks` output and the UTC instant signed. */
+        signature: sshSignatureSchema.optional(),
+        signedAt: z.iso
+          .datetime({ message: 'must be the UTC instant in the signed text, e.g. 2026-12-01T03:12:00Z' })
+          .optional(),
+      })
+      .strict(),
 
-export const approvePayloadSchema = z
-  .object({
-    approver: handle,
-    planHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash shown in the status'),
-    rationale: z.string().trim().min(1).max(1_000).optional(),
-    /** A signed approval: the armored `ssh-keygen -Y sign -n durable-runbooks` output and the UTC instant signed. */
-    signature: sshSignatureSchema.optional(),
-    signedAt: z.iso
-      .datetime({ message: 'must be the UTC instant in the signed text, e.g. 2026-12-01T03:12:00Z' })
-      .optional(),
-  })
-  .strict();
+    rejectPayloadSchema: z
+      .object({
+        approver: handleSchema,
+        reason: z.string().trim().min(1, 'a rejection needs a reason').max(1_000),
+      })
+      .strict(),
 
-export const rejectPayloadSchema = z
-  .object({
-    approver: handle,
-    reason: z.string().trim().min(1, 'a rejection needs a reason').max(1_000),
-  })
-  .strict();
+    abortPayloadSchema: z
+      .object({
+        by: handleSchema,
+        reason: z.string().trim().min(1, 'an abort needs a reason').max(1_000),
+        /** Re-enablement: leave the allowlist as it is instead of going back to the last good set. */
+        keepLive: z.boolean().optional(),
+      })
+      .strict(),
 
-export const abortPayloadSchema = z
-  .object({
-    by: handle,
-    reason: z.string().trim().min(1, 'an abort needs a reason').max(1_000),
-    /** Re-enablement: leave the allowlist as it is instead of going back to the last good set. */
-    keepLive: z.boolean().optional(),
-  })
-  .strict();
-
-/** An operator's decision on a step that failed for good and waits for a human (`needs_human`). */
-export const stepDecisionPayloadSchema = z
-  .object({
-    by: handle,
-    decision: z.enum(['retry', 'skip', 'abort'], { error: 'must be retry, skip or abort' }),
-    reason: z.string().trim().min(1).max(1_000).optional(),
-  })
-  .strict();
+    /** An operator's decision on a step that failed for good and waits for a human (`needs_human`). */
+    stepDecisionPayloadSchema: z
+      .object({
+        by: handleSchema,
+        decision: z.enum(['retry', 'skip', 'abort'], { error: 'must be retry, skip or abort' }),
+        reason: z.string().trim().min(1).max(1_000).optional(),
+      })
+      .strict(),
+  }));
 
 /**
  * A workflow type's message contract, owned by its definitions.ts: the start input and the payload

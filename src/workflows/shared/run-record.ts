@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { onFirstUse } from './first-use';
+import { sharedOnFirstUse } from '../../common/shared-schemas';
 import {
   log,
   setCurrentDetails,
@@ -92,8 +92,8 @@ function buildRunTrailSchema() {
     .strict();
 }
 
-/** Built on first use, like every schema only a continued run needs (see backstopCarrySchema). */
-export const runTrailSchema = onFirstUse(buildRunTrailSchema);
+/** Built on first use and shared, like every schema only a continued run needs (see backstopCarrySchema). */
+export const runTrailSchema = sharedOnFirstUse('workflows/shared/run-record#trail', buildRunTrailSchema);
 export type RunTrail = z.output<ReturnType<typeof buildRunTrailSchema>>;
 
 export interface AuditEvent {
