@@ -23,21 +23,27 @@ export function claimRequest(input: Pick<BackstopInput, 'storyId' | 'reopen'>) {
 }
 
 /**
- * Claims the story for this program (Postgres, beyond the run). A story that already had a
- * program fails this one at its start unless the input asks for a reopen, which is recorded.
- * `made`: the claim the program's start already made (openBackstopProgram), if it did.
+ * Claims the story for this program (Postgres, beyond the run) in a step of its own, when the
+ * program's start did not (openBackstopProgram): see allowedClaim for what the answer means.
  */
-export async function claimStory(
+export async function claimStoryInStep(
   input: Pick<BackstopInput, 'storyId' | 'reopen'>,
   guarded: Guarded,
-  made?: StoryClaim,
-): Promise<Extract<StoryClaim, { allowed: true }>> {
-  const claim =
-    made ??
-    (await guarded(
-      { name: 'story_ledger', what: `check ${input.storyId}'s earlier programs (Postgres)` },
-      () => ledger.claimStoryProgram({ storyId: input.storyId, ...claimRequest(input) }),
-    ));
+): Promise<StoryClaim | undefined> {
+  return guarded({ name: 'story_ledger', what: `check ${input.storyId}'s earlier programs (Postgres)` }, () =>
+    ledger.claimStoryProgram({ storyId: input.storyId, ...claimRequest(input) }),
+  );
+}
+
+/**
+ * The story's claim, allowed: a story that already had a program fails this one at its start
+ * unless the input asks for a reopen, which is recorded. Synchronous, so that a programme whose
+ * start made the claim goes to sleep without one more promise (each costs a captured stack).
+ */
+export function allowedClaim(
+  input: Pick<BackstopInput, 'storyId'>,
+  claim: StoryClaim | undefined,
+): Extract<StoryClaim, { allowed: true }> {
   // The claim step offers no skip, so an outcome without a value cannot happen; a plain Error here
   // would retry the workflow task forever, so it is a named failure like every other.
   if (!claim) throw ApplicationFailure.nonRetryable('the story claim ended without a value', 'InternalError');

@@ -8,7 +8,7 @@ import { atT30, atT60, atT90 } from './checkpoints';
 import { backstopInputSchema, targetsInInput, type BackstopInput, type BackstopResult } from './definitions';
 import { gatherEvidence } from './evidence';
 import { revert, shipped } from './outcomes';
-import { claimRequest, claimStory } from './story-ledger';
+import { allowedClaim, claimRequest, claimStoryInStep } from './story-ledger';
 import { BackstopRun, ProgramAborted } from './run';
 import { recordBackstopCheckpoint } from '../shared/metrics';
 
@@ -19,18 +19,17 @@ const { loadRunbookPolicy, openBackstopProgram } = proxyActivities<RunbookActivi
  * its story claimed in one activity, so it sleeps one workflow task sooner; the claim is asked only
  * when the input names no targets (such a start is refused below, before anything is claimed).
  */
-async function openProgram(input: BackstopInput): Promise<OpenedBackstopProgram> {
+function openProgram(input: BackstopInput): Promise<OpenedBackstopProgram> {
   if (!input.continued && isPatched(PATCHES.backstopOpensInOneStep))
     return openBackstopProgram({
       storyId: input.storyId,
       ...(targetsInInput(input).length ? {} : { claim: claimRequest(input) }),
     });
   // The story's own entry only: a policy of thousands of stories is not copied into every run.
-  const policy = await loadRunbookPolicy({
+  return loadRunbookPolicy({
     runbook: 'backstop',
     ...(isPatched(PATCHES.backstopPolicyOneStory) ? { storyId: input.storyId } : {}),
-  });
-  return { policy };
+  }).then((policy) => ({ policy }));
 }
 
 /**
@@ -72,7 +71,7 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
           'story_claim_again',
           `the claim at the start failed (${opened.claimFailed}): claiming again`,
         );
-      const claim = await claimStory(input, run.guard, opened.claim);
+      const claim = allowedClaim(input, opened.claim ?? (await claimStoryInStep(input, run.guard)));
       run.detail.story = {
         ...(claim.reopened ? { reopened: claim.reopened } : {}),
         ...(claim.waiverUsed ? { waiverUsed: claim.waiverUsed } : {}),
