@@ -29,7 +29,7 @@ export interface RunbookPolicySnapshot<K extends RunbookName> {
   /**
    * Backstop, asked for one story the policy does not declare: how many it declares (for the
    * refusal's message). `runbook.stories` holds the asked story only, so a run's history and
-   * memory do not grow with the policy. Snapshots recorded before 0.9.0 have it for every story.
+   * memory do not grow with the policy. Older snapshots (before 2026-12-03, night) have it for every story.
    */
   storiesDeclared?: number;
   /** Backstop: the worker runs release rollbacks (a revert then starts one as a child; absent in older snapshots). */
