@@ -12,8 +12,10 @@ import * as zod from 'zod';
  * Zod keeps no per-parse state anywhere else, so sharing it cannot leak one run into another.
  *
  * Jitless: by default zod compiles a parser (`new Function`) for each object schema at its first
- * parse, which pays back over many parses of one schema. A run builds its schemas afresh and parses
- * each once or twice, so the compile was pure cost (0.26 ms per new backstop programme, profiled).
+ * parse, which pays back over many parses of one schema. The runbooks whose schemas are still built
+ * per run (all but the backstop's, see src/common/shared-schemas.ts) parse each once or twice, so
+ * there the compile is pure cost (it was 0.26 ms per new backstop programme, profiled, before its
+ * schemas were shared). A shared schema would pay a compile back over many runs; that is not measured.
  */
 zod.config({ jitless: true });
 zod.object({ warmUp: zod.array(zod.string()) });
