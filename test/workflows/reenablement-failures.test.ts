@@ -548,6 +548,33 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
     }, soakPolicy);
   });
 
+  test('aborted after the soak job’s start failed for good: the job an attempt created is deleted too', async () => {
+    await withWorker(async (taskQueue) => {
+      // The create goes through; giving the job its deadline fails, attempt after attempt.
+      kubectlFailsEveryAttempt('patch', 'Unable to connect to the server: i/o timeout');
+      const handle = await startReenablement(suite.env, taskQueue, reenablementInput());
+      const waiting = await untilNeedsHuman(handle, 'the start');
+      assert.equal(waiting.needsHuman?.step, 'start_staging_soak');
+      const job = theSoakJob();
+      await handle.signal(stepDecisionSignal, {
+        by: '@sre-lead',
+        decision: 'abort',
+        reason: 'staging API unreliable, starting over',
+      });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'needs_human_aborted', result.message);
+      assertSoakDeleted(result);
+      assert.equal(result.stagingSoak?.job, job, 'the run names the job it deleted');
+      // The delete comes after the human's abort, in the history's own order.
+      const events = await historyEvents(handle);
+      const decided = signals(events).find((s) => s.name === stepDecisionSignal.name);
+      const deleted = scheduledActivities(events).find((a) => a.type === 'stopStagingSoak');
+      assert.ok(decided && deleted && deleted.atMs >= decided.atMs, 'stopStagingSoak after the abort');
+      assert.deepEqual(allowlistChanges(cluster), [], 'nothing re-enabled');
+      await recordHistory(handle, 'reenablement-staging-soak-start-failed-aborted');
+    }, soakPolicy);
+  });
+
   test('a waiver needs another approver’s signature over the canary change: each forgery refused, then the canary without a soak', async () => {
     await withWorker(async (taskQueue) => {
       const handle = await startReenablement(

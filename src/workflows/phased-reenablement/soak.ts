@@ -52,7 +52,7 @@ async function runSoak(
     { name: 'start_staging_soak', what: 'start the staging soak job', owners: run.policy.approvers },
     () => startStagingSoak({ repos }),
   );
-  if (started.kind !== 'done') return run.abortedAfterFailure(started, 'start_staging_soak');
+  if (started.kind !== 'done') return abortedAfterFailedStart(run, started);
   const startedMs = Date.now();
   const giveUpMs = startedMs + soak.maxDuration;
   const soakRecord: StagingSoakRecord = {
@@ -114,6 +114,22 @@ async function runSoak(
   }
 }
 
+/**
+ * A human aborted after the soak's start failed for good. An attempt may still have created the
+ * job (its create went through, what followed did not), which would load staging with no reader.
+ */
+async function abortedAfterFailedStart(
+  run: ReenablementRun,
+  decided: { by: string; reason?: string },
+): Promise<ReenablementResult> {
+  if (isPatched(PATCHES.reenablementSoakStoppedAfterFailedStart)) {
+    const unstarted: StagingSoakRecord = { state: 'stopped' };
+    await stopSoak(run, unstarted, undefined);
+    run.detail.stagingSoak = unstarted;
+  }
+  return run.abortedAfterFailure(decided, 'start_staging_soak');
+}
+
 /** The soak did not pass: nothing was re-enabled; the IC hears why (seed 002 §2: continue the fix iteration). */
 function soakFailed(
   run: ReenablementRun,
@@ -138,29 +154,42 @@ function soakFailed(
 /**
  * An aborted run deletes its soak job: left running it loads staging until its deadline, beside
  * the soak of the run started next. A delete that fails for good asks a human (skip: leave it).
+ * `soak.job` unknown (its start failed): the job this run's start would have created, if any.
+ * `deadlineMs` unknown: the job may never have been given its deadline.
  */
-async function stopSoak(run: ReenablementRun, soak: StagingSoakRecord, deadlineMs: number): Promise<void> {
-  const job = soak.job!;
+async function stopSoak(
+  run: ReenablementRun,
+  soak: StagingSoakRecord,
+  deadlineMs: number | undefined,
+): Promise<void> {
+  const job = soak.job;
   const stopped = await run.failSafe.step(
     {
       name: 'stop_staging_soak',
-      what: `delete the staging soak job ${job}`,
+      what: job
+        ? `delete the staging soak job ${job}`
+        : `delete the staging soak job this run's start may have created`,
       owners: run.policy.approvers,
-      skip: `leave it running: Kubernetes stops it at its deadline, ${utcIso(deadlineMs)}`,
+      skip:
+        deadlineMs === undefined
+          ? 'leave it: it runs until its soak command ends (its deadline may not be set)'
+          : `leave it running: Kubernetes stops it at its deadline, ${utcIso(deadlineMs)}`,
     },
-    () => stopStagingSoak({ job }),
+    () => stopStagingSoak(job ? { job } : {}),
   );
   soak.state = 'stopped';
+  if (stopped.kind === 'done') soak.job = stopped.value.job;
   const at = utcIso(Date.now());
   soak.stopped =
     stopped.kind === 'done'
       ? { at, deleted: stopped.value.deleted }
       : { at, left: `${stopped.kind} by ${stopped.by}${stopped.reason ? `: ${stopped.reason}` : ''}` };
+  const named = soak.job ?? "this run's soak job";
   run.record.event(
     'staging_soak_stopped',
     stopped.kind === 'done'
-      ? `soak job ${job} ${stopped.value.deleted ? 'deleted' : 'already gone'}`
-      : `soak job ${job} left running until ${utcIso(deadlineMs)} (${soak.stopped.left})`,
+      ? `soak job ${named} ${stopped.value.deleted ? 'deleted' : job ? 'already gone' : 'not there (never created)'}`
+      : `soak job ${named} left running${deadlineMs === undefined ? '' : ` until ${utcIso(deadlineMs)}`} (${soak.stopped.left})`,
   );
 }
 

@@ -79,6 +79,8 @@ export const PATCHES = {
   reenablementSoakStoppedOnAbort: 'reenablement-soak-stopped-on-abort-v1',
   /** Re-enablement: a run aborted after its soak read failed for good deletes the soak job too. */
   reenablementSoakStoppedAfterFailedRead: 'reenablement-soak-stopped-after-failed-read-v1',
+  /** Re-enablement: a run aborted after its soak job's start failed for good deletes the job an attempt may have created. */
+  reenablementSoakStoppedAfterFailedStart: 'reenablement-soak-stopped-after-failed-start-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];

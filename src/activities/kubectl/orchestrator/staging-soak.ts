@@ -68,6 +68,8 @@ const summarySchema = z.looseObject({
 const startInputSchema = z.object({ repos: z.array(kubernetesName).min(1).max(500) }).strict();
 /** The soak job a read or a stop is about. */
 const jobInputSchema = z.object({ job: kubernetesName }).strict();
+/** The soak job a stop is about; none named: this run's own (a start that failed may have created it). */
+const stopInputSchema = z.object({ job: kubernetesName.optional() }).strict();
 
 /** What stopping the soak job did: `deleted` false when it was gone already (a retry, or Kubernetes). */
 export interface StagingSoakStopped {
@@ -227,9 +229,9 @@ export function createStagingSoak(deps: {
     },
 
     /** Deletes the soak job of an aborted run (see deleteSoakJob). */
-    stopStagingSoak: async (raw: z.input<typeof jobInputSchema>): Promise<StagingSoakStopped> => {
-      const { job } = parseInput(jobInputSchema, raw, 'stopStagingSoak input');
-      return deleteSoakJob((args) => kubectl(policy(), args), policy().namespace, job);
+    stopStagingSoak: async (raw: z.input<typeof stopInputSchema>): Promise<StagingSoakStopped> => {
+      const { job } = parseInput(stopInputSchema, raw, 'stopStagingSoak input');
+      return deleteSoakJob((args) => kubectl(policy(), args), policy().namespace, job ?? soakJobName());
     },
 
     /** The soak job's state; once finished, its summary judged against the policy's criteria. */
