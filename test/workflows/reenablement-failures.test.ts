@@ -401,6 +401,21 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
   /** kubectl fails with `stderr` on the next ten `verb` calls: more than the step's retries. */
   const kubectlFailsEveryAttempt = (verb: string, stderr: string): void =>
     cluster.scriptNext(...Array.from({ length: 10 }, () => ({ verb, stderr, exitCode: 1 })));
+  /**
+   * A human aborts the run waiting on a failed soak step: it ends with its soak job deleted, the
+   * delete after the abort in the history's own order.
+   */
+  const abortedWithSoakDeleted = async (handle: Awaited<ReturnType<typeof soakingRun>>, reason: string) => {
+    await handle.signal(stepDecisionSignal, { by: '@sre-lead', decision: 'abort', reason });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'needs_human_aborted', result.message);
+    assertSoakDeleted(result);
+    const events = await historyEvents(handle);
+    const decided = signals(events).find((s) => s.name === stepDecisionSignal.name);
+    const deleted = scheduledActivities(events).find((a) => a.type === 'stopStagingSoak');
+    assert.ok(decided && deleted && deleted.atMs >= decided.atMs, 'stopStagingSoak after the abort');
+    return result;
+  };
   const untilNeedsHuman = (handle: Parameters<typeof waitForStatus>[0], what: string) =>
     waitForStatus<ReenablementStatus>(handle, atStep('needs_human'), `needs_human on ${what}`, 60_000);
 
@@ -528,21 +543,9 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
       await suite.env.sleep(2 * HOUR + MINUTE);
       const waiting = await untilNeedsHuman(handle, 'the read');
       assert.equal(waiting.needsHuman?.step, 'read_staging_soak');
-      await handle.signal(stepDecisionSignal, {
-        by: '@sre-lead',
-        decision: 'abort',
-        reason: 'staging unreadable, starting over',
-      });
-      const result = await handle.result();
-      assert.equal(result.outcome, 'needs_human_aborted', result.message);
-      assertSoakDeleted(result);
+      await abortedWithSoakDeleted(handle, 'staging unreadable, starting over');
       const final = await waitForStatus<ReenablementStatus>(handle, () => true, 'the final status');
       assert.ok(final.events.some((e) => e.kind === 'staging_soak_stopped' && e.message.includes(job)));
-      // The delete comes after the human's abort, in the history's own order.
-      const events = await historyEvents(handle);
-      const decided = signals(events).find((s) => s.name === stepDecisionSignal.name);
-      const deleted = scheduledActivities(events).find((a) => a.type === 'stopStagingSoak');
-      assert.ok(decided && deleted && deleted.atMs >= decided.atMs, 'stopStagingSoak after the abort');
       assert.deepEqual(allowlistChanges(cluster), [], 'nothing re-enabled');
       await recordHistory(handle, 'reenablement-staging-soak-read-failed-aborted');
     }, soakPolicy);
@@ -556,20 +559,8 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
       const waiting = await untilNeedsHuman(handle, 'the start');
       assert.equal(waiting.needsHuman?.step, 'start_staging_soak');
       const job = theSoakJob();
-      await handle.signal(stepDecisionSignal, {
-        by: '@sre-lead',
-        decision: 'abort',
-        reason: 'staging API unreliable, starting over',
-      });
-      const result = await handle.result();
-      assert.equal(result.outcome, 'needs_human_aborted', result.message);
-      assertSoakDeleted(result);
+      const result = await abortedWithSoakDeleted(handle, 'staging API unreliable, starting over');
       assert.equal(result.stagingSoak?.job, job, 'the run names the job it deleted');
-      // The delete comes after the human's abort, in the history's own order.
-      const events = await historyEvents(handle);
-      const decided = signals(events).find((s) => s.name === stepDecisionSignal.name);
-      const deleted = scheduledActivities(events).find((a) => a.type === 'stopStagingSoak');
-      assert.ok(decided && deleted && deleted.atMs >= decided.atMs, 'stopStagingSoak after the abort');
       assert.deepEqual(allowlistChanges(cluster), [], 'nothing re-enabled');
       await recordHistory(handle, 'reenablement-staging-soak-start-failed-aborted');
     }, soakPolicy);

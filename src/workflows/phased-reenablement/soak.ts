@@ -184,12 +184,12 @@ async function stopSoak(
     stopped.kind === 'done'
       ? { at, deleted: stopped.value.deleted }
       : { at, left: `${stopped.kind} by ${stopped.by}${stopped.reason ? `: ${stopped.reason}` : ''}` };
-  const named = soak.job ?? "this run's soak job";
+  const named = soak.job ? `soak job ${soak.job}` : "this run's soak job (if its start created one)";
   run.record.event(
     'staging_soak_stopped',
     stopped.kind === 'done'
-      ? `soak job ${named} ${stopped.value.deleted ? 'deleted' : job ? 'already gone' : 'not there (never created)'}`
-      : `soak job ${named} left running${deadlineMs === undefined ? '' : ` until ${utcIso(deadlineMs)}`} (${soak.stopped.left})`,
+      ? `${named} ${stopped.value.deleted ? 'deleted' : job ? 'already gone' : 'not there (never created)'}`
+      : `${named} left running${deadlineMs === undefined ? '' : ` until ${utcIso(deadlineMs)}`} (${soak.stopped.left})`,
   );
 }
 

@@ -66,7 +66,7 @@ const summarySchema = z.looseObject({
 });
 
 const startInputSchema = z.object({ repos: z.array(kubernetesName).min(1).max(500) }).strict();
-/** The soak job a read or a stop is about. */
+/** The soak job a read is about. */
 const jobInputSchema = z.object({ job: kubernetesName }).strict();
 /** The soak job a stop is about; none named: this run's own (a start that failed may have created it). */
 const stopInputSchema = z.object({ job: kubernetesName.optional() }).strict();
