@@ -4,9 +4,9 @@ import { sharedSchemas } from '../shared-schemas';
 
 /** Field types every policy section uses. */
 
-export const { duration, endpointUrl } = sharedSchemas('common/policy/fields', () => ({
+export const { duration, endpointUrl, callTimeout } = sharedSchemas('common/policy/fields', () => {
   /** "90s", "2m", "24h" in the file; milliseconds once parsed. */
-  duration: z.string().transform((text, ctx) => {
+  const duration = z.string().transform((text, ctx) => {
     const ms = parseDuration(text);
     if (ms === undefined || ms <= 0) {
       ctx.addIssue({
@@ -16,19 +16,20 @@ export const { duration, endpointUrl } = sharedSchemas('common/policy/fields', (
       return z.NEVER;
     }
     return ms;
-  }),
-
-  /** https, or plain http to a loopback address (local sinks and tunnels only). */
-  endpointUrl: z.string().refine((value) => {
-    try {
-      const url = new URL(value);
-      const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-      return url.protocol === 'https:' || (url.protocol === 'http:' && loopback);
-    } catch {
-      return false;
-    }
-  }, 'must be an https:// URL (plain http only to 127.0.0.1/localhost)'),
-}));
-
-/** A call's time limit, 10 s unless the policy says otherwise. */
-export const callTimeout = duration.prefault('10s');
+  });
+  return {
+    duration,
+    /** https, or plain http to a loopback address (local sinks and tunnels only). */
+    endpointUrl: z.string().refine((value) => {
+      try {
+        const url = new URL(value);
+        const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+        return url.protocol === 'https:' || (url.protocol === 'http:' && loopback);
+      } catch {
+        return false;
+      }
+    }, 'must be an https:// URL (plain http only to 127.0.0.1/localhost)'),
+    /** A call's time limit, 10 s unless the policy says otherwise. */
+    callTimeout: duration.prefault('10s'),
+  };
+});

@@ -7,19 +7,16 @@ import { freezeOverrideSchema } from '../shared/freeze-override';
 import { abortPayloadSchema, stepDecisionPayloadSchema, type MessageContract } from '../shared/messages';
 import type { NoticeRecord } from '../shared/notices';
 import type { Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
+import { sharedOnFirstUse } from '../../common/shared-schemas';
+import { RELEASE_ROLLBACK } from './ids';
 
 export { abortSignal, statusQuery, stepDecisionSignal } from '../shared/messages';
-
-/** Seed 001 §5: the binary-layer rollback of a merge (helm tag pin < 5 min, else merge revert < 30 min). */
-import { RELEASE_ROLLBACK } from './ids';
-import { sharedOnFirstUse } from '../../common/shared-schemas';
-
 export { RELEASE_ROLLBACK, releaseRollbackWorkflowId } from './ids';
 
 export const RELEASE_ROLLBACK_MECHANISMS = ['helm_pin_then_merge_revert', 'merge_revert'] as const;
 export type ReleaseRollbackMechanism = (typeof RELEASE_ROLLBACK_MECHANISMS)[number];
 
-/** Built on first use: every workflow module is evaluated for each run of any type (see incidentSchemas). */
+/** Built on first use, then shared (see sharedOnFirstUse): only a release rollback's start parses it. */
 function buildInputSchema() {
   return z
     .object({
