@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { PATCH_FOLD_V1, PATCH_FOLD_V2, PATCH_FOLDS, PATCHES } from '../../src/workflows/shared/patches';
+import {
+  PATCH_FOLD_V1,
+  PATCH_FOLD_V2,
+  PATCH_FOLD_V3,
+  PATCH_FOLDS,
+  PATCHES,
+} from '../../src/workflows/shared/patches';
 
 /**
  * The folds (src/workflows/shared/patches.ts) answer for the patches they list in every run that
@@ -25,7 +31,7 @@ describe('patch folds', () => {
     }
     assert.deepEqual(
       PATCH_FOLDS.map((fold) => fold.id),
-      ['patches-folded-v2', 'patches-folded-v1'],
+      ['patches-folded-v3', 'patches-folded-v2', 'patches-folded-v1'],
     );
   });
 
@@ -45,6 +51,28 @@ describe('patch folds', () => {
     assert.equal(
       digest(PATCH_FOLD_V2.patches),
       digest([...PATCH_FOLD_V1.patches, 'backstop-open-program-v1']),
+    );
+  });
+
+  test('v3 is v2 and the patches of 0.8.0 and 0.9.0, fixed from 0.9.0 on', () => {
+    assert.deepEqual(PATCH_FOLD_V3.patches, [
+      ...PATCH_FOLD_V2.patches,
+      PATCHES.breakGlassInlineSteps,
+      PATCHES.reenablementSoakStoppedOnAbort,
+      PATCHES.reenablementSoakStoppedAfterFailedRead,
+      PATCHES.reenablementSoakStoppedAfterFailedStart,
+      PATCHES.backstopOneTimerPerWait,
+    ]);
+    assert.equal(
+      digest(PATCH_FOLD_V3.patches),
+      digest([
+        ...PATCH_FOLD_V2.patches,
+        'break-glass-inline-steps-v1',
+        'reenablement-soak-stopped-on-abort-v1',
+        'reenablement-soak-stopped-after-failed-read-v1',
+        'reenablement-soak-stopped-after-failed-start-v1',
+        'backstop-one-timer-per-wait-v1',
+      ]),
     );
   });
 });

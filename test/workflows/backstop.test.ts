@@ -18,7 +18,7 @@ import {
 } from '../../src/workflows/backstop-program/definitions';
 import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../fixtures/channels';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
-import { PATCH_FOLD_V2 } from '../../src/workflows/shared/patches';
+import { PATCH_FOLD_V3 } from '../../src/workflows/shared/patches';
 import {
   completedActivities,
   scheduledActivities,
@@ -264,7 +264,7 @@ describe('backstopProgram (time-skipping, seed calendar)', () => {
       // own too), where 0.4.0 wrote five, each with its TemporalChangeVersion upsert (a visibility
       // write); and after one activity, the policy read that also claimed the story (0.5.0 had two).
       const asleep = await latestRunEvents(handle);
-      assert.deepEqual(patchMarkers(asleep), [PATCH_FOLD_V2.id]);
+      assert.deepEqual(patchMarkers(asleep), [PATCH_FOLD_V3.id]);
       assert.equal(
         asleep.filter(
           (event) =>
@@ -334,6 +334,15 @@ describe('backstopProgram (time-skipping, seed calendar)', () => {
         sinks.openProject.workPackages
           .get(153)!
           .comments.some((c) => c.includes('T+60 decision') && c.includes('still acceptable')),
+      );
+      // The decision came during the wait for T+90 and was written down on the same timer (before
+      // backstop-one-timer-per-wait-v1 it cancelled the timer and started another).
+      const waitedOnce = await latestRunEvents(handle);
+      assert.equal(waitedOnce.filter((event) => event.timerCanceledEventAttributes).length, 0);
+      assert.deepEqual(
+        waitedOnce.flatMap((event) => event.timerStartedEventAttributes ?? []).map((timer) => timer.timerId),
+        ['1'],
+        'one timer in this run: the wait for T+90',
       );
       assert.deepEqual(
         s.refusedAttempts.map((r) => [r.by, r.reason]),

@@ -20,6 +20,7 @@ import { statusQuery } from '../shared/messages';
 import { isPatched, PATCHES } from '../shared/patches';
 import { describeFailure, Notices } from '../shared/notices';
 import { RunRecord } from '../shared/run-record';
+import { sleepRecordingDecisions } from './sleep';
 import { keepDecision, keepEnd } from './story-ledger';
 import {
   BACKSTOP_PROGRAM,
@@ -307,13 +308,11 @@ export class BackstopRun {
   }
 
   /** Sleeps until `atMs` on a durable timer, writing down decisions as they come. */
-  async sleepUntil(atMs: number, what: string): Promise<void> {
-    while (Date.now() < atMs) {
-      await condition(() => this.inbox.length > 0, atMs - Date.now(), {
-        summary: `${what} at ${utcIso(atMs)}`,
-      });
-      await this.recordDecisions();
-    }
+  sleepUntil(atMs: number, what: string): Promise<void> {
+    return sleepRecordingDecisions(atMs, what, {
+      waiting: () => this.inbox.length > 0,
+      record: () => this.recordDecisions(),
+    });
   }
 
   async finish(outcome: BackstopOutcome, message: string): Promise<BackstopResult> {

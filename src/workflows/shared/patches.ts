@@ -81,6 +81,8 @@ export const PATCHES = {
   reenablementSoakStoppedAfterFailedRead: 'reenablement-soak-stopped-after-failed-read-v1',
   /** Re-enablement: a run aborted after its soak job's start failed for good deletes the job an attempt may have created. */
   reenablementSoakStoppedAfterFailedStart: 'reenablement-soak-stopped-after-failed-start-v1',
+  /** Backstop: a wait is one timer; a decision that comes during it is written down without restarting the timer. */
+  backstopOneTimerPerWait: 'backstop-one-timer-per-wait-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
@@ -145,8 +147,24 @@ export const PATCH_FOLD_V2 = {
   patches: [...PATCH_FOLD_V1.patches, PATCHES.backstopOpensInOneStep] as readonly PatchId[],
 } as const;
 
+/**
+ * v2 and the patches since 0.7.0 (break-glass inline steps, the re-enablement's soak stops, the
+ * backstop's one timer per wait): runs started from 0.9.0 on record this one. Fixed like v1.
+ */
+export const PATCH_FOLD_V3 = {
+  id: 'patches-folded-v3',
+  patches: [
+    ...PATCH_FOLD_V2.patches,
+    PATCHES.breakGlassInlineSteps,
+    PATCHES.reenablementSoakStoppedOnAbort,
+    PATCHES.reenablementSoakStoppedAfterFailedRead,
+    PATCHES.reenablementSoakStoppedAfterFailedStart,
+    PATCHES.backstopOneTimerPerWait,
+  ] as readonly PatchId[],
+} as const;
+
 /** Newest first: a new run records the first; a run recorded earlier answers to the one it has. */
-export const PATCH_FOLDS = [PATCH_FOLD_V2, PATCH_FOLD_V1] as const;
+export const PATCH_FOLDS = [PATCH_FOLD_V3, PATCH_FOLD_V2, PATCH_FOLD_V1] as const;
 
 // Per run: the SDK evaluates workflow modules once per run (only src/workflows/shared-zod.ts is
 // preloaded and shared), so this is the run's own answer.
