@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  CancelledFailure,
+  WorkflowFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import type { Pool } from 'pg';
 import { checkpointInstantMs, checkpointSchedule, DAY_MS } from '../../src/common/backstop';
 import { freePort, scratchDir } from '../../src/local/servers';
@@ -39,7 +44,7 @@ import { HttpSink } from '../fixtures/sinks/http-sink';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { testServerGuarded } from '../fixtures/timers';
-import { eventually, waitForStatus } from '../fixtures/wait';
+import { eventually, readUntil, waitForStatus } from '../fixtures/wait';
 
 /**
  * Seed 001 §6.bis on the time-skipping server, whose clock starts on the seed's merge day
@@ -580,6 +585,38 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       assert.ok(s.events.some((e) => e.kind === 'catch_up' && /not flagged missing/.test(e.message)));
       await handle.signal(recordDecisionSignal, { by: '@dococeven', decision: 'park', rationale: 'parked' });
       assert.equal((await handle.result()).outcome, 'parked');
+    });
+  });
+
+  test('a program cancelled while asleep ends cancelled, its wait\u2019s timer with it (no task failed and retried)', async () => {
+    await withWorker(async (taskQueue) => {
+      const now = await suite.env.currentTimeMs();
+      const handle = await start(taskQueue, input(new Date(now).toISOString()));
+      await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.next?.checkpoint === 'T+30',
+        'the T+30 wait',
+      );
+      await handle.cancel();
+      // Either it ends, or a workflow task fails (and would be retried forever): both show in the history.
+      const events = await readUntil(
+        () => latestRunEvents(handle),
+        (history) =>
+          history.some(
+            (e) => e.workflowExecutionCanceledEventAttributes ?? e.workflowTaskFailedEventAttributes,
+          ),
+        'the cancellation handled',
+      );
+      assert.equal(events.filter((event) => event.workflowTaskFailedEventAttributes).length, 0);
+      assert.ok(events.at(-1)?.workflowExecutionCanceledEventAttributes, 'the run ended cancelled');
+      const error: unknown = await handle.result().then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      assert.ok(
+        error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure,
+        String(error),
+      );
     });
   });
 
