@@ -55,24 +55,14 @@ describe('patch folds', () => {
   });
 
   test('v3 is v2 and the patches of 0.8.0 and 0.9.0, fixed from 0.9.0 on', () => {
+    // The ids as runs recorded them, in order: the list is pinned, not derived from PATCHES.
     assert.deepEqual(PATCH_FOLD_V3.patches, [
       ...PATCH_FOLD_V2.patches,
-      PATCHES.breakGlassInlineSteps,
-      PATCHES.reenablementSoakStoppedOnAbort,
-      PATCHES.reenablementSoakStoppedAfterFailedRead,
-      PATCHES.reenablementSoakStoppedAfterFailedStart,
-      PATCHES.backstopOneTimerPerWait,
+      'break-glass-inline-steps-v1',
+      'reenablement-soak-stopped-on-abort-v1',
+      'reenablement-soak-stopped-after-failed-read-v1',
+      'reenablement-soak-stopped-after-failed-start-v1',
+      'backstop-one-timer-per-wait-v1',
     ]);
-    assert.equal(
-      digest(PATCH_FOLD_V3.patches),
-      digest([
-        ...PATCH_FOLD_V2.patches,
-        'break-glass-inline-steps-v1',
-        'reenablement-soak-stopped-on-abort-v1',
-        'reenablement-soak-stopped-after-failed-read-v1',
-        'reenablement-soak-stopped-after-failed-start-v1',
-        'backstop-one-timer-per-wait-v1',
-      ]),
-    );
   });
 });
