@@ -269,6 +269,8 @@ describe('backstopProgram (time-skipping, seed calendar)', () => {
       // own too), where 0.4.0 wrote five, each with its TemporalChangeVersion upsert (a visibility
       // write); and after one activity, the policy read that also claimed the story (0.5.0 had two).
       const asleep = await latestRunEvents(handle);
+      // The state most programmes are in at a deploy (and what `npm run bench -- replay` replays).
+      await recordHistory(handle, 'backstop-program-mid-sleep-t30');
       assert.deepEqual(patchMarkers(asleep), [PATCH_FOLD_V3.id]);
       assert.equal(
         asleep.filter(

@@ -1,0 +1,90 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promiseHooks } from 'node:v8';
+import type { temporal } from '@temporalio/proto';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker, type WorkflowBundle } from '@temporalio/worker';
+import { REPO_ROOT } from '../src/local/paths';
+import { testDataConverter } from '../test/fixtures/payload-keys';
+import { workflowBundle } from '../test/fixtures/temporal';
+
+/**
+ * `npm run bench -- replay N`: a backstop programme's history to asleep on its T+30 timer (the
+ * newest release's `backstop-program-mid-sleep-t30.json` in test/replay/histories), replayed N
+ * times per round in one process, three rounds. The workflow side of a programme's start (what
+ * the worker does again for a run it evicted) without a server, so a change to workflow code can
+ * be measured without the dev server's noise: CPU and wall per replay, and the promises a run
+ * makes in its workflow context (the SDK captures a source-mapped stack for each). A figure
+ * printer, not a test; compare two builds on one machine in the same hour.
+ */
+
+const N = Number(process.argv[2] ?? 1_000);
+const ROUNDS = 3;
+const NAME = 'backstop-program-mid-sleep-t30.json';
+
+/** The newest release folder that has the history. */
+function newestHistory(): { release: string; file: string } {
+  const root = path.join(REPO_ROOT, 'test', 'replay', 'histories');
+  const byVersion = (a: string, b: string): number =>
+    a
+      .split('.')
+      .map(Number)
+      .reduce((order, part, i) => order || part - Number(b.split('.')[i] ?? 0), 0);
+  const release = readdirSync(root)
+    .filter((dir) => existsSync(path.join(root, dir, NAME)))
+    .sort(byVersion)
+    .at(-1);
+  if (!release) throw new Error(`no ${NAME} under ${root}: record it with RECORD_HISTORIES=1 npm test`);
+  return { release, file: path.join(root, release, NAME) };
+}
+
+/** Promises created in workflow contexts (their constructor is a V8 context's own Promise) in one replay. */
+async function promisesPerReplay(bundle: WorkflowBundle, history: temporal.api.history.v1.IHistory) {
+  let count = 0;
+  // Node types the returned stop function as `Function`.
+  const stop = promiseHooks.onInit((promise) => {
+    if (promise.constructor !== Promise) count++;
+  }) as () => void;
+  try {
+    // A replay worker runs its workflows on this thread (the SDK sets debugMode), where the hook is.
+    await Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: testDataConverter() }, history);
+  } finally {
+    stop();
+  }
+  return count;
+}
+
+async function main(): Promise<void> {
+  const { release, file } = newestHistory();
+  const history = historyFromJSON(JSON.parse(readFileSync(file, 'utf8')));
+  const bundle = await workflowBundle();
+  process.stdout.write(
+    `${release}/${NAME}: ${history.events?.length ?? 0} events; ${await promisesPerReplay(bundle, history)} promises in its workflow context per replay\n`,
+  );
+  for (let round = 1; round <= ROUNDS; round++) {
+    const histories = (function* () {
+      for (let i = 0; i < N; i++) yield { workflowId: `replay-${round}-${i}`, history };
+    })();
+    const cpuBefore = process.cpuUsage();
+    const wallBefore = performance.now();
+    let failed = 0;
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle: bundle, dataConverter: testDataConverter() },
+      histories,
+    ))
+      if (result.error) failed++;
+    const cpu = process.cpuUsage(cpuBefore);
+    const perReplay = (ms: number): string => (ms / N).toFixed(2);
+    process.stdout.write(
+      `round ${round}: ${N} replays, ${perReplay((cpu.user + cpu.system) / 1000)} ms CPU and ${perReplay(performance.now() - wallBefore)} ms wall each${failed ? `, ${failed} FAILED` : ''}\n`,
+    );
+    if (failed) process.exitCode = 1;
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `replay bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});
