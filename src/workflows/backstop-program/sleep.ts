@@ -11,9 +11,9 @@ export interface DecisionInbox {
 /**
  * Sleeps until `atMs` on one durable timer, writing down decisions as they come (a programme
  * sleeps up to 30 days between checkpoints). Since backstop-one-timer-per-wait-v1 a decision no
- * longer cancels the timer and starts another; and the wait makes 8 promises where a condition
- * with a timeout made 19 (the SDK captures a source-mapped stack for each, for its stack-trace
- * query).
+ * longer cancels the timer and starts another, and the wait makes 8 promises where one on a
+ * condition with a timeout made 19 (the SDK captures a source-mapped stack for each, for its
+ * stack-trace query).
  */
 export async function sleepRecordingDecisions(
   atMs: number,
@@ -24,7 +24,8 @@ export async function sleepRecordingDecisions(
   const summary = `${what} at ${utcIso(atMs)}`;
   if (!isPatched(PATCHES.backstopOneTimerPerWait)) return sleepRestartingTimer(atMs, summary, inbox);
   let due = false;
-  // A cancelled timer needs no handler of its own: the condition below rejects with the same cancellation.
+  // Handled here (an unhandled rejection fails the workflow task, retried forever); the condition
+  // below rejects with the same cancellation and ends the wait.
   void sleep(atMs - Date.now(), { summary }).then(
     () => {
       due = true;
