@@ -1,16 +1,16 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promiseHooks } from 'node:v8';
 import type { temporal } from '@temporalio/proto';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
-import { REPO_ROOT } from '../src/local/paths';
+import { releaseHistoryDir } from '../test/fixtures/history';
 import { testDataConverter } from '../test/fixtures/payload-keys';
 import { workflowBundle } from '../test/fixtures/temporal';
 
 /**
- * `npm run bench -- replay N`: a backstop programme's history to asleep on its T+30 timer (the
- * newest release's `backstop-program-mid-sleep-t30.json` in test/replay/histories), replayed N
+ * `npm run bench -- replay N`: a backstop programme's history to asleep on its T+30 timer (this
+ * release's `backstop-program-mid-sleep-t30.json` in test/replay/histories), replayed N
  * times per round in one process, three rounds. The workflow side of a programme's start (what
  * the worker does again for a run it evicted) without a server, so a change to workflow code can
  * be measured without the dev server's noise: CPU and wall per replay, and the promises a run
@@ -22,20 +22,11 @@ const N = Number(process.argv[2] ?? 1_000);
 const ROUNDS = 3;
 const NAME = 'backstop-program-mid-sleep-t30.json';
 
-/** The newest release folder that has the history. */
-function newestHistory(): { release: string; file: string } {
-  const root = path.join(REPO_ROOT, 'test', 'replay', 'histories');
-  const byVersion = (a: string, b: string): number =>
-    a
-      .split('.')
-      .map(Number)
-      .reduce((order, part, i) => order || part - Number(b.split('.')[i] ?? 0), 0);
-  const release = readdirSync(root)
-    .filter((dir) => existsSync(path.join(root, dir, NAME)))
-    .sort(byVersion)
-    .at(-1);
-  if (!release) throw new Error(`no ${NAME} under ${root}: record it with RECORD_HISTORIES=1 npm test`);
-  return { release, file: path.join(root, release, NAME) };
+/** This release's recording (what today's code records): an older one may take paths the code keeps only for replay. */
+function releaseHistory(): { release: string; file: string } {
+  const file = path.join(releaseHistoryDir(), NAME);
+  if (!existsSync(file)) throw new Error(`no ${file}: record it with RECORD_HISTORIES=1 npm test`);
+  return { release: path.basename(releaseHistoryDir()), file };
 }
 
 /** Promises created in workflow contexts (their constructor is a V8 context's own Promise) in one replay. */
@@ -55,7 +46,7 @@ async function promisesPerReplay(bundle: WorkflowBundle, history: temporal.api.h
 }
 
 async function main(): Promise<void> {
-  const { release, file } = newestHistory();
+  const { release, file } = releaseHistory();
   const history = historyFromJSON(JSON.parse(readFileSync(file, 'utf8')));
   const bundle = await workflowBundle();
   process.stdout.write(
