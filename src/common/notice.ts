@@ -115,6 +115,8 @@ export const NOTICE_KINDS = [
   'release_rollback_started',
   'release_rollback_done',
   'staging_soak_failed',
+  // any runbook
+  'run_cancelled',
 ] as const;
 
 export type NoticeKind = (typeof NOTICE_KINDS)[number];

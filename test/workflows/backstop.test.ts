@@ -590,10 +590,11 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
     });
   });
 
-  test('a program cancelled while asleep ends cancelled, its wait\u2019s timer with it (no task failed and retried)', async () => {
+  test('a program cancelled while asleep ends cancelled, its wait\u2019s timer with it (no task failed and retried), and says so', async () => {
     await withWorker(async (taskQueue) => {
       const now = await suite.env.currentTimeMs();
-      const handle = await start(taskQueue, input(new Date(now).toISOString()));
+      const args = input(new Date(now).toISOString());
+      const handle = await start(taskQueue, args);
       await waitForStatus<BackstopStatus>(
         handle,
         (x) => x.detail.next?.checkpoint === 'T+30',
@@ -619,6 +620,62 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure,
         String(error),
       );
+      // Not quietly: the DRI is told, the work package says so, the story's ledger keeps the end.
+      const s = await status(handle);
+      assert.equal(s.outcome, 'cancelled');
+      assert.ok(s.events.some((e) => e.kind === 'cancelled' && /at step waiting_T\+30/.test(e.message)));
+      const told = s.notices.filter((n) => n.kind === 'run_cancelled');
+      assert.deepEqual(
+        told.map((n) => [n.subject, n.state]),
+        [[`[backstop ${args.storyId}] CANCELLED at waiting_T+30: the run does nothing more`, 'delivered']],
+      );
+      assert.ok(
+        sinks.openProject.workPackages
+          .get(153)!
+          .comments.some((c) => c.includes(`Backstop ${args.storyId}: cancelled from Temporal`)),
+      );
+      assert.deepEqual(await storyRows(args.storyId), [
+        ['started', ''],
+        ['ended', 'cancelled'],
+      ]);
+    });
+  });
+
+  test('a program cancelled while a tracker comment is in flight is not paged as a failed step', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input(SEED_MERGE));
+      await waitForStatus<BackstopStatus>(
+        handle,
+        (x) => x.detail.next?.checkpoint === 'T+30',
+        'the T+30 wait',
+      );
+      // T+30's comment on the work package gets no answer, attempt after attempt.
+      sinks.openProject.respondNextWhen(
+        (request) => request.method === 'POST',
+        ...Array.from({ length: 5 }, () => 'hang' as const),
+      );
+      await skipTo('2026-06-11T00:00:01Z');
+      await eventually(
+        () => sinks.openProject.requests.some((request) => request.method === 'POST'),
+        'the T+30 comment sent',
+      );
+      sinks.openProject.reset(); // the attempt in flight still hangs; the next ones are answered
+      await handle.cancel();
+      const events = await readUntil(
+        () => latestRunEvents(handle),
+        (history) => history.some((e) => e.workflowExecutionCanceledEventAttributes),
+        'the run cancelled',
+      );
+      assert.equal(events.filter((event) => event.workflowTaskFailedEventAttributes).length, 0);
+      const s = await status(handle);
+      assert.equal(s.outcome, 'cancelled');
+      assert.ok(s.events.some((e) => e.kind === 'cancelled' && /at step check_T\+30/.test(e.message)));
+      assert.deepEqual(
+        s.notices.map((n) => n.kind).filter((kind) => kind.startsWith('needs_human')),
+        [],
+        'the cancelled comment is not a step that failed',
+      );
+      assert.equal(sinks.pagerDuty.alerts.size, 0);
     });
   });
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import type { LoadedPolicy } from '../../src/worker/policy';
+import { statusQuery } from '../../src/workflows/shared/messages';
 import { breakGlassRestore } from '../../src/workflows';
 import {
   abortSignal,
@@ -13,6 +14,7 @@ import {
   postMortemFiledSignal,
   rejectSignal,
   type BreakGlassRestoreInput,
+  type BreakGlassRestoreStatus,
   type BreakGlassRestoreResult,
 } from '../../src/workflows/break-glass-restore/definitions';
 import {
@@ -20,6 +22,7 @@ import {
   completedActivities,
   historyEvents,
   noticeAt,
+  noticesSent,
   recordHistory,
   scheduledActivities,
   signals,
@@ -436,6 +439,57 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
         'reconciliation_late',
         'reconciliation_missed',
       ]);
+    });
+  });
+
+  test('cancelled from Temporal after the restore: ends CANCELED, says so to the IC and approvers, the obligations left by hand', async () => {
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      const args = input();
+      const handle = await start(taskQueue, args);
+      await handle.signal(approveSignal, { approver: '@dococeven', planHash: await planHashAtGate(handle) });
+      await suite.env.sleep(3 * MINUTE);
+      await acknowledgeConflict(handle);
+      await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
+      await handle.cancel();
+      const error: unknown = await handle.result().then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      assert.ok(
+        error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure,
+        String(error),
+      );
+      const events = await historyEvents(handle);
+      assert.ok(events.at(-1)?.workflowExecutionCanceledEventAttributes, 'the run ended cancelled');
+      assert.equal(events.filter((event) => event.workflowTaskFailedEventAttributes).length, 0);
+
+      // The record, read from the closed run (a replay of its history).
+      const status = (await handle.query(statusQuery)) as unknown as BreakGlassRestoreStatus;
+      assert.equal(status.outcome, 'cancelled');
+      assert.equal(status.step, 'done');
+      assert.ok(
+        status.events.some(
+          (e) => e.kind === 'cancelled' && /at step awaiting_reconciliation/.test(e.message),
+        ),
+      );
+      assert.deepEqual(
+        status.deadlines.filter((d) => d.state === 'pending').map((d) => d.name),
+        [],
+        'no deadline is left shown as watched',
+      );
+      const { rows } = await suite.db.pool.query<{ audience: string; subject: string; body: string }>(
+        "SELECT audience, subject, body FROM runbook_notices WHERE workflow_id = $1 AND kind = 'run_cancelled'",
+        [handle.workflowId],
+      );
+      assert.equal(rows.length, 1);
+      const [notice] = rows;
+      assert.equal(notice!.audience, 'incident_commander');
+      assert.match(notice!.subject, /CANCELLED at awaiting_reconciliation/);
+      assert.match(notice!.body, /So far: committed: history row \d+/);
+      assert.match(notice!.body, /may still finish/);
+      assert.match(notice!.body, /done by hand: .*reconciliation.*post/);
+      assert.equal(noticesSent(events).filter((n) => n.kind === 'needs_human').length, 0);
+      await recordHistory(handle, 'break-glass-restore-cancelled-awaiting-reconciliation');
     });
   });
 

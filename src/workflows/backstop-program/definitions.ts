@@ -271,7 +271,9 @@ export interface BackstopDetail {
 export type BackstopStatus = RunbookStatus<BackstopDetail>;
 
 /** `aborted`: a step failed for good and the DRI (or a decider) chose to end the program. */
-export type BackstopOutcome = 'shipped' | 'reverted' | 'reverted_mandatory' | 'parked' | 'aborted';
+/** `cancelled` is kept in the story's ledger only: a cancelled run ends CANCELED, with no result. */
+export type BackstopOutcome =
+  'shipped' | 'reverted' | 'reverted_mandatory' | 'parked' | 'aborted' | 'cancelled';
 
 export interface BackstopResult {
   runbook: typeof BACKSTOP_PROGRAM;

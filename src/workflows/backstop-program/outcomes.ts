@@ -8,7 +8,8 @@ import { isPatched, PATCHES } from '../shared/patches';
 import { releaseRollbackWorkflowId } from '../release-rollback/ids';
 import type { releaseRollback } from '../release-rollback/workflow';
 import type { BackstopResult, CheckpointEvidence } from './definitions';
-import type { BackstopRun } from './run';
+import { ProgramAborted, type BackstopRun } from './run';
+import type { CancellationAnnouncement } from '../shared/cancellation';
 
 const trackers = proxyActivities<RunbookActivities>(notification);
 const { runRevertCommand } = proxyActivities<RunbookActivities>(commandOnce);
@@ -31,6 +32,33 @@ export async function shipped(run: BackstopRun, evidence: CheckpointEvidence): P
     body: message,
   });
   return run.finish('shipped', message);
+}
+
+/**
+ * Whom a cancellation of the program is told to, once its policy is read (before that the program
+ * has done nothing and has no routing): the DRI, and the story's work package. Decisions received
+ * are written down and the end is kept in the story's ledger, as for any other end.
+ */
+export function cancellation(run: BackstopRun): CancellationAnnouncement | undefined {
+  if (!run.configured) return undefined;
+  return {
+    tag: run.tag,
+    audience: 'owner',
+    recipients: [run.dri],
+    account: () => `checkpoints ${run.checkpointAccount()}; no further checkpoint is checked or asked`,
+    finish: async (summary) => {
+      try {
+        await run.comment(
+          'cancelled',
+          `**Backstop ${run.input.storyId}: ${summary}.** No further checkpoint.`,
+        );
+        await run.finish('cancelled', summary);
+      } catch (error) {
+        if (!(error instanceof ProgramAborted)) throw error;
+        run.record.finish('cancelled', `${summary}; ${error.message}`);
+      }
+    },
+  };
 }
 
 /** Revert (decided at T+90, or mandatory at T+120): page, revert issue, the policy's command. */

@@ -7,10 +7,11 @@ import { isPatched, PATCHES } from '../shared/patches';
 import { atT30, atT60, atT90 } from './checkpoints';
 import { backstopInputSchema, targetsInInput, type BackstopInput, type BackstopResult } from './definitions';
 import { gatherEvidence } from './evidence';
-import { revert, shipped } from './outcomes';
+import { cancellation, revert, shipped } from './outcomes';
 import { allowedClaim, claimRequest, claimStoryInStep } from './story-ledger';
 import { BackstopRun, ProgramAborted } from './run';
 import { recordBackstopCheckpoint } from '../shared/metrics';
+import { announcingCancellation } from '../shared/cancellation';
 
 const { loadRunbookPolicy, openBackstopProgram } = proxyActivities<RunbookActivities>(policyRead);
 
@@ -46,6 +47,17 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
     'the program itself when it continues as new (a program started with it would skip its checkpoints and its story claim)',
   );
   const run = new BackstopRun(input);
+  return announcingCancellation(
+    run.record,
+    run.notices,
+    () => cancellation(run),
+    () => openAndRun(run),
+  );
+}
+
+/** The program once its record is up: its policy and story claim, then its checkpoints. */
+async function openAndRun(run: BackstopRun): Promise<BackstopResult> {
+  const { input } = run;
   const opened = await openProgram(input);
   const { policy: snapshot } = opened;
   // A program its worker cannot serve fails now, saying why, not at T+30 on "not configured".

@@ -4,6 +4,7 @@ import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
 import { isPatched, PATCHES } from './patches';
+import { isRunCancellation } from './cancellation';
 import { handleDecision } from './decisions';
 import { stepDecisionMessage, stepDecisionPayloadSchema } from './messages';
 import { describeFailure, type Notices } from './notices';
@@ -116,6 +117,8 @@ export class FailSafe {
         return { kind: 'done', value };
       } catch (error) {
         if (!isStepFailure(error)) throw error;
+        // The run's own cancellation (from Temporal) ends it; it is not a step that failed.
+        if (isRunCancellation(error) && isPatched(PATCHES.runCancellationAnnounced)) throw error;
         const decision = await this.waitForHuman(step, error);
         if (decision.decision === 'retry') {
           this.record.enterStep(step.name, `retrying: ${step.what} (decided by ${decision.by})`);

@@ -83,6 +83,8 @@ export const PATCHES = {
   reenablementSoakStoppedAfterFailedStart: 'reenablement-soak-stopped-after-failed-start-v1',
   /** Backstop: a wait is one timer; a decision that comes during it is written down without restarting the timer. */
   backstopOneTimerPerWait: 'backstop-one-timer-per-wait-v1',
+  /** A run cancelled from Temporal says so (record, notice, deadlines); the fail-safe does not take the cancellation for a failed step. Asked when the cancellation comes. */
+  runCancellationAnnounced: 'run-cancellation-announced-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];

@@ -11,6 +11,7 @@ import type {
 import type { BreakGlassRunbookName } from '../../../common/policy';
 import { normalizeHandle } from '../../../common/identity';
 import { policyRead } from '../../activity-options';
+import { announcingCancellation, type CancellationAnnouncement } from '../cancellation';
 import { changeFreezeAsk, refusedByChangeFreeze } from '../change-freeze';
 import { FailSafe } from '../fail-safe';
 import type { FreezeOverride } from '../freeze-override';
@@ -217,6 +218,21 @@ class AssembledProcedure<
       changeFreeze: checksFreeze && !opening.dryRun && !freezeOverride,
     });
     const run: Run<K, Schema, Detail> = { ...opened, input };
+    return announcingCancellation(
+      run.record,
+      run.notices,
+      () => cancellationOf(run),
+      () => this.proceed(run, checksFreeze, freezeOverride),
+    );
+  };
+
+  /** From the plan to the end: the gate, the pause, the write and its obligations. */
+  private async proceed(
+    run: Run<K, Schema, Detail>,
+    checksFreeze: boolean,
+    freezeOverride: FreezeOverride | undefined,
+  ): Promise<Result> {
+    const { procedure } = this;
     const inspected = await run.failSafe.step(
       {
         name: 'inspect_and_plan',
@@ -253,7 +269,7 @@ class AssembledProcedure<
     }
     const end = await runApprovedWrite(ctx, this.withObligations(run, planned));
     return this.finish(run, procedure.conclude ? procedure.conclude(run, end) : end);
-  };
+  }
 
   private async finish(run: Run<K, Schema, Detail>, end: ProcedureEnd): Promise<Result> {
     await this.procedure.beforeFinish?.(run, end);
@@ -397,6 +413,20 @@ export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail 
     policy: snapshot.runbook,
     ahead: new AheadReads(record, answers),
     inlineSteps,
+  };
+}
+
+/** A cancelled break-glass run is told to its requester and the approvers its gate asks. */
+export function cancellationOf(run: {
+  opening: { tag: string; requestedBy: string };
+  policy: { approvers: string[] };
+  record: RunRecord<AnyDetail>;
+}): CancellationAnnouncement {
+  return {
+    tag: run.opening.tag,
+    audience: 'incident_commander',
+    recipients: [...new Set([run.opening.requestedBy, ...run.policy.approvers])],
+    account: () => breakGlassAccount(run.record.status.detail),
   };
 }
 

@@ -1,0 +1,90 @@
+import { CancellationScope, isCancellation } from '@temporalio/workflow';
+import type { NoticeAudience } from '../../common/notice';
+import type { Notices } from './notices';
+import { isPatched, PATCHES } from './patches';
+import type { RunRecord } from './run-record';
+
+/**
+ * A cancellation asked of Temporal for this run (the Web UI's "Request Cancellation", `temporal
+ * workflow cancel`, the API) as opposed to one of the run's own scopes: the root scope is
+ * cancelled. `error` is what reached the caller (a CancelledFailure, or an ActivityFailure or
+ * ChildWorkflowFailure caused by one).
+ */
+export function isRunCancellation(error: unknown): boolean {
+  return isCancellation(error) && CancellationScope.current().consideredCancelled;
+}
+
+/** Whom the cancellation is told to, and what the run had done by then. */
+export interface CancellationAnnouncement {
+  /** "[break-glass A INC-1]": prefix of the notice's subject. */
+  tag: string;
+  audience: NoticeAudience;
+  recipients: string[];
+  /** What the run did and did not do (the fail-safe's account), when it has one. */
+  account?: () => string;
+  /**
+   * Ends the run's record as cancelled (record.finish by default); the backstop also writes down
+   * decisions received and keeps the end in the story's ledger.
+   */
+  finish?: (summary: string) => Promise<void>;
+}
+
+/**
+ * Runs the workflow body; a cancellation of the run ends it CANCELED as Temporal asks, but since
+ * run-cancellation-announced-v1 not quietly: it is recorded (step, outcome `cancelled`, search
+ * attributes), deadlines the run watched are marked cancelled and listed, and the run's people
+ * are told at which step it stopped, that an activity running then may still finish, and what is
+ * now theirs to do by hand. The ending runs in a non-cancellable scope (its activities must not be
+ * cancelled by the request they report). `announcement` is read when the cancellation comes: the
+ * policy (recipients, routing) may be read by then.
+ */
+export async function announcingCancellation<T>(
+  record: RunRecord<unknown>,
+  notices: Notices,
+  announcement: () => CancellationAnnouncement | undefined,
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    if (!isRunCancellation(error) || !isPatched(PATCHES.runCancellationAnnounced)) throw error;
+    const told = announcement();
+    if (told) await CancellationScope.nonCancellable(() => endCancelled(record, notices, told));
+    throw error;
+  }
+}
+
+async function endCancelled(
+  record: RunRecord<unknown>,
+  notices: Notices,
+  told: CancellationAnnouncement,
+): Promise<void> {
+  const { status } = record;
+  const step = status.step;
+  const since = status.steps.at(-1)?.startedAt;
+  const unwatched = status.deadlines.filter((deadline) => deadline.state === 'pending');
+  for (const deadline of unwatched) record.resolveDeadline(deadline.name, 'cancelled');
+  const summary = `cancelled from Temporal (Web UI, CLI or API) at step ${step}`;
+  record.event('cancelled', `${summary}: the run ends here`);
+  const account = told.account?.();
+  notices.send({
+    kind: 'run_cancelled',
+    severity: 'warning',
+    audience: told.audience,
+    recipients: told.recipients,
+    subject: `${told.tag} CANCELLED at ${step}: the run does nothing more`,
+    body: [
+      `A cancellation was requested for this run from Temporal (Web UI, CLI or API) at step ${step}${since ? ` (since ${since})` : ''}. It ends here, as cancelled.`,
+      ...(account ? [`So far: ${account}.`] : []),
+      'An activity that was running at that moment is not stopped by the cancellation and may still finish: check the target before acting on it.',
+      ...(unwatched.length
+        ? [
+            `No longer watched by the run, now to be done by hand: ${unwatched.map((d) => `${d.name} (due ${d.dueAt})`).join('; ')}.`,
+          ]
+        : []),
+    ].join('\n'),
+  });
+  if (told.finish) await told.finish(summary);
+  else record.finish('cancelled', summary);
+  await notices.settle();
+}
