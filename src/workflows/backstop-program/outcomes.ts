@@ -35,17 +35,13 @@ export async function shipped(run: BackstopRun, evidence: CheckpointEvidence): P
 }
 
 /**
- * Whom a cancellation of the program is told to, once its policy is read (before that the program
- * has done nothing and has no routing): the DRI, and the story's work package. Decisions received
- * are written down and the end is kept in the story's ledger, as for any other end.
+ * A cancellation of the program is told to its DRI and on the story's work package; decisions
+ * received are written down and the end is kept in the story's ledger, as for any other end.
  */
-export function cancellation(run: BackstopRun): CancellationAnnouncement | undefined {
-  if (!run.configured) return undefined;
+export function cancellation(run: BackstopRun): CancellationAnnouncement {
   return {
-    tag: run.tag,
+    ...run.failSafe.cancellation(),
     audience: 'owner',
-    recipients: [run.dri],
-    account: () => `checkpoints ${run.checkpointAccount()}; no further checkpoint is checked or asked`,
     finish: async (summary) => {
       try {
         await run.comment(

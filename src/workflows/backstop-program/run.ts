@@ -190,24 +190,15 @@ export class BackstopRun {
         return driNow();
       },
       mayDecide: (by) => this.mayDecide(by),
-      account: () => this.checkpointAccount(),
+      account: () =>
+        this.detail.checkpoints
+          .map((cp) => `${cp.name} ${cp.state}${cp.verdict ? ` (${cp.verdict})` : ''}`)
+          .join('; '),
     });
-  }
-
-  /** Each checkpoint's state and verdict, for a page. */
-  checkpointAccount(): string {
-    return this.detail.checkpoints
-      .map((cp) => `${cp.name} ${cp.state}${cp.verdict ? ` (${cp.verdict})` : ''}`)
-      .join('; ');
   }
 
   get policy(): Policy {
     return this.policyValue!;
-  }
-
-  /** Whether the policy is read (the program's DRI, routing and trackers known). */
-  get configured(): boolean {
-    return this.policyValue !== undefined;
   }
 
   get program(): StoryProgram {

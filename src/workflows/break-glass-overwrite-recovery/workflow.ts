@@ -1,10 +1,12 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
+import type { z } from 'zod';
 import type { PreClobberOutcome, RunbookActivities } from '../../activities';
 import { databaseRead } from '../activity-options';
 import { breakGlassRestoreWorkflowId } from '../break-glass-restore/definitions';
 import { breakGlassRestore } from '../break-glass-restore/workflow';
 import type { FreezeOverride } from '../shared/freeze-override';
+import { announcingCancellation } from '../shared/cancellation';
 import { parseWorkflowInput } from '../shared/input';
 import { openBreakGlassRun } from '../shared/break-glass/procedure';
 import { describeFailure } from '../shared/notices';
@@ -19,6 +21,10 @@ import {
 
 const { findPreClobber } = proxyActivities<RunbookActivities>(databaseRead);
 
+type OpenedRun = Awaited<
+  ReturnType<typeof openBreakGlassRun<'breakGlassRestore', BreakGlassOverwriteRecoveryDetail>>
+>;
+
 /**
  * Break-glass Procedure C: find the pre-clobber history id (the newest row before the newest
  * seeding write whose change_reason is not the seeding reason), show it and why, then run
@@ -32,18 +38,35 @@ export async function breakGlassOverwriteRecovery(
     rawInput,
     'breakGlassOverwriteRecovery input',
   );
-  const { opening, record, notices, detail, snapshot, failSafe } = await openBreakGlassRun<
+  const opened = await openBreakGlassRun<'breakGlassRestore', BreakGlassOverwriteRecoveryDetail>(
+    BREAK_GLASS_OVERWRITE_RECOVERY,
     'breakGlassRestore',
-    BreakGlassOverwriteRecoveryDetail
-  >(BREAK_GLASS_OVERWRITE_RECOVERY, 'breakGlassRestore', {
-    incidentId: input.incidentId,
-    requestedBy: input.requestedBy,
-    rationale: input.rationale,
-    dryRun: input.dryRun,
-    tag: `[break-glass C ${input.incidentId}]`,
-    memo: `Procedure C: recover from a --force-overwrite for incident ${input.incidentId}`,
-    detail: { rationale: input.rationale, dryRun: input.dryRun },
-  });
+    {
+      incidentId: input.incidentId,
+      requestedBy: input.requestedBy,
+      rationale: input.rationale,
+      dryRun: input.dryRun,
+      tag: `[break-glass C ${input.incidentId}]`,
+      memo: `Procedure C: recover from a --force-overwrite for incident ${input.incidentId}`,
+      detail: { rationale: input.rationale, dryRun: input.dryRun },
+    },
+  );
+  // A cancellation while Procedure A runs reaches A (its own announcement) and ends this wrapper
+  // as procedure_a_failed, below; before A, this run announces it.
+  return announcingCancellation(
+    opened.record,
+    opened.notices,
+    () => opened.failSafe.cancellation(),
+    () => recover(input, opened),
+  );
+}
+
+/** The pre-clobber search, then Procedure A on what it found. */
+async function recover(
+  input: z.output<typeof breakGlassOverwriteRecoveryInputSchema>,
+  opened: OpenedRun,
+): Promise<BreakGlassOverwriteRecoveryResult> {
+  const { opening, record, notices, detail, snapshot, failSafe } = opened;
   const { requestedBy, tag } = opening;
 
   record.enterStep(

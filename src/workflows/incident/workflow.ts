@@ -3,6 +3,7 @@ import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { businessDaysDueMs, isMajor } from '../../common/incident';
 import { policyRead } from '../activity-options';
+import { announcingCancellation } from '../shared/cancellation';
 import { parseWorkflowInput, servedSection } from '../shared/input';
 import { runClock } from './clock';
 import {
@@ -35,6 +36,17 @@ const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 export async function incident(raw: IncidentInput): Promise<IncidentResult> {
   const input = parseWorkflowInput(incidentSchemas().input, raw, 'incident input');
   const run = new IncidentRun(input);
+  return announcingCancellation(
+    run.record,
+    run.notices,
+    () => run.failSafe.cancellation(),
+    () => respond(run),
+  );
+}
+
+/** The incident from its declaration to its review (and a breach's notification). */
+async function respond(run: IncidentRun): Promise<IncidentResult> {
+  const { input } = run;
   const effects = new SideEffects(run);
   installLifecycle(run, effects);
   installBreach(run);

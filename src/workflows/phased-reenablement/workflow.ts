@@ -5,6 +5,7 @@ import { REENABLEMENT_HOLD_FLOORS } from '../../common/seed-limits';
 import { isPatched, PATCHES } from '../shared/patches';
 import { kubectlRead, policyRead } from '../activity-options';
 import { refusedByChangeFreeze } from '../shared/change-freeze';
+import { announcingCancellation } from '../shared/cancellation';
 import { parseWorkflowInput, refuseCarryOnFreshStart } from '../shared/input';
 import {
   phasedReenablementInputSchema,
@@ -65,13 +66,22 @@ function holdsFor(
 export async function phasedReenablement(rawInput: PhasedReenablementInput): Promise<ReenablementResult> {
   const input = parseWorkflowInput(phasedReenablementInputSchema, rawInput, 'phasedReenablement input');
   const run = new ReenablementRun(input);
-  const { record, detail } = run;
-
   refuseCarryOnFreshStart(
     'phasedReenablement input',
     input.continued,
     'the run itself when it continues as new (a run started with it would skip the canary)',
   );
+  return announcingCancellation(
+    run.record,
+    run.notices,
+    () => run.failSafe.cancellation(),
+    () => reenable(run),
+  );
+}
+
+/** The phases, each with its hold and analysis (or, continued as new, the rest of phase 3). */
+async function reenable(run: ReenablementRun): Promise<ReenablementResult> {
+  const { input, record, detail } = run;
   record.enterStep('load_policy', 'reading the worker policy');
   const snapshot = await loadRunbookPolicy({ runbook: 'phasedReenablement' });
   run.configure(snapshot);

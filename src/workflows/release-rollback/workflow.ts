@@ -4,6 +4,7 @@ import { formatDuration, utcIso } from '../../common/duration';
 import { helmUpgrade, kubectlRead, notification, policyRead } from '../activity-options';
 import { refusedByChangeFreeze } from '../shared/change-freeze';
 import { StepFailed, type StepOutcome } from '../shared/fail-safe';
+import { announcingCancellation } from '../shared/cancellation';
 import { parseWorkflowInput, servedSection } from '../shared/input';
 import { describeFailure } from '../shared/notices';
 import {
@@ -33,7 +34,17 @@ const PIN_CHECK_EVERY_MS = 15_000;
 export async function releaseRollback(rawInput: ReleaseRollbackInput): Promise<ReleaseRollbackResult> {
   const input = parseWorkflowInput(releaseRollbackInputSchema(), rawInput, 'releaseRollback input');
   const run = new ReleaseRollbackRun(input);
-  const { record } = run;
+  return announcingCancellation(
+    run.record,
+    run.notices,
+    () => run.failSafe.cancellation(),
+    () => rollBack(run),
+  );
+}
+
+/** The mechanism the input names, each clock to the old code verified running. */
+async function rollBack(run: ReleaseRollbackRun): Promise<ReleaseRollbackResult> {
+  const { input, record } = run;
 
   record.enterStep('load_policy', 'reading the worker policy');
   const snapshot = await loadRunbookPolicy({ runbook: 'releaseRollback' });

@@ -5,6 +5,7 @@ import { policyRead } from '../activity-options';
 import { refusedByChangeFreeze } from '../shared/change-freeze';
 import { isPatched, PATCHES } from '../shared/patches';
 import { parseWorkflowInput } from '../shared/input';
+import { announcingCancellation } from '../shared/cancellation';
 import { decideRollback, triageThenConfirm, type RollbackEnd } from './decision-gate';
 import { runStep, type RollbackStep } from './guard';
 import { rollbackToPilotInputSchema, type RollbackResult, type RollbackToPilotInput } from './definitions';
@@ -37,7 +38,17 @@ const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<RollbackResult> {
   const input = parseWorkflowInput(rollbackToPilotInputSchema, rawInput, 'rollbackToPilot input');
   const run = new RollbackRun(input);
-  const { record, detail } = run;
+  return announcingCancellation(
+    run.record,
+    run.notices,
+    () => run.failSafe.cancellation(),
+    () => rollBack(run),
+  );
+}
+
+/** The decision and, when it says go, the rollback's steps (seed RB-LAUNCH-002). */
+async function rollBack(run: RollbackRun): Promise<RollbackResult> {
+  const { input, record, detail } = run;
 
   record.enterStep('load_policy', 'reading the worker policy');
   run.configure(await loadRunbookPolicy({ runbook: 'rollbackToPilot' }));

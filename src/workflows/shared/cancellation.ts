@@ -35,21 +35,22 @@ export interface CancellationAnnouncement {
  * attributes), deadlines the run watched are marked cancelled and listed, and the run's people
  * are told at which step it stopped, that an activity running then may still finish, and what is
  * now theirs to do by hand. The ending runs in a non-cancellable scope (its activities must not be
- * cancelled by the request they report). `announcement` is read when the cancellation comes: the
- * policy (recipients, routing) may be read by then.
+ * cancelled by the request they report). `announcement` is read when the cancellation comes, once
+ * the policy is read (before that a run has done nothing and has nowhere to send a notice: its
+ * record alone says it was cancelled).
  */
 export async function announcingCancellation<T>(
   record: RunRecord<unknown>,
   notices: Notices,
-  announcement: () => CancellationAnnouncement | undefined,
+  announcement: () => CancellationAnnouncement,
   body: () => Promise<T>,
 ): Promise<T> {
   try {
     return await body();
   } catch (error) {
     if (!isRunCancellation(error) || !isPatched(PATCHES.runCancellationAnnounced)) throw error;
-    const told = announcement();
-    if (told) await CancellationScope.nonCancellable(() => endCancelled(record, notices, told));
+    const told = notices.routed ? announcement() : undefined;
+    await CancellationScope.nonCancellable(() => endCancelled(record, notices, told));
     throw error;
   }
 }
@@ -57,7 +58,7 @@ export async function announcingCancellation<T>(
 async function endCancelled(
   record: RunRecord<unknown>,
   notices: Notices,
-  told: CancellationAnnouncement,
+  told: CancellationAnnouncement | undefined,
 ): Promise<void> {
   const { status } = record;
   const step = status.step;
@@ -66,6 +67,7 @@ async function endCancelled(
   for (const deadline of unwatched) record.resolveDeadline(deadline.name, 'cancelled');
   const summary = `cancelled from Temporal (Web UI, CLI or API) at step ${step}`;
   record.event('cancelled', `${summary}: the run ends here`);
+  if (!told) return record.finish('cancelled', summary);
   const account = told.account?.();
   notices.send({
     kind: 'run_cancelled',

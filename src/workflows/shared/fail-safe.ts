@@ -4,7 +4,7 @@ import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
 import { isPatched, PATCHES } from './patches';
-import { isRunCancellation } from './cancellation';
+import { isRunCancellation, type CancellationAnnouncement } from './cancellation';
 import { handleDecision } from './decisions';
 import { stepDecisionMessage, stepDecisionPayloadSchema } from './messages';
 import { describeFailure, type Notices } from './notices';
@@ -83,6 +83,20 @@ export class FailSafe {
   /** The policy's intervals; a snapshot recorded before they existed keeps the defaults. */
   configure(policy: FailSafePolicy | undefined): void {
     if (policy) this.policy = policy;
+  }
+
+  /**
+   * Whom a cancellation of the run is told to: the incident commander (or DRI) this fail-safe
+   * pages, with the same account of what was and was not done.
+   */
+  cancellation(): CancellationAnnouncement {
+    const { tag, incidentCommander, account } = this.options;
+    return {
+      tag,
+      audience: 'incident_commander',
+      recipients: [incidentCommander],
+      ...(account ? { account } : {}),
+    };
   }
 
   /** The step waiting for a human, if any. */

@@ -70,6 +70,11 @@ export class Notices {
 
   constructor(private readonly record: RunRecord<unknown>) {}
 
+  /** Whether the policy's routing is known (notices sent before then wait for it). */
+  get routed(): boolean {
+    return this.routing !== undefined;
+  }
+
   /** Routing arrives with the policy; notices sent before that wait for it. */
   configure(routing: NoticeRouting): void {
     this.routing = routing;

@@ -417,16 +417,14 @@ export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail 
 }
 
 /** A cancelled break-glass run is told to its requester and the approvers its gate asks. */
-export function cancellationOf(run: {
-  opening: { tag: string; requestedBy: string };
+function cancellationOf(run: {
+  opening: { requestedBy: string };
   policy: { approvers: string[] };
-  record: RunRecord<AnyDetail>;
+  failSafe: FailSafe;
 }): CancellationAnnouncement {
   return {
-    tag: run.opening.tag,
-    audience: 'incident_commander',
+    ...run.failSafe.cancellation(),
     recipients: [...new Set([run.opening.requestedBy, ...run.policy.approvers])],
-    account: () => breakGlassAccount(run.record.status.detail),
   };
 }
 
