@@ -17,6 +17,7 @@ import {
   completedActivities,
   historyEvents,
   noticeAt,
+  noticesSent,
   recordHistory,
 } from '../fixtures/history';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
@@ -134,6 +135,36 @@ describe('breakGlassOverwriteRecovery (Procedure C)', () => {
       );
       assert.equal(live.rows[0]!.version, `2026.11.23-1_restored_${incidentId}`);
       await recordHistory(handle, 'break-glass-overwrite-recovery');
+    });
+  });
+
+  test('cancelled from Temporal while its Procedure A waits at the gate: A is cancelled and announces it; C ends procedure_a_failed', async () => {
+    await forceOverwrite();
+    await withWorker(async (taskQueue) => {
+      const incidentId = uniqueId('INC');
+      const handle = await suite.env.client.workflow.start(breakGlassOverwriteRecovery, {
+        taskQueue,
+        workflowId: `break-glass-overwrite-recovery-${incidentId}`,
+        args: [{ incidentId, ...who }],
+      });
+      const child = suite.env.client.workflow.getHandle(`break-glass-restore-${incidentId}`);
+      await waitForStatus<BreakGlassRestoreStatus>(child, atStep('awaiting_approval'), 'the child gate');
+      await handle.cancel();
+      const result = await handle.result();
+      assert.equal(result.outcome, 'procedure_a_failed');
+      assert.match(result.message, /cancel/i);
+      const childEvents = await historyEvents(child);
+      assert.ok(childEvents.at(-1)?.workflowExecutionCanceledEventAttributes, 'A ended cancelled');
+      assert.deepEqual(
+        noticesSent(childEvents)
+          .filter((notice) => notice.kind === 'run_cancelled')
+          .map((notice) => notice.kind),
+        ['run_cancelled'],
+      );
+      assert.equal(
+        await count('SELECT 1 FROM ftf_config_history WHERE changed_by = $1', [`break-glass-${incidentId}`]),
+        0,
+      );
     });
   });
 

@@ -29,7 +29,7 @@ import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheu
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, readUntil, waitForStatus } from '../fixtures/wait';
-import { abortSignal, stepDecisionSignal } from '../../src/workflows/shared/messages';
+import { abortSignal, statusQuery, stepDecisionSignal } from '../../src/workflows/shared/messages';
 
 /**
  * RB-LAUNCH-002 on the time-skipping server with the policy's real durations (30 min triage,
@@ -215,6 +215,54 @@ describe('rollbackToPilot (time-skipping)', () => {
       const unfreeze = done.find((a) => a.type === 'unfreezeWriters')!.scheduledAtMs;
       assertElapsed(firstHealth, unfreeze, 10 * MINUTE, 30_000, 'green held before the unfreeze');
       await recordHistory(handle, 'rollback-to-pilot-writer-freeze');
+    });
+  });
+
+  test('cancelled from Temporal while green is held with the writers frozen: CANCELED, the IC told the writers are still frozen; nothing unfrozen or changed after', async () => {
+    const frozenPolicy = rollbackPolicy(tmp, prometheus.url, (p) => {
+      p.runbooks.rollbackToPilot.writerFreeze = {
+        writers: ['ingest-writer'],
+        fence: { configMap: 'write-fence', key: 'writes', frozen: 'blocked', open: 'open' },
+        holdGreen: '10m',
+      };
+    });
+    cluster.update((state) => {
+      const ns = state.namespaces.production!;
+      ns.deployments!['ingest-writer'] = { replicas: 2, labels: { app: 'ingest-writer' } };
+      ns.configmaps!['write-fence'] = { writes: 'open' };
+    });
+    await suite.withWorker(activityDeps(frozenPolicy, suite.db.pool), async (taskQueue) => {
+      const handle = await start(taskQueue, input());
+      await waitForStatus<RollbackStatus>(handle, atStep('hold_green'), 'green held', 60_000);
+      const mutationsBefore = mutations(cluster).length;
+      await handle.cancel();
+      const events = await readUntil(
+        () => historyEvents(handle),
+        (history) => history.some((e) => e.workflowExecutionCanceledEventAttributes),
+        'the run cancelled',
+      );
+      assert.equal(events.filter((e) => e.workflowTaskFailedEventAttributes).length, 0);
+      const status = (await handle.query(statusQuery)) as unknown as RollbackStatus;
+      assert.equal(status.outcome, 'cancelled');
+      const { rows } = await suite.db.pool.query<{ subject: string; body: string }>(
+        "SELECT subject, body FROM runbook_notices WHERE workflow_id = $1 AND kind = 'run_cancelled'",
+        [handle.workflowId],
+      );
+      assert.equal(rows.length, 1);
+      assert.match(rows[0]!.subject, /CANCELLED at hold_green/);
+      assert.match(rows[0]!.body, /the writers are still FROZEN \(ingest-writer was 2\)/);
+      const ns = cluster.read().namespaces.production!;
+      assert.equal(
+        ns.deployments!['ingest-writer']!.replicas,
+        0,
+        'a cancellation does not act on the cluster',
+      );
+      assert.equal(ns.configmaps!['write-fence']!.writes, 'blocked');
+      assert.deepEqual(
+        mutations(cluster).slice(mutationsBefore),
+        [],
+        'no kubectl mutation after the cancellation',
+      );
     });
   });
 

@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
+import { isCancellation, ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { PreClobberOutcome, RunbookActivities } from '../../activities';
 import { databaseRead } from '../activity-options';
@@ -188,10 +188,13 @@ async function restoreThroughProcedureA(
     };
   } catch (error) {
     detail.child.state = 'failed';
-    detail.child.error = describeFailure(error);
+    // A cancelled (this run's cancellation reaches it too) says what it had done in its own notice.
+    detail.child.error = isCancellation(error)
+      ? 'cancelled; its run_cancelled notice and status say what it had done'
+      : describeFailure(error);
     return {
       outcome: 'procedure_a_failed',
-      message: `Procedure A (${childId}) failed: ${detail.child.error}`,
+      message: `Procedure A (${childId}) ${isCancellation(error) ? 'was' : 'failed'}: ${detail.child.error}`,
     };
   }
 }
