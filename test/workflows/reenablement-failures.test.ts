@@ -46,7 +46,7 @@ import {
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { atStep, waitForStatus } from '../fixtures/wait';
+import { atStep, readUntil, waitForStatus } from '../fixtures/wait';
 
 /**
  * The re-enablement's failure paths (issue "fail safe and loud", points 3–6) on the time-skipping
@@ -226,6 +226,43 @@ describe('phasedReenablement failure paths (time-skipping)', () => {
         ...Array<string>(13).fill(PILOT),
       ]);
       await recordHistory(handle, 'phased-reenablement-roll-back-needs-human');
+    });
+  });
+
+  test('cancelled from Temporal while the roll-back waits for a human and its safe state keeps failing: CANCELED, no task failed, the account told', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await startReenablement(suite.env, taskQueue, reenablementInput());
+      await waitForStatus<ReenablementStatus>(
+        handle,
+        (s) => s.detail.reposLive.includes(CANARY),
+        'the canary live',
+      );
+      const refused = {
+        verb: 'set',
+        stderr: 'The connection to the server 10.0.0.1:6443 was refused',
+        exitCode: 1,
+      };
+      cluster.scriptNext(...Array.from({ length: 100 }, () => refused));
+      Object.assign(prometheus.values, FAILING);
+      await suite.env.sleep(45 * MINUTE);
+      await waitForStatus<ReenablementStatus>(
+        handle,
+        (s) => s.needsHuman?.safeState?.state === 'failing',
+        'the safe state failing',
+      );
+      await handle.cancel();
+      const events = await readUntil(
+        () => historyEvents(handle),
+        (history) =>
+          history.some(
+            (e) => e.workflowExecutionCanceledEventAttributes ?? e.workflowTaskFailedEventAttributes,
+          ),
+        'the cancellation handled',
+      );
+      assert.equal(events.filter((e) => e.workflowTaskFailedEventAttributes).length, 0);
+      assert.ok(events.at(-1)?.workflowExecutionCanceledEventAttributes, 'the run ended cancelled');
+      const cancelled = (await notices(handle.workflowId)).filter((n) => n.kind === 'run_cancelled');
+      assert.equal(cancelled.length, 1);
     });
   });
 

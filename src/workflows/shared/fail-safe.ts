@@ -169,6 +169,9 @@ export class FailSafe {
       `${step.what} FAILED (${failure}); waiting for a human: ${options.join(' / ')}`,
     );
     const safeState = step.safeState ? this.reachSafeState(step, needs) : Promise.resolve();
+    // A cancellation of the run ends the wait below before this is awaited: its rejection (the
+    // same cancellation) is handled here, or it would fail every workflow task after it.
+    void safeState.catch(() => undefined);
     while (!this.pending.decision) {
       this.page(step, needs);
       const nextMs = Date.now() + this.policy.repageInterval;
@@ -199,6 +202,7 @@ export class FailSafe {
         return;
       } catch (error) {
         if (!isStepFailure(error)) throw error;
+        if (isRunCancellation(error) && isPatched(PATCHES.runCancellationAnnounced)) throw error;
         safe.state = 'failing';
         safe.error = describeFailure(error);
         this.notices.send({
