@@ -638,28 +638,32 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         ['started', ''],
         ['ended', 'cancelled'],
       ]);
+      await recordHistory(handle, 'backstop-program-cancelled-asleep');
     });
   });
 
   test('a program cancelled while a tracker comment is in flight is not paged as a failed step', async () => {
     await withWorker(async (taskQueue) => {
-      const handle = await start(taskQueue, input(SEED_MERGE));
-      await waitForStatus<BackstopStatus>(
+      const mergedAt = new Date(await suite.env.currentTimeMs()).toISOString();
+      const handle = await start(taskQueue, input(mergedAt));
+      const asleep = await waitForStatus<BackstopStatus>(
         handle,
         (x) => x.detail.next?.checkpoint === 'T+30',
         'the T+30 wait',
       );
-      // T+30's comment on the work package gets no answer, attempt after attempt.
+      // T+30's comment on the work package is refused for now (503): the activity waits to retry.
+      // (Not a hang: the test server keeps its clock still while an attempt is running, and one
+      // left running after the cancellation would hold it for the tests after this one.)
       sinks.openProject.respondNextWhen(
         (request) => request.method === 'POST',
-        ...Array.from({ length: 5 }, () => 'hang' as const),
+        ...Array.from({ length: 5 }, () => ({ status: 503, body: { message: 'maintenance' } })),
       );
-      await skipTo('2026-06-11T00:00:01Z');
+      await skipTo(new Date(Date.parse(asleep.detail.next!.at) + 1_000).toISOString());
       await eventually(
         () => sinks.openProject.requests.some((request) => request.method === 'POST'),
         'the T+30 comment sent',
       );
-      sinks.openProject.reset(); // the attempt in flight still hangs; the next ones are answered
+      sinks.openProject.reset(); // later attempts (the cancellation's own comment) are answered
       await handle.cancel();
       const events = await readUntil(
         () => latestRunEvents(handle),

@@ -263,6 +263,7 @@ describe('rollbackToPilot (time-skipping)', () => {
         [],
         'no kubectl mutation after the cancellation',
       );
+      await recordHistory(handle, 'rollback-to-pilot-cancelled-writers-frozen');
     });
   });
 
