@@ -2,12 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import {
-  ApplicationFailure,
-  CancelledFailure,
-  WorkflowFailedError,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { checkpointInstantMs, checkpointSchedule, DAY_MS } from '../../src/common/backstop';
 import { freePort, scratchDir } from '../../src/local/servers';
@@ -41,10 +36,11 @@ import { releaseCluster, releaseOnGitHub, releaseRollbackSection, releaseShas } 
 import type { PolicyFile } from '../../src/common/policy';
 import { releaseRollbackWorkflowId } from '../../src/workflows/release-rollback/definitions';
 import { HttpSink } from '../fixtures/sinks/http-sink';
+import { cancelRun } from '../fixtures/cancellation';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { testServerGuarded } from '../fixtures/timers';
-import { eventually, readUntil, waitForStatus } from '../fixtures/wait';
+import { eventually, waitForStatus } from '../fixtures/wait';
 
 /**
  * Seed 001 §6.bis on the time-skipping server, whose clock starts on the seed's merge day
@@ -600,28 +596,9 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         (x) => x.detail.next?.checkpoint === 'T+30',
         'the T+30 wait',
       );
-      await handle.cancel();
-      // Either it ends, or a workflow task fails (and would be retried forever): both show in the history.
-      const events = await readUntil(
-        () => latestRunEvents(handle),
-        (history) =>
-          history.some(
-            (e) => e.workflowExecutionCanceledEventAttributes ?? e.workflowTaskFailedEventAttributes,
-          ),
-        'the cancellation handled',
-      );
-      assert.equal(events.filter((event) => event.workflowTaskFailedEventAttributes).length, 0);
-      assert.ok(events.at(-1)?.workflowExecutionCanceledEventAttributes, 'the run ended cancelled');
-      const error: unknown = await handle.result().then(
-        () => undefined,
-        (failure: unknown) => failure,
-      );
-      assert.ok(
-        error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure,
-        String(error),
-      );
+      // It ends, and no workflow task failed (one that fails is retried for ever).
+      const { status: s } = await cancelRun<BackstopStatus>(handle, latestRunEvents);
       // Not quietly: the DRI is told, the work package says so, the story's ledger keeps the end.
-      const s = await status(handle);
       assert.equal(s.outcome, 'cancelled');
       assert.ok(s.events.some((e) => e.kind === 'cancelled' && /at step waiting_T\+30/.test(e.message)));
       const told = s.notices.filter((n) => n.kind === 'run_cancelled');
@@ -664,14 +641,7 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         'the T+30 comment sent',
       );
       sinks.openProject.reset(); // later attempts (the cancellation's own comment) are answered
-      await handle.cancel();
-      const events = await readUntil(
-        () => latestRunEvents(handle),
-        (history) => history.some((e) => e.workflowExecutionCanceledEventAttributes),
-        'the run cancelled',
-      );
-      assert.equal(events.filter((event) => event.workflowTaskFailedEventAttributes).length, 0);
-      const s = await status(handle);
+      const { status: s } = await cancelRun<BackstopStatus>(handle, latestRunEvents);
       assert.equal(s.outcome, 'cancelled');
       assert.ok(s.events.some((e) => e.kind === 'cancelled' && /at step check_T\+30/.test(e.message)));
       assert.deepEqual(

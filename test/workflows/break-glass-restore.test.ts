@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { statusQuery } from '../../src/workflows/shared/messages';
 import { breakGlassRestore } from '../../src/workflows';
 import {
   abortSignal,
@@ -28,6 +27,7 @@ import {
   signals,
 } from '../fixtures/history';
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
+import { cancellationNotices, cancelRun } from '../fixtures/cancellation';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { acknowledgeConflict, atStep, readUntil, waitForStatus } from '../fixtures/wait';
@@ -450,21 +450,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       await suite.env.sleep(3 * MINUTE);
       await acknowledgeConflict(handle);
       await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
-      await handle.cancel();
-      const error: unknown = await handle.result().then(
-        () => undefined,
-        (failure: unknown) => failure,
-      );
-      assert.ok(
-        error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure,
-        String(error),
-      );
-      const events = await historyEvents(handle);
-      assert.ok(events.at(-1)?.workflowExecutionCanceledEventAttributes, 'the run ended cancelled');
-      assert.equal(events.filter((event) => event.workflowTaskFailedEventAttributes).length, 0);
-
-      // The record, read from the closed run (a replay of its history).
-      const status = (await handle.query(statusQuery)) as unknown as BreakGlassRestoreStatus;
+      const { events, status } = await cancelRun<BreakGlassRestoreStatus>(handle);
       assert.equal(status.outcome, 'cancelled');
       assert.equal(status.step, 'done');
       assert.ok(
@@ -477,10 +463,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
         [],
         'no deadline is left shown as watched',
       );
-      const { rows } = await suite.db.pool.query<{ audience: string; subject: string; body: string }>(
-        "SELECT audience, subject, body FROM runbook_notices WHERE workflow_id = $1 AND kind = 'run_cancelled'",
-        [handle.workflowId],
-      );
+      const rows = await cancellationNotices(suite.db.pool, handle.workflowId);
       assert.equal(rows.length, 1);
       const [notice] = rows;
       assert.equal(notice!.audience, 'incident_commander');

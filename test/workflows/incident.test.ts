@@ -27,7 +27,8 @@ import { scratchDir } from '../../src/local/servers';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { testServerGuarded } from '../fixtures/timers';
-import { atStep, readUntil, waitForStatus } from '../fixtures/wait';
+import { atStep, waitForStatus } from '../fixtures/wait';
+import { cancellationNotices, cancelRun } from '../fixtures/cancellation';
 
 /**
  * Seed 004 on the time-skipping test server with the seed's durations (15 min IC acknowledgement,
@@ -244,21 +245,11 @@ describe('incident (seed 004) on the time-skipping server', () => {
     await withIncidentWorker(async (taskQueue) => {
       const input = declaration();
       const { handle } = await declare(taskQueue, input);
-      await handle.cancel();
-      const events = await readUntil(
-        () => historyEvents(handle),
-        (history) => history.some((e) => e.workflowExecutionCanceledEventAttributes),
-        'the run cancelled',
-      );
-      assert.equal(events.filter((e) => e.workflowTaskFailedEventAttributes).length, 0);
-      const status = (await handle.query(statusQuery)) as IncidentStatus;
+      const { events, status } = await cancelRun<IncidentStatus>(handle);
       assert.equal(status.outcome, 'cancelled');
       const told = noticesSent(events).filter((notice) => notice.kind === 'run_cancelled');
       assert.equal(told.length, 1);
-      const { rows } = await suite.db.pool.query<{ subject: string; body: string }>(
-        "SELECT subject, body FROM runbook_notices WHERE workflow_id = $1 AND kind = 'run_cancelled'",
-        [handle.workflowId],
-      );
+      const rows = await cancellationNotices(suite.db.pool, handle.workflowId);
       assert.match(rows[0]!.subject, /^\[P1 INC-.*\] CANCELLED at responding/);
       assert.match(rows[0]!.body, /freeze: frozen/);
       assert.deepEqual(await activeFreezes(input.incidentId), [{ lifted: false }]);

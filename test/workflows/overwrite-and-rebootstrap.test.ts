@@ -59,6 +59,17 @@ async function rebootstrapAtTheGate(taskQueue: string) {
   return { incidentId, handle, gate };
 }
 
+/** Starts Procedure C for a new incident. */
+async function startRecovery(taskQueue: string) {
+  const incidentId = uniqueId('INC');
+  const handle = await suite.env.client.workflow.start(breakGlassOverwriteRecovery, {
+    taskQueue,
+    workflowId: `break-glass-overwrite-recovery-${incidentId}`,
+    args: [{ incidentId, ...who }],
+  });
+  return { incidentId, handle };
+}
+
 async function count(sql: string, params: unknown[] = []): Promise<number> {
   const rows = await suite.db.pool.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM (${sql}) AS q`,
@@ -85,12 +96,7 @@ describe('breakGlassOverwriteRecovery (Procedure C)', () => {
   test('finds the pre-clobber id, explains why, and restores it through Procedure A as a child', async () => {
     const clobberId = await forceOverwrite();
     await withWorker(async (taskQueue) => {
-      const incidentId = uniqueId('INC');
-      const handle = await suite.env.client.workflow.start(breakGlassOverwriteRecovery, {
-        taskQueue,
-        workflowId: `break-glass-overwrite-recovery-${incidentId}`,
-        args: [{ incidentId, ...who }],
-      });
+      const { incidentId, handle } = await startRecovery(taskQueue);
       const status = await waitForStatus<BreakGlassOverwriteRecoveryStatus>(
         handle,
         atStep('restore_via_procedure_a'),
@@ -141,12 +147,7 @@ describe('breakGlassOverwriteRecovery (Procedure C)', () => {
   test('cancelled from Temporal while its Procedure A waits at the gate: A is cancelled and announces it; C ends procedure_a_failed', async () => {
     await forceOverwrite();
     await withWorker(async (taskQueue) => {
-      const incidentId = uniqueId('INC');
-      const handle = await suite.env.client.workflow.start(breakGlassOverwriteRecovery, {
-        taskQueue,
-        workflowId: `break-glass-overwrite-recovery-${incidentId}`,
-        args: [{ incidentId, ...who }],
-      });
+      const { incidentId, handle } = await startRecovery(taskQueue);
       const child = suite.env.client.workflow.getHandle(`break-glass-restore-${incidentId}`);
       await waitForStatus<BreakGlassRestoreStatus>(child, atStep('awaiting_approval'), 'the child gate');
       await handle.cancel();

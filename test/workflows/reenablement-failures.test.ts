@@ -46,7 +46,8 @@ import {
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { atStep, readUntil, waitForStatus } from '../fixtures/wait';
+import { atStep, waitForStatus } from '../fixtures/wait';
+import { cancelRun } from '../fixtures/cancellation';
 
 /**
  * The re-enablement's failure paths (issue "fail safe and loud", points 3–6) on the time-skipping
@@ -81,6 +82,28 @@ const FAILING = { success_rate: 0.5, p95_latency_seconds: 80, error_rate: 0.2, r
 
 function withWorker<T>(fn: (taskQueue: string) => Promise<T>, loaded: LoadedPolicy = policy): Promise<T> {
   return suite.withWorker(activityDeps(loaded, suite.db.pool), fn);
+}
+
+/**
+ * A re-enablement with its canary live whose analysis then fails, while the API server refuses
+ * the next `refusals` allowlist changes (the roll-back's own and its safe state's), 45 min on.
+ */
+async function canaryRolledBackAgainstRefusals(taskQueue: string, refusals: number) {
+  const handle = await startReenablement(suite.env, taskQueue, reenablementInput());
+  await waitForStatus<ReenablementStatus>(
+    handle,
+    (s) => s.detail.reposLive.includes(CANARY),
+    'the canary live',
+  );
+  const refused = {
+    verb: 'set',
+    stderr: 'The connection to the server 10.0.0.1:6443 was refused',
+    exitCode: 1,
+  };
+  cluster.scriptNext(...Array.from({ length: refusals }, () => refused));
+  Object.assign(prometheus.values, FAILING);
+  await suite.env.sleep(45 * MINUTE);
+  return handle;
 }
 
 async function notices(workflowId: string): Promise<{ kind: string; severity: string }[]> {
@@ -173,22 +196,9 @@ describe('phasedReenablement failure paths (time-skipping)', () => {
 
   test('point 5: the roll-back cannot set the allowlist — CRITICAL, tried again with backoff, then a human retries', async () => {
     await withWorker(async (taskQueue) => {
-      const handle = await startReenablement(suite.env, taskQueue, reenablementInput());
-      await waitForStatus<ReenablementStatus>(
-        handle,
-        (s) => s.detail.reposLive.includes(CANARY),
-        'the canary live',
-      );
       // The API server refuses the next 12 `set` calls: the roll-back's 5 attempts and the first
       // safe-state attempts fail; a later safe-state attempt gets through.
-      const refused = {
-        verb: 'set',
-        stderr: 'The connection to the server 10.0.0.1:6443 was refused',
-        exitCode: 1,
-      };
-      cluster.scriptNext(...Array.from({ length: 12 }, () => refused));
-      Object.assign(prometheus.values, FAILING);
-      await suite.env.sleep(45 * MINUTE);
+      const handle = await canaryRolledBackAgainstRefusals(taskQueue, 12);
       const waiting = await waitForStatus<ReenablementStatus>(
         handle,
         (s) => s.step === 'needs_human',
@@ -231,36 +241,13 @@ describe('phasedReenablement failure paths (time-skipping)', () => {
 
   test('cancelled from Temporal while the roll-back waits for a human and its safe state keeps failing: CANCELED, no task failed, the account told', async () => {
     await withWorker(async (taskQueue) => {
-      const handle = await startReenablement(suite.env, taskQueue, reenablementInput());
-      await waitForStatus<ReenablementStatus>(
-        handle,
-        (s) => s.detail.reposLive.includes(CANARY),
-        'the canary live',
-      );
-      const refused = {
-        verb: 'set',
-        stderr: 'The connection to the server 10.0.0.1:6443 was refused',
-        exitCode: 1,
-      };
-      cluster.scriptNext(...Array.from({ length: 100 }, () => refused));
-      Object.assign(prometheus.values, FAILING);
-      await suite.env.sleep(45 * MINUTE);
+      const handle = await canaryRolledBackAgainstRefusals(taskQueue, 100);
       await waitForStatus<ReenablementStatus>(
         handle,
         (s) => s.needsHuman?.safeState?.state === 'failing',
         'the safe state failing',
       );
-      await handle.cancel();
-      const events = await readUntil(
-        () => historyEvents(handle),
-        (history) =>
-          history.some(
-            (e) => e.workflowExecutionCanceledEventAttributes ?? e.workflowTaskFailedEventAttributes,
-          ),
-        'the cancellation handled',
-      );
-      assert.equal(events.filter((e) => e.workflowTaskFailedEventAttributes).length, 0);
-      assert.ok(events.at(-1)?.workflowExecutionCanceledEventAttributes, 'the run ended cancelled');
+      await cancelRun(handle);
       const cancelled = (await notices(handle.workflowId)).filter((n) => n.kind === 'run_cancelled');
       assert.equal(cancelled.length, 1);
     });

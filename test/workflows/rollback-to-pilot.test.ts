@@ -29,7 +29,8 @@ import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheu
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, readUntil, waitForStatus } from '../fixtures/wait';
-import { abortSignal, statusQuery, stepDecisionSignal } from '../../src/workflows/shared/messages';
+import { abortSignal, stepDecisionSignal } from '../../src/workflows/shared/messages';
+import { cancellationNotices, cancelRun } from '../fixtures/cancellation';
 
 /**
  * RB-LAUNCH-002 on the time-skipping server with the policy's real durations (30 min triage,
@@ -235,19 +236,9 @@ describe('rollbackToPilot (time-skipping)', () => {
       const handle = await start(taskQueue, input());
       await waitForStatus<RollbackStatus>(handle, atStep('hold_green'), 'green held', 60_000);
       const mutationsBefore = mutations(cluster).length;
-      await handle.cancel();
-      const events = await readUntil(
-        () => historyEvents(handle),
-        (history) => history.some((e) => e.workflowExecutionCanceledEventAttributes),
-        'the run cancelled',
-      );
-      assert.equal(events.filter((e) => e.workflowTaskFailedEventAttributes).length, 0);
-      const status = (await handle.query(statusQuery)) as unknown as RollbackStatus;
+      const { status } = await cancelRun<RollbackStatus>(handle);
       assert.equal(status.outcome, 'cancelled');
-      const { rows } = await suite.db.pool.query<{ subject: string; body: string }>(
-        "SELECT subject, body FROM runbook_notices WHERE workflow_id = $1 AND kind = 'run_cancelled'",
-        [handle.workflowId],
-      );
+      const rows = await cancellationNotices(suite.db.pool, handle.workflowId);
       assert.equal(rows.length, 1);
       assert.match(rows[0]!.subject, /CANCELLED at hold_green/);
       assert.match(rows[0]!.body, /the writers are still FROZEN \(ingest-writer was 2\)/);

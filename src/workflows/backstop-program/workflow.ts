@@ -48,10 +48,9 @@ export async function backstopProgram(rawInput: BackstopInput): Promise<Backstop
   );
   const run = new BackstopRun(input);
   return announcingCancellation(
-    run.record,
-    run.notices,
-    () => cancellation(run),
+    run,
     () => openAndRun(run),
+    () => cancellation(run),
   );
 }
 

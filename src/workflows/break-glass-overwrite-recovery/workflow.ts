@@ -53,12 +53,7 @@ export async function breakGlassOverwriteRecovery(
   );
   // A cancellation while Procedure A runs reaches A (its own announcement) and ends this wrapper
   // as procedure_a_failed, below; before A, this run announces it.
-  return announcingCancellation(
-    opened.record,
-    opened.notices,
-    () => opened.failSafe.cancellation(),
-    () => recover(input, opened),
-  );
+  return announcingCancellation(opened, () => recover(input, opened));
 }
 
 /** The pre-clobber search, then Procedure A on what it found. */

@@ -36,12 +36,7 @@ const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 export async function incident(raw: IncidentInput): Promise<IncidentResult> {
   const input = parseWorkflowInput(incidentSchemas().input, raw, 'incident input');
   const run = new IncidentRun(input);
-  return announcingCancellation(
-    run.record,
-    run.notices,
-    () => run.failSafe.cancellation(),
-    () => respond(run),
-  );
+  return announcingCancellation(run, () => respond(run));
 }
 
 /** The incident from its declaration to its review (and a breach's notification). */

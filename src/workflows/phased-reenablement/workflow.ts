@@ -71,12 +71,7 @@ export async function phasedReenablement(rawInput: PhasedReenablementInput): Pro
     input.continued,
     'the run itself when it continues as new (a run started with it would skip the canary)',
   );
-  return announcingCancellation(
-    run.record,
-    run.notices,
-    () => run.failSafe.cancellation(),
-    () => reenable(run),
-  );
+  return announcingCancellation(run, () => reenable(run));
 }
 
 /** The phases, each with its hold and analysis (or, continued as new, the rest of phase 3). */

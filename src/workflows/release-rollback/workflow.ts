@@ -34,12 +34,7 @@ const PIN_CHECK_EVERY_MS = 15_000;
 export async function releaseRollback(rawInput: ReleaseRollbackInput): Promise<ReleaseRollbackResult> {
   const input = parseWorkflowInput(releaseRollbackInputSchema(), rawInput, 'releaseRollback input');
   const run = new ReleaseRollbackRun(input);
-  return announcingCancellation(
-    run.record,
-    run.notices,
-    () => run.failSafe.cancellation(),
-    () => rollBack(run),
-  );
+  return announcingCancellation(run, () => rollBack(run));
 }
 
 /** The mechanism the input names, each clock to the old code verified running. */

@@ -38,12 +38,7 @@ const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 export async function rollbackToPilot(rawInput: RollbackToPilotInput): Promise<RollbackResult> {
   const input = parseWorkflowInput(rollbackToPilotInputSchema, rawInput, 'rollbackToPilot input');
   const run = new RollbackRun(input);
-  return announcingCancellation(
-    run.record,
-    run.notices,
-    () => run.failSafe.cancellation(),
-    () => rollBack(run),
-  );
+  return announcingCancellation(run, () => rollBack(run));
 }
 
 /** The decision and, when it says go, the rollback's steps (seed RB-LAUNCH-002). */

@@ -29,26 +29,33 @@ export interface CancellationAnnouncement {
   finish?: (summary: string) => Promise<void>;
 }
 
+/** What a run that announces its cancellation has: its record, its notices and its fail-safe. */
+export interface AnnouncingRun {
+  record: RunRecord<unknown>;
+  notices: Notices;
+  failSafe: { cancellation(): CancellationAnnouncement };
+}
+
 /**
  * Runs the workflow body; a cancellation of the run ends it CANCELED as Temporal asks, but since
  * run-cancellation-announced-v1 not quietly: it is recorded (step, outcome `cancelled`, search
  * attributes), deadlines the run watched are marked cancelled and listed, and the run's people
  * are told at which step it stopped, that an activity running then may still finish, and what is
  * now theirs to do by hand. The ending runs in a non-cancellable scope (its activities must not be
- * cancelled by the request they report). `announcement` is read when the cancellation comes, once
- * the policy is read (before that a run has done nothing and has nowhere to send a notice: its
- * record alone says it was cancelled).
+ * cancelled by the request they report). `announcement` (by default the fail-safe's: the incident
+ * commander or DRI it pages) is read when the cancellation comes, once the policy is read (before
+ * that a run has done nothing and has nowhere to send a notice: its record alone says so).
  */
 export async function announcingCancellation<T>(
-  record: RunRecord<unknown>,
-  notices: Notices,
-  announcement: () => CancellationAnnouncement,
+  run: AnnouncingRun,
   body: () => Promise<T>,
+  announcement: () => CancellationAnnouncement = () => run.failSafe.cancellation(),
 ): Promise<T> {
   try {
     return await body();
   } catch (error) {
     if (!isRunCancellation(error) || !isPatched(PATCHES.runCancellationAnnounced)) throw error;
+    const { record, notices } = run;
     const told = notices.routed ? announcement() : undefined;
     await CancellationScope.nonCancellable(() => endCancelled(record, notices, told));
     throw error;

@@ -219,10 +219,9 @@ class AssembledProcedure<
     });
     const run: Run<K, Schema, Detail> = { ...opened, input };
     return announcingCancellation(
-      run.record,
-      run.notices,
-      () => cancellationOf(run),
+      run,
       () => this.proceed(run, checksFreeze, freezeOverride),
+      () => cancellationOf(run),
     );
   };
 
