@@ -184,12 +184,13 @@ async function restoreThroughProcedureA(
   } catch (error) {
     detail.child.state = 'failed';
     // A cancelled (this run's cancellation reaches it too) says what it had done in its own notice.
-    detail.child.error = isCancellation(error)
+    const cancelled = isCancellation(error);
+    detail.child.error = cancelled
       ? 'cancelled; its run_cancelled notice and status say what it had done'
       : describeFailure(error);
     return {
       outcome: 'procedure_a_failed',
-      message: `Procedure A (${childId}) ${isCancellation(error) ? 'was' : 'failed'}: ${detail.child.error}`,
+      message: `Procedure A (${childId}) ${cancelled ? 'was' : 'failed'}: ${detail.child.error}`,
     };
   }
 }

@@ -10,8 +10,16 @@ import type { RunRecord } from './run-record';
  * cancelled. `error` is what reached the caller (a CancelledFailure, or an ActivityFailure or
  * ChildWorkflowFailure caused by one).
  */
-export function isRunCancellation(error: unknown): boolean {
+function isRunCancellation(error: unknown): boolean {
   return isCancellation(error) && CancellationScope.current().consideredCancelled;
+}
+
+/**
+ * A run cancellation this run answers with the announcement below: runs since
+ * run-cancellation-announced-v1 (asked only when one comes). The fail-safe lets it through too.
+ */
+export function isAnnouncedCancellation(error: unknown): boolean {
+  return isRunCancellation(error) && isPatched(PATCHES.runCancellationAnnounced);
 }
 
 /** Whom the cancellation is told to, and what the run had done by then. */
@@ -54,7 +62,7 @@ export async function announcingCancellation<T>(
   try {
     return await body();
   } catch (error) {
-    if (!isRunCancellation(error) || !isPatched(PATCHES.runCancellationAnnounced)) throw error;
+    if (!isAnnouncedCancellation(error)) throw error;
     const { record, notices } = run;
     const told = notices.routed ? announcement() : undefined;
     await CancellationScope.nonCancellable(() => endCancelled(record, notices, told));

@@ -4,7 +4,7 @@ import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
 import { isPatched, PATCHES } from './patches';
-import { isRunCancellation, type CancellationAnnouncement } from './cancellation';
+import { isAnnouncedCancellation, type CancellationAnnouncement } from './cancellation';
 import { handleDecision } from './decisions';
 import { stepDecisionMessage, stepDecisionPayloadSchema } from './messages';
 import { describeFailure, type Notices } from './notices';
@@ -132,7 +132,7 @@ export class FailSafe {
       } catch (error) {
         if (!isStepFailure(error)) throw error;
         // The run's own cancellation (from Temporal) ends it; it is not a step that failed.
-        if (isRunCancellation(error) && isPatched(PATCHES.runCancellationAnnounced)) throw error;
+        if (isAnnouncedCancellation(error)) throw error;
         const decision = await this.waitForHuman(step, error);
         if (decision.decision === 'retry') {
           this.record.enterStep(step.name, `retrying: ${step.what} (decided by ${decision.by})`);
@@ -202,7 +202,7 @@ export class FailSafe {
         return;
       } catch (error) {
         if (!isStepFailure(error)) throw error;
-        if (isRunCancellation(error) && isPatched(PATCHES.runCancellationAnnounced)) throw error;
+        if (isAnnouncedCancellation(error)) throw error;
         safe.state = 'failing';
         safe.error = describeFailure(error);
         this.notices.send({
