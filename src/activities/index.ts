@@ -15,6 +15,7 @@ import { createNotifyActivities } from './notify';
 import { createPolicyActivities } from './policy';
 import { createProbeActivities } from './probes';
 import { createSqlActivities } from './sql';
+import { createTemporalActivities } from './temporal';
 import { createTrackerActivities } from './trackers';
 import { DirectoryArtifactStore, type ArtifactStore } from './artifacts';
 import { createEvidenceActivities } from './evidence';
@@ -85,6 +86,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSignatureActivities({ db: deps.db, signers: deps.policy.signers }),
     ...createHelmActivities({ db: deps.db, release: deps.policy.runbooks.releaseRollback, secrets }),
     ...createReleaseCheckActivities({ release: deps.policy.runbooks.releaseRollback }),
+    ...createTemporalActivities(),
   };
 }
 
@@ -111,5 +113,6 @@ export type { PreservedEvidence } from './evidence';
 export type { MutationResult, WriterFreezeState } from './kubectl/orchestrator';
 export type { StagingSoakJob, StagingSoakReading } from './kubectl/orchestrator/staging-soak';
 export type { IncidentMetrics, RepoAnalysis } from './metrics';
+export type { IncidentRunState } from './temporal';
 export type * from './sql';
 export type * from './trackers';

@@ -4,6 +4,7 @@ import { breakGlassConsoleEditWorkflowId } from '../workflows/break-glass-consol
 import { breakGlassOverwriteRecoveryWorkflowId } from '../workflows/break-glass-overwrite-recovery/definitions';
 import { breakGlassRebootstrapWorkflowId } from '../workflows/break-glass-rebootstrap/definitions';
 import { breakGlassRestoreWorkflowId } from '../workflows/break-glass-restore/definitions';
+import { freezeLiftWorkflowId } from '../workflows/freeze-lift/definitions';
 import { incidentWorkflowId } from '../workflows/incident/definitions';
 import { phasedReenablementWorkflowId } from '../workflows/phased-reenablement/definitions';
 import { rollbackToPilotWorkflowId } from '../workflows/rollback-to-pilot/definitions';
@@ -19,9 +20,11 @@ export const PROCEDURES: Record<string, (incidentId: string) => string> = {
   reenablement: phasedReenablementWorkflowId,
   /** The incident itself (seed 004): addressed by its own commands, never picked by the lookup below. */
   incident: incidentWorkflowId,
+  /** A freeze lifted by hand (lift-freeze). */
+  'freeze-lift': freezeLiftWorkflowId,
 };
 
-const PROCEDURE_NAMES = 'A, B, C, D, rollback, reenablement or incident';
+const PROCEDURE_NAMES = 'A, B, C, D, rollback, reenablement, incident or freeze-lift';
 
 /** Which run a command addresses: a workflow id, or an incident (and maybe its runbook). */
 export type RunRef = { workflowId: string } | { incidentId: string; procedure?: string };

@@ -125,6 +125,8 @@ CREATE TABLE IF NOT EXISTS change_freezes (
   lifted_by    text,
   PRIMARY KEY (incident_id, environment)
 );
+-- 0.11.0: why a freeze was lifted by hand (freezeLift); the incident's own lift leaves it empty.
+ALTER TABLE change_freezes ADD COLUMN IF NOT EXISTS lift_reason text;
 CREATE INDEX IF NOT EXISTS change_freezes_active ON change_freezes (environment) WHERE lifted_at IS NULL;
 
 CREATE TABLE IF NOT EXISTS change_freeze_crossings (

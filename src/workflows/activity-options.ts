@@ -43,6 +43,18 @@ export const databaseRead: ActivityOptions = {
   },
 };
 
+/** Reads of another run through Temporal (describe, its status query): bounded, a few retries. */
+export const temporalRead: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: {
+    maximumAttempts: 4,
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '10s',
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
+};
+
 /**
  * The one transaction that changes the target. Idempotent through the ledger, so a retry after a
  * commit returns the first result; ~4 minutes of retries before the run escalates.

@@ -29,3 +29,5 @@ export const incident: Workflows['incident'] = (input) =>
   (require('./incident/workflow') as Workflows).incident(input);
 export const releaseRollback: Workflows['releaseRollback'] = (input) =>
   (require('./release-rollback/workflow') as Workflows).releaseRollback(input);
+export const freezeLift: Workflows['freezeLift'] = (input) =>
+  (require('./freeze-lift/workflow') as Workflows).freezeLift(input);

@@ -5,6 +5,7 @@ import { breakGlassOverwriteRecoveryContract } from './break-glass-overwrite-rec
 import { breakGlassRebootstrapContract } from './break-glass-rebootstrap/definitions';
 import { incidentContract } from './incident/definitions';
 import { breakGlassRestoreContract } from './break-glass-restore/definitions';
+import { freezeLiftContract } from './freeze-lift/definitions';
 import { releaseRollbackContract } from './release-rollback/definitions';
 import { phasedReenablementContract } from './phased-reenablement/definitions';
 import { rollbackToPilotContract } from './rollback-to-pilot/definitions';
@@ -23,5 +24,6 @@ export const MESSAGE_CONTRACTS: Record<string, MessageContract> = Object.fromEnt
     backstopProgramContract,
     incidentContract,
     releaseRollbackContract,
+    freezeLiftContract,
   ].map((contract) => [contract.workflowType, contract]),
 );

@@ -15,3 +15,4 @@ export { phasedReenablement } from './phased-reenablement/workflow';
 export { backstopProgram } from './backstop-program/workflow';
 export { incident } from './incident/workflow';
 export { releaseRollback } from './release-rollback/workflow';
+export { freezeLift } from './freeze-lift/workflow';

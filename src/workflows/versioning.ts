@@ -25,6 +25,8 @@ export const WORKFLOW_VERSIONING = {
   incident: 'AUTO_UPGRADE',
   /** Minutes (pin) to about an hour (merge revert and CI deploy): finishes on the build that started it. */
   releaseRollback: 'PINNED',
+  /** Seconds: a few reads and one write; a failure waiting for a human finishes where it started. */
+  freezeLift: 'PINNED',
 } as const satisfies Record<string, VersioningBehavior>;
 
 export type VersionedWorkflowName = keyof typeof WORKFLOW_VERSIONING;

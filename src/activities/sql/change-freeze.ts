@@ -26,8 +26,20 @@ const setInputSchema = z
   .strict();
 export type SetChangeFreezeInput = z.input<typeof setInputSchema>;
 
-const liftInputSchema = z.object({ incidentId, environment, by: handle, at: instant }).strict();
+const liftInputSchema = z
+  .object({
+    incidentId,
+    environment,
+    by: handle,
+    at: instant,
+    /** Why, when it is lifted by hand rather than by the incident's resolution (recorded). */
+    reason: z.string().min(1).max(2_000).optional(),
+  })
+  .strict();
 export type LiftChangeFreezeInput = z.input<typeof liftInputSchema>;
+
+const readInputSchema = z.object({ incidentId }).strict();
+export type ReadIncidentFreezesInput = z.input<typeof readInputSchema>;
 
 const checkInputSchema = z
   .object({
@@ -56,6 +68,7 @@ export interface ChangeFreeze {
   frozenAt: string;
   liftedAt?: string;
   liftedBy?: string;
+  liftReason?: string;
 }
 
 export type FreezeCheck =
@@ -71,6 +84,7 @@ interface FreezeRow {
   frozen_at: Date;
   lifted_at: Date | null;
   lifted_by: string | null;
+  lift_reason: string | null;
 }
 
 function toFreeze(row: FreezeRow): ChangeFreeze {
@@ -83,6 +97,7 @@ function toFreeze(row: FreezeRow): ChangeFreeze {
     frozenAt: row.frozen_at.toISOString(),
     ...(row.lifted_at ? { liftedAt: row.lifted_at.toISOString() } : {}),
     ...(row.lifted_by ? { liftedBy: row.lifted_by } : {}),
+    ...(row.lift_reason ? { liftReason: row.lift_reason } : {}),
   };
 }
 
@@ -107,12 +122,22 @@ export async function setChangeFreeze(db: Pool, raw: SetChangeFreezeInput): Prom
 export async function liftChangeFreeze(db: Pool, raw: LiftChangeFreezeInput): Promise<ChangeFreeze | null> {
   const input = parseInput(liftInputSchema, raw, 'liftChangeFreeze input');
   await db.query(
-    `UPDATE change_freezes SET lifted_at = $3::timestamptz, lifted_by = $4
+    `UPDATE change_freezes SET lifted_at = $3::timestamptz, lifted_by = $4, lift_reason = $5
      WHERE incident_id = $1 AND environment = $2 AND lifted_at IS NULL`,
-    [input.incidentId, input.environment, input.at, input.by],
+    [input.incidentId, input.environment, input.at, input.by, input.reason ?? null],
   );
   const row = await findFreeze(db, input.incidentId, input.environment);
   return row ? toFreeze(row) : null;
+}
+
+/** Every freeze the incident recorded, in force or lifted, oldest first. */
+export async function readIncidentFreezes(db: Pool, raw: ReadIncidentFreezesInput): Promise<ChangeFreeze[]> {
+  const input = parseInput(readInputSchema, raw, 'readIncidentFreezes input');
+  const { rows } = await db.query<FreezeRow>(
+    'SELECT * FROM change_freezes WHERE incident_id = $1 ORDER BY frozen_at, environment',
+    [input.incidentId],
+  );
+  return rows.map(toFreeze);
 }
 
 async function findFreeze(db: Pool, incident: string, env: string): Promise<FreezeRow | undefined> {

@@ -16,11 +16,13 @@ import {
 import {
   checkChangeFreeze,
   liftChangeFreeze,
+  readIncidentFreezes,
   setChangeFreeze,
   type ChangeFreeze,
   type CheckChangeFreezeInput,
   type FreezeCheck,
   type LiftChangeFreezeInput,
+  type ReadIncidentFreezesInput,
   type SetChangeFreezeInput,
 } from './change-freeze';
 import { prepareDrill, type PrepareDrillInput, type PrepareDrillOutcome } from './drill';
@@ -169,6 +171,9 @@ export function createSqlActivities(deps: SqlDeps) {
     /** Incident: lift its freeze at resolution. */
     liftChangeFreeze: (input: LiftChangeFreezeInput): Promise<ChangeFreeze | null> =>
       liftChangeFreeze(deps.db, input),
+    /** Freeze lift: every freeze the incident recorded, in force or lifted. */
+    readIncidentFreezes: (input: ReadIncidentFreezesInput): Promise<ChangeFreeze[]> =>
+      readIncidentFreezes(deps.db, input),
     /** Every mutating runbook, before its gate: the freezes in force; an override is recorded. */
     checkChangeFreeze: (input: CheckChangeFreezeInput): Promise<FreezeCheck> =>
       checkChangeFreeze(deps.db, deps.freezeEnvironment, input),

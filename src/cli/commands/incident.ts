@@ -14,6 +14,11 @@ import {
   resolveMessage,
   startRunbookMessage,
 } from '../../workflows/incident/definitions';
+import {
+  FREEZE_LIFT,
+  freezeLiftInputSchema,
+  freezeLiftWorkflowId,
+} from '../../workflows/freeze-lift/definitions';
 import { jsonOption, list, validateFlag, validateOptions, type Values } from '../args';
 import type { Command } from '../command';
 import { runRef } from '../runs';
@@ -142,4 +147,30 @@ export const incidentCommands: Command[] = [
   incidentMessage('incident-review-filed', '--link <url>', fileReviewMessage.update.name, {
     link: 'documentUrl',
   }),
+  {
+    name: 'lift-freeze',
+    group: GROUP,
+    usage:
+      '--incident <id> --by <@handle> --reason "..." [--environment <env>]\n' +
+      "                           (when the incident's run cannot: cancelled, failed, or its lift skipped)",
+    prepare(values) {
+      const input = validateOptions(
+        freezeLiftInputSchema(),
+        {
+          incidentId: values.incident,
+          requestedBy: values.by,
+          reason: values.reason,
+          ...(values.environment !== undefined ? { environment: values.environment } : {}),
+        },
+        'lift-freeze',
+        { incidentId: '--incident', requestedBy: '--by', reason: '--reason', environment: '--environment' },
+      );
+      return startRun({
+        workflowType: FREEZE_LIFT,
+        workflowId: freezeLiftWorkflowId(input.incidentId),
+        args: [input],
+        follow: `--incident ${input.incidentId} --procedure freeze-lift`,
+      });
+    },
+  },
 ];

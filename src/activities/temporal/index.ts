@@ -1,0 +1,79 @@
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { z } from 'zod';
+import { parseInput } from '../validation';
+
+/**
+ * Reads of other runs through the worker's own Temporal client (the activity context's): what a
+ * runbook must know about a run it does not own, e.g. whether an incident is still open before its
+ * freeze is lifted by hand. Read-only.
+ */
+
+const readIncidentRunInputSchema = z.object({ workflowId: z.string().min(1).max(300) }).strict();
+export type ReadIncidentRunInput = z.input<typeof readIncidentRunInputSchema>;
+
+/** The incident's run as Temporal has it, and what its status query says (when it answers). */
+export type IncidentRunState =
+  | { found: false; workflowId: string }
+  | {
+      found: true;
+      workflowId: string;
+      runId: string;
+      /** RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT, CONTINUED_AS_NEW… */
+      status: string;
+      open: boolean;
+      commander?: string;
+      resolution?: { at: string; by: string };
+      freezeState?: string;
+      /** The status query did not answer (why): the run's own account is unknown. */
+      statusUnreadable?: string;
+    };
+
+/** What this reads of the incident's status query (the workflow's own definitions are not ours to import). */
+interface IncidentStatusAnswer {
+  detail: {
+    commander: { handle: string };
+    resolution?: { at: string; by: string };
+    freeze?: { state: string };
+  };
+}
+
+type TemporalClient = Context['client'];
+
+export function createTemporalActivities(deps: { client?: () => TemporalClient } = {}) {
+  const client = deps.client ?? (() => Context.current().client);
+  return {
+    /** Freeze lift: whether the incident's run (by its workflow id) is open and resolved, and who commands it. */
+    async readIncidentRun(raw: ReadIncidentRunInput): Promise<IncidentRunState> {
+      const input = parseInput(readIncidentRunInputSchema, raw, 'readIncidentRun input');
+      const { workflowId } = input;
+      const handle = client().workflow.getHandle(workflowId);
+      let described;
+      try {
+        described = await handle.describe();
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return { found: false, workflowId };
+        throw error;
+      }
+      const base = {
+        found: true as const,
+        workflowId,
+        runId: described.runId,
+        status: described.status.name,
+        open: described.status.name === 'RUNNING',
+      };
+      try {
+        const status = await handle.query<IncidentStatusAnswer>('status');
+        const { commander, resolution, freeze } = status.detail;
+        return {
+          ...base,
+          commander: commander.handle,
+          ...(resolution ? { resolution: { at: resolution.at, by: resolution.by } } : {}),
+          ...(freeze ? { freezeState: freeze.state } : {}),
+        };
+      } catch (error) {
+        return { ...base, statusUnreadable: error instanceof Error ? error.message : String(error) };
+      }
+    },
+  };
+}

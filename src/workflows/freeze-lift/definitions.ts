@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import type { ChangeFreeze, IncidentRunState } from '../../activities';
+import { incidentIdSchema } from '../../common/break-glass';
+import { handleSchema } from '../../common/identity';
+import { sharedOnFirstUse } from '../../common/shared-schemas';
+import { stepDecisionPayloadSchema, type MessageContract } from '../shared/messages';
+import type { NoticeRecord } from '../shared/notices';
+import type { Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
+
+export { statusQuery, stepDecisionSignal } from '../shared/messages';
+
+/**
+ * Seed 004 §1.3 by hand: lifting an incident's change freeze when the incident's own run cannot
+ * (it was cancelled, terminated or failed, or its lift was skipped). The incident lifts its freeze
+ * when it is resolved; while it is open and unresolved this refuses.
+ */
+export const FREEZE_LIFT = 'freezeLift';
+
+/** One lift at a time per incident (a second start while one runs is refused by Temporal). */
+export function freezeLiftWorkflowId(incidentId: string): string {
+  return `freeze-lift-${incidentId}`;
+}
+
+function buildInputSchema() {
+  return z
+    .object({
+      incidentId: incidentIdSchema,
+      requestedBy: handleSchema,
+      reason: z.string().trim().min(1, 'must say why the freeze is lifted by hand').max(2_000),
+      /** Only this environment's freeze; absent: every freeze of the incident still in force. */
+      environment: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a lower-case environment name like "production"')
+        .optional(),
+    })
+    .strict();
+}
+
+export const freezeLiftInputSchema = sharedOnFirstUse('workflows/freeze-lift/definitions', buildInputSchema);
+
+export type FreezeLiftInput = z.input<ReturnType<typeof buildInputSchema>>;
+export type FreezeLiftInputParsed = z.output<ReturnType<typeof buildInputSchema>>;
+
+export type FreezeLiftOutcome =
+  'lifted' | 'not_frozen' | 'refused_incident_open' | 'refused_not_responder' | 'aborted';
+
+export interface FreezeLiftDetail {
+  incidentId: string;
+  requestedBy: string;
+  reason: string;
+  environment?: string;
+  /** The incident's run as read from Temporal. */
+  incidentRun?: IncidentRunState;
+  /** The incident's freezes as read before the lift (in force and lifted). */
+  freezes?: ChangeFreeze[];
+  /** The freezes this run lifted, as recorded. */
+  lifted: ChangeFreeze[];
+}
+
+export type FreezeLiftStatus = RunbookStatus<FreezeLiftDetail>;
+
+export interface FreezeLiftResult {
+  runbook: typeof FREEZE_LIFT;
+  outcome: FreezeLiftOutcome;
+  message: string;
+  workflowId: string;
+  incidentId: string;
+  lifted: ChangeFreeze[];
+  steps: StepRecord[];
+  refusedAttempts: RefusedAttempt[];
+  flags: Finding[];
+  notices: NoticeRecord[];
+  testOnlyShortDurations?: true;
+}
+
+/** The workflow's message contract (see MessageContract): additive changes only. */
+export const freezeLiftContract: MessageContract = {
+  workflowType: FREEZE_LIFT,
+  version: 1,
+  get input() {
+    return freezeLiftInputSchema();
+  },
+  messages: { stepDecision: stepDecisionPayloadSchema },
+};

@@ -1,0 +1,232 @@
+import { proxyActivities, setHandler } from '@temporalio/workflow';
+import type {
+  ChangeFreeze,
+  IncidentRunState,
+  RunbookActivities,
+  RunbookPolicySnapshot,
+} from '../../activities';
+import { utcIso } from '../../common/duration';
+import { atHandle, sameHandle } from '../../common/identity';
+import { databaseRead, databaseWrite, policyRead, temporalRead } from '../activity-options';
+import { announcingCancellation } from '../shared/cancellation';
+import { FailSafe } from '../shared/fail-safe';
+import { parseWorkflowInput, servedSection } from '../shared/input';
+import { incidentWorkflowId } from '../incident/definitions';
+import { statusQuery } from '../shared/messages';
+import { Notices } from '../shared/notices';
+import { RunRecord } from '../shared/run-record';
+import {
+  FREEZE_LIFT,
+  freezeLiftInputSchema,
+  type FreezeLiftDetail,
+  type FreezeLiftInput,
+  type FreezeLiftInputParsed,
+  type FreezeLiftOutcome,
+  type FreezeLiftResult,
+} from './definitions';
+
+const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
+const { readIncidentRun } = proxyActivities<RunbookActivities>(temporalRead);
+const { readIncidentFreezes } = proxyActivities<RunbookActivities>(databaseRead);
+const { liftChangeFreeze } = proxyActivities<RunbookActivities>(databaseWrite);
+
+type IncidentSection = NonNullable<RunbookPolicySnapshot<'incident'>['runbook']>;
+
+/**
+ * Lifts an incident's change freeze by hand (seed 004 §1.3), for when the incident's own run
+ * cannot: it was cancelled, terminated or failed, or its lift was skipped. Refused while the
+ * incident is open and unresolved (its resolution lifts the freeze), and to anyone who is not one
+ * of the incident policy's responders or the incident's commander. Who and why are recorded on the
+ * freeze and told to the incident's commander and whoever froze it.
+ */
+export async function freezeLift(rawInput: FreezeLiftInput): Promise<FreezeLiftResult> {
+  const input = parseWorkflowInput(freezeLiftInputSchema(), rawInput, 'freezeLift input');
+  const run = new FreezeLiftRun(input);
+  return announcingCancellation(run, () => lift(run));
+}
+
+class FreezeLiftRun {
+  readonly record: RunRecord<FreezeLiftDetail>;
+  readonly detail: FreezeLiftDetail;
+  readonly notices: Notices;
+  readonly failSafe: FailSafe;
+  readonly requester: string;
+  readonly tag: string;
+  private responders: string[] = [];
+
+  constructor(readonly input: FreezeLiftInputParsed) {
+    this.requester = atHandle(input.requestedBy);
+    this.record = new RunRecord<FreezeLiftDetail>(FREEZE_LIFT, input.incidentId, {
+      incidentId: input.incidentId,
+      requestedBy: this.requester,
+      reason: input.reason,
+      ...(input.environment ? { environment: input.environment } : {}),
+      lifted: [],
+    });
+    setHandler(statusQuery, () => this.record.status);
+    this.detail = this.record.status.detail;
+    this.notices = new Notices(this.record);
+    this.tag = `[${input.incidentId} freeze lift]`;
+    this.record.setMemoSummary(
+      `Change freeze lift of incident ${input.incidentId}${input.environment ? ` (${input.environment})` : ''}, asked by ${this.requester}`,
+    );
+    this.failSafe = new FailSafe(this.record, this.notices, {
+      tag: this.tag,
+      incidentCommander: this.requester,
+      mayDecide: (by) => this.mayDecide(by),
+      account: () => this.account(),
+    });
+  }
+
+  configure(snapshot: RunbookPolicySnapshot<'incident'>, section: IncidentSection): void {
+    this.responders = section.responders.map(atHandle);
+    this.notices.configure(snapshot.notifications);
+    this.failSafe.configure(snapshot.failSafe);
+    this.record.markTestOnlyIf(snapshot.testOnlyShortDurations);
+  }
+
+  /** The incident's commander, when its run said. */
+  get commander(): string | undefined {
+    const run = this.detail.incidentRun;
+    return run?.found && run.commander ? atHandle(run.commander) : undefined;
+  }
+
+  /** The incident policy's responders and the incident's commander. */
+  get deciders(): string[] {
+    return [...this.responders, ...(this.commander ? [this.commander] : [])];
+  }
+
+  mayDecide(by: string): boolean {
+    return sameHandle(by, this.requester) || this.deciders.some((who) => sameHandle(who, by));
+  }
+
+  account(): string {
+    const { lifted, freezes } = this.detail;
+    const inForce = (freezes ?? []).filter((freeze) => !freeze.liftedAt).length;
+    return lifted.length > 0
+      ? `lifted: ${lifted.map((freeze) => freeze.environment).join(', ')} of ${inForce} in force`
+      : 'no freeze lifted';
+  }
+
+  async finish(outcome: FreezeLiftOutcome, message: string): Promise<FreezeLiftResult> {
+    const { record } = this;
+    record.finish(outcome, message);
+    await this.notices.settle();
+    return {
+      runbook: FREEZE_LIFT,
+      outcome,
+      message,
+      workflowId: record.status.workflowId,
+      incidentId: this.input.incidentId,
+      lifted: this.detail.lifted,
+      steps: record.stepDurations(),
+      refusedAttempts: record.status.refusedAttempts,
+      flags: record.status.flags,
+      notices: record.status.notices,
+      ...record.resultMarks,
+    };
+  }
+}
+
+async function lift(run: FreezeLiftRun): Promise<FreezeLiftResult> {
+  const { input, record, detail, failSafe } = run;
+  record.enterStep('load_policy', 'reading the worker policy');
+  const snapshot = await loadRunbookPolicy({ runbook: 'incident' });
+  run.configure(snapshot, servedSection('incident', snapshot));
+
+  record.enterStep('read_incident', `reading incident ${input.incidentId}'s run from Temporal`);
+  const incidentRun = await failSafe.step(
+    { name: 'read_incident', what: `read incident ${input.incidentId}'s run from Temporal` },
+    () => readIncidentRun({ workflowId: incidentWorkflowId(input.incidentId) }),
+  );
+  if (incidentRun.kind !== 'done') return aborted(run, incidentRun, 'while the incident could not be read');
+  detail.incidentRun = incidentRun.value;
+
+  if (!run.deciders.some((who) => sameHandle(who, run.requester)))
+    return run.finish(
+      'refused_not_responder',
+      `${run.requester} may not lift incident ${input.incidentId}'s freeze: the incident's responders (${run.deciders.join(', ')}) may. Nothing was changed`,
+    );
+  const open = openAndUnresolved(incidentRun.value);
+  if (open) return run.finish('refused_incident_open', open);
+
+  record.enterStep('read_freezes', `reading incident ${input.incidentId}'s change freezes`);
+  const read = await failSafe.step(
+    { name: 'read_freezes', what: `read incident ${input.incidentId}'s change freezes` },
+    () => readIncidentFreezes({ incidentId: input.incidentId }),
+  );
+  if (read.kind !== 'done') return aborted(run, read, 'while the freezes could not be read');
+  detail.freezes = read.value;
+  const inForce = read.value.filter(
+    (freeze) => !freeze.liftedAt && (!input.environment || freeze.environment === input.environment),
+  );
+  if (inForce.length === 0) return run.finish('not_frozen', notFrozen(input, read.value));
+
+  record.enterStep('lift_freeze', `lifting ${inForce.map((freeze) => freeze.environment).join(', ')}`);
+  for (const freeze of inForce) {
+    const lifted = await failSafe.step(
+      { name: 'lift_freeze', what: `lift incident ${input.incidentId}'s freeze of ${freeze.environment}` },
+      () =>
+        liftChangeFreeze({
+          incidentId: input.incidentId,
+          environment: freeze.environment,
+          by: run.requester,
+          reason: input.reason,
+          at: utcIso(Date.now()),
+        }),
+    );
+    if (lifted.kind !== 'done') return aborted(run, lifted, `before ${freeze.environment} was lifted`);
+    if (lifted.value) detail.lifted.push(lifted.value);
+  }
+  announce(run, inForce);
+  const environments = detail.lifted.map((freeze) => freeze.environment).join(', ');
+  return run.finish(
+    'lifted',
+    `${environments} no longer frozen by incident ${input.incidentId}: lifted by ${run.requester}: ${input.reason}`,
+  );
+}
+
+/** Why an open incident's freeze is its own to lift, or undefined when it may be lifted here. */
+function openAndUnresolved(incident: IncidentRunState): string | undefined {
+  if (!incident.found || !incident.open || incident.resolution) return undefined;
+  const unread = incident.statusUnreadable
+    ? ` (its status could not be read: ${incident.statusUnreadable})`
+    : '';
+  return `incident ${incident.workflowId} is open and not resolved${unread}: its freeze lifts when it is resolved (npm run cli -- resolve-incident). To change something before, start that runbook with "freezeOverride": {"by": "@you", "reason": "..."}. Nothing was changed`;
+}
+
+function notFrozen(input: FreezeLiftInputParsed, freezes: ChangeFreeze[]): string {
+  const scope = input.environment ? ` on ${input.environment}` : '';
+  const earlier = freezes
+    .filter((freeze) => freeze.liftedAt && (!input.environment || freeze.environment === input.environment))
+    .map((freeze) => `${freeze.environment} lifted at ${freeze.liftedAt} by ${freeze.liftedBy ?? 'unknown'}`);
+  return `incident ${input.incidentId} has no change freeze in force${scope}${earlier.length ? ` (${earlier.join('; ')})` : ''}; nothing was changed`;
+}
+
+/** The incident's commander, whoever froze, and the requester are told (seed 004 §1.3). */
+function announce(run: FreezeLiftRun, freezes: ChangeFreeze[]): void {
+  const { input, detail } = run;
+  const frozenBy = freezes.map((freeze) => freeze.frozenBy).filter((by) => by.startsWith('@'));
+  const recipients = [...new Set([run.requester, ...(run.commander ? [run.commander] : []), ...frozenBy])];
+  const incident = detail.incidentRun;
+  const state = incident?.found ? `its run is ${incident.status.toLowerCase()}` : 'no run of it was found';
+  run.notices.send({
+    kind: 'incident_freeze',
+    severity: 'warning',
+    audience: 'incident_commander',
+    recipients,
+    subject: `${run.tag} change freeze on ${freezes.map((freeze) => freeze.environment).join(', ')} lifted by hand`,
+    body: `Incident ${input.incidentId}'s freeze was lifted by ${run.requester} (${state}): ${input.reason}. Mutating runbooks no longer refuse to act on it.`,
+  });
+}
+
+function aborted(
+  run: FreezeLiftRun,
+  outcome: { kind: 'skipped' | 'aborted'; by: string; reason?: string | undefined },
+  when: string,
+): Promise<FreezeLiftResult> {
+  return run.finish(
+    'aborted',
+    `aborted by ${outcome.by}${outcome.reason ? `: ${outcome.reason}` : ''} ${when}; ${run.account()}`,
+  );
+}

@@ -1,0 +1,252 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import { checkChangeFreeze, setChangeFreeze } from '../../src/activities/sql/change-freeze';
+import { scratchDir } from '../../src/local/servers';
+import { freezeLift, incident } from '../../src/workflows';
+import {
+  freezeLiftWorkflowId,
+  type FreezeLiftInput,
+  type FreezeLiftResult,
+} from '../../src/workflows/freeze-lift/definitions';
+import {
+  incidentWorkflowId,
+  resolveMessage,
+  type IncidentInput,
+  type IncidentStatus,
+} from '../../src/workflows/incident/definitions';
+import { cancelRun } from '../fixtures/cancellation';
+import { historyEvents, noticesSent } from '../fixtures/history';
+import { FakeCluster, orchestratorCluster } from '../fixtures/kubectl';
+import type { LoadedPolicy } from '../../src/worker/policy';
+import { activityDeps, rollbackPolicy } from '../fixtures/policy';
+import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
+import { workflowSuite } from '../fixtures/suite';
+import { uniqueId } from '../fixtures/temporal';
+import { testServerGuarded } from '../fixtures/timers';
+import { atStep, waitForStatus } from '../fixtures/wait';
+
+/**
+ * Lifting an incident's change freeze by hand (seed 004 §1.3), on the time-skipping server with
+ * real Postgres: the freeze a P1 incident set is left in force when its run is cancelled (or its
+ * lift skipped); `freezeLift` lifts it, recorded with who and why, refuses while the incident is
+ * open and unresolved, and refuses anyone the incident policy does not name as a responder.
+ */
+
+const suite = workflowSuite({
+  server: 'time-skipping',
+  clockStart: '2026-12-04T09:00:00Z',
+  queuePrefix: 'tq-freeze-lift',
+});
+const tmp = scratchDir('runbooks-freeze-lift');
+let policy: LoadedPolicy;
+let prometheus: PrometheusSink;
+
+before(async () => {
+  // The incident preserves evidence (orchestrator logs, metrics) before anything else.
+  prometheus = await prometheusSink();
+  policy = rollbackPolicy(tmp, prometheus.url);
+});
+after(async () => {
+  await prometheus?.stop();
+});
+
+const IC = '@sre-lead';
+
+function withWorker(fn: (taskQueue: string) => Promise<void>): Promise<void> {
+  FakeCluster.create(tmp, orchestratorCluster()).install();
+  return suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
+    try {
+      await fn(taskQueue);
+    } finally {
+      // An incident left running would hold the time-skipping clock for the next test.
+      for (const handle of declared.splice(0)) {
+        const { status } = await handle.describe();
+        if (status.name === 'RUNNING') await handle.terminate('left running by the test');
+      }
+    }
+  });
+}
+
+const declared: WorkflowHandle[] = [];
+
+/** A P1 in production: its run freezes production and waits in `responding`. */
+async function declareP1(taskQueue: string): Promise<{ incidentId: string; handle: WorkflowHandle }> {
+  const input: IncidentInput = {
+    incidentId: uniqueId('INC'),
+    severity: 'P1',
+    symptoms: 'orchestrator 5xx storm after the 14:00 deploy',
+    impact: 'rule generation down for 10 repos',
+    incidentCommander: IC,
+    declaredBy: '@dococeven',
+  };
+  const run = await suite.env.client.workflow.start(incident, {
+    taskQueue,
+    workflowId: incidentWorkflowId(input.incidentId),
+    args: [input],
+  });
+  declared.push(run);
+  const handle = testServerGuarded(suite.env, run);
+  await waitForStatus<IncidentStatus>(
+    handle,
+    (status) => status.step === 'responding' && status.detail.freeze?.state === 'frozen',
+    'the P1 frozen',
+  );
+  return { incidentId: input.incidentId, handle };
+}
+
+async function runLift(
+  taskQueue: string,
+  input: FreezeLiftInput,
+): Promise<{ result: FreezeLiftResult; handle: WorkflowHandle }> {
+  const handle = await suite.env.client.workflow.start(freezeLift, {
+    taskQueue,
+    workflowId: `${freezeLiftWorkflowId(input.incidentId)}-${uniqueId('try')}`,
+    args: [input],
+  });
+  return { result: await handle.result(), handle };
+}
+
+async function freezeRows(
+  incidentId: string,
+): Promise<{ environment: string; lifted_by: string | null; lift_reason: string | null; lifted: boolean }[]> {
+  const { rows } = await suite.db.pool.query<{
+    environment: string;
+    lifted_by: string | null;
+    lift_reason: string | null;
+    lifted: boolean;
+  }>(
+    'SELECT environment, lifted_by, lift_reason, lifted_at IS NOT NULL AS lifted FROM change_freezes WHERE incident_id = $1',
+    [incidentId],
+  );
+  return rows;
+}
+
+/** What a mutating runbook's freeze check sees on production now. */
+async function productionFrozen(): Promise<boolean> {
+  const check = await checkChangeFreeze(suite.db.pool, 'production', {
+    runbook: 'rollbackToPilot',
+    workflowId: 'freeze-lift-test',
+    runId: 'check',
+    incidentId: 'INC-CHECK',
+    at: new Date().toISOString(),
+  });
+  return check.frozen;
+}
+
+describe('freezeLift (seed 004 §1.3 by hand) on the time-skipping server', () => {
+  test('a cancelled P1 left its freeze in force: a non-responder is refused; a responder lifts it, recorded and told; again: not frozen', async () => {
+    await withWorker(async (taskQueue) => {
+      const { incidentId, handle } = await declareP1(taskQueue);
+      await cancelRun<IncidentStatus>(handle);
+      assert.equal(await productionFrozen(), true);
+
+      const stranger = await runLift(taskQueue, {
+        incidentId,
+        requestedBy: '@intern',
+        reason: 'want to deploy',
+      });
+      assert.equal(stranger.result.outcome, 'refused_not_responder', stranger.result.message);
+      assert.match(stranger.result.message, /@intern may not lift .*@sre-lead/);
+      assert.deepEqual(
+        (await freezeRows(incidentId)).map((row) => row.lifted),
+        [false],
+      );
+
+      const reason = 'incident run cancelled by mistake; production is green since 09:40';
+      const lift = await runLift(taskQueue, { incidentId, requestedBy: '@dococeven', reason });
+      assert.equal(lift.result.outcome, 'lifted', lift.result.message);
+      assert.match(lift.result.message, /^production no longer frozen by incident .* lifted by @dococeven/);
+      assert.deepEqual(await freezeRows(incidentId), [
+        { environment: 'production', lifted_by: '@dococeven', lift_reason: reason, lifted: true },
+      ]);
+      assert.equal(await productionFrozen(), false);
+      const told = noticesSent(await historyEvents(lift.handle)).filter((n) => n.kind === 'incident_freeze');
+      assert.equal(told.length, 1);
+      assert.match(told[0]!.subject, /change freeze on production lifted by hand/);
+      const { rows } = await suite.db.pool.query<{ body: string }>(
+        "SELECT body FROM runbook_notices WHERE workflow_id = $1 AND kind = 'incident_freeze'",
+        [lift.handle.workflowId],
+      );
+      assert.match(rows[0]!.body, /its run is cancelled/);
+
+      const again = await runLift(taskQueue, { incidentId, requestedBy: IC, reason: 'double-check' });
+      assert.equal(again.result.outcome, 'not_frozen');
+      assert.match(again.result.message, /production lifted at .* by @dococeven/);
+    });
+  });
+
+  test('an open, unresolved incident keeps its freeze: refused, nothing changed', async () => {
+    await withWorker(async (taskQueue) => {
+      const { incidentId } = await declareP1(taskQueue);
+      const lift = await runLift(taskQueue, { incidentId, requestedBy: IC, reason: 'looks green' });
+      assert.equal(lift.result.outcome, 'refused_incident_open', lift.result.message);
+      assert.match(lift.result.message, /open and not resolved: its freeze lifts when it is resolved/);
+      assert.deepEqual(
+        (await freezeRows(incidentId)).map((row) => row.lifted),
+        [false],
+      );
+      assert.equal(await productionFrozen(), true);
+    });
+  });
+
+  test('a resolved incident whose freeze is still in force (its lift skipped) is lifted while the run waits for its review', async () => {
+    await withWorker(async (taskQueue) => {
+      const { incidentId, handle } = await declareP1(taskQueue);
+      await handle.signal(resolveMessage.signal, { by: IC, summary: 'rolled back, green' });
+      await waitForStatus<IncidentStatus>(handle, atStep('awaiting_review'), 'the resolution');
+      // As after a skipped lift_freeze: the freeze in force again after the resolution lifted it.
+      const { rows } = await suite.db.pool.query<{ lifted_at: Date }>(
+        'SELECT lifted_at FROM change_freezes WHERE incident_id = $1',
+        [incidentId],
+      );
+      await setChangeFreeze(suite.db.pool, {
+        incidentId,
+        environment: 'production',
+        workflowId: handle.workflowId,
+        by: IC,
+        reason: 'P1: lift skipped',
+        at: new Date(rows[0]!.lifted_at.getTime() + 60_000).toISOString(),
+      });
+      assert.equal(await productionFrozen(), true);
+      const lift = await runLift(taskQueue, {
+        incidentId,
+        requestedBy: IC,
+        reason: 'resolved; lift was skipped',
+      });
+      assert.equal(lift.result.outcome, 'lifted', lift.result.message);
+      assert.equal(await productionFrozen(), false);
+    });
+  });
+
+  test('a freeze whose incident has no run (gone from Temporal) is lifted; another environment is named', async () => {
+    await withWorker(async (taskQueue) => {
+      const incidentId = uniqueId('INC');
+      for (const environment of ['production', 'staging'])
+        await setChangeFreeze(suite.db.pool, {
+          incidentId,
+          environment,
+          workflowId: incidentWorkflowId(incidentId),
+          by: IC,
+          reason: 'P1',
+          at: new Date().toISOString(),
+        });
+      const lift = await runLift(taskQueue, {
+        incidentId,
+        requestedBy: IC,
+        reason: 'history past retention',
+        environment: 'staging',
+      });
+      assert.equal(lift.result.outcome, 'lifted', lift.result.message);
+      assert.deepEqual(
+        (await freezeRows(incidentId)).map((row) => `${row.environment} ${row.lifted}`).sort(),
+        ['production false', 'staging true'],
+      );
+      const rest = await runLift(taskQueue, { incidentId, requestedBy: IC, reason: 'and production' });
+      assert.deepEqual(
+        rest.result.lifted.map((freeze) => freeze.environment),
+        ['production'],
+      );
+    });
+  });
+});
