@@ -52,6 +52,35 @@ describe('change freeze (Postgres): each write once, whatever the retries', () =
     assert.equal(rows.length, 1);
   });
 
+  test('a lift by hand records why; its retry (another reason, later) changes nothing; the incident reads every freeze', async () => {
+    await db.reset();
+    const activities = createActivities(activityDeps(defaultPolicy(), db.pool));
+    await activities.setChangeFreeze(freeze);
+    await activities.setChangeFreeze({ ...freeze, environment: 'staging' });
+    const lift = { incidentId: freeze.incidentId, environment: 'staging', by: '@sre-lead' };
+    const lifted = await activities.liftChangeFreeze({
+      ...lift,
+      reason: 'run cancelled',
+      at: '2026-12-04T10:00:00.000Z',
+    });
+    const retried = await activities.liftChangeFreeze({
+      ...lift,
+      reason: 'other',
+      at: '2026-12-04T10:05:00.000Z',
+    });
+    assert.deepEqual(retried, lifted);
+    assert.equal(lifted?.liftReason, 'run cancelled');
+    const read = await activities.readIncidentFreezes({ incidentId: freeze.incidentId });
+    assert.deepEqual(
+      read.map((row) => [row.environment, row.liftedAt ?? 'in force']),
+      [
+        ['production', 'in force'],
+        ['staging', '2026-12-04T10:00:00.000Z'],
+      ],
+    );
+    await assert.rejects(activities.readIncidentFreezes({ incidentId: '' }), /incidentId/);
+  });
+
   test('a check sees the freeze in force; an override crosses it once per run, recorded', async () => {
     await db.reset();
     const activities = createActivities(activityDeps(defaultPolicy(), db.pool));

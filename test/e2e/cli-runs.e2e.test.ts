@@ -5,6 +5,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { breakGlassRestore } from '../../src/workflows';
 import type { BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
+import { freezeLiftWorkflowId, type FreezeLiftResult } from '../../src/workflows/freeze-lift/definitions';
+import { incidentWorkflowId, type IncidentStatus } from '../../src/workflows/incident/definitions';
 import { historyEvents, signals } from '../fixtures/history';
 import { scratchDir } from '../../src/local/servers';
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
@@ -22,9 +24,18 @@ import { atStep, waitForStatus } from '../fixtures/wait';
 const suite = workflowSuite({ server: 'dev', resetDatabase: false });
 
 async function cli(...args: string[]): Promise<{ code: number | null; output: string }> {
+  return cliOn(undefined, ...args);
+}
+
+/** The CLI with its task queue (RUNBOOKS_TASK_QUEUE) set, for the commands that start runs. */
+async function cliOn(
+  taskQueue: string | undefined,
+  ...args: string[]
+): Promise<{ code: number | null; output: string }> {
   const run = spawnNode('dist/src/cli/main.js', args, {
     TEMPORAL_ADDRESS: suite.devServer.address,
     TEMPORAL_NAMESPACE: 'default',
+    ...(taskQueue ? { RUNBOOKS_TASK_QUEUE: taskQueue } : {}),
   });
   const code = await run.exited();
   return { code, output: run.output() };
@@ -237,6 +248,67 @@ describe('CLI: runs found by incident (dev server)', () => {
       assert.match(shown.detail.approval!.line, /approver_keys=SHA256:/);
       await cli('abort', '--incident', incident, '--by', '@alice', '--reason', 'test over');
       assert.equal((await handle.result()).outcome, 'aborted');
+    });
+  });
+  test('lift-freeze: a P1 declared and cancelled leaves production frozen; the CLI lifts it and status shows who and why', async () => {
+    const incident = uniqueId('INC');
+    await suite.withWorker(activityDeps(defaultPolicy(), suite.db.pool), async (taskQueue) => {
+      const declared = await cliOn(
+        taskQueue,
+        'declare-incident',
+        '--incident',
+        incident,
+        '--severity',
+        'P1',
+        '--symptoms',
+        'orchestrator 5xx storm',
+        '--impact',
+        'rule generation down',
+        '--ic',
+        '@sre-lead',
+        '--requested-by',
+        '@dococeven',
+      );
+      assert.equal(declared.code, 0, declared.output);
+      const run = suite.env.client.workflow.getHandle(incidentWorkflowId(incident));
+      await waitForStatus<IncidentStatus>(
+        run,
+        (status) => status.detail.freeze?.state === 'frozen',
+        'the freeze',
+        60_000,
+      );
+      await run.cancel();
+      await waitForStatus<IncidentStatus>(
+        run,
+        (status) => status.outcome === 'cancelled',
+        'the cancel',
+        60_000,
+      );
+
+      const lift = await cliOn(
+        taskQueue,
+        'lift-freeze',
+        '--incident',
+        incident,
+        '--by',
+        '@sre-lead',
+        '--reason',
+        'incident run cancelled by mistake',
+      );
+      assert.equal(lift.code, 0, lift.output);
+      assert.match(lift.output, new RegExp(`started freeze-lift-${incident}`));
+      const result = (await suite.env.client.workflow
+        .getHandle(freezeLiftWorkflowId(incident))
+        .result()) as FreezeLiftResult;
+      assert.equal(result.outcome, 'lifted', result.message);
+      const shown = await cli('status', '--incident', incident, '--procedure', 'freeze-lift');
+      assert.equal(shown.code, 0, shown.output);
+      assert.match(shown.output, /production no longer frozen by incident .* lifted by @sre-lead/);
+      const { rows } = await suite.db.pool.query<{ lifted_by: string; lift_reason: string }>(
+        'SELECT lifted_by, lift_reason FROM change_freezes WHERE incident_id = $1',
+        [incident],
+      );
+      assert.deepEqual(rows, [{ lifted_by: '@sre-lead', lift_reason: 'incident run cancelled by mistake' }]);
     });
   });
 });

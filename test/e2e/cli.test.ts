@@ -70,6 +70,14 @@ describe('CLI validation (no server needed)', () => {
           /--canary-hold \(holdOverrides\.canaryHold\): must be a duration/,
         ],
       ],
+      [
+        ['lift-freeze', '--incident', 'INC-1', '--by', 'no body', '--environment', 'Prod'],
+        [
+          /--by \(requestedBy\)/,
+          /--reason \(reason\): must say why the freeze is lifted by hand/,
+          /--environment \(environment\): must be a lower-case environment name/,
+        ],
+      ],
     ];
     for (const [args, patterns] of cases) {
       const { code, output } = await cli(...args);
@@ -94,7 +102,7 @@ describe('CLI validation (no server needed)', () => {
     assert.match((await cli('skip', '--incident', 'INC-1', '--by', 'not a handle')).output, /--by/);
     assert.match(
       (await cli('status', '--incident', 'INC-1', '--procedure', 'Z')).output,
-      /--procedure must be A, B, C, D, rollback, reenablement or incident/,
+      /--procedure must be A, B, C, D, rollback, reenablement, incident or freeze-lift/,
     );
     const file = path.join(scratchDir('runbooks-cli'), 'program.json');
     writeFileSync(

@@ -15,6 +15,7 @@ import {
   rebootstrapScenario,
   restoreScenario,
 } from './fault-matrix/break-glass';
+import { freezeLiftScenario } from './fault-matrix/freeze-lift';
 import { incidentScenario } from './fault-matrix/incident';
 import { releaseRollbackScenario } from './fault-matrix/release';
 import { releaseRollbackSection } from '../fixtures/release';
@@ -111,6 +112,7 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
     ['breakGlassDrill', (w) => drillScenario(w, policy.drillLogDirectory)],
     ['backstopProgram', (w) => backstopScenario(w, policy)],
     ['incident', incidentScenario],
+    ['freezeLift', freezeLiftScenario],
     [
       'releaseRollback (pin)',
       (w) => releaseRollbackScenario(w, 'helm_pin_then_merge_revert'),

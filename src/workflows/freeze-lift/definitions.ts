@@ -26,7 +26,11 @@ function buildInputSchema() {
     .object({
       incidentId: incidentIdSchema,
       requestedBy: handleSchema,
-      reason: z.string().trim().min(1, 'must say why the freeze is lifted by hand').max(2_000),
+      reason: z
+        .string({ error: 'must say why the freeze is lifted by hand' })
+        .trim()
+        .min(1, 'must say why the freeze is lifted by hand')
+        .max(2_000),
       /** Only this environment's freeze; absent: every freeze of the incident still in force. */
       environment: z
         .string()

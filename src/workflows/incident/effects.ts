@@ -91,7 +91,7 @@ export class SideEffects {
         {
           name: 'lift_freeze',
           what: `lift the change freeze of ${run.detail.environment}`,
-          skip: 'leave the freeze recorded (lift it by hand)',
+          skip: 'leave the freeze in force (lift it later: npm run cli -- lift-freeze)',
         },
         () =>
           liftChangeFreeze({
