@@ -16,7 +16,7 @@ import {
   type IncidentStatus,
 } from '../../src/workflows/incident/definitions';
 import { cancelRun } from '../fixtures/cancellation';
-import { historyEvents, noticesSent } from '../fixtures/history';
+import { historyEvents, noticesSent, recordHistory } from '../fixtures/history';
 import { FakeCluster, orchestratorCluster } from '../fixtures/kubectl';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
@@ -170,6 +170,7 @@ describe('freezeLift (seed 004 §1.3 by hand) on the time-skipping server', () =
       );
       assert.match(rows[0]!.body, /its run is cancelled/);
 
+      await recordHistory(lift.handle, 'freeze-lift-lifted-after-cancelled-incident');
       const again = await runLift(taskQueue, { incidentId, requestedBy: IC, reason: 'double-check' });
       assert.equal(again.result.outcome, 'not_frozen');
       assert.match(again.result.message, /production lifted at .* by @dococeven/);
@@ -182,6 +183,7 @@ describe('freezeLift (seed 004 §1.3 by hand) on the time-skipping server', () =
       const lift = await runLift(taskQueue, { incidentId, requestedBy: IC, reason: 'looks green' });
       assert.equal(lift.result.outcome, 'refused_incident_open', lift.result.message);
       assert.match(lift.result.message, /open and not resolved: its freeze lifts when it is resolved/);
+      await recordHistory(lift.handle, 'freeze-lift-refused-incident-open');
       assert.deepEqual(
         (await freezeRows(incidentId)).map((row) => row.lifted),
         [false],

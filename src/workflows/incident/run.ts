@@ -275,7 +275,10 @@ export class IncidentRun {
   private account(): string {
     const { freeze, firstSteps, updates } = this.detail;
     const done = firstSteps.filter((step) => step.doneAt).map((step) => step.item);
-    return `first steps done: ${done.join(', ') || 'none'}; freeze: ${freeze?.state ?? 'not set'}; updates: ${updates.count}`;
+    // A freeze this run leaves in force (cancelled, lift skipped) is lifted with `lift-freeze`.
+    const frozen =
+      freeze?.state === 'frozen' ? ' (if this run cannot lift it: npm run cli -- lift-freeze)' : '';
+    return `first steps done: ${done.join(', ') || 'none'}; freeze: ${freeze?.state ?? 'not set'}${frozen}; updates: ${updates.count}`;
   }
 }
 
