@@ -23,7 +23,7 @@ import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { testServerGuarded } from '../fixtures/timers';
+import { quiet, testServerGuarded } from '../fixtures/timers';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -138,6 +138,7 @@ describe('freezeLift (seed 004 §1.3 by hand) on the time-skipping server', () =
   test('a cancelled P1 left its freeze in force: a non-responder is refused; a responder lifts it, recorded and told; again: not frozen', async () => {
     await withWorker(async (taskQueue) => {
       const { incidentId, handle } = await declareP1(taskQueue);
+      await quiet(handle);
       await cancelRun<IncidentStatus>(handle);
       assert.equal(await productionFrozen(), true);
 
@@ -189,6 +190,21 @@ describe('freezeLift (seed 004 §1.3 by hand) on the time-skipping server', () =
         [false],
       );
       assert.equal(await productionFrozen(), true);
+    });
+  });
+
+  test('an open incident whose run does not answer its status query (no worker serves it): refused, saying why', async () => {
+    await withWorker(async (taskQueue) => {
+      const incidentId = uniqueId('INC');
+      const unserved = await suite.env.client.workflow.start(incident, {
+        taskQueue: uniqueId('no-worker'),
+        workflowId: incidentWorkflowId(incidentId),
+        args: [{ incidentId } as IncidentInput],
+      });
+      declared.push(unserved);
+      const lift = await runLift(taskQueue, { incidentId, requestedBy: IC, reason: 'worker gone' });
+      assert.equal(lift.result.outcome, 'refused_incident_open', lift.result.message);
+      assert.match(lift.result.message, /open and not resolved \(its status could not be read: .+\)/);
     });
   });
 

@@ -26,7 +26,7 @@ import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheu
 import { scratchDir } from '../../src/local/servers';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { testServerGuarded } from '../fixtures/timers';
+import { quiet, testServerGuarded } from '../fixtures/timers';
 import { atStep, waitForStatus } from '../fixtures/wait';
 import { cancellationNotices, cancelRun } from '../fixtures/cancellation';
 
@@ -245,6 +245,7 @@ describe('incident (seed 004) on the time-skipping server', () => {
     await withIncidentWorker(async (taskQueue) => {
       const input = declaration();
       const { handle } = await declare(taskQueue, input);
+      await quiet(handle);
       const { events, status } = await cancelRun<IncidentStatus>(handle);
       assert.equal(status.outcome, 'cancelled');
       const told = noticesSent(events).filter((notice) => notice.kind === 'run_cancelled');

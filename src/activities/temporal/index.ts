@@ -38,10 +38,12 @@ interface IncidentStatusAnswer {
   };
 }
 
-type TemporalClient = Context['client'];
+/** How long the incident's status query may take; unanswered, the run's own account is unknown. */
+const QUERY_DEADLINE_MS = 10_000;
 
-export function createTemporalActivities(deps: { client?: () => TemporalClient } = {}) {
-  const client = deps.client ?? (() => Context.current().client);
+export function createTemporalActivities() {
+  // The worker's own client (its connection, namespace and payload codec), per activity.
+  const client = () => Context.current().client;
   return {
     /** Freeze lift: whether the incident's run (by its workflow id) is open and resolved, and who commands it. */
     async readIncidentRun(raw: ReadIncidentRunInput): Promise<IncidentRunState> {
@@ -63,7 +65,10 @@ export function createTemporalActivities(deps: { client?: () => TemporalClient }
         open: described.status.name === 'RUNNING',
       };
       try {
-        const status = await handle.query<IncidentStatusAnswer>('status');
+        // A run whose worker is away would hold the query until the activity's own timeout.
+        const status = await client().connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+          handle.query<IncidentStatusAnswer>('status'),
+        );
         const { commander, resolution, freeze } = status.detail;
         return {
           ...base,

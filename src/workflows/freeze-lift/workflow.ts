@@ -178,7 +178,7 @@ async function lift(run: FreezeLiftRun): Promise<FreezeLiftResult> {
     if (lifted.kind !== 'done') return aborted(run, lifted, `before ${freeze.environment} was lifted`);
     if (lifted.value) detail.lifted.push(lifted.value);
   }
-  announce(run, inForce);
+  announce(run);
   const environments = detail.lifted.map((freeze) => freeze.environment).join(', ');
   return run.finish(
     'lifted',
@@ -203,9 +203,10 @@ function notFrozen(input: FreezeLiftInputParsed, freezes: ChangeFreeze[]): strin
   return `incident ${input.incidentId} has no change freeze in force${scope}${earlier.length ? ` (${earlier.join('; ')})` : ''}; nothing was changed`;
 }
 
-/** The incident's commander, whoever froze, and the requester are told (seed 004 §1.3). */
-function announce(run: FreezeLiftRun, freezes: ChangeFreeze[]): void {
+/** What this run lifted is told to the incident's commander, whoever froze, and the requester. */
+function announce(run: FreezeLiftRun): void {
   const { input, detail } = run;
+  const freezes = detail.lifted;
   const frozenBy = freezes.map((freeze) => freeze.frozenBy).filter((by) => by.startsWith('@'));
   const recipients = [...new Set([run.requester, ...(run.commander ? [run.commander] : []), ...frozenBy])];
   const incident = detail.incidentRun;
@@ -225,6 +226,8 @@ function aborted(
   outcome: { kind: 'skipped' | 'aborted'; by: string; reason?: string | undefined },
   when: string,
 ): Promise<FreezeLiftResult> {
+  // A freeze lifted before the abort is lifted: those who rely on it are told.
+  if (run.detail.lifted.length > 0) announce(run);
   return run.finish(
     'aborted',
     `aborted by ${outcome.by}${outcome.reason ? `: ${outcome.reason}` : ''} ${when}; ${run.account()}`,
