@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { checkChangeFreeze, setChangeFreeze } from '../../src/activities/sql/change-freeze';
-import { scratchDir } from '../../src/local/servers';
 import { freezeLift, incident } from '../../src/workflows';
 import {
   freezeLiftWorkflowId,
@@ -17,13 +16,10 @@ import {
 } from '../../src/workflows/incident/definitions';
 import { cancelRun } from '../fixtures/cancellation';
 import { historyEvents, noticesSent, recordHistory } from '../fixtures/history';
-import { FakeCluster, orchestratorCluster } from '../fixtures/kubectl';
-import type { LoadedPolicy } from '../../src/worker/policy';
-import { activityDeps, rollbackPolicy } from '../fixtures/policy';
-import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
+import { incidentWorld } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { quiet, testServerGuarded } from '../fixtures/timers';
+import { quiet } from '../fixtures/timers';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -38,59 +34,17 @@ const suite = workflowSuite({
   clockStart: '2026-12-04T09:00:00Z',
   queuePrefix: 'tq-freeze-lift',
 });
-const tmp = scratchDir('runbooks-freeze-lift');
-let policy: LoadedPolicy;
-let prometheus: PrometheusSink;
-
-before(async () => {
-  // The incident preserves evidence (orchestrator logs, metrics) before anything else.
-  prometheus = await prometheusSink();
-  policy = rollbackPolicy(tmp, prometheus.url);
-});
-after(async () => {
-  await prometheus?.stop();
-});
+const { started, declaration, declare, withWorker } = incidentWorld(suite, 'runbooks-freeze-lift');
 
 const IC = '@sre-lead';
 
-function withWorker(fn: (taskQueue: string) => Promise<void>): Promise<void> {
-  FakeCluster.create(tmp, orchestratorCluster()).install();
-  return suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
-    try {
-      await fn(taskQueue);
-    } finally {
-      // An incident left running would hold the time-skipping clock for the next test.
-      for (const handle of declared.splice(0)) {
-        const { status } = await handle.describe();
-        if (status.name === 'RUNNING') await handle.terminate('left running by the test');
-      }
-    }
-  });
-}
-
-const declared: WorkflowHandle[] = [];
-
 /** A P1 in production: its run freezes production and waits in `responding`. */
 async function declareP1(taskQueue: string): Promise<{ incidentId: string; handle: WorkflowHandle }> {
-  const input: IncidentInput = {
-    incidentId: uniqueId('INC'),
-    severity: 'P1',
-    symptoms: 'orchestrator 5xx storm after the 14:00 deploy',
-    impact: 'rule generation down for 10 repos',
-    incidentCommander: IC,
-    declaredBy: '@dococeven',
-  };
-  const run = await suite.env.client.workflow.start(incident, {
+  const input = declaration();
+  const { handle } = await declare(
     taskQueue,
-    workflowId: incidentWorkflowId(input.incidentId),
-    args: [input],
-  });
-  declared.push(run);
-  const handle = testServerGuarded(suite.env, run);
-  await waitForStatus<IncidentStatus>(
-    handle,
+    input,
     (status) => status.step === 'responding' && status.detail.freeze?.state === 'frozen',
-    'the P1 frozen',
   );
   return { incidentId: input.incidentId, handle };
 }
@@ -201,7 +155,7 @@ describe('freezeLift (seed 004 §1.3 by hand) on the time-skipping server', () =
         workflowId: incidentWorkflowId(incidentId),
         args: [{ incidentId } as IncidentInput],
       });
-      declared.push(unserved);
+      started.push(unserved);
       const lift = await runLift(taskQueue, { incidentId, requestedBy: IC, reason: 'worker gone' });
       assert.equal(lift.result.outcome, 'refused_incident_open', lift.result.message);
       assert.match(lift.result.message, /open and not resolved \(its status could not be read: .+\)/);

@@ -1,32 +1,25 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { LoadedPolicy } from '../../src/worker/policy';
-import { breakGlassRestore, incident } from '../../src/workflows';
+import { breakGlassRestore, type incident } from '../../src/workflows';
 import { type BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
 import {
   acknowledgeMessage,
   breachNotifiedMessage,
   changeSeverityMessage,
   fileReviewMessage,
-  incidentWorkflowId,
   postUpdateMessage,
   resolveMessage,
   startRunbookMessage,
-  type IncidentInput,
   type IncidentStatus,
 } from '../../src/workflows/incident/definitions';
 import { abortSignal, statusQuery } from '../../src/workflows/shared/messages';
-import { eventTimeMs, historyEvents, noticesSent, recordHistory, signals } from '../fixtures/history';
-import { FakeCluster, orchestratorCluster } from '../fixtures/kubectl';
-import { activityDeps, rollbackPolicy } from '../fixtures/policy';
-import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
-import { scratchDir } from '../../src/local/servers';
+import { historyEvents, noticesSent, recordHistory, signals } from '../fixtures/history';
+import { incidentWorld } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
-import { uniqueId } from '../fixtures/temporal';
-import { quiet, testServerGuarded } from '../fixtures/timers';
+import { quiet } from '../fixtures/timers';
 import { atStep, waitForStatus } from '../fixtures/wait';
 import { cancellationNotices, cancelRun } from '../fixtures/cancellation';
 
@@ -48,68 +41,10 @@ const suite = workflowSuite({
   clockStart: '2026-12-04T09:00:00Z',
   queuePrefix: 'tq-incident',
 });
-const tmp = scratchDir('runbooks-incident');
-let policy: LoadedPolicy;
-let prometheus: PrometheusSink;
-
-before(async () => {
-  prometheus = await prometheusSink();
-  // The shipped durations, the fake orchestrator cluster and a local Prometheus (preservation).
-  policy = rollbackPolicy(tmp, prometheus.url);
-});
-after(async () => {
-  await prometheus?.stop();
-});
-beforeEach(() => {
-  FakeCluster.create(tmp, orchestratorCluster()).install();
-});
+const world = incidentWorld(suite, 'runbooks-incident');
+const { started, declaration, declare, withWorker: withIncidentWorker } = world;
 
 type Handle = WorkflowHandle<typeof incident>;
-
-/** Runs started by the current test: a failed test terminates what it left running, so that the
- * time-skipping server's clock is not held by a run whose worker is gone. */
-const started: WorkflowHandle[] = [];
-
-function withIncidentWorker(fn: (taskQueue: string) => Promise<void>): Promise<void> {
-  return suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
-    try {
-      await fn(taskQueue);
-    } finally {
-      for (const handle of started.splice(0)) {
-        const { status } = await handle.describe();
-        if (status.name === 'RUNNING') await handle.terminate('left running by a failed test');
-      }
-    }
-  });
-}
-
-function declaration(overrides: Partial<IncidentInput> = {}): IncidentInput {
-  return {
-    incidentId: uniqueId('INC'),
-    severity: 'P1',
-    symptoms: 'orchestrator 5xx storm after the 14:00 deploy',
-    impact: 'rule generation down for 10 repos',
-    incidentCommander: '@sre-lead',
-    declaredBy: '@dococeven',
-    ...overrides,
-  };
-}
-
-async function declare(
-  taskQueue: string,
-  input: IncidentInput,
-): Promise<{ handle: Handle; startedMs: number }> {
-  const run = await suite.env.client.workflow.start(incident, {
-    taskQueue,
-    workflowId: incidentWorkflowId(input.incidentId),
-    args: [input],
-  });
-  started.push(run);
-  const handle = testServerGuarded(suite.env, run);
-  await waitForStatus<IncidentStatus>(handle, atStep('responding'), 'the declared incident');
-  const first = (await historyEvents(handle))[0]!;
-  return { handle, startedMs: eventTimeMs(first) };
-}
 
 /**
  * When the run sent each notice of `kind`, in order: the start of the workflow task that sent it

@@ -3,7 +3,7 @@ import { freezeLift } from '../../../src/workflows';
 import { freezeLiftWorkflowId } from '../../../src/workflows/freeze-lift/definitions';
 import { incidentWorkflowId } from '../../../src/workflows/incident/definitions';
 import { IC, type Scenario } from '../../fixtures/fault-matrix';
-import type { MatrixWorld } from './world';
+import { freezeStates, type MatrixWorld } from './world';
 
 /**
  * A change freeze lifted by hand (seed 004 §1.3): the incident's run is gone (its reads find no
@@ -41,13 +41,7 @@ export function freezeLiftScenario(world: MatrixWorld): Scenario {
     tick: () => MINUTE,
     // A freeze left in force is the safe side: runbooks keep refusing to act.
     unsafe: () => Promise.resolve(undefined),
-    async mutations() {
-      const { rows } = await world.suite.db.pool.query<{ lifted: boolean }>(
-        'SELECT lifted_at IS NOT NULL AS lifted FROM change_freezes WHERE incident_id = $1',
-        [incidentId],
-      );
-      return rows.map((row) => `freeze ${row.lifted ? 'lifted' : 'in force'}`);
-    },
+    mutations: () => freezeStates(world, incidentId),
     success: 'lifted',
   };
 }

@@ -7,7 +7,7 @@ import {
 } from '../../../src/workflows/incident/definitions';
 import { IC, type Scenario } from '../../fixtures/fault-matrix';
 import { FakeCluster, orchestratorCluster } from '../../fixtures/kubectl';
-import type { MatrixWorld } from './world';
+import { freezeStates, type MatrixWorld } from './world';
 
 /**
  * The incident of seed 004 on the path that touches every system it uses: a customer-facing P1
@@ -83,14 +83,10 @@ export function incidentScenario(world: MatrixWorld): Scenario {
     unsafe: () => Promise.resolve(undefined),
     // The freeze's life and the status page incident's, comparable across runs.
     async mutations() {
-      const { rows } = await world.suite.db.pool.query<{ lifted: boolean }>(
-        'SELECT lifted_at IS NOT NULL AS lifted FROM change_freezes WHERE incident_id = $1',
-        [incidentId],
-      );
       const pages = [...world.sinks.statusPage.incidents.values()].map(
         (page) => `status page ${page.status} after ${page.updates} updates`,
       );
-      return [...rows.map((row) => `freeze ${row.lifted ? 'lifted' : 'in force'}`), ...pages];
+      return [...(await freezeStates(world, incidentId)), ...pages];
     },
     success: 'resolved_and_reviewed',
   };

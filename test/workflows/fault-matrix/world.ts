@@ -111,3 +111,12 @@ export function matrixPolicy(world: Omit<MatrixWorld, 'suite' | 'staging'>, poli
     },
   };
 }
+
+/** The incident's freezes as the matrix compares them: "freeze lifted" or "freeze in force". */
+export async function freezeStates(world: MatrixWorld, incidentId: string): Promise<string[]> {
+  const { rows } = await world.suite.db.pool.query<{ lifted: boolean }>(
+    'SELECT lifted_at IS NOT NULL AS lifted FROM change_freezes WHERE incident_id = $1',
+    [incidentId],
+  );
+  return rows.map((row) => `freeze ${row.lifted ? 'lifted' : 'in force'}`);
+}
