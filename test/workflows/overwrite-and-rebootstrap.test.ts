@@ -20,6 +20,7 @@ import {
   noticesSent,
   recordHistory,
 } from '../fixtures/history';
+import { cancelRun } from '../fixtures/cancellation';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
@@ -144,16 +145,22 @@ describe('breakGlassOverwriteRecovery (Procedure C)', () => {
     });
   });
 
-  test('cancelled from Temporal while its Procedure A waits at the gate: A is cancelled and announces it; C ends procedure_a_failed', async () => {
+  test('cancelled from Temporal while its Procedure A waits at the gate: A is cancelled and announces it; C ends CANCELED and announces it', async () => {
     await forceOverwrite();
     await withWorker(async (taskQueue) => {
       const { incidentId, handle } = await startRecovery(taskQueue);
       const child = suite.env.client.workflow.getHandle(`break-glass-restore-${incidentId}`);
       await waitForStatus<BreakGlassRestoreStatus>(child, atStep('awaiting_approval'), 'the child gate');
-      await handle.cancel();
-      const result = await handle.result();
-      assert.equal(result.outcome, 'procedure_a_failed');
-      assert.match(result.message, /cancel/i);
+      const { events, status } = await cancelRun<BreakGlassOverwriteRecoveryStatus>(handle);
+      assert.equal(status.outcome, 'cancelled');
+      assert.equal(status.detail.child?.state, 'cancelled');
+      await recordHistory(handle, 'break-glass-overwrite-recovery-cancelled-with-child');
+      assert.deepEqual(
+        noticesSent(events)
+          .filter((notice) => notice.kind === 'run_cancelled')
+          .map((notice) => notice.subject.replace(/ CANCELLED.*/, '')),
+        [`[break-glass C ${incidentId}]`],
+      );
       const childEvents = await historyEvents(child);
       assert.ok(childEvents.at(-1)?.workflowExecutionCanceledEventAttributes, 'A ended cancelled');
       assert.deepEqual(

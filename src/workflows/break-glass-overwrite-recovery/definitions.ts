@@ -45,7 +45,7 @@ export interface BreakGlassOverwriteRecoveryDetail {
   child?: {
     workflowId: string;
     runId?: string;
-    state: 'running' | 'completed' | 'failed' | 'not_started';
+    state: 'running' | 'completed' | 'failed' | 'not_started' | 'cancelled';
     error?: string;
   };
 }

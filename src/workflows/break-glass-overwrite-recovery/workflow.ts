@@ -6,7 +6,7 @@ import { databaseRead } from '../activity-options';
 import { breakGlassRestoreWorkflowId } from '../break-glass-restore/definitions';
 import { breakGlassRestore } from '../break-glass-restore/workflow';
 import type { FreezeOverride } from '../shared/freeze-override';
-import { announcingCancellation } from '../shared/cancellation';
+import { announcingCancellation, isAnnouncedCancellation } from '../shared/cancellation';
 import { parseWorkflowInput } from '../shared/input';
 import { openBreakGlassRun } from '../shared/break-glass/procedure';
 import { describeFailure } from '../shared/notices';
@@ -51,8 +51,9 @@ export async function breakGlassOverwriteRecovery(
       detail: { rationale: input.rationale, dryRun: input.dryRun },
     },
   );
-  // A cancellation while Procedure A runs reaches A (its own announcement) and ends this wrapper
-  // as procedure_a_failed, below; before A, this run announces it.
+  // A cancellation reaches Procedure A too, which announces its own; this run announces it and
+  // ends CANCELED (before overwrite-recovery-cancelled-with-child-v1, one during A ended it
+  // COMPLETED procedure_a_failed, below).
   return announcingCancellation(opened, () => recover(input, opened));
 }
 
@@ -182,6 +183,12 @@ async function restoreThroughProcedureA(
       result: procedureA,
     };
   } catch (error) {
+    if (isAnnouncedCancellation(error) && isPatched(PATCHES.overwriteRecoveryCancelledWithChild)) {
+      detail.child.state = 'cancelled';
+      detail.child.error =
+        'cancelled with this run; its run_cancelled notice and status say what it had done';
+      throw error;
+    }
     detail.child.state = 'failed';
     // A cancelled (this run's cancellation reaches it too) says what it had done in its own notice.
     const cancelled = isCancellation(error);

@@ -85,6 +85,8 @@ export const PATCHES = {
   backstopOneTimerPerWait: 'backstop-one-timer-per-wait-v1',
   /** A run cancelled from Temporal says so (record, notice, deadlines); the fail-safe does not take the cancellation for a failed step. Asked when the cancellation comes. */
   runCancellationAnnounced: 'run-cancellation-announced-v1',
+  /** Procedure C cancelled while its Procedure A child runs ends CANCELED and announces it (was: COMPLETED procedure_a_failed). Asked when that cancellation comes. */
+  overwriteRecoveryCancelledWithChild: 'overwrite-recovery-cancelled-with-child-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
