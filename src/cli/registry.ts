@@ -40,7 +40,7 @@ export function usage(): string {
     sections.join('\n\n'),
     '',
     'A run is named by --workflow-id, or by --incident (its running run is found; --procedure A|B|C|D|rollback|',
-    'reenablement picks one when an incident has several). --json prints machine-readable output.',
+    'reenablement|freeze-lift picks one when an incident has several). --json prints machine-readable output.',
     '',
     'Decisions (approve, reject, abort, retry, skip, pause, resume, confirm-rollback, rca-filed, post-mortem-filed,',
     'acknowledge-conflict, check-reconciliation, backstop decide) are Workflow Updates: the run answers at once,',
