@@ -338,12 +338,8 @@ export class BackstopRun {
       storyId: this.input.storyId,
       workflowId: this.workflowId,
       detail,
-      steps: record.stepDurations(),
-      refusedAttempts: record.status.refusedAttempts,
-      flags: record.status.flags,
-      notices: record.status.notices,
       ...(detail.program ? { runs: detail.program.run } : {}),
-      ...record.resultMarks,
+      ...record.resultTrail(),
     };
   }
 

@@ -211,10 +211,6 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
     ...(detail.slo ? { slo: detail.slo } : {}),
     logMarkdown: detail.log?.markdown ?? '',
     ...(detail.log?.path ? { logPath: detail.log.path } : {}),
-    steps: record.stepDurations(),
-    refusedAttempts: record.status.refusedAttempts,
-    flags: record.status.flags,
-    notices: record.status.notices,
-    ...record.resultMarks,
+    ...record.resultTrail(),
   }),
 });

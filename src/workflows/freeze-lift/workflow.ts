@@ -119,11 +119,7 @@ class FreezeLiftRun {
       workflowId: record.status.workflowId,
       incidentId: this.input.incidentId,
       lifted: this.detail.lifted,
-      steps: record.stepDurations(),
-      refusedAttempts: record.status.refusedAttempts,
-      flags: record.status.flags,
-      notices: record.status.notices,
-      ...record.resultMarks,
+      ...record.resultTrail(),
     };
   }
 }

@@ -77,12 +77,8 @@ async function respond(run: IncidentRun): Promise<IncidentResult> {
     incidentId: input.incidentId,
     workflowId: run.record.status.workflowId,
     detail: run.detail,
-    steps: run.record.stepDurations(),
-    refusedAttempts: run.record.status.refusedAttempts,
     nonConformities: run.record.status.nonConformities,
-    flags: run.record.status.flags,
-    notices: run.record.status.notices,
-    ...run.record.resultMarks,
+    ...run.record.resultTrail(),
   };
 }
 

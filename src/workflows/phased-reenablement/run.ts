@@ -184,13 +184,9 @@ export class ReenablementRun {
       analyses: detail.analyses,
       analysisCount: detail.analysisCount,
       ...(detail.stagingSoak ? { stagingSoak: detail.stagingSoak } : {}),
-      steps: record.stepDurations(),
       deadlines: record.status.deadlines,
-      refusedAttempts: record.status.refusedAttempts,
-      flags: record.status.flags,
-      notices: record.status.notices,
       ...(detail.program ? { runs: detail.program.run } : {}),
-      ...record.resultMarks,
+      ...record.resultTrail(),
     };
   }
 

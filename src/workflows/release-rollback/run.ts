@@ -122,11 +122,7 @@ export class ReleaseRollbackRun {
       mergeSha: this.input.mergeSha,
       ...(detail.helmPin ? { helmPin: detail.helmPin } : {}),
       ...(detail.mergeRevert ? { mergeRevert: detail.mergeRevert } : {}),
-      steps: record.stepDurations(),
-      refusedAttempts: record.status.refusedAttempts,
-      flags: record.status.flags,
-      notices: record.status.notices,
-      ...record.resultMarks,
+      ...record.resultTrail(),
     };
   }
 

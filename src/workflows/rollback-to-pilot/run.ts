@@ -149,13 +149,9 @@ export class RollbackRun {
       ...(detail.targets ? { targets: detail.targets } : {}),
       ...(detail.rca ? { rca: detail.rca } : {}),
       ...(detail.drill ? { drill: detail.drill } : {}),
-      steps: record.stepDurations(),
       deadlines: record.status.deadlines,
-      refusedAttempts: record.status.refusedAttempts,
       nonConformities: record.status.nonConformities,
-      flags: record.status.flags,
-      notices: record.status.notices,
-      ...record.resultMarks,
+      ...record.resultTrail(),
     };
   }
 

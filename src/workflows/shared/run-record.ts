@@ -287,6 +287,21 @@ export class RunRecord<Detail> {
     return this.status.testOnlyShortDurations ? { testOnlyShortDurations: true } : {};
   }
 
+  /**
+   * The record's part of every runbook's result: step durations, refused attempts, flags, notices
+   * and the test-only mark (deadlines and non-conformities are added by the runbooks that keep them).
+   */
+  resultTrail(): {
+    steps: StepRecord[];
+    refusedAttempts: RefusedAttempt[];
+    flags: Finding[];
+    notices: NoticeRecord[];
+    testOnlyShortDurations?: true;
+  } {
+    const { refusedAttempts, flags, notices } = this.status;
+    return { steps: this.stepDurations(), refusedAttempts, flags, notices, ...this.resultMarks };
+  }
+
   /** Closes the current step (if any) and opens `name`; the step shows in the UI search attribute. */
   enterStep(name: string, details: string): void {
     this.closeStep();

@@ -464,12 +464,8 @@ export function breakGlassResultBase<Plan, Execution, Verification>(
     ...(detail.reconciliation ? { reconciliation: detail.reconciliation } : {}),
     ...(detail.postMortem ? { postMortem: detail.postMortem } : {}),
     idsCreated: { historyRowIds: write ? [write.historyId] : [], ledgerKeys: write ? [write.ledgerKey] : [] },
-    steps: record.stepDurations(),
     deadlines: record.status.deadlines,
-    refusedAttempts: record.status.refusedAttempts,
     nonConformities: record.status.nonConformities,
-    flags: record.status.flags,
-    notices: record.status.notices,
-    ...record.resultMarks,
+    ...record.resultTrail(),
   };
 }
