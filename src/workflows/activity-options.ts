@@ -1,4 +1,4 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 
 /**
  * Named activity-option presets. Every activity is bounded: a mutating activity is idempotent
@@ -17,6 +17,16 @@ export const NON_RETRYABLE_ERROR_TYPES = [
 export const policyRead: ActivityOptions = {
   startToCloseTimeout: '10s',
   retry: { maximumAttempts: 3, initialInterval: '1s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+};
+
+/**
+ * The policy read as a local activity (a new backstop programme's opening, which also claims its
+ * story): run by the worker inside the workflow task that asked for it, so the task goes on to the
+ * programme's first timer instead of ending for an activity task. Same bounds as policyRead.
+ */
+export const policyReadLocal: LocalActivityOptions = {
+  startToCloseTimeout: policyRead.startToCloseTimeout!,
+  retry: policyRead.retry!,
 };
 
 /** A small file the worker writes on its own disk (the drill log): quick, a few retries. */

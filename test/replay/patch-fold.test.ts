@@ -5,6 +5,7 @@ import {
   PATCH_FOLD_V1,
   PATCH_FOLD_V2,
   PATCH_FOLD_V3,
+  PATCH_FOLD_V4,
   PATCH_FOLDS,
   PATCHES,
 } from '../../src/workflows/shared/patches';
@@ -31,7 +32,7 @@ describe('patch folds', () => {
     }
     assert.deepEqual(
       PATCH_FOLDS.map((fold) => fold.id),
-      ['patches-folded-v3', 'patches-folded-v2', 'patches-folded-v1'],
+      ['patches-folded-v4', 'patches-folded-v3', 'patches-folded-v2', 'patches-folded-v1'],
     );
   });
 
@@ -63,6 +64,15 @@ describe('patch folds', () => {
       'reenablement-soak-stopped-after-failed-read-v1',
       'reenablement-soak-stopped-after-failed-start-v1',
       'backstop-one-timer-per-wait-v1',
+    ]);
+  });
+
+  test('v4 is v3 and the patches of 0.10.0, 0.11.0 and 0.12.0, fixed from 0.12.0 on', () => {
+    assert.deepEqual(PATCH_FOLD_V4.patches, [
+      ...PATCH_FOLD_V3.patches,
+      'run-cancellation-announced-v1',
+      'overwrite-recovery-cancelled-with-child-v1',
+      'backstop-open-program-local-v1',
     ]);
   });
 });

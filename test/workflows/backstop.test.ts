@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } fro
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { Pool } from 'pg';
+import type { OpenBackstopProgramInput } from '../../src/activities/backstop';
 import { checkpointInstantMs, checkpointSchedule, DAY_MS } from '../../src/common/backstop';
 import { freePort, scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
@@ -18,13 +20,14 @@ import {
 } from '../../src/workflows/backstop-program/definitions';
 import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../fixtures/channels';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
-import { PATCH_FOLD_V3 } from '../../src/workflows/shared/patches';
+import { PATCH_FOLD_V4 } from '../../src/workflows/shared/patches';
 import {
   completedActivities,
   scheduledActivities,
   eventTimeMs,
   historyEvents,
   latestRunEvents,
+  localActivities,
   patchMarkers,
   recordHistory,
   runHistories,
@@ -37,6 +40,7 @@ import type { PolicyFile } from '../../src/common/policy';
 import { releaseRollbackWorkflowId } from '../../src/workflows/release-rollback/definitions';
 import { HttpSink } from '../fixtures/sinks/http-sink';
 import { cancelRun } from '../fixtures/cancellation';
+import { testDataConverter } from '../fixtures/payload-keys';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { testServerGuarded } from '../fixtures/timers';
@@ -263,11 +267,12 @@ describe('backstopProgram (time-skipping, seed calendar)', () => {
       assert.equal(s.detail.next!.at, '2026-06-11T00:00:00.000Z');
       // Asleep on T+30 with one patch marker (the fold; 0.6.0 wrote the start in one step on its
       // own too), where 0.4.0 wrote five, each with its TemporalChangeVersion upsert (a visibility
-      // write); and after one activity, the policy read that also claimed the story (0.5.0 had two).
+      // write); and in its first workflow task, the policy read that also claimed the story a local
+      // activity (0.5.0 had two activities, 0.7.0–0.11.0 one, each ending a workflow task).
       const asleep = await latestRunEvents(handle);
       // The state most programmes are in at a deploy (and what `npm run bench -- replay` replays).
       await recordHistory(handle, 'backstop-program-mid-sleep-t30');
-      assert.deepEqual(patchMarkers(asleep), [PATCH_FOLD_V3.id]);
+      assert.deepEqual(patchMarkers(asleep), [PATCH_FOLD_V4.id]);
       assert.equal(
         asleep.filter(
           (event) =>
@@ -276,11 +281,13 @@ describe('backstopProgram (time-skipping, seed calendar)', () => {
         ).length,
         1,
       );
+      assert.deepEqual(scheduledActivities(asleep), []);
       assert.deepEqual(
-        asleep.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []),
+        localActivities(asleep).map((a) => a.type),
         ['openBackstopProgram'],
       );
-      assert.equal(asleep.filter((event) => event.workflowTaskCompletedEventAttributes).length, 2);
+      assert.equal(asleep.filter((event) => event.workflowTaskCompletedEventAttributes).length, 1);
+      assert.ok(asleep.at(-1)?.timerStartedEventAttributes, 'the first workflow task ends asleep');
 
       // T+30: the epic is still New with no children.
       await skipTo('2026-06-11T06:00:00Z');
@@ -826,8 +833,13 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         failure.cause.message,
         /openProjectChannel names "openproject".*gitHubChannel names "github"/,
       );
-      const activities = completedActivities(await historyEvents(handle)).map((a) => a.type);
-      assert.deepEqual(activities, ['openBackstopProgram'], 'nothing read or written');
+      const events = await historyEvents(handle);
+      assert.deepEqual(
+        localActivities(events).map((a) => a.type),
+        ['openBackstopProgram'],
+        'the opening (a local activity)',
+      );
+      assert.deepEqual(completedActivities(events), [], 'nothing read or written');
       assert.deepEqual(await storyRows(args.storyId), [], 'the story is not claimed');
     });
   });
@@ -867,16 +879,88 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         );
         const events = await historyEvents(handle);
         assert.deepEqual(
+          localActivities(events).map((a) => a.type),
+          ['openBackstopProgram'],
+        );
+        assert.deepEqual(
           completedActivities(events).map((a) => a.type),
-          ['openBackstopProgram', 'claimStoryProgram'],
+          ['claimStoryProgram'],
         );
         assert.deepEqual(await storyRows(args.storyId), [['started', '']], 'claimed once');
         assert.equal(refuseNext, false, 'the refusal was used');
-        assert.equal(scheduledActivities(events).length, 2, 'nothing else in flight');
+        assert.equal(scheduledActivities(events).length, 1, 'nothing else in flight');
       } finally {
         // Asleep with nothing in flight: ended at once. (An abort signal here is refused with
         // notices, and activities still out at the termination hold the test server's clock for
         // the tests after this one.)
+        await handle.terminate('test over').catch(() => undefined);
+      }
+    });
+  });
+
+  test('the opening outlasts its workflow task (Postgres slow): the task is split around the local activity, the program sleeps, and its history replays', async () => {
+    // The claim waits 2.5 s (inside the opening's inline 3 s); with a 2 s workflow task timeout the
+    // SDK completes the task at 80 % and goes on in a new one while the local activity runs.
+    const pool = suite.db.pool;
+    let slowNext = true;
+    const slow = new Proxy(pool, {
+      get(target, key: keyof Pool) {
+        if (key === 'connect' || key === 'query')
+          return async (...args: unknown[]) => {
+            if (slowNext) {
+              slowNext = false;
+              await new Promise((resolve) => setTimeout(resolve, 2_500));
+            }
+            return (target[key] as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await suite.withWorker(activityDeps(policy, slow, channelSecrets(sinks)), async (taskQueue) => {
+      const args = input(new Date(await suite.env.currentTimeMs()).toISOString());
+      const handle = testServerGuarded(
+        suite.env,
+        await suite.env.client.workflow.start(backstopProgram, {
+          taskQueue,
+          workflowId: backstopWorkflowId(args.storyId),
+          args: [args],
+          workflowTaskTimeout: '2s',
+        }),
+      );
+      try {
+        const s = await waitForStatus<BackstopStatus>(
+          handle,
+          (x) => x.detail.next?.checkpoint === 'T+30',
+          'asleep on T+30',
+        );
+        assert.equal(slowNext, false, 'the claim was slowed');
+        assert.ok(!s.events.some((e) => e.kind === 'story_claim_again'), 'claimed in the opening');
+        const events = await latestRunEvents(handle);
+        const firstTaskDone = events.findIndex((e) => e.workflowTaskCompletedEventAttributes);
+        const opened = events.findIndex(
+          (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+        );
+        assert.ok(
+          firstTaskDone >= 0 && opened > firstTaskDone,
+          'the opening is recorded after the first task completed',
+        );
+        assert.ok(
+          events.filter((e) => e.workflowTaskCompletedEventAttributes).length >= 2,
+          'the task was split',
+        );
+        assert.deepEqual(patchMarkers(events), [PATCH_FOLD_V4.id]);
+        assert.deepEqual(scheduledActivities(events), []);
+        assert.deepEqual(await storyRows(args.storyId), [['started', '']], 'claimed once');
+        // The split history replays with today's code (the replay gate keeps it for later releases).
+        const history = await handle.fetchHistory();
+        await Worker.runReplayHistory(
+          { workflowBundle: suite.bundle, dataConverter: testDataConverter() },
+          history,
+          handle.workflowId,
+        );
+        await recordHistory(handle, 'backstop-program-opening-split');
+      } finally {
         await handle.terminate('test over').catch(() => undefined);
       }
     });
@@ -954,44 +1038,64 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
   });
 
   test('the program comes from the policy: an input that names its DRI, trackers or probe, or an undeclared story, fails at its start', async () => {
-    await withWorker(async (taskQueue) => {
-      const now = new Date(await suite.env.currentTimeMs()).toISOString();
-      const chosen = await start(taskQueue, {
-        ...input(now),
-        dri: '@mallory',
-        consoleRestoreProbeUrl: 'https://always-200.example/',
-      });
-      const storyId = uniqueId('CVN-S99'); // not declared
-      const undeclared = await start(taskQueue, { storyId, mergeSha: '0b0a9c7f', mergedAt: now });
-      const failureOf = (handle: Handle) =>
-        handle.result().then(
-          () => assert.fail('must fail at its start'),
-          (error: unknown) => (error as WorkflowFailedError).cause as ApplicationFailure,
-        );
-      const refused = await failureOf(chosen);
-      assert.equal(refused.type, 'InvalidInput');
-      assert.match(
-        refused.message,
-        /dri, consoleRestoreProbeUrl come from the policy \(runbooks\.backstop\.stories/,
-      );
-      const unknown = await failureOf(undeclared);
-      assert.equal(unknown.type, 'RunbookNotServed');
-      assert.match(unknown.message, new RegExp(`story ${storyId} is not declared.*it declares \\d+ other`));
-      for (const handle of [chosen, undeclared]) {
-        const activities = completedActivities(await historyEvents(handle));
-        assert.deepEqual(
-          activities.map((a) => a.type),
-          ['openBackstopProgram'],
-          'nothing read or written, no probe called',
-        );
-        // The policy read asks for the run's own story only, and claims it only when no targets are named.
-        const asked = activities[0]!.input as { storyId?: string; claim?: unknown };
-        const story = (await handle.describe()).workflowId.slice('backstop-'.length);
-        assert.equal(asked.storyId, story);
-        assert.equal(asked.claim !== undefined, handle === undeclared);
-        assert.deepEqual(await storyRows(story), [], `${story} is not claimed`);
-      }
+    // The opening is a local activity (its input is not in the history): seen on its way in.
+    const openings = new Map<string, OpenBackstopProgramInput>();
+    const seeOpenings: ActivityInterceptorsFactory = (ctx) => ({
+      inbound: {
+        execute: (call, next) => {
+          if (ctx.info.activityType === 'openBackstopProgram')
+            openings.set(
+              ctx.info.workflowExecution?.workflowId ?? '',
+              call.args[0] as OpenBackstopProgramInput,
+            );
+          return next(call);
+        },
+      },
     });
+    const deps = activityDeps(policy, suite.db.pool, channelSecrets(sinks));
+    await suite.withWorker(
+      deps,
+      async (taskQueue) => {
+        const now = new Date(await suite.env.currentTimeMs()).toISOString();
+        const chosen = await start(taskQueue, {
+          ...input(now),
+          dri: '@mallory',
+          consoleRestoreProbeUrl: 'https://always-200.example/',
+        });
+        const storyId = uniqueId('CVN-S99'); // not declared
+        const undeclared = await start(taskQueue, { storyId, mergeSha: '0b0a9c7f', mergedAt: now });
+        const failureOf = (handle: Handle) =>
+          handle.result().then(
+            () => assert.fail('must fail at its start'),
+            (error: unknown) => (error as WorkflowFailedError).cause as ApplicationFailure,
+          );
+        const refused = await failureOf(chosen);
+        assert.equal(refused.type, 'InvalidInput');
+        assert.match(
+          refused.message,
+          /dri, consoleRestoreProbeUrl come from the policy \(runbooks\.backstop\.stories/,
+        );
+        const unknown = await failureOf(undeclared);
+        assert.equal(unknown.type, 'RunbookNotServed');
+        assert.match(unknown.message, new RegExp(`story ${storyId} is not declared.*it declares \\d+ other`));
+        for (const handle of [chosen, undeclared]) {
+          const events = await historyEvents(handle);
+          assert.deepEqual(
+            localActivities(events).map((a) => a.type),
+            ['openBackstopProgram'],
+          );
+          assert.deepEqual(completedActivities(events), [], 'nothing read or written, no probe called');
+          // The policy read asks for the run's own story only, and claims it only when no targets are named.
+          const { workflowId } = await handle.describe();
+          const asked = openings.get(workflowId)!;
+          const story = workflowId.slice('backstop-'.length);
+          assert.equal(asked.storyId, story);
+          assert.equal(asked.claim !== undefined, handle === undeclared);
+          assert.deepEqual(await storyRows(story), [], `${story} is not claimed`);
+        }
+      },
+      { activity: [seeOpenings] },
+    );
   });
 
   test('bad input names each field', async () => {

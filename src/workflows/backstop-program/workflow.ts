@@ -1,7 +1,7 @@
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { OpenedBackstopProgram, RunbookActivities } from '../../activities';
 import { utcIso } from '../../common/duration';
-import { policyRead } from '../activity-options';
+import { policyRead, policyReadLocal } from '../activity-options';
 import { parseWorkflowInput, refuseCarryOnFreshStart } from '../shared/input';
 import { isPatched, PATCHES } from '../shared/patches';
 import { atT30, atT60, atT90 } from './checkpoints';
@@ -14,18 +14,30 @@ import { recordBackstopCheckpoint } from '../shared/metrics';
 import { announcingCancellation } from '../shared/cancellation';
 
 const { loadRunbookPolicy, openBackstopProgram } = proxyActivities<RunbookActivities>(policyRead);
+const local = proxyLocalActivities<RunbookActivities>(policyReadLocal);
 
 /**
  * The policy for the run's story. A new program (since backstop-open-program-v1) has it read and
  * its story claimed in one activity, so it sleeps one workflow task sooner; the claim is asked only
  * when the input names no targets (such a start is refused below, before anything is claimed).
+ * Since backstop-open-program-local-v1 that activity is local: the worker runs it inside the
+ * program's first workflow task, which then starts the first timer (one workflow task and no
+ * activity task to asleep, where it took two and one). A claim the opening could not make is made
+ * again in the program's own step, as before.
  */
 function openProgram(input: BackstopInput): Promise<OpenedBackstopProgram> {
-  if (!input.continued && isPatched(PATCHES.backstopOpensInOneStep))
-    return openBackstopProgram({
-      storyId: input.storyId,
-      ...(targetsInInput(input).length ? {} : { claim: claimRequest(input) }),
-    });
+  if (!input.continued) {
+    const open = isPatched(PATCHES.backstopOpensLocally)
+      ? local.openBackstopProgram
+      : isPatched(PATCHES.backstopOpensInOneStep)
+        ? openBackstopProgram
+        : undefined;
+    if (open)
+      return open({
+        storyId: input.storyId,
+        ...(targetsInInput(input).length ? {} : { claim: claimRequest(input) }),
+      });
+  }
   // The story's own entry only: a policy of thousands of stories is not copied into every run.
   return loadRunbookPolicy({
     runbook: 'backstop',

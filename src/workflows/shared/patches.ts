@@ -87,6 +87,8 @@ export const PATCHES = {
   runCancellationAnnounced: 'run-cancellation-announced-v1',
   /** Procedure C cancelled while its Procedure A child runs ends CANCELED and announces it (was: COMPLETED procedure_a_failed). Asked when that cancellation comes. */
   overwriteRecoveryCancelledWithChild: 'overwrite-recovery-cancelled-with-child-v1',
+  /** Backstop: a new program's opening (policy read and story claim) is a local activity, so it sleeps after its first workflow task. */
+  backstopOpensLocally: 'backstop-open-program-local-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
@@ -167,8 +169,25 @@ export const PATCH_FOLD_V3 = {
   ] as readonly PatchId[],
 } as const;
 
+/**
+ * v3 and the patches since 0.9.0: the two asked only when a cancellation comes, and the backstop's
+ * local opening. Runs started from 0.12.0 on record this one, so a new programme asks no
+ * `patched()` of its own after its opening's local activity, which can outlast a workflow task (the
+ * SDK then completes the task and goes on in another; test/workflows/backstop.test.ts replays such
+ * a history). Fixed like v1.
+ */
+export const PATCH_FOLD_V4 = {
+  id: 'patches-folded-v4',
+  patches: [
+    ...PATCH_FOLD_V3.patches,
+    PATCHES.runCancellationAnnounced,
+    PATCHES.overwriteRecoveryCancelledWithChild,
+    PATCHES.backstopOpensLocally,
+  ] as readonly PatchId[],
+} as const;
+
 /** Newest first: a new run records the first; a run recorded earlier answers to the one it has. */
-export const PATCH_FOLDS = [PATCH_FOLD_V3, PATCH_FOLD_V2, PATCH_FOLD_V1] as const;
+export const PATCH_FOLDS = [PATCH_FOLD_V4, PATCH_FOLD_V3, PATCH_FOLD_V2, PATCH_FOLD_V1] as const;
 
 // Per run: the SDK evaluates workflow modules once per run (only src/workflows/shared-zod.ts is
 // preloaded and shared), so this is the run's own answer.
