@@ -13,21 +13,21 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'ChannelRejected',
 ];
 
-/** Reads the policy the worker loaded at start. */
-export const policyRead: ActivityOptions = {
+/** The policy read's bounds, for both presets below. */
+const policyReadBounds = {
   startToCloseTimeout: '10s',
   retry: { maximumAttempts: 3, initialInterval: '1s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
-};
+} satisfies ActivityOptions & LocalActivityOptions;
+
+/** Reads the policy the worker loaded at start. */
+export const policyRead: ActivityOptions = policyReadBounds;
 
 /**
  * The policy read as a local activity (a new backstop programme's opening, which also claims its
  * story): run by the worker inside the workflow task that asked for it, so the task goes on to the
  * programme's first timer instead of ending for an activity task. Same bounds as policyRead.
  */
-export const policyReadLocal: LocalActivityOptions = {
-  startToCloseTimeout: policyRead.startToCloseTimeout!,
-  retry: policyRead.retry!,
-};
+export const policyReadLocal: LocalActivityOptions = policyReadBounds;
 
 /** A small file the worker writes on its own disk (the drill log): quick, a few retries. */
 export const localFileWrite: ActivityOptions = {

@@ -160,13 +160,43 @@ async function storyRows(storyId: string): Promise<string[][]> {
 }
 
 /** Starts a program; its signals wait until it is clear of timers about to fire (see fixtures/timers). */
-async function start(taskQueue: string, args: BackstopInput): Promise<Handle> {
+async function start(
+  taskQueue: string,
+  args: BackstopInput,
+  options: { workflowTaskTimeout?: string } = {},
+): Promise<Handle> {
   const handle = await suite.env.client.workflow.start(backstopProgram, {
     taskQueue,
     workflowId: backstopWorkflowId(args.storyId),
     args: [args],
+    ...options,
   });
   return testServerGuarded(suite.env, handle);
+}
+
+/**
+ * The pool with its first checkout or query (a programme's opening claim, when nothing else ran
+ * before it) handed to `first`, which may make it or not (`call`); every later one goes through.
+ */
+function firstPoolCall(
+  pool: Pool,
+  first: (call: () => Promise<unknown>) => Promise<unknown>,
+): { pool: Pool; used: () => boolean } {
+  let used = false;
+  const wrapped = new Proxy(pool, {
+    get(target, key: keyof Pool) {
+      if (key === 'connect' || key === 'query')
+        return (...args: unknown[]) => {
+          const call = () => (target[key] as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          if (used) return call();
+          used = true;
+          return first(call);
+        };
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { pool: wrapped, used: () => used };
 }
 
 /** Advances the server clock to `iso` (durable timers up to then fire on the way). */
@@ -847,21 +877,10 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
   test('the claim at the start fails (Postgres refuses a connection once): the program claims again in its own step, once', async () => {
     // The worker's pool refuses its next connection: openBackstopProgram's claim, nothing else
     // (a checkout, or a query that would check one out).
-    const pool = suite.db.pool;
-    let refuseNext = true;
-    const flaky = new Proxy(pool, {
-      get(target, key: keyof Pool) {
-        if (key === 'connect' || key === 'query')
-          return (...args: unknown[]) => {
-            if (!refuseNext) return (target[key] as (...a: unknown[]) => unknown).apply(target, args);
-            refuseNext = false;
-            return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432 (test)'));
-          };
-        const value: unknown = Reflect.get(target, key);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-    await suite.withWorker(activityDeps(policy, flaky, channelSecrets(sinks)), async (taskQueue) => {
+    const flaky = firstPoolCall(suite.db.pool, () =>
+      Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432 (test)')),
+    );
+    await suite.withWorker(activityDeps(policy, flaky.pool, channelSecrets(sinks)), async (taskQueue) => {
       const args = input(new Date(await suite.env.currentTimeMs()).toISOString());
       const handle = await start(taskQueue, args);
       try {
@@ -887,7 +906,7 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
           ['claimStoryProgram'],
         );
         assert.deepEqual(await storyRows(args.storyId), [['started', '']], 'claimed once');
-        assert.equal(refuseNext, false, 'the refusal was used');
+        assert.ok(flaky.used(), 'the refusal was used');
         assert.equal(scheduledActivities(events).length, 1, 'nothing else in flight');
       } finally {
         // Asleep with nothing in flight: ended at once. (An abort signal here is refused with
@@ -901,40 +920,20 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
   test('the opening outlasts its workflow task (Postgres slow): the task is split around the local activity, the program sleeps, and its history replays', async () => {
     // The claim waits 2.5 s (inside the opening's inline 3 s); with a 2 s workflow task timeout the
     // SDK completes the task at 80 % and goes on in a new one while the local activity runs.
-    const pool = suite.db.pool;
-    let slowNext = true;
-    const slow = new Proxy(pool, {
-      get(target, key: keyof Pool) {
-        if (key === 'connect' || key === 'query')
-          return async (...args: unknown[]) => {
-            if (slowNext) {
-              slowNext = false;
-              await new Promise((resolve) => setTimeout(resolve, 2_500));
-            }
-            return (target[key] as (...a: unknown[]) => unknown).apply(target, args);
-          };
-        const value: unknown = Reflect.get(target, key);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
+    const slow = firstPoolCall(suite.db.pool, async (call) => {
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      return call();
     });
-    await suite.withWorker(activityDeps(policy, slow, channelSecrets(sinks)), async (taskQueue) => {
+    await suite.withWorker(activityDeps(policy, slow.pool, channelSecrets(sinks)), async (taskQueue) => {
       const args = input(new Date(await suite.env.currentTimeMs()).toISOString());
-      const handle = testServerGuarded(
-        suite.env,
-        await suite.env.client.workflow.start(backstopProgram, {
-          taskQueue,
-          workflowId: backstopWorkflowId(args.storyId),
-          args: [args],
-          workflowTaskTimeout: '2s',
-        }),
-      );
+      const handle = await start(taskQueue, args, { workflowTaskTimeout: '2s' });
       try {
         const s = await waitForStatus<BackstopStatus>(
           handle,
           (x) => x.detail.next?.checkpoint === 'T+30',
           'asleep on T+30',
         );
-        assert.equal(slowNext, false, 'the claim was slowed');
+        assert.ok(slow.used(), 'the claim was slowed');
         assert.ok(!s.events.some((e) => e.kind === 'story_claim_again'), 'claimed in the opening');
         const events = await latestRunEvents(handle);
         const firstTaskDone = events.findIndex((e) => e.workflowTaskCompletedEventAttributes);
