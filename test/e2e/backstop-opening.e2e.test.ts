@@ -4,7 +4,7 @@ import { scratchDir } from '../../src/local/servers';
 import { backstopProgram } from '../../src/workflows';
 import { backstopWorkflowId, type BackstopStatus } from '../../src/workflows/backstop-program/definitions';
 import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../fixtures/channels';
-import { latestRunEvents, localActivities } from '../fixtures/history';
+import { latestRunEvents, localActivities, localActivityAfter } from '../fixtures/history';
 import { spawnNode, type ChildHandle } from '../fixtures/processes';
 import { GITHUB_REPOSITORY } from '../fixtures/sinks/apis';
 import { workflowSuite } from '../fixtures/suite';
@@ -113,12 +113,8 @@ describe('backstop opening on the dev server', () => {
         'the second opening claimed (or found its claim)',
       );
       const events = await latestRunEvents(handle);
-      const lost = events.findIndex((e) => e.workflowTaskTimedOutEventAttributes);
-      const opened = events.findIndex(
-        (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
-      );
       assert.ok(
-        lost >= 0 && opened > lost,
+        localActivityAfter(events, (e) => !!e.workflowTaskTimedOutEventAttributes),
         'the first task was lost with the worker; the opening recorded after',
       );
       assert.deepEqual(

@@ -28,6 +28,7 @@ import {
   historyEvents,
   latestRunEvents,
   localActivities,
+  localActivityAfter,
   patchMarkers,
   recordHistory,
   runHistories,
@@ -936,12 +937,8 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         assert.ok(slow.used(), 'the claim was slowed');
         assert.ok(!s.events.some((e) => e.kind === 'story_claim_again'), 'claimed in the opening');
         const events = await latestRunEvents(handle);
-        const firstTaskDone = events.findIndex((e) => e.workflowTaskCompletedEventAttributes);
-        const opened = events.findIndex(
-          (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
-        );
         assert.ok(
-          firstTaskDone >= 0 && opened > firstTaskDone,
+          localActivityAfter(events, (e) => !!e.workflowTaskCompletedEventAttributes),
           'the opening is recorded after the first task completed',
         );
         assert.ok(
