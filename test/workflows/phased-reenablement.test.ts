@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { scratchDir } from '../../src/local/servers';
@@ -25,7 +25,8 @@ import {
 } from '../fixtures/history';
 import { FakeCluster, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
-import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
+import type { PrometheusSink } from '../fixtures/sinks/prometheus';
+import { withRollbackPolicy } from '../fixtures/rollback-world';
 import { workflowSuite } from '../fixtures/suite';
 import {
   allowlistChanges as changesOf,
@@ -56,14 +57,7 @@ let prometheus: PrometheusSink;
 let policy: LoadedPolicy;
 let cluster: FakeCluster;
 
-before(async () => {
-  prometheus = await prometheusSink();
-  policy = rollbackPolicy(tmp, prometheus.url);
-});
-
-after(async () => {
-  await prometheus?.stop();
-});
+withRollbackPolicy(tmp, (world) => ({ prometheus, policy } = world));
 
 beforeEach(() => {
   cluster = FakeCluster.create(tmp, orchestratorCluster({ allowlist: [PILOT], replicas: 3 }));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { before, beforeEach, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { signDecision } from '../../src/cli/sign';
 import { liftChangeFreeze, setChangeFreeze } from '../../src/activities/sql/change-freeze';
@@ -43,7 +43,8 @@ import {
   startReenablement,
   type ReenablementHandle,
 } from '../fixtures/reenablement';
-import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
+import type { PrometheusSink } from '../fixtures/sinks/prometheus';
+import { withRollbackPolicy } from '../fixtures/rollback-world';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
@@ -63,14 +64,7 @@ let prometheus: PrometheusSink;
 let policy: LoadedPolicy;
 let cluster: FakeCluster;
 
-before(async () => {
-  prometheus = await prometheusSink();
-  policy = rollbackPolicy(tmp, prometheus.url);
-});
-
-after(async () => {
-  await prometheus?.stop();
-});
+withRollbackPolicy(tmp, (world) => ({ prometheus, policy } = world));
 
 beforeEach(() => {
   cluster = FakeCluster.create(tmp, orchestratorCluster({ allowlist: [PILOT], replicas: 3 }));
