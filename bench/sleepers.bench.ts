@@ -16,6 +16,7 @@ import { GITHUB_REPOSITORY } from '../test/fixtures/sinks/apis';
 import { spawnNode, type ChildHandle } from '../test/fixtures/processes';
 import { minimalActivitySleeper, minimalSleeper, minimalStatusQuery } from './minimal/workflows';
 import { p50p99 } from './stats';
+import { eventTimeMs } from '../test/fixtures/history';
 import { BENCH_WORKER_NODE_ARGS } from './worker-flags';
 import { DEFAULT_WORKER_HEAP_MIB } from '../src/worker/config';
 import { FULL_SWEEP_EVERY, OpenRunGauges } from '../src/worker/metrics';
@@ -52,6 +53,23 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
 }
 
+/**
+ * The whole machine's CPU from /proc/stat: seconds busy (every state but idle and iowait) and in
+ * total, summed over its cores. Start→asleep is bounded by it when the dev server, Postgres, this
+ * process and the worker share the cores.
+ */
+function machineCpuSeconds(): { busy: number; total: number; cores: number } {
+  const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+  const ticks = lines[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = ticks.reduce((sum, n) => sum + n, 0);
+  const idle = ticks[3]! + ticks[4]!;
+  return {
+    busy: (total - idle) / 100,
+    total: total / 100,
+    cores: lines.filter((l) => /^cpu\d/.test(l)).length,
+  };
+}
+
 /** The process whose command line holds `fragment` (the dev server, found by its port). */
 function pidOf(fragment: string): number | undefined {
   for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
@@ -63,6 +81,42 @@ function pidOf(fragment: string): number | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Start→asleep from the runs' own histories: the first run's start to the last first timer
+ * (TimerStarted), so neither the visibility store's lag behind the histories nor the bench's
+ * one-second count polling is in it. Every history is read (20 at a time).
+ */
+async function asleepByHistories(
+  client: Client,
+  workflowId: (i: number) => string,
+): Promise<{ seconds: number; perS: number; waitedForPoller: number[]; taskRan: number[] }> {
+  let firstStartMs = Infinity;
+  let lastTimerMs = 0;
+  // Each run's first workflow task: scheduled → started (waiting for a poller) and started → completed.
+  const waitedForPoller: number[] = [];
+  const taskRan: number[] = [];
+  for (let i = 0; i < N; i += 20)
+    await Promise.all(
+      Array.from({ length: Math.min(20, N - i) }, async (_, k) => {
+        const { events } = await client.workflow.getHandle(workflowId(i + k)).fetchHistory();
+        const started = events?.[0];
+        const timer = events?.find((event) => event.timerStartedEventAttributes);
+        if (!started || !timer) throw new Error(`${workflowId(i + k)} has no first timer`);
+        const [scheduled, taskStarted, completed] = ['Scheduled', 'Started', 'Completed'].map((what) =>
+          events?.find((event) => event[`workflowTask${what}EventAttributes` as keyof typeof event]),
+        );
+        if (scheduled && taskStarted && completed) {
+          waitedForPoller.push(eventTimeMs(taskStarted) - eventTimeMs(scheduled));
+          taskRan.push(eventTimeMs(completed) - eventTimeMs(taskStarted));
+        }
+        firstStartMs = Math.min(firstStartMs, eventTimeMs(started));
+        lastTimerMs = Math.max(lastTimerMs, eventTimeMs(timer));
+      }),
+    );
+  const seconds = (lastTimerMs - firstStartMs) / 1000;
+  return { seconds, perS: N / seconds, waitedForPoller, taskRan };
 }
 
 interface SleepersRun {
@@ -80,7 +134,13 @@ interface SleepersFigures {
   cpuMsPerRun: number;
   /** The dev server's CPU per run to asleep (it shares the machine: each history event costs it). */
   serverCpuMsPerRun: number;
+  /** Everything else busy on the machine meanwhile (this process's starts and counts, Postgres, …). */
+  otherCpuMsPerRun: number;
+  /** Share of all the machine's cores busy while the runs went to sleep. */
+  machineBusy: number;
   asleepPerS: number;
+  /** The same from the histories' own times (asleepByHistories). */
+  asleepPerSByHistories: number;
 }
 
 /** Starts N runs on `run.worker`, waits until all sleep on their first timer, prints the figures. */
@@ -99,6 +159,7 @@ async function sleepers(
       worker: rssMiB(workerPid),
       cpu: cpuSeconds(workerPid),
       serverCpu: serverPid ? cpuSeconds(serverPid) : 0,
+      machine: machineCpuSeconds(),
       logLines: worker.output().split('\n').length,
     };
     process.stdout.write(
@@ -137,14 +198,27 @@ async function sleepers(
     }
     const tookS = (performance.now() - started) / 1000;
     const logLinesPerRun = (worker.output().split('\n').length - baseline.logLines) / N;
+    const machine = machineCpuSeconds();
+    const cpuMsPerRun = ((cpuSeconds(workerPid) - baseline.cpu) * 1000) / N;
+    const serverCpuMsPerRun = serverPid ? ((cpuSeconds(serverPid) - baseline.serverCpu) * 1000) / N : NaN;
+    const machineBusyMsPerRun = ((machine.busy - baseline.machine.busy) * 1000) / N;
     const figures = {
       mibPerRun: (rssMiB(workerPid) - baseline.worker) / N,
-      cpuMsPerRun: ((cpuSeconds(workerPid) - baseline.cpu) * 1000) / N,
-      serverCpuMsPerRun: serverPid ? ((cpuSeconds(serverPid) - baseline.serverCpu) * 1000) / N : NaN,
+      cpuMsPerRun,
+      serverCpuMsPerRun,
+      otherCpuMsPerRun: machineBusyMsPerRun - cpuMsPerRun - (serverCpuMsPerRun || 0),
+      machineBusy: (machine.busy - baseline.machine.busy) / (machine.total - baseline.machine.total),
       asleepPerS: asleep / tookS,
+      asleepPerSByHistories: NaN,
     };
     process.stdout.write(
-      `  asleep: ${asleep} of ${N} in ${tookS.toFixed(1)} s: ${figures.asleepPerS.toFixed(1)} asleep/s\n`,
+      `  asleep: ${asleep} of ${N} in ${tookS.toFixed(1)} s: ${figures.asleepPerS.toFixed(1)} asleep/s (counted in visibility)\n`,
+    );
+    const byHistories = await asleepByHistories(client, run.workflowId);
+    figures.asleepPerSByHistories = byHistories.perS;
+    process.stdout.write(
+      `  by the histories' own times: first start to last first timer ${byHistories.seconds.toFixed(1)} s: ${byHistories.perS.toFixed(1)} asleep/s\n` +
+        `  first workflow task: scheduled → started ${p50p99(byHistories.waitedForPoller)}, started → completed ${p50p99(byHistories.taskRan)}\n`,
     );
     // What each run asked of the server to get to sleep (each event is a write there).
     const events = (await client.workflow.getHandle(run.workflowId(0)).fetchHistory()).events ?? [];
@@ -166,6 +240,8 @@ async function sleepers(
         (updates.length ? `  update (refused decision) to a random run: ${p50p99(updates)}\n` : '') +
         `  worker: ${figures.mibPerRun.toFixed(2)} MiB RSS and ${figures.cpuMsPerRun.toFixed(1)} ms CPU per run to asleep; RSS now ${rssMiB(workerPid).toFixed(0)} MiB\n` +
         `  dev server: ${figures.serverCpuMsPerRun.toFixed(1)} ms CPU per run to asleep\n` +
+        `  machine: ${(figures.machineBusy * 100).toFixed(0)} % of its ${baseline.machine.cores} cores busy until all were asleep; ` +
+        `${figures.otherCpuMsPerRun.toFixed(1)} ms CPU per run outside the worker and the dev server (this process, Postgres, …)\n` +
         `  worker log: ${logLinesPerRun.toFixed(1)} lines per run to asleep\n`,
     );
     return figures;
@@ -206,7 +282,8 @@ function sideBySide(yardstick: string, ours: SleepersFigures, other: SleepersFig
     `${ratio(ours.mibPerRun, other.mibPerRun)}× the RSS per run (${ours.mibPerRun.toFixed(2)} / ${other.mibPerRun.toFixed(2)} MiB), ` +
     `${ratio(ours.cpuMsPerRun, other.cpuMsPerRun)}× the worker CPU per run (${ours.cpuMsPerRun.toFixed(1)} / ${other.cpuMsPerRun.toFixed(1)} ms), ` +
     `${ratio(ours.serverCpuMsPerRun, other.serverCpuMsPerRun)}× the dev server's (${ours.serverCpuMsPerRun.toFixed(1)} / ${other.serverCpuMsPerRun.toFixed(1)} ms), ` +
-    `${ratio(other.asleepPerS, ours.asleepPerS)}× slower to sleep (${ours.asleepPerS.toFixed(1)} / ${other.asleepPerS.toFixed(1)} asleep/s)\n`
+    `${ratio(other.asleepPerS, ours.asleepPerS)}× slower to sleep (${ours.asleepPerS.toFixed(1)} / ${other.asleepPerS.toFixed(1)} asleep/s; ` +
+    `by the histories ${ours.asleepPerSByHistories.toFixed(1)} / ${other.asleepPerSByHistories.toFixed(1)})\n`
   );
 }
 

@@ -18,6 +18,8 @@ async function main(): Promise<void> {
     maxCachedWorkflows: sizing.maxCachedWorkflows,
     maxConcurrentWorkflowTaskExecutions: sizing.maxConcurrentWorkflowTaskExecutions,
     stickyQueueScheduleToStartTimeout: sizing.stickyQueueScheduleToStartTimeoutMs,
+    maxConcurrentWorkflowTaskPolls: sizing.maxConcurrentWorkflowTaskPolls,
+    nonStickyToStickyPollRatio: sizing.nonStickyToStickyPollRatio,
   });
   process.stdout.write(`minimal worker started (${sizing.maxCachedWorkflows} cached)\n`);
   await worker.run();

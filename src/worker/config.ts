@@ -42,6 +42,8 @@ const workerEnvSchema = z
     RUNBOOKS_WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000).optional(),
     RUNBOOKS_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(1_000).default(20),
     RUNBOOKS_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(1_000).default(50),
+    RUNBOOKS_WORKFLOW_TASK_POLLERS: z.coerce.number().int().min(2).max(200).default(20),
+    RUNBOOKS_NON_STICKY_POLL_RATIO: z.coerce.number().gt(0).max(1).default(0.8),
     RUNBOOKS_STICKY_QUEUE_TIMEOUT: z
       .string()
       .default('10s')
@@ -105,10 +107,24 @@ export interface WorkerSizing {
   maxConcurrentWorkflowTaskExecutions: number;
   maxConcurrentActivityTaskExecutions: number;
   stickyQueueScheduleToStartTimeoutMs: number;
+  /**
+   * Workflow task polls at once, and the share of them on the task queue itself rather than this
+   * worker's sticky queue. The SDK's 10 and 0.2 leave two polls for every task of a run not in
+   * this worker's cache, which here is most of them: each new run's first task, and each wake-up
+   * of the many programmes a small cache cannot hold. With them 1,000 new programmes went to sleep
+   * at 40–45/s with a quarter of the 2-core machine idle; with 20 polls, 16 on the task queue, at
+   * 50.8/s with 15 % idle (README "Benchmarks"). A run's tasks while it stays cached (a break-glass
+   * run's) still have 4.
+   */
+  maxConcurrentWorkflowTaskPolls: number;
+  nonStickyToStickyPollRatio: number;
 }
 
 export function describeSizing(sizing: WorkerSizing): string {
-  return `${sizing.maxCachedWorkflows} cached runs, ${sizing.maxConcurrentWorkflowTaskExecutions} workflow tasks and ${sizing.maxConcurrentActivityTaskExecutions} activities at once, sticky timeout ${sizing.stickyQueueScheduleToStartTimeoutMs} ms`;
+  return (
+    `${sizing.maxCachedWorkflows} cached runs, ${sizing.maxConcurrentWorkflowTaskExecutions} workflow tasks and ${sizing.maxConcurrentActivityTaskExecutions} activities at once, ` +
+    `${sizing.maxConcurrentWorkflowTaskPolls} workflow task polls (${sizing.nonStickyToStickyPollRatio} of them on the task queue), sticky timeout ${sizing.stickyQueueScheduleToStartTimeoutMs} ms`
+  );
 }
 
 /**
@@ -188,6 +204,8 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       maxConcurrentWorkflowTaskExecutions: parsed.data.RUNBOOKS_MAX_WORKFLOW_TASKS,
       maxConcurrentActivityTaskExecutions: parsed.data.RUNBOOKS_MAX_ACTIVITIES,
       stickyQueueScheduleToStartTimeoutMs: parseDuration(parsed.data.RUNBOOKS_STICKY_QUEUE_TIMEOUT)!,
+      maxConcurrentWorkflowTaskPolls: parsed.data.RUNBOOKS_WORKFLOW_TASK_POLLERS,
+      nonStickyToStickyPollRatio: parsed.data.RUNBOOKS_NON_STICKY_POLL_RATIO,
     },
   };
 }

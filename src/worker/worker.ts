@@ -58,6 +58,8 @@ export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Work
           maxConcurrentWorkflowTaskExecutions: options.sizing.maxConcurrentWorkflowTaskExecutions,
           maxConcurrentActivityTaskExecutions: options.sizing.maxConcurrentActivityTaskExecutions,
           stickyQueueScheduleToStartTimeout: options.sizing.stickyQueueScheduleToStartTimeoutMs,
+          maxConcurrentWorkflowTaskPolls: options.sizing.maxConcurrentWorkflowTaskPolls,
+          nonStickyToStickyPollRatio: options.sizing.nonStickyToStickyPollRatio,
         }
       : {}),
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),

@@ -295,12 +295,15 @@ describe('worker environment', () => {
       ...db,
       RUNBOOKS_WORKFLOW_CACHE_SIZE: '150',
       RUNBOOKS_STICKY_QUEUE_TIMEOUT: '5s',
+      RUNBOOKS_WORKFLOW_TASK_POLLERS: '12',
     });
     assert.deepEqual(sized.sizing, {
       maxCachedWorkflows: 150,
       maxConcurrentWorkflowTaskExecutions: 20,
       maxConcurrentActivityTaskExecutions: 50,
       stickyQueueScheduleToStartTimeoutMs: 5_000,
+      maxConcurrentWorkflowTaskPolls: 12,
+      nonStickyToStickyPollRatio: 0.8,
     });
     assert.equal(loadWorkerConfig(db).sizing.maxCachedWorkflows, defaultWorkflowCacheSize());
     assert.throws(
@@ -309,10 +312,12 @@ describe('worker environment', () => {
           ...db,
           RUNBOOKS_WORKFLOW_CACHE_SIZE: 'lots',
           RUNBOOKS_STICKY_QUEUE_TIMEOUT: '0s',
+          RUNBOOKS_NON_STICKY_POLL_RATIO: '0',
         }),
       (error: Error) =>
         /RUNBOOKS_WORKFLOW_CACHE_SIZE: /.test(error.message) &&
-        /RUNBOOKS_STICKY_QUEUE_TIMEOUT: /.test(error.message),
+        /RUNBOOKS_STICKY_QUEUE_TIMEOUT: /.test(error.message) &&
+        /RUNBOOKS_NON_STICKY_POLL_RATIO: /.test(error.message),
     );
   });
 

@@ -51,7 +51,8 @@ function openProgram(input: BackstopInput): Promise<OpenedBackstopProgram> {
  * search on GitHub and the Console restore probe, and acting as the seed says. Silence is never an
  * outcome: the T+90 decision is escalated again every decision window until it comes.
  */
-export async function backstopProgram(rawInput: BackstopInput): Promise<BackstopResult> {
+// Not async: it returns the run's promise as it is (an async function would wrap it in two more).
+export function backstopProgram(rawInput: BackstopInput): Promise<BackstopResult> {
   const input = parseWorkflowInput(backstopInputSchema, rawInput, 'backstopProgram input');
   refuseCarryOnFreshStart(
     'backstopProgram input',

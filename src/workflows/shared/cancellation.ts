@@ -54,20 +54,20 @@ export interface AnnouncingRun {
  * commander or DRI it pages) is read when the cancellation comes, once the policy is read (before
  * that a run has done nothing and has nowhere to send a notice: its record alone says so).
  */
-export async function announcingCancellation<T>(
+export function announcingCancellation<T>(
   run: AnnouncingRun,
   body: () => Promise<T>,
   announcement: () => CancellationAnnouncement = () => run.failSafe.cancellation(),
 ): Promise<T> {
-  try {
-    return await body();
-  } catch (error) {
+  // A `.catch` rather than an async function awaiting the body: two promises fewer for every run
+  // (the SDK captures a source-mapped stack for each).
+  return body().catch(async (error: unknown) => {
     if (!isAnnouncedCancellation(error)) throw error;
     const { record, notices } = run;
     const told = notices.routed ? announcement() : undefined;
     await CancellationScope.nonCancellable(() => endCancelled(record, notices, told));
     throw error;
-  }
+  });
 }
 
 async function endCancelled(
