@@ -2,6 +2,7 @@ import { NativeConnection, Runtime, DefaultLogger, Worker } from '@temporalio/wo
 import { runbookDataConverter } from '../../src/codec/aes-gcm';
 import { loadPayloadKeys } from '../../src/codec/keys';
 import { loadWorkerConfig } from '../../src/worker/config';
+import { workerSizingOptions } from '../../src/worker/worker';
 
 /** The yardsticks' worker process (bench/minimal/workflows.ts): the same connection, codec and sizing as ours. */
 async function main(): Promise<void> {
@@ -15,11 +16,7 @@ async function main(): Promise<void> {
     workflowsPath: require.resolve('./workflows'),
     activities: { noop: (): Promise<void> => Promise.resolve() },
     dataConverter: runbookDataConverter(loadPayloadKeys(process.env)),
-    maxCachedWorkflows: sizing.maxCachedWorkflows,
-    maxConcurrentWorkflowTaskExecutions: sizing.maxConcurrentWorkflowTaskExecutions,
-    stickyQueueScheduleToStartTimeout: sizing.stickyQueueScheduleToStartTimeoutMs,
-    maxConcurrentWorkflowTaskPolls: sizing.maxConcurrentWorkflowTaskPolls,
-    nonStickyToStickyPollRatio: sizing.nonStickyToStickyPollRatio,
+    ...workerSizingOptions(sizing),
   });
   process.stdout.write(`minimal worker started (${sizing.maxCachedWorkflows} cached)\n`);
   await worker.run();

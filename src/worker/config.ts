@@ -42,7 +42,7 @@ const workerEnvSchema = z
     RUNBOOKS_WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000).optional(),
     RUNBOOKS_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(1_000).default(20),
     RUNBOOKS_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(1_000).default(50),
-    RUNBOOKS_WORKFLOW_TASK_POLLERS: z.coerce.number().int().min(2).max(200).default(20),
+    RUNBOOKS_WORKFLOW_TASK_POLLERS: z.coerce.number().int().min(2).max(200).default(10),
     RUNBOOKS_NON_STICKY_POLL_RATIO: z.coerce.number().gt(0).max(1).default(0.8),
     RUNBOOKS_STICKY_QUEUE_TIMEOUT: z
       .string()
@@ -112,9 +112,9 @@ export interface WorkerSizing {
    * worker's sticky queue. The SDK's 10 and 0.2 leave two polls for every task of a run not in
    * this worker's cache, which here is most of them: each new run's first task, and each wake-up
    * of the many programmes a small cache cannot hold. With them 1,000 new programmes went to sleep
-   * at 40–45/s with a quarter of the 2-core machine idle; with 20 polls, 16 on the task queue, at
+   * at 40–45/s with a quarter of the 2-core machine idle; with 8 of 10 polls on the task queue, at
    * 50.8/s with 15 % idle (README "Benchmarks"). A run's tasks while it stays cached (a break-glass
-   * run's) still have 4.
+   * run's) still have 2 polls on the sticky queue, as many as new runs had.
    */
   maxConcurrentWorkflowTaskPolls: number;
   nonStickyToStickyPollRatio: number;

@@ -4,6 +4,7 @@ import {
   type NativeConnection,
   type WorkerInterceptors,
   type WorkflowBundle,
+  type WorkerOptions,
   type WorkerPlugin,
 } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
@@ -37,6 +38,32 @@ export interface RunbookWorkerOptions {
   sizing?: WorkerSizing;
 }
 
+/**
+ * The SDK's options for a sizing (also the bench's yardstick workers'). Workflow task polls go by
+ * `workflowTaskPollerBehavior`: the SDK (1.24) documents `maxConcurrentWorkflowTaskPolls` but
+ * ignores it.
+ */
+export function workerSizingOptions(
+  sizing: WorkerSizing,
+): Pick<
+  WorkerOptions,
+  | 'maxCachedWorkflows'
+  | 'maxConcurrentWorkflowTaskExecutions'
+  | 'maxConcurrentActivityTaskExecutions'
+  | 'stickyQueueScheduleToStartTimeout'
+  | 'workflowTaskPollerBehavior'
+  | 'nonStickyToStickyPollRatio'
+> {
+  return {
+    maxCachedWorkflows: sizing.maxCachedWorkflows,
+    maxConcurrentWorkflowTaskExecutions: sizing.maxConcurrentWorkflowTaskExecutions,
+    maxConcurrentActivityTaskExecutions: sizing.maxConcurrentActivityTaskExecutions,
+    stickyQueueScheduleToStartTimeout: sizing.stickyQueueScheduleToStartTimeoutMs,
+    workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: sizing.maxConcurrentWorkflowTaskPolls },
+    nonStickyToStickyPollRatio: sizing.nonStickyToStickyPollRatio,
+  };
+}
+
 /** The one place a runbook worker is assembled: workflows + activities built from injected deps. */
 export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Worker> {
   return Worker.create({
@@ -52,16 +79,7 @@ export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Work
     activities: createActivities(options.deps),
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
-    ...(options.sizing
-      ? {
-          maxCachedWorkflows: options.sizing.maxCachedWorkflows,
-          maxConcurrentWorkflowTaskExecutions: options.sizing.maxConcurrentWorkflowTaskExecutions,
-          maxConcurrentActivityTaskExecutions: options.sizing.maxConcurrentActivityTaskExecutions,
-          stickyQueueScheduleToStartTimeout: options.sizing.stickyQueueScheduleToStartTimeoutMs,
-          maxConcurrentWorkflowTaskPolls: options.sizing.maxConcurrentWorkflowTaskPolls,
-          nonStickyToStickyPollRatio: options.sizing.nonStickyToStickyPollRatio,
-        }
-      : {}),
+    ...(options.sizing ? workerSizingOptions(options.sizing) : {}),
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     ...(options.plugins ? { plugins: options.plugins } : {}),
     ...(options.deployment

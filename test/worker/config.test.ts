@@ -18,6 +18,9 @@ import { loadPolicyFile } from '../../src/worker/policy';
 import { noticeRouting } from '../../src/activities/policy';
 import { PAGING_NOTICE_KINDS } from '../../src/common/notice';
 import { spawnNode } from '../fixtures/processes';
+import { workerSizingOptions } from '../../src/worker/worker';
+import { noopMetricMeter } from '@temporalio/common';
+import { compileWorkerOptions, toNativeWorkerOptions } from '@temporalio/worker/lib/worker-options';
 
 /** The worker refuses to start on a bad environment or policy, saying exactly what is wrong. */
 
@@ -295,14 +298,13 @@ describe('worker environment', () => {
       ...db,
       RUNBOOKS_WORKFLOW_CACHE_SIZE: '150',
       RUNBOOKS_STICKY_QUEUE_TIMEOUT: '5s',
-      RUNBOOKS_WORKFLOW_TASK_POLLERS: '12',
     });
     assert.deepEqual(sized.sizing, {
       maxCachedWorkflows: 150,
       maxConcurrentWorkflowTaskExecutions: 20,
       maxConcurrentActivityTaskExecutions: 50,
       stickyQueueScheduleToStartTimeoutMs: 5_000,
-      maxConcurrentWorkflowTaskPolls: 12,
+      maxConcurrentWorkflowTaskPolls: 10,
       nonStickyToStickyPollRatio: 0.8,
     });
     assert.equal(loadWorkerConfig(db).sizing.maxCachedWorkflows, defaultWorkflowCacheSize());
@@ -319,6 +321,43 @@ describe('worker environment', () => {
         /RUNBOOKS_STICKY_QUEUE_TIMEOUT: /.test(error.message) &&
         /RUNBOOKS_NON_STICKY_POLL_RATIO: /.test(error.message),
     );
+  });
+
+  test('sizing reaches the worker core: polls and their share on the task queue, cache, slots', () => {
+    // Through the SDK's own option compilation to what its core receives: an option the SDK
+    // documents but does not read (maxConcurrentWorkflowTaskPolls in 1.24) fails here.
+    const { sizing } = loadWorkerConfig({
+      DATABASE_URL: 'postgres://u:p@h/db',
+      RUNBOOKS_WORKFLOW_CACHE_SIZE: '150',
+      RUNBOOKS_WORKFLOW_TASK_POLLERS: '12',
+      RUNBOOKS_NON_STICKY_POLL_RATIO: '0.75',
+    });
+    const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+    const native = toNativeWorkerOptions({
+      ...compileWorkerOptions(
+        { taskQueue: 'sizing', workflowsPath: __filename, ...workerSizingOptions(sizing) },
+        quiet,
+        noopMetricMeter,
+      ),
+      buildId: 'sizing-test',
+    });
+    assert.deepEqual(native.workflowTaskPollerBehavior, { type: 'simple-maximum', maximum: 12 });
+    assert.equal(native.nonStickyToStickyPollRatio, 0.75);
+    assert.equal(native.maxCachedWorkflows, 150);
+    assert.equal(native.stickyQueueScheduleToStartTimeout, 10_000);
+    assert.deepEqual(
+      [native.tuner.workflowTaskSlotSupplier, native.tuner.activityTaskSlotSupplier],
+      [
+        { type: 'fixed-size', numSlots: 20 },
+        { type: 'fixed-size', numSlots: 50 },
+      ],
+    );
+    assert.deepEqual(loadWorkerConfig({ DATABASE_URL: 'postgres://u:p@h/db' }).sizing, {
+      ...sizing,
+      maxCachedWorkflows: defaultWorkflowCacheSize(),
+      maxConcurrentWorkflowTaskPolls: 10,
+      nonStickyToStickyPollRatio: 0.8,
+    });
   });
 
   test('`npm run worker` gives the heap the sizing assumes (DEFAULT_WORKER_HEAP_MIB)', () => {
