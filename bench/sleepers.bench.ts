@@ -20,6 +20,7 @@ import { eventTimeMs } from '../test/fixtures/history';
 import { BENCH_WORKER_NODE_ARGS } from './worker-flags';
 import { DEFAULT_WORKER_HEAP_MIB } from '../src/worker/config';
 import { FULL_SWEEP_EVERY, OpenRunGauges } from '../src/worker/metrics';
+import { quietLogger } from '../test/fixtures/logger';
 
 /**
  * `npm run bench -- sleepers N`: N backstop programs started with a merge of today (T+30 a month
@@ -258,8 +259,7 @@ async function sleepers(
  * the worker's code, and the dev server's CPU meanwhile.
  */
 async function gaugeSweeps(client: Client, serverPid: number | undefined, taskQueue: string): Promise<void> {
-  const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
-  const gauges = new OpenRunGauges(client, taskQueue, noopMetricMeter, quiet, FULL_SWEEP_EVERY);
+  const gauges = new OpenRunGauges(client, taskQueue, noopMetricMeter, quietLogger, FULL_SWEEP_EVERY);
   for (const what of ['every open run', 'runs waiting for a human', 'runs waiting for a human']) {
     const cpu = process.cpuUsage();
     const serverCpu = serverPid ? cpuSeconds(serverPid) : 0;

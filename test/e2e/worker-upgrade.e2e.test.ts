@@ -33,6 +33,7 @@ import {
   type MatrixWorld,
 } from '../workflows/fault-matrix/world';
 import { testDataConverter } from '../fixtures/payload-keys';
+import { quietLogger } from '../fixtures/logger';
 
 /**
  * Worker Versioning end to end on the dev server: a deployment's build A starts a backstop
@@ -50,16 +51,15 @@ let bundleA: WorkflowBundle;
 let bundleB: WorkflowBundle;
 
 before(async () => {
-  const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
   [world, bundleA, bundleB] = await Promise.all([
     startMatrixWorld(tmp),
     bundleWorkflowCode({
       ...workflowBundleOptions(VERSIONED_WORKFLOWS_PATH),
-      logger: quiet,
+      logger: quietLogger,
     }),
     bundleWorkflowCode({
       ...workflowBundleOptions(require.resolve('../fixtures/build-b')),
-      logger: quiet,
+      logger: quietLogger,
     }),
   ]);
   // Test-only: holds of seconds so a re-enablement sleeps through the upgrade within the test.

@@ -10,6 +10,7 @@ import { REPO_ROOT } from '../../src/local/paths';
 import { workflowBundle } from '../fixtures/temporal';
 import { testDataConverter } from '../fixtures/payload-keys';
 import { workflowBundleOptions } from '../../src/worker/paths';
+import { quietLogger } from '../fixtures/logger';
 
 /**
  * The replay gate: histories recorded by earlier releases — whole runs, and runs captured asleep
@@ -21,7 +22,6 @@ import { workflowBundleOptions } from '../../src/worker/paths';
  */
 
 const HISTORIES = path.join(REPO_ROOT, 'test', 'replay', 'histories');
-const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 let bundle: WorkflowBundle;
 /** Each recorded history's replay, by `release/file`. */
 const replayed = new Map<string, ReplayResult>();
@@ -136,7 +136,7 @@ describe('replay gate: histories of earlier releases replay on today’s code', 
       ['unguarded', 'guarded'].map((name) =>
         bundleWorkflowCode({
           ...workflowBundleOptions(require.resolve(`../fixtures/changed-workflows/${name}`)),
-          logger: quiet,
+          logger: quietLogger,
         }),
       ),
     );

@@ -21,6 +21,7 @@ import { spawnNode } from '../fixtures/processes';
 import { workerSizingOptions } from '../../src/worker/worker';
 import { noopMetricMeter } from '@temporalio/common';
 import { compileWorkerOptions, toNativeWorkerOptions } from '@temporalio/worker/lib/worker-options';
+import { quietLogger } from '../fixtures/logger';
 
 /** The worker refuses to start on a bad environment or policy, saying exactly what is wrong. */
 
@@ -332,11 +333,10 @@ describe('worker environment', () => {
       RUNBOOKS_WORKFLOW_TASK_POLLERS: '12',
       RUNBOOKS_NON_STICKY_POLL_RATIO: '0.75',
     });
-    const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
     const native = toNativeWorkerOptions({
       ...compileWorkerOptions(
         { taskQueue: 'sizing', workflowsPath: __filename, ...workerSizingOptions(sizing) },
-        quiet,
+        quietLogger,
         noopMetricMeter,
       ),
       buildId: 'sizing-test',

@@ -8,6 +8,7 @@ import { startDev, uniqueId, type DevServerHarness } from '../fixtures/temporal'
 import { testDataConverter } from '../fixtures/payload-keys';
 import { readUntil } from '../fixtures/wait';
 import { moveToSignal, stepHolder } from '../fixtures/step-holder/workflows';
+import { quietLogger } from '../fixtures/logger';
 
 /**
  * The open-run gauges on the dev server's visibility: every open run counted by step on a full
@@ -20,7 +21,6 @@ let dev: DevServerHarness;
 let worker: Worker;
 let running: Promise<void>;
 const taskQueue = uniqueId('gauges');
-const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
 before(async () => {
   dev = await startDev();
@@ -30,7 +30,7 @@ before(async () => {
     taskQueue,
     workflowBundle: await bundleWorkflowCode({
       workflowsPath: require.resolve('../fixtures/step-holder/workflows'),
-      logger: quiet,
+      logger: quietLogger,
     }),
     dataConverter: testDataConverter(),
   });
@@ -90,7 +90,7 @@ describe('open-run gauges', () => {
     const stuck = await hold(STUCK.runbook, STUCK.step);
     await untilVisible(`ExecutionStatus = 'Running' AND RunbookStep IS NOT NULL`, 5);
     const { meter, value } = recordingMeter();
-    const gauges = new OpenRunGauges(dev.env.client, taskQueue, meter, quiet, 3);
+    const gauges = new OpenRunGauges(dev.env.client, taskQueue, meter, quietLogger, 3);
 
     const before = Date.now();
     await gauges.sweep(); // sweep 0: a full listing
@@ -148,7 +148,7 @@ describe('open-run gauges', () => {
       },
     });
     const warnings: string[] = [];
-    const logger = { ...quiet, warn: (message: string) => warnings.push(message) };
+    const logger = { ...quietLogger, warn: (message: string) => warnings.push(message) };
     const { meter, value } = recordingMeter();
     const gauges = new OpenRunGauges(refusing, taskQueue, meter, logger, 3);
     await gauges.sweep(); // full

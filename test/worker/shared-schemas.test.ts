@@ -5,6 +5,7 @@ import { workflowBundleOptions } from '../../src/worker/paths';
 import { testDataConverter } from '../fixtures/payload-keys';
 import { startTimeSkipping, uniqueId, type TimeSkippingHarness } from '../fixtures/temporal';
 import { sharedSchemaProbe } from '../fixtures/shared-schema-probe/workflows';
+import { quietLogger } from '../fixtures/logger';
 
 /**
  * src/common/shared-schemas.ts in the SDK's own workflow sandbox, not a simulation of it: with the
@@ -12,7 +13,6 @@ import { sharedSchemaProbe } from '../fixtures/shared-schema-probe/workflows';
  * worker get the group the first run built; bundled without the preload, each run builds its own.
  */
 let harness: TimeSkippingHarness;
-const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
 before(async () => {
   harness = await startTimeSkipping();
@@ -32,7 +32,7 @@ async function tokensOfRuns(preloaded: boolean, runs: number): Promise<number[]>
     workflowBundle: await bundleWorkflowCode({
       ...options,
       preloadModules: preloaded ? options.preloadModules : [],
-      logger: quiet,
+      logger: quietLogger,
     }),
     dataConverter: testDataConverter(),
     // Every run is created afresh (evicted after each task), as on a busy worker.

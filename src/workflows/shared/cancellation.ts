@@ -59,8 +59,8 @@ export function announcingCancellation<T>(
   body: () => Promise<T>,
   announcement: () => CancellationAnnouncement = () => run.failSafe.cancellation(),
 ): Promise<T> {
-  // A `.catch` rather than an async function awaiting the body: two promises fewer for every run
-  // (the SDK captures a source-mapped stack for each).
+  // A `.catch` rather than an async function awaiting the body: fewer promises for every run (the
+  // SDK captures a source-mapped stack for each).
   return body().catch(async (error: unknown) => {
     if (!isAnnouncedCancellation(error)) throw error;
     const { record, notices } = run;
