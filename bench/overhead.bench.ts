@@ -19,6 +19,7 @@ import {
   eventTimeMs,
   historyEvents,
   scheduledActivities,
+  workflowTaskSpans,
 } from '../test/fixtures/history';
 import { TEST_PAYLOAD_KEYS } from '../test/fixtures/payload-keys';
 import { TEST_POLICY_FILE } from '../test/fixtures/policy';
@@ -49,14 +50,7 @@ const RUNS = Number(process.argv[2] ?? 10);
 
 /** Each workflow task's started → completed (the worker's turn at the run), from the history. */
 function workflowTaskMs(events: HistoryEvent[]): number[] {
-  const taken: number[] = [];
-  let startedMs: number | undefined;
-  for (const event of events) {
-    if (event.workflowTaskStartedEventAttributes) startedMs = eventTimeMs(event);
-    if (event.workflowTaskCompletedEventAttributes && startedMs !== undefined)
-      taken.push(eventTimeMs(event) - startedMs);
-  }
-  return taken;
+  return workflowTaskSpans(events).map((span) => span.ranMs);
 }
 
 /** Nothing in flight and a timer started: the run waits (the gate's deadline timer). */

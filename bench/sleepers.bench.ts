@@ -16,7 +16,7 @@ import { GITHUB_REPOSITORY } from '../test/fixtures/sinks/apis';
 import { spawnNode, type ChildHandle } from '../test/fixtures/processes';
 import { minimalActivitySleeper, minimalSleeper, minimalStatusQuery } from './minimal/workflows';
 import { p50p99 } from './stats';
-import { eventTimeMs } from '../test/fixtures/history';
+import { eventTimeMs, workflowTaskSpans } from '../test/fixtures/history';
 import { BENCH_WORKER_NODE_ARGS } from './worker-flags';
 import { DEFAULT_WORKER_HEAP_MIB } from '../src/worker/config';
 import { FULL_SWEEP_EVERY, OpenRunGauges } from '../src/worker/metrics';
@@ -105,12 +105,10 @@ async function asleepByHistories(
         const started = events?.[0];
         const timer = events?.find((event) => event.timerStartedEventAttributes);
         if (!started || !timer) throw new Error(`${workflowId(i + k)} has no first timer`);
-        const [scheduled, taskStarted, completed] = ['Scheduled', 'Started', 'Completed'].map((what) =>
-          events?.find((event) => event[`workflowTask${what}EventAttributes` as keyof typeof event]),
-        );
-        if (scheduled && taskStarted && completed) {
-          waitedForPoller.push(eventTimeMs(taskStarted) - eventTimeMs(scheduled));
-          taskRan.push(eventTimeMs(completed) - eventTimeMs(taskStarted));
+        const firstTask = workflowTaskSpans(events ?? [])[0];
+        if (firstTask) {
+          waitedForPoller.push(firstTask.waitedMs);
+          taskRan.push(firstTask.ranMs);
         }
         firstStartMs = Math.min(firstStartMs, eventTimeMs(started));
         lastTimerMs = Math.max(lastTimerMs, eventTimeMs(timer));
