@@ -5,7 +5,6 @@ import { Pool } from 'pg';
 import { runbookDataConverter } from '../src/codec/aes-gcm';
 import { parsePayloadKeys } from '../src/codec/keys';
 import { RUNBOOK_DDL } from '../src/db/runbook-schema';
-import { freePort } from '../src/local/processes';
 import { postgresDataDir, scratchDir, startDevServer, startPostgres } from '../src/local/servers';
 import { ensureDemoTarget } from '../src/stack/demo-data';
 import { breakGlassRestore } from '../src/workflows';
@@ -109,30 +108,108 @@ function nonWaitingMs(events: HistoryEvent[]): number {
   );
 }
 
-/**
- * Mean time inside each activity type's handler, from the worker's own Prometheus histogram
- * (`temporal_activity_execution_latency`: the SDK's measure of the handler, every attempt).
- */
-async function handlerMeansMs(metricsUrl: string): Promise<Map<string, number>> {
-  const text = await (await fetch(metricsUrl)).text();
-  const sums = new Map<string, number>();
-  const counts = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const match =
-      /^temporal_activity_execution_latency\w*_(sum|count)\{[^}]*activity_type="(\w+)"[^}]*\} (\S+)/.exec(
-        line,
-      );
-    if (!match) continue;
-    const [, kind, type, value] = match as unknown as [string, string, string, string];
-    const into = kind === 'sum' ? sums : counts;
-    into.set(type, (into.get(type) ?? 0) + Number(value));
-  }
-  // The SDK exports milliseconds unless told to use seconds (the metric's name then ends _seconds).
-  const scale = /^temporal_activity_execution_latency_seconds/m.test(text) ? 1000 : 1;
-  return new Map([...sums].map(([type, sum]) => [type, (sum * scale) / (counts.get(type) || 1)]));
+/** One activity's handler as the worker's debug log tells it (log times, whole milliseconds). */
+interface HandlerSpan {
+  /** The SDK's "Activity started" line: its handler begins. */
+  startedMs: number;
+  /** The SDK's "Activity completed" line: its handler has returned. */
+  completedMs: number;
+  /** The SDK's own measure of the handler (whole milliseconds, cut down: the time outside is over- rather than under-stated). */
+  durationMs: number;
 }
 
-const mean = (samples: number[]): number => samples.reduce((a, b) => a + b, 0) / (samples.length || 1);
+/** Each completed activity's handler span from a worker's JSON log, by `workflowId/activityId`. */
+function handlerSpans(log: string): Map<string, HandlerSpan> {
+  const started = new Map<string, number>();
+  const spans = new Map<string, HandlerSpan>();
+  for (const line of log.split('\n')) {
+    if (!line.startsWith('{') || !line.includes('"Activity ')) continue;
+    // A line cut by a write to the other stream is skipped; its activity is then reported missing.
+    const entry = ((): {
+      message?: string;
+      time?: string;
+      workflowId?: string;
+      activityId?: string;
+      durationMs?: number;
+    } => {
+      try {
+        return JSON.parse(line) as object;
+      } catch {
+        return {};
+      }
+    })();
+    const key = `${entry.workflowId}/${entry.activityId}`;
+    const atMs = Date.parse(entry.time ?? '');
+    if (entry.message === 'Activity started') started.set(key, atMs);
+    if (entry.message === 'Activity completed' && entry.durationMs !== undefined)
+      spans.set(key, {
+        startedMs: started.get(key) ?? atMs - entry.durationMs,
+        completedMs: atMs,
+        durationMs: entry.durationMs,
+      });
+  }
+  return spans;
+}
+
+/** An activity from a history, with its handler's span from the worker's log. */
+interface MeasuredActivity {
+  type: string;
+  scheduledAtMs: number;
+  startedAtMs: number;
+  completedAtMs: number;
+  handler: HandlerSpan;
+  /** Scheduled in the same workflow task as another activity of its run. */
+  together: boolean;
+}
+
+function measuredActivities(
+  workflowId: string,
+  events: HistoryEvent[],
+  spans: Map<string, HandlerSpan>,
+): MeasuredActivity[] {
+  // Activities each workflow task scheduled, completed or not by the time the history was read.
+  const scheduledByTask = new Map<string, number>();
+  for (const event of events) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (!scheduled) continue;
+    const task = String(scheduled.workflowTaskCompletedEventId);
+    scheduledByTask.set(task, (scheduledByTask.get(task) ?? 0) + 1);
+  }
+  return completedActivities(events).map((activity) => {
+    const key = `${workflowId}/${activity.activityId}`;
+    const handler = spans.get(key);
+    if (!handler) throw new Error(`no handler time logged for ${key}`);
+    return { ...activity, handler, together: (scheduledByTask.get(activity.scheduledByTask) ?? 0) > 1 };
+  });
+}
+
+/** Scheduled → completed less the handler's own time: what Temporal and the SDK add around it. */
+const outsideMs = (a: MeasuredActivity): number => a.completedAtMs - a.scheduledAtMs - a.handler.durationMs;
+
+/**
+ * Where an activity's time outside its handler goes (p50s): the server's matching (scheduled →
+ * started), the task's way to the handler (started → the handler begins: core, the SDK, the
+ * payload codec, the worker's event loop), and the handler's result's way back to the history.
+ */
+function whereOutside(activities: MeasuredActivity[]): string {
+  const p50 = (f: (a: MeasuredActivity) => number): string => quantile(activities.map(f), 0.5).toFixed(1);
+  return (
+    `scheduled → started ${p50((a) => a.startedAtMs - a.scheduledAtMs)}, ` +
+    `started → handler ${p50((a) => a.handler.startedMs - a.startedAtMs)}, ` +
+    `handler → completed ${p50((a) => a.completedAtMs - a.handler.completedMs)} ms`
+  );
+}
+
+/** A measure of each activity, by activity type (types in name order). */
+function byActivityType(
+  activities: MeasuredActivity[],
+  measure: (activity: MeasuredActivity) => number,
+): Map<string, number[]> {
+  const grouped = new Map<string, number[]>();
+  for (const activity of [...activities].sort((x, y) => x.type.localeCompare(y.type)))
+    grouped.set(activity.type, [...(grouped.get(activity.type) ?? []), measure(activity)]);
+  return grouped;
+}
 
 async function main(): Promise<void> {
   const tmp = scratchDir('runbooks-bench-overhead');
@@ -169,7 +246,6 @@ async function main(): Promise<void> {
     RUNBOOKS_POLICY_FILE: TEST_POLICY_FILE,
     RUNBOOKS_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
   };
-  const metricsAddress = `127.0.0.1:${await freePort()}`;
   const workers = [
     spawnNode(
       'dist/src/worker/main.js',
@@ -177,14 +253,18 @@ async function main(): Promise<void> {
       {
         ...env,
         RUNBOOKS_TASK_QUEUE: 'bench-overhead',
-        // Its handler times; the open-run gauges' visibility sweep (list + status queries) kept
-        // out of the measured runs.
-        RUNBOOKS_METRICS_ADDRESS: metricsAddress,
-        RUNBOOKS_METRICS_VISIBILITY_INTERVAL: '1h',
+        // For each activity's handler time: the SDK's "Activity completed" lines are debug lines.
+        RUNBOOKS_LOG_LEVEL: 'DEBUG',
+        RUNBOOKS_LOG_FORMAT: 'json',
       },
       BENCH_WORKER_NODE_ARGS,
     ),
-    spawnNode('dist/bench/minimal/worker.js', [], { ...env, RUNBOOKS_TASK_QUEUE: 'bench-noop' }),
+    spawnNode('dist/bench/minimal/worker.js', [], {
+      ...env,
+      RUNBOOKS_TASK_QUEUE: 'bench-noop',
+      RUNBOOKS_LOG_LEVEL: 'DEBUG',
+      RUNBOOKS_LOG_FORMAT: 'json',
+    }),
   ];
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({
@@ -199,17 +279,10 @@ async function main(): Promise<void> {
       args: [200],
     });
     const noopEvents = await historyEvents(client.workflow.getHandle(noop));
-    const noopMs = completedActivities(noopEvents).map(
-      (activity) => activity.completedAtMs - activity.scheduledAtMs,
-    );
-    const noopStartMs = completedActivities(noopEvents).map(
-      (activity) => activity.startedAtMs - activity.scheduledAtMs,
-    );
     const noopTasks = workflowTaskMs(noopEvents);
     const tasks: number[] = [];
-    const byType = new Map<string, number[]>();
-    /** Scheduled → started (the last attempt's): the server's matching and the worker's poll. */
-    const toStart: number[] = [];
+    /** Each run's history to the verified restore (activities are matched to the log afterwards). */
+    const runs: { workflowId: string; events: HistoryEvent[] }[] = [];
     const paths: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const handle: WorkflowHandle<typeof breakGlassRestore> = await client.workflow.start(
@@ -243,49 +316,45 @@ async function main(): Promise<void> {
         throw new Error(`the restore was not verified (${verifiedStatus.step})`);
       paths.push(nonWaitingMs(events));
       tasks.push(...workflowTaskMs(events));
-      for (const activity of completedActivities(events)) {
-        toStart.push(activity.startedAtMs - activity.scheduledAtMs);
-        byType.set(activity.type, [
-          ...(byType.get(activity.type) ?? []),
-          activity.completedAtMs - activity.scheduledAtMs,
-        ]);
-      }
+      runs.push({ workflowId: handle.workflowId, events });
       await handle.terminate('benchmark done');
     }
+    // The workers' debug lines are in by now: each is written before its activity's completion is sent.
+    const noopMeasured = measuredActivities(noop, noopEvents, handlerSpans(workers[1]!.output()));
+    const spans = handlerSpans(workers[0]!.output());
+    const ours = runs.flatMap((run) => measuredActivities(run.workflowId, run.events, spans));
+    const noopMs = noopMeasured.map((activity) => activity.completedAtMs - activity.scheduledAtMs);
     const noopP50 = quantile(noopMs, 0.5);
     const noopP99 = quantile(noopMs, 0.99);
+    const againstNoop = (samples: number[]): string =>
+      `${p50p99(samples)} — ${(quantile(samples, 0.5) / noopP50).toFixed(1)}× / ${(quantile(samples, 0.99) / noopP99).toFixed(1)}× the no-op`;
     process.stdout.write(
       `overhead: ${RUNS} Procedure A runs and 200 no-op activities, dev server, history times\n`,
     );
     process.stdout.write(`  no-op activity: ${p50p99(noopMs)}\n`);
-    const all = [...byType.values()].flat();
-    process.stdout.write(
-      `  Procedure A, all activities: ${p50p99(all)} — ${(quantile(all, 0.5) / noopP50).toFixed(1)}× / ${(quantile(all, 0.99) / noopP99).toFixed(1)}× the no-op\n`,
-    );
-    for (const [type, samples] of [...byType].sort(([a], [b]) => a.localeCompare(b)))
+    const all = ours.map((activity) => activity.completedAtMs - activity.scheduledAtMs);
+    process.stdout.write(`  Procedure A, all activities: ${againstNoop(all)}\n`);
+    for (const [type, samples] of byActivityType(ours, (a) => a.completedAtMs - a.scheduledAtMs))
       process.stdout.write(
         `    ${type}: ${p50p99(samples)} — ${(quantile(samples, 0.5) / noopP50).toFixed(1)}× at p50\n`,
       );
+    // Outside the handler: what Temporal and the SDK add around an activity, against the no-op's
+    // whole scheduled → completed. An activity scheduled in the same workflow task as others (a
+    // step's notices, the reconciliation watch) waits its turn behind them on the worker and the
+    // server; one scheduled alone is the no-op's case.
     process.stdout.write(
-      `  scheduled → started: no-op ${p50p99(noopStartMs)}; Procedure A ${p50p99(toStart)}\n`,
+      `  outside the handler (each activity's scheduled → completed − its handler time, the SDK's durationMs from the worker's debug log): ` +
+        `${againstNoop(ours.map(outsideMs))}\n`,
     );
-    // Outside the handler: scheduled → completed less the handler's own time (means per type): what
-    // Temporal and the SDK add around an activity, against the no-op's whole scheduled → completed.
-    const handler = await handlerMeansMs(`http://${metricsAddress}/metrics`);
-    const outside = [...byType].map(([type, samples]) => ({
-      type,
-      n: samples.length,
-      inside: handler.get(type) ?? 0,
-      outside: mean(samples) - (handler.get(type) ?? 0),
-    }));
-    const outsideMean = outside.reduce((sum, t) => sum + t.outside * t.n, 0) / (all.length || 1);
+    for (const [label, group] of [
+      ['scheduled alone in its workflow task', ours.filter((a) => !a.together)],
+      ['scheduled with others', ours.filter((a) => a.together)],
+    ] as const)
+      process.stdout.write(`    ${label}: ${againstNoop(group.map(outsideMs))}\n`);
+    for (const [type, samples] of byActivityType(ours, outsideMs))
+      process.stdout.write(`    ${type}: ${p50p99(samples)} outside\n`);
     process.stdout.write(
-      `  outside the handler (mean scheduled → completed − mean handler time, the worker's temporal_activity_execution_latency): ` +
-        `Procedure A ${outsideMean.toFixed(1)} ms against the no-op's ${mean(noopMs).toFixed(1)} ms (${(outsideMean / mean(noopMs)).toFixed(1)}×); ` +
-        outside
-          .map((t) => `${t.type} ${t.inside.toFixed(1)} ms in, ${t.outside.toFixed(1)} ms out`)
-          .join(', ') +
-        '\n',
+      `  where (p50): no-op ${whereOutside(noopMeasured)}; Procedure A ${whereOutside(ours)}\n`,
     );
     process.stdout.write(
       `  workflow task started → completed: no-op workflow ${p50p99(noopTasks)}; Procedure A ${p50p99(tasks)}\n`,

@@ -1,13 +1,17 @@
-import { NativeConnection, Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { runbookDataConverter } from '../../src/codec/aes-gcm';
 import { loadPayloadKeys } from '../../src/codec/keys';
 import { loadWorkerConfig } from '../../src/worker/config';
+import { workerLogger } from '../../src/worker/logging';
 import { workerSizingOptions } from '../../src/worker/worker';
 
 /** The yardsticks' worker process (bench/minimal/workflows.ts): the same connection, codec and sizing as ours. */
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const { sizing, taskQueue } = loadWorkerConfig(process.env);
+  const { sizing, taskQueue, log } = loadWorkerConfig(process.env);
+  // Quiet unless a bench asks for a level (the overhead bench reads the SDK's debug lines).
+  Runtime.install({
+    logger: workerLogger(process.env.RUNBOOKS_LOG_LEVEL ? log.level : 'WARN', log.format, []),
+  });
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const worker = await Worker.create({
     connection,
