@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { noopMetricMeter } from '@temporalio/common';
 import { Pool } from 'pg';
 import { runbookDataConverter } from '../src/codec/aes-gcm';
@@ -9,7 +9,11 @@ import { parsePayloadKeys } from '../src/codec/keys';
 import { RUNBOOK_DDL } from '../src/db/runbook-schema';
 import { postgresDataDir, scratchDir, startDevServer, startPostgres } from '../src/local/servers';
 import { backstopProgram } from '../src/workflows';
-import { backstopWorkflowId, statusQuery } from '../src/workflows/backstop-program/definitions';
+import {
+  backstopWorkflowId,
+  recordDecisionSignal,
+  statusQuery,
+} from '../src/workflows/backstop-program/definitions';
 import { channelSecrets, policyWithChannels, startSinks } from '../test/fixtures/channels';
 import { TEST_PAYLOAD_KEYS } from '../test/fixtures/payload-keys';
 import { GITHUB_REPOSITORY } from '../test/fixtures/sinks/apis';
@@ -118,6 +122,25 @@ async function asleepByHistories(
   return { seconds, perS: N / seconds, waitedForPoller, taskRan };
 }
 
+/**
+ * When the run handled its last signal: the completion of the first workflow task after the signal
+ * (history time; the history is read on the server, the worker is not asked).
+ */
+async function signalHandledAtMs(handle: WorkflowHandle): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const signaled = events.filter((event) => event.workflowExecutionSignaledEventAttributes).at(-1);
+    const handled = events.find(
+      (event) =>
+        event.workflowTaskCompletedEventAttributes && Number(event.eventId) > Number(signaled?.eventId),
+    );
+    if (signaled && handled) return eventTimeMs(handled);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`${handle.workflowId} did not handle its signal within a minute`);
+}
+
 interface SleepersRun {
   label: string;
   worker: ChildHandle;
@@ -126,6 +149,8 @@ interface SleepersRun {
   start: (i: number) => Promise<unknown>;
   query: (i: number) => Promise<unknown>;
   update?: (i: number) => Promise<unknown>;
+  /** The same message as a signal: its send → handled is read from the run's history. */
+  signal?: (i: number) => Promise<unknown>;
 }
 
 interface SleepersFigures {
@@ -234,9 +259,19 @@ async function sleepers(
       await run.update(target).catch(() => undefined);
       updates.push(performance.now() - t);
     }
+    const signals: number[] = [];
+    for (let i = 0; run.signal && i < 200; i++) {
+      const target = Math.floor(Math.random() * N);
+      const sentAtMs = Date.now();
+      await run.signal(target);
+      signals.push((await signalHandledAtMs(client.workflow.getHandle(run.workflowId(target)))) - sentAtMs);
+    }
     process.stdout.write(
       `  query to a random run: ${p50p99(queries)}\n` +
         (updates.length ? `  update (refused decision) to a random run: ${p50p99(updates)}\n` : '') +
+        (signals.length
+          ? `  signal to a random run, sent → handled (the completion of the workflow task after it, history time): ${p50p99(signals)}\n`
+          : '') +
         `  worker: ${figures.mibPerRun.toFixed(2)} MiB RSS and ${figures.cpuMsPerRun.toFixed(1)} ms CPU per run to asleep; RSS now ${rssMiB(workerPid).toFixed(0)} MiB\n` +
         `  dev server: ${figures.serverCpuMsPerRun.toFixed(1)} ms CPU per run to asleep\n` +
         `  machine: ${(figures.machineBusy * 100).toFixed(0)} % of its ${baseline.machine.cores} cores busy until all were asleep; ` +
@@ -348,6 +383,9 @@ async function main(): Promise<void> {
             args: [{ storyId: STORY(i), untilMs }],
           }),
         query: (i) => client.workflow.getHandle(`${prefix}-${STORY(i)}`).query(minimalStatusQuery),
+        // No handler: the SDK keeps it, and the workflow task it brings is the server's and the
+        // worker's round trip without any of our code.
+        signal: (i) => client.workflow.getHandle(`${prefix}-${STORY(i)}`).signal('recordDecision'),
       });
     const minimal = await yardstick('minimal sleeping workflow (bench/minimal)', minimalSleeper, 'minimal');
     const withActivity = await yardstick(
@@ -383,6 +421,10 @@ async function main(): Promise<void> {
         client.workflow.getHandle(backstopWorkflowId(STORY(i))).executeUpdate('recordDecision', {
           args: [{ by: '@dococeven', decision: 'park', rationale: 'bench' }],
         }),
+      signal: (i) =>
+        client.workflow
+          .getHandle(backstopWorkflowId(STORY(i)))
+          .signal(recordDecisionSignal, { by: '@dococeven', decision: 'park', rationale: 'bench' }),
     });
     await gaugeSweeps(client, serverPid, 'bench-sleepers');
     process.stdout.write(
