@@ -21,6 +21,7 @@ import {
   workflowTaskSpans,
 } from '../test/fixtures/history';
 import { TEST_PAYLOAD_KEYS } from '../test/fixtures/payload-keys';
+import { readUntil } from '../test/fixtures/wait';
 import { TEST_POLICY_FILE } from '../test/fixtures/policy';
 import { spawnNode } from '../test/fixtures/processes';
 import { loadPolicyFile } from '../src/worker/policy';
@@ -62,20 +63,12 @@ function quiescentWithTimer(events: HistoryEvent[]): boolean {
   );
 }
 
-/** Polls the run's history (a server read, no worker involved) until the predicate holds. */
-async function waitForHistory(
+/** Reads the run's history (a server read, no worker involved) until the predicate holds. */
+const waitForHistory = (
   handle: WorkflowHandle,
   predicate: (events: HistoryEvent[]) => boolean,
   what: string,
-): Promise<HistoryEvent[]> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const events = await historyEvents(handle);
-    if (predicate(events)) return events;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+): Promise<HistoryEvent[]> => readUntil(() => historyEvents(handle), predicate, what, 60_000, 50);
 
 /**
  * The activity whose completion verified the restore: verifyRestore, or (since

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import { noopMetricMeter } from '@temporalio/common';
 import { Pool } from 'pg';
 import { runbookDataConverter } from '../src/codec/aes-gcm';
@@ -20,11 +21,14 @@ import { GITHUB_REPOSITORY } from '../test/fixtures/sinks/apis';
 import { spawnNode, type ChildHandle } from '../test/fixtures/processes';
 import { minimalActivitySleeper, minimalSleeper, minimalStatusQuery } from './minimal/workflows';
 import { p50p99 } from './stats';
-import { eventTimeMs, workflowTaskSpans } from '../test/fixtures/history';
+import { eventTimeMs, historyEvents, workflowTaskSpans } from '../test/fixtures/history';
+import { readUntil } from '../test/fixtures/wait';
 import { BENCH_WORKER_NODE_ARGS } from './worker-flags';
 import { DEFAULT_WORKER_HEAP_MIB } from '../src/worker/config';
 import { FULL_SWEEP_EVERY, OpenRunGauges } from '../src/worker/metrics';
 import { quietLogger } from '../test/fixtures/logger';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 /**
  * `npm run bench -- sleepers N`: N backstop programs started with a merge of today (T+30 a month
@@ -123,22 +127,16 @@ async function asleepByHistories(
 }
 
 /**
- * When the run handled its last signal: the completion of the first workflow task after the signal
- * (history time; the history is read on the server, the worker is not asked).
+ * When a run handled its last signal: the completion of the first workflow task after the signal
+ * (history time), undefined until then.
  */
-async function signalHandledAtMs(handle: WorkflowHandle): Promise<number> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const events = (await handle.fetchHistory()).events ?? [];
-    const signaled = events.filter((event) => event.workflowExecutionSignaledEventAttributes).at(-1);
-    const handled = events.find(
-      (event) =>
-        event.workflowTaskCompletedEventAttributes && Number(event.eventId) > Number(signaled?.eventId),
-    );
-    if (signaled && handled) return eventTimeMs(handled);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`${handle.workflowId} did not handle its signal within a minute`);
+function signalHandledAtMs(events: HistoryEvent[]): number | undefined {
+  const signaled = events.filter((event) => event.workflowExecutionSignaledEventAttributes).at(-1);
+  const handled = events.find(
+    (event) =>
+      event.workflowTaskCompletedEventAttributes && Number(event.eventId) > Number(signaled?.eventId),
+  );
+  return signaled && handled ? eventTimeMs(handled) : undefined;
 }
 
 interface SleepersRun {
@@ -264,7 +262,15 @@ async function sleepers(
       const target = Math.floor(Math.random() * N);
       const sentAtMs = Date.now();
       await run.signal(target);
-      signals.push((await signalHandledAtMs(client.workflow.getHandle(run.workflowId(target)))) - sentAtMs);
+      // The history is read on the server: the worker is not asked.
+      const events = await readUntil(
+        () => historyEvents(client.workflow.getHandle(run.workflowId(target))),
+        (history) => signalHandledAtMs(history) !== undefined,
+        `${run.workflowId(target)} to handle its signal`,
+        60_000,
+        10,
+      );
+      signals.push(signalHandledAtMs(events)! - sentAtMs);
     }
     process.stdout.write(
       `  query to a random run: ${p50p99(queries)}\n` +
