@@ -111,26 +111,31 @@ interface HandlerSpan {
   durationMs: number;
 }
 
+/** The fields of the SDK's activity lines that the bench reads. */
+interface ActivityLogLine {
+  message?: string;
+  time?: string;
+  workflowId?: string;
+  activityId?: string;
+  durationMs?: number;
+}
+
+/** One JSON log line; a line cut by a write to the other stream reads as empty (its activity is then reported missing). */
+function logLine(line: string): ActivityLogLine {
+  try {
+    return JSON.parse(line) as ActivityLogLine;
+  } catch {
+    return {};
+  }
+}
+
 /** Each completed activity's handler span from a worker's JSON log, by `workflowId/activityId`. */
 function handlerSpans(log: string): Map<string, HandlerSpan> {
   const started = new Map<string, number>();
   const spans = new Map<string, HandlerSpan>();
   for (const line of log.split('\n')) {
     if (!line.startsWith('{') || !line.includes('"Activity ')) continue;
-    // A line cut by a write to the other stream is skipped; its activity is then reported missing.
-    const entry = ((): {
-      message?: string;
-      time?: string;
-      workflowId?: string;
-      activityId?: string;
-      durationMs?: number;
-    } => {
-      try {
-        return JSON.parse(line) as object;
-      } catch {
-        return {};
-      }
-    })();
+    const entry = logLine(line);
     const key = `${entry.workflowId}/${entry.activityId}`;
     const atMs = Date.parse(entry.time ?? '');
     if (entry.message === 'Activity started') started.set(key, atMs);
@@ -176,8 +181,11 @@ function measuredActivities(
   });
 }
 
+/** Scheduled → completed: the activity's whole round trip, as the history tells it. */
+const wholeMs = (a: MeasuredActivity): number => a.completedAtMs - a.scheduledAtMs;
+
 /** Scheduled → completed less the handler's own time: what Temporal and the SDK add around it. */
-const outsideMs = (a: MeasuredActivity): number => a.completedAtMs - a.scheduledAtMs - a.handler.durationMs;
+const outsideMs = (a: MeasuredActivity): number => wholeMs(a) - a.handler.durationMs;
 
 /**
  * Where an activity's time outside its handler goes (p50s): the server's matching (scheduled →
@@ -316,7 +324,7 @@ async function main(): Promise<void> {
     const noopMeasured = measuredActivities(noop, noopEvents, handlerSpans(workers[1]!.output()));
     const spans = handlerSpans(workers[0]!.output());
     const ours = runs.flatMap((run) => measuredActivities(run.workflowId, run.events, spans));
-    const noopMs = noopMeasured.map((activity) => activity.completedAtMs - activity.scheduledAtMs);
+    const noopMs = noopMeasured.map(wholeMs);
     const noopP50 = quantile(noopMs, 0.5);
     const noopP99 = quantile(noopMs, 0.99);
     const againstNoop = (samples: number[]): string =>
@@ -325,9 +333,9 @@ async function main(): Promise<void> {
       `overhead: ${RUNS} Procedure A runs and 200 no-op activities, dev server, history times\n`,
     );
     process.stdout.write(`  no-op activity: ${p50p99(noopMs)}\n`);
-    const all = ours.map((activity) => activity.completedAtMs - activity.scheduledAtMs);
+    const all = ours.map(wholeMs);
     process.stdout.write(`  Procedure A, all activities: ${againstNoop(all)}\n`);
-    for (const [type, samples] of byActivityType(ours, (a) => a.completedAtMs - a.scheduledAtMs))
+    for (const [type, samples] of byActivityType(ours, wholeMs))
       process.stdout.write(
         `    ${type}: ${p50p99(samples)} — ${(quantile(samples, 0.5) / noopP50).toFixed(1)}× at p50\n`,
       );
