@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { before, beforeEach, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { ROLLBACK_DRILL_INPUT } from '../../src/cli/schedule';
 import { scratchDir } from '../../src/local/servers';
@@ -25,7 +25,8 @@ import {
 } from '../fixtures/history';
 import { EXPANDED_REPOS, FakeCluster, mutations, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
-import { prometheusSink, type PrometheusSink } from '../fixtures/sinks/prometheus';
+import { withRollbackPolicy } from '../fixtures/rollback-world';
+import type { PrometheusSink } from '../fixtures/sinks/prometheus';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, readUntil, waitForStatus } from '../fixtures/wait';
@@ -45,14 +46,10 @@ let prometheus: PrometheusSink;
 let policy: LoadedPolicy;
 let cluster: FakeCluster;
 
-before(async () => {
-  prometheus = await prometheusSink();
-  policy = rollbackPolicy(tmp, prometheus.url);
-  process.env.FAKE_BLOCKS_STATE = blocksState;
-});
+withRollbackPolicy(tmp, (world) => ({ prometheus, policy } = world));
 
-after(async () => {
-  await prometheus?.stop();
+before(() => {
+  process.env.FAKE_BLOCKS_STATE = blocksState;
 });
 
 const TWELVE_FAILING = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`repo-${i}`, 5]));
