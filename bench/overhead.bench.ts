@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import type { temporal } from '@temporalio/proto';
 import { Pool } from 'pg';
 import { runbookDataConverter } from '../src/codec/aes-gcm';
 import { parsePayloadKeys } from '../src/codec/keys';
@@ -19,6 +18,7 @@ import {
   historyEvents,
   scheduledActivities,
   workflowTaskSpans,
+  type HistoryEvent,
 } from '../test/fixtures/history';
 import { TEST_PAYLOAD_KEYS } from '../test/fixtures/payload-keys';
 import { readUntil } from '../test/fixtures/wait';
@@ -29,8 +29,6 @@ import { noopActivities } from './minimal/workflows';
 import { procedureASql, timePsql } from './psql-baseline';
 import { p50p99, quantile } from './stats';
 import { BENCH_WORKER_NODE_ARGS } from './worker-flags';
-
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 /**
  * `npm run bench -- overhead [runs]`: Procedure A's activities against a no-op activity on the same

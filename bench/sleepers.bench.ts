@@ -2,7 +2,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
-import type { temporal } from '@temporalio/proto';
 import { noopMetricMeter } from '@temporalio/common';
 import { Pool } from 'pg';
 import { runbookDataConverter } from '../src/codec/aes-gcm';
@@ -21,14 +20,12 @@ import { GITHUB_REPOSITORY } from '../test/fixtures/sinks/apis';
 import { spawnNode, type ChildHandle } from '../test/fixtures/processes';
 import { minimalActivitySleeper, minimalSleeper, minimalStatusQuery } from './minimal/workflows';
 import { p50p99 } from './stats';
-import { eventTimeMs, historyEvents, workflowTaskSpans } from '../test/fixtures/history';
+import { eventTimeMs, historyEvents, workflowTaskSpans, type HistoryEvent } from '../test/fixtures/history';
 import { readUntil } from '../test/fixtures/wait';
 import { BENCH_WORKER_NODE_ARGS } from './worker-flags';
 import { DEFAULT_WORKER_HEAP_MIB } from '../src/worker/config';
 import { FULL_SWEEP_EVERY, OpenRunGauges } from '../src/worker/metrics';
 import { quietLogger } from '../test/fixtures/logger';
-
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 /**
  * `npm run bench -- sleepers N`: N backstop programs started with a merge of today (T+30 a month
