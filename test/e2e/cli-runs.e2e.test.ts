@@ -5,12 +5,18 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { breakGlassRestore } from '../../src/workflows';
 import type { BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
-import { freezeLiftWorkflowId, type FreezeLiftResult } from '../../src/workflows/freeze-lift/definitions';
+import { setChangeFreeze } from '../../src/activities/sql/change-freeze';
+import {
+  freezeLiftWorkflowId,
+  type FreezeLiftResult,
+  type FreezeLiftStatus,
+} from '../../src/workflows/freeze-lift/definitions';
 import { incidentWorkflowId, type IncidentStatus } from '../../src/workflows/incident/definitions';
 import { historyEvents, signals } from '../fixtures/history';
 import { scratchDir } from '../../src/local/servers';
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
 import { spawnNode } from '../fixtures/processes';
+import { sshKeyPair, sshPublicKey } from '../fixtures/signing';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
@@ -309,6 +315,78 @@ describe('CLI: runs found by incident (dev server)', () => {
         [incident],
       );
       assert.deepEqual(rows, [{ lifted_by: '@sre-lead', lift_reason: 'incident run cancelled by mistake' }]);
+    });
+  });
+  test('lift-freeze under requireSignedFreezeLifts: nothing lifted until approve --sign-key, as the README says; the signer is recorded', async () => {
+    const key = sshKeyPair(scratchDir('runbooks-cli-sign'), 'dococeven');
+    const base = defaultPolicy();
+    const policy = {
+      ...base,
+      policy: {
+        ...base.policy,
+        signers: { '@dococeven': [sshPublicKey(key)], '@sre-lead': [sshPublicKey(key)] },
+        runbooks: {
+          ...base.policy.runbooks,
+          incident: { ...base.policy.runbooks.incident!, requireSignedFreezeLifts: true },
+        },
+      },
+    };
+    const incident = uniqueId('INC');
+    await setChangeFreeze(suite.db.pool, {
+      incidentId: incident,
+      environment: 'production',
+      workflowId: incidentWorkflowId(incident),
+      by: '@sre-lead',
+      reason: 'P1 whose run is gone',
+      at: new Date().toISOString(),
+    });
+    await suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
+      const lift = await cliOn(
+        taskQueue,
+        'lift-freeze',
+        '--incident',
+        incident,
+        '--by',
+        '@dococeven',
+        '--reason',
+        'incident history gone; production green',
+      );
+      assert.equal(lift.code, 0, lift.output);
+      const handle = suite.env.client.workflow.getHandle(freezeLiftWorkflowId(incident));
+      const gate = await waitForStatus<FreezeLiftStatus>(
+        handle,
+        atStep('awaiting_approval'),
+        'the gate',
+        60_000,
+      );
+      const shown = await cli('status', '--incident', incident, '--procedure', 'freeze-lift');
+      assert.match(shown.output, new RegExp(gate.approval!.planHash));
+      const approve = (...extra: string[]) =>
+        cli(
+          'approve',
+          '--incident',
+          incident,
+          '--procedure',
+          'freeze-lift',
+          '--approver',
+          '@dococeven',
+          '--plan-hash',
+          gate.approval!.planHash,
+          ...extra,
+        );
+      const unsigned = await approve();
+      assert.equal(unsigned.code, 1, unsigned.output);
+      assert.match(unsigned.output, /REFUSED \(signature_required\)/);
+      const signed = await approve('--sign-key', key);
+      assert.equal(signed.code, 0, signed.output);
+      const result = (await handle.result()) as FreezeLiftResult;
+      assert.equal(result.outcome, 'lifted', result.message);
+      assert.match(result.message, /lifted by @dococeven \(signed approval, key SHA256:/);
+      const { rows } = await suite.db.pool.query<{ lifted_by: string }>(
+        'SELECT lifted_by FROM change_freezes WHERE incident_id = $1',
+        [incident],
+      );
+      assert.deepEqual(rows, [{ lifted_by: '@dococeven' }]);
     });
   });
 });

@@ -155,6 +155,22 @@ describe('policy file', () => {
     );
   });
 
+  test('signed freeze lifts need a public key for every incident responder', () => {
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvJ sre-lead';
+    const signedLifts = (signers: Record<string, string[]>) =>
+      policyWith((p) => {
+        p.runbooks.incident = { ...p.runbooks.incident!, requireSignedFreezeLifts: true };
+        p.signers = signers;
+      });
+    assert.throws(
+      () => loadPolicyFile(signedLifts({ '@sre-lead': [key] })),
+      /runbooks\.incident\.requireSignedFreezeLifts: needs a public key in "signers" for @dococeven/,
+    );
+    const { policy } = loadPolicyFile(signedLifts({ '@sre-lead': [key], '@dococeven': [key] }));
+    assert.equal(policy.runbooks.incident?.requireSignedFreezeLifts, true);
+    assert.equal(policy.runbooks.incident?.freezeLiftApprovalTimeout, 15 * 60_000);
+  });
+
   test('what a policy cannot serve is named: the shipped default has no tracker channels for the backstop', () => {
     const { policy } = loadPolicyFile(path.join(REPO_ROOT, 'policy', 'default-policy.json'));
     const unserved = unservedRunbooks(policy);

@@ -59,6 +59,15 @@ export const incidentPolicySchema = z
       .object({ channel: z.string().min(1), service: z.string().min(1) })
       .strict()
       .optional(),
+    /**
+     * A freeze lifted by hand (freezeLift) waits for a responder's approval signed with a key in
+     * `signers`, over that run and exactly what it lifts: the requester's name alone proves nothing.
+     */
+    requireSignedFreezeLifts: z.boolean().default(false),
+    /** No signed approval within this time: the lift ends `approval_expired`, nothing lifted. */
+    freezeLiftApprovalTimeout: duration.prefault('15m'),
+    /** How old a lift's signature may be when it arrives (its signedAt against the run's clock). */
+    signatureMaxAge: duration.prefault('15m'),
     /** The environment a P0/P1 freezes unless the declaration names another (seed 004 §1.3). */
     defaultEnvironment: z
       .string()

@@ -106,23 +106,32 @@ function checkQuorums(runbooks: Record<string, unknown>, ctx: z.RefinementCtx): 
   }
 }
 
-/** A runbook that requires signed approvals needs a key for every approver on its roster. */
+/**
+ * A runbook that requires signed approvals needs a key for every approver on its roster; signed
+ * freeze lifts, one for every incident responder.
+ */
 function checkSigners(
   runbooks: Record<string, unknown>,
   signers: Record<string, string[]>,
   ctx: z.RefinementCtx,
 ): void {
   const known = new Set(Object.keys(signers).map((handle) => handle.replace(/^@/, '').toLowerCase()));
+  /** [runbook, the field that asks for signatures, who must sign] */
+  const rosters: [string, string, string[]][] = [];
   for (const [name, runbook] of Object.entries(runbooks)) {
     const gate = runbook as { approvers?: string[]; requireSignedApprovals?: boolean };
-    if (!gate.requireSignedApprovals) continue;
-    const missing = (gate.approvers ?? []).filter(
-      (handle) => !known.has(handle.replace(/^@/, '').toLowerCase()),
-    );
+    if (gate.requireSignedApprovals) rosters.push([name, 'requireSignedApprovals', gate.approvers ?? []]);
+  }
+  const incident = runbooks.incident as
+    { responders: string[]; requireSignedFreezeLifts: boolean } | undefined;
+  if (incident?.requireSignedFreezeLifts)
+    rosters.push(['incident', 'requireSignedFreezeLifts', incident.responders]);
+  for (const [name, field, handles] of rosters) {
+    const missing = handles.filter((handle) => !known.has(handle.replace(/^@/, '').toLowerCase()));
     if (missing.length)
       ctx.addIssue({
         code: 'custom',
-        path: ['runbooks', name, 'requireSignedApprovals'],
+        path: ['runbooks', name, field],
         message: `needs a public key in "signers" for ${missing.join(', ')}`,
       });
   }

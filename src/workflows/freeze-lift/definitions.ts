@@ -3,11 +3,17 @@ import type { ChangeFreeze, IncidentRunState } from '../../activities';
 import { incidentIdSchema } from '../../common/break-glass';
 import { handleSchema } from '../../common/identity';
 import { sharedOnFirstUse } from '../../common/shared-schemas';
-import { stepDecisionPayloadSchema, type MessageContract } from '../shared/messages';
+import { GATE_MESSAGES, type MessageContract } from '../shared/messages';
 import type { NoticeRecord } from '../shared/notices';
 import type { Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
 
-export { statusQuery, stepDecisionSignal } from '../shared/messages';
+export {
+  abortSignal,
+  approveSignal,
+  rejectSignal,
+  statusQuery,
+  stepDecisionSignal,
+} from '../shared/messages';
 
 /**
  * Seed 004 §1.3 by hand: lifting an incident's change freeze when the incident's own run cannot
@@ -46,7 +52,15 @@ export type FreezeLiftInput = z.input<ReturnType<typeof buildInputSchema>>;
 export type FreezeLiftInputParsed = z.output<ReturnType<typeof buildInputSchema>>;
 
 export type FreezeLiftOutcome =
-  'lifted' | 'not_frozen' | 'refused_incident_open' | 'refused_not_responder' | 'aborted';
+  | 'lifted'
+  | 'not_frozen'
+  | 'refused_incident_open'
+  | 'refused_not_responder'
+  | 'aborted'
+  /** Signed lifts (incident policy requireSignedFreezeLifts): a responder rejected it; nothing lifted. */
+  | 'rejected'
+  /** Signed lifts: no signed approval in time; nothing lifted. */
+  | 'approval_expired';
 
 export interface FreezeLiftDetail {
   incidentId: string;
@@ -59,6 +73,9 @@ export interface FreezeLiftDetail {
   freezes?: ChangeFreeze[];
   /** The freezes this run lifted, as recorded. */
   lifted: ChangeFreeze[];
+  /** Signed lifts: the responder whose signed approval let it lift (recorded as the lifter), and the key. */
+  approvedBy?: string;
+  approvalKey?: string;
 }
 
 export type FreezeLiftStatus = RunbookStatus<FreezeLiftDetail>;
@@ -84,5 +101,6 @@ export const freezeLiftContract: MessageContract = {
   get input() {
     return freezeLiftInputSchema();
   },
-  messages: { stepDecision: stepDecisionPayloadSchema },
+  /** approve, reject and abort since signed lifts (additive). */
+  messages: GATE_MESSAGES,
 };

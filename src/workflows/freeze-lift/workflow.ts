@@ -1,19 +1,22 @@
-import { proxyActivities, setHandler } from '@temporalio/workflow';
+import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type {
   ChangeFreeze,
   IncidentRunState,
   RunbookActivities,
   RunbookPolicySnapshot,
 } from '../../activities';
-import { utcIso } from '../../common/duration';
+import { formatDuration, utcIso } from '../../common/duration';
 import { atHandle, sameHandle } from '../../common/identity';
+import { sha256Hex } from '../../common/sha256';
 import { databaseRead, databaseWrite, policyRead, temporalRead } from '../activity-options';
 import { announcingCancellation } from '../shared/cancellation';
 import { FailSafe } from '../shared/fail-safe';
+import { RunControls, type GateDecision } from '../shared/gates';
 import { parseWorkflowInput, servedSection } from '../shared/input';
 import { incidentWorkflowId } from '../incident/definitions';
 import { statusQuery } from '../shared/messages';
 import { Notices } from '../shared/notices';
+import { isPatched, PATCHES } from '../shared/patches';
 import { RunRecord } from '../shared/run-record';
 import {
   FREEZE_LIFT,
@@ -53,6 +56,8 @@ class FreezeLiftRun {
   readonly requester: string;
   readonly tag: string;
   private responders: string[] = [];
+  /** The incident policy's signed-lift settings (requireSignedFreezeLifts; absent in policies recorded before). */
+  signing?: Pick<IncidentSection, 'freezeLiftApprovalTimeout' | 'signatureMaxAge'>;
 
   constructor(readonly input: FreezeLiftInputParsed) {
     this.requester = atHandle(input.requestedBy);
@@ -80,6 +85,7 @@ class FreezeLiftRun {
 
   configure(snapshot: RunbookPolicySnapshot<'incident'>, section: IncidentSection): void {
     this.responders = section.responders.map(atHandle);
+    if (section.requireSignedFreezeLifts) this.signing = section;
     this.notices.configure(snapshot.notifications);
     this.failSafe.configure(snapshot.failSafe);
     this.record.markTestOnlyIf(snapshot.testOnlyShortDurations);
@@ -94,6 +100,11 @@ class FreezeLiftRun {
   /** The incident policy's responders and the incident's commander. */
   get deciders(): string[] {
     return [...this.responders, ...(this.commander ? [this.commander] : [])];
+  }
+
+  /** Who the lift is recorded as done by: the signed approver when there is one, else the requester. */
+  get liftedBy(): string {
+    return this.detail.approvedBy ?? this.requester;
   }
 
   mayDecide(by: string): boolean {
@@ -158,6 +169,13 @@ async function lift(run: FreezeLiftRun): Promise<FreezeLiftResult> {
   );
   if (inForce.length === 0) return run.finish('not_frozen', notFrozen(input, read.value));
 
+  if (run.signing && isPatched(PATCHES.freezeLiftSigned)) {
+    const decision = await signedApproval(run, run.signing, inForce);
+    if (decision.kind !== 'approved') return closedUnapproved(run, decision);
+    detail.approvedBy = decision.approver;
+    if (decision.keys?.[0]) detail.approvalKey = decision.keys[0];
+  }
+
   record.enterStep('lift_freeze', `lifting ${inForce.map((freeze) => freeze.environment).join(', ')}`);
   for (const freeze of inForce) {
     const lifted = await failSafe.step(
@@ -166,7 +184,7 @@ async function lift(run: FreezeLiftRun): Promise<FreezeLiftResult> {
         liftChangeFreeze({
           incidentId: input.incidentId,
           environment: freeze.environment,
-          by: run.requester,
+          by: run.liftedBy,
           reason: input.reason,
           at: utcIso(Date.now()),
         }),
@@ -178,8 +196,95 @@ async function lift(run: FreezeLiftRun): Promise<FreezeLiftResult> {
   const environments = detail.lifted.map((freeze) => freeze.environment).join(', ');
   return run.finish(
     'lifted',
-    `${environments} no longer frozen by incident ${input.incidentId}: lifted by ${run.requester}: ${input.reason}`,
+    `${environments} no longer frozen by incident ${input.incidentId}: lifted by ${liftedByText(run)}: ${input.reason}`,
   );
+}
+
+/** "@b (signed approval, key …) at @a's request" when a responder other than the requester approved. */
+function liftedByText(run: FreezeLiftRun): string {
+  const { approvedBy, approvalKey } = run.detail;
+  if (!approvedBy) return run.requester;
+  const signed = `${approvedBy} (signed approval${approvalKey ? `, key ${approvalKey}` : ''})`;
+  return sameHandle(approvedBy, run.requester) ? signed : `${signed} at ${run.requester}'s request`;
+}
+
+/**
+ * Signed lifts: the gate opens on exactly this lift (the planHash covers the run, the incident, the
+ * environments, the requester and the reason) and waits for a responder's or the commander's
+ * approval signed with their key from the policy's signers; the requester may sign their own.
+ */
+async function signedApproval(
+  run: FreezeLiftRun,
+  signing: NonNullable<FreezeLiftRun['signing']>,
+  inForce: ChangeFreeze[],
+): Promise<GateDecision> {
+  const { input, record, notices } = run;
+  const environments = inForce.map((freeze) => freeze.environment);
+  const planHash = sha256Hex(
+    JSON.stringify({
+      runId: workflowInfo().runId,
+      incidentId: input.incidentId,
+      environments,
+      requestedBy: run.requester,
+      reason: input.reason,
+    }),
+  );
+  const controls = new RunControls(record, notices, run.requester);
+  controls.configure({
+    approvers: run.deciders,
+    soleOperator: true,
+    requireSignedApprovals: true,
+    signatureMaxAge: signing.signatureMaxAge,
+  });
+  controls.attachFailSafe(run.failSafe);
+  const dueAt = utcIso(Date.now() + signing.freezeLiftApprovalTimeout);
+  const what = `lift incident ${input.incidentId}'s freeze of ${environments.join(', ')}`;
+  record.enterStep('awaiting_approval', `awaiting a responder's signed approval to ${what} until ${dueAt}`);
+  const cliLine = `npm run cli -- approve --workflow-id ${record.status.workflowId} --approver @you --plan-hash ${planHash} --sign-key <your ssh key>`;
+  notices.send({
+    kind: 'approval_request',
+    severity: 'warning',
+    audience: 'approvers',
+    recipients: run.deciders,
+    subject: `${run.tag} signed approval requested by ${run.requester}: ${what}`,
+    body: [
+      `Requested by ${run.requester}: ${input.reason}`,
+      `The incident policy requires a responder's signed approval before a freeze is lifted by hand (the requester may sign their own).`,
+      `planHash: ${planHash}; expires at ${dueAt} (in ${formatDuration(signing.freezeLiftApprovalTimeout)}).`,
+      `  CLI: ${cliLine}`,
+      `Reject: signal "reject" with {"approver":"@you","reason":"…"}; nothing is lifted.`,
+    ].join('\n'),
+    code: [
+      { label: 'planHash', text: planHash },
+      { label: 'from a terminal', text: cliLine },
+    ],
+  });
+  const decision = await controls.awaitDecision(planHash, signing.freezeLiftApprovalTimeout);
+  // Lifting is one write per environment, no pause: an abort from here on is too late.
+  if (decision.kind === 'approved') controls.passPointOfNoReturn(`the lift of ${environments.join(', ')}`);
+  return decision;
+}
+
+/** Rejected, expired or aborted at the signed-lift gate: nothing was lifted; the requester is told. */
+function closedUnapproved(
+  run: FreezeLiftRun,
+  decision: Exclude<GateDecision, { kind: 'approved' }>,
+): Promise<FreezeLiftResult> {
+  const [outcome, message] =
+    decision.kind === 'rejected'
+      ? (['rejected', `rejected by ${decision.approver}: ${decision.reason}`] as const)
+      : decision.kind === 'expired'
+        ? (['approval_expired', "no responder's signed approval in time"] as const)
+        : (['aborted', `aborted by ${decision.by}: ${decision.reason}`] as const);
+  run.notices.send({
+    kind: outcome,
+    severity: 'info',
+    audience: 'incident_commander',
+    recipients: [run.requester],
+    subject: `${run.tag} freeze not lifted: ${message}`,
+    body: `Incident ${run.input.incidentId}'s freeze is still in force; start a new lift if it is still needed.`,
+  });
+  return run.finish(outcome, `${message}; nothing was lifted`);
 }
 
 /** Why an open incident's freeze is its own to lift, or undefined when it may be lifted here. */
@@ -204,7 +309,9 @@ function announce(run: FreezeLiftRun): void {
   const { input, detail } = run;
   const freezes = detail.lifted;
   const frozenBy = freezes.map((freeze) => freeze.frozenBy).filter((by) => by.startsWith('@'));
-  const recipients = [...new Set([run.requester, ...(run.commander ? [run.commander] : []), ...frozenBy])];
+  const recipients = [
+    ...new Set([run.requester, run.liftedBy, ...(run.commander ? [run.commander] : []), ...frozenBy]),
+  ];
   const incident = detail.incidentRun;
   const state = incident?.found ? `its run is ${incident.status.toLowerCase()}` : 'no run of it was found';
   run.notices.send({
@@ -213,7 +320,7 @@ function announce(run: FreezeLiftRun): void {
     audience: 'incident_commander',
     recipients,
     subject: `${run.tag} change freeze on ${freezes.map((freeze) => freeze.environment).join(', ')} lifted by hand`,
-    body: `Incident ${input.incidentId}'s freeze was lifted by ${run.requester} (${state}): ${input.reason}. Mutating runbooks no longer refuse to act on it.`,
+    body: `Incident ${input.incidentId}'s freeze was lifted by ${liftedByText(run)} (${state}): ${input.reason}. Mutating runbooks no longer refuse to act on it.`,
   });
 }
 

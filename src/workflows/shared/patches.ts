@@ -89,6 +89,8 @@ export const PATCHES = {
   overwriteRecoveryCancelledWithChild: 'overwrite-recovery-cancelled-with-child-v1',
   /** Backstop: a new program's opening (policy read and story claim) is a local activity, so it sleeps after its first workflow task. */
   backstopOpensLocally: 'backstop-open-program-local-v1',
+  /** Freeze lift: under an incident policy with requireSignedFreezeLifts, nothing is lifted without a responder's signed approval of that lift. */
+  freezeLiftSigned: 'freeze-lift-signed-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
