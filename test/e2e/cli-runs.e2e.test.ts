@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, test } from 'node:test';
 import { breakGlassRestore } from '../../src/workflows';
 import type { BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
@@ -223,12 +220,11 @@ describe('CLI: runs found by incident (dev server)', () => {
     await orphan.terminate('test over');
   });
   test('approve --sign-key signs with ssh-keygen: a signed approval counts where the policy requires one', async () => {
-    const key = path.join(scratchDir('runbooks-cli-sign'), uniqueId('key'));
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'dococeven', '-f', key]);
+    const key = sshKeyPair(scratchDir('runbooks-cli-sign'), 'dococeven');
     const base = withRestorePolicy(defaultPolicy(), { requireSignedApprovals: true });
     const policy = {
       ...base,
-      policy: { ...base.policy, signers: { '@dococeven': [readFileSync(`${key}.pub`, 'utf8').trim()] } },
+      policy: { ...base.policy, signers: { '@dococeven': [sshPublicKey(key)] } },
     };
     const incident = uniqueId('INC');
     await suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {

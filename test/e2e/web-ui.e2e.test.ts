@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -13,6 +12,7 @@ import type { breakGlassRestore } from '../../src/workflows';
 import type { BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
 import { activityDeps, shortTestPolicy, withRestorePolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
+import { sshKeyPair, sshPublicKey } from '../fixtures/signing';
 import { uniqueId } from '../fixtures/temporal';
 import { payloadsInClear } from '../fixtures/history';
 import { atStep, waitForStatus } from '../fixtures/wait';
@@ -37,8 +37,7 @@ let approverKey = '';
 
 before(async () => {
   mkdirSync(shots, { recursive: true });
-  approverKey = path.join(scratchDir('runbooks-web-ui'), uniqueId('oncall-lead'));
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'oncall-lead', '-f', approverKey]);
+  approverKey = sshKeyPair(scratchDir('runbooks-web-ui'), 'oncall-lead');
   // Signatures required, one approver; a pause long enough to be seen in the UI.
   const base = withRestorePolicy(shortTestPolicy(), {
     approvers: [APPROVER],
@@ -52,7 +51,7 @@ before(async () => {
     ...base,
     policy: {
       ...base.policy,
-      signers: { [APPROVER]: [readFileSync(`${approverKey}.pub`, 'utf8').trim()] },
+      signers: { [APPROVER]: [sshPublicKey(approverKey)] },
     },
   };
   browser = await chromium.launch({

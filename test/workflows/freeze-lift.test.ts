@@ -273,16 +273,7 @@ describe('freezeLift (seed 004 §1.3 by hand) on the time-skipping server', () =
 
   test('a freeze whose incident has no run (gone from Temporal) is lifted; another environment is named', async () => {
     await withWorker(async (taskQueue) => {
-      const incidentId = uniqueId('INC');
-      for (const environment of ['production', 'staging'])
-        await setChangeFreeze(suite.db.pool, {
-          incidentId,
-          environment,
-          workflowId: incidentWorkflowId(incidentId),
-          by: IC,
-          reason: 'P1',
-          at: new Date().toISOString(),
-        });
+      const incidentId = await frozenWithoutRun(['production', 'staging']);
       const lift = await runLift(taskQueue, {
         incidentId,
         requestedBy: IC,

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { before, beforeEach, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { signDecision } from '../../src/cli/sign';
@@ -46,6 +43,7 @@ import {
 import type { PrometheusSink } from '../fixtures/sinks/prometheus';
 import { withRollbackPolicy } from '../fixtures/rollback-world';
 import { workflowSuite } from '../fixtures/suite';
+import { sshKeyPair, sshPublicKey } from '../fixtures/signing';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 import { cancelRun } from '../fixtures/cancellation';
@@ -373,14 +371,8 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
   let soakPolicy: LoadedPolicy;
 
   before(() => {
-    const keyPair = (name: string): string => {
-      const file = path.join(tmp, `${name}-${uniqueId('k')}`);
-      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file]);
-      return file;
-    };
-    keys.tl = keyPair('eng-tl');
-    keys.lead = keyPair('sre-lead');
-    const publicKey = (file: string) => readFileSync(`${file}.pub`, 'utf8').trim();
+    keys.tl = sshKeyPair(tmp, 'eng-tl');
+    keys.lead = sshKeyPair(tmp, 'sre-lead');
     soakPolicy = rollbackPolicy(tmp, prometheus.url, (p) => {
       p.runbooks.phasedReenablement.stagingSoak = {
         image: 'registry.test/blocks:1',
@@ -388,7 +380,7 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
         duration: '2h',
         maxDuration: '4h',
       };
-      p.signers = { '@eng-tl': [publicKey(keys.tl)], '@sre-lead': [publicKey(keys.lead)] };
+      p.signers = { '@eng-tl': [sshPublicKey(keys.tl)], '@sre-lead': [sshPublicKey(keys.lead)] };
     });
   });
 

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { decide } from '../../src/client/decide';
@@ -13,6 +10,7 @@ import type { BreakGlassRestoreStatus } from '../../src/workflows/break-glass-re
 import { abortUpdate, approveUpdate, type ApprovePayload } from '../../src/workflows/shared/messages';
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
+import { sshFingerprint, sshKeyPair, sshPublicKey } from '../fixtures/signing';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
@@ -28,28 +26,21 @@ const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq-signed' 
 const keys: Record<'doc' | 'lead' | 'stranger', string> = { doc: '', lead: '', stranger: '' };
 let policy: LoadedPolicy;
 
-function keyPair(name: string): string {
-  const file = path.join(tmp, `${name}-${uniqueId('k')}`);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file]);
-  return file;
-}
-
 before(() => {
-  keys.doc = keyPair('dococeven');
-  keys.lead = keyPair('oncall-lead');
-  keys.stranger = keyPair('stranger');
+  keys.doc = sshKeyPair(tmp, 'dococeven');
+  keys.lead = sshKeyPair(tmp, 'oncall-lead');
+  keys.stranger = sshKeyPair(tmp, 'stranger');
   const base = withRestorePolicy(defaultPolicy(), {
     approvers: ['@dococeven', '@oncall-lead'],
     soleOperator: false,
     requireSignedApprovals: true,
     signatureMaxAge: 15 * MINUTE,
   });
-  const publicKey = (file: string) => readFileSync(`${file}.pub`, 'utf8').trim();
   policy = {
     ...base,
     policy: {
       ...base.policy,
-      signers: { '@dococeven': [publicKey(keys.doc)], '@oncall-lead': [publicKey(keys.lead)] },
+      signers: { '@dococeven': [sshPublicKey(keys.doc)], '@oncall-lead': [sshPublicKey(keys.lead)] },
     },
   };
 });
@@ -141,9 +132,7 @@ describe('signed approvals (time-skipping, ssh-keygen keys)', () => {
       const answer = await decide(handle, approveUpdate, good);
       assert.equal(answer.accepted, true, answer.detail);
       const status = await handle.query<BreakGlassRestoreStatus>('status');
-      const fingerprint = execFileSync('ssh-keygen', ['-l', '-f', `${keys.doc}.pub`], {
-        encoding: 'utf8',
-      }).split(' ')[1]!;
+      const fingerprint = sshFingerprint(keys.doc);
       assert.match(
         status.detail.approval!.line,
         new RegExp(`approver=@dococeven .* approver_keys=${fingerprint.replace(/[+/]/g, '\\$&')}$`),
