@@ -44,6 +44,16 @@ async function cliOn(
   return { code, output: run.output() };
 }
 
+/** `approve` from the CLI for the run of `incident` (`extra`: --procedure, --sign-key). */
+function approveAs(approver: string, incident: string, planHash: string, ...extra: string[]) {
+  return cli('approve', '--incident', incident, '--approver', approver, '--plan-hash', planHash, ...extra);
+}
+
+/** `lift-freeze` from the CLI, on the worker's task queue. */
+function liftFreeze(taskQueue: string, incident: string, by: string, reason: string) {
+  return cliOn(taskQueue, 'lift-freeze', '--incident', incident, '--by', by, '--reason', reason);
+}
+
 /** Procedure A for `incident`, started by the client and waiting at its approval gate. */
 async function restoreAtTheGate(taskQueue: string, incident: string) {
   const handle = await suite.env.client.workflow.start(breakGlassRestore, {
@@ -230,16 +240,7 @@ describe('CLI: runs found by incident (dev server)', () => {
     await suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
       const { handle, gate } = await restoreAtTheGate(taskQueue, incident);
       const approve = (...extra: string[]) =>
-        cli(
-          'approve',
-          '--incident',
-          incident,
-          '--approver',
-          '@dococeven',
-          '--plan-hash',
-          gate.detail.plan!.planHash,
-          ...extra,
-        );
+        approveAs('@dococeven', incident, gate.detail.plan!.planHash, ...extra);
       const unsigned = await approve();
       assert.equal(unsigned.code, 1, unsigned.output);
       assert.match(unsigned.output, /REFUSED \(signature_required\)/);
@@ -287,16 +288,7 @@ describe('CLI: runs found by incident (dev server)', () => {
         60_000,
       );
 
-      const lift = await cliOn(
-        taskQueue,
-        'lift-freeze',
-        '--incident',
-        incident,
-        '--by',
-        '@sre-lead',
-        '--reason',
-        'incident run cancelled by mistake',
-      );
+      const lift = await liftFreeze(taskQueue, incident, '@sre-lead', 'incident run cancelled by mistake');
       assert.equal(lift.code, 0, lift.output);
       assert.match(lift.output, new RegExp(`started freeze-lift-${incident}`));
       const result = (await suite.env.client.workflow
@@ -337,14 +329,10 @@ describe('CLI: runs found by incident (dev server)', () => {
       at: new Date().toISOString(),
     });
     await suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
-      const lift = await cliOn(
+      const lift = await liftFreeze(
         taskQueue,
-        'lift-freeze',
-        '--incident',
         incident,
-        '--by',
         '@dococeven',
-        '--reason',
         'incident history gone; production green',
       );
       assert.equal(lift.code, 0, lift.output);
@@ -358,18 +346,7 @@ describe('CLI: runs found by incident (dev server)', () => {
       const shown = await cli('status', '--incident', incident, '--procedure', 'freeze-lift');
       assert.match(shown.output, new RegExp(gate.approval!.planHash));
       const approve = (...extra: string[]) =>
-        cli(
-          'approve',
-          '--incident',
-          incident,
-          '--procedure',
-          'freeze-lift',
-          '--approver',
-          '@dococeven',
-          '--plan-hash',
-          gate.approval!.planHash,
-          ...extra,
-        );
+        approveAs('@dococeven', incident, gate.approval!.planHash, '--procedure', 'freeze-lift', ...extra);
       const unsigned = await approve();
       assert.equal(unsigned.code, 1, unsigned.output);
       assert.match(unsigned.output, /REFUSED \(signature_required\)/);

@@ -9,6 +9,7 @@ import { formatDuration, utcIso } from '../../common/duration';
 import { atHandle, sameHandle } from '../../common/identity';
 import { sha256Hex } from '../../common/sha256';
 import { databaseRead, databaseWrite, policyRead, temporalRead } from '../activity-options';
+import { approveCliLine } from '../shared/approval-block';
 import { announcingCancellation } from '../shared/cancellation';
 import { FailSafe } from '../shared/fail-safe';
 import { RunControls, type GateDecision } from '../shared/gates';
@@ -240,7 +241,7 @@ async function signedApproval(
   const dueAt = utcIso(Date.now() + signing.freezeLiftApprovalTimeout);
   const what = `lift incident ${input.incidentId}'s freeze of ${environments.join(', ')}`;
   record.enterStep('awaiting_approval', `awaiting a responder's signed approval to ${what} until ${dueAt}`);
-  const cliLine = `npm run cli -- approve --workflow-id ${record.status.workflowId} --approver @you --plan-hash ${planHash} --sign-key <your ssh key>`;
+  const cliLine = approveCliLine(record.status.workflowId, planHash, true);
   notices.send({
     kind: 'approval_request',
     severity: 'warning',

@@ -4,6 +4,12 @@ import { normalizeHandle } from '../../common/identity';
 import { decisionText } from '../../common/signatures';
 import type { ApprovalBlock } from './run-record';
 
+/** The CLI line that approves `planHash` on this run; signed: with the key to sign it with. */
+export function approveCliLine(workflowId: string, planHash: string, signed: boolean): string {
+  const line = `npm run cli -- approve --workflow-id ${workflowId} --approver @you --plan-hash ${planHash}`;
+  return signed ? `${line} --sign-key ~/.ssh/id_ed25519` : line;
+}
+
 /** The approval block that opens the status while a plan waits: everything an approver needs to act. */
 export function approvalBlock(gate: {
   planHash: string;
@@ -20,7 +26,7 @@ export function approvalBlock(gate: {
     expiresAt: utcIso(gate.deadlineMs),
     mayApprove: gate.mayApprove,
     argument: { approver: '@you', planHash },
-    cli: `npm run cli -- approve --workflow-id ${workflowId} --approver @you --plan-hash ${planHash}`,
+    cli: approveCliLine(workflowId, planHash, gate.signed),
   };
   if (gate.quorum > 1) Object.assign(block, { quorum: gate.quorum, approvals: [] });
   if (gate.signed) {
@@ -36,7 +42,6 @@ export function approvalBlock(gate: {
       planHash,
       signedAt: '<UTC instant you sign, e.g. 2026-12-01T03:12:00Z>',
     });
-    block.cli += ' --sign-key ~/.ssh/id_ed25519';
   }
   return block;
 }

@@ -1,5 +1,6 @@
 import { renderApprovalLine } from '../../../common/break-glass';
 import { formatDuration, utcIso } from '../../../common/duration';
+import { approveCliLine } from '../approval-block';
 import type { GateDecision } from '../gates';
 import type { ApprovalRecord } from './definitions';
 import {
@@ -23,7 +24,7 @@ export function requestApproval<E, V>(ctx: BreakGlassContext, spec: ApprovedWrit
     `awaiting approval of planHash ${spec.planHash} by ${gate.approvers.join(', ')} until ${approvalDueAt}`,
   );
   const workflowId = record.status.workflowId;
-  const cliLine = `npm run cli -- approve --workflow-id ${workflowId} --approver @you --plan-hash ${spec.planHash}`;
+  const cliLine = approveCliLine(workflowId, spec.planHash, false);
   notices.send({
     kind: 'approval_request',
     severity: 'warning',
