@@ -49,9 +49,9 @@ function approveAs(approver: string, incident: string, planHash: string, ...extr
   return cli('approve', '--incident', incident, '--approver', approver, '--plan-hash', planHash, ...extra);
 }
 
-/** `lift-freeze` from the CLI, on the worker's task queue. */
-function liftFreeze(taskQueue: string, incident: string, by: string, reason: string) {
-  return cliOn(taskQueue, 'lift-freeze', '--incident', incident, '--by', by, '--reason', reason);
+/** `lift-freeze` from the CLI, on the worker's task queue (`extra`: --environment, --sign-key). */
+function liftFreeze(taskQueue: string, incident: string, by: string, reason: string, ...extra: string[]) {
+  return cliOn(taskQueue, 'lift-freeze', '--incident', incident, '--by', by, '--reason', reason, ...extra);
 }
 
 /** Procedure A for `incident`, started by the client and waiting at its approval gate. */
@@ -305,7 +305,7 @@ describe('CLI: runs found by incident (dev server)', () => {
       assert.deepEqual(rows, [{ lifted_by: '@sre-lead', lift_reason: 'incident run cancelled by mistake' }]);
     });
   });
-  test('lift-freeze under requireSignedFreezeLifts: nothing lifted until approve --sign-key, as the README says; the signer is recorded', async () => {
+  test('lift-freeze under requireSignedFreezeLifts: nothing lifted until approve --sign-key, as the README says; the signer is recorded; lift-freeze --sign-key does both', async () => {
     const key = sshKeyPair(scratchDir('runbooks-cli-sign'), 'dococeven');
     const base = defaultPolicy();
     const policy = {
@@ -320,20 +320,30 @@ describe('CLI: runs found by incident (dev server)', () => {
       },
     };
     const incident = uniqueId('INC');
-    await setChangeFreeze(suite.db.pool, {
-      incidentId: incident,
-      environment: 'production',
-      workflowId: incidentWorkflowId(incident),
-      by: '@sre-lead',
-      reason: 'P1 whose run is gone',
-      at: new Date().toISOString(),
-    });
+    for (const environment of ['production', 'staging'])
+      await setChangeFreeze(suite.db.pool, {
+        incidentId: incident,
+        environment,
+        workflowId: incidentWorkflowId(incident),
+        by: '@sre-lead',
+        reason: 'P1 whose run is gone',
+        at: new Date().toISOString(),
+      });
+    const liftedBy = async () =>
+      (
+        await suite.db.pool.query<{ environment: string; lifted_by: string | null }>(
+          'SELECT environment, lifted_by FROM change_freezes WHERE incident_id = $1 ORDER BY environment',
+          [incident],
+        )
+      ).rows;
     await suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
       const lift = await liftFreeze(
         taskQueue,
         incident,
         '@dococeven',
         'incident history gone; production green',
+        '--environment',
+        'production',
       );
       assert.equal(lift.code, 0, lift.output);
       const handle = suite.env.client.workflow.getHandle(freezeLiftWorkflowId(incident));
@@ -355,11 +365,29 @@ describe('CLI: runs found by incident (dev server)', () => {
       const result = (await handle.result()) as FreezeLiftResult;
       assert.equal(result.outcome, 'lifted', result.message);
       assert.match(result.message, /lifted by @dococeven \(signed approval, key SHA256:/);
-      const { rows } = await suite.db.pool.query<{ lifted_by: string }>(
-        'SELECT lifted_by FROM change_freezes WHERE incident_id = $1',
-        [incident],
+      assert.deepEqual(await liftedBy(), [
+        { environment: 'production', lifted_by: '@dococeven' },
+        { environment: 'staging', lifted_by: null },
+      ]);
+
+      // One command: start the lift, wait for its gate, approve it signed as --by.
+      const oneShot = await liftFreeze(
+        taskQueue,
+        incident,
+        '@dococeven',
+        'staging too',
+        '--environment',
+        'staging',
+        '--sign-key',
+        key,
       );
-      assert.deepEqual(rows, [{ lifted_by: '@dococeven' }]);
+      assert.equal(oneShot.code, 0, oneShot.output);
+      assert.match(oneShot.output, /accepted: approve on freeze-lift-/);
+      assert.equal(((await handle.result()) as FreezeLiftResult).outcome, 'lifted');
+      assert.deepEqual(await liftedBy(), [
+        { environment: 'production', lifted_by: '@dococeven' },
+        { environment: 'staging', lifted_by: '@dococeven' },
+      ]);
     });
   });
 });

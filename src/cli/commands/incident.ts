@@ -18,11 +18,15 @@ import {
   FREEZE_LIFT,
   freezeLiftInputSchema,
   freezeLiftWorkflowId,
+  type FreezeLiftStatus,
 } from '../../workflows/freeze-lift/definitions';
+import type { freezeLift } from '../../workflows';
 import { jsonOption, list, validateFlag, validateOptions, type Values } from '../args';
 import type { Command } from '../command';
 import { runRef } from '../runs';
-import { sendDecision, startRun } from './helpers';
+import { printed, sendDecision, startRun } from './helpers';
+import { signDecision } from '../sign';
+import type { Prepared } from '../command';
 
 /** The incident itself (seed 004): declare it, then update, re-grade, resolve and file the review. */
 
@@ -151,8 +155,9 @@ export const incidentCommands: Command[] = [
     name: 'lift-freeze',
     group: GROUP,
     usage:
-      '--incident <id> --by <@handle> --reason "..." [--environment <env>]\n' +
-      "                           (when the incident's run cannot: cancelled, failed, or its lift skipped)",
+      '--incident <id> --by <@handle> --reason "..." [--environment <env>] [--sign-key <ssh key file>]\n' +
+      "                           (when the incident's run cannot: cancelled, failed, or its lift skipped;\n" +
+      '                           --sign-key: approve it at once as --by where the policy requires signed lifts)',
     prepare(values) {
       const input = validateOptions(
         freezeLiftInputSchema(),
@@ -165,12 +170,75 @@ export const incidentCommands: Command[] = [
         'lift-freeze',
         { incidentId: '--incident', requestedBy: '--by', reason: '--reason', environment: '--environment' },
       );
-      return startRun({
+      const start = startRun({
         workflowType: FREEZE_LIFT,
         workflowId: freezeLiftWorkflowId(input.incidentId),
         args: [input],
         follow: `--incident ${input.incidentId} --procedure freeze-lift`,
       });
+      const keyFile = values['sign-key'];
+      return keyFile
+        ? startAndSign(start, freezeLiftWorkflowId(input.incidentId), input.requestedBy, keyFile, values)
+        : start;
     },
   },
 ];
+
+/** How long `lift-freeze --sign-key` waits for the lift to reach its gate (or end without one). */
+const GATE_WAIT_MS = 30_000;
+
+/**
+ * Starts the lift, waits until it asks for a signed approval, and approves it as `approver` with
+ * `keyFile`: one command for a responder lifting a freeze under requireSignedFreezeLifts. A lift
+ * that ends without asking (refused, not frozen, or a policy without signed lifts) is reported as it ended.
+ */
+function startAndSign(
+  start: Prepared,
+  workflowId: string,
+  approver: string,
+  keyFile: string,
+  values: Values,
+): Prepared {
+  return async (ctx) => {
+    const started = await start(ctx);
+    const handle = ctx.client.workflow.getHandle<typeof freezeLift>(workflowId);
+    const deadline = Date.now() + GATE_WAIT_MS;
+    for (;;) {
+      const { status } = await handle.describe();
+      if (status.name !== 'RUNNING') {
+        const result = await handle.result();
+        return printed(
+          { ...(started.json as object), outcome: result.outcome, message: result.message },
+          `${started.text}\nended without asking for a signature: ${result.outcome}: ${result.message}`,
+          result.outcome === 'lifted' ? 0 : 1,
+        );
+      }
+      const shown = await handle.query<FreezeLiftStatus>('status');
+      if (shown.approval?.state === 'waiting') {
+        const approval = { approver, planHash: shown.approval.planHash };
+        const decided = await sendDecision(
+          { workflowId },
+          'approve',
+          approval,
+          values,
+          async (_payload, run) => ({
+            ...approval,
+            ...(await signDecision(keyFile, { ...run, decision: 'approve', planHash: approval.planHash })),
+          }),
+        )(ctx);
+        return printed(
+          { ...(started.json as object), approval: decided.json },
+          `${started.text}\n${decided.text}`,
+          decided.exitCode,
+        );
+      }
+      if (Date.now() > deadline)
+        return printed(
+          started.json,
+          `${started.text}\nthe lift did not ask for a signed approval within ${GATE_WAIT_MS / 1_000} s (is a worker running?); approve it later with: npm run cli -- approve --workflow-id ${workflowId} --approver ${approver} --plan-hash <hash> --sign-key ${keyFile}`,
+          3,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  };
+}
