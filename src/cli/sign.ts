@@ -33,3 +33,15 @@ export async function signDecision(
   });
   return { signedAt, signature };
 }
+
+/** `sendDecision`'s completion: the payload, signed with `keyFile` for `decision` once the run is known. */
+export function signedPayload<Payload extends { planHash: string }>(
+  keyFile: string,
+  payload: Payload,
+  decision = 'approve',
+) {
+  return async (_payload: unknown, run: { namespace: string; workflowId: string }) => ({
+    ...payload,
+    ...(await signDecision(keyFile, { ...run, decision, planHash: payload.planHash })),
+  });
+}

@@ -18,15 +18,15 @@ import {
   FREEZE_LIFT,
   freezeLiftInputSchema,
   freezeLiftWorkflowId,
+  approveSignal,
   type FreezeLiftStatus,
 } from '../../workflows/freeze-lift/definitions';
 import type { freezeLift } from '../../workflows';
 import { jsonOption, list, validateFlag, validateOptions, type Values } from '../args';
-import type { Command } from '../command';
+import type { Command, Prepared } from '../command';
 import { runRef } from '../runs';
 import { printed, sendDecision, startRun } from './helpers';
-import { signDecision } from '../sign';
-import type { Prepared } from '../command';
+import { signedPayload } from '../sign';
 
 /** The incident itself (seed 004): declare it, then update, re-grade, resolve and file the review. */
 
@@ -218,13 +218,10 @@ function startAndSign(
         const approval = { approver, planHash: shown.approval.planHash };
         const decided = await sendDecision(
           { workflowId },
-          'approve',
+          approveSignal.name,
           approval,
           values,
-          async (_payload, run) => ({
-            ...approval,
-            ...(await signDecision(keyFile, { ...run, decision: 'approve', planHash: approval.planHash })),
-          }),
+          signedPayload(keyFile, approval),
         )(ctx);
         return printed(
           { ...(started.json as object), approval: decided.json },

@@ -10,7 +10,7 @@ import {
   waiveStagingSoakSignal,
 } from '../../workflows/phased-reenablement/definitions';
 import { list, requiredText, validateFlag, validateOptions, type Values } from '../args';
-import { signDecision } from '../sign';
+import { signedPayload } from '../sign';
 import type { Command } from '../command';
 import { runRef } from '../runs';
 import { sendDecision, startRun } from './helpers';
@@ -102,10 +102,7 @@ export const reenablementCommands: Command[] = [
         waiveStagingSoakSignal.name,
         waiver,
         values,
-        async (_payload, run) => ({
-          ...waiver,
-          ...(await signDecision(keyFile, { ...run, decision: WAIVE_STAGING_SOAK, planHash })),
-        }),
+        signedPayload(keyFile, waiver, WAIVE_STAGING_SOAK),
       );
     },
   },

@@ -21,7 +21,7 @@ import { requiredText, UsageError, validateFlag, type Values } from '../args';
 import type { Command, Prepared } from '../command';
 import { renderStatus } from '../status';
 import { resolveRun, runRef } from '../runs';
-import { signDecision } from '../sign';
+import { signedPayload } from '../sign';
 import { printed, sendDecision } from './helpers';
 
 /** Commands on any run: status, result, the gate's decisions, and the list of runs. */
@@ -160,12 +160,7 @@ export const runCommands: Command[] = [
         approveSignal.name,
         approval,
         values,
-        keyFile
-          ? async (_payload, run) => ({
-              ...approval,
-              ...(await signDecision(keyFile, { ...run, decision: 'approve', planHash: approval.planHash })),
-            })
-          : undefined,
+        keyFile ? signedPayload(keyFile, approval) : undefined,
       );
     },
   },
