@@ -305,7 +305,7 @@ describe('CLI: runs found by incident (dev server)', () => {
       assert.deepEqual(rows, [{ lifted_by: '@sre-lead', lift_reason: 'incident run cancelled by mistake' }]);
     });
   });
-  test('lift-freeze under requireSignedFreezeLifts: nothing lifted until approve --sign-key, as the README says; the signer is recorded; lift-freeze --sign-key does both', async () => {
+  test('lift-freeze under requireSignedFreezeLifts: nothing lifted until approve --sign-key, as the README says; the signer is recorded; lift-freeze --sign-key does both, or says at --wait that no worker answered', async () => {
     const key = sshKeyPair(scratchDir('runbooks-cli-sign'), 'dococeven');
     const base = defaultPolicy();
     const policy = {
@@ -389,5 +389,21 @@ describe('CLI: runs found by incident (dev server)', () => {
         { environment: 'staging', lifted_by: '@dococeven' },
       ]);
     });
+
+    // No worker serves the lift: the command gives up at --wait and says how to approve later.
+    const unserved = uniqueId('INC');
+    const waited = await liftFreeze(
+      uniqueId('no-worker'),
+      unserved,
+      '@dococeven',
+      'x',
+      '--sign-key',
+      key,
+      '--wait',
+      '2',
+    );
+    assert.equal(waited.code, 3, waited.output);
+    assert.match(waited.output, /did not ask for a signed approval within 2 s \(is its worker running\?\)/);
+    await suite.env.client.workflow.getHandle(freezeLiftWorkflowId(unserved)).terminate('test over');
   });
 });

@@ -61,10 +61,7 @@ export function sendDecision(
   complete?: (payload: unknown, run: { namespace: string; workflowId: string }) => Promise<unknown>,
 ): Prepared {
   const asSignal = values.signal === true;
-  const waitSeconds =
-    values.wait === undefined
-      ? ANSWER_WAIT_SECONDS
-      : validateFlag(z.coerce.number().int().min(1).max(600), values.wait, '--wait');
+  const waitSeconds = answerWaitSeconds(values);
   return async ({ client, namespace }) => {
     const workflowId = await resolveRun(client, ref);
     const handle = client.workflow.getHandle(workflowId);
@@ -115,6 +112,13 @@ export function sendDecision(
       throw error;
     }
   };
+}
+
+/** `--wait`: how long to wait for a run to answer (default 30 s). */
+export function answerWaitSeconds(values: Values): number {
+  return values.wait === undefined
+    ? ANSWER_WAIT_SECONDS
+    : validateFlag(z.coerce.number().int().min(1).max(600), values.wait, '--wait');
 }
 
 function notConfirmed(workflowId: string, name: string, waitSeconds: number): Printed {

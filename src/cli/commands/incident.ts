@@ -1,3 +1,4 @@
+import type { WorkflowHandle } from '@temporalio/client';
 import { handleSchema } from '../../common/identity';
 import {
   INCIDENT,
@@ -19,13 +20,14 @@ import {
   freezeLiftInputSchema,
   freezeLiftWorkflowId,
   approveSignal,
+  type FreezeLiftResult,
   type FreezeLiftStatus,
 } from '../../workflows/freeze-lift/definitions';
 import type { freezeLift } from '../../workflows';
 import { jsonOption, list, validateFlag, validateOptions, type Values } from '../args';
 import type { Command, Prepared } from '../command';
 import { runRef } from '../runs';
-import { printed, sendDecision, startRun } from './helpers';
+import { answerWaitSeconds, printed, sendDecision, startRun, type CommandContext } from './helpers';
 import { signedPayload } from '../sign';
 
 /** The incident itself (seed 004): declare it, then update, re-grade, resolve and file the review. */
@@ -184,13 +186,11 @@ export const incidentCommands: Command[] = [
   },
 ];
 
-/** How long `lift-freeze --sign-key` waits for the lift to reach its gate (or end without one). */
-const GATE_WAIT_MS = 30_000;
-
 /**
- * Starts the lift, waits until it asks for a signed approval, and approves it as `approver` with
- * `keyFile`: one command for a responder lifting a freeze under requireSignedFreezeLifts. A lift
- * that ends without asking (refused, not frozen, or a policy without signed lifts) is reported as it ended.
+ * Starts the lift, waits (`--wait`, 30 s) until it asks for a signed approval, and approves it as
+ * `approver` with `keyFile`: one command for a responder lifting a freeze under
+ * requireSignedFreezeLifts. A lift that ends without asking (refused, not frozen, or a policy
+ * without signed lifts) is reported as it ended.
  */
 function startAndSign(
   start: Prepared,
@@ -199,43 +199,65 @@ function startAndSign(
   keyFile: string,
   values: Values,
 ): Prepared {
+  const waitSeconds = answerWaitSeconds(values);
   return async (ctx) => {
     const started = await start(ctx);
     const handle = ctx.client.workflow.getHandle<typeof freezeLift>(workflowId);
-    const deadline = Date.now() + GATE_WAIT_MS;
-    for (;;) {
-      const { status } = await handle.describe();
-      if (status.name !== 'RUNNING') {
-        const result = await handle.result();
-        return printed(
-          { ...(started.json as object), outcome: result.outcome, message: result.message },
-          `${started.text}\nended without asking for a signature: ${result.outcome}: ${result.message}`,
-          result.outcome === 'lifted' ? 0 : 1,
-        );
-      }
-      const shown = await handle.query<FreezeLiftStatus>('status');
-      if (shown.approval?.state === 'waiting') {
-        const approval = { approver, planHash: shown.approval.planHash };
-        const decided = await sendDecision(
-          { workflowId },
-          approveSignal.name,
-          approval,
-          values,
-          signedPayload(keyFile, approval),
-        )(ctx);
-        return printed(
-          { ...(started.json as object), approval: decided.json },
-          `${started.text}\n${decided.text}`,
-          decided.exitCode,
-        );
-      }
-      if (Date.now() > deadline)
-        return printed(
-          started.json,
-          `${started.text}\nthe lift did not ask for a signed approval within ${GATE_WAIT_MS / 1_000} s (is a worker running?); approve it later with: npm run cli -- approve --workflow-id ${workflowId} --approver ${approver} --plan-hash <hash> --sign-key ${keyFile}`,
-          3,
-        );
-      await new Promise((resolve) => setTimeout(resolve, 250));
+    const reached = await gateOrEnd(ctx.client, handle, waitSeconds);
+    if (!reached)
+      return printed(
+        started.json,
+        `${started.text}\nthe lift did not ask for a signed approval within ${waitSeconds} s (is its worker running?); ` +
+          `approve it later with: npm run cli -- approve --workflow-id ${workflowId} --approver ${approver} --plan-hash <hash> --sign-key ${keyFile}`,
+        3,
+      );
+    if ('result' in reached) {
+      const { outcome, message } = reached.result;
+      return printed(
+        { ...(started.json as object), outcome, message },
+        `${started.text}\nended without asking for a signature: ${outcome}: ${message}`,
+        outcome === 'lifted' ? 0 : 1,
+      );
     }
+    const approval = { approver, planHash: reached.planHash };
+    const decided = await sendDecision(
+      { workflowId },
+      approveSignal.name,
+      approval,
+      values,
+      signedPayload(keyFile, approval),
+    )(ctx);
+    return printed(
+      { ...(started.json as object), approval: decided.json },
+      `${started.text}\n${decided.text}`,
+      decided.exitCode,
+    );
   };
+}
+
+/** The lift's gate (its planHash) or its end, whichever comes first; undefined after `waitSeconds`. */
+async function gateOrEnd(
+  client: CommandContext['client'],
+  handle: WorkflowHandle<typeof freezeLift>,
+  waitSeconds: number,
+): Promise<{ planHash: string } | { result: FreezeLiftResult } | undefined> {
+  // One deadline for every call (a query to a run without a worker waits for one).
+  const patience = new AbortController();
+  const timer = setTimeout(() => patience.abort(), waitSeconds * 1_000);
+  try {
+    return await client.connection.withAbortSignal(patience.signal, async () => {
+      for (;;) {
+        const { status } = await handle.describe();
+        if (status.name !== 'RUNNING') return { result: await handle.result() };
+        const shown = await handle.query<FreezeLiftStatus>('status');
+        if (shown.approval?.state === 'waiting') return { planHash: shown.approval.planHash };
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    });
+  } catch (error) {
+    if (patience.signal.aborted) return undefined;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
 }
