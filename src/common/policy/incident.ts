@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { policyHandle } from '../names';
 import { INCIDENT_CONDITIONS } from '../incident';
+import { gatePolicy } from './break-glass';
 import { duration } from './fields';
 
 /**
@@ -66,8 +67,8 @@ export const incidentPolicySchema = z
     requireSignedFreezeLifts: z.boolean().default(false),
     /** No signed approval within this time: the lift ends `approval_expired`, nothing lifted. */
     freezeLiftApprovalTimeout: duration.prefault('15m'),
-    /** How old a lift's signature may be when it arrives (its signedAt against the run's clock). */
-    signatureMaxAge: duration.prefault('15m'),
+    /** How old a lift's signature may be when it arrives: the gates' own field (15 min by default). */
+    signatureMaxAge: gatePolicy.signatureMaxAge,
     /** The environment a P0/P1 freezes unless the declaration names another (seed 004 §1.3). */
     defaultEnvironment: z
       .string()
