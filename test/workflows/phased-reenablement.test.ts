@@ -31,6 +31,7 @@ import { workflowSuite } from '../fixtures/suite';
 import {
   allowlistChanges as changesOf,
   approvePhase2 as approveInFixture,
+  atPhase2Gate,
   CANARY,
   HEALTHY,
   HOUR,
@@ -42,6 +43,7 @@ import {
   startReenablement,
   type ReenablementHandle,
 } from '../fixtures/reenablement';
+import { sshKeyPair, sshPublicKey } from '../fixtures/signing';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -93,6 +95,30 @@ const approvePhase2 = (handle: Handle, approver?: string): Promise<ReenablementS
   approveInFixture(suite.env, handle, approver);
 
 describe('phasedReenablement (time-skipping)', () => {
+  test('under signed approvals the phase 2 request says how to sign: argument, signText, CLI line with --sign-key', async () => {
+    const signedPolicy = rollbackPolicy(tmp, prometheus.url, (p) => {
+      p.runbooks.phasedReenablement.requireSignedApprovals = true;
+      const key = sshPublicKey(sshKeyPair(tmp, 'reenablement-approver'));
+      p.signers = Object.fromEntries(p.runbooks.phasedReenablement.approvers.map((who) => [who, [key]]));
+    });
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input());
+      const gate = await atPhase2Gate(suite.env, handle);
+      const planHash = gate.detail.plan!.planHash;
+      assert.equal(gate.approval?.cli.endsWith(' --sign-key ~/.ssh/id_ed25519'), true, gate.approval?.cli);
+      const [request] = noticesSent(await historyEvents(handle)).filter((n) => n.kind === 'approval_request');
+      assert.ok(request, 'the approval request was sent');
+      for (const line of [
+        `{"approver":"@you","planHash":"${planHash}","signedAt":"<UTC instant you sign>","signature":"<armored signature>"}`,
+        "sign the approval block's signText",
+        `CLI: ${gate.approval.cli}`,
+      ])
+        assert.ok(request.body.includes(line), `${line}\nnot in\n${request.body}`);
+      await handle.signal(abortSignal, { by: '@eng-tl', reason: 'test over' });
+      await handle.result();
+    }, signedPolicy);
+  });
+
   test('canary 4 h → approval → +3 repos 24 h → 2 repos a day → watch for green → recovered', async () => {
     await withWorker(async (taskQueue) => {
       const handle = await start(taskQueue, input());

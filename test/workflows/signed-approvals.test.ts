@@ -12,7 +12,7 @@ import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/poli
 import { workflowSuite } from '../fixtures/suite';
 import { sshFingerprint, sshKeyPair, sshPublicKey } from '../fixtures/signing';
 import { uniqueId } from '../fixtures/temporal';
-import { atStep, waitForStatus } from '../fixtures/wait';
+import { atStep, readUntil, waitForStatus } from '../fixtures/wait';
 
 /**
  * Signed approvals with keys made by ssh-keygen for the test: the policy lists public keys per
@@ -142,6 +142,35 @@ describe('signed approvals (time-skipping, ssh-keygen keys)', () => {
       );
       await decide(handle, abortUpdate, { by: '@alice', reason: 'test over' });
       assert.equal((await handle.result()).outcome, 'aborted');
+    });
+  });
+
+  test('the approval request says how to sign: the CLI line with --sign-key, the argument with signedAt and signature', async () => {
+    await suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
+      const { handle, planHash } = await atTheGate(taskQueue);
+      const request = await readUntil(
+        () =>
+          suite.db.pool.query<{ body: string }>(
+            "SELECT body FROM runbook_notices WHERE workflow_id = $1 AND kind = 'approval_request'",
+            [handle.workflowId],
+          ),
+        (answer) => answer.rows.length > 0,
+        'the approval request notice',
+      );
+      const body = request.rows[0]!.body;
+      assert.ok(
+        body.includes(
+          `CLI: npm run cli -- approve --workflow-id ${handle.workflowId} --approver @you --plan-hash ${planHash} --sign-key `,
+        ),
+        body,
+      );
+      assert.ok(
+        body.includes(
+          `{"approver":"@you","planHash":"${planHash}","signedAt":"<UTC instant you sign>","signature":"<armored signature>"}`,
+        ),
+        body,
+      );
+      await handle.terminate('test done');
     });
   });
 

@@ -2,6 +2,7 @@ import { condition, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { DAY_MS, formatDuration, utcIso } from '../../common/duration';
 import { kubectlRead } from '../activity-options';
+import { approveInstructions } from '../shared/approval-block';
 import { freezeNotCrossed } from '../shared/change-freeze';
 import { isPatched, PATCHES } from '../shared/patches';
 import { apply, rollBack, setAlerts } from './allowlist';
@@ -178,14 +179,18 @@ export async function approvePhase2(
     `canary held ${formatDuration(canaryHoldMs)}: approve phase 2 (+${input.phase2Repos.join(', ')}), planHash ${plan.planHash.slice(0, 12)}…`,
   );
   detail.nextAction = { what: 'approval of phase 2', at: utcIso(Date.now() + policy.approvalTimeout) };
+  const approve = approveInstructions(record.status.workflowId, plan.planHash, policy.requireSignedApprovals);
   notices.send({
     kind: 'approval_request',
     severity: 'warning',
     audience: 'approvers',
     recipients: policy.approvers,
     subject: `${tag} canary ${input.canaryRepo} held: approve phase 2 (+${input.phase2Repos.join(', ')})`,
-    body: `Next allowlist: ${phase2Set.join(',')}\nApprove: signal "approve" {"approver":"@you","planHash":"${plan.planHash}"}`,
-    code: [{ label: 'planHash', text: plan.planHash }],
+    body: [`Next allowlist: ${phase2Set.join(',')}`, ...approve.lines].join('\n'),
+    code: [
+      { label: 'planHash', text: plan.planHash },
+      { label: 'or from a terminal', text: approve.cli },
+    ],
   });
   const decision = await controls.awaitDecision(plan.planHash, policy.approvalTimeout);
   if (decision.kind === 'rejected')

@@ -10,6 +10,40 @@ export function approveCliLine(workflowId: string, planHash: string, signed: boo
   return signed ? `${line} --sign-key ~/.ssh/id_ed25519` : line;
 }
 
+/** The argument of "approve" for `planHash`; signed: with the signature's fields to fill in. */
+export function approveArgument(planHash: string, signed: boolean): ApprovalBlock['argument'] {
+  const argument = { approver: '@you', planHash };
+  return signed
+    ? { ...argument, signedAt: '<UTC instant you sign>', signature: '<armored signature>' }
+    : argument;
+}
+
+/**
+ * How an approval request tells its approvers to approve `planHash` on this run: the signal's
+ * argument, the CLI line and the lines of its text (with how to sign, when approvals are signed).
+ */
+export function approveInstructions(
+  workflowId: string,
+  planHash: string,
+  signed: boolean,
+): { argument: string; cli: string; lines: string[] } {
+  const argument = JSON.stringify(approveArgument(planHash, signed));
+  const cli = approveCliLine(workflowId, planHash, signed);
+  return {
+    argument,
+    cli,
+    lines: [
+      `Approve: signal "approve" to workflow ${workflowId} with ${argument}`,
+      ...(signed
+        ? [
+            "  Approvals must be signed: sign the approval block's signText (the status query) with `ssh-keygen -Y sign -n durable-runbooks -f <your key>`, or let the CLI line below do it.",
+          ]
+        : []),
+      `  CLI: ${cli}`,
+    ],
+  };
+}
+
 /** The approval block that opens the status while a plan waits: everything an approver needs to act. */
 export function approvalBlock(gate: {
   planHash: string;
@@ -25,16 +59,11 @@ export function approvalBlock(gate: {
     planHash,
     expiresAt: utcIso(gate.deadlineMs),
     mayApprove: gate.mayApprove,
-    argument: { approver: '@you', planHash },
+    argument: approveArgument(planHash, gate.signed),
     cli: approveCliLine(workflowId, planHash, gate.signed),
   };
   if (gate.quorum > 1) Object.assign(block, { quorum: gate.quorum, approvals: [] });
   if (gate.signed) {
-    block.argument = {
-      ...block.argument,
-      signedAt: '<UTC instant you sign>',
-      signature: '<armored signature>',
-    };
     block.signText = decisionText({
       namespace,
       workflowId,

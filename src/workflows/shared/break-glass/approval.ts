@@ -1,6 +1,6 @@
 import { renderApprovalLine } from '../../../common/break-glass';
 import { formatDuration, utcIso } from '../../../common/duration';
-import { approveCliLine } from '../approval-block';
+import { approveInstructions } from '../approval-block';
 import type { GateDecision } from '../gates';
 import type { ApprovalRecord } from './definitions';
 import {
@@ -24,7 +24,7 @@ export function requestApproval<E, V>(ctx: BreakGlassContext, spec: ApprovedWrit
     `awaiting approval of planHash ${spec.planHash} by ${gate.approvers.join(', ')} until ${approvalDueAt}`,
   );
   const workflowId = record.status.workflowId;
-  const cliLine = approveCliLine(workflowId, spec.planHash, false);
+  const approve = approveInstructions(workflowId, spec.planHash, gate.requireSignedApprovals ?? false);
   notices.send({
     kind: 'approval_request',
     severity: 'warning',
@@ -36,8 +36,7 @@ export function requestApproval<E, V>(ctx: BreakGlassContext, spec: ApprovedWrit
       `Plan: ${spec.planSummary}.`,
       `planHash: ${spec.planHash}`,
       `Approvers: ${gate.approvers.join(', ')}${gate.soleOperator ? ' (sole operator)' : ''}; the request expires at ${approvalDueAt} (in ${formatDuration(gate.approvalTimeout)}).`,
-      `Approve: signal "approve" to workflow ${workflowId} with {"approver":"@you","planHash":"${spec.planHash}"}`,
-      `  CLI: ${cliLine}`,
+      ...approve.lines,
       `Reject: signal "reject" with {"approver":"@you","reason":"…"}`,
       `After approval the SQL runs no earlier than ${formatDuration(gate.pause)} later (pause-and-think); "abort" {"by","reason"} stops it.`,
       `Approval line that will be recorded: ${lineTemplate}`,
@@ -53,9 +52,9 @@ export function requestApproval<E, V>(ctx: BreakGlassContext, spec: ApprovedWrit
       { label: 'Approval line (recorded at approval)', text: lineTemplate },
       {
         label: `Approve: signal "approve" to ${workflowId}`,
-        text: JSON.stringify({ approver: '@you', planHash: spec.planHash }),
+        text: approve.argument,
       },
-      { label: 'or from a terminal', text: cliLine },
+      { label: 'or from a terminal', text: approve.cli },
     ],
   });
 }

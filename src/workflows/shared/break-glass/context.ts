@@ -27,7 +27,14 @@ export interface BreakGlassContext {
   controls: RunControls;
   failSafe: FailSafe;
   conflictHold: ConflictHold;
-  gate: { approvers: string[]; soleOperator: boolean; pause: number; approvalTimeout: number };
+  gate: {
+    approvers: string[];
+    soleOperator: boolean;
+    pause: number;
+    approvalTimeout: number;
+    /** Absent in policies recorded before signatures: unsigned. */
+    requireSignedApprovals?: boolean;
+  };
   /** break-glass-inline-steps-v1 (the run's answer): the transaction verifies its write in the same activity. */
   inlineSteps: boolean;
 }
