@@ -23,7 +23,7 @@ import {
   runHistories,
   scheduledActivities,
 } from '../fixtures/history';
-import { FakeCluster, orchestratorCluster } from '../fixtures/kubectl';
+import { FakeCluster, mutations as mutationsOf, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
 import type { PrometheusSink } from '../fixtures/sinks/prometheus';
 import { withRollbackPolicy } from '../fixtures/rollback-world';
@@ -95,6 +95,56 @@ const approvePhase2 = (handle: Handle, approver?: string): Promise<ReenablementS
   approveInFixture(suite.env, handle, approver);
 
 describe('phasedReenablement (time-skipping)', () => {
+  test('dry run: every phase from the allowlist it read, with its hold and approvers; nothing changed', async () => {
+    await withWorker(async (taskQueue) => {
+      const handle = await start(taskQueue, input({ dryRun: true }));
+      const result = await handle.result();
+      assert.equal(result.outcome, 'dry_run', result.message);
+      await recordHistory(handle, 'phased-reenablement-dry-run');
+      assert.deepEqual(mutationsOf(cluster), [], 'no allowlist change, no alert rule, no job');
+      const plan = result.dryRun!;
+      assert.deepEqual(plan.current, [PILOT]);
+      assert.deepEqual(plan.stagingSoak, { kind: 'none' });
+      assert.deepEqual(
+        plan.phases.map((p) => [p.phase, p.adds.join(','), p.allowlist.join(','), p.holdMs, p.approvedBy]),
+        [
+          ['canary', CANARY, [PILOT, CANARY].join(','), 4 * HOUR, undefined],
+          [
+            'phase2',
+            PHASE2.join(','),
+            [PILOT, CANARY, ...PHASE2].join(','),
+            24 * HOUR,
+            ['@sre-lead', '@eng-tl'],
+          ],
+          [
+            'phase3',
+            'billing-core,ledger-sync',
+            [PILOT, CANARY, ...PHASE2, 'billing-core', 'ledger-sync'].join(','),
+            24 * HOUR,
+            undefined,
+          ],
+          [
+            'phase3',
+            'search-indexer',
+            [PILOT, CANARY, ...PHASE2, ...REMAINING].join(','),
+            24 * HOUR,
+            undefined,
+          ],
+        ],
+      );
+      assert.equal(plan.shortestMs, 4 * HOUR + 3 * 24 * HOUR + 15 * MINUTE);
+      assert.match(
+        result.message,
+        /^dry run from .*: no staging soak .* → canary \+\S+ held 4h → approval \(@sre-lead, @eng-tl\) → phase2 .* watch for green 15m; at least 3d4h15m to recovered; nothing was changed$/,
+      );
+      assert.equal(
+        noticesSent(await historyEvents(handle)).filter((n) => n.kind === 'approval_request').length,
+        0,
+        'no approval asked',
+      );
+    });
+  });
+
   test('under signed approvals the phase 2 request says how to sign: argument, signText, CLI line with --sign-key', async () => {
     const signedPolicy = rollbackPolicy(tmp, prometheus.url, (p) => {
       p.runbooks.phasedReenablement.requireSignedApprovals = true;

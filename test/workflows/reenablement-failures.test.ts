@@ -429,6 +429,33 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
   const untilNeedsHuman = (handle: Parameters<typeof waitForStatus>[0], what: string) =>
     waitForStatus<ReenablementStatus>(handle, atStep('needs_human'), `needs_human on ${what}`, 60_000);
 
+  test('a dry run plans the soak (or the waiver) before the canary and starts no job', async () => {
+    await withWorker(async (taskQueue) => {
+      for (const [waiver, expected, text] of [
+        [undefined, { kind: 'soak', durationMs: 2 * HOUR }, 'a 2h staging soak'],
+        [
+          { reason: 'staging is down' },
+          { kind: 'waiver' },
+          "the staging soak waived by an approver's signature",
+        ],
+      ] as const) {
+        const handle = await startReenablement(
+          suite.env,
+          taskQueue,
+          reenablementInput({ dryRun: true, ...(waiver ? { stagingSoakWaiver: waiver } : {}) }),
+        );
+        const result = await handle.result();
+        assert.equal(result.outcome, 'dry_run', result.message);
+        assert.deepEqual(result.dryRun?.stagingSoak, expected);
+        assert.ok(result.message.includes(`: ${text} → canary +`), result.message);
+        const soakMs = expected.kind === 'soak' ? expected.durationMs : 0;
+        assert.equal(result.dryRun?.shortestMs, soakMs + 4 * HOUR + 3 * 24 * HOUR + 15 * MINUTE);
+      }
+      assert.deepEqual(soakJobs(), {}, 'no soak job');
+      assert.deepEqual(mutations(cluster), [], 'nothing changed');
+    }, soakPolicy);
+  });
+
   test('the canary goes live only after a 2 h soak that passed; a soak still running is read again 5 min later', async () => {
     cluster.update((state) => (state.soakJob = { runningReads: 1 }));
     await withWorker(async (taskQueue) => {

@@ -33,7 +33,8 @@ export const reenablementCommands: Command[] = [
     usage:
       '--incident <id> --requested-by <@handle> --pilot <repo> --canary <repo> --phase2 a,b,c\n' +
       '                           [--remaining d,e,...] [--canary-hold 4h] [--phase2-hold 24h] [--batch-hold 24h]\n' +
-      '                           [--waive-soak "why the staging soak cannot run"]   (then an approver runs waive-soak)',
+      '                           [--waive-soak "why the staging soak cannot run"]   (then an approver runs waive-soak)\n' +
+      "                           [--dry-run]   (read the allowlist, print every phase's set and hold, change nothing)",
     prepare(values) {
       const holdOverrides = Object.fromEntries(
         (
@@ -57,6 +58,7 @@ export const reenablementCommands: Command[] = [
           ...(values['waive-soak'] !== undefined
             ? { stagingSoakWaiver: { reason: values['waive-soak'] } }
             : {}),
+          dryRun: values['dry-run'] ?? false,
         },
         'start-reenablement',
         {
@@ -70,6 +72,7 @@ export const reenablementCommands: Command[] = [
           'holdOverrides.phase2Hold': '--phase2-hold',
           'holdOverrides.batchHold': '--batch-hold',
           'stagingSoakWaiver.reason': '--waive-soak',
+          dryRun: '--dry-run',
         },
       );
       return startRun({

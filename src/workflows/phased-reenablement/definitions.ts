@@ -111,6 +111,8 @@ export const phasedReenablementInputSchema = z
       .object({ reason: z.string().trim().min(1).max(1_000) })
       .strict()
       .optional(),
+    /** Plan only: read the allowlist, return every phase's set and hold, change nothing. */
+    dryRun: z.boolean().default(false),
     /** Set by the run itself when it continues as new (see reenablementCarrySchema). */
     continued: reenablementCarrySchema.optional(),
   })
@@ -216,6 +218,34 @@ export interface ReenablementDetail {
   program?: { run: number; startedAt: string };
   /** Seed 002 §2: the staging soak before the canary (runs whose policy asks for one). */
   stagingSoak?: StagingSoakRecord;
+  /** A dry run's plan. */
+  dryRun?: ReenablementDryRun;
+}
+
+/** Each phase's hold (ms): the policy's, or the input's overrides within its bounds. */
+export type ReenablementHolds = { canaryHold: number; phase2Hold: number; batchHold: number };
+
+/** One step of a dry run's plan: the allowlist it would set and how long it would hold it. */
+export interface PlannedPhase {
+  phase: Phase;
+  /** The repos this step adds. */
+  adds: string[];
+  /** The allowlist once it is live. */
+  allowlist: string[];
+  holdMs: number;
+  /** Who must approve before this step (phase 2). */
+  approvedBy?: string[];
+}
+
+/** A dry run's answer: what the run would do from the allowlist it read, in order; nothing changed. */
+export interface ReenablementDryRun {
+  current: string[];
+  /** Seed 002 §2 before the canary: the policy's soak (and its length), a signed waiver, or none. */
+  stagingSoak: { kind: 'soak'; durationMs: number } | { kind: 'waiver' } | { kind: 'none' };
+  phases: PlannedPhase[];
+  watchForGreenMs: number;
+  /** Soak, holds and watch for green end to end: the earliest the programme can end recovered. */
+  shortestMs: number;
 }
 
 export type ReenablementStatus = RunbookStatus<ReenablementDetail>;
@@ -235,6 +265,8 @@ export type ReenablementOutcome =
   | 'staging_soak_failed'
   /** No signed waiver of the staging soak arrived in time; nothing was re-enabled. */
   | 'staging_soak_waiver_expired'
+  /** Plan only (`dryRun`): the plan is in `dryRun`, nothing was changed. */
+  | 'dry_run'
   | 'invalid_input';
 
 export interface ReenablementResult {
@@ -251,6 +283,7 @@ export interface ReenablementResult {
   analyses: AnalysisRecord[];
   analysisCount: number;
   stagingSoak?: StagingSoakRecord;
+  dryRun?: ReenablementDryRun;
   steps: StepRecord[];
   deadlines: DeadlineRecord[];
   refusedAttempts: RefusedAttempt[];

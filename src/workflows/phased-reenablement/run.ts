@@ -184,6 +184,7 @@ export class ReenablementRun {
       analyses: detail.analyses,
       analysisCount: detail.analysisCount,
       ...(detail.stagingSoak ? { stagingSoak: detail.stagingSoak } : {}),
+      ...(detail.dryRun ? { dryRun: detail.dryRun } : {}),
       deadlines: record.status.deadlines,
       ...(detail.program ? { runs: detail.program.run } : {}),
       ...record.resultTrail(),

@@ -10,17 +10,17 @@ import { parseWorkflowInput, refuseCarryOnFreshStart } from '../shared/input';
 import {
   phasedReenablementInputSchema,
   type PhasedReenablementInput,
+  type ReenablementHolds as Holds,
   type ReenablementCarry,
   type ReenablementResult,
 } from './definitions';
+import { planOnly } from './dry-run';
 import { approvePhase2, enableRemaining, runPhase, watchForGreen } from './phases';
 import { ReenablementRun } from './run';
 import { soakInStaging } from './soak';
 
 const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 const k8s = proxyActivities<RunbookActivities>(kubectlRead);
-
-type Holds = { canaryHold: number; phase2Hold: number; batchHold: number };
 
 /** The policy's holds, or the input's overrides when they lie within the policy's bounds. */
 function holdsFor(
@@ -85,6 +85,7 @@ async function reenable(run: ReenablementRun): Promise<ReenablementResult> {
   if ('problems' in checked) return run.finish('invalid_input', checked.problems.join('; '));
   const { holds } = checked;
   detail.holds = holds;
+  if (input.dryRun) return planOnly(run, holds);
   const frozen = await refusedByChangeFreeze({
     record,
     failSafe: run.failSafe,
