@@ -22,6 +22,7 @@ import {
   recordHistory,
   runHistories,
   scheduledActivities,
+  startInput,
 } from '../fixtures/history';
 import { FakeCluster, mutations as mutationsOf, orchestratorCluster } from '../fixtures/kubectl';
 import { activityDeps, rollbackPolicy } from '../fixtures/policy';
@@ -415,6 +416,12 @@ describe('phasedReenablement (time-skipping)', () => {
       }
       assert.deepEqual(allowlist(), [PILOT, CANARY, ...PHASE2, ...remaining]);
       assert.equal(result.runs, 3, 'a run per batch');
+      // A continued run's input holds only fields an earlier release knows (its strict schema
+      // would refuse the run on a worker not yet upgraded): no dryRun written in by a default.
+      const lastRun = suite.env.client.workflow.getHandle(handle.workflowId);
+      const carried = startInput(await historyEvents(lastRun)) as Record<string, unknown>;
+      assert.ok(carried.continued, 'the last run was continued as new');
+      assert.equal('dryRun' in carried, false, Object.keys(carried).join(', '));
       await recordHistory(handle, 'phased-reenablement-continued-run');
       assert.equal(result.testOnlyShortDurations, true, 'a test-only policy is said in the result');
       const described = await handle.describe();

@@ -58,7 +58,7 @@ export const reenablementCommands: Command[] = [
           ...(values['waive-soak'] !== undefined
             ? { stagingSoakWaiver: { reason: values['waive-soak'] } }
             : {}),
-          dryRun: values['dry-run'] ?? false,
+          ...(values['dry-run'] ? { dryRun: true } : {}),
         },
         'start-reenablement',
         {

@@ -111,8 +111,12 @@ export const phasedReenablementInputSchema = z
       .object({ reason: z.string().trim().min(1).max(1_000) })
       .strict()
       .optional(),
-    /** Plan only: read the allowlist, return every phase's set and hold, change nothing. */
-    dryRun: z.boolean().default(false),
+    /**
+     * Plan only: read the allowlist, return every phase's set and hold, change nothing. Optional, not
+     * defaulted: a default would be written into every continued run's input, which a worker of an
+     * earlier release (a rolling deploy) refuses as an unknown field.
+     */
+    dryRun: z.boolean().optional(),
     /** Set by the run itself when it continues as new (see reenablementCarrySchema). */
     continued: reenablementCarrySchema.optional(),
   })
