@@ -186,6 +186,46 @@ describe('phasedReenablement failure paths (time-skipping)', () => {
     }, shortHolds);
   });
 
+  test('the allowlist cannot be read at the start: needs_human, and an abort ends the run with nothing changed (it crashed the task)', async () => {
+    await withWorker(async (taskQueue) => {
+      for (const dryRun of [false, true]) {
+        cluster.scriptNext(
+          ...Array.from({ length: 10 }, () => ({
+            verb: 'get',
+            stderr: 'The connection to the server 10.0.0.1:6443 was refused',
+            exitCode: 1,
+          })),
+        );
+        const handle = await startReenablement(
+          suite.env,
+          taskQueue,
+          reenablementInput(dryRun ? { dryRun } : {}),
+        );
+        const waiting = await waitForStatus<ReenablementStatus>(
+          handle,
+          atStep('needs_human'),
+          'needs_human on read_allowlist',
+          60_000,
+        );
+        assert.match(waiting.currentDetails, /read_allowlist|read the current allowlist/);
+        await handle.signal(stepDecisionSignal, {
+          by: '@sre-lead',
+          decision: 'abort',
+          reason: 'API server down',
+        });
+        const result = await handle.result();
+        assert.equal(result.outcome, 'needs_human_aborted', result.message);
+        assert.match(
+          result.message,
+          /^read_allowlist failed and @sre-lead aborted the run: API server down; the allowlist was not read and nothing was changed$/,
+        );
+        const failedTasks = (await historyEvents(handle)).filter((e) => e.workflowTaskFailedEventAttributes);
+        assert.equal(failedTasks.length, 0, 'no workflow task failed');
+      }
+      assert.deepEqual(mutations(cluster), [], 'nothing changed');
+    });
+  });
+
   test('point 5: the roll-back cannot set the allowlist — CRITICAL, tried again with backoff, then a human retries', async () => {
     await withWorker(async (taskQueue) => {
       // The API server refuses the next 12 `set` calls: the roll-back's 5 attempts and the first

@@ -227,11 +227,19 @@ export class ReenablementRun {
     );
   }
 
-  /** The end of the run when a step that failed for good was aborted by a human. */
+  /**
+   * The end of the run when a step that failed for good was aborted by a human. Before the first
+   * read of the allowlist there is no good set yet (the read itself failed): nothing was changed.
+   */
   abortedAfterFailure(outcome: { by: string; reason?: string }, step: string): Promise<ReenablementResult> {
+    const lastGood = this.goodSets.at(-1);
     return this.finish(
       'needs_human_aborted',
-      `${step} failed and ${outcome.by} aborted the run${outcome.reason ? `: ${outcome.reason}` : ''}; the allowlist is ${this.detail.reposLive.join(',')}, the last good set ${this.goodSets.at(-1)!.join(',')}`,
+      `${step} failed and ${outcome.by} aborted the run${outcome.reason ? `: ${outcome.reason}` : ''}; ${
+        lastGood
+          ? `the allowlist is ${this.detail.reposLive.join(',')}, the last good set ${lastGood.join(',')}`
+          : 'the allowlist was not read and nothing was changed'
+      }`,
     );
   }
 
