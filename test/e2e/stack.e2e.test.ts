@@ -19,8 +19,14 @@ after(async () => {
   }
 });
 
-describe('the local stack (npm run stack)', () => {
-  test('comes up, serves the UI and Procedure A, keeps state across a restart, stops on Ctrl-C', async () => {
+/**
+ * Starts the stack on free ports and a scratch state directory. A port found free here can be
+ * bound by another test's server before the stack binds it (the suite runs files in parallel):
+ * then the stack stops at once, as it should for a port an operator chose, and this tries again
+ * on other ports (at most three times).
+ */
+async function startStack() {
+  for (let attempt = 1; ; attempt++) {
     const stackDir = path.join(scratchDir('runbooks-stack'), 'state');
     const [temporalPort, uiPort, pgPort, codecPort] = [
       await freePort(),
@@ -37,10 +43,21 @@ describe('the local stack (npm run stack)', () => {
       STACK_CODEC_PORT: String(codecPort),
       DATABASE_URL: undefined,
     };
-
     const stack = spawnNode('dist/src/stack/main.js', [], stackEnv);
     running.push(stack);
-    await stack.waitFor(/Durable Runbooks local stack is up/, 120_000);
+    try {
+      await stack.waitFor(/Durable Runbooks local stack is up/, 120_000);
+      return { stack, stackDir, stackEnv, uiPort, codecPort, temporalPort };
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test(stack.output())) throw error;
+      await stack.exited();
+    }
+  }
+}
+
+describe('the local stack (npm run stack)', () => {
+  test('comes up, serves the UI and Procedure A, keeps state across a restart, stops on Ctrl-C', async () => {
+    const { stack, stackDir, stackEnv, uiPort, codecPort, temporalPort } = await startStack();
     assert.match(stack.output(), /demo target created: 6 history rows, live version 2026\.11\.23-1/);
     assert.match(stack.output(), new RegExp(`Temporal Web UI: +http://127\\.0\\.0\\.1:${uiPort}`));
     // The banner links to the UI's Start Workflow form with the id, queue and type filled in.
