@@ -98,6 +98,12 @@ async function canaryRolledBackAgainstRefusals(taskQueue: string, refusals: numb
   return handle;
 }
 
+/** kubectl fails with `stderr` on the next ten `verb` calls: more than the step's retries. */
+const kubectlFailsEveryAttempt = (verb: string, stderr: string): void =>
+  cluster.scriptNext(...Array.from({ length: 10 }, () => ({ verb, stderr, exitCode: 1 })));
+const untilNeedsHuman = (handle: Parameters<typeof waitForStatus>[0], what: string) =>
+  waitForStatus<ReenablementStatus>(handle, atStep('needs_human'), `needs_human on ${what}`, 60_000);
+
 async function notices(workflowId: string): Promise<{ kind: string; severity: string }[]> {
   const rows = await suite.db.pool.query<{ kind: string; severity: string }>(
     'SELECT kind, severity FROM runbook_notices WHERE workflow_id = $1 ORDER BY created_at',
@@ -189,24 +195,13 @@ describe('phasedReenablement failure paths (time-skipping)', () => {
   test('the allowlist cannot be read at the start: needs_human, and an abort ends the run with nothing changed (it crashed the task)', async () => {
     await withWorker(async (taskQueue) => {
       for (const dryRun of [false, true]) {
-        cluster.scriptNext(
-          ...Array.from({ length: 10 }, () => ({
-            verb: 'get',
-            stderr: 'The connection to the server 10.0.0.1:6443 was refused',
-            exitCode: 1,
-          })),
-        );
+        kubectlFailsEveryAttempt('get', 'The connection to the server 10.0.0.1:6443 was refused');
         const handle = await startReenablement(
           suite.env,
           taskQueue,
           reenablementInput(dryRun ? { dryRun } : {}),
         );
-        const waiting = await waitForStatus<ReenablementStatus>(
-          handle,
-          atStep('needs_human'),
-          'needs_human on read_allowlist',
-          60_000,
-        );
+        const waiting = await untilNeedsHuman(handle, 'read_allowlist');
         assert.match(waiting.currentDetails, /read_allowlist|read the current allowlist/);
         await handle.signal(stepDecisionSignal, {
           by: '@sre-lead',
@@ -448,9 +443,6 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
     assert.equal(result.stagingSoak?.state, 'stopped');
     assert.equal(result.stagingSoak?.stopped?.deleted, true);
   };
-  /** kubectl fails with `stderr` on the next ten `verb` calls: more than the step's retries. */
-  const kubectlFailsEveryAttempt = (verb: string, stderr: string): void =>
-    cluster.scriptNext(...Array.from({ length: 10 }, () => ({ verb, stderr, exitCode: 1 })));
   /**
    * A human aborts the run waiting on a failed soak step: it ends with its soak job deleted, the
    * delete after the abort in the history's own order.
@@ -466,8 +458,6 @@ describe('phasedReenablement staging soak (time-skipping)', () => {
     assert.ok(decided && deleted && deleted.atMs >= decided.atMs, 'stopStagingSoak after the abort');
     return result;
   };
-  const untilNeedsHuman = (handle: Parameters<typeof waitForStatus>[0], what: string) =>
-    waitForStatus<ReenablementStatus>(handle, atStep('needs_human'), `needs_human on ${what}`, 60_000);
 
   test('a dry run plans the soak (or the waiver) before the canary and starts no job', async () => {
     await withWorker(async (taskQueue) => {

@@ -14,6 +14,14 @@ const mutate = proxyActivities<RunbookActivities>(kubectlMutation);
  * retry after a success changes nothing.
  */
 
+/** The run's first look at the cluster: the allowlist as it is, before anything changes (a read; no safe state). */
+export function readCurrentAllowlist(run: ReenablementRun): Promise<StepOutcome<string[]>> {
+  return run.failSafe.step(
+    { name: 'read_allowlist', what: 'read the current allowlist', owners: run.policy.approvers },
+    () => k8s.readAllowlist(),
+  );
+}
+
 /** Sets the allowlist and waits for the rollout; false when the rollout does not complete. */
 async function setAndRollOut(run: ReenablementRun, repos: string[]): Promise<boolean> {
   await mutate.setAllowlist({ repos });

@@ -1,11 +1,7 @@
-import { proxyActivities } from '@temporalio/workflow';
-import type { RunbookActivities } from '../../activities';
 import { formatDuration } from '../../common/duration';
-import { kubectlRead } from '../activity-options';
+import { readCurrentAllowlist } from './allowlist';
 import type { PlannedPhase, ReenablementDryRun, ReenablementHolds, ReenablementResult } from './definitions';
 import type { ReenablementRun } from './run';
-
-const k8s = proxyActivities<RunbookActivities>(kubectlRead);
 
 /**
  * Plan only (`dryRun`): reads the allowlist, as the run would before its first change, and answers
@@ -16,10 +12,7 @@ const k8s = proxyActivities<RunbookActivities>(kubectlRead);
  */
 export async function planOnly(run: ReenablementRun, holds: ReenablementHolds): Promise<ReenablementResult> {
   const { input, detail, policy } = run;
-  const read = await run.failSafe.step(
-    { name: 'read_allowlist', what: 'read the current allowlist', owners: policy.approvers },
-    () => k8s.readAllowlist(),
-  );
+  const read = await readCurrentAllowlist(run);
   if (read.kind !== 'done') return run.abortedAfterFailure(read, 'read_allowlist');
   const current = read.value;
   detail.reposLive = current;

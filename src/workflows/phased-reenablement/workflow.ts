@@ -3,7 +3,7 @@ import type { RunbookActivities, RunbookPolicySnapshot } from '../../activities'
 import { formatDuration, parseDuration } from '../../common/duration';
 import { REENABLEMENT_HOLD_FLOORS } from '../../common/seed-limits';
 import { isPatched, PATCHES } from '../shared/patches';
-import { kubectlRead, policyRead } from '../activity-options';
+import { policyRead } from '../activity-options';
 import { refusedByChangeFreeze } from '../shared/change-freeze';
 import { announcingCancellation } from '../shared/cancellation';
 import { parseWorkflowInput, refuseCarryOnFreshStart } from '../shared/input';
@@ -14,13 +14,13 @@ import {
   type ReenablementCarry,
   type ReenablementResult,
 } from './definitions';
+import { readCurrentAllowlist } from './allowlist';
 import { planOnly } from './dry-run';
 import { approvePhase2, enableRemaining, runPhase, watchForGreen } from './phases';
 import { ReenablementRun } from './run';
 import { soakInStaging } from './soak';
 
 const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
-const k8s = proxyActivities<RunbookActivities>(kubectlRead);
 
 /** The policy's holds, or the input's overrides when they lie within the policy's bounds. */
 function holdsFor(
@@ -95,10 +95,7 @@ async function reenable(run: ReenablementRun): Promise<ReenablementResult> {
   run.freezesReadAtMs = Date.now();
   if (frozen) return run.finish('refused_change_freeze', frozen);
 
-  const read = await run.failSafe.step(
-    { name: 'read_allowlist', what: 'read the current allowlist', owners: snapshot.runbook.approvers },
-    () => k8s.readAllowlist(),
-  );
+  const read = await readCurrentAllowlist(run);
   if (read.kind !== 'done') return run.abortedAfterFailure(read, 'read_allowlist');
   const current = read.value;
   detail.reposLive = current;
