@@ -22,6 +22,7 @@ import {
   scheduledActivities,
 } from '../fixtures/history';
 import { FakeCluster } from '../fixtures/kubectl';
+import { GITHUB_REPOSITORY } from '../fixtures/sinks/apis';
 import { activityDeps } from '../fixtures/policy';
 import {
   deployImage,
@@ -109,6 +110,49 @@ async function endRun(handle: Handle): Promise<void> {
 const deploymentImage = () => cluster.read().namespaces.cvntrade!.deployments!.scheduler!.image ?? '';
 
 describe('releaseRollback (time-skipping, seed 001 §5)', () => {
+  test('dry run: the tag read from GitHub, the helm command, the check and the fallback; no upgrade, no PR, no notice', async () => {
+    const { shas } = world();
+    await withWorker(async (taskQueue) => {
+      const pinning = await start(taskQueue, input(shas.merge, { dryRun: true }));
+      const pinned = await pinning.result();
+      assert.equal(pinned.outcome, 'dry_run', pinned.message);
+      await recordHistory(pinning, 'release-rollback-dry-run');
+      assert.deepEqual(pinned.dryRun?.helmPin, {
+        kubeContext: 'scheduler-prod',
+        namespace: 'cvntrade',
+        release: 'cvntrade',
+        chart: 'cvntrade/cvntrade',
+        set: `cvntradeImageTag=${shas.parent}`,
+        tagFrom: 'merge_parent',
+        targetMs: 5 * MIN,
+      });
+      assert.deepEqual(pinned.dryRun?.mergeRevert, {
+        repository: GITHUB_REPOSITORY,
+        mergeSha: shas.merge,
+        targetMs: 30 * MIN,
+      });
+      assert.match(
+        pinned.message,
+        new RegExp(
+          `^dry run: helm upgrade cvntrade cvntrade/cvntrade --kube-context scheduler-prod --namespace cvntrade --reuse-values --set-string cvntradeImageTag=${shas.parent} --wait --timeout 240s \\(tag from the merge's first parent, target 5m\\), then kubectl exec deployment/scheduler -- grep .*CVN_HPO_.* \\(the old code: absent\\); if the pin does not hold, the revert PR .*; nothing was changed$`,
+        ),
+      );
+      assert.deepEqual(pinned.notices, [], 'no notice');
+      const reverting = await (
+        await start(taskQueue, input(shas.merge, { dryRun: true, mechanism: 'merge_revert', pinTag: 'v1' }))
+      ).result();
+      assert.equal(reverting.outcome, 'dry_run', reverting.message);
+      assert.equal(reverting.dryRun?.helmPin, undefined, 'merge_revert pins nothing');
+      assert.match(
+        reverting.message,
+        /^dry run: the revert PR of [0-9a-f]{7}'s pull request in \S+ \(target 30m\), then kubectl exec/,
+      );
+    });
+    assert.ok(deploymentImage().endsWith(`:${shas.merge}`), `still the merge: ${deploymentImage()}`);
+    assert.deepEqual(cluster.read().helm?.calls ?? [], [], 'helm never called');
+    assert.equal(sinks.gitHub.pulls.filter((pull) => pull.reverts).length, 0, 'no revert PR');
+  });
+
   test('helm tag pin: the release goes to the merge’s first parent; the rollout is checked every 15 s until kubectl exec grep shows the old code', async () => {
     const { shas } = world((state) => {
       state.helm!.releases.cvntrade!.rolloutReads = 3;

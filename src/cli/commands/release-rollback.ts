@@ -14,7 +14,7 @@ export const releaseRollbackCommands: Command[] = [
     group: 'Release rollback of a merge (seed 001 §5: helm tag pin < 5 min, else merge revert < 30 min)',
     usage:
       '--story <id> --sha <merge sha> --by <@handle> --reason "..." [--incident <id>]\n' +
-      '                           [--mechanism helm_pin_then_merge_revert|merge_revert] [--pin-tag <tag>]',
+      '                           [--mechanism helm_pin_then_merge_revert|merge_revert] [--pin-tag <tag>] [--dry-run]',
     prepare(values) {
       const input = validateOptions(
         releaseRollbackInputSchema(),
@@ -26,6 +26,7 @@ export const releaseRollbackCommands: Command[] = [
           ...(values.incident !== undefined ? { incidentId: values.incident } : {}),
           ...(values.mechanism !== undefined ? { mechanism: values.mechanism } : {}),
           ...(values['pin-tag'] !== undefined ? { pinTag: values['pin-tag'] } : {}),
+          ...(values['dry-run'] ? { dryRun: true } : {}),
         },
         'start-release-rollback',
         {
@@ -36,6 +37,7 @@ export const releaseRollbackCommands: Command[] = [
           incidentId: '--incident',
           mechanism: '--mechanism',
           pinTag: '--pin-tag',
+          dryRun: '--dry-run',
         },
       );
       const workflowId = releaseRollbackWorkflowId(input.storyId, input.mergeSha);

@@ -39,6 +39,8 @@ function buildInputSchema() {
         .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'must be an image tag')
         .optional(),
       freezeOverride: freezeOverrideSchema.optional(),
+      /** Plan only: read the pin tag, return the commands the run would run, change nothing. */
+      dryRun: z.boolean().optional(),
     })
     .strict();
 }
@@ -51,7 +53,38 @@ export const releaseRollbackInputSchema = sharedOnFirstUse(
 export type ReleaseRollbackInput = z.input<ReturnType<typeof buildInputSchema>>;
 export type ReleaseRollbackInputParsed = z.output<ReturnType<typeof buildInputSchema>>;
 
-export type ReleaseRollbackOutcome = 'pinned' | 'reverted_by_merge' | 'refused_change_freeze' | 'aborted';
+export type ReleaseRollbackOutcome =
+  | 'pinned'
+  | 'reverted_by_merge'
+  | 'refused_change_freeze'
+  | 'aborted'
+  /** Plan only (`dryRun`): the plan is in `dryRun`, nothing was changed. */
+  | 'dry_run';
+
+/** A dry run's answer: what each mechanism would do, from the policy and the tag it read. */
+export interface ReleaseRollbackDryRun {
+  mechanism: ReleaseRollbackMechanism;
+  /** The pin (helm_pin_then_merge_revert): `helm upgrade` of the release with the values key set to the tag. */
+  helmPin?: {
+    kubeContext: string;
+    namespace: string;
+    release: string;
+    chart: string;
+    set: string;
+    tagFrom: 'input' | 'merge_parent';
+    targetMs: number;
+  };
+  /** After either mechanism: `kubectl exec` grep for the pattern, which the old code has or lacks. */
+  verify: {
+    deployment: string;
+    container?: string;
+    file: string;
+    pattern: string;
+    expect: 'present' | 'absent';
+  };
+  /** The merge revert (the mechanism, or the pin's fallback): a PR reverting the merge's pull request. */
+  mergeRevert: { repository: string; mergeSha: string; targetMs: number };
+}
 
 /** One mechanism's clock: from its start to the old code verified running. */
 export interface MechanismClock {
@@ -83,6 +116,8 @@ export interface ReleaseRollbackDetail {
     polls: number;
     overdue?: boolean;
   };
+  /** A dry run's plan. */
+  dryRun?: ReleaseRollbackDryRun;
 }
 
 export type ReleaseRollbackStatus = RunbookStatus<ReleaseRollbackDetail>;
@@ -96,6 +131,7 @@ export interface ReleaseRollbackResult {
   mergeSha: string;
   helmPin?: ReleaseRollbackDetail['helmPin'];
   mergeRevert?: ReleaseRollbackDetail['mergeRevert'];
+  dryRun?: ReleaseRollbackDryRun;
   steps: StepRecord[];
   refusedAttempts: RefusedAttempt[];
   flags: Finding[];

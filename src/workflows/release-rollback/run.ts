@@ -122,6 +122,7 @@ export class ReleaseRollbackRun {
       mergeSha: this.input.mergeSha,
       ...(detail.helmPin ? { helmPin: detail.helmPin } : {}),
       ...(detail.mergeRevert ? { mergeRevert: detail.mergeRevert } : {}),
+      ...(detail.dryRun ? { dryRun: detail.dryRun } : {}),
       ...record.resultTrail(),
     };
   }

@@ -9,6 +9,7 @@ import { parseWorkflowInput, servedSection } from '../shared/input';
 import { describeFailure } from '../shared/notices';
 import {
   releaseRollbackInputSchema,
+  type ReleaseRollbackDryRun,
   type ReleaseRollbackInput,
   type ReleaseRollbackResult,
 } from './definitions';
@@ -44,6 +45,7 @@ async function rollBack(run: ReleaseRollbackRun): Promise<ReleaseRollbackResult>
   record.enterStep('load_policy', 'reading the worker policy');
   const snapshot = await loadRunbookPolicy({ runbook: 'releaseRollback' });
   run.configure(snapshot, servedSection('releaseRollback', snapshot));
+  if (input.dryRun) return planOnly(run);
   run.notify(
     'release_rollback_started',
     'info',
@@ -72,6 +74,52 @@ async function rollBack(run: ReleaseRollbackRun): Promise<ReleaseRollbackResult>
     }
   }
   return mergeRevert(run);
+}
+
+/**
+ * Plan only (`dryRun`): reads the tag to pin (the merge's first parent on GitHub, unless the input
+ * names one) and answers with what each mechanism would run, from the policy; no notice, no helm
+ * upgrade, no pull request. Like every dry run it does not read the change freezes.
+ */
+async function planOnly(run: ReleaseRollbackRun): Promise<ReleaseRollbackResult> {
+  const { input, policy, detail } = run;
+  const pins = input.mechanism === 'helm_pin_then_merge_revert';
+  const tag = pins ? await pinTag(run) : undefined;
+  if (pins && tag === undefined) return aborted(run, 'while the pin tag could not be read');
+  const plan: ReleaseRollbackDryRun = {
+    mechanism: input.mechanism,
+    ...(tag !== undefined
+      ? {
+          helmPin: {
+            kubeContext: policy.kubeContext,
+            namespace: policy.namespace,
+            release: policy.helm.release,
+            chart: policy.helm.chart,
+            set: `${policy.helm.imageTagKey}=${tag}`,
+            tagFrom: detail.pinTagFrom!,
+            targetMs: policy.targets.helmPin,
+          },
+        }
+      : {}),
+    verify: { ...policy.verify },
+    mergeRevert: {
+      repository: policy.repository,
+      mergeSha: input.mergeSha,
+      targetMs: policy.targets.mergeRevert,
+    },
+  };
+  detail.dryRun = plan;
+  const { verify, mergeRevert, helmPin } = plan;
+  const check = `kubectl exec deployment/${verify.deployment} -- grep -c -F -e '${verify.pattern}' ${verify.file} (the old code: ${verify.expect})`;
+  const revert = `the revert PR of ${input.mergeSha.slice(0, 7)}'s pull request in ${mergeRevert.repository} (target ${formatDuration(mergeRevert.targetMs)})`;
+  return run.finish(
+    'dry_run',
+    `dry run: ${
+      helmPin
+        ? `helm upgrade ${helmPin.release} ${helmPin.chart} --kube-context ${helmPin.kubeContext} --namespace ${helmPin.namespace} --reuse-values --set-string ${helmPin.set} --wait --timeout ${Math.ceil(policy.helm.timeout / 1000)}s (tag from ${helmPin.tagFrom === 'input' ? 'the input' : "the merge's first parent"}, target ${formatDuration(helmPin.targetMs)}), then ${check}; if the pin does not hold, ${revert}`
+        : `${revert}, then ${check}`
+    }; nothing was changed`,
+  );
 }
 
 async function aborted(run: ReleaseRollbackRun, when: string): Promise<ReleaseRollbackResult> {
