@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { z } from 'zod';
+import { helmPinArguments, helmTarget } from '../../common/helm-pin';
 import type { ReleaseRollbackPolicy } from '../../common/policy';
 import { scrubTail } from '../../common/scrub';
 import { deliveredReceipt, recordReceipt } from '../delivery-ledger';
@@ -112,24 +113,13 @@ export function createHelmActivities(deps: {
       const recorded = await deliveredReceipt<HelmPin>(deps.db, input.deliveryKey, 'helm-pin');
       if (recorded) return { ...recorded, replayed: true };
       const { helm } = policy;
-      const target = ['--kube-context', policy.kubeContext, '--namespace', policy.namespace];
+      const target = helmTarget(policy);
       const started = Date.now();
       const values: unknown = JSON.parse(
         await runHelm(['get', 'values', helm.release, ...target, '--output', 'json'], 60_000, deps.secrets),
       );
       const previousTag = valueAt(values, helm.imageTagKey);
-      const argv = [
-        'upgrade',
-        helm.release,
-        helm.chart,
-        ...target,
-        '--reuse-values',
-        '--set-string',
-        `${helm.imageTagKey}=${input.tag}`,
-        '--wait',
-        '--timeout',
-        `${Math.ceil(helm.timeout / 1000)}s`,
-      ];
+      const argv = helmPinArguments(policy, input.tag);
       const alreadyPinned = previousTag === input.tag;
       const output = alreadyPinned ? '' : await runHelm(argv, helm.timeout + 30_000, deps.secrets);
       const pin: HelmPin = {

@@ -1,6 +1,7 @@
 import { ActivityFailure, condition, proxyActivities, sleep } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
+import { helmPinArguments } from '../../common/helm-pin';
 import { helmUpgrade, kubectlRead, notification, policyRead } from '../activity-options';
 import { refusedByChangeFreeze } from '../shared/change-freeze';
 import { StepFailed, type StepOutcome } from '../shared/fail-safe';
@@ -115,8 +116,8 @@ async function planOnly(run: ReleaseRollbackRun): Promise<ReleaseRollbackResult>
   return run.finish(
     'dry_run',
     `dry run: ${
-      helmPin
-        ? `helm upgrade ${helmPin.release} ${helmPin.chart} --kube-context ${helmPin.kubeContext} --namespace ${helmPin.namespace} --reuse-values --set-string ${helmPin.set} --wait --timeout ${Math.ceil(policy.helm.timeout / 1000)}s (tag from ${helmPin.tagFrom === 'input' ? 'the input' : "the merge's first parent"}, target ${formatDuration(helmPin.targetMs)}), then ${check}; if the pin does not hold, ${revert}`
+      helmPin && tag !== undefined
+        ? `helm ${helmPinArguments(policy, tag).join(' ')} (tag from ${helmPin.tagFrom === 'input' ? 'the input' : "the merge's first parent"}, target ${formatDuration(helmPin.targetMs)}), then ${check}; if the pin does not hold, ${revert}`
         : `${revert}, then ${check}`
     }; nothing was changed`,
   );
