@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { HelmPin, PullRequestState, ReleaseCodeCheck } from '../../activities';
 import { incidentIdSchema } from '../../common/break-glass';
+import type { ReleaseRollbackPolicy } from '../../common/policy';
 import { handleSchema } from '../../common/identity';
 import { storyIdSchema } from '../../common/names';
 import { freezeOverrideSchema } from '../shared/freeze-override';
@@ -75,13 +76,7 @@ export interface ReleaseRollbackDryRun {
     targetMs: number;
   };
   /** After either mechanism: `kubectl exec` grep for the pattern, which the old code has or lacks. */
-  verify: {
-    deployment: string;
-    container?: string;
-    file: string;
-    pattern: string;
-    expect: 'present' | 'absent';
-  };
+  verify: ReleaseRollbackPolicy['verify'];
   /** The merge revert (the mechanism, or the pin's fallback): a PR reverting the merge's pull request. */
   mergeRevert: { repository: string; mergeSha: string; targetMs: number };
 }

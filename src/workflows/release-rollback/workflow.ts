@@ -102,7 +102,7 @@ async function planOnly(run: ReleaseRollbackRun): Promise<ReleaseRollbackResult>
           },
         }
       : {}),
-    verify: { ...policy.verify },
+    verify: policy.verify,
     mergeRevert: {
       repository: policy.repository,
       mergeSha: input.mergeSha,
