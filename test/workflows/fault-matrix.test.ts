@@ -48,8 +48,27 @@ import { matrixPolicy, startMatrixWorld, stopMatrixWorld, type MatrixWorld } fro
  * its own (with the release section the backstop's revert would start it as a child).
  *
  * FAULT_MATRIX_VERBOSE=1 prints each cell as it ends; FAULT_MATRIX_ONLY=<activityType>:<fault>
- * runs one cell (after each runbook's fault-free run); FAULT_MATRIX_RUNBOOKS=a,b runs only those.
+ * (or <activityType>:then_skip, <activityType>:then_abort) runs one cell (after each runbook's fault-free run); FAULT_MATRIX_RUNBOOKS=a,b runs only those.
  */
+
+/**
+ * Two more columns, where a site's failure asks a human: after a non-retryable fault the operator
+ * answers `skip` (where the step offers it) or `abort` instead of `retry`. Either way the run must
+ * end — completed, never FAILED or stuck, no workflow task failing on the way — with the page
+ * resolved and its result saying what the human decided; after an abort, with an outcome that says
+ * why, the target in its safe state and nothing done past the failed step (see FaultMatrix.decided).
+ */
+const DECIDED_AFTER = 'non_retryable' as const;
+const DECISIONS = [
+  { column: 'then_skip', answer: 'skip' },
+  { column: 'then_abort', answer: 'abort' },
+] as const;
+/** Decision cells whose histories are kept for the replay gate (RECORDED_HISTORIES=1): one per path 0.15.0 changed. */
+const RECORDED_DECISIONS: Record<string, string> = {
+  'phasedReenablement enableAlertRule then_abort': 'phased-reenablement-alert-rules-aborted',
+  'rollbackToPilot checkChangeFreeze then_abort': 'rollback-to-pilot-freeze-check-aborted',
+  'incident liftChangeFreeze then_abort': 'incident-lift-aborted',
+};
 
 const FREEZE_CHECKED_IN = ['breakGlassRestore', 'rollbackToPilot'];
 /** The policy read, and the two activities that carry it with other steps' work (their sites of their own). */
@@ -129,6 +148,7 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
   let cells = 0;
   let sitesTotal = 0;
   let silent = 0;
+  const decided = { skip: 0, abort: 0 };
 
   for (const [runbook, scenarioOf, row] of scenarios) {
     test(runbook, { skip: only && !only.includes(runbook) }, async () => {
@@ -147,26 +167,60 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
           );
           sitesTotal += sites.length;
           const failures: string[] = [];
+          const report = (label: string, took: string, problems: string[]) => {
+            const line = `${runbook} ${label} (${took} s)${problems.length ? ` — SILENT: ${problems.join('; ')}` : ''}`;
+            rows.push(line);
+            if (process.env.FAULT_MATRIX_VERBOSE) process.stdout.write(`${line}\n`);
+            if (problems.length) {
+              silent++;
+              failures.push(line);
+            }
+          };
+          const onlyCell = process.env.FAULT_MATRIX_ONLY;
           for (const site of sites) {
+            /** What the site's non-retryable failure offered a human (none: an escalation path, or a pause without them). */
+            let offered: string[] = [];
             for (const fault of FAULTS) {
-              const onlyCell = process.env.FAULT_MATRIX_ONLY;
               if (onlyCell && onlyCell !== `${site}:${fault}`) continue;
               cells++;
               const began = Date.now();
               const cell = await matrix.runCell(scenario, taskQueue, site, fault, baseline.progress);
               const took = ((Date.now() - began) / 1000).toFixed(1);
               const problems = [...cell.outcome.problems];
+              if (fault === DECIDED_AFTER && cell.outcome.path === 'needs_human')
+                // A runbook's own pause is answered with an abort only where it offers one.
+                offered =
+                  cell.outcome.asked === 'decision'
+                    ? (cell.outcome.options ?? [])
+                    : scenario.humanPause?.abort
+                      ? ['abort']
+                      : [];
               if (JSON.stringify(cell.mutations) !== JSON.stringify(baseline.mutations))
                 problems.push(
                   `mutations differ from the fault-free run: ${JSON.stringify(cell.mutations)} vs ${JSON.stringify(baseline.mutations)}`,
                 );
-              const row = `${runbook} ${site} ${fault}: ${cell.outcome.path} (${took} s)${problems.length ? ` — SILENT: ${problems.join('; ')}` : ''}`;
-              rows.push(row);
-              if (process.env.FAULT_MATRIX_VERBOSE) process.stdout.write(`${row}\n`);
-              if (problems.length) {
-                silent++;
-                failures.push(row);
-              }
+              report(`${site} ${fault}: ${cell.outcome.path}`, took, problems);
+            }
+            for (const { column, answer } of DECISIONS) {
+              if (onlyCell ? onlyCell !== `${site}:${column}` : !offered.includes(answer)) continue;
+              cells++;
+              decided[answer]++;
+              const began = Date.now();
+              const cell = await matrix.runCell(
+                scenario,
+                taskQueue,
+                site,
+                DECIDED_AFTER,
+                baseline.progress,
+                answer,
+                RECORDED_DECISIONS[`${runbook} ${site} ${column}`],
+              );
+              const took = ((Date.now() - began) / 1000).toFixed(1);
+              report(
+                `${site} ${DECIDED_AFTER} then ${answer}: ended ${cell.outcome.ended ?? '(not completed)'}`,
+                took,
+                cell.outcome.problems,
+              );
             }
           }
           assert.deepEqual(failures, [], `${runbook}: silent failures`);
@@ -180,7 +234,7 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
   test('summary', () => {
     process.stdout.write(`${rows.join('\n')}\n`);
     process.stdout.write(
-      `fault matrix: ${sitesTotal} sites × ${FAULTS.length} faults, ${silent} silent failures (${cells} cells)\n`,
+      `fault matrix: ${sitesTotal} sites × ${FAULTS.length} faults, ${decided.skip} skips, ${decided.abort} aborts, ${silent} silent failures (${cells} cells)\n`,
     );
     assert.equal(silent, 0, 'silent failures (listed above)');
   });

@@ -15,7 +15,8 @@ import {
   startRunbookMessage,
   type IncidentStatus,
 } from '../../src/workflows/incident/definitions';
-import { abortSignal, statusQuery } from '../../src/workflows/shared/messages';
+import { abortSignal, statusQuery, stepDecisionSignal } from '../../src/workflows/shared/messages';
+import { FaultInjector } from '../fixtures/faults';
 import { historyEvents, noticesSent, recordHistory, signals } from '../fixtures/history';
 import { incidentWorld } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
@@ -432,5 +433,62 @@ describe('incident (seed 004) on the time-skipping server', () => {
       );
       await after.terminate('test done');
     });
+  });
+
+  test('a freeze that cannot be recorded asks a human; once skipped the incident shows responding again, not needs_human; a lift aborted is flagged with the lift-freeze line', async () => {
+    const injector = new FaultInjector();
+    await withIncidentWorker(
+      async (taskQueue) => {
+        injector.arm('setChangeFreeze', 'non_retryable', 'incident');
+        const input = declaration({ severity: 'P1' });
+        const { handle } = await declare(taskQueue, input, atStep('needs_human'));
+        const asking = await handle.query(statusQuery);
+        assert.equal(asking.needsHuman?.step, 'freeze');
+        injector.clear();
+        await handle.signal(stepDecisionSignal, { by: '@sre-lead', decision: 'skip', reason: 'DB down' });
+        const back = await waitForStatus<IncidentStatus>(
+          handle,
+          (status) => status.detail.freeze?.state === 'skipped',
+          'the freeze skipped',
+        );
+        // Before the fix the step stayed needs_human (and was counted and alerted on as one).
+        assert.equal(back.step, 'responding');
+        assert.equal(back.needsHuman, undefined);
+        assert.deepEqual((await handle.describe()).searchAttributes.RunbookStep, ['responding']);
+        assert.deepEqual(await activeFreezes(input.incidentId), []);
+        await closeOut(handle);
+        await recordHistory(handle, 'incident-freeze-skipped');
+
+        // A freeze recorded, its lift failing at the resolution and aborted: still in force, said so.
+        const second = declaration({ severity: 'P1' });
+        const { handle: other } = await declare(taskQueue, second);
+        injector.arm('liftChangeFreeze', 'non_retryable', 'incident');
+        await other.signal(resolveMessage.signal, { by: '@sre-lead', summary: 'green' });
+        await waitForStatus<IncidentStatus>(other, atStep('needs_human'), 'the lift asking a human');
+        injector.clear();
+        await other.signal(stepDecisionSignal, { by: '@sre-lead', decision: 'abort', reason: 'later' });
+        const after = await waitForStatus<IncidentStatus>(
+          other,
+          (status) => status.step !== 'needs_human' && !!status.detail.freeze?.note,
+          'the lift aborted',
+        );
+        assert.equal(after.step, 'awaiting_review');
+        assert.equal(after.detail.freeze?.state, 'frozen');
+        const result = await closeOut(other);
+        assert.equal(result.outcome, 'resolved_and_reviewed');
+        const flag = result.flags.find((found) => found.code === 'freeze_not_lifted');
+        assert.ok(flag, 'a freeze_not_lifted flag');
+        assert.match(flag.message, /still in force \(aborted by @sre-lead\)/);
+        assert.ok(
+          flag.message.includes(
+            `npm run cli -- lift-freeze --incident ${second.incidentId} --environment production --by @you`,
+          ),
+          flag.message,
+        );
+        assert.deepEqual(await activeFreezes(second.incidentId), [{ lifted: false }]);
+      },
+      undefined,
+      { activity: [injector.factory] },
+    );
   });
 });

@@ -22,6 +22,7 @@ import {
   recordHistory,
   runHistories,
   scheduledActivities,
+  signals,
   startInput,
 } from '../fixtures/history';
 import { FakeCluster, mutations as mutationsOf, orchestratorCluster } from '../fixtures/kubectl';
@@ -281,6 +282,23 @@ describe('phasedReenablement (time-skipping)', () => {
       await handle.signal(resumeSignal, { by: '@sre-lead', reason: 'Prometheus scrape fixed' });
       status = await approvePhase2(handle);
       assert.equal(status.detail.paused, undefined);
+      // The pause paged the requester; the resume resolves that page, in the signal's own task.
+      const events = await historyEvents(handle);
+      const pages = noticesSent(events).filter((n) => n.kind === 'reenablement_inconclusive');
+      const key = `${handle.workflowId}/inconclusive`;
+      assert.deepEqual(
+        pages.map((n) => n.page),
+        [
+          { action: 'trigger', dedupKey: key },
+          { action: 'resolve', dedupKey: key },
+        ],
+      );
+      const resumedMs = signals(events).filter((s) => s.name === resumeSignal.name)[1]!.atMs;
+      const resolvedMs = pages[1]!.decidedAtMs;
+      assert.ok(
+        resolvedMs >= resumedMs && resolvedMs <= resumedMs + 5_000,
+        `resolved at ${new Date(resolvedMs).toISOString()}, resumed at ${new Date(resumedMs).toISOString()}`,
+      );
       const result = await handle.result();
       assert.equal(result.outcome, 'recovered', result.message);
       assert.deepEqual(

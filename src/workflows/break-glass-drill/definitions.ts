@@ -68,6 +68,8 @@ export interface BreakGlassDrillResult {
   /** The drill log (also written to the policy's drill folder as YYYY-MM-DD-drill.md). */
   logMarkdown: string;
   logPath?: string;
+  /** Why the log file was not written (skipped or aborted by a human after its write failed). */
+  logError?: string;
   steps: StepRecord[];
   refusedAttempts: RefusedAttempt[];
   flags: Finding[];

@@ -189,7 +189,13 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
         write,
       );
       if (written.kind === 'done') log.path = written.value.path;
-      else log.error = `not written: ${written.kind} by ${written.by}`;
+      else {
+        log.error = `not written: ${written.kind} by ${written.by}`;
+        record.flag(
+          'drill_log_not_written',
+          `the drill log file was not written (${written.kind} by ${written.by}): keep it from this result's logMarkdown`,
+        );
+      }
       return;
     }
     try {
@@ -211,6 +217,7 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
     ...(detail.slo ? { slo: detail.slo } : {}),
     logMarkdown: detail.log?.markdown ?? '',
     ...(detail.log?.path ? { logPath: detail.log.path } : {}),
+    ...(detail.log?.error ? { logError: detail.log.error } : {}),
     ...record.resultTrail(),
   }),
 });

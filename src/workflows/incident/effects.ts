@@ -102,13 +102,23 @@ export class SideEffects {
           }),
       );
       if (done.kind === 'done' && done.value) run.detail.freeze = { state: 'lifted', record: done.value };
-      else run.detail.freeze = { ...run.detail.freeze!, note: `not lifted: ${done.kind}` };
+      else {
+        // A freeze left in force holds every mutating runbook on the environment: say so, and how to lift it.
+        const why = done.kind === 'done' ? 'no freeze in force was found' : `${done.kind} by ${done.by}`;
+        const howTo = `npm run cli -- lift-freeze --incident ${run.input.incidentId} --environment ${run.detail.environment} --by @you --reason "…"`;
+        run.detail.freeze = { ...run.detail.freeze!, note: `not lifted: ${why}` };
+        if (done.kind !== 'done')
+          run.record.flag(
+            'freeze_not_lifted',
+            `the change freeze of ${run.detail.environment} is still in force (${why}); lift it by hand: ${howTo}`,
+          );
+      }
       run.send({
         kind: 'incident_freeze',
         severity: 'info',
         audience: 'incident_commander',
         subject: `change freeze on ${run.detail.environment} ${run.detail.freeze.state}`,
-        body: `by ${by}`,
+        body: run.detail.freeze.note ? `${run.detail.freeze.note}; asked by ${by}` : `by ${by}`,
       });
     });
     run.changed();
@@ -148,7 +158,12 @@ export class SideEffects {
             updateKey,
           }),
       );
-      if (done.kind === 'done' && action === 'create')
+      if (done.kind !== 'done')
+        run.record.flag(
+          'status_page_not_updated',
+          `the status page was not updated (${action}, ${status}): ${done.kind} by ${done.by}; post it by hand`,
+        );
+      else if (action === 'create')
         run.firstStepDone(
           'communicate',
           WORKFLOW_ACTOR,

@@ -96,8 +96,12 @@ export async function rollBack(run: ReenablementRun, why: string): Promise<StepO
  * Seed 002: the rollback silenced the expanded repos' alerts; they come back with their repo
  * (enabled and verified when it goes live, disabled again when it is rolled back).
  */
-export async function setAlerts(run: ReenablementRun, repos: string[], enabled: boolean): Promise<void> {
-  if (repos.length === 0) return;
+export async function setAlerts(
+  run: ReenablementRun,
+  repos: string[],
+  enabled: boolean,
+): Promise<{ aborted?: { by: string; reason?: string } }> {
+  if (repos.length === 0) return {};
   const verb = enabled ? 'enable' : 'disable';
   const outcome = await run.failSafe.step(
     {
@@ -121,7 +125,9 @@ export async function setAlerts(run: ReenablementRun, repos: string[], enabled: 
       `alert_rules_not_${verb}d`,
       `${verb} the alert rules of ${repos.join(', ')} by hand (${outcome.kind} by ${outcome.by})`,
     );
-    return;
+    return outcome.kind === 'aborted'
+      ? { aborted: { by: outcome.by, ...(outcome.reason ? { reason: outcome.reason } : {}) } }
+      : {};
   }
   const wrong = outcome.value.filter((r) => !r.missing && r.after !== enabled).map((r) => r.repo);
   const missing = outcome.value.filter((r) => r.missing).map((r) => r.repo);
@@ -134,4 +140,5 @@ export async function setAlerts(run: ReenablementRun, repos: string[], enabled: 
   if (wrong.length)
     run.record.flag(`alert_rules_not_${verb}d`, `after the change, still not ${verb}d: ${wrong.join(', ')}`);
   if (missing.length) run.record.event('alert_rules_missing', `no PrometheusRule for: ${missing.join(', ')}`);
+  return {};
 }

@@ -144,6 +144,7 @@ async function pauseForInconclusive(
       ? { page: { action: 'trigger' as const, dedupKey: `${run.record.status.workflowId}/inconclusive` } }
       : {}),
   });
+  if (isPatched(PATCHES.inconclusivePausePages)) run.inconclusivePageOpen = true;
   return wait ? run.waitWhilePaused() : 'go';
 }
 

@@ -52,7 +52,17 @@ export async function runPhase(
       `${label}: the rollout did not complete; allowlist back to ${run.goodSets.at(-1)!.join(',')}`,
     );
   }
-  if (isPatched(PATCHES.alertRulesFollowRepos)) await setAlerts(run, added, true);
+  if (isPatched(PATCHES.alertRulesFollowRepos)) {
+    const alerts = await setAlerts(run, added, true);
+    // An abort stops the run like any other: the repos just enabled go back out with their alerts off.
+    if (alerts.aborted && isPatched(PATCHES.reenablementAlertAbortEndsRun))
+      return run.abortRun({
+        by: alerts.aborted.by,
+        reason:
+          alerts.aborted.reason ??
+          `aborted while the alert rules of ${added.join(', ')} could not be enabled`,
+      });
+  }
   const ended = await hold(run, name, label, holdMs, repos, judgeHold, policy.analysisInterval);
   const stopped = await stopUnlessPassed(run, ended, label);
   if (stopped) return stopped;

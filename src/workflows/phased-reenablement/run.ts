@@ -49,6 +49,11 @@ export class ReenablementRun {
   crossedFreezes: string[] = [];
   /** When the change freezes were last read (a phase right after that read does not read them again). */
   freezesReadAtMs?: number;
+  /**
+   * An inconclusive pause paged the requester (dedup key `<workflowId>/inconclusive`); the page is
+   * resolved when the pause or the run ends. A pause carried over a continue-as-new may have paged.
+   */
+  inconclusivePageOpen = false;
   private approvers: string[] = [];
   private policyValue?: Policy;
 
@@ -89,6 +94,7 @@ export class ReenablementRun {
       this.record.carryTrail(carry.trail);
       this.goodSets.push(...carry.goodSets);
       this.crossedFreezes = carry.crossedFreezes ?? [];
+      this.inconclusivePageOpen = carry.paused?.kind === 'inconclusive';
     }
     setHandler(statusQuery, () => this.record.status);
     this.notices = new Notices(this.record);
@@ -168,6 +174,7 @@ export class ReenablementRun {
     const { record, detail } = this;
     detail.phase = 'done';
     delete detail.nextAction;
+    this.resolveInconclusivePage(`the run ended ${outcome}`);
     record.finish(outcome, message);
     await this.notices.settle();
     return {
@@ -301,6 +308,22 @@ export class ReenablementRun {
         detail: 'the run is not paused',
       });
     record.event('resumed', `resumed${parsed.data.reason ? `: ${parsed.data.reason}` : ''}`, by);
+    if (detail.paused.kind === 'inconclusive') this.resolveInconclusivePage(`resumed by ${by}`);
     delete detail.paused;
+  }
+
+  /** The inconclusive pause's page, resolved once a person has resumed or the run has ended. */
+  resolveInconclusivePage(why: string): void {
+    if (!this.inconclusivePageOpen || !isPatched(PATCHES.inconclusivePageResolved)) return;
+    this.inconclusivePageOpen = false;
+    this.notices.send({
+      kind: 'reenablement_inconclusive',
+      severity: 'info',
+      audience: 'incident_commander',
+      recipients: [this.requestedBy],
+      page: { action: 'resolve', dedupKey: `${this.record.status.workflowId}/inconclusive` },
+      subject: `${this.tag} inconclusive pause over: ${why}`,
+      body: why,
+    });
   }
 }

@@ -93,7 +93,11 @@ async function reenable(run: ReenablementRun): Promise<ReenablementResult> {
     onCrossed: (incidentIds) => (run.crossedFreezes = incidentIds),
   });
   run.freezesReadAtMs = Date.now();
-  if (frozen) return run.finish('refused_change_freeze', frozen);
+  if (frozen)
+    return run.finish(
+      frozen.kind === 'aborted' ? 'needs_human_aborted' : 'refused_change_freeze',
+      frozen.message,
+    );
 
   const read = await readCurrentAllowlist(run);
   if (read.kind !== 'done') return run.abortedAfterFailure(read, 'read_allowlist');

@@ -59,7 +59,8 @@ async function rollBack(run: ReleaseRollbackRun): Promise<ReleaseRollbackResult>
     failSafe: run.failSafe,
     override: input.freezeOverride,
   });
-  if (frozen) return run.finish('refused_change_freeze', frozen);
+  if (frozen)
+    return run.finish(frozen.kind === 'aborted' ? 'aborted' : 'refused_change_freeze', frozen.message);
 
   if (input.mechanism === 'helm_pin_then_merge_revert') {
     const tag = await pinTag(run);

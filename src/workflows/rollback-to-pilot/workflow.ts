@@ -69,7 +69,8 @@ async function rollBack(run: RollbackRun): Promise<RollbackResult> {
     failSafe: run.failSafe,
     override: input.freezeOverride,
   });
-  if (frozen) return run.finish('refused_change_freeze', frozen);
+  if (frozen)
+    return run.finish(frozen.kind === 'aborted' ? 'aborted' : 'refused_change_freeze', frozen.message);
   let databaseBackup: Promise<void> = Promise.resolve();
   const confirmed = await runStep(run, 'confirm_incident', () => confirmIncident(run, decision));
   if (confirmed) return run.finish(confirmed.outcome, confirmed.message);

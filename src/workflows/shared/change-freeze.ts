@@ -12,7 +12,8 @@ const { checkChangeFreeze } = proxyActivities<RunbookActivities>(databaseRead);
 
 /**
  * Before a mutating runbook's gate: the freezes in force on the environment it acts on. Without an
- * override a freeze ends the run refused (returned: why, and how to cross it); with one the
+ * override a freeze ends the run refused (returned: why, and how to cross it; or the abort of a
+ * check that could not be made); with one the
  * crossing is recorded and the run goes on. A check that fails for good waits for a human (retry
  * or abort: acting blind on a possibly frozen environment is not an option).
  */
@@ -24,12 +25,16 @@ export async function refusedByChangeFreeze(args: {
   checkedAhead?: FreezeCheck | undefined;
   /** Told which incidents' freezes the override crossed (a long run checks again later). */
   onCrossed?: (incidentIds: string[]) => void;
-}): Promise<string | undefined> {
+}): Promise<{ kind: 'refused' | 'aborted'; message: string } | undefined> {
   if (!isPatched(PATCHES.changeFreezeChecked)) return undefined;
   const { record, override } = args;
   const checked = await readChangeFreezes(args.record, args.failSafe, override, args.checkedAhead);
   if (checked.kind !== 'done')
-    return `aborted by ${checked.by} while the change freezes could not be read${checked.reason ? `: ${checked.reason}` : ''}; nothing was changed`;
+    return {
+      // Before the patch such a run ended refused_change_freeze though no freeze refused it.
+      kind: isPatched(PATCHES.freezeCheckAbortIsAborted) ? 'aborted' : 'refused',
+      message: `aborted by ${checked.by} while the change freezes could not be read${checked.reason ? `: ${checked.reason}` : ''}; nothing was changed`,
+    };
   const check = checked.value;
   if (!check.frozen) return undefined;
   const freezes = describeFreezes(check.freezes);
@@ -41,7 +46,10 @@ export async function refusedByChangeFreeze(args: {
     args.onCrossed?.(check.freezes.map((freeze) => freeze.incidentId));
     return undefined;
   }
-  return `${check.environment} is under a change freeze (${freezes}): no change until the incident is green (seed 004 §1.3). Nothing was changed. To act anyway, start again with "freezeOverride": {"by": "@you", "reason": "why this cannot wait"}`;
+  return {
+    kind: 'refused',
+    message: `${check.environment} is under a change freeze (${freezes}): no change until the incident is green (seed 004 §1.3). Nothing was changed. To act anyway, start again with "freezeOverride": {"by": "@you", "reason": "why this cannot wait"}`,
+  };
 }
 
 /**

@@ -140,6 +140,17 @@ export class FailSafe {
           continue;
         }
         const reason = decision.reason ? { reason: decision.reason } : {};
+        // The human has answered: a run that goes on (a skip, an incident's side effect) must not
+        // keep showing needs_human, or it is counted and alerted on as waiting for one.
+        if (
+          this.record.status.step === 'needs_human' &&
+          before !== 'needs_human' &&
+          isPatched(PATCHES.failSafeDecisionLeavesNeedsHuman)
+        )
+          this.record.enterStep(
+            before,
+            `${step.what}: ${decision.decision === 'skip' ? 'skipped' : 'aborted'} by ${decision.by}; back to ${before}`,
+          );
         return decision.decision === 'skip'
           ? { kind: 'skipped', by: decision.by, ...reason }
           : { kind: 'aborted', by: decision.by, ...reason };

@@ -91,6 +91,14 @@ export const PATCHES = {
   backstopOpensLocally: 'backstop-open-program-local-v1',
   /** Freeze lift: under an incident policy with requireSignedFreezeLifts, nothing is lifted without a responder's signed approval of that lift. */
   freezeLiftSigned: 'freeze-lift-signed-v1',
+  /** A skip or abort of a step shown as needs_human leaves that step (the run going on no longer shows needs_human). Asked at the decision. */
+  failSafeDecisionLeavesNeedsHuman: 'fail-safe-decision-leaves-needs-human-v1',
+  /** Re-enablement: an abort of the alert rules' enabling ends the run (allowlist back to the last good set), as every other abort does. Asked at the decision. */
+  reenablementAlertAbortEndsRun: 'reenablement-alert-abort-ends-run-v1',
+  /** An abort while the change freezes could not be read ends the run "aborted", not "refused_change_freeze" (no freeze refused it). Asked at the decision. */
+  freezeCheckAbortIsAborted: 'freeze-check-abort-is-aborted-v1',
+  /** Re-enablement: the page of an inconclusive pause is resolved when a person resumes or the run ends. Asked then. */
+  inconclusivePageResolved: 'reenablement-inconclusive-page-resolved-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];

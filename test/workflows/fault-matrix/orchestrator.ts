@@ -1,5 +1,6 @@
 import { phasedReenablement, rollbackToPilot } from '../../../src/workflows';
 import {
+  abortSignal,
   approveSignal as approvePhaseSignal,
   resumeSignal,
 } from '../../../src/workflows/phased-reenablement/definitions';
@@ -159,6 +160,7 @@ export function reenablementScenario(world: MatrixWorld, options: { failingSoak?
     humanPause: {
       shown: (status) => (status.detail as { paused?: { kind: string } }).paused?.kind === 'inconclusive',
       resume: (handle) => handle.signal(resumeSignal, { by: IC, reason: 'metrics back' }),
+      abort: (handle) => handle.signal(abortSignal, { by: IC, reason: 'stop here' }),
     },
   };
 }

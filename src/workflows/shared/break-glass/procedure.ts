@@ -264,7 +264,11 @@ class AssembledProcedure<
         override: freezeOverride,
         checkedAhead: run.ahead.changeFreeze(),
       });
-      if (frozen) return this.finish(run, { outcome: 'refused_change_freeze', message: frozen });
+      if (frozen)
+        return this.finish(run, {
+          outcome: frozen.kind === 'aborted' ? 'aborted' : 'refused_change_freeze',
+          message: frozen.message,
+        });
     }
     const end = await runApprovedWrite(ctx, this.withObligations(run, planned));
     return this.finish(run, procedure.conclude ? procedure.conclude(run, end) : end);
