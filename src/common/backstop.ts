@@ -28,3 +28,11 @@ export function checkpointSchedule(
     atMs: checkpointInstantMs(mergedAtMs, days),
   }));
 }
+
+/**
+ * The policy's revert command for one story and merge: {story} and {sha} substituted as parts of
+ * whole arguments (no shell). The activity runs exactly this; a dry run shows it.
+ */
+export function revertCommandArguments(command: readonly string[], story: string, sha: string): string[] {
+  return command.map((arg) => arg.replaceAll('{story}', story).replaceAll('{sha}', sha));
+}

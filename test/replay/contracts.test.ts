@@ -114,4 +114,32 @@ describe('message contracts', () => {
     }
     assert.ok(checked >= 20, `${checked} inputs checked`);
   });
+
+  /**
+   * A runbook that continues as new starts its next run with its parsed input (`{...input,
+   * continued}`), defaults included. A default added to such an input is written into every
+   * continued run, and a worker of an earlier release (its schema strict, without the field)
+   * refuses that run during a rolling deploy. New fields of these inputs are optional, with no
+   * default: only the defaults every supported release knows may appear.
+   */
+  test('the inputs of runbooks that continue as new gain no defaulted field (a rolling deploy would refuse their next run)', () => {
+    const minimal: Record<string, Record<string, unknown>> = {
+      phasedReenablement: {
+        incidentId: 'INC-1',
+        requestedBy: '@sre-lead',
+        pilotRepo: 'compliance-service',
+        canaryRepo: 'inventory-mgmt',
+        phase2Repos: ['billing-api'],
+        remainingRepos: [],
+      },
+      backstopProgram: { storyId: 'CVN-N001-EE-S17', mergeSha: '0b0a9c7f', mergedAt: '2026-05-12T00:00:00Z' },
+    };
+    /** Defaults the earliest recorded contract (0.2.0) already has. */
+    const known: Record<string, string[]> = { phasedReenablement: ['holdOverrides'], backstopProgram: [] };
+    for (const [type, input] of Object.entries(minimal)) {
+      const parsed = MESSAGE_CONTRACTS[type]!.input.parse(input) as Record<string, unknown>;
+      const added = Object.keys(parsed).filter((key) => !(key in input));
+      assert.deepEqual(added, known[type], `${type}: fields its parse adds to a minimal input`);
+    }
+  });
 });

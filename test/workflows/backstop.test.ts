@@ -624,6 +624,75 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
     });
   });
 
+  test('dry run at T+45: the checkpoints (T+30 past, marked late), what they read, the revert command; nothing claimed, slept on, sent or written; the program starts after it', async () => {
+    await withWorker(async (taskQueue) => {
+      const now = await suite.env.currentTimeMs();
+      const mergedAt = new Date(now - 45 * DAY_MS).toISOString();
+      const args = input(mergedAt, { dryRun: true });
+      const handle = await start(taskQueue, args);
+      const result = await handle.result();
+      await recordHistory(handle, 'backstop-dry-run');
+      assert.equal(result.outcome, 'dry_run', result.message);
+      const plan = result.detail.dryRun!;
+      assert.deepEqual(
+        plan.checkpoints.map((cp) => [cp.name, cp.at, cp.late]),
+        checkpointSchedule(Date.parse(mergedAt)).map((cp) => [
+          cp.name,
+          new Date(cp.atMs).toISOString(),
+          cp.name === 'T+30',
+        ]),
+      );
+      assert.equal(plan.dri, '@dococeven');
+      assert.deepEqual(plan.reads, {
+        openProject: { channel: 'openproject', epicId: 149, storyWorkPackageId: 153 },
+        gitHub: {
+          channel: 'github',
+          repository: GITHUB_REPOSITORY,
+          label: 'gate-failure',
+          search: args.storyId,
+        },
+        consoleRestoreProbeUrl: `${probe.url}/config/history/restore`,
+      });
+      const command = `${process.execPath} -e require('fs').appendFileSync(process.argv[1], process.argv[2] + '\\n') ${revertLog} revert ${args.storyId} 0b0a9c7f`;
+      assert.equal(plan.revert, `the policy's revert command: ${command}`);
+      assert.equal(plan.decisionWindowMs, 48 * HOUR);
+      assert.match(
+        result.message,
+        /^dry run of CVN-S17-\S+ \(merge 0b0a9c7\): T\+30 \S+, T\+60 \S+, T\+90 \S+, T\+120 \S+ \(T\+30 past: evaluated at once, marked late\); DRI @dococeven; /,
+      );
+      assert.match(
+        result.message,
+        /a revert runs the policy's revert command: .* revert CVN-S17-\S+ 0b0a9c7f; nothing was claimed, sent or written$/,
+      );
+      assert.deepEqual(
+        result.detail.checkpoints.map((cp) => cp.state),
+        ['pending', 'pending', 'pending', 'pending'],
+      );
+      // Only the policy read: no claim (local or not), no timer, no notice, no tracker call.
+      const events = await historyEvents(handle);
+      assert.deepEqual(
+        scheduledActivities(events).map((a) => a.type),
+        ['loadRunbookPolicy'],
+      );
+      assert.deepEqual(localActivities(events), []);
+      assert.equal(events.filter((e) => e.timerStartedEventAttributes).length, 0);
+      assert.deepEqual(await storyRows(args.storyId), []);
+      assert.equal(sinks.gitHub.issues.length, 0);
+      assert.deepEqual(sinks.openProject.workPackages.get(153)!.comments, []);
+
+      // The program itself, on the same workflow id: it claims its story as a first program would.
+      const { dryRun: _dryRun, ...real } = args;
+      const program = await start(taskQueue, real);
+      await waitForStatus<BackstopStatus>(program, (x) => !!x.detail.next, 'the program at its checkpoints');
+      assert.deepEqual(
+        await storyRows(args.storyId),
+        [['started', '']],
+        'claimed by the program, not the dry run',
+      );
+      await program.terminate('test over');
+    });
+  });
+
   test('a program cancelled while asleep ends cancelled, its wait\u2019s timer with it (no task failed and retried), and says so', async () => {
     await withWorker(async (taskQueue) => {
       const now = await suite.env.currentTimeMs();

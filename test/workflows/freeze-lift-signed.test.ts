@@ -193,6 +193,25 @@ describe('freezeLift with signed lifts (time-skipping, ssh-keygen keys)', () => 
       assert.equal(result.outcome, 'rejected', result.message);
       assert.match(result.message, /^rejected by @dococeven: payments still failing; nothing was lifted$/);
       assert.equal(await productionFrozen(), true);
+
+      // A dry run says a signed approval would be asked, and asks none.
+      const dry = await startLift(taskQueue, {
+        incidentId,
+        requestedBy: IC,
+        reason: 'what would it do',
+        dryRun: true,
+      });
+      const planned = await dry.result();
+      assert.equal(planned.outcome, 'dry_run', planned.message);
+      assert.equal(planned.dryRun?.signedApprovalRequired, true);
+      assert.match(
+        planned.message,
+        /after a responder's signed approval \(.*@dococeven.*\); nothing was lifted$/,
+      );
+      const dryEvents = await historyEvents(dry);
+      assert.deepEqual(noticesSent(dryEvents), []);
+      assert.equal(dryEvents.filter((event) => event.timerStartedEventAttributes).length, 0);
+      assert.equal(await productionFrozen(), true);
     }, signedLifts);
   });
 });

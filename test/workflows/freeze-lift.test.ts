@@ -11,7 +11,7 @@ import {
 } from '../../src/workflows/incident/definitions';
 import { cancelRun } from '../fixtures/cancellation';
 import { freezeLifts } from '../fixtures/freeze-lift';
-import { historyEvents, noticesSent, recordHistory } from '../fixtures/history';
+import { historyEvents, noticesSent, recordHistory, scheduledActivities } from '../fixtures/history';
 import { incidentWorld } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
@@ -67,6 +67,27 @@ describe('freezeLift (seed 004 §1.3 by hand) on the time-skipping server', () =
       );
 
       const reason = 'incident run cancelled by mistake; production is green since 09:40';
+      // Plan only: the same checks, the freeze it would lift named; nothing lifted, nobody told.
+      const dry = await runLift(taskQueue, { incidentId, requestedBy: '@dococeven', reason, dryRun: true });
+      assert.equal(dry.result.outcome, 'dry_run', dry.result.message);
+      assert.deepEqual(
+        dry.result.dryRun?.wouldLift.map((freeze) => [freeze.environment, freeze.liftedAt ?? null]),
+        [['production', null]],
+      );
+      assert.equal(dry.result.dryRun?.signedApprovalRequired, false);
+      assert.match(
+        dry.result.message,
+        /^dry run: would lift incident INC-\S+'s freeze of production \(frozen at \S+ by \S+\); nothing was lifted$/,
+      );
+      const dryEvents = await historyEvents(dry.handle);
+      assert.deepEqual(noticesSent(dryEvents), []);
+      assert.ok(!scheduledActivities(dryEvents).some((a) => a.type === 'liftChangeFreeze'));
+      assert.deepEqual(
+        (await freezeRows(incidentId)).map((row) => row.lifted),
+        [false],
+      );
+      await recordHistory(dry.handle, 'freeze-lift-dry-run');
+
       const lift = await runLift(taskQueue, { incidentId, requestedBy: '@dococeven', reason });
       assert.equal(lift.result.outcome, 'lifted', lift.result.message);
       assert.match(lift.result.message, /^production no longer frozen by incident .* lifted by @dococeven/);

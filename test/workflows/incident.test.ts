@@ -3,11 +3,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import { breakGlassRestore, type incident } from '../../src/workflows';
+import { breakGlassRestore, incident } from '../../src/workflows';
 import { type BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
 import {
   acknowledgeMessage,
   breachNotifiedMessage,
+  incidentWorkflowId,
   changeSeverityMessage,
   fileReviewMessage,
   postUpdateMessage,
@@ -17,7 +18,7 @@ import {
 } from '../../src/workflows/incident/definitions';
 import { abortSignal, statusQuery, stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { FaultInjector } from '../fixtures/faults';
-import { historyEvents, noticesSent, recordHistory, signals } from '../fixtures/history';
+import { historyEvents, noticesSent, recordHistory, scheduledActivities, signals } from '../fixtures/history';
 import { incidentWorld } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
 import { quiet } from '../fixtures/timers';
@@ -432,6 +433,51 @@ describe('incident (seed 004) on the time-skipping server', () => {
         'the gate after the lift',
       );
       await after.terminate('test done');
+    });
+  });
+
+  test('dry run of a P0 data breach with customers affected: who is paged, what is frozen, kept and posted, the clocks; nothing sent, frozen or posted', async () => {
+    await withIncidentWorker(async (taskQueue) => {
+      const input = declaration({
+        severity: 'P0',
+        conditions: ['app_down', 'data_breach'],
+        customersAffected: true,
+        dryRun: true,
+      });
+      const run = await suite.env.client.workflow.start(incident, {
+        taskQueue,
+        workflowId: incidentWorkflowId(input.incidentId),
+        args: [input],
+      });
+      started.push(run);
+      const result = await run.result();
+      await recordHistory(run, 'incident-dry-run');
+      assert.equal(result.outcome, 'dry_run', result.message);
+      // The test policy: the default paging matrix, no status page, the seed's clocks.
+      const responders = ['@sre-lead', '@dpo', '@legal', '@security-lead'];
+      assert.deepEqual(result.detail.dryRun, {
+        commander: '@sre-lead',
+        paged: ['@oncall-platform', '@dpo', '@legal', '@security-lead'],
+        freeze: 'production',
+        preserve: true,
+        statusPage: { missing: true },
+        commanderAck: { withinMs: 15 * MINUTE, repageEveryMs: 5 * MINUTE },
+        updates: { everyMs: 30 * MINUTE, firstStepsWithinMs: 10 * MINUTE },
+        breach: { notifyWithinMs: 72 * HOUR, recipients: responders },
+        reviewWithinBusinessDays: 3,
+      });
+      assert.match(
+        result.message,
+        /^dry run of a P0: IC @sre-lead told; paged: @oncall-platform, @dpo, @legal, @security-lead; IC acknowledges within 15m .*; production frozen; .*; nothing was sent, frozen or posted$/,
+      );
+      const events = await historyEvents(run);
+      assert.deepEqual(
+        scheduledActivities(events).map((activity) => activity.type),
+        ['loadRunbookPolicy'],
+      );
+      assert.deepEqual(noticesSent(events), []);
+      assert.equal(events.filter((event) => event.timerStartedEventAttributes).length, 0);
+      assert.deepEqual(await activeFreezes(input.incidentId), []);
     });
   });
 

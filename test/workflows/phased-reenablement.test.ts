@@ -300,6 +300,7 @@ describe('phasedReenablement (time-skipping)', () => {
         `resolved at ${new Date(resolvedMs).toISOString()}, resumed at ${new Date(resumedMs).toISOString()}`,
       );
       const result = await handle.result();
+      await recordHistory(handle, 'phased-reenablement-inconclusive-resumed');
       assert.equal(result.outcome, 'recovered', result.message);
       assert.deepEqual(
         result.refusedAttempts.map((r) => [r.signal, r.by, r.reason]),

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import type { Pool } from 'pg';
 import { z } from 'zod';
+import { revertCommandArguments } from '../../common/backstop';
 import { storyIdSchema } from '../../common/names';
 import type { BackstopPolicy } from '../../common/policy';
 import { deliveredReceipt, recordReceipt } from '../delivery-ledger';
@@ -54,9 +55,7 @@ export function createCommandActivities(deps: {
       if (!configured) throw new Error('no revert command configured');
       const recorded = await deliveredReceipt<CommandRun>(deps.db, input.deliveryKey, 'revert-command');
       if (recorded) return { ...recorded, replayed: true };
-      const argv = configured.command.map((arg) =>
-        arg.replaceAll('{story}', input.story).replaceAll('{sha}', input.sha),
-      );
+      const argv = revertCommandArguments(configured.command, input.story, input.sha);
       const started = Date.now();
       const run = await new Promise<CommandRun>((resolve) => {
         execFile(

@@ -29,9 +29,10 @@ export const backstopCommands: Command[] = [
     name: 'backstop',
     group: 'Backstop T+30/60/90/120 of a merged story (seed 001 §6.bis)',
     usage: [
-      'start <program.json>   start the program; one per story (id backstop-<story>); the JSON has',
+      'start <program.json> [--dry-run]   start the program; one per story (id backstop-<story>); the JSON has',
       '                                    storyId, mergeSha, mergedAt; the story (DRI, trackers, probe) is declared',
-      '                                    in the worker policy under runbooks.backstop.stories',
+      '                                    in the worker policy under runbooks.backstop.stories; --dry-run: print the',
+      '                                    checkpoints, what they read and how a revert runs, claim and send nothing',
       '  backstop list                     programs, with their step',
       '  backstop decide --story <id> --by <@handle> --decision self_review|waiver|revert|park --rationale "..."',
     ].join('\n'),
@@ -40,7 +41,15 @@ export const backstopCommands: Command[] = [
       if (sub === 'list') return listRuns({ runbook: BACKSTOP_PROGRAM, empty: 'no backstop programs' });
       if (sub === 'start') {
         const file = positionals[1];
-        const input = validateOptions(backstopInputSchema, readProgram(file), `backstop start ${file}`, {});
+        const program = readProgram(file);
+        const input = validateOptions(
+          backstopInputSchema,
+          values['dry-run'] && program && typeof program === 'object'
+            ? { ...program, dryRun: true }
+            : program,
+          `backstop start ${file}`,
+          { dryRun: '--dry-run' },
+        );
         return startRun({
           workflowType: BACKSTOP_PROGRAM,
           workflowId: backstopWorkflowId(input.storyId),

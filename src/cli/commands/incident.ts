@@ -24,7 +24,7 @@ import {
   type FreezeLiftStatus,
 } from '../../workflows/freeze-lift/definitions';
 import type { freezeLift } from '../../workflows';
-import { jsonOption, list, validateFlag, validateOptions, type Values } from '../args';
+import { jsonOption, list, UsageError, validateFlag, validateOptions, type Values } from '../args';
 import type { Command, Prepared } from '../command';
 import { runRef } from '../runs';
 import { answerWaitSeconds, printed, sendDecision, startRun, type CommandContext } from './helpers';
@@ -62,7 +62,8 @@ export const incidentCommands: Command[] = [
     group: GROUP,
     usage:
       '--incident <id> --severity P0|P1|P2|P3 --symptoms "..." --impact "..." --ic <@handle>\n' +
-      '                           --requested-by <@handle> [--conditions app_down,db_down,...] [--customers-affected] [--environment production]',
+      '                           --requested-by <@handle> [--conditions app_down,db_down,...] [--customers-affected] [--environment production]\n' +
+      '                           [--dry-run]   (who would be paged, what frozen, kept and posted; nothing sent)',
     prepare(values) {
       const input = validateOptions(
         incidentSchemas().input,
@@ -76,6 +77,7 @@ export const incidentCommands: Command[] = [
           conditions: list(values.conditions),
           customersAffected: values['customers-affected'] === true,
           ...(values.environment ? { environment: values.environment } : {}),
+          ...(values['dry-run'] ? { dryRun: true } : {}),
         },
         'declare-incident',
         {
@@ -87,6 +89,7 @@ export const incidentCommands: Command[] = [
           declaredBy: '--requested-by',
           conditions: '--conditions',
           environment: '--environment',
+          dryRun: '--dry-run',
         },
       );
       return startRun({
@@ -157,9 +160,10 @@ export const incidentCommands: Command[] = [
     name: 'lift-freeze',
     group: GROUP,
     usage:
-      '--incident <id> --by <@handle> --reason "..." [--environment <env>] [--sign-key <ssh key file>]\n' +
+      '--incident <id> --by <@handle> --reason "..." [--environment <env>] [--sign-key <ssh key file>] [--dry-run]\n' +
       "                           (when the incident's run cannot: cancelled, failed, or its lift skipped;\n" +
-      '                           --sign-key: approve it at once as --by where the policy requires signed lifts)',
+      '                           --sign-key: approve it at once as --by where the policy requires signed lifts;\n' +
+      '                           --dry-run: say which freezes it would lift, lift nothing)',
     prepare(values) {
       const input = validateOptions(
         freezeLiftInputSchema(),
@@ -168,10 +172,21 @@ export const incidentCommands: Command[] = [
           requestedBy: values.by,
           reason: values.reason,
           ...(values.environment !== undefined ? { environment: values.environment } : {}),
+          ...(values['dry-run'] ? { dryRun: true } : {}),
         },
         'lift-freeze',
-        { incidentId: '--incident', requestedBy: '--by', reason: '--reason', environment: '--environment' },
+        {
+          incidentId: '--incident',
+          requestedBy: '--by',
+          reason: '--reason',
+          environment: '--environment',
+          dryRun: '--dry-run',
+        },
       );
+      if (input.dryRun && values['sign-key'])
+        throw new UsageError(
+          'lift-freeze: --dry-run lifts nothing, so there is nothing to sign (drop --sign-key)',
+        );
       const start = startRun({
         workflowType: FREEZE_LIFT,
         workflowId: freezeLiftWorkflowId(input.incidentId),

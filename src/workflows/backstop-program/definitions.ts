@@ -156,6 +156,12 @@ export const { backstopInputSchema, decisionPayloadSchema } = sharedSchemas(
           .optional(),
         /** Set by the run itself when it continues as new (see backstopCarrySchema). */
         continued: z.lazy(backstopCarrySchema).optional(),
+        /**
+         * Plan only: the program's policy is read, nothing is claimed, slept on, sent or written; the
+         * run ends `dry_run` with the schedule and what each checkpoint reads (detail.dryRun).
+         * Optional with no default: a default would be written into every continued run's input.
+         */
+        dryRun: z.boolean().optional(),
       })
       .strict(),
     decisionPayloadSchema: z
@@ -258,6 +264,8 @@ export interface BackstopDetail {
   revertIssue?: { number: number; url: string };
   /** `skipped`: a human said the revert was done by hand after the command failed. */
   revertCommand?: { ok: boolean; exitCode: number | null; detail: string; skipped?: boolean };
+  /** Plan only (`dryRun`): what the program would do. */
+  dryRun?: BackstopDryRun;
   /** The releaseRollback child (helm tag pin, else merge revert) a revert started. */
   releaseRollback?: {
     workflowId: string;
@@ -268,12 +276,39 @@ export interface BackstopDetail {
   };
 }
 
+/** A planned checkpoint: when it falls, whether it is past already (evaluated at once, marked late), and what it does. */
+export interface PlannedCheckpoint {
+  name: CheckpointName;
+  at: string;
+  late: boolean;
+  does: string;
+}
+
+/** What a dry run found the program would do (`dryRun`): nothing was claimed, sent or written. */
+export interface BackstopDryRun {
+  dri: string;
+  /** Besides the DRI, who may record decisions (the policy's and the story's). */
+  deciders: string[];
+  checkpoints: PlannedCheckpoint[];
+  /** What every checkpoint reads. */
+  reads: {
+    openProject: { channel: string; epicId: number; storyWorkPackageId: number };
+    gitHub: { channel: string; repository: string; label: string; search: string };
+    consoleRestoreProbeUrl: string;
+  };
+  /** How a revert is carried out, besides the [revert] issue and the page. */
+  revert: string;
+  /** How long the T+90 decision may stay open before the DRI is escalated to again. */
+  decisionWindowMs: number;
+}
+
 export type BackstopStatus = RunbookStatus<BackstopDetail>;
 
 /** `aborted`: a step failed for good and the DRI (or a decider) chose to end the program. */
 /** `cancelled` is kept in the story's ledger only: a cancelled run ends CANCELED, with no result. */
+/** `dry_run`: plan only; the plan is in `detail.dryRun`, nothing was claimed, sent or written. */
 export type BackstopOutcome =
-  'shipped' | 'reverted' | 'reverted_mandatory' | 'parked' | 'aborted' | 'cancelled';
+  'shipped' | 'reverted' | 'reverted_mandatory' | 'parked' | 'aborted' | 'cancelled' | 'dry_run';
 
 export interface BackstopResult {
   runbook: typeof BACKSTOP_PROGRAM;

@@ -320,7 +320,9 @@ export class BackstopRun {
     // After an abort nothing more is written on the trackers (that may be what failed).
     if (outcome !== 'aborted') await this.recordDecisions();
     delete detail.next;
-    for (const cp of detail.checkpoints) if (cp.state === 'pending') cp.state = 'not_needed';
+    // A dry run's checkpoints stay as planned (pending); the plan is in detail.dryRun.
+    if (outcome !== 'dry_run')
+      for (const cp of detail.checkpoints) if (cp.state === 'pending') cp.state = 'not_needed';
     if (this.storyLedger) {
       try {
         await keepEnd(this.input.storyId, outcome, this.guard);

@@ -10,6 +10,7 @@ import { gatherEvidence } from './evidence';
 import { cancellation, revert, shipped } from './outcomes';
 import { allowedClaim, claimRequest, claimStoryInStep } from './story-ledger';
 import { BackstopRun, ProgramAborted } from './run';
+import { planOnly } from './dry-run';
 import { recordBackstopCheckpoint } from '../shared/metrics';
 import { announcingCancellation } from '../shared/cancellation';
 
@@ -26,7 +27,8 @@ const local = proxyLocalActivities<RunbookActivities>(policyReadLocal);
  * again in the program's own step, as before.
  */
 function openProgram(input: BackstopInput): Promise<OpenedBackstopProgram> {
-  if (!input.continued) {
+  // A dry run claims nothing: it reads the policy the way a continued run does.
+  if (!input.continued && !input.dryRun) {
     const open = isPatched(PATCHES.backstopOpensLocally)
       ? local.openBackstopProgram
       : isPatched(PATCHES.backstopOpensInOneStep)
@@ -80,6 +82,7 @@ async function openAndRun(run: BackstopRun): Promise<BackstopResult> {
       message: `backstopProgram cannot run on this worker's policy: ${snapshot.unserved}`,
     });
   run.configure(snapshot);
+  if (input.dryRun) return planOnly(run);
   try {
     if (input.continued)
       run.record.event(

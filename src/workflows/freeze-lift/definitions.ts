@@ -42,6 +42,12 @@ function buildInputSchema() {
         .string()
         .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a lower-case environment name like "production"')
         .optional(),
+      /**
+       * Plan only: the incident and its freezes are read and the lift is checked as a real one
+       * (responder, incident resolved); the run ends `dry_run` naming the freezes it would lift.
+       * Nothing is lifted, no approval asked, no notice sent. Optional with no default.
+       */
+      dryRun: z.boolean().optional(),
     })
     .strict();
 }
@@ -60,7 +66,9 @@ export type FreezeLiftOutcome =
   /** Signed lifts (incident policy requireSignedFreezeLifts): a responder rejected it; nothing lifted. */
   | 'rejected'
   /** Signed lifts: no signed approval in time; nothing lifted. */
-  | 'approval_expired';
+  | 'approval_expired'
+  /** Plan only (`dryRun`): what would be lifted is in `wouldLift`; nothing was lifted. */
+  | 'dry_run';
 
 export interface FreezeLiftDetail {
   incidentId: string;
@@ -73,6 +81,8 @@ export interface FreezeLiftDetail {
   freezes?: ChangeFreeze[];
   /** The freezes this run lifted, as recorded. */
   lifted: ChangeFreeze[];
+  /** Plan only (`dryRun`): the freezes in force a lift would lift, and whether a signed approval would be asked first. */
+  dryRun?: { wouldLift: ChangeFreeze[]; signedApprovalRequired: boolean };
   /** Signed lifts: the responder whose signed approval let it lift (recorded as the lifter), and the key. */
   approvedBy?: string;
   approvalKey?: string;
@@ -87,6 +97,8 @@ export interface FreezeLiftResult {
   workflowId: string;
   incidentId: string;
   lifted: ChangeFreeze[];
+  /** Plan only (`dryRun`). */
+  dryRun?: FreezeLiftDetail['dryRun'];
   steps: StepRecord[];
   refusedAttempts: RefusedAttempt[];
   flags: Finding[];

@@ -131,6 +131,7 @@ class FreezeLiftRun {
       workflowId: record.status.workflowId,
       incidentId: this.input.incidentId,
       lifted: this.detail.lifted,
+      ...(this.detail.dryRun ? { dryRun: this.detail.dryRun } : {}),
       ...record.resultTrail(),
     };
   }
@@ -169,6 +170,7 @@ async function lift(run: FreezeLiftRun): Promise<FreezeLiftResult> {
     (freeze) => !freeze.liftedAt && (!input.environment || freeze.environment === input.environment),
   );
   if (inForce.length === 0) return run.finish('not_frozen', notFrozen(input, read.value));
+  if (input.dryRun) return planOnly(run, inForce);
 
   if (run.signing && isPatched(PATCHES.freezeLiftSigned)) {
     const decision = await signedApproval(run, run.signing, inForce);
@@ -198,6 +200,19 @@ async function lift(run: FreezeLiftRun): Promise<FreezeLiftResult> {
   return run.finish(
     'lifted',
     `${environments} no longer frozen by incident ${input.incidentId}: lifted by ${liftedByText(run)}: ${input.reason}`,
+  );
+}
+
+/** Plan only: the freezes a lift would lift now, and whether a signed approval would be asked first. */
+function planOnly(run: FreezeLiftRun, inForce: ChangeFreeze[]): Promise<FreezeLiftResult> {
+  const signedApprovalRequired = run.signing !== undefined;
+  run.detail.dryRun = { wouldLift: inForce, signedApprovalRequired };
+  const freezes = inForce
+    .map((freeze) => `${freeze.environment} (frozen at ${freeze.frozenAt} by ${freeze.frozenBy})`)
+    .join(', ');
+  return run.finish(
+    'dry_run',
+    `dry run: would lift incident ${run.input.incidentId}'s freeze of ${freezes}${signedApprovalRequired ? ` after a responder's signed approval (${run.deciders.join(', ')})` : ''}; nothing was lifted`,
   );
 }
 

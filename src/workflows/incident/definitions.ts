@@ -80,6 +80,12 @@ function buildSchemas() {
           .string()
           .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a lower-case environment name like "production"')
           .optional(),
+        /**
+         * Plan only (a game day's rehearsal): who would be paged, what would be frozen, kept and
+         * posted, and the clocks that would run; nothing is sent, frozen or posted and the run ends
+         * `dry_run` at once. Optional, with no default.
+         */
+        dryRun: z.boolean().optional(),
       })
       .strict(),
     acknowledge: z.object({ by }).strict(),
@@ -214,6 +220,8 @@ export interface IncidentDetail {
   preservation?: { state: 'running' | 'done' | 'skipped'; evidence?: PreservedEvidence; note?: string };
   /** Runbooks started by the incident (children), with their state. */
   runbooks: IncidentRunbook[];
+  /** Plan only (`dryRun`): what declaring it would do. */
+  dryRun?: IncidentDryRun;
   review?: {
     dueAt: string;
     reminded?: true;
@@ -224,9 +232,31 @@ export interface IncidentDetail {
   };
 }
 
+/** What declaring the incident would do (`dryRun`): nothing was sent, frozen or posted. */
+export interface IncidentDryRun {
+  commander: string;
+  /** Paged at the declaration (seed 004 §8), by the conditions given. */
+  paged: string[];
+  /** P0/P1: the environment frozen, so mutating runbooks refuse to act on it without an override. */
+  freeze?: string;
+  /** P0/P1: logs, metrics and a database reference kept before any runbook mutates. */
+  preserve: boolean;
+  /** A customer affected: the status page incident created (or, with no page in the policy, a flag). */
+  statusPage?: { service: string } | { missing: true };
+  /** P0: the commander acknowledges within this, paged again every `repageEveryMs` until then. */
+  commanderAck?: { withinMs: number; repageEveryMs: number };
+  /** P0/P1: an update is due this often; the first-10-minutes checklist is due after `firstStepsWithinMs`. */
+  updates?: { everyMs: number; firstStepsWithinMs: number };
+  /** data_breach: the regulator notified within this, escalated to these people. */
+  breach?: { notifyWithinMs: number; recipients: string[] };
+  /** The post-incident review, due this many business days after the resolution. */
+  reviewWithinBusinessDays: number;
+}
+
 export type IncidentStatus = RunbookStatus<IncidentDetail>;
 
-export type IncidentOutcome = 'resolved_and_reviewed' | 'resolved_review_late';
+/** `dry_run`: plan only; the plan is in `detail.dryRun`, nothing was sent, frozen or posted. */
+export type IncidentOutcome = 'resolved_and_reviewed' | 'resolved_review_late' | 'dry_run';
 
 export interface IncidentResult {
   runbook: typeof INCIDENT;

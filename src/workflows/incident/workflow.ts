@@ -22,6 +22,7 @@ import {
 import { SideEffects } from './effects';
 import { atHandle } from '../../common/identity';
 import { IncidentRun, WORKFLOW_ACTOR } from './run';
+import { planOnly } from './dry-run';
 
 const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
 
@@ -55,6 +56,7 @@ async function respond(run: IncidentRun): Promise<IncidentResult> {
   run.record.enterStep('load_policy', 'reading the worker policy');
   const snapshot = await loadRunbookPolicy({ runbook: 'incident' });
   run.configure(snapshot, servedSection('incident', snapshot));
+  if (input.dryRun) return endWith(run, 'dry_run', planOnly(run, pagedAtDeclaration(run)));
   declare(run, effects);
 
   const finished = (): boolean => {
@@ -68,13 +70,20 @@ async function respond(run: IncidentRun): Promise<IncidentResult> {
   // whether the review, the last obligation, came in time.
   const outcome: IncidentOutcome =
     (run.detail.review?.escalations ?? 0) === 0 ? 'resolved_and_reviewed' : 'resolved_review_late';
-  const message = `resolved by ${run.detail.resolution!.by}; review ${run.detail.review!.documentUrl}`;
+  return endWith(
+    run,
+    outcome,
+    `resolved by ${run.detail.resolution!.by}; review ${run.detail.review!.documentUrl}`,
+  );
+}
+
+function endWith(run: IncidentRun, outcome: IncidentOutcome, message: string): IncidentResult {
   run.record.finish(outcome, message);
   return {
     runbook: INCIDENT,
     outcome,
     message,
-    incidentId: input.incidentId,
+    incidentId: run.input.incidentId,
     workflowId: run.record.status.workflowId,
     detail: run.detail,
     nonConformities: run.record.status.nonConformities,
@@ -82,10 +91,15 @@ async function respond(run: IncidentRun): Promise<IncidentResult> {
   };
 }
 
+/** Seed 004 §8: who the declaration pages, by the conditions declared. */
+function pagedAtDeclaration(run: IncidentRun): string[] {
+  const paging = run.policy!.paging;
+  return [...new Set(run.input.conditions.flatMap((cause) => (paging[cause] ?? []).map(atHandle)))];
+}
+
 /** Seed 004 §1.1 and §8: the declaration, its pages, and for a P0/P1 the freeze and the status page. */
 function declare(run: IncidentRun, effects: SideEffects): void {
   const { detail, input } = run;
-  const policy = run.policy!;
   run.record.enterStep('declare', `${input.severity}: ${input.symptoms}`);
   run.firstStepDone('declare', detail.declaredBy, `${input.severity}, IC ${detail.commander.handle}`);
   run.send({
@@ -96,7 +110,7 @@ function declare(run: IncidentRun, effects: SideEffects): void {
     subject: `${input.severity} declared: ${input.symptoms.slice(0, 120)}`,
     body: `Symptoms: ${input.symptoms}\nImpact: ${input.impact}\nIncident commander: ${detail.commander.handle}\nDeclared by: ${detail.declaredBy}`,
   });
-  const paged = [...new Set(input.conditions.flatMap((cause) => (policy.paging[cause] ?? []).map(atHandle)))];
+  const paged = pagedAtDeclaration(run);
   if (paged.length > 0)
     run.send({
       kind: 'incident_page',
