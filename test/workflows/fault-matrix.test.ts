@@ -63,7 +63,7 @@ const DECISIONS = [
   { column: 'then_skip', answer: 'skip' },
   { column: 'then_abort', answer: 'abort' },
 ] as const;
-/** Decision cells whose histories are kept for the replay gate (RECORDED_HISTORIES=1): one per path 0.15.0 changed. */
+/** Decision cells whose histories are kept for the replay gate (RECORD_HISTORIES=1): one per path 0.15.0 changed. */
 const RECORDED_DECISIONS: Record<string, string> = {
   'phasedReenablement enableAlertRule then_abort': 'phased-reenablement-alert-rules-aborted',
   'rollbackToPilot checkChangeFreeze then_abort': 'rollback-to-pilot-freeze-check-aborted',

@@ -12,10 +12,10 @@ const { checkChangeFreeze } = proxyActivities<RunbookActivities>(databaseRead);
 
 /**
  * Before a mutating runbook's gate: the freezes in force on the environment it acts on. Without an
- * override a freeze ends the run refused (returned: why, and how to cross it; or the abort of a
- * check that could not be made); with one the
+ * override a freeze ends the run refused (returned: why, and how to cross it); with one the
  * crossing is recorded and the run goes on. A check that fails for good waits for a human (retry
- * or abort: acting blind on a possibly frozen environment is not an option).
+ * or abort: acting blind on a possibly frozen environment is not an option); an abort there is
+ * returned as such, for the run to end aborted.
  */
 export async function refusedByChangeFreeze(args: {
   record: RunRecord<unknown>;
