@@ -440,10 +440,12 @@ describe('backstopProgram (time-skipping, seed calendar)', () => {
       );
       assert.ok(readFileSync(revertLog, 'utf8').includes(`revert ${args.storyId} 0b0a9c7f`));
       const pages = [...sinks.pagerDuty.alerts.keys()];
-      assert.equal(
-        pages.filter((key) => key.includes('t90-escalation')).length,
-        3,
-        'T+90 page + 2 re-escalations',
+      const t90Pages = pages.filter((key) => key.includes('t90-escalation'));
+      assert.equal(t90Pages.length, 3, 'T+90 page + 2 re-escalations');
+      assert.deepEqual(
+        t90Pages.map((key) => sinks.pagerDuty.alerts.get(key)!.status),
+        ['resolved', 'resolved', 'resolved'],
+        'the T+90 pages resolved once the waiver was recorded',
       );
       assert.ok(pages.some((key) => key.endsWith('/revert')));
       for (const e of result.detail.evidence) {

@@ -139,6 +139,18 @@ async function awaitT90Decision(run: BackstopRun, state: CheckpointState): Promi
     const decision = detail.decisions.find((d) => d.checkpoint === 'T+90');
     if (decision) {
       delete detail.awaiting;
+      // The pages asked for this decision; it came: they are resolved (else they stay open in PagerDuty).
+      if (isPatched(PATCHES.backstopT90PagesResolved))
+        for (let escalation = 0; escalation <= awaiting.escalations; escalation += 1)
+          notices.send({
+            kind: escalation === 0 ? 'backstop_t90_escalation' : 'backstop_t90_reescalation',
+            severity: 'info',
+            audience: 'owner',
+            recipients: [dri],
+            page: { action: 'resolve', dedupKey: `${workflowId}/t90-escalation-${escalation}` },
+            subject: `${tag} T+90 decided by ${decision.by}: ${decision.decision}`,
+            body: decision.rationale,
+          });
       return decision;
     }
     awaiting.escalations += 1;

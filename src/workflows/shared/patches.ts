@@ -99,6 +99,8 @@ export const PATCHES = {
   freezeCheckAbortIsAborted: 'freeze-check-abort-is-aborted-v1',
   /** Re-enablement: the page of an inconclusive pause is resolved when a person resumes or the run ends. Asked then. */
   inconclusivePageResolved: 'reenablement-inconclusive-page-resolved-v1',
+  /** Backstop: the T+90 escalation pages are resolved once the decision is recorded. Asked then. */
+  backstopT90PagesResolved: 'backstop-t90-pages-resolved-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
