@@ -20,6 +20,7 @@ import {
   completedActivities,
   eventTimeMs,
   historyEvents,
+  noticesSent,
   recordHistory,
   scheduledActivities,
   signals,
@@ -262,6 +263,23 @@ describe('phasedReenablement failure paths (time-skipping)', () => {
         [PILOT, CANARY].join(','),
         ...Array<string>(13).fill(PILOT),
       ]);
+      // The CRITICAL safe-state page is resolved when the safe state is reached (by the backoff,
+      // before the human's retry), not left open in PagerDuty.
+      const events = await historyEvents(handle);
+      const safePages = noticesSent(events).filter(
+        (n) => n.page?.dedupKey === `${handle.workflowId}/safe-state/roll_back`,
+      );
+      assert.ok(safePages.length >= 2, `${safePages.length} safe-state pages`);
+      assert.deepEqual(
+        safePages.map((n) => n.page!.action),
+        [...Array<string>(safePages.length - 1).fill('trigger'), 'resolve'],
+      );
+      const retriedMs = signals(events).find((s) => s.name === stepDecisionSignal.name)!.atMs;
+      const resolvedMs = safePages.at(-1)!.decidedAtMs;
+      assert.ok(
+        resolvedMs > safePages.at(-2)!.decidedAtMs && resolvedMs < retriedMs,
+        `resolved at ${new Date(resolvedMs).toISOString()}, the retry at ${new Date(retriedMs).toISOString()}`,
+      );
       await recordHistory(handle, 'phased-reenablement-roll-back-needs-human');
     });
   });

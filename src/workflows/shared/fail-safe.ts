@@ -193,6 +193,9 @@ export class FailSafe {
     }
     await safeState;
     const decision = this.pending.decision;
+    // A human took over while the safe state still failed: its CRITICAL page is answered too.
+    if (needs.safeState?.state === 'failing')
+      this.resolveSafeStatePage(step, `${decision.decision} decided by ${decision.by}`);
     this.resolvePages(needs);
     delete this.record.status.needsHuman;
     this.pending = undefined;
@@ -210,6 +213,7 @@ export class FailSafe {
         safe.state = 'done';
         delete safe.error;
         this.record.event('safe_state', `${safe.what}: ${safe.account}`);
+        if (safe.attempts > 1) this.resolveSafeStatePage(step, `${safe.what}: done — ${safe.account}`);
         return;
       } catch (error) {
         if (!isStepFailure(error)) throw error;
@@ -221,7 +225,7 @@ export class FailSafe {
           severity: 'critical',
           audience: 'escalation',
           recipients: needs.paged,
-          page: { action: 'trigger', dedupKey: `${this.record.status.workflowId}/safe-state/${step.name}` },
+          page: { action: 'trigger', dedupKey: this.safeStatePageKey(step) },
           subject: `${this.options.tag} CRITICAL: could not ${safe.what} after ${step.name} failed`,
           body: `${safe.error}\nTrying again in ${formatDuration(backoff)} until a human decides (${needs.options.join(' / ')}).\n${needs.howTo}`,
         });
@@ -230,6 +234,23 @@ export class FailSafe {
         backoff = Math.min(backoff * 2, this.policy.safeStateRetryMax);
       }
     }
+  }
+
+  /** The CRITICAL "could not reach the safe state" page, resolved: reached later, or a human decided. */
+  private resolveSafeStatePage(step: GuardedStep, why: string): void {
+    if (!isPatched(PATCHES.safeStatePageResolved)) return;
+    this.notices.send({
+      kind: 'safe_state_failed',
+      severity: 'info',
+      audience: 'escalation',
+      page: { action: 'resolve', dedupKey: this.safeStatePageKey(step) },
+      subject: `${this.options.tag} safe state after ${step.name} failed: ${why}`,
+      body: why,
+    });
+  }
+
+  private safeStatePageKey(step: GuardedStep): string {
+    return `${this.record.status.workflowId}/safe-state/${step.name}`;
   }
 
   private page(step: GuardedStep, needs: NeedsHumanRecord): void {

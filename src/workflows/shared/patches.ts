@@ -101,6 +101,8 @@ export const PATCHES = {
   inconclusivePageResolved: 'reenablement-inconclusive-page-resolved-v1',
   /** Backstop: the T+90 escalation pages are resolved once the decision is recorded. Asked then. */
   backstopT90PagesResolved: 'backstop-t90-pages-resolved-v1',
+  /** The fail-safe's CRITICAL "could not reach the safe state" page is resolved once the safe state is reached or a human decides. Asked then. */
+  safeStatePageResolved: 'fail-safe-safe-state-page-resolved-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
