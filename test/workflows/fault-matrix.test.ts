@@ -48,20 +48,26 @@ import { matrixPolicy, startMatrixWorld, stopMatrixWorld, type MatrixWorld } fro
  * its own (with the release section the backstop's revert would start it as a child).
  *
  * FAULT_MATRIX_VERBOSE=1 prints each cell as it ends; FAULT_MATRIX_ONLY=<activityType>:<fault>
- * (or <activityType>:then_skip, <activityType>:then_abort) runs one cell (after each runbook's fault-free run); FAULT_MATRIX_RUNBOOKS=a,b runs only those.
+ * (or <activityType>:then_skip, :then_abort, :then_cancel) runs one cell (after each runbook's fault-free run);
+ * FAULT_MATRIX_RUNBOOKS=a,b runs only those; FAULT_MATRIX_COLUMNS=then_cancel,… runs only those decision
+ * columns (and the non-retryable cells they follow).
  */
 
 /**
- * Two more columns, where a site's failure asks a human: after a non-retryable fault the operator
+ * More columns, where a site's failure asks a human: after a non-retryable fault the operator
  * answers `skip` (where the step offers it) or `abort` instead of `retry`. Either way the run must
  * end — completed, never FAILED or stuck, no workflow task failing on the way — with the page
  * resolved and its result saying what the human decided; after an abort, with an outcome that says
  * why, the target in its safe state and nothing done past the failed step (see FaultMatrix.decided).
+ * A third column cancels the run from Temporal instead (anyone at the Web UI can, at any wait): it
+ * must end CANCELED, announced, safe, with no page that asked it for something left open
+ * (FaultMatrix.cancelled).
  */
 const DECIDED_AFTER = 'non_retryable' as const;
 const DECISIONS = [
   { column: 'then_skip', answer: 'skip' },
   { column: 'then_abort', answer: 'abort' },
+  { column: 'then_cancel', answer: 'cancel' },
 ] as const;
 /** Decision cells whose histories are kept for the replay gate (RECORD_HISTORIES=1): one per path 0.15.0 changed. */
 const RECORDED_DECISIONS: Record<string, string> = {
@@ -148,7 +154,7 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
   let cells = 0;
   let sitesTotal = 0;
   let silent = 0;
-  const decided = { skip: 0, abort: 0 };
+  const decided = { skip: 0, abort: 0, cancel: 0 };
 
   for (const [runbook, scenarioOf, row] of scenarios) {
     test(runbook, { skip: only && !only.includes(runbook) }, async () => {
@@ -177,11 +183,13 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
             }
           };
           const onlyCell = process.env.FAULT_MATRIX_ONLY;
+          const onlyColumns = process.env.FAULT_MATRIX_COLUMNS?.split(',');
           for (const site of sites) {
             /** What the site's non-retryable failure offered a human (none: an escalation path, or a pause without them). */
             let offered: string[] = [];
             for (const fault of FAULTS) {
               if (onlyCell && onlyCell !== `${site}:${fault}`) continue;
+              if (onlyColumns && fault !== DECIDED_AFTER) continue;
               cells++;
               const began = Date.now();
               const cell = await matrix.runCell(scenario, taskQueue, site, fault, baseline.progress);
@@ -189,12 +197,15 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
               const problems = [...cell.outcome.problems];
               if (fault === DECIDED_AFTER && cell.outcome.path === 'needs_human')
                 // A runbook's own pause is answered with an abort only where it offers one.
-                offered =
-                  cell.outcome.asked === 'decision'
+                // A cancellation from Temporal is open to anyone at any wait.
+                offered = [
+                  'cancel',
+                  ...(cell.outcome.asked === 'decision'
                     ? (cell.outcome.options ?? [])
                     : scenario.humanPause?.abort
                       ? ['abort']
-                      : [];
+                      : []),
+                ];
               if (JSON.stringify(cell.mutations) !== JSON.stringify(baseline.mutations))
                 problems.push(
                   `mutations differ from the fault-free run: ${JSON.stringify(cell.mutations)} vs ${JSON.stringify(baseline.mutations)}`,
@@ -203,6 +214,7 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
             }
             for (const { column, answer } of DECISIONS) {
               if (onlyCell ? onlyCell !== `${site}:${column}` : !offered.includes(answer)) continue;
+              if (onlyColumns && !onlyColumns.includes(column)) continue;
               cells++;
               decided[answer]++;
               const began = Date.now();
@@ -234,7 +246,7 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
   test('summary', () => {
     process.stdout.write(`${rows.join('\n')}\n`);
     process.stdout.write(
-      `fault matrix: ${sitesTotal} sites × ${FAULTS.length} faults, ${decided.skip} skips, ${decided.abort} aborts, ${silent} silent failures (${cells} cells)\n`,
+      `fault matrix: ${sitesTotal} sites × ${FAULTS.length} faults, ${decided.skip} skips, ${decided.abort} aborts, ${decided.cancel} cancellations, ${silent} silent failures (${cells} cells)\n`,
     );
     assert.equal(silent, 0, 'silent failures (listed above)');
   });

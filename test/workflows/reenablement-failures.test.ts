@@ -292,9 +292,40 @@ describe('phasedReenablement failure paths (time-skipping)', () => {
         (s) => s.needsHuman?.safeState?.state === 'failing',
         'the safe state failing',
       );
-      await cancelRun(handle);
+      const { events } = await cancelRun(handle);
       const cancelled = (await notices(handle.workflowId)).filter((n) => n.kind === 'run_cancelled');
       assert.equal(cancelled.length, 1);
+      // The needs_human page asked this run for a decision nobody can send any more: resolved in
+      // the cancellation's own workflow task. The safe state was never reached: its CRITICAL page
+      // stays open for a person, and the cancellation notice names it.
+      const sent = noticesSent(events);
+      const pages = (infix: string) => sent.filter((n) => n.page?.dedupKey.includes(infix));
+      const askedMs = events.find((e) => e.workflowExecutionCancelRequestedEventAttributes)!;
+      // (A slow machine may have paged again before the cancellation: each page is resolved.)
+      const needsHuman = pages('/needs-human/');
+      const triggered = needsHuman.filter((n) => n.page!.action === 'trigger');
+      const resolved = needsHuman.slice(triggered.length);
+      assert.ok(
+        triggered.length >= 1 && needsHuman.length === 2 * triggered.length,
+        JSON.stringify(needsHuman),
+      );
+      assert.deepEqual(
+        resolved.map((n) => [n.page!.action, n.page!.dedupKey]),
+        triggered.map((n) => ['resolve', n.page!.dedupKey]),
+      );
+      for (const { decidedAtMs } of resolved)
+        assert.ok(
+          decidedAtMs >= eventTimeMs(askedMs) && decidedAtMs - eventTimeMs(askedMs) < 5_000,
+          `resolved at ${new Date(decidedAtMs).toISOString()}, cancellation asked at ${new Date(eventTimeMs(askedMs)).toISOString()}`,
+        );
+      const safeState = pages('/safe-state/');
+      assert.ok(safeState.length >= 1 && safeState.every((n) => n.page!.action === 'trigger'));
+      const told = sent.find((n) => n.kind === 'run_cancelled')!;
+      assert.match(
+        told.body,
+        new RegExp(`Still open in PagerDuty.*${handle.workflowId}/safe-state/roll_back`),
+      );
+      await recordHistory(handle, 'phased-reenablement-cancelled-needs-human');
     });
   });
 

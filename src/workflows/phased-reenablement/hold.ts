@@ -141,7 +141,7 @@ async function pauseForInconclusive(
     body: `${reasons.join('; ')}.\nCheck the metrics, then send "resume" {"by"} to continue or "abort" {"by","reason"} to stop.`,
     // A run that cannot see its own metrics waits for a person: that person must be woken.
     ...(isPatched(PATCHES.inconclusivePausePages)
-      ? { page: { action: 'trigger' as const, dedupKey: `${run.record.status.workflowId}/inconclusive` } }
+      ? { page: { action: 'trigger' as const, dedupKey: run.inconclusivePageKey } }
       : {}),
   });
   if (isPatched(PATCHES.inconclusivePausePages)) run.inconclusivePageOpen = true;

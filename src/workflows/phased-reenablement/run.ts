@@ -101,6 +101,15 @@ export class ReenablementRun {
     this.controls = new RunControls(this.record, this.notices, this.requestedBy);
     this.detail = this.record.status.detail;
     this.tag = `[re-enablement ${input.incidentId}]`;
+    // What this run's cancellation must resolve includes the page of a pause carried over.
+    if (this.inconclusivePageOpen)
+      this.notices.carryOpenPage({
+        dedupKey: this.inconclusivePageKey,
+        kind: 'reenablement_inconclusive',
+        audience: 'incident_commander',
+        recipients: [this.requestedBy],
+        subject: `${this.tag} analysis inconclusive: paused for a human (before run ${carry!.runsBefore + 1})`,
+      });
     this.record.setMemoSummary(
       `Phased re-enablement after incident ${input.incidentId}: canary ${input.canaryRepo}`,
     );
@@ -312,6 +321,10 @@ export class ReenablementRun {
     delete detail.paused;
   }
 
+  get inconclusivePageKey(): string {
+    return `${this.record.status.workflowId}/inconclusive`;
+  }
+
   /** The inconclusive pause's page, resolved once a person has resumed or the run has ended. */
   resolveInconclusivePage(why: string): void {
     if (!this.inconclusivePageOpen || !isPatched(PATCHES.inconclusivePageResolved)) return;
@@ -321,7 +334,7 @@ export class ReenablementRun {
       severity: 'info',
       audience: 'incident_commander',
       recipients: [this.requestedBy],
-      page: { action: 'resolve', dedupKey: `${this.record.status.workflowId}/inconclusive` },
+      page: { action: 'resolve', dedupKey: this.inconclusivePageKey },
       subject: `${this.tag} inconclusive pause over: ${why}`,
       body: why,
     });

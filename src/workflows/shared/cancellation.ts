@@ -1,6 +1,6 @@
 import { CancellationScope, isCancellation } from '@temporalio/workflow';
-import type { NoticeAudience } from '../../common/notice';
-import type { Notices } from './notices';
+import type { NoticeAudience, NoticeKind } from '../../common/notice';
+import type { Notices, OpenPage } from './notices';
 import { isPatched, PATCHES } from './patches';
 import type { RunRecord } from './run-record';
 
@@ -70,6 +70,37 @@ export function announcingCancellation<T>(
   });
 }
 
+/**
+ * Pages that asked this run for something (a step's decision, a pause's resume, the T+90 decision,
+ * evidence it kept reading): once it is cancelled nobody can answer them here. The others are
+ * about the target or the incident (a safe state not reached, a rollback started, a revert): they
+ * stay open for a person, and the cancellation notice names them.
+ */
+const ASKED_OF_THE_RUN: ReadonlySet<NoticeKind> = new Set<NoticeKind>([
+  'needs_human',
+  'needs_human_repage',
+  'reenablement_inconclusive',
+  'backstop_t90_escalation',
+  'backstop_t90_reescalation',
+  'backstop_evidence_unavailable',
+]);
+
+/** Resolves the pages the run asked and can no longer be answered; returns those it leaves open. */
+function resolvePagesAskedOfTheRun(notices: Notices, tag: string, summary: string): OpenPage[] {
+  const open = notices.pagesOpen;
+  for (const page of open.filter((p) => ASKED_OF_THE_RUN.has(p.kind)))
+    notices.send({
+      kind: page.kind.startsWith('needs_human') ? 'needs_human_resolved' : page.kind,
+      severity: 'info',
+      audience: page.audience,
+      ...(page.recipients ? { recipients: page.recipients } : {}),
+      page: { action: 'resolve', dedupKey: page.dedupKey },
+      subject: `${tag} ${summary}: nothing more is asked (was: ${page.subject})`,
+      body: `${summary}. The run that asked this has ended; what is left is to be done by hand.`,
+    });
+  return open.filter((p) => !ASKED_OF_THE_RUN.has(p.kind));
+}
+
 async function endCancelled(
   record: RunRecord<unknown>,
   notices: Notices,
@@ -83,6 +114,9 @@ async function endCancelled(
   const summary = `cancelled from Temporal (Web UI, CLI or API) at step ${step}`;
   record.event('cancelled', `${summary}: the run ends here`);
   if (!told) return record.finish('cancelled', summary);
+  const leftOpen = isPatched(PATCHES.cancellationResolvesPages)
+    ? resolvePagesAskedOfTheRun(notices, told.tag, summary)
+    : [];
   const account = told.account?.();
   notices.send({
     kind: 'run_cancelled',
@@ -97,6 +131,11 @@ async function endCancelled(
       ...(unwatched.length
         ? [
             `No longer watched by the run, now to be done by hand: ${unwatched.map((d) => `${d.name} (due ${d.dueAt})`).join('; ')}.`,
+          ]
+        : []),
+      ...(leftOpen.length
+        ? [
+            `Still open in PagerDuty, about the target or the incident (close each once handled): ${leftOpen.map((p) => `"${p.subject}" (dedup key ${p.dedupKey})`).join('; ')}.`,
           ]
         : []),
     ].join('\n'),

@@ -56,6 +56,15 @@ export interface NoticeRecord {
   deliveries: ChannelDelivery[];
 }
 
+/** A page this run triggered and has not resolved since (PagerDuty keeps its incident open). */
+export interface OpenPage {
+  dedupKey: string;
+  kind: NoticeKind;
+  audience: NoticeAudience;
+  recipients?: string[];
+  subject: string;
+}
+
 /**
  * Sends notices without ever blocking the runbook. Each notice goes to the channels its kind is
  * routed to (policy), each delivery its own bounded activity; a failed delivery is recorded and
@@ -67,6 +76,8 @@ export class Notices {
   private readonly queued: (() => void)[] = [];
   private routing?: NoticeRouting;
   private sequence = 0;
+  /** By dedup key, in the order triggered: what a cancellation must answer or name. */
+  private readonly openPages = new Map<string, OpenPage>();
 
   constructor(private readonly record: RunRecord<unknown>) {}
 
@@ -94,6 +105,7 @@ export class Notices {
       deliveries: [],
     };
     this.record.status.notices.push(entry);
+    if (draft.page) this.trackPage(draft, draft.page);
     const notice = {
       deliveryKey,
       runbook: this.record.status.runbook,
@@ -114,6 +126,28 @@ export class Notices {
     };
     if (this.routing) dispatch();
     else this.queued.push(dispatch);
+  }
+
+  /** The pages this run triggered and has not resolved, oldest first. */
+  get pagesOpen(): OpenPage[] {
+    return [...this.openPages.values()];
+  }
+
+  /** A page a run before a continue-as-new triggered and left open (the carry says so). */
+  carryOpenPage(page: OpenPage): void {
+    this.openPages.set(page.dedupKey, page);
+  }
+
+  private trackPage(draft: NoticeDraft, page: NoticePage): void {
+    if (page.action === 'resolve') this.openPages.delete(page.dedupKey);
+    else if (page.action === 'trigger' && !this.openPages.has(page.dedupKey))
+      this.openPages.set(page.dedupKey, {
+        dedupKey: page.dedupKey,
+        kind: draft.kind,
+        audience: draft.audience,
+        ...(draft.recipients ? { recipients: draft.recipients } : {}),
+        subject: draft.subject,
+      });
   }
 
   /** Keeps a side task (e.g. a tracker comment) in the set awaited by `settle()`. */

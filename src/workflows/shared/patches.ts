@@ -103,6 +103,8 @@ export const PATCHES = {
   backstopT90PagesResolved: 'backstop-t90-pages-resolved-v1',
   /** The fail-safe's CRITICAL "could not reach the safe state" page is resolved once the safe state is reached or a human decides. Asked then. */
   safeStatePageResolved: 'fail-safe-safe-state-page-resolved-v1',
+  /** A run cancelled from Temporal resolves the pages that asked it for something (needs_human, a pause, a decision) and lists the pages it leaves open. Asked when the cancellation comes. */
+  cancellationResolvesPages: 'run-cancellation-resolves-pages-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
