@@ -16,6 +16,7 @@ import {
   type BreakGlassRestoreStatus,
   type BreakGlassRestoreResult,
 } from '../../src/workflows/break-glass-restore/definitions';
+import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 import {
   assertElapsed,
   completedActivities,
@@ -27,6 +28,7 @@ import {
   signals,
 } from '../fixtures/history';
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
+import { FaultInjector } from '../fixtures/faults';
 import { cancellationNotices, cancelRun } from '../fixtures/cancellation';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
@@ -440,6 +442,56 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
         'reconciliation_missed',
       ]);
     });
+  });
+
+  test('the verification cannot be made and the IC skips it: non-conforming, not "restored"', async () => {
+    // verifyRestore fails for good (and takes the transaction's inline verification away with it):
+    // the restore is committed and nobody has verified it.
+    const injector = new FaultInjector();
+    injector.arm('verifyRestore', 'non_retryable', 'breakGlassRestore');
+    await suite.withWorker(
+      activityDeps(defaultPolicy(), suite.db.pool),
+      async (taskQueue) => {
+        const args = input();
+        const handle = await start(taskQueue, args);
+        await handle.signal(approveSignal, {
+          approver: '@dococeven',
+          planHash: await planHashAtGate(handle),
+        });
+        await suite.env.sleep(3 * MINUTE);
+        const asked = await waitForStatus(handle, atStep('needs_human'), 'the failed verification');
+        assert.equal(asked.needsHuman?.step, 'verify');
+        assert.equal(await breakGlassRows(args.incidentId), 1, 'the restore is committed');
+        await handle.signal(stepDecisionSignal, {
+          by: '@dococeven',
+          decision: 'skip',
+          reason: 'checked the live row by hand',
+        });
+        // No comparison was made, so no CONFLICT hold: the run goes on to its obligations.
+        await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
+        await consoleWrite(args.incidentId);
+        await handle.signal(checkReconciliationSignal, {});
+        await waitForStatus(
+          handle,
+          (s) => s.detail.reconciliation?.state === 'found_in_time',
+          'the reconciling write',
+        );
+        await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153#c-11' });
+        const result = await handle.result();
+        // Every obligation was met; the write was never verified: that alone makes it non-conforming.
+        assert.equal(result.outcome, 'restored_non_conforming', result.message);
+        assert.equal(result.conforming, false);
+        assert.deepEqual(
+          result.nonConformities.map((n) => n.code),
+          ['verification_failed'],
+        );
+        assert.match(result.message, /non-conforming: verification_failed/);
+        assert.match(result.nonConformities[0]!.message, /skipped by @dococeven/);
+        assert.ok(result.flags.some((f) => f.code === 'verification_failed'));
+        await recordHistory(handle, 'break-glass-restore-verification-skipped');
+      },
+      { activity: [injector.factory] },
+    );
   });
 
   test('cancelled from Temporal after the restore: ends CANCELED, says so to the IC and approvers, the obligations left by hand', async () => {

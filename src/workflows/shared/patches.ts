@@ -105,6 +105,8 @@ export const PATCHES = {
   safeStatePageResolved: 'fail-safe-safe-state-page-resolved-v1',
   /** A run cancelled from Temporal resolves the pages that asked it for something (needs_human, a pause, a decision) and lists the pages it leaves open. Asked when the cancellation comes. */
   cancellationResolvesPages: 'run-cancellation-resolves-pages-v1',
+  /** Break-glass: a committed write whose verification failed or was skipped makes the run non-conforming (outcome `…_non_conforming`), not only flagged. Asked then. */
+  unverifiedWriteNonConforming: 'break-glass-unverified-write-non-conforming-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];

@@ -2,6 +2,7 @@ import type { CommittedWrite, Inline } from '../../../activities';
 import { formatDuration } from '../../../common/duration';
 import type { NoticeKind } from '../../../common/notice';
 import type { StepOutcome } from '../fail-safe';
+import { isPatched, PATCHES } from '../patches';
 import type { GateDecision } from '../gates';
 import type { ApprovalRecord } from './definitions';
 import {
@@ -115,6 +116,10 @@ export async function verify<E, V>(
   if (!summary.ok) {
     const problems = summary.problems.join('; ');
     record.flag('verification_failed', `verification found problems: ${problems}`);
+    // A write nobody has verified is not a conforming break-glass run: the outcome (search
+    // attribute, dashboards) says so, where before only a flag inside the result did.
+    if (isPatched(PATCHES.unverifiedWriteNonConforming))
+      record.nonConformity('verification_failed', `the committed write is not verified: ${problems}`);
     notices.send({
       kind: 'verification_failed',
       severity: 'critical',
