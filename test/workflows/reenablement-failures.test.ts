@@ -325,6 +325,7 @@ describe('phasedReenablement failure paths (time-skipping)', () => {
         told.body,
         new RegExp(`Still open in PagerDuty.*${handle.workflowId}/safe-state/roll_back`),
       );
+      assert.match(told.body, /waiting for a human after roll_back failed .*; safe state \(.*\): failing\./);
       await recordHistory(handle, 'phased-reenablement-cancelled-needs-human');
     });
   });

@@ -114,9 +114,10 @@ async function endCancelled(
   const summary = `cancelled from Temporal (Web UI, CLI or API) at step ${step}`;
   record.event('cancelled', `${summary}: the run ends here`);
   if (!told) return record.finish('cancelled', summary);
-  const leftOpen = isPatched(PATCHES.cancellationResolvesPages)
-    ? resolvePagesAskedOfTheRun(notices, told.tag, summary)
-    : [];
+  const answered = isPatched(PATCHES.cancellationResolvesPages);
+  const leftOpen = answered ? resolvePagesAskedOfTheRun(notices, told.tag, summary) : [];
+  // The question nobody will answer now, said plainly ("at step needs_human" alone names none).
+  const needs = answered ? status.needsHuman : undefined;
   const account = told.account?.();
   notices.send({
     kind: 'run_cancelled',
@@ -126,6 +127,11 @@ async function endCancelled(
     subject: `${told.tag} CANCELLED at ${step}: the run does nothing more`,
     body: [
       `A cancellation was requested for this run from Temporal (Web UI, CLI or API) at step ${step}${since ? ` (since ${since})` : ''}. It ends here, as cancelled.`,
+      ...(needs
+        ? [
+            `It was waiting for a human after ${needs.step} failed (${needs.what}: ${needs.error})${needs.safeState ? `; safe state (${needs.safeState.what}): ${needs.safeState.state}` : ''}. Nobody can decide it in this run any more.`,
+          ]
+        : []),
       ...(account ? [`So far: ${account}.`] : []),
       'An activity that was running at that moment is not stopped by the cancellation and may still finish: check the target before acting on it.',
       ...(unwatched.length
