@@ -1,12 +1,20 @@
 import type { Pool } from 'pg';
 import type { createPolicyActivities, RunbookPolicySnapshot } from './policy';
 import { tryInline } from './inline';
-import { claimStoryProgram, type ClaimStoryProgramInput, type StoryClaim } from './sql/story-ledger';
+import {
+  claimStoryProgram,
+  readStoryLedger,
+  type ClaimStoryProgramInput,
+  type StoryClaim,
+  type StoryLedgerView,
+} from './sql/story-ledger';
 
 export interface OpenBackstopProgramInput {
   storyId: string;
   /** The story's claim, asked when the input names no targets (else the start is refused anyway). */
   claim?: Omit<ClaimStoryProgramInput, 'storyId'>;
+  /** A dry run: the story's ledger read, nothing claimed (ignored with `claim`). */
+  peek?: boolean;
 }
 
 export interface OpenedBackstopProgram {
@@ -15,6 +23,10 @@ export interface OpenedBackstopProgram {
   claim?: StoryClaim;
   /** The claim was asked and failed (or did not answer in time): the program claims in its own step. */
   claimFailed?: string;
+  /** `peek`: what a claim now would meet, when the story is served and Postgres answered. */
+  ledger?: StoryLedgerView;
+  /** `peek` asked and the read failed: the dry run says it does not know. */
+  ledgerFailed?: string;
 }
 
 /**
@@ -35,7 +47,12 @@ export function createBackstopActivities(deps: {
       const policy = await loadRunbookPolicy({ runbook: 'backstop', storyId: input.storyId });
       const served = policy.unserved === undefined && Object.hasOwn(policy.runbook.stories, input.storyId);
       const { claim } = input;
-      if (!claim || !served) return { policy };
+      if (!served) return { policy };
+      if (!claim && input.peek) {
+        const read = await tryInline(() => readStoryLedger(deps.db, input.storyId));
+        return 'value' in read ? { policy, ledger: read.value } : { policy, ledgerFailed: read.failed };
+      }
+      if (!claim) return { policy };
       const claimed = await tryInline(() => claimStoryProgram(deps.db, { ...claim, storyId: input.storyId }));
       return 'value' in claimed ? { policy, claim: claimed.value } : { policy, claimFailed: claimed.failed };
     },

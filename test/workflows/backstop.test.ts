@@ -664,19 +664,21 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       );
       assert.match(
         result.message,
-        /a revert runs the policy's revert command: .* revert CVN-S17-\S+ 0b0a9c7f; nothing was claimed, sent or written$/,
+        /a revert runs the policy's revert command: .* revert CVN-S17-\S+ 0b0a9c7f; nothing was claimed, sent or written\. Story ledger: no earlier program: the start claims CVN-S17-\S+$/,
       );
+      assert.equal(plan.storyLedger?.state, 'first_program');
       assert.deepEqual(
         result.detail.checkpoints.map((cp) => cp.state),
         ['pending', 'pending', 'pending', 'pending'],
       );
-      // Only the policy read: no claim (local or not), no timer, no notice, no tracker call.
+      // Only the opening's reads (policy, story ledger), in the first task: no claim, no timer, no
+      // notice, no tracker call.
       const events = await historyEvents(handle);
+      assert.deepEqual(scheduledActivities(events), []);
       assert.deepEqual(
-        scheduledActivities(events).map((a) => a.type),
-        ['loadRunbookPolicy'],
+        localActivities(events).map((a) => a.type),
+        ['openBackstopProgram'],
       );
-      assert.deepEqual(localActivities(events), []);
       assert.equal(events.filter((e) => e.timerStartedEventAttributes).length, 0);
       assert.deepEqual(await storyRows(args.storyId), []);
       assert.equal(sinks.gitHub.issues.length, 0);
@@ -692,6 +694,24 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         'claimed by the program, not the dry run',
       );
       await program.terminate('test over');
+
+      // A dry run now forecasts the claim a second program meets: refused without a reopen, the
+      // reopen recorded with one. Neither writes a row.
+      const again = await (await start(taskQueue, args)).result();
+      assert.equal(again.outcome, 'dry_run');
+      assert.equal(again.detail.dryRun?.storyLedger?.state, 'reopen_needed');
+      assert.equal(again.detail.dryRun?.storyLedger?.previous?.workflowId, program.workflowId);
+      assert.match(
+        again.message,
+        new RegExp(
+          `Story ledger: the real start would be REFUSED: story ${args.storyId} already had a program \\(${program.workflowId}, run \\S+, started \\S+, no recorded end\\); a second program needs an explicit, recorded reopen`,
+        ),
+      );
+      const reopen = { by: '@dococeven', reason: 'terminated by the test' };
+      const reopened = await (await start(taskQueue, { ...args, reopen })).result();
+      assert.equal(reopened.detail.dryRun?.storyLedger?.state, 'reopen_recorded');
+      assert.match(reopened.message, /Story ledger: the start would record the reopen by @dococeven after /);
+      assert.deepEqual(await storyRows(args.storyId), [['started', '']], 'the dry runs wrote nothing');
     });
   });
 

@@ -36,14 +36,28 @@ export interface StoryProgramRef {
   endedAt?: string;
 }
 
+/** A waiver an earlier program of this story granted (single-use per story). */
+export interface StoryWaiverUsed {
+  by: string;
+  at: string;
+  workflowId: string;
+  runId: string;
+}
+
 export type StoryClaim =
   | {
       allowed: true;
       reopened?: { by: string; reason: string; at: string; previous: StoryProgramRef };
-      /** A waiver an earlier program of this story granted (single-use per story). */
-      waiverUsed?: { by: string; at: string; workflowId: string; runId: string };
+      waiverUsed?: StoryWaiverUsed;
     }
   | { allowed: false; previous: StoryProgramRef };
+
+/** What the story's ledger holds, read without claiming (a dry run): what a claim now would meet. */
+export interface StoryLedgerView {
+  /** The story's latest program; a new one then needs a recorded reopen. */
+  previous?: StoryProgramRef;
+  waiverUsed?: StoryWaiverUsed;
+}
 
 const decisionInputSchema = z
   .object({
@@ -105,13 +119,7 @@ export async function claimStoryProgram(db: Pool, raw: ClaimStoryProgramInput): 
     if (!previous) throw new Error('backstop_claim_story_v1 refused a story without an earlier program');
     return { allowed: false, previous };
   }
-  const waiver = earlier.filter((row) => row.kind === 'decision' && row.decision === 'waiver').at(0);
-  const waiverUsed = waiver && {
-    by: waiver.by_handle ?? '?',
-    at: waiver.at,
-    workflowId: waiver.workflow_id,
-    runId: waiver.run_id,
-  };
+  const waiverUsed = waiverUsedIn(earlier);
   const reopenedRow = events.find((row) => row.kind === 'reopened' && row.run_id === input.runId);
   const reopen = input.reopen;
   const reopened =
@@ -119,6 +127,35 @@ export async function claimStoryProgram(db: Pool, raw: ClaimStoryProgramInput): 
       ? { by: reopen.by, reason: reopen.reason, at: input.at, previous }
       : undefined;
   return { allowed: true, ...(reopened ? { reopened } : {}), ...(waiverUsed ? { waiverUsed } : {}) };
+}
+
+/**
+ * The story's events as they stand, read without the claim's lock (nothing is written, and a
+ * claim made a moment later decides by itself): the program a new start would meet.
+ */
+export async function readStoryLedger(db: Pool, storyId: string): Promise<StoryLedgerView> {
+  const { rows } = await db.query<EventRow>(
+    `SELECT kind, workflow_id, run_id, by_handle, decision, outcome,
+            to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
+       FROM backstop_story_events WHERE story_id = $1 ORDER BY at, entry_key`,
+    [storyId],
+  );
+  const lastStart = rows.filter((row) => row.kind === 'started').at(-1);
+  const previous = lastStart && programRef(lastStart, rows);
+  const waiverUsed = waiverUsedIn(rows);
+  return { ...(previous ? { previous } : {}), ...(waiverUsed ? { waiverUsed } : {}) };
+}
+
+function waiverUsedIn(rows: EventRow[]): StoryWaiverUsed | undefined {
+  const waiver = rows.find((row) => row.kind === 'decision' && row.decision === 'waiver');
+  return (
+    waiver && {
+      by: waiver.by_handle ?? '?',
+      at: waiver.at,
+      workflowId: waiver.workflow_id,
+      runId: waiver.run_id,
+    }
+  );
 }
 
 function programRef(start: EventRow, rows: EventRow[]): StoryProgramRef {

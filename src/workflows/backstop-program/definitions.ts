@@ -2,7 +2,7 @@ import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import { stepDecisionPayloadSchema, type MessageContract, type DecisionAnswer } from '../shared/messages';
 import { z } from 'zod';
 import { sharedOnFirstUse, sharedSchemas } from '../../common/shared-schemas';
-import type { GitHubIssue, HttpProbe, WorkPackage } from '../../activities';
+import type { GitHubIssue, HttpProbe, StoryProgramRef, StoryWaiverUsed, WorkPackage } from '../../activities';
 import type { CheckpointName } from '../../common/backstop';
 import { storyGitHubSchema, storyOpenProjectSchema } from '../../common/policy/story';
 import { storyIdSchema } from '../../common/names';
@@ -300,6 +300,19 @@ export interface BackstopDryRun {
   revert: string;
   /** How long the T+90 decision may stay open before the DRI is escalated to again. */
   decisionWindowMs: number;
+  /**
+   * What the story's ledger holds, as the real start's claim would meet it (since 0.16.0): a first
+   * program, one refused without a reopen, one whose reopen would be recorded, or unread (Postgres
+   * did not answer). Absent in dry runs of earlier releases.
+   */
+  storyLedger?: {
+    state: 'first_program' | 'reopen_needed' | 'reopen_recorded' | 'unread';
+    previous?: StoryProgramRef;
+    waiverUsed?: StoryWaiverUsed;
+    error?: string;
+    /** The same in a sentence (it ends the result's message). */
+    says: string;
+  };
 }
 
 export type BackstopStatus = RunbookStatus<BackstopDetail>;

@@ -1,5 +1,5 @@
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { RunbookActivities, StoryClaim } from '../../activities';
+import type { RunbookActivities, StoryClaim, StoryProgramRef } from '../../activities';
 import { utcIso } from '../../common/duration';
 import { databaseWrite } from '../activity-options';
 import type { GuardedStep } from '../shared/fail-safe';
@@ -48,12 +48,16 @@ export function allowedClaim(
   // would retry the workflow task forever, so it is a named failure like every other.
   if (!claim) throw ApplicationFailure.nonRetryable('the story claim ended without a value', 'InternalError');
   if (claim.allowed) return claim;
-  const { previous } = claim;
   throw ApplicationFailure.create({
     type: 'StoryAlreadyHadProgram',
     nonRetryable: true,
-    message: `story ${input.storyId} already had a program (${previous.workflowId}, run ${previous.runId}, started ${previous.startedAt}${previous.outcome ? `, ended ${previous.outcome} at ${previous.endedAt}` : ', no recorded end'}); a second program needs an explicit, recorded reopen: add "reopen": {"by": "@you", "reason": "…"} to the start input`,
+    message: alreadyHadProgram(input.storyId, claim.previous),
   });
+}
+
+/** Why a start without a reopen is refused (the claim's answer, and a dry run's forecast of it). */
+export function alreadyHadProgram(storyId: string, previous: StoryProgramRef): string {
+  return `story ${storyId} already had a program (${previous.workflowId}, run ${previous.runId}, started ${previous.startedAt}${previous.outcome ? `, ended ${previous.outcome} at ${previous.endedAt}` : ', no recorded end'}); a second program needs an explicit, recorded reopen: add "reopen": {"by": "@you", "reason": "…"} to the start input`;
 }
 
 /** Keeps a decision with the story (its waiver stays used for every later program). */

@@ -27,7 +27,10 @@ const local = proxyLocalActivities<RunbookActivities>(policyReadLocal);
  * again in the program's own step, as before.
  */
 function openProgram(input: BackstopInput): Promise<OpenedBackstopProgram> {
-  // A dry run claims nothing: it reads the policy the way a continued run does.
+  // A dry run claims nothing: it reads the policy and, since backstop-dry-run-reads-ledger-v1, the
+  // story's ledger (what the claim would meet); before, the policy alone, as a continued run does.
+  if (input.dryRun && !input.continued && isPatched(PATCHES.backstopDryRunReadsLedger))
+    return local.openBackstopProgram({ storyId: input.storyId, peek: true });
   if (!input.continued && !input.dryRun) {
     const open = isPatched(PATCHES.backstopOpensLocally)
       ? local.openBackstopProgram
@@ -82,7 +85,7 @@ async function openAndRun(run: BackstopRun): Promise<BackstopResult> {
       message: `backstopProgram cannot run on this worker's policy: ${snapshot.unserved}`,
     });
   run.configure(snapshot);
-  if (input.dryRun) return planOnly(run);
+  if (input.dryRun) return planOnly(run, opened);
   try {
     if (input.continued)
       run.record.event(

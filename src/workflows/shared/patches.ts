@@ -107,6 +107,8 @@ export const PATCHES = {
   cancellationResolvesPages: 'run-cancellation-resolves-pages-v1',
   /** Break-glass: a committed write whose verification failed or was skipped makes the run non-conforming (outcome `…_non_conforming`), not only flagged. Asked then. */
   unverifiedWriteNonConforming: 'break-glass-unverified-write-non-conforming-v1',
+  /** Backstop: a dry run reads the story's ledger (no claim), so it says when the real start would be refused without a reopen. Asked by a dry run. */
+  backstopDryRunReadsLedger: 'backstop-dry-run-reads-ledger-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
