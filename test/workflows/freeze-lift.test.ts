@@ -15,7 +15,6 @@ import { historyEvents, noticesSent, recordHistory, scheduledActivities } from '
 import { incidentWorld } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { quiet } from '../fixtures/timers';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -50,7 +49,6 @@ describe('freezeLift (seed 004 §1.3 by hand) on the time-skipping server', () =
   test('a cancelled P1 left its freeze in force: a non-responder is refused; a responder lifts it, recorded and told; again: not frozen', async () => {
     await withWorker(async (taskQueue) => {
       const { incidentId, handle } = await declareP1(taskQueue);
-      await quiet(handle);
       await cancelRun<IncidentStatus>(handle);
       assert.equal(await productionFrozen(), true);
 

@@ -21,7 +21,6 @@ import { FaultInjector } from '../fixtures/faults';
 import { historyEvents, noticesSent, recordHistory, scheduledActivities, signals } from '../fixtures/history';
 import { incidentWorld } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
-import { quiet } from '../fixtures/timers';
 import { atStep, waitForStatus } from '../fixtures/wait';
 import { cancellationNotices, cancelRun } from '../fixtures/cancellation';
 
@@ -182,7 +181,6 @@ describe('incident (seed 004) on the time-skipping server', () => {
     await withIncidentWorker(async (taskQueue) => {
       const input = declaration();
       const { handle } = await declare(taskQueue, input);
-      await quiet(handle);
       const { events, status } = await cancelRun<IncidentStatus>(handle);
       assert.equal(status.outcome, 'cancelled');
       const told = noticesSent(events).filter((notice) => notice.kind === 'run_cancelled');
