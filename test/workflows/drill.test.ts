@@ -5,7 +5,9 @@ import { scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import { breakGlassDrill } from '../../src/workflows';
 import { approveSignal, type BreakGlassDrillStatus } from '../../src/workflows/break-glass-drill/definitions';
+import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { createTestDatabase, type TestDatabase } from '../fixtures/database';
+import { FaultInjector } from '../fixtures/faults';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
@@ -33,7 +35,7 @@ beforeEach(async () => {
   await staging.reset();
 });
 
-function drill(approveAfterMs: number) {
+function drill(approveAfterMs: number, injector?: FaultInjector) {
   return suite.withWorker(
     activityDeps(policy, suite.db.pool, {}, { stagingDb: staging.pool }),
     async (taskQueue) => {
@@ -49,8 +51,15 @@ function drill(approveAfterMs: number) {
       );
       if (approveAfterMs > 0) await suite.env.sleep(approveAfterMs);
       await handle.signal(approveSignal, { approver: '@dococeven', planHash: gate.detail.plan!.planHash });
+      if (injector) {
+        // The verification fails for good; the drill's requester skips it.
+        await suite.env.sleep(3 * MINUTE);
+        await waitForStatus<BreakGlassDrillStatus>(handle, atStep('needs_human'), 'the failed verification');
+        await handle.signal(stepDecisionSignal, { by: '@dococeven', decision: 'skip', reason: 'drill' });
+      }
       return handle.result();
     },
+    injector ? { activity: [injector.factory] } : undefined,
   );
 }
 
@@ -59,6 +68,15 @@ describe('breakGlassDrill SLO (time-skipping)', () => {
     const result = await drill(0);
     assert.equal(result.outcome, 'drill_within_slo');
     assert.ok(result.slo!.elapsedMs >= 2 * MINUTE && result.slo!.elapsedMs < 10 * MINUTE);
+  });
+
+  test('the verification fails and is skipped: not completed, no SLO verdict (it runs to a verified restore)', async () => {
+    const injector = new FaultInjector();
+    injector.arm('verifyRestore', 'non_retryable', 'breakGlassDrill');
+    const result = await drill(0, injector);
+    assert.equal(result.outcome, 'drill_not_completed', result.message);
+    assert.match(result.message, /skipped by @dococeven.*never reached a verified restore/);
+    assert.equal(result.slo, undefined);
   });
 
   test('approved after 11 min: over the SLO, not yet "needs tightening"', async () => {

@@ -143,6 +143,14 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
   /** SLO: detected → restore verified. */
   conclude({ record, detail, policy, notices, opening }, end) {
     if (end.outcome !== 'drill_completed') return { outcome: 'drill_not_completed', message: end.message };
+    // The SLO runs to a verified restore: a drill whose verification failed or was skipped never
+    // got there (the non-conformity exists only in runs since break-glass-unverified-write-non-conforming-v1).
+    const unverified = record.status.nonConformities.find((n) => n.code === 'verification_failed');
+    if (unverified)
+      return {
+        outcome: 'drill_not_completed',
+        message: `${unverified.message}: the drill never reached a verified restore, so its SLO was not measured`,
+      };
     const slo = judgeSlo(Date.now() - Date.parse(detail.detectedAt), policy);
     detail.slo = slo;
     recordDrill(slo.elapsedMs, slo.sloMs, slo.verdict);
