@@ -770,7 +770,10 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
         'the T+30 comment sent',
       );
       sinks.openProject.reset(); // later attempts (the cancellation's own comment) are answered
-      const { status: s } = await cancelRun<BackstopStatus>(handle, latestRunEvents);
+      // At once: the comment's activity waits to retry (and would complete if the run were let be).
+      const { status: s } = await cancelRun<BackstopStatus>(handle, latestRunEvents, {
+        activityInFlight: true,
+      });
       assert.equal(s.outcome, 'cancelled');
       assert.ok(s.events.some((e) => e.kind === 'cancelled' && /at step check_T\+30/.test(e.message)));
       assert.deepEqual(
