@@ -18,7 +18,14 @@ import {
 } from '../../src/workflows/incident/definitions';
 import { abortSignal, statusQuery, stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { FaultInjector } from '../fixtures/faults';
-import { historyEvents, noticesSent, recordHistory, scheduledActivities, signals } from '../fixtures/history';
+import {
+  historyEvents,
+  noticesSent,
+  recordHistory,
+  scheduledActivities,
+  signals,
+  type HistoryEvent,
+} from '../fixtures/history';
 import { incidentWorld } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
 import { atStep, waitForStatus } from '../fixtures/wait';
@@ -49,11 +56,12 @@ type Handle = WorkflowHandle<typeof incident>;
 
 /**
  * When the run sent each notice of `kind`, in order: the start of the workflow task that sent it
- * (the history's own time; a timer's task starts as it fires, however slow the worker is).
+ * (the history's own time; a timer's task starts as it fires, however slow the worker is). A
+ * page's resolve (same kind, sent when it is answered) is not counted.
  */
 async function sentAt(handle: Handle, kind: string): Promise<number[]> {
   return noticesSent(await historyEvents(handle))
-    .filter((notice) => notice.kind === kind)
+    .filter((notice) => notice.kind === kind && notice.page?.action !== 'resolve')
     .map((notice) => notice.decidedAtMs);
 }
 
@@ -76,6 +84,14 @@ function assertInstants(actual: number[], expected: number[], what: string, firs
       `${what} #${index + 1} at ${new Date(at).toISOString()}, expected ${new Date(want).toISOString()}`,
     );
   });
+}
+
+/** The pages a run triggered whose last event is still the trigger (PagerDuty keeps them open). */
+function pagesLeftOpen(events: HistoryEvent[]): string[] {
+  const last = new Map<string, string>();
+  for (const notice of noticesSent(events))
+    if (notice.page) last.set(notice.page.dedupKey, notice.page.action);
+  return [...last].filter(([, action]) => action === 'trigger').map(([key]) => key);
 }
 
 async function closeOut(handle: Handle): Promise<Awaited<ReturnType<Handle['result']>>> {
@@ -124,6 +140,8 @@ describe('incident (seed 004) on the time-skipping server', () => {
       await recordHistory(handle, 'incident-mid-sleep-review-overdue');
       const result = await closeOut(handle);
       assert.equal(result.outcome, 'resolved_review_late');
+      // The overdue review's page is answered by the review.
+      assert.deepEqual(pagesLeftOpen(await historyEvents(handle)), []);
       assert.deepEqual(
         result.nonConformities.map((finding) => finding.code),
         ['review_missed'],
@@ -171,6 +189,22 @@ describe('incident (seed 004) on the time-skipping server', () => {
       );
       const result = await closeOut(handle);
       await recordHistory(handle, 'incident-p1-update-cadence');
+      // Each page is resolved once answered: the first missed update by the update that followed
+      // it (in that signal's own workflow task), the second and the declaration by the resolution.
+      const events = await historyEvents(handle);
+      assert.deepEqual(pagesLeftOpen(events), []);
+      const missed1 = noticesSent(events).filter(
+        (n) => n.page?.dedupKey === `${handle.workflowId}/update-missed/1`,
+      );
+      assert.deepEqual(
+        missed1.map((n) => n.page!.action),
+        ['trigger', 'resolve'],
+      );
+      assert.ok(
+        missed1[1]!.decidedAtMs >= updatedMs && missed1[1]!.decidedAtMs - updatedMs < 5_000,
+        `resolved at ${new Date(missed1[1]!.decidedAtMs).toISOString()}, the update at ${new Date(updatedMs).toISOString()}`,
+      );
+
       assert.deepEqual(await activeFreezes(input.incidentId), [{ lifted: true }]);
       assert.equal(result.detail.updates.count, 1);
       assert.equal(result.detail.firstSteps.find((step) => step.item === 'freeze')?.by, '@durable-runbooks');
@@ -211,7 +245,11 @@ describe('incident (seed 004) on the time-skipping server', () => {
         [startedMs + 15 * MINUTE],
         'IC escalation',
       );
-      assert.equal((await sentAt(handle, 'incident_commander_acknowledged')).length, 1);
+      assert.equal(
+        noticesSent(await historyEvents(handle)).filter((n) => n.kind === 'incident_commander_acknowledged')
+          .length,
+        1,
+      );
 
       // P0 → P2: no update is due any more. P2 → P1 an hour later: due 30 min after that change.
       await handle.signal(changeSeverityMessage.signal, {
@@ -296,12 +334,36 @@ describe('incident (seed 004) on the time-skipping server', () => {
       );
       assertInstants(await sentAt(handle, 'incident_breach_missed'), [deadline], 'breach deadline');
       const pages = noticesSent(await historyEvents(handle)).filter(
-        (notice) => notice.kind === 'incident_page',
+        (notice) => notice.kind === 'incident_page' && notice.page?.action === 'trigger',
       );
       assert.equal(pages.length, 1, 'the paging matrix paged once at the declaration');
       await handle.signal(breachNotifiedMessage.signal, { by: '@dococeven', reference: 'SDAIA-2026-0042' });
       const result = await closeOut(handle);
       await recordHistory(handle, 'incident-data-breach');
+      // Every page answered: the declaration's by the resolution, the breach's five by the
+      // regulator's notification (in that signal's own workflow task).
+      const events = await historyEvents(handle);
+      assert.deepEqual(pagesLeftOpen(events), []);
+      const resolvedAt = (infix: string) =>
+        noticesSent(events)
+          .filter((n) => n.page?.action === 'resolve' && n.page.dedupKey.includes(infix))
+          .map((n) => n.decidedAtMs);
+      const [resolvedMs, notifiedMs] = [
+        await signalAt(handle, 'resolve'),
+        await signalAt(handle, 'breachNotified'),
+      ];
+      for (const [infix, count, signalMs] of [
+        ['/declared', 1, resolvedMs],
+        ['/breach/', 5, notifiedMs],
+      ] as const) {
+        const at = resolvedAt(infix);
+        assert.equal(at.length, count, `${infix} resolves`);
+        for (const ms of at)
+          assert.ok(
+            ms >= signalMs && ms - signalMs < 5_000,
+            `${infix} resolved at ${new Date(ms).toISOString()}`,
+          );
+      }
       assert.ok(result.nonConformities.some((finding) => finding.code === 'breach_notification_missed'));
       assert.equal(result.detail.breach?.reference, 'SDAIA-2026-0042');
     });

@@ -180,6 +180,7 @@ function installLifecycle(run: IncidentRun, effects: SideEffects): void {
       run.record.setDeadline('next_update', now + run.policy!.updateEvery);
     }
     run.record.event('update', payload.text, by);
+    run.resolvePages(['update-missed'], `update posted by ${by}`);
     run.send({
       kind: 'incident_update',
       severity: 'info',
@@ -210,6 +211,7 @@ function installLifecycle(run: IncidentRun, effects: SideEffects): void {
     Object.assign(review, { filedAt: utcIso(Date.now()), by, documentUrl: payload.documentUrl });
     run.record.resolveDeadline('post_incident_review', review.escalations > 0 ? 'missed' : 'met');
     run.record.event('review_filed', payload.documentUrl, by);
+    run.resolvePages(['review-missed'], `post-incident review filed by ${by}`);
     run.send({
       kind: 'incident_review_filed',
       severity: 'info',
@@ -246,6 +248,7 @@ function installBreach(run: IncidentRun): void {
     Object.assign(breach, { notifiedAt: utcIso(Date.now()), notifiedBy: by, reference: payload.reference });
     run.record.resolveDeadline('breach_notification', breach.missed ? 'missed' : 'met');
     run.record.event('breach_notified', `regulator notified: ${payload.reference}`, by);
+    run.resolvePages(['breach'], `regulator notified (${payload.reference}), recorded by ${by}`);
     run.send({
       kind: 'incident_breach_notified',
       severity: 'info',
@@ -269,6 +272,9 @@ function resolve(run: IncidentRun, effects: SideEffects, by: string, summary: st
   run.detail.review = { dueAt: utcIso(dueMs), escalations: 0 };
   run.record.setDeadline('post_incident_review', dueMs);
   run.record.enterStep('awaiting_review', `resolved by ${by}; post-incident review due ${utcIso(dueMs)}`);
+  // The incident is over: its paging, the commander's clock and the update cadence with it (the
+  // breach's notification and the review are obligations of their own, resolved when done).
+  run.resolvePages(['declared', 'commander', 'commander-missed', 'update-missed'], `resolved by ${by}`);
   run.send({
     kind: 'incident_resolved',
     severity: 'info',

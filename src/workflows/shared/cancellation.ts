@@ -87,18 +87,16 @@ const ASKED_OF_THE_RUN: ReadonlySet<NoticeKind> = new Set<NoticeKind>([
 
 /** Resolves the pages the run asked and can no longer be answered; returns those it leaves open. */
 function resolvePagesAskedOfTheRun(notices: Notices, tag: string, summary: string): OpenPage[] {
-  const open = notices.pagesOpen;
-  for (const page of open.filter((p) => ASKED_OF_THE_RUN.has(p.kind)))
-    notices.send({
-      kind: page.kind.startsWith('needs_human') ? 'needs_human_resolved' : page.kind,
-      severity: 'info',
-      audience: page.audience,
-      ...(page.recipients ? { recipients: page.recipients } : {}),
-      page: { action: 'resolve', dedupKey: page.dedupKey },
+  const asked = (page: OpenPage) => ASKED_OF_THE_RUN.has(page.kind);
+  notices.resolvePages(
+    asked,
+    (page) => ({
       subject: `${tag} ${summary}: nothing more is asked (was: ${page.subject})`,
       body: `${summary}. The run that asked this has ended; what is left is to be done by hand.`,
-    });
-  return open.filter((p) => !ASKED_OF_THE_RUN.has(p.kind));
+    }),
+    (page) => (page.kind.startsWith('needs_human') ? 'needs_human_resolved' : page.kind),
+  );
+  return notices.pagesOpen.filter((page) => !asked(page));
 }
 
 async function endCancelled(

@@ -138,6 +138,28 @@ export class Notices {
     this.openPages.set(page.dedupKey, page);
   }
 
+  /**
+   * Resolves every open page `select` picks, as its trigger's audience and recipients (kind: the
+   * trigger's unless `kindOf` says otherwise); returns the pages resolved (none: nothing is sent).
+   */
+  resolvePages(
+    select: (page: OpenPage) => boolean,
+    text: (page: OpenPage) => { subject: string; body: string },
+    kindOf: (page: OpenPage) => NoticeKind = (page) => page.kind,
+  ): OpenPage[] {
+    const picked = this.pagesOpen.filter(select);
+    for (const page of picked)
+      this.send({
+        kind: kindOf(page),
+        severity: 'info',
+        audience: page.audience,
+        ...(page.recipients ? { recipients: page.recipients } : {}),
+        page: { action: 'resolve', dedupKey: page.dedupKey },
+        ...text(page),
+      });
+    return picked;
+  }
+
   private trackPage(draft: NoticeDraft, page: NoticePage): void {
     if (page.action === 'resolve') this.openPages.delete(page.dedupKey);
     else if (page.action === 'trigger' && !this.openPages.has(page.dedupKey))

@@ -109,6 +109,8 @@ export const PATCHES = {
   unverifiedWriteNonConforming: 'break-glass-unverified-write-non-conforming-v1',
   /** Backstop: a dry run reads the story's ledger (no claim), so it says when the real start would be refused without a reopen. Asked by a dry run. */
   backstopDryRunReadsLedger: 'backstop-dry-run-reads-ledger-v1',
+  /** Incident: a page is resolved once what it asked is done (declaration and commander pages at the resolution, a missed update at the next update, the breach pages at the regulator's notification, an overdue review when filed). Asked then, when such a page is open. */
+  incidentPagesResolved: 'incident-pages-resolved-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
