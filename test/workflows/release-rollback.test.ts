@@ -18,6 +18,7 @@ import {
   completedActivities,
   historyEvents,
   noticeAt,
+  noticesSent,
   recordHistory,
   scheduledActivities,
 } from '../fixtures/history';
@@ -226,6 +227,20 @@ describe('releaseRollback (time-skipping, seed 001 §5)', () => {
           30 * MIN,
           20_000,
           'revert → page',
+        );
+        // The old code runs: both pages are answered, resolved in the workflow task that saw it
+        // verified (the one that sent the "done" notice), not left open in PagerDuty.
+        for (const kind of ['release_rollback_pin_failed', 'release_rollback_overdue'])
+          assert.equal(sinks.pagerDuty.alerts.get(`${handle.workflowId}/${kind}`)?.status, 'resolved', kind);
+        const sent = noticesSent(events);
+        const doneMs = sent.find((n) => n.kind === 'release_rollback_done')!.decidedAtMs;
+        const resolves = sent.filter((n) => n.page?.action === 'resolve');
+        assert.deepEqual(
+          resolves.map((n) => [n.page!.dedupKey, n.decidedAtMs]),
+          ['release_rollback_pin_failed', 'release_rollback_overdue'].map((kind) => [
+            `${handle.workflowId}/${kind}`,
+            doneMs,
+          ]),
         );
       } finally {
         await endRun(handle);

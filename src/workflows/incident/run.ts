@@ -8,8 +8,8 @@ import type { IncidentPolicy } from '../../common/policy/incident';
 import { handleDecision, type DecisionMessage } from '../shared/decisions';
 import { FailSafe } from '../shared/fail-safe';
 import { statusQuery } from '../shared/messages';
-import { Notices, type NoticeDraft, type OpenPage } from '../shared/notices';
-import { isPatched, PATCHES } from '../shared/patches';
+import { Notices, type NoticeDraft } from '../shared/notices';
+import { PATCHES } from '../shared/patches';
 import { RunRecord, type RefusalReason, type RefusedAttempt } from '../shared/run-record';
 import { describeIssuesInline } from '../../common/validation';
 import {
@@ -247,20 +247,10 @@ export class IncidentRun {
     return null;
   }
 
-  /**
-   * Resolves the run's open pages under `<workflowId>/<prefix>` (the key itself, or below it) that
-   * `why` answers. Since incident-pages-resolved-v1, asked only when such a page is open: an
-   * answered page left triggered keeps a PagerDuty incident open that nobody will close.
-   */
+  /** Resolves the run's open pages under `<workflowId>/<prefix>` that `why` answers (incident-pages-resolved-v1). */
   resolvePages(prefixes: string[], why: string): void {
     const keys = prefixes.map((prefix) => `${this.record.status.workflowId}/${prefix}`);
-    const answered = (page: OpenPage) =>
-      keys.some((key) => page.dedupKey === key || page.dedupKey.startsWith(`${key}/`));
-    if (!this.notices.pagesOpen.some(answered) || !isPatched(PATCHES.incidentPagesResolved)) return;
-    this.notices.resolvePages(answered, (page) => ({
-      subject: `${this.tag} ${why}: resolves "${page.subject}"`,
-      body: why,
-    }));
+    this.notices.resolveAnswered(keys, PATCHES.incidentPagesResolved, why, this.tag);
   }
 
   commanderPageKey(): string {

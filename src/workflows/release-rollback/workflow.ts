@@ -8,6 +8,7 @@ import { StepFailed, type StepOutcome } from '../shared/fail-safe';
 import { announcingCancellation } from '../shared/cancellation';
 import { parseWorkflowInput, servedSection } from '../shared/input';
 import { describeFailure } from '../shared/notices';
+import { PATCHES } from '../shared/patches';
 import {
   releaseRollbackInputSchema,
   type ReleaseRollbackDryRun,
@@ -286,6 +287,15 @@ async function mergeRevert(run: ReleaseRollbackRun): Promise<ReleaseRollbackResu
   revert.actualMs = Date.now() - startedMs;
   revert.met = revert.actualMs <= revert.targetMs;
   if (!revert.overdue) record.resolveDeadline('merge_revert', revert.met ? 'met' : 'missed');
+  // The old code runs: the pages about the pin that did not hold and the overdue revert are answered.
+  run.notices.resolveAnswered(
+    ['release_rollback_pin_failed', 'release_rollback_overdue'].map(
+      (kind) => `${record.status.workflowId}/${kind}`,
+    ),
+    PATCHES.releaseRollbackPagesResolved,
+    `merge revert PR #${pr.number} deployed: old code running`,
+    run.tag,
+  );
   run.notify(
     'release_rollback_done',
     'info',

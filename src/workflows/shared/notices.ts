@@ -11,7 +11,7 @@ import type {
 import type { NoticeChannelType } from '../../common/policy';
 import type { NoticeDelivery, NoticeRouting, RunbookActivities } from '../../activities';
 import { notification } from '../activity-options';
-import { isPatched, PATCHES } from './patches';
+import { isPatched, PATCHES, type PatchId } from './patches';
 import type { RunRecord } from './run-record';
 
 const { notifyLog, notifySlack, notifyPagerDuty, notifyEmail, notifyWebhook } =
@@ -158,6 +158,22 @@ export class Notices {
         ...text(page),
       });
     return picked;
+  }
+
+  /**
+   * Resolves the open pages whose dedup key is one of `keys` (or below one of them: `key/…`), once
+   * what they asked is done. Behind `patch`, asked only when such a page is open (so a run without
+   * one records no marker): an answered page left triggered keeps a PagerDuty incident open that
+   * nobody will close.
+   */
+  resolveAnswered(keys: string[], patch: PatchId, why: string, tag: string): void {
+    const answered = (page: OpenPage) =>
+      keys.some((key) => page.dedupKey === key || page.dedupKey.startsWith(`${key}/`));
+    if (!this.pagesOpen.some(answered) || !isPatched(patch)) return;
+    this.resolvePages(answered, (page) => ({
+      subject: `${tag} ${why}: resolves "${page.subject}"`,
+      body: why,
+    }));
   }
 
   private trackPage(draft: NoticeDraft, page: NoticePage): void {

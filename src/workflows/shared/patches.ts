@@ -111,6 +111,8 @@ export const PATCHES = {
   backstopDryRunReadsLedger: 'backstop-dry-run-reads-ledger-v1',
   /** Incident: a page is resolved once what it asked is done (declaration and commander pages at the resolution, a missed update at the next update, the breach pages at the regulator's notification, an overdue review when filed). Asked then, when such a page is open. */
   incidentPagesResolved: 'incident-pages-resolved-v1',
+  /** Release rollback: the pin-failed and overdue pages are resolved once the merge revert is verified (old code running). Asked then, when such a page is open. */
+  releaseRollbackPagesResolved: 'release-rollback-pages-resolved-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
