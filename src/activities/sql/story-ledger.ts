@@ -112,8 +112,7 @@ export async function claimStoryProgram(db: Pool, raw: ClaimStoryProgramInput): 
   const events = claim.events;
   const mine = events.some((row) => row.kind === 'started' && row.run_id === input.runId);
   const earlier = events.filter((row) => row.run_id !== input.runId);
-  const lastStart = earlier.filter((row) => row.kind === 'started').at(-1);
-  const previous: StoryProgramRef | undefined = lastStart && programRef(lastStart, earlier);
+  const previous = latestProgram(earlier);
   if (!claim.allowed) {
     // The function refuses only a story that had another program: that program is named.
     if (!previous) throw new Error('backstop_claim_story_v1 refused a story without an earlier program');
@@ -135,13 +134,12 @@ export async function claimStoryProgram(db: Pool, raw: ClaimStoryProgramInput): 
  */
 export async function readStoryLedger(db: Pool, storyId: string): Promise<StoryLedgerView> {
   const { rows } = await db.query<EventRow>(
-    `SELECT kind, workflow_id, run_id, by_handle, decision, outcome,
-            to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
-       FROM backstop_story_events WHERE story_id = $1 ORDER BY at, entry_key`,
+    `SELECT e.kind, e.workflow_id, e.run_id, e.by_handle, e.decision, e.outcome,
+            to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
+       FROM backstop_story_events e WHERE e.story_id = $1 ORDER BY e.at, e.entry_key`,
     [storyId],
   );
-  const lastStart = rows.filter((row) => row.kind === 'started').at(-1);
-  const previous = lastStart && programRef(lastStart, rows);
+  const previous = latestProgram(rows);
   const waiverUsed = waiverUsedIn(rows);
   return { ...(previous ? { previous } : {}), ...(waiverUsed ? { waiverUsed } : {}) };
 }
@@ -156,6 +154,12 @@ function waiverUsedIn(rows: EventRow[]): StoryWaiverUsed | undefined {
       runId: waiver.run_id,
     }
   );
+}
+
+/** The story's latest program in `rows` (its start, and its end if recorded). */
+function latestProgram(rows: EventRow[]): StoryProgramRef | undefined {
+  const lastStart = rows.filter((row) => row.kind === 'started').at(-1);
+  return lastStart && programRef(lastStart, rows);
 }
 
 function programRef(start: EventRow, rows: EventRow[]): StoryProgramRef {
