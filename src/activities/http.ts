@@ -93,7 +93,8 @@ export async function callApi(request: ApiRequest): Promise<ApiResponse> {
   });
 }
 
-function describeNetworkError(error: unknown): string {
+/** fetch's "fetch failed" says nothing: its cause (ECONNREFUSED, …) does. */
+export function describeNetworkError(error: unknown): string {
   if (error instanceof Error) {
     const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
     return cause?.code ?? cause?.message ?? error.message;

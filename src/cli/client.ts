@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Client } from '@temporalio/client';
 import { startTracing } from '../worker/tracing';
 import { isAlive, stackConnectionFile, type StackConnection } from '../local/stack-connection';
-import { DEFAULT_TASK_QUEUE, tracesUrlFrom } from '../worker/config';
+import { DEFAULT_TASK_QUEUE, tracesExportFrom } from '../worker/config';
 import { connectClient, loadTemporalTarget } from '../worker/connection';
 import { runbookDataConverter } from '../codec/aes-gcm';
 import { loadPayloadKeys, PAYLOAD_KEYS_ENV, PAYLOAD_KEYS_FILE_ENV } from '../codec/keys';
@@ -43,12 +43,13 @@ export async function withClient<T>(work: (ctx: CommandContext) => Promise<T>): 
   const env = clientEnvironment();
   const target = loadTemporalTarget(env);
   const dataConverter = runbookDataConverter(loadPayloadKeys(env));
-  const tracesUrl = tracesUrlFrom(env);
+  const tracesExport = tracesExportFrom(env);
   // The CLI's start opens the run's trace, which the worker's spans then join.
-  const tracing = tracesUrl
-    ? startTracing(tracesUrl, 'durable-runbooks-cli', {
-        warn: (message, meta) => process.stderr.write(`${message} ${JSON.stringify(meta)}\n`),
-      })
+  const say = (message: string, meta: Record<string, unknown>): void => {
+    process.stderr.write(`${message} ${JSON.stringify(meta)}\n`);
+  };
+  const tracing = tracesExport
+    ? startTracing(tracesExport, 'durable-runbooks-cli', { warn: say, info: say })
     : undefined;
   const connection = await connectClient(target);
   try {

@@ -214,17 +214,94 @@ const tracesUrlSchema = z
   .url({ protocol: /^https?$/, message: 'an http(s) URL, like http://127.0.0.1:4318/v1/traces' })
   .optional();
 
-/** RUNBOOKS_OTLP_TRACES_URL (worker and CLI), checked; undefined: tracing off (src/worker/tracing.ts). */
-export function tracesUrlFrom(env: NodeJS.ProcessEnv): string | undefined {
+/** Where a run's spans go and how the collector is authenticated (src/worker/tracing.ts). */
+export interface TracesExport {
+  url: string;
+  /** Sent with every export; their values are secrets (scrubbed from every log line). */
+  headers: Record<string, string>;
+  /** The URL as log lines say it: scheme, host and path (a query may hold a key). */
+  logUrl: string;
+}
+
+/**
+ * RUNBOOKS_OTLP_TRACES_URL (worker and CLI) and the collector's headers from OpenTelemetry's own
+ * variables (OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TRACES_HEADERS winning per key),
+ * checked; undefined: tracing off. Credentials in the URL are refused: fetch will not send them
+ * (every export would fail) and a URL is what a failed export's log line names.
+ */
+export function tracesExportFrom(env: NodeJS.ProcessEnv): TracesExport | undefined {
   const parsed = tracesUrlSchema.safeParse(env[TRACES_URL_ENV] || undefined);
   if (!parsed.success)
     throw new ConfigurationError(
       `${TRACES_URL_ENV}: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`,
     );
-  return parsed.data;
+  if (parsed.data === undefined) return undefined;
+  const url = new URL(parsed.data);
+  if (url.username || url.password)
+    throw new ConfigurationError(
+      `${TRACES_URL_ENV}: credentials in the URL are refused (they would be written in log lines, and ` +
+        `the export cannot send them): give the collector's token as a header, e.g. ` +
+        `${TRACES_HEADERS_ENV}=authorization=Bearer%20<token>`,
+    );
+  return {
+    url: parsed.data,
+    headers: {
+      ...otlpHeadersFrom(env, OTLP_HEADERS_ENV),
+      ...otlpHeadersFrom(env, TRACES_HEADERS_ENV),
+    },
+    logUrl: `${url.origin}${url.pathname}${url.search ? ' (query not shown)' : ''}`,
+  };
+}
+
+/** For the worker's start line: where spans go and which headers are sent (names only). */
+export function describeTracesExport(exportTo: TracesExport | undefined): string {
+  if (!exportTo) return `off (${TRACES_URL_ENV})`;
+  const names = Object.keys(exportTo.headers);
+  return names.length ? `${exportTo.logUrl}, headers ${names.join(', ')}` : exportTo.logUrl;
 }
 
 export const TRACES_URL_ENV = 'RUNBOOKS_OTLP_TRACES_URL';
+export const OTLP_HEADERS_ENV = 'OTEL_EXPORTER_OTLP_HEADERS';
+export const TRACES_HEADERS_ENV = 'OTEL_EXPORTER_OTLP_TRACES_HEADERS';
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers the exporter sets itself. */
+const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host']);
+
+/**
+ * OpenTelemetry's header list, `key1=value1,key2=value2` with URL-encoded values. A bad entry is
+ * named by its position and key, never by its value (a value is usually a token).
+ */
+function otlpHeadersFrom(env: NodeJS.ProcessEnv, variable: string): Record<string, string> {
+  const text = env[variable]?.trim();
+  if (!text) return {};
+  const headers: Record<string, string> = {};
+  const problems: string[] = [];
+  text.split(',').forEach((entry, index) => {
+    const at = `entry ${index + 1}`;
+    const equals = entry.indexOf('=');
+    const key = (equals < 0 ? entry : entry.slice(0, equals)).trim().toLowerCase();
+    if (equals < 0 || !HEADER_NAME.test(key)) {
+      problems.push(`${at}: not key=value with a header name as key`);
+      return;
+    }
+    if (RESERVED_HEADERS.has(key)) {
+      problems.push(`${at} (${key}): set by the exporter itself`);
+      return;
+    }
+    let value: string;
+    try {
+      value = decodeURIComponent(entry.slice(equals + 1).trim());
+    } catch {
+      problems.push(`${at} (${key}): its value is not URL-encoded text`);
+      return;
+    }
+    if (!value || /[\r\n\0]/.test(value)) problems.push(`${at} (${key}): an empty value or a line break`);
+    else headers[key] = value;
+  });
+  if (problems.length) throw new ConfigurationError(`${variable}: ${problems.join('; ')}`);
+  return headers;
+}
 
 /** What the worker says at start about its own configuration (no secrets: URLs masked). */
 export function describeWorkerConfig(config: WorkerConfig): Record<string, string> {

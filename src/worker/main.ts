@@ -3,11 +3,10 @@ import { Runtime } from '@temporalio/worker';
 import { resolveChannels } from '../activities/channels';
 import { connectDatabase } from './database';
 import {
+  describeTracesExport,
   describeWorkerConfig,
   loadWorkerConfig,
-  redactUrl,
-  tracesUrlFrom,
-  TRACES_URL_ENV,
+  tracesExportFrom,
   type WorkerConfig,
 } from './config';
 import { Client } from '@temporalio/client';
@@ -29,9 +28,10 @@ import { describePayloadKeys, loadPayloadKeys } from '../codec/keys';
  */
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
-  const tracesUrl = tracesUrlFrom(process.env);
-  // Filled once the channels are resolved: every log line is scrubbed of them.
-  const secrets: string[] = [];
+  const tracesExport = tracesExportFrom(process.env);
+  // The collector's header values now, the channels' secrets once resolved: every log line is
+  // scrubbed of them.
+  const secrets: string[] = Object.values(tracesExport?.headers ?? {});
   const logger = workerLogger(config.log.level, config.log.format, secrets);
   Runtime.install({
     logger,
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
 
   const connection = await connectWorker(target);
   const dataConverter = runbookDataConverter(payloadKeys);
-  const tracing = tracesUrl ? startTracing(tracesUrl, 'durable-runbooks-worker', logger) : undefined;
+  const tracing = tracesExport ? startTracing(tracesExport, 'durable-runbooks-worker', logger) : undefined;
   const worker = await createRunbookWorker({
     connection,
     namespace: target.namespace,
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     temporal: target.address,
     namespace: target.namespace,
     ...describeWorkerConfig(config),
-    traces: tracesUrl ? redactUrl(tracesUrl) : `off (${TRACES_URL_ENV})`,
+    traces: describeTracesExport(tracesExport),
     payloadEncryption: describePayloadKeys(payloadKeys),
     policyFile: file,
     drillLogDirectory,

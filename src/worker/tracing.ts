@@ -12,6 +12,9 @@ import {
   OpenTelemetryPlugin,
   OpenTelemetryWorkflowClientInterceptor,
 } from '@temporalio/interceptors-opentelemetry';
+import { describeNetworkError } from '../activities/http';
+import { scrubSecrets } from '../common/scrub';
+import type { TracesExport } from './config';
 
 /**
  * Tracing (off unless RUNBOOKS_OTLP_TRACES_URL is set): Temporal's OpenTelemetry interceptors make
@@ -31,11 +34,12 @@ export interface Tracing {
 /** Where an export that failed is said (the worker's logger, or the CLI's stderr). */
 export interface TracingLog {
   warn(message: string, meta: Record<string, unknown>): void;
+  info(message: string, meta: Record<string, unknown>): void;
 }
 
-export function startTracing(url: string, serviceName: string, logger: TracingLog): Tracing {
+export function startTracing(exportTo: TracesExport, serviceName: string, logger: TracingLog): Tracing {
   const resource = new Resource({ 'service.name': serviceName });
-  const processor = new BatchSpanProcessor(new OtlpJsonSpanExporter(url, logger), {
+  const processor = new BatchSpanProcessor(new OtlpJsonSpanExporter(exportTo, logger), {
     scheduledDelayMillis: 1_000,
   });
   const provider = new BasicTracerProvider({ resource });
@@ -51,26 +55,48 @@ export function startTracing(url: string, serviceName: string, logger: TracingLo
   };
 }
 
-/** OTLP/HTTP with the JSON encoding (the collector's /v1/traces accepts application/json). */
+/** While exports keep failing, one warning at the first and then at most one per this interval. */
+export const EXPORT_FAILURE_REPORT_INTERVAL_MS = 60_000;
+
+/**
+ * OTLP/HTTP with the JSON encoding (the collector's /v1/traces accepts application/json).
+ * A collector that is down or refuses must not flood the worker's log (the batch exports every
+ * second): the first failure is said at once, later ones are counted and said once a minute with
+ * the spans lost, and the recovery is said with the totals. Messages name the URL without its
+ * query and are scrubbed of the headers' values.
+ */
 export class OtlpJsonSpanExporter implements SpanExporter {
+  private failedExports = 0;
+  private spansLost = 0;
+  private lastReportAt = 0;
+  private readonly secrets: string[];
+
   constructor(
-    private readonly url: string,
+    private readonly exportTo: TracesExport,
     private readonly logger: TracingLog,
-  ) {}
+    private readonly now: () => number = Date.now,
+  ) {
+    this.secrets = Object.values(exportTo.headers);
+  }
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    fetch(this.url, {
+    fetch(this.exportTo.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...this.exportTo.headers, 'content-type': 'application/json' },
       body: JSON.stringify(otlpTraces(spans)),
       signal: AbortSignal.timeout(10_000),
+      redirect: 'error',
     }).then(
       (response) => {
-        if (!response.ok) this.logger.warn('traces not exported', { url: this.url, status: response.status });
+        // The body is not read into a message: a collector may echo what it was sent.
+        void response.body?.cancel();
+        if (response.ok) this.succeeded();
+        else this.failed(spans.length, `HTTP ${response.status} ${response.statusText}`.trim());
         done({ code: response.ok ? ExportResultCode.SUCCESS : ExportResultCode.FAILED });
       },
       (error: unknown) => {
-        this.logger.warn('traces not exported', { url: this.url, error: (error as Error).message });
+        const timedOut = error instanceof Error && ['TimeoutError', 'AbortError'].includes(error.name);
+        this.failed(spans.length, timedOut ? 'no response within 10 s' : describeNetworkError(error));
         done({ code: ExportResultCode.FAILED, error: error as Error });
       },
     );
@@ -78,6 +104,33 @@ export class OtlpJsonSpanExporter implements SpanExporter {
 
   shutdown(): Promise<void> {
     return Promise.resolve();
+  }
+
+  private failed(spans: number, reason: string): void {
+    const first = this.failedExports === 0;
+    this.failedExports += 1;
+    this.spansLost += spans;
+    const at = this.now();
+    if (!first && at - this.lastReportAt < EXPORT_FAILURE_REPORT_INTERVAL_MS) return;
+    this.lastReportAt = at;
+    this.logger.warn(first ? 'traces not exported' : 'traces still not exported', {
+      url: this.exportTo.logUrl,
+      reason: scrubSecrets(reason, this.secrets),
+      failedExports: this.failedExports,
+      spansLost: this.spansLost,
+      ...(first ? { next: 'further failures are counted and said once a minute' } : {}),
+    });
+  }
+
+  private succeeded(): void {
+    if (this.failedExports === 0) return;
+    this.logger.info('traces exported again', {
+      url: this.exportTo.logUrl,
+      failedExports: this.failedExports,
+      spansLost: this.spansLost,
+    });
+    this.failedExports = 0;
+    this.spansLost = 0;
   }
 }
 

@@ -372,7 +372,13 @@ describe('breakGlassRestore end to end on the dev server', () => {
 
   test('traces: one Procedure A run is one trace across the client, the workflow and its activities (OTLP/HTTP)', async () => {
     await suite.db.reset();
-    const receiver = await HttpSink.start(() => ({ status: 200, body: {} }));
+    // The collector takes spans only with its token, sent as OpenTelemetry's header variable says.
+    const token = `otlp-token-${uniqueId('t')}`;
+    const receiver = await HttpSink.start((request) =>
+      request.headers.authorization === `Bearer ${token}`
+        ? { status: 200, body: {} }
+        : { status: 401, body: {} },
+    );
     const tracesUrl = `${receiver.url}/v1/traces`;
     const taskQueue = uniqueId('runbooks-traces');
     const worker = spawnNode('dist/src/worker/main.js', [], {
@@ -382,8 +388,13 @@ describe('breakGlassRestore end to end on the dev server', () => {
       RUNBOOKS_TASK_QUEUE: taskQueue,
       RUNBOOKS_POLICY_FILE: TEST_POLICY_FILE,
       RUNBOOKS_OTLP_TRACES_URL: tracesUrl,
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: `authorization=Bearer%20${token}`,
     });
-    const tracing = startTracing(tracesUrl, 'test-client', { warn: () => undefined });
+    const tracing = startTracing(
+      { url: tracesUrl, headers: { authorization: `Bearer ${token}` }, logUrl: tracesUrl },
+      'test-client',
+      { warn: () => undefined, info: () => undefined },
+    );
     try {
       await worker.waitFor(/runbooks worker started/);
       const client = new Client({
@@ -411,8 +422,16 @@ describe('breakGlassRestore end to end on the dev server', () => {
         name: string;
       }
       const spans: (OtlpSpan & { service: string })[] = [];
+      assert.ok(receiver.requests.length > 0, 'spans were exported');
+      assert.doesNotMatch(worker.output(), /traces not exported/, 'every export was taken');
+      assert.ok(!worker.output().includes(token), "the collector's token is in no log line");
+      assert.match(
+        worker.output(),
+        /"traces":"http:\/\/127\.0\.0\.1:\d+\/v1\/traces, headers authorization"/,
+      );
       for (const request of receiver.requests) {
         assert.equal(request.path, '/v1/traces');
+        assert.equal(request.headers.authorization, `Bearer ${token}`);
         assert.match(String(request.headers['content-type']), /application\/json/);
         const body = request.json as {
           resourceSpans: {

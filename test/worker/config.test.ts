@@ -10,7 +10,7 @@ import {
   defaultWorkflowCacheSize,
   loadWorkerConfig,
   redactUrl,
-  tracesUrlFrom,
+  tracesExportFrom,
 } from '../../src/worker/config';
 import { ConfigurationError } from '../../src/common/errors';
 import { REPO_ROOT } from '../../src/local/paths';
@@ -394,7 +394,7 @@ describe('worker environment', () => {
     const defaults = loadWorkerConfig(db);
     assert.equal(defaults.metrics, undefined, 'no metrics endpoint unless asked');
     assert.deepEqual(defaults.log, { level: 'INFO', format: 'json' });
-    assert.equal(tracesUrlFrom(db), undefined, 'no tracing unless asked');
+    assert.equal(tracesExportFrom(db), undefined, 'no tracing unless asked');
     const on = loadWorkerConfig({
       ...db,
       RUNBOOKS_METRICS_ADDRESS: '0.0.0.0:9464',
@@ -417,13 +417,58 @@ describe('worker environment', () => {
         /RUNBOOKS_METRICS_ADDRESS: host:port/.test(error.message) &&
         /RUNBOOKS_LOG_FORMAT/.test(error.message),
     );
-    assert.equal(
-      tracesUrlFrom({ RUNBOOKS_OTLP_TRACES_URL: 'http://127.0.0.1:4318/v1/traces' }),
-      'http://127.0.0.1:4318/v1/traces',
-    );
+    assert.deepEqual(tracesExportFrom({ RUNBOOKS_OTLP_TRACES_URL: 'http://127.0.0.1:4318/v1/traces' }), {
+      url: 'http://127.0.0.1:4318/v1/traces',
+      headers: {},
+      logUrl: 'http://127.0.0.1:4318/v1/traces',
+    });
     assert.throws(
-      () => tracesUrlFrom({ RUNBOOKS_OTLP_TRACES_URL: 'ftp://collector/v1/traces' }),
+      () => tracesExportFrom({ RUNBOOKS_OTLP_TRACES_URL: 'ftp://collector/v1/traces' }),
       /RUNBOOKS_OTLP_TRACES_URL: an http\(s\) URL/,
+    );
+  });
+
+  test('traces: the collector is authenticated by OpenTelemetry header variables, never by the URL', () => {
+    const url = 'https://collector.example:4318/v1/traces';
+    // A token in the URL never worked (fetch refuses it, so every export failed) and was named in
+    // every failed export's log line: refused, and the message does not repeat it.
+    for (const withCredentials of [
+      'https://otel:s3cret-token@collector.example:4318/v1/traces',
+      'https://s3cret-token@collector.example:4318/v1/traces',
+    ])
+      assert.throws(
+        () => tracesExportFrom({ RUNBOOKS_OTLP_TRACES_URL: withCredentials }),
+        (error: Error) =>
+          error instanceof ConfigurationError &&
+          /RUNBOOKS_OTLP_TRACES_URL: credentials in the URL are refused/.test(error.message) &&
+          /OTEL_EXPORTER_OTLP_TRACES_HEADERS=authorization=Bearer%20<token>/.test(error.message) &&
+          !error.message.includes('s3cret'),
+      );
+    // Both variables, the traces one winning per key; values URL-decoded; names lower-cased.
+    const exportTo = tracesExportFrom({
+      RUNBOOKS_OTLP_TRACES_URL: `${url}?tenant=a`,
+      OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Bearer%20general,x-scope-orgid=ops',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'authorization=Bearer%20traces-only',
+    });
+    assert.deepEqual(exportTo, {
+      url: `${url}?tenant=a`,
+      headers: { authorization: 'Bearer traces-only', 'x-scope-orgid': 'ops' },
+      logUrl: `${url} (query not shown)`,
+    });
+    // Each bad entry is named by its position and key, never by its value.
+    assert.throws(
+      () =>
+        tracesExportFrom({
+          RUNBOOKS_OTLP_TRACES_URL: url,
+          OTEL_EXPORTER_OTLP_TRACES_HEADERS:
+            'authorization=Bearer%20s3cret%,justtext,content-type=text/plain,x-empty=,bad name=s3cret',
+        }),
+      (error: Error) =>
+        error instanceof ConfigurationError &&
+        error.message ===
+          'OTEL_EXPORTER_OTLP_TRACES_HEADERS: entry 1 (authorization): its value is not URL-encoded text; ' +
+            'entry 2: not key=value with a header name as key; entry 3 (content-type): set by the exporter itself; ' +
+            'entry 4 (x-empty): an empty value or a line break; entry 5: not key=value with a header name as key',
     );
   });
 
