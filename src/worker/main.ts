@@ -33,10 +33,7 @@ async function main(): Promise<void> {
   // scrubbed of them.
   const secrets: string[] = Object.values(tracesExport?.headers ?? {});
   const logger = workerLogger(config.log.level, config.log.format, secrets);
-  Runtime.install({
-    logger,
-    ...(config.metrics ? { telemetryOptions: prometheusTelemetry(config.metrics.address) } : {}),
-  });
+  installRuntime(logger, config.metrics?.address);
   const payloadKeys = loadPayloadKeys(process.env);
   if (payloadKeys === 'off')
     logger.warn(
@@ -110,6 +107,24 @@ main().catch((error: unknown) => {
   }
   process.exit(1);
 });
+
+/**
+ * The SDK's runtime, with the Prometheus endpoint when asked. Its core binds the address itself:
+ * a port already taken is said as the setting that named it, not as the core's stack trace.
+ */
+function installRuntime(logger: DefaultLogger, metricsAddress: string | undefined): void {
+  try {
+    Runtime.install({
+      logger,
+      ...(metricsAddress ? { telemetryOptions: prometheusTelemetry(metricsAddress) } : {}),
+    });
+  } catch (error) {
+    if (!metricsAddress) throw error;
+    throw new ConfigurationError(
+      `RUNBOOKS_METRICS_ADDRESS ${metricsAddress}: the metrics endpoint cannot listen there (${error instanceof Error ? error.message : String(error)})`,
+    );
+  }
+}
 
 /** The policy file, its folders overridden by the environment; a test-only policy said loudly. */
 function loadPolicy(config: WorkerConfig, logger: DefaultLogger): LoadedPolicy {

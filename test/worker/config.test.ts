@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { unservedRunbooks, type PolicyFile } from '../../src/common/policy';
@@ -527,5 +528,26 @@ describe('worker environment', () => {
       /Cannot reach the target database postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/db/,
     );
     assert.doesNotMatch(unreachable.output(), /secret-password/, 'the password is never printed');
+
+    // A metrics port another process holds is said as the setting that named it.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    try {
+      const taken = `127.0.0.1:${(holder.address() as AddressInfo).port}`;
+      const portTaken = spawnNode('dist/src/worker/main.js', [], {
+        DATABASE_URL: 'postgres://u:secret-password@127.0.0.1:1/db',
+        RUNBOOKS_METRICS_ADDRESS: taken,
+      });
+      assert.equal(await portTaken.exited(), 1);
+      assert.match(
+        portTaken.output(),
+        new RegExp(
+          `runbooks worker: RUNBOOKS_METRICS_ADDRESS ${taken}: the metrics endpoint cannot listen there \\(.*Address already in use`,
+        ),
+      );
+      assert.doesNotMatch(portTaken.output(), /\n\s+at /, 'no stack trace');
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
   });
 });
