@@ -1,12 +1,17 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { BREAK_GLASS_DRILL, BREAK_GLASS_DRILL_SCHEDULE_ID } from '../workflows/break-glass-drill/definitions';
-import { ROLLBACK_TO_PILOT, type RollbackToPilotInput } from '../workflows/rollback-to-pilot/definitions';
+import {
+  ROLLBACK_DRILL_SCHEDULE_ID,
+  ROLLBACK_TO_PILOT,
+  type RollbackToPilotInput,
+} from '../workflows/rollback-to-pilot/definitions';
+
+export { ROLLBACK_DRILL_SCHEDULE_ID };
 
 /** Seed 000: "Operator should self-exercise this runbook every 30 days". */
 export const DRILL_INTERVAL_MS = 30 * 24 * 3_600_000;
 /** Seed 002: the rollback is drilled quarterly (every 13 weeks). */
 export const ROLLBACK_DRILL_INTERVAL_MS = 91 * 24 * 3_600_000;
-export const ROLLBACK_DRILL_SCHEDULE_ID = 'rollback-to-pilot-drill';
 
 interface DrillSchedule {
   scheduleId: string;

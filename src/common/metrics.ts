@@ -86,6 +86,12 @@ export const RUNBOOK_METRICS = {
     help: 'Drills that took longer than their SLO',
     labels: ['verdict'],
   },
+  drillScheduleActive: {
+    name: 'runbooks_drill_schedule_active',
+    kind: 'gauge',
+    help: '1 when the drill Schedule exists, is not paused and has a next run; 0 otherwise (from Temporal)',
+    labels: ['schedule'],
+  },
   backstopCheckpoints: {
     name: 'runbooks_backstop_checkpoints_total',
     kind: 'counter',

@@ -1,10 +1,12 @@
-import type { Client } from '@temporalio/client';
+import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import type { Logger, MetricMeter } from '@temporalio/common';
 import type { TelemetryOptions } from '@temporalio/worker';
 import { HUMAN_WAIT_FILTER, isHumanWaitStep, RUNBOOK_METRICS, type MetricSpec } from '../common/metrics';
 import { RunbookNameKey, RunbookStepKey } from '../common/search-attributes';
 import { statusQuery } from '../workflows/shared/messages';
+import { BREAK_GLASS_DRILL_SCHEDULE_ID } from '../workflows/break-glass-drill/definitions';
+import { ROLLBACK_DRILL_SCHEDULE_ID } from '../workflows/rollback-to-pilot/definitions';
 
 /**
  * The worker's one Prometheus endpoint: the SDK core serves it, with the SDK's `temporal_*`
@@ -20,6 +22,9 @@ export function prometheusTelemetry(address: string): TelemetryOptions {
 
 /** Runs whose current-step start this sweep may ask for with a query (the rest count from first seen). */
 const STATUS_QUERIES_PER_SWEEP = 50;
+
+/** The Schedules that run the drills (seed 000: every 30 days; seed 002: quarterly). */
+export const DRILL_SCHEDULE_IDS = [BREAK_GLASS_DRILL_SCHEDULE_ID, ROLLBACK_DRILL_SCHEDULE_ID] as const;
 
 /** Every how many sweeps all open runs are listed (the others list only runs waiting for a human). */
 export const FULL_SWEEP_EVERY = 10;
@@ -61,6 +66,7 @@ export class OpenRunGauges {
     private readonly meter: MetricMeter,
     private readonly logger: Logger,
     private readonly fullSweepEvery = FULL_SWEEP_EVERY,
+    private readonly drillSchedules: readonly string[] = DRILL_SCHEDULE_IDS,
   ) {}
 
   start(intervalMs: number): void {
@@ -115,6 +121,30 @@ export class OpenRunGauges {
     this.setAll(RUNBOOK_METRICS.runsNeedingHuman, needingHuman, (runbook) => ({ runbook }));
     this.setAll(RUNBOOK_METRICS.oldestHumanWaitSeconds, oldestWait, (runbook) => ({ runbook }));
     this.gauge(RUNBOOK_METRICS.backstopDecisionsPending).set(decisionsPending);
+    if (all) await this.readDrillSchedules();
+  }
+
+  /**
+   * With every full listing: whether each drill Schedule will start its next drill. A drill that
+   * never runs never goes over its SLO, so the over-SLO alert alone stays silent when the Schedule
+   * was paused (for a freeze week, say) and left so, or deleted. A Schedule that cannot be read
+   * keeps its last value.
+   */
+  private async readDrillSchedules(): Promise<void> {
+    const gauge = this.gauge(RUNBOOK_METRICS.drillScheduleActive);
+    for (const schedule of this.drillSchedules) {
+      try {
+        const { state, info } = await this.client.schedule.getHandle(schedule).describe();
+        gauge.set(!state.paused && info.nextActionTimes.length > 0 ? 1 : 0, { schedule });
+      } catch (error) {
+        if (error instanceof ScheduleNotFoundError) gauge.set(0, { schedule });
+        else
+          this.logger.warn('open-run gauges: a drill Schedule could not be read; keeping its last value', {
+            schedule,
+            error: (error as Error).message,
+          });
+      }
+    }
   }
 
   /**

@@ -4,6 +4,10 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { RUNBOOK_METRICS, type MetricSpec } from '../../src/common/metrics';
 import { REPO_ROOT } from '../../src/local/paths';
+import {
+  BREAK_GLASS_DRILL,
+  type BreakGlassDrillOutcome,
+} from '../../src/workflows/break-glass-drill/definitions';
 
 const DASHBOARD = path.join(REPO_ROOT, 'ops', 'grafana', 'durable-runbooks.json');
 const ALERT_RULES = path.join(REPO_ROOT, 'ops', 'prometheus', 'runbooks-alerts.yml');
@@ -58,7 +62,7 @@ describe('observability artefacts', () => {
     );
   });
 
-  test('the alert rules read only exported metrics, and cover a run waiting for a human and a drill over SLO', () => {
+  test('the alert rules read only exported metrics, and cover a run waiting for a human and every way a drill goes wrong', () => {
     const rules = readFileSync(ALERT_RULES, 'utf8');
     const exprs = [...rules.matchAll(/^\s+expr:\s*(.+)$/gm)].map((match) => match[1]!);
     const alerts = [...rules.matchAll(/^\s+- alert:\s*(\S+)$/gm)].map((match) => match[1]!);
@@ -67,6 +71,19 @@ describe('observability artefacts', () => {
     assert.ok(alerts.includes('RunbookWaitingForHuman') && alerts.includes('RunbookDrillOverSlo'));
     assert.ok(exprs.some((expr) => expr.includes(RUNBOOK_METRICS.oldestHumanWaitSeconds.name)));
     assert.ok(exprs.some((expr) => expr.includes(RUNBOOK_METRICS.drillOverSlo.name)));
+    // A drill that does not complete has no SLO verdict, and one that never runs none either.
+    const notCompleted: BreakGlassDrillOutcome = 'drill_not_completed';
+    const ruleOf = (alert: string): string => exprs[alerts.indexOf(alert)] ?? '';
+    assert.match(
+      ruleOf('RunbookDrillNotCompleted'),
+      new RegExp(
+        `${RUNBOOK_METRICS.runsFinished.name}\\{runbook="${BREAK_GLASS_DRILL}",outcome="${notCompleted}"\\}`,
+      ),
+    );
+    assert.match(
+      ruleOf('RunbookDrillScheduleInactive'),
+      new RegExp(`${RUNBOOK_METRICS.drillScheduleActive.name}\\) == 0`),
+    );
   });
 
   test('the check can fail: a misspelt or wrongly suffixed name is reported', () => {

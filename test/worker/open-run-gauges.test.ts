@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import type { MetricMeter } from '@temporalio/common';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import { OpenRunGauges } from '../../src/worker/metrics';
+import { DRILL_SCHEDULE_IDS, OpenRunGauges } from '../../src/worker/metrics';
+import { ensureDrillSchedule, ensureRollbackDrillSchedule } from '../../src/cli/schedule';
 import { startDev, uniqueId, type DevServerHarness } from '../fixtures/temporal';
 import { testDataConverter } from '../fixtures/payload-keys';
 import { readUntil } from '../fixtures/wait';
@@ -124,6 +125,47 @@ describe('open-run gauges', () => {
     assert.equal(value('runbooks_open_runs', SLEEPING), 5);
     assert.equal(value('runbooks_open_runs', { runbook: STUCK.runbook, step: 'executing' }), 1);
     assert.equal(value('runbooks_open_runs', DECIDING), 1);
+  });
+
+  test('drill Schedules: active, paused, with no next run or missing, read with every full listing', async () => {
+    const client = dev.env.client;
+    const { meter, value } = recordingMeter();
+    const gauges = new OpenRunGauges(client, taskQueue, meter, quietLogger, 2);
+    const active = (schedule: string): number | undefined =>
+      value('runbooks_drill_schedule_active', { schedule });
+    const [breakGlass, rollback] = DRILL_SCHEDULE_IDS;
+
+    await gauges.sweep(); // full: neither Schedule exists yet
+    assert.equal(active(breakGlass), 0);
+    assert.equal(active(rollback), 0);
+
+    assert.equal(await ensureDrillSchedule(client, taskQueue), 'created');
+    assert.equal(await ensureRollbackDrillSchedule(client, taskQueue), 'created');
+    await gauges.sweep(); // human waits only: the Schedules are not read
+    assert.equal(active(breakGlass), 0);
+    await gauges.sweep(); // full
+    assert.equal(active(breakGlass), 1);
+    assert.equal(active(rollback), 1);
+
+    // Paused for a freeze week and left so: the drill will not run.
+    await client.schedule.getHandle(breakGlass).pause('freeze week');
+    // A Schedule whose remaining actions are spent has no next run.
+    await client.schedule.getHandle(rollback).update((previous) => ({
+      ...previous,
+      state: { ...previous.state, remainingActions: 0 },
+    }));
+    await gauges.sweep();
+    await gauges.sweep(); // full
+    assert.equal(active(breakGlass), 0, 'paused');
+    assert.equal(active(rollback), 0, 'no next run');
+
+    await client.schedule.getHandle(breakGlass).unpause('freeze over');
+    await client.schedule.getHandle(rollback).delete();
+    await gauges.sweep();
+    await gauges.sweep(); // full
+    assert.equal(active(breakGlass), 1, 'unpaused');
+    assert.equal(active(rollback), 0, 'deleted');
+    await client.schedule.getHandle(breakGlass).delete();
   });
 
   test('a visibility store that refuses the human-wait filter gets full listings, said once', async () => {

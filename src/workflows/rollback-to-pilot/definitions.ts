@@ -20,6 +20,8 @@ export { statusQuery } from '../shared/messages';
 
 /** RB-LAUNCH-002 (seed 002): roll the orchestrator back to the pilot repo. */
 export const ROLLBACK_TO_PILOT = 'rollbackToPilot';
+/** The Schedule that drills it every 13 weeks (`npm run cli -- schedule-rollback-drill`). */
+export const ROLLBACK_DRILL_SCHEDULE_ID = 'rollback-to-pilot-drill';
 
 export function rollbackToPilotWorkflowId(incidentId: string): string {
   return `rollback-to-pilot-${incidentId}`;
