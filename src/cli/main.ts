@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigurationError } from '../common/errors';
+import { scrubSecrets } from '../common/scrub';
 import { OPTIONS, UsageError } from './args';
 import { withClient } from './client';
 import { findCommand, usage } from './registry';
@@ -40,7 +41,10 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`runbooks: ${error.message}\n`);
       if (error instanceof UsageError) process.stderr.write('run "npm run cli -- --help" for usage\n');
     } else {
-      process.stderr.write(`runbooks: ${error instanceof Error ? error.message : String(error)}\n`);
+      // An unexpected error may quote a connection URL or a token: the usual forms are scrubbed.
+      process.stderr.write(
+        `runbooks: ${scrubSecrets(error instanceof Error ? error.message : String(error))}\n`,
+      );
     }
     process.exit(1);
   },

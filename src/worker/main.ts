@@ -16,11 +16,15 @@ import { OpenRunGauges, prometheusTelemetry } from './metrics';
 import { workerLogger } from './logging';
 import { startTracing } from './tracing';
 import { ConfigurationError } from '../common/errors';
+import { scrubSecrets } from '../common/scrub';
 import { unservedRunbooks, type Policy, type UnservedRunbook } from '../common/policy';
 import { loadPolicyFile, type LoadedPolicy } from './policy';
 import { createRunbookWorker } from './worker';
 import { runbookDataConverter } from '../codec/aes-gcm';
 import { describePayloadKeys, loadPayloadKeys } from '../codec/keys';
+
+/** The worker's secrets, as far as they are known (filled in by main). */
+const secrets: string[] = [];
 
 /**
  * Worker entry point: validate config and policy (fail fast, readable), check the database,
@@ -29,9 +33,9 @@ import { describePayloadKeys, loadPayloadKeys } from '../codec/keys';
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
   const tracesExport = tracesExportFrom(process.env);
-  // The collector's header values now, the channels' secrets once resolved: every log line is
-  // scrubbed of them.
-  const secrets: string[] = Object.values(tracesExport?.headers ?? {});
+  // The collector's header values now, the channels' secrets once resolved: every log line, and
+  // the last line of a worker that fails, is scrubbed of them.
+  secrets.push(...Object.values(tracesExport?.headers ?? {}));
   const logger = workerLogger(config.log.level, config.log.format, secrets);
   installRuntime(logger, config.metrics?.address);
   const payloadKeys = loadPayloadKeys(process.env);
@@ -101,9 +105,8 @@ main().catch((error: unknown) => {
   if (error instanceof ConfigurationError) {
     process.stderr.write(`runbooks worker: ${error.message}\n`);
   } else {
-    process.stderr.write(
-      `runbooks worker failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`runbooks worker failed: ${scrubSecrets(text, secrets)}\n`);
   }
   process.exit(1);
 });
