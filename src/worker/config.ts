@@ -5,6 +5,7 @@ import { ConfigurationError } from '../common/errors';
 import { REPO_ROOT } from '../local/paths';
 import { parseDuration } from '../common/duration';
 import { getHeapStatistics } from 'node:v8';
+import { isIPv4, isIPv6 } from 'node:net';
 
 export const DEFAULT_POLICY_FILE = path.join(REPO_ROOT, 'policy', 'default-policy.json');
 export const DEFAULT_TASK_QUEUE = 'runbooks';
@@ -17,6 +18,14 @@ const postgresUrl = z
 const deploymentPart = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'letters, digits, ".", "_" and "-" (at most 100)');
+
+/** An IP address and a port the SDK core can bind: `0.0.0.0:9464`, `[::]:9464` (port 0 would be unknowable). */
+function isListenAddress(address: string): boolean {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(address);
+  if (!match) return false;
+  const port = Number(match[3]);
+  return port >= 1 && port <= 65_535 && (match[1] ? isIPv6(match[1]) : isIPv4(match[2] ?? ''));
+}
 
 /**
  * Worker settings from the environment. The Temporal connection itself comes from Temporal's
@@ -54,7 +63,10 @@ const workerEnvSchema = z
     /** Prometheus: where the worker serves /metrics (SDK and runbook metrics); off when unset. */
     RUNBOOKS_METRICS_ADDRESS: z
       .string()
-      .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'host:port, like 0.0.0.0:9464 or 127.0.0.1:9464')
+      .refine(
+        isListenAddress,
+        'host:port, like 0.0.0.0:9464 or 127.0.0.1:9464: an IP address (the SDK core does not resolve a name) and a port from 1 to 65535',
+      )
       .optional(),
     /** How often the open-run gauges are read from Temporal visibility (runs waiting for a human). */
     RUNBOOKS_METRICS_VISIBILITY_INTERVAL: z

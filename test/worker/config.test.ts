@@ -418,6 +418,16 @@ describe('worker environment', () => {
         /RUNBOOKS_METRICS_ADDRESS: host:port/.test(error.message) &&
         /RUNBOOKS_LOG_FORMAT/.test(error.message),
     );
+    // The SDK core binds a socket address: a name it cannot resolve, a port out of range, and port
+    // 0 (a port nobody could scrape) were taken here and failed only at start, or not at all.
+    for (const address of ['localhost:9464', '0.0.0.0:99999', '0.0.0.0:0', '300.1.1.1:9464'])
+      assert.throws(
+        () => loadWorkerConfig({ ...db, RUNBOOKS_METRICS_ADDRESS: address }),
+        /RUNBOOKS_METRICS_ADDRESS: host:port, like 0\.0\.0\.0:9464 or 127\.0\.0\.1:9464: an IP address/,
+        address,
+      );
+    for (const address of ['127.0.0.1:9464', '[::]:9464', '[::1]:9464'])
+      assert.equal(loadWorkerConfig({ ...db, RUNBOOKS_METRICS_ADDRESS: address }).metrics?.address, address);
     assert.deepEqual(tracesExportFrom({ RUNBOOKS_OTLP_TRACES_URL: 'http://127.0.0.1:4318/v1/traces' }), {
       url: 'http://127.0.0.1:4318/v1/traces',
       headers: {},
