@@ -38,6 +38,9 @@ export interface CommandContext {
   taskQueue: string;
 }
 
+/** How long the CLI's exit waits for the collector. */
+export const CLI_EXPORT_TIMEOUT_MS = 2_000;
+
 /** Connects once, runs `work`, always closes the connection. */
 export async function withClient<T>(work: (ctx: CommandContext) => Promise<T>): Promise<T> {
   const env = clientEnvironment();
@@ -48,8 +51,10 @@ export async function withClient<T>(work: (ctx: CommandContext) => Promise<T>): 
   const say = (message: string, meta: Record<string, unknown>): void => {
     process.stderr.write(`${message} ${JSON.stringify(meta)}\n`);
   };
+  // A command waits for its spans' export as it exits: a collector that does not answer may hold
+  // it for this long, not for the worker's 10 s.
   const tracing = tracesExport
-    ? startTracing(tracesExport, 'durable-runbooks-cli', { warn: say, info: say })
+    ? startTracing(tracesExport, 'durable-runbooks-cli', { warn: say, info: say }, CLI_EXPORT_TIMEOUT_MS)
     : undefined;
   const connection = await connectClient(target);
   try {

@@ -27,7 +27,7 @@ export interface Tracing {
   plugin: OpenTelemetryPlugin;
   /** For a client (the CLI): its start, signal and update calls open the run's trace. */
   clientInterceptor: OpenTelemetryWorkflowClientInterceptor;
-  /** Sends what is buffered. */
+  /** Sends what is buffered; says (never throws) when it cannot. */
   shutdown(): Promise<void>;
 }
 
@@ -37,10 +37,19 @@ export interface TracingLog {
   info(message: string, meta: Record<string, unknown>): void;
 }
 
-export function startTracing(exportTo: TracesExport, serviceName: string, logger: TracingLog): Tracing {
+/** How long one export may wait for the collector: the worker's default. */
+export const EXPORT_TIMEOUT_MS = 10_000;
+
+export function startTracing(
+  exportTo: TracesExport,
+  serviceName: string,
+  logger: TracingLog,
+  exportTimeoutMs = EXPORT_TIMEOUT_MS,
+): Tracing {
   const resource = new Resource({ 'service.name': serviceName });
-  const processor = new BatchSpanProcessor(new OtlpJsonSpanExporter(exportTo, logger), {
+  const processor = new BatchSpanProcessor(new OtlpJsonSpanExporter(exportTo, logger, exportTimeoutMs), {
     scheduledDelayMillis: 1_000,
+    exportTimeoutMillis: exportTimeoutMs + 1_000,
   });
   const provider = new BasicTracerProvider({ resource });
   provider.addSpanProcessor(processor);
@@ -51,7 +60,18 @@ export function startTracing(exportTo: TracesExport, serviceName: string, logger
   return {
     plugin: new OpenTelemetryPlugin({ resource, spanProcessor: processor, tracer }),
     clientInterceptor: new OpenTelemetryWorkflowClientInterceptor({ tracer }),
-    shutdown: () => provider.shutdown(),
+    // Never rejects: a collector that is down at exit must not turn a command that did its work
+    // (a run started, an approval sent) into a failure, nor a clean worker stop into a crash.
+    shutdown: () =>
+      provider.shutdown().catch((error: unknown) =>
+        logger.warn('traces not flushed at exit', {
+          url: exportTo.logUrl,
+          reason: scrubSecrets(
+            error instanceof Error ? error.message : String(error),
+            Object.values(exportTo.headers),
+          ),
+        }),
+      ),
   };
 }
 
@@ -74,6 +94,7 @@ export class OtlpJsonSpanExporter implements SpanExporter {
   constructor(
     private readonly exportTo: TracesExport,
     private readonly logger: TracingLog,
+    private readonly timeoutMs = EXPORT_TIMEOUT_MS,
     private readonly now: () => number = Date.now,
   ) {
     this.secrets = Object.values(exportTo.headers);
@@ -84,7 +105,7 @@ export class OtlpJsonSpanExporter implements SpanExporter {
       method: 'POST',
       headers: { ...this.exportTo.headers, 'content-type': 'application/json' },
       body: JSON.stringify(otlpTraces(spans)),
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(this.timeoutMs),
       redirect: 'error',
     }).then(
       (response) => {
@@ -96,7 +117,10 @@ export class OtlpJsonSpanExporter implements SpanExporter {
       },
       (error: unknown) => {
         const timedOut = error instanceof Error && ['TimeoutError', 'AbortError'].includes(error.name);
-        this.failed(spans.length, timedOut ? 'no response within 10 s' : describeNetworkError(error));
+        this.failed(
+          spans.length,
+          timedOut ? `no response within ${this.timeoutMs} ms` : describeNetworkError(error),
+        );
         done({ code: ExportResultCode.FAILED, error: error as Error });
       },
     );

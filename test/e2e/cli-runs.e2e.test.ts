@@ -13,6 +13,8 @@ import { historyEvents, signals } from '../fixtures/history';
 import { scratchDir } from '../../src/local/servers';
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
 import { spawnNode } from '../fixtures/processes';
+import { HttpSink } from '../fixtures/sinks/http-sink';
+import { CLI_EXPORT_TIMEOUT_MS } from '../../src/cli/client';
 import { sshKeyPair, sshPublicKey } from '../fixtures/signing';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
@@ -405,5 +407,62 @@ describe('CLI: runs found by incident (dev server)', () => {
     assert.equal(waited.code, 3, waited.output);
     assert.match(waited.output, /did not ask for a signed approval within 2 s \(is its worker running\?\)/);
     await suite.env.client.workflow.getHandle(freezeLiftWorkflowId(unserved)).terminate('test over');
+  });
+
+  test('a trace collector that is down or does not answer: the command did its work, says so and exits 0 within 2 s of the collector', async () => {
+    const hanging = await HttpSink.start(() => ({ status: 200, body: {} }));
+    hanging.down('hang');
+    const closed = await HttpSink.start(() => ({ status: 200, body: {} }));
+    const closedUrl = `${closed.url}/v1/traces`;
+    await closed.stop();
+    try {
+      for (const [collector, tracesUrl] of [
+        ['refuses connections', closedUrl],
+        ['never answers', `${hanging.url}/v1/traces`],
+      ] as const) {
+        const incident = uniqueId('INC');
+        const started = performance.now();
+        const run = spawnNode(
+          'dist/src/cli/main.js',
+          [
+            'start-restore',
+            '--incident',
+            incident,
+            '--target',
+            '42',
+            '--requested-by',
+            '@sre',
+            '--rationale',
+            'restore the last good config',
+          ],
+          {
+            TEMPORAL_ADDRESS: suite.devServer.address,
+            TEMPORAL_NAMESPACE: 'default',
+            RUNBOOKS_TASK_QUEUE: uniqueId('no-worker'),
+            RUNBOOKS_OTLP_TRACES_URL: tracesUrl,
+          },
+        );
+        const code = await run.exited();
+        const tookMs = performance.now() - started;
+        // Before: exit 1 with "runbooks: fetch failed" (or, 10 s later, "The operation was aborted
+        // due to timeout") and no "started" line, although the run had started.
+        assert.equal(code, 0, `${collector}: ${run.output()}`);
+        assert.match(run.output(), new RegExp(`started break-glass-restore-${incident}`), collector);
+        assert.match(run.output(), /traces not exported/, collector);
+        const described = await suite.env.client.workflow
+          .getHandle(`break-glass-restore-${incident}`)
+          .describe();
+        assert.equal(described.status.name, 'RUNNING', collector);
+        if (collector === 'never answers')
+          assert.ok(
+            tookMs >= CLI_EXPORT_TIMEOUT_MS && tookMs < CLI_EXPORT_TIMEOUT_MS + 8_000,
+            `${collector}: the command took ${Math.round(tookMs)} ms`,
+          );
+        await suite.env.client.workflow.getHandle(`break-glass-restore-${incident}`).terminate('test over');
+      }
+    } finally {
+      hanging.restore();
+      await hanging.stop();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { trace } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import {
   BasicTracerProvider,
@@ -12,8 +13,10 @@ import { tracesExportFrom } from '../../src/worker/config';
 import {
   EXPORT_FAILURE_REPORT_INTERVAL_MS,
   OtlpJsonSpanExporter,
+  startTracing,
   type TracingLog,
 } from '../../src/worker/tracing';
+import { CLI_EXPORT_TIMEOUT_MS } from '../../src/cli/client';
 import { HttpSink } from '../fixtures/sinks/http-sink';
 
 /**
@@ -78,7 +81,7 @@ describe('OTLP trace export', () => {
     assert.ok(exportTo);
     let clock = 1_000_000;
     const log = recordingLog();
-    const exporter = new OtlpJsonSpanExporter(exportTo, log, () => clock);
+    const exporter = new OtlpJsonSpanExporter(exportTo, log, undefined, () => clock);
     const spans = someSpans(3);
 
     assert.equal((await exportOnce(exporter, spans)).code, 0, 'taken with the token');
@@ -123,6 +126,33 @@ describe('OTLP trace export', () => {
     assert.equal((await exportOnce(exporter, spans)).code, 0);
     assert.equal(log.lines.length, 11, 'the recovery is said once');
     assert.ok(!JSON.stringify(log.lines).includes(token), 'the token is in no line');
+  });
+
+  test('a collector that does not answer holds a shutdown for the export timeout only (the CLI waits 2 s, not 10)', async () => {
+    const hanging = await HttpSink.start(() => ({ status: 200, body: {} }));
+    hanging.down('hang');
+    try {
+      const exportTo = tracesExportFrom({ RUNBOOKS_OTLP_TRACES_URL: `${hanging.url}/v1/traces` });
+      assert.ok(exportTo);
+      const log = recordingLog();
+      const tracing = startTracing(exportTo, 'test-cli', log, CLI_EXPORT_TIMEOUT_MS);
+      trace.getTracer('test').startSpan('StartWorkflow:test').end();
+      const started = performance.now();
+      await tracing.shutdown();
+      const waitedMs = performance.now() - started;
+      assert.ok(hanging.requests.length >= 1, 'the span was sent');
+      assert.ok(
+        waitedMs >= CLI_EXPORT_TIMEOUT_MS - 50 && waitedMs < CLI_EXPORT_TIMEOUT_MS + 1_500,
+        `shutdown waited ${Math.round(waitedMs)} ms`,
+      );
+      assert.equal(log.lines[0]?.meta.reason, `no response within ${CLI_EXPORT_TIMEOUT_MS} ms`);
+      // The shutdown resolved (a CLI command that did its work exited 1 here, saying "The operation
+      // was aborted due to timeout"), and said what it could not send.
+      assert.equal(log.lines.at(-1)?.message, 'traces not flushed at exit');
+    } finally {
+      hanging.restore();
+      await hanging.stop();
+    }
   });
 
   test('a collector that refuses the token, or is not there, is named with its reason', async () => {
