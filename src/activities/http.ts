@@ -60,10 +60,9 @@ export async function callApi(request: ApiRequest): Promise<ApiResponse> {
       redirect: 'error',
     });
   } catch (error) {
-    const reason =
-      error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
-        ? `no response within ${request.timeoutMs} ms`
-        : `connection failed: ${describeNetworkError(error)}`;
+    const reason = isFetchTimeout(error)
+      ? `no response within ${request.timeoutMs} ms`
+      : `connection failed: ${describeNetworkError(error)}`;
     throw ApplicationFailure.create({
       type: 'ChannelUnavailable',
       message: scrub(`${request.channel}: ${request.operation}: ${reason}`),
@@ -91,6 +90,11 @@ export async function callApi(request: ApiRequest): Promise<ApiResponse> {
     nonRetryable: true,
     details: [{ status: response.status }],
   });
+}
+
+/** A fetch given up by its `AbortSignal.timeout`. */
+export function isFetchTimeout(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
 }
 
 /** fetch's "fetch failed" says nothing: its cause (ECONNREFUSED, …) does. */

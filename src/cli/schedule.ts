@@ -6,8 +6,6 @@ import {
   type RollbackToPilotInput,
 } from '../workflows/rollback-to-pilot/definitions';
 
-export { ROLLBACK_DRILL_SCHEDULE_ID };
-
 /** Seed 000: "Operator should self-exercise this runbook every 30 days". */
 export const DRILL_INTERVAL_MS = 30 * 24 * 3_600_000;
 /** Seed 002: the rollback is drilled quarterly (every 13 weeks). */

@@ -12,7 +12,7 @@ import {
   OpenTelemetryPlugin,
   OpenTelemetryWorkflowClientInterceptor,
 } from '@temporalio/interceptors-opentelemetry';
-import { describeNetworkError } from '../activities/http';
+import { describeNetworkError, isFetchTimeout } from '../activities/http';
 import { scrubSecrets } from '../common/scrub';
 import type { TracesExport } from './config';
 
@@ -47,7 +47,8 @@ export function startTracing(
   exportTimeoutMs = EXPORT_TIMEOUT_MS,
 ): Tracing {
   const resource = new Resource({ 'service.name': serviceName });
-  const processor = new BatchSpanProcessor(new OtlpJsonSpanExporter(exportTo, logger, exportTimeoutMs), {
+  const exporter = new OtlpJsonSpanExporter(exportTo, logger, exportTimeoutMs);
+  const processor = new BatchSpanProcessor(exporter, {
     scheduledDelayMillis: 1_000,
     exportTimeoutMillis: exportTimeoutMs + 1_000,
   });
@@ -66,10 +67,7 @@ export function startTracing(
       provider.shutdown().catch((error: unknown) =>
         logger.warn('traces not flushed at exit', {
           url: exportTo.logUrl,
-          reason: scrubSecrets(
-            error instanceof Error ? error.message : String(error),
-            Object.values(exportTo.headers),
-          ),
+          reason: exporter.scrub(error instanceof Error ? error.message : String(error)),
         }),
       ),
   };
@@ -116,10 +114,9 @@ export class OtlpJsonSpanExporter implements SpanExporter {
         done({ code: response.ok ? ExportResultCode.SUCCESS : ExportResultCode.FAILED });
       },
       (error: unknown) => {
-        const timedOut = error instanceof Error && ['TimeoutError', 'AbortError'].includes(error.name);
         this.failed(
           spans.length,
-          timedOut ? `no response within ${this.timeoutMs} ms` : describeNetworkError(error),
+          isFetchTimeout(error) ? `no response within ${this.timeoutMs} ms` : describeNetworkError(error),
         );
         done({ code: ExportResultCode.FAILED, error: error as Error });
       },
@@ -128,6 +125,11 @@ export class OtlpJsonSpanExporter implements SpanExporter {
 
   shutdown(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** A message about an export, without the headers' values (the collector's token). */
+  scrub(text: string): string {
+    return scrubSecrets(text, this.secrets);
   }
 
   private failed(spans: number, reason: string): void {
@@ -139,7 +141,7 @@ export class OtlpJsonSpanExporter implements SpanExporter {
     this.lastReportAt = at;
     this.logger.warn(first ? 'traces not exported' : 'traces still not exported', {
       url: this.exportTo.logUrl,
-      reason: scrubSecrets(reason, this.secrets),
+      reason: this.scrub(reason),
       failedExports: this.failedExports,
       spansLost: this.spansLost,
       ...(first ? { next: 'further failures are counted and said once a minute' } : {}),

@@ -8,9 +8,11 @@ import {
   ensureRollbackDrillSchedule,
   ROLLBACK_DRILL_INPUT,
   ROLLBACK_DRILL_INTERVAL_MS,
-  ROLLBACK_DRILL_SCHEDULE_ID,
 } from '../../src/cli/schedule';
-import { rollbackToPilotInputSchema } from '../../src/workflows/rollback-to-pilot/definitions';
+import {
+  ROLLBACK_DRILL_SCHEDULE_ID,
+  rollbackToPilotInputSchema,
+} from '../../src/workflows/rollback-to-pilot/definitions';
 import { scratchDir } from '../../src/local/servers';
 import { createRunbookWorker } from '../../src/worker/worker';
 import { breakGlassDrill } from '../../src/workflows';

@@ -3,6 +3,7 @@ import { handleSchema } from '../../common/identity';
 import {
   confirmRollbackSignal,
   rcaFiledSignal,
+  ROLLBACK_DRILL_SCHEDULE_ID,
   ROLLBACK_TO_PILOT,
   rollbackToPilotInputSchema,
   rollbackToPilotWorkflowId,
@@ -11,7 +12,7 @@ import { jsonOption, list, requiredText, validateFlag, validateOptions } from '.
 import type { Command } from '../command';
 import { runRef } from '../runs';
 import { printed, sendDecision, startRun } from './helpers';
-import { ensureRollbackDrillSchedule, ROLLBACK_DRILL_SCHEDULE_ID } from '../schedule';
+import { ensureRollbackDrillSchedule } from '../schedule';
 
 /** RB-LAUNCH-002 (seed 002): rollback to pilot scope. */
 
