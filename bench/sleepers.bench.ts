@@ -48,6 +48,15 @@ const WORKER_NODE_ARGS = [
   ...BENCH_WORKER_NODE_ARGS,
 ];
 const STORY = (i: number): string => `BENCH-S${i}`;
+/**
+ * BENCH_CATCH_UP=1: the programmes' merge is dated 30 days before today, so T+30 (at 00:00 UTC
+ * today: checkpoints fall on day boundaries) is already due at their start. N programmes then
+ * each run a checkpoint at once — read the evidence from the loopback trackers, write the
+ * comment, send the notices, continue as new — and sleep on T+60: the herd a worker meets when it
+ * comes back after an outage, or at 00:00 UTC when every programme merged on one day wakes.
+ * The programmes alone (no yardsticks).
+ */
+const CATCH_UP = process.env.BENCH_CATCH_UP === '1';
 
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -138,6 +147,8 @@ function signalHandledAtMs(events: HistoryEvent[]): number | undefined {
 
 interface SleepersRun {
   label: string;
+  /** The step a run sleeps in once started (its search attribute). */
+  asleepStep?: string;
   worker: ChildHandle;
   workflowType: string;
   workflowId: (i: number) => string;
@@ -187,8 +198,11 @@ async function sleepers(
     );
     const started = performance.now();
     const asleepCount = async (): Promise<number> =>
-      (await client.workflow.count(`WorkflowType = '${run.workflowType}' AND RunbookStep = 'waiting_T+30'`))
-        .count;
+      (
+        await client.workflow.count(
+          `WorkflowType = '${run.workflowType}' AND ExecutionStatus = 'Running' AND RunbookStep = '${run.asleepStep ?? 'waiting_T+30'}'`,
+        )
+      ).count;
     // Each quarter, and 1k / 5k / 10k when N reaches them.
     const marks = new Set(
       [Math.ceil(N / 4), Math.ceil(N / 2), Math.ceil((3 * N) / 4), N, 1_000, 5_000, 10_000]
@@ -202,11 +216,13 @@ async function sleepers(
       `  started ${N} in ${((startedAll - started) / 1000).toFixed(1)} s: ${(N / ((startedAll - started) / 1000)).toFixed(0)} starts/s\n`,
     );
     let asleep = 0;
+    let peakRss = baseline.worker;
     const deadline = Date.now() + 60 * 60_000;
     while (asleep < N && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       if (worker.child.exitCode !== null)
         throw new Error(`the worker died: ${worker.output().slice(-2_000)}`);
+      peakRss = Math.max(peakRss, rssMiB(workerPid));
       asleep = await asleepCount();
       for (const mark of [...marks].filter((m) => asleep >= m)) {
         marks.delete(mark);
@@ -231,14 +247,18 @@ async function sleepers(
       asleepPerSByHistories: NaN,
     };
     process.stdout.write(
-      `  asleep: ${asleep} of ${N} in ${tookS.toFixed(1)} s: ${figures.asleepPerS.toFixed(1)} asleep/s (counted in visibility)\n`,
+      `  asleep: ${asleep} of ${N} in ${tookS.toFixed(1)} s: ${figures.asleepPerS.toFixed(1)} asleep/s (counted in visibility); ` +
+        `worker RSS peak ${peakRss.toFixed(0)} MiB (sampled each second)\n`,
     );
-    const byHistories = await asleepByHistories(client, run.workflowId);
-    figures.asleepPerSByHistories = byHistories.perS;
-    process.stdout.write(
-      `  by the histories' own times: first start to last first timer ${byHistories.seconds.toFixed(1)} s: ${byHistories.perS.toFixed(1)} asleep/s\n` +
-        `  first workflow task: scheduled → started ${p50p99(byHistories.waitedForPoller)}, started → completed ${p50p99(byHistories.taskRan)}\n`,
-    );
+    // A run that continued as new to sleep has its first run's start in another history.
+    if (!run.asleepStep) {
+      const byHistories = await asleepByHistories(client, run.workflowId);
+      figures.asleepPerSByHistories = byHistories.perS;
+      process.stdout.write(
+        `  by the histories' own times: first start to last first timer ${byHistories.seconds.toFixed(1)} s: ${byHistories.perS.toFixed(1)} asleep/s\n` +
+          `  first workflow task: scheduled → started ${p50p99(byHistories.waitedForPoller)}, started → completed ${p50p99(byHistories.taskRan)}\n`,
+      );
+    }
     // What each run asked of the server to get to sleep (each event is a write there).
     const events = (await client.workflow.getHandle(run.workflowId(0)).fetchHistory()).events ?? [];
     process.stdout.write(`  history of a run asleep: ${events.length} events\n`);
@@ -390,14 +410,19 @@ async function main(): Promise<void> {
         // worker's round trip without any of our code.
         signal: (i) => client.workflow.getHandle(`${prefix}-${STORY(i)}`).signal('recordDecision'),
       });
-    const minimal = await yardstick('minimal sleeping workflow (bench/minimal)', minimalSleeper, 'minimal');
-    const withActivity = await yardstick(
-      'minimal sleeping workflow with one no-op activity first (bench/minimal)',
-      minimalActivitySleeper,
-      'minimal-activity',
-    );
+    const yardsticks = CATCH_UP
+      ? undefined
+      : {
+          minimal: await yardstick('minimal sleeping workflow (bench/minimal)', minimalSleeper, 'minimal'),
+          withActivity: await yardstick(
+            'minimal sleeping workflow with one no-op activity first (bench/minimal)',
+            minimalActivitySleeper,
+            'minimal-activity',
+          ),
+        };
     const ours = await sleepers(client, serverPid, {
-      label: 'backstopProgram',
+      label: CATCH_UP ? 'backstopProgram, T+30 due at the start (catch-up)' : 'backstopProgram',
+      ...(CATCH_UP ? { asleepStep: 'waiting_T+60' } : {}),
       worker: spawnNode(
         'dist/src/worker/main.js',
         [],
@@ -414,7 +439,7 @@ async function main(): Promise<void> {
             {
               storyId: STORY(i),
               mergeSha: '0b0a9c7f',
-              mergedAt: new Date(untilMs - 30 * 86_400_000).toISOString(),
+              mergedAt: new Date(untilMs - (CATCH_UP ? 60 : 30) * 86_400_000).toISOString(),
             },
           ],
         }),
@@ -430,9 +455,11 @@ async function main(): Promise<void> {
           .signal(recordDecisionSignal, { by: '@dococeven', decision: 'park', rationale: 'bench' }),
     });
     await gaugeSweeps(client, serverPid, 'bench-sleepers');
-    process.stdout.write(
-      sideBySide('minimal', ours, minimal) + sideBySide('minimal with one activity', ours, withActivity),
-    );
+    if (yardsticks)
+      process.stdout.write(
+        sideBySide('minimal', ours, yardsticks.minimal) +
+          sideBySide('minimal with one activity', ours, yardsticks.withActivity),
+      );
   } finally {
     await connection.close();
     await server.stop();
