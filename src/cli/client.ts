@@ -56,7 +56,10 @@ export async function withClient<T>(work: (ctx: CommandContext) => Promise<T>): 
   const tracing = tracesExport
     ? startTracing(tracesExport, 'durable-runbooks-cli', { warn: say, info: say }, CLI_EXPORT_TIMEOUT_MS)
     : undefined;
-  const connection = await connectClient(target);
+  const connection = await connectClient(target).catch(async (error: unknown) => {
+    await tracing?.shutdown();
+    throw error;
+  });
   try {
     const client = new Client({
       connection,
