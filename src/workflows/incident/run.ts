@@ -247,10 +247,9 @@ export class IncidentRun {
     return null;
   }
 
-  /** Resolves the run's open pages under `<workflowId>/<prefix>` that `why` answers (incident-pages-resolved-v1). */
-  resolvePages(prefixes: string[], why: string): void {
-    const keys = prefixes.map((prefix) => `${this.record.status.workflowId}/${prefix}`);
-    this.notices.resolveAnswered(keys, PATCHES.incidentPagesResolved, why, this.tag);
+  /** Resolves the run's open pages under `<workflowId>/<name>` that `why` answers (incident-pages-resolved-v1). */
+  resolvePages(names: string[], why: string): void {
+    this.notices.resolveAnswered(names, PATCHES.incidentPagesResolved, why, this.tag);
   }
 
   commanderPageKey(): string {

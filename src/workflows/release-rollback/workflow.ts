@@ -289,9 +289,7 @@ async function mergeRevert(run: ReleaseRollbackRun): Promise<ReleaseRollbackResu
   if (!revert.overdue) record.resolveDeadline('merge_revert', revert.met ? 'met' : 'missed');
   // The old code runs: the pages about the pin that did not hold and the overdue revert are answered.
   run.notices.resolveAnswered(
-    ['release_rollback_pin_failed', 'release_rollback_overdue'].map(
-      (kind) => `${record.status.workflowId}/${kind}`,
-    ),
+    ['release_rollback_pin_failed', 'release_rollback_overdue'],
     PATCHES.releaseRollbackPagesResolved,
     `merge revert PR #${pr.number} deployed: old code running`,
     run.tag,

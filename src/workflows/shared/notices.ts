@@ -161,12 +161,13 @@ export class Notices {
   }
 
   /**
-   * Resolves the open pages whose dedup key is one of `keys` (or below one of them: `key/…`), once
-   * what they asked is done. Behind `patch`, asked only when such a page is open (so a run without
-   * one records no marker): an answered page left triggered keeps a PagerDuty incident open that
-   * nobody will close.
+   * Resolves the open pages whose dedup key is `<workflowId>/<name>` for one of `names` (or below
+   * one: `…/<name>/…`), once what they asked is done. Behind `patch`, asked only when such a page
+   * is open (so a run without one records no marker): an answered page left triggered keeps a
+   * PagerDuty incident open that nobody will close.
    */
-  resolveAnswered(keys: string[], patch: PatchId, why: string, tag: string): void {
+  resolveAnswered(names: string[], patch: PatchId, why: string, tag: string): void {
+    const keys = names.map((name) => `${this.record.status.workflowId}/${name}`);
     const answered = (page: OpenPage) =>
       keys.some((key) => page.dedupKey === key || page.dedupKey.startsWith(`${key}/`));
     if (!this.pagesOpen.some(answered) || !isPatched(patch)) return;
