@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promiseHooks } from 'node:v8';
 import type { temporal } from '@temporalio/proto';
@@ -9,8 +9,8 @@ import { testDataConverter } from '../test/fixtures/payload-keys';
 import { workflowBundle } from '../test/fixtures/temporal';
 
 /**
- * `npm run bench -- replay N`: a backstop programme's history to asleep on its T+30 timer (this
- * release's `backstop-program-mid-sleep-t30.json` in test/replay/histories), replayed N
+ * `npm run bench -- replay N`: a backstop programme's history to asleep on its T+30 timer (the
+ * newest `backstop-program-mid-sleep-t30.json` in test/replay/histories up to this release), replayed N
  * times per round in one process, three rounds. The workflow side of a programme's start (what
  * the worker does again for a run it evicted) without a server, so a change to workflow code can
  * be measured without the dev server's noise: CPU and wall per replay, and the promises a run
@@ -22,11 +22,37 @@ const N = Number(process.argv[2] ?? 1_000);
 const ROUNDS = 3;
 const NAME = 'backstop-program-mid-sleep-t30.json';
 
-/** This release's recording (what today's code records): an older one may take paths the code keeps only for replay. */
+/** `0.10.0` → [0, 10, 0], for ordering release folders (a string sort puts 0.10.0 before 0.9.0). */
+const releaseParts = (release: string): number[] => release.split('.').map(Number);
+const newerFirst = (a: string, b: string): number => {
+  const [pa, pb] = [releaseParts(a), releaseParts(b)];
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pb[i] ?? 0) - (pa[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+};
+
+/**
+ * The newest recording at or before this release (package.json's version): a release records
+ * again only the histories its changes alter, so 0.16.0's folder has no programme asleep and the
+ * bench used to stop there. An older release's run that today's code would not take fails to
+ * replay, and the bench counts and prints such failures.
+ */
 function releaseHistory(): { release: string; file: string } {
-  const file = path.join(releaseHistoryDir(), NAME);
-  if (!existsSync(file)) throw new Error(`no ${file}: record it with RECORD_HISTORIES=1 npm test`);
-  return { release: path.basename(releaseHistoryDir()), file };
+  const here = releaseHistoryDir();
+  const current = path.basename(here);
+  const histories = path.dirname(here);
+  const releases = readdirSync(histories)
+    .filter((release) => /^\d+(\.\d+)*$/.test(release) && newerFirst(release, current) >= 0)
+    .sort(newerFirst);
+  for (const release of releases) {
+    const file = path.join(histories, release, NAME);
+    if (existsSync(file)) return { release, file };
+  }
+  throw new Error(
+    `no ${NAME} under ${histories} at or before ${current}: record it with RECORD_HISTORIES=1 npm test`,
+  );
 }
 
 /** Promises created in workflow contexts (their constructor is a V8 context's own Promise) in one replay. */
