@@ -20,7 +20,9 @@ import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 import {
   assertElapsed,
   completedActivities,
+  type HistoryEvent,
   historyEvents,
+  localActivities,
   noticeAt,
   noticesSent,
   recordHistory,
@@ -33,6 +35,13 @@ import { cancellationNotices, cancelRun } from '../fixtures/cancellation';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { acknowledgeConflict, atStep, readUntil, waitForStatus } from '../fixtures/wait';
+
+/** The step a RunbookStep upsert names (search attributes are not encoded by the payload codec). */
+function stepUpserted(event: HistoryEvent): string | undefined {
+  const data =
+    event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.RunbookStep?.data;
+  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as string) : undefined;
+}
 
 /**
  * Procedure A's workflow logic on the time-skipping test server, with the shipped default policy's
@@ -171,13 +180,34 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       );
 
       // The reads before the gate ride on the policy read and the verification on the transaction
-      // (break-glass-inline-steps-v1): besides notices, two activities up to the verified restore.
+      // (break-glass-inline-steps-v1), and the opening is a local activity in the run's first
+      // workflow task (break-glass-open-local-v1), which goes on to the gate: besides notices, one
+      // activity task up to the verified restore.
       const steps = completedActivities(events)
         .map((a) => a.type)
         .filter((type) => !type.startsWith('notify'));
-      assert.deepEqual(steps.slice(0, 2), ['openBreakGlassProcedure', 'executeRestore']);
-      for (const type of ['loadRunbookPolicy', 'planRestore', 'checkChangeFreeze', 'verifyRestore'])
+      assert.equal(steps[0], 'executeRestore');
+      for (const type of [
+        'openBreakGlassProcedure',
+        'loadRunbookPolicy',
+        'planRestore',
+        'checkChangeFreeze',
+        'verifyRestore',
+      ])
         assert.ok(!steps.includes(type), `${type} done inline, not in its own activity`);
+      assert.deepEqual(
+        localActivities(events).map((a) => a.type),
+        ['openBreakGlassProcedure'],
+      );
+      const firstTaskEnd = events.findIndex((e) => e.workflowTaskCompletedEventAttributes);
+      const secondTaskStart = events.findIndex(
+        (e, i) => i > firstTaskEnd && e.workflowTaskStartedEventAttributes,
+      );
+      const atGate = events.findIndex((e) => stepUpserted(e) === 'awaiting_approval');
+      assert.ok(
+        firstTaskEnd >= 0 && atGate > firstTaskEnd && (secondTaskStart < 0 || atGate < secondTaskStart),
+        `the gate in the first workflow task (gate at event ${atGate}, first task ended at ${firstTaskEnd}, the second started at ${secondTaskStart})`,
+      );
 
       // Exactly one restore, with the seed's row contents.
       assert.equal(result.execution?.status, 'restored');
@@ -753,7 +783,7 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       const steps = completedActivities(await historyEvents(handle))
         .map((a) => a.type)
         .filter((type) => !type.startsWith('notify'));
-      assert.deepEqual(steps, ['openBreakGlassProcedure', 'planRestore', 'checkChangeFreeze']);
+      assert.deepEqual(steps, ['planRestore', 'checkChangeFreeze']);
       assert.equal(gate.detail.plan?.diff.changed, 1, 'the plan from its own step');
       await handle.signal(abortSignal, { by: '@alice', reason: 'test over' });
       assert.equal((await handle.result()).outcome, 'aborted');

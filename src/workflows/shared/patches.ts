@@ -113,6 +113,8 @@ export const PATCHES = {
   incidentPagesResolved: 'incident-pages-resolved-v1',
   /** Release rollback: the pin-failed and overdue pages are resolved once the merge revert is verified (old code running). Asked then, when such a page is open. */
   releaseRollbackPagesResolved: 'release-rollback-pages-resolved-v1',
+  /** Break-glass: the opening (policy read, plan, change freezes: reads only) is a local activity, so the first workflow task goes on to the gate. */
+  breakGlassOpensLocally: 'break-glass-open-local-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];

@@ -1,4 +1,4 @@
-import { proxyActivities, setHandler } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type {
   FreezeCheck,
@@ -10,7 +10,7 @@ import type {
 } from '../../../activities';
 import type { BreakGlassRunbookName } from '../../../common/policy';
 import { normalizeHandle } from '../../../common/identity';
-import { policyRead } from '../../activity-options';
+import { policyRead, policyReadLocal } from '../../activity-options';
 import { announcingCancellation, type CancellationAnnouncement } from '../cancellation';
 import { changeFreezeAsk, refusedByChangeFreeze } from '../change-freeze';
 import { FailSafe } from '../fail-safe';
@@ -35,6 +35,7 @@ import { ObligationSignals } from './obligation-signals';
 import { renderPostMortem, type PostMortemFacts } from './post-mortem';
 
 const { loadRunbookPolicy, openBreakGlassProcedure } = proxyActivities<RunbookActivities>(policyRead);
+const local = proxyLocalActivities<RunbookActivities>(policyReadLocal);
 
 /**
  * A break-glass procedure is its parts: how a run opens, what it does before the gate (inspect and
@@ -385,8 +386,15 @@ export async function openBreakGlassRun<K extends BreakGlassRunbookName, Detail 
   // Since break-glass-inline-steps-v1 the policy read carries the reads before the gate: each is a
   // workflow task and an activity less on the way to it.
   const inlineSteps = isPatched(PATCHES.breakGlassInlineSteps);
+  // Since break-glass-open-local-v1 the opening is a local activity (it only reads): the worker
+  // runs it inside the run's first workflow task, which goes on to the gate, where an activity
+  // task and a second workflow task came between. Same bounds; a failure ends the run as before.
+  const open =
+    inlineSteps && isPatched(PATCHES.breakGlassOpensLocally)
+      ? local.openBreakGlassProcedure
+      : openBreakGlassProcedure;
   const { policy: snapshot, ...answers } = inlineSteps
-    ? await openBreakGlassProcedure({
+    ? await open({
         runbook: policyOf,
         ...(opening.planAhead ? { plan: opening.planAhead } : {}),
         ...(readAhead.changeFreeze ? { changeFreeze: changeFreezeAsk(record, undefined) } : {}),
