@@ -14,18 +14,26 @@ import { scratchDir } from '../../src/local/servers';
 import { createRunbookWorker } from '../../src/worker/worker';
 import { breakGlassRestore } from '../../src/workflows';
 import {
+  abortSignal,
   approveSignal,
   checkReconciliationSignal,
   postMortemFiledSignal,
   type BreakGlassRestoreInput,
 } from '../../src/workflows/break-glass-restore/definitions';
 import { channelSecrets, policyWithChannels, startSinks } from '../fixtures/channels';
-import { recordHistory } from '../fixtures/history';
+import {
+  historyEvents,
+  localActivities,
+  localActivityAfter,
+  noticeAt,
+  recordHistory,
+  scheduledActivities,
+} from '../fixtures/history';
 import { activityDeps, shortTestPolicy, TEST_POLICY_FILE } from '../fixtures/policy';
 import { spawnNode, writePolicy } from '../fixtures/processes';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { acknowledgeConflict, atStep, waitForStatus } from '../fixtures/wait';
+import { acknowledgeConflict, atStep, readUntil, waitForStatus } from '../fixtures/wait';
 import { testDataConverter } from '../fixtures/payload-keys';
 import { metricValue, scrapeUntil } from '../fixtures/metrics';
 import { HttpSink } from '../fixtures/sinks/http-sink';
@@ -255,6 +263,84 @@ describe('breakGlassRestore end to end on the dev server', () => {
     } finally {
       second.child.kill('SIGINT');
       await second.exited();
+    }
+  });
+
+  test('durability: kill -9 the worker while the opening (a local activity) waits on Postgres; a new worker opens the run again, which reaches its gate once', async () => {
+    await suite.db.reset();
+    const taskQueue = uniqueId('runbooks-kill-opening');
+    const env = {
+      DATABASE_URL: suite.db.url,
+      TEMPORAL_ADDRESS: suite.devServer.address,
+      TEMPORAL_NAMESPACE: 'default',
+      RUNBOOKS_TASK_QUEUE: taskQueue,
+      RUNBOOKS_POLICY_FILE: TEST_POLICY_FILE,
+    };
+    const first = spawnNode('dist/src/worker/main.js', [], env);
+    const workers = [first];
+    // The live config table, held so the opening's plan waits inside the run's first workflow task
+    // (break-glass-open-local-v1: the worker runs the opening there).
+    const holder = await suite.db.pool.connect();
+    let holding = false;
+    try {
+      await first.waitFor(/runbooks worker started/);
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE ftf_config IN ACCESS EXCLUSIVE MODE');
+      holding = true;
+      const args = input();
+      const handle = await suite.env.client.workflow.start(breakGlassRestore, {
+        taskQueue,
+        workflowId: `break-glass-restore-${args.incidentId}`,
+        args: [args],
+      });
+      // Killed as soon as the plan waits (the opening gives each inline read 3 s).
+      await readUntil(
+        async () =>
+          (
+            await suite.db.pool.query<{ waiting: number }>(
+              `SELECT count(*)::int AS waiting FROM pg_stat_activity
+                WHERE wait_event_type = 'Lock' AND wait_event = 'relation' AND pid <> pg_backend_pid()`,
+            )
+          ).rows[0]!.waiting,
+        (waiting) => waiting > 0,
+        'the opening waiting on ftf_config',
+      );
+      first.child.kill('SIGKILL');
+      assert.equal(await first.exited(), null, 'killed by a signal');
+      await holder.query('COMMIT');
+      holding = false;
+
+      const second = spawnNode('dist/src/worker/main.js', [], env);
+      workers.push(second);
+      await second.waitFor(/runbooks worker started/);
+      const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the approval gate', 120_000);
+      assert.ok(gate.detail.plan?.planHash, 'planned');
+      assert.ok(
+        !gate.events.some((e) => e.kind === 'read_again'),
+        gate.events.map((e) => `${e.kind}: ${e.message}`).join('\n'),
+      );
+      const events = await historyEvents(handle);
+      assert.ok(
+        localActivityAfter(events, (e) => !!e.workflowTaskTimedOutEventAttributes),
+        'the first task was lost with the worker; the opening recorded after',
+      );
+      assert.deepEqual(
+        localActivities(events).map((a) => a.type),
+        ['openBreakGlassProcedure'],
+      );
+      assert.ok(
+        !scheduledActivities(events).some((a) => a.type === 'openBreakGlassProcedure'),
+        'no activity task for the opening',
+      );
+      noticeAt(events, 'approval_request'); // exactly one
+      await handle.signal(abortSignal, { by: '@alice', reason: 'test over' });
+      assert.equal((await handle.result()).outcome, 'aborted');
+      assert.equal(await breakGlassRows(args.incidentId), 0, 'nothing written');
+    } finally {
+      if (holding) await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+      for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGINT');
+      await Promise.all(workers.map((worker) => worker.exited()));
     }
   });
 
