@@ -29,6 +29,7 @@ import { noopActivities } from './minimal/workflows';
 import { procedureASql, timePsql } from './psql-baseline';
 import { p50p99, quantile } from './stats';
 import { BENCH_WORKER_NODE_ARGS } from './worker-flags';
+import { countArgument } from './args';
 
 /**
  * `npm run bench -- overhead [runs]`: Procedure A's activities against a no-op activity on the same
@@ -44,7 +45,7 @@ import { BENCH_WORKER_NODE_ARGS } from './worker-flags';
 
 const PSQL_RUNS = 20;
 
-const RUNS = Number(process.argv[2] ?? 10);
+const RUNS = countArgument('npm run bench -- overhead N', 10, 1_000);
 
 /** Each workflow task's started → completed (the worker's turn at the run), from the history. */
 function workflowTaskMs(events: HistoryEvent[]): number[] {

@@ -7,6 +7,7 @@ import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import { releaseHistoryDir } from '../test/fixtures/history';
 import { testDataConverter } from '../test/fixtures/payload-keys';
 import { workflowBundle } from '../test/fixtures/temporal';
+import { countArgument } from './args';
 
 /**
  * `npm run bench -- replay N`: a backstop programme's history to asleep on its T+30 timer (the
@@ -18,7 +19,7 @@ import { workflowBundle } from '../test/fixtures/temporal';
  * printer, not a test; compare two builds on one machine in the same hour.
  */
 
-const N = Number(process.argv[2] ?? 1_000);
+const N = countArgument('npm run bench -- replay N', 1_000, 1_000_000);
 const ROUNDS = 3;
 const NAME = 'backstop-program-mid-sleep-t30.json';
 

@@ -26,6 +26,7 @@ import { BENCH_WORKER_NODE_ARGS } from './worker-flags';
 import { DEFAULT_WORKER_HEAP_MIB } from '../src/worker/config';
 import { FULL_SWEEP_EVERY, OpenRunGauges } from '../src/worker/metrics';
 import { quietLogger } from '../test/fixtures/logger';
+import { countArgument } from './args';
 
 /**
  * `npm run bench -- sleepers N`: N backstop programs started with a merge of today (T+30 a month
@@ -37,7 +38,7 @@ import { quietLogger } from '../test/fixtures/logger';
  * sizing, and the ratio of the two per run. A figure printer, not a test.
  */
 
-const N = Number(process.argv[2] ?? 1_000);
+const N = countArgument('npm run bench -- sleepers N', 1_000, 100_000);
 /**
  * The worker's command line as `npm run worker` has it: the heap of RUNBOOKS_WORKER_HEAP_MIB
  * (default 384 MiB; "unlimited" leaves Node's own, about 4 GiB here).

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { REPO_ROOT } from '../../src/local/paths';
+
+/** The benches are figure printers, not tests; what is tested here is that they start as documented. */
+const bench = (name: string, ...args: string[]) =>
+  spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'bench', `${name}.bench.js`), ...args], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+
+describe('benchmarks', () => {
+  for (const [name, arg] of [
+    ['sleepers', 'abc'],
+    ['sleepers', '0'],
+    ['overhead', '-3'],
+    ['replay', '2.5'],
+    ['sleepers', '1000000'],
+  ] as const)
+    test(`\`npm run bench -- ${name} ${arg}\` stops at once, naming N and what it takes`, () => {
+      const run = bench(name, arg);
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(
+        run.stderr,
+        new RegExp(
+          `^npm run bench -- ${name} N: N must be a whole number from 1 to [\\d,]+; got "${arg}"\\n$`,
+        ),
+      );
+      assert.equal(run.stdout, '', 'nothing started');
+    });
+
+  test('`npm run bench -- replay N` finds a recorded programme asleep (the newest up to this release) and replays it', () => {
+    const run = bench('replay', '3');
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      /^\d+\.\d+\.\d+\/backstop-program-mid-sleep-t30\.json: \d+ events; \d+ promises/,
+    );
+    assert.equal(run.stdout.match(/^round \d: 3 replays, [\d.]+ ms CPU/gm)?.length, 3, run.stdout);
+  });
+});
