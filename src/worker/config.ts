@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { describeIssues } from '../common/validation';
 import { ConfigurationError } from '../common/errors';
+import { MIN_WORKER_HEAP_MIB } from './heap-preflight';
 import { REPO_ROOT } from '../local/paths';
 import { parseDuration } from '../common/duration';
 import { getHeapStatistics } from 'node:v8';
@@ -47,6 +48,16 @@ const workerEnvSchema = z
      */
     RUNBOOKS_DEPLOYMENT_NAME: deploymentPart.optional(),
     RUNBOOKS_BUILD_ID: deploymentPart.optional(),
+    /** The heap `npm run worker` gives Node (--max-old-space-size); checked here, as Node takes 0 or -5 with a warning and goes on. */
+    RUNBOOKS_WORKER_HEAP_MIB: z.coerce
+      .number()
+      .int('a whole number of MiB, like 384')
+      .min(
+        MIN_WORKER_HEAP_MIB,
+        `at least ${MIN_WORKER_HEAP_MIB} MiB (with 96 the worker ran out of memory before it served)`,
+      )
+      .max(65_536, 'at most 65536 MiB')
+      .optional(),
     /** Worker sizing (see workerSizing): how many runs stay in memory, how many tasks at once. */
     RUNBOOKS_WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000).optional(),
     RUNBOOKS_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(1_000).default(20),
@@ -143,9 +154,10 @@ export function describeSizing(sizing: WorkerSizing): string {
  * The heap `npm run worker` gives the worker (`--max-old-space-size`, from RUNBOOKS_WORKER_HEAP_MIB):
  * a small pod's. With it the cache is 91 runs and 10,000 sleeping programmes held 480 MiB of RSS
  * (448: 536 MiB; Node's own 4 GiB: 733–894 MiB, as V8 collects lazily). The price is GC: 15.7
- * programmes/s to asleep against 23 (README "Benchmarks").
+ * programmes/s to asleep against 23 (README "Benchmarks"). Defined in heap-preflight.ts, which
+ * checks the heap before the worker loads anything else.
  */
-export const DEFAULT_WORKER_HEAP_MIB = 384;
+export { DEFAULT_WORKER_HEAP_MIB, MIN_WORKER_HEAP_MIB } from './heap-preflight';
 
 /** Measured heap per cached run of our workflows (~0.85 MiB of RSS), with a margin (README "Benchmarks"). */
 export const PER_CACHED_RUN_MIB = 2;
@@ -176,10 +188,12 @@ export interface WorkerDeploymentVersion {
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   const parsed = workerEnvSchema.safeParse(env);
   if (!parsed.success) {
+    // The database hint only when DATABASE_URL is what is wrong (it followed every mistake).
+    const databaseHint = parsed.error.issues.some((issue) => issue.path[0] === 'DATABASE_URL')
+      ? 'Set DATABASE_URL to the target Postgres (e.g. postgres://user@127.0.0.1:5432/champollion); '
+      : '';
     throw new ConfigurationError(
-      `${describeIssues(parsed.error, 'Worker environment')}\n` +
-        'Set DATABASE_URL to the target Postgres (e.g. postgres://user@127.0.0.1:5432/champollion); ' +
-        'see README "Configuration".',
+      `${describeIssues(parsed.error, 'Worker environment')}\n${databaseHint}see README "Configuration".`,
     );
   }
   return {

@@ -1,3 +1,6 @@
+// First: a heap too small for what follows is refused before it is loaded.
+import './heap-guard';
+import { checkWorkerHeap } from './heap-preflight';
 import type { DefaultLogger } from '@temporalio/worker';
 import { Runtime } from '@temporalio/worker';
 import { resolveChannels } from '../activities/channels';
@@ -32,12 +35,14 @@ const secrets: string[] = [];
  */
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
+  const heap = checkWorkerHeap(process.env);
   const tracesExport = tracesExportFrom(process.env);
   // The collector's header values now, the channels' secrets once resolved: every log line, and
   // the last line of a worker that fails, is scrubbed of them.
   secrets.push(...Object.values(tracesExport?.headers ?? {}));
   const logger = workerLogger(config.log.level, config.log.format, secrets);
   installRuntime(logger, config.metrics?.address);
+  if (heap.warning) logger.warn(heap.warning);
   const payloadKeys = loadPayloadKeys(process.env);
   if (payloadKeys === 'off')
     logger.warn(

@@ -13,6 +13,7 @@ import {
   redactUrl,
   tracesExportFrom,
 } from '../../src/worker/config';
+import { checkWorkerHeap, MIN_WORKER_HEAP_MIB } from '../../src/worker/heap-preflight';
 import { ConfigurationError } from '../../src/common/errors';
 import { REPO_ROOT } from '../../src/local/paths';
 import { loadPolicyFile } from '../../src/worker/policy';
@@ -504,7 +505,43 @@ describe('worker environment', () => {
     );
   });
 
+  test("the heap: RUNBOOKS_WORKER_HEAP_MIB is checked and named; a heap below the worker's floor is refused, one the variable did not reach is a warning", () => {
+    const db = { DATABASE_URL: 'postgres://u@127.0.0.1:5432/db' };
+    for (const [value, message] of [
+      ['abc', /RUNBOOKS_WORKER_HEAP_MIB: Invalid input: expected number/],
+      ['2.5', /RUNBOOKS_WORKER_HEAP_MIB: a whole number of MiB/],
+      ['16', /RUNBOOKS_WORKER_HEAP_MIB: at least 128 MiB \(with 96/],
+      ['100000', /RUNBOOKS_WORKER_HEAP_MIB: at most 65536 MiB/],
+    ] as const)
+      assert.throws(() => loadWorkerConfig({ ...db, RUNBOOKS_WORKER_HEAP_MIB: value }), message, value);
+    assert.doesNotThrow(() => loadWorkerConfig({ ...db, RUNBOOKS_WORKER_HEAP_MIB: '384' }));
+    // Node's heap limit is the old space and 48 MiB of young generation.
+    assert.match(
+      checkWorkerHeap({}, 64 + 48).error ?? '',
+      /heap is 64 MiB .* at least 128\. Set RUNBOOKS_WORKER_HEAP_MIB/,
+    );
+    assert.deepEqual(checkWorkerHeap({}, 128 + 48), {});
+    assert.deepEqual(checkWorkerHeap({ RUNBOOKS_WORKER_HEAP_MIB: '384' }, 384 + 48), {});
+    assert.match(
+      checkWorkerHeap({ RUNBOOKS_WORKER_HEAP_MIB: '384' }, 4096 + 48).warning ?? '',
+      /^RUNBOOKS_WORKER_HEAP_MIB=384 did not reach this process, whose heap is 4096 MiB/,
+    );
+    assert.equal(MIN_WORKER_HEAP_MIB, 128);
+  });
+
   test('the worker process exits 1 with a readable message and no stack trace', async () => {
+    // A heap meant as GiB (16): refused before the SDK is loaded, where Node died out of memory.
+    const tinyHeap = spawnNode('dist/src/worker/main.js', [], {
+      DATABASE_URL: 'postgres://u@127.0.0.1:1/db',
+      NODE_OPTIONS: '--max-old-space-size=16',
+    });
+    assert.equal(await tinyHeap.exited(), 1);
+    assert.match(
+      tinyHeap.output(),
+      /^runbooks worker: the worker's heap is 16 MiB \(--max-old-space-size\); it needs at least 128/m,
+    );
+    assert.doesNotMatch(tinyHeap.output(), /out of memory|\n\s+at /);
+
     const noDb = spawnNode('dist/src/worker/main.js', [], { DATABASE_URL: undefined });
     assert.equal(await noDb.exited(), 1);
     assert.match(noDb.output(), /runbooks worker: Worker environment is invalid:\n\s+DATABASE_URL:/);
