@@ -9,7 +9,8 @@ import { spawnNode, type ChildHandle } from '../fixtures/processes';
 import { GITHUB_REPOSITORY } from '../fixtures/sinks/apis';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { readUntil, waitForStatus } from '../fixtures/wait';
+import { waitForStatus } from '../fixtures/wait';
+import { waitForLockWaiter } from '../fixtures/database';
 
 /**
  * A backstop programme's opening (policy read and story claim) is a local activity: it runs in the
@@ -77,17 +78,7 @@ describe('backstop opening on the dev server', () => {
         args: [{ storyId, mergeSha: '0b0a9c7f', mergedAt: new Date().toISOString() }],
       });
       // Killed as soon as the claim waits (the opening gives the claim 3 s before it gives up).
-      await readUntil(
-        async () =>
-          (
-            await suite.db.pool.query<{ waiting: number }>(
-              `SELECT count(*)::int AS waiting FROM pg_stat_activity
-                WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND pid <> pg_backend_pid()`,
-            )
-          ).rows[0]!.waiting,
-        (waiting) => waiting > 0,
-        'the claim waiting on the story lock',
-      );
+      await waitForLockWaiter(suite.db.pool, 'advisory', 'the claim waiting on the story lock');
       first.child.kill('SIGKILL');
       assert.equal(await first.exited(), null, 'killed by a signal');
       await holder.query('COMMIT');

@@ -33,7 +33,8 @@ import { activityDeps, shortTestPolicy, TEST_POLICY_FILE } from '../fixtures/pol
 import { spawnNode, writePolicy } from '../fixtures/processes';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { acknowledgeConflict, atStep, readUntil, waitForStatus } from '../fixtures/wait';
+import { acknowledgeConflict, atStep, waitForStatus } from '../fixtures/wait';
+import { waitForLockWaiter } from '../fixtures/database';
 import { testDataConverter } from '../fixtures/payload-keys';
 import { metricValue, scrapeUntil } from '../fixtures/metrics';
 import { HttpSink } from '../fixtures/sinks/http-sink';
@@ -56,6 +57,17 @@ function input(requestedBy = '@alice'): BreakGlassRestoreInput {
     targetHistoryId: 5,
     requestedBy,
     rationale: "LGB 5M learning rate 0.0 (typo); restoring v5 -- it's urgent; sweep 14 restarts",
+  };
+}
+
+/** The environment of a worker process on the suite's database and dev server. */
+function workerEnv(taskQueue: string, policyFile: string): Record<string, string> {
+  return {
+    DATABASE_URL: suite.db.url,
+    TEMPORAL_ADDRESS: suite.devServer.address,
+    TEMPORAL_NAMESPACE: 'default',
+    RUNBOOKS_TASK_QUEUE: taskQueue,
+    RUNBOOKS_POLICY_FILE: policyFile,
   };
 }
 
@@ -218,13 +230,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
       },
     );
     const taskQueue = uniqueId('runbooks-kill');
-    const env = {
-      DATABASE_URL: suite.db.url,
-      TEMPORAL_ADDRESS: suite.devServer.address,
-      TEMPORAL_NAMESPACE: 'default',
-      RUNBOOKS_TASK_QUEUE: taskQueue,
-      RUNBOOKS_POLICY_FILE: policyFile,
-    };
+    const env = workerEnv(taskQueue, policyFile);
     const first = spawnNode('dist/src/worker/main.js', [], env);
     await first.waitFor(/runbooks worker started/);
 
@@ -269,13 +275,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
   test('durability: kill -9 the worker while the opening (a local activity) waits on Postgres; a new worker opens the run again, which reaches its gate once', async () => {
     await suite.db.reset();
     const taskQueue = uniqueId('runbooks-kill-opening');
-    const env = {
-      DATABASE_URL: suite.db.url,
-      TEMPORAL_ADDRESS: suite.devServer.address,
-      TEMPORAL_NAMESPACE: 'default',
-      RUNBOOKS_TASK_QUEUE: taskQueue,
-      RUNBOOKS_POLICY_FILE: TEST_POLICY_FILE,
-    };
+    const env = workerEnv(taskQueue, TEST_POLICY_FILE);
     const first = spawnNode('dist/src/worker/main.js', [], env);
     const workers = [first];
     // The live config table, held so the opening's plan waits inside the run's first workflow task
@@ -294,17 +294,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
         args: [args],
       });
       // Killed as soon as the plan waits (the opening gives each inline read 3 s).
-      await readUntil(
-        async () =>
-          (
-            await suite.db.pool.query<{ waiting: number }>(
-              `SELECT count(*)::int AS waiting FROM pg_stat_activity
-                WHERE wait_event_type = 'Lock' AND wait_event = 'relation' AND pid <> pg_backend_pid()`,
-            )
-          ).rows[0]!.waiting,
-        (waiting) => waiting > 0,
-        'the opening waiting on ftf_config',
-      );
+      await waitForLockWaiter(suite.db.pool, 'relation', 'the opening waiting on ftf_config');
       first.child.kill('SIGKILL');
       assert.equal(await first.exited(), null, 'killed by a signal');
       await holder.query('COMMIT');
@@ -351,11 +341,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
     const taskQueue = uniqueId('runbooks-metrics');
     const worker = spawnNode('dist/src/worker/main.js', [], {
       ...channelSecrets(sinks),
-      DATABASE_URL: suite.db.url,
-      TEMPORAL_ADDRESS: suite.devServer.address,
-      TEMPORAL_NAMESPACE: 'default',
-      RUNBOOKS_TASK_QUEUE: taskQueue,
-      RUNBOOKS_POLICY_FILE: policyWithChannels(tmp, sinks, { base: 'short' }).file,
+      ...workerEnv(taskQueue, policyWithChannels(tmp, sinks, { base: 'short' }).file),
       RUNBOOKS_METRICS_ADDRESS: address,
       RUNBOOKS_METRICS_VISIBILITY_INTERVAL: '1s',
     });
@@ -468,11 +454,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
     const tracesUrl = `${receiver.url}/v1/traces`;
     const taskQueue = uniqueId('runbooks-traces');
     const worker = spawnNode('dist/src/worker/main.js', [], {
-      DATABASE_URL: suite.db.url,
-      TEMPORAL_ADDRESS: suite.devServer.address,
-      TEMPORAL_NAMESPACE: 'default',
-      RUNBOOKS_TASK_QUEUE: taskQueue,
-      RUNBOOKS_POLICY_FILE: TEST_POLICY_FILE,
+      ...workerEnv(taskQueue, TEST_POLICY_FILE),
       RUNBOOKS_OTLP_TRACES_URL: tracesUrl,
       OTEL_EXPORTER_OTLP_TRACES_HEADERS: `authorization=Bearer%20${token}`,
     });
