@@ -70,21 +70,21 @@ export const RUNBOOK_METRICS = {
   drillSeconds: {
     name: 'runbooks_drill_seconds',
     kind: 'histogram',
-    help: 'Drill wall clock, detected to restore verified',
-    labels: ['verdict'],
+    help: 'Drill wall clock against its SLO: break-glass detected to restore verified; rollback start to plan',
+    labels: ['runbook', 'verdict'],
     buckets: [60, 120, 300, 450, 600, 750, 900, 1200, 1800, 3600],
   },
   drillSloSeconds: {
     name: 'runbooks_drill_slo_seconds',
     kind: 'gauge',
-    help: 'The drill SLO the last drill was judged against',
-    labels: [],
+    help: 'The drill SLO the last drill of each runbook was judged against',
+    labels: ['runbook'],
   },
   drillOverSlo: {
     name: 'runbooks_drill_over_slo_total',
     kind: 'counter',
     help: 'Drills that took longer than their SLO',
-    labels: ['verdict'],
+    labels: ['runbook', 'verdict'],
   },
   drillScheduleActive: {
     name: 'runbooks_drill_schedule_active',

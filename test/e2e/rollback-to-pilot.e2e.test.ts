@@ -3,12 +3,16 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { scratchDir } from '../../src/local/servers';
+import { freePort } from '../../src/local/processes';
+import { ROLLBACK_DRILL_INPUT } from '../../src/cli/schedule';
+import { rollbackToPilot } from '../../src/workflows';
 import {
   rollbackToPilotWorkflowId,
   type RollbackResult,
   type RollbackStatus,
 } from '../../src/workflows/rollback-to-pilot/definitions';
 import { historyEvents } from '../fixtures/history';
+import { metricValue, scrapeUntil } from '../fixtures/metrics';
 import {
   EXPANDED_REPOS,
   FAKE_KUBECTL_DIR,
@@ -167,6 +171,57 @@ describe('rollbackToPilot end to end on the dev server', () => {
     } finally {
       second.child.kill('SIGINT');
       await second.exited();
+    }
+  });
+  test('metrics: a rollback drill on the worker process reaches the drill metrics, labelled with its runbook', async () => {
+    const cluster = FakeCluster.create(tmp, orchestratorCluster());
+    const blocks = path.join(tmp, 'drill-blocks.json');
+    writeFileSync(blocks, JSON.stringify({ mode: 'pass' }));
+    const address = `127.0.0.1:${await freePort()}`;
+    const taskQueue = uniqueId('runbooks-rollback-drill-metrics');
+    const worker = spawnNode('dist/src/worker/main.js', [], {
+      PATH: `${FAKE_KUBECTL_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
+      FAKE_KUBECTL_STATE: cluster.file,
+      FAKE_BLOCKS_STATE: blocks,
+      DATABASE_URL: suite.db.url,
+      TEMPORAL_ADDRESS: suite.devServer.address,
+      TEMPORAL_NAMESPACE: 'default',
+      RUNBOOKS_TASK_QUEUE: taskQueue,
+      RUNBOOKS_POLICY_FILE: rollbackPolicy(tmp, prometheus.url).file,
+      RUNBOOKS_METRICS_ADDRESS: address,
+    });
+    running.push(worker);
+    try {
+      await worker.waitFor(/runbooks worker started/);
+      const incidentId = uniqueId('DRILL');
+      const result = await suite.env.client.workflow.execute(rollbackToPilot, {
+        taskQueue,
+        workflowId: rollbackToPilotWorkflowId(incidentId),
+        args: [{ ...ROLLBACK_DRILL_INPUT, incidentId }],
+      });
+      assert.equal(result.outcome, 'drill_within_slo', result.message);
+      const labels = { runbook: 'rollbackToPilot', verdict: 'within_slo' };
+      const scraped = await scrapeUntil(
+        address,
+        (text) => metricValue(text, 'runbooks_drill_seconds_count', labels) === 1,
+        'the rollback drill in runbooks_drill_seconds',
+      );
+      const seconds = metricValue(scraped, 'runbooks_drill_seconds_sum', labels)!;
+      assert.ok(
+        Math.abs(seconds - result.drill!.elapsedMs / 1000) < 0.01,
+        `${seconds} s recorded, ${result.drill!.elapsedMs} ms in the result`,
+      );
+      assert.equal(
+        metricValue(scraped, 'runbooks_drill_slo_seconds', { runbook: 'rollbackToPilot' }),
+        result.drill!.targetMs / 1000,
+      );
+      assert.equal(
+        metricValue(scraped, 'runbooks_drill_over_slo_total', { runbook: 'rollbackToPilot' }),
+        undefined,
+      );
+    } finally {
+      worker.child.kill('SIGINT');
+      await worker.exited();
     }
   });
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { RUNBOOK_METRICS, type MetricSpec } from '../../src/common/metrics';
 import { REPO_ROOT } from '../../src/local/paths';
+import { COMMANDS } from '../../src/cli/registry';
 import {
   BREAK_GLASS_DRILL,
   type BreakGlassDrillOutcome,
@@ -83,6 +84,33 @@ describe('observability artefacts', () => {
     assert.match(
       ruleOf('RunbookDrillScheduleInactive'),
       new RegExp(`${RUNBOOK_METRICS.drillScheduleActive.name}\\) == 0`),
+    );
+  });
+
+  test('every CLI command an alert tells the on-call to run exists (it said `npm run cli -- runs`, which does not)', () => {
+    const rules = readFileSync(ALERT_RULES, 'utf8');
+    const named = [...rules.matchAll(/npm run cli -- ([a-z-]+)/g)].map((match) => match[1]!);
+    // "… or schedule-rollback-drill": the second command of a line is written without the prefix.
+    named.push(...[...rules.matchAll(/\bor (schedule-[a-z-]+)/g)].map((match) => match[1]!));
+    assert.ok(named.length >= 4, named.join(', '));
+    const commands = new Set(COMMANDS.map((command) => command.name));
+    assert.deepEqual(
+      named.filter((name) => !commands.has(name)),
+      [],
+    );
+  });
+
+  test('the drill metrics say which runbook was drilled, and the over-SLO alert names it', () => {
+    for (const spec of [
+      RUNBOOK_METRICS.drillSeconds,
+      RUNBOOK_METRICS.drillSloSeconds,
+      RUNBOOK_METRICS.drillOverSlo,
+    ])
+      assert.ok((spec.labels as readonly string[]).includes('runbook'), spec.name);
+    const rules = readFileSync(ALERT_RULES, 'utf8');
+    assert.match(
+      rules,
+      /expr: sum by \(runbook, verdict\) \(increase\(runbooks_drill_over_slo_total\[1d\]\)\) > 0/,
     );
   });
 

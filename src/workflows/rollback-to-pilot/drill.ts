@@ -2,6 +2,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { localFileWrite } from '../activity-options';
+import { recordDrill } from '../shared/metrics';
 import type { Decision } from './decision';
 import type { RollbackResult } from './definitions';
 import { runStep } from './guard';
@@ -24,6 +25,9 @@ export async function finishDrill(run: RollbackRun, decision: Decision): Promise
     withinSlo: elapsedMs <= targetMs,
   });
   const verdict = `${formatDuration(elapsedMs)} (target < ${formatDuration(targetMs)}): ${drill.withinSlo ? 'within' : 'OVER'} the SLO`;
+  // The same drill metrics as the break-glass drill's (before, a rollback drill over its target
+  // reached no metric but runs_finished_total, and the over-SLO alert never saw it).
+  recordDrill('rollbackToPilot', elapsedMs, targetMs, drill.withinSlo ? 'within_slo' : 'over_slo');
   record.enterStep('drill_log', `drill ${verdict}; writing the drill log`);
   const logged = await runStep(run, 'drill_log', async () => {
     const written = await writeDrillLog({

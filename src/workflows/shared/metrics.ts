@@ -37,12 +37,13 @@ export function recordFinished(runbook: string, outcome: string): void {
   counter(RUNBOOK_METRICS.runsFinished).add(1, { runbook, outcome });
 }
 
-export function recordDrill(elapsedMs: number, sloMs: number, verdict: string): void {
-  histogram(RUNBOOK_METRICS.drillSeconds).record(seconds(elapsedMs), { verdict });
+/** A drill's wall clock against its SLO, per runbook drilled (the break-glass drill, the rollback's quarterly drill). */
+export function recordDrill(runbook: string, elapsedMs: number, sloMs: number, verdict: string): void {
+  histogram(RUNBOOK_METRICS.drillSeconds).record(seconds(elapsedMs), { runbook, verdict });
   metricMeter
     .createGauge(RUNBOOK_METRICS.drillSloSeconds.name, 'float', 's', RUNBOOK_METRICS.drillSloSeconds.help)
-    .set(seconds(sloMs));
-  if (verdict !== 'within_slo') counter(RUNBOOK_METRICS.drillOverSlo).add(1, { verdict });
+    .set(seconds(sloMs), { runbook });
+  if (verdict !== 'within_slo') counter(RUNBOOK_METRICS.drillOverSlo).add(1, { runbook, verdict });
 }
 
 export function recordBackstopCheckpoint(checkpoint: string): void {
