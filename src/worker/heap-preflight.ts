@@ -8,8 +8,8 @@ import { getHeapStatistics } from 'node:v8';
 
 /**
  * The least heap (--max-old-space-size) the worker runs with. Measured (2026-12-05): with 96 MiB
- * it died out of memory before it served; with 128 it held 2,000
- * sleeping programmes (10 cached runs, RSS peak 347 MiB).
+ * it died out of memory before it served; with 128 it held 2,000 sleeping programmes (10 cached
+ * runs, RSS peak 347 MiB).
  */
 export const MIN_WORKER_HEAP_MIB = 128;
 

@@ -153,7 +153,7 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
       };
     const slo = judgeSlo(Date.now() - Date.parse(detail.detectedAt), policy);
     detail.slo = slo;
-    recordDrill('breakGlassDrill', slo.elapsedMs, slo.sloMs, slo.verdict);
+    recordDrill(BREAK_GLASS_DRILL, slo.elapsedMs, slo.sloMs, slo.verdict);
     const verdictText = `detected → restore verified in ${formatDuration(slo.elapsedMs)} (SLO < ${formatDuration(policy.slo)})`;
     if (slo.verdict === 'needs_tightening') {
       record.flag(

@@ -4,7 +4,7 @@ import { formatDuration, utcIso } from '../../common/duration';
 import { localFileWrite } from '../activity-options';
 import { recordDrill } from '../shared/metrics';
 import type { Decision } from './decision';
-import type { RollbackResult } from './definitions';
+import { ROLLBACK_TO_PILOT, type RollbackResult } from './definitions';
 import { runStep } from './guard';
 import type { RollbackRun } from './run';
 
@@ -27,7 +27,7 @@ export async function finishDrill(run: RollbackRun, decision: Decision): Promise
   const verdict = `${formatDuration(elapsedMs)} (target < ${formatDuration(targetMs)}): ${drill.withinSlo ? 'within' : 'OVER'} the SLO`;
   // The same drill metrics as the break-glass drill's (before, a rollback drill over its target
   // reached no metric but runs_finished_total, and the over-SLO alert never saw it).
-  recordDrill('rollbackToPilot', elapsedMs, targetMs, drill.withinSlo ? 'within_slo' : 'over_slo');
+  recordDrill(ROLLBACK_TO_PILOT, elapsedMs, targetMs, drill.withinSlo ? 'within_slo' : 'over_slo');
   record.enterStep('drill_log', `drill ${verdict}; writing the drill log`);
   const logged = await runStep(run, 'drill_log', async () => {
     const written = await writeDrillLog({
