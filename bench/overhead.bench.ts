@@ -26,7 +26,7 @@ import { TEST_POLICY_FILE } from '../test/fixtures/policy';
 import { spawnNode } from '../test/fixtures/processes';
 import { loadPolicyFile } from '../src/worker/policy';
 import { noopActivities } from './minimal/workflows';
-import { procedureASql, timePsql } from './psql-baseline';
+import { procedureASql, requirePsql, timePsql } from './psql-baseline';
 import { p50p99, quantile } from './stats';
 import { BENCH_WORKER_NODE_ARGS } from './worker-flags';
 import { countArgument } from './args';
@@ -216,6 +216,11 @@ function byActivityType(
 }
 
 async function main(): Promise<void> {
+  const missing = await requirePsql();
+  if (missing) {
+    process.stderr.write(`npm run bench -- overhead: ${missing}\n`);
+    process.exit(2);
+  }
   const tmp = scratchDir('runbooks-bench-overhead');
   const [postgres, server] = await Promise.all([
     startPostgres({ dataDir: postgresDataDir(path.join(tmp, 'pg')), ephemeral: true }),

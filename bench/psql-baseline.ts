@@ -111,6 +111,22 @@ export async function procedureASql(db: Pool, policy: LoadedPolicy, incidentId: 
 }
 
 /**
+ * `psql` on PATH, or a message saying how to get it: the baseline runs after the Procedure A runs,
+ * and without psql the bench failed there, minutes in, on `spawn psql ENOENT`.
+ */
+export async function requirePsql(): Promise<string | undefined> {
+  try {
+    const { stdout } = await run('psql', ['--version']);
+    return stdout.trim() ? undefined : 'psql --version printed nothing';
+  } catch (error) {
+    return (
+      `the psql baseline needs psql on PATH (${(error as Error).message}): ` +
+      "install Debian's postgresql-client (apt-get install postgresql-client)"
+    );
+  }
+}
+
+/**
  * Wall clock of `psql` running `script` on `url` (process start, login, the SQL, exit), once per
  * database in `urls`: each a copy of the target taken before the recorded run, so each does the
  * same writes the recorded run did.

@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { REPO_ROOT } from '../../src/local/paths';
 
 /** The benches are figure printers, not tests; what is tested here is that they start as documented. */
-const bench = (name: string, ...args: string[]) =>
+const bench = (name: string, args: string[], env: NodeJS.ProcessEnv = process.env) =>
   spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'bench', `${name}.bench.js`), ...args], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
     timeout: 120_000,
+    env,
   });
 
 describe('benchmarks', () => {
@@ -21,7 +24,7 @@ describe('benchmarks', () => {
     ['sleepers', '1000000'],
   ] as const)
     test(`\`npm run bench -- ${name} ${arg}\` stops at once, naming N and what it takes`, () => {
-      const run = bench(name, arg);
+      const run = bench(name, [arg]);
       assert.equal(run.status, 2, run.stderr);
       assert.match(
         run.stderr,
@@ -32,8 +35,21 @@ describe('benchmarks', () => {
       assert.equal(run.stdout, '', 'nothing started');
     });
 
+  test('`npm run bench -- overhead N` without psql on PATH stops before it starts anything, saying what to install', () => {
+    const run = bench('overhead', ['2'], {
+      ...process.env,
+      PATH: mkdtempSync(path.join(tmpdir(), 'no-psql-')),
+    });
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(
+      run.stderr,
+      /^npm run bench -- overhead: the psql baseline needs psql on PATH .*postgresql-client/,
+    );
+    assert.equal(run.stdout, '', 'nothing started');
+  });
+
   test('`npm run bench -- replay N` finds a recorded programme asleep (the newest up to this release) and replays it', () => {
-    const run = bench('replay', '3');
+    const run = bench('replay', ['3']);
     assert.equal(run.status, 0, run.stderr);
     assert.match(
       run.stdout,
