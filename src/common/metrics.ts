@@ -86,6 +86,12 @@ export const RUNBOOK_METRICS = {
     help: 'Drills that took longer than their SLO',
     labels: ['runbook', 'verdict'],
   },
+  drillNotCompleted: {
+    name: 'runbooks_drill_not_completed_total',
+    kind: 'counter',
+    help: 'Drills that ended without their measured end (a verified restore; a plan), by how they ended',
+    labels: ['runbook', 'outcome'],
+  },
   drillScheduleActive: {
     name: 'runbooks_drill_schedule_active',
     kind: 'gauge',

@@ -11,6 +11,7 @@ import {
   type RollbackResult,
   type RollbackStatus,
 } from '../../src/workflows/rollback-to-pilot/definitions';
+import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { historyEvents } from '../fixtures/history';
 import { metricValue, scrapeUntil } from '../fixtures/metrics';
 import {
@@ -218,6 +219,37 @@ describe('rollbackToPilot end to end on the dev server', () => {
       assert.equal(
         metricValue(scraped, 'runbooks_drill_over_slo_total', { runbook: 'rollbackToPilot' }),
         undefined,
+      );
+      assert.equal(metricValue(scraped, 'runbooks_drill_not_completed_total'), undefined);
+
+      // A drill whose plan fails for good and is aborted has no SLO verdict: counted as not completed.
+      cluster.scriptNext({
+        verb: 'get',
+        stderr: 'Error from server (Forbidden): deployments.apps is forbidden',
+        exitCode: 1,
+      });
+      const abortedId = uniqueId('DRILL');
+      const aborted = await suite.env.client.workflow.start(rollbackToPilot, {
+        taskQueue,
+        workflowId: rollbackToPilotWorkflowId(abortedId),
+        args: [{ ...ROLLBACK_DRILL_INPUT, incidentId: abortedId }],
+      });
+      await waitForStatus<RollbackStatus>(aborted, atStep('needs_human'), 'the drill waiting for a human');
+      await aborted.signal(stepDecisionSignal, {
+        by: ROLLBACK_DRILL_INPUT.incidentCommander,
+        decision: 'abort',
+        reason: 'drill over, RBAC to be fixed first',
+      });
+      const abortedResult = await aborted.result();
+      assert.ok(!abortedResult.outcome.startsWith('drill_'), abortedResult.outcome);
+      await scrapeUntil(
+        address,
+        (text) =>
+          metricValue(text, 'runbooks_drill_not_completed_total', {
+            runbook: 'rollbackToPilot',
+            outcome: abortedResult.outcome,
+          }) === 1,
+        `the aborted drill (${abortedResult.outcome}) in runbooks_drill_not_completed_total`,
       );
     } finally {
       worker.child.kill('SIGINT');

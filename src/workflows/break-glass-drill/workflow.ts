@@ -15,7 +15,14 @@ import {
   type DrillSlo,
 } from './definitions';
 import { renderDrillLog } from './log';
-import { recordDrill } from '../shared/metrics';
+import { recordDrill, recordDrillNotCompleted } from '../shared/metrics';
+
+/** The ends that carry an SLO verdict. */
+const SLO_OUTCOMES = [
+  'drill_within_slo',
+  'drill_over_slo',
+  'drill_needs_tightening',
+] as const satisfies readonly BreakGlassDrillOutcome[];
 
 const { prepareDrill, planRestore, verifyRestore } = proxyActivities<RunbookActivities>(databaseRead);
 const { executeRestore } = proxyActivities<RunbookActivities>(databaseWrite);
@@ -178,6 +185,10 @@ export const breakGlassDrill = defineBreakGlassProcedure<BreakGlassDrillDetail>(
   },
 
   async beforeFinish({ record, detail, policy, failSafe }, end) {
+    // Every end without an SLO verdict, the ones before the write (aborted at the plan, refused by a
+    // freeze) included: only drill_not_completed was alerted on, an aborted drill ended quiet.
+    if (!(SLO_OUTCOMES as readonly string[]).includes(end.outcome) && end.outcome !== 'dry_run')
+      recordDrillNotCompleted(BREAK_GLASS_DRILL, end.outcome);
     record.enterStep('write_drill_log', 'writing the drill log');
     const markdown = renderDrillLog(record, policy, end);
     const log: NonNullable<BreakGlassDrillDetail['log']> = (detail.log = { markdown });

@@ -10,6 +10,7 @@ import { FailSafe } from '../shared/fail-safe';
 import { abortPayloadSchema, abortMessage, statusQuery } from '../shared/messages';
 import { Notices } from '../shared/notices';
 import { RunRecord } from '../shared/run-record';
+import { recordDrillNotCompleted } from '../shared/metrics';
 import {
   confirmRollbackPayloadSchema,
   confirmRollbackMessage,
@@ -134,6 +135,9 @@ export class RollbackRun {
 
   async finish(outcome: RollbackOutcome, message: string): Promise<RollbackResult> {
     const { record, detail } = this;
+    // A drill that ends before its plan is timed (aborted, refused…) has no SLO verdict.
+    if (this.input.drill && outcome !== 'drill_within_slo' && outcome !== 'drill_over_slo')
+      recordDrillNotCompleted(ROLLBACK_TO_PILOT, outcome);
     record.finish(outcome, message);
     await this.notices.settle();
     return {

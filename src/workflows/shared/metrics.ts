@@ -46,6 +46,11 @@ export function recordDrill(runbook: string, elapsedMs: number, sloMs: number, v
   if (verdict !== 'within_slo') counter(RUNBOOK_METRICS.drillOverSlo).add(1, { runbook, verdict });
 }
 
+/** A drill that ended without its measured end: it has no SLO verdict, so the over-SLO alert never sees it. */
+export function recordDrillNotCompleted(runbook: string, outcome: string): void {
+  counter(RUNBOOK_METRICS.drillNotCompleted).add(1, { runbook, outcome });
+}
+
 export function recordBackstopCheckpoint(checkpoint: string): void {
   counter(RUNBOOK_METRICS.backstopCheckpoints).add(1, { checkpoint });
 }
