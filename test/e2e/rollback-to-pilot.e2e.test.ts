@@ -61,25 +61,29 @@ async function until(predicate: () => boolean, what: string, timeoutMs = 60_000)
   }
 }
 
+/** A worker process's environment: the fake cluster's kubectl first on PATH, its state files, the test policy. */
+function workerEnv(cluster: FakeCluster, blocksFile: string, taskQueue: string): Record<string, string> {
+  const blocks = path.join(tmp, blocksFile);
+  writeFileSync(blocks, JSON.stringify({ mode: 'pass' }));
+  return {
+    PATH: `${FAKE_KUBECTL_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
+    FAKE_KUBECTL_STATE: cluster.file,
+    FAKE_BLOCKS_STATE: blocks,
+    DATABASE_URL: suite.db.url,
+    TEMPORAL_ADDRESS: suite.devServer.address,
+    TEMPORAL_NAMESPACE: 'default',
+    RUNBOOKS_TASK_QUEUE: taskQueue,
+    RUNBOOKS_POLICY_FILE: rollbackPolicy(tmp, prometheus.url).file,
+  };
+}
+
 describe('rollbackToPilot end to end on the dev server', () => {
   test('kill -9 the worker mid-mutation: a new worker completes it, each mutation exactly once', async () => {
     const cluster = FakeCluster.create(tmp, orchestratorCluster());
     // The scale-down takes effect, then kubectl sits silent: the worker dies in that window.
     cluster.scriptNext({ verb: 'scale', applyThenHangMs: 20_000 });
-    const blocks = path.join(tmp, 'blocks.json');
-    writeFileSync(blocks, JSON.stringify({ mode: 'pass' }));
-    const policy = rollbackPolicy(tmp, prometheus.url);
     const taskQueue = uniqueId('runbooks-rollback-e2e');
-    const env = {
-      PATH: `${FAKE_KUBECTL_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
-      FAKE_KUBECTL_STATE: cluster.file,
-      FAKE_BLOCKS_STATE: blocks,
-      DATABASE_URL: suite.db.url,
-      TEMPORAL_ADDRESS: suite.devServer.address,
-      TEMPORAL_NAMESPACE: 'default',
-      RUNBOOKS_TASK_QUEUE: taskQueue,
-      RUNBOOKS_POLICY_FILE: policy.file,
-    };
+    const env = workerEnv(cluster, 'blocks.json', taskQueue);
     const cli = async (...args: string[]): Promise<string> => {
       const run = spawnNode('dist/src/cli/main.js', args, env);
       assert.equal(await run.exited(), 0, run.output());
@@ -176,19 +180,10 @@ describe('rollbackToPilot end to end on the dev server', () => {
   });
   test('metrics: a rollback drill on the worker process reaches the drill metrics, labelled with its runbook', async () => {
     const cluster = FakeCluster.create(tmp, orchestratorCluster());
-    const blocks = path.join(tmp, 'drill-blocks.json');
-    writeFileSync(blocks, JSON.stringify({ mode: 'pass' }));
     const address = `127.0.0.1:${await freePort()}`;
     const taskQueue = uniqueId('runbooks-rollback-drill-metrics');
     const worker = spawnNode('dist/src/worker/main.js', [], {
-      PATH: `${FAKE_KUBECTL_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
-      FAKE_KUBECTL_STATE: cluster.file,
-      FAKE_BLOCKS_STATE: blocks,
-      DATABASE_URL: suite.db.url,
-      TEMPORAL_ADDRESS: suite.devServer.address,
-      TEMPORAL_NAMESPACE: 'default',
-      RUNBOOKS_TASK_QUEUE: taskQueue,
-      RUNBOOKS_POLICY_FILE: rollbackPolicy(tmp, prometheus.url).file,
+      ...workerEnv(cluster, 'drill-blocks.json', taskQueue),
       RUNBOOKS_METRICS_ADDRESS: address,
     });
     running.push(worker);
