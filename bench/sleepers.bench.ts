@@ -316,7 +316,9 @@ async function sleepers(
  * the worker's code, and the dev server's CPU meanwhile.
  */
 async function gaugeSweeps(client: Client, serverPid: number | undefined, taskQueue: string): Promise<void> {
-  const gauges = new OpenRunGauges(client, taskQueue, noopMetricMeter, quietLogger, FULL_SWEEP_EVERY);
+  const gauges = new OpenRunGauges(client, taskQueue, noopMetricMeter, quietLogger, {
+    fullSweepEvery: FULL_SWEEP_EVERY,
+  });
   for (const what of ['every open run', 'runs waiting for a human', 'runs waiting for a human']) {
     const cpu = process.cpuUsage();
     const serverCpu = serverPid ? cpuSeconds(serverPid) : 0;

@@ -128,6 +128,18 @@ export const RUNBOOK_METRICS = {
     help: 'How long the longest-waiting open run has been in its current gate or needs_human step',
     labels: ['runbook'],
   },
+  openRunGaugesLastRead: {
+    name: 'runbooks_open_run_gauges_last_read_timestamp_seconds',
+    kind: 'gauge',
+    help: 'Unix time of the last visibility read that set the open-run gauges (the worker’s start until its first read)',
+    labels: [],
+  },
+  openRunGaugeReadFailures: {
+    name: 'runbooks_open_run_gauge_read_failures_total',
+    kind: 'counter',
+    help: 'Visibility reads for the open-run gauges that failed (the gauges kept their last values)',
+    labels: [],
+  },
 } as const satisfies Record<string, MetricSpec>;
 
 const GATE_STEP_PREFIX = 'awaiting_';

@@ -175,7 +175,9 @@ async function startOpenRunGauges(
     1,
     Math.round(intervals.fullListingIntervalMs / intervals.visibilityIntervalMs),
   );
-  const gauges = new OpenRunGauges(client, taskQueue, Runtime.instance().metricMeter, logger, fullSweepEvery);
+  const gauges = new OpenRunGauges(client, taskQueue, Runtime.instance().metricMeter, logger, {
+    fullSweepEvery,
+  });
   gauges.start(intervals.visibilityIntervalMs);
   return {
     stop: async () => {

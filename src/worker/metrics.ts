@@ -20,8 +20,17 @@ export function prometheusTelemetry(address: string): TelemetryOptions {
   return { metrics: { prometheus: { bindAddress: address, histogramBucketOverrides } } };
 }
 
-/** Runs whose current-step start this sweep may ask for with a query (the rest count from first seen). */
+/**
+ * Runs whose current-step start one sweep may ask for with a query; the others count from when a
+ * sweep first saw them (a lower bound) and are asked at a later sweep.
+ */
 const STATUS_QUERIES_PER_SWEEP = 50;
+
+/**
+ * How long a status query may take: a run whose worker is gone does not answer, and the sweep
+ * (one at a time) must not wait on it.
+ */
+const STATUS_QUERY_TIMEOUT_MS = 2_000;
 
 /** The Schedules that run the drills (seed 000: every 30 days; seed 002: quarterly). */
 export const DRILL_SCHEDULE_IDS = [BREAK_GLASS_DRILL_SCHEDULE_ID, ROLLBACK_DRILL_SCHEDULE_ID] as const;
@@ -31,6 +40,20 @@ export const FULL_SWEEP_EVERY = 10;
 
 /** gRPC INVALID_ARGUMENT: a visibility store that does not know a filter's operator. */
 const GRPC_INVALID_ARGUMENT = 3;
+
+export interface OpenRunGaugeOptions {
+  /** Every how many sweeps all open runs are listed (FULL_SWEEP_EVERY). */
+  fullSweepEvery?: number;
+  drillSchedules?: readonly string[];
+  statusQueriesPerSweep?: number;
+  statusQueryTimeoutMs?: number;
+}
+
+/** When a run entered its current step: read from its status, or first seen by a sweep (a lower bound). */
+interface StepStart {
+  ms: number;
+  read: boolean;
+}
 
 interface OpenRun {
   key: string;
@@ -51,32 +74,39 @@ interface OpenRun {
  * server's CPU), so between two full listings the other steps' counts are the last full one's.
  */
 export class OpenRunGauges {
-  private readonly since = new Map<string, number>();
+  private readonly since = new Map<string, StepStart>();
   private readonly shown = new Map<string, Set<string>>();
   /** Counts by (runbook, step) of the steps that are not human waits, from the last full listing. */
   private otherSteps = new Map<string, number>();
   private sweeps = 0;
   private filterRefused = false;
   private timer?: NodeJS.Timeout;
-  private sweeping?: Promise<void>;
+  private sweeping?: { promise: Promise<void>; sinceMs: number };
+  private readonly fullSweepEvery: number;
+  private readonly drillSchedules: readonly string[];
+  private readonly statusQueriesPerSweep: number;
+  private readonly statusQueryTimeoutMs: number;
 
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
     private readonly meter: MetricMeter,
     private readonly logger: Logger,
-    private readonly fullSweepEvery = FULL_SWEEP_EVERY,
-    private readonly drillSchedules: readonly string[] = DRILL_SCHEDULE_IDS,
-  ) {}
+    options: OpenRunGaugeOptions = {},
+  ) {
+    this.fullSweepEvery = options.fullSweepEvery ?? FULL_SWEEP_EVERY;
+    this.drillSchedules = options.drillSchedules ?? DRILL_SCHEDULE_IDS;
+    this.statusQueriesPerSweep = options.statusQueriesPerSweep ?? STATUS_QUERIES_PER_SWEEP;
+    this.statusQueryTimeoutMs = options.statusQueryTimeoutMs ?? STATUS_QUERY_TIMEOUT_MS;
+  }
 
+  /**
+   * Sweeps now and every `intervalMs`. The last-read time starts at now, so a worker whose reads
+   * fail from the start goes stale from its start (an alert on it would otherwise never begin).
+   */
   start(intervalMs: number): void {
-    const tick = (): void => {
-      this.sweeping = this.sweep().catch((error: unknown) => {
-        this.logger.warn('open-run gauges: visibility read failed; keeping the last values', {
-          error: (error as Error).message,
-        });
-      });
-    };
+    this.gauge(RUNBOOK_METRICS.openRunGaugesLastRead).set(Date.now() / 1000);
+    const tick = (): void => void this.refresh();
     tick();
     this.timer = setInterval(tick, intervalMs);
     this.timer.unref();
@@ -84,7 +114,44 @@ export class OpenRunGauges {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.sweeping;
+    await this.sweeping?.promise;
+  }
+
+  /**
+   * One sweep, unless the last is still running (against a slow visibility store they would pile
+   * up, each listing every open run again). Never rejects: a failed read keeps the gauges' last
+   * values, is counted and logged, and the last-read time stops moving, which is what an alert can
+   * see (RunbookGaugesStale): before, the gauges froze and nothing said so, so a run waiting for a
+   * human past the alert's 4 h was never alerted on while visibility failed.
+   */
+  async refresh(): Promise<void> {
+    if (this.sweeping) {
+      this.logger.warn('open-run gauges: the last visibility read is still running; this sweep is skipped', {
+        runningForMs: Date.now() - this.sweeping.sinceMs,
+      });
+      return;
+    }
+    const promise = this.sweep().then(
+      () => this.gauge(RUNBOOK_METRICS.openRunGaugesLastRead).set(Date.now() / 1000),
+      (error: unknown) => {
+        this.meter
+          .createCounter(
+            RUNBOOK_METRICS.openRunGaugeReadFailures.name,
+            '',
+            RUNBOOK_METRICS.openRunGaugeReadFailures.help,
+          )
+          .add(1);
+        this.logger.warn('open-run gauges: visibility read failed; keeping the last values', {
+          error: (error as Error).message,
+        });
+      },
+    );
+    this.sweeping = { promise, sinceMs: Date.now() };
+    try {
+      await promise;
+    } finally {
+      this.sweeping = undefined;
+    }
   }
 
   /** One read of visibility and one setting of every gauge. */
@@ -94,8 +161,14 @@ export class OpenRunGauges {
     const needingHuman = new Map<string, number>();
     const oldestWait = new Map<string, number>();
     let decisionsPending = 0;
-    let queries = 0;
     const waiting = new Set<string>();
+    // The step starts not read yet, asked all at once (a sweep waits for the slowest, not the sum).
+    const unread = open
+      .filter((run) => isHumanWaitStep(run.step) && !this.since.get(run.key)?.read)
+      .slice(0, this.statusQueriesPerSweep);
+    const startsRead = new Map(
+      await Promise.all(unread.map(async (run) => [run.key, await this.stepStart(run)] as const)),
+    );
     for (const run of open) {
       const key = JSON.stringify([run.runbook, run.step]);
       byStep.set(key, (byStep.get(key) ?? 0) + 1);
@@ -103,9 +176,17 @@ export class OpenRunGauges {
       if (run.runbook === 'backstopProgram' && run.step === 'awaiting_decision') decisionsPending++;
       if (!isHumanWaitStep(run.step)) continue;
       waiting.add(run.key);
-      if (!this.since.has(run.key))
-        this.since.set(run.key, queries++ < STATUS_QUERIES_PER_SWEEP ? await this.stepStart(run, now) : now);
-      const waitedS = (now - this.since.get(run.key)!) / 1000;
+      // A start not read yet (over this sweep's queries, or the run did not answer) is read again
+      // at a later sweep; until then the wait counts from when a sweep first saw it. Before, that
+      // first sight was kept for good: after a worker restart with more than 50 runs waiting, or
+      // one query that failed, a run waiting for hours showed minutes, and its alert came hours late.
+      const readMs = startsRead.get(run.key);
+      const start =
+        readMs !== undefined
+          ? { ms: readMs, read: true }
+          : (this.since.get(run.key) ?? { ms: now, read: false });
+      this.since.set(run.key, start);
+      const waitedS = (now - start.ms) / 1000;
       oldestWait.set(run.runbook, Math.max(oldestWait.get(run.runbook) ?? 0, waitedS));
     }
     for (const key of [...this.since.keys()]) if (!waiting.has(key)) this.since.delete(key);
@@ -192,15 +273,17 @@ export class OpenRunGauges {
     return runs;
   }
 
-  /** When the run entered its current step, from its status; now if it cannot say. */
-  private async stepStart(run: OpenRun, now: number): Promise<number> {
+  /** When the run entered its current step, from its status; undefined if it cannot say now. */
+  private async stepStart(run: OpenRun): Promise<number | undefined> {
     try {
-      const status = await this.client.workflow.getHandle(run.workflowId, run.runId).query(statusQuery);
+      const status = await this.client.withDeadline(Date.now() + this.statusQueryTimeoutMs, () =>
+        this.client.workflow.getHandle(run.workflowId, run.runId).query(statusQuery),
+      );
       const current = status.steps.at(-1);
       const startedMs = current?.name === run.step ? Date.parse(current.startedAt) : NaN;
-      return Number.isFinite(startedMs) ? startedMs : now;
+      return Number.isFinite(startedMs) ? startedMs : undefined;
     } catch {
-      return now;
+      return undefined;
     }
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import type { MetricMeter } from '@temporalio/common';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { DRILL_SCHEDULE_IDS, OpenRunGauges } from '../../src/worker/metrics';
 import { ensureDrillSchedule, ensureRollbackDrillSchedule } from '../../src/cli/schedule';
 import { startDev, uniqueId, type DevServerHarness } from '../fixtures/temporal';
@@ -19,32 +19,40 @@ import { quietLogger } from '../fixtures/logger';
  */
 
 let dev: DevServerHarness;
-let worker: Worker;
-let running: Promise<void>;
+let bundle: WorkflowBundle;
 const taskQueue = uniqueId('gauges');
+const workers: { worker: Worker; running: Promise<void> }[] = [];
+
+/** A worker of step holders on `queue`; shut down by `after` if the test has not. */
+async function holderWorker(queue: string): Promise<{ worker: Worker; running: Promise<void> }> {
+  const worker = await Worker.create({
+    connection: dev.env.nativeConnection,
+    namespace: 'default',
+    taskQueue: queue,
+    workflowBundle: bundle,
+    dataConverter: testDataConverter(),
+  });
+  const entry = { worker, running: worker.run() };
+  workers.push(entry);
+  return entry;
+}
 
 before(async () => {
   dev = await startDev();
-  worker = await Worker.create({
-    connection: dev.env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    workflowBundle: await bundleWorkflowCode({
-      workflowsPath: require.resolve('../fixtures/step-holder/workflows'),
-      logger: quietLogger,
-    }),
-    dataConverter: testDataConverter(),
+  bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../fixtures/step-holder/workflows'),
+    logger: quietLogger,
   });
-  running = worker.run();
+  await holderWorker(taskQueue);
 });
 
 after(async () => {
-  worker?.shutdown();
-  await running;
+  for (const { worker } of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+  await Promise.all(workers.map(({ running }) => running));
   await dev?.teardown();
 });
 
-/** The gauges' last values, by metric name and labels. */
+/** The gauges' last values and the counters' sums, by metric name and labels. */
 function recordingMeter(): {
   meter: MetricMeter;
   value: (name: string, labels?: Record<string, string>) => number | undefined;
@@ -56,24 +64,60 @@ function recordingMeter(): {
     createGauge: (name: string) => ({
       set: (value: number, labels?: Record<string, string>) => values.set(keyOf(name, labels), value),
     }),
+    createCounter: (name: string) => ({
+      add: (value: number, labels?: Record<string, string>) =>
+        values.set(keyOf(name, labels), (values.get(keyOf(name, labels)) ?? 0) + value),
+    }),
   } as unknown as MetricMeter;
   return { meter, value: (name, labels) => values.get(keyOf(name, labels)) };
 }
 
-async function hold(runbook: string, step: string, stepStartedAt = new Date().toISOString()) {
+async function hold(
+  runbook: string,
+  step: string,
+  stepStartedAt = new Date().toISOString(),
+  queue = taskQueue,
+) {
   return dev.env.client.workflow.start(stepHolder, {
-    taskQueue,
+    taskQueue: queue,
     workflowId: uniqueId(`holder-${step}`),
     args: [{ runbook, step, stepStartedAt }],
   });
 }
 
-async function untilVisible(query: string, count: number): Promise<void> {
+async function untilVisible(query: string, count: number, queue = taskQueue): Promise<void> {
   await readUntil(
-    async () => (await dev.env.client.workflow.count(`TaskQueue = '${taskQueue}' AND ${query}`)).count,
+    async () => (await dev.env.client.workflow.count(`TaskQueue = '${queue}' AND ${query}`)).count,
     (seen) => seen === count,
     `${count} runs with ${query} in visibility`,
   );
+}
+
+/** `client` whose visibility listing does what `listing()` says: pass, fail or wait for a release. */
+function visibilityControlled(
+  client: Client,
+  listing: () => 'pass' | 'fail' | Promise<void>,
+  calls: { count: number } = { count: 0 },
+): Client {
+  return new Proxy(client, {
+    get(target, key: keyof Client) {
+      if (key !== 'workflowService') return Reflect.get(target, key) as unknown;
+      const service = target.workflowService;
+      return new Proxy(service, {
+        get(svc, method: keyof typeof service) {
+          if (method !== 'listWorkflowExecutions') return Reflect.get(svc, method) as unknown;
+          return async (request: Parameters<typeof service.listWorkflowExecutions>[0]) => {
+            calls.count++;
+            const mode = listing();
+            if (mode === 'fail')
+              throw Object.assign(new Error('14 UNAVAILABLE: visibility store unreachable'), { code: 14 });
+            if (mode !== 'pass') await mode;
+            return svc.listWorkflowExecutions(request);
+          };
+        },
+      });
+    },
+  });
 }
 
 const SLEEPING = { runbook: 'backstopProgram', step: 'waiting_T+30' };
@@ -91,7 +135,7 @@ describe('open-run gauges', () => {
     const stuck = await hold(STUCK.runbook, STUCK.step);
     await untilVisible(`ExecutionStatus = 'Running' AND RunbookStep IS NOT NULL`, 5);
     const { meter, value } = recordingMeter();
-    const gauges = new OpenRunGauges(dev.env.client, taskQueue, meter, quietLogger, 3);
+    const gauges = new OpenRunGauges(dev.env.client, taskQueue, meter, quietLogger, { fullSweepEvery: 3 });
 
     const before = Date.now();
     await gauges.sweep(); // sweep 0: a full listing
@@ -130,7 +174,7 @@ describe('open-run gauges', () => {
   test('drill Schedules: active, paused, with no next run or missing, read with every full listing', async () => {
     const client = dev.env.client;
     const { meter, value } = recordingMeter();
-    const gauges = new OpenRunGauges(client, taskQueue, meter, quietLogger, 2);
+    const gauges = new OpenRunGauges(client, taskQueue, meter, quietLogger, { fullSweepEvery: 2 });
     const active = (schedule: string): number | undefined =>
       value('runbooks_drill_schedule_active', { schedule });
     const [breakGlass, rollback] = DRILL_SCHEDULE_IDS;
@@ -192,7 +236,7 @@ describe('open-run gauges', () => {
     const warnings: string[] = [];
     const logger = { ...quietLogger, warn: (message: string) => warnings.push(message) };
     const { meter, value } = recordingMeter();
-    const gauges = new OpenRunGauges(refusing, taskQueue, meter, logger, 3);
+    const gauges = new OpenRunGauges(refusing, taskQueue, meter, logger, { fullSweepEvery: 3 });
     await gauges.sweep(); // full
     const sleeping = value('runbooks_open_runs', SLEEPING)!;
     assert.ok(sleeping >= 5, `${sleeping} sleeping`);
@@ -202,5 +246,110 @@ describe('open-run gauges', () => {
     assert.equal(value('runbooks_open_runs', SLEEPING), sleeping + 1);
     await gauges.sweep();
     assert.equal(warnings.filter((message) => /refused the human-wait filter/.test(message)).length, 1);
+  });
+  test('a failed visibility read keeps the gauges, is counted, and stops the last-read time (sweeps never overlap)', async () => {
+    const queue = uniqueId('gauges-failing');
+    await holderWorker(queue);
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    await hold(AT_GATE.runbook, AT_GATE.step, hourAgo, queue);
+    await untilVisible(`RunbookStep = '${AT_GATE.step}'`, 1, queue);
+    let listing: 'pass' | 'fail' | Promise<void> = 'pass';
+    const calls = { count: 0 };
+    const warnings: string[] = [];
+    const logger = { ...quietLogger, warn: (message: string) => warnings.push(message) };
+    const { meter, value } = recordingMeter();
+    const client = visibilityControlled(dev.env.client, () => listing, calls);
+    const gauges = new OpenRunGauges(client, queue, meter, logger, { fullSweepEvery: 1 });
+    const lastRead = (): number | undefined => value('runbooks_open_run_gauges_last_read_timestamp_seconds');
+    const failures = (): number | undefined => value('runbooks_open_run_gauge_read_failures_total');
+
+    const before = Date.now() / 1000;
+    await gauges.refresh();
+    const read = lastRead()!;
+    assert.ok(read >= before && read <= Date.now() / 1000, `last read ${read}, swept from ${before}`);
+    assert.equal(failures(), undefined);
+    const waited = value('runbooks_oldest_human_wait_seconds', { runbook: AT_GATE.runbook })!;
+    assert.ok(waited >= 3_600, `waited ${waited} s`);
+
+    listing = 'fail';
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await gauges.refresh(); // never rejects
+    assert.equal(lastRead(), read, 'the last-read time stays at the last read that worked');
+    assert.equal(failures(), 1);
+    assert.equal(value('runbooks_oldest_human_wait_seconds', { runbook: AT_GATE.runbook }), waited, 'kept');
+    assert.equal(value('runbooks_open_runs', AT_GATE), 1, 'kept');
+    assert.ok(warnings.some((message) => /visibility read failed; keeping the last values/.test(message)));
+
+    // A read that hangs: the next sweep does not start another beside it.
+    let release!: () => void;
+    listing = new Promise<void>((resolve) => (release = resolve));
+    const callsBefore = calls.count;
+    const slow = gauges.refresh();
+    await readUntil(
+      () => Promise.resolve(calls.count),
+      (count) => count > callsBefore,
+      'the hanging listing',
+    );
+    const second = await Promise.race([
+      gauges.refresh().then(() => 'returned'),
+      new Promise((resolve) => setTimeout(resolve, 2_000, 'waited on the hanging one')),
+    ]);
+    if (second !== 'returned') release();
+    assert.equal(second, 'returned', 'a sweep while one runs returns at once');
+    assert.equal(calls.count, callsBefore + 1, 'one listing while the first hangs');
+    assert.ok(
+      warnings.some((message) =>
+        /last visibility read is still running; this sweep is skipped/.test(message),
+      ),
+    );
+    listing = 'pass';
+    release();
+    await slow;
+    assert.ok(lastRead()! > read, 'read again once visibility answers');
+    assert.equal(failures(), 1);
+  });
+
+  test('a wait whose start a sweep could not read is read at a later sweep, not counted from its first sight for good', async () => {
+    const queue = uniqueId('gauges-unread');
+    const { worker, running } = await holderWorker(queue);
+    const hoursAgo = (hours: number): string => new Date(Date.now() - hours * 3_600_000).toISOString();
+    // Two runbooks, each with a run waiting for hours; one status query per sweep.
+    const first = { runbook: 'phasedReenablement', step: 'awaiting_canary_approval' };
+    const second = { runbook: 'incident', step: 'needs_human' };
+    await hold(first.runbook, first.step, hoursAgo(3), queue);
+    await hold(second.runbook, second.step, hoursAgo(5), queue);
+    await untilVisible(`RunbookStep IS NOT NULL`, 2, queue);
+    const { meter, value } = recordingMeter();
+    const gauges = new OpenRunGauges(dev.env.client, queue, meter, quietLogger, {
+      fullSweepEvery: 1,
+      statusQueriesPerSweep: 1,
+      statusQueryTimeoutMs: 1_000,
+    });
+    const waited = (runbook: string): number => value('runbooks_oldest_human_wait_seconds', { runbook })!;
+    await gauges.refresh();
+    await gauges.refresh();
+    assert.ok(waited(first.runbook) >= 3 * 3_600, `${first.runbook} waited ${waited(first.runbook)} s`);
+    assert.ok(waited(second.runbook) >= 5 * 3_600, `${second.runbook} waited ${waited(second.runbook)} s`);
+
+    // A run whose worker is gone does not answer: the sweep waits the query's timeout, not longer,
+    // counts the wait from its first sight meanwhile, and reads it once the worker is back.
+    const third = { runbook: 'rollbackToPilot', step: 'awaiting_decision' };
+    await hold(third.runbook, third.step, hoursAgo(2), queue);
+    await untilVisible(`RunbookStep IS NOT NULL`, 3, queue);
+    worker.shutdown();
+    await running;
+    const startedMs = Date.now();
+    await gauges.refresh();
+    const tookMs = Date.now() - startedMs;
+    assert.ok(tookMs < 1_000 + 2_000, `the sweep took ${tookMs} ms with a query timeout of 1 s`);
+    assert.ok(waited(third.runbook) < 60, `not read yet: ${waited(third.runbook)} s from its first sight`);
+    assert.equal(
+      value('runbooks_open_run_gauge_read_failures_total'),
+      undefined,
+      'the listing itself worked',
+    );
+    await holderWorker(queue);
+    await gauges.refresh();
+    assert.ok(waited(third.runbook) >= 2 * 3_600, `${third.runbook} waited ${waited(third.runbook)} s`);
   });
 });
