@@ -43,6 +43,16 @@ function requireChromium() {
   );
 }
 
+/** The alert rules' unit tests run Prometheus's own promtool (Debian's prometheus package). */
+function requirePromtool() {
+  const promtool = process.env.PROMTOOL_PATH ?? 'promtool';
+  if (spawnSync(promtool, ['--version'], { stdio: 'ignore' }).error?.code !== 'ENOENT') return;
+  throw new SetupError(
+    `promtool is missing (${promtool}; the alert rules' unit tests run it).\n` +
+      '  Install it: sudo apt-get install prometheus   (.ci/run does this on CI), or set PROMTOOL_PATH',
+  );
+}
+
 /**
  * Test files run in two lanes (RUNBOOKS_TEST_CONCURRENCY=1: one lane, one file after another):
  * the fault matrix (8–12 min) and SECOND_LANE's files in one, every other file one after another
@@ -91,6 +101,7 @@ async function main() {
   requireLibfaketime(servers);
   requireSshKeygen();
   requireChromium();
+  requirePromtool();
   const env = { ...process.env };
   let postgres;
   if (!process.env.DATABASE_URL) {

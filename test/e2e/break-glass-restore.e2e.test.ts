@@ -368,6 +368,10 @@ describe('breakGlassRestore end to end on the dev server', () => {
       assert.ok(
         metricValue(waiting, 'runbooks_oldest_human_wait_seconds', { runbook: 'breakGlassRestore' })! >= 0,
       );
+      // When the gauges were last read (RunbookGaugesStale reads it): this second, not the start's.
+      const lastRead = metricValue(waiting, 'runbooks_open_run_gauges_last_read_timestamp_seconds')!;
+      const scrapedS = Date.now() / 1000;
+      assert.ok(lastRead > scrapedS - 5 && lastRead <= scrapedS, `last read ${scrapedS - lastRead} s ago`);
       await handle.signal(approveSignal, { approver: '@oncall-lead', planHash: gate.detail.plan!.planHash });
       const result = await completeObligations(handle, args.incidentId);
       assert.equal(result.outcome, 'restored');
