@@ -16,6 +16,7 @@ import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { connectClient, connectWorker, loadTemporalTarget, type TemporalTarget } from './connection';
 import { OpenRunGauges, prometheusTelemetry } from './metrics';
+import { checkRunbookSearchAttributes } from './search-attributes';
 import { workerLogger } from './logging';
 import { startTracing } from './tracing';
 import { ConfigurationError } from '../common/errors';
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
     : undefined;
 
   const connection = await connectWorker(target);
+  await checkRunbookSearchAttributes(connection.operatorService, target.namespace, logger);
   const dataConverter = runbookDataConverter(payloadKeys);
   const tracing = tracesExport ? startTracing(tracesExport, 'durable-runbooks-worker', logger) : undefined;
   const worker = await createRunbookWorker({
