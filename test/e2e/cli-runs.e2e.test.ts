@@ -183,6 +183,78 @@ describe('CLI: runs found by incident (dev server)', () => {
     assert.equal(missing.code, 1);
     assert.match(missing.output, /no run of any runbook for incident/);
   });
+  test('no worker on the task queue: start says so at once, status says what Temporal knows instead of waiting on the run', async () => {
+    const incident = uniqueId('INC');
+    const unserved = uniqueId('no-worker');
+    const start = (taskQueue: string, incidentId: string, ...extra: string[]) =>
+      cliOn(
+        taskQueue,
+        'start-restore',
+        '--incident',
+        incidentId,
+        '--target',
+        '5',
+        '--requested-by',
+        '@alice',
+        '--rationale',
+        'typo 0.0 in LGB 5M',
+        ...extra,
+      );
+    const started = await start(unserved, incident);
+    assert.equal(started.code, 0, started.output);
+    assert.match(
+      started.output,
+      new RegExp(`started break-glass-restore-${incident} on task queue ${unserved}`),
+    );
+    assert.match(
+      started.output,
+      new RegExp(
+        `WARNING: no worker has polled task queue ${unserved} \\(namespace default\\) in the last 5 minutes`,
+      ),
+    );
+
+    const startedAtMs = Date.now();
+    const status = await cli('status', '--incident', incident);
+    const tookMs = Date.now() - startedAtMs;
+    assert.equal(status.code, 1, status.output);
+    assert.match(status.output, /the run's status is read from its worker, so it cannot be read now/);
+    assert.match(
+      status.output,
+      new RegExp(
+        `What Temporal knows: breakGlassRestore break-glass-restore-${incident}, RUNNING since \\S+Z\\.`,
+      ),
+    );
+    // Before, the status query waited on the absent worker (about 30 s) and failed with the server's words.
+    assert.ok(tookMs < 10_000, `status took ${tookMs} ms`);
+    const json = await cli('status', '--incident', incident, '--json');
+    assert.deepEqual(
+      { ...(JSON.parse(json.output) as Record<string, unknown>), startedAt: 'x' },
+      {
+        workflowId: `break-glass-restore-${incident}`,
+        runbook: 'breakGlassRestore',
+        state: 'RUNNING',
+        startedAt: 'x',
+        taskQueue: unserved,
+        workerPolling: false,
+      },
+    );
+    await suite.env.client.workflow.getHandle(`break-glass-restore-${incident}`).terminate('test over');
+
+    // Where a worker serves the queue: no warning, and the status is the run's own.
+    await suite.withWorker(activityDeps(defaultPolicy(), suite.db.pool), async (taskQueue) => {
+      const served = uniqueId('INC');
+      const ok = await start(taskQueue, served, '--json');
+      assert.equal(ok.code, 0, ok.output);
+      assert.equal((JSON.parse(ok.output) as { workerPolling: boolean }).workerPolling, true);
+      const handle = suite.env.client.workflow.getHandle(`break-glass-restore-${served}`);
+      await waitForStatus<BreakGlassRestoreStatus>(handle, atStep('awaiting_approval'), 'the gate', 60_000);
+      const shown = await cli('status', '--incident', served);
+      assert.equal(shown.code, 0, shown.output);
+      assert.doesNotMatch(shown.output, /no worker/);
+      await handle.terminate('test over');
+    });
+  });
+
   test('decisions are Updates: a refusal exits 1 with the reason, the right approval is accepted; no worker: not confirmed', async () => {
     const incident = uniqueId('INC');
     await suite.withWorker(activityDeps(defaultPolicy(), suite.db.pool), async (taskQueue) => {

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { UsageError, validateFlag, type Values } from '../args';
 import type { Printed, Prepared } from '../command';
 import { resolveRun, type RunRef } from '../runs';
+import { noWorkerSince, taskQueueService } from '../task-queue';
 
 /** What starting a runbook needs, validated. */
 export interface StartRequest {
@@ -20,8 +21,14 @@ export interface StartRequest {
   follow: string;
 }
 
+/**
+ * Starts the run, then asks the server whether a worker serves its task queue: a run started
+ * where none does waits, doing nothing, and before the CLI said only "started" (at 3 a.m. with the
+ * worker down, or TEMPORAL_NAMESPACE / RUNBOOKS_TASK_QUEUE not the worker's). It is started all
+ * the same (it runs when a worker comes; a second start would be refused as already running).
+ */
 export function startRun(request: StartRequest): Prepared {
-  return async ({ client, taskQueue }) => {
+  return async ({ client, taskQueue, namespace }) => {
     let runId: string;
     try {
       const handle = await client.workflow.start(request.workflowType, {
@@ -37,9 +44,21 @@ export function startRun(request: StartRequest): Prepared {
         );
       throw error;
     }
+    const service = await taskQueueService(client, namespace, taskQueue);
+    const warning =
+      service && !service.served
+        ? `WARNING: ${noWorkerSince(service, taskQueue, namespace)}: this run waits, doing nothing, until a worker serves it. ` +
+          'Start one (npm run worker) with the same TEMPORAL_NAMESPACE and RUNBOOKS_TASK_QUEUE.'
+        : undefined;
     return {
-      json: { started: request.workflowId, runId, workflowType: request.workflowType, taskQueue },
-      text: `started ${request.workflowId} on task queue ${taskQueue}\nnext: npm run cli -- status ${request.follow}`,
+      json: {
+        started: request.workflowId,
+        runId,
+        workflowType: request.workflowType,
+        taskQueue,
+        ...(service ? { workerPolling: service.served } : {}),
+      },
+      text: `started ${request.workflowId} on task queue ${taskQueue}\n${warning ? `${warning}\n` : ''}next: npm run cli -- status ${request.follow}`,
     };
   };
 }

@@ -21,6 +21,7 @@ import { requiredText, UsageError, validateFlag, type Values } from '../args';
 import type { Command, Prepared } from '../command';
 import { renderStatus } from '../status';
 import { resolveRun, runRef } from '../runs';
+import { noWorkerSince, taskQueueService } from '../task-queue';
 import { signedPayload } from '../sign';
 import { printed, sendDecision } from './helpers';
 
@@ -91,10 +92,48 @@ export function listRuns(filter: {
   };
 }
 
+/**
+ * A run's status is its worker's answer to a query. With no worker on the run's task queue the
+ * query waited about 30 s and failed ("Failed to query Workflow"); now the command says at once that
+ * no worker serves it and what Temporal itself knows (state, start, the step and outcome from the
+ * search attributes), and exits 1.
+ */
 function status(values: Values): Prepared {
   const ref = runRef(values);
-  return async ({ client }) => {
+  return async ({ client, namespace }) => {
     const workflowId = await resolveRun(client, ref);
+    let described;
+    try {
+      described = await client.workflow.getHandle(workflowId).describe();
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw new UsageError(`no such run: ${workflowId}`);
+      throw error;
+    }
+    const service = await taskQueueService(client, namespace, described.taskQueue);
+    if (service && !service.served) {
+      const attribute = (key: typeof RunbookStepKey): string | undefined =>
+        described.typedSearchAttributes.get(key);
+      const known = {
+        workflowId,
+        runbook: attribute(RunbookNameKey) ?? described.type,
+        state: described.status.name,
+        startedAt: described.startTime.toISOString(),
+        step: attribute(RunbookStepKey),
+        outcome: attribute(RunbookOutcomeKey),
+        taskQueue: described.taskQueue,
+        workerPolling: false,
+      };
+      return printed(
+        known,
+        [
+          `${noWorkerSince(service, described.taskQueue, namespace)}: the run's status is read from its worker, so it cannot be read now.`,
+          `What Temporal knows: ${known.runbook} ${workflowId}, ${known.state} since ${known.startedAt}` +
+            `${known.step ? `, step ${known.step}` : ''}${known.outcome ? `, outcome ${known.outcome}` : ''}.`,
+          'Start a worker (npm run worker) with the same TEMPORAL_NAMESPACE and RUNBOOKS_TASK_QUEUE: until one serves it, the run makes no progress.',
+        ].join('\n'),
+        1,
+      );
+    }
     try {
       const answer = (await client.workflow.getHandle(workflowId).query(statusQuery)) as RunbookStatus<
         Record<string, unknown>
