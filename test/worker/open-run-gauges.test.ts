@@ -93,10 +93,15 @@ async function untilVisible(query: string, count: number, queue = taskQueue): Pr
   );
 }
 
-/** `client` whose visibility listing does what `listing()` says: pass, fail or wait for a release. */
+type ListRequest = Parameters<Client['workflowService']['listWorkflowExecutions']>[0];
+
+/**
+ * `client` whose visibility listing does what `listing(request)` says: pass it on, fail with an
+ * error, or wait for a promise and then pass it on.
+ */
 function visibilityControlled(
   client: Client,
-  listing: () => 'pass' | 'fail' | Promise<void>,
+  listing: (request: ListRequest) => 'pass' | Error | Promise<void>,
   calls: { count: number } = { count: 0 },
 ): Client {
   return new Proxy(client, {
@@ -106,11 +111,10 @@ function visibilityControlled(
       return new Proxy(service, {
         get(svc, method: keyof typeof service) {
           if (method !== 'listWorkflowExecutions') return Reflect.get(svc, method) as unknown;
-          return async (request: Parameters<typeof service.listWorkflowExecutions>[0]) => {
+          return async (request: ListRequest) => {
             calls.count++;
-            const mode = listing();
-            if (mode === 'fail')
-              throw Object.assign(new Error('14 UNAVAILABLE: visibility store unreachable'), { code: 14 });
+            const mode = listing(request);
+            if (mode instanceof Error) throw mode;
             if (mode !== 'pass') await mode;
             return svc.listWorkflowExecutions(request);
           };
@@ -119,6 +123,9 @@ function visibilityControlled(
     },
   });
 }
+
+/** A gRPC error as the client raises it. */
+const grpcError = (code: number, message: string): Error => Object.assign(new Error(message), { code });
 
 const SLEEPING = { runbook: 'backstopProgram', step: 'waiting_T+30' };
 const AT_GATE = { runbook: 'breakGlassRestore', step: 'awaiting_approval' };
@@ -214,25 +221,11 @@ describe('open-run gauges', () => {
 
   test('a visibility store that refuses the human-wait filter gets full listings, said once', async () => {
     const client = dev.env.client;
-    const refusing = new Proxy(client, {
-      get(target, key: keyof Client) {
-        if (key !== 'workflowService') return Reflect.get(target, key) as unknown;
-        const service = target.workflowService;
-        return new Proxy(service, {
-          get(svc, method: keyof typeof service) {
-            if (method !== 'listWorkflowExecutions') return Reflect.get(svc, method) as unknown;
-            return (request: { query?: string | null }) =>
-              request.query?.includes('STARTS_WITH')
-                ? Promise.reject(
-                    Object.assign(new Error('3 INVALID_ARGUMENT: operator STARTS_WITH not supported'), {
-                      code: 3,
-                    }),
-                  )
-                : svc.listWorkflowExecutions(request);
-          },
-        });
-      },
-    });
+    const refusing = visibilityControlled(client, (request) =>
+      request.query?.includes('STARTS_WITH')
+        ? grpcError(3, '3 INVALID_ARGUMENT: operator STARTS_WITH not supported')
+        : 'pass',
+    );
     const warnings: string[] = [];
     const logger = { ...quietLogger, warn: (message: string) => warnings.push(message) };
     const { meter, value } = recordingMeter();
@@ -253,7 +246,7 @@ describe('open-run gauges', () => {
     const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
     await hold(AT_GATE.runbook, AT_GATE.step, hourAgo, queue);
     await untilVisible(`RunbookStep = '${AT_GATE.step}'`, 1, queue);
-    let listing: 'pass' | 'fail' | Promise<void> = 'pass';
+    let listing: 'pass' | Error | Promise<void> = 'pass';
     const calls = { count: 0 };
     const warnings: string[] = [];
     const logger = { ...quietLogger, warn: (message: string) => warnings.push(message) };
@@ -271,7 +264,7 @@ describe('open-run gauges', () => {
     const waited = value('runbooks_oldest_human_wait_seconds', { runbook: AT_GATE.runbook })!;
     assert.ok(waited >= 3_600, `waited ${waited} s`);
 
-    listing = 'fail';
+    listing = grpcError(14, '14 UNAVAILABLE: visibility store unreachable');
     await new Promise((resolve) => setTimeout(resolve, 20));
     await gauges.refresh(); // never rejects
     assert.equal(lastRead(), read, 'the last-read time stays at the last read that worked');
