@@ -19,7 +19,7 @@ export interface TaskQueueService {
  * credential that may not describe task queues): the command then says nothing about workers.
  */
 export async function taskQueueService(
-  client: Client,
+  client: Pick<Client, 'workflowService'>,
   namespace: string,
   taskQueue: string,
   now = Date.now(),

@@ -282,12 +282,15 @@ describe('CLI: runs found by incident (dev server)', () => {
       assert.equal((JSON.parse(abort.output) as { accepted: boolean }).accepted, true);
       assert.equal((await handle.result()).outcome, 'aborted');
     });
-    // A run nobody serves: the CLI says the decision was not confirmed, and exits 3.
+    // A run nobody serves: the CLI says at once that the decision is not confirmed, exits 3, and
+    // keeps it as a signal in the run's history (an Update nobody takes lives only in the
+    // server's memory). Before, it waited the 30 s of --wait for an answer that could not come.
     const orphan = await suite.env.client.workflow.start('breakGlassRestore', {
       taskQueue: uniqueId('no-worker'),
       workflowId: `break-glass-restore-${uniqueId('INC')}`,
       args: [{}],
     });
+    const sentAtMs = Date.now();
     const unanswered = await cli(
       'abort',
       '--workflow-id',
@@ -296,11 +299,20 @@ describe('CLI: runs found by incident (dev server)', () => {
       '@sre',
       '--reason',
       'x',
-      '--wait',
-      '2',
     );
+    const tookMs = Date.now() - sentAtMs;
     assert.equal(unanswered.code, 3, unanswered.output);
-    assert.match(unanswered.output, /NOT CONFIRMED/);
+    assert.match(
+      unanswered.output,
+      /NOT CONFIRMED: no worker has polled task queue no-worker-\S+ \(namespace default\)/,
+    );
+    assert.match(unanswered.output, /Sent it as a signal instead/);
+    assert.ok(tookMs < 10_000, `took ${tookMs} ms`);
+    assert.deepEqual(
+      signals(await historyEvents(orphan)).map((s) => s.name),
+      ['abort'],
+      'kept once in the run history',
+    );
     await orphan.terminate('test over');
   });
   test('approve --sign-key signs with ssh-keygen: a signed approval counts where the policy requires one', async () => {

@@ -1,4 +1,5 @@
 import {
+  type WorkflowHandle,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -94,6 +95,19 @@ export function sendDecision(
     };
     try {
       if (asSignal) return await signal('');
+      const unserved = await noWorkerFor(handle);
+      if (unserved) {
+        // An Update nobody can take lives only in the server's memory: a signal is kept in the
+        // run's history and counts (or is refused) when a worker comes, once.
+        await handle.signal(name, payload);
+        return printed(
+          { decision: name, workflowId, accepted: null, detail: 'no worker', sent: name, as: 'signal' },
+          `NOT CONFIRMED: ${unserved}, so nothing can answer "${name}" now. Sent it as a signal instead: ` +
+            `it is kept in the run's history and counts, or is refused, when a worker serves the run. Do not send it again; ` +
+            `once a worker runs: npm run cli -- status --workflow-id ${workflowId}`,
+          3,
+        );
+      }
       // Our own timer decides "no answer": what the client throws on a cut call varies.
       const patience = new AbortController();
       const timer = setTimeout(() => patience.abort(), waitSeconds * 1_000);
@@ -131,6 +145,15 @@ export function sendDecision(
       throw error;
     }
   };
+}
+
+/** Why no worker can answer the run now (none polls its task queue), or undefined if one can or it cannot be told. */
+async function noWorkerFor(handle: WorkflowHandle): Promise<string | undefined> {
+  const { taskQueue } = await handle.describe();
+  const service = await taskQueueService(handle.client, handle.client.options.namespace, taskQueue);
+  return service && !service.served
+    ? noWorkerSince(service, taskQueue, handle.client.options.namespace)
+    : undefined;
 }
 
 /** `--wait`: how long to wait for a run to answer (default 30 s). */
