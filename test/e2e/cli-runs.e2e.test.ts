@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { breakGlassRestore } from '../../src/workflows';
-import type { BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
+import type {
+  BreakGlassRestoreResult,
+  BreakGlassRestoreStatus,
+} from '../../src/workflows/break-glass-restore/definitions';
 import { setChangeFreeze } from '../../src/activities/sql/change-freeze';
 import {
   freezeLiftWorkflowId,
@@ -10,7 +13,7 @@ import {
 } from '../../src/workflows/freeze-lift/definitions';
 import { incidentWorkflowId, type IncidentStatus } from '../../src/workflows/incident/definitions';
 import { historyEvents, signals } from '../fixtures/history';
-import { scratchDir } from '../../src/local/servers';
+import { findLibfaketime, scratchDir } from '../../src/local/servers';
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
 import { spawnNode } from '../fixtures/processes';
 import { HttpSink } from '../fixtures/sinks/http-sink';
@@ -37,10 +40,18 @@ async function cliOn(
   taskQueue: string | undefined,
   ...args: string[]
 ): Promise<{ code: number | null; output: string }> {
+  return cliWith(taskQueue ? { RUNBOOKS_TASK_QUEUE: taskQueue } : {}, ...args);
+}
+
+/** The CLI with more environment (e.g. a clock shifted by libfaketime). */
+async function cliWith(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number | null; output: string }> {
   const run = spawnNode('dist/src/cli/main.js', args, {
     TEMPORAL_ADDRESS: suite.devServer.address,
     TEMPORAL_NAMESPACE: 'default',
-    ...(taskQueue ? { RUNBOOKS_TASK_QUEUE: taskQueue } : {}),
+    ...env,
   });
   const code = await run.exited();
   return { code, output: run.output() };
@@ -251,7 +262,29 @@ describe('CLI: runs found by incident (dev server)', () => {
       const shown = await cli('status', '--incident', served);
       assert.equal(shown.code, 0, shown.output);
       assert.doesNotMatch(shown.output, /no worker/);
-      await handle.terminate('test over');
+      // A machine whose clock runs 10 min ahead of the server's sees the worker's last poll as old:
+      // the short query still finds the worker, and the status is the run's own.
+      const library = findLibfaketime();
+      assert.ok(library, 'libfaketime (scripts/test.mjs checks it is installed)');
+      const clockAhead = { LD_PRELOAD: library, FAKETIME: '+10m', FAKETIME_DONT_FAKE_MONOTONIC: '1' };
+      const ahead = await cliWith(clockAhead, 'status', '--incident', served);
+      assert.equal(ahead.code, 0, ahead.output);
+      assert.doesNotMatch(ahead.output, /no worker/);
+      assert.match(ahead.output, /awaiting_approval/);
+      // And a decision from that machine is the Update it would be, answered, not a signal.
+      const abort = await cliWith(
+        clockAhead,
+        'abort',
+        '--incident',
+        served,
+        '--by',
+        '@alice',
+        '--reason',
+        'over',
+      );
+      assert.equal(abort.code, 0, abort.output);
+      assert.match(abort.output, /^accepted: abort/m);
+      assert.equal(((await handle.result()) as BreakGlassRestoreResult).outcome, 'aborted');
     });
   });
 

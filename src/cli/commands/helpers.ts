@@ -5,7 +5,7 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { decide } from '../../client/decide';
-import type { DecisionAnswer } from '../../workflows/shared/messages';
+import { statusQuery, type DecisionAnswer } from '../../workflows/shared/messages';
 import type { CommandContext } from '../client';
 import { z } from 'zod';
 import { UsageError, validateFlag, type Values } from '../args';
@@ -147,13 +147,27 @@ export function sendDecision(
   };
 }
 
-/** Why no worker can answer the run now (none polls its task queue), or undefined if one can or it cannot be told. */
+/** How long a run whose task queue no worker seems to poll is given to answer a query. */
+export const UNSERVED_QUERY_TIMEOUT_MS = 3_000;
+
+/**
+ * Why no worker can answer the run now (none polls its task queue), or undefined if one can or it
+ * cannot be told. The pollers' times are the server's clock, compared with this machine's: one
+ * that runs ahead would see a live worker as gone, so a run that answers a short query (which
+ * changes nothing) has a worker.
+ */
 async function noWorkerFor(handle: WorkflowHandle): Promise<string | undefined> {
   const { taskQueue } = await handle.describe();
-  const service = await taskQueueService(handle.client, handle.client.options.namespace, taskQueue);
-  return service && !service.served
-    ? noWorkerSince(service, taskQueue, handle.client.options.namespace)
-    : undefined;
+  const namespace = handle.client.options.namespace;
+  const service = await taskQueueService(handle.client, namespace, taskQueue);
+  if (!service || service.served) return undefined;
+  const answered = await handle.client
+    .withDeadline(Date.now() + UNSERVED_QUERY_TIMEOUT_MS, () => handle.query(statusQuery))
+    .then(
+      () => true,
+      () => false,
+    );
+  return answered ? undefined : noWorkerSince(service, taskQueue, namespace);
 }
 
 /** `--wait`: how long to wait for a run to answer (default 30 s). */

@@ -23,7 +23,7 @@ import { renderStatus } from '../status';
 import { resolveRun, runRef } from '../runs';
 import { noWorkerSince, taskQueueService } from '../task-queue';
 import { signedPayload } from '../sign';
-import { printed, sendDecision } from './helpers';
+import { printed, sendDecision, UNSERVED_QUERY_TIMEOUT_MS } from './helpers';
 
 /** Commands on any run: status, result, the gate's decisions, and the list of runs. */
 
@@ -94,9 +94,9 @@ export function listRuns(filter: {
 
 /**
  * A run's status is its worker's answer to a query. With no worker on the run's task queue the
- * query waited about 30 s and failed ("Failed to query Workflow"); now the command says at once that
- * no worker serves it and what Temporal itself knows (state, start, the step and outcome from the
- * search attributes), and exits 1.
+ * query waited about 30 s and failed ("Failed to query Workflow"); now the command says within 3 s
+ * that no worker serves it and what Temporal itself knows (state, start, the step and outcome from
+ * the search attributes), and exits 1.
  */
 function status(values: Values): Prepared {
   const ref = runRef(values);
@@ -109,7 +109,18 @@ function status(values: Values): Prepared {
       if (error instanceof WorkflowNotFoundError) throw new UsageError(`no such run: ${workflowId}`);
       throw error;
     }
+    const query = (): Promise<RunbookStatus<Record<string, unknown>>> =>
+      client.workflow.getHandle(workflowId).query(statusQuery) as Promise<
+        RunbookStatus<Record<string, unknown>>
+      >;
     const service = await taskQueueService(client, namespace, described.taskQueue);
+    // The pollers' times are the server's clock, compared with this machine's: one that runs ahead
+    // would see a live worker as gone. A short query first settles it.
+    const answered =
+      service && !service.served
+        ? await client.withDeadline(Date.now() + UNSERVED_QUERY_TIMEOUT_MS, query).catch(() => undefined)
+        : undefined;
+    if (answered) return printed(answered, renderStatus(answered));
     if (service && !service.served) {
       const attribute = (key: typeof RunbookStepKey): string | undefined =>
         described.typedSearchAttributes.get(key);
@@ -135,9 +146,7 @@ function status(values: Values): Prepared {
       );
     }
     try {
-      const answer = (await client.workflow.getHandle(workflowId).query(statusQuery)) as RunbookStatus<
-        Record<string, unknown>
-      >;
+      const answer = await query();
       return printed(answer, renderStatus(answer));
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) throw new UsageError(`no such run: ${workflowId}`);
