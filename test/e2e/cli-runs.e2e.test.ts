@@ -285,6 +285,24 @@ describe('CLI: runs found by incident (dev server)', () => {
       assert.equal(abort.code, 0, abort.output);
       assert.match(abort.output, /^accepted: abort/m);
       assert.equal(((await handle.result()) as BreakGlassRestoreResult).outcome, 'aborted');
+      // A start from that machine is not told that no worker serves the queue either.
+      const second = uniqueId('INC');
+      const startedAhead = await cliWith(
+        { ...clockAhead, RUNBOOKS_TASK_QUEUE: taskQueue },
+        'start-restore',
+        '--incident',
+        second,
+        '--target',
+        '5',
+        '--requested-by',
+        '@alice',
+        '--rationale',
+        'typo 0.0 in LGB 5M',
+        '--json',
+      );
+      assert.equal(startedAhead.code, 0, startedAhead.output);
+      assert.equal((JSON.parse(startedAhead.output) as { workerPolling: boolean }).workerPolling, true);
+      await suite.env.client.workflow.getHandle(`break-glass-restore-${second}`).terminate('test over');
     });
   });
 

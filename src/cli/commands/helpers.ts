@@ -46,8 +46,13 @@ export function startRun(request: StartRequest): Prepared {
       throw error;
     }
     const service = await taskQueueService(client, namespace, taskQueue);
+    // Unserved by the pollers' times (the server's clock) and no answer to a short query either.
+    const unserved =
+      service &&
+      !service.served &&
+      !(await answersQuery(client.workflow.getHandle(request.workflowId, runId)));
     const warning =
-      service && !service.served
+      service && unserved
         ? `WARNING: ${noWorkerSince(service, taskQueue, namespace)}: this run waits, doing nothing, until a worker serves it. ` +
           'Start one (npm run worker) with the same TEMPORAL_NAMESPACE and RUNBOOKS_TASK_QUEUE.'
         : undefined;
@@ -57,7 +62,7 @@ export function startRun(request: StartRequest): Prepared {
         runId,
         workflowType: request.workflowType,
         taskQueue,
-        ...(service ? { workerPolling: service.served } : {}),
+        ...(service ? { workerPolling: !unserved } : {}),
       },
       text: `started ${request.workflowId} on task queue ${taskQueue}\n${warning ? `${warning}\n` : ''}next: npm run cli -- status ${request.follow}`,
     };
@@ -161,13 +166,17 @@ async function noWorkerFor(handle: WorkflowHandle): Promise<string | undefined> 
   const namespace = handle.client.options.namespace;
   const service = await taskQueueService(handle.client, namespace, taskQueue);
   if (!service || service.served) return undefined;
-  const answered = await handle.client
+  return (await answersQuery(handle)) ? undefined : noWorkerSince(service, taskQueue, namespace);
+}
+
+/** Whether the run's worker answers a status query (which changes nothing) within 3 s. */
+function answersQuery(handle: WorkflowHandle): Promise<boolean> {
+  return handle.client
     .withDeadline(Date.now() + UNSERVED_QUERY_TIMEOUT_MS, () => handle.query(statusQuery))
     .then(
       () => true,
       () => false,
     );
-  return answered ? undefined : noWorkerSince(service, taskQueue, namespace);
 }
 
 /** `--wait`: how long to wait for a run to answer (default 30 s). */
