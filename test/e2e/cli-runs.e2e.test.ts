@@ -57,6 +57,23 @@ async function cliWith(
   return { code, output: run.output() };
 }
 
+/** `start-restore` from the CLI for `incident` (`env`: its task queue, a shifted clock…). */
+function startRestoreWith(env: Record<string, string>, incident: string, ...extra: string[]) {
+  return cliWith(
+    env,
+    'start-restore',
+    '--incident',
+    incident,
+    '--target',
+    '5',
+    '--requested-by',
+    '@alice',
+    '--rationale',
+    'typo 0.0 in LGB 5M',
+    ...extra,
+  );
+}
+
 /** `approve` from the CLI for the run of `incident` (`extra`: --procedure, --sign-key). */
 function approveAs(approver: string, incident: string, planHash: string, ...extra: string[]) {
   return cli('approve', '--incident', incident, '--approver', approver, '--plan-hash', planHash, ...extra);
@@ -198,19 +215,7 @@ describe('CLI: runs found by incident (dev server)', () => {
     const incident = uniqueId('INC');
     const unserved = uniqueId('no-worker');
     const start = (taskQueue: string, incidentId: string, ...extra: string[]) =>
-      cliOn(
-        taskQueue,
-        'start-restore',
-        '--incident',
-        incidentId,
-        '--target',
-        '5',
-        '--requested-by',
-        '@alice',
-        '--rationale',
-        'typo 0.0 in LGB 5M',
-        ...extra,
-      );
+      startRestoreWith({ RUNBOOKS_TASK_QUEUE: taskQueue }, incidentId, ...extra);
     const started = await start(unserved, incident);
     assert.equal(started.code, 0, started.output);
     assert.match(
@@ -287,17 +292,9 @@ describe('CLI: runs found by incident (dev server)', () => {
       assert.equal(((await handle.result()) as BreakGlassRestoreResult).outcome, 'aborted');
       // A start from that machine is not told that no worker serves the queue either.
       const second = uniqueId('INC');
-      const startedAhead = await cliWith(
+      const startedAhead = await startRestoreWith(
         { ...clockAhead, RUNBOOKS_TASK_QUEUE: taskQueue },
-        'start-restore',
-        '--incident',
         second,
-        '--target',
-        '5',
-        '--requested-by',
-        '@alice',
-        '--rationale',
-        'typo 0.0 in LGB 5M',
         '--json',
       );
       assert.equal(startedAhead.code, 0, startedAhead.output);
