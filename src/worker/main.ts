@@ -126,7 +126,13 @@ function installRuntime(logger: DefaultLogger, metricsAddress: string | undefine
   try {
     Runtime.install({
       logger,
-      ...(metricsAddress ? { telemetryOptions: prometheusTelemetry(metricsAddress) } : {}),
+      telemetryOptions: {
+        // The SDK core's own warnings ("Failing workflow task", BadSearchAttributes…) go through
+        // our logger: before, core printed them to stderr itself, coloured and not JSON, between
+        // the JSON lines, and the scrubbing did not see them.
+        logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
+        ...(metricsAddress ? prometheusTelemetry(metricsAddress) : {}),
+      },
     });
   } catch (error) {
     if (!metricsAddress) throw error;

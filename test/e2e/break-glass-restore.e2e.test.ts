@@ -36,7 +36,7 @@ import { uniqueId } from '../fixtures/temporal';
 import { acknowledgeConflict, atStep, waitForStatus } from '../fixtures/wait';
 import { waitForLockWaiter } from '../fixtures/database';
 import { testDataConverter } from '../fixtures/payload-keys';
-import { metricValue, scrapeUntil } from '../fixtures/metrics';
+import { metricValue, samples, scrapeUntil } from '../fixtures/metrics';
 import { HttpSink } from '../fixtures/sinks/http-sink';
 import { Client } from '@temporalio/client';
 import { startTracing } from '../../src/worker/tracing';
@@ -415,6 +415,32 @@ describe('breakGlassRestore end to end on the dev server', () => {
       );
       assert.match(text, /^temporal_workflow_completed\{/m, 'the SDK core metrics on the same endpoint');
 
+      // A run whose workflow tasks fail (here a type this worker does not know) is counted by the
+      // SDK core under the name and labels RunbookWorkflowTasksFailing reads.
+      const unknown = await suite.env.client.workflow.start('noSuchRunbook', {
+        taskQueue,
+        workflowId: uniqueId('no-such-runbook'),
+        args: [],
+      });
+      try {
+        await scrapeUntil(
+          address,
+          (scraped) =>
+            (metricValue(scraped, 'temporal_workflow_task_execution_failed', {
+              workflow_type: 'noSuchRunbook',
+            }) ?? 0) >= 1 &&
+            samples(scraped).some(
+              (sample) =>
+                sample.name === 'temporal_workflow_task_execution_failed' &&
+                sample.labels.workflow_type === 'noSuchRunbook' &&
+                sample.labels.failure_reason !== undefined,
+            ),
+          'the failed workflow task counted with its workflow_type and failure_reason',
+        );
+      } finally {
+        await unknown.terminate('test over');
+      }
+
       // Logs: one JSON object per line; the run's events carry its ids, runbook, step and incident.
       const lines = worker
         .output()
@@ -437,6 +463,12 @@ describe('breakGlassRestore end to end on the dev server', () => {
       assert.equal(approved.step, 'awaiting_approval');
       assert.equal(approved.by, '@oncall-lead');
       assert.ok(parsed.some((line) => line.event === 'step' && line.step === 'execute'));
+      // The SDK core's own warning about the unknown type's failing task, as a JSON line too (it
+      // printed coloured text of its own between the JSON lines).
+      assert.ok(
+        parsed.some((line) => /Failing workflow task/.test(String(line.message))),
+        'the SDK core warning forwarded to the JSON log',
+      );
       for (const secret of Object.values(channelSecrets(sinks)))
         assert.ok(!worker.output().includes(secret), 'no channel secret in the log');
     } finally {

@@ -9,9 +9,16 @@ import { COMMANDS } from '../../src/cli/registry';
 const DASHBOARD = path.join(REPO_ROOT, 'ops', 'grafana', 'durable-runbooks.json');
 const ALERT_RULES = path.join(REPO_ROOT, 'ops', 'prometheus', 'runbooks-alerts.yml');
 
-/** Every series name the worker exports for our metrics (a histogram's as Prometheus spells them). */
+/**
+ * The SDK core's metrics (temporal_*) the dashboard and the rules read: the worker process serves
+ * them on the same endpoint, and the metrics e2e (test/e2e/break-glass-restore.e2e.test.ts) sees
+ * each there with the labels read.
+ */
+const SDK_METRICS_READ = ['temporal_workflow_task_execution_failed'];
+
+/** Every series name the worker exports that we read (a histogram's as Prometheus spells them). */
 function exportedNames(): Set<string> {
-  const names = new Set<string>();
+  const names = new Set<string>(SDK_METRICS_READ);
   for (const spec of Object.values(RUNBOOK_METRICS) as MetricSpec[]) {
     if (spec.kind === 'histogram')
       for (const suffix of ['_bucket', '_sum', '_count']) names.add(spec.name + suffix);
@@ -20,9 +27,9 @@ function exportedNames(): Set<string> {
   return names;
 }
 
-/** The metric names an expression reads (ours are all runbooks_*). */
+/** The metric names an expression reads (ours are all runbooks_*, the SDK's temporal_*). */
 function namesIn(expr: string): string[] {
-  return [...expr.matchAll(/\b(runbooks_[a-z0-9_]+)/g)].map((match) => match[1]!);
+  return [...expr.matchAll(/\b((?:runbooks|temporal)_[a-z0-9_]+)/g)].map((match) => match[1]!);
 }
 
 function unknownNames(exprs: string[]): string[] {
@@ -110,9 +117,13 @@ describe('observability artefacts', () => {
   });
 
   test('the check can fail: a misspelt or wrongly suffixed name is reported', () => {
-    assert.deepEqual(unknownNames(['sum(runbooks_open_run)', 'rate(runbooks_notices_total_bucket[5m])']), [
-      'runbooks_open_run',
-      'runbooks_notices_total_bucket',
-    ]);
+    assert.deepEqual(
+      unknownNames([
+        'sum(runbooks_open_run)',
+        'rate(runbooks_notices_total_bucket[5m])',
+        'increase(temporal_workflow_task_failed[15m])',
+      ]),
+      ['runbooks_open_run', 'runbooks_notices_total_bucket', 'temporal_workflow_task_failed'],
+    );
   });
 });
