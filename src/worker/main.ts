@@ -29,6 +29,8 @@ import { describePayloadKeys, loadPayloadKeys } from '../codec/keys';
 
 /** The worker's secrets, as far as they are known (filled in by main). */
 const secrets: string[] = [];
+/** Whether the SDK's runtime is ours (installed by main), so its buffered log lines can be flushed. */
+let runtimeInstalled = false;
 
 /**
  * Worker entry point: validate config and policy (fail fast, readable), check the database,
@@ -109,6 +111,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // The runtime holds forwarded log lines up to 100 ms (to order them): written before the exit.
+  if (runtimeInstalled) Runtime.instance().flushLogs();
   if (error instanceof ConfigurationError) {
     process.stderr.write(`runbooks worker: ${error.message}\n`);
   } else {
@@ -134,6 +138,7 @@ function installRuntime(logger: DefaultLogger, metricsAddress: string | undefine
         ...(metricsAddress ? prometheusTelemetry(metricsAddress) : {}),
       },
     });
+    runtimeInstalled = true;
   } catch (error) {
     if (!metricsAddress) throw error;
     throw new ConfigurationError(
