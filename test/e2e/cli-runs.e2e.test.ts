@@ -362,6 +362,12 @@ describe('CLI: runs found by incident (dev server)', () => {
       'kept once in the run history',
     );
     await orphan.terminate('test over');
+    // An ended run no worker serves: what Temporal knows, without "makes no progress".
+    const ended = await cli('status', '--workflow-id', orphan.workflowId);
+    assert.equal(ended.code, 1, ended.output);
+    assert.match(ended.output, /, TERMINATED since \S+Z\./);
+    assert.match(ended.output, /The run has ended/);
+    assert.doesNotMatch(ended.output, /makes no progress/);
   });
   test('approve --sign-key signs with ssh-keygen: a signed approval counts where the policy requires one', async () => {
     const key = sshKeyPair(scratchDir('runbooks-cli-sign'), 'dococeven');

@@ -140,7 +140,9 @@ function status(values: Values): Prepared {
           `${noWorkerSince(service, described.taskQueue, namespace)}: the run's status is read from its worker, so it cannot be read now.`,
           `What Temporal knows: ${known.runbook} ${workflowId}, ${known.state} since ${known.startedAt}` +
             `${known.step ? `, step ${known.step}` : ''}${known.outcome ? `, outcome ${known.outcome}` : ''}.`,
-          'Start a worker (npm run worker) with the same TEMPORAL_NAMESPACE and RUNBOOKS_TASK_QUEUE: until one serves it, the run makes no progress.',
+          known.state === 'RUNNING'
+            ? 'Start a worker (npm run worker) with the same TEMPORAL_NAMESPACE and RUNBOOKS_TASK_QUEUE: until one serves it, the run makes no progress.'
+            : 'The run has ended; a worker (npm run worker) with the same TEMPORAL_NAMESPACE and RUNBOOKS_TASK_QUEUE reads its full status.',
         ].join('\n'),
         1,
       );
