@@ -18,3 +18,8 @@ export const RUNBOOK_SEARCH_ATTRIBUTES = [
   RunbookOutcomeKey,
   RunbookTestOnlyKey,
 ] as const;
+
+/** The runbooks' search attributes a namespace's custom attributes (by name) lack. */
+export function missingRunbookSearchAttributes(custom: Record<string, unknown>): string[] {
+  return RUNBOOK_SEARCH_ATTRIBUTES.map((key) => key.name).filter((name) => custom[name] === undefined);
+}

@@ -1,6 +1,6 @@
 import type { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { RUNBOOK_SEARCH_ATTRIBUTES } from '../common/search-attributes';
+import { missingRunbookSearchAttributes } from '../common/search-attributes';
 
 /**
  * Registers the runbooks' custom search attributes (all Keyword) in a namespace, skipping the
@@ -13,9 +13,9 @@ export async function ensureRunbookSearchAttributes(
 ): Promise<string[]> {
   const existing = await connection.operatorService
     .listSearchAttributes({ namespace })
-    .then((response) => new Set(Object.keys(response.customAttributes ?? {})))
-    .catch(() => new Set<string>());
-  const missing = RUNBOOK_SEARCH_ATTRIBUTES.map((key) => key.name).filter((name) => !existing.has(name));
+    .then((response) => response.customAttributes ?? {})
+    .catch(() => ({}));
+  const missing = missingRunbookSearchAttributes(existing);
   if (missing.length === 0) return [];
   await connection.operatorService.addSearchAttributes({
     namespace,

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import { lastWorkflowPoll } from '../client/task-queue';
 import { RUNBOOK_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { TEMPORAL_CLI } from './paths';
 import { captureOutput, freePort, requireTool, stopChild, track, type RunningServer } from './processes';
@@ -158,12 +158,7 @@ export async function waitForWorker(
   try {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const described = await connection.workflowService.describeTaskQueue({
-        namespace,
-        taskQueue: { name: taskQueue },
-        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-      });
-      if ((described.pollers ?? []).length > 0) return true;
+      if (await lastWorkflowPoll(connection, namespace, taskQueue)) return true;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     return false;

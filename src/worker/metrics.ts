@@ -105,7 +105,7 @@ export class OpenRunGauges {
    * fail from the start goes stale from its start (an alert on it would otherwise never begin).
    */
   start(intervalMs: number): void {
-    this.gauge(RUNBOOK_METRICS.openRunGaugesLastRead).set(Date.now() / 1000);
+    this.markRead();
     const tick = (): void => void this.refresh();
     tick();
     this.timer = setInterval(tick, intervalMs);
@@ -132,7 +132,7 @@ export class OpenRunGauges {
       return;
     }
     const promise = this.sweep().then(
-      () => this.gauge(RUNBOOK_METRICS.openRunGaugesLastRead).set(Date.now() / 1000),
+      () => this.markRead(),
       (error: unknown) => {
         this.meter
           .createCounter(
@@ -298,6 +298,11 @@ export class OpenRunGauges {
     for (const key of before) if (!values.has(key)) gauge.set(0, labels(key));
     for (const [key, value] of values) gauge.set(value, labels(key));
     this.shown.set(spec.name, new Set([...before, ...values.keys()]));
+  }
+
+  /** The last-read time RunbookGaugesStale watches: now. */
+  private markRead(): void {
+    this.gauge(RUNBOOK_METRICS.openRunGaugesLastRead).set(Date.now() / 1000);
   }
 
   private gauge(spec: MetricSpec): ReturnType<MetricMeter['createGauge']> {

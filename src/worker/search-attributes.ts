@@ -1,7 +1,7 @@
 import type { Logger } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { ConfigurationError } from '../common/errors';
-import { RUNBOOK_SEARCH_ATTRIBUTES } from '../common/search-attributes';
+import { missingRunbookSearchAttributes, RUNBOOK_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 
 const { IndexedValueType } = temporal.api.enums.v1;
 
@@ -41,7 +41,7 @@ export async function checkRunbookSearchAttributes(
     );
     return;
   }
-  const missing = needed.filter((name) => custom[name] === undefined);
+  const missing = missingRunbookSearchAttributes(custom);
   if (missing.length)
     throw new ConfigurationError(
       [

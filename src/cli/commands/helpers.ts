@@ -6,12 +6,13 @@ import {
 } from '@temporalio/client';
 import { decide } from '../../client/decide';
 import { statusQuery, type DecisionAnswer } from '../../workflows/shared/messages';
+import type { RunbookStatus } from '../../workflows/shared/run-record';
 import type { CommandContext } from '../client';
 import { z } from 'zod';
 import { UsageError, validateFlag, type Values } from '../args';
 import type { Printed, Prepared } from '../command';
 import { resolveRun, type RunRef } from '../runs';
-import { noWorkerSince, taskQueueService } from '../task-queue';
+import { noWorkerSince, taskQueueService } from '../../client/task-queue';
 
 /** What starting a runbook needs, validated. */
 export interface StartRequest {
@@ -50,12 +51,11 @@ export function startRun(request: StartRequest): Prepared {
     const unserved =
       service &&
       !service.served &&
-      !(await answersQuery(client.workflow.getHandle(request.workflowId, runId)));
-    const warning =
-      service && unserved
-        ? `WARNING: ${noWorkerSince(service, taskQueue, namespace)}: this run waits, doing nothing, until a worker serves it. ` +
-          'Start one (npm run worker) with the same TEMPORAL_NAMESPACE and RUNBOOKS_TASK_QUEUE.'
-        : undefined;
+      !(await statusWithin(client.workflow.getHandle(request.workflowId, runId)));
+    const warning = unserved
+      ? `WARNING: ${noWorkerSince(service, taskQueue, namespace)}: this run waits, doing nothing, until a worker serves it. ` +
+        'Start one (npm run worker) with the same TEMPORAL_NAMESPACE and RUNBOOKS_TASK_QUEUE.'
+      : undefined;
     return {
       json: {
         started: request.workflowId,
@@ -100,7 +100,9 @@ export function sendDecision(
     };
     try {
       if (asSignal) return await signal('');
-      const unserved = await noWorkerFor(handle);
+      const unserved = (await statusWithin(handle))
+        ? undefined
+        : await unservedQueue(handle, (await handle.describe()).taskQueue);
       if (unserved) {
         // An Update nobody can take lives only in the server's memory: a signal is kept in the
         // run's history and counts (or is refused) when a worker comes, once.
@@ -152,31 +154,31 @@ export function sendDecision(
   };
 }
 
-/** How long a run whose task queue no worker seems to poll is given to answer a query. */
-export const UNSERVED_QUERY_TIMEOUT_MS = 3_000;
+/** How long a run a command may find unserved is given to answer a query. */
+const UNSERVED_QUERY_TIMEOUT_MS = 3_000;
 
 /**
- * Why no worker can answer the run now (none polls its task queue), or undefined if one can or it
- * cannot be told. The pollers' times are the server's clock, compared with this machine's: one
- * that runs ahead would see a live worker as gone, so a run that answers a short query (which
- * changes nothing) has a worker.
+ * The run's status if its worker answers within 3 s, else undefined. A query changes nothing, so
+ * it is the first thing asked of a run a command may find unserved: an answer settles it in one
+ * call, where the pollers' times (the server's clock, against this machine's) could take a live
+ * worker for gone on a machine whose clock runs ahead.
  */
-async function noWorkerFor(handle: WorkflowHandle): Promise<string | undefined> {
-  const { taskQueue } = await handle.describe();
-  const namespace = handle.client.options.namespace;
-  const service = await taskQueueService(handle.client, namespace, taskQueue);
-  if (!service || service.served) return undefined;
-  return (await answersQuery(handle)) ? undefined : noWorkerSince(service, taskQueue, namespace);
-}
-
-/** Whether the run's worker answers a status query (which changes nothing) within 3 s. */
-function answersQuery(handle: WorkflowHandle): Promise<boolean> {
+export function statusWithin(
+  handle: WorkflowHandle,
+): Promise<RunbookStatus<Record<string, unknown>> | undefined> {
   return handle.client
     .withDeadline(Date.now() + UNSERVED_QUERY_TIMEOUT_MS, () => handle.query(statusQuery))
     .then(
-      () => true,
-      () => false,
+      (status) => status as RunbookStatus<Record<string, unknown>>,
+      () => undefined,
     );
+}
+
+/** Why no worker serves `taskQueue` now (none polls it), or undefined if one does or it cannot be told. */
+export async function unservedQueue(handle: WorkflowHandle, taskQueue: string): Promise<string | undefined> {
+  const namespace = handle.client.options.namespace;
+  const service = await taskQueueService(handle.client, namespace, taskQueue);
+  return service && !service.served ? noWorkerSince(service, taskQueue, namespace) : undefined;
 }
 
 /** `--wait`: how long to wait for a run to answer (default 30 s). */

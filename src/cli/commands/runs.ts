@@ -21,9 +21,8 @@ import { requiredText, UsageError, validateFlag, type Values } from '../args';
 import type { Command, Prepared } from '../command';
 import { renderStatus } from '../status';
 import { resolveRun, runRef } from '../runs';
-import { noWorkerSince, taskQueueService } from '../task-queue';
 import { signedPayload } from '../sign';
-import { printed, sendDecision, UNSERVED_QUERY_TIMEOUT_MS } from './helpers';
+import { printed, sendDecision, statusWithin, unservedQueue } from './helpers';
 
 /** Commands on any run: status, result, the gate's decisions, and the list of runs. */
 
@@ -100,28 +99,20 @@ export function listRuns(filter: {
  */
 function status(values: Values): Prepared {
   const ref = runRef(values);
-  return async ({ client, namespace }) => {
+  return async ({ client }) => {
     const workflowId = await resolveRun(client, ref);
+    const handle = client.workflow.getHandle(workflowId);
+    const quick = await statusWithin(handle);
+    if (quick) return printed(quick, renderStatus(quick));
     let described;
     try {
-      described = await client.workflow.getHandle(workflowId).describe();
+      described = await handle.describe();
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) throw new UsageError(`no such run: ${workflowId}`);
       throw error;
     }
-    const query = (): Promise<RunbookStatus<Record<string, unknown>>> =>
-      client.workflow.getHandle(workflowId).query(statusQuery) as Promise<
-        RunbookStatus<Record<string, unknown>>
-      >;
-    const service = await taskQueueService(client, namespace, described.taskQueue);
-    // The pollers' times are the server's clock, compared with this machine's: one that runs ahead
-    // would see a live worker as gone. A short query first settles it.
-    const answered =
-      service && !service.served
-        ? await client.withDeadline(Date.now() + UNSERVED_QUERY_TIMEOUT_MS, query).catch(() => undefined)
-        : undefined;
-    if (answered) return printed(answered, renderStatus(answered));
-    if (service && !service.served) {
+    const unserved = await unservedQueue(handle, described.taskQueue);
+    if (unserved) {
       const attribute = (key: typeof RunbookStepKey): string | undefined =>
         described.typedSearchAttributes.get(key);
       const known = {
@@ -137,7 +128,7 @@ function status(values: Values): Prepared {
       return printed(
         known,
         [
-          `${noWorkerSince(service, described.taskQueue, namespace)}: the run's status is read from its worker, so it cannot be read now.`,
+          `${unserved}: the run's status is read from its worker, so it cannot be read now.`,
           `What Temporal knows: ${known.runbook} ${workflowId}, ${known.state} since ${known.startedAt}` +
             `${known.step ? `, step ${known.step}` : ''}${known.outcome ? `, outcome ${known.outcome}` : ''}.`,
           known.state === 'RUNNING'
@@ -147,8 +138,9 @@ function status(values: Values): Prepared {
         1,
       );
     }
+    // A worker serves the queue but took longer than the quick query: its full patience.
     try {
-      const answer = await query();
+      const answer = (await handle.query(statusQuery)) as RunbookStatus<Record<string, unknown>>;
       return printed(answer, renderStatus(answer));
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) throw new UsageError(`no such run: ${workflowId}`);
