@@ -12,7 +12,7 @@ export interface MetricSpec {
   name: string;
   kind: MetricKind;
   help: string;
-  /** Labels we set (the SDK adds namespace, task_queue and workflow_type to workflow metrics). */
+  /** Labels we set (the SDK adds namespace, taskQueue and workflowType to a workflow's metrics). */
   labels: readonly string[];
   /** Histogram bucket bounds, in seconds. */
   buckets?: readonly number[];

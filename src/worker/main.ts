@@ -15,7 +15,7 @@ import {
 import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { connectClient, connectWorker, loadTemporalTarget, type TemporalTarget } from './connection';
-import { OpenRunGauges, prometheusTelemetry } from './metrics';
+import { exportAlertedCountersAtZero, OpenRunGauges, prometheusTelemetry } from './metrics';
 import { checkRunbookSearchAttributes } from './search-attributes';
 import { workerLogger } from './logging';
 import { startTracing } from './tracing';
@@ -96,6 +96,8 @@ async function main(): Promise<void> {
     channels: channels.names(),
     cannotServe: unserved.map((entry) => entry.runbook),
   });
+  if (config.metrics)
+    exportAlertedCountersAtZero(Runtime.instance().metricMeter, target.namespace, config.taskQueue);
   const gauges = config.metrics
     ? await startOpenRunGauges(target, config.taskQueue, config.metrics, dataConverter, logger)
     : undefined;

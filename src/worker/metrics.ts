@@ -5,8 +5,12 @@ import type { TelemetryOptions } from '@temporalio/worker';
 import { HUMAN_WAIT_FILTER, isHumanWaitStep, RUNBOOK_METRICS, type MetricSpec } from '../common/metrics';
 import { RunbookNameKey, RunbookStepKey } from '../common/search-attributes';
 import { statusQuery } from '../workflows/shared/messages';
-import { BREAK_GLASS_DRILL_SCHEDULE_ID } from '../workflows/break-glass-drill/definitions';
-import { ROLLBACK_DRILL_SCHEDULE_ID } from '../workflows/rollback-to-pilot/definitions';
+import { BREAK_GLASS_DRILL, BREAK_GLASS_DRILL_SCHEDULE_ID } from '../workflows/break-glass-drill/definitions';
+import {
+  ROLLBACK_DRILL_SCHEDULE_ID,
+  ROLLBACK_TO_PILOT,
+  type RollbackOutcome,
+} from '../workflows/rollback-to-pilot/definitions';
 
 /**
  * The worker's one Prometheus endpoint: the SDK core serves it, with the SDK's `temporal_*`
@@ -18,6 +22,82 @@ export function prometheusTelemetry(address: string): TelemetryOptions {
   for (const spec of Object.values(RUNBOOK_METRICS) as MetricSpec[])
     if (spec.buckets) histogramBucketOverrides[spec.name] = [...spec.buckets];
   return { metrics: { prometheus: { bindAddress: address, histogramBucketOverrides } } };
+}
+
+/** One series of a counter, with the labels a workflow of `workflowType` records it with. */
+export interface CounterSeries {
+  spec: MetricSpec;
+  workflowType: string;
+  labels: Record<string, string>;
+}
+
+/** Every way a rollback drill ends without its SLO verdict (the compiler checks the list is whole). */
+const ROLLBACK_DRILL_NOT_COMPLETED: Record<
+  Exclude<RollbackOutcome, 'drill_within_slo' | 'drill_over_slo'>,
+  true
+> = {
+  refused_change_freeze: true,
+  aborted: true,
+  no_go: true,
+  cancelled: true,
+  confirmation_expired: true,
+  dry_run: true,
+  rolled_back: true,
+  rolled_back_with_warnings: true,
+  escalated_rollout: true,
+  escalated_schema: true,
+  rollback_failed: true,
+};
+
+/**
+ * The ways a break-glass drill ends without a verified restore that are known here: after its write
+ * every end is `drill_not_completed`; before it, the plan's abort or freeze, and the gate's answers.
+ * One not listed still pages: the rules also take a series that is new within the day.
+ */
+const BREAK_GLASS_DRILL_NOT_COMPLETED = [
+  'drill_not_completed',
+  'aborted',
+  'refused_change_freeze',
+  'rejected',
+  'approval_expired',
+] as const;
+
+/**
+ * The series of the counters the alert rules take `increase()` of (RunbookDrillOverSlo,
+ * RunbookDrillNotCompleted), with the labels their workflows record them with. The SDK core exports
+ * a counter's series from its first increment only, and a series that first appears at 1 shows no
+ * increase: the first drill over its SLO or not completed after a worker's start never paged, and a
+ * worker restarts (each deploy) more often than a drill runs (30 days; a quarter).
+ */
+export function alertedCounterSeries(): CounterSeries[] {
+  const series = (spec: MetricSpec, workflowType: string, labels: Record<string, string>): CounterSeries => ({
+    spec,
+    workflowType,
+    labels: { runbook: workflowType, ...labels },
+  });
+  return [
+    ...['over_slo', 'needs_tightening'].map((verdict) =>
+      series(RUNBOOK_METRICS.drillOverSlo, BREAK_GLASS_DRILL, { verdict }),
+    ),
+    series(RUNBOOK_METRICS.drillOverSlo, ROLLBACK_TO_PILOT, { verdict: 'over_slo' }),
+    ...BREAK_GLASS_DRILL_NOT_COMPLETED.map((outcome) =>
+      series(RUNBOOK_METRICS.drillNotCompleted, BREAK_GLASS_DRILL, { outcome }),
+    ),
+    ...Object.keys(ROLLBACK_DRILL_NOT_COMPLETED).map((outcome) =>
+      series(RUNBOOK_METRICS.drillNotCompleted, ROLLBACK_TO_PILOT, { outcome }),
+    ),
+  ];
+}
+
+/**
+ * Exports each alerted counter series at 0 from the worker's start, with the tags the SDK gives a
+ * workflow's metrics (the worker's namespace and task queue, the workflow's type): the first event
+ * is then 0 → 1, and after a restart 1 → 0 → 1, an increase like any other.
+ */
+export function exportAlertedCountersAtZero(meter: MetricMeter, namespace: string, taskQueue: string): void {
+  const tagged = meter.withTags({ namespace, taskQueue });
+  for (const { spec, workflowType, labels } of alertedCounterSeries())
+    tagged.createCounter(spec.name, '', spec.help).add(0, { workflowType, ...labels });
 }
 
 /**

@@ -13,7 +13,8 @@ import {
 } from '../../src/workflows/rollback-to-pilot/definitions';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { historyEvents } from '../fixtures/history';
-import { metricValue, scrapeUntil } from '../fixtures/metrics';
+import { metricValue, samples, scrape, scrapeUntil } from '../fixtures/metrics';
+import { alertedCounterSeries } from '../../src/worker/metrics';
 import {
   EXPANDED_REPOS,
   FAKE_KUBECTL_DIR,
@@ -189,6 +190,19 @@ describe('rollbackToPilot end to end on the dev server', () => {
     running.push(worker);
     try {
       await worker.waitFor(/runbooks worker started/);
+      // Before any drill: each series the drill alerts take increase() of is there at 0, with the
+      // labels a drill records it with (a series that first appeared at 1 showed no increase, so the
+      // first drill over its SLO or not completed after a worker's start never paged).
+      const atStart = await scrape(address);
+      for (const { spec, workflowType, labels } of alertedCounterSeries())
+        assert.deepEqual(
+          samples(atStart)
+            .filter((sample) => sample.name === spec.name && sample.labels.workflowType === workflowType)
+            .filter((sample) => Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
+            .map((sample) => [sample.labels.namespace, sample.labels.taskQueue, sample.value]),
+          [[suite.env.client.options.namespace, taskQueue, 0]],
+          `${spec.name} ${JSON.stringify(labels)} of ${workflowType} at the worker's start`,
+        );
       const incidentId = uniqueId('DRILL');
       const result = await suite.env.client.workflow.execute(rollbackToPilot, {
         taskQueue,
@@ -211,11 +225,8 @@ describe('rollbackToPilot end to end on the dev server', () => {
         metricValue(scraped, 'runbooks_drill_slo_seconds', { runbook: 'rollbackToPilot' }),
         result.drill!.targetMs / 1000,
       );
-      assert.equal(
-        metricValue(scraped, 'runbooks_drill_over_slo_total', { runbook: 'rollbackToPilot' }),
-        undefined,
-      );
-      assert.equal(metricValue(scraped, 'runbooks_drill_not_completed_total'), undefined);
+      assert.equal(metricValue(scraped, 'runbooks_drill_over_slo_total', { runbook: 'rollbackToPilot' }), 0);
+      assert.equal(metricValue(scraped, 'runbooks_drill_not_completed_total'), 0);
 
       // A drill whose plan fails for good and is aborted has no SLO verdict: counted as not completed.
       cluster.scriptNext({
@@ -237,7 +248,7 @@ describe('rollbackToPilot end to end on the dev server', () => {
       });
       const abortedResult = await aborted.result();
       assert.ok(!abortedResult.outcome.startsWith('drill_'), abortedResult.outcome);
-      await scrapeUntil(
+      const afterAbort = await scrapeUntil(
         address,
         (text) =>
           metricValue(text, 'runbooks_drill_not_completed_total', {
@@ -245,6 +256,16 @@ describe('rollbackToPilot end to end on the dev server', () => {
             outcome: abortedResult.outcome,
           }) === 1,
         `the aborted drill (${abortedResult.outcome}) in runbooks_drill_not_completed_total`,
+      );
+      // The series that was at 0, not a second one beside it: Prometheus sees 0 → 1.
+      assert.equal(
+        samples(afterAbort).filter(
+          (sample) =>
+            sample.name === 'runbooks_drill_not_completed_total' &&
+            sample.labels.runbook === 'rollbackToPilot' &&
+            sample.labels.outcome === abortedResult.outcome,
+        ).length,
+        1,
       );
     } finally {
       worker.child.kill('SIGINT');

@@ -112,7 +112,7 @@ describe('observability artefacts', () => {
     const rules = readFileSync(ALERT_RULES, 'utf8');
     assert.match(
       rules,
-      /expr: sum by \(runbook, verdict\) \(increase\(runbooks_drill_over_slo_total\[1d\]\)\) > 0/,
+      /sum by \(runbook, verdict\) \(increase\(runbooks_drill_over_slo_total\[1d\]\)\) > 0/,
     );
   });
 
