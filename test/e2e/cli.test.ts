@@ -4,6 +4,9 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { scratchDir } from '../../src/local/servers';
 import { renderStatus } from '../../src/cli/status';
+import { findCommand } from '../../src/cli/registry';
+import { RUNBOOK_NAMES } from '../../src/client/runbooks';
+import * as workflows from '../../src/workflows';
 import { spawnNode } from '../fixtures/processes';
 
 /**
@@ -133,6 +136,18 @@ describe('CLI validation (no server needed)', () => {
       'acknowledge-conflict',
     ])
       assert.match(help.output, new RegExp(command));
+  });
+});
+
+describe('CLI list: every runbook by its name', () => {
+  test('list --runbook takes every workflow the task queue serves (the alerts name them; incident was refused)', async () => {
+    assert.deepEqual([...RUNBOOK_NAMES].sort(), Object.keys(workflows).sort());
+    const list = findCommand('list')!;
+    for (const runbook of RUNBOOK_NAMES) assert.doesNotThrow(() => list.prepare({ runbook }, []), runbook);
+    assert.throws(() => list.prepare({ runbook: 'incidents' }, []), /--runbook is invalid/);
+    const refused = await cli('list', '--runbook', 'incidnet');
+    assert.equal(refused.code, 1);
+    assert.match(refused.output, /--runbook is invalid: .*"incident"\|"releaseRollback"\|"freezeLift"/);
   });
 });
 

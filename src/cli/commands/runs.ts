@@ -23,20 +23,11 @@ import { renderStatus } from '../status';
 import { resolveRun, runRef } from '../runs';
 import { signedPayload } from '../sign';
 import { printed, sendDecision, statusWithin, unservedQueue } from './helpers';
+import { RUNBOOK_NAMES } from '../../client/runbooks';
 
 /** Commands on any run: status, result, the gate's decisions, and the list of runs. */
 
 const GROUP = 'Follow and drive a run';
-const RUNBOOKS = [
-  'breakGlassRestore',
-  'breakGlassConsoleEdit',
-  'breakGlassOverwriteRecovery',
-  'breakGlassRebootstrap',
-  'breakGlassDrill',
-  'rollbackToPilot',
-  'phasedReenablement',
-  'backstopProgram',
-] as const;
 const keyword = z
   .string()
   .regex(/^[A-Za-z0-9_+.-]{1,100}$/, 'must be a step or outcome name (letters, digits, _ + . -)');
@@ -164,7 +155,7 @@ export const runCommands: Command[] = [
       const runbook =
         values.runbook === undefined
           ? undefined
-          : validateFlag(z.enum(RUNBOOKS), values.runbook, '--runbook');
+          : validateFlag(z.enum(RUNBOOK_NAMES), values.runbook, '--runbook');
       return listRuns({
         ...(runbook ? { runbook } : {}),
         ...(values.step !== undefined ? { step: validateFlag(keyword, values.step, '--step') } : {}),
