@@ -67,6 +67,12 @@ export const RUNBOOK_METRICS = {
     help: 'Notices sent, by channel and result (delivered or failed)',
     labels: ['channel', 'result'],
   },
+  noticesUndelivered: {
+    name: 'runbooks_notices_undelivered_total',
+    kind: 'counter',
+    help: 'Notices no channel delivered (each channel of the route and the fallback failed for good): nobody was told',
+    labels: ['runbook', 'audience'],
+  },
   drillSeconds: {
     name: 'runbooks_drill_seconds',
     kind: 'histogram',

@@ -83,6 +83,9 @@ async function main(): Promise<void> {
       backupDirectory,
     },
   });
+  // Before "started": a scrape from then on has them.
+  if (config.metrics)
+    exportAlertedCountersAtZero(Runtime.instance().metricMeter, target.namespace, config.taskQueue);
   const unserved = reportUnserved(policy, stagingDb !== undefined, logger);
   logger.info('runbooks worker started', {
     temporal: target.address,
@@ -96,8 +99,6 @@ async function main(): Promise<void> {
     channels: channels.names(),
     cannotServe: unserved.map((entry) => entry.runbook),
   });
-  if (config.metrics)
-    exportAlertedCountersAtZero(Runtime.instance().metricMeter, target.namespace, config.taskQueue);
   const gauges = config.metrics
     ? await startOpenRunGauges(target, config.taskQueue, config.metrics, dataConverter, logger)
     : undefined;

@@ -3,7 +3,9 @@ import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/pa
 import type { Logger, MetricMeter } from '@temporalio/common';
 import type { TelemetryOptions } from '@temporalio/worker';
 import { HUMAN_WAIT_FILTER, isHumanWaitStep, RUNBOOK_METRICS, type MetricSpec } from '../common/metrics';
+import type { NoticeAudience } from '../common/notice';
 import { RunbookNameKey, RunbookStepKey } from '../common/search-attributes';
+import { RUNBOOK_NAMES } from '../client/runbooks';
 import { statusQuery } from '../workflows/shared/messages';
 import { BREAK_GLASS_DRILL, BREAK_GLASS_DRILL_SCHEDULE_ID } from '../workflows/break-glass-drill/definitions';
 import {
@@ -62,9 +64,17 @@ const BREAK_GLASS_DRILL_NOT_COMPLETED = [
   'approval_expired',
 ] as const;
 
+/** Who a notice is for (the compiler checks the list is whole). */
+const NOTICE_AUDIENCES: Record<NoticeAudience, true> = {
+  approvers: true,
+  incident_commander: true,
+  escalation: true,
+  owner: true,
+};
+
 /**
  * The series of the counters the alert rules take `increase()` of (RunbookDrillOverSlo,
- * RunbookDrillNotCompleted), with the labels their workflows record them with. The SDK core exports
+ * RunbookDrillNotCompleted, RunbookNoticeUndelivered), with the labels their workflows record them with. The SDK core exports
  * a counter's series from its first increment only, and a series that first appears at 1 shows no
  * increase: the first drill over its SLO or not completed after a worker's start never paged, and a
  * worker restarts (each deploy) more often than a drill runs (30 days; a quarter).
@@ -85,6 +95,11 @@ export function alertedCounterSeries(): CounterSeries[] {
     ),
     ...Object.keys(ROLLBACK_DRILL_NOT_COMPLETED).map((outcome) =>
       series(RUNBOOK_METRICS.drillNotCompleted, ROLLBACK_TO_PILOT, { outcome }),
+    ),
+    ...RUNBOOK_NAMES.flatMap((runbook) =>
+      Object.keys(NOTICE_AUDIENCES).map((audience) =>
+        series(RUNBOOK_METRICS.noticesUndelivered, runbook, { audience }),
+      ),
     ),
   ];
 }

@@ -36,7 +36,7 @@ import { uniqueId } from '../fixtures/temporal';
 import { acknowledgeConflict, atStep, waitForStatus } from '../fixtures/wait';
 import { waitForLockWaiter } from '../fixtures/database';
 import { testDataConverter } from '../fixtures/payload-keys';
-import { metricValue, samples, scrapeUntil } from '../fixtures/metrics';
+import { metricValue, samples, scrape, scrapeUntil } from '../fixtures/metrics';
 import { HttpSink } from '../fixtures/sinks/http-sink';
 import { Client } from '@temporalio/client';
 import { startTracing } from '../../src/worker/tracing';
@@ -339,15 +339,38 @@ describe('breakGlassRestore end to end on the dev server', () => {
     const sinks = await startSinks(tmp);
     const address = `127.0.0.1:${await freePort()}`;
     const taskQueue = uniqueId('runbooks-metrics');
+    // The approval request goes only to a webhook that refuses it (403: not retried), which is also
+    // the fallback: it reaches no channel, and the run goes on.
+    const policy = policyWithChannels(tmp, sinks, {
+      base: 'short',
+      overrides: (file) => {
+        file.notifications!.routes.approval_request = ['webhook'];
+        file.notifications!.fallback = 'webhook';
+      },
+    });
+    sinks.webhook.down({ status: 403, body: { error: 'hook disabled' } });
     const worker = spawnNode('dist/src/worker/main.js', [], {
       ...channelSecrets(sinks),
-      ...workerEnv(taskQueue, policyWithChannels(tmp, sinks, { base: 'short' }).file),
+      ...workerEnv(taskQueue, policy.file),
       RUNBOOKS_METRICS_ADDRESS: address,
       RUNBOOKS_METRICS_VISIBILITY_INTERVAL: '1s',
     });
+    const undelivered = { runbook: 'breakGlassRestore', audience: 'approvers' };
+    const undeliveredSeries = (text: string) =>
+      samples(text).filter(
+        (sample) =>
+          sample.name === 'runbooks_notices_undelivered_total' &&
+          sample.labels.runbook === undelivered.runbook &&
+          sample.labels.audience === undelivered.audience,
+      );
     try {
       await worker.waitFor(/runbooks worker started/);
       assert.match(worker.output(), new RegExp(`metrics.*http://${address}/metrics`));
+      // Exported at 0 from the start (RunbookNoticeUndelivered takes its increase()).
+      assert.deepEqual(
+        undeliveredSeries(await scrape(address)).map((sample) => sample.value),
+        [0],
+      );
       const args = input();
       const handle = await suite.env.client.workflow.start(breakGlassRestore, {
         taskQueue,
@@ -355,6 +378,24 @@ describe('breakGlassRestore end to end on the dev server', () => {
         args: [args],
       });
       const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the approval gate');
+      const request = await waitForStatus(
+        handle,
+        (status) => status.notices.some((n) => n.kind === 'approval_request' && n.state === 'failed'),
+        'the approval request failed on every channel',
+      );
+      assert.deepEqual(
+        request.notices
+          .find((n) => n.kind === 'approval_request')!
+          .deliveries.map((d) => [d.channel, d.state]),
+        [['webhook', 'failed']],
+      );
+      const counted = await scrapeUntil(
+        address,
+        (text) => metricValue(text, 'runbooks_notices_undelivered_total', undelivered) === 1,
+        'the approval request in runbooks_notices_undelivered_total',
+      );
+      assert.equal(undeliveredSeries(counted).length, 1, 'the series that was at 0, not a second one');
+      assert.equal(metricValue(counted, 'runbooks_notices_undelivered_total'), 1, 'no other notice');
       // A refusal: the plan hash does not match.
       await handle.signal(approveSignal, { approver: '@oncall-lead', planHash: 'f'.repeat(64) });
       await waitForStatus(handle, (s) => s.refusedAttempts.length === 1, 'the refusal');
@@ -409,6 +450,8 @@ describe('breakGlassRestore end to end on the dev server', () => {
         1,
       );
       assert.equal(metricValue(text, 'runbooks_runs_finished_total', { ...runbook, outcome: 'restored' }), 1);
+      // Counted once for the run, whatever the notices after it did.
+      assert.equal(metricValue(text, 'runbooks_notices_undelivered_total'), 1);
       assert.ok(
         metricValue(text, 'runbooks_notices_total', { channel: 'slack-incidents', result: 'delivered' })! >=
           1,

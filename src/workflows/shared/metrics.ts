@@ -51,6 +51,11 @@ export function recordDrillNotCompleted(runbook: string, outcome: string): void 
   counter(RUNBOOK_METRICS.drillNotCompleted).add(1, { runbook, outcome });
 }
 
+/** A notice that reached no channel: the run goes on, so only this says that nobody was told. */
+export function recordNoticeUndelivered(runbook: string, audience: string): void {
+  counter(RUNBOOK_METRICS.noticesUndelivered).add(1, { runbook, audience });
+}
+
 export function recordBackstopCheckpoint(checkpoint: string): void {
   counter(RUNBOOK_METRICS.backstopCheckpoints).add(1, { checkpoint });
 }

@@ -11,6 +11,7 @@ import type {
 import type { NoticeChannelType } from '../../common/policy';
 import type { NoticeDelivery, NoticeRouting, RunbookActivities } from '../../activities';
 import { notification } from '../activity-options';
+import { recordNoticeUndelivered } from './metrics';
 import { isPatched, PATCHES, type PatchId } from './patches';
 import type { RunRecord } from './run-record';
 
@@ -78,6 +79,8 @@ export class Notices {
   private sequence = 0;
   /** By dedup key, in the order triggered: what a cancellation must answer or name. */
   private readonly openPages = new Map<string, OpenPage>();
+  /** Delivery keys of the notices counted as undelivered (each once). */
+  private readonly undelivered = new Set<string>();
 
   constructor(private readonly record: RunRecord<unknown>) {}
 
@@ -122,7 +125,10 @@ export class Notices {
           ? routing.paging.filter((channel) => !route.includes(channel))
           : [];
       for (const channel of [...route, ...pagers]) this.deliver(entry, notice, channel, false);
-      if (route.length + pagers.length === 0) entry.state = 'failed';
+      if (route.length + pagers.length === 0) {
+        entry.state = 'failed';
+        this.countUndelivered(entry, notice);
+      }
     };
     if (this.routing) dispatch();
     else this.queued.push(dispatch);
@@ -241,6 +247,15 @@ export class Notices {
       this.deliver(entry, notice, fallback, true);
     }
     this.summarise(entry);
+    // Failed with nothing left in flight (the fallback, if any, was tried): final.
+    if (entry.state === 'failed') this.countUndelivered(entry, notice);
+  }
+
+  /** Once per notice: the run carries on, so without this nobody learns that nobody was told. */
+  private countUndelivered(entry: NoticeRecord, notice: NoticeDelivery['notice']): void {
+    if (this.undelivered.has(entry.deliveryKey)) return;
+    this.undelivered.add(entry.deliveryKey);
+    recordNoticeUndelivered(this.record.status.runbook, notice.audience);
   }
 
   private summarise(entry: NoticeRecord): void {
