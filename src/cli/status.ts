@@ -1,3 +1,4 @@
+import type { NoticeRecord } from '../workflows/shared/notices';
 import type { RunbookStatus } from '../workflows/shared/run-record';
 
 /** A run's `status` as a tired human reads it: what is happening, the plan, what is owed, what went wrong. */
@@ -132,5 +133,35 @@ export function renderStatus(status: RunbookStatus<Record<string, unknown>>): st
   for (const finding of status.nonConformities)
     lines.push(`NON-CONFORMING: ${finding.code}: ${finding.message}`);
   for (const finding of status.flags) lines.push(`FLAG:      ${finding.code}: ${finding.message}`);
+  lines.push(...undeliveredLines(status.notices ?? []));
   return lines.join('\n');
+}
+
+/** Notices shown, at most: the latest ones that failed somewhere (a programme sends hundreds). */
+const NOTICE_LINES = 10;
+
+/**
+ * The notices a channel did not deliver: nobody was told (NOT SENT), or only some channels were
+ * (notice). Delivered ones are not listed; the run goes on either way, so this is where the
+ * on-call learns what was not said (RunbookNoticeUndelivered sends them here).
+ */
+function undeliveredLines(notices: NoticeRecord[]): string[] {
+  const failing = notices.filter((notice) =>
+    notice.deliveries.some((delivery) => delivery.state === 'failed'),
+  );
+  const lines = failing.slice(-NOTICE_LINES).map((notice) => {
+    const failures = notice.deliveries
+      .filter((delivery) => delivery.state === 'failed')
+      .map((delivery) => `${delivery.channel}: ${delivery.error ?? 'failed'}`)
+      .join('; ');
+    if (notice.state === 'failed')
+      return `NOT SENT:  ${notice.requestedAt} ${notice.kind} "${notice.subject}": no channel delivered it (${failures})`;
+    const delivered = notice.deliveries.filter((delivery) => delivery.state === 'delivered');
+    return `notice:    ${notice.requestedAt} ${notice.kind} ${notice.state === 'sending' ? 'still sending' : `delivered on ${delivered.map((delivery) => delivery.channel).join(', ')} only`}; failed on ${failures}`;
+  });
+  if (failing.length > NOTICE_LINES)
+    lines.unshift(
+      `notices:   ${failing.length - NOTICE_LINES} earlier ones failed on some channel too (status --json lists all)`,
+    );
+  return lines;
 }

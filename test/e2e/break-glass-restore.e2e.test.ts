@@ -37,6 +37,7 @@ import { acknowledgeConflict, atStep, waitForStatus } from '../fixtures/wait';
 import { waitForLockWaiter } from '../fixtures/database';
 import { testDataConverter } from '../fixtures/payload-keys';
 import { metricValue, samples, scrape, scrapeUntil } from '../fixtures/metrics';
+import { renderStatus } from '../../src/cli/status';
 import { HttpSink } from '../fixtures/sinks/http-sink';
 import { Client } from '@temporalio/client';
 import { startTracing } from '../../src/worker/tracing';
@@ -388,6 +389,11 @@ describe('breakGlassRestore end to end on the dev server', () => {
           .find((n) => n.kind === 'approval_request')!
           .deliveries.map((d) => [d.channel, d.state]),
         [['webhook', 'failed']],
+      );
+      // What `status` prints: the on-call reads what was not said, and why.
+      assert.match(
+        renderStatus(request as unknown as Parameters<typeof renderStatus>[0]),
+        /^NOT SENT: .* approval_request .*no channel delivered it \(webhook: .*403/m,
       );
       const counted = await scrapeUntil(
         address,

@@ -151,6 +151,51 @@ describe('CLI list: every runbook by its name', () => {
   });
 });
 
+describe('CLI status: notices a channel did not deliver (no server needed)', () => {
+  test('a notice no channel delivered is NOT SENT with each error; one the fallback took names both; delivered ones are not listed', () => {
+    const notice = (kind: string, state: string, deliveries: unknown[]) => ({
+      kind,
+      subject: `[INC-9] ${kind}`,
+      deliveryKey: `k-${kind}`,
+      requestedAt: '2026-12-05T03:00:00.000Z',
+      state,
+      deliveries,
+    });
+    const text = renderStatus({
+      runbook: 'breakGlassRestore',
+      workflowId: 'break-glass-restore-INC-9',
+      incidentId: 'INC-9',
+      step: 'awaiting_approval',
+      currentDetails: 'waiting for approval',
+      deadlines: [],
+      refusedAttempts: [],
+      nonConformities: [],
+      flags: [],
+      detail: {},
+      notices: [
+        notice('run_started', 'delivered', [{ channel: 'log', state: 'delivered', fallback: false }]),
+        notice('approval_request', 'failed', [
+          { channel: 'webhook', state: 'failed', fallback: false, error: 'HTTP 403 Forbidden' },
+          { channel: 'email-oncall', state: 'failed', fallback: true, error: '535 auth failed' },
+        ]),
+        notice('plan_ready', 'partial', [
+          { channel: 'slack-incidents', state: 'failed', fallback: false, error: 'HTTP 404' },
+          { channel: 'email-oncall', state: 'delivered', fallback: true },
+        ]),
+      ],
+    } as unknown as Parameters<typeof renderStatus>[0]);
+    assert.match(
+      text,
+      /^NOT SENT: {2}2026-12-05T03:00:00\.000Z approval_request "\[INC-9\] approval_request": no channel delivered it \(webhook: HTTP 403 Forbidden; email-oncall: 535 auth failed\)$/m,
+    );
+    assert.match(
+      text,
+      /^notice: {4}2026-12-05T03:00:00\.000Z plan_ready delivered on email-oncall only; failed on slack-incidents: HTTP 404$/m,
+    );
+    assert.doesNotMatch(text, /run_started/);
+  });
+});
+
 describe('CLI status of a backstop program (no server needed)', () => {
   test('shows the next checkpoint and its UTC instant, each checkpoint, and the evidence so far', () => {
     const text = renderStatus({
