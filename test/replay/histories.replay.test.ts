@@ -11,6 +11,7 @@ import { workflowBundle } from '../fixtures/temporal';
 import { testDataConverter } from '../fixtures/payload-keys';
 import { workflowBundleOptions } from '../../src/worker/paths';
 import { quietLogger } from '../fixtures/logger';
+import { RUNBOOK_NAMES } from '../../src/client/runbooks';
 
 /**
  * The replay gate: histories recorded by earlier releases — whole runs, and runs captured asleep
@@ -85,16 +86,8 @@ const recorded: Recorded[] = readdirSync(HISTORIES, { withFileTypes: true })
 describe('replay gate: histories of earlier releases replay on today’s code', () => {
   test('every workflow has a recorded history, and the long-lived ones a mid-sleep one', () => {
     const types = new Set(recorded.map((r) => r.workflowType));
-    for (const workflow of [
-      'breakGlassRestore',
-      'breakGlassConsoleEdit',
-      'breakGlassOverwriteRecovery',
-      'breakGlassRebootstrap',
-      'breakGlassDrill',
-      'rollbackToPilot',
-      'phasedReenablement',
-      'backstopProgram',
-    ])
+    // Every runbook the task queue serves (the list missed incident, releaseRollback and freezeLift).
+    for (const workflow of RUNBOOK_NAMES)
       assert.ok(types.has(workflow), `no recorded history of ${workflow} in test/replay/histories`);
     for (const workflow of ['phasedReenablement', 'backstopProgram'])
       assert.ok(
