@@ -128,6 +128,12 @@ export const RUNBOOK_METRICS = {
     help: 'Backstop programmes waiting for their DRI’s T+90 decision',
     labels: [],
   },
+  backstopOldestDecisionWaitSeconds: {
+    name: 'runbooks_backstop_oldest_decision_wait_seconds',
+    kind: 'gauge',
+    help: 'How long the longest-waiting backstop programme has waited for its T+90 decision (0: none waits)',
+    labels: [],
+  },
   oldestHumanWaitSeconds: {
     name: 'runbooks_oldest_human_wait_seconds',
     kind: 'gauge',

@@ -26,6 +26,15 @@ export function prometheusTelemetry(address: string): TelemetryOptions {
   return { metrics: { prometheus: { bindAddress: address, histogramBucketOverrides } } };
 }
 
+/**
+ * A backstop programme waiting for its DRI's T+90 decision. Its own wait: the runbook's oldest human
+ * wait also counts its programmes in needs_human, so the decision alert said "pending for 3 days"
+ * of a decision asked an hour ago while another programme had waited 3 days for a retry.
+ */
+function isBackstopDecision(run: OpenRun): boolean {
+  return run.runbook === 'backstopProgram' && run.step === 'awaiting_decision';
+}
+
 /** One series of a counter, with the labels a workflow of `workflowType` records it with. */
 export interface CounterSeries {
   spec: MetricSpec;
@@ -256,6 +265,7 @@ export class OpenRunGauges {
     const needingHuman = new Map<string, number>();
     const oldestWait = new Map<string, number>();
     let decisionsPending = 0;
+    let oldestDecisionS = 0;
     const waiting = new Set<string>();
     // The step starts not read yet, asked all at once (a sweep waits for the slowest, not the sum).
     const unread = open
@@ -268,7 +278,7 @@ export class OpenRunGauges {
       const key = JSON.stringify([run.runbook, run.step]);
       byStep.set(key, (byStep.get(key) ?? 0) + 1);
       if (run.step === 'needs_human') needingHuman.set(run.runbook, (needingHuman.get(run.runbook) ?? 0) + 1);
-      if (run.runbook === 'backstopProgram' && run.step === 'awaiting_decision') decisionsPending++;
+      if (isBackstopDecision(run)) decisionsPending++;
       if (!isHumanWaitStep(run.step)) continue;
       waiting.add(run.key);
       // A start not read yet (over this sweep's queries, or the run did not answer) is read again
@@ -283,6 +293,7 @@ export class OpenRunGauges {
       this.since.set(run.key, start);
       const waitedS = (now - start.ms) / 1000;
       oldestWait.set(run.runbook, Math.max(oldestWait.get(run.runbook) ?? 0, waitedS));
+      if (isBackstopDecision(run)) oldestDecisionS = Math.max(oldestDecisionS, waitedS);
     }
     for (const key of [...this.since.keys()]) if (!waiting.has(key)) this.since.delete(key);
     if (all)
@@ -297,6 +308,7 @@ export class OpenRunGauges {
     this.setAll(RUNBOOK_METRICS.runsNeedingHuman, needingHuman, (runbook) => ({ runbook }));
     this.setAll(RUNBOOK_METRICS.oldestHumanWaitSeconds, oldestWait, (runbook) => ({ runbook }));
     this.gauge(RUNBOOK_METRICS.backstopDecisionsPending).set(decisionsPending);
+    this.gauge(RUNBOOK_METRICS.backstopOldestDecisionWaitSeconds).set(oldestDecisionS);
     if (all) await this.readDrillSchedules();
   }
 

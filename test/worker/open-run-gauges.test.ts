@@ -302,6 +302,25 @@ describe('open-run gauges', () => {
     assert.equal(failures(), 1);
   });
 
+  test('a backstop decision’s wait is its own: a programme three days in needs_human does not make it three days', async () => {
+    const queue = uniqueId('gauges-decision');
+    await holderWorker(queue);
+    const hoursAgo = (hours: number): string => new Date(Date.now() - hours * 3_600_000).toISOString();
+    await hold('backstopProgram', 'needs_human', hoursAgo(72), queue);
+    await hold(DECIDING.runbook, DECIDING.step, hoursAgo(1), queue);
+    await untilVisible(`RunbookStep IS NOT NULL`, 2, queue);
+    const { meter, value } = recordingMeter();
+    const gauges = new OpenRunGauges(dev.env.client, queue, meter, quietLogger, { fullSweepEvery: 1 });
+    const before = Date.now();
+    await gauges.sweep();
+    const slackS = (Date.now() - before) / 1000 + 1;
+    const decision = value('runbooks_backstop_oldest_decision_wait_seconds')!;
+    assert.ok(decision >= 3_600 && decision <= 3_600 + slackS, `the decision waited ${decision} s`);
+    const oldest = value('runbooks_oldest_human_wait_seconds', { runbook: 'backstopProgram' })!;
+    assert.ok(oldest >= 72 * 3_600, `the programme in needs_human waited ${oldest} s`);
+    assert.equal(value('runbooks_backstop_decisions_pending'), 1);
+  });
+
   test('a wait whose start a sweep could not read is read at a later sweep, not counted from its first sight for good', async () => {
     const queue = uniqueId('gauges-unread');
     const { worker, running } = await holderWorker(queue);
