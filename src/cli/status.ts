@@ -146,14 +146,17 @@ const NOTICE_LINES = 10;
  * on-call learns what was not said (RunbookNoticeUndelivered sends them here).
  */
 function undeliveredLines(notices: NoticeRecord[]): string[] {
-  const failing = notices.filter((notice) =>
-    notice.deliveries.some((delivery) => delivery.state === 'failed'),
+  const failing = notices.filter(
+    (notice) =>
+      notice.state === 'failed' || notice.deliveries.some((delivery) => delivery.state === 'failed'),
   );
   const lines = failing.slice(-NOTICE_LINES).map((notice) => {
     const failures = notice.deliveries
       .filter((delivery) => delivery.state === 'failed')
       .map((delivery) => `${delivery.channel}: ${delivery.error ?? 'failed'}`)
       .join('; ');
+    if (notice.deliveries.length === 0)
+      return `NOT SENT:  ${notice.requestedAt} ${notice.kind} "${notice.subject}": no channel is routed for it in the policy`;
     if (notice.state === 'failed')
       return `NOT SENT:  ${notice.requestedAt} ${notice.kind} "${notice.subject}": no channel delivered it (${failures})`;
     const delivered = notice.deliveries.filter((delivery) => delivery.state === 'delivered');

@@ -178,6 +178,7 @@ describe('CLI status: notices a channel did not deliver (no server needed)', () 
           { channel: 'webhook', state: 'failed', fallback: false, error: 'HTTP 403 Forbidden' },
           { channel: 'email-oncall', state: 'failed', fallback: true, error: '535 auth failed' },
         ]),
+        notice('rca_overdue', 'failed', []),
         notice('plan_ready', 'partial', [
           { channel: 'slack-incidents', state: 'failed', fallback: false, error: 'HTTP 404' },
           { channel: 'email-oncall', state: 'delivered', fallback: true },
@@ -191,6 +192,10 @@ describe('CLI status: notices a channel did not deliver (no server needed)', () 
     assert.match(
       text,
       /^notice: {4}2026-12-05T03:00:00\.000Z plan_ready delivered on email-oncall only; failed on slack-incidents: HTTP 404$/m,
+    );
+    assert.match(
+      text,
+      /^NOT SENT: {2}2026-12-05T03:00:00\.000Z rca_overdue "\[INC-9\] rca_overdue": no channel is routed for it in the policy$/m,
     );
     assert.doesNotMatch(text, /run_started/);
   });

@@ -81,6 +81,8 @@ export class Notices {
   private readonly openPages = new Map<string, OpenPage>();
   /** Delivery keys of the notices counted as undelivered (each once). */
   private readonly undelivered = new Set<string>();
+  /** While a notice's route is being sent (its channels are not all asked yet). */
+  private dispatching = false;
 
   constructor(private readonly record: RunRecord<unknown>) {}
 
@@ -124,11 +126,13 @@ export class Notices {
         draft.page && routing.paging?.length && isPatched(PATCHES.pagesReachPagers)
           ? routing.paging.filter((channel) => !route.includes(channel))
           : [];
+      // A channel that fails at once (not a notice channel) must not count the notice as
+      // undelivered before the route's other channels are even asked: counted after the loop.
+      this.dispatching = true;
       for (const channel of [...route, ...pagers]) this.deliver(entry, notice, channel, false);
-      if (route.length + pagers.length === 0) {
-        entry.state = 'failed';
-        this.countUndelivered(entry, notice);
-      }
+      this.dispatching = false;
+      if (route.length + pagers.length === 0) entry.state = 'failed';
+      if (entry.state === 'failed') this.countUndelivered(entry, notice);
     };
     if (this.routing) dispatch();
     else this.queued.push(dispatch);
@@ -248,7 +252,7 @@ export class Notices {
     }
     this.summarise(entry);
     // Failed with nothing left in flight (the fallback, if any, was tried): final.
-    if (entry.state === 'failed') this.countUndelivered(entry, notice);
+    if (entry.state === 'failed' && !this.dispatching) this.countUndelivered(entry, notice);
   }
 
   /** Once per notice: the run carries on, so without this nobody learns that nobody was told. */
