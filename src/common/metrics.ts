@@ -80,6 +80,12 @@ export const RUNBOOK_METRICS = {
     labels: ['runbook', 'verdict'],
     buckets: [60, 120, 300, 450, 600, 750, 900, 1200, 1800, 3600],
   },
+  drillLastSeconds: {
+    name: 'runbooks_drill_last_seconds',
+    kind: 'gauge',
+    help: 'The wall clock of the last drill of each runbook this worker ran, against its SLO',
+    labels: ['runbook'],
+  },
   drillSloSeconds: {
     name: 'runbooks_drill_slo_seconds',
     kind: 'gauge',
