@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { describe, test } from 'node:test';
 import { RUNBOOK_METRICS, type MetricSpec } from '../../src/common/metrics';
 import { REPO_ROOT } from '../../src/local/paths';
 import { COMMANDS } from '../../src/cli/registry';
+import { OPTIONS } from '../../src/cli/args';
+import * as workflows from '../../src/workflows';
 
 const DASHBOARD = path.join(REPO_ROOT, 'ops', 'grafana', 'durable-runbooks.json');
 const ALERT_RULES = path.join(REPO_ROOT, 'ops', 'prometheus', 'runbooks-alerts.yml');
@@ -100,6 +103,43 @@ describe('observability artefacts', () => {
       named.filter((name) => !commands.has(name)),
       [],
     );
+  });
+
+  test('every CLI command line an alert tells the on-call to run passes the CLI’s validation, for every runbook its label can name', () => {
+    const rules = readFileSync(ALERT_RULES, 'utf8');
+    const lines = [...rules.matchAll(/npm run cli -- ([^;(),'`]+)/g)].map((match) => match[1]!.trim());
+    assert.ok(lines.length >= 8, lines.join('\n'));
+    // The placeholders, as the on-call fills them in; a label's value, each it can take.
+    const filled = (line: string, runbook: string): string[] =>
+      line
+        .replaceAll('{{ $labels.runbook }}', runbook)
+        .replaceAll('<id>', 'INC-1')
+        .replace(/<@[a-z]+>/g, '@oncall')
+        .replace(/--decision [a-z_|]+/, '--decision waiver')
+        .replace('"..."', 'because')
+        .replace(/\bor [a-z-]+$/, '')
+        .split(/\s+/)
+        .filter((word) => word !== '');
+    const refused: string[] = [];
+    for (const line of lines)
+      // A runbook label is a workflow type the task queue serves: each of them.
+      for (const runbook of line.includes('{{ $labels.runbook }}') ? Object.keys(workflows) : ['-']) {
+        const argv = filled(line, runbook);
+        try {
+          const { values, positionals } = parseArgs({
+            args: argv,
+            options: OPTIONS,
+            allowPositionals: true,
+            strict: true,
+          });
+          const command = COMMANDS.find((candidate) => candidate.name === positionals[0]);
+          if (!command) throw new Error(`no command "${positionals[0]}"`);
+          command.prepare(values, positionals.slice(1));
+        } catch (error) {
+          refused.push(`${argv.join(' ')}: ${(error as Error).message}`);
+        }
+      }
+    assert.deepEqual(refused, []);
   });
 
   test('the drill metrics say which runbook was drilled, and the over-SLO alert names it', () => {
