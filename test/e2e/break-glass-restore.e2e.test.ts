@@ -489,6 +489,9 @@ describe('breakGlassRestore end to end on the dev server', () => {
       } finally {
         await unknown.terminate('test over');
       }
+      // The core forwards its log lines in batches (up to 100 ms) while the counter is read at once:
+      // the warning may reach the output just after the counter did (CI146 read the output first).
+      await worker.waitFor(/Failing workflow task/, 10_000);
 
       // Logs: one JSON object per line; the run's events carry its ids, runbook, step and incident.
       const lines = worker
