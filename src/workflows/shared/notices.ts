@@ -79,8 +79,6 @@ export class Notices {
   private sequence = 0;
   /** By dedup key, in the order triggered: what a cancellation must answer or name. */
   private readonly openPages = new Map<string, OpenPage>();
-  /** Delivery keys of the notices counted as undelivered (each once). */
-  private readonly undelivered = new Set<string>();
   /** While a notice's route is being sent (its channels are not all asked yet). */
   private dispatching = false;
 
@@ -132,7 +130,7 @@ export class Notices {
       for (const channel of [...route, ...pagers]) this.deliver(entry, notice, channel, false);
       this.dispatching = false;
       if (route.length + pagers.length === 0) entry.state = 'failed';
-      if (entry.state === 'failed') this.countUndelivered(entry, notice);
+      if (entry.state === 'failed') this.countUndelivered(notice);
     };
     if (this.routing) dispatch();
     else this.queued.push(dispatch);
@@ -252,13 +250,14 @@ export class Notices {
     }
     this.summarise(entry);
     // Failed with nothing left in flight (the fallback, if any, was tried): final.
-    if (entry.state === 'failed' && !this.dispatching) this.countUndelivered(entry, notice);
+    if (entry.state === 'failed' && !this.dispatching) this.countUndelivered(notice);
   }
 
-  /** Once per notice: the run carries on, so without this nobody learns that nobody was told. */
-  private countUndelivered(entry: NoticeRecord, notice: NoticeDelivery['notice']): void {
-    if (this.undelivered.has(entry.deliveryKey)) return;
-    this.undelivered.add(entry.deliveryKey);
+  /**
+   * Called where a notice becomes `failed`, which is final (nothing of it is in flight), so once per
+   * notice: the run carries on, so without this nobody learns that nobody was told.
+   */
+  private countUndelivered(notice: NoticeDelivery['notice']): void {
     recordNoticeUndelivered(this.record.status.runbook, notice.audience);
   }
 
