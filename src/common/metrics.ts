@@ -146,6 +146,12 @@ export const RUNBOOK_METRICS = {
     help: 'How long the longest-waiting open run has been in its current gate or needs_human step',
     labels: ['runbook'],
   },
+  oldestOverdueHumanWaitSeconds: {
+    name: 'runbooks_oldest_overdue_human_wait_seconds',
+    kind: 'gauge',
+    help: 'How long the longest-overdue open run has waited for a human past its wait’s own deadline (from the step’s start for a wait without one; 0: none overdue)',
+    labels: ['runbook'],
+  },
   openRunGaugesLastRead: {
     name: 'runbooks_open_run_gauges_last_read_timestamp_seconds',
     kind: 'gauge',
@@ -167,6 +173,25 @@ const NEEDS_HUMAN_STEP = 'needs_human';
 export function isHumanWaitStep(step: string): boolean {
   return step.startsWith(GATE_STEP_PREFIX) || step === NEEDS_HUMAN_STEP;
 }
+
+/**
+ * The deadline each human wait runs against, by step: the run keeps that clock itself (it ends,
+ * escalates or goes on when it passes), so the wait is on time until then, however long the window
+ * (a post-mortem's 24 h, an RCA's days). A wait not listed here (needs_human, a CONFLICT hold), or
+ * whose run has no such deadline, is due from its start. The backstop's T+90 decision has its own
+ * gauge and alert (runbooks_backstop_oldest_decision_wait_seconds).
+ */
+export const HUMAN_WAIT_DEADLINES: Readonly<Record<string, string>> = {
+  awaiting_approval: 'approval',
+  awaiting_console_recovery: 'console_recovery',
+  awaiting_reconciliation: 'reconciliation',
+  awaiting_post_mortem: 'post_mortem',
+  awaiting_confirmation: 'confirmation',
+  awaiting_rca: 'rca',
+  awaiting_soak_waiver: 'staging_soak_waiver',
+  awaiting_review: 'post_incident_review',
+  awaiting_revert: 'merge_revert',
+};
 
 /** isHumanWaitStep as a visibility filter on the RunbookStep search attribute. */
 export const HUMAN_WAIT_FILTER = `(RunbookStep STARTS_WITH '${GATE_STEP_PREFIX}' OR RunbookStep = '${NEEDS_HUMAN_STEP}')`;

@@ -2,7 +2,13 @@ import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import type { Logger, MetricMeter } from '@temporalio/common';
 import type { TelemetryOptions } from '@temporalio/worker';
-import { HUMAN_WAIT_FILTER, isHumanWaitStep, RUNBOOK_METRICS, type MetricSpec } from '../common/metrics';
+import {
+  HUMAN_WAIT_DEADLINES,
+  HUMAN_WAIT_FILTER,
+  isHumanWaitStep,
+  RUNBOOK_METRICS,
+  type MetricSpec,
+} from '../common/metrics';
 import type { NoticeAudience } from '../common/notice';
 import { RunbookNameKey, RunbookStepKey } from '../common/search-attributes';
 import { RUNBOOK_NAMES } from '../client/runbooks';
@@ -153,10 +159,22 @@ export interface OpenRunGaugeOptions {
   statusQueryTimeoutMs?: number;
 }
 
-/** When a run entered its current step: read from its status, or first seen by a sweep (a lower bound). */
+/**
+ * When a run entered its current step and when that wait is due (HUMAN_WAIT_DEADLINES; its start
+ * when it has no deadline): read from its status, or first seen by a sweep (a lower bound).
+ */
 interface StepStart {
   ms: number;
+  dueMs: number;
   read: boolean;
+  /** When the status was read (the sweep's clock): a deadline due since then may have moved. */
+  readAtMs?: number;
+}
+
+/** What a run's status says of its current wait. */
+interface WaitRead {
+  startedMs: number;
+  dueMs: number;
 }
 
 interface OpenRun {
@@ -264,12 +282,13 @@ export class OpenRunGauges {
     const byStep = all ? new Map<string, number>() : new Map(this.otherSteps);
     const needingHuman = new Map<string, number>();
     const oldestWait = new Map<string, number>();
+    const oldestOverdue = new Map<string, number>();
     let decisionsPending = 0;
     let oldestDecisionS = 0;
     const waiting = new Set<string>();
     // The step starts not read yet, asked all at once (a sweep waits for the slowest, not the sum).
     const unread = open
-      .filter((run) => isHumanWaitStep(run.step) && !this.since.get(run.key)?.read)
+      .filter((run) => isHumanWaitStep(run.step) && this.toRead(this.since.get(run.key), now))
       .slice(0, this.statusQueriesPerSweep);
     const startsRead = new Map(
       await Promise.all(unread.map(async (run) => [run.key, await this.stepStart(run)] as const)),
@@ -285,15 +304,21 @@ export class OpenRunGauges {
       // at a later sweep; until then the wait counts from when a sweep first saw it. Before, that
       // first sight was kept for good: after a worker restart with more than 50 runs waiting, or
       // one query that failed, a run waiting for hours showed minutes, and its alert came hours late.
-      const readMs = startsRead.get(run.key);
-      const start =
-        readMs !== undefined
-          ? { ms: readMs, read: true }
-          : (this.since.get(run.key) ?? { ms: now, read: false });
+      const read = startsRead.get(run.key);
+      const start: StepStart =
+        read !== undefined
+          ? { ms: read.startedMs, dueMs: read.dueMs, read: true, readAtMs: now }
+          : (this.since.get(run.key) ?? { ms: now, dueMs: now, read: false });
       this.since.set(run.key, start);
       const waitedS = (now - start.ms) / 1000;
       oldestWait.set(run.runbook, Math.max(oldestWait.get(run.runbook) ?? 0, waitedS));
       if (isBackstopDecision(run)) oldestDecisionS = Math.max(oldestDecisionS, waitedS);
+      // Overdue: past the wait's own deadline. Before, a post-mortem's 24 h window or an RCA's days
+      // made RunbookWaitingForHuman fire 4 h into every such wait, on time as it was.
+      else {
+        const overdueS = Math.max(0, (now - Math.max(start.dueMs, start.ms)) / 1000);
+        oldestOverdue.set(run.runbook, Math.max(oldestOverdue.get(run.runbook) ?? 0, overdueS));
+      }
     }
     for (const key of [...this.since.keys()]) if (!waiting.has(key)) this.since.delete(key);
     if (all)
@@ -307,6 +332,7 @@ export class OpenRunGauges {
     });
     this.setAll(RUNBOOK_METRICS.runsNeedingHuman, needingHuman, (runbook) => ({ runbook }));
     this.setAll(RUNBOOK_METRICS.oldestHumanWaitSeconds, oldestWait, (runbook) => ({ runbook }));
+    this.setAll(RUNBOOK_METRICS.oldestOverdueHumanWaitSeconds, oldestOverdue, (runbook) => ({ runbook }));
     this.gauge(RUNBOOK_METRICS.backstopDecisionsPending).set(decisionsPending);
     this.gauge(RUNBOOK_METRICS.backstopOldestDecisionWaitSeconds).set(oldestDecisionS);
     if (all) await this.readDrillSchedules();
@@ -380,15 +406,31 @@ export class OpenRunGauges {
     return runs;
   }
 
-  /** When the run entered its current step, from its status; undefined if it cannot say now. */
-  private async stepStart(run: OpenRun): Promise<number | undefined> {
+  /**
+   * Whether a wait's status is to be read at this sweep: never read yet, or its deadline has passed
+   * since it was read (a run may have moved it: a reconciliation window set again, say).
+   */
+  private toRead(start: StepStart | undefined, now: number): boolean {
+    if (!start?.read) return true;
+    return start.dueMs > start.ms && (start.readAtMs ?? 0) < start.dueMs && now >= start.dueMs;
+  }
+
+  /**
+   * When the run entered its current step and when that wait is due, from its status; undefined if
+   * it cannot say now.
+   */
+  private async stepStart(run: OpenRun): Promise<WaitRead | undefined> {
     try {
       const status = await this.client.withDeadline(Date.now() + this.statusQueryTimeoutMs, () =>
         this.client.workflow.getHandle(run.workflowId, run.runId).query(statusQuery),
       );
       const current = status.steps.at(-1);
       const startedMs = current?.name === run.step ? Date.parse(current.startedAt) : NaN;
-      return Number.isFinite(startedMs) ? startedMs : undefined;
+      if (!Number.isFinite(startedMs)) return undefined;
+      const deadlineName = HUMAN_WAIT_DEADLINES[run.step];
+      const deadline = deadlineName ? status.deadlines?.find((d) => d.name === deadlineName) : undefined;
+      const deadlineMs = deadline ? Date.parse(deadline.dueAt) : NaN;
+      return { startedMs, dueMs: Number.isFinite(deadlineMs) ? deadlineMs : startedMs };
     } catch {
       return undefined;
     }

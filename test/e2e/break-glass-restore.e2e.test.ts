@@ -415,6 +415,12 @@ describe('breakGlassRestore end to end on the dev server', () => {
       assert.ok(
         metricValue(waiting, 'runbooks_oldest_human_wait_seconds', { runbook: 'breakGlassRestore' })! >= 0,
       );
+      // Within its approval deadline the wait is not overdue (read from the run's own deadline: were
+      // it not found, the wait would be due from its start and count its seconds here).
+      assert.equal(
+        metricValue(waiting, 'runbooks_oldest_overdue_human_wait_seconds', { runbook: 'breakGlassRestore' }),
+        0,
+      );
       // When the gauges were last read (RunbookGaugesStale reads it): this second, not the start's.
       const lastRead = metricValue(waiting, 'runbooks_open_run_gauges_last_read_timestamp_seconds')!;
       const scrapedS = Date.now() / 1000;

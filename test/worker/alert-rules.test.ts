@@ -58,8 +58,8 @@ describe('alert rules under promtool', () => {
       const broken = rules
         // Pages an hour late.
         .replace(
-          'runbooks_oldest_human_wait_seconds) > 4 * 3600',
-          'runbooks_oldest_human_wait_seconds) > 5 * 3600',
+          'runbooks_oldest_overdue_human_wait_seconds) > 4 * 3600',
+          'runbooks_oldest_overdue_human_wait_seconds) > 5 * 3600',
         )
         // One replica still reading hides the one that stopped.
         .replace(
@@ -84,6 +84,25 @@ describe('alert rules under promtool', () => {
         'RunbookDrillNotCompleted',
       ])
         assert.match(output, new RegExp(`alertname: ${alert},`), `${alert} not caught:\n${output}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('RunbookWaitingForHuman on the whole wait (before 0.20.0) is caught: it fires 5 h into a post-mortem window', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'runbooks-alerts-'));
+    try {
+      copyFileSync(path.join(RULES_DIR, RULE_TESTS), path.join(dir, RULE_TESTS));
+      const rules = readFileSync(path.join(RULES_DIR, RULES), 'utf8');
+      const whole = rules.replace(
+        'max by (runbook) (runbooks_oldest_overdue_human_wait_seconds) > 4 * 3600',
+        'max by (runbook) (runbooks_oldest_human_wait_seconds) > 4 * 3600',
+      );
+      assert.notEqual(whole, rules);
+      writeFileSync(path.join(dir, RULES), whole);
+      const { passed, output } = await promtoolTestRules(dir);
+      assert.equal(passed, false, output);
+      assert.match(output, /alertname: RunbookWaitingForHuman, time: 1h,/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

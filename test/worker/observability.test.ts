@@ -76,7 +76,7 @@ describe('observability artefacts', () => {
     assert.equal(exprs.length, alerts.length, 'one expr per alert');
     assert.deepEqual(unknownNames(exprs), []);
     assert.ok(alerts.includes('RunbookWaitingForHuman') && alerts.includes('RunbookDrillOverSlo'));
-    assert.ok(exprs.some((expr) => expr.includes(RUNBOOK_METRICS.oldestHumanWaitSeconds.name)));
+    assert.ok(exprs.some((expr) => expr.includes(RUNBOOK_METRICS.oldestOverdueHumanWaitSeconds.name)));
     assert.ok(exprs.some((expr) => expr.includes(RUNBOOK_METRICS.drillOverSlo.name)));
     // A drill that does not complete has no SLO verdict, and one that never runs none either.
     const ruleOf = (alert: string): string => exprs[alerts.indexOf(alert)] ?? '';

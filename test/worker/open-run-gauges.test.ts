@@ -8,7 +8,7 @@ import { ensureDrillSchedule, ensureRollbackDrillSchedule } from '../../src/cli/
 import { startDev, uniqueId, type DevServerHarness } from '../fixtures/temporal';
 import { testDataConverter } from '../fixtures/payload-keys';
 import { readUntil } from '../fixtures/wait';
-import { moveToSignal, stepHolder } from '../fixtures/step-holder/workflows';
+import { moveToSignal, setDeadlineSignal, stepHolder } from '../fixtures/step-holder/workflows';
 import { quietLogger } from '../fixtures/logger';
 
 /**
@@ -77,11 +77,12 @@ async function hold(
   step: string,
   stepStartedAt = new Date().toISOString(),
   queue = taskQueue,
+  deadlines?: { name: string; dueAt: string }[],
 ) {
   return dev.env.client.workflow.start(stepHolder, {
     taskQueue: queue,
     workflowId: uniqueId(`holder-${step}`),
-    args: [{ runbook, step, stepStartedAt }],
+    args: [{ runbook, step, stepStartedAt, ...(deadlines ? { deadlines } : {}) }],
   });
 }
 
@@ -363,5 +364,51 @@ describe('open-run gauges', () => {
     await holderWorker(queue);
     await gauges.refresh();
     assert.ok(waited(third.runbook) >= 2 * 3_600, `${third.runbook} waited ${waited(third.runbook)} s`);
+  });
+
+  test('a wait is overdue only past its own deadline: a post-mortem 5 h into its 24 h is on time, needs_human 5 h is not', async () => {
+    const queue = uniqueId('gauges-overdue');
+    await holderWorker(queue);
+    const t0 = Date.now();
+    const at = (hours: number): string => new Date(t0 + hours * 3_600_000).toISOString();
+    const onTime = { runbook: 'breakGlassRestore', step: 'awaiting_post_mortem' };
+    const missed = { runbook: 'rollbackToPilot', step: 'awaiting_rca' };
+    const noDeadline = { runbook: 'incident', step: 'needs_human' };
+    const postMortem = await hold(onTime.runbook, onTime.step, at(-5), queue, [
+      { name: 'reconciliation', dueAt: at(-4) },
+      { name: 'post_mortem', dueAt: at(19) },
+    ]);
+    await hold(missed.runbook, missed.step, at(-30), queue, [{ name: 'rca', dueAt: at(-6) }]);
+    await hold(noDeadline.runbook, noDeadline.step, at(-5), queue);
+    await hold(DECIDING.runbook, DECIDING.step, at(-50), queue);
+    await untilVisible(`RunbookStep IS NOT NULL`, 4, queue);
+    const { meter, value } = recordingMeter();
+    const gauges = new OpenRunGauges(dev.env.client, queue, meter, quietLogger, { fullSweepEvery: 1 });
+    const overdue = (runbook: string): number =>
+      value('runbooks_oldest_overdue_human_wait_seconds', { runbook })!;
+    const waited = (runbook: string): number => value('runbooks_oldest_human_wait_seconds', { runbook })!;
+    const within = (seconds: number, expected: number, what: string): void =>
+      assert.ok(
+        seconds >= expected && seconds <= expected + (Date.now() - t0) / 1000 + 1,
+        `${what}: ${seconds} s, expected ${expected} s`,
+      );
+
+    await gauges.sweep();
+    within(waited(onTime.runbook), 5 * 3_600, 'the post-mortem has waited');
+    assert.equal(overdue(onTime.runbook), 0, 'a post-mortem 5 h into its 24 h window is not overdue');
+    within(overdue(missed.runbook), 6 * 3_600, 'the RCA, 6 h past its deadline');
+    within(overdue(noDeadline.runbook), 5 * 3_600, 'needs_human, due from its start');
+    assert.equal(
+      overdue(DECIDING.runbook),
+      undefined,
+      'a T+90 decision has its own gauge and alert, not this one',
+    );
+
+    // Past the deadline the sweep read, the status is read again: the run moved it 10 h later.
+    await postMortem.signal(setDeadlineSignal, { name: 'post_mortem', dueAt: at(29) });
+    await gauges.sweep(t0 + 20 * 3_600_000);
+    assert.equal(overdue(onTime.runbook), 0, 'the moved deadline is read once the first has passed');
+    await gauges.sweep(t0 + 31 * 3_600_000);
+    assert.equal(overdue(onTime.runbook), 2 * 3_600, '2 h past the moved deadline');
   });
 });

@@ -1,3 +1,4 @@
+import { HUMAN_WAIT_DEADLINES } from '../../src/common/metrics';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
@@ -123,6 +124,15 @@ async function liveVersion(): Promise<string> {
   return rows.rows[0]!.version;
 }
 
+/** The deadline the open-run gauges take the current wait's due time from (HUMAN_WAIT_DEADLINES). */
+function waitDeadline(status: {
+  step: string;
+  deadlines: { name: string; dueAt: string; state: string }[];
+}): { dueAt: string; state: string } | undefined {
+  const name = HUMAN_WAIT_DEADLINES[status.step];
+  return status.deadlines.find((deadline) => deadline.name === name);
+}
+
 describe('breakGlassRestore (time-skipping, default policy)', () => {
   test('happy path: SQL waits 2 min after approval, restore verified, reconciliation in time, post-mortem filed', async () => {
     await withWorker(defaultPolicy(), async (taskQueue) => {
@@ -140,7 +150,13 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
       assert.equal(await breakGlassRows(args.incidentId), 0, 'nothing executes before the pause ends');
 
       await suite.env.sleep(3 * MINUTE);
-      await waitForStatus(handle, atStep('awaiting_reconciliation'), 'the reconciliation wait');
+      const reconciling = await waitForStatus(
+        handle,
+        atStep('awaiting_reconciliation'),
+        'the reconciliation wait',
+      );
+      // Each wait's own deadline, under the name the open-run gauges read it by (overdue past it only).
+      assert.equal(waitDeadline(reconciling)?.state, 'pending', 'the reconciliation wait’s deadline');
       await acknowledgeConflict(handle);
       const reconcileId = await consoleWrite(args.incidentId);
       await handle.signal(checkReconciliationSignal, {});
@@ -149,6 +165,12 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
         (s) => s.detail.reconciliation?.state === 'found_in_time',
         'the reconciling write',
       );
+      const postMortemWait = await waitForStatus(
+        handle,
+        atStep('awaiting_post_mortem'),
+        'the post-mortem wait',
+      );
+      assert.equal(waitDeadline(postMortemWait)?.dueAt, postMortemWait.detail.postMortem?.dueAt);
       await handle.signal(postMortemFiledSignal, {
         by: '@alice',
         link: 'https://op.example/wp/153#comment-9',
