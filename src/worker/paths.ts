@@ -16,6 +16,9 @@ export const WORKFLOW_PRELOAD_MODULES = [
   require.resolve('../common/shared-schemas'),
 ];
 
+/** The workflow interceptors of every bundle: the run's log context sent with each activity. */
+export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../workflows/interceptors')];
+
 /**
  * How every bundle of our workflow code is built (the worker's own, the tests' and the replay
  * gate's), so a test runs the same sharing and failure sealing as production.
@@ -24,10 +27,12 @@ export function workflowBundleOptions(workflowsPath: string): {
   workflowsPath: string;
   failureConverterPath: string;
   preloadModules: string[];
+  workflowInterceptorModules: string[];
 } {
   return {
     workflowsPath,
     failureConverterPath: FAILURE_CONVERTER_PATH,
     preloadModules: WORKFLOW_PRELOAD_MODULES,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
   };
 }

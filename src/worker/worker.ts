@@ -9,7 +9,13 @@ import {
 } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { WorkerDeploymentVersion, WorkerSizing } from './config';
-import { VERSIONED_WORKFLOWS_PATH, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH } from './paths';
+import {
+  VERSIONED_WORKFLOWS_PATH,
+  WORKFLOW_INTERCEPTOR_MODULES,
+  WORKFLOW_PRELOAD_MODULES,
+  WORKFLOWS_PATH,
+} from './paths';
+import { runLogContextInterceptor } from './log-context';
 
 export interface RunbookWorkerOptions {
   connection: NativeConnection;
@@ -80,7 +86,11 @@ export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Work
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     ...(options.sizing ? workerSizingOptions(options.sizing) : {}),
-    ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+    interceptors: {
+      // A prebuilt bundle has them already (workflowBundleOptions).
+      ...(options.workflowBundle ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
+      activity: [runLogContextInterceptor, ...(options.interceptors?.activity ?? [])],
+    },
     ...(options.plugins ? { plugins: options.plugins } : {}),
     ...(options.deployment
       ? {

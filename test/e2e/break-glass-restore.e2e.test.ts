@@ -1,3 +1,4 @@
+import { ENCRYPTED_ENCODING } from '../../src/codec/aes-gcm';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -521,6 +522,38 @@ describe('breakGlassRestore end to end on the dev server', () => {
       assert.equal(approved.step, 'awaiting_approval');
       assert.equal(approved.by, '@oncall-lead');
       assert.ok(parsed.some((line) => line.event === 'step' && line.step === 'execute'));
+      // The activities' lines too (ours and the SDK's): the run's runbook, incident and step when it
+      // scheduled the activity, and its run id as `runId` (before: the workflow's id and type only).
+      const activityLines = parsed.filter(
+        (line) => line.sdkComponent === 'activity' && line.workflowId === handle.workflowId,
+      );
+      assert.ok(activityLines.length >= 2, `${activityLines.length} activity lines`);
+      for (const line of activityLines)
+        assert.deepEqual(
+          [line.runbook, line.incidentId, line.runId, typeof line.step],
+          ['breakGlassRestore', args.incidentId, approved.runId, 'string'],
+          `${String(line.message)}: ${JSON.stringify(line).slice(0, 400)}`,
+        );
+      // In the history the header is in clear (the codec does not seal headers; the input beside it
+      // is sealed): it holds what the search attributes show, nothing else.
+      const scheduled = (await handle.fetchHistory()).events!.find(
+        (e) => e.activityTaskScheduledEventAttributes,
+      )!.activityTaskScheduledEventAttributes!;
+      const header = scheduled.header!.fields!['runbook-log-context']!;
+      assert.equal(
+        Buffer.from(scheduled.input!.payloads![0]!.metadata!.encoding!).toString(),
+        ENCRYPTED_ENCODING,
+      );
+      assert.equal(Buffer.from(header.metadata!.encoding!).toString(), 'json/plain');
+      assert.deepEqual(Object.keys(JSON.parse(Buffer.from(header.data!).toString()) as object).sort(), [
+        'incidentId',
+        'runbook',
+        'step',
+      ]);
+      const stepOf = (kind: string): unknown =>
+        activityLines.find((line) => line.message === 'notice delivered' && line.kind === kind)?.step;
+      assert.equal(stepOf('pause_started'), 'pause_and_think');
+      assert.equal(stepOf('restore_done'), 'verify');
       // The SDK core's own warning about the unknown type's failing task, as a JSON line too (it
       // printed coloured text of its own between the JSON lines).
       assert.ok(

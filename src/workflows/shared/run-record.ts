@@ -1,3 +1,4 @@
+import { setRunLogContextSource } from './log-context';
 import { z } from 'zod';
 import { sharedOnFirstUse } from '../../common/shared-schemas';
 import {
@@ -266,6 +267,7 @@ export class RunRecord<Detail> {
       { key: RunbookNameKey, value: runbook },
       { key: IncidentIdKey, value: incidentId },
     ]);
+    setRunLogContextSource(() => this.logContext());
   }
 
   /**
