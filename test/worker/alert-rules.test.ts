@@ -1,41 +1,24 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { REPO_ROOT } from '../../src/local/paths';
+import { promtoolTestRules } from '../fixtures/promtool';
 
 /**
  * The alert rules run through Prometheus's own rule evaluator: `promtool test rules` with the
  * series in ops/prometheus/runbooks-alerts.test.yml (each alert fires when it should, with the
- * labels and text the on-call reads, and not before). scripts/test.mjs checks promtool is there.
+ * labels and text the on-call reads, and not before).
  */
 
-const PROMTOOL = process.env.PROMTOOL_PATH ?? 'promtool';
 const RULES_DIR = path.join(REPO_ROOT, 'ops', 'prometheus');
 const RULES = 'runbooks-alerts.yml';
 const RULE_TESTS = 'runbooks-alerts.test.yml';
 
-/** promtool's verdict on the rule tests in `dir`: passed, and what it printed. */
-async function promtoolTestRules(dir: string): Promise<{ passed: boolean; output: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(PROMTOOL, ['test', 'rules', RULE_TESTS], {
-      cwd: dir,
-    });
-    return { passed: true, output: stdout + stderr };
-  } catch (error) {
-    const failed = error as { code?: unknown; stdout?: string; stderr?: string };
-    if (failed.code === 'ENOENT')
-      throw new Error(`${PROMTOOL} not found: apt-get install prometheus, or set PROMTOOL_PATH`);
-    return { passed: false, output: `${failed.stdout ?? ''}${failed.stderr ?? ''}` };
-  }
-}
-
 describe('alert rules under promtool', () => {
   test('every alert fires on its series at its time, with its labels and text, and not before', async () => {
-    const { passed, output } = await promtoolTestRules(RULES_DIR);
+    const { passed, output } = await promtoolTestRules(RULES_DIR, RULE_TESTS);
     assert.ok(passed, output);
     assert.match(output, /SUCCESS/);
   });
@@ -75,7 +58,7 @@ describe('alert rules under promtool', () => {
         .replace(/ or sum by \(runbook, outcome\) \(runbooks_drill_not_completed_total unless .*$/m, '');
       assert.notEqual(broken, rules);
       writeFileSync(path.join(dir, RULES), broken);
-      const { passed, output } = await promtoolTestRules(dir);
+      const { passed, output } = await promtoolTestRules(dir, RULE_TESTS);
       assert.equal(passed, false, output);
       for (const alert of [
         'RunbookWaitingForHuman',
@@ -100,7 +83,7 @@ describe('alert rules under promtool', () => {
       );
       assert.notEqual(whole, rules);
       writeFileSync(path.join(dir, RULES), whole);
-      const { passed, output } = await promtoolTestRules(dir);
+      const { passed, output } = await promtoolTestRules(dir, RULE_TESTS);
       assert.equal(passed, false, output);
       assert.match(output, /alertname: RunbookWaitingForHuman, time: 1h,/);
     } finally {
