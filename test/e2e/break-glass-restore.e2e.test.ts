@@ -454,6 +454,10 @@ describe('breakGlassRestore end to end on the dev server', () => {
       // The safety pause (3 s in the short policy) lies between the approval and the execution.
       assert.ok(metricValue(text, 'runbooks_approval_to_execution_seconds_sum', runbook)! >= 3);
       assert.equal(metricValue(text, 'runbooks_step_seconds_count', { ...runbook, step: 'execute' }), 1);
+      // The plan is one step in the metric, the change-freeze read inside it one of its own (the
+      // plan was recorded twice per run, in two parts, before 0.20.0).
+      for (const step of ['inspect_and_plan', 'check_change_freeze'])
+        assert.equal(metricValue(text, 'runbooks_step_seconds_count', { ...runbook, step }), 1, step);
       assert.equal(
         metricValue(text, 'runbooks_refused_attempts_total', {
           ...runbook,
@@ -522,6 +526,13 @@ describe('breakGlassRestore end to end on the dev server', () => {
       assert.equal(approved.step, 'awaiting_approval');
       assert.equal(approved.by, '@oncall-lead');
       assert.ok(parsed.some((line) => line.event === 'step' && line.step === 'execute'));
+      // Back in the plan after the change-freeze read, the plan's own words (they were the read's).
+      const planLines = parsed.filter(
+        (line) =>
+          line.event === 'step' && line.step === 'inspect_and_plan' && line.workflowId === handle.workflowId,
+      );
+      assert.equal(planLines.length, 2, 'the plan, and the plan again after the freeze read');
+      assert.equal(planLines[1]!.message, planLines[0]!.message);
       // The activities' lines too (ours and the SDK's): the run's runbook, incident and step when it
       // scheduled the activity, and its run id as `runId` (before: the workflow's id and type only).
       const activityLines = parsed.filter(

@@ -104,8 +104,7 @@ async function readChangeFreezes(
   override: FreezeOverride | undefined,
   checkedAhead?: FreezeCheck,
 ): Promise<StepOutcome<FreezeCheck>> {
-  const previous = record.status.step;
-  record.enterStep('check_change_freeze', 'reading the change freezes in force (seed 004 §1.3)');
+  record.enterSubStep('check_change_freeze', 'reading the change freezes in force (seed 004 §1.3)');
   const checked: StepOutcome<FreezeCheck> = checkedAhead
     ? { kind: 'done', value: checkedAhead }
     : await failSafe.step({ name: 'check_change_freeze', what: 'read the change freezes in force' }, () =>
@@ -117,7 +116,7 @@ async function readChangeFreezes(
         ? `${checked.value.environment} frozen`
         : `${checked.value.environment} not frozen`,
     );
-    record.enterStep(previous, record.status.currentDetails);
+    record.resumeStep();
   }
   return checked;
 }

@@ -242,6 +242,12 @@ export class RunRecord<Detail> {
   /** Shown before whatever the run is doing, until cleared (e.g. a CONFLICT hold). */
   private attention?: string;
   private details = 'starting';
+  /** The step a check interrupted (enterSubStep), with its description and time so far. */
+  private suspended?: { name: string; details: string; elapsedMs: number };
+  /** Closing the open step records no step time: the step goes on after a check. */
+  private closingForSubStep = false;
+  /** Time the open step spent before a check interrupted it, added to its recorded time. */
+  private carriedMs = 0;
 
   constructor(runbook: string, incidentId: string, detail: Detail) {
     const info = workflowInfo();
@@ -319,6 +325,29 @@ export class RunRecord<Detail> {
     upsertSearchAttributes([{ key: RunbookStepKey, value: name }]);
     this.describe(details);
     log.info(`step ${name}: ${details}`, { ...this.logContext(), event: 'step' });
+  }
+
+  /**
+   * Opens `name` as a check the current step makes (the change-freeze read inside the plan):
+   * resumeStep() goes back to the step. The step's time is recorded once, both parts together,
+   * and its own description shows again. Before, the step was recorded twice per run (the
+   * dashboard's step times halved) and came back described as the check ("step inspect_and_plan:
+   * reading the change freezes in force").
+   */
+  enterSubStep(name: string, details: string): void {
+    const elapsedMs = this.openStepStartedMs !== undefined ? Date.now() - this.openStepStartedMs : 0;
+    this.suspended = { name: this.status.step, details: this.details, elapsedMs: elapsedMs + this.carriedMs };
+    this.closingForSubStep = true;
+    this.enterStep(name, details);
+  }
+
+  /** Back to the step a check interrupted (enterSubStep), if any. */
+  resumeStep(): void {
+    const outer = this.suspended;
+    if (!outer) return;
+    this.suspended = undefined;
+    this.enterStep(outer.name, outer.details);
+    this.carriedMs = outer.elapsedMs;
   }
 
   /** What each of the run's log lines says beside the SDK's ids (workflowId, runId, workflowType). */
@@ -463,8 +492,11 @@ export class RunRecord<Detail> {
       const now = Date.now();
       current.endedAt = utcIso(now);
       current.durationMs = now - this.openStepStartedMs;
-      recordStepEnded(this.status.runbook, current.name, current.durationMs);
+      if (!this.closingForSubStep)
+        recordStepEnded(this.status.runbook, current.name, current.durationMs + this.carriedMs);
     }
     this.openStepStartedMs = undefined;
+    this.closingForSubStep = false;
+    this.carriedMs = 0;
   }
 }
