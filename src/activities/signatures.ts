@@ -26,6 +26,12 @@ const verifyInputSchema = z
     signature: sshSignatureSchema,
     /** How old a signature may be when the decision arrives. */
     maxAgeMs: z.number().int().positive(),
+    /**
+     * When the decision arrived, by the run's clock (since 0.20.0: a local activity's scheduled
+     * time is the worker's clock, not the server's). Older runs leave it out: the activity's
+     * scheduled time, which is when the decision arrived.
+     */
+    arrivedAt: z.iso.datetime().optional(),
   })
   .strict();
 export type VerifyDecisionSignatureInput = z.input<typeof verifyInputSchema>;
@@ -125,7 +131,10 @@ export function createSignatureActivities(deps: { db: Pool; signers: Record<stri
         };
       // Fresh: signed shortly before it arrived, by the server's clock (the check was scheduled as the
       // decision arrived). A signature kept for later is refused.
-      const age = Context.current().info.scheduledTimestampMs - signedAtMs;
+      const arrivedMs = input.arrivedAt
+        ? Date.parse(input.arrivedAt)
+        : Context.current().info.scheduledTimestampMs;
+      const age = arrivedMs - signedAtMs;
       if (age > input.maxAgeMs || age < -FUTURE_SKEW_MS)
         return {
           ok: false,

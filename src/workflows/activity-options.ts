@@ -41,6 +41,14 @@ export const signatureCheck: ActivityOptions = {
   retry: { maximumAttempts: 3, initialInterval: '1s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 };
 
+/**
+ * The same check as a local activity (since 0.20.0, `signature-check-local-v1`): its verdict is the
+ * worker's own, recorded in a marker. As an activity its task was on the server, and anyone who can
+ * call Temporal's API could complete it by id with `{"ok":true}` in plain JSON (the codec lets
+ * unsealed payloads through, for runs from before encryption): a forged signature opened the gate.
+ */
+export const signatureCheckLocal: LocalActivityOptions = signatureCheck;
+
 /** Read-only database work: inspection, planning, verification, reconciliation checks. */
 export const databaseRead: ActivityOptions = {
   startToCloseTimeout: '30s',

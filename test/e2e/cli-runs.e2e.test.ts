@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
+import { Client } from '@temporalio/client';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { approveSignal } from '../../src/workflows/shared/messages';
 import { breakGlassRestore } from '../../src/workflows';
 import type {
   BreakGlassRestoreResult,
@@ -392,6 +396,62 @@ describe('CLI: runs found by incident (dev server)', () => {
       await cli('abort', '--incident', incident, '--by', '@alice', '--reason', 'test over');
       assert.equal((await handle.result()).outcome, 'aborted');
     });
+  });
+  test('a forged signed approval stays refused: nobody can complete the signature check by id with a verdict of their own', async () => {
+    const key = sshKeyPair(scratchDir('runbooks-forge'), 'dococeven');
+    const base = withRestorePolicy(defaultPolicy(), { requireSignedApprovals: true });
+    const policy = { ...base, policy: { ...base.policy, signers: { '@dococeven': [sshPublicKey(key)] } } };
+    const incident = uniqueId('INC');
+    // The check takes 5 s here (a busy or restarting worker): the window an attacker needs.
+    const slowCheck: ActivityInterceptorsFactory = (ctx) => ({
+      inbound: {
+        execute: async (input, next) => {
+          if (ctx.info.activityType === 'verifyDecisionSignature') await sleep(5_000);
+          return next(input);
+        },
+      },
+    });
+    await suite.withWorker(
+      activityDeps(policy, suite.db.pool),
+      async (taskQueue) => {
+        const { handle, gate } = await restoreAtTheGate(taskQueue, incident);
+        // Someone who can call Temporal's API, without the payload keys: a signature that is not
+        // one, then the check's completion by id with a verdict of their own, in plain JSON.
+        const attacker = new Client({ connection: suite.env.client.connection, namespace: 'default' });
+        await attacker.workflow.getHandle(handle.workflowId).signal(approveSignal, {
+          approver: '@dococeven',
+          planHash: gate.detail.plan!.planHash,
+          signature: '-----BEGIN SSH SIGNATURE-----\nZm9yZ2Vk\n-----END SSH SIGNATURE-----',
+          signedAt: new Date().toISOString(),
+        });
+        const { runId } = await handle.describe();
+        for (let tries = 0; tries < 30; tries++) {
+          const pending = (await handle.describe()).raw.pendingActivities ?? [];
+          const check = pending.find((a) => a.activityType?.name === 'verifyDecisionSignature');
+          if (check?.activityId) {
+            await attacker.activity.complete(
+              { workflowId: handle.workflowId, runId, activityId: check.activityId },
+              { ok: true, fingerprint: 'SHA256:forged' },
+            );
+            break;
+          }
+          await sleep(100);
+        }
+        const refused = await waitForStatus<BreakGlassRestoreStatus>(
+          handle,
+          (status) => status.refusedAttempts.length > 0 || status.step !== 'awaiting_approval',
+          'the forged approval decided',
+          30_000,
+        );
+        assert.equal(refused.step, 'awaiting_approval', 'the gate stays shut');
+        assert.deepEqual(
+          refused.refusedAttempts.map((attempt) => attempt.reason),
+          ['signature_invalid'],
+        );
+        await handle.terminate('test over');
+      },
+      { activity: [slowCheck] },
+    );
   });
   test('lift-freeze: a P1 declared and cancelled leaves production frozen; the CLI lifts it and status shows who and why', async () => {
     const incident = uniqueId('INC');

@@ -115,6 +115,8 @@ export const PATCHES = {
   releaseRollbackPagesResolved: 'release-rollback-pages-resolved-v1',
   /** Break-glass: the opening (policy read, plan, change freezes: reads only) is a local activity, so the first workflow task goes on to the gate. */
   breakGlassOpensLocally: 'break-glass-open-local-v1',
+  /** A signed decision's check is a local activity: as an activity, anyone who can call Temporal's API could complete it by id with a verdict of their own and open a gate that requires a signature. Asked at each check. */
+  signatureCheckLocal: 'signature-check-local-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];

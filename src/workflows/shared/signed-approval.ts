@@ -1,10 +1,12 @@
-import { ActivityFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
-import { signatureCheck } from '../activity-options';
+import { signatureCheck, signatureCheckLocal } from '../activity-options';
 import { describeFailure } from './notices';
+import { isPatched, PATCHES } from './patches';
 import type { RefusalReason } from './run-record';
 
-const { verifyDecisionSignature } = proxyActivities<RunbookActivities>(signatureCheck);
+const remote = proxyActivities<RunbookActivities>(signatureCheck);
+const local = proxyLocalActivities<RunbookActivities>(signatureCheckLocal);
 
 const DEFAULT_MAX_AGE_MS = 15 * 60_000;
 
@@ -29,6 +31,8 @@ export async function verifySignedApproval(
         'this runbook requires signed approvals: add "signature" and "signedAt" (CLI: approve … --sign-key <your key>), see the approval block',
     };
   const info = workflowInfo();
+  // Runs from before the patch replay their checks as activities (see signatureCheckLocal).
+  const { verifyDecisionSignature } = isPatched(PATCHES.signatureCheckLocal) ? local : remote;
   try {
     return await verifyDecisionSignature({
       by: approval.approver,
@@ -40,6 +44,7 @@ export async function verifySignedApproval(
       signedAt: approval.signedAt,
       signature: approval.signature,
       maxAgeMs: maxAgeMs ?? DEFAULT_MAX_AGE_MS,
+      arrivedAt: new Date(Date.now()).toISOString(),
     });
   } catch (error) {
     if (!(error instanceof ActivityFailure)) throw error;
