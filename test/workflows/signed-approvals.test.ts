@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { decide } from '../../src/client/decide';
 import { signDecision } from '../../src/cli/sign';
 import { scratchDir } from '../../src/local/servers';
@@ -198,6 +200,43 @@ describe('signed approvals (time-skipping, ssh-keygen keys)', () => {
       await second.handle.result();
     });
   });
+  test('a check that fails for good (ssh-keygen missing, Postgres down) refuses the approval as unverifiable; the gate stays shut and a later approval counts', async () => {
+    let failing = true;
+    const broken: ActivityInterceptorsFactory = (ctx) => ({
+      inbound: {
+        execute: async (input, next) => {
+          if (failing && ctx.info.activityType === 'verifyDecisionSignature')
+            throw ApplicationFailure.retryable('ssh-keygen: not found', 'SignatureCheckFailed');
+          return next(input);
+        },
+      },
+    });
+    await suite.withWorker(
+      activityDeps(policy, suite.db.pool),
+      async (taskQueue) => {
+        const { handle, planHash } = await atTheGate(taskQueue);
+        const refused = await decide(
+          handle,
+          approveUpdate,
+          await signed(keys.doc, handle, planHash, '@dococeven'),
+        );
+        assert.deepEqual([refused.accepted, refused.reason], [false, 'signature_unverifiable']);
+        const status = await handle.query<BreakGlassRestoreStatus>('status');
+        assert.equal(status.step, 'awaiting_approval', 'nothing goes on without a verified signature');
+        failing = false;
+        const approved = await decide(
+          handle,
+          approveUpdate,
+          await signed(keys.doc, handle, planHash, '@dococeven'),
+        );
+        assert.equal(approved.accepted, true, approved.detail);
+        await decide(handle, abortUpdate, { by: '@alice', reason: 'test over' });
+        await handle.result();
+      },
+      { activity: [broken] },
+    );
+  });
+
   test('a refusal that arrives while a signature is being checked does not become the signed approval’s answer', async () => {
     await suite.withWorker(activityDeps(policy, suite.db.pool), async (taskQueue) => {
       const { handle, planHash } = await atTheGate(taskQueue);

@@ -1,4 +1,10 @@
-import { ActivityFailure, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  CancelledFailure,
+  proxyActivities,
+  proxyLocalActivities,
+  TemporalFailure,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { signatureCheck, signatureCheckLocal } from '../activity-options';
 import { describeFailure } from './notices';
@@ -47,7 +53,9 @@ export async function verifySignedApproval(
       arrivedAt: new Date(Date.now()).toISOString(),
     });
   } catch (error) {
-    if (!(error instanceof ActivityFailure)) throw error;
+    // A check that failed for good: an activity's failure comes as an ActivityFailure, a local
+    // activity's as its own cause (an ApplicationFailure, a timeout). The run's cancellation goes on.
+    if (!(error instanceof TemporalFailure) || error instanceof CancelledFailure) throw error;
     return {
       ok: false,
       reason: 'signature_unverifiable',
