@@ -1,4 +1,3 @@
-import { setRunLogContextSource } from './log-context';
 import { z } from 'zod';
 import { sharedOnFirstUse } from '../../common/shared-schemas';
 import {
@@ -26,6 +25,7 @@ import {
   recordStepEntered,
   recordStepEnded,
 } from './metrics';
+import { setRunLogContextSource } from './log-context';
 
 /** The safety pause after an approval: waiting, not yet acting (break-glass/approval.ts). */
 const SAFETY_PAUSE_STEP = 'pause_and_think';
@@ -244,8 +244,6 @@ export class RunRecord<Detail> {
   private details = 'starting';
   /** The step a check interrupted (enterSubStep), with its description and time so far. */
   private suspended?: { name: string; details: string; elapsedMs: number };
-  /** Closing the open step records no step time: the step goes on after a check. */
-  private closingForSubStep = false;
   /** Time the open step spent before a check interrupted it, added to its recorded time. */
   private carriedMs = 0;
 
@@ -313,6 +311,10 @@ export class RunRecord<Detail> {
   /** Closes the current step (if any) and opens `name`; the step shows in the UI search attribute. */
   enterStep(name: string, details: string): void {
     this.closeStep();
+    this.openStep(name, details);
+  }
+
+  private openStep(name: string, details: string): void {
     const now = Date.now();
     recordStepEntered(this.status.runbook, name);
     if (this.approvedAtMs !== undefined && !isHumanWaitStep(name) && name !== SAFETY_PAUSE_STEP) {
@@ -335,10 +337,9 @@ export class RunRecord<Detail> {
    * reading the change freezes in force").
    */
   enterSubStep(name: string, details: string): void {
-    const elapsedMs = this.openStepStartedMs !== undefined ? Date.now() - this.openStepStartedMs : 0;
-    this.suspended = { name: this.status.step, details: this.details, elapsedMs: elapsedMs + this.carriedMs };
-    this.closingForSubStep = true;
-    this.enterStep(name, details);
+    const interrupted = { name: this.status.step, details: this.details };
+    this.suspended = { ...interrupted, elapsedMs: this.closeStep({ recordTime: false }) };
+    this.openStep(name, details);
   }
 
   /** Back to the step a check interrupted (enterSubStep), if any. */
@@ -486,17 +487,22 @@ export class RunRecord<Detail> {
     if (trail.refusedTotal) this.status.refusedTotal = (this.status.refusedTotal ?? 0) + trail.refusedTotal;
   }
 
-  private closeStep(): void {
+  /**
+   * Ends the open step (if any) and returns its time, the part before a check included; a step a
+   * check interrupts (`recordTime: false`) is recorded when it ends for good.
+   */
+  private closeStep({ recordTime } = { recordTime: true }): number {
+    let stepMs = this.carriedMs;
     const current = this.status.steps.at(-1);
     if (current && current.endedAt === undefined && this.openStepStartedMs !== undefined) {
       const now = Date.now();
       current.endedAt = utcIso(now);
       current.durationMs = now - this.openStepStartedMs;
-      if (!this.closingForSubStep)
-        recordStepEnded(this.status.runbook, current.name, current.durationMs + this.carriedMs);
+      stepMs += current.durationMs;
+      if (recordTime) recordStepEnded(this.status.runbook, current.name, stepMs);
     }
     this.openStepStartedMs = undefined;
-    this.closingForSubStep = false;
     this.carriedMs = 0;
+    return stepMs;
   }
 }
