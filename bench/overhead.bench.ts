@@ -333,9 +333,27 @@ async function main(): Promise<void> {
       runs.push({ workflowId: handle.workflowId, events });
       await handle.terminate('benchmark done');
     }
-    // The workers' debug lines are in by now: each is written before its activity's completion is sent.
-    const noopMeasured = measuredActivities(noop, noopEvents, handlerSpans(workers[1]!.output()));
-    const spans = handlerSpans(workers[0]!.output());
+    // Each debug line is written before its activity's completion is sent, but reaches this process
+    // through a pipe read between awaits: seconds after the history has the completion (0.20.0's
+    // longer lines left the last run's out, and the bench failed). Read until every line is in.
+    const allLogged = (worker: number, logged: { workflowId: string; events: HistoryEvent[] }[]) =>
+      readUntil(
+        () => Promise.resolve(handlerSpans(workers[worker]!.output())),
+        (spans) =>
+          logged.every(({ workflowId, events }) =>
+            completedActivities(events).every((activity) =>
+              spans.has(`${workflowId}/${activity.activityId}`),
+            ),
+          ),
+        "the workers' debug line for every completed activity",
+        30_000,
+      );
+    const noopMeasured = measuredActivities(
+      noop,
+      noopEvents,
+      await allLogged(1, [{ workflowId: noop, events: noopEvents }]),
+    );
+    const spans = await allLogged(0, runs);
     const ours = runs.flatMap((run) => measuredActivities(run.workflowId, run.events, spans));
     const noopMs = noopMeasured.map(wholeMs);
     const noopP50 = quantile(noopMs, 0.5);
