@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
+import type { DataConverter, Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { UNSEALED_ACTIVITY_PAYLOAD, type UnsealedActivityPayload } from '../common/unsealed-payload';
 import type { PayloadKey } from './keys';
 
 /** The metadata an encrypted payload carries: its encoding and the id of the key that sealed it. */
@@ -26,7 +27,9 @@ export class PayloadAuthenticationError extends Error {
  * AES-256-GCM over each whole payload (metadata and data, as the Payload protobuf): the result's
  * metadata says only `binary/encrypted` and the key id, so the history shows neither the value
  * nor its encoding. The newest key (the first) seals; any listed key opens. Payloads not sealed by
- * this codec (histories from before encryption) pass through unchanged.
+ * this codec pass through unchanged (histories from before encryption; a signal from the Web UI
+ * without the codec server), except an activity's input or result: those are handed on wrapped
+ * (src/common/unsealed-payload.ts), for the workflow or the worker to refuse.
  */
 export class AesGcmPayloadCodec implements PayloadCodec {
   private readonly byId: Map<string, Buffer>;
@@ -63,15 +66,24 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     );
   }
 
-  /** Rejects (never throws) on a payload it cannot open. */
-  decode(payloads: Payload[]): Promise<Payload[]> {
-    return new Promise((resolve) => resolve(payloads.map((payload) => this.decodeOne(payload))));
+  /**
+   * Rejects (never throws) on a payload it cannot open. The SDK says whose payloads these are: an
+   * activity's (its input on the activity's worker, its result or failure on the workflow's) must
+   * be sealed, and one that is not is wrapped instead of passed through.
+   */
+  decode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
+    const activity = context?.type === 'activity';
+    return new Promise((resolve) => resolve(payloads.map((payload) => this.decodeOne(payload, activity))));
   }
 
-  /** One payload opened (or passed through when not sealed by this codec); throws when it cannot be. */
-  decodeOne(payload: Payload): Payload {
+  /**
+   * One payload opened, or passed through when not sealed by this codec (wrapped when it is an
+   * activity's); throws when it cannot be opened.
+   */
+  decodeOne(payload: Payload, activity = false): Payload {
     const encoding = payload.metadata?.encoding;
-    if (!encoding || Buffer.from(encoding).toString('utf8') !== ENCRYPTED_ENCODING) return payload;
+    if (!encoding || Buffer.from(encoding).toString('utf8') !== ENCRYPTED_ENCODING)
+      return activity ? wrapUnsealed(payload) : payload;
     const idBytes = payload.metadata?.[KEY_ID_METADATA];
     const id = idBytes ? Buffer.from(idBytes).toString('utf8') : undefined;
     const key = id === undefined ? undefined : this.byId.get(id);
@@ -100,6 +112,18 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     }
     return PayloadProto.decode(plain);
   }
+}
+
+/** An unsealed activity payload as a JSON value that says so (src/common/unsealed-payload.ts). */
+function wrapUnsealed(payload: Payload): Payload {
+  const wrapped: UnsealedActivityPayload = {
+    encoding: Buffer.from(payload.metadata?.encoding ?? new Uint8Array()).toString('utf8'),
+    text: Buffer.from(payload.data ?? new Uint8Array()).toString('utf8'),
+  };
+  return {
+    metadata: { encoding: text('json/plain') },
+    data: text(JSON.stringify({ [UNSEALED_ACTIVITY_PAYLOAD]: wrapped })),
+  };
 }
 
 /** The failure converter sealing failure messages (see failure-converter.ts); bundled into workflow code. */

@@ -16,6 +16,7 @@ import {
   WORKFLOWS_PATH,
 } from './paths';
 import { runLogContextInterceptor } from './log-context';
+import { sealedInputInterceptor } from './sealed-input';
 
 export interface RunbookWorkerOptions {
   connection: NativeConnection;
@@ -89,7 +90,7 @@ export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Work
     interceptors: {
       // A prebuilt bundle has them already (workflowBundleOptions).
       ...(options.workflowBundle ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
-      activity: [runLogContextInterceptor, ...(options.interceptors?.activity ?? [])],
+      activity: [runLogContextInterceptor, sealedInputInterceptor, ...(options.interceptors?.activity ?? [])],
     },
     ...(options.plugins ? { plugins: options.plugins } : {}),
     ...(options.deployment

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { Client } from '@temporalio/client';
-import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { approveSignal } from '../../src/workflows/shared/messages';
 import { breakGlassRestore } from '../../src/workflows';
 import type {
@@ -18,11 +18,12 @@ import {
 import { incidentWorkflowId, type IncidentStatus } from '../../src/workflows/incident/definitions';
 import { historyEvents, signals } from '../fixtures/history';
 import { findLibfaketime, scratchDir } from '../../src/local/servers';
-import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
+import { activityDeps, defaultPolicy, shortTestPolicy, withRestorePolicy } from '../fixtures/policy';
 import { spawnNode } from '../fixtures/processes';
 import { HttpSink } from '../fixtures/sinks/http-sink';
 import { CLI_EXPORT_TIMEOUT_MS } from '../../src/cli/client';
 import { sshKeyPair, sshPublicKey } from '../fixtures/signing';
+import { testDataConverter } from '../fixtures/payload-keys';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
@@ -451,6 +452,84 @@ describe('CLI: runs found by incident (dev server)', () => {
         await handle.terminate('test over');
       },
       { activity: [slowCheck] },
+    );
+  });
+  test("an activity's result completed by id through the API, unsealed, is not taken: the step waits for a human, and its retry commits once", async () => {
+    const incident = uniqueId('INC');
+    // The first restore attempt takes 5 s here (a busy worker): the window the attacker needs.
+    let slowed = false;
+    const slowFirstRestore: ActivityInterceptorsFactory = (ctx) => ({
+      inbound: {
+        execute: async (input, next) => {
+          if (ctx.info.activityType === 'executeRestore' && !slowed) {
+            slowed = true;
+            await sleep(5_000);
+          }
+          return next(input);
+        },
+      },
+    });
+    await suite.withWorker(
+      activityDeps(shortTestPolicy(), suite.db.pool),
+      async (taskQueue) => {
+        const { handle, gate } = await restoreAtTheGate(taskQueue, incident);
+        await handle.signal(approveSignal, {
+          approver: '@oncall-lead',
+          planHash: gate.detail.plan!.planHash,
+        });
+        // Someone who can call Temporal's API, without the payload keys: the restore's completion
+        // by id with an answer of their own (the target is gone: the run would end, nothing restored),
+        // in plain JSON.
+        const attacker = new Client({ connection: suite.env.client.connection, namespace: 'default' });
+        const { runId } = await handle.describe();
+        let forged = false;
+        for (let tries = 0; tries < 150 && !forged; tries++) {
+          const pending = (await handle.describe()).raw.pendingActivities ?? [];
+          const restore = pending.find((a) => a.activityType?.name === 'executeRestore');
+          if (restore?.activityId) {
+            await attacker.activity.complete(
+              { workflowId: handle.workflowId, runId, activityId: restore.activityId },
+              { status: 'target_not_found', message: 'history id 5 does not exist' },
+            );
+            forged = true;
+          } else await sleep(100);
+        }
+        assert.ok(forged, 'the restore was pending');
+        const waiting = await waitForStatus<BreakGlassRestoreStatus>(
+          handle,
+          (status) => status.step === 'needs_human' || status.outcome !== undefined,
+          'the forged answer handled',
+          30_000,
+        );
+        assert.equal(waiting.step, 'needs_human', 'the forged answer is not taken');
+        assert.match(waiting.needsHuman!.error, /executeRestore is not sealed under the payload keys/);
+        // The worker's own attempt commits meanwhile (the server refuses its completion: the
+        // activity was completed). A retry finds that commit in the ledger: one row, not two.
+        await handle.signal('stepDecision', {
+          by: '@oncall-lead',
+          decision: 'retry',
+          reason: 'forged completion',
+        });
+        const verified = await waitForStatus<BreakGlassRestoreStatus>(
+          handle,
+          (status) => status.detail.verification !== undefined,
+          'the verification',
+          30_000,
+        );
+        assert.equal(verified.detail.verification!.ok, true);
+        const rows = await suite.db.pool.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM ftf_config_history WHERE changed_by = $1',
+          [`break-glass-${incident}`],
+        );
+        assert.equal(rows.rows[0]!.n, 1, 'one restore row');
+        // The run's history, forged completion and refusal included, replays.
+        await Worker.runReplayHistory(
+          { workflowBundle: suite.bundle, dataConverter: testDataConverter(), replayName: 'forged' },
+          await handle.fetchHistory(),
+        );
+        await handle.terminate('test over');
+      },
+      { activity: [slowFirstRestore] },
     );
   });
   test('lift-freeze: a P1 declared and cancelled leaves production frozen; the CLI lifts it and status shows who and why', async () => {

@@ -20,6 +20,9 @@ import {
   type BreakGlassRestoreInput,
 } from '../../src/workflows/break-glass-restore/definitions';
 import { createRunbookWorker } from '../../src/worker/worker';
+import { sealedInputInterceptor } from '../../src/worker/sealed-input';
+import { unsealedActivityPayload } from '../../src/common/unsealed-payload';
+import type { Context } from '@temporalio/activity';
 import { historyText } from '../fixtures/history';
 import { activityDeps, defaultPolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
@@ -105,9 +108,48 @@ describe('payload codec (AES-256-GCM)', () => {
     assert.match(refused.message ?? '', /^REFUSED \(plan_hash_mismatch\)/);
   });
 
-  test('payloads from before encryption pass through', async () => {
+  test("payloads from before encryption pass through, except an activity's: wrapped, for the run or the worker to refuse", async () => {
     const plain = json({ recorded: 'before 0.3.0' });
     assert.deepEqual(await after.decode([plain]), [plain]);
+    assert.deepEqual(
+      await after.decode([plain], { type: 'workflow', namespace: 'default', workflowId: 'w' }),
+      [plain],
+    );
+    const activity = {
+      type: 'activity',
+      namespace: 'default',
+      workflowId: 'w',
+      activityId: '4',
+      isLocal: false,
+    } as const;
+    const [wrapped] = await after.decode([plain], activity);
+    const value = defaultPayloadConverter.fromPayload(wrapped!);
+    assert.deepEqual(unsealedActivityPayload(value), {
+      encoding: 'json/plain',
+      text: JSON.stringify({ recorded: 'before 0.3.0' }),
+    });
+    // Sealed, it opens as it always did.
+    const [sealed] = await after.encode([plain]);
+    const [opened] = await after.decode([sealed!], activity);
+    assert.deepEqual(defaultPayloadConverter.fromPayload(opened!), { recorded: 'before 0.3.0' });
+    // An activity asked to run with such an input fails for good before its code runs.
+    let ran = false;
+    const { inbound } = sealedInputInterceptor({ info: { activityType: 'executeRestore' } } as Context);
+    await assert.rejects(
+      Promise.resolve().then(() =>
+        inbound!.execute!({ args: [value], headers: {} }, () => Promise.resolve((ran = true))),
+      ),
+      (error: unknown) =>
+        error instanceof ApplicationFailure &&
+        error.type === 'UnsealedActivityInput' &&
+        error.nonRetryable &&
+        /the input of executeRestore is not sealed/.test(error.message),
+    );
+    assert.equal(ran, false);
+    await inbound!.execute!({ args: [{ recorded: 'sealed' }], headers: {} }, () =>
+      Promise.resolve((ran = true)),
+    );
+    assert.equal(ran, true);
   });
 
   test('keys are checked at start: size, ids, duplicates, and no keys without an explicit opt-out', () => {

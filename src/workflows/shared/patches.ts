@@ -117,6 +117,8 @@ export const PATCHES = {
   breakGlassOpensLocally: 'break-glass-open-local-v1',
   /** A signed decision's check is a local activity: as an activity, anyone who can call Temporal's API could complete it by id with a verdict of their own and open a gate that requires a signature. Asked at each check. */
   signatureCheckLocal: 'signature-check-local-v1',
+  /** An activity result that is not sealed under the payload keys (completed by id through Temporal's API, by something without them) is refused as the activity failing for good. Asked when one comes. */
+  sealedActivityResults: 'sealed-activity-results-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];

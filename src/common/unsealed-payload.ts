@@ -1,0 +1,34 @@
+/**
+ * An activity's payload that reached a worker unsealed, as the payload codec hands it on: wrapped,
+ * so that no code takes it for the value it claims to be.
+ *
+ * Every payload a runbooks worker writes is sealed under the payload keys (src/codec/aes-gcm.ts),
+ * activity inputs and results included. An unsealed one in an activity's place was written by
+ * something without the keys: anyone who can call Temporal's API can complete a pending activity
+ * by id with a result of their own (`{"frozen": false}` for the change-freeze read, a verification
+ * that passed), or answer a workflow task with an activity of their own input. The workflow
+ * interceptor (src/workflows/interceptors.ts) refuses such a result as the activity failing for
+ * good; the worker's activity interceptor refuses such an input. Histories from before encryption
+ * (0.1.0–0.3.0) hold unsealed results that were taken as they came: they still are (patched).
+ *
+ * Imported by workflow code: nothing here may use Node.
+ */
+export const UNSEALED_ACTIVITY_PAYLOAD = 'runbooks:unsealedActivityPayload';
+
+/** The payload as it came: its encoding and its data as UTF-8 text. */
+export interface UnsealedActivityPayload {
+  encoding: string;
+  text: string;
+}
+
+/** The wrapped payload inside a decoded value, if the value is one. */
+export function unsealedActivityPayload(value: unknown): UnsealedActivityPayload | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const inner = (value as Record<string, unknown>)[UNSEALED_ACTIVITY_PAYLOAD];
+  if (typeof inner !== 'object' || inner === null) return undefined;
+  const { encoding, text } = inner as Record<string, unknown>;
+  return {
+    encoding: typeof encoding === 'string' ? encoding : '',
+    text: typeof text === 'string' ? text : '',
+  };
+}

@@ -1,0 +1,23 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { unsealedActivityPayload } from '../common/unsealed-payload';
+
+/**
+ * An activity whose input is not sealed under the payload keys fails for good before its code
+ * runs: no runbooks worker scheduled it (each seals what it schedules), so it came from something
+ * answering a workflow task without the keys, through Temporal's API (src/common/unsealed-payload.ts).
+ * Nothing it would read or write happens; the run's failure path takes over.
+ */
+export const sealedInputInterceptor: ActivityInterceptorsFactory = (context) => ({
+  inbound: {
+    execute: (input, next) => {
+      if (input.args.some((arg) => unsealedActivityPayload(arg) !== undefined))
+        throw ApplicationFailure.create({
+          type: 'UnsealedActivityInput',
+          nonRetryable: true,
+          message: `the input of ${context.info.activityType} is not sealed under the payload keys, so no runbooks worker scheduled it: it is not run. Check who can call the namespace's API`,
+        });
+      return next(input);
+    },
+  },
+});
