@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { msToTs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
 import { Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { approveSignal } from '../../src/workflows/shared/messages';
 import { breakGlassRestore } from '../../src/workflows';
@@ -9,7 +12,7 @@ import type {
   BreakGlassRestoreResult,
   BreakGlassRestoreStatus,
 } from '../../src/workflows/break-glass-restore/definitions';
-import { setChangeFreeze } from '../../src/activities/sql/change-freeze';
+import { readIncidentFreezes, setChangeFreeze } from '../../src/activities/sql/change-freeze';
 import {
   freezeLiftWorkflowId,
   type FreezeLiftResult,
@@ -26,7 +29,7 @@ import { sshKeyPair, sshPublicKey } from '../fixtures/signing';
 import { testDataConverter } from '../fixtures/payload-keys';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
-import { atStep, waitForStatus } from '../fixtures/wait';
+import { atStep, readUntil, waitForStatus } from '../fixtures/wait';
 
 /**
  * The CLI against the dev server: a run named by its incident is found among the runbooks' runs,
@@ -531,6 +534,82 @@ describe('CLI: runs found by incident (dev server)', () => {
       },
       { activity: [slowFirstRestore] },
     );
+  });
+  test('an activity scheduled by something answering a workflow task without the keys does not run: its unsealed input is refused', async () => {
+    const incident = uniqueId('INC');
+    await setChangeFreeze(suite.db.pool, {
+      incidentId: incident,
+      environment: 'production',
+      workflowId: incidentWorkflowId(incident),
+      by: '@sre-lead',
+      reason: 'P1 in progress',
+      at: new Date().toISOString(),
+    });
+    await suite.withWorker(activityDeps(defaultPolicy(), suite.db.pool), async (taskQueue) => {
+      // A run on a queue no worker serves; someone who can call Temporal's API, without the payload
+      // keys, takes its workflow task and answers it with an activity of their own on our worker's
+      // queue: lift the incident's freeze.
+      const decoyQueue = uniqueId('rogue');
+      const decoy = await suite.env.client.workflow.start(breakGlassRestore, {
+        taskQueue: decoyQueue,
+        workflowId: uniqueId('rogue-run'),
+        args: [{ incidentId: incident, targetHistoryId: 5, requestedBy: '@alice', rationale: 'decoy' }],
+      });
+      const service = suite.env.client.workflowService;
+      // A long poll: the server wants a deadline on it.
+      const task = await suite.env.client.connection.withDeadline(Date.now() + 30_000, () =>
+        service.pollWorkflowTaskQueue({
+          namespace: 'default',
+          taskQueue: { name: decoyQueue },
+          identity: 'mallory',
+        }),
+      );
+      assert.ok(task.taskToken?.length, 'the rogue took the workflow task');
+      await service.respondWorkflowTaskCompleted({
+        namespace: 'default',
+        taskToken: task.taskToken,
+        identity: 'mallory',
+        commands: [
+          {
+            commandType: temporal.api.enums.v1.CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
+            scheduleActivityTaskCommandAttributes: {
+              activityId: 'lift',
+              activityType: { name: 'liftChangeFreeze' },
+              taskQueue: { name: taskQueue },
+              input: {
+                payloads: [
+                  defaultPayloadConverter.toPayload({
+                    incidentId: incident,
+                    environment: 'production',
+                    by: '@mallory',
+                    at: new Date().toISOString(),
+                  }),
+                ],
+              },
+              startToCloseTimeout: msToTs('30s'),
+              retryPolicy: { maximumAttempts: 1 },
+            },
+          },
+        ],
+      });
+      const events = await readUntil(
+        () => historyEvents(decoy),
+        (history) =>
+          history.some((e) => e.activityTaskFailedEventAttributes || e.activityTaskCompletedEventAttributes),
+        'the rogue activity run or refused',
+        30_000,
+      );
+      const failed = events.find(
+        (e) => e.activityTaskFailedEventAttributes,
+      )?.activityTaskFailedEventAttributes;
+      assert.ok(failed, 'the activity failed');
+      assert.equal(failed.failure?.applicationFailureInfo?.type, 'UnsealedActivityInput');
+      assert.equal(failed.failure?.applicationFailureInfo?.nonRetryable, true);
+      const freezes = await readIncidentFreezes(suite.db.pool, { incidentId: incident });
+      assert.equal(freezes.length, 1);
+      assert.equal(freezes[0]!.liftedAt, undefined, 'the freeze is still in force');
+      await decoy.terminate('test over');
+    });
   });
   test('lift-freeze: a P1 declared and cancelled leaves production frozen; the CLI lifts it and status shows who and why', async () => {
     const incident = uniqueId('INC');
