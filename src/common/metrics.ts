@@ -92,6 +92,12 @@ export const RUNBOOK_METRICS = {
     help: 'The drill SLO the last drill of each runbook was judged against',
     labels: ['runbook'],
   },
+  unsealedActivityPayloads: {
+    name: 'runbooks_unsealed_activity_payloads_total',
+    kind: 'counter',
+    help: 'Activity results and inputs refused because they were not sealed under the payload keys: written through Temporal’s API by something without them (since 0.21.0)',
+    labels: ['runbook', 'activity', 'payload'],
+  },
   drillOverSlo: {
     name: 'runbooks_drill_over_slo_total',
     kind: 'counter',

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { RUNBOOK_METRICS } from '../common/metrics';
 import { unsealedActivityPayload } from '../common/unsealed-payload';
 
 /**
@@ -11,12 +12,20 @@ import { unsealedActivityPayload } from '../common/unsealed-payload';
 export const sealedInputInterceptor: ActivityInterceptorsFactory = (context) => ({
   inbound: {
     execute: (input, next) => {
-      if (input.args.some((arg) => unsealedActivityPayload(arg) !== undefined))
+      if (input.args.some((arg) => unsealedActivityPayload(arg) !== undefined)) {
+        const { name, help } = RUNBOOK_METRICS.unsealedActivityPayloads;
+        context.metricMeter.createCounter(name, '', help).add(1, {
+          // No workflow type: a standalone activity, which no runbook schedules.
+          runbook: context.info.workflowType ?? '(none)',
+          activity: context.info.activityType,
+          payload: 'input',
+        });
         throw ApplicationFailure.create({
           type: 'UnsealedActivityInput',
           nonRetryable: true,
           message: `the input of ${context.info.activityType} is not sealed under the payload keys, so no runbooks worker scheduled it: it is not run. Check who can call the namespace's API`,
         });
+      }
       return next(input);
     },
   },

@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   defaultPayloadConverter,
+  workflowInfo,
   type ActivityInput,
   type LocalActivityInput,
   type WorkflowInterceptorsFactory,
@@ -10,6 +11,7 @@ import { RetryState } from '@temporalio/common';
 import { RUN_LOG_CONTEXT_HEADER } from '../common/log-context';
 import { unsealedActivityPayload } from '../common/unsealed-payload';
 import { runLogContext } from './shared/log-context';
+import { recordUnsealedActivityResult } from './shared/metrics';
 import { isPatched, PATCHES } from './shared/patches';
 
 /**
@@ -41,6 +43,7 @@ function sealedResult(result: unknown, input: ActivityInput | LocalActivityInput
       metadata: { encoding: new TextEncoder().encode(unsealed.encoding) },
       data: new TextEncoder().encode(unsealed.text),
     });
+  recordUnsealedActivityResult(workflowInfo().workflowType, input.activityType);
   const cause = ApplicationFailure.create({
     type: 'UnsealedActivityResult',
     nonRetryable: true,

@@ -38,6 +38,7 @@ import { acknowledgeConflict, atStep, waitForStatus } from '../fixtures/wait';
 import { waitForLockWaiter } from '../fixtures/database';
 import { testDataConverter } from '../fixtures/payload-keys';
 import { metricValue, samples, scrape, scrapeUntil } from '../fixtures/metrics';
+import { completeAsRogue, scheduleAsRogue } from '../fixtures/rogue';
 import { renderStatus } from '../../src/cli/status';
 import { HttpSink } from '../fixtures/sinks/http-sink';
 import { Client } from '@temporalio/client';
@@ -573,6 +574,79 @@ describe('breakGlassRestore end to end on the dev server', () => {
       );
       for (const secret of Object.values(channelSecrets(sinks)))
         assert.ok(!worker.output().includes(secret), 'no channel secret in the log');
+    } finally {
+      worker.child.kill('SIGINT');
+      await worker.exited();
+      await sinks.stop();
+    }
+  });
+
+  test('metrics: an activity result or input refused as not sealed is counted (RunbookForgedActivityPayload reads it)', async () => {
+    await suite.db.reset();
+    const sinks = await startSinks(tmp);
+    const address = `127.0.0.1:${await freePort()}`;
+    const taskQueue = uniqueId('runbooks-forged');
+    // The approval request goes only to a webhook that does not answer: its activity stays pending
+    // (30 s an attempt), long enough for someone to complete it by id.
+    const policy = policyWithChannels(tmp, sinks, {
+      base: 'short',
+      overrides: (file) => {
+        file.notifications!.routes.approval_request = ['webhook'];
+        file.notifications!.fallback = 'webhook';
+      },
+    });
+    sinks.webhook.down('hang');
+    const worker = spawnNode('dist/src/worker/main.js', [], {
+      ...channelSecrets(sinks),
+      ...workerEnv(taskQueue, policy.file),
+      RUNBOOKS_METRICS_ADDRESS: address,
+    });
+    const refused = (activity: string, payload: string) => ({
+      runbook: 'breakGlassRestore',
+      activity,
+      payload,
+    });
+    try {
+      await worker.waitFor(/runbooks worker started/);
+      const args = input();
+      const handle = await suite.env.client.workflow.start(breakGlassRestore, {
+        taskQueue,
+        workflowId: `break-glass-restore-${args.incidentId}`,
+        args: [args],
+      });
+      assert.ok(
+        await completeAsRogue(suite.env, handle, 'notifyWebhook', { delivered: true }, 30_000),
+        'the approval request was pending',
+      );
+      await scrapeUntil(
+        address,
+        (text) =>
+          metricValue(
+            text,
+            'runbooks_unsealed_activity_payloads_total',
+            refused('notifyWebhook', 'result'),
+          ) === 1,
+        'the refused result counted',
+      );
+      // An activity scheduled by someone else, on this worker's queue, with an unsealed input.
+      const decoy = await scheduleAsRogue(suite.env, {
+        type: 'notifyLog',
+        taskQueue,
+        input: { text: 'scheduled by mallory' },
+      });
+      const text = await scrapeUntil(
+        address,
+        (scraped) =>
+          metricValue(scraped, 'runbooks_unsealed_activity_payloads_total', {
+            runbook: 'rogueRun',
+            activity: 'notifyLog',
+            payload: 'input',
+          }) === 1,
+        'the refused input counted',
+      );
+      assert.equal(metricValue(text, 'runbooks_unsealed_activity_payloads_total'), 2, 'nothing else');
+      await decoy.terminate('test over');
+      await handle.terminate('test over');
     } finally {
       worker.child.kill('SIGINT');
       await worker.exited();

@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
-import { Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
-import { msToTs } from '@temporalio/common/lib/time';
-import { temporal } from '@temporalio/proto';
 import { Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { approveSignal } from '../../src/workflows/shared/messages';
 import { breakGlassRestore } from '../../src/workflows';
@@ -27,6 +23,7 @@ import { HttpSink } from '../fixtures/sinks/http-sink';
 import { CLI_EXPORT_TIMEOUT_MS } from '../../src/cli/client';
 import { sshKeyPair, sshPublicKey } from '../fixtures/signing';
 import { testDataConverter } from '../fixtures/payload-keys';
+import { completeAsRogue, rogueClient, scheduleAsRogue } from '../fixtures/rogue';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, readUntil, waitForStatus } from '../fixtures/wait';
@@ -420,27 +417,21 @@ describe('CLI: runs found by incident (dev server)', () => {
       async (taskQueue) => {
         const { handle, gate } = await restoreAtTheGate(taskQueue, incident);
         // Someone who can call Temporal's API, without the payload keys: a signature that is not
-        // one, then the check's completion by id with a verdict of their own, in plain JSON.
-        const attacker = new Client({ connection: suite.env.client.connection, namespace: 'default' });
-        await attacker.workflow.getHandle(handle.workflowId).signal(approveSignal, {
+        // one, then the check's completion by id with a verdict of their own, in plain JSON (the
+        // check is a local activity since 0.20.0: nothing is pending to complete).
+        await rogueClient(suite.env).workflow.getHandle(handle.workflowId).signal(approveSignal, {
           approver: '@dococeven',
           planHash: gate.detail.plan!.planHash,
           signature: '-----BEGIN SSH SIGNATURE-----\nZm9yZ2Vk\n-----END SSH SIGNATURE-----',
           signedAt: new Date().toISOString(),
         });
-        const { runId } = await handle.describe();
-        for (let tries = 0; tries < 30; tries++) {
-          const pending = (await handle.describe()).raw.pendingActivities ?? [];
-          const check = pending.find((a) => a.activityType?.name === 'verifyDecisionSignature');
-          if (check?.activityId) {
-            await attacker.activity.complete(
-              { workflowId: handle.workflowId, runId, activityId: check.activityId },
-              { ok: true, fingerprint: 'SHA256:forged' },
-            );
-            break;
-          }
-          await sleep(100);
-        }
+        await completeAsRogue(
+          suite.env,
+          handle,
+          'verifyDecisionSignature',
+          { ok: true, fingerprint: 'SHA256:forged' },
+          3_000,
+        );
         const refused = await waitForStatus<BreakGlassRestoreStatus>(
           handle,
           (status) => status.refusedAttempts.length > 0 || status.step !== 'awaiting_approval',
@@ -481,23 +472,15 @@ describe('CLI: runs found by incident (dev server)', () => {
           planHash: gate.detail.plan!.planHash,
         });
         // Someone who can call Temporal's API, without the payload keys: the restore's completion
-        // by id with an answer of their own (the target is gone: the run would end, nothing restored),
-        // in plain JSON.
-        const attacker = new Client({ connection: suite.env.client.connection, namespace: 'default' });
-        const { runId } = await handle.describe();
-        let forged = false;
-        for (let tries = 0; tries < 150 && !forged; tries++) {
-          const pending = (await handle.describe()).raw.pendingActivities ?? [];
-          const restore = pending.find((a) => a.activityType?.name === 'executeRestore');
-          if (restore?.activityId) {
-            await attacker.activity.complete(
-              { workflowId: handle.workflowId, runId, activityId: restore.activityId },
-              { status: 'target_not_found', message: 'history id 5 does not exist' },
-            );
-            forged = true;
-          } else await sleep(100);
-        }
-        assert.ok(forged, 'the restore was pending');
+        // by id with an answer of their own (the target is gone: the run would end, nothing
+        // restored), in plain JSON.
+        assert.ok(
+          await completeAsRogue(suite.env, handle, 'executeRestore', {
+            status: 'target_not_found',
+            message: 'history id 5 does not exist',
+          }),
+          'the restore was pending',
+        );
         const waiting = await waitForStatus<BreakGlassRestoreStatus>(
           handle,
           (status) => status.step === 'needs_human' || status.outcome !== undefined,
@@ -546,51 +529,18 @@ describe('CLI: runs found by incident (dev server)', () => {
       at: new Date().toISOString(),
     });
     await suite.withWorker(activityDeps(defaultPolicy(), suite.db.pool), async (taskQueue) => {
-      // A run on a queue no worker serves; someone who can call Temporal's API, without the payload
-      // keys, takes its workflow task and answers it with an activity of their own on our worker's
-      // queue: lift the incident's freeze.
-      const decoyQueue = uniqueId('rogue');
-      const decoy = await suite.env.client.workflow.start(breakGlassRestore, {
-        taskQueue: decoyQueue,
-        workflowId: uniqueId('rogue-run'),
-        args: [{ incidentId: incident, targetHistoryId: 5, requestedBy: '@alice', rationale: 'decoy' }],
-      });
-      const service = suite.env.client.workflowService;
-      // A long poll: the server wants a deadline on it.
-      const task = await suite.env.client.connection.withDeadline(Date.now() + 30_000, () =>
-        service.pollWorkflowTaskQueue({
-          namespace: 'default',
-          taskQueue: { name: decoyQueue },
-          identity: 'mallory',
-        }),
-      );
-      assert.ok(task.taskToken?.length, 'the rogue took the workflow task');
-      await service.respondWorkflowTaskCompleted({
-        namespace: 'default',
-        taskToken: task.taskToken,
-        identity: 'mallory',
-        commands: [
-          {
-            commandType: temporal.api.enums.v1.CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
-            scheduleActivityTaskCommandAttributes: {
-              activityId: 'lift',
-              activityType: { name: 'liftChangeFreeze' },
-              taskQueue: { name: taskQueue },
-              input: {
-                payloads: [
-                  defaultPayloadConverter.toPayload({
-                    incidentId: incident,
-                    environment: 'production',
-                    by: '@mallory',
-                    at: new Date().toISOString(),
-                  }),
-                ],
-              },
-              startToCloseTimeout: msToTs('30s'),
-              retryPolicy: { maximumAttempts: 1 },
-            },
-          },
-        ],
+      // Someone who can call Temporal's API, without the payload keys, takes the workflow task of a
+      // run on a queue no worker serves and answers it with an activity of their own on our
+      // worker's queue: lift the incident's freeze.
+      const decoy = await scheduleAsRogue(suite.env, {
+        type: 'liftChangeFreeze',
+        taskQueue,
+        input: {
+          incidentId: incident,
+          environment: 'production',
+          by: '@mallory',
+          at: new Date().toISOString(),
+        },
       });
       const events = await readUntil(
         () => historyEvents(decoy),

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Client } from '@temporalio/client';
-import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  defaultPayloadConverter,
+  noopMetricMeter,
+  type Payload,
+} from '@temporalio/common';
 import { failureConverter } from '../../src/codec/failure-converter';
 import { DECISION_REFUSED } from '../../src/workflows/shared/messages';
 import { temporal } from '@temporalio/proto';
@@ -134,7 +139,10 @@ describe('payload codec (AES-256-GCM)', () => {
     assert.deepEqual(defaultPayloadConverter.fromPayload(opened!), { recorded: 'before 0.3.0' });
     // An activity asked to run with such an input fails for good before its code runs.
     let ran = false;
-    const { inbound } = sealedInputInterceptor({ info: { activityType: 'executeRestore' } } as Context);
+    const { inbound } = sealedInputInterceptor({
+      info: { activityType: 'executeRestore', workflowType: 'breakGlassRestore' },
+      metricMeter: noopMetricMeter,
+    } as unknown as Context);
     await assert.rejects(
       Promise.resolve().then(() =>
         inbound!.execute!({ args: [value], headers: {} }, () => Promise.resolve((ran = true))),

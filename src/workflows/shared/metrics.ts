@@ -62,3 +62,8 @@ export function recordNoticeUndelivered(runbook: string, audience: string): void
 export function recordBackstopCheckpoint(checkpoint: string): void {
   counter(RUNBOOK_METRICS.backstopCheckpoints).add(1, { checkpoint });
 }
+
+/** An activity result refused as not sealed (src/workflows/interceptors.ts): something forged a completion. */
+export function recordUnsealedActivityResult(runbook: string, activity: string): void {
+  counter(RUNBOOK_METRICS.unsealedActivityPayloads).add(1, { runbook, activity, payload: 'result' });
+}
