@@ -40,7 +40,7 @@ import { testDataConverter } from '../fixtures/payload-keys';
 import { metricValue, samples, scrape, scrapeUntil } from '../fixtures/metrics';
 import { completeAsRogue, scheduleAsRogue } from '../fixtures/rogue';
 import { renderStatus } from '../../src/cli/status';
-import { HttpSink } from '../fixtures/sinks/http-sink';
+import { HttpSink, type Scripted } from '../fixtures/sinks/http-sink';
 import { Client } from '@temporalio/client';
 import { startTracing } from '../../src/worker/tracing';
 
@@ -80,6 +80,32 @@ async function breakGlassRows(incidentId: string): Promise<number> {
     [`break-glass-${incidentId}`],
   );
   return rows.rows[0]!.n;
+}
+
+/**
+ * A worker process serving /metrics whose policy sends the approval request only to the webhook,
+ * which is also the fallback, and a webhook that answers every request with `webhookAnswer`.
+ */
+async function approvalRequestOnlyToWebhook(webhookAnswer: Scripted, env: Record<string, string> = {}) {
+  await suite.db.reset();
+  const sinks = await startSinks(tmp);
+  const address = `127.0.0.1:${await freePort()}`;
+  const taskQueue = uniqueId('runbooks-metrics');
+  const policy = policyWithChannels(tmp, sinks, {
+    base: 'short',
+    overrides: (file) => {
+      file.notifications!.routes.approval_request = ['webhook'];
+      file.notifications!.fallback = 'webhook';
+    },
+  });
+  sinks.webhook.down(webhookAnswer);
+  const worker = spawnNode('dist/src/worker/main.js', [], {
+    ...channelSecrets(sinks),
+    ...workerEnv(taskQueue, policy.file),
+    RUNBOOKS_METRICS_ADDRESS: address,
+    ...env,
+  });
+  return { sinks, address, taskQueue, worker };
 }
 
 async function approve(handle: Handle): Promise<void> {
@@ -338,26 +364,12 @@ describe('breakGlassRestore end to end on the dev server', () => {
   });
 
   test('metrics: the worker process serves the SDK and runbook metrics on one /metrics endpoint', async () => {
-    await suite.db.reset();
-    const sinks = await startSinks(tmp);
-    const address = `127.0.0.1:${await freePort()}`;
-    const taskQueue = uniqueId('runbooks-metrics');
     // The approval request goes only to a webhook that refuses it (403: not retried), which is also
     // the fallback: it reaches no channel, and the run goes on.
-    const policy = policyWithChannels(tmp, sinks, {
-      base: 'short',
-      overrides: (file) => {
-        file.notifications!.routes.approval_request = ['webhook'];
-        file.notifications!.fallback = 'webhook';
-      },
-    });
-    sinks.webhook.down({ status: 403, body: { error: 'hook disabled' } });
-    const worker = spawnNode('dist/src/worker/main.js', [], {
-      ...channelSecrets(sinks),
-      ...workerEnv(taskQueue, policy.file),
-      RUNBOOKS_METRICS_ADDRESS: address,
-      RUNBOOKS_METRICS_VISIBILITY_INTERVAL: '1s',
-    });
+    const { sinks, address, taskQueue, worker } = await approvalRequestOnlyToWebhook(
+      { status: 403, body: { error: 'hook disabled' } },
+      { RUNBOOKS_METRICS_VISIBILITY_INTERVAL: '1s' },
+    );
     const undelivered = { runbook: 'breakGlassRestore', audience: 'approvers' };
     const undeliveredSeries = (text: string) =>
       samples(text).filter(
@@ -582,25 +594,9 @@ describe('breakGlassRestore end to end on the dev server', () => {
   });
 
   test('metrics: an activity result or input refused as not sealed is counted (RunbookForgedActivityPayload reads it)', async () => {
-    await suite.db.reset();
-    const sinks = await startSinks(tmp);
-    const address = `127.0.0.1:${await freePort()}`;
-    const taskQueue = uniqueId('runbooks-forged');
     // The approval request goes only to a webhook that does not answer: its activity stays pending
     // (30 s an attempt), long enough for someone to complete it by id.
-    const policy = policyWithChannels(tmp, sinks, {
-      base: 'short',
-      overrides: (file) => {
-        file.notifications!.routes.approval_request = ['webhook'];
-        file.notifications!.fallback = 'webhook';
-      },
-    });
-    sinks.webhook.down('hang');
-    const worker = spawnNode('dist/src/worker/main.js', [], {
-      ...channelSecrets(sinks),
-      ...workerEnv(taskQueue, policy.file),
-      RUNBOOKS_METRICS_ADDRESS: address,
-    });
+    const { sinks, address, taskQueue, worker } = await approvalRequestOnlyToWebhook('hang');
     const refused = (activity: string, payload: string) => ({
       runbook: 'breakGlassRestore',
       activity,
