@@ -129,12 +129,20 @@ function wrapUnsealed(payload: Payload): Payload {
 /** The failure converter sealing failure messages (see failure-converter.ts); bundled into workflow code. */
 export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
 
+/** The payload converter that lets a run refuse an unsealed activity result (see payload-converter.ts). */
+export const PAYLOAD_CONVERTER_PATH = require.resolve('./payload-converter');
+
 /**
  * The data converter of every worker and client: encrypting payloads and failure messages, or
- * the SDK's default when 'off'. A prebuilt workflow bundle must include FAILURE_CONVERTER_PATH.
+ * the SDK's default when 'off'. A prebuilt workflow bundle must include FAILURE_CONVERTER_PATH and
+ * PAYLOAD_CONVERTER_PATH.
  */
 export function runbookDataConverter(keys: readonly PayloadKey[] | 'off'): DataConverter {
   return keys === 'off'
     ? {}
-    : { payloadCodecs: [new AesGcmPayloadCodec(keys)], failureConverterPath: FAILURE_CONVERTER_PATH };
+    : {
+        payloadCodecs: [new AesGcmPayloadCodec(keys)],
+        failureConverterPath: FAILURE_CONVERTER_PATH,
+        payloadConverterPath: PAYLOAD_CONVERTER_PATH,
+      };
 }

@@ -1,4 +1,4 @@
-import { FAILURE_CONVERTER_PATH } from '../codec/aes-gcm';
+import { FAILURE_CONVERTER_PATH, PAYLOAD_CONVERTER_PATH } from '../codec/aes-gcm';
 
 /**
  * Compiled workflow entry points, for the bundler: an unversioned worker's and a versioned one's
@@ -26,12 +26,14 @@ export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../workflows/inter
 export function workflowBundleOptions(workflowsPath: string): {
   workflowsPath: string;
   failureConverterPath: string;
+  payloadConverterPath: string;
   preloadModules: string[];
   workflowInterceptorModules: string[];
 } {
   return {
     workflowsPath,
     failureConverterPath: FAILURE_CONVERTER_PATH,
+    payloadConverterPath: PAYLOAD_CONVERTER_PATH,
     preloadModules: WORKFLOW_PRELOAD_MODULES,
     workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
   };

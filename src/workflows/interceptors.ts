@@ -7,9 +7,10 @@ import {
   type LocalActivityInput,
   type WorkflowInterceptorsFactory,
 } from '@temporalio/workflow';
-import { RetryState } from '@temporalio/common';
+import { RetryState, type ActivitySerializationContext } from '@temporalio/common';
 import { RUN_LOG_CONTEXT_HEADER } from '../common/log-context';
-import { unsealedActivityPayload } from '../common/unsealed-payload';
+import type { UnsealedActivityPayload } from '../common/unsealed-payload';
+import { setUnsealedResultHandler } from '../common/unsealed-result-handler';
 import { runLogContext } from './shared/log-context';
 import { recordUnsealedActivityResult } from './shared/metrics';
 import { isPatched, PATCHES } from './shared/patches';
@@ -21,7 +22,8 @@ import { isPatched, PATCHES } from './shared/patches';
  *   recorded without it replay unchanged;
  * - an activity's result that is not sealed under the payload keys is refused as the activity
  *   failing for good (src/common/unsealed-payload.ts), so the run takes its failure path (the
- *   fail-safe pages and waits for a human) instead of the value.
+ *   fail-safe pages and waits for a human) instead of the value. The payload converter asks
+ *   (src/codec/payload-converter.ts); the activity's promise is the SDK's own, untouched.
  */
 function withRunLogContext<T extends ActivityInput | LocalActivityInput>(input: T): T {
   const context = runLogContext();
@@ -32,10 +34,16 @@ function withRunLogContext<T extends ActivityInput | LocalActivityInput>(input: 
   };
 }
 
-/** The result as the activity's code returned it, or the activity's failure when it is unsealed. */
-function sealedResult(result: unknown, input: ActivityInput | LocalActivityInput, local: boolean): unknown {
-  const unsealed = unsealedActivityPayload(result);
-  if (!unsealed) return result;
+/**
+ * What the activity's promise receives for an unsealed result: the value as it came in a history
+ * from before encryption, else a thenable that rejects it with the activity's failure (the SDK
+ * resolves the promise with it, so the promise takes its rejection).
+ */
+function unsealedResult(
+  unsealed: UnsealedActivityPayload,
+  context: ActivitySerializationContext,
+  activityType: string | undefined,
+): unknown {
   // Asked here, only by a run that meets such a result (no fold holds it: the run records its own
   // marker). A history from before encryption (0.1.0–0.3.0) met its results unsealed and took them.
   if (!isPatched(PATCHES.sealedActivityResults))
@@ -43,34 +51,51 @@ function sealedResult(result: unknown, input: ActivityInput | LocalActivityInput
       metadata: { encoding: new TextEncoder().encode(unsealed.encoding) },
       data: new TextEncoder().encode(unsealed.text),
     });
-  recordUnsealedActivityResult(workflowInfo().workflowType, input.activityType);
+  const type = activityType ?? `activity ${context.activityId ?? '?'}`;
+  recordUnsealedActivityResult(workflowInfo().workflowType, type);
   const cause = ApplicationFailure.create({
     type: 'UnsealedActivityResult',
     nonRetryable: true,
     message:
-      `the result of ${input.activityType} is not sealed under the payload keys, so no runbooks worker wrote it: ` +
+      `the result of ${type} is not sealed under the payload keys, so no runbooks worker wrote it: ` +
       `it was completed through Temporal's API by something else, and is not taken. Check who can call the namespace's API`,
   });
   // A local activity's failure reaches the workflow as its cause (as the SDK gives it).
-  if (local) throw cause;
-  const { activityId } = input.options as ActivityInput['options'];
-  throw new ActivityFailure(
-    'Activity task failed',
-    input.activityType,
-    activityId ?? String(input.seq),
-    RetryState.NON_RETRYABLE_FAILURE,
-    undefined,
-    cause,
-  );
+  const failure = context.isLocal
+    ? cause
+    : new ActivityFailure(
+        'Activity task failed',
+        type,
+        context.activityId,
+        RetryState.NON_RETRYABLE_FAILURE,
+        undefined,
+        cause,
+      );
+  return { then: (_: unknown, reject: (error: unknown) => void) => reject(failure) };
 }
 
-export const interceptors: WorkflowInterceptorsFactory = () => ({
-  outbound: [
-    {
-      scheduleActivity: (input, next) =>
-        next(withRunLogContext(input)).then((result) => sealedResult(result, input, false)),
-      scheduleLocalActivity: (input, next) =>
-        next(withRunLogContext(input)).then((result) => sealedResult(result, input, true)),
-    },
-  ],
-});
+export const interceptors: WorkflowInterceptorsFactory = () => {
+  // Each scheduled activity's type by its id (the SDK's default id is its sequence number), for
+  // the refusal's message: one short entry per activity the run schedules.
+  const types = new Map<string, string>();
+  const scheduled = <T extends ActivityInput | LocalActivityInput>(input: T): T => {
+    const { activityId } = input.options as ActivityInput['options'];
+    types.set(activityId ?? String(input.seq), input.activityType);
+    return withRunLogContext(input);
+  };
+  setUnsealedResultHandler((unsealed, context) =>
+    unsealedResult(
+      unsealed,
+      context,
+      context.activityId === undefined ? undefined : types.get(context.activityId),
+    ),
+  );
+  return {
+    outbound: [
+      {
+        scheduleActivity: (input, next) => next(scheduled(input)),
+        scheduleLocalActivity: (input, next) => next(scheduled(input)),
+      },
+    ],
+  };
+};
