@@ -11,6 +11,7 @@ import { normalizeHandle } from '../common/identity';
 import { decisionText, SIGNATURE_NAMESPACE, sshSignatureSchema } from '../common/signatures';
 import { deliveredReceipt, recordReceipt } from './delivery-ledger';
 import { parseInput } from './validation';
+import { endStdin } from './child-stdin';
 
 /** Verifies signed decisions outside workflow code, with `ssh-keygen -Y verify` (argument array, no shell). */
 
@@ -58,7 +59,7 @@ function sshKeygen(args: string[], stdin: string): Promise<{ code: number; stdou
         );
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
-    child.stdin?.end(stdin);
+    endStdin(child, stdin);
   });
 }
 

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { decisionText, SIGNATURE_NAMESPACE } from '../common/signatures';
 import { UsageError } from './args';
+import { endStdin } from '../activities/child-stdin';
 
 /**
  * Signs a decision with `ssh-keygen -Y sign -n durable-runbooks -f <key>` (argument array, no
@@ -29,7 +30,7 @@ export async function signDecision(
         resolve(stdout.trim());
       },
     );
-    child.stdin?.end(text);
+    endStdin(child, text);
   });
   return { signedAt, signature };
 }
