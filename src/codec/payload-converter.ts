@@ -25,9 +25,11 @@ class RunbookPayloadConverter implements PayloadConverter {
 
   fromPayload<T>(payload: Payload, context?: SerializationContext): T {
     const value = defaultPayloadConverter.fromPayload<T>(payload, context);
+    // Every payload passes here: the common case returns after one property read.
     const unsealed = unsealedActivityPayload(value);
+    if (!unsealed || context?.type !== 'activity') return value;
     const handle = unsealedResultHandler();
-    return unsealed && handle && context?.type === 'activity' ? (handle(unsealed, context) as T) : value;
+    return handle ? (handle(unsealed, context) as T) : value;
   }
 }
 

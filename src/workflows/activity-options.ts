@@ -44,8 +44,9 @@ export const signatureCheck: ActivityOptions = {
 /**
  * The same check as a local activity (since 0.20.0, `signature-check-local-v1`): its verdict is the
  * worker's own, recorded in a marker. As an activity its task was on the server, and anyone who can
- * call Temporal's API could complete it by id with `{"ok":true}` in plain JSON (the codec lets
- * unsealed payloads through, for runs from before encryption): a forged signature opened the gate.
+ * call Temporal's API could complete it by id: with `{"ok":true}` in plain JSON until 0.21.0 (a
+ * forged signature opened the gate; unsealed results are refused since), and still with another
+ * check's sealed `ok` verdict copied from a history, which sealing does not tell apart.
  */
 export const signatureCheckLocal: LocalActivityOptions = signatureCheck;
 

@@ -108,6 +108,17 @@ async function approvalRequestOnlyToWebhook(webhookAnswer: Scripted, env: Record
   return { sinks, address, taskQueue, worker };
 }
 
+/** A Procedure A run on `taskQueue` with a fresh incident: its input and handle. */
+async function startRestore(taskQueue: string, client = suite.env.client) {
+  const args = input();
+  const handle = await client.workflow.start(breakGlassRestore, {
+    taskQueue,
+    workflowId: `break-glass-restore-${args.incidentId}`,
+    args: [args],
+  });
+  return { args, handle };
+}
+
 async function approve(handle: Handle): Promise<void> {
   const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the approval gate');
   await handle.signal(approveSignal, { approver: '@oncall-lead', planHash: gate.detail.plan!.planHash });
@@ -147,12 +158,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
       deps: activityDeps(policy, suite.db.pool),
     });
     await worker.runUntil(async () => {
-      const args = input();
-      const handle = await suite.env.client.workflow.start(breakGlassRestore, {
-        taskQueue,
-        workflowId: `break-glass-restore-${args.incidentId}`,
-        args: [args],
-      });
+      const { args, handle } = await startRestore(taskQueue);
       await approve(handle);
       const result = await completeObligations(handle, args.incidentId);
 
@@ -215,12 +221,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
       sinks.slack.respondNext({ status: 429, headers: { 'Retry-After': '2' }, body: 'rate_limited' });
       sinks.smtp.rejectNext(451);
       await worker.runUntil(async () => {
-        const args = input();
-        const handle = await suite.env.client.workflow.start(breakGlassRestore, {
-          taskQueue,
-          workflowId: `break-glass-restore-${args.incidentId}`,
-          args: [args],
-        });
+        const { handle } = await startRestore(taskQueue);
         const gate = await waitForStatus(
           handle,
           (s) => s.notices.some((n) => n.kind === 'approval_request' && n.state === 'delivered'),
@@ -263,12 +264,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
     const first = spawnNode('dist/src/worker/main.js', [], env);
     await first.waitFor(/runbooks worker started/);
 
-    const args = input();
-    const handle = await suite.env.client.workflow.start(breakGlassRestore, {
-      taskQueue,
-      workflowId: `break-glass-restore-${args.incidentId}`,
-      args: [args],
-    });
+    const { args, handle } = await startRestore(taskQueue);
     await approve(handle);
     await waitForStatus(handle, atStep('pause_and_think'), 'the pause');
 
@@ -316,12 +312,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
       await holder.query('BEGIN');
       await holder.query('LOCK TABLE ftf_config IN ACCESS EXCLUSIVE MODE');
       holding = true;
-      const args = input();
-      const handle = await suite.env.client.workflow.start(breakGlassRestore, {
-        taskQueue,
-        workflowId: `break-glass-restore-${args.incidentId}`,
-        args: [args],
-      });
+      const { args, handle } = await startRestore(taskQueue);
       // Killed as soon as the plan waits (the opening gives each inline read 3 s).
       await waitForLockWaiter(suite.db.pool, 'relation', 'the opening waiting on ftf_config');
       first.child.kill('SIGKILL');
@@ -386,12 +377,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
         undeliveredSeries(await scrape(address)).map((sample) => sample.value),
         [0],
       );
-      const args = input();
-      const handle = await suite.env.client.workflow.start(breakGlassRestore, {
-        taskQueue,
-        workflowId: `break-glass-restore-${args.incidentId}`,
-        args: [args],
-      });
+      const { args, handle } = await startRestore(taskQueue);
       const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the approval gate');
       const request = await waitForStatus(
         handle,
@@ -604,12 +590,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
     });
     try {
       await worker.waitFor(/runbooks worker started/);
-      const args = input();
-      const handle = await suite.env.client.workflow.start(breakGlassRestore, {
-        taskQueue,
-        workflowId: `break-glass-restore-${args.incidentId}`,
-        args: [args],
-      });
+      const { handle } = await startRestore(taskQueue);
       assert.ok(
         await completeAsRogue(suite.env, handle, 'notifyWebhook', { delivered: true }, 30_000),
         'the approval request was pending',
@@ -678,12 +659,7 @@ describe('breakGlassRestore end to end on the dev server', () => {
         dataConverter: testDataConverter(),
         interceptors: { workflow: [tracing.clientInterceptor] },
       });
-      const args = input();
-      const handle = await client.workflow.start(breakGlassRestore, {
-        taskQueue,
-        workflowId: `break-glass-restore-${args.incidentId}`,
-        args: [args],
-      });
+      const { args, handle } = await startRestore(taskQueue, client);
       await approve(handle);
       // The workflow's own span ends (and is exported) when the run does.
       assert.equal((await completeObligations(handle, args.incidentId)).outcome, 'restored');

@@ -7,6 +7,7 @@ import {
 } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { signatureCheck, signatureCheckLocal } from '../activity-options';
+import { utcIso } from '../../common/duration';
 import { describeFailure } from './notices';
 import { isPatched, PATCHES } from './patches';
 import type { RefusalReason } from './run-record';
@@ -50,7 +51,7 @@ export async function verifySignedApproval(
       signedAt: approval.signedAt,
       signature: approval.signature,
       maxAgeMs: maxAgeMs ?? DEFAULT_MAX_AGE_MS,
-      arrivedAt: new Date(Date.now()).toISOString(),
+      arrivedAt: utcIso(Date.now()),
     });
   } catch (error) {
     // A check that failed for good: an activity's failure comes as an ActivityFailure, a local
