@@ -14,7 +14,7 @@ import {
 } from '../src/workflows/break-glass-restore/definitions';
 import {
   completedActivities,
-  eventTimeMs,
+  eventTimeExactMs,
   historyEvents,
   scheduledActivities,
   workflowTaskSpans,
@@ -51,7 +51,7 @@ const RUNS = countArgument('npm run bench -- overhead N', 10, 1_000);
 
 /** Each workflow task's started → completed (the worker's turn at the run), from the history. */
 function workflowTaskMs(events: HistoryEvent[]): number[] {
-  return workflowTaskSpans(events).map((span) => span.ranMs);
+  return workflowTaskSpans(events, eventTimeExactMs).map((span) => span.ranMs);
 }
 
 /** Nothing in flight and a timer started: the run waits (the gate's deadline timer). */
@@ -80,12 +80,12 @@ const waitForHistory = (
 function verifyingActivity(
   events: HistoryEvent[],
 ): ReturnType<typeof completedActivities>[number] | undefined {
-  const completed = completedActivities(events);
+  const completed = completedActivities(events, eventTimeExactMs);
   const separate = completed.find((activity) => activity.type === 'verifyRestore');
   if (separate) return separate;
   const restore = completed.find((activity) => activity.type === 'executeRestore');
   if (!restore) return undefined;
-  const after = events.filter((event) => eventTimeMs(event) >= restore.completedAtMs);
+  const after = events.filter((event) => eventTimeExactMs(event) >= restore.completedAtMs);
   const decided = after.some((event) => event.workflowTaskCompletedEventAttributes);
   const verifiesAgain = scheduledActivities(after).some((activity) => activity.type === 'verifyRestore');
   return decided && !verifiesAgain ? restore : undefined;
@@ -101,8 +101,8 @@ function nonWaitingMs(events: HistoryEvent[]): { toGate: number; afterPause: num
   const verified = verifyingActivity(events);
   if (signal < 1 || !fired || !verified) throw new Error('the run did not reach a verified restore');
   return {
-    toGate: eventTimeMs(events[signal - 1]!) - eventTimeMs(events[0]!),
-    afterPause: verified.completedAtMs - eventTimeMs(fired),
+    toGate: eventTimeExactMs(events[signal - 1]!) - eventTimeExactMs(events[0]!),
+    afterPause: verified.completedAtMs - eventTimeExactMs(fired),
   };
 }
 
@@ -178,7 +178,7 @@ function measuredActivities(
     const task = String(scheduled.workflowTaskCompletedEventId);
     scheduledByTask.set(task, (scheduledByTask.get(task) ?? 0) + 1);
   }
-  return completedActivities(events).map((activity) => {
+  return completedActivities(events, eventTimeExactMs).map((activity) => {
     const key = `${workflowId}/${activity.activityId}`;
     const handler = spans.get(key);
     if (!handler) throw new Error(`no handler time logged for ${key}`);
@@ -383,7 +383,7 @@ async function main(): Promise<void> {
     const againstNoop = (samples: number[]): string =>
       `${p50p99(samples)} — ${(quantile(samples, 0.5) / noopP50).toFixed(1)}× / ${(quantile(samples, 0.99) / noopP99).toFixed(1)}× the no-op`;
     process.stdout.write(
-      `overhead: ${RUNS} Procedure A runs and 200 no-op activities, dev server, history times\n`,
+      `overhead: ${RUNS} Procedure A runs and 200 no-op activities, dev server, history times to the server's precision\n`,
     );
     process.stdout.write(`  no-op activity: ${p50p99(noopMs)}\n`);
     const all = ours.map(wholeMs);
