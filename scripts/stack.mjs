@@ -2,8 +2,10 @@
 // (Temporal dev server + Web UI, embedded Postgres with the demo target, the worker) and leave it
 // running until Ctrl-C.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { fail, ROOT, setup, SetupError } from './bootstrap.mjs';
 
 function portFree(port) {
@@ -33,6 +35,27 @@ async function requirePorts() {
   }
 }
 
+/**
+ * What a stack that did not stop left running (killed, crashed, its terminal closed) holds the
+ * ports checked next: stopped first (dist/src/local/stack-leftovers.js; such leftovers exist only
+ * after a stack ran, so from a build).
+ */
+async function stopLeftovers() {
+  const module = path.join(ROOT, 'dist', 'src', 'local', 'stack-leftovers.js');
+  if (!existsSync(module)) return;
+  const { stopLeftoverProcesses } = await import(pathToFileURL(module).href);
+  const { stackDir } = await import(
+    pathToFileURL(path.join(ROOT, 'dist', 'src', 'local', 'stack-connection.js')).href
+  );
+  await stopLeftoverProcesses(stackDir(process.env), (line) => process.stdout.write(`${line}\n`));
+}
+
+try {
+  await stopLeftovers();
+} catch (error) {
+  // The port check below still says what holds a port.
+  process.stderr.write(`! could not stop what an earlier stack left running: ${error?.message ?? error}\n`);
+}
 try {
   await requirePorts();
   setup();
@@ -47,5 +70,5 @@ const stack = spawn(
     stdio: 'inherit',
   },
 );
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => stack.kill(signal));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => stack.kill(signal));
 stack.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

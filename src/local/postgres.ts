@@ -234,6 +234,7 @@ function runningPostgres(child: ChildProcess, port: number, options: PostgresOpt
     `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   return {
     address: `127.0.0.1:${port}`,
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     url: urlFor('postgres'),
     urlFor,
     async stop() {

@@ -12,6 +12,8 @@ import { ConfigurationError } from '../common/errors';
 
 export interface RunningServer {
   readonly address: string;
+  /** The server's process, when it is one this process started. */
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 

@@ -1,9 +1,14 @@
 import path from 'node:path';
 import { REPO_ROOT } from './paths';
 
+/** The stack's state folder: `.stack/` in the repository, or RUNBOOKS_STACK_DIR. */
+export function stackDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.RUNBOOKS_STACK_DIR ?? path.join(REPO_ROOT, '.stack'));
+}
+
 /** Where `npm run stack` writes the address of the stack it runs, for the CLI to find. */
 export function stackConnectionFile(env: NodeJS.ProcessEnv = process.env): string {
-  return path.join(path.resolve(env.RUNBOOKS_STACK_DIR ?? path.join(REPO_ROOT, '.stack')), 'connection.json');
+  return path.join(stackDir(env), 'connection.json');
 }
 
 export interface StackConnection {

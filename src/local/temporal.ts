@@ -127,6 +127,7 @@ async function startDevServerOnce(options: DevServerOptions): Promise<RunningDev
   }
   return {
     address,
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     ...(uiPort ? { uiUrl: `http://127.0.0.1:${uiPort}` } : {}),
     stop: () => stopChild(child),
   };

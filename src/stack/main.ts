@@ -15,7 +15,8 @@ import { DEFAULT_POLICY_FILE, DEFAULT_TASK_QUEUE, redactUrl } from '../worker/co
 import { ConfigurationError } from '../common/errors';
 import { REPO_ROOT } from '../local/paths';
 import { loadPolicyFile } from '../worker/policy';
-import { stackConnectionFile, type StackConnection } from '../local/stack-connection';
+import { stackConnectionFile, stackDir, type StackConnection } from '../local/stack-connection';
+import { StackProcesses, stopLeftoverProcesses } from '../local/stack-leftovers';
 import { ensureDemoTarget } from './demo-data';
 import { AesGcmPayloadCodec } from '../codec/aes-gcm';
 import { generatePayloadKeyEntry, loadPayloadKeys, PAYLOAD_KEYS_FILE_ENV } from '../codec/keys';
@@ -29,7 +30,7 @@ import { startCodecServer } from '../codec/server';
  * - the worker on task queue "runbooks" with the shipped policy (or RUNBOOKS_POLICY_FILE).
  */
 
-const STACK_DIR = path.resolve(process.env.RUNBOOKS_STACK_DIR ?? path.join(REPO_ROOT, '.stack'));
+const STACK_DIR = stackDir();
 const TEMPORAL_PORT = Number(process.env.STACK_TEMPORAL_PORT ?? 7233);
 const UI_PORT = Number(process.env.STACK_UI_PORT ?? 8233);
 const PG_PORT = Number(process.env.STACK_PG_PORT ?? 55432);
@@ -74,7 +75,7 @@ async function prepareDatabase(url: string, label: string): Promise<void> {
   }
 }
 
-async function startDatabases(stopList: RunningServer[]): Promise<Databases> {
+async function startDatabases(stopList: RunningServer[], processes: StackProcesses): Promise<Databases> {
   const external = process.env.DATABASE_URL;
   if (external) {
     say(`• Postgres: using DATABASE_URL ${redactUrl(external)}`);
@@ -89,6 +90,7 @@ async function startDatabases(stopList: RunningServer[]): Promise<Databases> {
   say(`• Postgres: embedded, data in ${dataDir}, 127.0.0.1:${PG_PORT}`);
   const pg = await startPostgres({ dataDir, port: PG_PORT, detached: true });
   stopList.push(pg);
+  processes.add('Postgres', pg.pid);
   const admin = new Pool({ connectionString: pg.url, max: 1 });
   for (const name of [DATABASE, STAGING_DATABASE]) {
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -190,14 +192,30 @@ function banner(uiUrl: string, temporalAddress: string, policyFile: string, code
 ────────────────────────────────────────────────────────────────────────────`);
 }
 
+/**
+ * Every signal stops the stack, not the first only: a second Ctrl-C (or the wrapper's forwarded
+ * copy of the first) found no handler and ended the stack mid-stop, leaving Temporal and Postgres
+ * (detached) running on its ports. A closed terminal (SIGHUP) stops it the same way, and a line
+ * written to that terminal while stopping must not end the stop with EIO.
+ */
+function stopOnSignals(shutdown: (code: number) => Promise<never>, stopping: () => boolean): void {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(signal, () => {
+      if (!stopping()) void shutdown(0);
+      else say('• already stopping: the worker drains, then Temporal and Postgres stop');
+    });
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
+}
+
 async function main(): Promise<void> {
   mkdirSync(STACK_DIR, { recursive: true });
   const policyFile = path.resolve(process.env.RUNBOOKS_POLICY_FILE ?? DEFAULT_POLICY_FILE);
   loadPolicyFile(policyFile); // fail fast on a bad policy, before starting anything
   const stopList: RunningServer[] = [];
+  const processes = new StackProcesses(STACK_DIR);
   let worker: ChildProcess | undefined;
   let stopping = false;
-
   const shutdown = async (code: number): Promise<never> => {
     stopping = true;
     say('\n• stopping the stack');
@@ -207,17 +225,19 @@ async function main(): Promise<void> {
       await exited;
     }
     for (const server of stopList.reverse()) await server.stop().catch(() => undefined);
-    rmSync(stackConnectionFile(), { force: true });
+    // Only what this stack wrote: one refused at start keeps the running stack's record and address.
+    if (processes.clear()) rmSync(stackConnectionFile(), { force: true });
     process.exit(code);
   };
-  process.once('SIGINT', () => void shutdown(0));
-  process.once('SIGTERM', () => void shutdown(0));
+  stopOnSignals(shutdown, () => stopping);
 
+  // What a stack that did not stop left running (SIGKILL, a crash) holds the ports checked below.
+  await stopLeftoverProcesses(STACK_DIR, say, stackConnectionFile());
   try {
     await requireFreePort(TEMPORAL_PORT, 'Temporal frontend', 'STACK_TEMPORAL_PORT');
     await requireFreePort(UI_PORT, 'Temporal Web UI', 'STACK_UI_PORT');
     await requireFreePort(CODEC_PORT, 'codec server', 'STACK_CODEC_PORT');
-    const databases = await startDatabases(stopList);
+    const databases = await startDatabases(stopList, processes);
     const keys = loadPayloadKeys({ [PAYLOAD_KEYS_FILE_ENV]: ensurePayloadKeys() });
     if (keys === 'off') throw new ConfigurationError('the stack always encrypts payloads');
     const codec = await startCodecServer({
@@ -238,6 +258,7 @@ async function main(): Promise<void> {
       detached: true,
     });
     stopList.push(temporal);
+    processes.add('Temporal dev server', temporal.pid);
     const connection: StackConnection = {
       address: temporal.address,
       namespace: 'default',
@@ -250,6 +271,7 @@ async function main(): Promise<void> {
     say('• worker: task queue runbooks');
     const launch = (): void => {
       worker = startWorker(databases, temporal.address, policyFile);
+      processes.add('worker', worker.pid);
       worker.once('exit', (code, signal) => {
         if (stopping) return;
         say(`! worker exited (${code ?? signal}); restarting in 3 s`);

@@ -320,7 +320,11 @@ describe('CLI: runs found by incident (dev server)', () => {
       assert.match(wrong.output, /REFUSED \(plan_hash_mismatch\)/);
       const right = await approve(planHash);
       assert.equal(right.code, 0, right.output);
-      assert.match(right.output, /accepted: approve on break-glass-restore-/);
+      // Where the approval took the run, not the gate it was answered at.
+      assert.match(
+        right.output,
+        /accepted: approve on break-glass-restore-\S+ \(step now: pause_and_think\)/,
+      );
       const abort = await cli(
         'abort',
         '--incident',

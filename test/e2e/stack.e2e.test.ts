@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { freePort, scratchDir } from '../../src/local/servers';
+import { freePort, isPortFree, scratchDir } from '../../src/local/servers';
+import { stackProcessesFile, stopLeftoverProcesses } from '../../src/local/stack-leftovers';
 import { spawnNode, type ChildHandle } from '../fixtures/processes';
 
 /**
@@ -12,11 +13,14 @@ import { spawnNode, type ChildHandle } from '../fixtures/processes';
  */
 
 const running: ChildHandle[] = [];
+const stackDirs: string[] = [];
 after(async () => {
   for (const handle of running) {
     handle.child.kill('SIGKILL');
     await handle.exited();
   }
+  // Servers a stack killed here could not stop (they run detached): stopped as the next stack would.
+  for (const dir of stackDirs) await stopLeftoverProcesses(dir, () => undefined);
 });
 
 /**
@@ -28,6 +32,7 @@ after(async () => {
 async function startStack() {
   for (let attempt = 1; ; attempt++) {
     const stackDir = path.join(scratchDir('runbooks-stack'), 'state');
+    stackDirs.push(stackDir);
     const [temporalPort, uiPort, pgPort, codecPort] = [
       await freePort(),
       await freePort(),
@@ -47,7 +52,7 @@ async function startStack() {
     running.push(stack);
     try {
       await stack.waitFor(/Durable Runbooks local stack is up/, 120_000);
-      return { stack, stackDir, stackEnv, uiPort, codecPort, temporalPort };
+      return { stack, stackDir, stackEnv, uiPort, codecPort, temporalPort, pgPort };
     } catch (error) {
       if (attempt >= 3 || !/address already in use/.test(stack.output())) throw error;
       await stack.exited();
@@ -152,5 +157,38 @@ describe('the local stack (npm run stack)', () => {
     assert.match(status.output(), /outcome: dry_run/);
     again.child.kill('SIGINT');
     assert.equal(await again.exited(), 0, again.output());
+  });
+  test('a second Ctrl-C does not leave its servers running; what a killed stack left, the next one stops', async () => {
+    const { stack, stackDir, stackEnv, temporalPort, pgPort } = await startStack();
+    const serversGone = async (): Promise<void> => {
+      assert.ok(await isPortFree(temporalPort), `Temporal still listens on ${temporalPort}`);
+      assert.ok(await isPortFree(pgPort), `Postgres still listens on ${pgPort}`);
+      assert.ok(!existsSync(stackProcessesFile(stackDir)), 'the stack forgot what it had started');
+    };
+    // An impatient operator (or a wrapper forwarding the terminal's Ctrl-C): two SIGINTs. Before,
+    // the second found no handler and ended the stack mid-stop; Temporal and Postgres (detached)
+    // kept its ports, and every later start refused ("is the stack already running?").
+    stack.child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    stack.child.kill('SIGINT');
+    assert.equal(await stack.exited(), 0, stack.output());
+    assert.match(stack.output(), /already stopping/);
+    await serversGone();
+
+    // A stack killed outright leaves them running; the next stack stops them and comes up.
+    const killed = spawnNode('dist/src/stack/main.js', [], stackEnv);
+    running.push(killed);
+    await killed.waitFor(/Durable Runbooks local stack is up/, 120_000);
+    killed.child.kill('SIGKILL');
+    await killed.exited();
+    assert.ok(!(await isPortFree(temporalPort)), 'the killed stack left the Temporal dev server running');
+    const next = spawnNode('dist/src/stack/main.js', [], stackEnv);
+    running.push(next);
+    await next.waitFor(/Durable Runbooks local stack is up/, 120_000);
+    for (const what of ['worker', 'Temporal dev server', 'Postgres'])
+      assert.match(next.output(), new RegExp(`stopping the ${what} \\(pid \\d+\\) left running by a stack`));
+    next.child.kill('SIGINT');
+    assert.equal(await next.exited(), 0, next.output());
+    await serversGone();
   });
 });

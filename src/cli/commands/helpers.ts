@@ -130,13 +130,18 @@ export function sendDecision(
         clearTimeout(timer);
       }
       const json = { decision: name, workflowId, ...answer };
-      return answer.accepted
-        ? printed(json, `accepted: ${name} on ${workflowId} (step now: ${answer.step})`)
-        : printed(
-            json,
-            `REFUSED (${answer.reason}): ${answer.detail}\n${name} on ${workflowId} did not count`,
-            1,
-          );
+      if (answer.accepted) {
+        // The run answers as it takes the decision, before it acts on it: an approval answered
+        // "step now: awaiting_approval", which at 3 a.m. reads as "still waiting" and invites a
+        // second approval. Where the run went is in its status once the answer is in.
+        const stepNow = (await statusWithin(handle))?.step ?? answer.step;
+        return printed({ ...json, stepNow }, `accepted: ${name} on ${workflowId} (step now: ${stepNow})`);
+      }
+      return printed(
+        json,
+        `REFUSED (${answer.reason}): ${answer.detail}\n${name} on ${workflowId} did not count`,
+        1,
+      );
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) throw new UsageError(`no such run: ${workflowId}`);
       if (error instanceof WorkflowUpdateFailedError) {

@@ -90,7 +90,7 @@ export interface DecisionAnswer {
   accepted: boolean;
   reason?: RefusalReason;
   detail?: string;
-  /** The run's step right after the decision. */
+  /** The run's step as it took the decision, before acting on it (the CLI reads the status after). */
   step: string;
 }
 
