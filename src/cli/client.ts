@@ -6,6 +6,7 @@ import { DEFAULT_TASK_QUEUE, tracesExportFrom } from '../worker/config';
 import { connectClient, loadTemporalTarget } from '../worker/connection';
 import { runbookDataConverter } from '../codec/aes-gcm';
 import { loadPayloadKeys, PAYLOAD_KEYS_ENV, PAYLOAD_KEYS_FILE_ENV } from '../codec/keys';
+import { ConfigurationError } from '../common/errors';
 
 /**
  * Temporal's standard environment configuration decides; when it names no server at all, a local
@@ -13,23 +14,52 @@ import { loadPayloadKeys, PAYLOAD_KEYS_ENV, PAYLOAD_KEYS_FILE_ENV } from '../cod
  * stack prints work whatever ports it was started on.
  */
 export function clientEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  if (env.TEMPORAL_ADDRESS || env.TEMPORAL_PROFILE || env.TEMPORAL_CONFIG_FILE) return env;
+  if (namesServer(env)) return env;
+  const stack = runningStack(env);
+  if (!stack) return env;
+  const ownKeys = env[PAYLOAD_KEYS_ENV] ?? env[PAYLOAD_KEYS_FILE_ENV];
+  return {
+    ...env,
+    TEMPORAL_ADDRESS: stack.address,
+    TEMPORAL_NAMESPACE: env.TEMPORAL_NAMESPACE ?? stack.namespace,
+    // The stack's payload keys, unless the caller gave its own.
+    ...(stack.payloadKeysFile && !ownKeys ? { [PAYLOAD_KEYS_FILE_ENV]: stack.payloadKeysFile } : {}),
+  };
+}
+
+function namesServer(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env.TEMPORAL_ADDRESS || env.TEMPORAL_PROFILE || env.TEMPORAL_CONFIG_FILE);
+}
+
+/** The local stack this machine runs (its connection file and a live process), if any. */
+function runningStack(env: NodeJS.ProcessEnv): StackConnection | undefined {
   const file = stackConnectionFile(env);
-  if (!existsSync(file)) return env;
+  if (!existsSync(file)) return undefined;
   try {
     const stack = JSON.parse(readFileSync(file, 'utf8')) as StackConnection;
-    if (!isAlive(stack.pid)) return env;
-    const ownKeys = env[PAYLOAD_KEYS_ENV] ?? env[PAYLOAD_KEYS_FILE_ENV];
-    return {
-      ...env,
-      TEMPORAL_ADDRESS: stack.address,
-      TEMPORAL_NAMESPACE: env.TEMPORAL_NAMESPACE ?? stack.namespace,
-      // The stack's payload keys, unless the caller gave its own.
-      ...(stack.payloadKeysFile && !ownKeys ? { [PAYLOAD_KEYS_FILE_ENV]: stack.payloadKeysFile } : {}),
-    };
+    return isAlive(stack.pid) ? stack : undefined;
   } catch {
-    return env;
+    return undefined;
   }
+}
+
+/**
+ * Said with a configuration error of a command typed where nothing names a server and no local
+ * stack runs (the stack stopped, or never started here): alone, that error was "payload encryption
+ * has no key", which sent people after keys when what they lacked was a running stack.
+ */
+export function noServerHint(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (namesServer(env) || runningStack(env)) return undefined;
+  return (
+    'No Temporal server is named (TEMPORAL_ADDRESS or TEMPORAL_PROFILE) and no local stack is running here: ' +
+    '"npm run stack" starts one, and the CLI then finds its address and payload keys by itself.'
+  );
+}
+
+/** `error` with the hint above, when there is one, as the CLI says a configuration problem. */
+function withHint(error: unknown, hint: string | undefined): unknown {
+  if (!hint) return error;
+  return new ConfigurationError(`${error instanceof Error ? error.message : String(error)}\n${hint}`);
 }
 
 export interface CommandContext {
@@ -44,8 +74,15 @@ export const CLI_EXPORT_TIMEOUT_MS = 2_000;
 /** Connects once, runs `work`, always closes the connection. */
 export async function withClient<T>(work: (ctx: CommandContext) => Promise<T>): Promise<T> {
   const env = clientEnvironment();
-  const target = loadTemporalTarget(env);
-  const dataConverter = runbookDataConverter(loadPayloadKeys(env));
+  const hint = noServerHint();
+  let target: ReturnType<typeof loadTemporalTarget>;
+  let dataConverter: ReturnType<typeof runbookDataConverter>;
+  try {
+    target = loadTemporalTarget(env);
+    dataConverter = runbookDataConverter(loadPayloadKeys(env));
+  } catch (error) {
+    throw withHint(error, hint);
+  }
   const tracesExport = tracesExportFrom(env);
   // The CLI's start opens the run's trace, which the worker's spans then join.
   const say = (message: string, meta: Record<string, unknown>): void => {
@@ -58,7 +95,7 @@ export async function withClient<T>(work: (ctx: CommandContext) => Promise<T>): 
     : undefined;
   const connection = await connectClient(target).catch(async (error: unknown) => {
     await tracing?.shutdown();
-    throw error;
+    throw error; // it says already how to start the stack or name a server
   });
   try {
     const client = new Client({

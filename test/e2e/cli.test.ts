@@ -90,6 +90,21 @@ describe('CLI validation (no server needed)', () => {
     }
   });
 
+  test('with no server named and no local stack running, a missing key says so and how to start one', async () => {
+    // As after the stack was stopped: no address, no keys, a state folder without a live stack.
+    const run = spawnNode('dist/src/cli/main.js', ['status', '--incident', 'INC-1'], {
+      TEMPORAL_ADDRESS: undefined,
+      TEMPORAL_PROFILE: undefined,
+      TEMPORAL_CONFIG_FILE: undefined,
+      RUNBOOKS_PAYLOAD_KEYS: undefined,
+      RUNBOOKS_PAYLOAD_KEYS_FILE: undefined,
+      RUNBOOKS_STACK_DIR: scratchDir('runbooks-no-stack'),
+    });
+    assert.equal(await run.exited(), 1, run.output());
+    assert.match(run.output(), /payload encryption has no key/);
+    assert.match(run.output(), /no local stack is running here: "npm run stack" starts one/);
+  });
+
   test('signals: each missing or bad option is named; the runbook is picked by the command', async () => {
     assert.match((await cli('pause', '--incident', 'INC-1')).output, /--by is required/);
     assert.match(
