@@ -425,7 +425,9 @@ export class OpenRunGauges {
         this.client.workflow.getHandle(run.workflowId, run.runId).query(statusQuery),
       );
       const current = status.steps.at(-1);
-      const startedMs = current?.name === run.step ? Date.parse(current.startedAt) : NaN;
+      // A wait the run came back to after needs_human began before its latest entry.
+      const startedMs =
+        current?.name === run.step ? Date.parse(status.waitingSince ?? current.startedAt) : NaN;
       if (!Number.isFinite(startedMs)) return undefined;
       const deadlineName = HUMAN_WAIT_DEADLINES[run.step];
       const deadline = deadlineName ? status.deadlines?.find((d) => d.name === deadlineName) : undefined;

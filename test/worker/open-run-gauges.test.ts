@@ -78,11 +78,20 @@ async function hold(
   stepStartedAt = new Date().toISOString(),
   queue = taskQueue,
   deadlines?: { name: string; dueAt: string }[],
+  waitingSince?: string,
 ) {
   return dev.env.client.workflow.start(stepHolder, {
     taskQueue: queue,
     workflowId: uniqueId(`holder-${step}`),
-    args: [{ runbook, step, stepStartedAt, ...(deadlines ? { deadlines } : {}) }],
+    args: [
+      {
+        runbook,
+        step,
+        stepStartedAt,
+        ...(deadlines ? { deadlines } : {}),
+        ...(waitingSince ? { waitingSince } : {}),
+      },
+    ],
   });
 }
 
@@ -410,5 +419,32 @@ describe('open-run gauges', () => {
     assert.equal(overdue(onTime.runbook), 0, 'the moved deadline is read once the first has passed');
     await gauges.sweep(t0 + 31 * 3_600_000);
     assert.equal(overdue(onTime.runbook), 2 * 3_600, '2 h past the moved deadline');
+  });
+
+  test('a wait the run came back to after needs_human counts from when it began: an overdue review stays overdue', async () => {
+    const queue = uniqueId('gauges-came-back');
+    await holderWorker(queue);
+    const t0 = Date.now();
+    const at = (hours: number): string => new Date(t0 + hours * 3_600_000).toISOString();
+    // The review wait began 30 h ago and was due 6 h ago; a side effect failed an hour ago, a human
+    // decided, and the run came back to the wait: its latest entry starts an hour ago.
+    await hold(
+      'incident',
+      'awaiting_review',
+      at(-1),
+      queue,
+      [{ name: 'post_incident_review', dueAt: at(-6) }],
+      at(-30),
+    );
+    await untilVisible(`RunbookStep IS NOT NULL`, 1, queue);
+    const { meter, value } = recordingMeter();
+    const gauges = new OpenRunGauges(dev.env.client, queue, meter, quietLogger, { fullSweepEvery: 1 });
+    await gauges.sweep();
+    const slackS = (Date.now() - t0) / 1000 + 1;
+    const waited = value('runbooks_oldest_human_wait_seconds', { runbook: 'incident' })!;
+    const overdue = value('runbooks_oldest_overdue_human_wait_seconds', { runbook: 'incident' })!;
+    // Before, the wait counted from the return: 1 h waited, 1 h overdue.
+    assert.ok(waited >= 30 * 3_600 && waited <= 30 * 3_600 + slackS, `waited ${waited} s, expected 30 h`);
+    assert.ok(overdue >= 6 * 3_600 && overdue <= 6 * 3_600 + slackS, `overdue ${overdue} s, expected 6 h`);
   });
 });

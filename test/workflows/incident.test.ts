@@ -19,6 +19,7 @@ import {
 import { abortSignal, statusQuery, stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { FaultInjector } from '../fixtures/faults';
 import {
+  eventTimeMs,
   historyEvents,
   noticesSent,
   recordHistory,
@@ -579,6 +580,22 @@ describe('incident (seed 004) on the time-skipping server', () => {
           'the lift aborted',
         );
         assert.equal(after.step, 'awaiting_review');
+        // The same review wait as before the detour, begun at the resolution: what the open-run
+        // gauges count from (before, from the return). Pinned on the history: the workflow task that
+        // took the resolve signal.
+        const review = after.steps.find((step) => step.name === 'awaiting_review')!;
+        assert.notEqual(after.steps.at(-1), review, 'the run came back to the wait after needs_human');
+        assert.equal(after.waitingSince, review.startedAt);
+        const events = await historyEvents(other);
+        const resolved = events.findIndex(
+          (event) =>
+            event.workflowExecutionSignaledEventAttributes?.signalName === resolveMessage.signal.name,
+        );
+        const took = events.slice(resolved).find((event) => event.workflowTaskStartedEventAttributes)!;
+        assert.ok(
+          Math.abs(Date.parse(after.waitingSince) - eventTimeMs(took)) <= 1,
+          `waiting since ${after.waitingSince}, resolution taken at ${new Date(eventTimeMs(took)).toISOString()}`,
+        );
         assert.equal(after.detail.freeze?.state, 'frozen');
         const result = await closeOut(other);
         assert.equal(result.outcome, 'resolved_and_reviewed');

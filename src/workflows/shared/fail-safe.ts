@@ -3,6 +3,7 @@ import { DEFAULT_FAIL_SAFE, type FailSafePolicy } from '../../common/policy/fail
 import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
+import { isHumanWaitStep } from '../../common/metrics';
 import { isPatched, PATCHES } from './patches';
 import { isAnnouncedCancellation, type CancellationAnnouncement } from './cancellation';
 import { handleDecision } from './decisions';
@@ -121,13 +122,23 @@ export class FailSafe {
     // A step guarded while the run waits (a decision written down during a sleep) shows that
     // wait again once it is retried and done, not the step's name until something else moves.
     const before = this.record.status.step;
+    // A human wait the step interrupts is the same wait when the run comes back to it.
+    const current = this.record.status.steps.at(-1);
+    const waitingSince =
+      isHumanWaitStep(before) && current?.name === before
+        ? (this.record.status.waitingSince ?? current.startedAt)
+        : undefined;
     let retried = false;
     for (;;) {
       try {
         const value = await work();
         if (retried && before !== step.name && this.record.status.step === step.name)
           if (isPatched(PATCHES.failSafeRestoresStep))
-            this.record.enterStep(before, `${step.what}: done after a retry; back to ${before}`);
+            this.record.enterStep(
+              before,
+              `${step.what}: done after a retry; back to ${before}`,
+              waitingSince,
+            );
         return { kind: 'done', value };
       } catch (error) {
         if (!isStepFailure(error)) throw error;
@@ -150,6 +161,7 @@ export class FailSafe {
           this.record.enterStep(
             before,
             `${step.what}: ${decision.decision === 'skip' ? 'skipped' : 'aborted'} by ${decision.by}; back to ${before}`,
+            waitingSince,
           );
         return decision.decision === 'skip'
           ? { kind: 'skipped', by: decision.by, ...reason }

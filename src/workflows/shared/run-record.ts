@@ -220,6 +220,12 @@ export interface RunbookStatus<Detail = unknown> {
   flags: Finding[];
   /** Set while a step that failed for good waits for an operator. */
   needsHuman?: NeedsHumanRecord;
+  /**
+   * When the human wait the run is in began, set when the fail-safe brought the run back to it
+   * (needs_human, decided, back): that step's own entry starts at the return, and the open-run
+   * gauges counted the wait from there (an overdue review showed on time again).
+   */
+  waitingSince?: string;
   /** Refused attempts in all (the status keeps the latest ones; the history keeps every message). */
   refusedTotal?: number;
   /** Audit events no longer in `events` (the status keeps the latest ones). */
@@ -309,13 +315,16 @@ export class RunRecord<Detail> {
   }
 
   /** Closes the current step (if any) and opens `name`; the step shows in the UI search attribute. */
-  enterStep(name: string, details: string): void {
+  /** `waitingSince`: back to a human wait a detour interrupted, when that wait began (see the status). */
+  enterStep(name: string, details: string, waitingSince?: string): void {
     this.closeStep();
     this.openStep(name, details);
+    if (waitingSince !== undefined) this.status.waitingSince = waitingSince;
   }
 
   private openStep(name: string, details: string): void {
     const now = Date.now();
+    delete this.status.waitingSince;
     recordStepEntered(this.status.runbook, name);
     if (this.approvedAtMs !== undefined && !isHumanWaitStep(name) && name !== SAFETY_PAUSE_STEP) {
       recordApprovalToExecution(this.status.runbook, now - this.approvedAtMs);
