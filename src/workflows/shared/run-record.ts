@@ -314,8 +314,10 @@ export class RunRecord<Detail> {
     return { steps: this.stepDurations(), refusedAttempts, flags, notices, ...this.resultMarks };
   }
 
-  /** Closes the current step (if any) and opens `name`; the step shows in the UI search attribute. */
-  /** `waitingSince`: back to a human wait a detour interrupted, when that wait began (see the status). */
+  /**
+   * Closes the current step (if any) and opens `name`; the step shows in the UI search attribute.
+   * `waitingSince`: back to a human wait a detour interrupted, when that wait began (see the status).
+   */
   enterStep(name: string, details: string, waitingSince?: string): void {
     this.closeStep();
     this.openStep(name, details);
