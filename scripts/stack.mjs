@@ -2,7 +2,7 @@
 // (Temporal dev server + Web UI, embedded Postgres with the demo target, the worker) and leave it
 // running until Ctrl-C.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +16,23 @@ function portFree(port) {
   });
 }
 
+/**
+ * The running stack's pid, from the address file it writes, if that process is alive: a stack
+ * whose terminal is gone (its wrapper killed, started with nohup) can only be stopped by its pid.
+ */
+function runningStackPid() {
+  let pid;
+  try {
+    const dir = path.resolve(process.env.RUNBOOKS_STACK_DIR ?? path.join(ROOT, '.stack'));
+    pid = JSON.parse(readFileSync(path.join(dir, 'connection.json'), 'utf8')).pid;
+    process.kill(pid, 0);
+    return pid;
+  } catch (error) {
+    // Alive but another user's: still the stack.
+    return error?.code === 'EPERM' ? pid : undefined;
+  }
+}
+
 /** Before anything is built or started: a second stack must not disturb the one already running. */
 async function requirePorts() {
   const ports = [
@@ -27,9 +44,12 @@ async function requirePorts() {
   ];
   for (const [port, what, variable] of ports) {
     if (!(await portFree(port))) {
+      const pid = runningStackPid();
+      const who = pid
+        ? `the stack is already running (pid ${pid}: Ctrl-C in its terminal, or kill ${pid}, stops it). Or choose`
+        : 'is the stack already running? Stop it, or choose';
       throw new SetupError(
-        `port ${port} (${what}) is already in use on 127.0.0.1: is the stack already running? ` +
-          `Stop it, or choose another port with ${variable}.`,
+        `port ${port} (${what}) is already in use on 127.0.0.1: ${who} another port with ${variable}.`,
       );
     }
   }

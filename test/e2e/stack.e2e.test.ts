@@ -92,6 +92,8 @@ describe('the local stack (npm run stack)', () => {
       second.output(),
       new RegExp(`port ${temporalPort} \\(Temporal frontend\\) is already in use`),
     );
+    // …naming the running stack's pid (a stack whose terminal is gone is stopped by it).
+    assert.match(second.output(), new RegExp(`the stack is already running \\(pid ${stack.child.pid}:`));
     assert.doesNotMatch(second.output(), /compiling TypeScript|npm ci/);
 
     const settings = (await (await fetch(`http://127.0.0.1:${uiPort}/api/v1/settings`)).json()) as {
