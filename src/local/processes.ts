@@ -14,7 +14,16 @@ export interface RunningServer {
   readonly address: string;
   /** The server's process, when it is one this process started. */
   readonly pid?: number;
+  /** Resolves when that process exits, with how ("code 1", "signal SIGKILL"). */
+  readonly exited?: Promise<string>;
   stop(): Promise<void>;
+}
+
+/** How a child process ended, once it has. */
+export function exitOf(child: ChildProcess): Promise<string> {
+  return new Promise((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `code ${code}`)),
+  );
 }
 
 /** A free TCP port on 127.0.0.1 (bound and released; the caller uses it right away). */

@@ -87,7 +87,7 @@ export async function stopLeftoverProcesses(
   for (const entry of [...record.processes].reverse()) {
     if (commandLineOf(entry.pid) !== entry.commandLine) continue;
     say(
-      `• stopping the ${entry.what} (pid ${entry.pid}) left running by a stack that did not stop it (pid ${record.stackPid})`,
+      `• stopping ${entry.what} (pid ${entry.pid}) left running by a stack that did not stop it (pid ${record.stackPid})`,
     );
     // Postgres's SIGINT is its fast shutdown (open transactions rolled back, a checkpoint).
     await stopProcess(entry.pid, entry.what === 'Postgres' ? 'SIGINT' : 'SIGTERM');

@@ -4,7 +4,15 @@ import { Connection } from '@temporalio/client';
 import { lastWorkflowPoll } from '../client/task-queue';
 import { RUNBOOK_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { TEMPORAL_CLI } from './paths';
-import { captureOutput, freePort, requireTool, stopChild, track, type RunningServer } from './processes';
+import {
+  captureOutput,
+  exitOf,
+  freePort,
+  requireTool,
+  stopChild,
+  track,
+  type RunningServer,
+} from './processes';
 
 /**
  * The Temporal CLI dev server and the time-skipping test server, started by us (rather than
@@ -114,6 +122,7 @@ async function startDevServerOnce(options: DevServerOptions): Promise<RunningDev
     detached: options.detached ?? false,
   });
   track(child);
+  const exited = exitOf(child);
   const output = captureOutput(child, options.log);
   const address = `127.0.0.1:${port}`;
   try {
@@ -128,6 +137,7 @@ async function startDevServerOnce(options: DevServerOptions): Promise<RunningDev
   return {
     address,
     ...(child.pid === undefined ? {} : { pid: child.pid }),
+    exited,
     ...(uiPort ? { uiUrl: `http://127.0.0.1:${uiPort}` } : {}),
     stop: () => stopChild(child),
   };

@@ -75,7 +75,51 @@ async function prepareDatabase(url: string, label: string): Promise<void> {
   }
 }
 
-async function startDatabases(stopList: RunningServer[], processes: StackProcesses): Promise<Databases> {
+/** Starts a server and keeps it up (see keptUp); what a stop stops is in `stopList`. */
+type Keep = <T extends RunningServer>(what: string, start: () => Promise<T>) => Promise<T>;
+
+/**
+ * A server the stack keeps up: when it exits on its own (killed, crashed), that is said and it is
+ * started again on the same port and state. Before, a Temporal dev server that died left the stack
+ * "up" with a worker retrying forever and a CLI saying "start the local stack", which refused to
+ * start while its Postgres held the port. Returns the first server (its address and URLs stay).
+ */
+async function keptUp<T extends RunningServer>(
+  what: string,
+  start: () => Promise<T>,
+  stopping: () => boolean,
+  processes: StackProcesses,
+  stopList: RunningServer[],
+): Promise<T> {
+  let current: RunningServer = await start();
+  processes.add(what, current.pid);
+  stopList.push({ address: current.address, stop: () => current.stop() });
+  const watch = (server: RunningServer): void =>
+    void server.exited?.then((how) => {
+      if (stopping() || server !== current) return;
+      say(`! ${what} exited (${how}); starting it again in 3 s, with its state`);
+      setTimeout(() => void restart(), 3_000);
+    });
+  const restart = async (): Promise<void> => {
+    if (stopping()) return;
+    try {
+      current = await start();
+      processes.add(what, current.pid);
+      say(`• ${what} is running again (pid ${current.pid})`);
+      watch(current);
+    } catch (error) {
+      say(
+        `! ${what} did not start again (${error instanceof Error ? error.message : String(error)}); trying again in 10 s`,
+      );
+      setTimeout(() => void restart(), 10_000);
+    }
+  };
+  const first = current as T;
+  watch(first);
+  return first;
+}
+
+async function startDatabases(keep: Keep): Promise<Databases> {
   const external = process.env.DATABASE_URL;
   if (external) {
     say(`• Postgres: using DATABASE_URL ${redactUrl(external)}`);
@@ -88,9 +132,7 @@ async function startDatabases(stopList: RunningServer[], processes: StackProcess
   await requireFreePort(PG_PORT, 'Postgres', 'STACK_PG_PORT');
   const dataDir = postgresDataDir(path.join(STACK_DIR, 'postgres'));
   say(`• Postgres: embedded, data in ${dataDir}, 127.0.0.1:${PG_PORT}`);
-  const pg = await startPostgres({ dataDir, port: PG_PORT, detached: true });
-  stopList.push(pg);
-  processes.add('Postgres', pg.pid);
+  const pg = await keep('Postgres', () => startPostgres({ dataDir, port: PG_PORT, detached: true }));
   const admin = new Pool({ connectionString: pg.url, max: 1 });
   for (const name of [DATABASE, STAGING_DATABASE]) {
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -237,7 +279,8 @@ async function main(): Promise<void> {
     await requireFreePort(TEMPORAL_PORT, 'Temporal frontend', 'STACK_TEMPORAL_PORT');
     await requireFreePort(UI_PORT, 'Temporal Web UI', 'STACK_UI_PORT');
     await requireFreePort(CODEC_PORT, 'codec server', 'STACK_CODEC_PORT');
-    const databases = await startDatabases(stopList, processes);
+    const keep: Keep = (what, start) => keptUp(what, start, () => stopping, processes, stopList);
+    const databases = await startDatabases(keep);
     const keys = loadPayloadKeys({ [PAYLOAD_KEYS_FILE_ENV]: ensurePayloadKeys() });
     if (keys === 'off') throw new ConfigurationError('the stack always encrypts payloads');
     const codec = await startCodecServer({
@@ -250,15 +293,15 @@ async function main(): Promise<void> {
     say(
       `• Temporal dev server: 127.0.0.1:${TEMPORAL_PORT}, Web UI :${UI_PORT}, state in .stack/temporal.sqlite`,
     );
-    const temporal = await startDevServer({
-      port: TEMPORAL_PORT,
-      uiPort: UI_PORT,
-      dbFile: path.join(STACK_DIR, 'temporal.sqlite'),
-      uiCodecEndpoint: codec.url,
-      detached: true,
-    });
-    stopList.push(temporal);
-    processes.add('Temporal dev server', temporal.pid);
+    const temporal = await keep('the Temporal dev server', () =>
+      startDevServer({
+        port: TEMPORAL_PORT,
+        uiPort: UI_PORT,
+        dbFile: path.join(STACK_DIR, 'temporal.sqlite'),
+        uiCodecEndpoint: codec.url,
+        detached: true,
+      }),
+    );
     const connection: StackConnection = {
       address: temporal.address,
       namespace: 'default',
@@ -271,7 +314,7 @@ async function main(): Promise<void> {
     say('• worker: task queue runbooks');
     const launch = (): void => {
       worker = startWorker(databases, temporal.address, policyFile);
-      processes.add('worker', worker.pid);
+      processes.add('the worker', worker.pid);
       worker.once('exit', (code, signal) => {
         if (stopping) return;
         say(`! worker exited (${code ?? signal}); restarting in 3 s`);

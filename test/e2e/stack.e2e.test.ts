@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { freePort, isPortFree, scratchDir } from '../../src/local/servers';
@@ -160,7 +160,7 @@ describe('the local stack (npm run stack)', () => {
     again.child.kill('SIGINT');
     assert.equal(await again.exited(), 0, again.output());
   });
-  test('a second Ctrl-C does not leave its servers running; what a killed stack left, the next one stops', async () => {
+  test('a second Ctrl-C does not leave its servers running; what a killed stack left, the next one stops; a dev server killed under it comes back', async () => {
     const { stack, stackDir, stackEnv, temporalPort, pgPort } = await startStack();
     const serversGone = async (): Promise<void> => {
       assert.ok(await isPortFree(temporalPort), `Temporal still listens on ${temporalPort}`);
@@ -187,8 +187,27 @@ describe('the local stack (npm run stack)', () => {
     const next = spawnNode('dist/src/stack/main.js', [], stackEnv);
     running.push(next);
     await next.waitFor(/Durable Runbooks local stack is up/, 120_000);
-    for (const what of ['worker', 'Temporal dev server', 'Postgres'])
-      assert.match(next.output(), new RegExp(`stopping the ${what} \\(pid \\d+\\) left running by a stack`));
+    for (const what of ['the worker', 'the Temporal dev server', 'Postgres'])
+      assert.match(next.output(), new RegExp(`stopping ${what} \\(pid \\d+\\) left running by a stack`));
+
+    // A dev server that dies under a running stack is started again, with its state. Before, the
+    // stack stayed "up" with a worker retrying forever and a CLI that could not connect.
+    const recorded = JSON.parse(readFileSync(stackProcessesFile(stackDir), 'utf8')) as {
+      processes: { what: string; pid: number }[];
+    };
+    const temporal = recorded.processes.find((entry) => entry.what === 'the Temporal dev server')!;
+    process.kill(temporal.pid, 'SIGKILL');
+    await next.waitFor(/the Temporal dev server exited \(signal SIGKILL\); starting it again/, 30_000);
+    await next.waitFor(/the Temporal dev server is running again/, 120_000);
+    const listed = spawnNode('dist/src/cli/main.js', ['list', '--json'], {
+      TEMPORAL_ADDRESS: undefined,
+      TEMPORAL_PROFILE: undefined,
+      TEMPORAL_CONFIG_FILE: undefined,
+      RUNBOOKS_PAYLOAD_KEYS: undefined,
+      RUNBOOKS_STACK_DIR: stackDir,
+    });
+    assert.equal(await listed.exited(), 0, listed.output());
+
     next.child.kill('SIGINT');
     assert.equal(await next.exited(), 0, next.output());
     await serversGone();
