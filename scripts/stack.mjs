@@ -2,7 +2,7 @@
 // (Temporal dev server + Web UI, embedded Postgres with the demo target, the worker) and leave it
 // running until Ctrl-C.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,20 +17,20 @@ function portFree(port) {
 }
 
 /**
- * The running stack's pid, from the address file it writes, if that process is alive: a stack
- * whose terminal is gone (its wrapper killed, started with nohup) can only be stopped by its pid.
+ * A module of the build, if there is one: leftovers of a stack, or a stack running, exist only
+ * after a stack ran, so from a build.
  */
-function runningStackPid() {
-  let pid;
-  try {
-    const dir = path.resolve(process.env.RUNBOOKS_STACK_DIR ?? path.join(ROOT, '.stack'));
-    pid = JSON.parse(readFileSync(path.join(dir, 'connection.json'), 'utf8')).pid;
-    process.kill(pid, 0);
-    return pid;
-  } catch (error) {
-    // Alive but another user's: still the stack.
-    return error?.code === 'EPERM' ? pid : undefined;
-  }
+async function fromBuild(file) {
+  const module = path.join(ROOT, 'dist', 'src', 'local', file);
+  return existsSync(module) ? import(pathToFileURL(module).href) : undefined;
+}
+
+/**
+ * The running stack's pid, if there is one: a stack whose terminal is gone (its wrapper killed,
+ * started with nohup) can only be stopped by its pid.
+ */
+async function runningStackPid() {
+  return (await fromBuild('stack-connection.js'))?.runningStack?.(process.env)?.pid;
 }
 
 /** Before anything is built or started: a second stack must not disturb the one already running. */
@@ -44,7 +44,7 @@ async function requirePorts() {
   ];
   for (const [port, what, variable] of ports) {
     if (!(await portFree(port))) {
-      const pid = runningStackPid();
+      const pid = await runningStackPid();
       const who = pid
         ? `the stack is already running (pid ${pid}: Ctrl-C in its terminal, or kill ${pid}, stops it). Or choose`
         : 'is the stack already running? Stop it, or choose';
@@ -55,19 +55,12 @@ async function requirePorts() {
   }
 }
 
-/**
- * What a stack that did not stop left running (killed, crashed, its terminal closed) holds the
- * ports checked next: stopped first (dist/src/local/stack-leftovers.js; such leftovers exist only
- * after a stack ran, so from a build).
- */
+/** What a stack that did not stop left running (killed, crashed, its terminal closed) holds the ports checked next. */
 async function stopLeftovers() {
-  const module = path.join(ROOT, 'dist', 'src', 'local', 'stack-leftovers.js');
-  if (!existsSync(module)) return;
-  const { stopLeftoverProcesses } = await import(pathToFileURL(module).href);
-  const { stackDir } = await import(
-    pathToFileURL(path.join(ROOT, 'dist', 'src', 'local', 'stack-connection.js')).href
-  );
-  await stopLeftoverProcesses(stackDir(process.env), (line) => process.stdout.write(`${line}\n`));
+  const leftovers = await fromBuild('stack-leftovers.js');
+  const { stackDir } = (await fromBuild('stack-connection.js')) ?? {};
+  if (leftovers && stackDir)
+    await leftovers.stopLeftoverProcesses(stackDir(process.env), (line) => process.stdout.write(`${line}\n`));
 }
 
 try {

@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { Client } from '@temporalio/client';
 import { startTracing } from '../worker/tracing';
-import { isAlive, stackConnectionFile, type StackConnection } from '../local/stack-connection';
+import { runningStack } from '../local/stack-connection';
 import { DEFAULT_TASK_QUEUE, tracesExportFrom } from '../worker/config';
 import { connectClient, loadTemporalTarget } from '../worker/connection';
 import { runbookDataConverter } from '../codec/aes-gcm';
@@ -31,25 +30,14 @@ function namesServer(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env.TEMPORAL_ADDRESS || env.TEMPORAL_PROFILE || env.TEMPORAL_CONFIG_FILE);
 }
 
-/** The local stack this machine runs (its connection file and a live process), if any. */
-function runningStack(env: NodeJS.ProcessEnv): StackConnection | undefined {
-  const file = stackConnectionFile(env);
-  if (!existsSync(file)) return undefined;
-  try {
-    const stack = JSON.parse(readFileSync(file, 'utf8')) as StackConnection;
-    return isAlive(stack.pid) ? stack : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Said with a configuration error of a command typed where nothing names a server and no local
  * stack runs (the stack stopped, or never started here): alone, that error was "payload encryption
- * has no key", which sent people after keys when what they lacked was a running stack.
+ * has no key", which sent people after keys when what they lacked was a running stack. `env` is
+ * clientEnvironment's: a running stack has named itself there.
  */
-export function noServerHint(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (namesServer(env) || runningStack(env)) return undefined;
+export function noServerHint(env: NodeJS.ProcessEnv): string | undefined {
+  if (namesServer(env)) return undefined;
   return (
     'No Temporal server is named (TEMPORAL_ADDRESS or TEMPORAL_PROFILE) and no local stack is running here: ' +
     '"npm run stack" starts one, and the CLI then finds its address and payload keys by itself.'
@@ -74,7 +62,7 @@ export const CLI_EXPORT_TIMEOUT_MS = 2_000;
 /** Connects once, runs `work`, always closes the connection. */
 export async function withClient<T>(work: (ctx: CommandContext) => Promise<T>): Promise<T> {
   const env = clientEnvironment();
-  const hint = noServerHint();
+  const hint = noServerHint(env);
   let target: ReturnType<typeof loadTemporalTarget>;
   let dataConverter: ReturnType<typeof runbookDataConverter>;
   try {

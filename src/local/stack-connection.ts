@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from './paths';
 
@@ -28,5 +29,17 @@ export function isAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The local stack this machine runs (its connection file and a live process), if any. */
+export function runningStack(env: NodeJS.ProcessEnv = process.env): StackConnection | undefined {
+  const file = stackConnectionFile(env);
+  if (!existsSync(file)) return undefined;
+  try {
+    const stack = JSON.parse(readFileSync(file, 'utf8')) as StackConnection;
+    return isAlive(stack.pid) ? stack : undefined;
+  } catch {
+    return undefined;
   }
 }

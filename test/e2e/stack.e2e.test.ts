@@ -60,6 +60,21 @@ async function startStack() {
   }
 }
 
+/**
+ * The CLI's environment with nothing naming a server: it finds the stack through its connection
+ * file, whatever its ports, and its payload keys the same way (the stack generated them).
+ */
+function cliEnvFor(stackDir: string): Record<string, string | undefined> {
+  return {
+    TEMPORAL_ADDRESS: undefined,
+    TEMPORAL_NAMESPACE: undefined,
+    TEMPORAL_PROFILE: undefined,
+    TEMPORAL_CONFIG_FILE: undefined,
+    RUNBOOKS_STACK_DIR: stackDir,
+    RUNBOOKS_PAYLOAD_KEYS: undefined,
+  };
+}
+
 describe('the local stack (npm run stack)', () => {
   test('comes up, serves the UI and Procedure A, keeps state across a restart, stops on Ctrl-C', async () => {
     const { stack, stackDir, stackEnv, uiPort, codecPort, temporalPort } = await startStack();
@@ -101,16 +116,7 @@ describe('the local stack (npm run stack)', () => {
     };
     assert.equal(settings.StartWorkflowDisabled, false, 'starting workflows from the UI is enabled');
 
-    // No TEMPORAL_ADDRESS: the CLI finds the stack through its connection file, whatever its ports.
-    const cliEnv = {
-      TEMPORAL_ADDRESS: undefined,
-      TEMPORAL_NAMESPACE: undefined,
-      TEMPORAL_PROFILE: undefined,
-      TEMPORAL_CONFIG_FILE: undefined,
-      RUNBOOKS_STACK_DIR: stackDir,
-      // …and its payload keys the same way (the stack generated them).
-      RUNBOOKS_PAYLOAD_KEYS: undefined,
-    };
+    const cliEnv = cliEnvFor(stackDir);
     const start = spawnNode(
       'dist/src/cli/main.js',
       [
@@ -199,13 +205,7 @@ describe('the local stack (npm run stack)', () => {
     process.kill(temporal.pid, 'SIGKILL');
     await next.waitFor(/the Temporal dev server exited \(signal SIGKILL\); starting it again/, 30_000);
     await next.waitFor(/the Temporal dev server is running again/, 120_000);
-    const listed = spawnNode('dist/src/cli/main.js', ['list', '--json'], {
-      TEMPORAL_ADDRESS: undefined,
-      TEMPORAL_PROFILE: undefined,
-      TEMPORAL_CONFIG_FILE: undefined,
-      RUNBOOKS_PAYLOAD_KEYS: undefined,
-      RUNBOOKS_STACK_DIR: stackDir,
-    });
+    const listed = spawnNode('dist/src/cli/main.js', ['list', '--json'], cliEnvFor(stackDir));
     assert.equal(await listed.exited(), 0, listed.output());
 
     next.child.kill('SIGINT');
