@@ -54,21 +54,52 @@ function requirePromtool() {
 }
 
 /**
- * Test files run in two lanes (RUNBOOKS_TEST_CONCURRENCY=1: one lane, one file after another):
- * the fault matrix (8–12 min) and SECOND_LANE's files in one, every other file one after another
- * in the other. In one lane the suite took 21 min on a 2-core machine, over the 20-min budget. (Node's own
- * --test-concurrency sorts the files, so the matrix started last; hence two runner processes.)
- * Each file has its own servers and database either way.
+ * Test files run in a pool of TEST_CONCURRENCY runner processes (RUNBOOKS_TEST_CONCURRENCY=1: one
+ * file after another): each `node --test` process runs one job (a file, or one shard of the fault
+ * matrix) and the next free one takes the next job, longest expected first. Two fixed lanes (the
+ * matrix and the signed approvals in one, every other file in the other) ended 190 s apart in
+ * CI164 (820 s against 1012 s); the matrix alone varies 445–633 s between machines, so no fixed
+ * split stays balanced. Each job has its own servers and database.
  */
-const TEST_CONCURRENCY = Number(process.env.RUNBOOKS_TEST_CONCURRENCY ?? 2);
+const TEST_CONCURRENCY = Math.max(1, Number(process.env.RUNBOOKS_TEST_CONCURRENCY ?? 2));
+
+/** The fault matrix runs as this many shards (its rows split by cost: test/workflows/fault-matrix.test.ts). */
+const MATRIX_SHARDS = 2;
 
 /**
- * The second lane: the fault matrix, and after it the files that balance the lanes. CI133
- * (2026-12-05, idle 2-core machine): matrix 445 s, signed approvals 181 s, every other file 737 s
- * one after another, so the run took 968 s with the signed approvals in the first lane.
+ * Seconds each long job took in CI164 (a fresh clone, 2 cores, two lanes), to start the longest
+ * first; a file not listed is taken as 10 s. The runner prints each job's time at the end.
  */
-const SECOND_LANE = ['fault-matrix', 'signed-approvals'];
-const inSecondLane = (file) => SECOND_LANE.some((name) => file.includes(name));
+const EXPECTED_SECONDS = [
+  ['fault-matrix', 320],
+  ['signed-approvals', 182],
+  ['replay/histories', 95],
+  ['e2e/break-glass-restore', 94],
+  ['e2e/cli-runs', 79],
+  ['phased-reenablement', 70],
+  ['e2e/stack', 60],
+  ['e2e/rollback-to-pilot', 59],
+  ['reenablement-failures', 49],
+  ['e2e/worker-upgrade', 41],
+  ['workflows/rollback-to-pilot', 35],
+  ['rollback-decision', 30],
+];
+const expectedSeconds = (job) =>
+  EXPECTED_SECONDS.find(([fragment]) => job.file.includes(fragment))?.[1] ?? 10;
+
+/** The jobs for `files`: one per file, the fault matrix in shards when files run side by side. */
+function jobsFor(files) {
+  const jobs = files.flatMap((file) =>
+    file.includes('fault-matrix') && TEST_CONCURRENCY > 1
+      ? Array.from({ length: MATRIX_SHARDS }, (_, i) => ({
+          file,
+          label: `${path.relative(ROOT, file)} (shard ${i + 1}/${MATRIX_SHARDS})`,
+          env: { FAULT_MATRIX_SHARD: `${i + 1}/${MATRIX_SHARDS}` },
+        }))
+      : [{ file, label: path.relative(ROOT, file), env: {} }],
+  );
+  return jobs.sort((a, b) => expectedSeconds(b) - expectedSeconds(a) || a.label.localeCompare(b.label));
+}
 
 async function main() {
   setup();
@@ -117,19 +148,21 @@ async function main() {
   const fragments = process.argv.slice(2);
   const files = testFiles(path.join(ROOT, 'dist', 'test'))
     .filter((file) => fragments.length === 0 || fragments.some((fragment) => file.includes(fragment)))
-    .sort()
-    // The longest file (the fault matrix, ~15 min) first, so the others run beside it.
-    .sort((a, b) => Number(b.includes('fault-matrix')) - Number(a.includes('fault-matrix')));
+    .sort();
   if (files.length === 0) throw new SetupError(`no test file matches ${fragments.join(', ')}`);
-  const lanes =
-    TEST_CONCURRENCY > 1 ? [files.filter((f) => !inSecondLane(f)), files.filter(inSecondLane)] : [files];
-  const nonEmpty = lanes.filter((lane) => lane.length > 0);
-  process.stdout.write(`• running ${files.length} test files in ${nonEmpty.length} lane(s)\n`);
+  const jobs = jobsFor(files);
+  process.stdout.write(
+    `• running ${files.length} test files as ${jobs.length} jobs, ${Math.min(TEST_CONCURRENCY, jobs.length)} at a time\n`,
+  );
   let status = 1;
   try {
-    // The first lane prints as it goes; the others print when they end (no interleaved lines).
-    const results = await Promise.all(nonEmpty.map((lane, i) => runLane(lane, env, i === 0)));
+    const results = await runPool(jobs, env);
     status = results.every((r) => r.code === 0) ? 0 : 1;
+    process.stdout.write('\n• jobs by time (s, passed / failed):\n');
+    for (const r of [...results].sort((a, b) => b.seconds - a.seconds))
+      process.stdout.write(
+        `  ${r.seconds.toFixed(0).padStart(5)}  ${r.passed} / ${r.failed}  ${r.job.label}\n`,
+      );
     const passed = results.reduce((sum, r) => sum + r.passed, 0);
     const failed = results.reduce((sum, r) => sum + r.failed, 0);
     process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
@@ -139,32 +172,47 @@ async function main() {
   process.exit(status);
 }
 
-/** One node --test process over `lane`; its output live (or at its end), and its pass/fail counts. */
-function runLane(lane, env, live) {
-  // A file may take 15 min; the fault matrix (every site of nine workflow types × 3 faults, one
-  // file) took 15–21 min on a shared 2-core machine while the fake kubectl started node per call
-  // (12 min in CI47; 8 min in CI49, the libfaketime server no longer spinning), so its lane
-  // allows 25.
-  const timeoutMs = lane.some((file) => file.includes('fault-matrix')) ? 1_500_000 : 900_000;
+/** Runs `jobs` in TEST_CONCURRENCY processes at a time, in their order; each job's result. */
+async function runPool(jobs, env) {
+  const queue = [...jobs];
+  const results = [];
+  const runner = async () => {
+    for (let job = queue.shift(); job; job = queue.shift()) results.push(await runJob(job, env));
+  };
+  await Promise.all(Array.from({ length: Math.min(TEST_CONCURRENCY, jobs.length) }, runner));
+  return results;
+}
+
+/** One node --test process over one job; its output when it ends (no interleaved lines), and its counts. */
+function runJob(job, env) {
+  // The fault matrix took 15–21 min in one file on a shared 2-core machine while the fake kubectl
+  // started node per call (8–10 min since); a shard of it is allowed 25 min, any other file 15.
+  const timeoutMs = job.file.includes('fault-matrix') ? 1_500_000 : 900_000;
+  const began = Date.now();
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--test', '--test-concurrency=1', `--test-timeout=${timeoutMs}`, '--test-reporter=spec', ...lane],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env },
+      ['--test', `--test-timeout=${timeoutMs}`, '--test-reporter=spec', job.file],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ...job.env } },
     );
     let output = '';
-    const take = (stream, sink) =>
-      stream.on('data', (chunk) => {
-        output += chunk.toString('utf8');
-        if (live) sink.write(chunk);
-      });
-    take(child.stdout, process.stdout);
-    take(child.stderr, process.stderr);
-    child.on('close', (code) => {
-      if (!live) process.stdout.write(output);
+    const take = (stream) => stream.on('data', (chunk) => (output += chunk.toString('utf8')));
+    take(child.stdout);
+    take(child.stderr);
+    child.on('close', (code, signal) => {
+      const seconds = (Date.now() - began) / 1000;
+      process.stdout.write(`\n• ${job.label}: ${seconds.toFixed(0)} s, exit ${code ?? signal}\n${output}`);
       const count = (label) => Number(new RegExp(`ℹ ${label} (\\d+)`).exec(output)?.[1] ?? 0);
-      // A file that timed out is "cancelled", not "fail": it is a failure all the same.
-      resolve({ code: code ?? 1, passed: count('pass'), failed: count('fail') + count('cancelled') });
+      // A file that timed out is "cancelled", not "fail": it is a failure all the same, and a
+      // runner that died without its summary is one failure more than it counted.
+      const failed = count('fail') + count('cancelled');
+      resolve({
+        job,
+        seconds,
+        code: code ?? 1,
+        passed: count('pass'),
+        failed: failed === 0 && code !== 0 ? 1 : failed,
+      });
     });
   });
 }

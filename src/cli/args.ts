@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { handleSchema } from '../common/identity';
 
 /** Options every command understands, their parsing, and validation that names the flags typed. */
 
@@ -122,6 +123,19 @@ export function validateFlag<S extends z.ZodType>(schema: S, value: unknown, fla
       `${flag} is invalid: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`,
     );
   return parsed.data;
+}
+
+/**
+ * The approver of `approve` and `reject`: `--approver`, or `--by` as every other decision names
+ * its person (typed at 3 a.m. after an `abort --by`, it used to be refused as "--approver is required").
+ */
+export function approverFlag(values: Values): string {
+  const { approver, by } = values;
+  if (approver !== undefined && by !== undefined && approver !== by)
+    throw new UsageError(`--approver ${approver} and --by ${by} name two people: give one of them`);
+  return approver === undefined && by !== undefined
+    ? validateFlag(handleSchema, by, '--by')
+    : validateFlag(handleSchema, approver, '--approver');
 }
 
 export const requiredText = (flag: string, value: string | undefined): string =>

@@ -313,12 +313,13 @@ describe('CLI: runs found by incident (dev server)', () => {
     await suite.withWorker(activityDeps(defaultPolicy(), suite.db.pool), async (taskQueue) => {
       const { handle, gate } = await restoreAtTheGate(taskQueue, incident);
       const planHash = gate.detail.plan!.planHash;
-      const approve = (hash: string) =>
-        cli('approve', '--incident', incident, '--approver', '@dococeven', '--plan-hash', hash);
+      // `--by`, as every other decision names its person, is the approver too.
+      const approve = (hash: string, flag = '--approver') =>
+        cli('approve', '--incident', incident, flag, '@dococeven', '--plan-hash', hash);
       const wrong = await approve(planHash.replace(/^./, (c) => (c === '0' ? '1' : '0')));
       assert.equal(wrong.code, 1, wrong.output);
       assert.match(wrong.output, /REFUSED \(plan_hash_mismatch\)/);
-      const right = await approve(planHash);
+      const right = await approve(planHash, '--by');
       assert.equal(right.code, 0, right.output);
       // Where the approval took the run, not the gate it was answered at.
       assert.match(

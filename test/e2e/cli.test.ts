@@ -117,6 +117,20 @@ describe('CLI validation (no server needed)', () => {
       /--note is required/,
     );
     assert.match((await cli('retry', '--incident', 'INC-1')).output, /--by is required/);
+    const hash = 'a'.repeat(64);
+    assert.match(
+      (await cli('approve', '--incident', 'INC-1', '--plan-hash', hash)).output,
+      /--approver is required/,
+    );
+    assert.match(
+      (await cli('approve', '--incident', 'INC-1', '--by', '@a', '--approver', '@b', '--plan-hash', hash))
+        .output,
+      /--approver @b and --by @a name two people/,
+    );
+    assert.match(
+      (await cli('reject', '--incident', 'INC-1', '--by', 'not a handle')).output,
+      /--by is invalid/,
+    );
     assert.match((await cli('skip', '--incident', 'INC-1', '--by', 'not a handle')).output, /--by/);
     assert.match(
       (await cli('status', '--incident', 'INC-1', '--procedure', 'Z')).output,

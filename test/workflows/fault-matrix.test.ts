@@ -49,7 +49,8 @@ import { matrixPolicy, startMatrixWorld, stopMatrixWorld, type MatrixWorld } fro
  *
  * FAULT_MATRIX_VERBOSE=1 prints each cell as it ends; FAULT_MATRIX_ONLY=<activityType>:<fault>
  * (or <activityType>:then_skip, :then_abort, :then_cancel) runs one cell (after each runbook's fault-free run);
- * FAULT_MATRIX_RUNBOOKS=a,b runs only those; FAULT_MATRIX_COLUMNS=then_cancel,… runs only those decision
+ * FAULT_MATRIX_RUNBOOKS=a,b runs only those; FAULT_MATRIX_SHARD=i/n only the i-th of n sets of rows
+ * of like time (npm test runs the matrix as two shards side by side); FAULT_MATRIX_COLUMNS=then_cancel,… runs only those decision
  * columns (and the non-retryable cells they follow).
  */
 
@@ -83,6 +84,49 @@ const LEFT_OUT = (type: string, runbook: string): boolean =>
   type.startsWith('notify') ||
   POLICY_READS.includes(type) ||
   (type === 'checkChangeFreeze' && !FREEZE_CHECKED_IN.includes(runbook));
+
+/**
+ * Seconds each row took in CI164 (a fresh clone, 2 cores), to split the rows into shards of like
+ * time; a row not listed counts 30 s.
+ */
+const ROW_SECONDS: Record<string, number> = {
+  rollbackToPilot: 148,
+  'rollbackToPilot (writer freeze)': 30,
+  phasedReenablement: 126,
+  'phasedReenablement (staging soak)': 9,
+  breakGlassRestore: 48,
+  breakGlassConsoleEdit: 57,
+  breakGlassOverwriteRecovery: 6,
+  breakGlassRebootstrap: 34,
+  breakGlassDrill: 19,
+  backstopProgram: 100,
+  incident: 24,
+  freezeLift: 7,
+  'releaseRollback (pin)': 12,
+  'releaseRollback (merge revert)': 12,
+};
+
+/**
+ * The rows this process runs: all of them, or with FAULT_MATRIX_SHARD=<i>/<n> (npm test runs the
+ * matrix as two processes side by side) the i-th of n sets of like time, each row given to the
+ * set with the least time so far, longest row first.
+ */
+function matrixShard(rows: string[]): Set<string> {
+  const spec = process.env.FAULT_MATRIX_SHARD;
+  if (!spec) return new Set(rows);
+  const match = /^(\d+)\/(\d+)$/.exec(spec);
+  const [index, count] = [Number(match?.[1]), Number(match?.[2])];
+  if (!match || index < 1 || index > count)
+    throw new Error(`FAULT_MATRIX_SHARD must be <i>/<n> with 1 ≤ i ≤ n, not ${JSON.stringify(spec)}`);
+  const seconds = (row: string) => ROW_SECONDS[row] ?? 30;
+  const shards = Array.from({ length: count }, () => ({ rows: new Set<string>(), seconds: 0 }));
+  for (const row of [...rows].sort((a, b) => seconds(b) - seconds(a) || a.localeCompare(b))) {
+    const lightest = shards.reduce((min, next) => (next.seconds < min.seconds ? next : min));
+    lightest.rows.add(row);
+    lightest.seconds += seconds(row);
+  }
+  return shards[index - 1]!.rows;
+}
 
 const tmp = scratchDir('runbooks-fault-matrix');
 const suite = workflowSuite({ server: 'time-skipping', queuePrefix: 'tq-faults' });
@@ -150,6 +194,7 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
     ],
   ];
   const only = process.env.FAULT_MATRIX_RUNBOOKS?.split(',');
+  const shard = matrixShard(scenarios.map(([runbook]) => runbook));
   const rows: string[] = [];
   let cells = 0;
   let sitesTotal = 0;
@@ -157,7 +202,8 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
   const decided = { skip: 0, abort: 0, cancel: 0 };
 
   for (const [runbook, scenarioOf, row] of scenarios) {
-    test(runbook, { skip: only && !only.includes(runbook) }, async () => {
+    const skip = (only && !only.includes(runbook)) || !shard.has(runbook);
+    test(runbook, { skip }, async () => {
       const scenario = scenarioOf(world);
       const matrix = new FaultMatrix(suite, injector, world.sinks.pagerDuty);
       const deps = activityDeps(row?.policy() ?? policy, suite.db.pool, channelSecrets(world.sinks), {
@@ -246,7 +292,7 @@ describe('fault matrix (time-skipping, shipped durations)', () => {
   test('summary', () => {
     process.stdout.write(`${rows.join('\n')}\n`);
     process.stdout.write(
-      `fault matrix: ${sitesTotal} sites × ${FAULTS.length} faults, ${decided.skip} skips, ${decided.abort} aborts, ${decided.cancel} cancellations, ${silent} silent failures (${cells} cells)\n`,
+      `fault matrix${process.env.FAULT_MATRIX_SHARD ? ` (shard ${process.env.FAULT_MATRIX_SHARD})` : ''}: ${sitesTotal} sites × ${FAULTS.length} faults, ${decided.skip} skips, ${decided.abort} aborts, ${decided.cancel} cancellations, ${silent} silent failures (${cells} cells)\n`,
     );
     assert.equal(silent, 0, 'silent failures (listed above)');
   });

@@ -17,7 +17,7 @@ import {
   stepDecisionSignal,
 } from '../../workflows/shared/messages';
 import type { RunbookStatus } from '../../workflows/shared/run-record';
-import { requiredText, UsageError, validateFlag, type Values } from '../args';
+import { approverFlag, requiredText, UsageError, validateFlag, type Values } from '../args';
 import type { Command, Prepared } from '../command';
 import { renderStatus } from '../status';
 import { resolveRun, runRef } from '../runs';
@@ -176,10 +176,10 @@ export const runCommands: Command[] = [
     name: 'approve',
     group: GROUP,
     usage:
-      '--incident <id> --approver <@handle> --plan-hash <hash> [--rationale "..."] [--sign-key <ssh key file>]',
+      '--incident <id> --approver <@handle> (or --by) --plan-hash <hash> [--rationale "..."] [--sign-key <ssh key file>]',
     prepare(values) {
       const approval = {
-        approver: validateFlag(handleSchema, values.approver, '--approver'),
+        approver: approverFlag(values),
         planHash: validateFlag(
           z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex planHash from "status"'),
           values['plan-hash'],
@@ -200,13 +200,13 @@ export const runCommands: Command[] = [
   {
     name: 'reject',
     group: GROUP,
-    usage: '--incident <id> --approver <@handle> --reason "..."',
+    usage: '--incident <id> --approver <@handle> (or --by) --reason "..."',
     prepare: (values) =>
       sendDecision(
         runRef(values),
         rejectSignal.name,
         {
-          approver: validateFlag(handleSchema, values.approver, '--approver'),
+          approver: approverFlag(values),
           reason: requiredText('--reason', values.reason),
         },
         values,
