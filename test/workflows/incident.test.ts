@@ -227,6 +227,41 @@ describe('incident (seed 004) on the time-skipping server', () => {
     });
   });
 
+  test('cancelled at a review wait the fail-safe came back to: the notice says since when the wait began', async () => {
+    const injector = new FaultInjector();
+    await withIncidentWorker(
+      async (taskQueue) => {
+        const input = declaration({ severity: 'P1' });
+        const { handle } = await declare(taskQueue, input);
+        injector.arm('liftChangeFreeze', 'non_retryable', 'incident');
+        await handle.signal(resolveMessage.signal, { by: '@sre-lead', summary: 'green' });
+        await waitForStatus<IncidentStatus>(handle, atStep('needs_human'), 'the lift asking a human');
+        injector.clear();
+        // Six hours at needs_human before the decision: the return is well after the wait began.
+        await suite.env.sleep(6 * HOUR);
+        await handle.signal(stepDecisionSignal, { by: '@sre-lead', decision: 'abort', reason: 'later' });
+        const back = await waitForStatus<IncidentStatus>(
+          handle,
+          (status) => status.step === 'awaiting_review' && status.waitingSince !== undefined,
+          'back at the review wait',
+        );
+        const returned = back.steps.at(-1)!.startedAt;
+        assert.ok(Date.parse(returned) - Date.parse(back.waitingSince!) >= 6 * HOUR, returned);
+        await cancelRun<IncidentStatus>(handle);
+        const rows = await cancellationNotices(suite.db.pool, handle.workflowId);
+        assert.equal(rows.length, 1);
+        // Before, "(since <the return>)": the review looked six hours younger than it was.
+        assert.ok(
+          rows[0]!.body.includes(`at step awaiting_review (since ${back.waitingSince})`),
+          rows[0]!.body,
+        );
+        await recordHistory(handle, 'incident-cancelled-at-review-after-detour');
+      },
+      undefined,
+      { activity: [injector.factory] },
+    );
+  });
+
   test('P0: the IC is paged every 5 min until acknowledged and escalated at 15 min; severity changes re-arm the update clock', async () => {
     await withIncidentWorker(async (taskQueue) => {
       const { handle, startedMs } = await declare(taskQueue, declaration({ severity: 'P0' }));

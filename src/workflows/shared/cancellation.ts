@@ -106,7 +106,11 @@ async function endCancelled(
 ): Promise<void> {
   const { status } = record;
   const step = status.step;
-  const since = status.steps.at(-1)?.startedAt;
+  // A wait the fail-safe came back to began before the detour (the step entry is the return).
+  const since =
+    status.waitingSince !== undefined && isPatched(PATCHES.cancellationSinceWaitBegan)
+      ? status.waitingSince
+      : status.steps.at(-1)?.startedAt;
   const unwatched = status.deadlines.filter((deadline) => deadline.state === 'pending');
   for (const deadline of unwatched) record.resolveDeadline(deadline.name, 'cancelled');
   const summary = `cancelled from Temporal (Web UI, CLI or API) at step ${step}`;

@@ -119,6 +119,8 @@ export const PATCHES = {
   signatureCheckLocal: 'signature-check-local-v1',
   /** An activity result that is not sealed under the payload keys (completed by id through Temporal's API, by something without them) is refused as the activity failing for good. Asked when one comes. */
   sealedActivityResults: 'sealed-activity-results-v1',
+  /** A cancellation at a human wait the fail-safe returned to says since when the wait began, not since the return. Asked then. */
+  cancellationSinceWaitBegan: 'run-cancellation-since-wait-began-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
