@@ -57,6 +57,7 @@ export function workerSizingOptions(
   | 'maxCachedWorkflows'
   | 'maxConcurrentWorkflowTaskExecutions'
   | 'maxConcurrentActivityTaskExecutions'
+  | 'maxEagerActivityReservationsPerWorkflowTask'
   | 'stickyQueueScheduleToStartTimeout'
   | 'workflowTaskPollerBehavior'
   | 'nonStickyToStickyPollRatio'
@@ -65,6 +66,7 @@ export function workerSizingOptions(
     maxCachedWorkflows: sizing.maxCachedWorkflows,
     maxConcurrentWorkflowTaskExecutions: sizing.maxConcurrentWorkflowTaskExecutions,
     maxConcurrentActivityTaskExecutions: sizing.maxConcurrentActivityTaskExecutions,
+    maxEagerActivityReservationsPerWorkflowTask: sizing.maxEagerActivitiesPerWorkflowTask,
     stickyQueueScheduleToStartTimeout: sizing.stickyQueueScheduleToStartTimeoutMs,
     workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: sizing.maxConcurrentWorkflowTaskPolls },
     nonStickyToStickyPollRatio: sizing.nonStickyToStickyPollRatio,

@@ -7,6 +7,7 @@ import { unservedRunbooks, type PolicyFile } from '../../src/common/policy';
 import { resolveChannels } from '../../src/activities/channels';
 import { scratchDir } from '../../src/local/servers';
 import {
+  DEFAULT_EAGER_ACTIVITIES,
   DEFAULT_WORKER_HEAP_MIB,
   defaultWorkflowCacheSize,
   loadWorkerConfig,
@@ -322,6 +323,7 @@ describe('worker environment', () => {
       maxCachedWorkflows: 150,
       maxConcurrentWorkflowTaskExecutions: 20,
       maxConcurrentActivityTaskExecutions: 50,
+      maxEagerActivitiesPerWorkflowTask: 10,
       stickyQueueScheduleToStartTimeoutMs: 5_000,
       maxConcurrentWorkflowTaskPolls: 10,
       nonStickyToStickyPollRatio: 0.8,
@@ -334,8 +336,10 @@ describe('worker environment', () => {
           RUNBOOKS_WORKFLOW_CACHE_SIZE: 'lots',
           RUNBOOKS_STICKY_QUEUE_TIMEOUT: '0s',
           RUNBOOKS_NON_STICKY_POLL_RATIO: '0',
+          RUNBOOKS_MAX_EAGER_ACTIVITIES: '-1',
         }),
       (error: Error) =>
+        /RUNBOOKS_MAX_EAGER_ACTIVITIES: /.test(error.message) &&
         /RUNBOOKS_WORKFLOW_CACHE_SIZE: /.test(error.message) &&
         /RUNBOOKS_STICKY_QUEUE_TIMEOUT: /.test(error.message) &&
         /RUNBOOKS_NON_STICKY_POLL_RATIO: /.test(error.message),
@@ -350,6 +354,7 @@ describe('worker environment', () => {
       RUNBOOKS_WORKFLOW_CACHE_SIZE: '150',
       RUNBOOKS_WORKFLOW_TASK_POLLERS: '12',
       RUNBOOKS_NON_STICKY_POLL_RATIO: '0.75',
+      RUNBOOKS_MAX_EAGER_ACTIVITIES: '6',
     });
     const native = toNativeWorkerOptions({
       ...compileWorkerOptions(
@@ -363,6 +368,7 @@ describe('worker environment', () => {
     assert.equal(native.nonStickyToStickyPollRatio, 0.75);
     assert.equal(native.maxCachedWorkflows, 150);
     assert.equal(native.stickyQueueScheduleToStartTimeout, 10_000);
+    assert.equal(native.maxEagerActivityReservationsPerWorkflowTask, 6);
     assert.deepEqual(
       [native.tuner.workflowTaskSlotSupplier, native.tuner.activityTaskSlotSupplier],
       [
@@ -375,6 +381,7 @@ describe('worker environment', () => {
       maxCachedWorkflows: defaultWorkflowCacheSize(),
       maxConcurrentWorkflowTaskPolls: 10,
       nonStickyToStickyPollRatio: 0.8,
+      maxEagerActivitiesPerWorkflowTask: DEFAULT_EAGER_ACTIVITIES,
     });
   });
 
