@@ -71,7 +71,12 @@ const workerEnvSchema = z
     RUNBOOKS_WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000).optional(),
     RUNBOOKS_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(1_000).default(20),
     RUNBOOKS_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(1_000).default(50),
-    RUNBOOKS_MAX_EAGER_ACTIVITIES: z.coerce.number().int().min(0).max(1_000).default(DEFAULT_EAGER_ACTIVITIES),
+    RUNBOOKS_MAX_EAGER_ACTIVITIES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(1_000)
+      .default(DEFAULT_EAGER_ACTIVITIES),
     RUNBOOKS_WORKFLOW_TASK_POLLERS: z.coerce.number().int().min(2).max(200).default(10),
     RUNBOOKS_NON_STICKY_POLL_RATIO: z.coerce.number().gt(0).max(1).default(0.8),
     RUNBOOKS_STICKY_QUEUE_TIMEOUT: z
