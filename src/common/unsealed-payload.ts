@@ -32,3 +32,10 @@ export function unsealedActivityPayload(value: unknown): UnsealedActivityPayload
     text: typeof text === 'string' ? text : '',
   };
 }
+
+/**
+ * The encoding an UnsealedActivityPayload says for an activity completed with no payload at all
+ * (the workflow interceptor wraps such a completion so the payload converter sees it): a runbooks
+ * worker writes even an empty result as a sealed payload, so no runbooks worker completed it.
+ */
+export const ABSENT_PAYLOAD_ENCODING = '(no payload)';

@@ -3,13 +3,18 @@ import {
   ApplicationFailure,
   defaultPayloadConverter,
   workflowInfo,
+  type ActivateInput,
   type ActivityInput,
   type LocalActivityInput,
   type WorkflowInterceptorsFactory,
 } from '@temporalio/workflow';
 import { RetryState, type ActivitySerializationContext } from '@temporalio/common';
 import { RUN_LOG_CONTEXT_HEADER } from '../common/log-context';
-import type { UnsealedActivityPayload } from '../common/unsealed-payload';
+import {
+  ABSENT_PAYLOAD_ENCODING,
+  UNSEALED_ACTIVITY_PAYLOAD,
+  type UnsealedActivityPayload,
+} from '../common/unsealed-payload';
 import { setUnsealedResultHandler } from '../common/unsealed-result-handler';
 import { runLogContext } from './shared/log-context';
 import { recordUnsealedActivityResult } from './shared/metrics';
@@ -23,7 +28,8 @@ import { isPatched, PATCHES } from './shared/patches';
  * - an activity's result that is not sealed under the payload keys is refused as the activity
  *   failing for good (src/common/unsealed-payload.ts), so the run takes its failure path (the
  *   fail-safe pages and waits for a human) instead of the value. The payload converter asks
- *   (src/codec/payload-converter.ts); the activity's promise is the SDK's own, untouched.
+ *   (src/codec/payload-converter.ts); the activity's promise is the SDK's own, untouched. A
+ *   result with no payload at all is refused the same way (since 0.22.0).
  */
 function withRunLogContext<T extends ActivityInput | LocalActivityInput>(input: T): T {
   const context = runLogContext();
@@ -45,19 +51,24 @@ function unsealedResult(
   activityType: string | undefined,
 ): unknown {
   // Asked here, only by a run that meets such a result (no fold holds it: the run records its own
-  // marker). A history from before encryption (0.1.0–0.3.0) met its results unsealed and took them.
-  if (!isPatched(PATCHES.sealedActivityResults))
-    return defaultPayloadConverter.fromPayload({
-      metadata: { encoding: new TextEncoder().encode(unsealed.encoding) },
-      data: new TextEncoder().encode(unsealed.text),
-    });
+  // marker). A history from before encryption (0.1.0–0.3.0) met its results unsealed and took them;
+  // one recorded before 0.22.0 took a completion without a payload as undefined (its workflow task
+  // then failed on it, again and again).
+  const absent = unsealed.encoding === ABSENT_PAYLOAD_ENCODING;
+  if (!isPatched(absent ? PATCHES.absentActivityResultsRefused : PATCHES.sealedActivityResults))
+    return absent
+      ? undefined
+      : defaultPayloadConverter.fromPayload({
+          metadata: { encoding: new TextEncoder().encode(unsealed.encoding) },
+          data: new TextEncoder().encode(unsealed.text),
+        });
   const type = activityType ?? `activity ${context.activityId ?? '?'}`;
   recordUnsealedActivityResult(workflowInfo().workflowType, type);
   const cause = ApplicationFailure.create({
     type: 'UnsealedActivityResult',
     nonRetryable: true,
     message:
-      `the result of ${type} is not sealed under the payload keys, so no runbooks worker wrote it: ` +
+      `the result of ${type} ${absent ? 'came with no payload at all (a runbooks worker seals even an empty result)' : 'is not sealed under the payload keys'}, so no runbooks worker wrote it: ` +
       `it was completed through Temporal's API by something else, and is not taken. Check who can call the namespace's API`,
   });
   // A local activity's failure reaches the workflow as its cause (as the SDK gives it).
@@ -72,6 +83,23 @@ function unsealedResult(
         cause,
       );
   return { then: (_: unknown, reject: (error: unknown) => void) => reject(failure) };
+}
+
+/**
+ * A completed activity whose result has no payload at all is given one that says so, wrapped as an
+ * unsealed payload is: the SDK then asks the payload converter, and the handler refuses it at the
+ * same moment it would have taken the value (no command moves). Without it the run took
+ * `undefined` for the step's answer and its workflow task failed on it, again and again.
+ */
+const ABSENT_RESULT = defaultPayloadConverter.toPayload({
+  [UNSEALED_ACTIVITY_PAYLOAD]: { encoding: ABSENT_PAYLOAD_ENCODING, text: '' },
+});
+
+function markAbsentResults(activation: ActivateInput['activation']): void {
+  for (const job of activation.jobs ?? []) {
+    const completed = job.resolveActivity?.result?.completed;
+    if (completed && !completed.result) completed.result = ABSENT_RESULT;
+  }
 }
 
 export const interceptors: WorkflowInterceptorsFactory = () => {
@@ -91,6 +119,14 @@ export const interceptors: WorkflowInterceptorsFactory = () => {
     ),
   );
   return {
+    internals: [
+      {
+        activate: (input, next) => {
+          markAbsentResults(input.activation);
+          return next(input);
+        },
+      },
+    ],
     outbound: [
       {
         scheduleActivity: (input, next) => next(scheduled(input)),

@@ -23,7 +23,7 @@ import { HttpSink } from '../fixtures/sinks/http-sink';
 import { CLI_EXPORT_TIMEOUT_MS } from '../../src/cli/client';
 import { sshKeyPair, sshPublicKey } from '../fixtures/signing';
 import { testDataConverter } from '../fixtures/payload-keys';
-import { completeAsRogue, rogueClient, scheduleAsRogue } from '../fixtures/rogue';
+import { completeAsRogue, NO_PAYLOAD, rogueClient, scheduleAsRogue } from '../fixtures/rogue';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, readUntil, waitForStatus } from '../fixtures/wait';
@@ -451,6 +451,52 @@ describe('CLI: runs found by incident (dev server)', () => {
         await handle.terminate('test over');
       },
       { activity: [slowCheck] },
+    );
+  });
+  test('an activity completed by id through the API with no payload at all is not taken either: the step waits for a human', async () => {
+    const incident = uniqueId('INC');
+    // The first restore attempt takes 5 s here (a busy worker): the window the attacker needs.
+    let slowed = false;
+    const slowFirstRestore: ActivityInterceptorsFactory = (ctx) => ({
+      inbound: {
+        execute: async (input, next) => {
+          if (ctx.info.activityType === 'executeRestore' && !slowed) {
+            slowed = true;
+            await sleep(5_000);
+          }
+          return next(input);
+        },
+      },
+    });
+    await suite.withWorker(
+      activityDeps(shortTestPolicy(), suite.db.pool),
+      async (taskQueue) => {
+        const { handle, gate } = await restoreAtTheGate(taskQueue, incident);
+        await handle.signal(approveSignal, {
+          approver: '@oncall-lead',
+          planHash: gate.detail.plan!.planHash,
+        });
+        // Every result a runbooks worker writes is a sealed payload, an empty one included: a
+        // completion without any payload was written by someone else.
+        assert.ok(
+          await completeAsRogue(suite.env, handle, 'executeRestore', NO_PAYLOAD),
+          'the restore was pending',
+        );
+        const waiting = await waitForStatus<BreakGlassRestoreStatus>(
+          handle,
+          (status) => status.step === 'needs_human' || status.outcome !== undefined,
+          'the empty completion handled',
+          30_000,
+        );
+        assert.equal(waiting.step, 'needs_human', 'the empty completion is not taken');
+        assert.match(waiting.needsHuman!.error, /executeRestore came with no payload/);
+        await Worker.runReplayHistory(
+          { workflowBundle: suite.bundle, dataConverter: testDataConverter(), replayName: 'empty' },
+          await handle.fetchHistory(),
+        );
+        await handle.terminate('test over');
+      },
+      { activity: [slowFirstRestore] },
     );
   });
   test("an activity's result completed by id through the API, unsealed, is not taken: the step waits for a human, and its retry commits once", async () => {

@@ -121,6 +121,8 @@ export const PATCHES = {
   sealedActivityResults: 'sealed-activity-results-v1',
   /** A cancellation at a human wait the fail-safe returned to says since when the wait began, not since the return. Asked then. */
   cancellationSinceWaitBegan: 'run-cancellation-since-wait-began-v1',
+  /** An activity completed with no payload at all (a runbooks worker seals even an empty result) is refused as the activity failing for good, as an unsealed one is. Asked when one comes. */
+  absentActivityResultsRefused: 'absent-activity-results-refused-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
