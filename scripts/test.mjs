@@ -61,7 +61,7 @@ function requirePromtool() {
  * CI164 (820 s against 1012 s); the matrix alone varies 445–633 s between machines, so no fixed
  * split stays balanced. Each job has its own servers and database.
  */
-const TEST_CONCURRENCY = Math.max(1, Number(process.env.RUNBOOKS_TEST_CONCURRENCY ?? 2));
+const TEST_CONCURRENCY = Number(process.env.RUNBOOKS_TEST_CONCURRENCY ?? 2);
 
 /** The fault matrix runs as this many shards (its rows split by cost: test/workflows/fault-matrix.test.ts). */
 const MATRIX_SHARDS = 2;
@@ -102,6 +102,11 @@ function jobsFor(files) {
 }
 
 async function main() {
+  // A concurrency that is not a whole number would start no runner, and so pass with no test run.
+  if (!Number.isInteger(TEST_CONCURRENCY) || TEST_CONCURRENCY < 1)
+    throw new SetupError(
+      `RUNBOOKS_TEST_CONCURRENCY must be a whole number of 1 or more, not ${JSON.stringify(process.env.RUNBOOKS_TEST_CONCURRENCY)}`,
+    );
   setup();
 
   process.stdout.write('• lint (eslint, prettier)\n');
@@ -157,7 +162,7 @@ async function main() {
   let status = 1;
   try {
     const results = await runPool(jobs, env);
-    status = results.every((r) => r.code === 0) ? 0 : 1;
+    status = results.length === jobs.length && results.every((r) => r.code === 0) ? 0 : 1;
     process.stdout.write('\n• jobs by time (s, passed / failed):\n');
     for (const r of [...results].sort((a, b) => b.seconds - a.seconds))
       process.stdout.write(
