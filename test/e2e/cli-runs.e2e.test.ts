@@ -89,6 +89,32 @@ function liftFreeze(taskQueue: string, incident: string, by: string, reason: str
   return cliOn(taskQueue, 'lift-freeze', '--incident', incident, '--by', by, '--reason', reason, ...extra);
 }
 
+/**
+ * The first restore attempt takes 5 s (a busy worker): the window someone completing it by id
+ * through Temporal's API needs.
+ */
+function slowFirstRestore(): ActivityInterceptorsFactory {
+  let slowed = false;
+  return (ctx) => ({
+    inbound: {
+      execute: async (input, next) => {
+        if (ctx.info.activityType === 'executeRestore' && !slowed) {
+          slowed = true;
+          await sleep(5_000);
+        }
+        return next(input);
+      },
+    },
+  });
+}
+
+/** Procedure A for `incident`, approved at its gate: its restore about to run. */
+async function approvedRestore(taskQueue: string, incident: string) {
+  const { handle, gate } = await restoreAtTheGate(taskQueue, incident);
+  await handle.signal(approveSignal, { approver: '@oncall-lead', planHash: gate.detail.plan!.planHash });
+  return handle;
+}
+
 /** Procedure A for `incident`, started by the client and waiting at its approval gate. */
 async function restoreAtTheGate(taskQueue: string, incident: string) {
   const handle = await suite.env.client.workflow.start(breakGlassRestore, {
@@ -455,27 +481,10 @@ describe('CLI: runs found by incident (dev server)', () => {
   });
   test('an activity completed by id through the API with no payload at all is not taken either: the step waits for a human', async () => {
     const incident = uniqueId('INC');
-    // The first restore attempt takes 5 s here (a busy worker): the window the attacker needs.
-    let slowed = false;
-    const slowFirstRestore: ActivityInterceptorsFactory = (ctx) => ({
-      inbound: {
-        execute: async (input, next) => {
-          if (ctx.info.activityType === 'executeRestore' && !slowed) {
-            slowed = true;
-            await sleep(5_000);
-          }
-          return next(input);
-        },
-      },
-    });
     await suite.withWorker(
       activityDeps(shortTestPolicy(), suite.db.pool),
       async (taskQueue) => {
-        const { handle, gate } = await restoreAtTheGate(taskQueue, incident);
-        await handle.signal(approveSignal, {
-          approver: '@oncall-lead',
-          planHash: gate.detail.plan!.planHash,
-        });
+        const handle = await approvedRestore(taskQueue, incident);
         // Every result a runbooks worker writes is a sealed payload, an empty one included: a
         // completion without any payload was written by someone else.
         assert.ok(
@@ -496,32 +505,15 @@ describe('CLI: runs found by incident (dev server)', () => {
         );
         await handle.terminate('test over');
       },
-      { activity: [slowFirstRestore] },
+      { activity: [slowFirstRestore()] },
     );
   });
   test("an activity's result completed by id through the API, unsealed, is not taken: the step waits for a human, and its retry commits once", async () => {
     const incident = uniqueId('INC');
-    // The first restore attempt takes 5 s here (a busy worker): the window the attacker needs.
-    let slowed = false;
-    const slowFirstRestore: ActivityInterceptorsFactory = (ctx) => ({
-      inbound: {
-        execute: async (input, next) => {
-          if (ctx.info.activityType === 'executeRestore' && !slowed) {
-            slowed = true;
-            await sleep(5_000);
-          }
-          return next(input);
-        },
-      },
-    });
     await suite.withWorker(
       activityDeps(shortTestPolicy(), suite.db.pool),
       async (taskQueue) => {
-        const { handle, gate } = await restoreAtTheGate(taskQueue, incident);
-        await handle.signal(approveSignal, {
-          approver: '@oncall-lead',
-          planHash: gate.detail.plan!.planHash,
-        });
+        const handle = await approvedRestore(taskQueue, incident);
         // Someone who can call Temporal's API, without the payload keys: the restore's completion
         // by id with an answer of their own (the target is gone: the run would end, nothing
         // restored), in plain JSON.
@@ -566,7 +558,7 @@ describe('CLI: runs found by incident (dev server)', () => {
         );
         await handle.terminate('test over');
       },
-      { activity: [slowFirstRestore] },
+      { activity: [slowFirstRestore()] },
     );
   });
   test('an activity scheduled by something answering a workflow task without the keys does not run: its unsealed input is refused', async () => {
