@@ -26,6 +26,19 @@ export function exitOf(child: ChildProcess): Promise<string> {
   );
 }
 
+/** A server that exits within this long of its start counts as not having come up. */
+export const CRASH_LOOP_WINDOW_MS = 60_000;
+
+/**
+ * How long the local stack waits before starting a dead server again, `failures` being the starts
+ * in a row, this one included, that failed or died within CRASH_LOOP_WINDOW_MS: 3 s for the first,
+ * then 10, 20, 40 s… at most 5 min. A server that dies at every start (its data folder corrupt,
+ * the disk full) used to be started every 10 s for ever.
+ */
+export function restartDelayMs(failures: number): number {
+  return failures <= 1 ? 3_000 : Math.min(10_000 * 2 ** (failures - 2), 300_000);
+}
+
 /** A free TCP port on 127.0.0.1 (bound and released; the caller uses it right away). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

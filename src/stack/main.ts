@@ -4,8 +4,10 @@ import path from 'node:path';
 import { Pool } from 'pg';
 import { ensureRunbookTables } from '../db/runbook-schema';
 import {
+  CRASH_LOOP_WINDOW_MS,
   isPortFree,
   postgresDataDir,
+  restartDelayMs,
   startDevServer,
   startPostgres,
   waitForWorker,
@@ -94,24 +96,36 @@ async function keptUp<T extends RunningServer>(
   let current: RunningServer = await start();
   processes.add(what, current.pid);
   stopList.push({ address: current.address, stop: () => current.stop() });
+  // Starts in a row that failed or died soon after: each waits longer (restartDelayMs).
+  let failures = 0;
+  let startedAt = Date.now();
+  const retryIn = (): { ms: number; said: string } => {
+    const ms = restartDelayMs(failures);
+    return { ms, said: `${ms / 1000} s${failures > 1 ? ` (failure ${failures} in a row)` : ''}` };
+  };
   const watch = (server: RunningServer): void =>
     void server.exited?.then((how) => {
       if (stopping() || server !== current) return;
-      say(`! ${what} exited (${how}); starting it again in 3 s, with its state`);
-      setTimeout(() => void restart(), 3_000);
+      failures = Date.now() - startedAt < CRASH_LOOP_WINDOW_MS ? failures + 1 : 1;
+      const wait = retryIn();
+      say(`! ${what} exited (${how}); starting it again in ${wait.said}, with its state`);
+      setTimeout(() => void restart(), wait.ms);
     });
   const restart = async (): Promise<void> => {
     if (stopping()) return;
     try {
       current = await start();
+      startedAt = Date.now();
       processes.add(what, current.pid);
       say(`• ${what} is running again (pid ${current.pid})`);
       watch(current);
     } catch (error) {
+      failures += 1;
+      const wait = retryIn();
       say(
-        `! ${what} did not start again (${error instanceof Error ? error.message : String(error)}); trying again in 10 s`,
+        `! ${what} did not start again (${error instanceof Error ? error.message : String(error)}); trying again in ${wait.said}`,
       );
-      setTimeout(() => void restart(), 10_000);
+      setTimeout(() => void restart(), wait.ms);
     }
   };
   const first = current as T;
