@@ -91,14 +91,14 @@ function unsealedResult(
  * same moment it would have taken the value (no command moves). Without it the run took
  * `undefined` for the step's answer and its workflow task failed on it, again and again.
  */
-const ABSENT_RESULT = defaultPayloadConverter.toPayload({
-  [UNSEALED_ACTIVITY_PAYLOAD]: { encoding: ABSENT_PAYLOAD_ENCODING, text: '' },
-});
-
 function markAbsentResults(activation: ActivateInput['activation']): void {
   for (const job of activation.jobs ?? []) {
     const completed = job.resolveActivity?.result?.completed;
-    if (completed && !completed.result) completed.result = ABSENT_RESULT;
+    // Built only here: this module is evaluated again for every run, and almost none meets one.
+    if (completed && !completed.result)
+      completed.result = defaultPayloadConverter.toPayload({
+        [UNSEALED_ACTIVITY_PAYLOAD]: { encoding: ABSENT_PAYLOAD_ENCODING, text: '' },
+      });
   }
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
+import type { WorkflowHandle } from '@temporalio/client';
 import { approveSignal } from '../../src/workflows/shared/messages';
 import { breakGlassRestore } from '../../src/workflows';
 import type {
@@ -113,6 +114,28 @@ async function approvedRestore(taskQueue: string, incident: string) {
   const { handle, gate } = await restoreAtTheGate(taskQueue, incident);
   await handle.signal(approveSignal, { approver: '@oncall-lead', planHash: gate.detail.plan!.planHash });
   return handle;
+}
+
+/**
+ * The run's pending `executeRestore` completed by id by someone without the payload keys, with
+ * `result`; returns the status once the run has handled it (a step waiting for a human, or an end).
+ */
+async function restoreCompletedByRogue(handle: WorkflowHandle, result: unknown, what: string) {
+  assert.ok(await completeAsRogue(suite.env, handle, 'executeRestore', result), 'the restore was pending');
+  return waitForStatus<BreakGlassRestoreStatus>(
+    handle,
+    (status) => status.step === 'needs_human' || status.outcome !== undefined,
+    what,
+    30_000,
+  );
+}
+
+/** The run's history, whatever was completed in it, replays on today's bundle. */
+async function assertReplays(handle: WorkflowHandle, replayName: string): Promise<void> {
+  await Worker.runReplayHistory(
+    { workflowBundle: suite.bundle, dataConverter: testDataConverter(), replayName },
+    await handle.fetchHistory(),
+  );
 }
 
 /** Procedure A for `incident`, started by the client and waiting at its approval gate. */
@@ -487,22 +510,10 @@ describe('CLI: runs found by incident (dev server)', () => {
         const handle = await approvedRestore(taskQueue, incident);
         // Every result a runbooks worker writes is a sealed payload, an empty one included: a
         // completion without any payload was written by someone else.
-        assert.ok(
-          await completeAsRogue(suite.env, handle, 'executeRestore', NO_PAYLOAD),
-          'the restore was pending',
-        );
-        const waiting = await waitForStatus<BreakGlassRestoreStatus>(
-          handle,
-          (status) => status.step === 'needs_human' || status.outcome !== undefined,
-          'the empty completion handled',
-          30_000,
-        );
+        const waiting = await restoreCompletedByRogue(handle, NO_PAYLOAD, 'the empty completion handled');
         assert.equal(waiting.step, 'needs_human', 'the empty completion is not taken');
         assert.match(waiting.needsHuman!.error, /executeRestore came with no payload/);
-        await Worker.runReplayHistory(
-          { workflowBundle: suite.bundle, dataConverter: testDataConverter(), replayName: 'empty' },
-          await handle.fetchHistory(),
-        );
+        await assertReplays(handle, 'empty');
         await handle.terminate('test over');
       },
       { activity: [slowFirstRestore()] },
@@ -517,18 +528,10 @@ describe('CLI: runs found by incident (dev server)', () => {
         // Someone who can call Temporal's API, without the payload keys: the restore's completion
         // by id with an answer of their own (the target is gone: the run would end, nothing
         // restored), in plain JSON.
-        assert.ok(
-          await completeAsRogue(suite.env, handle, 'executeRestore', {
-            status: 'target_not_found',
-            message: 'history id 5 does not exist',
-          }),
-          'the restore was pending',
-        );
-        const waiting = await waitForStatus<BreakGlassRestoreStatus>(
+        const waiting = await restoreCompletedByRogue(
           handle,
-          (status) => status.step === 'needs_human' || status.outcome !== undefined,
+          { status: 'target_not_found', message: 'history id 5 does not exist' },
           'the forged answer handled',
-          30_000,
         );
         assert.equal(waiting.step, 'needs_human', 'the forged answer is not taken');
         assert.match(waiting.needsHuman!.error, /executeRestore is not sealed under the payload keys/);
@@ -552,10 +555,7 @@ describe('CLI: runs found by incident (dev server)', () => {
         );
         assert.equal(rows.rows[0]!.n, 1, 'one restore row');
         // The run's history, forged completion and refusal included, replays.
-        await Worker.runReplayHistory(
-          { workflowBundle: suite.bundle, dataConverter: testDataConverter(), replayName: 'forged' },
-          await handle.fetchHistory(),
-        );
+        await assertReplays(handle, 'forged');
         await handle.terminate('test over');
       },
       { activity: [slowFirstRestore()] },
