@@ -1,12 +1,28 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { DataConverter, Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
+import type {
+  ActivitySerializationContext,
+  DataConverter,
+  Payload,
+  PayloadCodec,
+  SerializationContext,
+} from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { UNSEALED_ACTIVITY_PAYLOAD, type UnsealedActivityPayload } from '../common/unsealed-payload';
+import {
+  UNSEALED_ACTIVITY_PAYLOAD,
+  type SealedForActivity,
+  type UnsealedActivityPayload,
+} from '../common/unsealed-payload';
 import type { PayloadKey } from './keys';
 
 /** The metadata an encrypted payload carries: its encoding and the id of the key that sealed it. */
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
+/**
+ * Inside the sealed bytes (the Payload's own metadata, encrypted with it): the activity an
+ * activity's payload was sealed for. Workers before 0.23.0 open such a payload as before and do
+ * not look at it.
+ */
+export const SEALED_FOR_METADATA = 'runbooks-sealed-for';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -44,11 +60,22 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     return this.keys[0]!.id;
   }
 
-  encode(payloads: Payload[]): Promise<Payload[]> {
+  /**
+   * An activity's payloads (its input, as the workflow schedules it; its result, failure details
+   * and heartbeats, as its worker writes them) are sealed together with the activity they belong
+   * to: workflow id and activity id, as the SDK names them on both sides. A sealed result copied
+   * from another activity's completion then says so when opened (see decodeOne).
+   */
+  encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
     const { id, key } = this.keys[0]!;
+    const sealedFor = activityOf(context);
+    const binding = sealedFor && text(JSON.stringify(sealedFor));
     return new Promise((resolve) =>
       resolve(
-        payloads.map((payload) => {
+        payloads.map((plain) => {
+          const payload = binding
+            ? { ...plain, metadata: { ...plain.metadata, [SEALED_FOR_METADATA]: binding } }
+            : plain;
           const iv = randomBytes(IV_BYTES);
           const cipher = createCipheriv('aes-256-gcm', key, iv);
           // The key id is authenticated too: a payload relabelled to another key fails to open.
@@ -72,18 +99,34 @@ export class AesGcmPayloadCodec implements PayloadCodec {
    * be sealed, and one that is not is wrapped instead of passed through.
    */
   decode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
-    const activity = context?.type === 'activity';
-    return new Promise((resolve) => resolve(payloads.map((payload) => this.decodeOne(payload, activity))));
+    return new Promise((resolve) => resolve(payloads.map((payload) => this.decodeOne(payload, context))));
   }
 
   /**
-   * One payload opened, or passed through when not sealed by this codec (wrapped when it is an
-   * activity's); throws when it cannot be opened.
+   * One payload opened, or passed through when not sealed by this codec; throws when it cannot be
+   * opened. An activity's payload is wrapped instead (for the run or the worker to refuse) when it
+   * is not sealed, or when it was sealed for another activity than the one it now stands for
+   * (since 0.23.0). One sealed before 0.23.0 names no activity and opens as it always did.
    */
-  decodeOne(payload: Payload, activity = false): Payload {
+  decodeOne(payload: Payload, context?: SerializationContext): Payload {
     const encoding = payload.metadata?.encoding;
     if (!encoding || Buffer.from(encoding).toString('utf8') !== ENCRYPTED_ENCODING)
-      return activity ? wrapUnsealed(payload) : payload;
+      return context?.type === 'activity' ? wrapUnsealed(payload) : payload;
+    const opened = this.open(payload);
+    const binding = opened.metadata?.[SEALED_FOR_METADATA];
+    if (!binding) return opened;
+    // Taken out: what reads the payload (a converter, the Web UI) sees it as it was written.
+    delete opened.metadata![SEALED_FOR_METADATA];
+    const expected = activityOf(context);
+    if (!expected) return opened;
+    const sealedFor = parseSealedFor(Buffer.from(binding).toString('utf8'));
+    return sealedFor?.workflowId === expected.workflowId && sealedFor.activityId === expected.activityId
+      ? opened
+      : wrapUnsealed(opened, sealedFor ?? { workflowId: '(unreadable)', activityId: '(unreadable)' });
+  }
+
+  /** A payload sealed by this codec, opened; throws when it cannot be. */
+  private open(payload: Payload): Payload {
     const idBytes = payload.metadata?.[KEY_ID_METADATA];
     const id = idBytes ? Buffer.from(idBytes).toString('utf8') : undefined;
     const key = id === undefined ? undefined : this.byId.get(id);
@@ -114,11 +157,34 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 }
 
-/** An unsealed activity payload as a JSON value that says so (src/common/unsealed-payload.ts). */
-function wrapUnsealed(payload: Payload): Payload {
+/** The activity a payload in this context belongs to, when the SDK names both its ids. */
+function activityOf(context: SerializationContext | undefined): SealedForActivity | undefined {
+  if (context?.type !== 'activity') return undefined;
+  const { workflowId, activityId } = context satisfies ActivitySerializationContext;
+  return workflowId && activityId ? { workflowId, activityId } : undefined;
+}
+
+/** The activity named inside a sealed payload; undefined when it names none readably. */
+function parseSealedFor(textValue: string): SealedForActivity | undefined {
+  try {
+    const { workflowId, activityId } = JSON.parse(textValue) as Partial<SealedForActivity>;
+    return typeof workflowId === 'string' && typeof activityId === 'string'
+      ? { workflowId, activityId }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An activity payload that is not to be taken, as a JSON value that says so
+ * (src/common/unsealed-payload.ts): unsealed, or sealed for another activity (`sealedFor`).
+ */
+function wrapUnsealed(payload: Payload, sealedFor?: SealedForActivity): Payload {
   const wrapped: UnsealedActivityPayload = {
     encoding: Buffer.from(payload.metadata?.encoding ?? new Uint8Array()).toString('utf8'),
     text: Buffer.from(payload.data ?? new Uint8Array()).toString('utf8'),
+    ...(sealedFor ? { sealedFor } : {}),
   };
   return {
     metadata: { encoding: text('json/plain') },

@@ -95,7 +95,7 @@ export const RUNBOOK_METRICS = {
   unsealedActivityPayloads: {
     name: 'runbooks_unsealed_activity_payloads_total',
     kind: 'counter',
-    help: 'Activity results and inputs refused because they were not sealed under the payload keys: written through Temporal’s API by something without them (since 0.21.0)',
+    help: 'Activity results and inputs refused because they were not sealed under the payload keys (written through Temporal’s API by something without them, since 0.21.0) or were sealed for another activity (copied from its completion, since 0.23.0)',
     labels: ['runbook', 'activity', 'payload'],
   },
   drillOverSlo: {

@@ -15,10 +15,21 @@
  */
 export const UNSEALED_ACTIVITY_PAYLOAD = 'runbooks:unsealedActivityPayload';
 
-/** The payload as it came: its encoding and its data as UTF-8 text. */
+/** The activity a sealed payload was sealed for (since 0.23.0, inside the sealed bytes). */
+export interface SealedForActivity {
+  workflowId: string;
+  activityId: string;
+}
+
+/**
+ * The payload as it came: its encoding and its data as UTF-8 text; `sealedFor` when it was sealed
+ * by a runbooks worker, but for another activity (copied from that activity's completion in some
+ * history, since 0.23.0).
+ */
 export interface UnsealedActivityPayload {
   encoding: string;
   text: string;
+  sealedFor?: SealedForActivity;
 }
 
 /** The wrapped payload inside a decoded value, if the value is one. */
@@ -26,11 +37,22 @@ export function unsealedActivityPayload(value: unknown): UnsealedActivityPayload
   if (typeof value !== 'object' || value === null) return undefined;
   const inner = (value as Record<string, unknown>)[UNSEALED_ACTIVITY_PAYLOAD];
   if (typeof inner !== 'object' || inner === null) return undefined;
-  const { encoding, text } = inner as Record<string, unknown>;
+  const { encoding, text, sealedFor } = inner as Record<string, unknown>;
   return {
     encoding: typeof encoding === 'string' ? encoding : '',
     text: typeof text === 'string' ? text : '',
+    ...(typeof sealedFor === 'object' && sealedFor !== null
+      ? { sealedFor: sealedFor as SealedForActivity }
+      : {}),
   };
+}
+
+/** What an activity's refused payload was, in words: "not sealed …" or "sealed for another activity …". */
+export function whyNotTaken(unsealed: UnsealedActivityPayload): string {
+  const { sealedFor } = unsealed;
+  return sealedFor
+    ? `was sealed by a runbooks worker for another activity (activity ${sealedFor.activityId} of ${sealedFor.workflowId}), not this one: it was copied here from that activity's completion`
+    : 'is not sealed under the payload keys, so no runbooks worker wrote it';
 }
 
 /**

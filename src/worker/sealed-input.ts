@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { RUNBOOK_METRICS } from '../common/metrics';
-import { unsealedActivityPayload } from '../common/unsealed-payload';
+import { unsealedActivityPayload, whyNotTaken } from '../common/unsealed-payload';
 
 /**
  * An activity whose input is not sealed under the payload keys fails for good before its code
@@ -12,7 +12,8 @@ import { unsealedActivityPayload } from '../common/unsealed-payload';
 export const sealedInputInterceptor: ActivityInterceptorsFactory = (context) => ({
   inbound: {
     execute: (input, next) => {
-      if (input.args.some((arg) => unsealedActivityPayload(arg) !== undefined)) {
+      const unsealed = input.args.map(unsealedActivityPayload).find((arg) => arg !== undefined);
+      if (unsealed) {
         const { name, help } = RUNBOOK_METRICS.unsealedActivityPayloads;
         context.metricMeter.createCounter(name, '', help).add(1, {
           // No workflow type: a standalone activity, which no runbook schedules.
@@ -23,7 +24,7 @@ export const sealedInputInterceptor: ActivityInterceptorsFactory = (context) => 
         throw ApplicationFailure.create({
           type: 'UnsealedActivityInput',
           nonRetryable: true,
-          message: `the input of ${context.info.activityType} is not sealed under the payload keys, so no runbooks worker scheduled it: it is not run. Check who can call the namespace's API`,
+          message: `the input of ${context.info.activityType} ${unsealed.sealedFor ? whyNotTaken(unsealed) : 'is not sealed under the payload keys, so no runbooks worker scheduled it'}: it is not run. Check who can call the namespace's API`,
         });
       }
       return next(input);

@@ -13,6 +13,7 @@ import { RUN_LOG_CONTEXT_HEADER } from '../common/log-context';
 import {
   ABSENT_PAYLOAD_ENCODING,
   UNSEALED_ACTIVITY_PAYLOAD,
+  whyNotTaken,
   type UnsealedActivityPayload,
 } from '../common/unsealed-payload';
 import { setUnsealedResultHandler } from '../common/unsealed-result-handler';
@@ -55,7 +56,15 @@ function unsealedResult(
   // one recorded before 0.22.0 took a completion without a payload as undefined (its workflow task
   // then failed on it, again and again).
   const absent = unsealed.encoding === ABSENT_PAYLOAD_ENCODING;
-  if (!isPatched(absent ? PATCHES.absentActivityResultsRefused : PATCHES.sealedActivityResults))
+  if (
+    !isPatched(
+      absent
+        ? PATCHES.absentActivityResultsRefused
+        : unsealed.sealedFor
+          ? PATCHES.transplantedActivityResultsRefused
+          : PATCHES.sealedActivityResults,
+    )
+  )
     return absent
       ? undefined
       : defaultPayloadConverter.fromPayload({
@@ -68,7 +77,7 @@ function unsealedResult(
     type: 'UnsealedActivityResult',
     nonRetryable: true,
     message:
-      `the result of ${type} ${absent ? 'came with no payload at all (a runbooks worker seals even an empty result)' : 'is not sealed under the payload keys'}, so no runbooks worker wrote it: ` +
+      `the result of ${type} ${absent ? 'came with no payload at all (a runbooks worker seals even an empty result), so no runbooks worker wrote it' : whyNotTaken(unsealed)}: ` +
       `it was completed through Temporal's API by something else, and is not taken. Check who can call the namespace's API`,
   });
   // A local activity's failure reaches the workflow as its cause (as the SDK gives it).

@@ -16,7 +16,7 @@ import {
   type FreezeLiftStatus,
 } from '../../src/workflows/freeze-lift/definitions';
 import { incidentWorkflowId, type IncidentStatus } from '../../src/workflows/incident/definitions';
-import { historyEvents, signals } from '../fixtures/history';
+import { historyEvents, recordHistory, signals } from '../fixtures/history';
 import { findLibfaketime, scratchDir } from '../../src/local/servers';
 import { activityDeps, defaultPolicy, shortTestPolicy, withRestorePolicy } from '../fixtures/policy';
 import { spawnNode } from '../fixtures/processes';
@@ -24,7 +24,7 @@ import { HttpSink } from '../fixtures/sinks/http-sink';
 import { CLI_EXPORT_TIMEOUT_MS } from '../../src/cli/client';
 import { sshKeyPair, sshPublicKey } from '../fixtures/signing';
 import { testDataConverter } from '../fixtures/payload-keys';
-import { completeAsRogue, NO_PAYLOAD, rogueClient, scheduleAsRogue } from '../fixtures/rogue';
+import { completeAsRogue, NO_PAYLOAD, RawPayload, rogueClient, scheduleAsRogue } from '../fixtures/rogue';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { atStep, readUntil, waitForStatus } from '../fixtures/wait';
@@ -91,15 +91,16 @@ function liftFreeze(taskQueue: string, incident: string, by: string, reason: str
 }
 
 /**
- * The first restore attempt takes 5 s (a busy worker): the window someone completing it by id
- * through Temporal's API needs.
+ * The first restore attempt (of `workflowId`'s run, when given) takes 5 s (a busy worker): the
+ * window someone completing it by id through Temporal's API needs.
  */
-function slowFirstRestore(): ActivityInterceptorsFactory {
+function slowFirstRestore(workflowId?: string): ActivityInterceptorsFactory {
   let slowed = false;
   return (ctx) => ({
     inbound: {
       execute: async (input, next) => {
-        if (ctx.info.activityType === 'executeRestore' && !slowed) {
+        const ofTheRun = workflowId === undefined || ctx.info.workflowExecution?.workflowId === workflowId;
+        if (ctx.info.activityType === 'executeRestore' && ofTheRun && !slowed) {
           slowed = true;
           await sleep(5_000);
         }
@@ -559,6 +560,59 @@ describe('CLI: runs found by incident (dev server)', () => {
         await handle.terminate('test over');
       },
       { activity: [slowFirstRestore()] },
+    );
+  });
+  test("a sealed result copied from another run's completion is not taken: the step waits for a human, naming whose it was", async () => {
+    const [verifiedIncident, incident] = [uniqueId('INC'), uniqueId('INC')];
+    await suite.withWorker(
+      activityDeps(shortTestPolicy(), suite.db.pool),
+      async (taskQueue) => {
+        // A restore that went well: its completion, sealed by the worker, is in its history for
+        // anyone who can read histories (no keys needed to copy it).
+        const done = await approvedRestore(taskQueue, verifiedIncident);
+        await waitForStatus<BreakGlassRestoreStatus>(
+          done,
+          (status) => status.detail.verification?.ok === true,
+          'the first restore verified',
+          30_000,
+        );
+        const history = await rogueClient(suite.env).workflow.getHandle(done.workflowId).fetchHistory();
+        const events = history.events ?? [];
+        const restoreScheduled = events.find(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'executeRestore',
+        );
+        const sealed = events.find(
+          (e) =>
+            e.activityTaskCompletedEventAttributes?.scheduledEventId?.toString() ===
+            restoreScheduled?.eventId?.toString(),
+        )?.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
+        assert.ok(sealed, "the first restore's sealed result");
+        // Another incident's restore, pending: completed by id with that sealed answer ("restored,
+        // verified"), which opens under the payload keys.
+        const handle = await approvedRestore(taskQueue, incident);
+        const waiting = await restoreCompletedByRogue(
+          handle,
+          new RawPayload(sealed),
+          'the copied answer handled',
+        );
+        assert.equal(waiting.step, 'needs_human', 'the copied answer is not taken');
+        assert.match(
+          waiting.needsHuman!.error,
+          new RegExp(
+            `executeRestore was sealed by a runbooks worker for another activity \\(activity ${restoreScheduled!.activityTaskScheduledEventAttributes!.activityId} of ${done.workflowId}\\)`,
+          ),
+        );
+        assert.equal(waiting.detail.verification, undefined, 'nothing verified here');
+        await assertReplays(handle, 'copied');
+        // Both for the replay gate: results sealed for their activities, and one refused.
+        await recordHistory(done, 'break-glass-restore-results-sealed-for-their-activities');
+        await recordHistory(handle, 'break-glass-restore-copied-result-refused');
+        await Promise.all([
+          handle.terminate('test over'),
+          done.terminate('test over').catch(() => undefined),
+        ]);
+      },
+      { activity: [slowFirstRestore(`break-glass-restore-${incident}`)] },
     );
   });
   test('an activity scheduled by something answering a workflow task without the keys does not run: its unsealed input is refused', async () => {

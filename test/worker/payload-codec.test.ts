@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createDecipheriv } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { Client } from '@temporalio/client';
 import {
@@ -158,6 +159,83 @@ describe('payload codec (AES-256-GCM)', () => {
       Promise.resolve((ran = true)),
     );
     assert.equal(ran, true);
+  });
+
+  test("an activity's payload is sealed for its activity: opened there as written, wrapped for any other activity; one sealed before 0.23.0 opens anywhere", async () => {
+    const restore = {
+      type: 'activity',
+      namespace: 'default',
+      workflowId: 'break-glass-restore-INC-1',
+      activityId: '7',
+      isLocal: false,
+    } as const;
+    const result = json({ status: 'restored', verification: { ok: true } });
+    const [sealed] = await after.encode([result], restore);
+    assert.equal(Buffer.from(sealed!.metadata!.encoding!).toString(), ENCRYPTED_ENCODING);
+    assert.ok(!Buffer.from(sealed!.data!).includes('INC-1'), 'the binding is inside the sealed bytes');
+    // The payload as written (the binding taken out): its metadata and its value.
+    const asWritten = (payloads: Payload[]) => {
+      assert.equal(payloads.length, 1);
+      assert.deepEqual(Object.keys(payloads[0]!.metadata!), ['encoding']);
+      assert.deepEqual(defaultPayloadConverter.fromPayload(payloads[0]!), {
+        status: 'restored',
+        verification: { ok: true },
+      });
+    };
+    // Its own activity, and outside any activity (the codec server for the Web UI).
+    asWritten(await after.decode([sealed!], restore));
+    asWritten(await after.decode([sealed!]));
+    // A worker before 0.23.0 opens it as it opens any payload (the key id its only associated
+    // data) and takes the value: the binding is one more metadata entry that it ignores.
+    const { key } = parsePayloadKeys(newKey, 'test')[0]!;
+    const bytes = Buffer.from(sealed!.data!);
+    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, 12));
+    decipher.setAAD(Buffer.from('k-2'));
+    decipher.setAuthTag(bytes.subarray(bytes.length - 16));
+    const plain = Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]);
+    assert.deepEqual(defaultPayloadConverter.fromPayload(temporal.api.common.v1.Payload.decode(plain)), {
+      status: 'restored',
+      verification: { ok: true },
+    });
+    // Another run's activity, or another activity of the same run: wrapped, saying whose it was.
+    for (const elsewhere of [
+      { ...restore, workflowId: 'break-glass-restore-INC-2' },
+      { ...restore, activityId: '8' },
+    ]) {
+      const [wrapped] = await after.decode([sealed!], elsewhere);
+      assert.deepEqual(unsealedActivityPayload(defaultPayloadConverter.fromPayload(wrapped!)), {
+        encoding: 'json/plain',
+        text: Buffer.from(result.data!).toString(),
+        sealedFor: { workflowId: 'break-glass-restore-INC-1', activityId: '7' },
+      });
+    }
+    // Sealed before 0.23.0 (no activity named inside): opened for any activity, as before.
+    const [unbound] = await after.encode([result]);
+    asWritten(await after.decode([unbound!], { ...restore, activityId: '8' }));
+    // An activity asked to run with another activity's sealed input fails for good, saying so.
+    const [input] = await after.encode([json({ incidentId: 'INC-1' })], restore);
+    const [moved] = await after.decode([input!], {
+      ...restore,
+      workflowId: 'rogue-run',
+      activityId: 'rogue',
+    });
+    const { inbound } = sealedInputInterceptor({
+      info: { activityType: 'liftChangeFreeze', workflowType: 'rogueRun' },
+      metricMeter: noopMetricMeter,
+    } as unknown as Context);
+    await assert.rejects(
+      Promise.resolve().then(() =>
+        inbound!.execute!({ args: [defaultPayloadConverter.fromPayload(moved!)], headers: {} }, () =>
+          Promise.resolve('ran'),
+        ),
+      ),
+      (error: unknown) =>
+        error instanceof ApplicationFailure &&
+        error.type === 'UnsealedActivityInput' &&
+        /the input of liftChangeFreeze was sealed by a runbooks worker for another activity \(activity 7 of break-glass-restore-INC-1\)/.test(
+          error.message,
+        ),
+    );
   });
 
   test('keys are checked at start: size, ids, duplicates, and no keys without an explicit opt-out', () => {

@@ -123,6 +123,8 @@ export const PATCHES = {
   cancellationSinceWaitBegan: 'run-cancellation-since-wait-began-v1',
   /** An activity completed with no payload at all (a runbooks worker seals even an empty result) is refused as the activity failing for good, as an unsealed one is. Asked when one comes. */
   absentActivityResultsRefused: 'absent-activity-results-refused-v1',
+  /** An activity result sealed by a runbooks worker for another activity (copied from its completion in some history) is refused as the activity failing for good. Asked when one comes. */
+  transplantedActivityResultsRefused: 'transplanted-activity-results-refused-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
