@@ -45,7 +45,8 @@ export class PayloadAuthenticationError extends Error {
  * nor its encoding. The newest key (the first) seals; any listed key opens. Payloads not sealed by
  * this codec pass through unchanged (histories from before encryption; a signal from the Web UI
  * without the codec server), except an activity's input or result: those are handed on wrapped
- * (src/common/unsealed-payload.ts), for the workflow or the worker to refuse.
+ * (src/common/unsealed-payload.ts), for the workflow or the worker to refuse, as is one sealed for
+ * another activity (since 0.23.0).
  */
 export class AesGcmPayloadCodec implements PayloadCodec {
   private readonly byId: Map<string, Buffer>;
@@ -67,8 +68,12 @@ export class AesGcmPayloadCodec implements PayloadCodec {
    * from another activity's completion then says so when opened (see decodeOne).
    */
   encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
+    return this.seal(payloads, activityOf(context));
+  }
+
+  /** Seals payloads, naming `sealedFor` inside them when given (see encode). */
+  seal(payloads: Payload[], sealedFor: SealedForActivity | undefined): Promise<Payload[]> {
     const { id, key } = this.keys[0]!;
-    const sealedFor = activityOf(context);
     const binding = sealedFor && text(JSON.stringify(sealedFor));
     return new Promise((resolve) =>
       resolve(

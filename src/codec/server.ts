@@ -1,9 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { Payload } from '@temporalio/common';
 import { z } from 'zod';
+import { SEALED_BY_CODEC_SERVER } from '../common/unsealed-payload';
 import { describeIssuesInline } from '../common/validation';
+import type { AesGcmPayloadCodec } from './aes-gcm';
 
 /**
  * The Temporal codec server convention, for the Web UI and the `temporal` CLI: `POST /encode` and
@@ -13,7 +15,11 @@ import { describeIssuesInline } from '../common/validation';
  * sends `--codec-auth`). It listens on the address given (127.0.0.1 unless told otherwise).
  */
 export interface CodecServerOptions {
-  codec: PayloadCodec;
+  /**
+   * What it seals names the codec server inside (SEALED_BY_CODEC_SERVER): taken in a signal, a
+   * start or an Update, refused in an activity's place.
+   */
+  codec: AesGcmPayloadCodec;
   /** Origins allowed to call it from a browser, e.g. http://localhost:8233 (the Web UI). */
   allowedOrigins: readonly string[];
   /** When set, a POST without `Authorization: Bearer <token>` is refused (401). */
@@ -132,7 +138,10 @@ export function startCodecServer(options: CodecServerOptions): Promise<RunningCo
     const payloads = fromJson(parsed.data);
     let result: Payload[];
     try {
-      result = operation === 'encode' ? await codec.encode(payloads) : await codec.decode(payloads);
+      result =
+        operation === 'encode'
+          ? await codec.seal(payloads, SEALED_BY_CODEC_SERVER)
+          : await codec.decode(payloads);
     } catch (error) {
       throw new HttpError(422, (error as Error).message);
     }

@@ -8,7 +8,9 @@
  * by id with a result of their own (`{"frozen": false}` for the change-freeze read, a verification
  * that passed), or answer a workflow task with an activity of their own input. The workflow
  * interceptor (src/workflows/interceptors.ts) refuses such a result as the activity failing for
- * good; the worker's activity interceptor refuses such an input. Histories from before encryption
+ * good; the worker's activity interceptor refuses such an input. Since 0.23.0 a sealed one names
+ * the activity it was sealed for, and one opened for another activity (copied from that activity's
+ * completion in some history) is wrapped and refused the same way. Histories from before encryption
  * (0.1.0–0.3.0) hold unsealed results that were taken as they came: they still are (patched).
  *
  * Imported by workflow code: nothing here may use Node.
@@ -47,12 +49,23 @@ export function unsealedActivityPayload(value: unknown): UnsealedActivityPayload
   };
 }
 
-/** What an activity's refused payload was, in words: "not sealed …" or "sealed for another activity …". */
+/**
+ * What the codec server names inside what it seals (since 0.23.0): it seals whatever anyone allowed
+ * to call `POST /encode` sends (a signal or start from the Web UI, where no activity is checked),
+ * so what it sealed is never an activity's payload.
+ */
+export const SEALED_BY_CODEC_SERVER: SealedForActivity = {
+  workflowId: '(the codec server)',
+  activityId: 'POST /encode',
+};
+
+/** What an activity's refused payload was, in words: "not sealed …" or "sealed for …". */
 export function whyNotTaken(unsealed: UnsealedActivityPayload): string {
   const { sealedFor } = unsealed;
-  return sealedFor
-    ? `was sealed by a runbooks worker for another activity (activity ${sealedFor.activityId} of ${sealedFor.workflowId}), not this one: it was copied here from that activity's completion`
-    : 'is not sealed under the payload keys, so no runbooks worker wrote it';
+  if (!sealedFor) return 'is not sealed under the payload keys, so no runbooks worker wrote it';
+  return sealedFor.workflowId === SEALED_BY_CODEC_SERVER.workflowId
+    ? "was sealed by the codec server's POST /encode (which seals what anyone allowed to call it sends), not by a runbooks worker for this activity"
+    : `was sealed by a runbooks worker for another activity (activity ${sealedFor.activityId} of ${sealedFor.workflowId}), not this one: it was copied here from that activity's completion`;
 }
 
 /**

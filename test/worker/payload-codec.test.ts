@@ -27,7 +27,11 @@ import {
 } from '../../src/workflows/break-glass-restore/definitions';
 import { createRunbookWorker } from '../../src/worker/worker';
 import { sealedInputInterceptor } from '../../src/worker/sealed-input';
-import { unsealedActivityPayload } from '../../src/common/unsealed-payload';
+import {
+  SEALED_BY_CODEC_SERVER,
+  unsealedActivityPayload,
+  whyNotTaken,
+} from '../../src/common/unsealed-payload';
 import type { Context } from '@temporalio/activity';
 import { historyText } from '../fixtures/history';
 import { activityDeps, defaultPolicy } from '../fixtures/policy';
@@ -275,6 +279,13 @@ describe('codec server (the Temporal convention, for the Web UI and the temporal
       temporal.api.common.v1.Payload.toObject(temporal.api.common.v1.Payload.create(p), { bytes: String }),
     ),
   });
+  const fromWire = (body: { payloads: { metadata: Record<string, string>; data: string }[] }): Payload[] =>
+    body.payloads.map((p) => ({
+      metadata: Object.fromEntries(
+        Object.entries(p.metadata).map(([key, value]) => [key, Buffer.from(value, 'base64')]),
+      ),
+      data: Buffer.from(p.data, 'base64'),
+    }));
   const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(url, {
       method: 'POST',
@@ -303,6 +314,26 @@ describe('codec server (the Temporal convention, for the Web UI and the temporal
       assert.deepEqual(JSON.parse(Buffer.from(opened.payloads[0]!.data, 'base64').toString()), {
         v: 'SENTINEL-codec',
       });
+      // What it sealed opens in a signal or a start (the UI's), and is refused in an activity's
+      // place: anyone allowed to call /encode could otherwise seal an activity's answer.
+      const [fromServer] = fromWire(sealed);
+      const workerCodec = new AesGcmPayloadCodec(keys);
+      const [asSignal] = await workerCodec.decode([fromServer!], {
+        type: 'workflow',
+        namespace: 'default',
+        workflowId: 'w',
+      });
+      assert.deepEqual(defaultPayloadConverter.fromPayload(asSignal!), { v: 'SENTINEL-codec' });
+      const [asResult] = await workerCodec.decode([fromServer!], {
+        type: 'activity',
+        namespace: 'default',
+        workflowId: 'w',
+        activityId: '3',
+        isLocal: false,
+      });
+      const refused = unsealedActivityPayload(defaultPayloadConverter.fromPayload(asResult!));
+      assert.deepEqual(refused?.sealedFor, SEALED_BY_CODEC_SERVER);
+      assert.match(whyNotTaken(refused), /^was sealed by the codec server's POST \/encode/);
 
       // Preflight from the UI: allowed, with the headers the UI sends; from elsewhere: refused.
       const preflight = await fetch(`${server.url}/decode`, {
