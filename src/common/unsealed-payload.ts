@@ -65,7 +65,7 @@ export function whyNotTaken(unsealed: UnsealedActivityPayload): string {
   if (!sealedFor) return 'is not sealed under the payload keys, so no runbooks worker wrote it';
   return sealedFor.workflowId === SEALED_BY_CODEC_SERVER.workflowId
     ? "was sealed by the codec server's POST /encode (which seals what anyone allowed to call it sends), not by a runbooks worker for this activity"
-    : `was sealed by a runbooks worker for another activity (activity ${sealedFor.activityId} of ${sealedFor.workflowId}), not this one: it was copied here from that activity's completion`;
+    : `was sealed by a runbooks worker for another activity (activity ${sealedFor.activityId} of ${sealedFor.workflowId}), not this one (copied from that activity's completion)`;
 }
 
 /**
