@@ -131,11 +131,15 @@ async function restoreCompletedByRogue(handle: WorkflowHandle, result: unknown, 
   );
 }
 
-/** The run's history, whatever was completed in it, replays on today's bundle. */
+/**
+ * The run's history, whatever was completed in it, replays on today's bundle (under its own
+ * workflow id, as a worker replays it: its activities' payloads are sealed for that id).
+ */
 async function assertReplays(handle: WorkflowHandle, replayName: string): Promise<void> {
   await Worker.runReplayHistory(
     { workflowBundle: suite.bundle, dataConverter: testDataConverter(), replayName },
     await handle.fetchHistory(),
+    handle.workflowId,
   );
 }
 

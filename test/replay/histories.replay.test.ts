@@ -9,6 +9,7 @@ import { bundleWorkflowCode, Worker, type ReplayResult, type WorkflowBundle } fr
 import { REPO_ROOT } from '../../src/local/paths';
 import { workflowBundle } from '../fixtures/temporal';
 import { testDataConverter } from '../fixtures/payload-keys';
+import { recordedWorkflowIds, WORKFLOW_IDS_FILE } from '../fixtures/history';
 import { workflowBundleOptions } from '../../src/worker/paths';
 import { quietLogger } from '../fixtures/logger';
 import { RUNBOOK_NAMES } from '../../src/client/runbooks';
@@ -34,11 +35,15 @@ const replayed = new Map<string, ReplayResult>();
  */
 before(async () => {
   bundle = await workflowBundle();
+  // Under its own workflow id when recorded with it (since 0.23.0), else under its file's name.
+  const keyOf = new Map(
+    recorded.map((r) => [r.workflowId ?? `${r.release}/${r.file}`, `${r.release}/${r.file}`]),
+  );
   const results = Worker.runReplayHistories(
     { workflowBundle: bundle, replayName: 'replay gate', dataConverter: testDataConverter() },
-    recorded.map((r) => ({ workflowId: `${r.release}/${r.file}`, history: r.history })),
+    recorded.map((r) => ({ workflowId: r.workflowId ?? `${r.release}/${r.file}`, history: r.history })),
   );
-  for await (const result of results) replayed.set(result.workflowId, result);
+  for await (const result of results) replayed.set(keyOf.get(result.workflowId) ?? result.workflowId, result);
 });
 
 interface Recorded {
@@ -49,6 +54,8 @@ interface Recorded {
   workflowType: string;
   /** The run was still going when recorded (asleep on a timer, waiting for a person). */
   asleep: boolean;
+  /** Its workflow id, when recorded with it (WORKFLOW_IDS_FILE, since 0.23.0). */
+  workflowId?: string;
 }
 
 const CLOSED = [
@@ -64,9 +71,10 @@ const recorded: Recorded[] = readdirSync(HISTORIES, { withFileTypes: true })
   .filter((entry) => entry.isDirectory())
   .map((entry) => entry.name)
   .sort()
-  .flatMap((release) =>
-    readdirSync(path.join(HISTORIES, release))
-      .filter((name) => name.endsWith('.json'))
+  .flatMap((release) => {
+    const workflowIds = recordedWorkflowIds(path.join(HISTORIES, release));
+    return readdirSync(path.join(HISTORIES, release))
+      .filter((name) => name.endsWith('.json') && name !== WORKFLOW_IDS_FILE)
       .sort()
       .map((file) => {
         const json = JSON.parse(readFileSync(path.join(HISTORIES, release, file), 'utf8')) as unknown;
@@ -79,9 +87,10 @@ const recorded: Recorded[] = readdirSync(HISTORIES, { withFileTypes: true })
           history,
           workflowType: events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '(unknown)',
           asleep: !CLOSED.some((key) => events.at(-1)?.[key]),
+          ...(workflowIds[file] ? { workflowId: workflowIds[file] } : {}),
         };
-      }),
-  );
+      });
+  });
 
 describe('replay gate: histories of earlier releases replay on today’s code', () => {
   test('every workflow has a recorded history, and the long-lived ones a mid-sleep one', () => {
