@@ -209,7 +209,12 @@ function runJob(job, env) {
     // A file's output comes at its end; one still running after 5 min says where it is meanwhile,
     // so a run stopped from outside (CI's own limit) still shows what hung.
     const progress = setInterval(() => {
-      const last = output.trimEnd().split('\n').at(-1)?.trim().slice(0, 200) ?? '';
+      // Its last test result (a log line after it says less), colour codes taken out.
+      const lines = output
+        .split('\n')
+        .map((line) => line.replace(/\x1b\[[0-9;]*m/g, '').trim())
+        .filter(Boolean);
+      const last = (lines.findLast((line) => /^[✔✖﹣▶]/u.test(line)) ?? lines.at(-1) ?? '').slice(0, 200);
       const minutes = ((Date.now() - began) / 60_000).toFixed(0);
       process.stdout.write(
         `\n• still running: ${job.label}, ${minutes} min; its last line: ${last || '(none yet)'}\n`,

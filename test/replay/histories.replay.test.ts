@@ -9,7 +9,7 @@ import { bundleWorkflowCode, Worker, type ReplayResult, type WorkflowBundle } fr
 import { REPO_ROOT } from '../../src/local/paths';
 import { workflowBundle } from '../fixtures/temporal';
 import { testDataConverter } from '../fixtures/payload-keys';
-import { recordedWorkflowIds, WORKFLOW_IDS_FILE } from '../fixtures/history';
+import { recordedWorkflowIds } from '../fixtures/history';
 import { workflowBundleOptions } from '../../src/worker/paths';
 import { quietLogger } from '../fixtures/logger';
 import { RUNBOOK_NAMES } from '../../src/client/runbooks';
@@ -74,7 +74,7 @@ const recorded: Recorded[] = readdirSync(HISTORIES, { withFileTypes: true })
   .flatMap((release) => {
     const workflowIds = recordedWorkflowIds(path.join(HISTORIES, release));
     return readdirSync(path.join(HISTORIES, release))
-      .filter((name) => name.endsWith('.json') && name !== WORKFLOW_IDS_FILE)
+      .filter((name) => name.endsWith('.json'))
       .sort()
       .map((file) => {
         const json = JSON.parse(readFileSync(path.join(HISTORIES, release, file), 'utf8')) as unknown;
