@@ -59,10 +59,15 @@ export const SEALED_BY_CODEC_SERVER: SealedForActivity = {
   activityId: 'POST /encode',
 };
 
-/** What an activity's refused payload was, in words: "not sealed …" or "sealed for …". */
-export function whyNotTaken(unsealed: UnsealedActivityPayload): string {
+/**
+ * What an activity's refused payload was, in words: absent, "not sealed …" or "sealed for …";
+ * `written` is what a runbooks worker would have done with it (wrote a result, scheduled an input).
+ */
+export function whyNotTaken(unsealed: UnsealedActivityPayload, written = 'wrote'): string {
   const { sealedFor } = unsealed;
-  if (!sealedFor) return 'is not sealed under the payload keys, so no runbooks worker wrote it';
+  if (unsealed.encoding === ABSENT_PAYLOAD_ENCODING)
+    return `came with no payload at all (a runbooks worker seals even an empty result), so no runbooks worker ${written} it`;
+  if (!sealedFor) return `is not sealed under the payload keys, so no runbooks worker ${written} it`;
   return sealedFor.workflowId === SEALED_BY_CODEC_SERVER.workflowId
     ? "was sealed by the codec server's POST /encode (which seals what anyone allowed to call it sends), not by a runbooks worker for this activity"
     : `was sealed by a runbooks worker for another activity (activity ${sealedFor.activityId} of ${sealedFor.workflowId}), not this one (copied from that activity's completion)`;

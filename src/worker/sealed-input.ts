@@ -24,7 +24,7 @@ export const sealedInputInterceptor: ActivityInterceptorsFactory = (context) => 
         throw ApplicationFailure.create({
           type: 'UnsealedActivityInput',
           nonRetryable: true,
-          message: `the input of ${context.info.activityType} ${unsealed.sealedFor ? whyNotTaken(unsealed) : 'is not sealed under the payload keys, so no runbooks worker scheduled it'}: it is not run. Check who can call the namespace's API`,
+          message: `the input of ${context.info.activityType} ${whyNotTaken(unsealed, 'scheduled')}: it is not run. Check who can call the namespace's API`,
         });
       }
       return next(input);

@@ -77,7 +77,7 @@ function unsealedResult(
     type: 'UnsealedActivityResult',
     nonRetryable: true,
     message:
-      `the result of ${type} ${absent ? 'came with no payload at all (a runbooks worker seals even an empty result), so no runbooks worker wrote it' : whyNotTaken(unsealed)}: ` +
+      `the result of ${type} ${whyNotTaken(unsealed)}: ` +
       `it was completed through Temporal's API by something else, and is not taken. Check who can call the namespace's API`,
   });
   // A local activity's failure reaches the workflow as its cause (as the SDK gives it).
