@@ -133,6 +133,11 @@ export function renderStatus(status: RunbookStatus<Record<string, unknown>>): st
   for (const finding of status.nonConformities)
     lines.push(`NON-CONFORMING: ${finding.code}: ${finding.message}`);
   for (const finding of status.flags) lines.push(`FLAG:      ${finding.code}: ${finding.message}`);
+  const budget = status.historyBudget;
+  if (budget)
+    lines.push(
+      `HISTORY:   ${budget.events} events on ${budget.exceededAt}, over the run's budget: a page, reminder or retry unanswered for a day now repeats every ${budget.repeatsEvery} (Temporal ends a run at its history limit)`,
+    );
   lines.push(...undeliveredLines(status.notices ?? []));
   return lines.join('\n');
 }

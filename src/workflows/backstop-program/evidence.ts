@@ -3,6 +3,7 @@ import type { GitHubIssue, HttpProbe, RunbookActivities, WorkPackage } from '../
 import type { CheckpointName } from '../../common/backstop';
 import { formatDuration, utcIso } from '../../common/duration';
 import { notification, probe } from '../activity-options';
+import { repeatInterval } from '../shared/history-budget';
 import { describeFailure } from '../shared/notices';
 import { isPatched, PATCHES } from '../shared/patches';
 import type { CheckpointEvidence } from './definitions';
@@ -23,6 +24,8 @@ export async function gatherEvidence(
 ): Promise<CheckpointEvidence> {
   const { detail, notices, dri, tag, policy } = run;
   let pagedAbout = false;
+  /** When this checkpoint's evidence was first unavailable: its re-reads slow down a day after. */
+  let unavailableSinceMs: number | undefined;
   for (;;) {
     const unavailable: string[] = [];
     const [epic, children, issues, restore] = await readEvidence(run, unavailable);
@@ -52,16 +55,18 @@ export async function gatherEvidence(
     const page = pagedAbout
       ? { page: { action: 'trigger' as const, dedupKey: evidencePageKey(run, name) } }
       : {};
+    unavailableSinceMs ??= Date.now();
+    const retry = repeatInterval(run.record, policy.evidenceRetryInterval, unavailableSinceMs);
     notices.send({
       kind: 'backstop_evidence_unavailable',
       severity: 'warning',
       audience: 'owner',
       recipients: [dri],
       ...page,
-      subject: `${tag} ${name}: evidence unavailable, reading again in ${formatDuration(policy.evidenceRetryInterval)}`,
-      body: unavailable.join('\n'),
+      subject: `${tag} ${name}: evidence unavailable, reading again in ${formatDuration(retry.ms)}`,
+      body: [...unavailable, ...(retry.note ? [retry.note] : [])].join('\n'),
     });
-    await run.sleepUntil(Date.now() + policy.evidenceRetryInterval, `${name}: read the evidence again`);
+    await run.sleepUntil(Date.now() + retry.ms, `${name}: read the evidence again`);
   }
 }
 

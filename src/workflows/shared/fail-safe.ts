@@ -4,6 +4,7 @@ import { formatDuration, utcIso } from '../../common/duration';
 import { normalizeHandle } from '../../common/identity';
 import { describeIssuesInline } from '../../common/validation';
 import { isHumanWaitStep } from '../../common/metrics';
+import { repeatInterval } from './history-budget';
 import { isPatched, PATCHES } from './patches';
 import { isAnnouncedCancellation, type CancellationAnnouncement } from './cancellation';
 import { handleDecision } from './decisions';
@@ -196,10 +197,12 @@ export class FailSafe {
     // same cancellation) is handled here, or it would fail every workflow task after it.
     void safeState.catch(() => undefined);
     while (!this.pending.decision) {
-      this.page(step, needs);
-      const nextMs = Date.now() + this.policy.repageInterval;
+      // Read before the page: a run whose history is over its budget says so in the page itself.
+      const repeat = repeatInterval(this.record, this.policy.repageInterval, Date.parse(needs.since));
+      this.page(step, needs, repeat.note);
+      const nextMs = Date.now() + repeat.ms;
       needs.nextPageAt = utcIso(nextMs);
-      await condition(() => this.pending?.decision !== undefined, this.policy.repageInterval, {
+      await condition(() => this.pending?.decision !== undefined, repeat.ms, {
         summary: `${step.name} needs a human (page again at ${utcIso(nextMs)})`,
       });
     }
@@ -232,6 +235,7 @@ export class FailSafe {
         if (isAnnouncedCancellation(error)) throw error;
         safe.state = 'failing';
         safe.error = describeFailure(error);
+        const retry = repeatInterval(this.record, backoff, Date.parse(needs.since));
         this.notices.send({
           kind: 'safe_state_failed',
           severity: 'critical',
@@ -239,10 +243,9 @@ export class FailSafe {
           recipients: needs.paged,
           page: { action: 'trigger', dedupKey: this.safeStatePageKey(step) },
           subject: `${this.options.tag} CRITICAL: could not ${safe.what} after ${step.name} failed`,
-          body: `${safe.error}\nTrying again in ${formatDuration(backoff)} until a human decides (${needs.options.join(' / ')}).\n${needs.howTo}`,
+          body: `${safe.error}\nTrying again in ${formatDuration(retry.ms)} until a human decides (${needs.options.join(' / ')}).\n${needs.howTo}${retry.note ? `\n${retry.note}` : ''}`,
         });
-        const retryMs = backoff;
-        await condition(() => this.pending?.decision !== undefined, retryMs);
+        await condition(() => this.pending?.decision !== undefined, retry.ms);
         backoff = Math.min(backoff * 2, this.policy.safeStateRetryMax);
       }
     }
@@ -265,7 +268,7 @@ export class FailSafe {
     return `${this.record.status.workflowId}/safe-state/${step.name}`;
   }
 
-  private page(step: GuardedStep, needs: NeedsHumanRecord): void {
+  private page(step: GuardedStep, needs: NeedsHumanRecord, slowed?: string): void {
     needs.pages += 1;
     const account = this.options.account?.();
     if (account) needs.account = account;
@@ -287,6 +290,7 @@ export class FailSafe {
         ...(account ? [`So far: ${account}`] : []),
         `Decide: ${needs.options.join(' / ')}${step.skip ? ` (skip = ${step.skip})` : ''}.`,
         needs.howTo,
+        ...(slowed ? [slowed] : []),
       ].join('\n'),
     });
   }

@@ -125,6 +125,8 @@ export const PATCHES = {
   absentActivityResultsRefused: 'absent-activity-results-refused-v1',
   /** An activity result sealed by a runbooks worker for another activity (copied from its completion in some history) is refused as the activity failing for good. Asked when one comes. */
   transplantedActivityResultsRefused: 'transplanted-activity-results-refused-v1',
+  /** Pages, reminders and retries that repeat until a human acts come at most daily once the run's history is over its budget (Temporal terminates a run at its history limit). */
+  repeatsSlowedOverHistoryBudget: 'repeats-slowed-over-history-budget-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];

@@ -16,6 +16,7 @@ import {
   RunbookTestOnlyKey,
 } from '../../common/search-attributes';
 import type { NoticeRecord } from './notices';
+import type { HistoryBudgetRecord } from './history-budget';
 import { isPatched, PATCHES } from './patches';
 import { isHumanWaitStep } from '../../common/metrics';
 import {
@@ -232,6 +233,8 @@ export interface RunbookStatus<Detail = unknown> {
   eventsOmitted?: number;
   /** The run's policy allowed durations below the seeds' (a test-only policy): never a real incident. */
   testOnlyShortDurations?: true;
+  /** Set when the run's history went over its budget: what repeats (pages, reminders) slowed to daily. */
+  historyBudget?: HistoryBudgetRecord;
   events: AuditEvent[];
   detail: Detail;
 }

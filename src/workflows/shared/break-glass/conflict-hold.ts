@@ -1,4 +1,5 @@
 import { handleDecision } from '../decisions';
+import { repeatInterval } from '../history-budget';
 import { condition } from '@temporalio/workflow';
 import { DEFAULT_FAIL_SAFE, type FailSafePolicy } from '../../../common/policy/fail-safe';
 import { utcIso } from '../../../common/duration';
@@ -72,17 +73,21 @@ export class ConflictHold {
 
   /** Resolves when acknowledged; reminds the IC every interval until then. */
   async acknowledged(): Promise<void> {
+    let repeat = repeatInterval(this.record, this.reminderInterval, Date.parse(this.hold!.since));
     while (this.holding) {
-      const released = await condition(() => !this.holding, this.reminderInterval, {
+      const released = await condition(() => !this.holding, repeat.ms, {
         summary: `CONFLICT hold: waiting for "acknowledgeConflict"`,
       });
       if (released) break;
+      // Read before the reminder: one over the run's history budget says why the next comes later.
+      repeat = repeatInterval(this.record, this.reminderInterval, Date.parse(this.hold!.since));
       this.hold!.reminders += 1;
       this.notify(
         'canonical_conflict_reminder',
         `CONFLICT ${this.hold!.count} still unacknowledged (reminder ${this.hold!.reminders})`,
         this.hold!.keys,
         '',
+        repeat.note,
       );
     }
   }
@@ -99,6 +104,7 @@ export class ConflictHold {
     headline: string,
     keys: string[],
     more: string,
+    slowed?: string,
   ): void {
     this.notices.send({
       kind,
@@ -113,6 +119,7 @@ export class ConflictHold {
         'The run stays open until you acknowledge: signal "acknowledgeConflict" {"by":"@you","note":"what you checked"} ' +
           `(CLI: npm run cli -- acknowledge-conflict --workflow-id ${this.record.status.workflowId} --by @you --note "…").`,
         'The reconciliation and post-mortem clocks keep running meanwhile.',
+        ...(slowed ? [slowed] : []),
       ].join('\n'),
     });
   }
