@@ -22,7 +22,9 @@ import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../f
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { PATCH_FOLD_V4 } from '../../src/workflows/shared/patches';
 import {
+  assertElapsed,
   completedActivities,
+  noticesSent,
   scheduledActivities,
   eventTimeMs,
   historyEvents,
@@ -45,6 +47,7 @@ import { testDataConverter } from '../fixtures/payload-keys';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
 import { testServerGuarded } from '../fixtures/timers';
+import { FaultInjector } from '../fixtures/faults';
 import { eventually, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -1249,5 +1252,51 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       assert.match(failure.message, /continued: set only by the program itself/);
       assert.deepEqual(completedActivities(await historyEvents(handle)), [], 'nothing read or written');
     });
+  });
+
+  test('evidence unreadable for weeks: read again every hour, then daily once the wait has lasted a day and the history is over its budget', async () => {
+    const injector = new FaultInjector();
+    injector.arm('getWorkPackage', 'non_retryable', 'backstopProgram');
+    await suite.withWorker(
+      activityDeps(policy, suite.db.pool, channelSecrets(sinks)),
+      async (taskQueue) => {
+        const now = await suite.env.currentTimeMs();
+        const [t30] = checkpointSchedule(now - 29 * DAY_MS);
+        const handle = await start(taskQueue, input(new Date(now - 29 * DAY_MS).toISOString()));
+        try {
+          await waitForStatus<BackstopStatus>(handle, (x) => x.detail.next?.checkpoint === 'T+30', 'T+30');
+          await skipTo(new Date(t30!.atMs + HOUR).toISOString());
+          for (let day = 0; day < 10; day++) await suite.env.sleep(DAY_MS);
+          const unavailable = noticesSent(await latestRunEvents(handle)).filter(
+            (notice) => notice.kind === 'backstop_evidence_unavailable' && notice.page?.action === 'trigger',
+          );
+          const slowedAt = unavailable.findIndex((notice) =>
+            /history is long: .* every 1d\./.test(notice.body),
+          );
+          assert.ok(slowedAt > 24, `slowed after a day of hourly reads (${unavailable.length} notices)`);
+          for (let i = 1; i <= slowedAt; i++)
+            assertElapsed(unavailable[i - 1]!.atMs, unavailable[i]!.atMs, HOUR, 60_000, `read ${i}`);
+          assert.ok(unavailable.length > slowedAt + 1, 'a daily read after the slowdown');
+          for (let i = slowedAt + 1; i < unavailable.length; i++) {
+            assertElapsed(unavailable[i - 1]!.atMs, unavailable[i]!.atMs, DAY_MS, 60_000, `read ${i}`);
+            assert.match(unavailable[i]!.subject, /reading again in 1d$/);
+          }
+          const s = await status(handle);
+          assert.equal(s.step, 'check_T+30');
+          assert.ok(s.historyBudget, 'the status says when the run went over its budget');
+          // Readable again: the next daily read finds it and the checkpoint goes on.
+          injector.clear();
+          await suite.env.sleep(DAY_MS);
+          await waitForStatus<BackstopStatus>(
+            handle,
+            (x) => x.detail.next?.checkpoint === 'T+60',
+            'T+30 done',
+          );
+        } finally {
+          await endProgram(handle);
+        }
+      },
+      { activity: [injector.factory] },
+    );
   });
 });
