@@ -649,4 +649,45 @@ describe('incident (seed 004) on the time-skipping server', () => {
       { activity: [injector.factory] },
     );
   });
+
+  test('a P1 nobody updates for 10 days: an escalation every 30 min, then daily once a day has passed and the history is over its budget', async () => {
+    await withIncidentWorker(async (taskQueue) => {
+      const { handle, startedMs } = await declare(taskQueue, declaration());
+      try {
+        for (let day = 0; day < 10; day++) await suite.env.sleep(24 * HOUR);
+        const missed = noticesSent(await historyEvents(handle)).filter(
+          (notice) => notice.kind === 'incident_update_missed' && notice.page?.action !== 'resolve',
+        );
+        const slowedAt = missed.findIndex((notice) => /history is long: .* every 1d\./.test(notice.body));
+        assert.ok(slowedAt >= 48, `slowed after a day of escalations every 30 min (${missed.length} sent)`);
+        // Due 30 min after the declaration, then every 30 min; a day after the one that slowed.
+        const expected = missed.map((_, i) => startedMs + 30 * MINUTE * Math.min(i + 1, slowedAt + 1));
+        for (let i = slowedAt + 1; i < missed.length; i++)
+          expected[i] = expected[slowedAt]! + 24 * HOUR * (i - slowedAt);
+        assertInstants(
+          missed.map((notice) => notice.decidedAtMs),
+          expected,
+          'missed updates',
+        );
+        assert.ok(missed.length > slowedAt + 1, 'a daily escalation after the slowdown');
+        for (const notice of missed.slice(slowedAt)) assert.match(notice.body, /history is long/);
+        const status = await waitForStatus<IncidentStatus>(
+          handle,
+          (s) => s.historyBudget !== undefined,
+          'the budget in the status',
+        );
+        // The next update is due a day after the instant the last escalation fired for.
+        const due = Date.parse(status.deadlines.find((deadline) => deadline.name === 'next_update')!.dueAt);
+        const afterLast = due - missed.at(-1)!.decidedAtMs;
+        assert.ok(
+          afterLast <= 24 * HOUR && afterLast >= 24 * HOUR - SLACK_MS,
+          `next update due ${afterLast} ms after`,
+        );
+        const result = await closeOut(handle);
+        assert.match(result.outcome, /^resolved/);
+      } finally {
+        await handle.terminate('test over').catch(() => undefined);
+      }
+    });
+  });
 });

@@ -1,6 +1,7 @@
 import { condition } from '@temporalio/workflow';
 import { formatDuration, utcIso } from '../../common/duration';
 import { isMajor } from '../../common/incident';
+import { repeatInterval } from '../shared/history-budget';
 import type { IncidentRun } from './run';
 
 /**
@@ -150,6 +151,13 @@ function updateAlarms(run: IncidentRun): Alarm[] {
           'update_missed',
           `no update by ${updates.nextDueAt} (${severity}: every ${formatDuration(policy.updateEvery)})`,
         );
+        // The wait for an update began at the last one (or the declaration): a day unanswered on a
+        // long history, and the next escalation comes a day later (see history-budget).
+        const next = repeatInterval(
+          run.record,
+          policy.updateEvery,
+          Date.parse(updates.lastAt ?? run.record.status.startedAt),
+        );
         run.send({
           kind: 'incident_update_missed',
           severity: 'critical',
@@ -160,10 +168,10 @@ function updateAlarms(run: IncidentRun): Alarm[] {
             dedupKey: `${run.record.status.workflowId}/update-missed/${updates.missed}`,
           },
           subject: `${severity} update missed (due ${updates.nextDueAt}, last ${updates.lastAt ?? 'never'})`,
-          body: `The incident commander ${ic} posted no update in ${formatDuration(policy.updateEvery)}. Post one now ("postUpdate").`,
+          body: `The incident commander ${ic} posted no update in ${formatDuration(policy.updateEvery)}. Post one now ("postUpdate").${next.note ? `\n${next.note}` : ''}`,
         });
-        updates.nextDueAt = utcIso(dueMs + policy.updateEvery);
-        run.record.setDeadline('next_update', dueMs + policy.updateEvery);
+        updates.nextDueAt = utcIso(dueMs + next.ms);
+        run.record.setDeadline('next_update', dueMs + next.ms);
       },
     },
   ];
