@@ -690,4 +690,39 @@ describe('incident (seed 004) on the time-skipping server', () => {
       }
     });
   });
+
+  test('a P0 nobody acknowledges for 3 days: the IC paged every 5 min for a day, then daily once the history is over its budget', async () => {
+    await withIncidentWorker(async (taskQueue) => {
+      const { handle, startedMs } = await declare(taskQueue, declaration({ severity: 'P0' }));
+      try {
+        for (let day = 0; day < 3; day++) await suite.env.sleep(24 * HOUR);
+        const pages = noticesSent(await historyEvents(handle)).filter(
+          (notice) => notice.kind === 'incident_commander_page' && notice.page?.action !== 'resolve',
+        );
+        const slowedAt = pages.findIndex((notice) => /history is long: .* every 1d\./.test(notice.body));
+        assert.ok(slowedAt >= 288, `slowed after a day of pages every 5 min (${pages.length} sent)`);
+        // On the declaration's rhythm (the first once the policy is read), then a day after the one that slowed.
+        const expected = pages.map((_, i) => startedMs + 5 * MINUTE * Math.min(i, slowedAt));
+        for (let i = slowedAt + 1; i < pages.length; i++)
+          expected[i] = pages[slowedAt]!.decidedAtMs + 24 * HOUR * (i - slowedAt);
+        assertInstants(
+          pages.map((notice) => notice.decidedAtMs),
+          expected,
+          'IC pages',
+          15_000,
+        );
+        assert.ok(pages.length > slowedAt + 1, 'a daily page after the slowdown');
+        const status = await waitForStatus<IncidentStatus>(
+          handle,
+          (s) => s.detail.commander.nextPageAt !== undefined && s.historyBudget !== undefined,
+          'the next page in the status',
+        );
+        assert.equal(Date.parse(status.detail.commander.nextPageAt!), pages.at(-1)!.decidedAtMs + 24 * HOUR);
+        await handle.signal(acknowledgeMessage.signal, { by: '@dococeven' });
+        assert.match((await closeOut(handle)).outcome, /^resolved/);
+      } finally {
+        await handle.terminate('test over').catch(() => undefined);
+      }
+    });
+  });
 });

@@ -55,9 +55,14 @@ function commanderAlarms(run: IncidentRun): Alarm[] {
   const policy = run.policy!;
   const dueMs = Date.parse(commander.ackDueAt);
   const armedMs = dueMs - policy.commanderAckWithin;
-  const nextPageMs = armedMs + commander.pages * policy.commanderRepageEvery;
+  const nextPageMs = commander.nextPageAt
+    ? Date.parse(commander.nextPageAt)
+    : armedMs + commander.pages * policy.commanderRepageEvery;
   const page = (): void => {
     commander.pages += 1;
+    // A day unanswered on a long history: the next page a day later (see history-budget).
+    const next = repeatInterval(run.record, policy.commanderRepageEvery, armedMs);
+    if (next.note) commander.nextPageAt = utcIso(Date.now() + next.ms);
     run.send({
       kind: 'incident_commander_page',
       severity: 'critical',
@@ -65,7 +70,7 @@ function commanderAlarms(run: IncidentRun): Alarm[] {
       recipients: [commander.handle],
       page: { action: 'trigger', dedupKey: run.commanderPageKey() },
       subject: `P0: incident commander needed — acknowledge by ${commander.ackDueAt}${commander.pages > 1 ? ` (page ${commander.pages})` : ''}`,
-      body: `Seed 004 §0: P0 is all-hands with an incident commander within ${formatDuration(policy.commanderAckWithin)}. Send "acknowledge" {"by":"@you"} to the incident workflow ${run.record.status.workflowId}.\nSymptoms: ${run.detail.symptoms}\nImpact: ${run.detail.impact}`,
+      body: `Seed 004 §0: P0 is all-hands with an incident commander within ${formatDuration(policy.commanderAckWithin)}. Send "acknowledge" {"by":"@you"} to the incident workflow ${run.record.status.workflowId}.\nSymptoms: ${run.detail.symptoms}\nImpact: ${run.detail.impact}${next.note ? `\n${next.note}` : ''}`,
     });
   };
   return [

@@ -199,7 +199,14 @@ export interface IncidentDetail {
   environment: string;
   declaredBy: string;
   declaredAt: string;
-  commander: { handle: string; acknowledgedAt?: string; ackDueAt?: string; pages: number };
+  commander: {
+    handle: string;
+    acknowledgedAt?: string;
+    ackDueAt?: string;
+    pages: number;
+    /** Set once the pages slowed (unanswered a day, on a long history: see history-budget): the next one. */
+    nextPageAt?: string;
+  };
   roles: Partial<Record<IncidentRole, string[]>>;
   /** Seed 004 §1 for a P0/P1: who did what, when. */
   firstSteps: FirstStepRecord[];

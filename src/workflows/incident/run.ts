@@ -138,7 +138,10 @@ export class IncidentRun {
     this.tag = `[${severity} ${this.input.incidentId}]`;
     if (severity === 'P0' && !commander.acknowledgedAt) {
       // A new acknowledgement window pages at once, whatever an earlier P0 episode sent.
-      if (previous !== 'P0') commander.pages = 0;
+      if (previous !== 'P0') {
+        commander.pages = 0;
+        delete commander.nextPageAt;
+      }
       commander.ackDueAt = utcIso(now + policy.commanderAckWithin);
       this.record.setDeadline('commander_acknowledgement', now + policy.commanderAckWithin);
     } else if (commander.ackDueAt && !commander.acknowledgedAt) {
