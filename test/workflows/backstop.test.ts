@@ -24,7 +24,7 @@ import { PATCH_FOLD_V4 } from '../../src/workflows/shared/patches';
 import {
   assertElapsed,
   completedActivities,
-  noticesSent,
+  repeatedNotices,
   scheduledActivities,
   eventTimeMs,
   historyEvents,
@@ -1267,12 +1267,9 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
           await waitForStatus<BackstopStatus>(handle, (x) => x.detail.next?.checkpoint === 'T+30', 'T+30');
           await skipTo(new Date(t30!.atMs + HOUR).toISOString());
           for (let day = 0; day < 10; day++) await suite.env.sleep(DAY_MS);
-          const unavailable = noticesSent(await latestRunEvents(handle)).filter(
-            (notice) => notice.kind === 'backstop_evidence_unavailable' && notice.page?.action === 'trigger',
-          );
-          const slowedAt = unavailable.findIndex((notice) =>
-            /history is long: .* every 1d\./.test(notice.body),
-          );
+          const { notices: unavailable, slowedAt } = repeatedNotices(await latestRunEvents(handle), [
+            'backstop_evidence_unavailable',
+          ]);
           assert.ok(slowedAt > 24, `slowed after a day of hourly reads (${unavailable.length} notices)`);
           for (let i = 1; i <= slowedAt; i++)
             assertElapsed(unavailable[i - 1]!.atMs, unavailable[i]!.atMs, HOUR, 60_000, `read ${i}`);

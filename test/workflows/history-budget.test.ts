@@ -13,8 +13,9 @@ import {
   assertElapsed,
   eventTimeMs,
   historyEvents,
-  noticesSent,
   recordHistory,
+  repeatedNotices,
+  REPEATS_SLOWED,
   type SentNotice,
 } from '../fixtures/history';
 import { activityDeps, defaultPolicy } from '../fixtures/policy';
@@ -78,17 +79,12 @@ async function waitDays(days: number): Promise<void> {
   for (let day = 0; day < days; day++) await suite.env.sleep(DAY);
 }
 
-const triggered = (notices: SentNotice[], kinds: string[]): SentNotice[] =>
-  notices.filter((notice) => kinds.includes(notice.kind) && notice.page?.action !== 'resolve');
-
-const SLOWED = /This run's history is long: .* now repeats every 1d\./;
-
 /**
  * The gaps between consecutive notices, from the history's own times: every 30 min until the one
  * that says the run slowed down, daily after it. Returns the index of that notice.
  */
 function assertCadence(notices: SentNotice[], what: string): number {
-  const slowedAt = notices.findIndex((notice) => SLOWED.test(notice.body));
+  const slowedAt = notices.findIndex((notice) => REPEATS_SLOWED.test(notice.body));
   assert.ok(slowedAt > 0, `${what}: no notice says the repeats slowed down (${notices.length} sent)`);
   for (let i = 1; i <= slowedAt; i++)
     assertElapsed(
@@ -100,7 +96,7 @@ function assertCadence(notices: SentNotice[], what: string): number {
     );
   for (let i = slowedAt + 1; i < notices.length; i++) {
     assertElapsed(notices[i - 1]!.atMs, notices[i]!.atMs, DAY, SLACK, `${what} ${i} after the one before`);
-    assert.match(notices[i]!.body, SLOWED, `${what} ${i} says why it came a day later`);
+    assert.match(notices[i]!.body, REPEATS_SLOWED, `${what} ${i} says why it came a day later`);
   }
   return slowedAt;
 }
@@ -117,7 +113,7 @@ describe('history budget: what repeats until a human acts slows to daily on a lo
           await waitDays(11);
 
           const first = await historyEvents(handle);
-          const episode1 = triggered(noticesSent(first), ['needs_human', 'needs_human_repage']);
+          const episode1 = repeatedNotices(first, ['needs_human', 'needs_human_repage']).notices;
           const slowedAt = assertCadence(episode1, 'page');
           const status = await waitForStatus(
             handle,
@@ -136,7 +132,9 @@ describe('history budget: what repeats until a human acts slows to daily on a lo
             ),
           );
           assert.ok(
-            status.events.some((event) => event.kind === 'history_budget' && SLOWED.test(event.message)),
+            status.events.some(
+              (event) => event.kind === 'history_budget' && REPEATS_SLOWED.test(event.message),
+            ),
           );
           // After the slowdown: about 11 events a day, where the wait wrote 528 a day before.
           const slowedMs = episode1[slowedAt]!.atMs;
@@ -152,7 +150,7 @@ describe('history budget: what repeats until a human acts slows to daily on a lo
           });
           await waitDays(3);
           const second = await historyEvents(handle);
-          const episode2 = triggered(noticesSent(second), ['needs_human', 'needs_human_repage']).slice(
+          const episode2 = repeatedNotices(second, ['needs_human', 'needs_human_repage']).notices.slice(
             episode1.length,
           );
           assert.equal(episode2[0]?.kind, 'needs_human', 'the new failure pages at once');
@@ -182,10 +180,10 @@ describe('history budget: what repeats until a human acts slows to daily on a lo
         );
         await waitDays(11);
         const events = await historyEvents(handle);
-        const reminders = triggered(noticesSent(events), [
+        const reminders = repeatedNotices(events, [
           'canonical_conflict_hold',
           'canonical_conflict_reminder',
-        ]);
+        ]).notices;
         assert.equal(reminders[0]?.kind, 'canonical_conflict_hold');
         assertCadence(reminders, 'reminder');
         await waitForStatus(handle, (s) => s.historyBudget !== undefined, 'the budget in the status');

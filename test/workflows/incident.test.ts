@@ -10,7 +10,6 @@ import {
   breachNotifiedMessage,
   incidentWorkflowId,
   changeSeverityMessage,
-  fileReviewMessage,
   postUpdateMessage,
   resolveMessage,
   startRunbookMessage,
@@ -27,7 +26,7 @@ import {
   signals,
   type HistoryEvent,
 } from '../fixtures/history';
-import { incidentWorld } from '../fixtures/incident';
+import { assertInstants, closeOut, incidentWorld } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
 import { atStep, waitForStatus } from '../fixtures/wait';
 import { cancellationNotices, cancelRun } from '../fixtures/cancellation';
@@ -42,8 +41,6 @@ import { cancellationNotices, cancelRun } from '../fixtures/cancellation';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-/** A notice is scheduled in the workflow task its timer (or signal) starts: a few seconds at most. */
-const SLACK_MS = 5_000;
 
 const suite = workflowSuite({
   server: 'time-skipping',
@@ -72,38 +69,12 @@ async function signalAt(handle: Handle, name: string, nth = 0): Promise<number> 
   return found[nth].atMs;
 }
 
-/**
- * Each actual instant is within [expected, expected + SLACK_MS]. The first one of a run may wait
- * for its policy read: `firstSlackMs` widens that one.
- */
-function assertInstants(actual: number[], expected: number[], what: string, firstSlackMs = SLACK_MS): void {
-  assert.equal(actual.length, expected.length, `${what}: ${actual.length} sent, expected ${expected.length}`);
-  actual.forEach((at, index) => {
-    const want = expected[index]!;
-    assert.ok(
-      at >= want && at <= want + (index === 0 ? firstSlackMs : SLACK_MS),
-      `${what} #${index + 1} at ${new Date(at).toISOString()}, expected ${new Date(want).toISOString()}`,
-    );
-  });
-}
-
 /** The pages a run triggered whose last event is still the trigger (PagerDuty keeps them open). */
 function pagesLeftOpen(events: HistoryEvent[]): string[] {
   const last = new Map<string, string>();
   for (const notice of noticesSent(events))
     if (notice.page) last.set(notice.page.dedupKey, notice.page.action);
   return [...last].filter(([, action]) => action === 'trigger').map(([key]) => key);
-}
-
-async function closeOut(handle: Handle): Promise<Awaited<ReturnType<Handle['result']>>> {
-  const status = (await handle.query(statusQuery)) as IncidentStatus;
-  if (!status.detail.resolution)
-    await handle.signal(resolveMessage.signal, { by: '@sre-lead', summary: 'rolled back; green for 15 min' });
-  await handle.signal(fileReviewMessage.signal, {
-    by: '@sre-lead',
-    documentUrl: 'https://docs.example.com/incidents/2026-12-04-orchestrator-5xx.md',
-  });
-  return handle.result();
 }
 
 async function activeFreezes(incidentId: string): Promise<{ lifted: boolean }[]> {
@@ -648,81 +619,5 @@ describe('incident (seed 004) on the time-skipping server', () => {
       undefined,
       { activity: [injector.factory] },
     );
-  });
-
-  test('a P1 nobody updates for 10 days: an escalation every 30 min, then daily once a day has passed and the history is over its budget', async () => {
-    await withIncidentWorker(async (taskQueue) => {
-      const { handle, startedMs } = await declare(taskQueue, declaration());
-      try {
-        for (let day = 0; day < 10; day++) await suite.env.sleep(24 * HOUR);
-        const missed = noticesSent(await historyEvents(handle)).filter(
-          (notice) => notice.kind === 'incident_update_missed' && notice.page?.action !== 'resolve',
-        );
-        const slowedAt = missed.findIndex((notice) => /history is long: .* every 1d\./.test(notice.body));
-        assert.ok(slowedAt >= 48, `slowed after a day of escalations every 30 min (${missed.length} sent)`);
-        // Due 30 min after the declaration, then every 30 min; a day after the one that slowed.
-        const expected = missed.map((_, i) => startedMs + 30 * MINUTE * Math.min(i + 1, slowedAt + 1));
-        for (let i = slowedAt + 1; i < missed.length; i++)
-          expected[i] = expected[slowedAt]! + 24 * HOUR * (i - slowedAt);
-        assertInstants(
-          missed.map((notice) => notice.decidedAtMs),
-          expected,
-          'missed updates',
-        );
-        assert.ok(missed.length > slowedAt + 1, 'a daily escalation after the slowdown');
-        for (const notice of missed.slice(slowedAt)) assert.match(notice.body, /history is long/);
-        const status = await waitForStatus<IncidentStatus>(
-          handle,
-          (s) => s.historyBudget !== undefined,
-          'the budget in the status',
-        );
-        // The next update is due a day after the instant the last escalation fired for.
-        const due = Date.parse(status.deadlines.find((deadline) => deadline.name === 'next_update')!.dueAt);
-        const afterLast = due - missed.at(-1)!.decidedAtMs;
-        assert.ok(
-          afterLast <= 24 * HOUR && afterLast >= 24 * HOUR - SLACK_MS,
-          `next update due ${afterLast} ms after`,
-        );
-        const result = await closeOut(handle);
-        assert.match(result.outcome, /^resolved/);
-      } finally {
-        await handle.terminate('test over').catch(() => undefined);
-      }
-    });
-  });
-
-  test('a P0 nobody acknowledges for 3 days: the IC paged every 5 min for a day, then daily once the history is over its budget', async () => {
-    await withIncidentWorker(async (taskQueue) => {
-      const { handle, startedMs } = await declare(taskQueue, declaration({ severity: 'P0' }));
-      try {
-        for (let day = 0; day < 3; day++) await suite.env.sleep(24 * HOUR);
-        const pages = noticesSent(await historyEvents(handle)).filter(
-          (notice) => notice.kind === 'incident_commander_page' && notice.page?.action !== 'resolve',
-        );
-        const slowedAt = pages.findIndex((notice) => /history is long: .* every 1d\./.test(notice.body));
-        assert.ok(slowedAt >= 288, `slowed after a day of pages every 5 min (${pages.length} sent)`);
-        // On the declaration's rhythm (the first once the policy is read), then a day after the one that slowed.
-        const expected = pages.map((_, i) => startedMs + 5 * MINUTE * Math.min(i, slowedAt));
-        for (let i = slowedAt + 1; i < pages.length; i++)
-          expected[i] = pages[slowedAt]!.decidedAtMs + 24 * HOUR * (i - slowedAt);
-        assertInstants(
-          pages.map((notice) => notice.decidedAtMs),
-          expected,
-          'IC pages',
-          15_000,
-        );
-        assert.ok(pages.length > slowedAt + 1, 'a daily page after the slowdown');
-        const status = await waitForStatus<IncidentStatus>(
-          handle,
-          (s) => s.detail.commander.nextPageAt !== undefined && s.historyBudget !== undefined,
-          'the next page in the status',
-        );
-        assert.equal(Date.parse(status.detail.commander.nextPageAt!), pages.at(-1)!.decidedAtMs + 24 * HOUR);
-        await handle.signal(acknowledgeMessage.signal, { by: '@dococeven' });
-        assert.match((await closeOut(handle)).outcome, /^resolved/);
-      } finally {
-        await handle.terminate('test over').catch(() => undefined);
-      }
-    });
   });
 });
