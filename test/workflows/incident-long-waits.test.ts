@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { formatDuration } from '../../src/common/duration';
 import { acknowledgeMessage, type IncidentStatus } from '../../src/workflows/incident/definitions';
 import { historyEvents, recordHistory, repeatedNotices, REPEATS_SLOWED } from '../fixtures/history';
 import { assertInstants, closeOut, incidentWorld, SLACK_MS } from '../fixtures/incident';
@@ -49,6 +50,13 @@ describe('incident (seed 004): waits nobody answers for days', () => {
         );
         assert.ok(missed.length > slowedAt + 1, 'a daily escalation after the slowdown');
         for (const notice of missed.slice(slowedAt)) assert.match(notice.body, REPEATS_SLOWED);
+        // It says how long nobody has posted, not the cadence it no longer keeps.
+        const last = missed.at(-1)!;
+        assert.ok(
+          last.body.includes(`posted no update for ${formatDuration(last.decidedAtMs - startedMs)} (P1`),
+          last.body,
+        );
+        assert.match(missed[0]!.body, /posted no update for 30m \(P1: one every 30m\)/);
         const status = await waitForStatus<IncidentStatus>(
           handle,
           (s) => s.historyBudget !== undefined,

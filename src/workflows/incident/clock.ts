@@ -158,11 +158,8 @@ function updateAlarms(run: IncidentRun): Alarm[] {
         );
         // The wait for an update began at the last one (or the declaration): a day unanswered on a
         // long history, and the next escalation comes a day later (see history-budget).
-        const next = repeatInterval(
-          run.record,
-          policy.updateEvery,
-          Date.parse(updates.lastAt ?? run.record.status.startedAt),
-        );
+        const lastMs = Date.parse(updates.lastAt ?? run.record.status.startedAt);
+        const next = repeatInterval(run.record, policy.updateEvery, lastMs);
         run.send({
           kind: 'incident_update_missed',
           severity: 'critical',
@@ -173,7 +170,7 @@ function updateAlarms(run: IncidentRun): Alarm[] {
             dedupKey: `${run.record.status.workflowId}/update-missed/${updates.missed}`,
           },
           subject: `${severity} update missed (due ${updates.nextDueAt}, last ${updates.lastAt ?? 'never'})`,
-          body: `The incident commander ${ic} posted no update in ${formatDuration(policy.updateEvery)}. Post one now ("postUpdate").${next.note ? `\n${next.note}` : ''}`,
+          body: `The incident commander ${ic} posted no update for ${formatDuration(Date.now() - lastMs)} (${severity}: one every ${formatDuration(policy.updateEvery)}). Post one now ("postUpdate").${next.note ? `\n${next.note}` : ''}`,
         });
         updates.nextDueAt = utcIso(dueMs + next.ms);
         run.record.setDeadline('next_update', dueMs + next.ms);
