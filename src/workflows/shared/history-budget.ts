@@ -38,11 +38,18 @@ export interface HistoryBudgetRecord {
   repeatsEvery: string;
 }
 
-function overBudget(): HistoryBudgetRecord['reason'] | undefined {
-  const info = workflowInfo();
-  if (info.historyLength >= HISTORY_BUDGET.events) return 'events';
-  if (info.historySize >= HISTORY_BUDGET.bytes) return 'bytes';
-  return info.continueAsNewSuggested ? 'server_suggestion' : undefined;
+/** The history's figures and why they are over the budget, or undefined while they are not. */
+function overBudget(): Pick<HistoryBudgetRecord, 'events' | 'bytes' | 'reason'> | undefined {
+  const { historyLength: events, historySize: bytes, continueAsNewSuggested } = workflowInfo();
+  const reason: HistoryBudgetRecord['reason'] | undefined =
+    events >= HISTORY_BUDGET.events
+      ? 'events'
+      : bytes >= HISTORY_BUDGET.bytes
+        ? 'bytes'
+        : continueAsNewSuggested
+          ? 'server_suggestion'
+          : undefined;
+  return reason && { events, bytes, reason };
 }
 
 /**
@@ -61,17 +68,10 @@ export function repeatInterval(
     return { ms: intervalMs };
   let budget = record.status.historyBudget;
   if (!budget) {
-    const reason = overBudget();
+    const over = overBudget();
     // Asked only when a run first goes over: a run that never does records nothing new.
-    if (!reason || !isPatched(PATCHES.repeatsSlowedOverHistoryBudget)) return { ms: intervalMs };
-    const { historyLength, historySize } = workflowInfo();
-    budget = {
-      exceededAt: utcIso(Date.now()),
-      events: historyLength,
-      bytes: historySize,
-      reason,
-      repeatsEvery: formatDuration(OVER_BUDGET_REPEAT_MS),
-    };
+    if (!over || !isPatched(PATCHES.repeatsSlowedOverHistoryBudget)) return { ms: intervalMs };
+    budget = { exceededAt: utcIso(Date.now()), ...over, repeatsEvery: formatDuration(OVER_BUDGET_REPEAT_MS) };
     record.status.historyBudget = budget;
     record.event('history_budget', historyBudgetLine(budget));
   }
