@@ -8,6 +8,8 @@ export interface NoticeRouting {
   /** Channels every paging notice goes to as well (absent from snapshots recorded before it existed). */
   paging?: string[];
   channelTypes: Record<string, NoticeChannelType>;
+  /** Absent: the policy does not set it (or the snapshot was recorded before it existed). */
+  maxDeliveriesInFlight?: number;
 }
 
 /**
@@ -49,6 +51,9 @@ export function noticeRouting(policy: Policy): NoticeRouting {
     ...(policy.notifications.fallback ? { fallback: policy.notifications.fallback } : {}),
     paging: pagingChannels(policy.notifications),
     channelTypes,
+    ...(policy.notifications.maxDeliveriesInFlight
+      ? { maxDeliveriesInFlight: policy.notifications.maxDeliveriesInFlight }
+      : {}),
   };
 }
 

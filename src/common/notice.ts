@@ -6,6 +6,17 @@
 export type NoticeSeverity = 'info' | 'warning' | 'critical';
 
 /**
+ * Notice deliveries a run keeps in flight at once unless its policy says otherwise
+ * (`notifications.maxDeliveriesInFlight`); more wait for one to finish. Temporal fails every
+ * workflow task of a run that would have more pending activities than its limit (2,000 by
+ * default), for ever: a burst of notices (every page of a long wait resolved at once) would
+ * silently stop the run. The rest of the limit is the run's own activities'.
+ */
+export const DEFAULT_MAX_DELIVERIES_IN_FLIGHT = 500;
+/** The most a policy may allow: under Temporal's default limit, with room for the run's own activities. */
+export const MAX_DELIVERIES_IN_FLIGHT_CEILING = 1_900;
+
+/**
  * Kinds of notices that page someone: they reach the policy's paging channels whatever their route
  * (a policy with a pager that one of them could not reach is refused at worker start).
  */

@@ -64,6 +64,8 @@ export interface DevServerOptions {
   uiCodecEndpoint?: string;
   log?: (line: string) => void;
   startTimeoutMs?: number;
+  /** Server settings (`--dynamic-config-value KEY=VALUE`), e.g. a lower per-run limit for a test. */
+  dynamicConfig?: Record<string, number | string | boolean>;
 }
 
 export interface RunningDevServer extends RunningServer {
@@ -116,6 +118,10 @@ async function startDevServerOnce(options: DevServerOptions): Promise<RunningDev
     ...(uiPort ? ['--ui-port', String(uiPort), '--ui-disable-news-fetch'] : ['--headless']),
     ...(uiPort && options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
     ...RUNBOOK_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+    ...Object.entries(options.dynamicConfig ?? {}).flatMap(([key, value]) => [
+      '--dynamic-config-value',
+      `${key}=${JSON.stringify(value)}`,
+    ]),
   ];
   const child = spawn(TEMPORAL_CLI, args, {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -266,6 +266,27 @@ describe('example production policy', () => {
     ]);
   });
 
+  const LOG_ONLY = { channels: { log: { type: 'log' as const } }, routes: { default: ['log'] } };
+  test('notice deliveries in flight: at most 500 by default, a policy may lower it, never past the ceiling', () => {
+    const shippedRouting = noticeRouting(loadPolicyFile(policyWith(() => undefined)).policy);
+    assert.equal(shippedRouting.maxDeliveriesInFlight, undefined, 'unset: the workflow applies 500');
+    const lowered = policyWith((file) => {
+      file.notifications = { ...LOG_ONLY, maxDeliveriesInFlight: 50 };
+    });
+    assert.equal(noticeRouting(loadPolicyFile(lowered).policy).maxDeliveriesInFlight, 50);
+    for (const bad of [0, 2.5, 5_000])
+      assert.throws(
+        () =>
+          loadPolicyFile(
+            policyWith((file) => {
+              file.notifications = { ...LOG_ONLY, maxDeliveriesInFlight: bad };
+            }),
+          ),
+        /notifications\.maxDeliveriesInFlight/,
+        `${bad} refused`,
+      );
+  });
+
   // Issue "fail safe and loud", point 9: its escalations are routed to log + Slack, yet each one
   // that pages reaches PagerDuty, and a policy whose pager some escalation cannot reach is refused.
   test('every escalation that pages reaches the pager, whatever its route', () => {

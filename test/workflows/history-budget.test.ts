@@ -13,15 +13,17 @@ import {
   assertElapsed,
   eventTimeMs,
   historyEvents,
+  mostPendingActivities,
+  noticesSent,
   recordHistory,
   repeatedNotices,
   REPEATS_SLOWED,
   type SentNotice,
 } from '../fixtures/history';
-import { activityDeps, defaultPolicy } from '../fixtures/policy';
+import { activityDeps, defaultPolicy, withDeliveriesInFlight } from '../fixtures/policy';
 import { FaultInjector } from '../fixtures/faults';
 import { workflowSuite } from '../fixtures/suite';
-import { uniqueId } from '../fixtures/temporal';
+import { closeRun, uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -53,8 +55,8 @@ function input(): BreakGlassRestoreInput {
 
 /**
  * Starts a restore, approves its plan, lets the pause pass and hands the run to `fn`. A run still
- * open after it (a failed assertion) is terminated: its timers would hold the test server's clock
- * for the tests after it, whose worker does not serve its task queue.
+ * open after it (a hold acknowledged, a failed assertion) is closed while the worker still serves
+ * it (`closeRun`: a terminated run's timers would hold the test server's clock for the tests after).
  */
 async function withApprovedRestore(taskQueue: string, fn: (handle: Handle) => Promise<void>): Promise<void> {
   const args = input();
@@ -69,8 +71,7 @@ async function withApprovedRestore(taskQueue: string, fn: (handle: Handle) => Pr
     await suite.env.sleep(3 * MINUTE);
     await fn(handle);
   } finally {
-    // It may end by itself meanwhile (an acknowledged hold with its obligations long missed).
-    await handle.terminate('test over').catch(() => undefined);
+    await closeRun(handle, 'test over');
   }
 }
 
@@ -197,6 +198,45 @@ describe('history budget: what repeats until a human acts slows to daily on a lo
           'the acknowledged hold',
         );
       }),
+    );
+  });
+
+  test('a day of pages answered at once: their resolves go out no more than the policy allows in flight at a time, every one delivered', async () => {
+    // Temporal fails every workflow task of a run with more pending activities than its limit
+    // (2,000 by default), for ever: resolving a long wait's pages in one burst could stop the run.
+    const BOUND = 10;
+    const injector = new FaultInjector();
+    injector.arm('verifyRestore', 'non_retryable', 'breakGlassRestore');
+    await suite.withWorker(
+      activityDeps(withDeliveriesInFlight(defaultPolicy(), BOUND), suite.db.pool),
+      (taskQueue) =>
+        withApprovedRestore(taskQueue, async (handle) => {
+          await waitForStatus(handle, atStep('needs_human'), 'the failed verification');
+          await waitDays(1);
+          const { pages } = (await waitForStatus(handle, atStep('needs_human'), 'the wait')).needsHuman!;
+          assert.ok(pages >= 48, `${pages} pages in a day`);
+          await handle.signal(stepDecisionSignal, {
+            by: '@dococeven',
+            decision: 'abort',
+            reason: 'left as is',
+          });
+          const result = await handle.result();
+          assert.equal(result.outcome, 'aborted', result.message);
+
+          const events = await historyEvents(handle);
+          const resolves = noticesSent(events).filter((notice) => notice.kind === 'needs_human_resolved');
+          assert.equal(resolves.length, pages, 'every page resolved');
+          const answered = result.notices.filter((notice) => notice.kind === 'needs_human_resolved');
+          assert.deepEqual(
+            answered.filter((notice) => notice.state !== 'delivered').map((notice) => notice.subject),
+            [],
+            'every resolve delivered',
+          );
+          // Both bounds: the policy's number held them back (it was reached), and never more.
+          assert.equal(mostPendingActivities(events, 'notify'), BOUND);
+          await recordHistory(handle, 'break-glass-restore-resolves-bounded-in-flight');
+        }),
+      { activity: [injector.factory] },
     );
   });
 });

@@ -13,7 +13,7 @@ import { abortUpdate, approveUpdate, type ApprovePayload } from '../../src/workf
 import { activityDeps, defaultPolicy, withRestorePolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { sshFingerprint, sshKeyPair, sshPublicKey } from '../fixtures/signing';
-import { uniqueId } from '../fixtures/temporal';
+import { closeRun, uniqueId } from '../fixtures/temporal';
 import { atStep, readUntil, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -172,7 +172,7 @@ describe('signed approvals (time-skipping, ssh-keygen keys)', () => {
         ),
         body,
       );
-      await handle.terminate('test done');
+      await closeRun(handle, 'test done');
     });
   });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NOTICE_KINDS, PAGING_NOTICE_KINDS } from '../notice';
+import { MAX_DELIVERIES_IN_FLIGHT_CEILING, NOTICE_KINDS, PAGING_NOTICE_KINDS } from '../notice';
 import { channelName, envName, repositorySchema } from '../names';
 import { callTimeout as timeout, endpointUrl } from './fields';
 
@@ -102,6 +102,12 @@ export const notificationsSchema = z
      * every pagerduty channel of the policy.
      */
     paging: z.array(channelName).optional(),
+    /**
+     * Deliveries one run keeps in flight at once (default 500; more wait their turn). Keep it under
+     * your cluster's `limit.numPendingActivities.error` (2,000 by default) less a run's own
+     * activities: past that limit Temporal fails the run's every workflow task.
+     */
+    maxDeliveriesInFlight: z.number().int().min(1).max(MAX_DELIVERIES_IN_FLIGHT_CEILING).optional(),
     /** Handle → email address, for notices addressed to people (approval requests go to the roster). */
     directory: z.record(z.string().regex(/^@?[A-Za-z0-9][A-Za-z0-9._-]*$/), z.email()).default({}),
   })

@@ -1,12 +1,13 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type {
-  NoticeKind,
-  NoticeCode,
-  NoticeDetail,
-  NoticeAudience,
-  NoticePage,
-  NoticeReceipt,
-  NoticeSeverity,
+import {
+  DEFAULT_MAX_DELIVERIES_IN_FLIGHT,
+  type NoticeKind,
+  type NoticeCode,
+  type NoticeDetail,
+  type NoticeAudience,
+  type NoticePage,
+  type NoticeReceipt,
+  type NoticeSeverity,
 } from '../../common/notice';
 import type { NoticeChannelType } from '../../common/policy';
 import type { NoticeDelivery, NoticeRouting, RunbookActivities } from '../../activities';
@@ -81,6 +82,12 @@ export class Notices {
   private readonly openPages = new Map<string, OpenPage>();
   /** While a notice's route is being sent (its channels are not all asked yet). */
   private dispatching = false;
+  /** Deliveries started and not finished: what counts against Temporal's pending-activity limit. */
+  private inFlight = 0;
+  /** Deliveries waiting for one in flight to finish, oldest first. */
+  private readonly waitingTurn: (() => void)[] = [];
+  /** Whether this run bounds its deliveries in flight (asked once, when one first would go over). */
+  private bounded?: boolean;
 
   constructor(private readonly record: RunRecord<unknown>) {}
 
@@ -223,16 +230,47 @@ export class Notices {
       this.failed(entry, notice, delivery, `channel "${channel}" is not a notice channel in the policy`);
       return;
     }
-    this.pending.push(
-      send({ channel, notice }).then(
+    // No extra promise in the chain: a run that never waits its turn resumes in the same order as
+    // before the bound existed (its history replays command for command).
+    const start = (): Promise<void> => {
+      this.inFlight += 1;
+      return send({ channel, notice }).then(
         (receipt) => {
+          this.finishedTurn();
           delivery.state = 'delivered';
           delivery.duplicate = receipt.duplicate;
           this.summarise(entry);
         },
-        (error: unknown) => this.failed(entry, notice, delivery, describeFailure(error)),
-      ),
-    );
+        (error: unknown) => {
+          this.finishedTurn();
+          this.failed(entry, notice, delivery, describeFailure(error));
+        },
+      );
+    };
+    if (this.mustWaitTurn()) {
+      // Tracked now, so settle() waits for it; it starts when a delivery in flight finishes.
+      this.pending.push(new Promise<void>((started) => this.waitingTurn.push(() => started(start()))));
+    } else {
+      this.pending.push(start());
+    }
+  }
+
+  /** A delivery finished: the oldest one waiting its turn starts. */
+  private finishedTurn(): void {
+    this.inFlight -= 1;
+    this.waitingTurn.shift()?.();
+  }
+
+  /**
+   * At the policy's bound of deliveries in flight, a new one waits its turn: past Temporal's
+   * pending-activity limit every workflow task of the run fails, for ever. Asked of the patch only
+   * then, so a run that never gets there records nothing (and older histories replay unchanged).
+   */
+  private mustWaitTurn(): boolean {
+    const bound = this.routing?.maxDeliveriesInFlight ?? DEFAULT_MAX_DELIVERIES_IN_FLIGHT;
+    if (this.inFlight < bound) return false;
+    this.bounded ??= isPatched(PATCHES.deliveriesBoundedInFlight);
+    return this.bounded;
   }
 
   private failed(

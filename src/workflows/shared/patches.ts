@@ -127,6 +127,8 @@ export const PATCHES = {
   transplantedActivityResultsRefused: 'transplanted-activity-results-refused-v1',
   /** Pages, reminders and retries that repeat until a human acts come at most daily once the run's history is over its budget (Temporal terminates a run at its history limit). */
   repeatsSlowedOverHistoryBudget: 'repeats-slowed-over-history-budget-v1',
+  /** A run keeps at most its policy's number of notice deliveries in flight; more wait their turn (Temporal fails every workflow task of a run over its pending-activity limit). Asked when one would go over. */
+  deliveriesBoundedInFlight: 'notice-deliveries-bounded-in-flight-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
