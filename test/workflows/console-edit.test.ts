@@ -27,7 +27,7 @@ import { consoleCluster, FakeCluster } from '../fixtures/kubectl';
 import { activityDeps, writeTestPolicy } from '../fixtures/policy';
 import { HttpSink } from '../fixtures/sinks/http-sink';
 import { workflowSuite } from '../fixtures/suite';
-import { uniqueId } from '../fixtures/temporal';
+import { closeRun, uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -392,7 +392,7 @@ describe('breakGlassConsoleEdit (time-skipping, default policy)', () => {
         assert.equal(rows[0]?.value, unconfirmable.newValue, 'stored verbatim (bound parameter)');
         await recordHistory(handle, 'break-glass-console-edit-pair-review');
       } finally {
-        await handle.terminate('test over').catch(() => undefined);
+        await closeRun(handle, 'test over');
       }
     });
   });

@@ -31,7 +31,7 @@ import {
   withTrackerChannels,
 } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
-import { uniqueId } from '../fixtures/temporal';
+import { closeRun, uniqueId } from '../fixtures/temporal';
 import { atStep, waitForStatus } from '../fixtures/wait';
 
 /**
@@ -204,7 +204,7 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
       const execute = completedActivities(events).find((activity) => activity.type === 'executeRestore')!;
       // Seed 000's 2 min pause, from the second (quorum) approval, not the first.
       assertElapsed(approvals[2]!.atMs, execute.scheduledAtMs, 2 * 60_000, 5_000, 'approval → SQL');
-      await handle.terminate('test over');
+      await closeRun(handle, 'test over');
     }, 2);
   });
 
@@ -222,7 +222,7 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
       assert.deepEqual((await status(handle)).refusedAttempts, []);
       const step = await decide(handle, stepDecisionUpdate, { by: '@alice', decision: 'retry' });
       assert.deepEqual([step.accepted, step.reason], [false, 'gate_not_open'], 'no step waits for a human');
-      await handle.terminate('test over');
+      await closeRun(handle, 'test over');
     });
   });
 
@@ -247,7 +247,7 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
       assert.deepEqual([outsider.accepted, outsider.reason], [false, 'not_authorized']);
       const paused = await decide(reenablement, pauseMessage.update, { by: '@sre-lead' });
       assert.equal(paused.accepted, true);
-      await reenablement.terminate('test over');
+      await closeRun(reenablement, 'test over');
 
       const backstop = await suite.env.client.workflow.start('backstopProgram', {
         taskQueue,
@@ -266,7 +266,7 @@ describe('decisions as Workflow Updates (time-skipping)', () => {
         rationale: 'too early',
       });
       assert.deepEqual([early.accepted, early.reason], [false, 'gate_not_open']);
-      await backstop.terminate('test over');
+      await closeRun(backstop, 'test over');
     });
   });
 });

@@ -4,6 +4,7 @@ import { formatDuration } from '../../src/common/duration';
 import { acknowledgeMessage, type IncidentStatus } from '../../src/workflows/incident/definitions';
 import { historyEvents, recordHistory, repeatedNotices, REPEATS_SLOWED } from '../fixtures/history';
 import { assertInstants, closeOut, incidentWorld, SLACK_MS } from '../fixtures/incident';
+import { closeRun } from '../fixtures/temporal';
 import { workflowSuite } from '../fixtures/suite';
 import { waitForStatus } from '../fixtures/wait';
 
@@ -72,7 +73,7 @@ describe('incident (seed 004): waits nobody answers for days', () => {
         const result = await closeOut(handle);
         assert.match(result.outcome, /^resolved/);
       } finally {
-        await handle.terminate('test over').catch(() => undefined);
+        await closeRun(handle, 'test over');
       }
     });
   });
@@ -108,7 +109,7 @@ describe('incident (seed 004): waits nobody answers for days', () => {
         await handle.signal(acknowledgeMessage.signal, { by: '@dococeven' });
         assert.match((await closeOut(handle)).outcome, /^resolved/);
       } finally {
-        await handle.terminate('test over').catch(() => undefined);
+        await closeRun(handle, 'test over');
       }
     });
   });

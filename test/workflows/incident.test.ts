@@ -27,6 +27,7 @@ import {
   type HistoryEvent,
 } from '../fixtures/history';
 import { assertInstants, closeOut, incidentWorld } from '../fixtures/incident';
+import { closeRun } from '../fixtures/temporal';
 import { workflowSuite } from '../fixtures/suite';
 import { atStep, waitForStatus } from '../fixtures/wait';
 import { cancellationNotices, cancelRun } from '../fixtures/cancellation';
@@ -490,7 +491,7 @@ describe('incident (seed 004) on the time-skipping server', () => {
         [crossing.workflowId],
       );
       assert.deepEqual(rows, [{ by_handle: '@sre-lead' }]);
-      await crossing.terminate('test done');
+      await closeRun(crossing, 'test done');
       await closeOut(handle);
       // Lifted at the resolution: a run started now is not refused.
       const after = await restore('after', {});
@@ -499,7 +500,7 @@ describe('incident (seed 004) on the time-skipping server', () => {
         atStep('awaiting_approval'),
         'the gate after the lift',
       );
-      await after.terminate('test done');
+      await closeRun(after, 'test done');
     });
   });
 

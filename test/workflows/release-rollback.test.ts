@@ -33,7 +33,7 @@ import {
   releaseShas,
 } from '../fixtures/release';
 import { workflowSuite } from '../fixtures/suite';
-import { uniqueId } from '../fixtures/temporal';
+import { closeRun, uniqueId } from '../fixtures/temporal';
 import { testServerGuarded } from '../fixtures/timers';
 import { waitForStatus } from '../fixtures/wait';
 
@@ -105,7 +105,7 @@ const input = (mergeSha: string, overrides: Partial<ReleaseRollbackInput> = {}):
 });
 
 async function endRun(handle: Handle): Promise<void> {
-  if ((await handle.describe()).status.name === 'RUNNING') await handle.terminate('test over');
+  await closeRun(handle, 'test over');
 }
 
 const deploymentImage = () => cluster.read().namespaces.cvntrade!.deployments!.scheduler!.image ?? '';
