@@ -580,6 +580,27 @@ describe('breakGlassRestore (time-skipping, default policy)', () => {
     });
   });
 
+  test('cancelled from Temporal while its CONFLICT hold waits for the IC: ends CANCELED, no workflow task failed', async () => {
+    // The hold's wait and the obligations' run side by side; the cancellation rejects both, and
+    // the hold's rejection, not awaited once the obligations threw, failed every workflow task
+    // after it (the run stayed RUNNING, silent, for ever).
+    await withWorker(defaultPolicy(), async (taskQueue) => {
+      const handle = await start(taskQueue, input());
+      await handle.signal(approveSignal, { approver: '@dococeven', planHash: await planHashAtGate(handle) });
+      await suite.env.sleep(3 * MINUTE);
+      await waitForStatus(
+        handle,
+        (s) => s.detail.conflictHold?.state === 'awaiting_acknowledgement',
+        'the CONFLICT hold',
+      );
+      const { status } = await cancelRun<BreakGlassRestoreStatus>(handle);
+      assert.equal(status.outcome, 'cancelled');
+      const rows = await cancellationNotices(suite.db.pool, handle.workflowId);
+      assert.equal(rows.length, 1);
+      await recordHistory(handle, 'break-glass-restore-cancelled-in-conflict-hold');
+    });
+  });
+
   test('post-mortem not filed within 24 h: non-conforming, escalated', async () => {
     await withWorker(defaultPolicy(), async (taskQueue) => {
       const args = input();

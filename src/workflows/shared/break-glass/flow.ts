@@ -46,6 +46,9 @@ export async function runApprovedWrite<Execution, Verification>(
     };
   announceDone(ctx, spec, write, summary);
   const held = holdOnConflict(ctx, spec, summary);
+  // A cancellation of the run during the obligations below throws there, before this is awaited:
+  // its rejection (the same cancellation) is handled here, or it fails every workflow task after it.
+  void held.catch(() => undefined);
   if (spec.obligations) {
     await watchObligations({
       ...spec.obligations,
