@@ -5,7 +5,7 @@ import { breakGlassRestore } from '../../src/workflows';
 import { approveSignal } from '../../src/workflows/break-glass-restore/definitions';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { FaultInjector } from '../fixtures/faults';
-import { historyEvents, mostPendingActivities, noticesSent } from '../fixtures/history';
+import { historyEvents, pendingActivities, noticesSent } from '../fixtures/history';
 import { activityDeps, shortTestPolicy, withDeliveriesInFlight } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
@@ -96,7 +96,7 @@ describe('a run never goes over the server’s pending-activity limit (dev serve
               .map((n) => n.subject),
             [],
           );
-          assert.equal(mostPendingActivities(events, 'notify'), BOUND);
+          assert.equal(pendingActivities(events, 'notify').most, BOUND);
         } finally {
           await handle.terminate('test over').catch(() => undefined);
         }

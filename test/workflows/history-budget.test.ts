@@ -7,13 +7,14 @@ import {
   acknowledgeConflictSignal,
   approveSignal,
   type BreakGlassRestoreInput,
+  type BreakGlassRestoreResult,
 } from '../../src/workflows/break-glass-restore/definitions';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 import {
   assertElapsed,
   eventTimeMs,
   historyEvents,
-  mostPendingActivities,
+  pendingActivities,
   noticesSent,
   recordHistory,
   repeatedNotices,
@@ -73,6 +74,14 @@ async function withApprovedRestore(taskQueue: string, fn: (handle: Handle) => Pr
   } finally {
     await closeRun(handle, 'test over');
   }
+}
+
+/** A human aborts the run waiting in `needs_human`; it ends `aborted`. */
+async function abortRun(handle: Handle): Promise<BreakGlassRestoreResult> {
+  await handle.signal(stepDecisionSignal, { by: '@dococeven', decision: 'abort', reason: 'left as is' });
+  const result = await handle.result();
+  assert.equal(result.outcome, 'aborted', result.message);
+  return result;
 }
 
 /** Lets `days` pass on the test server a day at a time (the worker answers each timer). */
@@ -158,13 +167,7 @@ describe('history budget: what repeats until a human acts slows to daily on a lo
           const slowedAgain = assertCadence(episode2, 'page of the second failure');
           assert.equal(slowedAgain, 48, 'a day of pages every 30 min before the first daily one');
 
-          await handle.signal(stepDecisionSignal, {
-            by: '@dococeven',
-            decision: 'abort',
-            reason: 'left as is',
-          });
-          const result = await handle.result();
-          assert.equal(result.outcome, 'aborted', result.message);
+          await abortRun(handle);
           await recordHistory(handle, 'break-glass-restore-repages-slowed-over-history-budget');
         }),
       { activity: [injector.factory] },
@@ -215,13 +218,7 @@ describe('history budget: what repeats until a human acts slows to daily on a lo
           await waitDays(1);
           const { pages } = (await waitForStatus(handle, atStep('needs_human'), 'the wait')).needsHuman!;
           assert.ok(pages >= 48, `${pages} pages in a day`);
-          await handle.signal(stepDecisionSignal, {
-            by: '@dococeven',
-            decision: 'abort',
-            reason: 'left as is',
-          });
-          const result = await handle.result();
-          assert.equal(result.outcome, 'aborted', result.message);
+          const result = await abortRun(handle);
 
           const events = await historyEvents(handle);
           const resolves = noticesSent(events).filter((notice) => notice.kind === 'needs_human_resolved');
@@ -233,7 +230,7 @@ describe('history budget: what repeats until a human acts slows to daily on a lo
             'every resolve delivered',
           );
           // Both bounds: the policy's number held them back (it was reached), and never more.
-          assert.equal(mostPendingActivities(events, 'notify'), BOUND);
+          assert.equal(pendingActivities(events, 'notify').most, BOUND);
           await recordHistory(handle, 'break-glass-restore-resolves-bounded-in-flight');
         }),
       { activity: [injector.factory] },
