@@ -233,19 +233,10 @@ function firedAt(
 }
 
 /** Ends a program a failed test left running: abort its human wait, else terminate it. */
-async function endProgram(handle: Handle): Promise<void> {
-  if ((await handle.describe()).status.name !== 'RUNNING') return;
-  await handle
-    .signal(stepDecisionSignal, { by: '@dococeven', decision: 'abort', reason: 'test over' })
-    .catch(() => undefined);
-  const ended = await Promise.race([
-    handle.result().then(
-      () => true,
-      () => true,
-    ),
-    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000)),
-  ]);
-  if (!ended) await handle.terminate('test over').catch(() => undefined);
+function endProgram(handle: Handle): Promise<void> {
+  return closeRun(handle, 'test over', () =>
+    handle.signal(stepDecisionSignal, { by: '@dococeven', decision: 'abort', reason: 'test over' }),
+  );
 }
 
 /** Waits until the program asks for the T+90 decision, then the DRI records `decision`. */
