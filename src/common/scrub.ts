@@ -1,3 +1,5 @@
+import { cutHead } from './text';
+
 /**
  * What may enter a payload from the outside world's output (command output, manifests, log
  * samples): scrubbed of secrets and cut short. Configured secret values (and their URL-encoded
@@ -35,8 +37,5 @@ export function scrubTail(text: string, secrets: readonly string[] = [], maxChar
 
 /** Scrubbed, then cut to its first `maxChars`, marked when cut. */
 export function scrubHead(text: string, secrets: readonly string[] = [], maxChars = 400): string {
-  const clean = scrubSecrets(text, secrets).trim();
-  return clean.length <= maxChars
-    ? clean
-    : `${clean.slice(0, maxChars)}\n… (${clean.length - maxChars} characters cut)`;
+  return cutHead(scrubSecrets(text, secrets).trim(), maxChars, '\n');
 }

@@ -8,6 +8,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { utcIso } from '../../common/duration';
+import { cutHead } from '../../common/text';
 import {
   IncidentIdKey,
   RunbookNameKey,
@@ -46,6 +47,12 @@ export interface StepRecord {
 }
 
 const REFUSED_KEPT = 50;
+/**
+ * A refusal's detail is cut after this many characters: it may quote what was sent (a bad
+ * field's message, an unknown key), and a refusal is kept in the status, the event log, the
+ * log line and the run's result, which Temporal bounds (4 MB a query answer, 2 MB a result).
+ */
+export const REFUSAL_DETAIL_MAX = 2_000;
 
 /** How much of the earlier runs' trail a continued run shows again (the latest). */
 export const STEPS_CARRIED = 200;
@@ -409,12 +416,16 @@ export class RunRecord<Detail> {
   }
 
   refused(attempt: Omit<RefusedAttempt, 'at'>): RefusedAttempt {
-    const recorded = { at: utcIso(Date.now()), ...attempt };
+    const recorded = {
+      at: utcIso(Date.now()),
+      ...attempt,
+      detail: cutHead(attempt.detail, REFUSAL_DETAIL_MAX),
+    };
     this.status.refusedAttempts.push(recorded);
     this.status.refusedTotal = (this.status.refusedTotal ?? 0) + 1;
     recordRefusal(this.status.runbook, attempt.signal, attempt.reason);
     if (this.status.refusedAttempts.length > REFUSED_KEPT) this.status.refusedAttempts.shift();
-    this.event('refused', `${attempt.signal} refused (${attempt.reason}): ${attempt.detail}`, attempt.by);
+    this.event('refused', `${attempt.signal} refused (${attempt.reason}): ${recorded.detail}`, attempt.by);
     // A flood of refusals must not push the run's own events out of the log: only the latest few
     // stay there (refusedAttempts keeps more of them, the history keeps every one). No command
     // depends on the event log, so this needs no patch.
