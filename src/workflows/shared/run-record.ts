@@ -47,11 +47,7 @@ export interface StepRecord {
 }
 
 const REFUSED_KEPT = 50;
-/**
- * A refusal's detail is cut after this many characters: it may quote what was sent (a bad
- * field's message, an unknown key), and a refusal is kept in the status, the event log, the
- * log line and the run's result, which Temporal bounds (4 MB a query answer, 2 MB a result).
- */
+/** A refusal's detail may quote what was sent: cut, as the status and result are bounded (below). */
 export const REFUSAL_DETAIL_MAX = 2_000;
 
 /** How much of the earlier runs' trail a continued run shows again (the latest). */
@@ -238,6 +234,9 @@ export interface RunbookStatus<Detail = unknown> {
   refusedTotal?: number;
   /** Audit events no longer in `events` (the status keeps the latest ones). */
   eventsOmitted?: number;
+  /** Steps and notices no longer in `steps` / `notices` (the latest STEPS_KEPT / NOTICES_KEPT stay). */
+  stepsOmitted?: number;
+  noticesOmitted?: number;
   /** The run's policy allowed durations below the seeds' (a test-only policy): never a real incident. */
   testOnlyShortDurations?: true;
   /** Set when the run's history went over its budget: what repeats (pages, reminders) slowed to daily. */
@@ -249,6 +248,11 @@ export interface RunbookStatus<Detail = unknown> {
 /** The status stays small however many messages arrive: the latest refused attempts and events. */
 const REFUSED_EVENTS_KEPT = 20;
 const EVENTS_KEPT = 500;
+/**
+ * …and the latest steps (and notices, NOTICES_KEPT): the status is a query's answer (4 MB at most) and
+ * the result carries both (2 MB); past that the task ending the run fails for ever (README "A status that stays small").
+ */
+export const STEPS_KEPT = 500;
 
 export class RunRecord<Detail> {
   readonly status: RunbookStatus<Detail>;
@@ -345,6 +349,8 @@ export class RunRecord<Detail> {
     this.openStepStartedMs = now;
     this.status.step = name;
     this.status.steps.push({ name, startedAt: utcIso(now) });
+    if (this.status.steps.length > STEPS_KEPT)
+      this.status.stepsOmitted = (this.status.stepsOmitted ?? 0) + this.status.steps.splice(0, 1).length;
     upsertSearchAttributes([{ key: RunbookStepKey, value: name }]);
     this.describe(details);
     log.info(`step ${name}: ${details}`, { ...this.logContext(), event: 'step' });
@@ -416,16 +422,13 @@ export class RunRecord<Detail> {
   }
 
   refused(attempt: Omit<RefusedAttempt, 'at'>): RefusedAttempt {
-    const recorded = {
-      at: utcIso(Date.now()),
-      ...attempt,
-      detail: cutHead(attempt.detail, REFUSAL_DETAIL_MAX),
-    };
+    const detail = cutHead(attempt.detail, REFUSAL_DETAIL_MAX);
+    const recorded = { at: utcIso(Date.now()), ...attempt, detail };
     this.status.refusedAttempts.push(recorded);
     this.status.refusedTotal = (this.status.refusedTotal ?? 0) + 1;
     recordRefusal(this.status.runbook, attempt.signal, attempt.reason);
     if (this.status.refusedAttempts.length > REFUSED_KEPT) this.status.refusedAttempts.shift();
-    this.event('refused', `${attempt.signal} refused (${attempt.reason}): ${recorded.detail}`, attempt.by);
+    this.event('refused', `${attempt.signal} refused (${attempt.reason}): ${detail}`, attempt.by);
     // A flood of refusals must not push the run's own events out of the log: only the latest few
     // stay there (refusedAttempts keeps more of them, the history keeps every one). No command
     // depends on the event log, so this needs no patch.
