@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { breakGlassRestore } from '../../src/workflows';
 import { abortSignal, approveSignal, approveUpdate, statusQuery } from '../../src/workflows/shared/messages';
 import { REFUSAL_DETAIL_MAX } from '../../src/workflows/shared/run-record';
 import { historyEvents } from '../fixtures/history';
 import { activityDeps, shortTestPolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
-import { closeRun, uniqueId } from '../fixtures/temporal';
-import { atStep, waitForStatus } from '../fixtures/wait';
+import { closeRun } from '../fixtures/temporal';
+import { restoreAtGate, resultWithin, waitForStatus } from '../fixtures/wait';
 
 /**
  * A payload pasted into the Web UI's "Send a Signal" box can be as large as Temporal takes (2 MB).
@@ -32,16 +31,8 @@ function pastedApproval(planHash: string): Record<string, unknown> {
 describe('a pasted payload of any size is refused in a few lines (dev server)', () => {
   test('two 1.3 MB approvals refused, the status still answers, the abort ends the run', async () => {
     await suite.withWorker(activityDeps(shortTestPolicy(), suite.db.pool), async (taskQueue) => {
-      const incidentId = uniqueId('INC');
-      const handle = await suite.env.client.workflow.start(breakGlassRestore, {
-        taskQueue,
-        workflowId: `break-glass-restore-${incidentId}`,
-        args: [
-          { incidentId, targetHistoryId: 5, requestedBy: '@alice', rationale: 'LGB 5M learning rate typo' },
-        ],
-      });
+      const { handle, gate } = await restoreAtGate(suite.env.client, taskQueue);
       try {
-        const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the approval gate');
         const pasted = pastedApproval(gate.detail.plan!.planHash);
         assert.ok(JSON.stringify(pasted).length > 1_000_000);
 
@@ -76,16 +67,7 @@ describe('a pasted payload of any size is refused in a few lines (dev server)', 
           by: '@dococeven',
           reason: 'pasted the wrong thing, starting over',
         });
-        const result = await Promise.race([
-          handle.result(),
-          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000).unref()),
-        ]);
-        if (!result) {
-          const described = await handle.describe();
-          assert.fail(
-            `the run did not end within 30 s of the abort: ${described.status.name}, workflow task attempt ${described.raw.pendingWorkflowTask?.attempt ?? '(none)'}`,
-          );
-        }
+        const result = await resultWithin(handle, 30_000, 'the abort');
         assert.equal(result.outcome, 'aborted', result.message);
         assert.equal(result.refusedAttempts.length, 2);
         const events = await historyEvents(handle);

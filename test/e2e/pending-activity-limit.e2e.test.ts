@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { breakGlassRestore } from '../../src/workflows';
 import { approveSignal } from '../../src/workflows/break-glass-restore/definitions';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { FaultInjector } from '../fixtures/faults';
 import { historyEvents, pendingActivities, noticesSent } from '../fixtures/history';
 import { activityDeps, shortTestPolicy, withDeliveriesInFlight } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
-import { uniqueId } from '../fixtures/temporal';
-import { atStep, waitForStatus } from '../fixtures/wait';
+import { restoreAtGate, resultWithin, waitForStatus } from '../fixtures/wait';
 
 /**
  * Temporal refuses a workflow task that would leave a run more pending activities than
@@ -43,16 +41,8 @@ describe('a run never goes over the server’s pending-activity limit (dev serve
     await suite.withWorker(
       activityDeps(policy(), suite.db.pool),
       async (taskQueue) => {
-        const incidentId = uniqueId('INC');
-        const handle = await suite.env.client.workflow.start(breakGlassRestore, {
-          taskQueue,
-          workflowId: `break-glass-restore-${incidentId}`,
-          args: [
-            { incidentId, targetHistoryId: 5, requestedBy: '@alice', rationale: 'LGB 5M learning rate typo' },
-          ],
-        });
+        const { handle, gate } = await restoreAtGate(suite.env.client, taskQueue);
         try {
-          const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the approval gate');
           await handle.signal(approveSignal, {
             approver: '@dococeven',
             planHash: gate.detail.plan!.planHash,
@@ -71,17 +61,7 @@ describe('a run never goes over the server’s pending-activity limit (dev serve
           });
 
           // Over the limit the run does not fail: its workflow task fails on every attempt.
-          const result = await Promise.race([
-            handle.result(),
-            new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 60_000).unref()),
-          ]);
-          if (!result) {
-            const described = await handle.describe();
-            const task = described.raw.pendingWorkflowTask;
-            assert.fail(
-              `the run did not end within 60 s of the decision: ${described.status.name}, workflow task attempt ${task?.attempt ?? '(none)'}`,
-            );
-          }
+          const result = await resultWithin(handle, 60_000, 'the decision');
           assert.equal(result.outcome, 'aborted', result.message);
           const events = await historyEvents(handle);
           const pages = noticesSent(events).filter((n) =>

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { breakGlassRestore } from '../../src/workflows';
 import {
   fileReviewMessage,
   postUpdateMessage,
@@ -19,8 +18,8 @@ import { FaultInjector } from '../fixtures/faults';
 import { incidentWorld } from '../fixtures/incident';
 import { activityDeps, shortTestPolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
-import { closeRun, uniqueId } from '../fixtures/temporal';
-import { atStep, waitForStatus } from '../fixtures/wait';
+import { closeRun } from '../fixtures/temporal';
+import { atStep, restoreAtGate, waitForStatus } from '../fixtures/wait';
 
 /**
  * A run's status answers its query (Temporal: 4 MB at most) and its result carries the status's
@@ -76,16 +75,8 @@ describe('a run’s status keeps its latest steps and notices, however many (dev
     await suite.withWorker(
       activityDeps(shortTestPolicy(), suite.db.pool),
       async (taskQueue) => {
-        const incidentId = uniqueId('INC');
-        const handle = await suite.env.client.workflow.start(breakGlassRestore, {
-          taskQueue,
-          workflowId: `break-glass-restore-${incidentId}`,
-          args: [
-            { incidentId, targetHistoryId: 5, requestedBy: '@alice', rationale: 'LGB 5M learning rate typo' },
-          ],
-        });
+        const { handle, gate } = await restoreAtGate(suite.env.client, taskQueue);
         try {
-          const gate = await waitForStatus(handle, atStep('awaiting_approval'), 'the approval gate');
           await handle.signal(approveSignal, {
             approver: '@dococeven',
             planHash: gate.detail.plan!.planHash,
