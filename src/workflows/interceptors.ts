@@ -17,6 +17,7 @@ import {
   type UnsealedActivityPayload,
 } from '../common/unsealed-payload';
 import { setUnsealedResultHandler } from '../common/unsealed-result-handler';
+import { fitResult } from './shared/fit-result';
 import { runLogContext } from './shared/log-context';
 import { recordUnsealedActivityResult } from './shared/metrics';
 import { isPatched, PATCHES } from './shared/patches';
@@ -30,7 +31,9 @@ import { isPatched, PATCHES } from './shared/patches';
  *   failing for good (src/common/unsealed-payload.ts), so the run takes its failure path (the
  *   fail-safe pages and waits for a human) instead of the value. The payload converter asks
  *   (src/codec/payload-converter.ts); the activity's promise is the SDK's own, untouched. A
- *   result with no payload at all is refused the same way (since 0.22.0).
+ *   result with no payload at all is refused the same way (since 0.22.0);
+ * - a run's result, or a query's answer, over RESULT_MAX_BYTES is trimmed (shared/fit-result.ts,
+ *   since 0.26.0).
  */
 function withRunLogContext<T extends ActivityInput | LocalActivityInput>(input: T): T {
   const context = runLogContext();
@@ -128,6 +131,14 @@ export const interceptors: WorkflowInterceptorsFactory = () => {
     ),
   );
   return {
+    // A result Temporal would refuse (over 2 MB) leaves the run unable to complete, and a query's
+    // answer over it fails ("Blob data size exceeds limit"): both are trimmed instead.
+    inbound: [
+      {
+        execute: (input, next) => next(input).then(fitResult),
+        handleQuery: (input, next) => next(input).then(fitResult),
+      },
+    ],
     internals: [
       {
         activate: (input, next) => {
