@@ -30,7 +30,7 @@ describe('fitResult: a run’s result never goes over what Temporal takes', () =
     assert.equal(kept.at(-1)!.at, 'change 2999', 'the latest entry is kept');
     assert.equal(fitted.resultTrimmed.omitted['detail.severityHistory'], 3_000 - kept.length);
     assert.ok(fitted.resultTrimmed.bytes > 3_000_000);
-    assert.match(fitted.resultTrimmed.note, /over what Temporal takes/);
+    assert.match(fitted.resultTrimmed.note, /over the 1.5 MB kept under Temporal's 2 MB limit/);
     assert.equal(result.detail.severityHistory.length, 3_000, 'the run’s own state is not touched');
   });
 

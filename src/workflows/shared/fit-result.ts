@@ -75,7 +75,7 @@ export function fitResult<T>(result: T): T {
   const trimmed: ResultTrimmed = {
     bytes,
     omitted,
-    note: `the result was ${(bytes / 1_000_000).toFixed(2)} MB, over what Temporal takes (2 MB): its longest lists keep their latest entries (see omitted), the run's status and history keep the rest`,
+    note: `the result was ${(bytes / 1_000_000).toFixed(2)} MB, over the ${RESULT_MAX_BYTES / 1_000_000} MB kept under Temporal's 2 MB limit: its longest lists keep their latest entries (see omitted); the run's history keeps every message`,
   };
   return { ...copy, resultTrimmed: trimmed } as T;
 }

@@ -67,15 +67,15 @@ export interface OpenPage {
   subject: string;
 }
 
+/** Notices kept in a run's status and result, the latest; the rest are counted (see STEPS_KEPT). */
+export const NOTICES_KEPT = 1_000;
+
 /**
  * Sends notices without ever blocking the runbook. Each notice goes to the channels its kind is
  * routed to (policy), each delivery its own bounded activity; a failed delivery is recorded and
  * the notice is also sent to the policy's fallback channel. Deadlines and gates never wait for a
  * notice; `settle()` is awaited once before the run returns so every outcome is in the result.
  */
-/** Notices kept in a run's status and result, the latest; the rest are counted (see STEPS_KEPT). */
-export const NOTICES_KEPT = 1_000;
-
 export class Notices {
   private readonly pending: Promise<unknown>[] = [];
   private readonly queued: (() => void)[] = [];
@@ -121,13 +121,8 @@ export class Notices {
     notices.push(entry);
     if (notices.length > NOTICES_KEPT) {
       // The oldest one no longer sending goes first, so a delivery in progress stays visible.
-      notices.splice(
-        Math.max(
-          notices.findIndex((notice) => notice.state !== 'sending'),
-          0,
-        ),
-        1,
-      );
+      const oldest = notices.findIndex((notice) => notice.state !== 'sending');
+      notices.splice(Math.max(oldest, 0), 1);
       this.record.status.noticesOmitted = (this.record.status.noticesOmitted ?? 0) + 1;
     }
     if (draft.page) this.trackPage(draft, draft.page);

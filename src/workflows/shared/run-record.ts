@@ -249,7 +249,7 @@ export interface RunbookStatus<Detail = unknown> {
 const REFUSED_EVENTS_KEPT = 20;
 const EVENTS_KEPT = 500;
 /**
- * …and the latest steps (and notices, NOTICES_KEPT): the status is a query's answer (4 MB at most) and
+ * …and the latest steps (and notices, NOTICES_KEPT): the status is a query's answer (2 MB at most) and
  * the result carries both (2 MB); past that the task ending the run fails for ever (README "A status that stays small").
  */
 export const STEPS_KEPT = 500;
