@@ -38,6 +38,13 @@ export async function runClock(run: IncidentRun, done: () => boolean): Promise<v
   }
 }
 
+/** The keys of the alarms already fired that the incident's state still asks for: what a new run must not fire again. */
+export function firedAlarmsStillWanted(run: IncidentRun): string[] {
+  return wantedAlarms(run)
+    .map((alarm) => alarm.key)
+    .filter((key) => run.fired.has(key));
+}
+
 function wantedAlarms(run: IncidentRun): Alarm[] {
   return [
     ...commanderAlarms(run),

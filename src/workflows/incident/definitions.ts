@@ -16,6 +16,7 @@ import {
 import type { DecisionAnswer, MessageContract } from '../shared/messages';
 import { stepDecisionPayloadSchema } from '../shared/messages';
 import type { NoticeRecord } from '../shared/notices';
+import { runTrailSchema } from '../shared/run-record';
 import type { Finding, RefusedAttempt, RunbookStatus, StepRecord } from '../shared/run-record';
 import { sharedOnFirstUse } from '../../common/shared-schemas';
 
@@ -86,6 +87,8 @@ function buildSchemas() {
          * `dry_run` at once. Optional, with no default.
          */
         dryRun: z.boolean().optional(),
+        /** Set by the run itself when it continues as new (see incidentCarry below); never by whoever declares. */
+        continued: incidentCarry(severity).optional(),
       })
       .strict(),
     acknowledge: z.object({ by }).strict(),
@@ -135,11 +138,77 @@ function buildSchemas() {
   };
 }
 
+/** What an incident carries to a new run (one of each at most: what the status keeps). */
+export const CARRIED = {
+  events: 100,
+  alarmsFired: 200,
+  pagesOpen: 200,
+  severityHistory: 100,
+  runbooks: 100,
+} as const;
+
+/** Messages held while a run hands over (see IncidentRun.hold): at most so many, so many bytes. */
+export const HELD = { messages: 500, bytes: 600_000 } as const;
+
+/**
+ * What a run hands to the next when its history grows long (continue-as-new, same workflow id):
+ * the incident's state as it stands, its deadlines, findings, latest events and open pages. Set
+ * by the workflow itself only, so its detail is taken as it was written (a run that was not
+ * continued and carries it is refused).
+ */
+function incidentCarry(severity: z.ZodType<Severity>) {
+  const finding = z.object({ code: z.string(), message: z.string(), at: z.string() }).strict();
+  return z
+    .object({
+      /** Runs before this one (1 for the first continuation). */
+      runsBefore: z.number().int().min(1),
+      /** When the incident's first run started (its status's startedAt). */
+      startedAt: z.string(),
+      /** Why the last run handed over: its history's events and bytes then. */
+      handedOver: z.object({ at: z.string(), events: z.number().int(), bytes: z.number().int() }).strict(),
+      detail: z.looseObject({ severity, declaredAt: z.string() }),
+      deadlines: z.array(
+        z.object({
+          name: z.string(),
+          dueAt: z.string(),
+          state: z.string(),
+          resolvedAt: z.string().optional(),
+        }),
+      ),
+      nonConformities: z.array(finding),
+      events: z
+        .array(z.looseObject({ at: z.string(), kind: z.string(), message: z.string() }))
+        .max(CARRIED.events),
+      eventsOmitted: z.number().int().min(0),
+      /** The clock's alarms already fired that the incident's state still asks for (clock.ts). */
+      alarmsFired: z.array(z.string()).max(CARRIED.alarmsFired),
+      pagesOpen: z
+        .array(
+          z.looseObject({
+            dedupKey: z.string(),
+            kind: z.string(),
+            audience: z.string(),
+            subject: z.string(),
+          }),
+        )
+        .max(CARRIED.pagesOpen),
+      statusPageUpdates: z.number().int().min(0),
+      /** Messages that came while the run handed over, oldest first: the new run acts on them first. */
+      held: z
+        .array(z.object({ name: z.string(), payload: z.unknown(), at: z.string() }).strict())
+        .max(HELD.messages),
+      trail: runTrailSchema(),
+    })
+    .strict();
+}
+
 type IncidentSchemas = ReturnType<typeof buildSchemas>;
 export const incidentSchemas = sharedOnFirstUse('workflows/incident/definitions', buildSchemas);
 
 export type IncidentInput = z.input<IncidentSchemas['input']>;
 export type IncidentInputParsed = z.output<IncidentSchemas['input']>;
+export type IncidentCarry = z.output<ReturnType<typeof incidentCarry>>;
+export type HeldMessage = IncidentCarry['held'][number];
 export type AcknowledgePayload = z.input<IncidentSchemas['acknowledge']>;
 export type PostUpdatePayload = z.input<IncidentSchemas['postUpdate']>;
 export type ChangeSeverityPayload = z.input<IncidentSchemas['changeSeverity']>;
@@ -227,6 +296,14 @@ export interface IncidentDetail {
   preservation?: { state: 'running' | 'done' | 'skipped'; evidence?: PreservedEvidence; note?: string };
   /** Runbooks started by the incident (children), with their state. */
   runbooks: IncidentRunbook[];
+  /** Entries no longer in `severityHistory` / `runbooks` (left behind when the run continued as new). */
+  severityChangesOmitted?: number;
+  runbooksOmitted?: number;
+  /**
+   * Set once the incident continued as new (its history grew long: Temporal ends a run at its
+   * history limit): how many runs it took, the latest hand-over.
+   */
+  continuedAsNew?: { runs: number; lastAt: string; events: number };
   /** Plan only (`dryRun`): what declaring it would do. */
   dryRun?: IncidentDryRun;
   review?: {

@@ -35,9 +35,12 @@ const CHILD_IDS: Record<ChildRunbook, (incidentId: string) => string> = {
 export class SideEffects {
   private readonly queue: (() => Promise<void>)[] = [];
   private running = false;
-  private statusPageUpdates = 0;
+  /** Status page updates posted (carried when the incident continues as new). */
+  statusPageUpdates: number;
 
-  constructor(private readonly run: IncidentRun) {}
+  constructor(private readonly run: IncidentRun) {
+    this.statusPageUpdates = run.input.continued?.statusPageUpdates ?? 0;
+  }
 
   get idle(): boolean {
     return this.queue.length === 0 && !this.running;

@@ -1,4 +1,4 @@
-import { setHandler, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { RunbookPolicySnapshot } from '../../activities';
 import { utcIso } from '../../common/duration';
@@ -8,9 +8,15 @@ import type { IncidentPolicy } from '../../common/policy/incident';
 import { handleDecision, type DecisionMessage } from '../shared/decisions';
 import { FailSafe } from '../shared/fail-safe';
 import { statusQuery } from '../shared/messages';
-import { Notices, type NoticeDraft } from '../shared/notices';
+import { Notices, type NoticeDraft, type OpenPage } from '../shared/notices';
 import { PATCHES } from '../shared/patches';
-import { RunRecord, type RefusalReason, type RefusedAttempt } from '../shared/run-record';
+import {
+  RunRecord,
+  type DeadlineRecord,
+  type RefusalReason,
+  type RefusedAttempt,
+} from '../shared/run-record';
+import { firedAlarmsStillWanted } from './clock';
 import { describeIssuesInline } from '../../common/validation';
 import {
   INCIDENT,
@@ -18,8 +24,14 @@ import {
   assignRoleMessage,
   changeSeverityMessage,
   checklistMessage,
+  CARRIED,
+  HELD,
+  type HeldMessage,
+  type IncidentCarry,
   type IncidentDetail,
+  type IncidentInput,
   type IncidentInputParsed,
+  type IncidentResult,
 } from './definitions';
 
 /** Who the workflow itself names as the doer of what it did on its own (freeze, status page). */
@@ -38,32 +50,45 @@ export class IncidentRun {
   changes = 0;
   /** Alarms already fired (clock.ts keys them by what and when). */
   readonly fired = new Set<string>();
+  /** Set while the run hands over to its next (continue-as-new): messages are held, not acted on. */
+  holding = false;
+  private readonly held: HeldMessage[] = [];
+  private heldBytes = 0;
+  private readonly handlers = new Map<string, (raw: unknown) => RefusedAttempt | null>();
 
-  /** When the incident was declared: the run's start. */
-  readonly declaredMs = workflowInfo().startTime.getTime();
+  /** When the incident was declared: its first run's start. */
+  readonly declaredMs: number;
 
   constructor(readonly input: IncidentInputParsed) {
-    const now = this.declaredMs;
+    const carry = input.continued;
+    const now = carry ? Date.parse(carry.detail.declaredAt) : workflowInfo().startTime.getTime();
+    this.declaredMs = now;
     const ic = handle(input.incidentCommander);
-    this.tag = `[${input.severity} ${input.incidentId}]`;
-    this.record = new RunRecord<IncidentDetail>(INCIDENT, input.incidentId, {
-      severity: input.severity,
-      severityHistory: [
-        { severity: input.severity, at: utcIso(now), by: handle(input.declaredBy), reason: 'declared' },
-      ],
-      symptoms: input.symptoms,
-      impact: input.impact,
-      customersAffected: input.customersAffected,
-      conditions: input.conditions,
-      environment: input.environment ?? '',
-      declaredBy: handle(input.declaredBy),
-      declaredAt: utcIso(now),
-      commander: { handle: ic, pages: 0 },
-      roles: { incident_commander: [ic] },
-      firstSteps: FIRST_STEPS.map((item) => ({ item })),
-      updates: { count: 0, missed: 0 },
-      runbooks: [],
-    });
+    this.tag = `[${carry?.detail.severity ?? input.severity} ${input.incidentId}]`;
+    this.record = new RunRecord<IncidentDetail>(
+      INCIDENT,
+      input.incidentId,
+      carry
+        ? (carry.detail as unknown as IncidentDetail)
+        : {
+            severity: input.severity,
+            severityHistory: [
+              { severity: input.severity, at: utcIso(now), by: handle(input.declaredBy), reason: 'declared' },
+            ],
+            symptoms: input.symptoms,
+            impact: input.impact,
+            customersAffected: input.customersAffected,
+            conditions: input.conditions,
+            environment: input.environment ?? '',
+            declaredBy: handle(input.declaredBy),
+            declaredAt: utcIso(now),
+            commander: { handle: ic, pages: 0 },
+            roles: { incident_commander: [ic] },
+            firstSteps: FIRST_STEPS.map((item) => ({ item })),
+            updates: { count: 0, missed: 0 },
+            runbooks: [],
+          },
+    );
     setHandler(statusQuery, () => this.record.status);
     this.notices = new Notices(this.record);
     this.failSafe = new FailSafe(this.record, this.notices, {
@@ -73,7 +98,76 @@ export class IncidentRun {
       account: () => this.account(),
     });
     this.record.setMemoSummary(`${input.severity} ${input.incidentId}: ${input.symptoms.slice(0, 120)}`);
+    if (carry) this.takeOver(carry);
     this.installHandlers();
+  }
+
+  /** A continued run: the state, deadlines, findings, events and open pages its last run left. */
+  private takeOver(carry: IncidentCarry): void {
+    const { status } = this.record;
+    this.record.carryTrail(carry.trail);
+    status.startedAt = carry.startedAt;
+    status.deadlines = carry.deadlines as DeadlineRecord[];
+    status.nonConformities = carry.nonConformities;
+    status.events = carry.events;
+    if (carry.eventsOmitted) status.eventsOmitted = carry.eventsOmitted;
+    for (const key of carry.alarmsFired) this.fired.add(key);
+    for (const page of carry.pagesOpen) this.notices.carryOpenPage(page as OpenPage);
+    // Held, with whatever comes before the policy is read (the state's clocks need it): resume() acts.
+    this.held.push(...carry.held);
+    this.holding = true;
+  }
+
+  /**
+   * Hands the incident to a new run of its workflow id (called once its effects are idle, its
+   * notices delivered and its messages handled): its history is over its budget, and Temporal
+   * terminates a run at its history limit, silently. What the status keeps goes along; runbooks
+   * it started go on (they were abandoned, not awaited), only their end is no longer followed.
+   */
+  handOver(statusPageUpdates: number): Promise<never> {
+    const { record, detail, input } = this;
+    const { historyLength, historySize } = workflowInfo();
+    const at = utcIso(Date.now());
+    const runsBefore = (input.continued?.runsBefore ?? 0) + 1;
+    detail.continuedAsNew = { runs: runsBefore + 1, lastAt: at, events: historyLength };
+    for (const entry of detail.runbooks)
+      if (entry.state === 'running' || entry.state === 'waiting_for_preservation')
+        entry.message = `followed until the incident continued as new at ${at}: its end is in ${entry.workflowId}`;
+    const keep = <T>(list: T[], max: number): { kept: T[]; omitted: number } => ({
+      kept: list.slice(-max),
+      omitted: Math.max(list.length - max, 0),
+    });
+    record.event(
+      'continued_as_new',
+      `run ${runsBefore} handed over at ${historyLength} history events: the incident goes on in a new run (same workflow id)`,
+    );
+    const severities = keep(detail.severityHistory, CARRIED.severityHistory);
+    const runbooks = keep(detail.runbooks, CARRIED.runbooks);
+    const recent = keep(record.status.events, CARRIED.events);
+    const carry: IncidentCarry = {
+      runsBefore,
+      startedAt: record.status.startedAt,
+      handedOver: { at, events: historyLength, bytes: historySize },
+      detail: {
+        ...detail,
+        severityHistory: severities.kept,
+        runbooks: runbooks.kept,
+        ...(severities.omitted
+          ? { severityChangesOmitted: (detail.severityChangesOmitted ?? 0) + severities.omitted }
+          : {}),
+        ...(runbooks.omitted ? { runbooksOmitted: (detail.runbooksOmitted ?? 0) + runbooks.omitted } : {}),
+      },
+      deadlines: record.status.deadlines,
+      nonConformities: record.status.nonConformities,
+      events: recent.kept as unknown as IncidentCarry['events'],
+      eventsOmitted: (record.status.eventsOmitted ?? 0) + recent.omitted,
+      alarmsFired: firedAlarmsStillWanted(this).slice(-CARRIED.alarmsFired),
+      pagesOpen: this.notices.pagesOpen.slice(-CARRIED.pagesOpen) as unknown as IncidentCarry['pagesOpen'],
+      statusPageUpdates,
+      held: this.held,
+      trail: record.trailToCarry(),
+    };
+    return continueAsNew<(input: IncidentInput) => Promise<IncidentResult>>({ ...input, continued: carry });
   }
 
   get detail(): IncidentDetail {
@@ -265,7 +359,7 @@ export class IncidentRun {
     act: (payload: P, by: string) => RefusedAttempt | null,
   ): void {
     const name = message.update.name;
-    handleDecision(this.record, message, (raw) => {
+    const handleMessage = (raw: unknown): RefusedAttempt | null => {
       const parsed = message.schema.safeParse(raw);
       if (!parsed.success)
         return this.refuse(name, 'invalid_payload', describeIssuesInline(parsed.error, `${name} payload`));
@@ -274,7 +368,34 @@ export class IncidentRun {
       if (!this.mayAct(by))
         return this.refuse(name, 'not_authorized', `${by} is not a responder on this incident`, by);
       return act(payload, by);
-    });
+    };
+    this.handlers.set(name, handleMessage);
+    handleDecision(this.record, message, (raw) => (this.holding ? this.hold(name, raw) : handleMessage(raw)));
+  }
+
+  /**
+   * While the run hands over to its next one, a message is held (its effects and notices would keep
+   * the hand-over waiting) and goes to the next run, which acts on it first. Past HELD's bound it is
+   * refused `busy`, to be sent again.
+   */
+  private hold(name: string, payload: unknown): RefusedAttempt | null {
+    const bytes = JSON.stringify(payload ?? null).length;
+    if (this.held.length >= HELD.messages || this.heldBytes + bytes > HELD.bytes)
+      return this.refuse(
+        name,
+        'busy',
+        `the incident is moving to a new run (its history is long): ${this.held.length} messages are held already; send it again in a minute`,
+      );
+    this.held.push({ name, payload, at: utcIso(Date.now()) });
+    this.heldBytes += bytes;
+    return null;
+  }
+
+  /** Acts on the messages held (by this run's hand-over that did not happen, or the last run's), in order. */
+  releaseHeld(): void {
+    this.holding = false;
+    this.heldBytes = 0;
+    for (const message of this.held.splice(0)) this.handlers.get(message.name)?.(message.payload);
   }
 
   refuse(signal: string, reason: RefusalReason, detail: string, by?: string): RefusedAttempt {

@@ -1,10 +1,12 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { allHandlersFinished, condition, proxyActivities } from '@temporalio/workflow';
 import type { RunbookActivities } from '../../activities';
 import { formatDuration, utcIso } from '../../common/duration';
 import { businessDaysDueMs, isMajor } from '../../common/incident';
 import { policyRead } from '../activity-options';
 import { announcingCancellation } from '../shared/cancellation';
-import { parseWorkflowInput, servedSection } from '../shared/input';
+import { overBudget } from '../shared/history-budget';
+import { parseWorkflowInput, refuseCarryOnFreshStart, servedSection } from '../shared/input';
+import { isPatched, PATCHES } from '../shared/patches';
 import { runClock } from './clock';
 import {
   INCIDENT,
@@ -36,6 +38,11 @@ const { loadRunbookPolicy } = proxyActivities<RunbookActivities>(policyRead);
  */
 export async function incident(raw: IncidentInput): Promise<IncidentResult> {
   const input = parseWorkflowInput(incidentSchemas().input, raw, 'incident input');
+  refuseCarryOnFreshStart(
+    'incident input',
+    input.continued,
+    'the incident itself when it continues as new (a run declared with it would skip its declaration)',
+  );
   const run = new IncidentRun(input);
   return announcingCancellation(run, () => respond(run));
 }
@@ -57,13 +64,28 @@ async function respond(run: IncidentRun): Promise<IncidentResult> {
   const snapshot = await loadRunbookPolicy({ runbook: 'incident' });
   run.configure(snapshot, servedSection('incident', snapshot));
   if (input.dryRun) return endWith(run, 'dry_run', planOnly(run, pagedAtDeclaration(run)));
-  declare(run, effects);
+  if (input.continued) resume(run);
+  else declare(run, effects);
 
   const finished = (): boolean => {
     const { resolution, review, breach } = run.detail;
     return !!resolution && !!review?.filedAt && (!breach || !!breach.notifiedAt) && effects.idle;
   };
-  await Promise.all([runClock(run, finished), effects.drain(finished)]);
+  // A long history (a flood of updates, months of pages) hands the incident to a new run while
+  // nothing is in flight; asked only then, so a run that never gets there records nothing new.
+  const handOver = (): boolean => effects.idle && !!overBudget() && isPatched(PATCHES.incidentContinuesAsNew);
+  for (;;) {
+    const stop = (): boolean => finished() || handOver();
+    await Promise.all([runClock(run, stop), effects.drain(stop)]);
+    if (finished()) break;
+    // Messages from now on are held for the next run, so the notices in flight can settle.
+    run.holding = true;
+    await run.notices.settle();
+    await condition(allHandlersFinished);
+    if (effects.idle) return run.handOver(effects.statusPageUpdates);
+    // A message handled as the clock stopped queued an effect: it runs here, then the held ones.
+    run.releaseHeld();
+  }
   await run.notices.settle();
 
   // Missed updates or acknowledgements are non-conformities in the result; the outcome says
@@ -75,6 +97,20 @@ async function respond(run: IncidentRun): Promise<IncidentResult> {
     outcome,
     `resolved by ${run.detail.resolution!.by}; review ${run.detail.review!.documentUrl}`,
   );
+}
+
+/** A continued run: the incident as its last run left it, nothing declared again. */
+function resume(run: IncidentRun): void {
+  const { detail } = run;
+  const runs = detail.continuedAsNew?.runs ?? 2;
+  run.record.event('continued', `run ${runs} of the incident: its state carried over from run ${runs - 1}`);
+  if (detail.resolution)
+    run.record.enterStep(
+      'awaiting_review',
+      `resolved by ${detail.resolution.by}; post-incident review due ${detail.review?.dueAt}`,
+    );
+  else run.record.enterStep('responding', describeResponse(run));
+  run.releaseHeld();
 }
 
 function endWith(run: IncidentRun, outcome: IncidentOutcome, message: string): IncidentResult {

@@ -39,7 +39,7 @@ export interface HistoryBudgetRecord {
 }
 
 /** The history's figures and why they are over the budget, or undefined while they are not. */
-function overBudget(): Pick<HistoryBudgetRecord, 'events' | 'bytes' | 'reason'> | undefined {
+export function overBudget(): Pick<HistoryBudgetRecord, 'events' | 'bytes' | 'reason'> | undefined {
   const { historyLength: events, historySize: bytes, continueAsNewSuggested } = workflowInfo();
   const reason: HistoryBudgetRecord['reason'] | undefined =
     events >= HISTORY_BUDGET.events

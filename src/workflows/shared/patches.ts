@@ -129,6 +129,8 @@ export const PATCHES = {
   repeatsSlowedOverHistoryBudget: 'repeats-slowed-over-history-budget-v1',
   /** A run keeps at most its policy's number of notice deliveries in flight; more wait their turn (Temporal fails every workflow task of a run over its pending-activity limit). Asked when one would go over. */
   deliveriesBoundedInFlight: 'notice-deliveries-bounded-in-flight-v1',
+  /** Incident: a run whose history is over its budget continues as new (its state carried) once nothing is in flight. Asked then. */
+  incidentContinuesAsNew: 'incident-continues-as-new-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];

@@ -28,6 +28,7 @@ import {
   recordStepEnded,
 } from './metrics';
 import { setRunLogContextSource } from './log-context';
+import type { RefusalReason } from './refusal-reason';
 
 /** The safety pause after an approval: waiting, not yet acting (break-glass/approval.ts). */
 const SAFETY_PAUSE_STEP = 'pause_and_think';
@@ -108,25 +109,7 @@ export interface AuditEvent {
   by?: string;
 }
 
-export type RefusalReason =
-  | 'invalid_payload'
-  | 'gate_not_open'
-  | 'already_decided'
-  | 'not_on_roster'
-  | 'self_approval'
-  | 'stale_plan'
-  | 'plan_hash_mismatch'
-  | 'already_approved'
-  | 'signature_required'
-  | 'signature_invalid'
-  | 'signature_expired'
-  | 'signature_reused'
-  | 'unknown_signer'
-  | 'signature_unverifiable'
-  | 'not_authorized'
-  | 'too_late'
-  | 'waiver_already_used'
-  | 'not_allowed';
+export type { RefusalReason } from './refusal-reason';
 
 export interface RefusedAttempt {
   at: string;

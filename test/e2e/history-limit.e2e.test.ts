@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { CARRIED, changeSeverityMessage, postUpdateMessage } from '../../src/workflows/incident/definitions';
+import type { IncidentStatus } from '../../src/workflows/incident/definitions';
+import { recordHistory, runHistories } from '../fixtures/history';
+import { incidentWorld, closeOut } from '../fixtures/incident';
+import { workflowSuite } from '../fixtures/suite';
+import { waitForStatus } from '../fixtures/wait';
+
+/**
+ * Temporal terminates a run whose history reaches its limit (51,200 events on a default server):
+ * none of the run's code runs, nobody is told. An incident writes ~7 events per accepted update,
+ * so a bot posting updates in a loop ended it after ~7,000. The server here has its limit lowered
+ * (as an operator may) so that a few hundred updates meet it.
+ */
+const HISTORY_LIMIT = 2_000;
+const suite = workflowSuite({
+  server: 'dev',
+  clockStart: '2026-12-04T09:00:00Z',
+  queuePrefix: 'tq-history',
+  dynamicConfig: {
+    'limit.historyCount.error': HISTORY_LIMIT,
+    'limit.historyCount.suggestContinueAsNew': HISTORY_LIMIT / 8,
+  },
+});
+const world = incidentWorld(suite, 'runbooks-history-limit');
+
+describe('an incident flooded with updates past its history limit (dev server)', () => {
+  test('it goes on in a new run, nothing lost, and ends when reviewed', async () => {
+    await world.withWorker(async (taskQueue) => {
+      const { handle: guarded } = await world.declare(taskQueue, world.declaration({ severity: 'P1' }));
+      const handle: typeof guarded = suite.env.client.workflow.getHandle(guarded.workflowId);
+      // In bursts the incident takes in (each acted on before the next): a bot posting in a loop.
+      const updates = 600;
+      const burst = 20;
+      for (let sent = 0; sent < updates; sent += burst) {
+        await Promise.all(
+          Array.from({ length: burst }, (_, i) =>
+            handle.signal(postUpdateMessage.signal, { by: '@sre-lead', text: `progress update ${sent + i}` }),
+          ),
+        );
+        await waitForStatus<IncidentStatus>(
+          handle,
+          (s) => s.detail.updates.count === sent + burst,
+          `update ${sent + burst} posted`,
+        );
+      }
+      // And a last burst not waited for: what comes while a run hands over is held for the next.
+      const last = 100;
+      await Promise.all(
+        Array.from({ length: last }, (_, i) =>
+          handle.signal(postUpdateMessage.signal, { by: '@sre-lead', text: `late update ${i}` }),
+        ),
+      );
+      const all = updates + last;
+      const status = await waitForStatus<IncidentStatus>(
+        handle,
+        (s) => s.detail.updates.count === all && s.notices.every((n) => n.state !== 'sending'),
+        'every update posted and its notice delivered',
+        120_000,
+      );
+      assert.equal(status.detail.freeze?.state, 'frozen');
+      const result = await closeOut(handle);
+      assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
+      assert.equal(result.detail.updates.count, all);
+      assert.equal(result.refusedAttempts.length, 0, JSON.stringify(result.refusedAttempts.slice(0, 3)));
+      assert.equal(result.detail.freeze?.state, 'lifted', 'the freeze of the first run lifted by the last');
+
+      // Each run of the chain handed over below the limit; none was terminated.
+      const runs = await runHistories(guarded);
+      assert.ok(runs.length >= 3, `${runs.length} runs`);
+      for (const [i, events] of runs.entries()) {
+        const last = events.at(-1)!;
+        assert.ok(
+          i < runs.length - 1
+            ? last.workflowExecutionContinuedAsNewEventAttributes
+            : last.workflowExecutionCompletedEventAttributes,
+          `run ${i + 1} ended by ${String(last.eventType)}`,
+        );
+        assert.ok(events.length < HISTORY_LIMIT, `run ${i + 1}: ${events.length} events`);
+      }
+      assert.equal(result.detail.continuedAsNew?.runs, runs.length);
+      // For the replay gate: the first run (it handed over) and the last (it took over, and ended).
+      const firstRunId = runs[1]![0]!.workflowExecutionStartedEventAttributes!.continuedExecutionRunId!;
+      const lastRunId = (await handle.describe()).runId;
+      for (const [runId, name] of [
+        [firstRunId, 'incident-hands-over-on-long-history'],
+        [lastRunId, 'incident-continued-run-ends'],
+      ] as const)
+        await recordHistory(suite.env.client.workflow.getHandle(handle.workflowId, runId), name);
+
+      // Every update's notice was delivered once, whichever run sent it.
+      const { rows } = await suite.db.pool.query<{ n: string }>(
+        `SELECT count(*) AS n FROM runbook_notices WHERE workflow_id = $1 AND kind = 'incident_update'`,
+        [handle.workflowId],
+      );
+      assert.equal(Number(rows[0]!.n), all);
+    });
+  });
+
+  test('its severity changed 150 times: the history it carries is bounded, and counted', async () => {
+    await world.withWorker(async (taskQueue) => {
+      const { handle: guarded } = await world.declare(taskQueue, world.declaration({ severity: 'P2' }));
+      const handle: typeof guarded = suite.env.client.workflow.getHandle(guarded.workflowId);
+      const changes = 150;
+      for (let change = 0; change < changes; change++)
+        await handle.signal(changeSeverityMessage.signal, {
+          by: '@sre-lead',
+          severity: change % 2 === 0 ? 'P1' : 'P2',
+          reason: `change ${change}: ${'r'.repeat(980)}`,
+        });
+      const status = await waitForStatus<IncidentStatus>(
+        handle,
+        (s) => s.detail.severityHistory.length + (s.detail.severityChangesOmitted ?? 0) === changes + 1,
+        'every severity change recorded (and the declaration)',
+        60_000,
+      );
+      assert.ok(status.detail.severityHistory.length <= CARRIED.severityHistory + changes / 2);
+      assert.ok((status.detail.severityChangesOmitted ?? 0) > 0, 'some left behind, counted');
+      assert.match(status.detail.severityHistory.at(-1)!.reason, new RegExp(`^change ${changes - 1}:`));
+      assert.equal(status.detail.severity, 'P2');
+      const result = await closeOut(handle);
+      assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
+      const runs = await runHistories(guarded);
+      assert.ok(runs.length >= 2, `${runs.length} runs`);
+      assert.ok(runs.every((events) => events.length < HISTORY_LIMIT));
+    });
+  });
+});
