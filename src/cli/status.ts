@@ -138,6 +138,11 @@ export function renderStatus(status: RunbookStatus<Record<string, unknown>>): st
     lines.push(
       `HISTORY:   ${budget.events} events on ${budget.exceededAt}, over the run's budget: a page, reminder or retry unanswered for a day now repeats every ${budget.repeatsEvery} (Temporal ends a run at its history limit)`,
     );
+  const continued = detail.continuedAsNew as { runs: number; lastAt: string; events: number } | undefined;
+  if (continued)
+    lines.push(
+      `runs:      ${continued.runs}: its history grew long (Temporal ends a run at its history limit), so it went on in a new run with its state, last at ${continued.lastAt} (${continued.events} events)`,
+    );
   lines.push(...undeliveredLines(status.notices ?? []));
   return lines.join('\n');
 }

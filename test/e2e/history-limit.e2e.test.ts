@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CARRIED, changeSeverityMessage, postUpdateMessage } from '../../src/workflows/incident/definitions';
 import type { IncidentStatus } from '../../src/workflows/incident/definitions';
+import { renderStatus } from '../../src/cli/status';
 import { recordHistory, runHistories } from '../fixtures/history';
 import { incidentWorld, closeOut } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
@@ -60,6 +61,11 @@ describe('an incident flooded with updates past its history limit (dev server)',
         120_000,
       );
       assert.equal(status.detail.freeze?.state, 'frozen');
+      // What `npm run cli -- status` prints of it.
+      assert.match(
+        renderStatus(status as unknown as Parameters<typeof renderStatus>[0]),
+        new RegExp(`^runs: +${status.detail.continuedAsNew!.runs}: its history grew long`, 'm'),
+      );
       const result = await closeOut(handle);
       assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
       assert.equal(result.detail.updates.count, all);
