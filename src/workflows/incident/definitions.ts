@@ -145,6 +145,7 @@ export const CARRIED = {
   pagesOpen: 200,
   severityHistory: 100,
   runbooks: 100,
+  nonConformities: 200,
 } as const;
 
 /** Messages held while a run hands over (see IncidentRun.hold): at most so many, so many bytes. */

@@ -13,6 +13,7 @@ import { PATCHES } from '../shared/patches';
 import {
   RunRecord,
   type DeadlineRecord,
+  type Finding,
   type RefusalReason,
   type RefusedAttempt,
 } from '../shared/run-record';
@@ -158,7 +159,7 @@ export class IncidentRun {
         ...(runbooks.omitted ? { runbooksOmitted: (detail.runbooksOmitted ?? 0) + runbooks.omitted } : {}),
       },
       deadlines: record.status.deadlines,
-      nonConformities: record.status.nonConformities,
+      nonConformities: carriedFindings(record.status.nonConformities, at),
       events: recent.kept as unknown as IncidentCarry['events'],
       eventsOmitted: (record.status.eventsOmitted ?? 0) + recent.omitted,
       alarmsFired: firedAlarmsStillWanted(this).slice(-CARRIED.alarmsFired),
@@ -411,6 +412,26 @@ export class IncidentRun {
       freeze?.state === 'frozen' ? ' (if this run cannot lift it: npm run cli -- lift-freeze)' : '';
     return `first steps done: ${done.join(', ') || 'none'}; freeze: ${freeze?.state ?? 'not set'}${frozen}; updates: ${updates.count}`;
   }
+}
+
+/**
+ * The latest non-conformities, one line for those before: a P1 nobody updates adds one every 30 min,
+ * 17,000 a year, and a hand-over over 2 MB would fail at every attempt.
+ */
+export function carriedFindings(findings: Finding[], at: string): Finding[] {
+  if (findings.length <= CARRIED.nonConformities) return findings;
+  const kept = findings.slice(-(CARRIED.nonConformities - 1));
+  const earlier = findings.length - kept.length;
+  const summary = findings[0]!.code === 'earlier_non_conformities' ? findings[0]!.message : '';
+  const before = Number(/^(\d+) earlier/.exec(summary)?.[1] ?? 0);
+  return [
+    {
+      code: 'earlier_non_conformities',
+      message: `${earlier + before - (summary ? 1 : 0)} earlier non-conformities are in the histories of the runs before this one, left out when the incident continued as new`,
+      at,
+    },
+    ...kept,
+  ];
 }
 
 function unique(handles: string[]): string[] {
