@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { LoadedPolicy } from '../../src/worker/policy';
-import { approveSignal } from '../../src/workflows/break-glass-restore/definitions';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { FaultInjector } from '../fixtures/faults';
 import { historyEvents, pendingActivities, noticesSent } from '../fixtures/history';
 import { activityDeps, shortTestPolicy, withDeliveriesInFlight } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
-import { restoreAtGate, resultWithin, waitForStatus } from '../fixtures/wait';
+import { approveAtGate, restoreAtGate, resultWithin, waitForStatus } from '../fixtures/wait';
 
 /**
  * Temporal refuses a workflow task that would leave a run more pending activities than
@@ -43,10 +42,7 @@ describe('a run never goes over the server’s pending-activity limit (dev serve
       async (taskQueue) => {
         const { handle, gate } = await restoreAtGate(suite.env.client, taskQueue);
         try {
-          await handle.signal(approveSignal, {
-            approver: '@dococeven',
-            planHash: gate.detail.plan!.planHash,
-          });
+          await approveAtGate(handle, gate);
           const waiting = await waitForStatus(
             handle,
             (s) => (s.needsHuman?.pages ?? 0) >= PAGES,

@@ -6,12 +6,7 @@ import {
   resolveMessage,
 } from '../../src/workflows/incident/definitions';
 import type { IncidentStatus } from '../../src/workflows/incident/definitions';
-import {
-  approveSignal,
-  statusQuery,
-  stepDecisionSignal,
-  stepDecisionUpdate,
-} from '../../src/workflows/shared/messages';
+import { statusQuery, stepDecisionSignal, stepDecisionUpdate } from '../../src/workflows/shared/messages';
 import { NOTICES_KEPT } from '../../src/workflows/shared/notices';
 import { STEPS_KEPT } from '../../src/workflows/shared/run-record';
 import { FaultInjector } from '../fixtures/faults';
@@ -19,7 +14,7 @@ import { incidentWorld } from '../fixtures/incident';
 import { activityDeps, shortTestPolicy } from '../fixtures/policy';
 import { workflowSuite } from '../fixtures/suite';
 import { closeRun } from '../fixtures/temporal';
-import { atStep, restoreAtGate, waitForStatus } from '../fixtures/wait';
+import { atStep, approveAtGate, restoreAtGate, waitForStatus } from '../fixtures/wait';
 
 /**
  * A run's status answers its query (Temporal: 4 MB at most) and its result carries the status's
@@ -84,10 +79,7 @@ describe('a run’s status keeps its latest steps and notices, however many (dev
       async (taskQueue) => {
         const { handle, gate } = await restoreAtGate(suite.env.client, taskQueue);
         try {
-          await handle.signal(approveSignal, {
-            approver: '@dococeven',
-            planHash: gate.detail.plan!.planHash,
-          });
+          await approveAtGate(handle, gate);
           let failed = await waitForStatus(handle, atStep('needs_human'), 'the failed verification', 60_000);
           const retries = STEPS_KEPT / 2 + 10;
           for (let retry = 0; retry < retries; retry++) {

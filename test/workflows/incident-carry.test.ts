@@ -9,20 +9,22 @@ describe('incident hand-over: the non-conformities it carries', () => {
 
   test('a few are carried as they are', () => {
     const few = [finding(1), finding(2)];
-    assert.equal(carriedFindings(few, 'now'), few);
+    assert.equal(carriedFindings(few, 0, 'now').findings, few);
   });
 
   test('many: the latest kept, one line counts the rest, across hand-overs', () => {
-    const first = carriedFindings(
+    const { findings: first, omitted } = carriedFindings(
       Array.from({ length: 1_000 }, (_, i) => finding(i)),
+      0,
       'then',
     );
     assert.equal(first.length, CARRIED.nonConformities);
     assert.match(first[0]!.message, /^801 earlier non-conformities/);
     assert.equal(first.at(-1)!.message, 'no update 999');
     // The next run adds 300 more and hands over again: 801 + 300 left out now.
-    const second = carriedFindings(
+    const { findings: second } = carriedFindings(
       [...first, ...Array.from({ length: 300 }, (_, i) => finding(1_000 + i))],
+      omitted,
       'later',
     );
     assert.equal(second.length, CARRIED.nonConformities);

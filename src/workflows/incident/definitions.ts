@@ -177,6 +177,8 @@ function incidentCarry(severity: z.ZodType<Severity>) {
         }),
       ),
       nonConformities: z.array(finding),
+      /** Non-conformities left out by the hand-overs so far (one line of `nonConformities` says so). */
+      nonConformitiesOmitted: z.number().int().min(0).optional(),
       events: z
         .array(z.looseObject({ at: z.string(), kind: z.string(), message: z.string() }))
         .max(CARRIED.events),

@@ -145,6 +145,11 @@ export class IncidentRun {
     const severities = keep(detail.severityHistory, CARRIED.severityHistory);
     const runbooks = keep(detail.runbooks, CARRIED.runbooks);
     const recent = keep(record.status.events, CARRIED.events);
+    const findings = carriedFindings(
+      record.status.nonConformities,
+      input.continued?.nonConformitiesOmitted ?? 0,
+      at,
+    );
     const carry: IncidentCarry = {
       runsBefore,
       startedAt: record.status.startedAt,
@@ -159,7 +164,8 @@ export class IncidentRun {
         ...(runbooks.omitted ? { runbooksOmitted: (detail.runbooksOmitted ?? 0) + runbooks.omitted } : {}),
       },
       deadlines: record.status.deadlines,
-      nonConformities: carriedFindings(record.status.nonConformities, at),
+      nonConformities: findings.findings,
+      ...(findings.omitted ? { nonConformitiesOmitted: findings.omitted } : {}),
       events: recent.kept as unknown as IncidentCarry['events'],
       eventsOmitted: (record.status.eventsOmitted ?? 0) + recent.omitted,
       alarmsFired: firedAlarmsStillWanted(this).slice(-CARRIED.alarmsFired),
@@ -414,24 +420,28 @@ export class IncidentRun {
   }
 }
 
+const EARLIER_FINDINGS = 'earlier_non_conformities';
+
 /**
- * The latest non-conformities, one line for those before: a P1 nobody updates adds one every 30 min,
- * 17,000 a year, and a hand-over over 2 MB would fail at every attempt.
+ * The latest non-conformities, one line for those before (`omittedBefore` of them left out by
+ * earlier hand-overs): a P1 nobody updates adds one every 30 min, 17,000 a year, and a hand-over
+ * over 2 MB would fail at every attempt.
  */
-export function carriedFindings(findings: Finding[], at: string): Finding[] {
-  if (findings.length <= CARRIED.nonConformities) return findings;
-  const kept = findings.slice(-(CARRIED.nonConformities - 1));
-  const earlier = findings.length - kept.length;
-  const summary = findings[0]!.code === 'earlier_non_conformities' ? findings[0]!.message : '';
-  const before = Number(/^(\d+) earlier/.exec(summary)?.[1] ?? 0);
-  return [
-    {
-      code: 'earlier_non_conformities',
-      message: `${earlier + before - (summary ? 1 : 0)} earlier non-conformities are in the histories of the runs before this one, left out when the incident continued as new`,
-      at,
-    },
-    ...kept,
-  ];
+export function carriedFindings(
+  findings: Finding[],
+  omittedBefore: number,
+  at: string,
+): { findings: Finding[]; omitted: number } {
+  if (findings.length <= CARRIED.nonConformities) return { findings, omitted: omittedBefore };
+  const own = findings.filter((finding) => finding.code !== EARLIER_FINDINGS);
+  const kept = own.slice(-(CARRIED.nonConformities - 1));
+  const omitted = omittedBefore + own.length - kept.length;
+  const summary: Finding = {
+    code: EARLIER_FINDINGS,
+    message: `${omitted} earlier non-conformities are in the histories of the runs before this one, left out when the incident continued as new`,
+    at,
+  };
+  return { findings: [summary, ...kept], omitted };
 }
 
 function unique(handles: string[]): string[] {
