@@ -4,9 +4,11 @@ import { CARRIED, changeSeverityMessage, postUpdateMessage } from '../../src/wor
 import type { IncidentStatus } from '../../src/workflows/incident/definitions';
 import { renderStatus } from '../../src/cli/status';
 import { recordHistory, runHistories } from '../fixtures/history';
+import { FaultInjector } from '../fixtures/faults';
 import { incidentWorld, closeOut } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
-import { waitForStatus } from '../fixtures/wait';
+import { atStep, waitForStatus } from '../fixtures/wait';
+import { stepDecisionSignal } from '../../src/workflows/shared/messages';
 
 /**
  * Temporal terminates a run whose history reaches its limit (51,200 events on a default server):
@@ -131,5 +133,69 @@ describe('an incident flooded with updates past its history limit (dev server)',
       assert.ok(runs.length >= 2, `${runs.length} runs`);
       assert.ok(runs.every((events) => events.length < HISTORY_LIMIT));
     });
+  });
+  test('a freeze nobody decides on while updates flood in: the wait goes on in a new run, and is decided there', async () => {
+    const injector = new FaultInjector();
+    await world.withWorker(
+      async (taskQueue) => {
+        injector.arm('setChangeFreeze', 'non_retryable', 'incident');
+        const input = world.declaration({ severity: 'P1' });
+        const { handle: guarded } = await world.declare(taskQueue, input, atStep('needs_human'));
+        const handle: typeof guarded = suite.env.client.workflow.getHandle(guarded.workflowId);
+        const updates = 600;
+        const burst = 20;
+        for (let sent = 0; sent < updates; sent += burst) {
+          await Promise.all(
+            Array.from({ length: burst }, (_, i) =>
+              handle.signal(postUpdateMessage.signal, { by: '@sre-lead', text: `progress ${sent + i}` }),
+            ),
+          );
+          await waitForStatus<IncidentStatus>(
+            handle,
+            (s) => s.detail.updates.count === sent + burst,
+            `update ${sent + burst} posted`,
+          );
+        }
+        const waiting = await waitForStatus<IncidentStatus>(
+          handle,
+          (s) => s.notices.every((n) => n.state !== 'sending'),
+          'every notice delivered',
+          60_000,
+        );
+        assert.equal(waiting.step, 'needs_human');
+        assert.equal(waiting.needsHuman?.step, 'freeze');
+        assert.ok((waiting.detail.continuedAsNew?.runs ?? 1) >= 2, 'handed over while the freeze waits');
+        // The page the first run sent is the one open: not sent again by each run.
+        assert.equal(waiting.needsHuman?.pages, 1);
+        injector.clear();
+        await handle.signal(stepDecisionSignal, { by: '@sre-lead', decision: 'retry', reason: 'DB back' });
+        const frozen = await waitForStatus<IncidentStatus>(
+          handle,
+          (s) => s.detail.freeze?.state === 'frozen' && s.step === 'responding',
+          'the freeze written on retry',
+        );
+        assert.equal(frozen.needsHuman, undefined);
+        const result = await closeOut(handle);
+        assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
+        assert.equal(result.detail.updates.count, updates);
+        assert.equal(result.detail.freeze?.state, 'lifted');
+        const runs = await runHistories(guarded);
+        assert.ok(runs.length >= 2, `${runs.length} runs`);
+        assert.ok(runs.every((events) => events.length < HISTORY_LIMIT));
+        const { rows } = await suite.db.pool.query<{ kind: string; n: string }>(
+          `SELECT kind, count(*) AS n FROM runbook_notices WHERE workflow_id = $1 AND kind LIKE 'needs_human%' GROUP BY kind ORDER BY kind`,
+          [handle.workflowId],
+        );
+        assert.deepEqual(
+          rows.map((row) => [row.kind, Number(row.n)]),
+          [
+            ['needs_human', 1],
+            ['needs_human_resolved', 1],
+          ],
+        );
+      },
+      undefined,
+      { activity: [injector.factory] },
+    );
   });
 });

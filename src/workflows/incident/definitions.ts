@@ -146,6 +146,8 @@ export const CARRIED = {
   severityHistory: 100,
   runbooks: 100,
   nonConformities: 200,
+  /** Side effects queued behind one that waits for a human (status page updates kept to the latest). */
+  effects: 50,
 } as const;
 
 /** Messages held while a run hands over (see IncidentRun.hold): at most so many, so many bytes. */
@@ -196,6 +198,27 @@ function incidentCarry(severity: z.ZodType<Severity>) {
         )
         .max(CARRIED.pagesOpen),
       statusPageUpdates: z.number().int().min(0),
+      /**
+       * Side effects not yet done, in order: the first may be one that failed and waits for a
+       * human (`waiting`), taken up by the new run as the same wait. Absent before 0.28.0.
+       */
+      effects: z.array(pendingEffect()).max(CARRIED.effects).optional(),
+      waiting: z
+        .object({
+          needs: z.looseObject({ step: z.string(), since: z.string(), pages: z.number().int() }),
+          episode: z.number().int().min(1),
+          returnTo: z.string(),
+          decision: z
+            .object({
+              decision: z.enum(['retry', 'skip', 'abort']),
+              by: z.string(),
+              reason: z.string().optional(),
+            })
+            .strict()
+            .optional(),
+        })
+        .strict()
+        .optional(),
       /** Messages that came while the run handed over, oldest first: the new run acts on them first. */
       held: z
         .array(z.object({ name: z.string(), payload: z.unknown(), at: z.string() }).strict())
@@ -205,6 +228,33 @@ function incidentCarry(severity: z.ZodType<Severity>) {
     .strict();
 }
 
+/** One of the incident's own side effects, as data (effects.ts performs it). */
+function pendingEffect() {
+  return z.discriminatedUnion('effect', [
+    z.object({ effect: z.literal('freeze'), environment: z.string(), by: z.string() }).strict(),
+    z.object({ effect: z.literal('lift'), by: z.string() }).strict(),
+    z
+      .object({
+        effect: z.literal('status_page'),
+        action: z.enum(['create', 'update', 'resolve']),
+        status: z.enum(['investigating', 'identified', 'resolved']),
+        body: z.string(),
+        updateKey: z.string(),
+      })
+      .strict(),
+    z.object({ effect: z.literal('preserve') }).strict(),
+    z
+      .object({
+        effect: z.literal('start_runbook'),
+        runbook: z.enum(CHILD_RUNBOOKS),
+        workflowId: z.string(),
+        input: z.record(z.string(), z.unknown()),
+        by: z.string(),
+      })
+      .strict(),
+  ]);
+}
+
 type IncidentSchemas = ReturnType<typeof buildSchemas>;
 export const incidentSchemas = sharedOnFirstUse('workflows/incident/definitions', buildSchemas);
 
@@ -212,6 +262,7 @@ export type IncidentInput = z.input<IncidentSchemas['input']>;
 export type IncidentInputParsed = z.output<IncidentSchemas['input']>;
 export type IncidentCarry = z.output<ReturnType<typeof incidentCarry>>;
 export type HeldMessage = IncidentCarry['held'][number];
+export type PendingEffect = z.output<ReturnType<typeof pendingEffect>>;
 export type AcknowledgePayload = z.input<IncidentSchemas['acknowledge']>;
 export type PostUpdatePayload = z.input<IncidentSchemas['postUpdate']>;
 export type ChangeSeverityPayload = z.input<IncidentSchemas['changeSeverity']>;

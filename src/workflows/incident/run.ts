@@ -125,14 +125,18 @@ export class IncidentRun {
    * terminates a run at its history limit, silently. What the status keeps goes along; runbooks
    * it started go on (they were abandoned, not awaited), only their end is no longer followed.
    */
-  handOver(statusPageUpdates: number): Promise<never> {
+  handOver(
+    statusPageUpdates: number,
+    effects: Pick<IncidentCarry, 'effects' | 'waiting'> = {},
+  ): Promise<never> {
     const { record, detail, input } = this;
     const { historyLength, historySize } = workflowInfo();
     const at = utcIso(Date.now());
     const runsBefore = (input.continued?.runsBefore ?? 0) + 1;
     detail.continuedAsNew = { runs: runsBefore + 1, lastAt: at, events: historyLength };
     for (const entry of detail.runbooks)
-      if (entry.state === 'running' || entry.state === 'waiting_for_preservation')
+      // One still waiting for the evidence is started by the next run (its effect is carried).
+      if (entry.state === 'running')
         entry.message = `followed until the incident continued as new at ${at}: its end is in ${entry.workflowId}`;
     const keep = <T>(list: T[], max: number): { kept: T[]; omitted: number } => ({
       kept: list.slice(-max),
@@ -171,6 +175,7 @@ export class IncidentRun {
       alarmsFired: firedAlarmsStillWanted(this).slice(-CARRIED.alarmsFired),
       pagesOpen: this.notices.pagesOpen.slice(-CARRIED.pagesOpen) as unknown as IncidentCarry['pagesOpen'],
       statusPageUpdates,
+      ...effects,
       held: this.held,
       trail: record.trailToCarry(),
     };

@@ -73,7 +73,11 @@ async function respond(run: IncidentRun): Promise<IncidentResult> {
   };
   // A long history (a flood of updates, months of pages) hands the incident to a new run while
   // nothing is in flight; asked only then, so a run that never gets there records nothing new.
-  const handOver = (): boolean => effects.idle && !!overBudget() && isPatched(PATCHES.incidentContinuesAsNew);
+  // A side effect waiting for a human lets its wait go for it (since 0.28.0): the wait, and the
+  // effects queued behind it, go to the new run.
+  effects.handOverWanted = () => !!overBudget() && isPatched(PATCHES.incidentCarriesHumanWait);
+  const handOver = (): boolean =>
+    (effects.idle || effects.isParked) && !!overBudget() && isPatched(PATCHES.incidentContinuesAsNew);
   for (;;) {
     const stop = (): boolean => finished() || handOver();
     await Promise.all([runClock(run, stop), effects.drain(stop)]);
@@ -82,7 +86,7 @@ async function respond(run: IncidentRun): Promise<IncidentResult> {
     run.holding = true;
     await run.notices.settle();
     await condition(allHandlersFinished);
-    if (effects.idle) return run.handOver(effects.statusPageUpdates);
+    if (effects.idle || effects.isParked) return run.handOver(effects.statusPageUpdates, effects.toCarry());
     // A message handled as the clock stopped queued an effect: it runs here, then the held ones.
     run.releaseHeld();
   }

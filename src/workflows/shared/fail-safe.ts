@@ -44,6 +44,26 @@ export type StepOutcome<T> =
   | { kind: 'skipped'; by: string; reason?: string }
   | { kind: 'aborted'; by: string; reason?: string };
 
+/**
+ * A step's wait for a human, let go so the run can continue as new (its history is long) and taken
+ * up by the next run: the same wait (its pages, its episode's dedup keys, a decision already sent),
+ * not a new failure.
+ */
+export interface CarriedWait {
+  needs: NeedsHumanRecord;
+  episode: number;
+  /** The step the run goes back to once the human has decided. */
+  returnTo: string;
+  decision?: StepDecision;
+}
+
+export interface WaitCarrying {
+  /** The wait the last run let go, taken up instead of trying the step first. */
+  resume?: CarriedWait;
+  /** Asked while the step waits for a human: true lets the wait go, to be carried. */
+  release: () => boolean;
+}
+
 export interface FailSafeOptions {
   /** "[RB-LAUNCH-002 INC-1]": prefix of every page subject. */
   tag: string;
@@ -71,7 +91,7 @@ export function isStepFailure(error: unknown): error is ActivityFailure | ChildW
 
 export class FailSafe {
   private policy: FailSafePolicy = DEFAULT_FAIL_SAFE;
-  private pending?: { step: GuardedStep; decision?: StepDecision };
+  private pending?: { step: GuardedStep; decision?: StepDecision; released?: true };
   private episode = 0;
 
   constructor(
@@ -119,10 +139,36 @@ export class FailSafe {
   }
 
   /** Runs `work`; when the outside world fails it for good, the discipline above applies. */
-  async step<T>(step: GuardedStep, work: () => Promise<T>): Promise<StepOutcome<T>> {
+  step<T>(step: GuardedStep, work: () => Promise<T>): Promise<StepOutcome<T>> {
+    return this.guard(step, work) as Promise<StepOutcome<T>>;
+  }
+
+  /**
+   * As `step`, but a wait for a human may be let go (`carrying.release`) and is then returned
+   * (`carried`) with a decision sent meanwhile, for the next run to take up (`carrying.resume`).
+   */
+  stepCarrying<T>(
+    step: GuardedStep,
+    work: () => Promise<T>,
+    carrying: WaitCarrying,
+  ): Promise<StepOutcome<T> | { kind: 'carried'; wait: CarriedWait }> {
+    return this.guard(step, work, carrying);
+  }
+
+  /** A decision sent after the wait was let go: it goes with the wait to the next run. */
+  get decisionAfterRelease(): StepDecision | undefined {
+    return this.pending?.released ? this.pending.decision : undefined;
+  }
+
+  private async guard<T>(
+    step: GuardedStep,
+    work: () => Promise<T>,
+    carrying?: WaitCarrying,
+  ): Promise<StepOutcome<T> | { kind: 'carried'; wait: CarriedWait }> {
     // A step guarded while the run waits (a decision written down during a sleep) shows that
     // wait again once it is retried and done, not the step's name until something else moves.
-    const before = this.record.status.step;
+    let resume = carrying?.resume;
+    const before = resume?.returnTo ?? this.record.status.step;
     // A human wait the step interrupts is the same wait when the run comes back to it.
     const current = this.record.status.steps.at(-1);
     const waitingSince =
@@ -131,47 +177,111 @@ export class FailSafe {
         : undefined;
     let retried = false;
     for (;;) {
-      try {
-        const value = await work();
-        if (retried && before !== step.name && this.record.status.step === step.name)
-          if (isPatched(PATCHES.failSafeRestoresStep))
-            this.record.enterStep(
-              before,
-              `${step.what}: done after a retry; back to ${before}`,
-              waitingSince,
-            );
-        return { kind: 'done', value };
-      } catch (error) {
-        if (!isStepFailure(error)) throw error;
-        // The run's own cancellation (from Temporal) ends it; it is not a step that failed.
-        if (isAnnouncedCancellation(error)) throw error;
-        const decision = await this.waitForHuman(step, error);
-        if (decision.decision === 'retry') {
-          this.record.enterStep(step.name, `retrying: ${step.what} (decided by ${decision.by})`);
-          retried = true;
-          continue;
+      let decision: StepDecision | { carried: CarriedWait };
+      if (resume) {
+        decision = await this.waitForHuman(step, undefined, resume, carrying?.release);
+        resume = undefined;
+      } else
+        try {
+          const value = await work();
+          if (retried && before !== step.name && this.record.status.step === step.name)
+            if (isPatched(PATCHES.failSafeRestoresStep))
+              this.record.enterStep(
+                before,
+                `${step.what}: done after a retry; back to ${before}`,
+                waitingSince,
+              );
+          return { kind: 'done', value };
+        } catch (error) {
+          if (!isStepFailure(error)) throw error;
+          // The run's own cancellation (from Temporal) ends it; it is not a step that failed.
+          if (isAnnouncedCancellation(error)) throw error;
+          decision = await this.waitForHuman(step, error, undefined, carrying?.release);
         }
-        const reason = decision.reason ? { reason: decision.reason } : {};
-        // The human has answered: a run that goes on (a skip, an incident's side effect) must not
-        // keep showing needs_human, or it is counted and alerted on as waiting for one.
-        if (
-          this.record.status.step === 'needs_human' &&
-          before !== 'needs_human' &&
-          isPatched(PATCHES.failSafeDecisionLeavesNeedsHuman)
-        )
-          this.record.enterStep(
-            before,
-            `${step.what}: ${decision.decision === 'skip' ? 'skipped' : 'aborted'} by ${decision.by}; back to ${before}`,
-            waitingSince,
-          );
-        return decision.decision === 'skip'
-          ? { kind: 'skipped', by: decision.by, ...reason }
-          : { kind: 'aborted', by: decision.by, ...reason };
+      if ('carried' in decision) return { kind: 'carried', wait: { ...decision.carried, returnTo: before } };
+      if (decision.decision === 'retry') {
+        this.record.enterStep(step.name, `retrying: ${step.what} (decided by ${decision.by})`);
+        retried = true;
+        continue;
       }
+      const reason = decision.reason ? { reason: decision.reason } : {};
+      // The human has answered: a run that goes on (a skip, an incident's side effect) must not
+      // keep showing needs_human, or it is counted and alerted on as waiting for one.
+      if (
+        this.record.status.step === 'needs_human' &&
+        before !== 'needs_human' &&
+        isPatched(PATCHES.failSafeDecisionLeavesNeedsHuman)
+      )
+        this.record.enterStep(
+          before,
+          `${step.what}: ${decision.decision === 'skip' ? 'skipped' : 'aborted'} by ${decision.by}; back to ${before}`,
+          waitingSince,
+        );
+      return decision.decision === 'skip'
+        ? { kind: 'skipped', by: decision.by, ...reason }
+        : { kind: 'aborted', by: decision.by, ...reason };
     }
   }
 
-  private async waitForHuman(step: GuardedStep, error: unknown): Promise<StepDecision> {
+  /** A new failure's wait, or (`carried`) the wait a run before this one let go. */
+  private async waitForHuman(
+    step: GuardedStep,
+    error: unknown,
+    carried?: CarriedWait,
+    release?: () => boolean,
+  ): Promise<StepDecision | { carried: CarriedWait }> {
+    const needs = carried ? this.takeUp(step, carried) : this.open(step, error);
+    const pending = this.pending!;
+    // A wait with a safe state to reach is never let go: that loop cannot be carried.
+    const letGo = (): boolean => !step.safeState && release !== undefined && release();
+    const safeState = step.safeState ? this.reachSafeState(step, needs) : Promise.resolve();
+    // A cancellation of the run ends the wait below before this is awaited: its rejection (the
+    // same cancellation) is handled here, or it would fail every workflow task after it.
+    void safeState.catch(() => undefined);
+    // Let go once paged (a decision already sent is acted on here instead).
+    const released = (): { carried: CarriedWait } | undefined => {
+      if (pending.decision || !letGo()) return undefined;
+      pending.released = true;
+      return { carried: { needs, episode: this.episode, returnTo: '' } };
+    };
+    // A wait taken up pages again when the last run would have, not at once.
+    const firstWaitMs = carried?.needs.nextPageAt ? Date.parse(carried.needs.nextPageAt) - Date.now() : 0;
+    if (firstWaitMs > 0 && !pending.decision) {
+      await condition(() => this.pending?.decision !== undefined || letGo(), firstWaitMs, {
+        summary: `${step.name} needs a human (page again at ${needs.nextPageAt})`,
+      });
+      const letGoNow = released();
+      if (letGoNow) return letGoNow;
+    }
+    while (!pending.decision) {
+      // Read before the page: a run whose history is over its budget says so in the page itself.
+      const repeat = repeatInterval(this.record, this.policy.repageInterval, Date.parse(needs.since));
+      this.page(step, needs, repeat.note);
+      const nextMs = Date.now() + repeat.ms;
+      needs.nextPageAt = utcIso(nextMs);
+      await condition(
+        release
+          ? () => this.pending?.decision !== undefined || letGo()
+          : () => this.pending?.decision !== undefined,
+        repeat.ms,
+        { summary: `${step.name} needs a human (page again at ${utcIso(nextMs)})` },
+      );
+      const letGoNow = release && released();
+      if (letGoNow) return letGoNow;
+    }
+    await safeState;
+    const decision = pending.decision;
+    // A human took over while the safe state still failed: its CRITICAL page is answered too.
+    if (needs.safeState?.state === 'failing')
+      this.resolveSafeStatePage(step, `${decision.decision} decided by ${decision.by}`);
+    this.resolvePages(needs);
+    delete this.record.status.needsHuman;
+    this.pending = undefined;
+    return decision;
+  }
+
+  /** A step that failed for good: its wait opens, the run shows needs_human. */
+  private open(step: GuardedStep, error: unknown): NeedsHumanRecord {
     this.episode += 1;
     this.pending = { step };
     const failure = describeFailure(error);
@@ -192,29 +302,21 @@ export class FailSafe {
       'needs_human',
       `${step.what} FAILED (${failure}); waiting for a human: ${options.join(' / ')}`,
     );
-    const safeState = step.safeState ? this.reachSafeState(step, needs) : Promise.resolve();
-    // A cancellation of the run ends the wait below before this is awaited: its rejection (the
-    // same cancellation) is handled here, or it would fail every workflow task after it.
-    void safeState.catch(() => undefined);
-    while (!this.pending.decision) {
-      // Read before the page: a run whose history is over its budget says so in the page itself.
-      const repeat = repeatInterval(this.record, this.policy.repageInterval, Date.parse(needs.since));
-      this.page(step, needs, repeat.note);
-      const nextMs = Date.now() + repeat.ms;
-      needs.nextPageAt = utcIso(nextMs);
-      await condition(() => this.pending?.decision !== undefined, repeat.ms, {
-        summary: `${step.name} needs a human (page again at ${utcIso(nextMs)})`,
-      });
-    }
-    await safeState;
-    const decision = this.pending.decision;
-    // A human took over while the safe state still failed: its CRITICAL page is answered too.
-    if (needs.safeState?.state === 'failing')
-      this.resolveSafeStatePage(step, `${decision.decision} decided by ${decision.by}`);
-    this.resolvePages(needs);
-    delete this.record.status.needsHuman;
-    this.pending = undefined;
-    return decision;
+    return needs;
+  }
+
+  /** The wait a run before this one let go: its pages and episode go on; a decision sent meanwhile stands. */
+  private takeUp(step: GuardedStep, carried: CarriedWait): NeedsHumanRecord {
+    this.episode = carried.episode;
+    this.pending = { step, ...(carried.decision ? { decision: carried.decision } : {}) };
+    const needs = carried.needs;
+    this.record.status.needsHuman = needs;
+    this.record.enterStep(
+      'needs_human',
+      `${step.what} FAILED (${needs.error}) at ${needs.since}; still waiting for a human: ${needs.options.join(' / ')}`,
+      needs.since,
+    );
+    return needs;
   }
 
   /** The safe-state action, tried again with backoff (CRITICAL page on each failure) until it works or a human answers. */

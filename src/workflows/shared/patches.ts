@@ -131,6 +131,8 @@ export const PATCHES = {
   deliveriesBoundedInFlight: 'notice-deliveries-bounded-in-flight-v1',
   /** Incident: a run whose history is over its budget continues as new (its state carried) once nothing is in flight. Asked then. */
   incidentContinuesAsNew: 'incident-continues-as-new-v1',
+  /** Incident: a side effect's wait for a human is let go when the history is over its budget, and carried to the new run. Asked then. */
+  incidentCarriesHumanWait: 'incident-carries-human-wait-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
