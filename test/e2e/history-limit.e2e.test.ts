@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { channelSchema } from '../../src/common/policy/notifications';
 import { CARRIED, changeSeverityMessage, postUpdateMessage } from '../../src/workflows/incident/definitions';
 import type { IncidentStatus } from '../../src/workflows/incident/definitions';
 import { renderStatus } from '../../src/cli/status';
 import { recordHistory, runHistories } from '../fixtures/history';
 import { FaultInjector } from '../fixtures/faults';
+import { STATUSPAGE_API_KEY, STATUSPAGE_PAGE_ID, statusPageSink } from '../fixtures/sinks/apis';
 import { incidentWorld, closeOut } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
 import { atStep, waitForStatus } from '../fixtures/wait';
-import { stepDecisionSignal } from '../../src/workflows/shared/messages';
+import { statusQuery, stepDecisionSignal } from '../../src/workflows/shared/messages';
+import type { LoadedPolicy } from '../../src/worker/policy';
 
 /**
  * Temporal terminates a run whose history reaches its limit (51,200 events on a default server):
@@ -158,11 +161,10 @@ describe('an incident flooded with updates past its history limit (dev server)',
         }
         const waiting = await waitForStatus<IncidentStatus>(
           handle,
-          (s) => s.notices.every((n) => n.state !== 'sending'),
-          'every notice delivered',
+          (s) => s.step === 'needs_human' && s.notices.every((n) => n.state !== 'sending'),
+          'every notice delivered, the freeze waiting (a new run shows it once its policy is read)',
           60_000,
         );
-        assert.equal(waiting.step, 'needs_human');
         assert.equal(waiting.needsHuman?.step, 'freeze');
         assert.ok((waiting.detail.continuedAsNew?.runs ?? 1) >= 2, 'handed over while the freeze waits');
         // The page the first run sent is the one open: not sent again by each run.
@@ -179,9 +181,18 @@ describe('an incident flooded with updates past its history limit (dev server)',
         assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
         assert.equal(result.detail.updates.count, updates);
         assert.equal(result.detail.freeze?.state, 'lifted');
+        // The decision was taken, whichever run it reached (none refused as "no step waits").
+        assert.deepEqual(result.refusedAttempts, []);
         const runs = await runHistories(guarded);
         assert.ok(runs.length >= 2, `${runs.length} runs`);
         assert.ok(runs.every((events) => events.length < HISTORY_LIMIT));
+        // For the replay gate: the first run (it let the wait go) and the last (it took it up, and ended).
+        const firstRunId = runs[1]![0]!.workflowExecutionStartedEventAttributes!.continuedExecutionRunId!;
+        for (const [runId, name] of [
+          [firstRunId, 'incident-hands-over-human-wait'],
+          [(await handle.describe()).runId, 'incident-takes-up-human-wait'],
+        ] as const)
+          await recordHistory(suite.env.client.workflow.getHandle(handle.workflowId, runId), name);
         const { rows } = await suite.db.pool.query<{ kind: string; n: string }>(
           `SELECT kind, count(*) AS n FROM runbook_notices WHERE workflow_id = $1 AND kind LIKE 'needs_human%' GROUP BY kind ORDER BY kind`,
           [handle.workflowId],
@@ -197,5 +208,96 @@ describe('an incident flooded with updates past its history limit (dev server)',
       undefined,
       { activity: [injector.factory] },
     );
+  });
+  describe('with the status page down', () => {
+    let statusPage: Awaited<ReturnType<typeof statusPageSink>>;
+    before(async () => {
+      statusPage = await statusPageSink();
+    });
+    after(() => statusPage.stop());
+
+    test('its wait goes to the new run with the updates behind it, the latest only: the page is created once, updated in order, resolved', async () => {
+      const injector = new FaultInjector();
+      const withStatusPage = (loaded: LoadedPolicy): LoadedPolicy => {
+        const policy = structuredClone(loaded.policy);
+        policy.notifications.channels.statuspage = channelSchema.parse({
+          type: 'statuspage',
+          baseUrl: `${statusPage.url}/v1`,
+          pageId: STATUSPAGE_PAGE_ID,
+          apiKeyEnv: 'STATUSPAGE_API_KEY',
+          timeout: '2s',
+        });
+        policy.runbooks.incident = {
+          ...policy.runbooks.incident!,
+          statusPage: { channel: 'statuspage', service: 'Orchestrator' },
+        };
+        return { ...loaded, policy };
+      };
+      await world.withWorker(
+        async (taskQueue) => {
+          injector.arm('updateStatusPage', 'non_retryable', 'incident');
+          const input = world.declaration({ severity: 'P2', customersAffected: true });
+          const { handle: guarded } = await world.declare(taskQueue, input, atStep('needs_human'));
+          const handle: typeof guarded = suite.env.client.workflow.getHandle(guarded.workflowId);
+          const updates = 600;
+          const burst = 20;
+          for (let sent = 0; sent < updates; sent += burst) {
+            await Promise.all(
+              Array.from({ length: burst }, (_, i) =>
+                handle.signal(postUpdateMessage.signal, { by: '@sre-lead', text: `progress ${sent + i}` }),
+              ),
+            );
+            await waitForStatus<IncidentStatus>(
+              handle,
+              (s) => s.detail.updates.count === sent + burst,
+              `update ${sent + burst} posted`,
+            );
+          }
+          const waiting = (await handle.query(statusQuery)) as IncidentStatus;
+          assert.equal(waiting.needsHuman?.step, 'status_page');
+          assert.ok((waiting.detail.continuedAsNew?.runs ?? 1) >= 2, 'handed over while the page waits');
+          assert.ok(
+            waiting.flags.some((flag) => flag.code === 'status_page_updates_left_out'),
+            JSON.stringify(waiting.flags),
+          );
+          assert.equal(statusPage.incidents.size, 0);
+          injector.clear();
+          await handle.signal(stepDecisionSignal, {
+            by: '@sre-lead',
+            decision: 'retry',
+            reason: 'page back',
+          });
+          await waitForStatus<IncidentStatus>(
+            handle,
+            (s) =>
+              s.step === 'responding' && s.flags.every((flag) => flag.code !== 'status_page_not_updated'),
+            'the status page created on retry',
+          );
+          const result = await closeOut(handle);
+          assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
+          const pages = [...statusPage.incidents.values()];
+          assert.equal(pages.length, 1);
+          assert.equal(pages[0]!.status, 'resolved');
+          // Created once; of the updates queued behind the wait, each hand-over carried the latest
+          // only (those queued in the last run went out in order); then the resolution.
+          const posted = statusPage.requests
+            .filter((request) => request.method === 'PATCH')
+            .map((request) => (request.json as { incident: { body: string } }).incident.body)
+            .filter((body) => body.startsWith('progress '));
+          // The last one the incident took in (a burst's signals arrive in any order).
+          const lastTaken = [...waiting.events].reverse().find((event) => event.kind === 'update')!.message;
+          assert.equal(posted.at(-1), lastTaken);
+          assert.equal(new Set(posted).size, posted.length, 'none posted twice');
+          assert.ok(posted.length < updates / 4, `${posted.length} updates posted`);
+          assert.equal(pages[0]!.updates, 1 + posted.length + 1);
+          assert.deepEqual(result.refusedAttempts, []);
+          const runs = await runHistories(guarded);
+          assert.ok(runs.every((events) => events.length < HISTORY_LIMIT));
+        },
+        withStatusPage,
+        { activity: [injector.factory] },
+        { STATUSPAGE_API_KEY },
+      );
+    });
   });
 });

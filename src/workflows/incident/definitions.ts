@@ -207,7 +207,6 @@ function incidentCarry(severity: z.ZodType<Severity>) {
         .object({
           needs: z.looseObject({ step: z.string(), since: z.string(), pages: z.number().int() }),
           episode: z.number().int().min(1),
-          returnTo: z.string(),
           decision: z
             .object({
               decision: z.enum(['retry', 'skip', 'abort']),

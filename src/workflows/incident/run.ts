@@ -6,7 +6,7 @@ import { atHandle as handle, sameHandle } from '../../common/identity';
 import { FIRST_STEPS, isMajor, type FirstStep, type Severity } from '../../common/incident';
 import type { IncidentPolicy } from '../../common/policy/incident';
 import { handleDecision, type DecisionMessage } from '../shared/decisions';
-import { FailSafe } from '../shared/fail-safe';
+import { FailSafe, type CarriedWait } from '../shared/fail-safe';
 import { statusQuery } from '../shared/messages';
 import { Notices, type NoticeDraft, type OpenPage } from '../shared/notices';
 import { PATCHES } from '../shared/patches';
@@ -97,6 +97,7 @@ export class IncidentRun {
       incidentCommander: ic,
       mayDecide: (by) => this.mayAct(by),
       account: () => this.account(),
+      ...(carry?.waiting ? { carried: carry.waiting as unknown as CarriedWait } : {}),
     });
     this.record.setMemoSummary(`${input.severity} ${input.incidentId}: ${input.symptoms.slice(0, 120)}`);
     if (carry) this.takeOver(carry);

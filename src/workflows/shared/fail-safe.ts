@@ -52,8 +52,6 @@ export type StepOutcome<T> =
 export interface CarriedWait {
   needs: NeedsHumanRecord;
   episode: number;
-  /** The step the run goes back to once the human has decided. */
-  returnTo: string;
   decision?: StepDecision;
 }
 
@@ -72,6 +70,8 @@ export interface FailSafeOptions {
   mayDecide(by: string): boolean;
   /** What was and was not done so far, for the page. */
   account?: () => string;
+  /** A continued run: the wait its last run let go (see expectCarried). */
+  carried?: CarriedWait;
 }
 
 /**
@@ -99,6 +99,8 @@ export class FailSafe {
     private readonly notices: Notices,
     private readonly options: FailSafeOptions,
   ) {
+    // Before the handler: a decision the server buffered for this run is handed over as it is set.
+    if (options.carried) this.expectCarried(options.carried);
     handleDecision(record, stepDecisionMessage, (raw) => this.onDecision(raw));
   }
 
@@ -155,6 +157,22 @@ export class FailSafe {
     return this.guard(step, work, carrying);
   }
 
+  /**
+   * A continued run, from its start: the wait its last run let go shows (needs_human's record), and
+   * a decision sent before the step takes it up is kept for it (not refused: no step waits yet).
+   */
+  private expectCarried(wait: CarriedWait): void {
+    const { needs, decision } = wait;
+    this.episode = wait.episode;
+    const step = {
+      name: needs.step,
+      what: needs.what,
+      ...(needs.options.includes('skip') ? { skip: 'skip' } : {}),
+    };
+    this.pending = { step, ...(decision ? { decision } : {}) };
+    this.record.status.needsHuman = needs;
+  }
+
   /** A decision sent after the wait was let go: it goes with the wait to the next run. */
   get decisionAfterRelease(): StepDecision | undefined {
     return this.pending?.released ? this.pending.decision : undefined;
@@ -165,10 +183,11 @@ export class FailSafe {
     work: () => Promise<T>,
     carrying?: WaitCarrying,
   ): Promise<StepOutcome<T> | { kind: 'carried'; wait: CarriedWait }> {
-    // A step guarded while the run waits (a decision written down during a sleep) shows that
-    // wait again once it is retried and done, not the step's name until something else moves.
     let resume = carrying?.resume;
-    const before = resume?.returnTo ?? this.record.status.step;
+    // A step guarded while the run waits (a decision written down during a sleep) shows that
+    // wait again once it is retried and done, not the step's name until something else moves. A
+    // wait taken up goes back to where the new run stands (responding, or awaiting its review).
+    const before = this.record.status.step;
     // A human wait the step interrupts is the same wait when the run comes back to it.
     const current = this.record.status.steps.at(-1);
     const waitingSince =
@@ -198,7 +217,7 @@ export class FailSafe {
           if (isAnnouncedCancellation(error)) throw error;
           decision = await this.waitForHuman(step, error, undefined, carrying?.release);
         }
-      if ('carried' in decision) return { kind: 'carried', wait: { ...decision.carried, returnTo: before } };
+      if ('carried' in decision) return { kind: 'carried', wait: decision.carried };
       if (decision.decision === 'retry') {
         this.record.enterStep(step.name, `retrying: ${step.what} (decided by ${decision.by})`);
         retried = true;
@@ -242,7 +261,7 @@ export class FailSafe {
     const released = (): { carried: CarriedWait } | undefined => {
       if (pending.decision || !letGo()) return undefined;
       pending.released = true;
-      return { carried: { needs, episode: this.episode, returnTo: '' } };
+      return { carried: { needs, episode: this.episode } };
     };
     // A wait taken up pages again when the last run would have, not at once.
     const firstWaitMs = carried?.needs.nextPageAt ? Date.parse(carried.needs.nextPageAt) - Date.now() : 0;
@@ -308,7 +327,8 @@ export class FailSafe {
   /** The wait a run before this one let go: its pages and episode go on; a decision sent meanwhile stands. */
   private takeUp(step: GuardedStep, carried: CarriedWait): NeedsHumanRecord {
     this.episode = carried.episode;
-    this.pending = { step, ...(carried.decision ? { decision: carried.decision } : {}) };
+    const decision = this.pending?.decision ?? carried.decision;
+    this.pending = { step, ...(decision ? { decision } : {}) };
     const needs = carried.needs;
     this.record.status.needsHuman = needs;
     this.record.enterStep(
