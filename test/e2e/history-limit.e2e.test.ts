@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { incident } from '../../src/workflows';
 import { channelSchema } from '../../src/common/policy/notifications';
 import { CARRIED, changeSeverityMessage, postUpdateMessage } from '../../src/workflows/incident/definitions';
 import type { IncidentStatus } from '../../src/workflows/incident/definitions';
@@ -31,26 +33,37 @@ const suite = workflowSuite({
 });
 const world = incidentWorld(suite, 'runbooks-history-limit');
 
+/**
+ * `count` updates in bursts of 20 the incident takes in (each burst acted on before the next): a
+ * bot posting in a loop. Each is `<text> <n>`.
+ */
+async function postUpdatesInBursts(
+  handle: WorkflowHandle<typeof incident>,
+  count: number,
+  text: string,
+): Promise<void> {
+  const burst = 20;
+  for (let sent = 0; sent < count; sent += burst) {
+    await Promise.all(
+      Array.from({ length: burst }, (_, i) =>
+        handle.signal(postUpdateMessage.signal, { by: '@sre-lead', text: `${text} ${sent + i}` }),
+      ),
+    );
+    await waitForStatus<IncidentStatus>(
+      handle,
+      (s) => s.detail.updates.count === sent + burst,
+      `update ${sent + burst} posted`,
+    );
+  }
+}
+
 describe('an incident flooded with updates past its history limit (dev server)', () => {
   test('it goes on in a new run, nothing lost, and ends when reviewed', async () => {
     await world.withWorker(async (taskQueue) => {
       const { handle: guarded } = await world.declare(taskQueue, world.declaration({ severity: 'P1' }));
       const handle: typeof guarded = suite.env.client.workflow.getHandle(guarded.workflowId);
-      // In bursts the incident takes in (each acted on before the next): a bot posting in a loop.
       const updates = 600;
-      const burst = 20;
-      for (let sent = 0; sent < updates; sent += burst) {
-        await Promise.all(
-          Array.from({ length: burst }, (_, i) =>
-            handle.signal(postUpdateMessage.signal, { by: '@sre-lead', text: `progress update ${sent + i}` }),
-          ),
-        );
-        await waitForStatus<IncidentStatus>(
-          handle,
-          (s) => s.detail.updates.count === sent + burst,
-          `update ${sent + burst} posted`,
-        );
-      }
+      await postUpdatesInBursts(handle, updates, 'progress update');
       // And a last burst not waited for: what comes while a run hands over is held for the next.
       const last = 100;
       await Promise.all(
@@ -146,19 +159,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
         const { handle: guarded } = await world.declare(taskQueue, input, atStep('needs_human'));
         const handle: typeof guarded = suite.env.client.workflow.getHandle(guarded.workflowId);
         const updates = 600;
-        const burst = 20;
-        for (let sent = 0; sent < updates; sent += burst) {
-          await Promise.all(
-            Array.from({ length: burst }, (_, i) =>
-              handle.signal(postUpdateMessage.signal, { by: '@sre-lead', text: `progress ${sent + i}` }),
-            ),
-          );
-          await waitForStatus<IncidentStatus>(
-            handle,
-            (s) => s.detail.updates.count === sent + burst,
-            `update ${sent + burst} posted`,
-          );
-        }
+        await postUpdatesInBursts(handle, updates, 'progress');
         const waiting = await waitForStatus<IncidentStatus>(
           handle,
           (s) => s.step === 'needs_human' && s.notices.every((n) => n.state !== 'sending'),
@@ -240,19 +241,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
           const { handle: guarded } = await world.declare(taskQueue, input, atStep('needs_human'));
           const handle: typeof guarded = suite.env.client.workflow.getHandle(guarded.workflowId);
           const updates = 600;
-          const burst = 20;
-          for (let sent = 0; sent < updates; sent += burst) {
-            await Promise.all(
-              Array.from({ length: burst }, (_, i) =>
-                handle.signal(postUpdateMessage.signal, { by: '@sre-lead', text: `progress ${sent + i}` }),
-              ),
-            );
-            await waitForStatus<IncidentStatus>(
-              handle,
-              (s) => s.detail.updates.count === sent + burst,
-              `update ${sent + burst} posted`,
-            );
-          }
+          await postUpdatesInBursts(handle, updates, 'progress');
           const waiting = (await handle.query(statusQuery)) as IncidentStatus;
           assert.equal(waiting.needsHuman?.step, 'status_page');
           assert.ok((waiting.detail.continuedAsNew?.runs ?? 1) >= 2, 'handed over while the page waits');

@@ -148,6 +148,8 @@ export const CARRIED = {
   nonConformities: 200,
   /** Side effects queued behind one that waits for a human (status page updates kept to the latest). */
   effects: 50,
+  /** And their size as JSON (a runbook's input is unbounded; the carry must stay well under 2 MB). */
+  effectBytes: 500_000,
 } as const;
 
 /** Messages held while a run hands over (see IncidentRun.hold): at most so many, so many bytes. */

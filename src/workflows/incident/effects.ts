@@ -56,6 +56,8 @@ export class SideEffects {
   statusPageUpdates: number;
   /** Set by the workflow: whether the run wants to hand over now (its history is over budget). */
   handOverWanted: () => boolean = () => false;
+  /** Set by the workflow: asked last, once a wait can be let go (a patch, recorded then). */
+  carryingAllowed: () => boolean = () => false;
   /** The effect whose wait for a human was let go for the hand-over (nothing runs after it here). */
   private parked?: { effect: PendingEffect; wait: CarriedWait };
 
@@ -179,9 +181,18 @@ export class SideEffects {
   private guarded<T>(queued: Queued, step: GuardedStep, work: () => Promise<T>) {
     return this.run.failSafe.stepCarrying(step, work, {
       ...(queued.resume ? { resume: queued.resume } : {}),
-      release: () =>
-        carriedQueue(this.queue.map((next) => next.effect)).length < CARRIED.effects && this.handOverWanted(),
+      release: () => this.handOverWanted() && this.carriable() && this.carryingAllowed(),
     });
+  }
+
+  /**
+   * Whether what is queued behind a wait fits the next run's input: at most CARRIED.effects, and
+   * CARRIED.effectBytes (a runbook's input has no bound of its own; an input over 2 MB would fail the
+   * hand-over at every attempt). Past that the run does not hand over, as before 0.28.0.
+   */
+  private carriable(): boolean {
+    const kept = carriedQueue(this.queue.map((next) => next.effect));
+    return kept.length < CARRIED.effects && JSON.stringify(kept).length <= CARRIED.effectBytes;
   }
 
   private park(queued: Queued, wait: CarriedWait): void {

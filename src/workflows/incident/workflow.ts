@@ -75,7 +75,8 @@ async function respond(run: IncidentRun): Promise<IncidentResult> {
   // nothing is in flight; asked only then, so a run that never gets there records nothing new.
   // A side effect waiting for a human lets its wait go for it (since 0.28.0): the wait, and the
   // effects queued behind it, go to the new run.
-  effects.handOverWanted = () => !!overBudget() && isPatched(PATCHES.incidentCarriesHumanWait);
+  effects.handOverWanted = () => !!overBudget();
+  effects.carryingAllowed = () => isPatched(PATCHES.incidentCarriesHumanWait);
   const handOver = (): boolean =>
     (effects.idle || effects.isParked) && !!overBudget() && isPatched(PATCHES.incidentContinuesAsNew);
   for (;;) {
