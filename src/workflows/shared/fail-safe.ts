@@ -331,7 +331,7 @@ export class FailSafe {
     this.pending = { step, ...(decision ? { decision } : {}) };
     const needs = carried.needs;
     this.record.status.needsHuman = needs;
-    this.record.enterStep(
+    this.record.takeUpStep(
       'needs_human',
       `${step.what} FAILED (${needs.error}) at ${needs.since}; still waiting for a human: ${needs.options.join(' / ')}`,
       needs.since,

@@ -321,10 +321,17 @@ export class RunRecord<Detail> {
     if (waitingSince !== undefined) this.status.waitingSince = waitingSince;
   }
 
-  private openStep(name: string, details: string): void {
+  /** The step a run before this one was in (a wait it carried): shown again, not counted as entered again. */
+  takeUpStep(name: string, details: string, waitingSince: string): void {
+    this.closeStep();
+    this.openStep(name, details, { counted: false });
+    this.status.waitingSince = waitingSince;
+  }
+
+  private openStep(name: string, details: string, { counted } = { counted: true }): void {
     const now = Date.now();
     delete this.status.waitingSince;
-    recordStepEntered(this.status.runbook, name);
+    if (counted) recordStepEntered(this.status.runbook, name);
     if (this.approvedAtMs !== undefined && !isHumanWaitStep(name) && name !== SAFETY_PAUSE_STEP) {
       recordApprovalToExecution(this.status.runbook, now - this.approvedAtMs);
       this.approvedAtMs = undefined;
