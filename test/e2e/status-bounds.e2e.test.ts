@@ -17,12 +17,13 @@ import { closeRun } from '../fixtures/temporal';
 import { atStep, approveAtGate, restoreAtGate, waitForStatus } from '../fixtures/wait';
 
 /**
- * A run's status answers its query (Temporal: 4 MB at most) and its result carries the status's
- * steps and notices (2 MB a payload). Both lists grew with every message and every retry: an
- * incident that received 6,000 updates ended with a 2.07 MB result, just under the limit, and past
- * it the workflow task that ends the run fails at every attempt, the run RUNNING and silent. The
- * status now keeps the latest STEPS_KEPT steps and NOTICES_KEPT notices and counts the rest. On the
- * dev server (its real limits); the lists' bounds are reached, not the limits (that takes minutes).
+ * A run's status answers its query and its result carries the status's steps and notices; the
+ * server takes neither over 2 MB (a query's answer fails with `Blob data size exceeds limit`). Both
+ * lists grew with every message and every retry: an incident that received 6,000 updates ended
+ * with a 2.07 MB result, just under the limit, and past it the workflow task that ends the run
+ * fails at every attempt, the run RUNNING and silent. The status now keeps the latest STEPS_KEPT
+ * steps and NOTICES_KEPT notices and counts the rest. On the dev server (its real limits); the
+ * lists' bounds are reached, not the limits (that takes minutes).
  */
 
 // The server's suggestion to continue as new raised out of the way: an incident would hand over
