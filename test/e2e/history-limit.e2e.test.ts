@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { incident } from '../../src/workflows';
 import { channelSchema } from '../../src/common/policy/notifications';
 import { CARRIED, changeSeverityMessage, postUpdateMessage } from '../../src/workflows/incident/definitions';
@@ -152,10 +153,22 @@ describe('an incident flooded with updates past its history limit (dev server)',
   });
   test('a freeze nobody decides on while updates flood in: the wait goes on in a new run, and is decided there', async () => {
     const injector = new FaultInjector();
+    // Policy reads that take 3 s once asked to: a new run's first moments, before it knows its roster.
+    let slowPolicyReads = false;
+    const slowPolicy: ActivityInterceptorsFactory = (ctx) => ({
+      inbound: {
+        execute: async (input, next) => {
+          if (slowPolicyReads && ctx.info.activityType === 'loadRunbookPolicy')
+            await new Promise((resolve) => setTimeout(resolve, 3_000));
+          return next(input);
+        },
+      },
+    });
     await world.withWorker(
       async (taskQueue) => {
         injector.arm('setChangeFreeze', 'non_retryable', 'incident');
-        const input = world.declaration({ severity: 'P1' });
+        // Declared by its commander: @dococeven is then only on the policy's roster of responders.
+        const input = world.declaration({ severity: 'P1', declaredBy: '@sre-lead' });
         const { handle: guarded } = await world.declare(taskQueue, input, atStep('needs_human'));
         const handle: typeof guarded = suite.env.client.workflow.getHandle(guarded.workflowId);
         const updates = 600;
@@ -170,8 +183,20 @@ describe('an incident flooded with updates past its history limit (dev server)',
         assert.ok((waiting.detail.continuedAsNew?.runs ?? 1) >= 2, 'handed over while the freeze waits');
         // The page the first run sent is the one open: not sent again by each run.
         assert.equal(waiting.needsHuman?.pages, 1);
+        // One more hand-over, its new run slow to read its policy: the decision comes then, from a
+        // responder of the policy's roster (not the IC), whom that run cannot know yet.
+        const runsBefore = waiting.detail.continuedAsNew!.runs;
+        slowPolicyReads = true;
+        let more = 0;
+        for (; ; more++) {
+          assert.ok(more < 300, 'no hand-over after 300 more updates');
+          await handle.signal(postUpdateMessage.signal, { by: '@sre-lead', text: `more ${more}` });
+          const now = (await handle.query(statusQuery)) as IncidentStatus;
+          if ((now.detail.continuedAsNew?.runs ?? 1) > runsBefore && now.step === 'load_policy') break;
+        }
         injector.clear();
-        await handle.signal(stepDecisionSignal, { by: '@sre-lead', decision: 'retry', reason: 'DB back' });
+        await handle.signal(stepDecisionSignal, { by: '@dococeven', decision: 'retry', reason: 'DB back' });
+        slowPolicyReads = false;
         const frozen = await waitForStatus<IncidentStatus>(
           handle,
           (s) => s.detail.freeze?.state === 'frozen' && s.step === 'responding',
@@ -180,9 +205,9 @@ describe('an incident flooded with updates past its history limit (dev server)',
         assert.equal(frozen.needsHuman, undefined);
         const result = await closeOut(handle);
         assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
-        assert.equal(result.detail.updates.count, updates);
+        assert.equal(result.detail.updates.count, updates + more + 1);
         assert.equal(result.detail.freeze?.state, 'lifted');
-        // The decision was taken, whichever run it reached (none refused as "no step waits").
+        // The decision was taken, though it came before the run knew who may decide.
         assert.deepEqual(result.refusedAttempts, []);
         const runs = await runHistories(guarded);
         assert.ok(runs.length >= 2, `${runs.length} runs`);
@@ -207,7 +232,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
         );
       },
       undefined,
-      { activity: [injector.factory] },
+      { activity: [injector.factory, slowPolicy] },
     );
   });
   describe('with the status page down', () => {

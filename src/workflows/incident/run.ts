@@ -98,6 +98,7 @@ export class IncidentRun {
       mayDecide: (by) => this.mayAct(by),
       account: () => this.account(),
       ...(carry?.waiting ? { carried: carry.waiting as unknown as CarriedWait } : {}),
+      rosterPending: () => this.policy === undefined,
     });
     this.record.setMemoSummary(`${input.severity} ${input.incidentId}: ${input.symptoms.slice(0, 120)}`);
     if (carry) this.takeOver(carry);

@@ -10,7 +10,7 @@ import { isAnnouncedCancellation, type CancellationAnnouncement } from './cancel
 import { handleDecision } from './decisions';
 import { stepDecisionMessage, stepDecisionPayloadSchema } from './messages';
 import { describeFailure, type Notices } from './notices';
-import type { NeedsHumanRecord, RunRecord } from './run-record';
+import type { NeedsHumanRecord, RefusedAttempt, RunRecord } from './run-record';
 
 /**
  * One failure discipline for every runbook. When an activity fails for good (non-retryable,
@@ -72,6 +72,8 @@ export interface FailSafeOptions {
   account?: () => string;
   /** A continued run: the wait its last run let go (see expectCarried). */
   carried?: CarriedWait;
+  /** True until the run has read its policy (who may decide is not all known before). */
+  rosterPending?: () => boolean;
 }
 
 /**
@@ -435,7 +437,7 @@ export class FailSafe {
     return `${this.record.status.workflowId}/needs-human/${step.name}/${this.episode}/${page}`;
   }
 
-  private onDecision(raw: unknown): void {
+  private onDecision(raw: unknown): void | Promise<RefusedAttempt | null> {
     const parsed = stepDecisionPayloadSchema.safeParse(raw);
     const refuse = this.record.refuser('stepDecision');
     if (!parsed.success)
@@ -445,7 +447,12 @@ export class FailSafe {
     if (!pending) return refuse('gate_not_open', 'no step is waiting for a human', by);
     if (pending.decision)
       return refuse('already_decided', `already ${pending.decision.decision} by ${pending.decision.by}`, by);
-    if (!this.options.mayDecide(by)) return refuse('not_authorized', `${by} may not decide for this run`, by);
+    if (!this.options.mayDecide(by)) {
+      // A wait taken over from the last run, before this run has read its policy: the roster is not
+      // known yet, so the decision waits for it (the policy read) instead of being refused.
+      if (this.options.rosterPending?.()) return this.onceRosterKnown(raw);
+      return refuse('not_authorized', `${by} may not decide for this run`, by);
+    }
     if (parsed.data.decision === 'skip' && !pending.step.skip)
       return refuse('not_allowed', `${pending.step.name} cannot be skipped: retry or abort`, by);
     pending.decision = {
@@ -458,5 +465,15 @@ export class FailSafe {
       `${parsed.data.decision} of ${pending.step.name}${parsed.data.reason ? `: ${parsed.data.reason}` : ''}`,
       by,
     );
+  }
+
+  /** The decision, checked again once the run knows who may decide: its refusal, or null. */
+  private async onceRosterKnown(raw: unknown): Promise<RefusedAttempt | null> {
+    await condition(() => !this.options.rosterPending!());
+    const before = this.record.status.refusedTotal ?? 0;
+    void this.onDecision(raw);
+    return (this.record.status.refusedTotal ?? 0) > before
+      ? this.record.status.refusedAttempts.at(-1)!
+      : null;
   }
 }
