@@ -34,6 +34,22 @@ const suite = workflowSuite({
 });
 const world = incidentWorld(suite, 'runbooks-history-limit');
 
+/** For the replay gate: the chain's first run (it handed over) and its last (it took over, and ended). */
+async function recordFirstAndLastRuns(
+  handle: WorkflowHandle<typeof incident>,
+  runs: Awaited<ReturnType<typeof runHistories>>,
+  firstName: string,
+  lastName: string,
+): Promise<void> {
+  const firstRunId = runs[1]![0]!.workflowExecutionStartedEventAttributes!.continuedExecutionRunId!;
+  const lastRunId = (await handle.describe()).runId;
+  for (const [runId, name] of [
+    [firstRunId, firstName],
+    [lastRunId, lastName],
+  ] as const)
+    await recordHistory(suite.env.client.workflow.getHandle(handle.workflowId, runId), name);
+}
+
 /**
  * `count` updates in bursts of 20 the incident takes in (each burst acted on before the next): a
  * bot posting in a loop. Each is `<text> <n>`.
@@ -105,14 +121,12 @@ describe('an incident flooded with updates past its history limit (dev server)',
         assert.ok(events.length < HISTORY_LIMIT, `run ${i + 1}: ${events.length} events`);
       }
       assert.equal(result.detail.continuedAsNew?.runs, runs.length);
-      // For the replay gate: the first run (it handed over) and the last (it took over, and ended).
-      const firstRunId = runs[1]![0]!.workflowExecutionStartedEventAttributes!.continuedExecutionRunId!;
-      const lastRunId = (await handle.describe()).runId;
-      for (const [runId, name] of [
-        [firstRunId, 'incident-hands-over-on-long-history'],
-        [lastRunId, 'incident-continued-run-ends'],
-      ] as const)
-        await recordHistory(suite.env.client.workflow.getHandle(handle.workflowId, runId), name);
+      await recordFirstAndLastRuns(
+        handle,
+        runs,
+        'incident-hands-over-on-long-history',
+        'incident-continued-run-ends',
+      );
 
       // Every update's notice was delivered once, whichever run sent it.
       const { rows } = await suite.db.pool.query<{ n: string }>(
@@ -213,12 +227,12 @@ describe('an incident flooded with updates past its history limit (dev server)',
         assert.ok(runs.length >= 2, `${runs.length} runs`);
         assert.ok(runs.every((events) => events.length < HISTORY_LIMIT));
         // For the replay gate: the first run (it let the wait go) and the last (it took it up, and ended).
-        const firstRunId = runs[1]![0]!.workflowExecutionStartedEventAttributes!.continuedExecutionRunId!;
-        for (const [runId, name] of [
-          [firstRunId, 'incident-hands-over-human-wait'],
-          [(await handle.describe()).runId, 'incident-takes-up-human-wait'],
-        ] as const)
-          await recordHistory(suite.env.client.workflow.getHandle(handle.workflowId, runId), name);
+        await recordFirstAndLastRuns(
+          handle,
+          runs,
+          'incident-hands-over-human-wait',
+          'incident-takes-up-human-wait',
+        );
         const { rows } = await suite.db.pool.query<{ kind: string; n: string }>(
           `SELECT kind, count(*) AS n FROM runbook_notices WHERE workflow_id = $1 AND kind LIKE 'needs_human%' GROUP BY kind ORDER BY kind`,
           [handle.workflowId],

@@ -52,8 +52,8 @@ interface Queued {
 export class SideEffects {
   private readonly queue: Queued[] = [];
   private running = false;
-  /** Status page updates posted (carried when the incident continues as new). */
-  statusPageUpdates: number;
+  /** Status page updates posted (carried when the incident continues as new: their idempotency keys). */
+  private statusPageUpdates: number;
   /** Set by the workflow: whether the run wants to hand over now (its history is over budget). */
   handOverWanted: () => boolean = () => false;
   /** Set by the workflow: asked last, once a wait can be let go (a patch, recorded then). */
@@ -138,9 +138,9 @@ export class SideEffects {
    * its wait (with a decision sent since), then those queued behind it, status page updates kept to
    * the latest (each carries the whole text; the page shows the latest).
    */
-  toCarry(): Pick<IncidentCarry, 'effects' | 'waiting'> {
-    const parked = this.parked;
-    if (!parked) return {};
+  toCarry(): Pick<IncidentCarry, 'statusPageUpdates' | 'effects' | 'waiting'> {
+    const { parked, statusPageUpdates } = this;
+    if (!parked) return { statusPageUpdates };
     const queued = this.queue.map((queued) => queued.effect);
     const kept = carriedQueue(queued);
     if (kept.length < queued.length)
@@ -150,6 +150,7 @@ export class SideEffects {
       );
     const decision = this.run.failSafe.decisionAfterRelease;
     return {
+      statusPageUpdates,
       effects: [parked.effect, ...kept],
       waiting: { ...parked.wait, ...(decision ? { decision } : {}) } as unknown as IncidentCarry['waiting'],
     };

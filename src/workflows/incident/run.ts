@@ -127,10 +127,7 @@ export class IncidentRun {
    * terminates a run at its history limit, silently. What the status keeps goes along; runbooks
    * it started go on (they were abandoned, not awaited), only their end is no longer followed.
    */
-  handOver(
-    statusPageUpdates: number,
-    effects: Pick<IncidentCarry, 'effects' | 'waiting'> = {},
-  ): Promise<never> {
+  handOver(effects: Pick<IncidentCarry, 'statusPageUpdates' | 'effects' | 'waiting'>): Promise<never> {
     const { record, detail, input } = this;
     const { historyLength, historySize } = workflowInfo();
     const at = utcIso(Date.now());
@@ -176,7 +173,6 @@ export class IncidentRun {
       eventsOmitted: (record.status.eventsOmitted ?? 0) + recent.omitted,
       alarmsFired: firedAlarmsStillWanted(this).slice(-CARRIED.alarmsFired),
       pagesOpen: this.notices.pagesOpen.slice(-CARRIED.pagesOpen) as unknown as IncidentCarry['pagesOpen'],
-      statusPageUpdates,
       ...effects,
       held: this.held,
       trail: record.trailToCarry(),

@@ -87,7 +87,7 @@ async function respond(run: IncidentRun): Promise<IncidentResult> {
     run.holding = true;
     await run.notices.settle();
     await condition(allHandlersFinished);
-    if (effects.idle || effects.isParked) return run.handOver(effects.statusPageUpdates, effects.toCarry());
+    if (effects.idle || effects.isParked) return run.handOver(effects.toCarry());
     // A message handled as the clock stopped queued an effect: it runs here, then the held ones.
     run.releaseHeld();
   }
