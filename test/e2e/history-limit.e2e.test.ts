@@ -15,6 +15,8 @@ import { workflowSuite } from '../fixtures/suite';
 import { atStep, waitForStatus } from '../fixtures/wait';
 import { statusQuery, stepDecisionSignal } from '../../src/workflows/shared/messages';
 import type { LoadedPolicy } from '../../src/worker/policy';
+import { decide } from '../../src/client/decide';
+import type { DecisionAnswer } from '../../src/workflows/shared/messages';
 
 /**
  * Temporal terminates a run whose history reaches its limit (51,200 events on a default server):
@@ -137,6 +139,89 @@ describe('an incident flooded with updates past its history limit (dev server)',
     });
   });
 
+  test('Updates sent while it hands over are not answered before anything checked them: sent again, each counted once or refused for its true reason', async (t) => {
+    // Notices that take 1.5 s once asked to: a hand-over waits for the notices in flight, so
+    // messages come while it holds them.
+    let slowNotices = false;
+    const slow: ActivityInterceptorsFactory = (ctx) => ({
+      inbound: {
+        execute: async (input, next) => {
+          if (slowNotices && ctx.info.activityType.startsWith('notify'))
+            await new Promise((resolve) => setTimeout(resolve, 1_500));
+          return next(input);
+        },
+      },
+    });
+    await world.withWorker(
+      async (taskQueue) => {
+        const { handle: guarded } = await world.declare(taskQueue, world.declaration({ severity: 'P2' }));
+        const handle: typeof guarded = suite.env.client.workflow.getHandle(guarded.workflowId);
+        const flood = 300;
+        await postUpdatesInBursts(handle, flood, 'progress');
+        const runsBefore =
+          ((await handle.query(statusQuery)) as IncidentStatus).detail.continuedAsNew?.runs ?? 1;
+        slowNotices = true;
+        // A responder's Update and a stranger's, in turn, until two more hand-overs have happened.
+        const notTaken: string[] = [];
+        const onNotTaken = (message: string): number => notTaken.push(message);
+        const responder: DecisionAnswer[] = [];
+        const stranger: DecisionAnswer[] = [];
+        let runs = runsBefore;
+        while (runs < runsBefore + 2) {
+          assert.ok(responder.length < 400, `${runs - runsBefore} hand-overs after 400 Updates`);
+          const i = responder.length;
+          responder.push(
+            await decide(
+              handle,
+              postUpdateMessage.update,
+              { by: '@sre-lead', text: `by update ${i}` },
+              { onNotTaken },
+            ),
+          );
+          stranger.push(
+            await decide(
+              handle,
+              postUpdateMessage.update,
+              { by: '@mallory', text: `stranger ${i}` },
+              { onNotTaken },
+            ),
+          );
+          runs = ((await handle.query(statusQuery)) as IncidentStatus).detail.continuedAsNew?.runs ?? 1;
+        }
+        slowNotices = false;
+        // The answers are the run's verdicts: the responder's taken, the stranger's refused.
+        assert.deepEqual(
+          responder.filter((answer) => !answer.accepted),
+          [],
+        );
+        assert.deepEqual(
+          new Set(stranger.map((answer) => `${answer.accepted} ${answer.reason}`)),
+          new Set(['false not_authorized']),
+        );
+        t.diagnostic(
+          `${responder.length * 2} Updates over ${runs - runsBefore} hand-overs, ${notTaken.length} sent again`,
+        );
+        assert.ok(notTaken.length > 0, 'no Update came while a run handed over');
+        assert.match(
+          notTaken[0]!,
+          /^NOT TAKEN \(the incident is moving to a new run, its history is long\): postUpdate was not recorded; send it again$/,
+        );
+        const result = await closeOut(handle);
+        assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
+        // Each taken once: the flood and every Update the responder was told was taken.
+        assert.equal(result.detail.updates.count, flood + responder.length);
+        const { rows } = await suite.db.pool.query<{ n: string }>(
+          `SELECT count(*) AS n FROM runbook_notices WHERE workflow_id = $1 AND kind = 'incident_update' AND body LIKE 'by update %'`,
+          [handle.workflowId],
+        );
+        assert.equal(Number(rows[0]!.n), responder.length);
+        const chain = await runHistories(guarded);
+        assert.ok(chain.every((events) => events.length < HISTORY_LIMIT));
+      },
+      undefined,
+      { activity: [slow] },
+    );
+  });
   test('its severity changed 150 times: the history it carries is bounded, and counted', async () => {
     await world.withWorker(async (taskQueue) => {
       const { handle: guarded } = await world.declare(taskQueue, world.declaration({ severity: 'P2' }));

@@ -1,11 +1,12 @@
 import {
+  ApplicationFailure,
   type WorkflowHandle,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { decide } from '../../client/decide';
-import { statusQuery, type DecisionAnswer } from '../../workflows/shared/messages';
+import { RUN_HANDING_OVER, statusQuery, type DecisionAnswer } from '../../workflows/shared/messages';
 import type { RunbookStatus } from '../../workflows/shared/run-record';
 import type { CommandContext } from '../client';
 import { z } from 'zod';
@@ -121,7 +122,7 @@ export function sendDecision(
       let answer: DecisionAnswer;
       try {
         answer = await client.connection.withAbortSignal(patience.signal, () =>
-          decide<unknown>(handle, name, payload),
+          decide<unknown>(handle, name, payload, { retryForMs: waitSeconds * 1_000 }),
         );
       } catch (error) {
         if (patience.signal.aborted) return notConfirmed(workflowId, name, waitSeconds);
@@ -148,6 +149,13 @@ export function sendDecision(
         const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
         if (/no registered handler for update/i.test(cause))
           return signal(" (this run's code predates Updates)");
+        // Sent again for as long as the answer was waited for, and still handing over.
+        if (error.cause instanceof ApplicationFailure && error.cause.type === RUN_HANDING_OVER)
+          return printed(
+            { decision: name, workflowId, accepted: null, detail: 'not taken' },
+            `${cause}\nNothing was recorded in ${waitSeconds} s of trying; send it again (or with --signal: held, and acted on by the next run)`,
+            3,
+          );
         return printed(
           { decision: name, workflowId, accepted: false, reason: 'invalid_payload', detail: cause },
           `REFUSED (invalid_payload): ${cause}`,

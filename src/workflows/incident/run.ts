@@ -380,7 +380,24 @@ export class IncidentRun {
       return act(payload, by);
     };
     this.handlers.set(name, handleMessage);
-    handleDecision(this.record, message, (raw) => (this.holding ? this.hold(name, raw) : handleMessage(raw)));
+    handleDecision(
+      this.record,
+      message,
+      (raw) => (this.holding ? this.hold(name, raw) : handleMessage(raw)),
+      () => this.busy(),
+    );
+  }
+
+  /**
+   * Why an Update cannot be taken in now: while messages are held, nothing has checked one (its
+   * sender, the incident's state) and the next run may refuse it, so an Update, which answers its
+   * sender, is not held but sent back to be sent again (a signal, which answers nothing, is held).
+   */
+  private busy(): string | undefined {
+    if (!this.holding) return undefined;
+    return this.policy === undefined
+      ? "the incident's new run is reading its policy"
+      : 'the incident is moving to a new run, its history is long';
   }
 
   /**

@@ -2,7 +2,7 @@ import type { UpdateDefinition } from '@temporalio/common';
 import { ApplicationFailure, setHandler, type SignalDefinition } from '@temporalio/workflow';
 import type { z } from 'zod';
 import { describeIssuesInline } from '../../common/validation';
-import { DECISION_REFUSED, type DecisionAnswer } from './messages';
+import { DECISION_REFUSED, RUN_HANDING_OVER, type DecisionAnswer } from './messages';
 import { isPatched, PATCHES } from './patches';
 import type { RefusedAttempt, RunRecord } from './run-record';
 
@@ -34,6 +34,12 @@ export function handleDecision<Args extends unknown[]>(
    * that awaits (a signature check) must, since other messages may be handled meanwhile.
    */
   handler: (raw: unknown) => Verdict | Promise<RefusedAttempt | null>,
+  /**
+   * Why the run cannot take a decision in now (it hands over to its next run), or undefined. A
+   * signal then goes to the handler (which holds it); an Update is rejected by its validator, with
+   * nothing recorded, rather than answered before anything has checked it.
+   */
+  busy?: () => string | undefined,
 ): void {
   // A synchronous handler stays synchronous for signals (as before Updates existed).
   setHandler(message.signal, (...args: Args) => {
@@ -58,15 +64,22 @@ export function handleDecision<Args extends unknown[]>(
     },
     {
       validator: (...args: Args) => {
-        const raw = args[0];
-        if (!message.schema) return;
-        const parsed = message.schema.safeParse(raw);
-        if (!parsed.success)
+        const parsed = message.schema?.safeParse(args[0]);
+        if (parsed && !parsed.success)
           throw withoutStack(
             ApplicationFailure.create({
               type: 'InvalidPayload',
               nonRetryable: true,
               message: describeIssuesInline(parsed.error, `${message.update.name} payload`),
+            }),
+          );
+        const why = busy?.();
+        if (why)
+          throw withoutStack(
+            ApplicationFailure.create({
+              type: RUN_HANDING_OVER,
+              nonRetryable: true,
+              message: `NOT TAKEN (${why}): ${message.update.name} was not recorded; send it again`,
             }),
           );
       },

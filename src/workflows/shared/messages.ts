@@ -97,6 +97,13 @@ export interface DecisionAnswer {
 /** The failure type of a refused decision sent as an Update. */
 export const DECISION_REFUSED = 'DecisionRefused';
 
+/**
+ * The failure type of an Update that came while the run hands over to its next run (continue as
+ * new): the run cannot act on it, nor tell whether the next run will, so it takes nothing in and
+ * says to send it again; `decide()` does so by itself (the next run answers).
+ */
+export const RUN_HANDING_OVER = 'RunHandingOver';
+
 export const approveSignal = defineSignal<[ApprovePayload]>('approve');
 export const rejectSignal = defineSignal<[RejectPayload]>('reject');
 export const abortSignal = defineSignal<[AbortPayload]>('abort');
