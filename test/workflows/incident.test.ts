@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { breakGlassRestore, incident } from '../../src/workflows';
 import { type BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
@@ -26,7 +26,8 @@ import {
   signals,
   type HistoryEvent,
 } from '../fixtures/history';
-import { assertInstants, closeOut, incidentWorld } from '../fixtures/incident';
+import { assertInstants, closeOut, incidentWorld, withStatusPage } from '../fixtures/incident';
+import { STATUSPAGE_API_KEY, statusPageSink } from '../fixtures/sinks/apis';
 import { closeRun } from '../fixtures/temporal';
 import { workflowSuite } from '../fixtures/suite';
 import { atStep, waitForStatus } from '../fixtures/wait';
@@ -620,5 +621,69 @@ describe('incident (seed 004) on the time-skipping server', () => {
       undefined,
       { activity: [injector.factory] },
     );
+  });
+
+  describe('with the status page down', () => {
+    let statusPage: Awaited<ReturnType<typeof statusPageSink>>;
+    before(async () => {
+      statusPage = await statusPageSink();
+    });
+    after(() => statusPage.stop());
+
+    test('the IC posts 12 updates while the status page waits for a human: once it is back, the page is created and only the latest update posted, the 11 before counted', async () => {
+      const injector = new FaultInjector();
+      await withIncidentWorker(
+        async (taskQueue) => {
+          injector.arm('updateStatusPage', 'non_retryable', 'incident');
+          const input = declaration({ severity: 'P2', customersAffected: true });
+          const { handle } = await declare(taskQueue, input, atStep('needs_human'));
+          const updates = 12;
+          for (let i = 0; i < updates; i++)
+            await handle.signal(postUpdateMessage.signal, { by: '@sre-lead', text: `progress ${i}` });
+          await waitForStatus<IncidentStatus>(
+            handle,
+            (s) => s.detail.updates.count === updates,
+            'every update taken in',
+          );
+          injector.clear();
+          await handle.signal(stepDecisionSignal, {
+            by: '@sre-lead',
+            decision: 'retry',
+            reason: 'page back',
+          });
+          const back = await waitForStatus<IncidentStatus>(
+            handle,
+            (s) => s.flags.some((flag) => flag.code === 'status_page_updates_left_out'),
+            'the stale updates left out',
+          );
+          assert.equal(back.step, 'responding');
+          const result = await closeOut(handle);
+          assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
+          assert.deepEqual(
+            result.flags
+              .filter((flag) => flag.code === 'status_page_updates_left_out')
+              .map((flag) => flag.message),
+            [
+              `${updates - 1} status page updates queued while the page could not be updated were left out: the latest is posted`,
+            ],
+          );
+          const pages = [...statusPage.incidents.values()].filter((page) =>
+            page.name.includes(input.symptoms.slice(0, 40)),
+          );
+          assert.equal(pages.length, 1);
+          const bodies = statusPage.requests
+            .filter((request) => request.method === 'PATCH' && request.path.endsWith(`/${pages[0]!.id}`))
+            .map((request) => (request.json as { incident: { body: string } }).incident.body);
+          // The latest update, then the resolution.
+          assert.deepEqual(bodies.slice(0, -1), [`progress ${updates - 1}`]);
+          assert.equal(pages[0]!.status, 'resolved');
+          assert.equal(pages[0]!.updates, 3, 'created, the latest update, resolved');
+          await recordHistory(handle, 'incident-status-page-latest');
+        },
+        withStatusPage(statusPage.url),
+        { activity: [injector.factory] },
+        { STATUSPAGE_API_KEY },
+      );
+    });
   });
 });

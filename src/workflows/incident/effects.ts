@@ -11,6 +11,7 @@ import { phasedReenablementWorkflowId } from '../phased-reenablement/definitions
 import { rollbackToPilotWorkflowId } from '../rollback-to-pilot/definitions';
 import type { CarriedWait, GuardedStep } from '../shared/fail-safe';
 import { describeFailure } from '../shared/notices';
+import { isPatched, PATCHES } from '../shared/patches';
 import {
   CARRIED,
   type ChildRunbook,
@@ -194,6 +195,27 @@ export class SideEffects {
   private carriable(): boolean {
     const kept = carriedQueue(this.queue.map((next) => next.effect));
     return kept.length < CARRIED.effects && JSON.stringify(kept).length <= CARRIED.effectBytes;
+  }
+
+  /**
+   * Status page updates queue up only behind one that is slow or waits for a human (the page
+   * down). Each carries the whole text and the page's subscribers are told of each, so once the
+   * page is back only the latest goes out (since incident-status-page-latest-v1; before, each in
+   * turn, an hour's worth of stale updates in a burst); the others are counted in a flag.
+   */
+  private leaveOutSupersededUpdates(): void {
+    const superseded = this.queue.filter(
+      (queued, index) =>
+        !queued.resume &&
+        isStatusPageUpdate(queued.effect) &&
+        this.queue.slice(index + 1).some((later) => isStatusPageUpdate(later.effect)),
+    );
+    if (!superseded.length || !isPatched(PATCHES.incidentStatusPageLatest)) return;
+    this.queue.splice(0, this.queue.length, ...this.queue.filter((queued) => !superseded.includes(queued)));
+    this.run.record.flag(
+      'status_page_updates_left_out',
+      `${superseded.length} status page updates queued while the page could not be updated were left out: the latest is posted`,
+    );
   }
 
   private park(queued: Queued, wait: CarriedWait): void {
@@ -399,6 +421,7 @@ export class SideEffects {
       // Once one is parked nothing after it runs here: they go with it to the next run.
       await condition(() => (this.queue.length > 0 && !this.parked) || finished());
       if (this.parked) continue;
+      this.leaveOutSupersededUpdates();
       const next = this.queue.shift();
       if (!next) continue;
       this.running = true;
@@ -412,10 +435,12 @@ export class SideEffects {
   }
 }
 
+function isStatusPageUpdate(effect: PendingEffect): boolean {
+  return effect.effect === 'status_page' && effect.action === 'update';
+}
+
 /** Effects queued behind a parked one, as carried: of the status page's updates only the latest. */
 function carriedQueue(queued: PendingEffect[]): PendingEffect[] {
-  const isUpdate = (effect: PendingEffect): boolean =>
-    effect.effect === 'status_page' && effect.action === 'update';
-  const lastUpdate = queued.map(isUpdate).lastIndexOf(true);
-  return queued.filter((effect, index) => !isUpdate(effect) || index === lastUpdate);
+  const lastUpdate = queued.map(isStatusPageUpdate).lastIndexOf(true);
+  return queued.filter((effect, index) => !isStatusPageUpdate(effect) || index === lastUpdate);
 }

@@ -133,6 +133,8 @@ export const PATCHES = {
   incidentContinuesAsNew: 'incident-continues-as-new-v1',
   /** Incident: a side effect's wait for a human is let go when the history is over its budget, and carried to the new run. Asked then. */
   incidentCarriesHumanWait: 'incident-carries-human-wait-v1',
+  /** Incident: of the status page updates queued (behind one that waited), only the latest is posted; the others are counted. Asked when one would be left out. */
+  incidentStatusPageLatest: 'incident-status-page-latest-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
