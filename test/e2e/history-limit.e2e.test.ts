@@ -12,6 +12,7 @@ import { STATUSPAGE_API_KEY, statusPageSink } from '../fixtures/sinks/apis';
 import { incidentWorld, closeOut, withStatusPage } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
 import { atStep, waitForStatus } from '../fixtures/wait';
+import { spawnNode } from '../fixtures/processes';
 import { statusQuery, stepDecisionSignal } from '../../src/workflows/shared/messages';
 import { decide } from '../../src/client/decide';
 import type { DecisionAnswer } from '../../src/workflows/shared/messages';
@@ -137,28 +138,30 @@ describe('an incident flooded with updates past its history limit (dev server)',
     });
   });
 
-  test('Updates sent while it hands over are not answered before anything checked them: sent again, each counted once or refused for its true reason', async (t) => {
-    // Notices that take 1.5 s once asked to: a hand-over waits for the notices in flight, so
+  test('Updates sent while it hands over (the CLI too) are not answered before anything checked them: sent again, each counted once or refused for its true reason', async (t) => {
+    // Notices that take this long once asked to: a hand-over waits for the notices in flight, so
     // messages come while it holds them.
-    let slowNotices = false;
+    let slowNoticesMs = 0;
     const slow: ActivityInterceptorsFactory = (ctx) => ({
       inbound: {
         execute: async (input, next) => {
-          if (slowNotices && ctx.info.activityType.startsWith('notify'))
-            await new Promise((resolve) => setTimeout(resolve, 1_500));
+          if (slowNoticesMs && ctx.info.activityType.startsWith('notify'))
+            await new Promise((resolve) => setTimeout(resolve, slowNoticesMs));
           return next(input);
         },
       },
     });
     await world.withWorker(
       async (taskQueue) => {
-        const { handle: guarded } = await world.declare(taskQueue, world.declaration({ severity: 'P2' }));
+        const input = world.declaration({ severity: 'P2' });
+        const { incidentId } = input;
+        const { handle: guarded } = await world.declare(taskQueue, input);
         const handle: typeof guarded = suite.env.client.workflow.getHandle(guarded.workflowId);
         const flood = 300;
         await postUpdatesInBursts(handle, flood, 'progress');
         const runsBefore =
           ((await handle.query(statusQuery)) as IncidentStatus).detail.continuedAsNew?.runs ?? 1;
-        slowNotices = true;
+        slowNoticesMs = 1_500;
         // A responder's Update and a stranger's, in turn, until two more hand-overs have happened.
         const notTaken: string[] = [];
         const onNotTaken = (message: string): number => notTaken.push(message);
@@ -186,7 +189,48 @@ describe('an incident flooded with updates past its history limit (dev server)',
           );
           runs = ((await handle.query(statusQuery)) as IncidentStatus).detail.continuedAsNew?.runs ?? 1;
         }
-        slowNotices = false;
+        t.diagnostic(
+          `${responder.length + stranger.length} Updates over ${runs - runsBefore} hand-overs, ${notTaken.length} sent again`,
+        );
+        // The CLI, started as a run begins to hand over (its notices now take 5 s): told the Update
+        // was not taken, it sends it again, and the next run's answer is what it prints.
+        slowNoticesMs = 5_000;
+        for (let taken = true; taken;) {
+          assert.ok(responder.length < 800, 'no hand-over for the CLI after 800 Updates');
+          const i = responder.length;
+          taken = await decide(
+            handle,
+            postUpdateMessage.update,
+            { by: '@sre-lead', text: `by update ${i}` },
+            { retryForMs: 0 },
+          ).then(
+            (answer) => !!responder.push(answer),
+            (error: unknown) => {
+              assert.match(String((error as Error).cause), /NOT TAKEN/);
+              return false;
+            },
+          );
+        }
+        const cli = spawnNode(
+          'dist/src/cli/main.js',
+          [
+            'incident-update',
+            '--incident',
+            incidentId,
+            '--by',
+            '@sre-lead',
+            '--text',
+            'by update from the CLI',
+          ],
+          { TEMPORAL_ADDRESS: suite.devServer.address, TEMPORAL_NAMESPACE: 'default' },
+        );
+        assert.equal(await cli.exited(), 0, cli.output());
+        assert.match(
+          cli.output(),
+          /NOT TAKEN \(the incident is moving to a new run, its history is long\): postUpdate was not recorded; send it again \(the CLI sends it again\)/,
+        );
+        assert.match(cli.output(), /^accepted: postUpdate on incident-/m);
+        slowNoticesMs = 0;
         // The answers are the run's verdicts: the responder's taken, the stranger's refused.
         assert.deepEqual(
           responder.filter((answer) => !answer.accepted),
@@ -196,9 +240,6 @@ describe('an incident flooded with updates past its history limit (dev server)',
           new Set(stranger.map((answer) => `${answer.accepted} ${answer.reason}`)),
           new Set(['false not_authorized']),
         );
-        t.diagnostic(
-          `${responder.length * 2} Updates over ${runs - runsBefore} hand-overs, ${notTaken.length} sent again`,
-        );
         assert.ok(notTaken.length > 0, 'no Update came while a run handed over');
         assert.match(
           notTaken[0]!,
@@ -207,12 +248,12 @@ describe('an incident flooded with updates past its history limit (dev server)',
         const result = await closeOut(handle);
         assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
         // Each taken once: the flood and every Update the responder was told was taken.
-        assert.equal(result.detail.updates.count, flood + responder.length);
+        assert.equal(result.detail.updates.count, flood + responder.length + 1);
         const { rows } = await suite.db.pool.query<{ n: string }>(
           `SELECT count(*) AS n FROM runbook_notices WHERE workflow_id = $1 AND kind = 'incident_update' AND body LIKE 'by update %'`,
           [handle.workflowId],
         );
-        assert.equal(Number(rows[0]!.n), responder.length);
+        assert.equal(Number(rows[0]!.n), responder.length + 1);
         const chain = await runHistories(guarded);
         assert.ok(chain.every((events) => events.length < HISTORY_LIMIT));
       },

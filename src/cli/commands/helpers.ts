@@ -116,20 +116,8 @@ export function sendDecision(
           3,
         );
       }
-      // Our own timer decides "no answer": what the client throws on a cut call varies.
-      const patience = new AbortController();
-      const timer = setTimeout(() => patience.abort(), waitSeconds * 1_000);
-      let answer: DecisionAnswer;
-      try {
-        answer = await client.connection.withAbortSignal(patience.signal, () =>
-          decide<unknown>(handle, name, payload, { retryForMs: waitSeconds * 1_000 }),
-        );
-      } catch (error) {
-        if (patience.signal.aborted) return notConfirmed(workflowId, name, waitSeconds);
-        throw error;
-      } finally {
-        clearTimeout(timer);
-      }
+      const answer = await decideWithin(client, handle, name, payload, waitSeconds);
+      if (!answer) return notConfirmed(workflowId, name, waitSeconds);
       const json = { decision: name, workflowId, ...answer };
       if (answer.accepted) {
         // The run answers as it takes the decision, before it acts on it: an approval answered
@@ -165,6 +153,35 @@ export function sendDecision(
       throw error;
     }
   };
+}
+
+/**
+ * The run's answer to the decision, or undefined when none came within `waitSeconds` (our own
+ * timer decides "no answer": what the client throws on a cut call varies). An Update the run did
+ * not take in while it handed over is sent again meanwhile, saying so on stderr.
+ */
+async function decideWithin(
+  client: CommandContext['client'],
+  handle: WorkflowHandle,
+  name: string,
+  payload: unknown,
+  waitSeconds: number,
+): Promise<DecisionAnswer | undefined> {
+  const patience = new AbortController();
+  const timer = setTimeout(() => patience.abort(), waitSeconds * 1_000);
+  try {
+    return await client.connection.withAbortSignal(patience.signal, () =>
+      decide<unknown>(handle, name, payload, {
+        retryForMs: waitSeconds * 1_000,
+        onNotTaken: (message) => process.stderr.write(`${message} (the CLI sends it again)\n`),
+      }),
+    );
+  } catch (error) {
+    if (patience.signal.aborted) return undefined;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** How long a run a command may find unserved is given to answer a query. */
