@@ -13,7 +13,7 @@ import { incidentWorld, closeOut, withStatusPage } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
 import { atStep, waitForStatus } from '../fixtures/wait';
 import { spawnNode } from '../fixtures/processes';
-import { statusQuery, stepDecisionSignal } from '../../src/workflows/shared/messages';
+import { statusQuery, stepDecisionSignal, stepDecisionUpdate } from '../../src/workflows/shared/messages';
 import { decide } from '../../src/client/decide';
 import type { DecisionAnswer } from '../../src/workflows/shared/messages';
 
@@ -72,6 +72,50 @@ async function postUpdatesInBursts(
       (s) => s.detail.updates.count === sent + burst,
       `update ${sent + burst} posted`,
     );
+  }
+}
+
+/**
+ * Notice deliveries delayed by `ms` while it is set: a hand-over waits for the notices in flight,
+ * so messages come while it holds them.
+ */
+function delayedNotices(): { factory: ActivityInterceptorsFactory; ms: number } {
+  const delay = {
+    ms: 0,
+    factory: ((ctx) => ({
+      inbound: {
+        execute: async (input, next) => {
+          if (delay.ms && ctx.info.activityType.startsWith('notify'))
+            await new Promise((resolve) => setTimeout(resolve, delay.ms));
+          return next(input);
+        },
+      },
+    })) as ActivityInterceptorsFactory,
+  };
+  return delay;
+}
+
+/**
+ * The responder's updates as Updates, not sent again, until one is not taken in: the run has begun
+ * to hand over. Returns the answers of those taken.
+ */
+async function updatesUntilNotTaken(
+  handle: WorkflowHandle<typeof incident>,
+  text: string,
+  max: number,
+): Promise<DecisionAnswer[]> {
+  const taken: DecisionAnswer[] = [];
+  for (;;) {
+    assert.ok(taken.length < max, `no hand-over after ${max} Updates`);
+    const payload = { by: '@sre-lead', text: `${text} ${taken.length}` };
+    const answer = await decide(handle, postUpdateMessage.update, payload, { retryForMs: 0 }).catch(
+      (error: unknown) => {
+        assert.match(String((error as Error).cause), /NOT TAKEN \(the incident is moving to a new run/);
+        return undefined;
+      },
+    );
+    if (!answer) return taken;
+    taken.push(answer);
   }
 }
 
@@ -139,18 +183,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
   });
 
   test('Updates sent while it hands over (the CLI too) are not answered before anything checked them: sent again, each counted once or refused for its true reason', async (t) => {
-    // Notices that take this long once asked to: a hand-over waits for the notices in flight, so
-    // messages come while it holds them.
-    let slowNoticesMs = 0;
-    const slow: ActivityInterceptorsFactory = (ctx) => ({
-      inbound: {
-        execute: async (input, next) => {
-          if (slowNoticesMs && ctx.info.activityType.startsWith('notify'))
-            await new Promise((resolve) => setTimeout(resolve, slowNoticesMs));
-          return next(input);
-        },
-      },
-    });
+    const slowNotices = delayedNotices();
     await world.withWorker(
       async (taskQueue) => {
         const input = world.declaration({ severity: 'P2' });
@@ -161,7 +194,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
         await postUpdatesInBursts(handle, flood, 'progress');
         const runsBefore =
           ((await handle.query(statusQuery)) as IncidentStatus).detail.continuedAsNew?.runs ?? 1;
-        slowNoticesMs = 1_500;
+        slowNotices.ms = 1_500;
         // A responder's Update and a stranger's, in turn, until two more hand-overs have happened.
         const notTaken: string[] = [];
         const onNotTaken = (message: string): number => notTaken.push(message);
@@ -194,23 +227,8 @@ describe('an incident flooded with updates past its history limit (dev server)',
         );
         // The CLI, started as a run begins to hand over (its notices now take 5 s): told the Update
         // was not taken, it sends it again, and the next run's answer is what it prints.
-        slowNoticesMs = 5_000;
-        for (let taken = true; taken;) {
-          assert.ok(responder.length < 800, 'no hand-over for the CLI after 800 Updates');
-          const i = responder.length;
-          taken = await decide(
-            handle,
-            postUpdateMessage.update,
-            { by: '@sre-lead', text: `by update ${i}` },
-            { retryForMs: 0 },
-          ).then(
-            (answer) => !!responder.push(answer),
-            (error: unknown) => {
-              assert.match(String((error as Error).cause), /NOT TAKEN/);
-              return false;
-            },
-          );
-        }
+        slowNotices.ms = 5_000;
+        responder.push(...(await updatesUntilNotTaken(handle, 'by update', 400)));
         const cli = spawnNode(
           'dist/src/cli/main.js',
           [
@@ -230,7 +248,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
           /NOT TAKEN \(the incident is moving to a new run, its history is long\): postUpdate was not recorded; send it again \(the CLI sends it again\)/,
         );
         assert.match(cli.output(), /^accepted: postUpdate on incident-/m);
-        slowNoticesMs = 0;
+        slowNotices.ms = 0;
         // The answers are the run's verdicts: the responder's taken, the stranger's refused.
         assert.deepEqual(
           responder.filter((answer) => !answer.accepted),
@@ -258,7 +276,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
         assert.ok(chain.every((events) => events.length < HISTORY_LIMIT));
       },
       undefined,
-      { activity: [slow] },
+      { activity: [slowNotices.factory] },
     );
   });
   test('its severity changed 150 times: the history it carries is bounded, and counted', async () => {
@@ -371,6 +389,85 @@ describe('an incident flooded with updates past its history limit (dev server)',
       },
       undefined,
       { activity: [injector.factory, slowPolicy] },
+    );
+  });
+  test('a retry sent after the old run let the freeze wait go, before it handed over, goes along and is acted on by the new run', async () => {
+    const injector = new FaultInjector();
+    const slowNotices = delayedNotices();
+    await world.withWorker(
+      async (taskQueue) => {
+        injector.arm('setChangeFreeze', 'non_retryable', 'incident');
+        const input = world.declaration({ severity: 'P1' });
+        const { handle: guarded } = await world.declare(taskQueue, input, atStep('needs_human'));
+        const handle: typeof guarded = suite.env.client.workflow.getHandle(guarded.workflowId);
+        await waitForStatus<IncidentStatus>(
+          handle,
+          (s) => s.needsHuman?.pages === 1 && s.notices.every((n) => n.state !== 'sending'),
+          'the freeze paged',
+        );
+        // The history passes its budget: the wait is let go (its page is out) and the run holds
+        // messages while its notices, now 5 s each, settle.
+        slowNotices.ms = 5_000;
+        const taken = await updatesUntilNotTaken(handle, 'progress', 400);
+        const holding = (await handle.describe()).runId;
+        injector.clear();
+        const answer = await decide(handle, stepDecisionUpdate, {
+          by: '@sre-lead',
+          decision: 'retry',
+          reason: 'DB back',
+        });
+        assert.equal(answer.accepted, true, JSON.stringify(answer));
+        slowNotices.ms = 0;
+        const frozen = await waitForStatus<IncidentStatus>(
+          handle,
+          (s) => s.detail.freeze?.state === 'frozen' && s.step === 'responding',
+          'the freeze written on the retry',
+          60_000,
+        );
+        assert.equal(frozen.needsHuman, undefined);
+        const result = await closeOut(handle);
+        assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
+        assert.deepEqual(result.refusedAttempts, []);
+        assert.equal(result.detail.updates.count, taken.length);
+        assert.equal(result.detail.freeze?.state, 'lifted');
+        // The decision came to the run that had let the wait go, and it handed over with it: the
+        // freeze was written by a later run.
+        const runs = await runHistories(guarded);
+        const runIds = [
+          ...runs
+            .slice(1)
+            .map((events) => events[0]!.workflowExecutionStartedEventAttributes!.continuedExecutionRunId!),
+          (await handle.describe()).runId,
+        ];
+        const decidedIn = runIds.indexOf(holding);
+        assert.ok(
+          decidedIn >= 0 && decidedIn < runs.length - 1,
+          `the holding run is run ${decidedIn + 1} of ${runs.length}`,
+        );
+        const events = runs[decidedIn]!;
+        assert.ok(
+          events.some(
+            (event) =>
+              event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ===
+              stepDecisionUpdate.name,
+          ),
+          'the decision accepted by the run that held',
+        );
+        assert.ok(events.at(-1)!.workflowExecutionContinuedAsNewEventAttributes, 'and it handed over');
+        const freezesScheduled = runs.map(
+          (run) =>
+            run.filter(
+              (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'setChangeFreeze',
+            ).length,
+        );
+        assert.equal(
+          freezesScheduled.slice(decidedIn + 1).reduce((sum, n) => sum + n, 0),
+          1,
+          `the retry, once, after the hand-over (setChangeFreeze scheduled per run: ${freezesScheduled.join(', ')})`,
+        );
+      },
+      undefined,
+      { activity: [injector.factory, slowNotices.factory] },
     );
   });
   describe('with the status page down', () => {
