@@ -77,15 +77,38 @@ export function checkPrerequisites() {
   }
 }
 
+/**
+ * What `npm ci` installs from the lock: every package but the project's own entry, so that a
+ * release's version bump (which changes only that entry) does not reinstall everything while a
+ * build in another terminal reads node_modules.
+ */
+export function dependenciesHash(lockText) {
+  const lock = JSON.parse(lockText);
+  const { '': _project, ...packages } = lock.packages ?? {};
+  return createHash('sha256')
+    .update(JSON.stringify({ lockfileVersion: lock.lockfileVersion, packages }))
+    .digest('hex');
+}
+
 export function ensureNodeModules() {
   const lock = path.join(ROOT, 'package-lock.json');
   const installed = path.join(ROOT, 'node_modules', '.package-lock.json');
-  if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) return;
+  const marker = path.join(ROOT, 'node_modules', '.runbooks-dependencies.sha256');
+  const wanted = dependenciesHash(readFileSync(lock, 'utf8'));
+  if (existsSync(installed)) {
+    if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === wanted) return;
+    // Installed before the marker existed: the lock's time says whether it is current.
+    if (!existsSync(marker) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) {
+      writeFileSync(marker, `${wanted}\n`);
+      return;
+    }
+  }
   step('installing npm dependencies (npm ci)');
   const result = run('npm', ['ci', '--no-audit', '--no-fund'], {
     installHint: 'npm comes with Node.js; reinstall Node.js.',
   });
   if (result.status !== 0) throw new SetupError('npm ci failed (see the output above).');
+  writeFileSync(marker, `${wanted}\n`);
 }
 
 export function ensureTools() {
