@@ -523,6 +523,9 @@ describe('an incident flooded with updates past its history limit (dev server)',
           const lastTaken = [...waiting.events].reverse().find((event) => event.kind === 'update')!.message;
           assert.deepEqual(posted, [lastTaken]);
           assert.equal(pages[0]!.updates, 3, 'created, the latest update, resolved');
+          // Every other update counted, in one flag, across the runs.
+          assert.equal(result.detail.statusPageUpdatesLeftOut, updates - 1);
+          assert.equal(result.flags.filter((flag) => flag.code === 'status_page_updates_left_out').length, 1);
           assert.deepEqual(result.refusedAttempts, []);
           const runs = await runHistories(guarded);
           assert.ok(runs.every((events) => events.length < HISTORY_LIMIT));

@@ -354,6 +354,8 @@ export interface IncidentDetail {
   /** Entries no longer in `severityHistory` / `runbooks` (left behind when the run continued as new). */
   severityChangesOmitted?: number;
   runbooksOmitted?: number;
+  /** Status page updates never posted, each superseded by a later one (the page slow or down; since 0.29.0). */
+  statusPageUpdatesLeftOut?: number;
   /**
    * Set once the incident continued as new (its history grew long: Temporal ends a run at its
    * history limit): how many runs it took, the latest hand-over.

@@ -144,11 +144,7 @@ export class SideEffects {
     if (!parked) return { statusPageUpdates };
     const queued = this.queue.map((queued) => queued.effect);
     const kept = carriedQueue(queued);
-    if (kept.length < queued.length)
-      this.run.record.flag(
-        'status_page_updates_left_out',
-        `${queued.length - kept.length} status page updates queued behind ${parked.wait.needs.step} (waiting for a human) were left out when the incident continued as new; the latest is kept`,
-      );
+    if (kept.length < queued.length) this.countLeftOut(queued.length - kept.length);
     const decision = this.run.failSafe.decisionAfterRelease;
     return {
       statusPageUpdates,
@@ -212,10 +208,20 @@ export class SideEffects {
     );
     if (!superseded.length || !isPatched(PATCHES.incidentStatusPageLatest)) return;
     this.queue.splice(0, this.queue.length, ...this.queue.filter((queued) => !superseded.includes(queued)));
-    this.run.record.flag(
-      'status_page_updates_left_out',
-      `${superseded.length} status page updates queued while the page could not be updated were left out: the latest is posted`,
-    );
+    this.countLeftOut(superseded.length);
+  }
+
+  /**
+   * Status page updates left out, in `detail.statusPageUpdatesLeftOut` and one flag kept up to date
+   * (a bot posting while the page is slow would otherwise add a flag at every turn).
+   */
+  private countLeftOut(count: number): void {
+    const { detail, record } = this.run;
+    detail.statusPageUpdatesLeftOut = (detail.statusPageUpdatesLeftOut ?? 0) + count;
+    const message = `${detail.statusPageUpdatesLeftOut} status page updates were not posted, each superseded by a later one while the page was slow or down: the latest is posted`;
+    const flag = record.status.flags.find((found) => found.code === STATUS_PAGE_UPDATES_LEFT_OUT);
+    if (flag) Object.assign(flag, { message, at: utcIso(Date.now()) });
+    else record.flag(STATUS_PAGE_UPDATES_LEFT_OUT, message);
   }
 
   private park(queued: Queued, wait: CarriedWait): void {
@@ -434,6 +440,8 @@ export class SideEffects {
     }
   }
 }
+
+const STATUS_PAGE_UPDATES_LEFT_OUT = 'status_page_updates_left_out';
 
 function isStatusPageUpdate(effect: PendingEffect): boolean {
   return effect.effect === 'status_page' && effect.action === 'update';
