@@ -172,7 +172,9 @@ async function decideWithin(
   try {
     return await client.connection.withAbortSignal(patience.signal, () =>
       decide<unknown>(handle, name, payload, {
-        retryForMs: waitSeconds * 1_000,
+        // Given up a little before the patience: "not taken" (nothing recorded) is then what is
+        // said, not "no answer" (which may yet be applied).
+        retryForMs: Math.max(0, waitSeconds - 2) * 1_000,
         onNotTaken: (message) => process.stderr.write(`${message} (the CLI sends it again)\n`),
       }),
     );
