@@ -3,6 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { decide } from '../../src/client/decide';
 import { breakGlassRestore, incident } from '../../src/workflows';
 import { type BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
 import {
@@ -620,6 +622,59 @@ describe('incident (seed 004) on the time-skipping server', () => {
       },
       undefined,
       { activity: [injector.factory] },
+    );
+  });
+
+  test("a responder on the policy's roster only, acting in the incident's first moments (its policy read slow): a signal and an Update both taken once the roster is known, not refused", async () => {
+    // Policy reads that take 2 s: the declared run's first moments, before it knows its roster.
+    const slowPolicy: ActivityInterceptorsFactory = (ctx) => ({
+      inbound: {
+        execute: async (input, next) => {
+          if (ctx.info.activityType === 'loadRunbookPolicy')
+            await new Promise((resolve) => setTimeout(resolve, 2_000));
+          return next(input);
+        },
+      },
+    });
+    await withIncidentWorker(
+      async (taskQueue) => {
+        // Declared by its commander: @dococeven is then only on the policy's roster of responders.
+        const input = declaration({ severity: 'P2', declaredBy: '@sre-lead' });
+        const handle = await suite.env.client.workflow.start(incident, {
+          taskQueue,
+          workflowId: incidentWorkflowId(input.incidentId),
+          args: [input],
+        });
+        started.push(handle);
+        await handle.signal(postUpdateMessage.signal, { by: '@dococeven', text: 'by signal, at once' });
+        const notTaken: string[] = [];
+        const answer = await decide(
+          handle,
+          postUpdateMessage.update,
+          { by: '@dococeven', text: 'by Update, at once' },
+          { onNotTaken: (message) => notTaken.push(message) },
+        );
+        assert.equal(answer.accepted, true, JSON.stringify(answer));
+        assert.match(notTaken[0] ?? '', /^NOT TAKEN \(the incident is reading its policy, just declared\)/);
+        const both = await waitForStatus<IncidentStatus>(
+          handle,
+          (s) => s.detail.updates.count === 2,
+          'both updates taken',
+        );
+        assert.deepEqual(
+          both.events.filter((event) => event.kind === 'update').map((event) => [event.message, event.by]),
+          [
+            ['by signal, at once', '@dococeven'],
+            ['by Update, at once', '@dococeven'],
+          ],
+        );
+        const result = await closeOut(handle);
+        assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
+        assert.deepEqual(result.refusedAttempts, []);
+        await recordHistory(handle, 'incident-roster-before-policy');
+      },
+      undefined,
+      { activity: [slowPolicy] },
     );
   });
 

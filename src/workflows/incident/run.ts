@@ -9,7 +9,7 @@ import { handleDecision, type DecisionMessage } from '../shared/decisions';
 import { FailSafe, type CarriedWait } from '../shared/fail-safe';
 import { statusQuery } from '../shared/messages';
 import { Notices, type NoticeDraft, type OpenPage } from '../shared/notices';
-import { PATCHES } from '../shared/patches';
+import { isPatched, PATCHES } from '../shared/patches';
 import {
   RunRecord,
   type DeadlineRecord,
@@ -375,8 +375,13 @@ export class IncidentRun {
         return this.refuse(name, 'invalid_payload', describeIssuesInline(parsed.error, `${name} payload`));
       const payload = parsed.data as P;
       const by = handle(payload.by);
-      if (!this.mayAct(by))
+      if (!this.mayAct(by)) {
+        // Before the policy is read its roster of responders is not known: held until it is
+        // (a signal; an Update is sent back, see busy()), not refused for a roster unread.
+        if (this.policy === undefined && isPatched(PATCHES.incidentRosterBeforePolicy))
+          return this.hold(name, raw);
         return this.refuse(name, 'not_authorized', `${by} is not a responder on this incident`, by);
+      }
       return act(payload, by);
     };
     this.handlers.set(name, handleMessage);
@@ -394,10 +399,12 @@ export class IncidentRun {
    * sender, is not held but sent back to be sent again (a signal, which answers nothing, is held).
    */
   private busy(): string | undefined {
-    if (!this.holding) return undefined;
-    return this.policy === undefined
-      ? "the incident's new run is reading its policy"
-      : 'the incident is moving to a new run, its history is long';
+    if (this.holding)
+      return this.policy === undefined
+        ? "the incident's new run is reading its policy"
+        : 'the incident is moving to a new run, its history is long';
+    // A run just declared: who may act is not all known before its policy is read.
+    return this.policy === undefined ? 'the incident is reading its policy, just declared' : undefined;
   }
 
   /**

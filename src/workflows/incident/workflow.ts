@@ -65,7 +65,11 @@ async function respond(run: IncidentRun): Promise<IncidentResult> {
   run.configure(snapshot, servedSection('incident', snapshot));
   if (input.dryRun) return endWith(run, 'dry_run', planOnly(run, pagedAtDeclaration(run)));
   if (input.continued) resume(run);
-  else declare(run, effects);
+  else {
+    declare(run, effects);
+    // Messages held while the roster was unread (incident-roster-before-policy-v1), in order.
+    run.releaseHeld();
+  }
 
   const finished = (): boolean => {
     const { resolution, review, breach } = run.detail;

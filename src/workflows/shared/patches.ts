@@ -135,6 +135,8 @@ export const PATCHES = {
   incidentCarriesHumanWait: 'incident-carries-human-wait-v1',
   /** Incident: of the status page updates queued (behind one that waited), only the latest is posted; the others are counted. Asked when one would be left out. */
   incidentStatusPageLatest: 'incident-status-page-latest-v1',
+  /** Incident: a message from someone not known to be a responder before the policy (its roster) is read is held until it is, not refused. Asked then. */
+  incidentRosterBeforePolicy: 'incident-roster-before-policy-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
