@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { incident } from '../../src/workflows';
 import { CARRIED, changeSeverityMessage, postUpdateMessage } from '../../src/workflows/incident/definitions';
 import type { IncidentStatus } from '../../src/workflows/incident/definitions';
 import { renderStatus } from '../../src/cli/status';
 import { recordHistory, runHistories } from '../fixtures/history';
-import { FaultInjector } from '../fixtures/faults';
+import { delayedActivities, FaultInjector } from '../fixtures/faults';
 import { STATUSPAGE_API_KEY, statusPageSink } from '../fixtures/sinks/apis';
 import { incidentWorld, closeOut, withStatusPage } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
@@ -79,20 +78,8 @@ async function postUpdatesInBursts(
  * Notice deliveries delayed by `ms` while it is set: a hand-over waits for the notices in flight,
  * so messages come while it holds them.
  */
-function delayedNotices(): { factory: ActivityInterceptorsFactory; ms: number } {
-  const delay = {
-    ms: 0,
-    factory: ((ctx) => ({
-      inbound: {
-        execute: async (input, next) => {
-          if (delay.ms && ctx.info.activityType.startsWith('notify'))
-            await new Promise((resolve) => setTimeout(resolve, delay.ms));
-          return next(input);
-        },
-      },
-    })) as ActivityInterceptorsFactory,
-  };
-  return delay;
+function delayedNotices(): ReturnType<typeof delayedActivities> {
+  return delayedActivities((type) => type.startsWith('notify'));
 }
 
 /** What a run says of an Update it did not take in: handing over, or (a new run) reading its policy. */
@@ -323,16 +310,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
   test('a freeze nobody decides on while updates flood in: the wait goes on in a new run, and is decided there', async () => {
     const injector = new FaultInjector();
     // Policy reads that take 3 s once asked to: a new run's first moments, before it knows its roster.
-    let slowPolicyReads = false;
-    const slowPolicy: ActivityInterceptorsFactory = (ctx) => ({
-      inbound: {
-        execute: async (input, next) => {
-          if (slowPolicyReads && ctx.info.activityType === 'loadRunbookPolicy')
-            await new Promise((resolve) => setTimeout(resolve, 3_000));
-          return next(input);
-        },
-      },
-    });
+    const slowPolicy = delayedActivities((type) => type === 'loadRunbookPolicy');
     await world.withWorker(
       async (taskQueue) => {
         injector.arm('setChangeFreeze', 'non_retryable', 'incident');
@@ -355,7 +333,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
         // One more hand-over, its new run slow to read its policy: the decision comes then, from a
         // responder of the policy's roster (not the IC), whom that run cannot know yet.
         const runsBefore = waiting.detail.continuedAsNew!.runs;
-        slowPolicyReads = true;
+        slowPolicy.ms = 3_000;
         let more = 0;
         for (; ; more++) {
           assert.ok(more < 300, 'no hand-over after 300 more updates');
@@ -365,7 +343,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
         }
         injector.clear();
         await handle.signal(stepDecisionSignal, { by: '@dococeven', decision: 'retry', reason: 'DB back' });
-        slowPolicyReads = false;
+        slowPolicy.ms = 0;
         const frozen = await waitForStatus<IncidentStatus>(
           handle,
           (s) => s.detail.freeze?.state === 'frozen' && s.step === 'responding',
@@ -401,7 +379,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
         );
       },
       undefined,
-      { activity: [injector.factory, slowPolicy] },
+      { activity: [injector.factory, slowPolicy.factory] },
     );
   });
   test('a retry sent after the old run let the freeze wait go, before it handed over, goes along and is acted on by the new run', async () => {

@@ -3,7 +3,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { decide } from '../../src/client/decide';
 import { breakGlassRestore, incident } from '../../src/workflows';
 import { type BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
@@ -18,7 +17,7 @@ import {
   type IncidentStatus,
 } from '../../src/workflows/incident/definitions';
 import { abortSignal, statusQuery, stepDecisionSignal } from '../../src/workflows/shared/messages';
-import { FaultInjector } from '../fixtures/faults';
+import { delayedActivities, FaultInjector } from '../fixtures/faults';
 import {
   eventTimeMs,
   historyEvents,
@@ -627,15 +626,7 @@ describe('incident (seed 004) on the time-skipping server', () => {
 
   test("a responder on the policy's roster only, acting in the incident's first moments (its policy read slow): a signal and an Update both taken once the roster is known, not refused", async () => {
     // Policy reads that take 2 s: the declared run's first moments, before it knows its roster.
-    const slowPolicy: ActivityInterceptorsFactory = (ctx) => ({
-      inbound: {
-        execute: async (input, next) => {
-          if (ctx.info.activityType === 'loadRunbookPolicy')
-            await new Promise((resolve) => setTimeout(resolve, 2_000));
-          return next(input);
-        },
-      },
-    });
+    const slowPolicy = delayedActivities((type) => type === 'loadRunbookPolicy', 2_000);
     await withIncidentWorker(
       async (taskQueue) => {
         // Declared by its commander: @dococeven is then only on the policy's roster of responders.
@@ -674,7 +665,7 @@ describe('incident (seed 004) on the time-skipping server', () => {
         await recordHistory(handle, 'incident-roster-before-policy');
       },
       undefined,
-      { activity: [slowPolicy] },
+      { activity: [slowPolicy.factory] },
     );
   });
 
