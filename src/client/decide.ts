@@ -44,7 +44,7 @@ export async function decide<Payload>(
 }
 
 /** The run's words when it did not take an Update in because it was handing over. */
-function notTakenOf(error: unknown): string | undefined {
+export function notTakenOf(error: unknown): string | undefined {
   if (!(error instanceof WorkflowUpdateFailedError)) return undefined;
   const cause = error.cause;
   return cause instanceof ApplicationFailure && cause.type === RUN_HANDING_OVER ? cause.message : undefined;

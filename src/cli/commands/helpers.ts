@@ -1,12 +1,11 @@
 import {
-  ApplicationFailure,
   type WorkflowHandle,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { decide } from '../../client/decide';
-import { RUN_HANDING_OVER, statusQuery, type DecisionAnswer } from '../../workflows/shared/messages';
+import { decide, notTakenOf } from '../../client/decide';
+import { statusQuery, type DecisionAnswer } from '../../workflows/shared/messages';
 import type { RunbookStatus } from '../../workflows/shared/run-record';
 import type { CommandContext } from '../client';
 import { z } from 'zod';
@@ -138,7 +137,7 @@ export function sendDecision(
         if (/no registered handler for update/i.test(cause))
           return signal(" (this run's code predates Updates)");
         // Sent again for as long as the answer was waited for, and still handing over.
-        if (error.cause instanceof ApplicationFailure && error.cause.type === RUN_HANDING_OVER)
+        if (notTakenOf(error) !== undefined)
           return printed(
             { decision: name, workflowId, accepted: null, detail: 'not taken' },
             `${cause}\nNothing was recorded in ${waitSeconds} s of trying; send it again (or with --signal: held, and acted on by the next run)`,

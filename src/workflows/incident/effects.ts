@@ -200,11 +200,9 @@ export class SideEffects {
    * turn, an hour's worth of stale updates in a burst); the others are counted in a flag.
    */
   private leaveOutSupersededUpdates(): void {
+    const last = this.queue.map((queued) => isStatusPageUpdate(queued.effect)).lastIndexOf(true);
     const superseded = this.queue.filter(
-      (queued, index) =>
-        !queued.resume &&
-        isStatusPageUpdate(queued.effect) &&
-        this.queue.slice(index + 1).some((later) => isStatusPageUpdate(later.effect)),
+      (queued, index) => index < last && !queued.resume && isStatusPageUpdate(queued.effect),
     );
     if (!superseded.length || !isPatched(PATCHES.incidentStatusPageLatest)) return;
     this.queue.splice(0, this.queue.length, ...this.queue.filter((queued) => !superseded.includes(queued)));

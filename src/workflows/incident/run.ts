@@ -399,12 +399,12 @@ export class IncidentRun {
    * sender, is not held but sent back to be sent again (a signal, which answers nothing, is held).
    */
   private busy(): string | undefined {
-    if (this.holding)
-      return this.policy === undefined
+    // Before the policy is read, who may act is not all known (a new run, or one just declared).
+    if (this.policy === undefined)
+      return this.input.continued
         ? "the incident's new run is reading its policy"
-        : 'the incident is moving to a new run, its history is long';
-    // A run just declared: who may act is not all known before its policy is read.
-    return this.policy === undefined ? 'the incident is reading its policy, just declared' : undefined;
+        : 'the incident is reading its policy, just declared';
+    return this.holding ? 'the incident is moving to a new run, its history is long' : undefined;
   }
 
   /**
