@@ -2,10 +2,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { incident } from '../../src/workflows';
-import { CARRIED, changeSeverityMessage, postUpdateMessage } from '../../src/workflows/incident/definitions';
+import {
+  CARRIED,
+  changeSeverityMessage,
+  fileReviewMessage,
+  postUpdateMessage,
+  resolveMessage,
+} from '../../src/workflows/incident/definitions';
 import type { IncidentStatus } from '../../src/workflows/incident/definitions';
 import { renderStatus } from '../../src/cli/status';
-import { recordHistory, runHistories } from '../fixtures/history';
+import { eventTimeMs, recordHistory, runHistories, type HistoryEvent } from '../fixtures/history';
+import { metricValue, scrape } from '../fixtures/metrics';
+import { testMetricsAddress } from '../fixtures/temporal';
+import { RUNBOOK_METRICS } from '../../src/common/metrics';
 import { delayedActivities, FaultInjector } from '../fixtures/faults';
 import { STATUSPAGE_API_KEY, statusPageSink } from '../fixtures/sinks/apis';
 import { incidentWorld, closeOut, withStatusPage } from '../fixtures/incident';
@@ -114,6 +123,31 @@ async function updatesUntilNotTaken(
   }
 }
 
+/**
+ * The time a human wait was recorded in runbooks_gate_wait_seconds by the workers on `taskQueue`
+ * (this test process's Prometheus endpoint): how many waits, and their sum in ms.
+ */
+async function gateWaits(taskQueue: string, gate: string): Promise<{ count: number; sumMs: number }> {
+  const text = await scrape(testMetricsAddress);
+  const labels = { runbook: 'incident', gate, taskQueue };
+  return {
+    count: metricValue(text, `${RUNBOOK_METRICS.gateWaitSeconds.name}_count`, labels) ?? 0,
+    sumMs: (metricValue(text, `${RUNBOOK_METRICS.gateWaitSeconds.name}_sum`, labels) ?? 0) * 1000,
+  };
+}
+
+/** The first event at or after `from` that `match` accepts (its index and time), or fails naming `what`. */
+function firstEvent(
+  events: HistoryEvent[],
+  match: (event: HistoryEvent) => boolean,
+  what: string,
+  from = 0,
+): { index: number; atMs: number } {
+  const index = events.findIndex((event, i) => i >= from && match(event));
+  assert.ok(index >= 0, `no ${what} in the history`);
+  return { index, atMs: eventTimeMs(events[index]!) };
+}
+
 describe('an incident flooded with updates past its history limit (dev server)', () => {
   test('it goes on in a new run, nothing lost, and ends when reviewed', async () => {
     await world.withWorker(async (taskQueue) => {
@@ -174,6 +208,62 @@ describe('an incident flooded with updates past its history limit (dev server)',
         [handle.workflowId],
       );
       assert.equal(Number(rows[0]!.n), all);
+    });
+  });
+
+  test('resolved, its review awaited while messages flood in: the wait goes on in the new run from the resolution, measured once', async () => {
+    await world.withWorker(async (taskQueue) => {
+      const { handle: guarded } = await world.declare(taskQueue, world.declaration({ severity: 'P1' }));
+      const handle: typeof guarded = suite.env.client.workflow.getHandle(guarded.workflowId);
+      await handle.signal(resolveMessage.signal, { by: '@sre-lead', summary: 'rolled back' });
+      const resolved = await waitForStatus<IncidentStatus>(
+        handle,
+        (s) => s.step === 'awaiting_review',
+        'resolved',
+      );
+      const resolvedAt = resolved.detail.resolution!.at;
+      // Updates after the resolution are refused, each a signal in the history: it grows until a
+      // hand-over (the server suggests one at 250 events).
+      let sent = 0;
+      for (; ; sent += 20) {
+        assert.ok(sent < 1_000, 'no hand-over after 1,000 messages');
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            handle.signal(postUpdateMessage.signal, { by: '@sre-lead', text: `late ${sent + i}` }),
+          ),
+        );
+        const now = await handle.query(statusQuery);
+        if ((now as IncidentStatus).detail.continuedAsNew && now.step === 'awaiting_review') break;
+      }
+      const waiting = await waitForStatus<IncidentStatus>(
+        handle,
+        (s) => s.step === 'awaiting_review' && (s.detail.continuedAsNew?.runs ?? 1) >= 2,
+        'the review awaited in a new run',
+      );
+      // What the open-run gauges read: the wait began at the resolution, not at the hand-over.
+      assert.equal(waiting.waitingSince, resolvedAt);
+      const result = await closeOut(handle);
+      assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
+      const runs = await runHistories(guarded);
+      assert.ok(runs.length >= 2, `${runs.length} runs`);
+      const events = runs.flat();
+      const signalled = (name: string) => (e: HistoryEvent) =>
+        e.workflowExecutionSignaledEventAttributes?.signalName === name;
+      const resolve = firstEvent(events, signalled(resolveMessage.signal.name), 'resolve');
+      const waitBegan = firstEvent(
+        events,
+        (e) => !!e.workflowTaskStartedEventAttributes,
+        'task',
+        resolve.index,
+      );
+      const review = firstEvent(events, signalled(fileReviewMessage.signal.name), 'fileReview');
+      const ended = firstEvent(events, (e) => !!e.workflowExecutionCompletedEventAttributes, 'completion');
+      const waits = await gateWaits(taskQueue, 'awaiting_review');
+      assert.equal(waits.count, 1, `the review's wait across ${runs.length} runs, measured once`);
+      assert.ok(
+        waits.sumMs >= review.atMs - waitBegan.atMs && waits.sumMs <= ended.atMs - resolve.atMs,
+        `awaiting_review for ${waits.sumMs} ms: between ${review.atMs - waitBegan.atMs} and ${ended.atMs - resolve.atMs} ms by the history`,
+      );
     });
   });
 
@@ -359,6 +449,44 @@ describe('an incident flooded with updates past its history limit (dev server)',
         const runs = await runHistories(guarded);
         assert.ok(runs.length >= 2, `${runs.length} runs`);
         assert.ok(runs.every((events) => events.length < HISTORY_LIMIT));
+        // The wait spanned the runs: measured once, whole (before: once per run, each its own part).
+        // From the history: it began at the task after the freeze failed, ended at the task that
+        // scheduled the retry, after the decision came.
+        const events = runs.flat();
+        // The freeze failed in the first run (event ids are each run's own).
+        const freezes = new Set(
+          runs[0]!
+            .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'setChangeFreeze')
+            .map((e) => String(e.eventId)),
+        );
+        const failed = firstEvent(
+          events,
+          (e) => freezes.has(String(e.activityTaskFailedEventAttributes?.scheduledEventId)),
+          'setChangeFreeze failure',
+        );
+        const waitBegan = firstEvent(
+          events,
+          (e) => !!e.workflowTaskStartedEventAttributes,
+          'task after the failure',
+          failed.index,
+        );
+        const decided = firstEvent(
+          events,
+          (e) => e.workflowExecutionSignaledEventAttributes?.signalName === stepDecisionSignal.name,
+          'stepDecision signal',
+        );
+        const retried = firstEvent(
+          events,
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'setChangeFreeze',
+          'retried setChangeFreeze',
+          decided.index,
+        );
+        const waits = await gateWaits(taskQueue, 'needs_human');
+        assert.equal(waits.count, 1, `the freeze's wait across ${runs.length} runs, measured once`);
+        assert.ok(
+          waits.sumMs >= decided.atMs - waitBegan.atMs && waits.sumMs <= retried.atMs - failed.atMs,
+          `needs_human for ${waits.sumMs} ms: between ${decided.atMs - waitBegan.atMs} and ${retried.atMs - failed.atMs} ms by the history`,
+        );
         // For the replay gate: the first run (it let the wait go) and the last (it took it up, and ended).
         await recordFirstAndLastRuns(
           handle,

@@ -175,7 +175,8 @@ export class IncidentRun {
       pagesOpen: this.notices.pagesOpen.slice(-CARRIED.pagesOpen) as unknown as IncidentCarry['pagesOpen'],
       ...effects,
       held: this.held,
-      trail: record.trailToCarry(),
+      // Its human wait (needs_human, the review) is taken up by the next run.
+      trail: record.trailToCarry({ waitGoesOn: true }),
     };
     return continueAsNew<(input: IncidentInput) => Promise<IncidentResult>>({ ...input, continued: carry });
   }

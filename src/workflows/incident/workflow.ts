@@ -113,10 +113,13 @@ function resume(run: IncidentRun): void {
   const { detail } = run;
   const runs = detail.continuedAsNew?.runs ?? 2;
   run.record.event('continued', `run ${runs} of the incident: its state carried over from run ${runs - 1}`);
+  // The review's wait began at the resolution, whichever run it is in (the oldest-wait gauge, the
+  // gate-wait histogram).
   if (detail.resolution)
-    run.record.enterStep(
+    run.record.takeUpStep(
       'awaiting_review',
       `resolved by ${detail.resolution.by}; post-incident review due ${detail.review?.dueAt}`,
+      detail.resolution.at,
     );
   else run.record.enterStep('responding', describeResponse(run));
   run.releaseHeld();

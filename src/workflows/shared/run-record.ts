@@ -249,6 +249,11 @@ export class RunRecord<Detail> {
   private suspended?: { name: string; details: string; elapsedMs: number };
   /** Time the open step spent before a check interrupted it, added to its recorded time. */
   private carriedMs = 0;
+  /**
+   * The human wait the run before this one was in when it handed over (its time not recorded
+   * there): the step that takes it up records the whole wait, once.
+   */
+  private handedOverIn?: string;
 
   constructor(runbook: string, incidentId: string, detail: Detail) {
     const info = workflowInfo();
@@ -321,11 +326,20 @@ export class RunRecord<Detail> {
     if (waitingSince !== undefined) this.status.waitingSince = waitingSince;
   }
 
-  /** The step a run before this one was in (a wait it carried): shown again, not counted as entered again. */
+  /**
+   * The step a run before this one was in (a wait it carried): shown again, not counted as entered
+   * again. The wait it handed over in is recorded whole when it ends, from `waitingSince`: before,
+   * each run recorded its own part, so a wait across two hand-overs was three short waits in
+   * runbooks_gate_wait_seconds.
+   */
   takeUpStep(name: string, details: string, waitingSince: string): void {
     this.closeStep();
     this.openStep(name, details, { counted: false });
     this.status.waitingSince = waitingSince;
+    if (name === this.handedOverIn) {
+      this.handedOverIn = undefined;
+      this.carriedMs = Math.max(0, Date.now() - Date.parse(waitingSince));
+    }
   }
 
   private openStep(name: string, details: string, { counted } = { counted: true }): void {
@@ -484,9 +498,13 @@ export class RunRecord<Detail> {
     return this.status.steps.map((step) => ({ ...step }));
   }
 
-  /** For a run that continues as new: its trail, the open step closed now (see runTrailSchema). */
-  trailToCarry(): RunTrail {
-    this.closeStep();
+  /**
+   * For a run that continues as new: its trail, the open step closed now (see runTrailSchema).
+   * `waitGoesOn`: the next run takes up a human wait open now (takeUpStep) and records it whole; a
+   * runbook that hands over after its wait ended (a backstop's waiver) records it here.
+   */
+  trailToCarry({ waitGoesOn = false } = {}): RunTrail {
+    this.closeStep({ recordTime: !(waitGoesOn && isHumanWaitStep(this.status.step)) });
     return {
       steps: this.stepDurations().slice(-STEPS_CARRIED),
       notices: this.status.notices.slice(-NOTICES_CARRIED) as unknown as RunTrail['notices'],
@@ -498,6 +516,8 @@ export class RunRecord<Detail> {
 
   /** The trail of the runs before this one, shown before this run's own. */
   carryTrail(trail: RunTrail): void {
+    const last = trail.steps.at(-1)?.name;
+    if (last !== undefined && isHumanWaitStep(last)) this.handedOverIn = last;
     this.status.steps.unshift(...trail.steps);
     this.status.notices.unshift(...(trail.notices as unknown as NoticeRecord[]));
     this.status.flags.unshift(...trail.flags);
