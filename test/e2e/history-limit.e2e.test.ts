@@ -11,10 +11,8 @@ import {
 } from '../../src/workflows/incident/definitions';
 import type { IncidentStatus } from '../../src/workflows/incident/definitions';
 import { renderStatus } from '../../src/cli/status';
-import { eventTimeMs, recordHistory, runHistories, type HistoryEvent } from '../fixtures/history';
-import { metricValue, scrape } from '../fixtures/metrics';
-import { testMetricsAddress } from '../fixtures/temporal';
-import { RUNBOOK_METRICS } from '../../src/common/metrics';
+import { firstEvent, recordHistory, runHistories, type HistoryEvent } from '../fixtures/history';
+import { gateWaits } from '../fixtures/metrics';
 import { delayedActivities, FaultInjector } from '../fixtures/faults';
 import { STATUSPAGE_API_KEY, statusPageSink } from '../fixtures/sinks/apis';
 import { incidentWorld, closeOut, withStatusPage } from '../fixtures/incident';
@@ -121,31 +119,6 @@ async function updatesUntilNotTaken(
     else if (HANDING_OVER.test(answer)) return taken;
     else await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-/**
- * The time a human wait was recorded in runbooks_gate_wait_seconds by the workers on `taskQueue`
- * (this test process's Prometheus endpoint): how many waits, and their sum in ms.
- */
-async function gateWaits(taskQueue: string, gate: string): Promise<{ count: number; sumMs: number }> {
-  const text = await scrape(testMetricsAddress);
-  const labels = { runbook: 'incident', gate, taskQueue };
-  return {
-    count: metricValue(text, `${RUNBOOK_METRICS.gateWaitSeconds.name}_count`, labels) ?? 0,
-    sumMs: (metricValue(text, `${RUNBOOK_METRICS.gateWaitSeconds.name}_sum`, labels) ?? 0) * 1000,
-  };
-}
-
-/** The first event at or after `from` that `match` accepts (its index and time), or fails naming `what`. */
-function firstEvent(
-  events: HistoryEvent[],
-  match: (event: HistoryEvent) => boolean,
-  what: string,
-  from = 0,
-): { index: number; atMs: number } {
-  const index = events.findIndex((event, i) => i >= from && match(event));
-  assert.ok(index >= 0, `no ${what} in the history`);
-  return { index, atMs: eventTimeMs(events[index]!) };
 }
 
 describe('an incident flooded with updates past its history limit (dev server)', () => {
@@ -258,7 +231,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
       );
       const review = firstEvent(events, signalled(fileReviewMessage.signal.name), 'fileReview');
       const ended = firstEvent(events, (e) => !!e.workflowExecutionCompletedEventAttributes, 'completion');
-      const waits = await gateWaits(taskQueue, 'awaiting_review');
+      const waits = await gateWaits(taskQueue, 'incident', 'awaiting_review');
       assert.equal(waits.count, 1, `the review's wait across ${runs.length} runs, measured once`);
       assert.ok(
         waits.sumMs >= review.atMs - waitBegan.atMs && waits.sumMs <= ended.atMs - resolve.atMs,
@@ -481,7 +454,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
           'retried setChangeFreeze',
           decided.index,
         );
-        const waits = await gateWaits(taskQueue, 'needs_human');
+        const waits = await gateWaits(taskQueue, 'incident', 'needs_human');
         assert.equal(waits.count, 1, `the freeze's wait across ${runs.length} runs, measured once`);
         assert.ok(
           waits.sumMs >= decided.atMs - waitBegan.atMs && waits.sumMs <= retried.atMs - failed.atMs,

@@ -11,6 +11,7 @@ import {
   breachNotifiedMessage,
   incidentWorkflowId,
   changeSeverityMessage,
+  fileReviewMessage,
   postUpdateMessage,
   resolveMessage,
   startRunbookMessage,
@@ -20,6 +21,7 @@ import { abortSignal, statusQuery, stepDecisionSignal } from '../../src/workflow
 import { delayedActivities, FaultInjector } from '../fixtures/faults';
 import {
   eventTimeMs,
+  firstEvent,
   historyEvents,
   noticesSent,
   recordHistory,
@@ -28,6 +30,7 @@ import {
   type HistoryEvent,
 } from '../fixtures/history';
 import { assertInstants, closeOut, incidentWorld, withStatusPage } from '../fixtures/incident';
+import { gateWaits } from '../fixtures/metrics';
 import { STATUSPAGE_API_KEY, statusPageSink } from '../fixtures/sinks/apis';
 import { closeRun } from '../fixtures/temporal';
 import { workflowSuite } from '../fixtures/suite';
@@ -230,6 +233,56 @@ describe('incident (seed 004) on the time-skipping server', () => {
           rows[0]!.body,
         );
         await recordHistory(handle, 'incident-cancelled-at-review-after-detour');
+      },
+      undefined,
+      { activity: [injector.factory] },
+    );
+  });
+
+  test('the review wait a failed freeze lift interrupts is one wait, from the resolution to the review (runbooks_gate_wait_seconds), and the lift’s own wait another', async () => {
+    const injector = new FaultInjector();
+    await withIncidentWorker(
+      async (taskQueue) => {
+        const { handle } = await declare(taskQueue, declaration({ severity: 'P1' }));
+        injector.arm('liftChangeFreeze', 'non_retryable', 'incident');
+        await handle.signal(resolveMessage.signal, { by: '@sre-lead', summary: 'green' });
+        await waitForStatus<IncidentStatus>(handle, atStep('needs_human'), 'the lift asking a human');
+        injector.clear();
+        await suite.env.sleep(6 * HOUR);
+        await handle.signal(stepDecisionSignal, { by: '@sre-lead', decision: 'retry', reason: 'DB back' });
+        await waitForStatus<IncidentStatus>(
+          handle,
+          (status) => status.step === 'awaiting_review' && status.detail.freeze?.state === 'lifted',
+          'back at the review wait, the freeze lifted',
+        );
+        await suite.env.sleep(20 * HOUR);
+        const result = await closeOut(handle);
+        assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
+        const events = await historyEvents(handle);
+        const signalled = (name: string) => (event: HistoryEvent) =>
+          event.workflowExecutionSignaledEventAttributes?.signalName === name;
+        const resolved = firstEvent(events, signalled(resolveMessage.signal.name), 'resolve');
+        const waitBegan = firstEvent(
+          events,
+          (event) => !!event.workflowTaskStartedEventAttributes,
+          'the task after the resolution',
+          resolved.index,
+        );
+        const reviewed = firstEvent(events, signalled(fileReviewMessage.signal.name), 'fileReview');
+        const ended = firstEvent(events, (event) => !!event.workflowExecutionCompletedEventAttributes, 'end');
+        const review = await gateWaits(taskQueue, 'incident', 'awaiting_review');
+        // Before: two waits, the 6 h of the lift's between them left out of both.
+        assert.equal(review.count, 1, 'the review wait, once');
+        assert.ok(
+          review.sumMs >= reviewed.atMs - waitBegan.atMs && review.sumMs <= ended.atMs - resolved.atMs,
+          `awaiting_review for ${review.sumMs} ms: between ${reviewed.atMs - waitBegan.atMs} and ${ended.atMs - resolved.atMs} ms by the history`,
+        );
+        const lift = await gateWaits(taskQueue, 'incident', 'needs_human');
+        assert.equal(lift.count, 1);
+        assert.ok(
+          lift.sumMs >= 6 * HOUR && lift.sumMs < review.sumMs - 20 * HOUR,
+          `needs_human ${lift.sumMs} ms`,
+        );
       },
       undefined,
       { activity: [injector.factory] },

@@ -185,7 +185,6 @@ export class FailSafe {
     work: () => Promise<T>,
     carrying?: WaitCarrying,
   ): Promise<StepOutcome<T> | { kind: 'carried'; wait: CarriedWait }> {
-    let resume = carrying?.resume;
     // A step guarded while the run waits (a decision written down during a sleep) shows that
     // wait again once it is retried and done, not the step's name until something else moves. A
     // wait taken up goes back to where the new run stands (responding, or awaiting its review).
@@ -196,6 +195,14 @@ export class FailSafe {
       isHumanWaitStep(before) && current?.name === before
         ? (this.record.status.waitingSince ?? current.startedAt)
         : undefined;
+    // Released as the step returns, in the same turn: an await more here would move this run's
+    // commands against those of its other coroutines, and old histories would not replay.
+    const holding = waitingSince !== undefined && this.record.holdWait(before);
+    const done = <R>(outcome: R, { carried = false } = {}): R => {
+      if (holding) this.record.releaseWait({ record: !carried });
+      return outcome;
+    };
+    let resume = carrying?.resume;
     let retried = false;
     for (;;) {
       let decision: StepDecision | { carried: CarriedWait };
@@ -212,14 +219,15 @@ export class FailSafe {
                 `${step.what}: done after a retry; back to ${before}`,
                 waitingSince,
               );
-          return { kind: 'done', value };
+          return done({ kind: 'done', value });
         } catch (error) {
           if (!isStepFailure(error)) throw error;
           // The run's own cancellation (from Temporal) ends it; it is not a step that failed.
           if (isAnnouncedCancellation(error)) throw error;
           decision = await this.waitForHuman(step, error, undefined, carrying?.release);
         }
-      if ('carried' in decision) return { kind: 'carried', wait: decision.carried };
+      // The next run comes back to the wait the step interrupted, and records it whole.
+      if ('carried' in decision) return done({ kind: 'carried', wait: decision.carried }, { carried: true });
       if (decision.decision === 'retry') {
         this.record.enterStep(step.name, `retrying: ${step.what} (decided by ${decision.by})`);
         retried = true;
@@ -238,9 +246,11 @@ export class FailSafe {
           `${step.what}: ${decision.decision === 'skip' ? 'skipped' : 'aborted'} by ${decision.by}; back to ${before}`,
           waitingSince,
         );
-      return decision.decision === 'skip'
-        ? { kind: 'skipped', by: decision.by, ...reason }
-        : { kind: 'aborted', by: decision.by, ...reason };
+      return done(
+        decision.decision === 'skip'
+          ? { kind: 'skipped', by: decision.by, ...reason }
+          : { kind: 'aborted', by: decision.by, ...reason },
+      );
     }
   }
 

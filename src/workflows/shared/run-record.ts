@@ -17,7 +17,6 @@ import {
   RunbookTestOnlyKey,
 } from '../../common/search-attributes';
 import type { NoticeRecord } from './notices';
-import type { HistoryBudgetRecord } from './history-budget';
 import { isPatched, PATCHES } from './patches';
 import { isHumanWaitStep } from '../../common/metrics';
 import {
@@ -28,7 +27,7 @@ import {
   recordStepEnded,
 } from './metrics';
 import { setRunLogContextSource } from './log-context';
-import type { RefusalReason } from './refusal-reason';
+import type { DeadlineState, Finding, RefusedAttempt, RunbookStatus, StepRecord } from './run-status';
 
 /** The safety pause after an approval: waiting, not yet acting (break-glass/approval.ts). */
 const SAFETY_PAUSE_STEP = 'pause_and_think';
@@ -38,14 +37,6 @@ const SAFETY_PAUSE_STEP = 'pause_and_think';
  * notice and non-conformity. The `status` query returns it as is; the result is built from it.
  * Only deterministic workflow APIs are used here (workflow time, upserts).
  */
-
-export interface StepRecord {
-  name: string;
-  startedAt: string;
-  endedAt?: string;
-  durationMs?: number;
-  note?: string;
-}
 
 const REFUSED_KEPT = 50;
 /** A refusal's detail may quote what was sent: cut, as the status and result are bounded (below). */
@@ -102,131 +93,18 @@ function buildRunTrailSchema() {
 export const runTrailSchema = sharedOnFirstUse('workflows/shared/run-record#trail', buildRunTrailSchema);
 export type RunTrail = z.output<ReturnType<typeof buildRunTrailSchema>>;
 
-export interface AuditEvent {
-  at: string;
-  kind: string;
-  message: string;
-  by?: string;
-}
-
+export type {
+  ApprovalBlock,
+  AuditEvent,
+  DeadlineRecord,
+  DeadlineState,
+  Finding,
+  NeedsHumanRecord,
+  RefusedAttempt,
+  RunbookStatus,
+  StepRecord,
+} from './run-status';
 export type { RefusalReason } from './refusal-reason';
-
-export interface RefusedAttempt {
-  at: string;
-  signal: string;
-  by?: string;
-  reason: RefusalReason;
-  detail: string;
-}
-
-export type DeadlineState = 'pending' | 'met' | 'missed' | 'cancelled';
-
-export interface DeadlineRecord {
-  name: string;
-  dueAt: string;
-  state: DeadlineState;
-  resolvedAt?: string;
-}
-
-export interface Finding {
-  code: string;
-  message: string;
-  at: string;
-}
-
-/** A step that failed for good and waits for an operator (retry / skip / abort). */
-export interface NeedsHumanRecord {
-  /** The step that failed. */
-  step: string;
-  what: string;
-  error: string;
-  since: string;
-  /** Who was paged (the IC and the owners the seed names). */
-  paged: string[];
-  pages: number;
-  nextPageAt?: string;
-  /** The safe-state action and how it went. */
-  safeState?: {
-    what: string;
-    state: 'running' | 'done' | 'failing' | 'not_needed';
-    attempts: number;
-    account?: string;
-    error?: string;
-  };
-  /** What was and was not done so far. */
-  account?: string;
-  /** The decisions that apply, and how to send one. */
-  options: ('retry' | 'skip' | 'abort')[];
-  howTo: string;
-}
-
-/**
- * What an approver needs, at the top of the status while a plan waits for approval (and kept after
- * as the record of the decision): the full planHash, the exact argument to paste, the CLI line.
- */
-export interface ApprovalBlock {
-  state: 'waiting' | 'approved' | 'rejected' | 'expired' | 'aborted';
-  planHash: string;
-  /** UTC instant the request expires. */
-  expiresAt: string;
-  /** Who may approve (the requester only on a sole-operator runbook). */
-  mayApprove: string[];
-  /** The JSON argument of "approve" (Web UI: Send an Update or Signal), with your handle for @you. */
-  argument: { approver: string; planHash: string; signedAt?: string; signature?: string };
-  cli: string;
-  /** Signed approvals: the exact text to sign (`ssh-keygen -Y sign -n durable-runbooks`), with signedAt filled in. */
-  signText?: string;
-  lastRefused?: RefusedAttempt;
-  decidedBy?: string;
-  /** The two-person rule: approvals needed, and those counted so far. */
-  quorum?: number;
-  approvals?: { by: string; at: string; key?: string }[];
-}
-
-export interface RunbookStatus<Detail = unknown> {
-  /** Present once a plan waits for approval; first, so it is what a person sees first. */
-  approval?: ApprovalBlock;
-  runbook: string;
-  incidentId: string;
-  workflowId: string;
-  runId: string;
-  startedAt: string;
-  /** The step the run is in now (also the `RunbookStep` search attribute). */
-  step: string;
-  /** Set when the run has ended (also the `RunbookOutcome` search attribute). */
-  outcome?: string;
-  /** One line for a tired human: what is happening and what is expected of them. */
-  currentDetails: string;
-  steps: StepRecord[];
-  deadlines: DeadlineRecord[];
-  refusedAttempts: RefusedAttempt[];
-  notices: NoticeRecord[];
-  /** Breaches of the runbook's obligations (the run is "non-conforming"). */
-  nonConformities: Finding[];
-  /** Things the incident commander must look at (e.g. CONFLICT > 0) that are not breaches. */
-  flags: Finding[];
-  /** Set while a step that failed for good waits for an operator. */
-  needsHuman?: NeedsHumanRecord;
-  /**
-   * When the human wait the run is in began, set when the fail-safe brought the run back to it
-   * (needs_human, decided, back): that step's own entry starts at the return, and the open-run
-   * gauges counted the wait from there (an overdue review showed on time again).
-   */
-  waitingSince?: string;
-  /** Refused attempts in all (the status keeps the latest ones; the history keeps every message). */
-  refusedTotal?: number;
-  /** Audit events no longer in `events` (the status keeps the latest ones). */
-  eventsOmitted?: number;
-  /** Steps and notices no longer in `steps` / `notices` (the latest STEPS_KEPT / NOTICES_KEPT stay). */
-  stepsOmitted?: number;
-  noticesOmitted?: number;
-  /** The run's policy allowed durations below the seeds' (a test-only policy): never a real incident. */
-  testOnlyShortDurations?: true;
-  /** Set when the run's history went over its budget: what repeats (pages, reminders) slowed to daily. */
-  historyBudget?: HistoryBudgetRecord;
-  events: AuditEvent[];
-  detail: Detail;
-}
 
 /** The status stays small however many messages arrive: the latest refused attempts and events. */
 const REFUSED_EVENTS_KEPT = 20;
@@ -254,6 +132,11 @@ export class RunRecord<Detail> {
    * there): the step that takes it up records the whole wait, once.
    */
   private handedOverIn?: string;
+  /**
+   * A human wait a guarded step interrupts (holdWait): its time so far (`partMs`, once it closes)
+   * is held, and recorded whole if the run comes back to it, else as it was when the step is done.
+   */
+  private heldWait?: { name: string; partMs?: number };
 
   constructor(runbook: string, incidentId: string, detail: Detail) {
     const info = workflowInfo();
@@ -323,7 +206,35 @@ export class RunRecord<Detail> {
   enterStep(name: string, details: string, waitingSince?: string): void {
     this.closeStep();
     this.openStep(name, details);
-    if (waitingSince !== undefined) this.status.waitingSince = waitingSince;
+    if (waitingSince === undefined) return;
+    this.status.waitingSince = waitingSince;
+    // Back to a wait a failed step interrupted: one wait, recorded whole when it ends.
+    if (this.heldWait?.name === name && this.heldWait.partMs !== undefined) {
+      this.heldWait = undefined;
+      this.carriedMs = Math.max(0, Date.now() - Date.parse(waitingSince));
+    }
+  }
+
+  /**
+   * A step guarded by the fail-safe begins while the run waits for a human: should it fail and
+   * interrupt the wait (needs_human), the wait's time is held until releaseWait(). Before, a gate a
+   * failed write interrupted was recorded in runbooks_gate_wait_seconds as two shorter waits.
+   * Returns whether this call holds it (one hold at a time; only its holder releases it).
+   */
+  holdWait(name: string): boolean {
+    if (this.heldWait || !isHumanWaitStep(name)) return false;
+    this.heldWait = { name };
+    return true;
+  }
+
+  /**
+   * The guarded step is done: a held wait the run did not come back to is recorded as it was
+   * (`record: false`: a wait the next run comes back to, and records whole).
+   */
+  releaseWait({ record = true } = {}): void {
+    const held = this.heldWait;
+    this.heldWait = undefined;
+    if (record && held?.partMs !== undefined) recordStepEnded(this.status.runbook, held.name, held.partMs);
   }
 
   /**
@@ -537,7 +448,9 @@ export class RunRecord<Detail> {
       current.endedAt = utcIso(now);
       current.durationMs = now - this.openStepStartedMs;
       stepMs += current.durationMs;
-      if (recordTime) recordStepEnded(this.status.runbook, current.name, stepMs);
+      if (recordTime && this.heldWait?.name === current.name && this.heldWait.partMs === undefined)
+        this.heldWait.partMs = stepMs;
+      else if (recordTime) recordStepEnded(this.status.runbook, current.name, stepMs);
     }
     this.openStepStartedMs = undefined;
     this.carriedMs = 0;
