@@ -113,6 +113,6 @@ export type { PreservedEvidence } from './evidence';
 export type { MutationResult, WriterFreezeState } from './kubectl/orchestrator';
 export type { StagingSoakJob, StagingSoakReading } from './kubectl/orchestrator/staging-soak';
 export type { IncidentMetrics, RepoAnalysis } from './metrics';
-export type { IncidentRunState } from './temporal';
+export type { IncidentRunState, RunbookEnd } from './temporal';
 export type * from './sql';
 export type * from './trackers';

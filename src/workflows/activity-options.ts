@@ -62,6 +62,23 @@ export const databaseRead: ActivityOptions = {
   },
 };
 
+/**
+ * Waiting for another run's end through Temporal (an incident's runbook after a hand-over): as
+ * long as such a runbook lives, a heartbeat so that a worker that dies is noticed in a minute,
+ * read-only, so tried again after a worker's loss for as long as it waits.
+ */
+export const runbookFollow: ActivityOptions = {
+  startToCloseTimeout: '30 days',
+  heartbeatTimeout: '1 minute',
+  retry: {
+    maximumAttempts: 100,
+    initialInterval: '10s',
+    backoffCoefficient: 2,
+    maximumInterval: '10 minutes',
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
+};
+
 /** Reads of another run through Temporal (describe, its status query): bounded, a few retries. */
 export const temporalRead: ActivityOptions = {
   startToCloseTimeout: '30s',

@@ -8,7 +8,9 @@ import {
   fileReviewMessage,
   postUpdateMessage,
   resolveMessage,
+  startRunbookMessage,
 } from '../../src/workflows/incident/definitions';
+import type { BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
 import type { IncidentStatus } from '../../src/workflows/incident/definitions';
 import { renderStatus } from '../../src/cli/status';
 import { firstEvent, recordHistory, runHistories, type HistoryEvent } from '../fixtures/history';
@@ -19,7 +21,12 @@ import { incidentWorld, closeOut, withStatusPage } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
 import { atStep, waitForStatus } from '../fixtures/wait';
 import { spawnNode } from '../fixtures/processes';
-import { statusQuery, stepDecisionSignal, stepDecisionUpdate } from '../../src/workflows/shared/messages';
+import {
+  abortSignal,
+  statusQuery,
+  stepDecisionSignal,
+  stepDecisionUpdate,
+} from '../../src/workflows/shared/messages';
 import { decide } from '../../src/client/decide';
 import type { DecisionAnswer } from '../../src/workflows/shared/messages';
 
@@ -236,6 +243,67 @@ describe('an incident flooded with updates past its history limit (dev server)',
       assert.ok(
         waits.sumMs >= review.atMs - waitBegan.atMs && waits.sumMs <= ended.atMs - resolve.atMs,
         `awaiting_review for ${waits.sumMs} ms: between ${review.atMs - waitBegan.atMs} and ${ended.atMs - resolve.atMs} ms by the history`,
+      );
+    });
+  });
+
+  test('a runbook it started before handing over is followed by the new run: its end shows in the incident', async () => {
+    await world.withWorker(async (taskQueue) => {
+      const { handle: guarded } = await world.declare(taskQueue, world.declaration({ severity: 'P1' }));
+      const handle: typeof guarded = suite.env.client.workflow.getHandle(guarded.workflowId);
+      await handle.signal(startRunbookMessage.signal, {
+        by: '@sre-lead',
+        runbook: 'breakGlassRestore',
+        input: { targetHistoryId: 5, requestedBy: '@alice', rationale: 'LGB 5M learning rate set to 0.0' },
+      });
+      const running = await waitForStatus<IncidentStatus>(
+        handle,
+        (s) => s.detail.runbooks[0]?.state === 'running',
+        'the restore started by the incident',
+      );
+      const child = suite.env.client.workflow.getHandle(running.detail.runbooks[0]!.workflowId);
+      await waitForStatus<BreakGlassRestoreStatus>(
+        child,
+        atStep('awaiting_approval'),
+        'the restore at its gate',
+      );
+      await postUpdatesInBursts(handle, 300, 'progress');
+      const handedOver = await waitForStatus<IncidentStatus>(
+        handle,
+        (s) =>
+          (s.detail.continuedAsNew?.runs ?? 1) >= 2 &&
+          s.step === 'responding' &&
+          /^followed by this run/.test(s.detail.runbooks[0]?.message ?? ''),
+        'a new run following the restore',
+      );
+      assert.equal(handedOver.detail.runbooks[0]!.state, 'running');
+      await child.signal(abortSignal, { by: '@alice', reason: 'not needed after all' });
+      const ended = await waitForStatus<IncidentStatus>(
+        handle,
+        (s) => s.detail.runbooks[0]?.state === 'completed',
+        'the restore shown as ended in the incident',
+      );
+      assert.equal(ended.detail.runbooks[0]!.outcome, 'aborted');
+      const result = await closeOut(handle);
+      assert.equal(result.detail.runbooks[0]!.state, 'completed');
+      const runs = await runHistories(guarded);
+      // The run that followed it: the activity that waited for its end, in the run after the start.
+      const startedIn = runs.findIndex((events) =>
+        events.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes),
+      );
+      const followedIn = runs.findIndex((events) =>
+        events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'awaitRunbookEnd'),
+      );
+      assert.ok(
+        startedIn >= 0 && followedIn > startedIn,
+        `started in run ${startedIn + 1}, followed in ${followedIn + 1}`,
+      );
+      // For the replay gate: the run that followed it (it asked the patch).
+      const followerRunId =
+        runs[followedIn - 1]!.at(-1)!.workflowExecutionContinuedAsNewEventAttributes!.newExecutionRunId!;
+      await recordHistory(
+        suite.env.client.workflow.getHandle(handle.workflowId, followerRunId),
+        'incident-follows-carried-runbook',
       );
     });
   });

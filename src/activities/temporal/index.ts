@@ -41,10 +41,56 @@ interface IncidentStatusAnswer {
 /** How long the incident's status query may take; unanswered, the run's own account is unknown. */
 const QUERY_DEADLINE_MS = 10_000;
 
+const awaitRunbookEndInputSchema = z
+  .object({ workflowId: z.string().min(1).max(300), runId: z.string().min(1).max(100) })
+  .strict();
+export type AwaitRunbookEndInput = z.input<typeof awaitRunbookEndInputSchema>;
+
+/** How a runbook run (and the runs it continued as) ended, as its incident records it. */
+export type RunbookEnd =
+  { state: 'completed'; outcome?: string; message?: string } | { state: 'failed'; message: string };
+
+/** A long wait's heartbeat: a worker that dies is noticed, and the wait taken up by another. */
+const FOLLOW_HEARTBEAT_MS = 20_000;
+
 export function createTemporalActivities() {
   // The worker's own client (its connection, namespace and payload codec), per activity.
   const client = () => Context.current().client;
   return {
+    /**
+     * An incident's runbook started by an earlier run of the incident (before it continued as
+     * new): waits for its end, following the runs it continues as, as the run that started it did.
+     */
+    async awaitRunbookEnd(raw: AwaitRunbookEndInput): Promise<RunbookEnd> {
+      const { workflowId, runId } = parseInput(awaitRunbookEndInputSchema, raw, 'awaitRunbookEnd input');
+      const context = Context.current();
+      const beat = setInterval(() => context.heartbeat(), FOLLOW_HEARTBEAT_MS);
+      try {
+        const result: unknown = await client().connection.withAbortSignal(context.cancellationSignal, () =>
+          client().workflow.getHandle(workflowId, runId).result(),
+        );
+        const { outcome, message } = (result ?? {}) as { outcome?: unknown; message?: unknown };
+        return {
+          state: 'completed',
+          ...(typeof outcome === 'string' ? { outcome } : {}),
+          ...(typeof message === 'string' ? { message } : {}),
+        };
+      } catch (error) {
+        if (context.cancellationSignal.aborted) throw error;
+        // The client's WorkflowFailedError (its class is the client's, not ours to import here).
+        if (error instanceof Error && error.name === 'WorkflowFailedError')
+          return {
+            state: 'failed',
+            message: error.cause instanceof Error ? error.cause.message : error.message,
+          };
+        if (error instanceof WorkflowNotFoundError)
+          return { state: 'failed', message: `${workflowId} (run ${runId}) is not known to Temporal` };
+        throw error;
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
     /** Freeze lift: whether the incident's run (by its workflow id) is open and resolved, and who commands it. */
     async readIncidentRun(raw: ReadIncidentRunInput): Promise<IncidentRunState> {
       const input = parseInput(readIncidentRunInputSchema, raw, 'readIncidentRun input');

@@ -10,7 +10,6 @@ import { breakGlassRestoreWorkflowId } from '../break-glass-restore/definitions'
 import { phasedReenablementWorkflowId } from '../phased-reenablement/definitions';
 import { rollbackToPilotWorkflowId } from '../rollback-to-pilot/definitions';
 import type { CarriedWait, GuardedStep } from '../shared/fail-safe';
-import { describeFailure } from '../shared/notices';
 import { isPatched, PATCHES } from '../shared/patches';
 import {
   CARRIED,
@@ -20,6 +19,7 @@ import {
   type PendingEffect,
 } from './definitions';
 import { WORKFLOW_ACTOR, type IncidentRun } from './run';
+import { follow } from './runbooks';
 
 const { setChangeFreeze, liftChangeFreeze } = proxyActivities<RunbookActivities>(databaseWrite);
 const { updateStatusPage } = proxyActivities<RunbookActivities>(notification);
@@ -399,15 +399,13 @@ export class SideEffects {
       });
       Object.assign(entry, { state: 'running', runId: child.firstExecutionRunId });
       run.record.event('runbook_started', `${runbook} started as ${workflowId}`, by);
-      // Followed, not awaited: the incident goes on (and may end) while its runbooks run.
-      void child.result().then(
-        (result: { outcome?: string; message?: string }) =>
-          Object.assign(followed, {
-            state: 'completed',
-            ...(result.outcome ? { outcome: result.outcome } : {}),
-            ...(result.message ? { message: result.message } : {}),
-          }),
-        (error: unknown) => Object.assign(followed, { state: 'failed', message: describeFailure(error) }),
+      follow(
+        followed,
+        child.result().then((result: { outcome?: string; message?: string }) => ({
+          state: 'completed' as const,
+          ...(result.outcome ? { outcome: result.outcome } : {}),
+          ...(result.message ? { message: result.message } : {}),
+        })),
       );
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;

@@ -22,6 +22,7 @@ import {
   type IncidentResult,
 } from './definitions';
 import { SideEffects } from './effects';
+import { followCarried } from './runbooks';
 import { atHandle } from '../../common/identity';
 import { IncidentRun, WORKFLOW_ACTOR } from './run';
 import { planOnly } from './dry-run';
@@ -64,8 +65,10 @@ async function respond(run: IncidentRun): Promise<IncidentResult> {
   const snapshot = await loadRunbookPolicy({ runbook: 'incident' });
   run.configure(snapshot, servedSection('incident', snapshot));
   if (input.dryRun) return endWith(run, 'dry_run', planOnly(run, pagedAtDeclaration(run)));
-  if (input.continued) resume(run);
-  else {
+  if (input.continued) {
+    resume(run);
+    followCarried(run.detail);
+  } else {
     declare(run, effects);
     // Messages held while the roster was unread (incident-roster-before-policy-v1), in order.
     run.releaseHeld();

@@ -137,6 +137,8 @@ export const PATCHES = {
   incidentStatusPageLatest: 'incident-status-page-latest-v1',
   /** Incident: a message from someone not known to be a responder before the policy (its roster) is read is held until it is, not refused. Asked then. */
   incidentRosterBeforePolicy: 'incident-roster-before-policy-v1',
+  /** Incident: a runbook an earlier run started and followed until it handed over is followed again by the new run (an activity waits for its end). Asked then. */
+  incidentFollowsCarriedRunbooks: 'incident-follows-carried-runbooks-v1',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
