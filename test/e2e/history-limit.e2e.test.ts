@@ -5,7 +5,6 @@ import type { incident } from '../../src/workflows';
 import {
   CARRIED,
   changeSeverityMessage,
-  fileReviewMessage,
   postUpdateMessage,
   resolveMessage,
   startRunbookMessage,
@@ -13,11 +12,11 @@ import {
 import type { BreakGlassRestoreStatus } from '../../src/workflows/break-glass-restore/definitions';
 import type { IncidentStatus } from '../../src/workflows/incident/definitions';
 import { renderStatus } from '../../src/cli/status';
-import { firstEvent, recordHistory, runHistories, type HistoryEvent } from '../fixtures/history';
+import { firstEvent, recordHistory, runHistories } from '../fixtures/history';
 import { gateWaits } from '../fixtures/metrics';
 import { delayedActivities, FaultInjector } from '../fixtures/faults';
 import { STATUSPAGE_API_KEY, statusPageSink } from '../fixtures/sinks/apis';
-import { incidentWorld, closeOut, withStatusPage } from '../fixtures/incident';
+import { assertReviewWaitOnce, incidentWorld, closeOut, withStatusPage } from '../fixtures/incident';
 import { workflowSuite } from '../fixtures/suite';
 import { atStep, waitForStatus } from '../fixtures/wait';
 import { spawnNode } from '../fixtures/processes';
@@ -226,24 +225,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
       assert.equal(result.outcome, 'resolved_and_reviewed', result.message);
       const runs = await runHistories(guarded);
       assert.ok(runs.length >= 2, `${runs.length} runs`);
-      const events = runs.flat();
-      const signalled = (name: string) => (e: HistoryEvent) =>
-        e.workflowExecutionSignaledEventAttributes?.signalName === name;
-      const resolve = firstEvent(events, signalled(resolveMessage.signal.name), 'resolve');
-      const waitBegan = firstEvent(
-        events,
-        (e) => !!e.workflowTaskStartedEventAttributes,
-        'task',
-        resolve.index,
-      );
-      const review = firstEvent(events, signalled(fileReviewMessage.signal.name), 'fileReview');
-      const ended = firstEvent(events, (e) => !!e.workflowExecutionCompletedEventAttributes, 'completion');
-      const waits = await gateWaits(taskQueue, 'incident', 'awaiting_review');
-      assert.equal(waits.count, 1, `the review's wait across ${runs.length} runs, measured once`);
-      assert.ok(
-        waits.sumMs >= review.atMs - waitBegan.atMs && waits.sumMs <= ended.atMs - resolve.atMs,
-        `awaiting_review for ${waits.sumMs} ms: between ${review.atMs - waitBegan.atMs} and ${ended.atMs - resolve.atMs} ms by the history`,
-      );
+      await assertReviewWaitOnce(taskQueue, runs.flat(), `the review's wait across ${runs.length} runs`);
     });
   });
 
