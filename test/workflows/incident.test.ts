@@ -95,6 +95,24 @@ async function activeFreezes(incidentId: string): Promise<{ lifted: boolean }[]>
   return rows.map((row) => ({ lifted: row.lifted_at !== null }));
 }
 
+/**
+ * The incident resolved while its freeze's lift fails: six hours at needs_human (the lift fixed
+ * meanwhile), then the IC's `decision`.
+ */
+async function liftFailingForSixHours(
+  handle: WorkflowHandle,
+  injector: FaultInjector,
+  decision: 'retry' | 'abort',
+  reason: string,
+): Promise<void> {
+  injector.arm('liftChangeFreeze', 'non_retryable', 'incident');
+  await handle.signal(resolveMessage.signal, { by: '@sre-lead', summary: 'green' });
+  await waitForStatus<IncidentStatus>(handle, atStep('needs_human'), 'the lift asking a human');
+  injector.clear();
+  await suite.env.sleep(6 * HOUR);
+  await handle.signal(stepDecisionSignal, { by: '@sre-lead', decision, reason });
+}
+
 describe('incident (seed 004) on the time-skipping server', () => {
   test('review due 3 business days after a Friday resolution: Thursday 00:00Z, reminded Wednesday, escalated when missed', async () => {
     await withIncidentWorker(async (taskQueue) => {
@@ -212,15 +230,9 @@ describe('incident (seed 004) on the time-skipping server', () => {
     const injector = new FaultInjector();
     await withIncidentWorker(
       async (taskQueue) => {
-        const input = declaration({ severity: 'P1' });
-        const { handle } = await declare(taskQueue, input);
-        injector.arm('liftChangeFreeze', 'non_retryable', 'incident');
-        await handle.signal(resolveMessage.signal, { by: '@sre-lead', summary: 'green' });
-        await waitForStatus<IncidentStatus>(handle, atStep('needs_human'), 'the lift asking a human');
-        injector.clear();
+        const { handle } = await declare(taskQueue, declaration({ severity: 'P1' }));
         // Six hours at needs_human before the decision: the return is well after the wait began.
-        await suite.env.sleep(6 * HOUR);
-        await handle.signal(stepDecisionSignal, { by: '@sre-lead', decision: 'abort', reason: 'later' });
+        await liftFailingForSixHours(handle, injector, 'abort', 'later');
         const back = await waitForStatus<IncidentStatus>(
           handle,
           (status) => status.step === 'awaiting_review' && status.waitingSince !== undefined,
@@ -248,12 +260,7 @@ describe('incident (seed 004) on the time-skipping server', () => {
     await withIncidentWorker(
       async (taskQueue) => {
         const { handle } = await declare(taskQueue, declaration({ severity: 'P1' }));
-        injector.arm('liftChangeFreeze', 'non_retryable', 'incident');
-        await handle.signal(resolveMessage.signal, { by: '@sre-lead', summary: 'green' });
-        await waitForStatus<IncidentStatus>(handle, atStep('needs_human'), 'the lift asking a human');
-        injector.clear();
-        await suite.env.sleep(6 * HOUR);
-        await handle.signal(stepDecisionSignal, { by: '@sre-lead', decision: 'retry', reason: 'DB back' });
+        await liftFailingForSixHours(handle, injector, 'retry', 'DB back');
         await waitForStatus<IncidentStatus>(
           handle,
           (status) => status.step === 'awaiting_review' && status.detail.freeze?.state === 'lifted',

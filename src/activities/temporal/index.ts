@@ -66,8 +66,9 @@ export function createTemporalActivities() {
       const context = Context.current();
       const beat = setInterval(() => context.heartbeat(), FOLLOW_HEARTBEAT_MS);
       try {
-        const result: unknown = await client().connection.withAbortSignal(context.cancellationSignal, () =>
-          client().workflow.getHandle(workflowId, runId).result(),
+        const temporal = client();
+        const result: unknown = await temporal.connection.withAbortSignal(context.cancellationSignal, () =>
+          temporal.workflow.getHandle(workflowId, runId).result(),
         );
         const { outcome, message } = (result ?? {}) as { outcome?: unknown; message?: unknown };
         return {

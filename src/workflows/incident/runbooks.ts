@@ -20,13 +20,9 @@ export function follow(
 ): void {
   void ended.then(
     (end) => {
-      const { outcome, message } = end.state === 'completed' ? end : { ...end, outcome: undefined };
+      // Its state, outcome and message as the end says them; a message about following it goes.
       delete entry.message;
-      Object.assign(entry, {
-        state: end.state,
-        ...(outcome ? { outcome } : {}),
-        ...(message ? { message } : {}),
-      });
+      Object.assign(entry, end);
     },
     (error: unknown) =>
       lost
