@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +10,7 @@ import { normalizeHandle } from '../common/identity';
 import { decisionText, SIGNATURE_NAMESPACE, sshSignatureSchema } from '../common/signatures';
 import { deliveredReceipt, recordReceipt } from './delivery-ledger';
 import { parseInput } from './validation';
-import { endStdin } from './child-stdin';
+import { launchFile } from './exec/launcher';
 
 /** Verifies signed decisions outside workflow code, with `ssh-keygen -Y verify` (argument array, no shell). */
 
@@ -50,7 +49,7 @@ const FUTURE_SKEW_MS = 60_000;
 
 function sshKeygen(args: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = execFile('ssh-keygen', args, { timeout: 10_000 }, (error, stdout, stderr) => {
+    launchFile('ssh-keygen', args, { timeout: 10_000, input: stdin }, (error, stdout, stderr) => {
       if (error && (error as NodeJS.ErrnoException).code === 'ENOENT')
         return reject(
           new ConfigurationError(
@@ -59,7 +58,6 @@ function sshKeygen(args: string[], stdin: string): Promise<{ code: number; stdou
         );
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
-    endStdin(child, stdin);
   });
 }
 

@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
 import type { Pool } from 'pg';
 import { z } from 'zod';
 import { revertCommandArguments } from '../../common/backstop';
 import { storyIdSchema } from '../../common/names';
 import type { BackstopPolicy } from '../../common/policy';
 import { deliveredReceipt, recordReceipt } from '../delivery-ledger';
+import { launchFile } from '../exec/launcher';
 import { parseInput } from '../validation';
 import { scrubTail } from '../../common/scrub';
 
@@ -58,7 +58,7 @@ export function createCommandActivities(deps: {
       const argv = revertCommandArguments(configured.command, input.story, input.sha);
       const started = Date.now();
       const run = await new Promise<CommandRun>((resolve) => {
-        execFile(
+        launchFile(
           argv[0]!,
           argv.slice(1),
           { timeout: configured.timeout, maxBuffer: 8 * 1024 * 1024, killSignal: 'SIGKILL' },

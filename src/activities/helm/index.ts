@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
@@ -7,6 +6,7 @@ import { helmPinArguments, helmTarget } from '../../common/helm-pin';
 import type { ReleaseRollbackPolicy } from '../../common/policy';
 import { scrubTail } from '../../common/scrub';
 import { deliveredReceipt, recordReceipt } from '../delivery-ledger';
+import { launchFile } from '../exec/launcher';
 import { parseInput, requiredSection } from '../validation';
 
 /**
@@ -52,16 +52,15 @@ function runHelm(args: string[], timeoutMs: number, secrets: readonly string[]):
   const binary = process.env.HELM ?? 'helm';
   const beat = setInterval(heartbeatIfInActivity, HEARTBEAT_EVERY_MS);
   return new Promise((resolve, reject) => {
-    execFile(
+    launchFile(
       binary,
       args,
       { timeout: timeoutMs, maxBuffer: 8 * 1024 * 1024, killSignal: 'SIGKILL' },
       (error, stdout, stderr) => {
         clearInterval(beat);
         if (!error) return resolve(stdout);
-        const failure = error as NodeJS.ErrnoException & { killed?: boolean };
         const display = `helm ${args.slice(0, 2).join(' ')}`;
-        if (failure.code === 'ENOENT')
+        if (error.code === 'ENOENT')
           return reject(
             ApplicationFailure.create({
               type: 'HelmMissing',
@@ -69,10 +68,10 @@ function runHelm(args: string[], timeoutMs: number, secrets: readonly string[]):
               message: `helm is not installed or not on PATH of the worker (tried "${binary}")`,
             }),
           );
-        const detail = failure.killed
+        const detail = error.killed
           ? `no answer within ${timeoutMs} ms`
           : scrubTail(stderr.trim().split('\n').slice(-5).join(' | '), secrets, 1_000) ||
-            `exit code ${String(failure.code)}`;
+            `exit code ${String(error.code)}`;
         const permanent = PERMANENT.test(stderr);
         reject(
           ApplicationFailure.create({

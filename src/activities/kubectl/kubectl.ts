@@ -1,10 +1,11 @@
-import { execFile } from 'node:child_process';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { launchFile } from '../exec/launcher';
 
 /**
- * Runs the real `kubectl` through execFile with an argument array (never a shell), always with an
- * explicit --context and --namespace, a timeout and captured output. The binary is `kubectl` on
+ * Runs the real `kubectl` with an argument array (never a shell), from the worker's process
+ * launcher (../exec/launcher.ts), always with an explicit --context and --namespace, a timeout
+ * and captured output. The binary is `kubectl` on
  * PATH (tests put a fake first on PATH), or $KUBECTL.
  */
 
@@ -58,15 +59,14 @@ export function runKubectl(
   // timeout and the (check-then-act) activity is retried elsewhere, not after its start-to-close.
   const beat = setInterval(heartbeatIfInActivity, HEARTBEAT_EVERY_MS);
   return new Promise((resolve, reject) => {
-    execFile(
+    launchFile(
       binary,
       argv,
       { timeout: options.timeoutMs, maxBuffer: 32 * 1024 * 1024, killSignal: 'SIGKILL' },
       (error, stdout, stderr) => {
         clearInterval(beat);
         if (!error) return resolve({ argv: ['kubectl', ...argv], stdout, stderr });
-        const failure = error as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
-        if (failure.code === 'ENOENT') {
+        if (error.code === 'ENOENT') {
           return reject(
             ApplicationFailure.create({
               type: 'KubectlMissing',
@@ -75,7 +75,7 @@ export function runKubectl(
             }),
           );
         }
-        if (failure.killed) {
+        if (error.killed) {
           return reject(
             ApplicationFailure.create({
               type: 'KubectlTimeout',
@@ -83,14 +83,16 @@ export function runKubectl(
             }),
           );
         }
-        const detail = stderr.trim().split('\n').slice(-5).join(' | ') || `exit code ${String(failure.code)}`;
+        const detail =
+          stderr.trim().split('\n').slice(-5).join(' | ') ||
+          (typeof error.code === 'number' ? `exit code ${error.code}` : error.message);
         const permanent = PERMANENT.test(stderr);
         reject(
           ApplicationFailure.create({
             type: permanent ? 'KubectlRejected' : 'KubectlFailed',
             nonRetryable: permanent,
             message: `${display}: ${detail}`,
-            details: [{ exitCode: failure.code ?? null }],
+            details: [{ exitCode: error.code ?? null }],
           }),
         );
       },

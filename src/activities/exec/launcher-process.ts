@@ -1,0 +1,55 @@
+/**
+ * The process launcher: a small Node process the worker forks once, which runs the programs the
+ * worker's activities call (kubectl, helm, the revert command, ssh-keygen) with execFile and an
+ * argument array, and answers with their output. See ./launcher.ts for why.
+ *
+ * When the worker goes away (its IPC channel closes) the launcher exits at once; a program still
+ * running goes on to its end, as it would have after the worker's own death.
+ */
+import { execFile, type ExecFileException } from 'node:child_process';
+import { endStdin } from '../child-stdin';
+import type { LaunchFailure, LaunchReply, LaunchRequest } from './protocol';
+
+function failureOf(error: ExecFileException | Error): LaunchFailure {
+  const failure = error as ExecFileException;
+  return {
+    message: failure.message,
+    ...(failure.code !== undefined && failure.code !== null ? { code: failure.code } : {}),
+    ...(failure.killed !== undefined ? { killed: failure.killed } : {}),
+    ...(failure.signal !== undefined ? { signal: failure.signal } : {}),
+    ...(failure.errno !== undefined ? { errno: failure.errno } : {}),
+    ...(failure.syscall !== undefined ? { syscall: failure.syscall } : {}),
+    ...(failure.path !== undefined ? { path: failure.path } : {}),
+  };
+}
+
+function reply(message: LaunchReply): void {
+  // The worker gone: nobody to answer (the 'disconnect' handler ends this process).
+  if (process.connected) process.send?.(message);
+}
+
+function run(request: LaunchRequest): void {
+  const { id, file, args, options } = request;
+  try {
+    const child = execFile(
+      file,
+      args,
+      {
+        timeout: options.timeout,
+        ...(options.maxBuffer !== undefined ? { maxBuffer: options.maxBuffer } : {}),
+        ...(options.killSignal ? { killSignal: options.killSignal } : {}),
+        env: options.env,
+        cwd: options.cwd,
+        encoding: 'utf8',
+      },
+      (error, stdout, stderr) => reply({ id, stdout, stderr, ...(error ? { error: failureOf(error) } : {}) }),
+    );
+    if (options.input !== undefined) endStdin(child, options.input);
+  } catch (error) {
+    // execFile throws for arguments it cannot take (a NUL byte in one): that call's failure only.
+    reply({ id, stdout: '', stderr: '', error: failureOf(error as Error) });
+  }
+}
+
+process.on('message', (message) => run(message as LaunchRequest));
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { launchFile, type LaunchError, type LaunchOptions } from '../../src/activities/exec/launcher';
+
+/** The worker's process launcher (src/activities/exec): execFile's behaviour, from another process. */
+
+interface Ended {
+  error: LaunchError | null;
+  stdout: string;
+  stderr: string;
+}
+
+function launch(file: string, args: string[], options: LaunchOptions = { timeout: 10_000 }): Promise<Ended> {
+  return new Promise((resolve) =>
+    launchFile(file, args, options, (error, stdout, stderr) => resolve({ error, stdout, stderr })),
+  );
+}
+
+const node = (script: string, options?: LaunchOptions) => launch(process.execPath, ['-e', script], options);
+
+const LAUNCHER = path.join(__dirname, '..', '..', 'src', 'activities', 'exec', 'launcher.js');
+
+/** A process's state and parent from /proc (undefined once it is gone). */
+function procStat(pid: number): { state: string; parent: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: state!, parent: Number(parent) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Running: a process that exited and waits to be reaped (a zombie) is not. */
+function alive(pid: number): boolean {
+  const state = procStat(pid)?.state;
+  return state !== undefined && state !== 'Z' && state !== 'X';
+}
+
+/** The pid of a live child process of `parent` (a worker's launcher), or 0. */
+function childOf(parent: number): number {
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (pid > 0 && procStat(pid)?.parent === parent && alive(pid)) return pid;
+  }
+  return 0;
+}
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  for (const began = Date.now(); Date.now() - began < timeoutMs;)
+    if (condition()) return true;
+    else await new Promise((resolve) => setTimeout(resolve, 50));
+  return condition();
+}
+
+describe('the process launcher', () => {
+  test('starts programs from its own process, not from the worker’s', async () => {
+    const { error, stdout } = await node('process.stdout.write(String(process.ppid))');
+    assert.equal(error, null);
+    const parent = Number(stdout);
+    assert.ok(
+      parent > 0 && parent !== process.pid,
+      `the program's parent is ${parent}, this process ${process.pid}`,
+    );
+    // One launcher for every call.
+    assert.equal((await node('process.stdout.write(String(process.ppid))')).stdout, stdout);
+  });
+
+  test('answers as execFile: output, an exit code, a missing program, a timeout, stdin, the environment and directory', async () => {
+    const ok = await node('process.stdout.write("out"); process.stderr.write("err")');
+    assert.deepEqual(ok, { error: null, stdout: 'out', stderr: 'err' });
+
+    const failed = await node('process.stderr.write("no such pod"); process.exit(3)');
+    assert.equal(failed.error?.code, 3);
+    assert.equal(failed.stderr, 'no such pod');
+
+    const missing = await launch('durable-runbooks-no-such-program', []);
+    assert.equal(missing.error?.code, 'ENOENT');
+
+    const began = Date.now();
+    const hung = await node('setTimeout(() => {}, 60_000)', { timeout: 300, killSignal: 'SIGKILL' });
+    assert.equal(hung.error?.killed, true);
+    assert.equal(hung.error?.signal, 'SIGKILL');
+    assert.ok(Date.now() - began < 10_000);
+
+    const echoed = await node('process.stdin.pipe(process.stdout)', {
+      timeout: 10_000,
+      input: 'signed text',
+    });
+    assert.equal(echoed.stdout, 'signed text');
+
+    // The environment and directory at the call, not at the launcher's start.
+    process.env.RUNBOOKS_LAUNCHER_TEST = 'set after the start';
+    try {
+      const seen = await node(
+        'process.stdout.write(process.env.RUNBOOKS_LAUNCHER_TEST + " " + process.cwd())',
+      );
+      assert.equal(seen.stdout, `set after the start ${process.cwd()}`);
+    } finally {
+      delete process.env.RUNBOOKS_LAUNCHER_TEST;
+    }
+
+    const tooMuch = await node('process.stdout.write("x".repeat(4096))', { timeout: 10_000, maxBuffer: 100 });
+    assert.equal(tooMuch.error?.code, 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER');
+  });
+
+  test('a launcher that dies fails the calls it was running (ELAUNCHER), and the next call starts another', async () => {
+    const first = Number((await node('process.stdout.write(String(process.ppid))')).stdout);
+    const running = node('setTimeout(() => {}, 60_000)', { timeout: 120_000 });
+    // Started once the launcher has the request (the program's start is not observable from here).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    process.kill(first, 'SIGKILL');
+    const ended = await running;
+    assert.equal(ended.error?.code, 'ELAUNCHER');
+    assert.match(ended.error?.message ?? '', /the process launcher exited \(SIGKILL\) before .* ended/);
+    const next = await node('process.stdout.write(String(process.ppid))');
+    assert.equal(next.error, null);
+    assert.notEqual(Number(next.stdout), first);
+  });
+
+  test('neither keeps a process alive when idle nor lets it end while a program runs, and goes with a worker killed -9', async () => {
+    // A process whose only work is one launched program: it waits for it, prints, and ends.
+    const script = `require(${JSON.stringify(LAUNCHER)}).launchFile(process.execPath, ['-e', 'setTimeout(() => process.stdout.write(String(process.ppid)), 500)'], { timeout: 10000 }, (error, stdout) => process.stdout.write(error ? 'error ' + error.message : 'launcher ' + stdout + '\\n'));`;
+    const oneCall = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let printed = '';
+    oneCall.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => oneCall.on('exit', resolve));
+    assert.equal(code, 0);
+    const launcherPid = Number(/^launcher (\d+)$/m.exec(printed)?.[1]);
+    assert.ok(launcherPid > 0, `printed: ${printed}`);
+    assert.ok(await until(() => !alive(launcherPid), 5_000), 'the launcher outlived its worker');
+
+    // A worker killed -9 with a program running: its launcher exits (the program goes on).
+    const worker = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require(${JSON.stringify(LAUNCHER)}).launchFile(process.execPath, ['-e', 'process.stdout.write(String(process.ppid)); setTimeout(() => {}, 60000)'], { timeout: 120000 }, () => {}); setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let pid = 0;
+    await until(() => (pid = childOf(worker.pid!)) > 0, 10_000);
+    assert.ok(pid > 0, 'no launcher started');
+    let program = 0;
+    await until(() => (program = childOf(pid)) > 0, 10_000);
+    try {
+      worker.kill('SIGKILL');
+      // At once, not when its program ends (in a minute).
+      assert.ok(await until(() => !alive(pid), 5_000), 'the launcher outlived a worker killed -9');
+    } finally {
+      if (program > 0 && alive(program)) process.kill(program, 'SIGKILL');
+    }
+  });
+});
