@@ -107,8 +107,12 @@ describe('the process launcher', () => {
     assert.equal(tooMuch.error?.code, 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER');
   });
 
-  test('a launcher that dies fails the calls it was running (ELAUNCHER), and the next call starts another', async () => {
+  test('a launcher outlasts a Ctrl-C to the worker’s group; one that dies fails the calls it was running (ELAUNCHER), and the next call starts another', async () => {
     const first = Number((await node('process.stdout.write(String(process.ppid))')).stdout);
+    // A Ctrl-C or SIGTERM to the worker's process group is the worker's to act on, not the launcher's.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.kill(first, signal);
+    const same = await node('setTimeout(() => process.stdout.write(String(process.ppid)), 200)');
+    assert.equal(Number(same.stdout), first, 'the launcher did not outlast SIGINT and SIGTERM');
     const running = node('setTimeout(() => {}, 60_000)', { timeout: 120_000 });
     // Started once the launcher has the request (the program's start is not observable from here).
     await new Promise((resolve) => setTimeout(resolve, 300));

@@ -4,7 +4,8 @@
  * argument array, and answers with their output. See ./launcher.ts for why.
  *
  * When the worker goes away (its IPC channel closes) the launcher exits at once; a program still
- * running goes on to its end, as it would have after the worker's own death.
+ * running goes on to its end, as it would have after the worker's own death. Signals to the
+ * worker's process group do not end it (below).
  */
 import { execFile, type ExecFileException } from 'node:child_process';
 import { endStdin } from '../child-stdin';
@@ -53,3 +54,7 @@ function run(request: LaunchRequest): void {
 
 process.on('message', (message) => run(message as LaunchRequest));
 process.on('disconnect', () => process.exit(0));
+// It lives as long as its worker's channel: a Ctrl-C or a SIGTERM to the worker's process group
+// stops the worker, which finishes what it was doing (the programs it waits for among it) and
+// ends, and then the launcher.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
