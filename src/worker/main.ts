@@ -24,6 +24,7 @@ import { scrubSecrets } from '../common/scrub';
 import { unservedRunbooks, type Policy, type UnservedRunbook } from '../common/policy';
 import { loadPolicyFile, type LoadedPolicy } from './policy';
 import { createRunbookWorker } from './worker';
+import { refuseUnservedOpenRuns } from './unserved-open-runs';
 import { runbookDataConverter } from '../codec/aes-gcm';
 import { describePayloadKeys, loadPayloadKeys } from '../codec/keys';
 
@@ -63,6 +64,8 @@ async function main(): Promise<void> {
 
   const connection = await connectWorker(target);
   await checkRunbookSearchAttributes(connection.operatorService, target.namespace, logger);
+  const unserved = reportUnserved(policy, stagingDb !== undefined, logger);
+  if (unserved.length) await checkUnservedOpenRuns(target, config.taskQueue, unserved, logger);
   const dataConverter = runbookDataConverter(payloadKeys);
   const tracing = tracesExport ? startTracing(tracesExport, 'durable-runbooks-worker', logger) : undefined;
   const worker = await createRunbookWorker({
@@ -86,7 +89,6 @@ async function main(): Promise<void> {
   // Before "started": a scrape from then on has them.
   if (config.metrics)
     exportAlertedCountersAtZero(Runtime.instance().metricMeter, target.namespace, config.taskQueue);
-  const unserved = reportUnserved(policy, stagingDb !== undefined, logger);
   logger.info('runbooks worker started', {
     temporal: target.address,
     namespace: target.namespace,
@@ -175,6 +177,21 @@ function reportUnserved(policy: Policy, hasStaging: boolean, logger: DefaultLogg
   for (const { runbook, reason } of unserved)
     logger.warn(`this worker cannot serve ${runbook}`, { runbook, reason });
   return unserved;
+}
+
+/** A worker that would fail open runs at their next policy read does not start (unserved-open-runs.ts). */
+async function checkUnservedOpenRuns(
+  target: TemporalTarget,
+  taskQueue: string,
+  unserved: UnservedRunbook[],
+  logger: DefaultLogger,
+): Promise<void> {
+  const connection = await connectClient(target);
+  try {
+    await refuseUnservedOpenRuns(connection.workflowService, target.namespace, taskQueue, unserved, logger);
+  } finally {
+    await connection.close();
+  }
 }
 
 /** The open-run gauges read from visibility through a client of the worker's own namespace. */
