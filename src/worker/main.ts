@@ -65,7 +65,8 @@ async function main(): Promise<void> {
   const connection = await connectWorker(target);
   await checkRunbookSearchAttributes(connection.operatorService, target.namespace, logger);
   const unserved = reportUnserved(policy, stagingDb !== undefined, logger);
-  if (unserved.length) await checkUnservedOpenRuns(target, config.taskQueue, unserved, logger);
+  if (unserved.length)
+    await checkUnservedOpenRuns(target, config.taskQueue, unserved, config.deployment !== undefined, logger);
   const dataConverter = runbookDataConverter(payloadKeys);
   const tracing = tracesExport ? startTracing(tracesExport, 'durable-runbooks-worker', logger) : undefined;
   const worker = await createRunbookWorker({
@@ -184,11 +185,19 @@ async function checkUnservedOpenRuns(
   target: TemporalTarget,
   taskQueue: string,
   unserved: UnservedRunbook[],
+  versioned: boolean,
   logger: DefaultLogger,
 ): Promise<void> {
   const connection = await connectClient(target);
   try {
-    await refuseUnservedOpenRuns(connection.workflowService, target.namespace, taskQueue, unserved, logger);
+    await refuseUnservedOpenRuns(
+      connection.workflowService,
+      target.namespace,
+      taskQueue,
+      unserved,
+      versioned,
+      logger,
+    );
   } finally {
     await connection.close();
   }

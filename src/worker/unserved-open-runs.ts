@@ -2,6 +2,7 @@ import type { WorkflowService } from '@temporalio/client';
 import type { DefaultLogger } from '@temporalio/worker';
 import { ConfigurationError } from '../common/errors';
 import type { RunbookName, UnservedRunbook } from '../common/policy';
+import { WORKFLOW_VERSIONING } from '../common/workflow-versioning';
 
 /**
  * The workflow types whose runs read a runbook's policy section: at their start, and again each
@@ -31,19 +32,25 @@ export interface OpenRunsOfUnserved {
  * the worker exits naming the runs, and the old workers go on serving them (a rolling deploy
  * stops at the first new pod that does not start).
  *
- * Visibility that cannot answer (a store without the filter, a missing permission) is not a
- * reason to stay down: said in a warning, and the worker starts.
+ * A versioned worker (Worker Versioning) leaves out the PINNED types: their runs stay on the build
+ * that started them, whose workers keep its policy. Visibility that cannot answer (a store without
+ * the filter, a missing permission) is not a reason to stay down: said in a warning, and the
+ * worker starts.
  */
 export async function refuseUnservedOpenRuns(
   service: WorkflowService,
   namespace: string,
   taskQueue: string,
   unserved: UnservedRunbook[],
+  versioned: boolean,
   logger: DefaultLogger,
 ): Promise<void> {
   const found: OpenRunsOfUnserved[] = [];
+  const movesToThisBuild = (type: string): boolean =>
+    !versioned || WORKFLOW_VERSIONING[type as keyof typeof WORKFLOW_VERSIONING] !== 'PINNED';
   for (const { runbook, reason } of unserved) {
-    const types = READ_BY[runbook] ?? [runbook];
+    const types = (READ_BY[runbook] ?? [runbook]).filter(movesToThisBuild);
+    if (types.length === 0) continue;
     const query = `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running' AND (${types.map((type) => `WorkflowType = '${type}'`).join(' OR ')})`;
     try {
       const [{ count }, page] = await Promise.all([

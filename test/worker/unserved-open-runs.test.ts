@@ -57,6 +57,7 @@ describe('the worker’s start check of open runs its policy cannot serve', () =
           { runbook: 'incident', reason: 'the policy has no runbooks.incident section' },
           { runbook: 'breakGlassDrill', reason: 'no STAGING_DATABASE_URL' },
         ],
+        false,
         log,
       ),
       (error: unknown) => {
@@ -90,6 +91,7 @@ describe('the worker’s start check of open runs its policy cannot serve', () =
       'default',
       'runbooks',
       [{ runbook: 'incident', reason: 'no section' }],
+      false,
       log,
     );
     assert.deepEqual(warnings, [
@@ -105,6 +107,7 @@ describe('the worker’s start check of open runs its policy cannot serve', () =
       'default',
       'runbooks',
       [{ runbook: 'releaseRollback', reason: 'x' }],
+      false,
       log,
     );
     assert.deepEqual(warnings, []);
@@ -112,5 +115,24 @@ describe('the worker’s start check of open runs its policy cannot serve', () =
       "TaskQueue = 'runbooks' AND ExecutionStatus = 'Running' AND (WorkflowType = 'releaseRollback')",
       "TaskQueue = 'runbooks' AND ExecutionStatus = 'Running' AND (WorkflowType = 'releaseRollback')",
     ]);
+  });
+
+  test('a versioned worker asks only for the types that move to it (AUTO_UPGRADE); PINNED runs stay with their build', async () => {
+    const fake = service(() => ({ count: 0, ids: [] }));
+    const { logger: log } = logger();
+    await refuseUnservedOpenRuns(
+      fake.service,
+      'default',
+      'runbooks',
+      [
+        { runbook: 'incident', reason: 'no section' },
+        { runbook: 'breakGlassDrill', reason: 'no staging' },
+      ],
+      true,
+      log,
+    );
+    const incidentOnly =
+      "TaskQueue = 'runbooks' AND ExecutionStatus = 'Running' AND (WorkflowType = 'incident')";
+    assert.deepEqual(fake.queries, [incidentOnly, incidentOnly]);
   });
 });
