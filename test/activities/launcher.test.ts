@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { launchFile, type LaunchError, type LaunchOptions } from '../../src/activities/exec/launcher';
@@ -158,5 +159,37 @@ describe('the process launcher', () => {
     } finally {
       if (program > 0 && alive(program)) process.kill(program, 'SIGKILL');
     }
+  });
+
+  test('a launcher that ends before it is ready ran nothing: its calls, and every later one, start from the worker, once each', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'runbooks-launcher-'));
+    const marks = path.join(dir, 'runs');
+    const exits = path.join(dir, 'exits.js');
+    writeFileSync(exits, 'process.exit(3);\n');
+    // The worker's fork replaced by one of a launcher that exits at once, before saying it is ready.
+    const script = `
+      const childProcess = require('node:child_process');
+      const fork = childProcess.fork;
+      childProcess.fork = (_script, args, options) => fork(${JSON.stringify(exits)}, args, options);
+      const { launchFile } = require(${JSON.stringify(LAUNCHER)});
+      const mark = ['-e', 'require("node:fs").appendFileSync(${JSON.stringify(marks)}, "x"); process.stdout.write(String(process.ppid))'];
+      launchFile(process.execPath, mark, { timeout: 10000 }, (error, first) =>
+        launchFile(process.execPath, mark, { timeout: 10000 }, (again, second) =>
+          process.stdout.write(JSON.stringify({ error: error?.message ?? again?.message, first, second, pid: process.pid }))));`;
+    const worker = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    worker.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    worker.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    assert.equal(await new Promise((resolve) => worker.on('exit', resolve)), 0, stderr);
+    const ended = JSON.parse(stdout) as { error?: string; first: string; second: string; pid: number };
+    assert.equal(ended.error, undefined);
+    assert.equal(Number(ended.first), ended.pid, 'the first call did not run from the worker');
+    assert.equal(Number(ended.second), ended.pid, 'a later call did not run from the worker');
+    assert.equal(readFileSync(marks, 'utf8'), 'xx', 'not run once each');
+    assert.match(
+      stderr,
+      /the process launcher could not be started \(exited \(code 3\)\): the worker starts its programs itself/,
+    );
   });
 });

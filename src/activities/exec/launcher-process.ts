@@ -7,9 +7,9 @@
  * running goes on to its end, as it would have after the worker's own death. Signals to the
  * worker's process group do not end it (below).
  */
-import { execFile, type ExecFileException } from 'node:child_process';
-import { endStdin } from '../child-stdin';
-import type { LaunchFailure, LaunchReply, LaunchRequest } from './protocol';
+import type { ExecFileException } from 'node:child_process';
+import type { LaunchFailure, LaunchReady, LaunchReply, LaunchRequest } from './protocol';
+import { runProgram } from './run-program';
 
 function failureOf(error: ExecFileException | Error): LaunchFailure {
   const failure = error as ExecFileException;
@@ -32,26 +32,17 @@ function reply(message: LaunchReply): void {
 function run(request: LaunchRequest): void {
   const { id, file, args, options } = request;
   try {
-    const child = execFile(
-      file,
-      args,
-      {
-        timeout: options.timeout,
-        ...(options.maxBuffer !== undefined ? { maxBuffer: options.maxBuffer } : {}),
-        ...(options.killSignal ? { killSignal: options.killSignal } : {}),
-        env: options.env,
-        cwd: options.cwd,
-        encoding: 'utf8',
-      },
-      (error, stdout, stderr) => reply({ id, stdout, stderr, ...(error ? { error: failureOf(error) } : {}) }),
+    runProgram(file, args, options, (error, stdout, stderr) =>
+      reply({ id, stdout, stderr, ...(error ? { error: failureOf(error) } : {}) }),
     );
-    if (options.input !== undefined) endStdin(child, options.input);
   } catch (error) {
     // execFile throws for arguments it cannot take (a NUL byte in one): that call's failure only.
     reply({ id, stdout: '', stderr: '', error: failureOf(error as Error) });
   }
 }
 
+// Ready, then the handler, in one turn: no request is taken before the worker can know it started.
+process.send?.({ ready: true } satisfies LaunchReady);
 process.on('message', (message) => run(message as LaunchRequest));
 process.on('disconnect', () => process.exit(0));
 // It lives as long as its worker's channel: a Ctrl-C or a SIGTERM to the worker's process group

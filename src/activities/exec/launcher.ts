@@ -10,14 +10,15 @@
  * matrix run those starts were a third of the worker's CPU time. From the launcher (~50 MiB) a
  * start costs its own ~1 ms and the worker only a message.
  *
- * If the launcher cannot be started, the program is started from the worker as before. If it dies
- * with programs running, each of their calls fails (retryable, like a kubectl that died) and the
+ * If the launcher cannot be started (fork fails, or it ends before it says it is ready, so it ran
+ * nothing), the programs are started from the worker as before, from then on. If it dies once
+ * ready, each call it had fails (retryable, like a kubectl that died: it may have run) and the
  * next call starts a new launcher.
  */
-import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { endStdin } from '../child-stdin';
-import type { LaunchFailure, LaunchOptions, LaunchReply, LaunchRequest } from './protocol';
+import type { LaunchFailure, LaunchOptions, LaunchReady, LaunchReply, LaunchRequest } from './protocol';
+import { runProgram } from './run-program';
 
 export type { LaunchOptions } from './protocol';
 
@@ -45,19 +46,24 @@ function currentEnv(): Record<string, string> {
 
 class Launcher {
   private child: ChildProcess | undefined;
+  /** The launcher could not be started: the worker starts its programs itself. */
+  private unavailable = false;
   private nextId = 1;
-  private readonly pending = new Map<number, { file: string; callback: LaunchCallback }>();
+  private readonly pending = new Map<
+    number,
+    { file: string; args: string[]; options: LaunchOptions; callback: LaunchCallback }
+  >();
 
   run(file: string, args: string[], options: LaunchOptions, callback: LaunchCallback): void {
-    const child = this.child ?? this.start();
-    if (!child) return runInWorker(file, args, options, callback);
+    const child = this.unavailable ? undefined : (this.child ?? this.start());
+    if (!child) return runProgram(file, args, options, callback);
     const request: LaunchRequest = {
       id: this.nextId++,
       file,
       args,
       options: { ...options, env: currentEnv(), cwd: process.cwd() },
     };
-    this.pending.set(request.id, { file, callback });
+    this.pending.set(request.id, { file, args, options, callback });
     // A program running keeps the worker's process alive, as its own child would.
     if (this.pending.size === 1) this.hold(child, true);
     child.send(request, (error) => {
@@ -75,13 +81,27 @@ class Launcher {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         serialization: 'advanced',
       });
-    } catch {
+    } catch (error) {
+      this.giveUp(error instanceof Error ? error.message : String(error));
       return undefined;
     }
-    child.on('message', (message) => this.settle(message as LaunchReply));
+    let ready = false;
+    child.on('message', (message: LaunchReply | LaunchReady) => {
+      if ('ready' in message) ready = true;
+      else this.settle(message);
+    });
     const gone = (why: string) => {
       if (this.child !== child) return;
       this.child = undefined;
+      if (!ready) {
+        // It took no request: each is started here instead, once.
+        this.giveUp(why);
+        for (const [id, { file, args, options, callback }] of this.pending) {
+          this.pending.delete(id);
+          runProgram(file, args, options, callback);
+        }
+        return;
+      }
       for (const [id, { file }] of this.pending)
         this.settle({
           id,
@@ -90,11 +110,20 @@ class Launcher {
           error: { code: 'ELAUNCHER', message: `the process launcher ${why} before ${file} ended` },
         });
     };
-    child.on('exit', (code, signal) => gone(`exited (${signal ?? `code ${String(code)}`})`));
+    // 'close': once it has exited and its channel is read to the end (every answer it sent taken).
+    child.on('close', (code, signal) => gone(`exited (${signal ?? `code ${String(code)}`})`));
     child.on('error', (error) => gone(`failed (${error.message})`));
     this.child = child;
     this.hold(child, false);
     return child;
+  }
+
+  private giveUp(why: string): void {
+    this.unavailable = true;
+    process.emitWarning(
+      `the process launcher could not be started (${why}): the worker starts its programs itself`,
+      { code: 'RUNBOOKS_LAUNCHER_UNAVAILABLE' },
+    );
   }
 
   private settle(reply: LaunchReply): void {
@@ -113,21 +142,6 @@ class Launcher {
       else handle?.unref();
     }
   }
-}
-
-function runInWorker(file: string, args: string[], options: LaunchOptions, callback: LaunchCallback): void {
-  const child = execFile(
-    file,
-    args,
-    {
-      timeout: options.timeout,
-      ...(options.maxBuffer !== undefined ? { maxBuffer: options.maxBuffer } : {}),
-      ...(options.killSignal ? { killSignal: options.killSignal } : {}),
-      encoding: 'utf8',
-    },
-    (error, stdout, stderr) => callback(error, stdout, stderr),
-  );
-  if (options.input !== undefined) endStdin(child, options.input);
 }
 
 const launcher = new Launcher();

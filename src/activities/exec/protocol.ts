@@ -36,6 +36,11 @@ export interface LaunchFailure {
   path?: string;
 }
 
+/** The launcher's first message, sent before it takes any request (./launcher.ts: a launcher that never sent it ran nothing). */
+export interface LaunchReady {
+  ready: true;
+}
+
 export interface LaunchReply {
   id: number;
   stdout: string;
