@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,11 +51,21 @@ const FUTURE_SKEW_MS = 60_000;
 function sshKeygen(args: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     launchFile('ssh-keygen', args, { timeout: 10_000, input: stdin }, (error, stdout, stderr) => {
-      if (error && (error as NodeJS.ErrnoException).code === 'ENOENT')
+      if (error?.code === 'ENOENT')
         return reject(
           new ConfigurationError(
             'ssh-keygen is not installed on the worker (Debian: apt-get install openssh-client)',
           ),
+        );
+      // Killed (its timeout), or not run to its end (a system error, the launcher gone): no
+      // verdict, so none is given. A retry checks again; a check that never ends says so
+      // (signature_unverifiable), never "not a signature" for one that may be good.
+      if (error && (error.killed || typeof error.code === 'string'))
+        return reject(
+          ApplicationFailure.create({
+            type: 'SignatureCheckFailed',
+            message: `ssh-keygen gave no verdict: ${error.message}`,
+          }),
         );
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
