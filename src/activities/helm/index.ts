@@ -71,7 +71,7 @@ function runHelm(args: string[], timeoutMs: number, secrets: readonly string[]):
         const detail = error.killed
           ? `no answer within ${timeoutMs} ms`
           : scrubTail(stderr.trim().split('\n').slice(-5).join(' | '), secrets, 1_000) ||
-            `exit code ${String(error.code)}`;
+            (typeof error.code === 'number' ? `exit code ${error.code}` : error.message);
         const permanent = PERMANENT.test(stderr);
         reject(
           ApplicationFailure.create({
