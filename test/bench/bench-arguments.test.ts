@@ -21,6 +21,7 @@ describe('benchmarks', () => {
     ['sleepers', '0'],
     ['overhead', '-3'],
     ['replay', '2.5'],
+    ['launcher', 'many'],
     ['sleepers', '1000000'],
   ] as const)
     test(`\`npm run bench -- ${name} ${arg}\` stops at once, naming N and what it takes`, () => {
