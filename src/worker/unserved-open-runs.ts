@@ -17,7 +17,7 @@ const READ_BY: Partial<Record<RunbookName, string[]>> = {
 /** Runs named in the refusal; the count says how many more. */
 const NAMED = 5;
 
-export interface OpenRunsOfUnserved {
+interface OpenRunsOfUnserved {
   runbook: RunbookName;
   reason: string;
   open: number;

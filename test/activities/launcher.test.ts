@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { launchFile, type LaunchError, type LaunchOptions } from '../../src/activities/exec/launcher';
+import { eventually } from '../fixtures/wait';
 
 /** The worker's process launcher (src/activities/exec): execFile's behaviour, from another process. */
 
@@ -48,13 +49,6 @@ function childOf(parent: number): number {
     if (pid > 0 && procStat(pid)?.parent === parent && alive(pid)) return pid;
   }
   return 0;
-}
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  for (const began = Date.now(); Date.now() - began < timeoutMs;)
-    if (condition()) return true;
-    else await new Promise((resolve) => setTimeout(resolve, 50));
-  return condition();
 }
 
 describe('the process launcher', () => {
@@ -136,7 +130,7 @@ describe('the process launcher', () => {
     assert.equal(code, 0);
     const launcherPid = Number(/^launcher (\d+)$/m.exec(printed)?.[1]);
     assert.ok(launcherPid > 0, `printed: ${printed}`);
-    assert.ok(await until(() => !alive(launcherPid), 5_000), 'the launcher outlived its worker');
+    await eventually(() => !alive(launcherPid), 'the launcher to end with its worker', 5_000);
 
     // A worker killed -9 with a program running: its launcher exits (the program goes on).
     const worker = spawn(
@@ -148,14 +142,13 @@ describe('the process launcher', () => {
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let pid = 0;
-    await until(() => (pid = childOf(worker.pid!)) > 0, 10_000);
-    assert.ok(pid > 0, 'no launcher started');
+    await eventually(() => (pid = childOf(worker.pid!)) > 0, 'the worker’s launcher', 10_000);
     let program = 0;
-    await until(() => (program = childOf(pid)) > 0, 10_000);
+    await eventually(() => (program = childOf(pid)) > 0, 'the launcher’s program', 10_000);
     try {
       worker.kill('SIGKILL');
       // At once, not when its program ends (in a minute).
-      assert.ok(await until(() => !alive(pid), 5_000), 'the launcher outlived a worker killed -9');
+      await eventually(() => !alive(pid), 'the launcher to end with a worker killed -9', 5_000);
     } finally {
       if (program > 0 && alive(program)) process.kill(program, 'SIGKILL');
     }

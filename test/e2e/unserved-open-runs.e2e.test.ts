@@ -8,6 +8,7 @@ import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../f
 import { spawnNode, type ChildHandle } from '../fixtures/processes';
 import { workflowSuite } from '../fixtures/suite';
 import { uniqueId } from '../fixtures/temporal';
+import { readUntil } from '../fixtures/wait';
 
 /**
  * A deploy whose policy no longer serves a runbook with runs open (its section removed): the
@@ -32,14 +33,6 @@ after(async () => {
   await sinks?.stop();
 });
 
-async function untilListed(query: string, expected: number): Promise<void> {
-  for (let waited = 0; waited < 30_000; waited += 200) {
-    if ((await suite.env.client.workflow.count(query)).count === expected) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  assert.fail(`visibility never counted ${expected} for ${query}`);
-}
-
 describe('a worker whose policy cannot serve runs open on its task queue (dev server)', () => {
   test('does not start, naming the runs and what the policy lost; with the section back it starts', async () => {
     const taskQueue = uniqueId('runbooks-unserved');
@@ -50,7 +43,14 @@ describe('a worker whose policy cannot serve runs open on its task queue (dev se
       args: [{ incidentId } as IncidentInput],
     });
     started.push(open);
-    await untilListed(`TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`, 1);
+    const openQuery = `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`;
+    await readUntil(
+      () => suite.env.client.workflow.count(openQuery),
+      ({ count }) => count === 1,
+      `visibility to count the open incident (${openQuery})`,
+      30_000,
+      200,
+    );
     const env = {
       ...channelSecrets(sinks),
       DATABASE_URL: suite.db.url,

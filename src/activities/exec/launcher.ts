@@ -7,7 +7,7 @@
  * caller's page tables, so the start blocks the worker for a time that grows with its memory:
  * ~10 ms per kubectl call from a test worker of 500–650 MiB (1 ms from a 50 MiB process),
  * during which no workflow task, heartbeat or other activity of the worker moves. In a fault
- * matrix run those starts were a third of the worker's CPU time. From the launcher (~50 MiB) a
+ * matrix run those starts were a third of the worker's CPU time. From the launcher (41 MiB) a
  * start costs its own ~1 ms and the worker only a message.
  *
  * If the launcher cannot be started (fork fails, or it ends before it says it is ready, so it ran
@@ -30,6 +30,11 @@ export interface LaunchError extends Error {
 }
 
 export type LaunchCallback = (error: LaunchError | null, stdout: string, stderr: string) => void;
+
+/** What a failed call says when its program printed nothing: its exit code, or why it has none. */
+export function failureWithoutOutput(error: LaunchError): string {
+  return typeof error.code === 'number' ? `exit code ${error.code}` : error.message;
+}
 
 const LAUNCHER_SCRIPT = path.join(__dirname, 'launcher-process.js');
 

@@ -6,7 +6,7 @@ import { helmPinArguments, helmTarget } from '../../common/helm-pin';
 import type { ReleaseRollbackPolicy } from '../../common/policy';
 import { scrubTail } from '../../common/scrub';
 import { deliveredReceipt, recordReceipt } from '../delivery-ledger';
-import { launchFile } from '../exec/launcher';
+import { failureWithoutOutput, launchFile } from '../exec/launcher';
 import { parseInput, requiredSection } from '../validation';
 
 /**
@@ -71,7 +71,7 @@ function runHelm(args: string[], timeoutMs: number, secrets: readonly string[]):
         const detail = error.killed
           ? `no answer within ${timeoutMs} ms`
           : scrubTail(stderr.trim().split('\n').slice(-5).join(' | '), secrets, 1_000) ||
-            (typeof error.code === 'number' ? `exit code ${error.code}` : error.message);
+            failureWithoutOutput(error);
         const permanent = PERMANENT.test(stderr);
         reject(
           ApplicationFailure.create({

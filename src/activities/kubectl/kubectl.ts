@@ -1,12 +1,12 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { launchFile } from '../exec/launcher';
+import { failureWithoutOutput, launchFile } from '../exec/launcher';
 
 /**
  * Runs the real `kubectl` with an argument array (never a shell), from the worker's process
  * launcher (../exec/launcher.ts), always with an explicit --context and --namespace, a timeout
- * and captured output. The binary is `kubectl` on
- * PATH (tests put a fake first on PATH), or $KUBECTL.
+ * and captured output. The binary is `kubectl` on PATH (tests put a fake first on PATH), or
+ * $KUBECTL.
  */
 
 export interface KubectlTarget {
@@ -83,9 +83,7 @@ export function runKubectl(
             }),
           );
         }
-        const detail =
-          stderr.trim().split('\n').slice(-5).join(' | ') ||
-          (typeof error.code === 'number' ? `exit code ${error.code}` : error.message);
+        const detail = stderr.trim().split('\n').slice(-5).join(' | ') || failureWithoutOutput(error);
         const permanent = PERMANENT.test(stderr);
         reject(
           ApplicationFailure.create({
