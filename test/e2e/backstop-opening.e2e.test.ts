@@ -54,14 +54,11 @@ describe('backstop opening on the dev server', () => {
       },
     });
     const taskQueue = uniqueId('runbooks-opening');
-    const env = {
+    const env = suite.processEnv({
       ...channelSecrets(sinks),
-      DATABASE_URL: suite.db.url,
-      TEMPORAL_ADDRESS: suite.devServer.address,
-      TEMPORAL_NAMESPACE: 'default',
       RUNBOOKS_TASK_QUEUE: taskQueue,
       RUNBOOKS_POLICY_FILE: policy.file,
-    };
+    });
 
     // The story's claim lock (backstop_claim_story_v1), held so the opening waits inside its task.
     const holder = await suite.db.pool.connect();

@@ -65,13 +65,7 @@ function input(requestedBy = '@alice'): BreakGlassRestoreInput {
 
 /** The environment of a worker process on the suite's database and dev server. */
 function workerEnv(taskQueue: string, policyFile: string): Record<string, string> {
-  return {
-    DATABASE_URL: suite.db.url,
-    TEMPORAL_ADDRESS: suite.devServer.address,
-    TEMPORAL_NAMESPACE: 'default',
-    RUNBOOKS_TASK_QUEUE: taskQueue,
-    RUNBOOKS_POLICY_FILE: policyFile,
-  };
+  return suite.processEnv({ RUNBOOKS_TASK_QUEUE: taskQueue, RUNBOOKS_POLICY_FILE: policyFile });
 }
 
 async function breakGlassRows(incidentId: string): Promise<number> {

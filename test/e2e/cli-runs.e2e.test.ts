@@ -54,11 +54,7 @@ async function cliWith(
   env: Record<string, string>,
   ...args: string[]
 ): Promise<{ code: number | null; output: string }> {
-  const run = spawnNode('dist/src/cli/main.js', args, {
-    TEMPORAL_ADDRESS: suite.devServer.address,
-    TEMPORAL_NAMESPACE: 'default',
-    ...env,
-  });
+  const run = spawnNode('dist/src/cli/main.js', args, suite.processEnv(env));
   const code = await run.exited();
   return { code, output: run.output() };
 }
@@ -842,12 +838,10 @@ describe('CLI: runs found by incident (dev server)', () => {
             '--rationale',
             'restore the last good config',
           ],
-          {
-            TEMPORAL_ADDRESS: suite.devServer.address,
-            TEMPORAL_NAMESPACE: 'default',
+          suite.processEnv({
             RUNBOOKS_TASK_QUEUE: uniqueId('no-worker'),
             RUNBOOKS_OTLP_TRACES_URL: tracesUrl,
-          },
+          }),
         );
         const code = await run.exited();
         const tookMs = performance.now() - started;

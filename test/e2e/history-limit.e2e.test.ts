@@ -348,7 +348,7 @@ describe('an incident flooded with updates past its history limit (dev server)',
             '--text',
             'by update from the CLI',
           ],
-          { TEMPORAL_ADDRESS: suite.devServer.address, TEMPORAL_NAMESPACE: 'default' },
+          suite.processEnv(),
         );
         assert.equal(await cli.exited(), 0, cli.output());
         assert.match(

@@ -70,9 +70,7 @@ function workerEnv(cluster: FakeCluster, blocksFile: string, taskQueue: string):
     PATH: `${FAKE_KUBECTL_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
     FAKE_KUBECTL_STATE: cluster.file,
     FAKE_BLOCKS_STATE: blocks,
-    DATABASE_URL: suite.db.url,
-    TEMPORAL_ADDRESS: suite.devServer.address,
-    TEMPORAL_NAMESPACE: 'default',
+    ...suite.processEnv(),
     RUNBOOKS_TASK_QUEUE: taskQueue,
     RUNBOOKS_POLICY_FILE: rollbackPolicy(tmp, prometheus.url).file,
   };

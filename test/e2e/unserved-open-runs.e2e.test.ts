@@ -51,13 +51,7 @@ describe('a worker whose policy cannot serve runs open on its task queue (dev se
       30_000,
       200,
     );
-    const env = {
-      ...channelSecrets(sinks),
-      DATABASE_URL: suite.db.url,
-      TEMPORAL_ADDRESS: suite.devServer.address,
-      TEMPORAL_NAMESPACE: 'default',
-      RUNBOOKS_TASK_QUEUE: taskQueue,
-    };
+    const env = suite.processEnv({ ...channelSecrets(sinks), RUNBOOKS_TASK_QUEUE: taskQueue });
 
     const withoutIncident = policyWithChannels(tmp, sinks, {
       overrides: (file) => {

@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { z } from 'zod';
@@ -7,6 +6,7 @@ import type { ReleaseRollbackPolicy } from '../../common/policy';
 import { scrubTail } from '../../common/scrub';
 import { deliveredReceipt, recordReceipt } from '../delivery-ledger';
 import { failureWithoutOutput, launchFile } from '../exec/launcher';
+import { HEARTBEAT_EVERY_MS, heartbeatIfInActivity } from '../heartbeat';
 import { parseInput, requiredSection } from '../validation';
 
 /**
@@ -36,17 +36,8 @@ const pinSchema = z
   })
   .strict();
 
-const HEARTBEAT_EVERY_MS = 5_000;
 const PERMANENT =
   /\b(not found|Forbidden|Unauthorized|forbidden|unknown flag|invalid|has no deployed releases)\b/;
-
-function heartbeatIfInActivity(): void {
-  try {
-    Context.current().heartbeat();
-  } catch {
-    // not in an activity: nothing to report to
-  }
-}
 
 function runHelm(args: string[], timeoutMs: number, secrets: readonly string[]): Promise<string> {
   const binary = process.env.HELM ?? 'helm';

@@ -1,6 +1,6 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { failureWithoutOutput, launchFile } from '../exec/launcher';
+import { HEARTBEAT_EVERY_MS, heartbeatIfInActivity } from '../heartbeat';
 
 /**
  * Runs the real `kubectl` with an argument array (never a shell), from the worker's process
@@ -26,17 +26,6 @@ const CONTEXT = /^[A-Za-z0-9._@:/-]{1,253}$/;
 /** Errors that another attempt cannot fix. */
 const PERMANENT =
   /\b(NotFound|Forbidden|Unauthorized|forbidden|not found|unknown (command|flag|shorthand)|invalid|error: context .* does not exist|doesn't have a resource type)\b/;
-
-const HEARTBEAT_EVERY_MS = 5_000;
-
-/** A heartbeat when called inside an activity (a no-op elsewhere). */
-export function heartbeatIfInActivity(): void {
-  try {
-    Context.current().heartbeat();
-  } catch {
-    // not in an activity (a unit test or the CLI): nothing to report to
-  }
-}
 
 export function runKubectl(
   target: KubectlTarget,

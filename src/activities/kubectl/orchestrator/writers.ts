@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { setTimeout as delay } from 'node:timers/promises';
 import { requiredSection } from '../../validation';
-import { heartbeatIfInActivity } from '../kubectl';
+import { heartbeatIfInActivity } from '../../heartbeat';
 import { joinArgv, type OrchestratorCluster } from './cluster';
 
 /**
