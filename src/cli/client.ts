@@ -44,10 +44,13 @@ export function noServerHint(env: NodeJS.ProcessEnv): string | undefined {
   );
 }
 
-/** `error` with the hint above, when there is one, as the CLI says a configuration problem. */
+/**
+ * `error` after the hint above, when there is one, as the CLI says a configuration problem: the
+ * hint first, since it is what to do (the missing key follows from the missing stack).
+ */
 function withHint(error: unknown, hint: string | undefined): unknown {
   if (!hint) return error;
-  return new ConfigurationError(`${error instanceof Error ? error.message : String(error)}\n${hint}`);
+  return new ConfigurationError(`${hint}\n${error instanceof Error ? error.message : String(error)}`);
 }
 
 export interface CommandContext {
