@@ -8,11 +8,21 @@ import { redact } from './channels';
  * - 429 and 5xx, timeouts and connection errors: a retryable `ChannelUnavailable` failure, with
  *   `nextRetryDelay` from Retry-After when the server sent one (capped);
  * - any other 4xx: a non-retryable `ChannelRejected` failure naming the channel, the status and
- *   the response text.
+ *   the response text;
+ * - a 2xx whose body is over MAX_RESPONSE_BYTES: a non-retryable `ChannelRejected` failure.
  * Every message is scrubbed of the worker's secrets.
  */
 
 export const MAX_RETRY_AFTER_MS = 120_000;
+
+/**
+ * The most of a response body a call reads (the APIs' pages, messages and query results are a few
+ * hundred KiB at most). A 2xx with more fails for good and the rest is not read; an error's body
+ * over it is not quoted. Before, the whole body was read: a URL that streamed 400 MiB (a download,
+ * a proxy's error page) took the worker's RSS to 1.3 GiB, and one of 700 MiB could not be made a
+ * string and was taken as an empty body (the caller then said "not JSON"), at 1.5 GiB.
+ */
+export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 export interface ApiRequest {
   /** Channel name, for messages: "slack-incidents", "github", … */
@@ -68,10 +78,26 @@ export async function callApi(request: ApiRequest): Promise<ApiResponse> {
       message: scrub(`${request.channel}: ${request.operation}: ${reason}`),
     });
   }
-  const text = await response.text().catch(() => '');
-  if (response.ok) return { status: response.status, headers: response.headers, text };
+  const text = await boundedText(response, MAX_RESPONSE_BYTES).catch(() => '');
+  const overBound = `a body over ${MAX_RESPONSE_BYTES / (1024 * 1024)} MiB, not read further`;
+  if (response.ok) {
+    if (text === undefined)
+      throw ApplicationFailure.create({
+        type: 'ChannelRejected',
+        nonRetryable: true,
+        message: scrub(
+          `${request.channel}: ${request.operation}: HTTP ${response.status} with ${overBound} (is the URL ${request.channel}'s API?)`,
+        ),
+        details: [{ status: response.status }],
+      });
+    return { status: response.status, headers: response.headers, text };
+  }
 
-  const excerpt = scrub(text.replace(/\s+/g, ' ').trim().slice(0, 500)) || '(empty body)';
+  // An error's body is only quoted: one over the bound does not change how the status is taken.
+  const excerpt =
+    text === undefined
+      ? `(${overBound})`
+      : scrub(text.replace(/\s+/g, ' ').trim().slice(0, 500)) || '(empty body)';
   const message = scrub(
     `${request.channel}: ${request.operation}: HTTP ${response.status} ${response.statusText}: ${excerpt}`,
   );
@@ -90,6 +116,35 @@ export async function callApi(request: ApiRequest): Promise<ApiResponse> {
     nonRetryable: true,
     details: [{ status: response.status }],
   });
+}
+
+/**
+ * The body as text (UTF-8, a BOM dropped, as `response.text()`), or undefined when it is over
+ * `maxBytes`: then what is left of it is not read and the connection is closed. A declared
+ * Content-Length over the bound is refused before a byte is read.
+ */
+async function boundedText(response: Response, maxBytes: number): Promise<string | undefined> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  const body = response.body;
+  if (declared > maxBytes) {
+    await body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  if (!body) return '';
+  const reader = (body as ReadableStream<Uint8Array>).getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 /** A fetch given up by its `AbortSignal.timeout`. */
