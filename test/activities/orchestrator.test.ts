@@ -290,6 +290,17 @@ describe('kubectl layer', () => {
     const costly = await run(activities.runPilotVerification);
     assert.equal(costly.ok, false);
     assert.deepEqual(costly.reasons, ['cost $2.40 (the seed expects < $2.00)']);
+    // A flow that prints 100 MiB before its verdict: judged on what it printed last, and the worker
+    // holds its first 1 Mi and last 4 Mi characters (before: all of it, however much).
+    writeFileSync(blocksState, JSON.stringify({ mode: 'pass', verboseMiB: 100 }));
+    const verbose = await run(activities.runPilotVerification);
+    assert.equal(verbose.ok, true, verbose.reasons.join());
+    assert.equal(verbose.costUsd, 1.42);
+    const kept = readFileSync(verbose.outputArtifact!.path, 'utf8');
+    assert.ok(kept.length <= 5 * 1024 * 1024 + 100, `kept ${kept.length} characters`);
+    assert.match(kept, /\n\[… \d+ characters of output not kept …\]\n/);
+    assert.match(kept, /Quality Gates: 5\/5 passed\n$/);
+    assert.doesNotMatch(kept, /\uFFFD/, 'a character split between two chunks is kept whole');
     writeFileSync(blocksState, JSON.stringify({ mode: 'fail' }));
     const fail = await run(activities.runPilotVerification);
     assert.equal(fail.ok, false);

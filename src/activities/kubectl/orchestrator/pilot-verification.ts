@@ -7,6 +7,42 @@ import { joinArgv, type OrchestratorCluster, type OrchestratorDeps } from './clu
 /** Output longer than this goes to an artifact; the history keeps its scrubbed end. */
 const OUTPUT_KEPT = 2_000;
 
+/**
+ * What of the test flow's output the worker holds: its first 1 Mi characters and its last 4 Mi
+ * (the verdict lines come last); what is between is counted and said in the artifact. Before, all
+ * of it was held: a flow that printed without end grew the worker until it was killed, and the
+ * retried verification killed the next one.
+ */
+const HEAD_KEPT = 1024 * 1024;
+const TAIL_KEPT = 4 * 1024 * 1024;
+
+class BoundedOutput {
+  private head = '';
+  private tail = '';
+  private omitted = 0;
+
+  add(chunk: string): void {
+    const intoHead = chunk.slice(0, Math.max(0, HEAD_KEPT - this.head.length));
+    this.head += intoHead;
+    this.tail += chunk.slice(intoHead.length);
+    // Cut back in steps, not at every chunk: each cut copies the tail once.
+    if (this.tail.length > 2 * TAIL_KEPT) this.trim();
+  }
+
+  text(): string {
+    this.trim();
+    return this.omitted
+      ? `${this.head}\n[… ${this.omitted} characters of output not kept …]\n${this.tail}`
+      : this.head + this.tail;
+  }
+
+  private trim(): void {
+    if (this.tail.length <= TAIL_KEPT) return;
+    this.omitted += this.tail.length - TAIL_KEPT;
+    this.tail = this.tail.slice(-TAIL_KEPT);
+  }
+}
+
 /** Seed 002 step 5: the configured test flow on the pilot repo (a local command, argument array, no shell). */
 export function createPilotVerification(cluster: OrchestratorCluster, deps: OrchestratorDeps) {
   const { rollback } = cluster;
@@ -24,24 +60,27 @@ export function createPilotVerification(cluster: OrchestratorCluster, deps: Orch
         spawnError?: string;
       }>((resolve) => {
         const child = spawn(binary!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-        let output = '';
+        const output = new BoundedOutput();
         let timedOut = false;
         const timer = setTimeout(() => {
           timedOut = true;
           child.kill('SIGKILL');
         }, timeout);
         const beat = setInterval(() => heartbeat(), 5_000);
-        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+        // Decoded per stream, so a character split between two chunks stays whole.
+        for (const stream of [child.stdout, child.stderr]) {
+          stream.setEncoding('utf8');
+          stream.on('data', (chunk: string) => output.add(chunk));
+        }
         child.on('error', (error) => {
           clearTimeout(timer);
           clearInterval(beat);
-          resolve({ code: null, output, timedOut, spawnError: error.message });
+          resolve({ code: null, output: output.text(), timedOut, spawnError: error.message });
         });
         child.on('close', (code) => {
           clearTimeout(timer);
           clearInterval(beat);
-          resolve({ code, output, timedOut });
+          resolve({ code, output: output.text(), timedOut });
         });
       });
       const durationSeconds = (Date.now() - started) / 1000;
