@@ -102,8 +102,15 @@ async function canaryRolledBackAgainstRefusals(taskQueue: string, refusals: numb
 /** kubectl fails with `stderr` on the next ten `verb` calls: more than the step's retries. */
 const kubectlFailsEveryAttempt = (verb: string, stderr: string): void =>
   cluster.scriptNext(...Array.from({ length: 10 }, () => ({ verb, stderr, exitCode: 1 })));
-const untilNeedsHuman = (handle: Parameters<typeof waitForStatus>[0], what: string) =>
-  waitForStatus<ReenablementStatus>(handle, atStep('needs_human'), `needs_human on ${what}`, 60_000);
+/**
+ * needs_human once the step's attempts are spent. The server's clock skips their backoff first
+ * (2 + 4 + 8 + 16 s for a kubectl mutation): a test that only queried waited it out in real time,
+ * 30 s per run.
+ */
+const untilNeedsHuman = async (handle: Parameters<typeof waitForStatus>[0], what: string) => {
+  await suite.env.sleep(MINUTE);
+  return waitForStatus<ReenablementStatus>(handle, atStep('needs_human'), `needs_human on ${what}`, 60_000);
+};
 
 async function notices(workflowId: string): Promise<{ kind: string; severity: string }[]> {
   const rows = await suite.db.pool.query<{ kind: string; severity: string }>(

@@ -546,6 +546,8 @@ describe('rollbackToPilot failure paths (time-skipping)', () => {
       };
       cluster.scriptNext(...Array.from({ length: 5 }, () => refused));
       const handle = await start(taskQueue, input());
+      // The attempts' backoff (30 s) in a skip, not in real time.
+      await suite.env.sleep(2 * MINUTE);
       const waiting = await waitForStatus<RollbackStatus>(
         handle,
         (s) => s.step === 'needs_human',
