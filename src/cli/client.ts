@@ -1,5 +1,4 @@
 import { Client } from '@temporalio/client';
-import { startTracing } from '../worker/tracing';
 import { runningStack } from '../local/stack-connection';
 import { DEFAULT_TASK_QUEUE, tracesExportFrom } from '../worker/config';
 import { connectClient, loadTemporalTarget } from '../worker/connection';
@@ -81,8 +80,15 @@ export async function withClient<T>(work: (ctx: CommandContext) => Promise<T>): 
   };
   // A command waits for its spans' export as it exits: a collector that does not answer may hold
   // it for this long, not for the worker's 10 s.
+  // Loaded only when traces are exported: OpenTelemetry's SDK and the Temporal interceptors are
+  // ~120 modules that every command paid for at start otherwise.
   const tracing = tracesExport
-    ? startTracing(tracesExport, 'durable-runbooks-cli', { warn: say, info: say }, CLI_EXPORT_TIMEOUT_MS)
+    ? (await import('../worker/tracing.js')).startTracing(
+        tracesExport,
+        'durable-runbooks-cli',
+        { warn: say, info: say },
+        CLI_EXPORT_TIMEOUT_MS,
+      )
     : undefined;
   const connection = await connectClient(target).catch(async (error: unknown) => {
     await tracing?.shutdown();

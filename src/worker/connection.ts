@@ -1,12 +1,12 @@
 import { Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { NativeConnection } from '@temporalio/worker';
 import { ConfigurationError } from '../common/errors';
 
 /**
  * The Temporal connection from Temporal's standard environment configuration: TEMPORAL_ADDRESS,
  * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE.
- * Defaults to the local dev server (127.0.0.1:7233, namespace "default").
+ * Defaults to the local dev server (127.0.0.1:7233, namespace "default"). Client side only (the CLI
+ * loads it): the worker's native connection is in ./native-connection.ts, with the SDK's worker.
  */
 export interface TemporalTarget {
   address: string;
@@ -29,7 +29,7 @@ export function loadTemporalTarget(env: NodeJS.ProcessEnv = process.env): Tempor
   };
 }
 
-async function withReadableError<T>(target: TemporalTarget, connect: () => Promise<T>): Promise<T> {
+export async function withReadableError<T>(target: TemporalTarget, connect: () => Promise<T>): Promise<T> {
   try {
     return await connect();
   } catch (error) {
@@ -38,10 +38,6 @@ async function withReadableError<T>(target: TemporalTarget, connect: () => Promi
         'Start the local stack (npm run stack) or set TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY.',
     );
   }
-}
-
-export function connectWorker(target: TemporalTarget): Promise<NativeConnection> {
-  return withReadableError(target, () => NativeConnection.connect(target.connectionOptions));
 }
 
 export function connectClient(target: TemporalTarget): Promise<Connection> {

@@ -14,7 +14,8 @@ import {
 } from './config';
 import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { connectClient, connectWorker, loadTemporalTarget, type TemporalTarget } from './connection';
+import { connectClient, loadTemporalTarget, type TemporalTarget } from './connection';
+import { connectWorker } from './native-connection';
 import { exportAlertedCountersAtZero, OpenRunGauges, prometheusTelemetry } from './metrics';
 import { checkRunbookSearchAttributes } from './search-attributes';
 import { workerLogger } from './logging';
