@@ -186,12 +186,19 @@ export function build() {
     rmSync(next, { recursive: true, force: true });
     throw new SetupError('TypeScript compilation failed (see the errors above).');
   }
-  writeFileSync(path.join(next, '.build-inputs.sha256'), `${wanted}\n`);
   const dist = path.join(ROOT, 'dist');
   const old = path.join(ROOT, `dist.old-${process.pid}`);
   if (existsSync(dist)) renameSync(dist, old);
   renameSync(next, dist);
   rmSync(old, { recursive: true, force: true });
+  // The workflow bundles a worker loads instead of bundling at each start (src/worker/prebuilt-bundle.ts);
+  // from dist/ itself, so that their source maps name the files a worker runs. Without them (a
+  // failure here) a worker bundles at start, as before.
+  step('bundling the workflow code for the worker (dist/workflow-bundle*.js)');
+  const bundled = run(process.execPath, [path.join(dist, 'src', 'worker', 'write-bundles.js')]);
+  if (bundled.status !== 0) throw new SetupError('The workflow code did not bundle (see the errors above).');
+  // Last: a build whose bundles failed is made again by the next setup.
+  writeFileSync(BUILD_STAMP, `${wanted}\n`);
 }
 
 export function setup() {

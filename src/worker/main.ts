@@ -25,6 +25,7 @@ import { scrubSecrets } from '../common/scrub';
 import { unservedRunbooks, type Policy, type UnservedRunbook } from '../common/policy';
 import { loadPolicyFile, type LoadedPolicy } from './policy';
 import { createRunbookWorker } from './worker';
+import { loadPrebuiltBundle } from './prebuilt-bundle';
 import { refuseUnservedOpenRuns } from './unserved-open-runs';
 import { runbookDataConverter } from '../codec/aes-gcm';
 import { describePayloadKeys, loadPayloadKeys } from '../codec/keys';
@@ -70,7 +71,9 @@ async function main(): Promise<void> {
     await checkUnservedOpenRuns(target, config.taskQueue, unserved, config.deployment !== undefined, logger);
   const dataConverter = runbookDataConverter(payloadKeys);
   const tracing = tracesExport ? startTracing(tracesExport, 'durable-runbooks-worker', logger) : undefined;
+  const workflowBundle = prebuiltBundle(config, tracing !== undefined, logger);
   const worker = await createRunbookWorker({
+    ...(workflowBundle ? { workflowBundle } : {}),
     connection,
     namespace: target.namespace,
     taskQueue: config.taskQueue,
@@ -128,6 +131,32 @@ main().catch((error: unknown) => {
   }
   process.exit(1);
 });
+
+/**
+ * The workflow bundle the build made (src/worker/prebuilt-bundle.ts), when it was made from this
+ * code; else the worker bundles at start, as it did before, and says why. With traces the tracing
+ * plugin adds its own workflow interceptors to the bundle, so that worker always bundles.
+ */
+function prebuiltBundle(config: WorkerConfig, traced: boolean, logger: DefaultLogger) {
+  if (traced) return undefined;
+  const prebuilt = loadPrebuiltBundle(config.deployment ? 'versioned' : 'unversioned');
+  if (prebuilt.bundle) {
+    logger.info('workflow code from the prebuilt bundle', { file: prebuilt.file });
+    return prebuilt.bundle;
+  }
+  if (prebuilt.why === 'stale')
+    logger.warn(
+      'the prebuilt workflow bundle was made from other code: bundling anew (npm run build makes it again)',
+      {
+        file: prebuilt.file,
+      },
+    );
+  else
+    logger.info('no prebuilt workflow bundle (npm run build makes one): bundling at start', {
+      file: prebuilt.file,
+    });
+  return undefined;
+}
 
 /**
  * The SDK's runtime, with the Prometheus endpoint when asked. Its core binds the address itself:

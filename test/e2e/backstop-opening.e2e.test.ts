@@ -69,6 +69,8 @@ describe('backstop opening on the dev server', () => {
       const first = spawnNode('dist/src/worker/main.js', [], env);
       running.push(first);
       await first.waitFor(/runbooks worker started/);
+      // The build's bundle (npm test builds first), not one made at this start.
+      assert.match(first.output(), /workflow code from the prebuilt bundle/);
       const handle = await suite.env.client.workflow.start(backstopProgram, {
         taskQueue,
         workflowId: backstopWorkflowId(storyId),

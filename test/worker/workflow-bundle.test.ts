@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { REPO_ROOT } from '../../src/local/paths';
 import { WORKFLOWS_PATH } from '../../src/worker/paths';
+import { bundleSourceDigest, loadPrebuiltBundle } from '../../src/worker/prebuilt-bundle';
+import { scratchDir } from '../../src/local/servers';
 import * as workflows from '../../src/workflows';
 import * as bundleEntry from '../../src/workflows/bundle-entry';
 import { workflowBundle } from '../fixtures/temporal';
@@ -17,6 +19,32 @@ import { workflowBundle } from '../fixtures/temporal';
  * Before both: 3.0 MiB RSS per sleeping backstop programme; `npm run bench -- sleepers N` prints it.
  */
 describe('workflow bundle', () => {
+  test('the build’s bundles are this code’s; a prebuilt bundle is used only when made from the code that runs', () => {
+    // `npm test` builds first (scripts/bootstrap.mjs), which writes them; the tests run on the unversioned one.
+    for (const kind of ['unversioned', 'versioned'] as const) {
+      const built = loadPrebuiltBundle(kind);
+      assert.ok(built.bundle, `${built.file}: ${built.why ?? ''}`);
+      assert.match(built.bundle.code, /exports\.preloadModules = function preloadModules/);
+    }
+    const dir = scratchDir('runbooks-prebuilt-bundle');
+    const file = path.join(dir, 'workflow-bundle.js');
+    assert.equal(loadPrebuiltBundle('unversioned', file).why, 'missing');
+    writeFileSync(
+      file,
+      `// durable-runbooks workflow bundle, built from ${bundleSourceDigest('unversioned')}\nvar code = 1;\n`,
+    );
+    assert.match(loadPrebuiltBundle('unversioned', file).bundle?.code ?? '', /var code = 1;\n$/);
+    assert.equal(loadPrebuiltBundle('versioned', file).why, 'stale', 'the other entry point');
+    // The same code elsewhere matches; one byte more in one compiled module does not.
+    const src = path.join(dir, 'src');
+    cpSync(path.join(REPO_ROOT, 'dist', 'src'), src, { recursive: true });
+    assert.ok(loadPrebuiltBundle('unversioned', file, src).bundle, 'a copy of the same code');
+    appendFileSync(path.join(src, 'workflows', 'backstop-program', 'workflow.js'), '\n');
+    assert.equal(loadPrebuiltBundle('unversioned', file, src).why, 'stale', 'a changed workflow module');
+    writeFileSync(file, 'var code = 1;\n');
+    assert.equal(loadPrebuiltBundle('unversioned', file).why, 'stale', 'no header');
+  });
+
   test('the preload step loads the shared zod module (not tree-shaken away)', async () => {
     const { code } = await workflowBundle();
     const body = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code)?.[1];
