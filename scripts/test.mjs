@@ -67,22 +67,25 @@ const TEST_CONCURRENCY = Number(process.env.RUNBOOKS_TEST_CONCURRENCY ?? 2);
 const MATRIX_SHARDS = 2;
 
 /**
- * Seconds each long job took in CI166 (a fresh clone, 2 cores, three at a time), to start the
+ * Seconds each long job took in CI230 (a fresh clone, 2 cores, two at a time), to start the
  * longest first; a file not listed is taken as 10 s. The runner prints each job's time at the end.
  */
 const EXPECTED_SECONDS = [
-  ['fault-matrix', 350],
-  ['signed-approvals', 180],
-  ['replay/histories', 135],
-  ['reenablement-failures', 132],
-  ['e2e/break-glass-restore', 99],
-  ['e2e/cli-runs', 84],
-  ['workflows/rollback-to-pilot', 66],
-  ['workflows/phased-reenablement', 65],
-  ['e2e/rollback-to-pilot', 61],
-  ['e2e/stack', 54],
+  ['fault-matrix', 250],
+  ['replay/histories', 112],
+  ['e2e/history-limit', 105],
+  ['e2e/cli-runs', 98],
+  ['e2e/status-bounds', 73],
+  ['e2e/break-glass-restore', 72],
+  ['e2e/rollback-to-pilot', 55],
+  ['workflows/incident-long-waits', 52],
+  ['workflows/phased-reenablement', 49],
   ['e2e/worker-upgrade', 43],
-  ['workflows/backstop', 39],
+  ['workflows/backstop', 42],
+  ['e2e/stack', 42],
+  ['reenablement-failures', 39],
+  ['e2e/pending-activity-limit', 38],
+  ['workflows/rollback-to-pilot', 32],
 ];
 const expectedSeconds = (job) =>
   EXPECTED_SECONDS.find(([fragment]) => job.file.includes(fragment))?.[1] ?? 10;

@@ -58,10 +58,15 @@ export function bundleSourceDigest(kind: BundleKind, srcDir = COMPILED_SRC): str
   return hash.digest('hex');
 }
 
+/** Bundles the workflow code of `kind` as every bundle of it is made (workflowBundleOptions). */
+export function bundleWorkflows(kind: BundleKind): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ ...workflowBundleOptions(ENTRY[kind]), logger: quietLogger });
+}
+
 /** Bundles the workflow code of `kind` into its file (written aside and renamed: never half a file). */
 export async function writePrebuiltBundle(kind: BundleKind, file = prebuiltBundleFile(kind)): Promise<void> {
   const digest = bundleSourceDigest(kind);
-  const { code } = await bundleWorkflowCode({ ...workflowBundleOptions(ENTRY[kind]), logger: quietLogger });
+  const { code } = await bundleWorkflows(kind);
   const next = `${file}.${process.pid}.tmp`;
   writeFileSync(next, `${HEADER}${digest}\n${code}`);
   renameSync(next, file);
