@@ -152,24 +152,22 @@ async function main() {
     env.RUNBOOKS_TEST_PG_URL = postgres.url;
   }
 
-  // One bundle of the workflow code for every file (each made its own: 5 s, 7 s of CPU, ~35 times):
-  // the worker's own, which the build made (src/worker/prebuilt-bundle.ts), when it is this code's.
+  // Every file runs on the build's workflow bundle (test/fixtures/temporal.ts workflowBundle; each
+  // made its own: 5 s, 7 s of CPU, ~35 times). A build whose bundles went missing since is given them.
   const { loadPrebuiltBundle } = require(path.join(ROOT, 'dist', 'src', 'worker', 'prebuilt-bundle.js'));
   const prebuilt = loadPrebuiltBundle('unversioned');
-  let bundle = prebuilt.file;
   if (!prebuilt.bundle) {
-    process.stdout.write(
-      `• bundling the workflow code for the test files (the build's bundle is ${prebuilt.why})\n`,
-    );
-    bundle = path.join(ROOT, 'dist', 'test-workflow-bundle.js');
+    process.stdout.write(`• bundling the workflow code (the build's bundle is ${prebuilt.why})\n`);
     const bundled = spawnSync(
       process.execPath,
-      [path.join(ROOT, 'dist', 'test', 'fixtures', 'write-workflow-bundle.js'), bundle],
-      { cwd: ROOT, stdio: 'inherit' },
+      [path.join(ROOT, 'dist', 'src', 'worker', 'write-bundles.js')],
+      {
+        cwd: ROOT,
+        stdio: 'inherit',
+      },
     );
     if (bundled.status !== 0) throw new SetupError('the workflow code did not bundle (see above).');
   }
-  env.RUNBOOKS_TEST_WORKFLOW_BUNDLE = bundle;
 
   // `npm test -- workflows/backstop e2e/cli`: only the files whose path contains a fragment.
   const fragments = process.argv.slice(2);
