@@ -3,6 +3,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { noopMetricMeter } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { Pool } from 'pg';
 import { runbookDataConverter } from '../src/codec/aes-gcm';
 import { parsePayloadKeys } from '../src/codec/keys';
@@ -10,6 +11,7 @@ import { RUNBOOK_DDL } from '../src/db/runbook-schema';
 import { postgresDataDir, scratchDir, startDevServer, startPostgres } from '../src/local/servers';
 import { backstopProgram } from '../src/workflows';
 import {
+  backstopStartOptions,
   backstopWorkflowId,
   recordDecisionSignal,
   statusQuery,
@@ -262,7 +264,10 @@ async function sleepers(
     }
     // What each run asked of the server to get to sleep (each event is a write there).
     const events = (await client.workflow.getHandle(run.workflowId(0)).fetchHistory()).events ?? [];
-    process.stdout.write(`  history of a run asleep: ${events.length} events\n`);
+    const kinds = events.map((event) =>
+      String(temporal.api.enums.v1.EventType[event.eventType ?? 0]).replace(/^EVENT_TYPE_/, ''),
+    );
+    process.stdout.write(`  history of a run asleep: ${events.length} events (${kinds.join(', ')})\n`);
     const queries: number[] = [];
     const updates: number[] = [];
     for (let i = 0; i < 200; i++) {
@@ -434,18 +439,20 @@ async function main(): Promise<void> {
       ),
       workflowType: 'backstopProgram',
       workflowId: (i) => backstopWorkflowId(STORY(i)),
-      start: (i) =>
-        client.workflow.start(backstopProgram, {
+      // As the CLI starts one (`backstop start`): with the search attributes and memo it keeps.
+      start: (i) => {
+        const input = {
+          storyId: STORY(i),
+          mergeSha: '0b0a9c7f',
+          mergedAt: new Date(untilMs - (CATCH_UP ? 60 : 30) * 86_400_000).toISOString(),
+        };
+        return client.workflow.start(backstopProgram, {
           taskQueue: 'bench-sleepers',
           workflowId: backstopWorkflowId(STORY(i)),
-          args: [
-            {
-              storyId: STORY(i),
-              mergeSha: '0b0a9c7f',
-              mergedAt: new Date(untilMs - (CATCH_UP ? 60 : 30) * 86_400_000).toISOString(),
-            },
-          ],
-        }),
+          args: [input],
+          ...backstopStartOptions(input),
+        });
+      },
       query: (i) => client.workflow.getHandle(backstopWorkflowId(STORY(i))).query(statusQuery),
       // A decision nobody asked for: refused at once by the run (a round trip through its worker).
       update: (i) =>

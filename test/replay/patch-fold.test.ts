@@ -6,6 +6,7 @@ import {
   PATCH_FOLD_V2,
   PATCH_FOLD_V3,
   PATCH_FOLD_V4,
+  PATCH_FOLD_V5,
   PATCH_FOLDS,
   PATCHES,
 } from '../../src/workflows/shared/patches';
@@ -32,7 +33,13 @@ describe('patch folds', () => {
     }
     assert.deepEqual(
       PATCH_FOLDS.map((fold) => fold.id),
-      ['patches-folded-v4', 'patches-folded-v3', 'patches-folded-v2', 'patches-folded-v1'],
+      [
+        'patches-folded-v5',
+        'patches-folded-v4',
+        'patches-folded-v3',
+        'patches-folded-v2',
+        'patches-folded-v1',
+      ],
     );
   });
 
@@ -74,5 +81,9 @@ describe('patch folds', () => {
       'overwrite-recovery-cancelled-with-child-v1',
       'backstop-open-program-local-v1',
     ]);
+  });
+
+  test('v5 is v4 and the start attributes kept (0.33.0), fixed from 0.33.0 on', () => {
+    assert.deepEqual(PATCH_FOLD_V5.patches, [...PATCH_FOLD_V4.patches, 'start-attributes-kept-v1']);
   });
 });

@@ -7,11 +7,13 @@ import { Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import type { OpenBackstopProgramInput } from '../../src/activities/backstop';
 import { checkpointInstantMs, checkpointSchedule, DAY_MS } from '../../src/common/backstop';
+import { IncidentIdKey, RunbookNameKey } from '../../src/common/search-attributes';
 import { freePort, scratchDir } from '../../src/local/servers';
 import type { LoadedPolicy } from '../../src/worker/policy';
 import type { releaseRollback } from '../../src/workflows';
 import { backstopProgram } from '../../src/workflows';
 import {
+  backstopStartOptions,
   backstopWorkflowId,
   recordDecisionSignal,
   statusQuery,
@@ -20,7 +22,7 @@ import {
 } from '../../src/workflows/backstop-program/definitions';
 import { channelSecrets, policyWithChannels, startSinks, type Sinks } from '../fixtures/channels';
 import { stepDecisionSignal } from '../../src/workflows/shared/messages';
-import { PATCH_FOLD_V4 } from '../../src/workflows/shared/patches';
+import { PATCH_FOLD_V5 } from '../../src/workflows/shared/patches';
 import {
   assertElapsed,
   completedActivities,
@@ -167,13 +169,15 @@ async function storyRows(storyId: string): Promise<string[][]> {
 async function start(
   taskQueue: string,
   args: BackstopInput,
-  options: { workflowTaskTimeout?: string } = {},
+  options: { workflowTaskTimeout?: string; asTheCliDoes?: boolean } = {},
 ): Promise<Handle> {
+  const { asTheCliDoes, ...rest } = options;
   const handle = await suite.env.client.workflow.start(backstopProgram, {
     taskQueue,
     workflowId: backstopWorkflowId(args.storyId),
     args: [args],
-    ...options,
+    ...(asTheCliDoes ? backstopStartOptions(args) : {}),
+    ...rest,
   });
   return testServerGuarded(suite.env, handle);
 }
@@ -297,7 +301,7 @@ describe('backstopProgram (time-skipping, seed calendar)', () => {
       const asleep = await latestRunEvents(handle);
       // The state most programmes are in at a deploy (and what `npm run bench -- replay` replays).
       await recordHistory(handle, 'backstop-program-mid-sleep-t30');
-      assert.deepEqual(patchMarkers(asleep), [PATCH_FOLD_V4.id]);
+      assert.deepEqual(patchMarkers(asleep), [PATCH_FOLD_V5.id]);
       assert.equal(
         asleep.filter(
           (event) =>
@@ -1035,7 +1039,7 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
           events.filter((e) => e.workflowTaskCompletedEventAttributes).length >= 2,
           'the task was split',
         );
-        assert.deepEqual(patchMarkers(events), [PATCH_FOLD_V4.id]);
+        assert.deepEqual(patchMarkers(events), [PATCH_FOLD_V5.id]);
         assert.deepEqual(scheduledActivities(events), []);
         assert.deepEqual(await storyRows(args.storyId), [['started', '']], 'claimed once');
         // The split history replays with today's code (the replay gate keeps it for later releases).
@@ -1288,5 +1292,98 @@ describe('backstopProgram (time-skipping, relative calendar)', () => {
       },
       { activity: [injector.factory] },
     );
+  });
+});
+
+describe('backstopProgram start attributes (time-skipping)', () => {
+  test('started as the CLI starts it (search attributes and memo given), a programme writes neither again, nor does the run it continues as; started without them it writes both', async () => {
+    /** The search attributes a run's history upserts (TemporalChangeVersion aside), and its memo changes. */
+    const writes = (events: Awaited<ReturnType<typeof latestRunEvents>>) => ({
+      upserted: events
+        .flatMap((event) =>
+          Object.keys(
+            event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
+          ).filter((name) => name !== 'TemporalChangeVersion'),
+        )
+        .sort(),
+      memoChanges: events.filter((event) => event.workflowPropertiesModifiedEventAttributes).length,
+    });
+    const held = async (handle: Handle) => {
+      const described = await handle.describe();
+      return {
+        runbook: described.typedSearchAttributes.get(RunbookNameKey),
+        incident: described.typedSearchAttributes.get(IncidentIdKey),
+        summary: (described.memo as { summary?: string } | undefined)?.summary,
+      };
+    };
+    await withWorker(async (taskQueue) => {
+      // Relative to the server's clock (the tests before this one have moved it on), and without
+      // moving it: a programme merged 30 days ago has its T+30 due at its start and continues as new.
+      const mergeDayMs = Math.floor((await suite.env.currentTimeMs()) / DAY_MS) * DAY_MS;
+      const mergedAt = new Date(mergeDayMs).toISOString();
+      const mergedEarlier = new Date(mergeDayMs - 30 * DAY_MS).toISOString();
+      const [given, bare, givenDue, bareDue] = [mergedAt, mergedAt, mergedEarlier, mergedEarlier].map((at) =>
+        input(at),
+      ) as [BackstopInput, BackstopInput, BackstopInput, BackstopInput];
+      const handles = [
+        await start(taskQueue, given, { asTheCliDoes: true }),
+        await start(taskQueue, bare),
+        await start(taskQueue, givenDue, { asTheCliDoes: true }),
+        await start(taskQueue, bareDue),
+      ] as const;
+      const summaryOf = (args: BackstopInput) => {
+        const day = Date.parse(args.mergedAt);
+        return `Backstop of ${args.storyId} (merge 0b0a9c7 on ${args.mergedAt.slice(0, 10)}): T+90 ${new Date(day + 90 * DAY_MS).toISOString()}`;
+      };
+      try {
+        for (const handle of handles.slice(0, 2))
+          await waitForStatus<BackstopStatus>(
+            handle,
+            (x) => x.detail.next?.checkpoint === 'T+30',
+            'the T+30 wait',
+          );
+        const [givenAsleep, bareAsleep] = await Promise.all(
+          handles.slice(0, 2).map((handle) => latestRunEvents(handle)),
+        );
+        assert.deepEqual(writes(givenAsleep!), { upserted: ['RunbookStep'], memoChanges: 0 });
+        assert.deepEqual(writes(bareAsleep!), {
+          upserted: ['IncidentId', 'RunbookName', 'RunbookStep'],
+          memoChanges: 1,
+        });
+        assert.equal(givenAsleep!.length, bareAsleep!.length - 2, 'two history events fewer to asleep');
+        // Both hold the same, whoever wrote it.
+        for (const [handle, args] of [
+          [handles[0], given],
+          [handles[1], bare],
+        ] as const)
+          assert.deepEqual(await held(handle), {
+            runbook: 'backstopProgram',
+            incident: args.storyId,
+            summary: summaryOf(args),
+          });
+        await recordHistory(handles[0], 'backstop-program-start-attributes-given');
+
+        // T+30 (due) continued each as new: the new run holds what the last one held and writes its
+        // step. (The memo a run wrote itself is not carried over: the bare one's next run may write it again.)
+        for (const [handle, args, memoChanges] of [
+          [handles[2], givenDue, [0]],
+          [handles[3], bareDue, [0, 1]],
+        ] as const) {
+          const s = await waitForStatus<BackstopStatus>(
+            handle,
+            (x) => x.detail.next?.checkpoint === 'T+60',
+            'asleep on T+60',
+          );
+          assert.equal(s.detail.program?.run, 2, 'continued as new');
+          const continued = writes(await latestRunEvents(handle));
+          assert.deepEqual(continued.upserted, ['RunbookStep'], handle.workflowId);
+          assert.ok(memoChanges.includes(continued.memoChanges as 0), handle.workflowId);
+          assert.equal((await held(handle)).summary, summaryOf(args));
+        }
+      } finally {
+        // Asleep, or failed half-way: nothing of this test stays open behind it.
+        await Promise.all(handles.map((handle) => handle.terminate('test over').catch(() => undefined)));
+      }
+    });
   });
 });

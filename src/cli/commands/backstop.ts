@@ -5,6 +5,7 @@ import { storyIdSchema } from '../../common/names';
 import {
   BACKSTOP_PROGRAM,
   backstopInputSchema,
+  backstopStartOptions,
   backstopWorkflowId,
   recordDecisionSignal,
 } from '../../workflows/backstop-program/definitions';
@@ -55,6 +56,7 @@ export const backstopCommands: Command[] = [
           workflowId: backstopWorkflowId(input.storyId),
           args: [input],
           follow: `--workflow-id ${backstopWorkflowId(input.storyId)}`,
+          startOptions: backstopStartOptions(input),
         });
       }
       if (sub === 'decide') {

@@ -13,6 +13,7 @@ import { UsageError, validateFlag, type Values } from '../args';
 import type { Printed, Prepared } from '../command';
 import { resolveRun, type RunRef } from '../runs';
 import { noWorkerSince, taskQueueService } from '../../client/task-queue';
+import type { RunStartOptions } from '../../common/search-attributes';
 
 /** What starting a runbook needs, validated. */
 export interface StartRequest {
@@ -21,6 +22,8 @@ export interface StartRequest {
   args: unknown[];
   /** How to follow it with `status` (e.g. "--incident INC-1 --procedure B"). */
   follow: string;
+  /** Search attributes and memo the run holds from its start (it then writes none of them again). */
+  startOptions?: RunStartOptions;
 }
 
 /**
@@ -37,6 +40,7 @@ export function startRun(request: StartRequest): Prepared {
         taskQueue,
         workflowId: request.workflowId,
         args: request.args,
+        ...request.startOptions,
       });
       runId = handle.firstExecutionRunId;
     } catch (error) {

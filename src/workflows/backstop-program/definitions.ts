@@ -3,7 +3,9 @@ import { stepDecisionPayloadSchema, type MessageContract, type DecisionAnswer } 
 import { z } from 'zod';
 import { sharedOnFirstUse, sharedSchemas } from '../../common/shared-schemas';
 import type { GitHubIssue, HttpProbe, StoryProgramRef, StoryWaiverUsed, WorkPackage } from '../../activities';
-import type { CheckpointName } from '../../common/backstop';
+import { checkpointSchedule, mergeDayStartMs, type CheckpointName } from '../../common/backstop';
+import { utcIso } from '../../common/duration';
+import { runStartSearchAttributes, type RunStartOptions } from '../../common/search-attributes';
 import { storyGitHubSchema, storyOpenProjectSchema } from '../../common/policy/story';
 import { storyIdSchema } from '../../common/names';
 import { handleSchema } from '../../common/identity';
@@ -25,6 +27,40 @@ export { storyIdSchema };
 
 export function backstopWorkflowId(storyId: string): string {
   return `backstop-${storyId}`;
+}
+
+/** A programme's memo summary: the story, its merge and when T+90 falls (ISO instants). */
+export function backstopMemoSummary(
+  storyId: string,
+  mergeSha: string,
+  mergeDay: string,
+  t90At: string,
+): string {
+  return `Backstop of ${storyId} (merge ${mergeSha.slice(0, 7)} on ${mergeDay.slice(0, 10)}): T+90 ${t90At}`;
+}
+
+/**
+ * What a starter gives a programme's start (the CLI, the bench): the search attributes and memo the
+ * run would otherwise write before it sleeps (from 0.33.0: two history events and two visibility
+ * writes fewer per programme). A run started without them (the Web UI) writes them itself.
+ */
+export function backstopStartOptions(input: {
+  storyId: string;
+  mergeSha: string;
+  mergedAt: string;
+}): RunStartOptions {
+  const mergedAtMs = Date.parse(input.mergedAt);
+  return {
+    typedSearchAttributes: runStartSearchAttributes(BACKSTOP_PROGRAM, input.storyId),
+    memo: {
+      summary: backstopMemoSummary(
+        input.storyId,
+        input.mergeSha,
+        utcIso(mergeDayStartMs(mergedAtMs)),
+        utcIso(checkpointSchedule(mergedAtMs)[2]!.atMs),
+      ),
+    },
+  };
 }
 
 /** How much evidence a continued run carries: every checkpoint's reading, its lists trimmed. */

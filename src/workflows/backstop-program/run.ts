@@ -24,6 +24,7 @@ import { sleepRecordingDecisions } from './sleep';
 import { keepDecision, keepEnd } from './story-ledger';
 import {
   BACKSTOP_PROGRAM,
+  backstopMemoSummary,
   EVIDENCE_CARRIED,
   LISTED_CARRIED,
   decisionPayloadSchema,
@@ -179,7 +180,12 @@ export class BackstopRun {
     this.workflowId = workflowInfo().workflowId;
     this.tag = `[backstop ${input.storyId}]`;
     this.record.setMemoSummary(
-      `Backstop of ${input.storyId} (merge ${input.mergeSha.slice(0, 7)} on ${this.detail.mergeDay.slice(0, 10)}): T+90 ${this.detail.checkpoints[2]!.at}`,
+      backstopMemoSummary(
+        input.storyId,
+        input.mergeSha,
+        this.detail.mergeDay,
+        this.detail.checkpoints[2]!.at,
+      ),
     );
     handleDecision(this.record, recordDecisionMessage, (raw) => this.onDecision(raw));
     const driNow = (): string => this.dri;

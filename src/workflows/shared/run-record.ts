@@ -10,14 +10,14 @@ import {
 import { utcIso } from '../../common/duration';
 import { cutHead } from '../../common/text';
 import {
-  IncidentIdKey,
-  RunbookNameKey,
+  runStartSearchAttributes,
+  type KeywordPair,
   RunbookOutcomeKey,
   RunbookStepKey,
   RunbookTestOnlyKey,
 } from '../../common/search-attributes';
 import type { NoticeRecord } from './notices';
-import { isPatched, PATCHES } from './patches';
+import { foldHolds, isPatched, PATCHES } from './patches';
 import { isHumanWaitStep } from '../../common/metrics';
 import {
   recordApprovalToExecution,
@@ -158,10 +158,7 @@ export class RunRecord<Detail> {
       events: [],
       detail,
     };
-    upsertSearchAttributes([
-      { key: RunbookNameKey, value: runbook },
-      { key: IncidentIdKey, value: incidentId },
-    ]);
+    upsertChanged(runStartSearchAttributes(runbook, incidentId));
     setRunLogContextSource(() => this.logContext());
   }
 
@@ -400,7 +397,9 @@ export class RunRecord<Detail> {
     this.describe(`done: ${outcome}: ${summary}`);
   }
 
+  /** The memo's summary; from 0.33.0 not written again when the run's start (or the run it continues) holds it. */
   setMemoSummary(summary: string): void {
+    if (foldHolds(PATCHES.startAttributesKept) && workflowInfo().memo?.summary === summary) return;
     upsertMemo({ summary });
   }
 
@@ -456,4 +455,18 @@ export class RunRecord<Detail> {
     this.carriedMs = 0;
     return stepMs;
   }
+}
+
+/**
+ * Upserts the pairs; in a run started with the fold that keeps start attributes (0.33.0), only those
+ * whose value the run does not hold already (from its start request, or the run it continues, whose
+ * search attributes the server carries over): none, no command. Each upsert is a history event and
+ * a visibility write.
+ */
+function upsertChanged(pairs: KeywordPair[]): void {
+  const held = workflowInfo().typedSearchAttributes;
+  const changed = foldHolds(PATCHES.startAttributesKept)
+    ? pairs.filter((pair) => held.get(pair.key) !== pair.value)
+    : pairs;
+  if (changed.length > 0) upsertSearchAttributes(changed);
 }
