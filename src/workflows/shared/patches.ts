@@ -240,7 +240,7 @@ export const PATCH_FOLD_V4 = {
 
 /**
  * v4 and the start attributes kept (0.33.0): runs started from 0.33.0 on record this one. A run
- * given its search attributes and memo at its start (`runStartOptions`, as the CLI and the bench
+ * given its search attributes and memo at its start (`backstopStartOptions`, as the CLI and the bench
  * start them) writes no upsert for them: a backstop programme reached its first timer with three
  * search-attribute upserts and a memo change, each a history event and a visibility write (with
  * two of them a minimal sleeper went to sleep 26 % slower, the dev server 7 ms of CPU more per
