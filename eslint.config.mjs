@@ -69,8 +69,7 @@ export default tseslint.config(
       '.test-tmp/**',
       'scripts/**',
       '.ci/**',
-      // Plain-JS test doubles run as executables (fake blocks CLI, fake kubectl and its cluster).
-      'test/fixtures/fake-blocks.js',
+      // Plain-JS test doubles run as executables (the fake kubectl and its cluster).
       'test/fixtures/fake-kubectl/*.js',
     ],
   },
