@@ -2,7 +2,6 @@ import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import type { WorkflowHandle } from '@temporalio/client';
 import { Pool } from 'pg';
 import { createActivities } from '../src/activities';
 import type { RestorePlan } from '../src/activities/sql/restore';
@@ -12,15 +11,11 @@ import { ensureDemoTarget } from '../src/stack/demo-data';
 import { DEFAULT_POLICY_FILE } from '../src/worker/config';
 import { loadPolicyFile } from '../src/worker/policy';
 import { breakGlassRestore } from '../src/workflows';
-import {
-  approveSignal,
-  postMortemFiledSignal,
-  type BreakGlassRestoreStatus,
-} from '../src/workflows/break-glass-restore/definitions';
+import { approveSignal, postMortemFiledSignal } from '../src/workflows/break-glass-restore/definitions';
 import { acknowledgeConflictSignal } from '../src/workflows/shared/break-glass/definitions';
-import { statusQuery } from '../src/workflows/shared/messages';
 import { activityDeps } from '../test/fixtures/policy';
 import { startTimeSkipping, withRunbookWorker, workflowBundle } from '../test/fixtures/temporal';
+import { atStep, waitForStatus } from '../test/fixtures/wait';
 import { quantile } from './stats';
 
 /**
@@ -33,6 +28,8 @@ import { quantile } from './stats';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 100);
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
+/** How often a run's status is asked for while it is timed (the tests' 100 ms would blur a 1.6 s run). */
+const POLL_MS = 20;
 
 function summary(samples: number[]): string {
   return `p50 ${quantile(samples, 0.5).toFixed(1)} ms  p95 ${quantile(samples, 0.95).toFixed(1)} ms  max ${Math.max(...samples).toFixed(1)} ms  (n=${samples.length})`;
@@ -43,21 +40,6 @@ async function timed<T>(samples: number[], fn: () => Promise<T>): Promise<T> {
   const value = await fn();
   samples.push(performance.now() - start);
   return value;
-}
-
-/** Polls the run's status every 20 ms until `predicate` holds (30 s at most, then names what it waited for). */
-async function statusWhen(
-  handle: WorkflowHandle,
-  predicate: (status: BreakGlassRestoreStatus) => boolean,
-  what: string,
-): Promise<BreakGlassRestoreStatus> {
-  let last: BreakGlassRestoreStatus | undefined;
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
-    last = (await handle.query(statusQuery).catch(() => undefined)) as BreakGlassRestoreStatus | undefined;
-    if (last && predicate(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`the run never reached ${what}; last step: ${last?.step ?? '(no status)'}`);
 }
 
 async function main(): Promise<void> {
@@ -140,10 +122,12 @@ async function main(): Promise<void> {
               workflowId: `break-glass-restore-${incidentId}-${Date.now()}`,
               args: [{ incidentId, targetHistoryId: 5, requestedBy: '@alice', rationale: 'benchmark run' }],
             });
-            const gate = await statusWhen(
+            const gate = await waitForStatus(
               handle,
-              (status) => status.step === 'awaiting_approval',
+              atStep('awaiting_approval'),
               'the gate',
+              30_000,
+              POLL_MS,
             );
             await handle.signal(approveSignal, {
               approver: '@dococeven',
@@ -151,10 +135,12 @@ async function main(): Promise<void> {
             });
             await harness.env.sleep(3 * 60_000);
             // The demo target's snapshot differs from the canonical payload: the IC acknowledges the CONFLICT.
-            await statusWhen(
+            await waitForStatus(
               handle,
               (status) => status.detail.conflictHold?.state === 'awaiting_acknowledgement',
               'the CONFLICT hold',
+              30_000,
+              POLL_MS,
             );
             await handle.signal(acknowledgeConflictSignal, { by: '@alice', note: 'benchmark: intended' });
             await handle.signal(postMortemFiledSignal, { by: '@alice', link: 'https://op.example/wp/153' });
