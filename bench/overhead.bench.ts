@@ -405,8 +405,12 @@ async function main(): Promise<void> {
       ['scheduled with others', ours.filter((a) => a.together)],
     ] as const)
       process.stdout.write(`    ${label}: ${againstNoop(group.map(outsideMs))}\n`);
+    // Beside it, the handler's own time (the SDK's durationMs): what our code and Postgres take.
+    const handlers = byActivityType(ours, (a) => a.handler.durationMs);
     for (const [type, samples] of byActivityType(ours, outsideMs))
-      process.stdout.write(`    ${type}: ${p50p99(samples)} outside\n`);
+      process.stdout.write(
+        `    ${type}: ${p50p99(samples)} outside; the handler ${p50p99(handlers.get(type)!)}\n`,
+      );
     process.stdout.write(
       `  where (p50): no-op ${whereOutside(noopMeasured)}; Procedure A ${whereOutside(ours)}\n` +
         `    Procedure A scheduled alone: ${whereOutside(ours.filter((a) => !a.together))}; with others: ${whereOutside(ours.filter((a) => a.together))}\n`,
