@@ -73,9 +73,25 @@ export function workerSizingOptions(
   };
 }
 
+/**
+ * How long one call into the workflows' V8 context may run before the SDK stops it (its deadlock
+ * detector, `isolateExecutionTimeout`; the SDK's default is 5 s). When that stop lands while the
+ * context runs its microtasks, which is where workflow code runs, Node aborts the whole process
+ * ("async hook stack has become corrupted": nodejs/node#38503, temporalio/sdk-typescript#939;
+ * reproduced here on Node 20 with a worker thread, a vm context in `afterEvaluate` microtask mode
+ * and a 1.5 s microtask: aborted under a 500 ms timeout, ran under 5 s). On 2 loaded cores a large
+ * activation (hundreds of signals at once, a long replay) passes 5 s: CI240 lost a test process
+ * that way, and issue #17's first 10,000-programme attempt its worker. Past the server's workflow
+ * task timeout (10 s) such a task is retried anyway, with the worker alive; a real loop in
+ * workflow code is still stopped, after a minute.
+ */
+export const ISOLATE_EXECUTION_TIMEOUT_MS = 60_000;
+
 /** The one place a runbook worker is assembled: workflows + activities built from injected deps. */
 export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Worker> {
-  return Worker.create({
+  // The SDK reads isolateExecutionTimeout from the options it is given but leaves it out of the
+  // type ("not exposed at the moment"); a test checks the worker it builds has it.
+  const workerOptions: WorkerOptions & { isolateExecutionTimeout: number } = {
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
@@ -86,6 +102,7 @@ export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Work
           bundlerOptions: { preloadModules: WORKFLOW_PRELOAD_MODULES },
         }),
     activities: createActivities(options.deps),
+    isolateExecutionTimeout: ISOLATE_EXECUTION_TIMEOUT_MS,
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     ...(options.sizing ? workerSizingOptions(options.sizing) : {}),
@@ -105,5 +122,6 @@ export function createRunbookWorker(options: RunbookWorkerOptions): Promise<Work
           },
         }
       : {}),
-  });
+  };
+  return Worker.create(workerOptions);
 }

@@ -25,7 +25,7 @@ import {
   abortSignal,
   type BreakGlassRestoreInput,
 } from '../../src/workflows/break-glass-restore/definitions';
-import { createRunbookWorker } from '../../src/worker/worker';
+import { createRunbookWorker, ISOLATE_EXECUTION_TIMEOUT_MS } from '../../src/worker/worker';
 import { sealedInputInterceptor } from '../../src/worker/sealed-input';
 import {
   SEALED_BY_CODEC_SERVER,
@@ -397,6 +397,20 @@ describe('encrypted runs (dev server: a restarted worker gets the run from histo
     });
     return worker.runUntil(fn());
   }
+
+  // Not a codec matter: the one describe of test/worker with a server. See ISOLATE_EXECUTION_TIMEOUT_MS.
+  test('a runbook worker gives a call into workflow code a minute, not the SDK’s 5 s, before stopping it (a stop in its microtasks aborts the process)', async () => {
+    const worker = await createRunbookWorker({
+      connection: suite.env.nativeConnection,
+      namespace: 'default',
+      taskQueue: uniqueId('tq-codec'),
+      workflowBundle: suite.bundle,
+      deps: activityDeps(defaultPolicy(), suite.db.pool),
+    });
+    await worker.runUntil(Promise.resolve());
+    assert.equal(worker.options.isolateExecutionTimeoutMs, ISOLATE_EXECUTION_TIMEOUT_MS);
+    assert.equal(ISOLATE_EXECUTION_TIMEOUT_MS, 60_000);
+  });
 
   test('a run started under key 1 finishes after the worker moves to key 2 (key 1 still listed); a worker without key 1 fails its task naming the key', async () => {
     const taskQueue = uniqueId('tq-codec');
