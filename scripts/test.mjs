@@ -216,8 +216,8 @@ async function runPool(jobs, env) {
 /** One node --test process over one job; its output when it ends (no interleaved lines), and its counts. */
 function runJob(job, env) {
   // A file is allowed 15 min (the longest take 3–5 min on 2 cores, a fault-matrix shard 470–575 s
-  // three at a time in CI235/CI236): past that it is hung, and node's runner prints what was still running. The whole matrix in
-  // one file (concurrency 1) took 8–21 min on shared machines: 25.
+  // three at a time in CI235/CI236): past that it is hung, and node's runner prints what was still
+  // running. The whole matrix in one file (concurrency 1) took 8–21 min on shared machines: 25.
   const whole = job.file.includes('fault-matrix') && !job.env?.FAULT_MATRIX_SHARD;
   const timeoutMs = whole ? 1_500_000 : 900_000;
   const began = Date.now();

@@ -386,27 +386,24 @@ describe('encrypted runs (dev server: a restarted worker gets the run from histo
   const key2 = generatePayloadKeyEntry('rot-2');
   const converter = (entries: string) => runbookDataConverter(parsePayloadKeys(entries, 'test'));
 
-  async function withWorker<T>(taskQueue: string, keys: string, fn: () => Promise<T>): Promise<T> {
-    const worker = await createRunbookWorker({
+  /** A runbook worker on the suite's server, opening payloads with `keys` (else the SDK's converter). */
+  const runbookWorker = (taskQueue: string, keys?: string) =>
+    createRunbookWorker({
       connection: suite.env.nativeConnection,
       namespace: 'default',
       taskQueue,
       workflowBundle: suite.bundle,
       deps: activityDeps(defaultPolicy(), suite.db.pool),
-      dataConverter: converter(keys),
+      ...(keys ? { dataConverter: converter(keys) } : {}),
     });
-    return worker.runUntil(fn());
+
+  async function withWorker<T>(taskQueue: string, keys: string, fn: () => Promise<T>): Promise<T> {
+    return (await runbookWorker(taskQueue, keys)).runUntil(fn());
   }
 
   // Not a codec matter: the one describe of test/worker with a server. See ISOLATE_EXECUTION_TIMEOUT_MS.
   test('a runbook worker gives a call into workflow code a minute, not the SDK’s 5 s, before stopping it (a stop in its microtasks aborts the process)', async () => {
-    const worker = await createRunbookWorker({
-      connection: suite.env.nativeConnection,
-      namespace: 'default',
-      taskQueue: uniqueId('tq-codec'),
-      workflowBundle: suite.bundle,
-      deps: activityDeps(defaultPolicy(), suite.db.pool),
-    });
+    const worker = await runbookWorker(uniqueId('tq-codec'));
     await worker.runUntil(Promise.resolve());
     assert.equal(worker.options.isolateExecutionTimeoutMs, ISOLATE_EXECUTION_TIMEOUT_MS);
     assert.equal(ISOLATE_EXECUTION_TIMEOUT_MS, 60_000);
