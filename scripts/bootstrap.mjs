@@ -201,9 +201,15 @@ export function build() {
   writeFileSync(BUILD_STAMP, `${wanted}\n`);
 }
 
-export function setup() {
+/**
+ * `alongside`: started once node_modules is in place and left running while the Temporal binaries
+ * install and TypeScript compiles (npm test starts its lint there); what it returns is returned.
+ */
+export function setup({ alongside } = {}) {
   checkPrerequisites();
   ensureNodeModules();
+  const started = alongside?.();
   ensureTools();
   build();
+  return started;
 }
