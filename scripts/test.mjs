@@ -1,6 +1,7 @@
-// The whole test suite: setup with type-aware lint alongside, then every test file under node's test runner,
-// against real servers. One embedded Postgres is shared by all files (each file makes its own
-// database); Temporal servers are started per file. DATABASE_URL selects a real Postgres instead.
+// The whole test suite: setup with the type-aware lint alongside, then every test file under node's
+// test runner, against real servers. One embedded Postgres is shared by all files (each file makes
+// its own database); Temporal servers are started per file. DATABASE_URL selects a real Postgres
+// instead.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
