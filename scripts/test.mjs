@@ -138,11 +138,9 @@ function startLint() {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.push(child);
-      let output = '';
-      child.stdout.on('data', (chunk) => (output += chunk.toString('utf8')));
-      child.stderr.on('data', (chunk) => (output += chunk.toString('utf8')));
-      child.on('error', (error) => resolve({ label, ok: false, output: `${output}${String(error)}\n` }));
-      child.on('close', (code) => resolve({ label, ok: code === 0, output }));
+      const output = collectOutput(child);
+      child.on('error', (error) => resolve({ label, ok: false, output: `${output.text}${String(error)}\n` }));
+      child.on('close', (code) => resolve({ label, ok: code === 0, output: output.text }));
     });
   const results = Promise.all([
     run('eslint found problems (see above).', ['eslint', 'bin', 'eslint.js'], ['.']),
@@ -237,6 +235,14 @@ async function main() {
   process.exit(status);
 }
 
+/** A child's stdout and stderr as they come, in one text (`.text`). */
+function collectOutput(child) {
+  const collected = { text: '' };
+  for (const stream of [child.stdout, child.stderr])
+    stream.on('data', (chunk) => (collected.text += chunk.toString('utf8')));
+  return collected;
+}
+
 /** Runs `jobs` in TEST_CONCURRENCY processes at a time, in their order; each job's result. */
 async function runPool(jobs, env) {
   const queue = [...jobs];
@@ -262,15 +268,12 @@ function runJob(job, env) {
       [TEST_SEMI_SPACE, '--test', `--test-timeout=${timeoutMs}`, '--test-reporter=spec', job.file],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ...job.env } },
     );
-    let output = '';
-    const take = (stream) => stream.on('data', (chunk) => (output += chunk.toString('utf8')));
-    take(child.stdout);
-    take(child.stderr);
+    const collected = collectOutput(child);
     // A file's output comes at its end; one still running after 5 min says where it is meanwhile,
     // so a run stopped from outside (CI's own limit) still shows what hung.
     const progress = setInterval(() => {
       // Its last test result (a log line after it says less), colour codes taken out.
-      const lines = output
+      const lines = collected.text
         .split('\n')
         .map((line) => line.replace(/\x1b\[[0-9;]*m/g, '').trim())
         .filter(Boolean);
@@ -284,8 +287,10 @@ function runJob(job, env) {
     child.on('close', (code, signal) => {
       clearInterval(progress);
       const seconds = (Date.now() - began) / 1000;
-      process.stdout.write(`\n• ${job.label}: ${seconds.toFixed(0)} s, exit ${code ?? signal}\n${output}`);
-      const count = (label) => Number(new RegExp(`ℹ ${label} (\\d+)`).exec(output)?.[1] ?? 0);
+      process.stdout.write(
+        `\n• ${job.label}: ${seconds.toFixed(0)} s, exit ${code ?? signal}\n${collected.text}`,
+      );
+      const count = (label) => Number(new RegExp(`ℹ ${label} (\\d+)`).exec(collected.text)?.[1] ?? 0);
       // A file that timed out is "cancelled", not "fail": it is a failure all the same, and a
       // runner that died without its summary is one failure more than it counted.
       const failed = count('fail') + count('cancelled');
