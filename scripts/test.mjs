@@ -125,7 +125,7 @@ function jobsFor(files) {
  * node_modules is in place, so that they run while the Temporal binaries install and tsc compiles
  * (one after the other they took ~60 s of the CI's 2 cores before any test ran, tsc and the
  * bundling ~30 s more, each of them leaving a core mostly idle). Each one's output is printed when
- * both have ended; a failure stops the run before any test, as before (`finished` rejects with its
+ * both have ended; a failure stops the run before any test, as before (the promise rejects with its
  * SetupError). They are stopped if the process exits first (a setup step that failed).
  */
 function startLint() {
@@ -152,7 +152,7 @@ function startLint() {
   ]);
   const stop = () => children.forEach((child) => child.kill());
   process.on('exit', stop);
-  const finished = results.then((ended) => {
+  return results.then((ended) => {
     process.off('exit', stop);
     process.stdout.write(
       `• lint (eslint, prettier, alongside the build): ${((Date.now() - began) / 1000).toFixed(0)} s\n`,
@@ -161,7 +161,6 @@ function startLint() {
     const failed = ended.find((result) => !result.ok);
     if (failed) throw new SetupError(failed.label);
   });
-  return { finished };
 }
 
 async function main() {
@@ -170,8 +169,7 @@ async function main() {
     throw new SetupError(
       `RUNBOOKS_TEST_CONCURRENCY must be a whole number of 1 or more, not ${JSON.stringify(process.env.RUNBOOKS_TEST_CONCURRENCY)}`,
     );
-  const lint = setup({ alongside: startLint });
-  await lint.finished;
+  await setup({ alongside: startLint });
 
   const require = createRequire(import.meta.url);
   const servers = require(path.join(ROOT, 'dist', 'src', 'local', 'servers.js'));
