@@ -217,13 +217,27 @@ function byActivityType(
   return grouped;
 }
 
-/** A worker's mean RespondWorkflowTaskCompleted latency, as its core measured it. */
-async function meanRespondMs(address: string): Promise<string> {
-  const text = await scrape(address);
-  const call = { operation: 'RespondWorkflowTaskCompleted' };
-  const sum = metricValue(text, 'temporal_request_latency_sum', call);
-  const count = metricValue(text, 'temporal_request_latency_count', call);
+/** The mean of one of a worker's core histograms (milliseconds), as its Prometheus endpoint has it. */
+function meanMs(text: string, histogram: string, labels: Record<string, string> = {}): string {
+  const sum = metricValue(text, `${histogram}_sum`, labels);
+  const count = metricValue(text, `${histogram}_count`, labels);
   return sum === undefined || !count ? 'not measured' : `${(sum / count).toFixed(1)} ms (n=${count})`;
+}
+
+/**
+ * What each worker's core measured: the server's answer to a workflow task's completion, and the
+ * worker's own turn (an activation handed to the SDK until its completion came back; an activity
+ * task handed to it until its result came back, the handler included).
+ */
+async function coreMeasures(
+  address: string,
+): Promise<{ respond: string; activation: string; activity: string }> {
+  const text = await scrape(address);
+  return {
+    respond: meanMs(text, 'temporal_request_latency', { operation: 'RespondWorkflowTaskCompleted' }),
+    activation: meanMs(text, 'temporal_workflow_task_execution_latency'),
+    activity: meanMs(text, 'temporal_activity_execution_latency'),
+  };
 }
 
 async function main(): Promise<void> {
@@ -417,9 +431,12 @@ async function main(): Promise<void> {
     );
     // An activity scheduled by a workflow task comes back in the server's answer to that task's
     // completion (eager dispatch): its "started" is written before that answer is sent.
+    const [noopCore, ourCore] = [await coreMeasures(noopMetrics), await coreMeasures(ourMetrics)];
     process.stdout.write(
       `  RespondWorkflowTaskCompleted, the server's answer to a workflow task's completion (mean, each worker's core): ` +
-        `no-op workflow ${await meanRespondMs(noopMetrics)}; Procedure A ${await meanRespondMs(ourMetrics)}\n`,
+        `no-op workflow ${noopCore.respond}; Procedure A ${ourCore.respond}\n` +
+        `  the worker's own turn (mean, each worker's core): an activation ${noopCore.activation} against ${ourCore.activation}; ` +
+        `an activity, its handler included, ${noopCore.activity} against ${ourCore.activity}\n`,
     );
     process.stdout.write(
       `  workflow task started → completed: no-op workflow ${p50p99(noopTasks)}; Procedure A ${p50p99(tasks)}\n`,
